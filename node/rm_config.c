@@ -1,0 +1,148 @@
+#include "rm_config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void rm_config_init(rm_config_t *config)
+{
+    memset(config, 0, sizeof *config);
+    snprintf(config->blender, sizeof config->blender, "blender");
+    snprintf(config->role, sizeof config->role, "node");
+    config->slots = 1;
+    config->task_timeout = 3600;
+    config->max_attempts = 3;
+}
+
+static int set_str(char *dst, size_t size, const char *key, const char *value, rm_err_t *err)
+{
+    if (strlen(value) >= size)
+        return rm_err_set(err, RM_EINVAL, "%s: value too long (max %zu)", key, size - 1);
+    snprintf(dst, size, "%s", value);
+    return 0;
+}
+
+static int set_u64(uint64_t *dst, const char *key, const char *value, uint64_t min, uint64_t max,
+                   rm_err_t *err)
+{
+    char *end = NULL;
+    errno = 0;
+    unsigned long long v = strtoull(value, &end, 10);
+    if (!*value || *end || errno || value[0] == '-' || v < min || v > max)
+        return rm_err_set(err, RM_EINVAL, "%s: '%s' is not a number from %llu to %llu", key,
+                          value, (unsigned long long)min, (unsigned long long)max);
+    *dst = v;
+    return 0;
+}
+
+int rm_config_set(rm_config_t *c, const char *key, const char *value, rm_err_t *err)
+{
+    if (strcmp(key, "name") == 0)
+        return set_str(c->name, sizeof c->name, key, value, err);
+    if (strcmp(key, "listen") == 0)
+        return set_str(c->listen, sizeof c->listen, key, value, err);
+    if (strcmp(key, "join") == 0)
+        return set_str(c->join, sizeof c->join, key, value, err);
+    if (strcmp(key, "blender") == 0)
+        return set_str(c->blender, sizeof c->blender, key, value, err);
+    if (strcmp(key, "role") == 0) {
+        if (strcmp(value, "node") != 0 && strcmp(value, "stable") != 0)
+            return rm_err_set(err, RM_EINVAL, "role: '%s' is not node or stable", value);
+        return set_str(c->role, sizeof c->role, key, value, err);
+    }
+    if (strcmp(key, "slots") == 0)
+        return set_u64(&c->slots, key, value, 1, 64, err);
+    if (strcmp(key, "threads") == 0)
+        return set_u64(&c->threads, key, value, 0, 1024, err);
+    if (strcmp(key, "task_timeout") == 0)
+        return set_u64(&c->task_timeout, key, value, 1, 7 * 86400, err);
+    if (strcmp(key, "max_attempts") == 0)
+        return set_u64(&c->max_attempts, key, value, 1, 100, err);
+    return rm_err_set(err, RM_EINVAL, "unknown setting '%s'", key);
+}
+
+static char *trim(char *s)
+{
+    while (isspace((unsigned char)*s))
+        s++;
+    size_t n = strlen(s);
+    while (n > 0 && isspace((unsigned char)s[n - 1]))
+        s[--n] = '\0';
+    return s;
+}
+
+static int is_set(const char *key, const char *const *set, size_t nset)
+{
+    for (size_t i = 0; i < nset; i++)
+        if (strcmp(set[i], key) == 0)
+            return 1;
+    return 0;
+}
+
+int rm_config_load(rm_config_t *config, const char *path, const char *const *set, size_t nset,
+                   rm_err_t *err)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        if (errno == ENOENT)
+            return 0;
+        return rm_err_set(err, rm_err_from_errno(errno), "cannot read %s: %s", path,
+                          strerror(errno));
+    }
+    char line[2048];
+    int lineno = 0;
+    int rc = 0;
+    while (rc == 0 && fgets(line, sizeof line, f)) {
+        lineno++;
+        char *hash = strchr(line, '#');
+        if (hash)
+            *hash = '\0';
+        char *text = trim(line);
+        if (!*text)
+            continue;
+        char *eq = strchr(text, '=');
+        if (!eq) {
+            rc = rm_err_set(err, RM_EINVAL, "%s:%d: expected 'key = value'", path, lineno);
+            break;
+        }
+        *eq = '\0';
+        char *key = trim(text), *value = trim(eq + 1);
+        size_t vlen = strlen(value);
+        if (vlen >= 2 && value[0] == '"' && value[vlen - 1] == '"') {
+            value[vlen - 1] = '\0';
+            value++;
+        }
+        if (is_set(key, set, nset))
+            continue;
+        if (rm_config_set(config, key, value, err) != 0)
+            rc = rm_err_prefix(err, "%s:%d: ", path, lineno);
+    }
+    fclose(f);
+    return rc;
+}
+
+int rm_endpoint_parse(const char *endpoint, char *host, size_t host_size, int *port,
+                      rm_err_t *err)
+{
+    const char *prefix = "tcp://";
+    if (strncmp(endpoint, prefix, strlen(prefix)) != 0)
+        return rm_err_set(err, RM_EINVAL, "'%s' is not tcp://HOST:PORT", endpoint);
+    const char *rest = endpoint + strlen(prefix);
+    const char *colon = strrchr(rest, ':');
+    if (!colon || colon == rest)
+        return rm_err_set(err, RM_EINVAL, "'%s' has no host or port (tcp://HOST:PORT)", endpoint);
+    char *end = NULL;
+    long p = strtol(colon + 1, &end, 10);
+    if (*end || p < 1 || p > 65534)
+        return rm_err_set(err, RM_EINVAL, "'%s': port must be 1-65534 (the door uses port+1)",
+                          endpoint);
+    size_t hlen = (size_t)(colon - rest);
+    if (hlen >= host_size)
+        return rm_err_set(err, RM_EINVAL, "'%s': host name too long", endpoint);
+    memcpy(host, rest, hlen);
+    host[hlen] = '\0';
+    *port = (int)p;
+    return 0;
+}

@@ -1,0 +1,52 @@
+/*  rm_config: a node's settings, from the command line and DIR/meshd.conf.
+
+    meshd.conf holds `key = value` lines ('#' starts a comment); a flag on
+    the command line wins over the file.  Keys (docs/operations.md):
+      name          node name (default: the token's name)
+      listen        main endpoint, tcp://HOST:PORT; the door is PORT+1
+      join          address of a member to join (later issues)
+      slots         render slots (default 1)
+      threads       Cycles threads per slot (0 = Blender's default)
+      blender       Blender executable (default: blender on PATH)
+      task_timeout  seconds a frame may take before it is killed (default 3600)
+      max_attempts  failed attempts before a frame fails the job (default 3)
+      role          node | stable (coordinator preference, later issues) */
+#ifndef RM_CONFIG_H
+#define RM_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rm_error.h"
+
+typedef struct {
+    char home[1024];
+    char token[1024]; /* token file given with --token ("" = use HOME/identity.token) */
+    char name[256];
+    char listen[256];
+    char join[256];
+    char blender[1024];
+    char role[32];
+    uint64_t slots;
+    uint64_t threads;
+    uint64_t task_timeout;
+    uint64_t max_attempts;
+} rm_config_t;
+
+/*  Defaults. */
+void rm_config_init(rm_config_t *config);
+
+/*  Reads HOME/meshd.conf if it exists, without overriding keys already in
+    `set` (flags given on the command line).  Unknown keys and bad values are
+    errors naming the line. */
+int rm_config_load(rm_config_t *config, const char *path, const char *const *set, size_t nset,
+                   rm_err_t *err);
+
+/*  Sets one key from text (used by the file parser and by flags). */
+int rm_config_set(rm_config_t *config, const char *key, const char *value, rm_err_t *err);
+
+/*  Splits tcp://HOST:PORT; the door endpoint is the same host at PORT+1. */
+int rm_endpoint_parse(const char *endpoint, char *host, size_t host_size, int *port,
+                      rm_err_t *err);
+
+#endif

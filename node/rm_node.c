@@ -1,0 +1,880 @@
+#include "rm_node.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "rm_blender.h"
+#include "rm_cred.h"
+#include "rm_frames.h"
+#include "rm_jobs.h"
+#include "rm_manifest.h"
+#include "rm_roster.h"
+#include "rm_slots.h"
+#include "rm_store.h"
+#include "rm_zap.h"
+
+#define MAX_WATCHES 1024
+#define MAX_WATCH_MS 60000
+#define HOUSEKEEPING_MS 500
+
+typedef struct {
+    zframe_t *peer; /* routing id */
+    uint64_t req;
+    char job_id[65];
+    uint64_t version;
+    int64_t deadline;
+} watch_t;
+
+/*  The actor's state: everything the node holds. */
+typedef struct {
+    zsock_t *pipe;
+    rm_config_t config;
+    rm_token_t token;
+    rm_cred_t cred; /* our own, verified */
+    zsock_t *zap;
+    zsock_t *door;
+    zsock_t *mesh;
+    zpoller_t *poller;
+    rm_roster_t *roster;
+    rm_store_t *store;
+    rm_jobs_t *jobs;
+    rm_slots_t *slots;
+    bool blender_ok;
+    char blender[512];
+    int64_t started;
+    watch_t watches[MAX_WATCHES];
+    size_t nwatches;
+    bool terminated;
+} node_t;
+
+struct _rm_node_t {
+    zactor_t *actor;
+};
+
+typedef struct {
+    const rm_config_t *config;
+    rm_err_t *err;
+} start_args_t;
+
+/* ---------------------------------------------------------------- start-up */
+
+static int path_in_home(const node_t *self, const char *name, char *out, size_t size,
+                        rm_err_t *err)
+{
+    if ((size_t)snprintf(out, size, "%s/%s", self->config.home, name) >= size)
+        return rm_err_set(err, RM_EINVAL, "home path too long");
+    return 0;
+}
+
+/*  The token given with --token becomes the node's identity; later starts
+    may omit it. */
+static int load_identity(node_t *self, rm_err_t *err)
+{
+    char identity[1100];
+    if (path_in_home(self, "identity.token", identity, sizeof identity, err) != 0)
+        return -1;
+    const char *src = self->config.token[0] ? self->config.token : identity;
+    if (rm_token_load(src, &self->token, err) != 0)
+        return -1;
+    if (rm_cred_verify(self->token.credential.data, self->token.credential.len,
+                       self->token.mesh_pk.b, (int64_t)time(NULL), &self->cred, err) != 0)
+        return rm_err_prefix(err, "token %s: ", src);
+    if (strcmp(self->cred.role, RM_ROLE_NODE) != 0)
+        return rm_err_set(err, RM_EAUTH, "token %s is for a %s, not a node (meshctl invite --role node)",
+                          src, self->cred.role);
+    if (self->config.token[0] && rm_token_save(identity, &self->token, err) != 0)
+        return -1;
+    if (!self->config.name[0])
+        snprintf(self->config.name, sizeof self->config.name, "%s", self->cred.name);
+    return 0;
+}
+
+static zsock_t *curve_router(const uint8_t pk[32], const uint8_t sk[32], const char *domain)
+{
+    zsock_t *sock = zsock_new(ZMQ_ROUTER);
+    if (!sock)
+        return NULL;
+    zsock_set_zap_domain(sock, domain);
+    zsock_set_curve_server(sock, 1);
+    zsock_set_curve_publickey_bin(sock, pk);
+    zsock_set_curve_secretkey_bin(sock, sk);
+    zsock_set_maxmsgsize(sock, RM_MAX_MSG_SIZE);
+    zsock_set_router_mandatory(sock, 1);
+    zsock_set_linger(sock, 0);
+    zsock_set_sndtimeo(sock, 0);
+    return sock;
+}
+
+static int bind_sockets(node_t *self, rm_err_t *err)
+{
+    char host[256];
+    int port;
+    if (rm_endpoint_parse(self->config.listen, host, sizeof host, &port, err) != 0)
+        return -1;
+    /* The ZAP handler first: a CURVE socket bound without one admits anyone. */
+    self->zap = rm_zap_bind(err);
+    if (!self->zap)
+        return -1;
+    uint8_t door_pk[32], door_sk[32];
+    rm_door_keypair(self->token.mesh_pk.b, door_pk, door_sk);
+    self->door = curve_router(door_pk, door_sk, RM_ZAP_DOMAIN_DOOR);
+    self->mesh = curve_router(self->token.curve_pk.b, self->token.curve_sk.b, RM_ZAP_DOMAIN_MESH);
+    if (!self->door || !self->mesh)
+        return rm_err_set(err, RM_EIO, "cannot create sockets");
+    if (zsock_bind(self->mesh, "tcp://%s:%d", host, port) < 0)
+        return rm_err_set(err, RM_EIO, "cannot listen on tcp://%s:%d: %s", host, port,
+                          zmq_strerror(zmq_errno()));
+    if (zsock_bind(self->door, "tcp://%s:%d", host, port + 1) < 0)
+        return rm_err_set(err, RM_EIO, "cannot listen on tcp://%s:%d (the door): %s", host,
+                          port + 1, zmq_strerror(zmq_errno()));
+    return 0;
+}
+
+static void probe_blender(node_t *self)
+{
+    rm_err_t err;
+    if (rm_blender_probe(self->config.blender, self->blender, sizeof self->blender, &err) == 0) {
+        self->blender_ok = true;
+        zsys_info("%s renders with %s (%s), %llu slot(s)", self->config.name, self->blender,
+                  self->config.blender, (unsigned long long)self->config.slots);
+        return;
+    }
+    self->blender_ok = false;
+    snprintf(self->blender, sizeof self->blender, "%s", err.msg);
+    zsys_error("%s: this node will not render: %s", self->config.name, err.msg);
+}
+
+static int node_start(node_t *self, const rm_config_t *config, rm_err_t *err)
+{
+    char path[1100];
+    self->config = *config;
+    self->started = zclock_time();
+    if (mkdir(self->config.home, 0700) != 0 && errno != EEXIST)
+        return rm_err_set(err, rm_err_from_errno(errno), "cannot create %s: %s",
+                          self->config.home, strerror(errno));
+    if (load_identity(self, err) != 0)
+        return -1;
+    if (!(self->roster = rm_roster_new()))
+        return rm_err_set(err, RM_ENOMEM, "out of memory");
+    if (path_in_home(self, "chunks", path, sizeof path, err) != 0 ||
+        !(self->store = rm_store_new(path, err)))
+        return -1;
+    if (path_in_home(self, "jobs", path, sizeof path, err) != 0 ||
+        !(self->jobs = rm_jobs_new(path, err)))
+        return -1;
+    probe_blender(self);
+    if (path_in_home(self, "projects", path, sizeof path, err) != 0 ||
+        !(self->slots = rm_slots_new(&self->config, self->config.name, self->blender_ok,
+                                     self->jobs, self->store, path, err)))
+        return -1;
+    if (bind_sockets(self, err) != 0)
+        return -1;
+    self->poller = zpoller_new(self->pipe, self->zap, self->door, self->mesh, NULL);
+    if (!self->poller)
+        return rm_err_set(err, RM_ENOMEM, "out of memory");
+    rm_slots_poll_on(self->slots, self->poller);
+    zsys_info("%s listening on %s (door on port+1), %zu job(s) on disk", self->config.name,
+              self->config.listen, rm_jobs_count(self->jobs));
+    return 0;
+}
+
+static void node_stop(node_t *self)
+{
+    for (size_t i = 0; i < self->nwatches; i++)
+        zframe_destroy(&self->watches[i].peer);
+    zpoller_destroy(&self->poller);
+    rm_slots_destroy(&self->slots);
+    zsock_destroy(&self->mesh);
+    zsock_destroy(&self->door);
+    zsock_destroy(&self->zap);
+    rm_jobs_destroy(&self->jobs);
+    rm_store_destroy(&self->store);
+    rm_roster_destroy(&self->roster);
+    rm_codec_free(&rm_cred_desc, &self->cred);
+    rm_token_free(&self->token);
+}
+
+/* ---------------------------------------------------------------- replies */
+
+static void send_msg(zsock_t *sock, zframe_t *peer, rm_msg_type_t type, uint64_t req,
+                     const void *body)
+{
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    rm_err_t err;
+    if (rm_msg_encode(type, req, body, &buf, &len, &err) != 0) {
+        zsys_error("cannot encode %s: %s", rm_msg_name(type), err.msg);
+        rm_msg_encode_error(req, err.code, err.msg, &buf, &len, NULL);
+        if (!buf)
+            return;
+    }
+    zmsg_t *msg = zmsg_new();
+    zmsg_append(msg, &(zframe_t *){zframe_dup(peer)});
+    zmsg_addmem(msg, buf, len);
+    free(buf);
+    /* A peer that went away loses its reply; nothing else depends on it. */
+    zmsg_send(&msg, sock);
+    zmsg_destroy(&msg);
+}
+
+static void send_error(zsock_t *sock, zframe_t *peer, uint64_t req, rm_code_t code,
+                       const char *text)
+{
+    rm_error_msg_t body = {.code = code, .message = (char *)text};
+    send_msg(sock, peer, RM_MSG_ERROR, req, &body);
+}
+
+static void send_ok(zsock_t *sock, zframe_t *peer, uint64_t req, const char *text)
+{
+    rm_ok_t body = {.message = (char *)text};
+    send_msg(sock, peer, RM_MSG_OK, req, &body);
+}
+
+/* ---------------------------------------------------------------- the door */
+
+static int peer_key(zframe_t *frame, uint8_t key[32])
+{
+    const char *user = zframe_meta(frame, "User-Id");
+    if (!user || strlen(user) != 40 || !zmq_z85_decode(key, user))
+        return -1;
+    return 0;
+}
+
+static void handle_door(node_t *self)
+{
+    zmsg_t *in = zmsg_recv(self->door);
+    if (!in)
+        return;
+    zframe_t *peer = zmsg_pop(in);
+    zframe_t *payload = zmsg_pop(in);
+    const char *address = payload ? zframe_meta(payload, "Peer-Address") : NULL;
+    uint8_t key[32];
+    rm_msg_t msg;
+    rm_cred_t cred = {0};
+    rm_err_t err;
+    memset(&msg, 0, sizeof msg);
+    if (!peer || !payload || zmsg_size(in) != 0 || peer_key(payload, key) != 0) {
+        zsys_warning("door: refused a malformed message from %s", address ? address : "?");
+        goto out;
+    }
+    if (rm_msg_decode(zframe_data(payload), zframe_size(payload), &msg, &err) != 0 ||
+        msg.type != RM_MSG_HELLO) {
+        zsys_warning("door: refused a message from %s: %s", address ? address : "?",
+                     msg.type == RM_MSG_HELLO ? err.msg : "only HELLO is accepted here");
+        goto out;
+    }
+    if (rm_cred_verify(msg.u.hello.credential.data, msg.u.hello.credential.len,
+                       self->token.mesh_pk.b, (int64_t)time(NULL), &cred, &err) != 0) {
+        char z85[41];
+        rm_key_z85(key, z85);
+        zsys_warning("door: refused %s (key %s): %s", address ? address : "?", z85, err.msg);
+        goto out;
+    }
+    if (memcmp(cred.curve_pk.b, key, 32) != 0) {
+        zsys_warning("door: refused %s: credential of '%s' belongs to another CURVE key",
+                     address ? address : "?", cred.name);
+        goto out;
+    }
+    if (rm_roster_add(self->roster, &cred, &err) != 0) {
+        zsys_error("door: %s", err.msg);
+        goto out;
+    }
+    zsys_info("door: admitted %s '%s' from %s", cred.role, cred.name, address ? address : "?");
+    rm_welcome_t welcome = {.proto = RM_PROTO_VERSION,
+                            .credential = self->token.credential,
+                            .node = self->config.name};
+    send_msg(self->door, peer, RM_MSG_WELCOME, msg.req, &welcome);
+out:
+    rm_codec_free(&rm_cred_desc, &cred);
+    rm_msg_free(&msg);
+    zframe_destroy(&peer);
+    zframe_destroy(&payload);
+    zmsg_destroy(&in);
+}
+
+/* ---------------------------------------------------------------- requests */
+
+typedef struct {
+    node_t *node;
+    zframe_t *peer;
+    const rm_cred_t *who;
+    rm_msg_t *msg;
+} request_t;
+
+static bool one_of(const char *value, const char *const *allowed)
+{
+    for (; *allowed; allowed++)
+        if (strcmp(value, *allowed) == 0)
+            return true;
+    return false;
+}
+
+/*  Everything a node can check about a spec without Blender. */
+static int validate_spec(const rm_job_spec_t *spec, rm_err_t *err)
+{
+    static const char *const engines[] = {"", "CYCLES", "BLENDER_EEVEE", "BLENDER_WORKBENCH",
+                                          NULL};
+    static const char *const devices[] = {"", "CPU", "CUDA", "OPTIX", "HIP", NULL};
+    static const char *const formats[] = {"", "PNG", "JPEG", "OPEN_EXR", "TIFF", NULL};
+    if (!spec->blend[0])
+        return rm_err_set(err, RM_EINVAL, "the job names no .blend file");
+    if (spec->frames.count == 0)
+        return rm_err_set(err, RM_EINVAL, "the job has no frames: give --frames");
+    if (rm_frames_validate(spec->frames.items, spec->frames.count, err) != 0)
+        return -1;
+    if (!one_of(spec->engine, engines))
+        return rm_err_set(err, RM_EINVAL, "unknown engine '%s'", spec->engine);
+    if (!one_of(spec->device, devices))
+        return rm_err_set(err, RM_EINVAL, "unknown device '%s'", spec->device);
+    if (!one_of(spec->format, formats))
+        return rm_err_set(err, RM_EINVAL, "unknown output format '%s'", spec->format);
+    if (spec->percent > 1000)
+        return rm_err_set(err, RM_EINVAL, "resolution percentage %llu is over 1000",
+                          (unsigned long long)spec->percent);
+    if (spec->res_x > 65536 || spec->res_y > 65536)
+        return rm_err_set(err, RM_EINVAL, "resolution %llux%llu is too large",
+                          (unsigned long long)spec->res_x, (unsigned long long)spec->res_y);
+    if (spec->chunk > 256)
+        return rm_err_set(err, RM_EINVAL, "chunk of %llu frames is over 256",
+                          (unsigned long long)spec->chunk);
+    return 0;
+}
+
+static bool manifest_has_file(const rm_manifest_t *manifest, const char *path)
+{
+    for (uint32_t i = 0; i < manifest->files.count; i++)
+        if (strcmp(manifest->files.items[i].path, path) == 0)
+            return true;
+    return false;
+}
+
+/*  Replies NEED with what the store lacks, or returns 0 when it has all. */
+static int need_chunks(request_t *r, const rm_job_spec_t *spec, bool *complete, rm_err_t *err)
+{
+    node_t *self = r->node;
+    rm_need_t need = {0};
+    *complete = false;
+    if (!rm_store_has(self->store, &spec->manifest)) {
+        need.hashes.items = (rm_hash_t *)&spec->manifest;
+        need.hashes.count = 1;
+        send_msg(self->mesh, r->peer, RM_MSG_NEED, r->msg->req, &need);
+        return 0;
+    }
+    rm_manifest_t manifest = {0};
+    if (rm_manifest_load(self->store, &spec->manifest, &manifest, err) != 0)
+        return -1;
+    if (!manifest_has_file(&manifest, spec->blend)) {
+        rm_manifest_free(&manifest);
+        return rm_err_set(err, RM_EINVAL, "the project does not contain '%s'", spec->blend);
+    }
+    int rc = rm_manifest_missing(&manifest, self->store, &need.hashes.items, &need.hashes.count,
+                                 RM_MAX_NEED, err);
+    rm_manifest_free(&manifest);
+    if (rc != 0)
+        return -1;
+    if (need.hashes.count > 0)
+        send_msg(self->mesh, r->peer, RM_MSG_NEED, r->msg->req, &need);
+    else
+        *complete = true;
+    free(need.hashes.items);
+    return 0;
+}
+
+static void handle_submit(request_t *r)
+{
+    node_t *self = r->node;
+    rm_job_spec_t *spec = &r->msg->u.submit;
+    rm_err_t err;
+    rm_job_t *job = rm_jobs_find(self->jobs, spec->job_id);
+    bool complete = false, created = false;
+    char project[4096];
+    if (!job) {
+        if (validate_spec(spec, &err) != 0 || need_chunks(r, spec, &complete, &err) != 0)
+            goto fail;
+        if (!complete)
+            return;
+        /* Unpack before acknowledging: a full disk is the submitter's error
+           to see now, not a job that fails later. */
+        if (rm_slots_project_dir(self->slots, spec, project, sizeof project, &err) != 0)
+            goto fail;
+        free(spec->submitter);
+        spec->submitter = strdup(r->who->name);
+        spec->submitted_at = (int64_t)zclock_time();
+        if (spec->chunk == 0)
+            spec->chunk = 1;
+        if (!spec->format[0]) {
+            free(spec->format);
+            spec->format = strdup("PNG");
+        }
+        if (rm_jobs_create(self->jobs, spec, &job, &created, &err) != 0)
+            goto fail;
+        zsys_info("job %s '%s' from %s: %u frame range(s), accepted", spec->job_id, spec->name,
+                  r->who->name, spec->frames.count);
+        rm_job_log(job, "submitted by %s: %s", r->who->name, spec->blend);
+    }
+    rm_job_summary_t summary = {0};
+    if (rm_job_summary(job, &summary, &err) != 0)
+        goto fail;
+    rm_accepted_t accepted = {.job_id = (char *)rm_job_id(job),
+                              .frames_total = summary.frames_total};
+    send_msg(self->mesh, r->peer, RM_MSG_ACCEPTED, r->msg->req, &accepted);
+    rm_codec_free(&rm_job_summary_desc, &summary);
+    rm_slots_schedule(self->slots);
+    return;
+fail:
+    zsys_warning("job %s from %s refused: %s", spec->job_id, r->who->name, err.msg);
+    send_error(self->mesh, r->peer, r->msg->req, err.code, err.msg);
+}
+
+static void handle_chunk_put(request_t *r)
+{
+    rm_chunk_t *chunk = &r->msg->u.chunk;
+    rm_err_t err;
+    if (rm_store_put(r->node->store, &chunk->hash, chunk->data.data, chunk->data.len, &err) != 0) {
+        zsys_warning("chunk from %s refused: %s", r->who->name, err.msg);
+        send_error(r->node->mesh, r->peer, r->msg->req, err.code, err.msg);
+        return;
+    }
+    rm_chunk_ref_t ok = {.hash = chunk->hash};
+    send_msg(r->node->mesh, r->peer, RM_MSG_CHUNK_OK, r->msg->req, &ok);
+}
+
+static void handle_chunk_get(request_t *r)
+{
+    rm_chunk_t chunk = {.hash = r->msg->u.chunk_ref.hash};
+    rm_err_t err;
+    if (rm_store_get(r->node->store, &chunk.hash, &chunk.data.data, &chunk.data.len, &err) != 0) {
+        send_error(r->node->mesh, r->peer, r->msg->req, err.code, err.msg);
+        return;
+    }
+    send_msg(r->node->mesh, r->peer, RM_MSG_CHUNK_DATA, r->msg->req, &chunk);
+    free(chunk.data.data);
+}
+
+static void count_jobs(node_t *self, rm_status_reply_t *s)
+{
+    for (size_t i = 0; i < rm_jobs_count(self->jobs); i++) {
+        const char *state = rm_job_state(rm_jobs_at(self->jobs, i));
+        if (strcmp(state, "queued") == 0)
+            s->jobs_queued++;
+        else if (strcmp(state, "rendering") == 0)
+            s->jobs_active++;
+        else if (strcmp(state, "done") == 0)
+            s->jobs_done++;
+        else
+            s->jobs_failed++;
+    }
+}
+
+static void handle_status(request_t *r)
+{
+    node_t *self = r->node;
+    rm_status_reply_t s = {
+        .node = self->config.name,
+        .version = RM_VERSION,
+        .proto = RM_PROTO_VERSION,
+        .uptime_s = (zclock_time() - self->started) / 1000,
+        /* One node is its own coordinator until membership (issue 3). */
+        .coordinator = self->config.name,
+        .epoch = 1,
+        .slots = rm_slots_count(self->slots),
+        .slots_busy = rm_slots_busy(self->slots),
+        .blender_ok = self->blender_ok,
+        .blender = self->blender,
+    };
+    count_jobs(self, &s);
+    send_msg(self->mesh, r->peer, RM_MSG_STATUS_REPLY, r->msg->req, &s);
+}
+
+static void handle_jobs(request_t *r)
+{
+    node_t *self = r->node;
+    size_t n = rm_jobs_count(self->jobs);
+    rm_jobs_reply_t reply = {0};
+    rm_err_t err;
+    reply.jobs.items = calloc(n ? n : 1, sizeof(rm_job_summary_t));
+    if (!reply.jobs.items) {
+        send_error(self->mesh, r->peer, r->msg->req, RM_ENOMEM, "out of memory");
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (rm_job_summary(rm_jobs_at(self->jobs, i), &reply.jobs.items[i], &err) != 0)
+            break;
+        reply.jobs.count++;
+    }
+    send_msg(self->mesh, r->peer, RM_MSG_JOBS_REPLY, r->msg->req, &reply);
+    rm_codec_free(rm_msg_desc(RM_MSG_JOBS_REPLY), &reply);
+}
+
+static rm_job_t *find_job(request_t *r, const char *job_id)
+{
+    rm_job_t *job = rm_jobs_find(r->node->jobs, job_id);
+    if (!job) {
+        char text[160];
+        snprintf(text, sizeof text, "no job %.64s on this node", job_id);
+        send_error(r->node->mesh, r->peer, r->msg->req, RM_ENOTFOUND, text);
+    }
+    return job;
+}
+
+static void handle_job_info(request_t *r)
+{
+    rm_job_t *job = find_job(r, r->msg->u.job_ref.job_id);
+    rm_job_reply_t reply;
+    rm_err_t err;
+    if (!job)
+        return;
+    if (rm_job_info(job, &reply, &err) != 0) {
+        send_error(r->node->mesh, r->peer, r->msg->req, err.code, err.msg);
+        return;
+    }
+    send_msg(r->node->mesh, r->peer, RM_MSG_JOB_REPLY, r->msg->req, &reply);
+    rm_codec_free(rm_msg_desc(RM_MSG_JOB_REPLY), &reply);
+}
+
+static void handle_nodes(request_t *r)
+{
+    node_t *self = r->node;
+    char rendering[1024];
+    rm_slots_describe(self->slots, rendering, sizeof rendering);
+    rm_node_info_t me = {
+        .name = self->config.name,
+        .state = "alive",
+        .address = self->config.listen,
+        .role = self->config.role,
+        .slots = rm_slots_count(self->slots),
+        .slots_busy = rm_slots_busy(self->slots),
+        .rendering = rendering,
+        .ms_per_frame = rm_slots_ms_per_frame(self->slots),
+        .blender_ok = self->blender_ok,
+        .blender = self->blender,
+    };
+    rm_nodes_reply_t reply = {.nodes = {.items = &me, .count = 1}};
+    send_msg(self->mesh, r->peer, RM_MSG_NODES_REPLY, r->msg->req, &reply);
+}
+
+static void handle_cancel(request_t *r)
+{
+    rm_job_t *job = find_job(r, r->msg->u.job_ref.job_id);
+    rm_err_t err;
+    if (!job)
+        return;
+    if (rm_job_finished(job) && strcmp(rm_job_state(job), "canceled") != 0) {
+        send_ok(r->node->mesh, r->peer, r->msg->req, "job already finished");
+        return;
+    }
+    if (rm_job_cancel(job, &err) != 0) {
+        send_error(r->node->mesh, r->peer, r->msg->req, err.code, err.msg);
+        return;
+    }
+    rm_slots_cancel(r->node->slots, rm_job_id(job));
+    rm_job_log(job, "cancelled by %s", r->who->name);
+    zsys_info("job %s cancelled by %s", rm_job_id(job), r->who->name);
+    send_ok(r->node->mesh, r->peer, r->msg->req, "cancelled");
+}
+
+/*  Reads up to RM_MAX_LOG bytes from the end of path, appending to *buf. */
+static int append_tail(const char *path, uint8_t **buf, size_t *len, bool *truncated)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return -1;
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    size_t room = RM_MAX_LOG - *len;
+    size_t want = size > 0 ? (size_t)size : 0;
+    if (want > room) {
+        *truncated = true;
+        fseek(f, (long)(want - room), SEEK_SET);
+        want = room;
+    } else {
+        fseek(f, 0, SEEK_SET);
+    }
+    uint8_t *grown = realloc(*buf, *len + want + 1);
+    if (!grown) {
+        fclose(f);
+        return -1;
+    }
+    *buf = grown;
+    *len += fread(*buf + *len, 1, want, f);
+    fclose(f);
+    return 0;
+}
+
+/*  Task logs are named frames_FIRST.log or frames_FIRST-LAST.log. */
+static bool log_covers(const char *name, uint64_t frame)
+{
+    unsigned long long first = 0, last = 0;
+    char tail[8];
+    if (sscanf(name, "frames_%llu-%llu%7s", &first, &last, tail) == 3 &&
+        strcmp(tail, ".log") == 0)
+        return first <= frame && frame <= last;
+    if (sscanf(name, "frames_%llu%7s", &first, tail) == 2 && strcmp(tail, ".log") == 0)
+        return first == frame;
+    return false;
+}
+
+static void handle_logs(request_t *r)
+{
+    rm_logs_t *q = &r->msg->u.logs;
+    rm_job_t *job = find_job(r, q->job_id);
+    if (!job)
+        return;
+    rm_logs_reply_t reply = {0};
+    char path[4400];
+    if (!q->has_frame) {
+        snprintf(path, sizeof path, "%s/job.log", rm_job_dir(job));
+        append_tail(path, &reply.text.data, &reply.text.len, &reply.truncated);
+    } else {
+        char dir[4200];
+        snprintf(dir, sizeof dir, "%s/logs", rm_job_dir(job));
+        zdir_t *logs = zdir_new(dir, "-");
+        zlist_t *files = logs ? zdir_list(logs) : NULL;
+        for (zfile_t *f = files ? zlist_first(files) : NULL; f; f = zlist_next(files)) {
+            const char *name = strrchr(zfile_filename(f, NULL), '/');
+            if (name && log_covers(name + 1, q->frame))
+                append_tail(zfile_filename(f, NULL), &reply.text.data, &reply.text.len,
+                            &reply.truncated);
+        }
+        zlist_destroy(&files);
+        zdir_destroy(&logs);
+        if (reply.text.len == 0) {
+            char text[200];
+            snprintf(text, sizeof text, "no log for frame %llu of job %s (not rendered yet?)",
+                     (unsigned long long)q->frame, rm_job_id(job));
+            send_error(r->node->mesh, r->peer, r->msg->req, RM_ENOTFOUND, text);
+            free(reply.text.data);
+            return;
+        }
+    }
+    send_msg(r->node->mesh, r->peer, RM_MSG_LOGS_REPLY, r->msg->req, &reply);
+    free(reply.text.data);
+}
+
+static void reply_watch(node_t *self, zframe_t *peer, uint64_t req, rm_job_t *job)
+{
+    rm_job_summary_t summary;
+    rm_err_t err;
+    if (rm_job_summary(job, &summary, &err) != 0) {
+        send_error(self->mesh, peer, req, err.code, err.msg);
+        return;
+    }
+    send_msg(self->mesh, peer, RM_MSG_WATCH_REPLY, req, &summary);
+    rm_codec_free(&rm_job_summary_desc, &summary);
+}
+
+static void handle_watch(request_t *r)
+{
+    node_t *self = r->node;
+    rm_watch_t *w = &r->msg->u.watch;
+    rm_job_t *job = find_job(r, w->job_id);
+    if (!job)
+        return;
+    if (rm_job_version(job) != w->version || self->nwatches == MAX_WATCHES) {
+        reply_watch(self, r->peer, r->msg->req, job);
+        return;
+    }
+    watch_t *slot = &self->watches[self->nwatches++];
+    slot->peer = zframe_dup(r->peer);
+    slot->req = r->msg->req;
+    snprintf(slot->job_id, sizeof slot->job_id, "%s", w->job_id);
+    slot->version = w->version;
+    uint64_t timeout = w->timeout_ms < MAX_WATCH_MS ? w->timeout_ms : MAX_WATCH_MS;
+    slot->deadline = zclock_time() + (int64_t)timeout;
+}
+
+/*  Answers the watches whose job changed or whose time is up. */
+static void serve_watches(node_t *self)
+{
+    int64_t now = zclock_time();
+    size_t kept = 0;
+    for (size_t i = 0; i < self->nwatches; i++) {
+        watch_t *w = &self->watches[i];
+        rm_job_t *job = rm_jobs_find(self->jobs, w->job_id);
+        if (job && rm_job_version(job) == w->version && now < w->deadline) {
+            self->watches[kept++] = *w;
+            continue;
+        }
+        if (job)
+            reply_watch(self, w->peer, w->req, job);
+        zframe_destroy(&w->peer);
+    }
+    self->nwatches = kept;
+}
+
+static int64_t next_wakeup(node_t *self)
+{
+    int64_t wait = HOUSEKEEPING_MS, now = zclock_time();
+    for (size_t i = 0; i < self->nwatches; i++)
+        if (self->watches[i].deadline - now < wait)
+            wait = self->watches[i].deadline - now;
+    return wait < 0 ? 0 : wait;
+}
+
+static void dispatch(request_t *r)
+{
+    switch (r->msg->type) {
+    case RM_MSG_SUBMIT:
+        handle_submit(r);
+        break;
+    case RM_MSG_CHUNK_PUT:
+        handle_chunk_put(r);
+        break;
+    case RM_MSG_CHUNK_GET:
+        handle_chunk_get(r);
+        break;
+    case RM_MSG_STATUS:
+        handle_status(r);
+        break;
+    case RM_MSG_JOBS:
+        handle_jobs(r);
+        break;
+    case RM_MSG_JOB_INFO:
+        handle_job_info(r);
+        break;
+    case RM_MSG_NODES:
+        handle_nodes(r);
+        break;
+    case RM_MSG_CANCEL:
+        handle_cancel(r);
+        break;
+    case RM_MSG_LOGS:
+        handle_logs(r);
+        break;
+    case RM_MSG_WATCH:
+        handle_watch(r);
+        break;
+    default: {
+        char text[96];
+        snprintf(text, sizeof text, "a node does not take %s requests",
+                 rm_msg_name(r->msg->type) ? rm_msg_name(r->msg->type) : "unknown");
+        send_error(r->node->mesh, r->peer, r->msg->req, RM_EPROTO, text);
+    }
+    }
+}
+
+static void handle_mesh(node_t *self)
+{
+    zmsg_t *in = zmsg_recv(self->mesh);
+    if (!in)
+        return;
+    zframe_t *peer = zmsg_pop(in);
+    zframe_t *payload = zmsg_pop(in);
+    uint8_t key[32];
+    rm_msg_t msg;
+    rm_err_t err;
+    memset(&msg, 0, sizeof msg);
+    const rm_cred_t *who = NULL;
+    if (peer && payload && peer_key(payload, key) == 0)
+        who = rm_roster_find(self->roster, key, (int64_t)time(NULL));
+    if (!who || zmsg_size(in) != 0) {
+        zsys_warning("refused a message from an unknown or expired peer");
+        goto out;
+    }
+    if (rm_msg_decode(zframe_data(payload), zframe_size(payload), &msg, &err) != 0) {
+        zsys_warning("malformed message from %s: %s", who->name, err.msg);
+        send_error(self->mesh, peer, msg.req, RM_EPROTO, err.msg);
+        goto out;
+    }
+    request_t r = {.node = self, .peer = peer, .who = who, .msg = &msg};
+    dispatch(&r);
+out:
+    rm_msg_free(&msg);
+    zframe_destroy(&peer);
+    zframe_destroy(&payload);
+    zmsg_destroy(&in);
+}
+
+/* ---------------------------------------------------------------- the actor */
+
+static void handle_pipe(node_t *self)
+{
+    char *command = zstr_recv(self->pipe);
+    if (!command || streq(command, "$TERM"))
+        self->terminated = true;
+    zstr_free(&command);
+}
+
+static void node_actor(zsock_t *pipe, void *args)
+{
+    start_args_t *start = args;
+    node_t *self = calloc(1, sizeof *self);
+    if (!self) {
+        rm_err_set(start->err, RM_ENOMEM, "out of memory");
+        zsock_signal(pipe, 1);
+        return;
+    }
+    self->pipe = pipe;
+    if (node_start(self, start->config, start->err) != 0) {
+        node_stop(self);
+        free(self);
+        zsock_signal(pipe, 1);
+        return;
+    }
+    zsock_signal(pipe, 0);
+    rm_slots_schedule(self->slots);
+    while (!self->terminated) {
+        void *which = zpoller_wait(self->poller, (int)next_wakeup(self));
+        if (which == self->pipe)
+            handle_pipe(self);
+        else if (which == self->zap)
+            rm_zap_handle(self->zap, self->roster);
+        else if (which == self->door)
+            handle_door(self);
+        else if (which == self->mesh)
+            handle_mesh(self);
+        else if (which)
+            rm_slots_handle(self->slots, which);
+        else if (zpoller_terminated(self->poller))
+            break;
+        rm_slots_schedule(self->slots);
+        serve_watches(self);
+    }
+    zsys_info("%s stopping", self->config.name);
+    node_stop(self);
+    free(self);
+}
+
+rm_node_t *rm_node_new(const rm_config_t *config, rm_err_t *err)
+{
+    rm_node_t *self = calloc(1, sizeof *self);
+    if (!self) {
+        rm_err_set(err, RM_ENOMEM, "out of memory");
+        return NULL;
+    }
+    start_args_t args = {.config = config, .err = err};
+    rm_err_t local;
+    if (!err)
+        args.err = &local;
+    rm_err_clear(args.err);
+    /* zactor_new returns once the actor signalled; it ignores the status,
+       so the actor reports failure through args.err. */
+    self->actor = zactor_new(node_actor, &args);
+    if (!self->actor || args.err->code != RM_OK) {
+        if (args.err->code == RM_OK)
+            rm_err_set(args.err, RM_EIO, "the node could not start");
+        zactor_destroy(&self->actor);
+        free(self);
+        return NULL;
+    }
+    return self;
+}
+
+void rm_node_destroy(rm_node_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    zactor_destroy(&(*self_p)->actor);
+    free(*self_p);
+    *self_p = NULL;
+}
+
+zactor_t *rm_node_actor(rm_node_t *self)
+{
+    return self->actor;
+}

@@ -1,0 +1,26 @@
+/*  rm_node: the meshd node as one czmq actor.
+
+    The actor owns every socket of the node: the ZAP handler (bound first,
+    so nothing is admitted without it), the door ROUTER (PORT+1: HELLO ->
+    WELCOME), the main ROUTER (PORT: the requests of docs/protocol.md), and
+    the pipes of its render slots (rm_blender).  It holds the roster, the
+    chunk store and the job table; nothing is shared with other threads.
+
+    Start-up is synchronous: rm_node_new returns NULL with err filled when
+    the node cannot start (bad token, port taken, unwritable home). */
+#ifndef RM_NODE_H
+#define RM_NODE_H
+
+#include <czmq.h>
+
+#include "rm_config.h"
+
+typedef struct _rm_node_t rm_node_t;
+
+rm_node_t *rm_node_new(const rm_config_t *config, rm_err_t *err);
+void rm_node_destroy(rm_node_t **self_p);
+
+/*  The actor, to poll for its end (it sends nothing else). */
+zactor_t *rm_node_actor(rm_node_t *self);
+
+#endif

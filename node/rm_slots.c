@@ -1,0 +1,350 @@
+#include "rm_slots.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "rm_blender.h"
+#include "rm_manifest.h"
+
+#define MAX_TASK_FRAMES 256
+#define SPEED_WINDOW 16
+/*  After a full disk, wait before handing out more work that would fail. */
+#define DISK_FULL_BACKOFF_MS 5000
+
+typedef struct {
+    zactor_t *actor;
+    bool busy;
+    char job_id[65];
+    uint64_t frames[MAX_TASK_FRAMES];
+    uint32_t nframes;
+    uint64_t current; /* frame being rendered (first not yet reported) */
+} slot_t;
+
+struct _rm_slots_t {
+    slot_t *slots;
+    size_t count;
+    char *node_name;
+    rm_jobs_t *jobs;
+    rm_store_t *store;
+    char *projects_dir;
+    uint64_t task_timeout;
+    uint64_t max_attempts;
+    uint64_t recent_ms[SPEED_WINDOW];
+    size_t recent_count;
+    int64_t paused_until;
+};
+
+rm_slots_t *rm_slots_new(const rm_config_t *config, const char *node_name, bool blender_ok,
+                         rm_jobs_t *jobs, rm_store_t *store, const char *projects_dir,
+                         rm_err_t *err)
+{
+    rm_slots_t *self = calloc(1, sizeof *self);
+    if (!self) {
+        rm_err_set(err, RM_ENOMEM, "out of memory");
+        return NULL;
+    }
+    self->node_name = strdup(node_name);
+    self->projects_dir = strdup(projects_dir);
+    self->jobs = jobs;
+    self->store = store;
+    self->task_timeout = config->task_timeout;
+    self->max_attempts = config->max_attempts;
+    if (mkdir(projects_dir, 0700) != 0 && errno != EEXIST) {
+        rm_err_set(err, rm_err_from_errno(errno), "cannot create %s: %s", projects_dir,
+                   strerror(errno));
+        rm_slots_destroy(&self);
+        return NULL;
+    }
+    size_t n = blender_ok ? config->slots : 0;
+    self->slots = calloc(n ? n : 1, sizeof(slot_t));
+    if (!self->node_name || !self->projects_dir || !self->slots) {
+        rm_err_set(err, RM_ENOMEM, "out of memory");
+        rm_slots_destroy(&self);
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        rm_slot_config_t sc = {.blender = config->blender,
+                               .index = (int)i,
+                               .threads = (int)config->threads};
+        self->slots[i].actor = rm_slot_new(&sc);
+        if (!self->slots[i].actor) {
+            rm_err_set(err, RM_EBLENDER, "cannot start render slot %zu", i);
+            rm_slots_destroy(&self);
+            return NULL;
+        }
+        self->count++;
+    }
+    return self;
+}
+
+void rm_slots_destroy(rm_slots_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    rm_slots_t *self = *self_p;
+    for (size_t i = 0; i < self->count; i++)
+        zactor_destroy(&self->slots[i].actor);
+    free(self->slots);
+    free(self->node_name);
+    free(self->projects_dir);
+    free(self);
+    *self_p = NULL;
+}
+
+void rm_slots_poll_on(rm_slots_t *self, zpoller_t *poller)
+{
+    for (size_t i = 0; i < self->count; i++)
+        zpoller_add(poller, self->slots[i].actor);
+}
+
+size_t rm_slots_count(rm_slots_t *self)
+{
+    return self->count;
+}
+
+size_t rm_slots_busy(rm_slots_t *self)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < self->count; i++)
+        n += self->slots[i].busy;
+    return n;
+}
+
+void rm_slots_describe(rm_slots_t *self, char *buf, size_t size)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < self->count && used < size; i++) {
+        slot_t *s = &self->slots[i];
+        if (!s->busy)
+            continue;
+        int n = snprintf(buf + used, size - used, "%s%s:%llu", used ? " " : "", s->job_id,
+                         (unsigned long long)s->current);
+        if (n < 0)
+            break;
+        used += (size_t)n;
+    }
+}
+
+uint64_t rm_slots_ms_per_frame(rm_slots_t *self)
+{
+    if (self->recent_count == 0)
+        return 0;
+    size_t n = self->recent_count < SPEED_WINDOW ? self->recent_count : SPEED_WINDOW;
+    uint64_t sum = 0;
+    for (size_t i = 0; i < n; i++)
+        sum += self->recent_ms[i];
+    return sum / n;
+}
+
+int rm_slots_project_dir(rm_slots_t *self, const rm_job_spec_t *spec, char *dir, size_t size,
+                         rm_err_t *err)
+{
+    char hex[65], marker[4200];
+    rm_hash_hex(&spec->manifest, hex);
+    if ((size_t)snprintf(dir, size, "%s/%s", self->projects_dir, hex) >= size)
+        return rm_err_set(err, RM_EINVAL, "projects path too long");
+    snprintf(marker, sizeof marker, "%s/.complete", dir);
+    if (access(marker, F_OK) == 0)
+        return 0;
+    rm_manifest_t manifest = {0};
+    if (rm_manifest_load(self->store, &spec->manifest, &manifest, err) != 0)
+        return -1;
+    int rc = rm_manifest_materialize(&manifest, self->store, dir, err);
+    rm_manifest_free(&manifest);
+    if (rc != 0)
+        return rm_err_prefix(err, "unpacking the project of job %s: ", spec->job_id);
+    FILE *f = fopen(marker, "w");
+    if (!f || fclose(f) != 0)
+        return rm_err_set(err, rm_err_from_errno(errno), "cannot write %s: %s", marker,
+                          strerror(errno));
+    return 0;
+}
+
+static void format_frames(const uint64_t *frames, uint32_t n, char *buf, size_t size)
+{
+    if (n == 1)
+        snprintf(buf, size, "%04llu", (unsigned long long)frames[0]);
+    else
+        snprintf(buf, size, "%04llu-%04llu", (unsigned long long)frames[0],
+                 (unsigned long long)frames[n - 1]);
+}
+
+static int start_task(rm_slots_t *self, slot_t *slot, rm_job_t *job, rm_err_t *err)
+{
+    const rm_job_spec_t *spec = rm_job_spec(job);
+    char project[4096], blend[8192], out_dir[4096], log_path[4200], range[64];
+    if (rm_slots_project_dir(self, spec, project, sizeof project, err) != 0)
+        return -1;
+    snprintf(blend, sizeof blend, "%s/%s", project, spec->blend);
+    snprintf(out_dir, sizeof out_dir, "%s/out", rm_job_dir(job));
+    format_frames(slot->frames, slot->nframes, range, sizeof range);
+    snprintf(log_path, sizeof log_path, "%s/logs/frames_%s.log", rm_job_dir(job), range);
+    rm_render_task_t task = {
+        .job_id = spec->job_id,
+        .blend = blend,
+        .project_dir = project,
+        .out_dir = out_dir,
+        .log_path = log_path,
+        .settings = {.scene = spec->scene,
+                     .camera = spec->camera,
+                     .engine = spec->engine,
+                     .device = spec->device,
+                     .format = spec->format,
+                     .samples = spec->samples,
+                     .percent = spec->percent,
+                     .res_x = spec->res_x,
+                     .res_y = spec->res_y},
+        .allow_scripts = spec->allow_scripts,
+        .frame_timeout_s = spec->task_timeout ? spec->task_timeout : self->task_timeout,
+        .frames = slot->frames,
+        .frame_count = slot->nframes,
+    };
+    return rm_slot_render(slot->actor, &task, err);
+}
+
+static void release_task(rm_job_t *job, slot_t *slot, const char *reason)
+{
+    for (uint32_t i = 0; i < slot->nframes; i++)
+        rm_job_frame_release(job, slot->frames[i], reason);
+}
+
+void rm_slots_schedule(rm_slots_t *self)
+{
+    if (zclock_time() < self->paused_until)
+        return;
+    for (size_t i = 0; i < self->count; i++) {
+        slot_t *slot = &self->slots[i];
+        if (slot->busy)
+            continue;
+        rm_job_t *job = NULL;
+        slot->nframes = rm_jobs_next_task(self->jobs, self->node_name, 1, &job, slot->frames,
+                                          MAX_TASK_FRAMES);
+        if (slot->nframes == 0)
+            return;
+        rm_err_t err;
+        if (start_task(self, slot, job, &err) != 0) {
+            zsys_error("cannot start job %s: %s", rm_job_id(job), err.msg);
+            rm_job_log(job, "cannot start: %s", err.msg);
+            release_task(job, slot, err.msg);
+            if (err.code == RM_ENOSPC || err.code == RM_EIO)
+                self->paused_until = zclock_time() + DISK_FULL_BACKOFF_MS;
+            else
+                rm_job_fail(job, err.msg, NULL);
+            return;
+        }
+        slot->busy = true;
+        slot->current = slot->frames[0];
+        snprintf(slot->job_id, sizeof slot->job_id, "%s", rm_job_id(job));
+    }
+}
+
+void rm_slots_cancel(rm_slots_t *self, const char *job_id)
+{
+    for (size_t i = 0; i < self->count; i++)
+        if (self->slots[i].busy && strcmp(self->slots[i].job_id, job_id) == 0)
+            rm_slot_cancel(self->slots[i].actor, job_id);
+}
+
+static void record_speed(rm_slots_t *self, uint64_t ms)
+{
+    self->recent_ms[self->recent_count % SPEED_WINDOW] = ms;
+    self->recent_count++;
+}
+
+static void frame_done(rm_slots_t *self, rm_job_t *job, const rm_slot_event_t *ev)
+{
+    rm_err_t err;
+    rm_hash_t output;
+    uint64_t size = 0;
+    const char *slash = strrchr(ev->file, '/');
+    const char *name = slash ? slash + 1 : ev->file;
+    if (rm_manifest_store_file(self->store, ev->file, name, &output, &size, &err) != 0 ||
+        rm_job_frame_done(job, ev->frame, &output, size, name, ev->render_ms, self->node_name,
+                          &err) != 0) {
+        /* The render is not lost from the job: the frame is rendered again
+           once the disk has room. */
+        zsys_error("job %s frame %llu: cannot store the output: %s", rm_job_id(job),
+                   (unsigned long long)ev->frame, err.msg);
+        rm_job_log(job, "frame %llu rendered but not stored: %s", (unsigned long long)ev->frame,
+                   err.msg);
+        rm_job_frame_release(job, ev->frame, err.msg);
+        self->paused_until = zclock_time() + DISK_FULL_BACKOFF_MS;
+        return;
+    }
+    record_speed(self, ev->render_ms);
+    rm_job_log(job, "frame %llu done on %s in %llu ms (%s, %llu bytes)",
+               (unsigned long long)ev->frame, self->node_name, (unsigned long long)ev->render_ms,
+               name, (unsigned long long)size);
+}
+
+static void frame_failed(rm_slots_t *self, rm_job_t *job, const rm_slot_event_t *ev)
+{
+    rm_err_t err;
+    zsys_warning("job %s frame %llu failed: %s", rm_job_id(job), (unsigned long long)ev->frame,
+                 ev->reason);
+    rm_job_log(job, "frame %llu failed on %s: %s", (unsigned long long)ev->frame, self->node_name,
+               ev->reason);
+    if (rm_job_frame_failed(job, ev->frame, ev->reason, self->max_attempts, &err) != 0) {
+        zsys_error("job %s: %s", rm_job_id(job), err.msg);
+        rm_job_frame_release(job, ev->frame, ev->reason);
+    }
+}
+
+static void task_ended(rm_slots_t *self, slot_t *slot, rm_job_t *job, const rm_slot_event_t *ev)
+{
+    if (ev->type == RM_SLOT_TASK_FAILED) {
+        zsys_warning("job %s: task failed: %s", slot->job_id, ev->reason);
+        if (job)
+            rm_job_log(job, "task failed on %s: %s", self->node_name, ev->reason);
+        if (job && ev->fatal)
+            rm_job_fail(job, ev->reason, NULL);
+    }
+    if (job)
+        release_task(job, slot, ev->type == RM_SLOT_TASK_FAILED ? ev->reason : NULL);
+    slot->busy = false;
+    slot->nframes = 0;
+}
+
+bool rm_slots_handle(rm_slots_t *self, void *which)
+{
+    slot_t *slot = NULL;
+    for (size_t i = 0; i < self->count; i++)
+        if ((void *)self->slots[i].actor == which)
+            slot = &self->slots[i];
+    if (!slot)
+        return false;
+    rm_slot_event_t ev;
+    rm_err_t err;
+    if (rm_slot_event_recv(slot->actor, &ev, &err) != 0) {
+        zsys_error("render slot: %s", err.msg);
+        return true;
+    }
+    rm_job_t *job = rm_jobs_find(self->jobs, ev.job_id);
+    switch (ev.type) {
+    case RM_SLOT_PROGRESS:
+        if (job)
+            rm_job_frame_progress(job, ev.frame, (uint64_t)ev.percent);
+        slot->current = ev.frame;
+        break;
+    case RM_SLOT_FRAME_DONE:
+        if (job)
+            frame_done(self, job, &ev);
+        break;
+    case RM_SLOT_FRAME_FAILED:
+        if (job)
+            frame_failed(self, job, &ev);
+        break;
+    case RM_SLOT_TASK_DONE:
+    case RM_SLOT_TASK_FAILED:
+    case RM_SLOT_TASK_CANCELED:
+        task_ended(self, slot, job, &ev);
+        break;
+    }
+    rm_slot_event_clear(&ev);
+    return true;
+}

@@ -1,0 +1,490 @@
+/*  rm_msg: the descriptor tables of every wire struct and message, and the
+    envelope [version, type, req, body].  Field docs are one line each: they
+    become docs/protocol.md through rmproto-doc. */
+#include "rm_msg.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <msgpack.h>
+
+#include "rm_frames.h"
+
+#define MAX_CREDENTIAL 4096
+#define MAX_JOB_ID 64
+#define MAX_LISTED 100000    /* jobs and nodes in one reply */
+#define MAX_SAMPLES 16777216 /* Cycles' maximum */
+#define MAX_PERCENT 32767    /* Blender's resolution_percentage maximum */
+#define MAX_RES 65536        /* Blender's resolution maximum */
+#define MAX_WATCH_MS 60000   /* longest long poll */
+
+/* ------------------------------------------------------------------ */
+/* Nested structs                                                      */
+/* ------------------------------------------------------------------ */
+
+static const rm_field_t frame_range_fields[] = {
+    RM_FIELD(rm_frame_range_t, first, RM_F_U64, RM_FRAME_MAX, "first frame"),
+    RM_FIELD(rm_frame_range_t, last, RM_F_U64, RM_FRAME_MAX, "last frame, inclusive, >= first"),
+    RM_FIELD(rm_frame_range_t, step, RM_F_U64, RM_FRAME_MAX, "render every step-th frame, >= 1"),
+};
+const rm_struct_desc_t rm_frame_range_desc =
+    RM_DESC(rm_frame_range_t, "frame_range", frame_range_fields,
+            "Frames first, first+step, ... up to last. \"1-100:5\" in text form.");
+
+static const rm_field_t job_spec_fields[] = {
+    RM_FIELD(rm_job_spec_t, job_id, RM_F_STR, MAX_JOB_ID,
+             "16 lowercase hex chars chosen by the submitter; makes SUBMIT idempotent"),
+    RM_FIELD(rm_job_spec_t, name, RM_F_STR, RM_MAX_NAME,
+             "human name, defaults to the .blend's file name"),
+    RM_FIELD(rm_job_spec_t, blend, RM_F_STR, RM_MAX_PATH, "path of the .blend inside the manifest"),
+    RM_FIELD(rm_job_spec_t, manifest, RM_F_B32, 0, "hash of the project manifest chunk"),
+    RM_FIELD_LIST_OF(rm_job_spec_t, frames, rm_frame_range_desc, RM_MAX_FRAMES,
+                     "frames to render; at most 100000 frames in total"),
+    RM_FIELD(rm_job_spec_t, scene, RM_F_STR, RM_MAX_NAME,
+             "scene name; empty: the file's active scene"),
+    RM_FIELD(rm_job_spec_t, camera, RM_F_STR, RM_MAX_NAME,
+             "camera object; empty: the scene's camera"),
+    RM_FIELD(rm_job_spec_t, samples, RM_F_U64, MAX_SAMPLES, "render samples; 0: as in the file"),
+    RM_FIELD(rm_job_spec_t, percent, RM_F_U64, MAX_PERCENT,
+             "resolution percentage; 0: as in the file"),
+    RM_FIELD(rm_job_spec_t, res_x, RM_F_U64, MAX_RES, "width in pixels; 0: as in the file"),
+    RM_FIELD(rm_job_spec_t, res_y, RM_F_U64, MAX_RES, "height in pixels; 0: as in the file"),
+    RM_FIELD(rm_job_spec_t, engine, RM_F_STR, RM_MAX_NAME,
+             "empty (as in the file), CYCLES, BLENDER_EEVEE or BLENDER_WORKBENCH"),
+    RM_FIELD(rm_job_spec_t, device, RM_F_STR, RM_MAX_NAME, "empty (CPU), CPU, CUDA, OPTIX or HIP"),
+    RM_FIELD(rm_job_spec_t, format, RM_F_STR, RM_MAX_NAME, "PNG, JPEG, OPEN_EXR or TIFF"),
+    RM_FIELD(rm_job_spec_t, chunk, RM_F_U64, RM_MAX_FRAMES, "frames per task, >= 1"),
+    RM_FIELD(rm_job_spec_t, priority, RM_F_I64, 0, "higher runs first"),
+    RM_FIELD(rm_job_spec_t, allow_scripts, RM_F_BOOL, 0, "run the .blend's embedded Python"),
+    RM_FIELD(rm_job_spec_t, task_timeout, RM_F_U64, 0, "seconds per frame; 0: the node's default"),
+    RM_FIELD(rm_job_spec_t, submitter, RM_F_STR, RM_MAX_NAME,
+             "set by the node from the credential; ignored from clients"),
+    RM_FIELD(rm_job_spec_t, submitted_at, RM_F_I64, 0, "unix ms, set by the node"),
+};
+const rm_struct_desc_t rm_job_spec_desc =
+    RM_DESC(rm_job_spec_t, "job_spec", job_spec_fields, "A render job as submitted.");
+
+static const rm_field_t job_summary_fields[] = {
+    RM_FIELD(rm_job_summary_t, job_id, RM_F_STR, MAX_JOB_ID, "the job's id"),
+    RM_FIELD(rm_job_summary_t, name, RM_F_STR, RM_MAX_NAME, "human name"),
+    RM_FIELD(rm_job_summary_t, state, RM_F_STR, RM_MAX_NAME,
+             "queued, rendering, done, failed or canceled"),
+    RM_FIELD(rm_job_summary_t, priority, RM_F_I64, 0, "higher runs first"),
+    RM_FIELD(rm_job_summary_t, frames_total, RM_F_U64, RM_MAX_FRAMES, "frames in the job"),
+    RM_FIELD(rm_job_summary_t, frames_done, RM_F_U64, RM_MAX_FRAMES, "frames rendered and stored"),
+    RM_FIELD(rm_job_summary_t, frames_failed, RM_F_U64, RM_MAX_FRAMES,
+             "frames that failed for good"),
+    RM_FIELD(rm_job_summary_t, frames_rendering, RM_F_U64, RM_MAX_FRAMES,
+             "frames being rendered now"),
+    RM_FIELD(rm_job_summary_t, submitted_at, RM_F_I64, 0, "unix ms"),
+    RM_FIELD(rm_job_summary_t, started_at, RM_F_I64, 0, "unix ms; 0: not started"),
+    RM_FIELD(rm_job_summary_t, finished_at, RM_F_I64, 0, "unix ms; 0: not finished"),
+    RM_FIELD(rm_job_summary_t, submitter, RM_F_STR, RM_MAX_NAME, "who submitted it"),
+    RM_FIELD(rm_job_summary_t, error, RM_F_STR, RM_MAX_TEXT, "why the job failed; empty otherwise"),
+    RM_FIELD(rm_job_summary_t, version, RM_F_U64, 0, "grows with every change of the job's state"),
+};
+const rm_struct_desc_t rm_job_summary_desc =
+    RM_DESC(rm_job_summary_t, "job_summary", job_summary_fields, "One job at a glance.");
+
+static const rm_field_t frame_info_fields[] = {
+    RM_FIELD(rm_frame_info_t, frame, RM_F_U64, RM_FRAME_MAX, "frame number"),
+    RM_FIELD(rm_frame_info_t, state, RM_F_STR, RM_MAX_NAME, "pending, assigned, done or failed"),
+    RM_FIELD(rm_frame_info_t, node, RM_F_STR, RM_MAX_NAME, "node that renders or rendered it"),
+    RM_FIELD(rm_frame_info_t, attempts, RM_F_U64, 0, "render attempts so far"),
+    RM_FIELD(rm_frame_info_t, render_ms, RM_F_U64, 0, "render time of the last attempt"),
+    RM_FIELD(rm_frame_info_t, progress, RM_F_U64, 100, "percent done, while assigned"),
+    RM_FIELD(rm_frame_info_t, output, RM_F_B32, 0,
+             "manifest chunk of the output file; all zero until done"),
+    RM_FIELD(rm_frame_info_t, size, RM_F_U64, 0, "output file size in bytes"),
+    RM_FIELD(rm_frame_info_t, file, RM_F_STR, RM_MAX_PATH, "output file name, e.g. frame_0001.png"),
+    RM_FIELD(rm_frame_info_t, error, RM_F_STR, RM_MAX_TEXT, "last failure reason; empty if none"),
+};
+const rm_struct_desc_t rm_frame_info_desc =
+    RM_DESC(rm_frame_info_t, "frame_info", frame_info_fields, "One frame of a job.");
+
+static const rm_field_t node_info_fields[] = {
+    RM_FIELD(rm_node_info_t, name, RM_F_STR, RM_MAX_NAME, "node name"),
+    RM_FIELD(rm_node_info_t, state, RM_F_STR, RM_MAX_NAME, "alive, suspect, dead or draining"),
+    RM_FIELD(rm_node_info_t, address, RM_F_STR, RM_MAX_NAME, "endpoint, e.g. tcp://10.0.0.5:7700"),
+    RM_FIELD(rm_node_info_t, role, RM_F_STR, RM_MAX_NAME, "node (may vanish, e.g. spot) or stable"),
+    RM_FIELD(rm_node_info_t, slots, RM_F_U64, 0, "render slots (CPU slots and one per GPU)"),
+    RM_FIELD(rm_node_info_t, slots_busy, RM_F_U64, 0, "slots rendering now"),
+    RM_FIELD(rm_node_info_t, rendering, RM_F_STR, RM_MAX_TEXT,
+             "\"JOB:FRAME ...\" being rendered now"),
+    RM_FIELD(rm_node_info_t, ms_per_frame, RM_F_U64, 0, "measured render time; 0: unknown"),
+    RM_FIELD(rm_node_info_t, blender_ok, RM_F_BOOL, 0, "the node can render"),
+    RM_FIELD(rm_node_info_t, blender, RM_F_STR, RM_MAX_TEXT,
+             "Blender version, or why rendering is disabled"),
+};
+static const rm_struct_desc_t node_info_desc =
+    RM_DESC(rm_node_info_t, "node_info", node_info_fields, "One member of the mesh.");
+
+/* ------------------------------------------------------------------ */
+/* Message bodies: one descriptor per message type, whose doc describes */
+/* the message (CHUNK_PUT and CHUNK_DATA share their fields).           */
+/* ------------------------------------------------------------------ */
+
+#define EMPTY_DESC(var, d)                                                                         \
+    static const rm_struct_desc_t var = {"empty", sizeof(rm_empty_t), NULL, 0, d}
+
+static const rm_field_t error_fields[] = {
+    RM_FIELD(rm_error_msg_t, code, RM_F_U64, 0, "error code, see the table of codes above"),
+    RM_FIELD(rm_error_msg_t, message, RM_F_STR, RM_MAX_TEXT, "what went wrong, for people"),
+};
+static const rm_struct_desc_t error_desc =
+    RM_DESC(rm_error_msg_t, "error", error_fields,
+            "Any -> any: the request with this req failed; sent instead of its normal reply.");
+
+static const rm_field_t ok_fields[] = {
+    RM_FIELD(rm_ok_t, message, RM_F_STR, RM_MAX_TEXT, "optional note for people; may be empty"),
+};
+static const rm_struct_desc_t ok_desc = RM_DESC(
+    rm_ok_t, "ok", ok_fields, "Node -> client: the request is done and has nothing to return.");
+
+static const rm_field_t hello_fields[] = {
+    RM_FIELD(rm_hello_t, proto, RM_F_U64, 0, "sender's protocol version"),
+    RM_FIELD(rm_hello_t, credential, RM_F_BIN, MAX_CREDENTIAL,
+             "sender's credential, signed by the mesh key"),
+};
+static const rm_struct_desc_t hello_desc =
+    RM_DESC(rm_hello_t, "hello", hello_fields,
+            "Client or node -> door: here is my signed credential. The only message the door "
+            "takes; answered by WELCOME, or ERROR (EAUTH).");
+
+static const rm_field_t welcome_fields[] = {
+    RM_FIELD(rm_welcome_t, proto, RM_F_U64, 0, "the node's protocol version"),
+    RM_FIELD(rm_welcome_t, credential, RM_F_BIN, MAX_CREDENTIAL,
+             "the node's own signed credential"),
+    RM_FIELD(rm_welcome_t, node, RM_F_STR, RM_MAX_NAME, "the node's name"),
+};
+static const rm_struct_desc_t welcome_desc =
+    RM_DESC(rm_welcome_t, "welcome", welcome_fields,
+            "Door -> client or node: credential accepted; the main socket now lets the sender in.");
+
+static const rm_struct_desc_t submit_desc =
+    RM_DESC(rm_job_spec_t, "job_spec", job_spec_fields,
+            "Client -> node: create this job (idempotent by job_id). Answered by NEED while "
+            "chunks are missing, then ACCEPTED, or ERROR.");
+
+static const rm_field_t need_fields[] = {
+    RM_FIELD_LIST(rm_need_t, hashes, RM_F_B32, RM_MAX_NEED, "chunks the node lacks"),
+};
+static const rm_struct_desc_t need_desc =
+    RM_DESC(rm_need_t, "need", need_fields,
+            "Node -> client: send these chunks with CHUNK_PUT, then SUBMIT again.");
+
+static const rm_field_t accepted_fields[] = {
+    RM_FIELD(rm_accepted_t, job_id, RM_F_STR, MAX_JOB_ID, "the job's id"),
+    RM_FIELD(rm_accepted_t, frames_total, RM_F_U64, RM_MAX_FRAMES, "frames to render"),
+};
+static const rm_struct_desc_t accepted_desc =
+    RM_DESC(rm_accepted_t, "accepted", accepted_fields,
+            "Node -> client: the job is stored durably and will be rendered.");
+
+static const rm_field_t chunk_fields[] = {
+    RM_FIELD(rm_chunk_t, hash, RM_F_B32, 0, "BLAKE2b-256 of data"),
+    RM_FIELD(rm_chunk_t, data, RM_F_BIN, RM_MAX_CHUNK_SIZE, "the chunk's bytes"),
+};
+static const rm_struct_desc_t chunk_put_desc =
+    RM_DESC(rm_chunk_t, "chunk", chunk_fields,
+            "Client -> node: one content-addressed chunk. The node checks the hash; answered "
+            "by CHUNK_OK or ERROR.");
+static const rm_struct_desc_t chunk_data_desc =
+    RM_DESC(rm_chunk_t, "chunk", chunk_fields,
+            "Node -> client: the chunk asked for by CHUNK_GET. Check its hash.");
+
+static const rm_field_t chunk_ref_fields[] = {
+    RM_FIELD(rm_chunk_ref_t, hash, RM_F_B32, 0, "BLAKE2b-256 of the chunk"),
+};
+static const rm_struct_desc_t chunk_ok_desc =
+    RM_DESC(rm_chunk_ref_t, "chunk_ref", chunk_ref_fields,
+            "Node -> client: the chunk was verified and stored.");
+static const rm_struct_desc_t chunk_get_desc =
+    RM_DESC(rm_chunk_ref_t, "chunk_ref", chunk_ref_fields,
+            "Client -> node: send me this chunk. Answered by CHUNK_DATA, or ERROR (ENOTFOUND).");
+
+EMPTY_DESC(status_desc, "Client -> node: node and mesh status. Answered by STATUS_REPLY.");
+
+static const rm_field_t status_reply_fields[] = {
+    RM_FIELD(rm_status_reply_t, node, RM_F_STR, RM_MAX_NAME, "node name"),
+    RM_FIELD(rm_status_reply_t, version, RM_F_STR, RM_MAX_NAME, "meshd version"),
+    RM_FIELD(rm_status_reply_t, proto, RM_F_U64, 0, "protocol version"),
+    RM_FIELD(rm_status_reply_t, uptime_s, RM_F_I64, 0, "seconds since meshd started"),
+    RM_FIELD(rm_status_reply_t, coordinator, RM_F_STR, RM_MAX_NAME,
+             "current coordinator; empty: none known"),
+    RM_FIELD(rm_status_reply_t, epoch, RM_F_U64, 0, "coordinator epoch"),
+    RM_FIELD(rm_status_reply_t, jobs_queued, RM_F_U64, 0, "jobs waiting"),
+    RM_FIELD(rm_status_reply_t, jobs_active, RM_F_U64, 0, "jobs rendering"),
+    RM_FIELD(rm_status_reply_t, jobs_done, RM_F_U64, 0, "jobs finished"),
+    RM_FIELD(rm_status_reply_t, jobs_failed, RM_F_U64, 0, "jobs failed"),
+    RM_FIELD(rm_status_reply_t, slots, RM_F_U64, 0, "this node's render slots"),
+    RM_FIELD(rm_status_reply_t, slots_busy, RM_F_U64, 0, "slots rendering now"),
+    RM_FIELD(rm_status_reply_t, blender_ok, RM_F_BOOL, 0, "this node can render"),
+    RM_FIELD(rm_status_reply_t, blender, RM_F_STR, RM_MAX_TEXT,
+             "Blender version, or why rendering is disabled"),
+};
+static const rm_struct_desc_t status_reply_desc =
+    RM_DESC(rm_status_reply_t, "status_reply", status_reply_fields,
+            "Node -> client: the node's status and what it knows of the mesh.");
+
+EMPTY_DESC(jobs_desc, "Client -> node: list the jobs. Answered by JOBS_REPLY.");
+
+static const rm_field_t jobs_reply_fields[] = {
+    RM_FIELD_LIST_OF(rm_jobs_reply_t, jobs, rm_job_summary_desc, MAX_LISTED, "the jobs"),
+};
+static const rm_struct_desc_t jobs_reply_desc =
+    RM_DESC(rm_jobs_reply_t, "jobs_reply", jobs_reply_fields, "Node -> client: the jobs.");
+
+static const rm_field_t job_ref_fields[] = {
+    RM_FIELD(rm_job_ref_t, job_id, RM_F_STR, MAX_JOB_ID, "the job's id"),
+};
+static const rm_struct_desc_t job_info_desc =
+    RM_DESC(rm_job_ref_t, "job_ref", job_ref_fields,
+            "Client -> node: one job with its frames. Answered by JOB_REPLY, or ERROR "
+            "(ENOTFOUND).");
+
+static const rm_field_t job_reply_fields[] = {
+    RM_FIELD_STRUCT(rm_job_reply_t, summary, rm_job_summary_desc, "the job at a glance"),
+    RM_FIELD_STRUCT(rm_job_reply_t, spec, rm_job_spec_desc, "the job as submitted"),
+    RM_FIELD_LIST_OF(rm_job_reply_t, frames, rm_frame_info_desc, RM_MAX_FRAMES,
+                     "every frame, in frame order"),
+};
+static const rm_struct_desc_t job_reply_desc = RM_DESC(
+    rm_job_reply_t, "job_reply", job_reply_fields, "Node -> client: one job with its frames.");
+
+EMPTY_DESC(nodes_desc, "Client -> node: list the mesh's members. Answered by NODES_REPLY.");
+
+static const rm_field_t nodes_reply_fields[] = {
+    RM_FIELD_LIST_OF(rm_nodes_reply_t, nodes, node_info_desc, MAX_LISTED, "the members"),
+};
+static const rm_struct_desc_t nodes_reply_desc =
+    RM_DESC(rm_nodes_reply_t, "nodes_reply", nodes_reply_fields,
+            "Node -> client: the mesh's members as this node sees them.");
+
+static const rm_struct_desc_t cancel_desc =
+    RM_DESC(rm_job_ref_t, "job_ref", job_ref_fields,
+            "Client -> node: cancel a job. Answered by OK, or ERROR (ENOTFOUND).");
+
+static const rm_field_t logs_fields[] = {
+    RM_FIELD(rm_logs_t, job_id, RM_F_STR, MAX_JOB_ID, "the job's id"),
+    RM_FIELD(rm_logs_t, frame, RM_F_U64, RM_FRAME_MAX, "frame whose Blender log is wanted"),
+    RM_FIELD(rm_logs_t, has_frame, RM_F_BOOL, 0, "false: the job's own log (frame is 0)"),
+};
+static const rm_struct_desc_t logs_desc =
+    RM_DESC(rm_logs_t, "logs", logs_fields,
+            "Client -> node: the job's log, or one frame's Blender log. Answered by LOGS_REPLY.");
+
+static const rm_field_t logs_reply_fields[] = {
+    RM_FIELD(rm_logs_reply_t, text, RM_F_BIN, RM_MAX_LOG, "log text (bytes, not checked as UTF-8)"),
+    RM_FIELD(rm_logs_reply_t, truncated, RM_F_BOOL, 0, "only the tail was sent"),
+};
+static const rm_struct_desc_t logs_reply_desc =
+    RM_DESC(rm_logs_reply_t, "logs_reply", logs_reply_fields, "Node -> client: the log.");
+
+static const rm_field_t watch_fields[] = {
+    RM_FIELD(rm_watch_t, job_id, RM_F_STR, MAX_JOB_ID, "the job's id"),
+    RM_FIELD(rm_watch_t, version, RM_F_U64, 0, "reply at once if the job's version differs"),
+    RM_FIELD(rm_watch_t, timeout_ms, RM_F_U64, MAX_WATCH_MS,
+             "else reply when it changes or after this long"),
+};
+static const rm_struct_desc_t watch_desc =
+    RM_DESC(rm_watch_t, "watch", watch_fields,
+            "Client -> node: long poll on a job. Answered by WATCH_REPLY when the job's version "
+            "is not `version`, or after timeout_ms; or ERROR (ENOTFOUND).");
+
+static const rm_struct_desc_t watch_reply_desc =
+    RM_DESC(rm_job_summary_t, "job_summary", job_summary_fields,
+            "Node -> client: the job's summary, with its current version (also sent on "
+            "timeout).");
+
+typedef struct {
+    const char *name;
+    const rm_struct_desc_t *desc;
+} msg_entry_t;
+
+static const msg_entry_t messages[RM_MSG_TYPE_COUNT] = {
+    [RM_MSG_ERROR] = {"ERROR", &error_desc},
+    [RM_MSG_OK] = {"OK", &ok_desc},
+    [RM_MSG_HELLO] = {"HELLO", &hello_desc},
+    [RM_MSG_WELCOME] = {"WELCOME", &welcome_desc},
+    [RM_MSG_SUBMIT] = {"SUBMIT", &submit_desc},
+    [RM_MSG_NEED] = {"NEED", &need_desc},
+    [RM_MSG_ACCEPTED] = {"ACCEPTED", &accepted_desc},
+    [RM_MSG_CHUNK_PUT] = {"CHUNK_PUT", &chunk_put_desc},
+    [RM_MSG_CHUNK_OK] = {"CHUNK_OK", &chunk_ok_desc},
+    [RM_MSG_CHUNK_GET] = {"CHUNK_GET", &chunk_get_desc},
+    [RM_MSG_CHUNK_DATA] = {"CHUNK_DATA", &chunk_data_desc},
+    [RM_MSG_STATUS] = {"STATUS", &status_desc},
+    [RM_MSG_STATUS_REPLY] = {"STATUS_REPLY", &status_reply_desc},
+    [RM_MSG_JOBS] = {"JOBS", &jobs_desc},
+    [RM_MSG_JOBS_REPLY] = {"JOBS_REPLY", &jobs_reply_desc},
+    [RM_MSG_JOB_INFO] = {"JOB_INFO", &job_info_desc},
+    [RM_MSG_JOB_REPLY] = {"JOB_REPLY", &job_reply_desc},
+    [RM_MSG_NODES] = {"NODES", &nodes_desc},
+    [RM_MSG_NODES_REPLY] = {"NODES_REPLY", &nodes_reply_desc},
+    [RM_MSG_CANCEL] = {"CANCEL", &cancel_desc},
+    [RM_MSG_LOGS] = {"LOGS", &logs_desc},
+    [RM_MSG_LOGS_REPLY] = {"LOGS_REPLY", &logs_reply_desc},
+    [RM_MSG_WATCH] = {"WATCH", &watch_desc},
+    [RM_MSG_WATCH_REPLY] = {"WATCH_REPLY", &watch_reply_desc},
+};
+
+/* ------------------------------------------------------------------ */
+/* Envelope                                                            */
+/* ------------------------------------------------------------------ */
+
+const rm_struct_desc_t *rm_msg_desc(rm_msg_type_t type)
+{
+    if ((unsigned)type >= RM_MSG_TYPE_COUNT)
+        return NULL;
+    return messages[type].desc;
+}
+
+const char *rm_msg_name(rm_msg_type_t type)
+{
+    if ((unsigned)type >= RM_MSG_TYPE_COUNT)
+        return NULL;
+    return messages[type].name;
+}
+
+static int pack_header(msgpack_sbuffer *sb, rm_msg_type_t type, uint64_t req)
+{
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+    if (msgpack_pack_array(&pk, 4) || msgpack_pack_uint64(&pk, RM_PROTO_VERSION) ||
+        msgpack_pack_uint64(&pk, (uint64_t)type) || msgpack_pack_uint64(&pk, req))
+        return -1;
+    return 0;
+}
+
+int rm_msg_encode(rm_msg_type_t type, uint64_t req, const void *body, uint8_t **buf, size_t *len,
+                  rm_err_t *err)
+{
+    const rm_struct_desc_t *desc = rm_msg_desc(type);
+    msgpack_sbuffer sb;
+    /* A NULL body encodes as the zeroed struct: all "", 0, false. */
+    rm_msg_t zero;
+    *buf = NULL;
+    *len = 0;
+    if (!desc)
+        return rm_err_set(err, RM_EINVAL, "unknown message type %d", (int)type);
+    if (!body) {
+        memset(&zero, 0, sizeof zero);
+        body = &zero.u;
+    }
+    msgpack_sbuffer_init(&sb);
+    if (pack_header(&sb, type, req)) {
+        msgpack_sbuffer_destroy(&sb);
+        return rm_err_set(err, RM_ENOMEM, "out of memory");
+    }
+    uint8_t *b = (uint8_t *)sb.data;
+    size_t n = sb.size;
+    if (rm_codec_encode(desc, body, &b, &n, err)) {
+        free(b);
+        return rm_err_prefix(err, "%s: ", messages[type].name);
+    }
+    /* A bigger message would be dropped silently by the peer's ZMQ_MAXMSGSIZE. */
+    if (n > RM_MAX_MSG_SIZE) {
+        free(b);
+        return rm_err_set(err, RM_EINVAL, "%s: message of %zu bytes, max %d", messages[type].name,
+                          n, RM_MAX_MSG_SIZE);
+    }
+    *buf = b;
+    *len = n;
+    return 0;
+}
+
+int rm_msg_encode_error(uint64_t req, rm_code_t code, const char *message, uint8_t **buf,
+                        size_t *len, rm_err_t *err)
+{
+    /* An over-long reason is cut rather than turned into a second failure. */
+    char *cut = strndup(message ? message : "", RM_MAX_TEXT);
+    if (!cut) {
+        *buf = NULL;
+        *len = 0;
+        return rm_err_set(err, RM_ENOMEM, "out of memory");
+    }
+    rm_error_msg_t e = {(uint64_t)code, cut};
+    int rc = rm_msg_encode(RM_MSG_ERROR, req, &e, buf, len, err);
+    free(cut);
+    return rc;
+}
+
+/*  Reads [version, type, req, ... and leaves the reader at the body. */
+static int read_header(rm_reader_t *r, rm_msg_t *msg, uint32_t *count, rm_err_t *err)
+{
+    uint64_t version, type;
+    if (rm_read_array(r, 0, count, err))
+        return rm_err_prefix(err, "envelope: ");
+    /* The version comes first so that any other version is named as such. */
+    if (*count < 1 || rm_read_u64(r, &version, err))
+        return *count < 1 ? rm_err_set(err, RM_EPROTO, "envelope: empty array")
+                          : rm_err_prefix(err, "envelope version: ");
+    if (version != RM_PROTO_VERSION)
+        return rm_err_set(err, RM_EPROTO,
+                          "protocol version %" PRIu64
+                          " not supported (this node speaks version %d)",
+                          version, RM_PROTO_VERSION);
+    if (*count < 4)
+        return rm_err_set(err, RM_EPROTO, "envelope: %" PRIu32 " elements, expected 4", *count);
+    if (rm_read_u64(r, &type, err))
+        return rm_err_prefix(err, "envelope type: ");
+    if (type == 0 || type >= RM_MSG_TYPE_COUNT)
+        return rm_err_set(err, RM_EPROTO, "unknown message type %" PRIu64, type);
+    if (rm_read_u64(r, &msg->req, err))
+        return rm_err_prefix(err, "envelope req: ");
+    msg->version = version;
+    msg->type = (rm_msg_type_t)type;
+    return 0;
+}
+
+/*  After the body: envelope elements a later revision may append, then
+    nothing. */
+static int read_tail(rm_reader_t *r, uint32_t count, rm_err_t *err)
+{
+    r->depth = 1; /* inside the envelope array */
+    for (uint32_t i = 4; i < count; i++)
+        if (rm_read_skip(r, err))
+            return rm_err_prefix(err, "envelope[%" PRIu32 "]: ", i);
+    if (r->p != r->end)
+        return rm_err_set(err, RM_EPROTO, "%zu stray byte(s) after the message",
+                          (size_t)(r->end - r->p));
+    return 0;
+}
+
+int rm_msg_decode(const uint8_t *data, size_t size, rm_msg_t *msg, rm_err_t *err)
+{
+    rm_reader_t r;
+    uint32_t count;
+    size_t used;
+    memset(msg, 0, sizeof *msg);
+    if (size > RM_MAX_MSG_SIZE)
+        return rm_err_set(err, RM_EPROTO, "message of %zu bytes, max %d", size, RM_MAX_MSG_SIZE);
+    rm_reader_init(&r, data, size);
+    if (read_header(&r, msg, &count, err)) {
+        rm_msg_free(msg);
+        return -1;
+    }
+    const msg_entry_t *m = &messages[msg->type];
+    int rc = rm_codec_decode(m->desc, &msg->u, r.p, (size_t)(r.end - r.p), &used, err);
+    if (rc == 0) {
+        r.p += used;
+        rc = read_tail(&r, count, err);
+    }
+    if (rc) {
+        rm_msg_free(msg);
+        return rm_err_prefix(err, "%s: ", m->name);
+    }
+    return 0;
+}
+
+void rm_msg_free(rm_msg_t *msg)
+{
+    if (!msg)
+        return;
+    const rm_struct_desc_t *desc = rm_msg_desc(msg->type);
+    if (desc)
+        rm_codec_free(desc, &msg->u);
+    memset(msg, 0, sizeof *msg);
+}

@@ -1,0 +1,498 @@
+/*  rm_store: content-addressed chunk store on disk (see rm_store.h).
+
+    Durability: a chunk is written to ROOT/tmp/<random>, fsync'd, renamed to
+    ROOT/ab/<hash> and the directory fsync'd, so after a crash a chunk name
+    either holds the whole chunk or does not exist.  Leftovers in tmp/ are
+    only ever partial chunks and are removed at open. */
+#include "rm_store.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct _rm_store_t {
+    char *root;
+    char *tmpdir;
+};
+
+/*  ROOT/ab/<64 hex> is the longest path we build. */
+#define RM_STORE_PATH_MAX (PATH_MAX + 80)
+
+/*  --- Hashes ------------------------------------------------------------ */
+
+void rm_hash(const void *data, size_t len, rm_hash_t *out)
+{
+    crypto_generichash(out->b, sizeof out->b, data, len, NULL, 0);
+}
+
+void rm_hash_hex(const rm_hash_t *hash, char out[65])
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < sizeof hash->b; i++) {
+        out[2 * i] = digits[hash->b[i] >> 4];
+        out[2 * i + 1] = digits[hash->b[i] & 15];
+    }
+    out[64] = '\0';
+}
+
+static int hex_value(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+int rm_hash_parse(const char *hex, rm_hash_t *out)
+{
+    if (!hex || strlen(hex) != 64)
+        return -1;
+    rm_hash_t h;
+    for (size_t i = 0; i < 32; i++) {
+        int hi = hex_value(hex[2 * i]);
+        int lo = hex_value(hex[2 * i + 1]);
+        if (hi < 0 || lo < 0)
+            return -1;
+        h.b[i] = (uint8_t)(hi << 4 | lo);
+    }
+    *out = h;
+    return 0;
+}
+
+bool rm_hash_is_zero(const rm_hash_t *hash)
+{
+    uint8_t acc = 0;
+    for (size_t i = 0; i < sizeof hash->b; i++)
+        acc |= hash->b[i];
+    return acc == 0;
+}
+
+/*  --- Small file helpers ------------------------------------------------- */
+
+static int mkdir_p(const char *path, mode_t mode, rm_err_t *err)
+{
+    char buf[RM_STORE_PATH_MAX];
+    size_t len = strlen(path);
+    if (len == 0 || len >= sizeof buf)
+        return rm_err_set(err, RM_EINVAL, "store path '%s' is empty or too long", path);
+    memcpy(buf, path, len + 1);
+    for (size_t i = 1; i <= len; i++) {
+        if (buf[i] != '/' && buf[i] != '\0')
+            continue;
+        char saved = buf[i];
+        buf[i] = '\0';
+        if (mkdir(buf, mode) != 0 && errno != EEXIST)
+            return rm_err_set(err, rm_err_from_errno(errno), "cannot create directory %s: %s", buf,
+                              strerror(errno));
+        buf[i] = saved;
+    }
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
+        return rm_err_set(err, RM_EIO, "%s is not a directory", path);
+    return 0;
+}
+
+static int fsync_dir(const char *path, rm_err_t *err)
+{
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return rm_err_set(err, rm_err_from_errno(errno), "cannot open directory %s: %s", path,
+                          strerror(errno));
+    int rc = fsync(fd);
+    int saved = errno;
+    close(fd);
+    if (rc != 0)
+        return rm_err_set(err, rm_err_from_errno(saved), "cannot sync directory %s: %s", path,
+                          strerror(saved));
+    return 0;
+}
+
+static int write_all(int fd, const uint8_t *data, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = write(fd, data, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -1;
+        data += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/*  Removes every entry of ROOT/tmp: only our own partial writes live there. */
+static int clean_tmp(const char *tmpdir, rm_err_t *err)
+{
+    DIR *dir = opendir(tmpdir);
+    if (!dir)
+        return rm_err_set(err, rm_err_from_errno(errno), "cannot open %s: %s", tmpdir,
+                          strerror(errno));
+    int rc = 0;
+    struct dirent *de;
+    while ((de = readdir(dir)) != NULL) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        char path[RM_STORE_PATH_MAX];
+        if (snprintf(path, sizeof path, "%s/%s", tmpdir, de->d_name) >= (int)sizeof path ||
+            (unlink(path) != 0 && errno != ENOENT)) {
+            rc = rm_err_set(err, rm_err_from_errno(errno), "cannot remove leftover %s: %s", path,
+                            strerror(errno));
+            break;
+        }
+    }
+    closedir(dir);
+    return rc;
+}
+
+/*  --- Open and close ------------------------------------------------------ */
+
+rm_store_t *rm_store_new(const char *root, rm_err_t *err)
+{
+    if (!root || !*root) {
+        rm_err_set(err, RM_EINVAL, "store root is empty");
+        return NULL;
+    }
+    if (strlen(root) >= PATH_MAX) {
+        rm_err_set(err, RM_EINVAL, "store root %.64s... is too long", root);
+        return NULL;
+    }
+    /* randombytes (temporary names) wants libsodium initialised; idempotent. */
+    if (sodium_init() < 0) {
+        rm_err_set(err, RM_EIO, "cannot initialise libsodium");
+        return NULL;
+    }
+    rm_store_t *self = calloc(1, sizeof *self);
+    if (!self) {
+        rm_err_set(err, RM_ENOMEM, "out of memory opening store %s", root);
+        return NULL;
+    }
+    size_t n = strlen(root) + sizeof "/tmp";
+    self->root = strdup(root);
+    self->tmpdir = malloc(n);
+    if (!self->root || !self->tmpdir) {
+        rm_err_set(err, RM_ENOMEM, "out of memory opening store %s", root);
+        goto fail;
+    }
+    snprintf(self->tmpdir, n, "%s/tmp", root);
+    if (mkdir_p(self->tmpdir, 0700, err) != 0 || clean_tmp(self->tmpdir, err) != 0) {
+        rm_err_prefix(err, "opening store %s: ", root);
+        goto fail;
+    }
+    return self;
+fail:
+    rm_store_destroy(&self);
+    return NULL;
+}
+
+void rm_store_destroy(rm_store_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    rm_store_t *self = *self_p;
+    free(self->root);
+    free(self->tmpdir);
+    free(self);
+    *self_p = NULL;
+}
+
+const char *rm_store_root(rm_store_t *self)
+{
+    return self->root;
+}
+
+/*  --- Chunks ----------------------------------------------------------------- */
+
+static void chunk_path(const rm_store_t *self, const rm_hash_t *hash, char *out, size_t size)
+{
+    char hex[65];
+    rm_hash_hex(hash, hex);
+    snprintf(out, size, "%s/%.2s/%s", self->root, hex, hex);
+}
+
+bool rm_store_has(rm_store_t *self, const rm_hash_t *hash)
+{
+    char path[RM_STORE_PATH_MAX];
+    struct stat st;
+    chunk_path(self, hash, path, sizeof path);
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/*  Creates ROOT/tmp/<random> exclusively, so two writers of the same chunk
+    (two threads, two processes) never share a temporary file. */
+static int open_tmp(rm_store_t *self, char *path, size_t size, rm_err_t *err)
+{
+    for (int attempt = 0; attempt < 16; attempt++) {
+        uint8_t rnd[8];
+        char hex[17];
+        randombytes_buf(rnd, sizeof rnd);
+        sodium_bin2hex(hex, sizeof hex, rnd, sizeof rnd);
+        snprintf(path, size, "%s/%s", self->tmpdir, hex);
+        int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd >= 0)
+            return fd;
+        if (errno != EEXIST)
+            return rm_err_set(err, rm_err_from_errno(errno), "cannot create %s: %s", path,
+                              strerror(errno));
+    }
+    return rm_err_set(err, RM_EIO, "cannot create a temporary file in %s", self->tmpdir);
+}
+
+/*  Makes ROOT/ab (first use of that prefix) and syncs ROOT so the new
+    directory survives a crash along with the chunk renamed into it. */
+static int ensure_prefix_dir(rm_store_t *self, const char *dir, rm_err_t *err)
+{
+    if (mkdir(dir, 0700) == 0)
+        return fsync_dir(self->root, err);
+    if (errno == EEXIST)
+        return 0;
+    return rm_err_set(err, rm_err_from_errno(errno), "cannot create directory %s: %s", dir,
+                      strerror(errno));
+}
+
+/*  Error for a failed write/fsync/close/rename of a chunk: a full disk gets
+    RM_ENOSPC so the caller can tell it from a broken disk. */
+static int chunk_write_error(const char *hex, const char *what, const char *path, int errnum,
+                             rm_err_t *err)
+{
+    rm_code_t code = rm_err_from_errno(errnum);
+    if (code == RM_ENOSPC)
+        return rm_err_set(err, RM_ENOSPC, "chunk %s: disk full %s %s: %s", hex, what, path,
+                          strerror(errnum));
+    return rm_err_set(err, code == RM_ENOTFOUND ? RM_EIO : code, "chunk %s: cannot %s %s: %s", hex,
+                      what, path, strerror(errnum));
+}
+
+static int write_chunk_file(rm_store_t *self, const char *hex, const void *data, size_t len,
+                            const char *final, rm_err_t *err)
+{
+    char tmp[RM_STORE_PATH_MAX];
+    int fd = open_tmp(self, tmp, sizeof tmp, err);
+    if (fd < 0)
+        return rm_err_prefix(err, "chunk %s: ", hex);
+    const char *what = "writing";
+    int rc = write_all(fd, data, len);
+    if (rc == 0) {
+        what = "syncing";
+        rc = fsync(fd);
+    }
+    int saved = errno;
+    if (close(fd) != 0 && rc == 0) {
+        what = "closing";
+        rc = -1;
+        saved = errno;
+    }
+    if (rc == 0 && rename(tmp, final) != 0) {
+        what = "renaming";
+        rc = -1;
+        saved = errno;
+    }
+    if (rc != 0) {
+        unlink(tmp);
+        return chunk_write_error(hex, what, tmp, saved, err);
+    }
+    return 0;
+}
+
+/*  Writes a chunk whose hash the caller has just computed itself. */
+static int put_verified(rm_store_t *self, const rm_hash_t *hash, const char *hex, const void *data,
+                        size_t len, rm_err_t *err)
+{
+    if (rm_store_has(self, hash))
+        return 0;
+    char dir[RM_STORE_PATH_MAX];
+    char final[RM_STORE_PATH_MAX];
+    snprintf(dir, sizeof dir, "%s/%.2s", self->root, hex);
+    chunk_path(self, hash, final, sizeof final);
+    if (ensure_prefix_dir(self, dir, err) != 0)
+        return rm_err_prefix(err, "chunk %s: ", hex);
+    if (write_chunk_file(self, hex, data, len, final, err) != 0)
+        return -1;
+    if (fsync_dir(dir, err) != 0)
+        return rm_err_prefix(err, "chunk %s: ", hex);
+    return 0;
+}
+
+int rm_store_put(rm_store_t *self, const rm_hash_t *hash, const void *data, size_t len,
+                 rm_err_t *err)
+{
+    char hex[65];
+    rm_hash_hex(hash, hex);
+    if (len > RM_MAX_CHUNK_SIZE)
+        return rm_err_set(err, RM_EINVAL, "chunk %s: %zu bytes, max %d", hex, len,
+                          RM_MAX_CHUNK_SIZE);
+    if (!data && len > 0)
+        return rm_err_set(err, RM_EINVAL, "chunk %s: no data", hex);
+
+    rm_hash_t actual;
+    rm_hash(data, len, &actual);
+    if (memcmp(actual.b, hash->b, sizeof actual.b) != 0) {
+        char got[65];
+        rm_hash_hex(&actual, got);
+        return rm_err_set(err, RM_EPROTO, "chunk %s: data hashes to %s", hex, got);
+    }
+    return put_verified(self, hash, hex, data, len, err);
+}
+
+int rm_store_put_data(rm_store_t *self, const void *data, size_t len, rm_hash_t *hash,
+                      rm_err_t *err)
+{
+    if (len > RM_MAX_CHUNK_SIZE)
+        return rm_err_set(err, RM_EINVAL, "chunk of %zu bytes, max %d", len, RM_MAX_CHUNK_SIZE);
+    if (!data && len > 0)
+        return rm_err_set(err, RM_EINVAL, "chunk of %zu bytes: no data", len);
+    rm_hash_t h;
+    char hex[65];
+    rm_hash(data, len, &h);
+    rm_hash_hex(&h, hex);
+    if (put_verified(self, &h, hex, data, len, err) != 0)
+        return -1;
+    *hash = h;
+    return 0;
+}
+
+static int read_all(int fd, uint8_t *buf, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = read(fd, buf, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n == 0)
+            errno = EIO; /* the file shrank under us */
+        if (n <= 0)
+            return -1;
+        buf += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/*  A chunk whose bytes no longer match its name is worse than useless: it
+    would be served to peers.  Remove it so the next NEED fetches it again. */
+static int corrupt_chunk(const char *path, const char *hex, const char *why, rm_err_t *err)
+{
+    int removed = unlink(path) == 0;
+    return rm_err_set(err, RM_EIO, "chunk %s is corrupt (%s): %s %s", hex, why,
+                      removed ? "removed" : "could not remove", path);
+}
+
+static int read_chunk_fd(int fd, const char *path, const char *hex, uint8_t **data, size_t *len,
+                         rm_err_t *err)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0)
+        return rm_err_set(err, RM_EIO, "chunk %s: cannot stat %s: %s", hex, path, strerror(errno));
+    if (!S_ISREG(st.st_mode) || st.st_size > RM_MAX_CHUNK_SIZE)
+        return corrupt_chunk(path, hex, "not a regular file of at most 1 MiB", err);
+    size_t size = (size_t)st.st_size;
+    uint8_t *buf = malloc(size ? size : 1);
+    if (!buf)
+        return rm_err_set(err, RM_ENOMEM, "chunk %s: out of memory", hex);
+    if (read_all(fd, buf, size) != 0) {
+        int saved = errno;
+        free(buf);
+        return rm_err_set(err, RM_EIO, "chunk %s: cannot read %s: %s", hex, path, strerror(saved));
+    }
+    *data = buf;
+    *len = size;
+    return 0;
+}
+
+int rm_store_get(rm_store_t *self, const rm_hash_t *hash, uint8_t **data, size_t *len,
+                 rm_err_t *err)
+{
+    char hex[65];
+    char path[RM_STORE_PATH_MAX];
+    rm_hash_hex(hash, hex);
+    chunk_path(self, hash, path, sizeof path);
+
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT)
+        return rm_err_set(err, RM_ENOTFOUND, "chunk %s not in store %s", hex, self->root);
+    if (fd < 0)
+        return rm_err_set(err, RM_EIO, "chunk %s: cannot open %s: %s", hex, path, strerror(errno));
+    uint8_t *buf = NULL;
+    size_t size = 0;
+    int rc = read_chunk_fd(fd, path, hex, &buf, &size, err);
+    close(fd);
+    if (rc != 0)
+        return -1;
+
+    rm_hash_t actual;
+    rm_hash(buf, size, &actual);
+    if (memcmp(actual.b, hash->b, sizeof actual.b) != 0) {
+        free(buf);
+        return corrupt_chunk(path, hex, "content does not match its hash", err);
+    }
+    *data = buf;
+    *len = size;
+    return 0;
+}
+
+/*  --- Usage ------------------------------------------------------------------ */
+
+static bool is_hex_name(const char *name, size_t want)
+{
+    if (strlen(name) != want)
+        return false;
+    for (size_t i = 0; i < want; i++)
+        if (hex_value(name[i]) < 0)
+            return false;
+    return true;
+}
+
+static int usage_prefix_dir(const char *dirpath, uint64_t *bytes, uint64_t *chunks, rm_err_t *err)
+{
+    DIR *dir = opendir(dirpath);
+    if (!dir)
+        return rm_err_set(err, rm_err_from_errno(errno), "cannot open %s: %s", dirpath,
+                          strerror(errno));
+    struct dirent *de;
+    while ((de = readdir(dir)) != NULL) {
+        if (!is_hex_name(de->d_name, 64))
+            continue;
+        char path[RM_STORE_PATH_MAX];
+        struct stat st;
+        if (snprintf(path, sizeof path, "%s/%s", dirpath, de->d_name) >= (int)sizeof path ||
+            stat(path, &st) != 0 || !S_ISREG(st.st_mode))
+            continue; /* removed meanwhile, or not ours */
+        *bytes += (uint64_t)st.st_size;
+        *chunks += 1;
+    }
+    closedir(dir);
+    return 0;
+}
+
+int rm_store_usage(rm_store_t *self, uint64_t *bytes, uint64_t *chunks, rm_err_t *err)
+{
+    DIR *dir = opendir(self->root);
+    if (!dir)
+        return rm_err_set(err, rm_err_from_errno(errno), "cannot open store %s: %s", self->root,
+                          strerror(errno));
+    uint64_t b = 0, c = 0;
+    int rc = 0;
+    struct dirent *de;
+    while (rc == 0 && (de = readdir(dir)) != NULL) {
+        if (!is_hex_name(de->d_name, 2))
+            continue;
+        char path[RM_STORE_PATH_MAX];
+        snprintf(path, sizeof path, "%s/%s", self->root, de->d_name);
+        rc = usage_prefix_dir(path, &b, &c, err);
+    }
+    closedir(dir);
+    if (rc != 0)
+        return -1;
+    *bytes = b;
+    *chunks = c;
+    return 0;
+}

@@ -1,0 +1,56 @@
+/*  rm_store: content-addressed chunk store on disk.
+
+    A chunk is at most RM_MAX_CHUNK_SIZE bytes named by its BLAKE2b-256 hash
+    (libsodium crypto_generichash, 32-byte output, no key).  Chunks live in
+    ROOT/ab/abcdef...(64 hex) and are written to a temporary file in ROOT/tmp,
+    fsync'd and renamed into place, so a crash or a full disk never leaves a
+    partial chunk under a valid name.  Reads re-verify the hash: a chunk that
+    rotted on disk is reported (RM_EIO "chunk ... is corrupt") and removed. */
+#ifndef RM_STORE_H
+#define RM_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rm_error.h"
+#include "rm_msg.h"
+
+typedef struct _rm_store_t rm_store_t;
+
+/*  Opens (creating if needed, mode 0700) a store rooted at `root`; removes
+    leftover temporary files from an earlier crash. */
+rm_store_t *rm_store_new(const char *root, rm_err_t *err);
+void rm_store_destroy(rm_store_t **self_p);
+
+/*  BLAKE2b-256 of data. */
+void rm_hash(const void *data, size_t len, rm_hash_t *out);
+/*  65-byte buffer: 64 lowercase hex chars + NUL. */
+void rm_hash_hex(const rm_hash_t *hash, char out[65]);
+int rm_hash_parse(const char *hex, rm_hash_t *out); /* 0 or -1 */
+bool rm_hash_is_zero(const rm_hash_t *hash);
+
+bool rm_store_has(rm_store_t *self, const rm_hash_t *hash);
+
+/*  Stores data under `hash` after checking that the data hashes to it
+    (RM_EPROTO "chunk ab12..: data hashes to cd34..") and that it is not
+    larger than RM_MAX_CHUNK_SIZE.  Storing a chunk that exists is a no-op.
+    A full disk gives RM_ENOSPC and leaves nothing behind. */
+int rm_store_put(rm_store_t *self, const rm_hash_t *hash, const void *data, size_t len,
+                 rm_err_t *err);
+
+/*  Hashes data, stores it, returns its hash in *hash. */
+int rm_store_put_data(rm_store_t *self, const void *data, size_t len, rm_hash_t *hash,
+                      rm_err_t *err);
+
+/*  Reads a chunk into a malloc'd buffer, verifying its hash.
+    RM_ENOTFOUND if absent. */
+int rm_store_get(rm_store_t *self, const rm_hash_t *hash, uint8_t **data, size_t *len,
+                 rm_err_t *err);
+
+/*  Total bytes and number of chunks (walks the tree; for stats and tests). */
+int rm_store_usage(rm_store_t *self, uint64_t *bytes, uint64_t *chunks, rm_err_t *err);
+
+const char *rm_store_root(rm_store_t *self);
+
+#endif

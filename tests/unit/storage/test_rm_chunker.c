@@ -1,0 +1,167 @@
+/*  Tests for rm_chunker: FastCDC cut points are deterministic, bounded,
+    about the configured average, stable under a small insertion, and never
+    change between versions (golden cut points). */
+#include "rm_chunker.h"
+#include "rm_store.h"
+#include "rm_test.h"
+
+#include <stdint.h>
+
+#define DATA_LEN (8u * 1024 * 1024)
+#define MAX_CHUNKS (DATA_LEN / RM_CHUNK_MIN + 2)
+
+static uint64_t splitmix64(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+static void fill_random(uint8_t *buf, size_t len, uint64_t seed)
+{
+    for (size_t i = 0; i < len; i += 8) {
+        uint64_t v = splitmix64(&seed);
+        for (size_t j = 0; j < 8 && i + j < len; j++)
+            buf[i + j] = (uint8_t)(v >> (8 * j));
+    }
+}
+
+/*  Splits data into chunks; returns how many, lengths in lens. */
+static size_t split(const uint8_t *data, size_t len, size_t *lens)
+{
+    size_t n = 0;
+    for (size_t off = 0; off < len; n++) {
+        lens[n] = rm_chunker_next(data + off, len - off);
+        off += lens[n];
+    }
+    return n;
+}
+
+static void hash_chunks(const uint8_t *data, const size_t *lens, size_t n, rm_hash_t *out)
+{
+    size_t off = 0;
+    for (size_t i = 0; i < n; i++) {
+        rm_hash(data + off, lens[i], &out[i]);
+        off += lens[i];
+    }
+}
+
+static void test_small_inputs(void)
+{
+    uint8_t buf[RM_CHUNK_MIN + 1] = {0};
+    CHECK(rm_chunker_next(buf, 0) == 0);
+    CHECK(rm_chunker_next(buf, 1) == 1);
+    CHECK(rm_chunker_next(buf, RM_CHUNK_MIN) == RM_CHUNK_MIN);
+    size_t n = rm_chunker_next(buf, RM_CHUNK_MIN + 1);
+    CHECK(n > RM_CHUNK_MIN && n <= RM_CHUNK_MIN + 1);
+}
+
+static void test_bounds_and_average(const uint8_t *data, size_t *lens)
+{
+    size_t n = split(data, DATA_LEN, lens);
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++) {
+        total += lens[i];
+        if (i + 1 < n)
+            CHECK_MSG(lens[i] >= RM_CHUNK_MIN && lens[i] <= RM_CHUNK_MAX, "chunk %zu: %zu bytes", i,
+                      lens[i]);
+    }
+    CHECK(total == DATA_LEN);
+    double avg = (double)DATA_LEN / (double)n;
+    printf("%zu chunks, average %.0f bytes\n", n, avg);
+    CHECK_MSG(avg > 0.6 * RM_CHUNK_AVG && avg < 1.6 * RM_CHUNK_AVG, "average %.0f", avg);
+
+    /* long runs of one byte value: no content cuts, still bounded */
+    uint8_t *zeros = calloc(1, 1024 * 1024);
+    size_t zlen = rm_chunker_next(zeros, 1024 * 1024);
+    CHECK(zlen >= RM_CHUNK_MIN && zlen <= RM_CHUNK_MAX);
+    free(zeros);
+}
+
+static void test_determinism_and_windows(const uint8_t *data, size_t *lens)
+{
+    size_t n = split(data, DATA_LEN, lens);
+    size_t *again = malloc(MAX_CHUNKS * sizeof *again);
+    CHECK(split(data, DATA_LEN, again) == n);
+    CHECK(memcmp(lens, again, n * sizeof *lens) == 0);
+
+    /* A reader that only ever sees RM_CHUNK_MAX * 2 bytes at a time (as the
+       manifest builder does) must find the same cut points. */
+    size_t off = 0, i = 0;
+    while (off < DATA_LEN) {
+        size_t window = DATA_LEN - off < 2 * RM_CHUNK_MAX ? DATA_LEN - off : 2 * RM_CHUNK_MAX;
+        size_t c = rm_chunker_next(data + off, window);
+        CHECK(i < n && c == lens[i]);
+        off += c;
+        i++;
+    }
+    CHECK(i == n);
+    free(again);
+}
+
+/*  Cut points of the splitmix64(seed 42) stream: part of the storage format.
+    If this fails, every chunk hash of every stored project changes. */
+static void test_golden(const uint8_t *data, size_t *lens)
+{
+    static const size_t golden[] = {87990, 72759, 68051, 68208, 22209, 69054, 109588, 87044};
+    size_t n = split(data, DATA_LEN, lens);
+    size_t k = sizeof golden / sizeof golden[0];
+    CHECK(n >= k);
+    for (size_t i = 0; i < k && i < n; i++)
+        CHECK_MSG(lens[i] == golden[i], "chunk %zu: %zu bytes, golden %zu", i, lens[i], golden[i]);
+}
+
+static int hash_in(const rm_hash_t *h, const rm_hash_t *set, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (memcmp(h, &set[i], sizeof *h) == 0)
+            return 1;
+    return 0;
+}
+
+static void test_insertion(const uint8_t *data, size_t *lens)
+{
+    size_t ins = 100, at = 1000;
+    uint8_t *edited = malloc(DATA_LEN + ins);
+    memcpy(edited, data, at);
+    fill_random(edited + at, ins, 7);
+    memcpy(edited + at + ins, data + at, DATA_LEN - at);
+
+    size_t *lens2 = malloc(MAX_CHUNKS * sizeof *lens2);
+    size_t n1 = split(data, DATA_LEN, lens);
+    size_t n2 = split(edited, DATA_LEN + ins, lens2);
+    rm_hash_t *h1 = malloc(n1 * sizeof *h1);
+    rm_hash_t *h2 = malloc(n2 * sizeof *h2);
+    hash_chunks(data, lens, n1, h1);
+    hash_chunks(edited, lens2, n2, h2);
+
+    size_t kept = 0;
+    for (size_t i = 0; i < n1; i++)
+        kept += (size_t)hash_in(&h1[i], h2, n2);
+    printf("insertion: %zu of %zu chunks kept\n", kept, n1);
+    CHECK_MSG(kept * 100 >= n1 * 80, "only %zu of %zu chunks survived", kept, n1);
+    CHECK(kept + 3 >= n1); /* in practice only the chunk(s) around the edit change */
+    free(h1);
+    free(h2);
+    free(lens2);
+    free(edited);
+}
+
+int main(void)
+{
+    uint8_t *data = malloc(DATA_LEN);
+    size_t *lens = malloc(MAX_CHUNKS * sizeof *lens);
+    if (!data || !lens)
+        return 1;
+    fill_random(data, DATA_LEN, 42);
+
+    test_small_inputs();
+    test_bounds_and_average(data, lens);
+    test_determinism_and_windows(data, lens);
+    test_golden(data, lens);
+    test_insertion(data, lens);
+    free(lens);
+    free(data);
+    RM_TEST_DONE();
+}

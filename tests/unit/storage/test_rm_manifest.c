@@ -1,0 +1,511 @@
+/*  Tests for rm_manifest: building from a project tree, stable hashes,
+    round trips through the codec, materializing, missing chunks, hostile
+    paths, frame manifests and a full disk while materializing. */
+#include "rm_chunker.h"
+#include "rm_manifest.h"
+#include "rm_test.h"
+
+#include <dirent.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+typedef struct {
+    char base[64];
+    char proj[128];
+    char store_dir[128];
+} fixture_t;
+
+static void fill_random(uint8_t *buf, size_t len, uint64_t seed)
+{
+    for (size_t i = 0; i < len; i++) {
+        seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+        buf[i] = (uint8_t)(seed >> 56);
+    }
+}
+
+static void write_file(const char *path, size_t len, uint64_t seed, mode_t mode)
+{
+    uint8_t *data = malloc(len ? len : 1);
+    fill_random(data, len, seed);
+    FILE *f = fopen(path, "wb");
+    CHECK_MSG(f != NULL, "cannot create %s", path);
+    if (f) {
+        CHECK(fwrite(data, 1, len, f) == len);
+        fclose(f);
+    }
+    chmod(path, mode);
+    free(data);
+}
+
+static uint8_t *read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    uint8_t *data = malloc(n > 0 ? (size_t)n : 1);
+    *len = fread(data, 1, (size_t)n, f);
+    fclose(f);
+    return data;
+}
+
+static void pathf(char *out, size_t size, const char *dir, const char *rel)
+{
+    CHECK(snprintf(out, size, "%s/%s", dir, rel) < (int)size);
+}
+
+static void make_tree(fixture_t *fx)
+{
+    char p[512];
+    pathf(fx->proj, sizeof fx->proj, fx->base, "proj");
+    pathf(fx->store_dir, sizeof fx->store_dir, fx->base, "store");
+    const char *dirs[] = {"proj",     "proj/textures", "proj/textures/sub",
+                          "proj/lib", "proj/bad",      "outside"};
+    for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
+        pathf(p, sizeof p, fx->base, dirs[i]);
+        CHECK(mkdir(p, 0700) == 0);
+    }
+    pathf(p, sizeof p, fx->base, "proj/scene.blend");
+    write_file(p, 300 * 1000, 1, 0644);
+    pathf(p, sizeof p, fx->base, "proj/textures/a.png");
+    write_file(p, 3 * 1024 * 1024 + 17, 2, 0644); /* several read buffers */
+    pathf(p, sizeof p, fx->base, "proj/textures/sub/b.exr");
+    write_file(p, 50 * 1000, 3, 0755);
+    pathf(p, sizeof p, fx->base, "proj/textures/empty.txt");
+    write_file(p, 0, 4, 0644);
+    pathf(p, sizeof p, fx->base, "proj/lib/linked.blend");
+    write_file(p, 200 * 1000, 5, 0644);
+    pathf(p, sizeof p, fx->base, "proj/unattached.txt");
+    write_file(p, 10, 6, 0644);
+    pathf(p, sizeof p, fx->base, "outside/other.png");
+    write_file(p, 1000, 7, 0644);
+    pathf(p, sizeof p, fx->base, "proj/textures/link.png"); /* symlink inside: followed */
+    CHECK(symlink("a.png", p) == 0);
+    pathf(p, sizeof p, fx->base, "proj/textures/fifo"); /* not a regular file: skipped */
+    CHECK(mkfifo(p, 0600) == 0);
+    pathf(p, sizeof p, fx->base, "proj/bad/escape.png"); /* symlink outside: refused */
+    CHECK(symlink("../../outside/other.png", p) == 0);
+}
+
+static int build(const fixture_t *fx, rm_store_t *store, rm_chunk_sink_fn sink, void *arg,
+                 rm_manifest_t *m, char **blend_rel, rm_err_t *err)
+{
+    char blend[512], tex[512], lib[512], dup[512];
+    /* a ".." in the .blend's path: realpath must resolve it */
+    pathf(blend, sizeof blend, fx->proj, "textures/../scene.blend");
+    pathf(tex, sizeof tex, fx->proj, "textures");
+    pathf(lib, sizeof lib, fx->proj, "lib/linked.blend");
+    pathf(dup, sizeof dup, fx->proj, "textures/a.png");
+    const char *attach[] = {tex, lib, dup};
+    return rm_manifest_build(blend, attach, 3, store, sink, arg, m, blend_rel, err);
+}
+
+static void check_layout(const rm_manifest_t *m)
+{
+    static const struct {
+        const char *path;
+        uint64_t size, mode;
+    } want[] = {
+        {"lib/linked.blend", 200 * 1000, 0644},
+        {"scene.blend", 300 * 1000, 0644},
+        {"textures/a.png", 3 * 1024 * 1024 + 17, 0644},
+        {"textures/empty.txt", 0, 0644},
+        {"textures/link.png", 3 * 1024 * 1024 + 17, 0644},
+        {"textures/sub/b.exr", 50 * 1000, 0755},
+    };
+    size_t n = sizeof want / sizeof want[0];
+    CHECK_MSG(m->files.count == n, "%u files", m->files.count);
+    for (size_t i = 0; i < n && i < m->files.count; i++) {
+        const rm_manifest_file_t *f = &m->files.items[i];
+        CHECK_MSG(strcmp(f->path, want[i].path) == 0, "file %zu: %s", i, f->path);
+        CHECK_MSG(f->size == want[i].size, "%s: %llu bytes", f->path, (unsigned long long)f->size);
+        CHECK_MSG(f->mode == want[i].mode, "%s: mode %llo", f->path, (unsigned long long)f->mode);
+    }
+    CHECK(m->version == 1);
+}
+
+/*  The chunks of a.png must be those of the file chunked whole in memory. */
+static void check_streaming_cuts(const fixture_t *fx, const rm_manifest_t *m)
+{
+    char p[512];
+    size_t len = 0, off = 0;
+    uint32_t k = 0;
+    pathf(p, sizeof p, fx->proj, "textures/a.png");
+    uint8_t *data = read_file(p, &len);
+    const rm_manifest_file_t *f = &m->files.items[2];
+    while (data && off < len && k < f->chunks.count) {
+        size_t n = rm_chunker_next(data + off, len - off);
+        rm_hash_t h;
+        rm_hash(data + off, n, &h);
+        CHECK(memcmp(&h, &f->chunks.items[k], sizeof h) == 0);
+        off += n;
+        k++;
+    }
+    CHECK(off == len && k == f->chunks.count && k > 10);
+    free(data);
+}
+
+static uint32_t count_distinct(const rm_manifest_t *m, rm_hash_t *out, uint32_t max)
+{
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < m->files.count; i++)
+        for (uint32_t j = 0; j < m->files.items[i].chunks.count; j++) {
+            const rm_hash_t *h = &m->files.items[i].chunks.items[j];
+            uint32_t k = 0;
+            while (k < n && memcmp(&out[k], h, sizeof *h) != 0)
+                k++;
+            if (k == n && n < max)
+                out[n++] = *h;
+        }
+    return n;
+}
+
+static void test_build_and_hash(const fixture_t *fx, rm_store_t *store, rm_hash_t *mhash)
+{
+    rm_err_t err;
+    rm_manifest_t m, m2;
+    char *rel = NULL, *rel2 = NULL;
+    CHECK_MSG(build(fx, store, NULL, NULL, &m, &rel, &err) == 0, "%s", err.msg);
+    CHECK(rel && strcmp(rel, "scene.blend") == 0);
+    check_layout(&m);
+    check_streaming_cuts(fx, &m);
+    CHECK_MSG(rm_manifest_store(&m, store, NULL, NULL, mhash, &err) == 0, "%s", err.msg);
+
+    uint64_t bytes, before, after;
+    CHECK(rm_store_usage(store, &bytes, &before, &err) == 0);
+    rm_hash_t again;
+    CHECK_MSG(build(fx, store, NULL, NULL, &m2, &rel2, &err) == 0, "%s", err.msg);
+    CHECK(rm_manifest_store(&m2, store, NULL, NULL, &again, &err) == 0);
+    CHECK(memcmp(mhash, &again, sizeof again) == 0); /* same tree, same hash */
+    CHECK(rm_store_usage(store, &bytes, &after, &err) == 0);
+    CHECK_MSG(before == after, "second build added %llu chunks",
+              (unsigned long long)(after - before));
+
+    rm_manifest_t loaded;
+    CHECK_MSG(rm_manifest_load(store, mhash, &loaded, &err) == 0, "%s", err.msg);
+    check_layout(&loaded);
+    for (uint32_t i = 0; i < loaded.files.count && i < m.files.count; i++) {
+        CHECK(loaded.files.items[i].chunks.count == m.files.items[i].chunks.count);
+        if (m.files.items[i].chunks.count) /* an empty file has no chunks, items NULL */
+            CHECK(memcmp(loaded.files.items[i].chunks.items, m.files.items[i].chunks.items,
+                         m.files.items[i].chunks.count * sizeof(rm_hash_t)) == 0);
+    }
+    rm_manifest_free(&loaded);
+    rm_manifest_free(&m);
+    rm_manifest_free(&m2);
+    free(rel);
+    free(rel2);
+}
+
+typedef struct {
+    uint32_t calls;
+    rm_hash_t seen[256];
+} sink_state_t;
+
+static int count_sink(void *arg, const rm_hash_t *hash, const uint8_t *data, size_t len,
+                      rm_err_t *err)
+{
+    sink_state_t *s = arg;
+    rm_hash_t h;
+    rm_hash(data, len, &h);
+    if (memcmp(&h, hash, sizeof h) != 0 || s->calls >= 256)
+        return rm_err_set(err, RM_EINVAL, "sink got a bad chunk");
+    for (uint32_t i = 0; i < s->calls; i++)
+        if (memcmp(&s->seen[i], hash, sizeof h) == 0)
+            return rm_err_set(err, RM_EINVAL, "sink got a chunk twice");
+    s->seen[s->calls++] = *hash;
+    return 0;
+}
+
+static void test_sink(const fixture_t *fx)
+{
+    rm_err_t err;
+    rm_manifest_t m;
+    char *rel = NULL;
+    sink_state_t *s = calloc(1, sizeof *s);
+    rm_hash_t distinct[256];
+    CHECK_MSG(build(fx, NULL, count_sink, s, &m, &rel, &err) == 0, "%s", err.msg);
+    uint32_t n = count_distinct(&m, distinct, 256);
+    CHECK_MSG(s->calls == n, "sink called %u times for %u distinct chunks", s->calls, n);
+    rm_manifest_free(&m);
+    free(rel);
+    free(s);
+}
+
+static void test_refused(const fixture_t *fx, rm_store_t *store)
+{
+    rm_err_t err;
+    rm_manifest_t m;
+    char *rel = NULL;
+    char blend[512], out[512], bad[512];
+    pathf(blend, sizeof blend, fx->proj, "scene.blend");
+    pathf(out, sizeof out, fx->base, "outside/other.png");
+    pathf(bad, sizeof bad, fx->proj, "bad");
+
+    const char *a1[] = {out};
+    CHECK(rm_manifest_build(blend, a1, 1, store, NULL, NULL, &m, &rel, &err) == -1);
+    CHECK_MSG(err.code == RM_EINVAL && strstr(err.msg, out), "%s", err.msg);
+    CHECK(rel == NULL && m.files.count == 0 && m.files.items == NULL);
+
+    const char *a2[] = {bad};
+    CHECK(rm_manifest_build(blend, a2, 1, store, NULL, NULL, &m, &rel, &err) == -1);
+    CHECK_MSG(err.code == RM_EINVAL && strstr(err.msg, "escape.png"), "%s", err.msg);
+
+    char loop[512], fifo[512];
+    pathf(loop, sizeof loop, fx->proj, "loop");
+    CHECK(mkdir(loop, 0700) == 0);
+    pathf(loop, sizeof loop, fx->proj, "loop/inner");
+    CHECK(mkdir(loop, 0700) == 0);
+    pathf(loop, sizeof loop, fx->proj, "loop/inner/up");
+    CHECK(symlink("..", loop) == 0); /* inside the project, but an ancestor */
+    pathf(loop, sizeof loop, fx->proj, "loop");
+    const char *a4[] = {loop};
+    CHECK(rm_manifest_build(blend, a4, 1, store, NULL, NULL, &m, &rel, &err) == -1);
+    CHECK_MSG(err.code == RM_EINVAL && strstr(err.msg, "symlink loop at"), "%s", err.msg);
+    pathf(loop, sizeof loop, fx->proj, "loop/inner/up");
+    CHECK(unlink(loop) == 0);
+
+    pathf(fifo, sizeof fifo, fx->proj, "textures/fifo");
+    const char *a5[] = {fifo};
+    CHECK(rm_manifest_build(blend, a5, 1, store, NULL, NULL, &m, &rel, &err) == -1);
+    CHECK_MSG(err.code == RM_EINVAL && strstr(err.msg, fifo), "%s", err.msg);
+
+    char nope[512];
+    pathf(nope, sizeof nope, fx->proj, "nope.png");
+    const char *a3[] = {nope};
+    CHECK(rm_manifest_build(blend, a3, 1, store, NULL, NULL, &m, &rel, &err) == -1);
+    CHECK_MSG(err.code == RM_ENOTFOUND && strstr(err.msg, nope), "%s", err.msg);
+}
+
+static void compare_tree(const fixture_t *fx, const rm_manifest_t *m, const char *out)
+{
+    for (uint32_t i = 0; i < m->files.count; i++) {
+        char a[512], b[512];
+        size_t alen = 0, blen = 0;
+        pathf(a, sizeof a, fx->proj, m->files.items[i].path);
+        pathf(b, sizeof b, out, m->files.items[i].path);
+        uint8_t *da = read_file(a, &alen);
+        uint8_t *db = read_file(b, &blen);
+        CHECK_MSG(da && db && alen == blen && memcmp(da, db, alen) == 0, "%s differs",
+                  m->files.items[i].path);
+        struct stat st;
+        CHECK(stat(b, &st) == 0 && (uint64_t)(st.st_mode & 0777) == m->files.items[i].mode);
+        free(da);
+        free(db);
+    }
+}
+
+static void test_materialize(const fixture_t *fx, rm_store_t *store, const rm_hash_t *mhash)
+{
+    rm_err_t err;
+    rm_manifest_t m;
+    char out[512];
+    pathf(out, sizeof out, fx->base, "job/a/b");
+    CHECK_MSG(rm_manifest_load(store, mhash, &m, &err) == 0, "%s", err.msg);
+    CHECK_MSG(rm_manifest_materialize(&m, store, out, &err) == 0, "%s", err.msg);
+    compare_tree(fx, &m, out);
+    /* again over the existing tree: rewritten, still identical */
+    CHECK_MSG(rm_manifest_materialize(&m, store, out, &err) == 0, "%s", err.msg);
+    compare_tree(fx, &m, out);
+    rm_manifest_free(&m);
+}
+
+static void test_missing(const fixture_t *fx, rm_store_t *store, const rm_hash_t *mhash)
+{
+    rm_err_t err;
+    rm_manifest_t m;
+    char dir2[512];
+    pathf(dir2, sizeof dir2, fx->base, "store2");
+    rm_store_t *store2 = rm_store_new(dir2, &err);
+    CHECK_MSG(rm_manifest_load(store, mhash, &m, &err) == 0, "%s", err.msg);
+    rm_hash_t distinct[256];
+    uint32_t ndistinct = count_distinct(&m, distinct, 256);
+
+    rm_hash_t *missing = NULL;
+    uint32_t nmissing = 0;
+    CHECK(rm_manifest_missing(&m, store2, &missing, &nmissing, 100000, &err) == 0);
+    CHECK(nmissing == ndistinct && memcmp(missing, distinct, ndistinct * sizeof *missing) == 0);
+    free(missing);
+
+    /* give store2 the chunks of scene.blend (file 1): they are no longer missing */
+    const rm_manifest_file_t *scene = &m.files.items[1];
+    for (uint32_t j = 0; j < scene->chunks.count; j++) {
+        uint8_t *data = NULL;
+        size_t len = 0;
+        CHECK(rm_store_get(store, &scene->chunks.items[j], &data, &len, &err) == 0);
+        CHECK(rm_store_put(store2, &scene->chunks.items[j], data, len, &err) == 0);
+        free(data);
+    }
+    missing = NULL;
+    nmissing = 0;
+    CHECK(rm_manifest_missing(&m, store2, &missing, &nmissing, 100000, &err) == 0);
+    CHECK(nmissing == ndistinct - scene->chunks.count);
+    for (uint32_t i = 0; i < nmissing; i++) {
+        CHECK(!rm_store_has(store2, &missing[i]));
+        for (uint32_t k = 0; k < i; k++)
+            CHECK(memcmp(&missing[k], &missing[i], sizeof *missing) != 0);
+    }
+    /* appending: already listed ones are not repeated, the cap counts them */
+    uint32_t before = nmissing;
+    CHECK(rm_manifest_missing(&m, store2, &missing, &nmissing, 100000, &err) == 0);
+    CHECK(nmissing == before);
+    free(missing);
+    missing = NULL;
+    nmissing = 0;
+    CHECK(rm_manifest_missing(&m, store2, &missing, &nmissing, 2, &err) == 0 && nmissing == 2);
+    free(missing);
+
+    char out[512], hex[65];
+    pathf(out, sizeof out, fx->base, "job2");
+    CHECK(rm_manifest_materialize(&m, store2, out, &err) == -1);
+    rm_hash_hex(&m.files.items[0].chunks.items[0], hex);
+    CHECK_MSG(err.code == RM_ENOTFOUND && strstr(err.msg, hex), "%s", err.msg);
+    rm_manifest_free(&m);
+    rm_store_destroy(&store2);
+}
+
+/*  Encodes a one-file manifest with the given path, bypassing the builder. */
+static int decode_path(const char *path, rm_err_t *err)
+{
+    rm_hash_t chunk = {{1}};
+    rm_manifest_file_t file = {(char *)path, 0644, 1, {&chunk, 1}};
+    rm_manifest_t m = {1, {&file, 1}};
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    if (rm_codec_encode(&rm_manifest_desc, &m, &buf, &len, err) != 0)
+        return -2;
+    rm_manifest_t out;
+    int rc = rm_manifest_decode(buf, len, &out, err);
+    if (rc == 0)
+        rm_manifest_free(&out);
+    free(buf);
+    return rc;
+}
+
+static void test_hostile_paths(void)
+{
+    rm_err_t err;
+    const char *bad[] = {"../x", "/etc/passwd", "a//b", "a/./b", "",    "a/../../b",
+                         ".",    "..",          "a/",   "/",     "x/.."};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        int rc = decode_path(bad[i], &err);
+        CHECK_MSG(rc == -1 && err.code == RM_EPROTO, "'%s' accepted (rc %d)", bad[i], rc);
+        char quoted[64];
+        snprintf(quoted, sizeof quoted, "'%s'", bad[i]);
+        CHECK_MSG(rc != -1 || strstr(err.msg, quoted), "%s", err.msg);
+    }
+    const char *good[] = {"a", "a\\b", "..a/b..", ".hidden/x", "textures/a b.png"};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
+        CHECK_MSG(decode_path(good[i], &err) == 0, "'%s' refused: %s", good[i], err.msg);
+
+    /* repeated paths and a bad version */
+    rm_hash_t chunk = {{1}};
+    rm_manifest_file_t files[2] = {{"a", 0644, 1, {&chunk, 1}}, {"a", 0644, 1, {&chunk, 1}}};
+    rm_manifest_t m = {1, {files, 2}};
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    rm_manifest_t out;
+    CHECK(rm_codec_encode(&rm_manifest_desc, &m, &buf, &len, &err) == 0);
+    CHECK(rm_manifest_decode(buf, len, &out, &err) == -1 && err.code == RM_EPROTO);
+    free(buf);
+    buf = NULL;
+    m.version = 2;
+    m.files.count = 1;
+    CHECK(rm_codec_encode(&rm_manifest_desc, &m, &buf, &len, &err) == 0);
+    CHECK(rm_manifest_decode(buf, len, &out, &err) == -1 && err.code == RM_EPROTO);
+    CHECK(rm_manifest_decode(buf, len / 2, &out, &err) == -1);
+    free(buf);
+}
+
+static void test_store_file(const fixture_t *fx, rm_store_t *store)
+{
+    rm_err_t err;
+    char frame[512], out[512];
+    pathf(frame, sizeof frame, fx->base, "frame.png");
+    write_file(frame, 700 * 1000, 9, 0644);
+    rm_hash_t h;
+    uint64_t size = 0;
+    CHECK_MSG(rm_manifest_store_file(store, frame, "frame_0001.png", &h, &size, &err) == 0, "%s",
+              err.msg);
+    CHECK(size == 700 * 1000);
+    rm_manifest_t m;
+    CHECK_MSG(rm_manifest_load(store, &h, &m, &err) == 0, "%s", err.msg);
+    CHECK(m.files.count == 1 && strcmp(m.files.items[0].path, "frame_0001.png") == 0);
+    pathf(out, sizeof out, fx->base, "frames");
+    CHECK(rm_manifest_materialize(&m, store, out, &err) == 0);
+    pathf(out, sizeof out, fx->base, "frames/frame_0001.png");
+    size_t a = 0, b = 0;
+    uint8_t *da = read_file(frame, &a), *db = read_file(out, &b);
+    CHECK(da && db && a == b && memcmp(da, db, a) == 0);
+    free(da);
+    free(db);
+    rm_manifest_free(&m);
+    CHECK(rm_manifest_store_file(store, frame, "../x.png", &h, &size, &err) == -1);
+    CHECK(err.code == RM_EINVAL && strstr(err.msg, "../x.png"));
+}
+
+static int count_tmp_files(const char *dir)
+{
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "test -z \"$(find '%s' -name '*.rm-tmp-*')\"", dir);
+    return system(cmd) == 0 ? 0 : 1;
+}
+
+static void test_materialize_enospc(const fixture_t *fx, rm_store_t *store, const rm_hash_t *mhash)
+{
+    if (geteuid() != 0) {
+        printf("skipped ENOSPC (needs root)\n");
+        return;
+    }
+    char mnt[512], cmd[700];
+    pathf(mnt, sizeof mnt, fx->base, "full");
+    CHECK(mkdir(mnt, 0700) == 0);
+    snprintf(cmd, sizeof cmd, "mount -t tmpfs -o size=256k tmpfs '%s' 2>/dev/null", mnt);
+    if (system(cmd) != 0) {
+        printf("skipped ENOSPC (cannot mount tmpfs here)\n");
+        return;
+    }
+    rm_err_t err;
+    rm_manifest_t m;
+    CHECK(rm_manifest_load(store, mhash, &m, &err) == 0);
+    CHECK(rm_manifest_materialize(&m, store, mnt, &err) == -1);
+    CHECK_MSG(err.code == RM_ENOSPC, "%s: %s", rm_code_name(err.code), err.msg);
+    printf("materialize on a full disk: %s\n", err.msg);
+    CHECK(count_tmp_files(mnt) == 0);
+    rm_manifest_free(&m);
+    snprintf(cmd, sizeof cmd, "umount '%s'", mnt);
+    CHECK(system(cmd) == 0);
+}
+
+int main(void)
+{
+    fixture_t fx;
+    snprintf(fx.base, sizeof fx.base, "/tmp/rm_manifest_test.XXXXXX");
+    if (!mkdtemp(fx.base)) {
+        perror("mkdtemp");
+        return 1;
+    }
+    make_tree(&fx);
+    rm_err_t err;
+    rm_store_t *store = rm_store_new(fx.store_dir, &err);
+    CHECK_MSG(store, "%s", err.msg);
+    if (store) {
+        rm_hash_t mhash;
+        test_build_and_hash(&fx, store, &mhash);
+        test_sink(&fx);
+        test_refused(&fx, store);
+        test_materialize(&fx, store, &mhash);
+        test_missing(&fx, store, &mhash);
+        test_store_file(&fx, store);
+        test_materialize_enospc(&fx, store, &mhash);
+    }
+    test_hostile_paths();
+    rm_store_destroy(&store);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", fx.base);
+    CHECK(system(cmd) == 0);
+    RM_TEST_DONE();
+}

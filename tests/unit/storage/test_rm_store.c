@@ -1,0 +1,264 @@
+/*  Tests for rm_store: round trips, refusals, on-disk corruption, crash
+    leftovers and a full disk (a tiny tmpfs, when running as root). */
+#include "rm_store.h"
+#include "rm_test.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static void fill_random(uint8_t *buf, size_t len, uint64_t seed)
+{
+    for (size_t i = 0; i < len; i++) {
+        seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+        buf[i] = (uint8_t)(seed >> 56);
+    }
+}
+
+static void remove_tree(const char *dir)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    CHECK(system(cmd) == 0);
+}
+
+static int count_entries(const char *dirpath)
+{
+    DIR *dir = opendir(dirpath);
+    if (!dir)
+        return -1;
+    int n = 0;
+    struct dirent *de;
+    while ((de = readdir(dir)) != NULL)
+        if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+            n++;
+    closedir(dir);
+    return n;
+}
+
+static void test_hash_helpers(void)
+{
+    rm_hash_t h, back;
+    char hex[65];
+    rm_hash("abc", 3, &h);
+    rm_hash_hex(&h, hex);
+    /* BLAKE2b-256("abc"), the reference value */
+    CHECK(strcmp(hex, "bddd813c634239723171ef3fee98579b94964e3bb1cb3e427262c8c068d52319") == 0);
+    CHECK(rm_hash_parse(hex, &back) == 0);
+    CHECK(memcmp(&h, &back, sizeof h) == 0);
+    CHECK(rm_hash_parse("bddd", &back) == -1);
+    hex[10] = 'g';
+    CHECK(rm_hash_parse(hex, &back) == -1);
+    CHECK(!rm_hash_is_zero(&h));
+    memset(&h, 0, sizeof h);
+    CHECK(rm_hash_is_zero(&h));
+}
+
+static void test_put_get(const char *root)
+{
+    rm_err_t err;
+    rm_store_t *store = rm_store_new(root, &err);
+    CHECK_MSG(store, "%s", err.msg);
+    if (!store)
+        return;
+    uint8_t data[5000];
+    fill_random(data, sizeof data, 1);
+    rm_hash_t h;
+    CHECK(rm_store_put_data(store, data, sizeof data, &h, &err) == 0);
+    CHECK(rm_store_has(store, &h));
+    CHECK(rm_store_put(store, &h, data, sizeof data, &err) == 0); /* exists: no-op */
+
+    uint8_t *got = NULL;
+    size_t len = 0;
+    CHECK(rm_store_get(store, &h, &got, &len, &err) == 0);
+    CHECK(len == sizeof data && got && memcmp(got, data, len) == 0);
+    free(got);
+
+    rm_hash_t empty;
+    CHECK(rm_store_put_data(store, "", 0, &empty, &err) == 0);
+    got = NULL;
+    CHECK(rm_store_get(store, &empty, &got, &len, &err) == 0 && len == 0);
+    free(got);
+
+    uint64_t bytes = 0, chunks = 0;
+    CHECK(rm_store_usage(store, &bytes, &chunks, &err) == 0);
+    CHECK(bytes == sizeof data && chunks == 2);
+    CHECK(strcmp(rm_store_root(store), root) == 0);
+    rm_store_destroy(&store);
+    CHECK(store == NULL);
+    rm_store_destroy(&store); /* NULL is fine */
+}
+
+static void test_refusals(const char *root)
+{
+    rm_err_t err;
+    rm_store_t *store = rm_store_new(root, &err);
+    CHECK_MSG(store, "%s", err.msg);
+    if (!store)
+        return;
+    uint8_t data[100];
+    fill_random(data, sizeof data, 2);
+    rm_hash_t wrong;
+    rm_hash("other", 5, &wrong);
+    CHECK(rm_store_put(store, &wrong, data, sizeof data, &err) == -1);
+    CHECK(err.code == RM_EPROTO && strstr(err.msg, "hashes to"));
+    CHECK(!rm_store_has(store, &wrong));
+
+    size_t big_len = RM_MAX_CHUNK_SIZE + 1;
+    uint8_t *big = calloc(1, big_len);
+    rm_hash_t big_h;
+    rm_hash(big, big_len, &big_h);
+    CHECK(rm_store_put(store, &big_h, big, big_len, &err) == -1 && err.code == RM_EINVAL);
+    CHECK(rm_store_put_data(store, big, big_len, &big_h, &err) == -1 && err.code == RM_EINVAL);
+    free(big);
+
+    uint8_t *got = NULL;
+    size_t len = 0;
+    CHECK(rm_store_get(store, &wrong, &got, &len, &err) == -1 && err.code == RM_ENOTFOUND);
+    char hex[65];
+    rm_hash_hex(&wrong, hex);
+    CHECK(strstr(err.msg, hex) != NULL);
+    rm_store_destroy(&store);
+
+    rm_store_t *bad = rm_store_new("", &err);
+    CHECK(bad == NULL && err.code == RM_EINVAL);
+}
+
+static void test_corruption(const char *root)
+{
+    rm_err_t err;
+    rm_store_t *store = rm_store_new(root, &err);
+    CHECK_MSG(store, "%s", err.msg);
+    if (!store)
+        return;
+    uint8_t data[3000];
+    fill_random(data, sizeof data, 3);
+    rm_hash_t h;
+    CHECK(rm_store_put_data(store, data, sizeof data, &h, &err) == 0);
+
+    char hex[65], path[1024];
+    rm_hash_hex(&h, hex);
+    CHECK(snprintf(path, sizeof path, "%s/%.2s/%s", root, hex, hex) < (int)sizeof path);
+    FILE *f = fopen(path, "r+b");
+    CHECK(f != NULL);
+    if (f) {
+        fseek(f, 1234, SEEK_SET);
+        fputc(data[1234] ^ 0x40, f);
+        fclose(f);
+    }
+    uint8_t *got = NULL;
+    size_t len = 0;
+    CHECK(rm_store_get(store, &h, &got, &len, &err) == -1);
+    CHECK(err.code == RM_EIO && strstr(err.msg, "corrupt") && strstr(err.msg, hex));
+    CHECK(got == NULL);
+    CHECK(access(path, F_OK) != 0 && !rm_store_has(store, &h));
+    /* a good copy can be stored again afterwards */
+    CHECK(rm_store_put(store, &h, data, sizeof data, &err) == 0);
+    CHECK(rm_store_get(store, &h, &got, &len, &err) == 0 && len == sizeof data);
+    free(got);
+    rm_store_destroy(&store);
+}
+
+static void test_tmp_cleanup(const char *root)
+{
+    rm_err_t err;
+    char tmp[1024];
+    CHECK(snprintf(tmp, sizeof tmp, "%s/tmp/deadbeef", root) < (int)sizeof tmp);
+    FILE *f = fopen(tmp, "wb");
+    CHECK(f != NULL);
+    if (f) {
+        fputs("half a chunk", f);
+        fclose(f);
+    }
+    rm_store_t *store = rm_store_new(root, &err);
+    CHECK_MSG(store, "%s", err.msg);
+    CHECK(access(tmp, F_OK) != 0);
+    rm_store_destroy(&store);
+}
+
+/*  Fills a 256 KiB tmpfs with 100 KiB chunks until the store says ENOSPC. */
+static void fill_until_full(rm_store_t *store, const char *mnt)
+{
+    rm_err_t err;
+    size_t len = 100 * 1024;
+    uint8_t *data = malloc(len);
+    rm_hash_t stored[8];
+    int nstored = 0, full = 0;
+    for (int i = 0; i < 8 && !full; i++) {
+        fill_random(data, len, 100 + (uint64_t)i);
+        rm_hash_t h;
+        rm_hash(data, len, &h);
+        if (rm_store_put(store, &h, data, len, &err) == 0) {
+            stored[nstored++] = h;
+            continue;
+        }
+        full = 1;
+        char hex[65];
+        rm_hash_hex(&h, hex);
+        CHECK_MSG(err.code == RM_ENOSPC, "%s: %s", rm_code_name(err.code), err.msg);
+        CHECK_MSG(strstr(err.msg, hex) && strstr(err.msg, mnt), "%s", err.msg);
+        CHECK(!rm_store_has(store, &h));
+        printf("ENOSPC after %d chunks: %s\n", nstored, err.msg);
+    }
+    free(data);
+    CHECK(full);
+    CHECK(nstored >= 1);
+    char tmpdir[1024];
+    CHECK(snprintf(tmpdir, sizeof tmpdir, "%s/tmp", mnt) < (int)sizeof tmpdir);
+    CHECK(count_entries(tmpdir) == 0); /* no partial chunk left behind */
+
+    uint64_t bytes, chunks;
+    CHECK(rm_store_usage(store, &bytes, &chunks, &err) == 0 && chunks == (uint64_t)nstored);
+    for (int i = 0; i < nstored; i++) {
+        uint8_t *got = NULL;
+        size_t got_len = 0;
+        CHECK(rm_store_get(store, &stored[i], &got, &got_len, &err) == 0 && got_len == len);
+        free(got);
+    }
+}
+
+static void test_enospc(const char *base)
+{
+    if (geteuid() != 0) {
+        printf("skipped ENOSPC (needs root)\n");
+        return;
+    }
+    char mnt[1024], cmd[1200];
+    snprintf(mnt, sizeof mnt, "%s/full", base);
+    CHECK(mkdir(mnt, 0700) == 0);
+    snprintf(cmd, sizeof cmd, "mount -t tmpfs -o size=256k tmpfs '%s' 2>/dev/null", mnt);
+    if (system(cmd) != 0) {
+        printf("skipped ENOSPC (cannot mount tmpfs here)\n");
+        return;
+    }
+    rm_err_t err;
+    rm_store_t *store = rm_store_new(mnt, &err);
+    CHECK_MSG(store, "%s", err.msg);
+    if (store)
+        fill_until_full(store, mnt);
+    rm_store_destroy(&store);
+    snprintf(cmd, sizeof cmd, "umount '%s'", mnt);
+    CHECK(system(cmd) == 0);
+}
+
+int main(void)
+{
+    char base[] = "/tmp/rm_store_test.XXXXXX";
+    if (!mkdtemp(base)) {
+        perror("mkdtemp");
+        return 1;
+    }
+    char root[1024];
+    snprintf(root, sizeof root, "%s/store", base);
+
+    test_hash_helpers();
+    test_put_get(root);
+    test_refusals(root);
+    test_corruption(root);
+    test_tmp_cleanup(root);
+    test_enospc(base);
+    remove_tree(base);
+    RM_TEST_DONE();
+}

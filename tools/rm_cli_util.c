@@ -1,0 +1,180 @@
+/*  rm_cli: value parsing, exit codes, messages and formatting (see rm_cli.h). */
+#include "rm_cli.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+static bool all_digits(const char *s)
+{
+    if (!*s)
+        return false;
+    for (; *s; s++)
+        if (!isdigit((unsigned char)*s))
+            return false;
+    return true;
+}
+
+int rm_cli_parse_u64(const char *opt, const char *text, uint64_t min, uint64_t max, uint64_t *out,
+                     rm_err_t *err)
+{
+    errno = 0;
+    unsigned long long v = all_digits(text) ? strtoull(text, NULL, 10) : 0;
+    if (!all_digits(text) || errno != 0 || v < min || v > max)
+        return rm_err_set(err, RM_EINVAL, "%s: '%s' is not a number between %" PRIu64 " and %" PRIu64,
+                          opt, text, min, max);
+    *out = (uint64_t)v;
+    return 0;
+}
+
+int rm_cli_parse_i64(const char *opt, const char *text, int64_t min, int64_t max, int64_t *out,
+                     rm_err_t *err)
+{
+    const char *digits = (*text == '-' || *text == '+') ? text + 1 : text;
+    errno = 0;
+    long long v = all_digits(digits) ? strtoll(text, NULL, 10) : 0;
+    if (!all_digits(digits) || errno != 0 || v < min || v > max)
+        return rm_err_set(err, RM_EINVAL, "%s: '%s' is not a number between %" PRId64 " and %" PRId64,
+                          opt, text, min, max);
+    *out = (int64_t)v;
+    return 0;
+}
+
+int rm_cli_parse_choice(const char *opt, const char *text, const char *const *choices,
+                        const char **out, rm_err_t *err)
+{
+    char list[256] = "";
+    for (const char *const *c = choices; *c; c++) {
+        if (strcasecmp(*c, text) == 0) {
+            *out = *c;
+            return 0;
+        }
+        size_t used = strlen(list);
+        snprintf(list + used, sizeof list - used, "%s%s", c == choices ? "" : ", ", *c);
+    }
+    return rm_err_set(err, RM_EINVAL, "%s: '%s' is not one of %s", opt, text, list);
+}
+
+int rm_cli_parse_resolution(const char *text, uint64_t *w, uint64_t *h, rm_err_t *err)
+{
+    char buf[64];
+    const char *x = strpbrk(text, "xX");
+    if (!x || strlen(text) >= sizeof buf)
+        return rm_err_set(err, RM_EINVAL, "--resolution: '%s' is not WIDTHxHEIGHT (e.g. 1920x1080)",
+                          text);
+    memcpy(buf, text, (size_t)(x - text));
+    buf[x - text] = '\0';
+    if (rm_cli_parse_u64("--resolution width", buf, 4, 65536, w, err) != 0 ||
+        rm_cli_parse_u64("--resolution height", x + 1, 4, 65536, h, err) != 0)
+        return -1;
+    return 0;
+}
+
+int rm_cli_check_job_id(const char *text, rm_err_t *err)
+{
+    size_t n = strlen(text);
+    bool ok = n == 16;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = isdigit((unsigned char)text[i]) || (text[i] >= 'a' && text[i] <= 'f');
+    if (!ok)
+        return rm_err_set(err, RM_EINVAL,
+                          "'%s' is not a job id (16 lowercase hex characters; see meshctl jobs)",
+                          text);
+    return 0;
+}
+
+int rm_cli_exit_code(const rm_err_t *err, bool refused)
+{
+    if (refused)
+        return RM_EXIT_FAILED;
+    switch (err->code) {
+    case RM_EINVAL:
+    case RM_ENOTFOUND:
+        return RM_EXIT_USAGE;
+    case RM_EUNREACH:
+    case RM_ETIMEOUT:
+    case RM_EAUTH:
+    case RM_EPROTO:
+        return RM_EXIT_NOREACH;
+    default:
+        return RM_EXIT_FAILED;
+    }
+}
+
+void rm_cli_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fflush(stdout);
+    fputs("meshctl: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+void rm_cli_fmt_bytes(uint64_t bytes, char *buf, size_t size)
+{
+    static const char *const units[] = {"kB", "MB", "GB", "TB", "PB"};
+    if (bytes < 1000) {
+        snprintf(buf, size, "%" PRIu64 " B", bytes);
+        return;
+    }
+    double v = (double)bytes / 1000.0;
+    size_t u = 0;
+    while (v >= 999.95 && u + 1 < sizeof units / sizeof units[0]) {
+        v /= 1000.0;
+        u++;
+    }
+    snprintf(buf, size, "%.1f %s", v, units[u]);
+}
+
+void rm_cli_fmt_clock(uint64_t seconds, char *buf, size_t size)
+{
+    uint64_t h = seconds / 3600, m = seconds / 60 % 60, s = seconds % 60;
+    if (h > 0)
+        snprintf(buf, size, "%" PRIu64 ":%02" PRIu64 ":%02" PRIu64, h, m, s);
+    else
+        snprintf(buf, size, "%" PRIu64 ":%02" PRIu64, m, s);
+}
+
+void rm_cli_fmt_age(int64_t seconds, char *buf, size_t size)
+{
+    if (seconds < 0)
+        seconds = 0;
+    if (seconds < 120)
+        snprintf(buf, size, "%" PRId64 "s", seconds);
+    else if (seconds < 7200)
+        snprintf(buf, size, "%" PRId64 "m", seconds / 60);
+    else if (seconds < 172800)
+        snprintf(buf, size, "%" PRId64 "h", seconds / 3600);
+    else
+        snprintf(buf, size, "%" PRId64 "d", seconds / 86400);
+}
+
+void rm_cli_fmt_date(int64_t unix_s, char *buf, size_t size)
+{
+    time_t t = (time_t)unix_s;
+    struct tm tm;
+    if (!gmtime_r(&t, &tm) || strftime(buf, size, "%Y-%m-%d", &tm) == 0)
+        snprintf(buf, size, "?");
+}
+
+int64_t rm_cli_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t rm_cli_mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}

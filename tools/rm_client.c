@@ -1,0 +1,428 @@
+/*  rm_client: a client's connection to one node (see rm_client.h). */
+#include "rm_client.h"
+
+#include <czmq.h>
+#include <errno.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define DEFAULT_TIMEOUT_MS 5000
+
+struct _rm_client_t {
+    zsock_t *sock; /* DEALER to the node's main socket (the door while connecting) */
+    char *addr;
+    char *node;
+    int timeout_ms;
+    uint64_t next_req;
+    bool refused;
+};
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*  "5 s", "0.3 s" */
+static void fmt_secs(int ms, char *buf, size_t size)
+{
+    if (ms % 1000 == 0)
+        snprintf(buf, size, "%d s", ms / 1000);
+    else
+        snprintf(buf, size, "%.1f s", ms / 1000.0);
+}
+
+int rm_client_parse_addr(const char *addr, char *host, size_t host_size, int *port, bool *ipv6,
+                         rm_err_t *err)
+{
+    static const char prefix[] = "tcp://";
+    const char *h = addr;
+    const char *colon = strrchr(addr, ':');
+    *ipv6 = false;
+    if (strncmp(addr, prefix, sizeof prefix - 1) != 0 || colon < addr + sizeof prefix - 1)
+        goto bad;
+    h = addr + sizeof prefix - 1;
+    size_t hlen = (size_t)(colon - h);
+    if (hlen >= 2 && h[0] == '[' && h[hlen - 1] == ']') {
+        h++;
+        hlen -= 2;
+        *ipv6 = true;
+    }
+    if (hlen == 0 || hlen >= host_size || memchr(h, '*', hlen) || memchr(h, '/', hlen))
+        goto bad;
+    char *end = NULL;
+    errno = 0;
+    long p = strtol(colon + 1, &end, 10);
+    if (colon[1] == '\0' || *end != '\0' || errno != 0 || p < 1 || p > 65534)
+        goto bad;
+    memcpy(host, h, hlen);
+    host[hlen] = '\0';
+    *port = (int)p;
+    return 0;
+bad:
+    return rm_err_set(err, RM_EINVAL,
+                      "'%s' is not a node address: expected tcp://HOST:PORT (PORT at most "
+                      "65534; the node's door listens on PORT+1)",
+                      addr);
+}
+
+static zsock_t *curve_dealer(const rm_token_t *id, const uint8_t server_pk[32], const char *host,
+                             int port, bool ipv6, int timeout_ms, rm_err_t *err)
+{
+    zsock_t *sock = zsock_new(ZMQ_DEALER);
+    if (!sock) {
+        rm_err_set(err, RM_ENOMEM, "cannot create a ZeroMQ socket: %s", zmq_strerror(zmq_errno()));
+        return NULL;
+    }
+    zsock_set_linger(sock, 0);
+    zsock_set_maxmsgsize(sock, RM_MAX_MSG_SIZE);
+    zsock_set_sndtimeo(sock, timeout_ms);
+    zsock_set_ipv6(sock, ipv6 ? 1 : 0);
+    zsock_set_curve_serverkey_bin(sock, server_pk);
+    zsock_set_curve_publickey_bin(sock, id->curve_pk.b);
+    zsock_set_curve_secretkey_bin(sock, id->curve_sk.b);
+    const char *fmt = ipv6 ? "tcp://[%s]:%d" : "tcp://%s:%d";
+    if (zsock_connect(sock, fmt, host, port) != 0) {
+        rm_err_set(err, RM_EUNREACH, "cannot connect to tcp://%s:%d: %s", host, port,
+                   zmq_strerror(zmq_errno()));
+        zsock_destroy(&sock);
+    }
+    return sock;
+}
+
+const char *rm_client_node(const rm_client_t *self)
+{
+    return self->node ? self->node : "?";
+}
+
+const char *rm_client_addr(const rm_client_t *self)
+{
+    return self->addr;
+}
+
+int rm_client_timeout(const rm_client_t *self)
+{
+    return self->timeout_ms;
+}
+
+bool rm_client_refused(const rm_client_t *self)
+{
+    return self->refused;
+}
+
+int rm_client_send(rm_client_t *self, rm_msg_type_t type, const void *body, uint64_t *req,
+                   rm_err_t *err)
+{
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    uint64_t id = ++self->next_req;
+    if (rm_msg_encode(type, id, body, &buf, &len, err) != 0)
+        return -1;
+    int rc = zmq_send(zsock_resolve(self->sock), buf, len, 0);
+    int e = zmq_errno();
+    free(buf);
+    if (rc < 0)
+        return rm_err_set(err, e == EAGAIN ? RM_ETIMEOUT : RM_EIO, "cannot send %s to %s: %s",
+                          rm_msg_name(type), self->addr, zmq_strerror(e));
+    if (req)
+        *req = id;
+    return 0;
+}
+
+/*  Reads one waiting message (all of its frames) and decodes it. */
+static int read_one(rm_client_t *self, rm_msg_t *msg, rm_err_t *err)
+{
+    void *handle = zsock_resolve(self->sock);
+    zmq_msg_t part;
+    int frames = 0, rc = -1;
+    int more = 1;
+    while (more) {
+        zmq_msg_init(&part);
+        if (zmq_msg_recv(&part, handle, frames ? 0 : ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&part);
+            return rm_err_set(err, RM_EIO, "cannot receive from %s: %s", self->addr,
+                              zmq_strerror(zmq_errno()));
+        }
+        more = zmq_msg_more(&part);
+        if (frames++ == 0)
+            rc = rm_msg_decode(zmq_msg_data(&part), zmq_msg_size(&part), msg, err);
+        zmq_msg_close(&part);
+    }
+    if (rc == 0 && frames == 1)
+        return 0;
+    if (rc == 0) {
+        rm_msg_free(msg);
+        rm_err_set(err, RM_EPROTO, "node at %s sent a message of %d frames, expected 1",
+                   self->addr, frames);
+    } else {
+        rm_msg_free(msg);
+        rm_err_prefix(err, "node at %s sent a malformed message: ", self->addr);
+        if (err)
+            err->code = RM_EPROTO;
+    }
+    memset(msg, 0, sizeof *msg);
+    return -1;
+}
+
+int rm_client_recv(rm_client_t *self, rm_msg_t *msg, int timeout_ms, rm_err_t *err)
+{
+    memset(msg, 0, sizeof *msg);
+    int64_t deadline = mono_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+    for (;;) {
+        int64_t left = deadline - mono_ms();
+        zmq_pollitem_t item = {zsock_resolve(self->sock), 0, ZMQ_POLLIN, 0};
+        int rc = zmq_poll(&item, 1, left > 0 ? (long)left : 0);
+        if (rc > 0)
+            return read_one(self, msg, err);
+        if (rc == 0 || (zmq_errno() == EINTR && left <= 0))
+            return rm_err_set(err, RM_ETIMEOUT, "no answer from %s", self->addr);
+        if (zmq_errno() != EINTR)
+            return rm_err_set(err, RM_EIO, "cannot poll the connection to %s: %s", self->addr,
+                              zmq_strerror(zmq_errno()));
+    }
+}
+
+/*  An ERROR reply becomes a failure with the node's code and message. */
+static int refusal(rm_client_t *self, rm_msg_t *reply, rm_err_t *err)
+{
+    uint64_t code = reply->u.error.code;
+    const char *text = reply->u.error.message;
+    self->refused = true;
+    if (code == RM_OK || code > RM_ECANCELED)
+        code = RM_EIO;
+    rm_err_set(err, (rm_code_t)code, "%s", text && *text ? text : "the node refused the request");
+    rm_msg_free(reply);
+    memset(reply, 0, sizeof *reply);
+    return -1;
+}
+
+static int unexpected(rm_client_t *self, rm_msg_t *reply, rm_msg_type_t sent, rm_err_t *err)
+{
+    const char *got = rm_msg_name(reply->type);
+    rm_err_set(err, RM_EPROTO, "node at %s answered %s with %s", self->addr, rm_msg_name(sent),
+               got ? got : "an unknown message");
+    rm_msg_free(reply);
+    memset(reply, 0, sizeof *reply);
+    return -1;
+}
+
+/*  Waits until `deadline` for the reply to request `req`, dropping replies
+    to earlier requests. */
+static int await_reply(rm_client_t *self, uint64_t req, int64_t deadline, rm_msg_t *reply,
+                       rm_err_t *err)
+{
+    for (;;) {
+        int64_t left = deadline - mono_ms();
+        if (rm_client_recv(self, reply, left > 0 ? (int)left : 0, err) != 0)
+            return -1;
+        if (reply->req == req)
+            return 0;
+        rm_msg_free(reply);
+    }
+}
+
+int rm_client_call(rm_client_t *self, rm_msg_type_t type, const void *body, rm_msg_type_t expect,
+                   int extra_ms, rm_msg_t *reply, rm_err_t *err)
+{
+    rm_err_t e = {0};
+    uint64_t req = 0;
+    memset(reply, 0, sizeof *reply);
+    self->refused = false;
+    if (rm_client_send(self, type, body, &req, err) != 0)
+        return -1;
+    int wait_ms = self->timeout_ms + (extra_ms > 0 ? extra_ms : 0);
+    if (await_reply(self, req, mono_ms() + wait_ms, reply, &e) != 0) {
+        char secs[32];
+        fmt_secs(wait_ms, secs, sizeof secs);
+        if (e.code == RM_ETIMEOUT)
+            return rm_err_set(err, RM_ETIMEOUT, "node %s at %s did not answer %s within %s",
+                              rm_client_node(self), self->addr, rm_msg_name(type), secs);
+        return rm_err_set(err, e.code, "%s", e.msg);
+    }
+    if (reply->type == RM_MSG_ERROR)
+        return refusal(self, reply, err);
+    if (expect != 0 && reply->type != expect)
+        return unexpected(self, reply, type, err);
+    return 0;
+}
+
+/*  --- Pipelining --------------------------------------------------------- */
+
+typedef struct {
+    uint64_t req;
+    size_t i;
+    bool used;
+} slot_t;
+
+static slot_t *find_slot(slot_t *slots, size_t window, uint64_t req)
+{
+    for (size_t k = 0; k < window; k++)
+        if (slots[k].used && slots[k].req == req)
+            return &slots[k];
+    return NULL;
+}
+
+static int fill_window(rm_client_t *self, slot_t *slots, size_t window, size_t n, size_t *next,
+                       rm_client_send_fn send_fn, void *arg, rm_err_t *err)
+{
+    for (size_t k = 0; k < window && *next < n; k++) {
+        if (slots[k].used)
+            continue;
+        if (send_fn(arg, self, *next, &slots[k].req, err) != 0)
+            return -1;
+        slots[k].i = (*next)++;
+        slots[k].used = true;
+    }
+    return 0;
+}
+
+static int pipeline_step(rm_client_t *self, slot_t *slots, size_t window,
+                         rm_client_reply_fn reply_fn, void *arg, size_t *done, rm_err_t *err)
+{
+    rm_msg_t reply;
+    rm_err_t e = {0};
+    if (rm_client_recv(self, &reply, self->timeout_ms, &e) != 0) {
+        char secs[32];
+        fmt_secs(self->timeout_ms, secs, sizeof secs);
+        if (e.code == RM_ETIMEOUT)
+            return rm_err_set(err, RM_ETIMEOUT, "node %s at %s stopped answering (nothing for %s)",
+                              rm_client_node(self), self->addr, secs);
+        return rm_err_set(err, e.code, "%s", e.msg);
+    }
+    slot_t *slot = find_slot(slots, window, reply.req);
+    if (!slot) {
+        rm_msg_free(&reply); /* the reply to a request we gave up on */
+        return 0;
+    }
+    if (reply.type == RM_MSG_ERROR)
+        return refusal(self, &reply, err);
+    int rc = reply_fn(arg, slot->i, &reply, err);
+    rm_msg_free(&reply);
+    slot->used = false;
+    (*done)++;
+    return rc;
+}
+
+int rm_client_pipeline(rm_client_t *self, size_t n, size_t window, rm_client_send_fn send_fn,
+                       rm_client_reply_fn reply_fn, void *arg, rm_err_t *err)
+{
+    self->refused = false;
+    if (window == 0)
+        window = 1;
+    slot_t *slots = calloc(window, sizeof *slots);
+    if (!slots)
+        return rm_err_set(err, RM_ENOMEM, "out of memory");
+    size_t next = 0, done = 0;
+    int rc = 0;
+    while (rc == 0 && done < n) {
+        rc = fill_window(self, slots, window, n, &next, send_fn, arg, err);
+        if (rc == 0)
+            rc = pipeline_step(self, slots, window, reply_fn, arg, &done, err);
+    }
+    free(slots);
+    return rc;
+}
+
+/*  --- Connecting --------------------------------------------------------- */
+
+/*  Checks the node's WELCOME: its credential must be signed by our mesh and
+    name a node; returns the node's CURVE key and keeps its name. */
+static int check_welcome(rm_client_t *self, const rm_token_t *id, const rm_welcome_t *w,
+                         uint8_t node_pk[32], rm_err_t *err)
+{
+    rm_cred_t cred;
+    rm_err_t e = {0};
+    if (w->proto != RM_PROTO_VERSION)
+        return rm_err_set(err, RM_EPROTO, "node at %s speaks protocol %llu, this meshctl %d",
+                          self->addr, (unsigned long long)w->proto, RM_PROTO_VERSION);
+    if (rm_cred_verify(w->credential.data, w->credential.len, id->mesh_pk.b,
+                       (int64_t)time(NULL), &cred, &e) != 0)
+        return rm_err_set(err, RM_EAUTH, "the node at %s is not a node of this mesh: %s",
+                          self->addr, e.msg);
+    int rc = 0;
+    if (strcmp(cred.role, RM_ROLE_NODE) != 0)
+        rc = rm_err_set(err, RM_EAUTH,
+                        "the peer at %s is not a node: its credential ('%s') has role '%s'",
+                        self->addr, cred.name, cred.role);
+    else if (!(self->node = strdup(cred.name)))
+        rc = rm_err_set(err, RM_ENOMEM, "out of memory");
+    memcpy(node_pk, cred.curve_pk.b, 32);
+    rm_codec_free(&rm_cred_desc, &cred);
+    return rc;
+}
+
+/*  Step 1: HELLO at the door, WELCOME back. */
+static int door_handshake(rm_client_t *self, const rm_token_t *id, const char *host, int port,
+                          bool ipv6, uint8_t node_pk[32], rm_err_t *err)
+{
+    uint8_t door_pk[32], door_sk[32];
+    rm_door_keypair(id->mesh_pk.b, door_pk, door_sk);
+    sodium_memzero(door_sk, sizeof door_sk);
+    self->sock = curve_dealer(id, door_pk, host, port + 1, ipv6, self->timeout_ms, err);
+    if (!self->sock)
+        return -1;
+    rm_hello_t hello = {.proto = RM_PROTO_VERSION, .credential = id->credential};
+    rm_msg_t reply;
+    rm_err_t e = {0};
+    char secs[32];
+    fmt_secs(self->timeout_ms, secs, sizeof secs);
+    int rc = rm_client_call(self, RM_MSG_HELLO, &hello, RM_MSG_WELCOME, 0, &reply, &e);
+    if (rc != 0 && e.code == RM_ETIMEOUT)
+        rm_err_set(err, RM_EUNREACH,
+                   "no answer from the node at %s within %s: is meshd running there, and was "
+                   "this client's credential issued by the mesh it belongs to?",
+                   self->addr, secs);
+    else if (rc != 0 && self->refused)
+        rm_err_set(err, RM_EAUTH, "the node at %s refused this client: %s", self->addr, e.msg);
+    else if (rc != 0)
+        rm_err_set(err, e.code, "%s", e.msg);
+    else {
+        rc = check_welcome(self, id, &reply.u.welcome, node_pk, err);
+        rm_msg_free(&reply);
+    }
+    zsock_destroy(&self->sock);
+    return rc;
+}
+
+rm_client_t *rm_client_new(const char *addr, const rm_token_t *identity, int timeout_ms,
+                           rm_err_t *err)
+{
+    char host[256];
+    int port = 0;
+    bool ipv6 = false;
+    uint8_t node_pk[32];
+    if (rm_client_parse_addr(addr, host, sizeof host, &port, &ipv6, err) != 0)
+        return NULL;
+    if (sodium_init() < 0) {
+        rm_err_set(err, RM_EIO, "cannot initialise libsodium");
+        return NULL;
+    }
+    rm_client_t *self = calloc(1, sizeof *self);
+    if (!self || !(self->addr = strdup(addr))) {
+        free(self);
+        rm_err_set(err, RM_ENOMEM, "out of memory");
+        return NULL;
+    }
+    self->timeout_ms = timeout_ms > 0 ? timeout_ms : DEFAULT_TIMEOUT_MS;
+    if (door_handshake(self, identity, host, port, ipv6, node_pk, err) == 0)
+        self->sock = curve_dealer(identity, node_pk, host, port, ipv6, self->timeout_ms, err);
+    if (!self->sock)
+        rm_client_destroy(&self);
+    return self;
+}
+
+void rm_client_destroy(rm_client_t **self_p)
+{
+    if (self_p && *self_p) {
+        rm_client_t *self = *self_p;
+        zsock_destroy(&self->sock);
+        free(self->addr);
+        free(self->node);
+        free(self);
+        *self_p = NULL;
+    }
+}

@@ -1,0 +1,47 @@
+/*  rm_cmd: meshctl's commands.  Each takes the parsed command line and the
+    resolved configuration and returns meshctl's exit code (rm_cli.h);
+    meshctl.c holds the table of commands, their options and usage. */
+#ifndef RM_CMD_H
+#define RM_CMD_H
+
+#include <stdbool.h>
+
+#include "rm_cli.h"
+#include "rm_client.h"
+#include "rm_cred.h"
+
+typedef struct {
+    rm_args_t *args;
+    rm_cli_config_t cfg;
+    bool json; /* --json given */
+} rm_cmd_ctx_t;
+
+typedef int (*rm_cmd_fn)(rm_cmd_ctx_t *ctx);
+
+int rm_cmd_init(rm_cmd_ctx_t *ctx);
+int rm_cmd_invite(rm_cmd_ctx_t *ctx);
+int rm_cmd_submit(rm_cmd_ctx_t *ctx);
+int rm_cmd_status(rm_cmd_ctx_t *ctx);
+int rm_cmd_jobs(rm_cmd_ctx_t *ctx);
+int rm_cmd_nodes(rm_cmd_ctx_t *ctx);
+int rm_cmd_wait(rm_cmd_ctx_t *ctx);
+int rm_cmd_fetch(rm_cmd_ctx_t *ctx);
+int rm_cmd_cancel(rm_cmd_ctx_t *ctx);
+int rm_cmd_logs(rm_cmd_ctx_t *ctx);
+
+/*  Loads HOME/client.token (exit 3 "no credentials in DIR: ..." if absent).
+    Returns an exit code; on 0 the caller frees the token. */
+int rm_cmd_load_token(const rm_cmd_ctx_t *ctx, rm_token_t *token);
+
+/*  Loads the token and connects to the configured mesh address.  Returns an
+    exit code (0: *client is connected), having printed why not. */
+int rm_cmd_connect(const rm_cmd_ctx_t *ctx, rm_client_t **client);
+
+/*  Prints err and returns the exit code for it; `client` (may be NULL)
+    tells whether the node refused the request. */
+int rm_cmd_fail(const rm_err_t *err, const rm_client_t *client);
+
+/*  The job id argument, checked (exit 2 when malformed). */
+int rm_cmd_job_arg(const rm_cmd_ctx_t *ctx, const char **job_id);
+
+#endif

@@ -1,0 +1,141 @@
+/*  rmproto-doc: prints the protocol reference (markdown) from the
+    descriptor tables, so docs/protocol.md cannot drift from the code.
+    tests/e2e/test_protocol_doc.sh compares its output with the file. */
+#include <stdio.h>
+
+#include "rm_frames.h"
+#include "rm_msg.h"
+
+/*  Nested structs seen while printing one message; the deepest message
+    (JOB_REPLY) has four. */
+#define MAX_NESTED 16
+
+typedef struct {
+    const rm_struct_desc_t *d[MAX_NESTED];
+    int n;
+} seen_t;
+
+static void intro_envelope(void)
+{
+    printf("## Envelope\n\n"
+           "Every message is one msgpack array:\n\n"
+           "    [version, type, req, body]\n\n"
+           "| element | type | meaning |\n|---|---|---|\n"
+           "| `version` | u64 | protocol version, %d in this revision |\n"
+           "| `type` | u64 | message type, see below |\n"
+           "| `req` | u64 | request id chosen by the requester; the reply carries the same "
+           "value, so a client may pipeline requests |\n"
+           "| `body` | array | the type's struct: one element per field, in table order |\n\n",
+           RM_PROTO_VERSION);
+    printf("A decoder refuses a message whose `version` is not its own (EPROTO, naming both "
+           "versions), an unknown `type`, a body that does not match the type's table, and "
+           "bytes after the envelope.\n\n");
+}
+
+static void intro_versioning(void)
+{
+    printf("## Versioning\n\n"
+           "Fields are only ever appended. A decoder accepts a struct array longer than it "
+           "knows and skips the extra elements (after checking their bounds and nesting), and "
+           "it rejects a shorter one. So a newer peer may add fields at the end of a struct "
+           "without a version change; removing, reordering or retyping a field needs a new "
+           "`version`.\n\n");
+}
+
+static void intro_types(void)
+{
+    printf("## Field types\n\n"
+           "| type | msgpack | notes |\n|---|---|---|\n"
+           "| u64 | positive int | any int width; must not exceed the field's limit |\n"
+           "| i64 | int | |\n"
+           "| bool | bool | |\n"
+           "| str | str | no NUL byte inside; UTF-8 not checked; empty string for none |\n"
+           "| bin | bin | raw bytes |\n"
+           "| bin(32) | bin | exactly 32 bytes: a BLAKE2b-256 hash |\n"
+           "| `struct` | array | the struct's fields in table order |\n"
+           "| list of T | array | elements of type T |\n\n");
+}
+
+static void intro_limits(void)
+{
+    printf("## Limits\n\n"
+           "Decoders check every declared length and count against the bytes left and "
+           "against the field's limit before allocating anything, and refuse nesting deeper "
+           "than %d arrays. Encoders refuse values their peers would refuse.\n\n",
+           RM_CODEC_MAX_DEPTH);
+    printf("| limit | value |\n|---|---|\n"
+           "| message size (`ZMQ_MAXMSGSIZE` on every socket) | %d bytes |\n"
+           "| chunk data | %d bytes |\n"
+           "| frames in one job | %d |\n"
+           "| hashes in one NEED | %d |\n"
+           "| names (job, scene, camera, node) | %d bytes |\n"
+           "| paths | %d bytes |\n"
+           "| error and reason text | %d bytes |\n"
+           "| log text | %d bytes |\n"
+           "| highest frame number | %d |\n"
+           "| nesting depth | %d |\n\n",
+           RM_MAX_MSG_SIZE, RM_MAX_CHUNK_SIZE, RM_MAX_FRAMES, RM_MAX_NEED, RM_MAX_NAME, RM_MAX_PATH,
+           RM_MAX_TEXT, RM_MAX_LOG, RM_FRAME_MAX, RM_CODEC_MAX_DEPTH);
+}
+
+static void intro_codes(void)
+{
+    printf("## Error codes\n\n"
+           "The `code` of an ERROR message:\n\n| code | name |\n|---|---|\n");
+    for (int c = RM_EINVAL; c <= RM_ECANCELED; c++)
+        printf("| %d | %s |\n", c, rm_code_name((rm_code_t)c));
+    printf("\n");
+}
+
+static bool seen_add(seen_t *s, const rm_struct_desc_t *d)
+{
+    for (int i = 0; i < s->n; i++)
+        if (s->d[i] == d)
+            return false;
+    if (s->n == MAX_NESTED)
+        return false;
+    s->d[s->n++] = d;
+    return true;
+}
+
+/*  Prints the tables of the structs nested in desc, depth first. */
+static void print_nested(const rm_struct_desc_t *desc, seen_t *seen)
+{
+    for (size_t i = 0; i < desc->nfields; i++) {
+        const rm_struct_desc_t *e = desc->fields[i].elem;
+        if (!e || !seen_add(seen, e))
+            continue;
+        printf("#### %s\n\n%s\n\n", e->name, e->doc);
+        rm_codec_doc(e, stdout);
+        printf("\n");
+        print_nested(e, seen);
+    }
+}
+
+static void print_message(rm_msg_type_t t)
+{
+    const rm_struct_desc_t *d = rm_msg_desc(t);
+    seen_t seen = {.n = 0};
+    printf("### %s (type %d)\n\n%s\n\n", rm_msg_name(t), (int)t, d->doc);
+    if (d->nfields)
+        printf("Body: `%s`\n\n", d->name);
+    rm_codec_doc(d, stdout);
+    printf("\n");
+    print_nested(d, &seen);
+}
+
+int main(void)
+{
+    printf("# rendermesh wire protocol, version %d\n\n"
+           "Generated by `rmproto-doc` from the descriptor tables in `protocol/rm_msg.c`.\n\n",
+           RM_PROTO_VERSION);
+    intro_envelope();
+    intro_versioning();
+    intro_types();
+    intro_limits();
+    intro_codes();
+    printf("## Messages\n\n");
+    for (int t = 1; t < RM_MSG_TYPE_COUNT; t++)
+        print_message((rm_msg_type_t)t);
+    return ferror(stdout) ? 1 : 0;
+}
