@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <string.h>
@@ -63,6 +64,11 @@ static bool parse_u64(const char *s, uint64_t *out)
 static int imax(int a, int b)
 {
     return a > b ? a : b;
+}
+
+static int64_t i64min(int64_t a, int64_t b)
+{
+    return a < b ? a : b;
 }
 
 /*  Creates dir and its parents. */
@@ -548,6 +554,7 @@ typedef struct {
 
 typedef struct {
     pid_t pid;
+    bool exited;    /* reaped: pid is no longer ours to signal */
     int render_pid; /* as the driver reports it (a wrapper may fork) */
     unsigned gen;   /* bumped per process, to spot a child replaced mid-loop */
     int in_fd, out_fd, res_fd;
@@ -575,6 +582,7 @@ typedef struct {
     bool frame_sent; /* frames[next] is being rendered */
     int log_fd;
     char *oneshot_key; /* this job failed to serve: go straight to one-shot */
+    bool used_oneshot; /* some of the current task ran in one-shot mode */
     /* progress of frames[next] */
     int percent, sent_percent;
     int64_t sent_ms, eta_at, eta_elapsed, eta_total;
@@ -655,7 +663,7 @@ static task_t *task_decode(char **f)
 
 static void send_progress(slot_t *self, int percent)
 {
-    char frame[24], pct[8];
+    char frame[24], pct[12];
     snprintf(frame, sizeof frame, "%" PRIu64, self->task->frames[self->next]);
     snprintf(pct, sizeof pct, "%d", percent);
     zstr_sendx(self->pipe, "PROGRESS", self->task->job_id, frame, pct, NULL);
@@ -704,7 +712,7 @@ static void task_finish(slot_t *self, const char *event, const char *reason, boo
 {
     const char *job = self->task->job_id;
     if (streq(event, "TASK_DONE"))
-        zstr_sendx(self->pipe, event, job, self->child.oneshot ? "oneshot" : "persistent", NULL);
+        zstr_sendx(self->pipe, event, job, self->used_oneshot ? "oneshot" : "persistent", NULL);
     else if (streq(event, "TASK_FAILED"))
         zstr_sendx(self->pipe, event, job, reason, fatal ? "1" : "0", NULL);
     else
@@ -769,7 +777,7 @@ static void child_clear(child_t *c)
 
 static void child_kill(child_t *c)
 {
-    if (c->pid > 0) {
+    if (c->pid > 0 && !c->exited) {
         killpg(c->pid, SIGKILL); /* its own group: takes wrappers' children too */
         kill(c->pid, SIGKILL);
         while (waitpid(c->pid, NULL, 0) < 0 && errno == EINTR)
@@ -972,6 +980,7 @@ static void child_start(slot_t *self)
     }
     c->state = CHILD_STARTING;
     c->oneshot = oneshot;
+    self->used_oneshot |= oneshot;
     c->render_pid = c->pid;
     c->key = xstrdup(t->key);
     c->job_id = xstrdup(t->job_id);
@@ -1023,8 +1032,8 @@ static void frame_advance(slot_t *self)
             c->state = CHILD_QUITTING; /* exits by itself after its last frame */
         return;
     }
-    if (c->state != CHILD_READY)
-        return;
+    if (c->state != CHILD_READY || c->exited)
+        return; /* the caller replaces it */
     if (!c->oneshot)
         frame_dispatch(self);
     else if (self->next < c->oneshot_end)
@@ -1114,4 +1123,616 @@ static void progress_from_line(slot_t *self, const char *line)
         self->eta_elapsed = elapsed;
         self->eta_total = elapsed + remaining;
     }
+}
+
+/*  Blender's reason for not reading the .blend, from an "Error:" line that
+    quotes its path: "Cannot read file 'X': No such file or directory",
+    "File format is not supported in file 'X'", "Failed to read blend file
+    'X': Missing DNA block".  NULL if the line is about something else. */
+static char *read_error_from(const char *msg, const char *blend)
+{
+    char *quoted = zsys_sprintf("'%s'", blend);
+    const char *at = quoted ? strstr(msg, quoted) : NULL;
+    char *reason = NULL;
+    if (at && strncmp(at + strlen(quoted), ": ", 2) == 0 && at[strlen(quoted) + 2]) {
+        reason = xstrdup(at + strlen(quoted) + 2);
+    } else if (at) {
+        size_t n = (size_t)(at - msg);
+        while (n > 0 && msg[n - 1] == ' ')
+            n--;
+        if (n > 8 && strncmp(msg + n - 8, " in file", 8) == 0)
+            n -= 8;
+        reason = strndup(msg, n);
+    }
+    zstr_free(&quoted);
+    return reason;
+}
+
+static void output_line(slot_t *self, const char *line)
+{
+    child_t *c = &self->child;
+    if (strncmp(line, "Error: ", 7) == 0) {
+        snprintf(c->last_error, sizeof c->last_error, "%s", line + 7);
+        if (c->state == CHILD_STARTING && !c->read_error && self->task)
+            c->read_error = read_error_from(line + 7, self->task->blend);
+    }
+    if (self->task && self->frame_sent)
+        progress_from_line(self, line);
+}
+
+static void on_ready(slot_t *self, const drv_event_t *ev)
+{
+    child_t *c = &self->child;
+    if (c->state != CHILD_STARTING)
+        return;
+    c->state = CHILD_READY;
+    c->deadline = 0;
+    free(c->tempdir);
+    c->tempdir = ev->tempdir ? xstrdup(ev->tempdir) : NULL;
+    if (ev->pid > 0 && ev->pid <= INT32_MAX)
+        c->render_pid = (int)ev->pid;
+    if (!self->task || c->exited)
+        return;
+    if (c->oneshot)
+        frame_begin(self); /* the driver starts on its --frames at once */
+    else
+        frame_dispatch(self);
+}
+
+static void on_frame_event(slot_t *self, const drv_event_t *ev)
+{
+    if (!self->task || !self->frame_sent || !ev->has_frame || ev->frame < 0 ||
+        (uint64_t)ev->frame != self->task->frames[self->next]) {
+        note(self, "ignoring a driver event for frame %" PRId64 ", not the one rendering",
+             ev->frame);
+        return;
+    }
+    if (streq(ev->event, "done"))
+        frame_done(self, ev);
+    else
+        send_frame_failed(self, ev->reason ? ev->reason : "Blender failed without a reason");
+    frame_advance(self);
+}
+
+static void result_line(slot_t *self, const char *line)
+{
+    child_t *c = &self->child;
+    drv_event_t ev;
+    if (!drv_event_parse(line, &ev)) {
+        note(self, "ignoring a malformed driver line: %.200s", line);
+        return;
+    }
+    if (streq(ev.event, "ready")) {
+        on_ready(self, &ev);
+    } else if (streq(ev.event, "done") || streq(ev.event, "failed")) {
+        on_frame_event(self, &ev);
+    } else if (streq(ev.event, "fatal")) {
+        free(c->fatal);
+        c->fatal = xstrdup(ev.reason ? ev.reason : "the driver gave up without a reason");
+        c->fatal_node = ev.scope && streq(ev.scope, "node");
+    } else {
+        note(self, "ignoring driver event %.40s", ev.event);
+    }
+    drv_event_clear(&ev);
+}
+
+typedef void line_fn(slot_t *self, const char *line);
+
+/*  Splits data into lines for fn.  Overlong lines are cut into pieces
+    (keep_long) or dropped.  Stops if fn replaced the child (and so lb). */
+static void linebuf_feed(slot_t *self, linebuf_t *lb, const char *data, size_t len, size_t max,
+                         bool keep_long, line_fn *fn)
+{
+    unsigned gen = self->child.gen;
+    for (size_t i = 0; i < len && self->child.gen == gen; i++) {
+        if (!lb->data && !(lb->data = malloc(max)))
+            return;
+        bool full = lb->len + 1 >= max;
+        if (data[i] != '\n' && !full) {
+            if (!lb->dropping)
+                lb->data[lb->len++] = data[i];
+            continue;
+        }
+        if (full && !keep_long && data[i] != '\n') {
+            lb->dropping = true;
+            lb->len = 0;
+            continue;
+        }
+        bool drop = lb->dropping;
+        lb->data[lb->len] = '\0';
+        lb->len = 0;
+        lb->dropping = false;
+        if (full && data[i] != '\n')
+            i--; /* this byte starts the next piece */
+        if (!drop)
+            fn(self, lb->data);
+    }
+}
+
+/*  Reads what is there from one of the child's pipes.  Returns true if more
+    may follow now (stopped after a batch), false on EAGAIN or EOF. */
+static bool child_read(slot_t *self, bool results)
+{
+    child_t *c = &self->child;
+    unsigned gen = c->gen;
+    char buf[16384];
+    for (int i = 0; i < 64; i++) {
+        int fd = results ? c->res_fd : c->out_fd;
+        if (c->gen != gen || fd < 0)
+            return false;
+        ssize_t n = read(fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return false;
+        if (n <= 0) {
+            close_fd(results ? &c->res_fd : &c->out_fd);
+            return false;
+        }
+        if (results) {
+            linebuf_feed(self, &c->res, buf, (size_t)n, RESULT_LINE_MAX, false, result_line);
+        } else {
+            write_all(self->task ? self->log_fd : -1, buf, (size_t)n);
+            linebuf_feed(self, &c->out, buf, (size_t)n, OUTPUT_LINE_MAX, true, output_line);
+        }
+    }
+    return true;
+}
+
+/* ------------------------------------------------------------------------ */
+/*  Blender ending, by itself or by a timer                                  */
+
+/*  Blender died before the driver was ready. */
+static void startup_failed(slot_t *self, const char *why, const char *read_error, bool oneshot)
+{
+    task_t *t = self->task;
+    char *reason = NULL;
+    if (read_error) {
+        reason = zsys_sprintf("cannot read %s: %s", t->blend, read_error);
+        task_finish(self, "TASK_FAILED", reason ? reason : "cannot read the .blend", true);
+    } else if (!oneshot) {
+        note(self,
+             "persistent Blender did not start (%s); falling back to one Blender per task "
+             "(--frames) for job %s",
+             why, t->job_id);
+        free(self->oneshot_key);
+        self->oneshot_key = xstrdup(t->key);
+        child_start(self);
+    } else {
+        reason = zsys_sprintf("Blender did not start: %s", why);
+        task_finish(self, "TASK_FAILED", reason ? reason : why, false);
+    }
+    zstr_free(&reason);
+}
+
+/*  The child has been reaped and its pipes drained. */
+static void child_exited(slot_t *self, int status)
+{
+    child_t *c = &self->child;
+    char why[RM_ERR_MSG_MAX];
+    describe_status(status, why, sizeof why);
+    bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    if (c->last_error[0] && !clean)
+        snprintf(why + strlen(why), sizeof why - strlen(why), "; last error: %s", c->last_error);
+    child_state_t state = c->state;
+    bool oneshot = c->oneshot, fatal_node = c->fatal_node;
+    char *fatal = c->fatal, *read_error = c->read_error;
+    c->fatal = c->read_error = NULL;
+    child_clear(c);
+    if (!self->task || state == CHILD_QUITTING) {
+        /* an idle or finished Blender: nothing was lost */
+    } else if (fatal) {
+        task_finish(self, "TASK_FAILED", fatal, !fatal_node);
+    } else if (state == CHILD_STARTING) {
+        startup_failed(self, why, read_error, oneshot);
+    } else {
+        if (self->frame_sent) {
+            send_frame_failed(self, why);
+            frame_advance(self);
+        }
+        if (self->task)
+            child_start(self); /* the rest of the task in a fresh Blender */
+    }
+    free(fatal);
+    free(read_error);
+}
+
+/*  Reaps the child if it has exited, after reading what it left in the
+    pipes (its last events come before its exit). */
+static void slot_reap(slot_t *self)
+{
+    child_t *c = &self->child;
+    int status = 0;
+    if (c->pid <= 0 || c->exited)
+        return;
+    pid_t r = waitpid(c->pid, &status, WNOHANG);
+    if (r == 0 || (r < 0 && errno == EINTR))
+        return;
+    if (r < 0)
+        status = 255 << 8; /* ECHILD: not ours any more; treat as a failure */
+    c->exited = true;
+    unsigned gen = c->gen;
+    while (c->gen == gen && child_read(self, true))
+        ;
+    while (c->gen == gen && child_read(self, false))
+        ;
+    if (c->gen == gen)
+        child_exited(self, status);
+}
+
+static void startup_timeout(slot_t *self)
+{
+    bool oneshot = self->child.oneshot;
+    char why[96];
+    snprintf(why, sizeof why, "the driver was not ready within %d s", self->startup_timeout_s);
+    child_kill(&self->child);
+    if (self->task)
+        startup_failed(self, why, NULL, oneshot);
+}
+
+static void progress_tick(slot_t *self, int64_t now)
+{
+    int percent = self->percent;
+    if (self->eta_total > 0) {
+        int64_t est = (self->eta_elapsed + now - self->eta_at) * 99 / self->eta_total;
+        percent = imax(percent, (int)(est > 99 ? 99 : est));
+    }
+    self->percent = percent;
+    if (percent > self->sent_percent && now - self->sent_ms >= PROGRESS_INTERVAL_MS) {
+        send_progress(self, percent);
+        self->sent_percent = percent;
+        self->sent_ms = now;
+    }
+}
+
+static void slot_timers(slot_t *self)
+{
+    child_t *c = &self->child;
+    int64_t now = zclock_mono();
+    if (c->pid > 0 && !c->exited && c->deadline && now >= c->deadline) {
+        if (c->state == CHILD_STARTING)
+            startup_timeout(self);
+        else if (self->task && self->frame_sent)
+            frame_timeout(self);
+        else
+            c->deadline = 0;
+    }
+    if (self->task && self->frame_sent)
+        progress_tick(self, zclock_mono());
+}
+
+/* ------------------------------------------------------------------------ */
+/*  Commands from the parent                                                 */
+
+static char *task_key(const task_t *t, const struct stat *st)
+{
+    char *settings = settings_json(t, false);
+    char *key = NULL;
+    if (settings)
+        key = zsys_sprintf("%s\n%s\n%ju:%ju:%jd.%09ld:%jd\n%s\n%" PRIu64 "\n%s", t->job_id,
+                           t->blend, (uintmax_t)st->st_dev, (uintmax_t)st->st_ino,
+                           (intmax_t)st->st_mtim.tv_sec, (long)st->st_mtim.tv_nsec,
+                           (intmax_t)st->st_size, t->project_dir, t->allow_scripts, settings);
+    free(settings);
+    return key;
+}
+
+/*  Checks what Blender will need, then reuses the loaded Blender if it holds
+    the same job, or starts one. */
+static void task_begin(slot_t *self, task_t *t)
+{
+    child_t *c = &self->child;
+    rm_err_t err;
+    rm_err_clear(&err);
+    struct stat st;
+    self->task = t;
+    self->next = 0;
+    self->frame_sent = false;
+    self->used_oneshot = false;
+    if (!self->driver)
+        rm_err_set(&err, RM_ENOTFOUND, "%s", self->driver_error);
+    else if (stat(t->blend, &st) != 0 || !S_ISREG(st.st_mode))
+        rm_err_set(&err, RM_ENOTFOUND, "cannot open %s: %s", t->blend,
+                   errno ? strerror(errno) : "not a file");
+    else if (make_dirs(t->out_dir, &err) == 0 && (self->log_fd = open_log(t->log_path, &err)) >= 0)
+        t->key = task_key(t, &st);
+    if (err.code == RM_OK && !t->key)
+        rm_err_set(&err, RM_ENOMEM, "out of memory");
+    if (err.code != RM_OK) {
+        task_finish(self, "TASK_FAILED", err.msg, false);
+    } else if (c->state == CHILD_READY && !c->oneshot && !c->exited && streq(c->key, t->key)) {
+        note(self, "job %s: %zu frame(s) in the loaded Blender pid %d", t->job_id, t->frame_count,
+             c->render_pid);
+        frame_dispatch(self);
+    } else {
+        child_start(self);
+    }
+}
+
+static void on_render(slot_t *self, zmsg_t *msg)
+{
+    char *f[RENDER_FRAMES - 1] = {0};
+    size_t count = zmsg_size(msg);
+    bool complete = count == RENDER_FRAMES - 1;
+    for (size_t i = 0; i < RENDER_FRAMES - 1 && i < count; i++)
+        complete = (f[i] = zmsg_popstr(msg)) && complete;
+    char *job = xstrdup(f[0]);
+    task_t *t = complete ? task_decode(f) : NULL;
+    for (size_t i = 0; i < RENDER_FRAMES - 1; i++)
+        free(f[i]);
+    if (!t) {
+        zstr_sendx(self->pipe, "TASK_FAILED", job, "malformed RENDER message", "0", NULL);
+    } else if (self->task) {
+        char *why = zsys_sprintf("slot %d is busy with job %s", self->index, self->task->job_id);
+        zstr_sendx(self->pipe, "TASK_FAILED", t->job_id, why ? why : "slot busy", "0", NULL);
+        zstr_free(&why);
+        task_destroy(&t);
+    } else {
+        task_begin(self, t);
+    }
+    free(job);
+}
+
+static void on_cancel(slot_t *self, const char *job)
+{
+    child_t *c = &self->child;
+    if (self->task && streq(self->task->job_id, job)) {
+        child_kill(c);
+        task_finish(self, "TASK_CANCELED", "canceled", false);
+    } else if (c->pid > 0 && c->job_id && streq(c->job_id, job)) {
+        child_kill(c); /* an idle Blender still holding the canceled job */
+    }
+}
+
+static void on_release(slot_t *self)
+{
+    child_t *c = &self->child;
+    if (!self->task && c->state == CHILD_READY && !c->exited) {
+        child_send(c, "{\"cmd\":\"quit\"}\n");
+        c->state = CHILD_QUITTING;
+    }
+}
+
+static void slot_command(slot_t *self)
+{
+    zmsg_t *msg = zmsg_recv(self->pipe);
+    char *cmd = msg ? zmsg_popstr(msg) : NULL;
+    if (!cmd) {
+        /* interrupted: nothing to do */
+    } else if (streq(cmd, "$TERM")) {
+        self->terminated = true;
+    } else if (streq(cmd, "RENDER")) {
+        on_render(self, msg);
+    } else if (streq(cmd, "CANCEL")) {
+        char *job = zmsg_popstr(msg);
+        on_cancel(self, job ? job : "");
+        free(job);
+    } else if (streq(cmd, "RELEASE")) {
+        on_release(self);
+    } else {
+        zsys_warning("slot %d: unknown command %.40s", self->index, cmd);
+    }
+    free(cmd);
+    zmsg_destroy(&msg);
+}
+
+/* ------------------------------------------------------------------------ */
+/*  The actor                                                                */
+
+static slot_t *slot_new(zsock_t *pipe, const rm_slot_config_t *cfg)
+{
+    slot_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->pipe = pipe;
+    self->blender = xstrdup(cfg->blender);
+    self->index = cfg->index;
+    self->threads = cfg->threads;
+    self->startup_timeout_s = cfg->startup_timeout_s > 0 ? cfg->startup_timeout_s
+                                                         : STARTUP_TIMEOUT_S;
+    self->log_fd = -1;
+    self->child.in_fd = self->child.out_fd = self->child.res_fd = -1;
+    char path[4096];
+    rm_err_t err;
+    if (cfg->driver && *cfg->driver)
+        self->driver = xstrdup(cfg->driver);
+    else if (rm_blender_driver_path(path, sizeof path, &err) == 0)
+        self->driver = xstrdup(path);
+    else
+        snprintf(self->driver_error, sizeof self->driver_error, "%s", err.msg);
+    return self;
+}
+
+static void slot_destroy(slot_t **self_p)
+{
+    slot_t *self = *self_p;
+    if (!self)
+        return;
+    child_kill(&self->child);
+    if (self->log_fd >= 0)
+        close(self->log_fd);
+    task_destroy(&self->task);
+    free(self->blender);
+    free(self->driver);
+    free(self->oneshot_key);
+    free(self);
+    *self_p = NULL;
+}
+
+static long slot_timeout(const slot_t *self)
+{
+    const child_t *c = &self->child;
+    if (c->pid <= 0)
+        return -1;
+    int64_t t = c->out_fd < 0 && c->res_fd < 0 ? 20 : 1000; /* pipes closed: exit is near */
+    if (c->deadline)
+        t = i64min(t, imax(0, (int)i64min(c->deadline - zclock_mono(), INT32_MAX)));
+    if (self->task && self->frame_sent)
+        t = i64min(t, PROGRESS_INTERVAL_MS);
+    return (long)t;
+}
+
+static void slot_poll(slot_t *self)
+{
+    child_t *c = &self->child;
+    zmq_pollitem_t items[3] = {{zsock_resolve(self->pipe), 0, ZMQ_POLLIN, 0}};
+    int n = 1, out_i = -1, res_i = -1;
+    if (c->out_fd >= 0) {
+        items[n] = (zmq_pollitem_t){NULL, c->out_fd, ZMQ_POLLIN, 0};
+        out_i = n++;
+    }
+    if (c->res_fd >= 0) {
+        items[n] = (zmq_pollitem_t){NULL, c->res_fd, ZMQ_POLLIN, 0};
+        res_i = n++;
+    }
+    if (zmq_poll(items, n, slot_timeout(self)) < 0) {
+        self->terminated = errno == ETERM;
+        return;
+    }
+    unsigned gen = c->gen;
+    if (items[0].revents & ZMQ_POLLIN)
+        slot_command(self);
+    if (out_i >= 0 && c->gen == gen && items[out_i].revents)
+        child_read(self, false);
+    if (res_i >= 0 && c->gen == gen && items[res_i].revents)
+        child_read(self, true);
+    slot_reap(self);
+    slot_timers(self);
+}
+
+static void slot_actor(zsock_t *pipe, void *args)
+{
+    slot_t *self = slot_new(pipe, args);
+    zsock_signal(pipe, 0);
+    while (self && !self->terminated)
+        slot_poll(self);
+    slot_destroy(&self);
+}
+
+zactor_t *rm_slot_new(const rm_slot_config_t *config)
+{
+    if (!config || !config->blender || !*config->blender)
+        return NULL;
+    return zactor_new(slot_actor, (void *)config);
+}
+
+/* ------------------------------------------------------------------------ */
+/*  Probe and driver location                                                */
+
+/*  Runs argv with stdout+stderr captured into out (NUL-terminated), for at
+    most timeout_ms.  Returns an errno value from spawning, or 0 with
+    *status set (-1 if it had to be killed). */
+static int run_capture(char **argv, char *out, size_t size, int timeout_ms, int *status)
+{
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) != 0)
+        return errno;
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t attr;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawnattr_init(&attr);
+    spawn_attrs(&attr);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_adddup2(&fa, p[1], 1);
+    posix_spawn_file_actions_adddup2(&fa, p[1], 2);
+    pid_t pid;
+    int rc = posix_spawnp(&pid, argv[0], &fa, &attr, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&attr);
+    close(p[1]);
+    if (rc) {
+        close(p[0]);
+        return rc;
+    }
+    size_t len = 0;
+    int64_t deadline = zclock_mono() + timeout_ms;
+    bool timed_out = false;
+    while (true) {
+        int64_t left = deadline - zclock_mono();
+        struct pollfd pfd = {p[0], POLLIN, 0};
+        if (left <= 0 || (poll(&pfd, 1, (int)left) == 0)) {
+            timed_out = true;
+            break;
+        }
+        char buf[4096];
+        ssize_t n = read(p[0], buf, sizeof buf);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        size_t keep = (size_t)n < size - 1 - len ? (size_t)n : size - 1 - len;
+        memcpy(out + len, buf, keep);
+        len += keep;
+    }
+    out[len] = '\0';
+    close(p[0]);
+    if (timed_out) {
+        killpg(pid, SIGKILL);
+        kill(pid, SIGKILL);
+    }
+    while (waitpid(pid, status, 0) < 0 && errno == EINTR)
+        ;
+    if (timed_out)
+        *status = -1;
+    return 0;
+}
+
+int rm_blender_probe(const char *blender, char *version, size_t size, rm_err_t *err)
+{
+    struct stat st;
+    if (!blender || !*blender)
+        return rm_err_set(err, RM_EINVAL, "no Blender path given");
+    if (strchr(blender, '/') && stat(blender, &st) != 0)
+        return rm_err_set(err, RM_EBLENDER, "blender not found at %s", blender);
+    char out[8192], why[128];
+    int status;
+    char *argv[] = {(char *)blender, "--version", NULL};
+    int rc = run_capture(argv, out, sizeof out, PROBE_TIMEOUT_MS, &status);
+    if (rc == ENOENT)
+        return rm_err_set(err, RM_EBLENDER, "blender not found at %s", blender);
+    if (rc)
+        return rm_err_set(err, RM_EBLENDER, "blender at %s failed: %s", blender, strerror(rc));
+    if (status == -1)
+        return rm_err_set(err, RM_EBLENDER, "blender at %s failed: no answer to --version in %d s",
+                          blender, PROBE_TIMEOUT_MS / 1000);
+    const char *line = strncmp(out, "Blender ", 8) == 0 ? out : strstr(out, "\nBlender ");
+    line = line && *line == '\n' ? line + 1 : line;
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || !line) {
+        describe_status(status, why, sizeof why);
+        out[strcspn(out, "\n")] = '\0';
+        return rm_err_set(err, RM_EBLENDER, "blender at %s failed: %s%s%.200s", blender,
+                          WIFEXITED(status) && WEXITSTATUS(status) == 0 ? "no version printed"
+                                                                        : why,
+                          *out ? ": " : "", out);
+    }
+    snprintf(version, size, "%.*s", (int)strcspn(line, "\r\n"), line);
+    return 0;
+}
+
+int rm_blender_driver_path(char *path, size_t size, rm_err_t *err)
+{
+    char exe[4096], beside[4200];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    exe[n > 0 ? n : 0] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (slash)
+        *slash = '\0';
+    snprintf(beside, sizeof beside, "%s/../share/rendermesh/blender_driver.py", exe);
+    const char *candidates[] = {
+#ifdef RM_DRIVER_SOURCE_PATH
+        RM_DRIVER_SOURCE_PATH,
+#endif
+#ifdef RM_DRIVER_INSTALL_PATH
+        RM_DRIVER_INSTALL_PATH,
+#endif
+        beside};
+    size_t count = sizeof candidates / sizeof *candidates;
+    for (size_t i = 0; i < count; i++) {
+        if (access(candidates[i], R_OK) == 0 && strlen(candidates[i]) < size) {
+            snprintf(path, size, "%s", candidates[i]);
+            return 0;
+        }
+    }
+    return rm_err_set(err, RM_ENOTFOUND, "blender_driver.py not found (looked in %s%s%s)",
+                      candidates[0], count > 1 ? " and " : "", count > 1 ? candidates[count - 1] : "");
 }

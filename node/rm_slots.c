@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "rm_blender.h"
@@ -14,6 +15,8 @@
 #define SPEED_WINDOW 16
 /*  After a full disk, wait before handing out more work that would fail. */
 #define DISK_FULL_BACKOFF_MS 5000
+/*  Below this much free space a failed render is blamed on the disk. */
+#define DISK_LOW_BYTES (16u * 1024 * 1024)
 
 typedef struct {
     zactor_t *actor;
@@ -282,9 +285,28 @@ static void frame_done(rm_slots_t *self, rm_job_t *job, const rm_slot_event_t *e
                name, (unsigned long long)size);
 }
 
+/*  A render that failed because the disk is full is no fault of the frame. */
+static bool disk_nearly_full(const char *dir)
+{
+    struct statvfs vfs;
+    if (statvfs(dir, &vfs) != 0)
+        return false;
+    return (uint64_t)vfs.f_bavail * vfs.f_frsize < DISK_LOW_BYTES;
+}
+
 static void frame_failed(rm_slots_t *self, rm_job_t *job, const rm_slot_event_t *ev)
 {
     rm_err_t err;
+    if (disk_nearly_full(rm_job_dir(job))) {
+        char why[RM_ERR_MSG_MAX];
+        snprintf(why, sizeof why, "disk full on %s: %s", self->node_name, ev->reason);
+        zsys_error("job %s frame %llu: %s; will retry", rm_job_id(job),
+                   (unsigned long long)ev->frame, why);
+        rm_job_log(job, "frame %llu: %s; will retry", (unsigned long long)ev->frame, why);
+        rm_job_frame_release(job, ev->frame, why);
+        self->paused_until = zclock_time() + DISK_FULL_BACKOFF_MS;
+        return;
+    }
     zsys_warning("job %s frame %llu failed: %s", rm_job_id(job), (unsigned long long)ev->frame,
                  ev->reason);
     rm_job_log(job, "frame %llu failed on %s: %s", (unsigned long long)ev->frame, self->node_name,

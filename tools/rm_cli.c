@@ -308,8 +308,13 @@ int rm_cli_config_write(const char *home, const char *mesh, rm_err_t *err)
 
 int rm_cli_mkdir_home(const char *dir, rm_err_t *err)
 {
+    return rm_cli_mkdirs(dir, 0700, err);
+}
+
+int rm_cli_mkdirs(const char *dir, unsigned mode, rm_err_t *err)
+{
     char path[1024];
-    if (copy_str(path, sizeof path, dir, "home directory path", err) != 0)
+    if (copy_str(path, sizeof path, dir, "directory path", err) != 0)
         return -1;
     for (char *p = path + 1; *p; p++) {
         if (*p != '/')
@@ -320,7 +325,7 @@ int rm_cli_mkdir_home(const char *dir, rm_err_t *err)
                               strerror(errno));
         *p = '/';
     }
-    if (mkdir(path, 0700) != 0 && errno != EEXIST)
+    if (mkdir(path, (mode_t)mode) != 0 && errno != EEXIST)
         return rm_err_set(err, rm_err_from_errno(errno), "cannot create %s: %s", path,
                           strerror(errno));
     struct stat st;

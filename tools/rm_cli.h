@@ -84,7 +84,10 @@ int rm_cli_config_resolve(const char *flag_home, const char *flag_mesh, const rm
 /*  Writes HOME/config holding `mesh = ADDR` (temp file + rename). */
 int rm_cli_config_write(const char *home, const char *mesh, rm_err_t *err);
 
-/*  Creates dir (and missing parents); the last component gets mode 0700. */
+/*  Creates dir and its missing parents (0755, less the umask); the last
+    component gets `mode` when created.  An existing directory is fine. */
+int rm_cli_mkdirs(const char *dir, unsigned mode, rm_err_t *err);
+/*  The home directory: rm_cli_mkdirs (dir, 0700). */
 int rm_cli_mkdir_home(const char *dir, rm_err_t *err);
 
 /*  --- Values ------------------------------------------------------------- */

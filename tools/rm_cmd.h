@@ -9,6 +9,9 @@
 #include "rm_cli.h"
 #include "rm_client.h"
 #include "rm_cred.h"
+#include "rm_fetch.h"
+#include "rm_json.h"
+#include "rm_msg.h"
 
 typedef struct {
     rm_args_t *args;
@@ -43,5 +46,16 @@ int rm_cmd_fail(const rm_err_t *err, const rm_client_t *client);
 
 /*  The job id argument, checked (exit 2 when malformed). */
 int rm_cmd_job_arg(const rm_cmd_ctx_t *ctx, const char **job_id);
+
+/*  The fields of a job summary, into the current JSON object. */
+void rm_cmd_json_summary(rm_json_t *j, const rm_job_summary_t *s);
+/*  Fetch results, into the current JSON object. */
+void rm_cmd_json_fetch(rm_json_t *j, const char *dir, const rm_fetch_stats_t *st);
+/*  The exit code for a job that ended (0 done, 1 failed or canceled);
+    unless quiet, says how it ended (failures on stderr, with the job's
+    error). */
+int rm_cmd_job_end(const rm_job_summary_t *s, bool quiet);
+/*  Says what a fetch did ("fetched 24 frames into out/ (3.1 MB)..."). */
+void rm_cmd_print_fetch(const char *dir, const rm_fetch_stats_t *st);
 
 #endif

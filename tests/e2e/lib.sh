@@ -1,0 +1,120 @@
+# Shared helpers of the end-to-end tests: real meshd processes on real
+# sockets, real meshctl, real Blender.  Sourced by tests/e2e/test_*.sh.
+set -euo pipefail
+
+: "${RM_BUILD_DIR:?run through ctest, or set RM_BUILD_DIR}"
+: "${RM_SOURCE_DIR:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
+MESHCTL="$RM_BUILD_DIR/tools/meshctl"
+MESHD="$RM_BUILD_DIR/node/meshd"
+T=$(mktemp -d /tmp/rm-e2e.XXXXXX)
+export MESH_HOME="$T/client"
+export MESH_TIMEOUT_MS=${MESH_TIMEOUT_MS:-3000}
+declare -A NODE_PID=()
+
+cleanup() {
+  local rc=$?
+  for name in "${!NODE_PID[@]}"; do
+    kill -KILL "${NODE_PID[$name]}" 2>/dev/null || true
+  done
+  if [ $rc -ne 0 ]; then
+    for log in "$T"/*.log; do
+      [ -f "$log" ] && { echo "---- $log (tail)"; tail -n 40 "$log"; }
+    done
+  fi
+  mountpoint -q "$T/full" 2>/dev/null && umount "$T/full"
+  rm -rf "$T"
+  exit $rc
+}
+trap cleanup EXIT
+
+fail() {
+  echo "FAIL: $*" >&2
+  exit 1
+}
+
+pass() {
+  echo "ok: $*"
+}
+
+# A TCP port that is free, with port+1 free too (the door).
+free_port() {
+  python3 - <<'PY'
+import random, socket
+for _ in range(200):
+    p = random.randint(20000, 60000)
+    try:
+        for q in (p, p + 1):
+            s = socket.socket(); s.bind(("127.0.0.1", q)); s.close()
+        print(p); break
+    except OSError:
+        pass
+PY
+}
+
+# The test scene: 24 frames, tiny and fast, generated once per build dir.
+sample_scene() {
+  local dir="$RM_BUILD_DIR/test-scene"
+  if [ ! -f "$dir/scene.blend" ]; then
+    mkdir -p "$dir"
+    blender -b --factory-startup --python "$RM_SOURCE_DIR/tools/make_sample_scene.py" -- \
+      "$dir/scene.tmp.blend" --frames 24 --res 64x36 --samples 2 >"$dir/make.log" 2>&1 ||
+      fail "cannot generate the sample scene (see $dir/make.log)"
+    mv "$dir/scene.tmp.blend" "$dir/scene.blend"
+  fi
+  echo "$dir/scene.blend"
+}
+
+mesh_init() {
+  "$MESHCTL" init --name tester >/dev/null
+}
+
+# start_node NAME PORT [meshd flags...]: starts a node and waits for its door.
+start_node() {
+  local name=$1 port=$2
+  shift 2
+  if [ ! -f "$T/$name/identity.token" ]; then
+    "$MESHCTL" invite --role node --name "$name" >"$T/$name.token"
+  fi
+  mkdir -p "$T/$name"
+  local token_args=()
+  [ -f "$T/$name.token" ] && token_args=(--token "$T/$name.token")
+  "$MESHD" --home "$T/$name" "${token_args[@]}" --listen "tcp://127.0.0.1:$port" "$@" \
+    >>"$T/$name.log" 2>&1 &
+  NODE_PID[$name]=$!
+  rm -f "$T/$name.token.used"
+  local i
+  for i in $(seq 1 100); do
+    if MESH_TIMEOUT_MS=500 "$MESHCTL" --mesh "tcp://127.0.0.1:$port" status >/dev/null 2>&1; then
+      return 0
+    fi
+    kill -0 "${NODE_PID[$name]}" 2>/dev/null || fail "meshd $name exited at start"
+    sleep 0.1
+  done
+  fail "meshd $name did not answer within 10 s"
+}
+
+# stop_node NAME: SIGTERM, and the node must exit cleanly (status 0; under
+# the sanitizers a leak or an error would make it non-zero).
+stop_node() {
+  local name=$1 rc=0
+  kill -TERM "${NODE_PID[$name]}"
+  wait "${NODE_PID[$name]}" || rc=$?
+  unset "NODE_PID[$name]"
+  [ $rc -eq 0 ] || fail "meshd $name exited with status $rc after SIGTERM"
+}
+
+kill_node() {
+  local name=$1
+  kill -KILL "${NODE_PID[$name]}"
+  wait "${NODE_PID[$name]}" 2>/dev/null || true
+  unset "NODE_PID[$name]"
+}
+
+# json FIELD < json: prints a top-level field of meshctl's --json output.
+json() {
+  python3 -c 'import json,sys; v=json.load(sys.stdin); print(v[sys.argv[1]] if not isinstance(v[sys.argv[1]],(dict,list)) else json.dumps(v[sys.argv[1]]))' "$1"
+}
+
+is_png() {
+  [ "$(head -c 8 "$1" | od -An -tx1 | tr -d ' \n')" = "89504e470d0a1a0a" ]
+}

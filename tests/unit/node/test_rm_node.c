@@ -1,0 +1,182 @@
+/*  rm_node over real CURVE sockets: who gets in and who gets nothing.
+    The node runs in this process (its own ZAP handler); clients are plain
+    DEALER sockets with keys made here. */
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "rm_cred.h"
+#include "rm_node.h"
+#include "rm_test.h"
+
+typedef struct {
+    uint8_t pk[32];
+    uint8_t sk[32];
+} keys_t;
+
+static zsock_t *dealer(const keys_t *me, const uint8_t server_pk[32], int port)
+{
+    zsock_t *s = zsock_new(ZMQ_DEALER);
+    zsock_set_curve_serverkey_bin(s, server_pk);
+    zsock_set_curve_publickey_bin(s, me->pk);
+    zsock_set_curve_secretkey_bin(s, me->sk);
+    zsock_set_linger(s, 0);
+    zsock_set_rcvtimeo(s, 1000);
+    zsock_connect(s, "tcp://127.0.0.1:%d", port);
+    return s;
+}
+
+static void send_body(zsock_t *s, rm_msg_type_t type, const void *body)
+{
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    CHECK(rm_msg_encode(type, 7, body, &buf, &len, NULL) == 0);
+    zframe_t *f = zframe_new(buf, len);
+    zframe_send(&f, s, 0);
+    free(buf);
+}
+
+/*  The reply's type, or 0 when nothing came within the receive timeout. */
+static rm_msg_type_t recv_type(zsock_t *s, rm_msg_t *msg)
+{
+    memset(msg, 0, sizeof *msg);
+    zframe_t *f = zframe_recv(s);
+    if (!f)
+        return 0;
+    int rc = rm_msg_decode(zframe_data(f), zframe_size(f), msg, NULL);
+    zframe_destroy(&f);
+    return rc == 0 ? msg->type : 0;
+}
+
+static rm_msg_type_t hello(const keys_t *me, const rm_bin_t *credential, const uint8_t mesh_pk[32],
+                           int port, rm_msg_t *reply)
+{
+    uint8_t door_pk[32], door_sk[32];
+    rm_door_keypair(mesh_pk, door_pk, door_sk);
+    zsock_t *door = dealer(me, door_pk, port + 1);
+    rm_hello_t body = {.proto = RM_PROTO_VERSION, .credential = *credential};
+    send_body(door, RM_MSG_HELLO, &body);
+    rm_msg_type_t type = recv_type(door, reply);
+    zsock_destroy(&door);
+    return type;
+}
+
+static bool log_has(FILE *log, const char *text)
+{
+    fflush(log);
+    rewind(log);
+    char line[2048];
+    while (fgets(line, sizeof line, log))
+        if (strstr(line, text))
+            return true;
+    return false;
+}
+
+int main(void)
+{
+    char home[] = "/tmp/rm-test-node.XXXXXX";
+    CHECK(mkdtemp(home) != NULL);
+    zsys_init();
+    FILE *log = tmpfile();
+    zsys_set_logstream(log);
+    rm_err_t err;
+
+    /* Our mesh: a node token and a client token. */
+    uint8_t mesh_pk[32], mesh_sk[64];
+    crypto_sign_keypair(mesh_pk, mesh_sk);
+    rm_token_t node_token, client_token;
+    CHECK(rm_token_issue(mesh_sk, RM_ROLE_NODE, "n1", 1, &node_token, &err) == 0);
+    CHECK(rm_token_issue(mesh_sk, RM_ROLE_CLIENT, "alice", 1, &client_token, &err) == 0);
+    char token_path[256];
+    snprintf(token_path, sizeof token_path, "%s/node.token", home);
+    CHECK(rm_token_save(token_path, &node_token, &err) == 0);
+
+    /* Another mesh, whose client must get nothing here. */
+    uint8_t other_pk[32], other_sk[64];
+    crypto_sign_keypair(other_pk, other_sk);
+    rm_token_t stranger;
+    CHECK(rm_token_issue(other_sk, RM_ROLE_CLIENT, "mallory", 1, &stranger, &err) == 0);
+
+    int port = 20000 + (int)(getpid() % 20000);
+    rm_config_t config;
+    rm_config_init(&config);
+    snprintf(config.home, sizeof config.home, "%s/home", home);
+    snprintf(config.token, sizeof config.token, "%s", token_path);
+    snprintf(config.listen, sizeof config.listen, "tcp://127.0.0.1:%d", port);
+    snprintf(config.blender, sizeof config.blender, "/nonexistent/blender");
+    rm_node_t *node = rm_node_new(&config, &err);
+    CHECK_MSG(node, "%s", err.msg);
+    if (!node)
+        RM_TEST_DONE();
+
+    /* A client of this mesh gets in: WELCOME with the node's credential. */
+    keys_t alice;
+    memcpy(alice.pk, client_token.curve_pk.b, 32);
+    memcpy(alice.sk, client_token.curve_sk.b, 32);
+    rm_msg_t reply;
+    CHECK(hello(&alice, &client_token.credential, mesh_pk, port, &reply) == RM_MSG_WELCOME);
+    rm_cred_t node_cred;
+    CHECK(rm_cred_verify(reply.u.welcome.credential.data, reply.u.welcome.credential.len, mesh_pk,
+                         (int64_t)time(NULL), &node_cred, &err) == 0);
+    CHECK(memcmp(node_cred.curve_pk.b, node_token.curve_pk.b, 32) == 0);
+    rm_msg_free(&reply);
+    zsock_t *main_sock = dealer(&alice, node_cred.curve_pk.b, port);
+    send_body(main_sock, RM_MSG_STATUS, NULL);
+    CHECK(recv_type(main_sock, &reply) == RM_MSG_STATUS_REPLY);
+    /* Blender is missing: the node says so. */
+    CHECK(reply.u.status_reply.blender_ok == false);
+    CHECK(strstr(reply.u.status_reply.blender, "not found") != NULL);
+    rm_msg_free(&reply);
+    zsock_destroy(&main_sock);
+    CHECK(log_has(log, "will not render"));
+
+    /* A client of another mesh: no answer, and the refusal is logged. */
+    keys_t mallory;
+    memcpy(mallory.pk, stranger.curve_pk.b, 32);
+    memcpy(mallory.sk, stranger.curve_sk.b, 32);
+    CHECK(hello(&mallory, &stranger.credential, mesh_pk, port, &reply) == 0);
+    rm_msg_free(&reply);
+    CHECK(log_has(log, "signed by another mesh"));
+
+    /* A random key presenting alice's (public) credential: nothing. */
+    keys_t random_keys;
+    crypto_box_keypair(random_keys.pk, random_keys.sk);
+    CHECK(hello(&random_keys, &client_token.credential, mesh_pk, port, &reply) == 0);
+    rm_msg_free(&reply);
+    CHECK(log_has(log, "belongs to another CURVE key"));
+
+    /* A random key straight to the main socket: ZAP refuses it. */
+    zsock_t *rogue = dealer(&random_keys, node_cred.curve_pk.b, port);
+    send_body(rogue, RM_MSG_STATUS, NULL);
+    CHECK(recv_type(rogue, &reply) == 0);
+    rm_msg_free(&reply);
+    zsock_destroy(&rogue);
+    CHECK(log_has(log, "presented no valid credential"));
+
+    /* Garbage in a HELLO: nothing, the node lives on. */
+    rm_bin_t junk = {.data = (uint8_t *)"\xdd\x07\xff\xff\xff", .len = 5};
+    CHECK(hello(&random_keys, &junk, mesh_pk, port, &reply) == 0);
+    rm_msg_free(&reply);
+    CHECK(hello(&alice, &client_token.credential, mesh_pk, port, &reply) == RM_MSG_WELCOME);
+    rm_msg_free(&reply);
+
+    rm_codec_free(&rm_cred_desc, &node_cred);
+    rm_node_destroy(&node);
+    /* A second node on the same ports while the first is gone starts fine;
+       a node whose token is readable by others does not start. */
+    chmod(token_path, 0644);
+    node = rm_node_new(&config, &err);
+    CHECK(node == NULL && err.code == RM_EAUTH && strstr(err.msg, "chmod 600"));
+
+    rm_token_free(&node_token);
+    rm_token_free(&client_token);
+    rm_token_free(&stranger);
+    zsys_set_logstream(stderr);
+    fclose(log);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", home);
+    CHECK(system(cmd) == 0);
+    RM_TEST_DONE();
+}

@@ -1,0 +1,308 @@
+/*  rm_submit: the job a user asks for, and sending it (see rm_submit.h). */
+#include "rm_submit.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "rm_frames.h"
+#include "rm_store.h"
+
+/*  --- Options -> job spec ------------------------------------------------ */
+
+static const char *const engines[] = {"CYCLES", "BLENDER_EEVEE", "BLENDER_WORKBENCH", NULL};
+static const char *const devices[] = {"CPU", "CUDA", "OPTIX", "HIP", NULL};
+static const char *const formats[] = {"PNG", "JPEG", "OPEN_EXR", "TIFF", NULL};
+
+int rm_submit_check_blend(const char *path, rm_err_t *err)
+{
+    struct stat st;
+    uint8_t magic[7] = {0};
+    if (stat(path, &st) != 0)
+        return rm_err_set(err, RM_EINVAL, "%s: %s", path, strerror(errno));
+    if (!S_ISREG(st.st_mode))
+        return rm_err_set(err, RM_EINVAL, "%s is not a .blend file (not a regular file)", path);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return rm_err_set(err, RM_EINVAL, "cannot open %s: %s", path, strerror(errno));
+    ssize_t n = read(fd, magic, sizeof magic);
+    close(fd);
+    bool blender = n == 7 && memcmp(magic, "BLENDER", 7) == 0;
+    bool gzip = n >= 2 && magic[0] == 0x1f && magic[1] == 0x8b;
+    bool zstd = n >= 4 && memcmp(magic, "\x28\xb5\x2f\xfd", 4) == 0;
+    if (!blender && !gzip && !zstd)
+        return rm_err_set(err, RM_EINVAL, "%s is not a .blend file", path);
+    return 0;
+}
+
+void rm_submit_new_id(char out[17])
+{
+    uint8_t rnd[8];
+    randombytes_buf(rnd, sizeof rnd);
+    sodium_bin2hex(out, 17, rnd, sizeof rnd);
+}
+
+/*  Copies `value` (or `dflt` when NULL) into a heap string of < max bytes. */
+static int set_str(char **field, const char *opt, const char *value, const char *dflt, size_t max,
+                   rm_err_t *err)
+{
+    const char *v = value ? value : dflt;
+    if (strlen(v) >= max)
+        return rm_err_set(err, RM_EINVAL, "%s: longer than %zu characters", opt, max - 1);
+    if (!(*field = strdup(v)))
+        return rm_err_set(err, RM_ENOMEM, "out of memory");
+    return 0;
+}
+
+static int opt_u64(const rm_args_t *args, const char *name, uint64_t min, uint64_t max,
+                   uint64_t dflt, uint64_t *out, rm_err_t *err)
+{
+    char opt[64];
+    const char *v = rm_args_get(args, name);
+    snprintf(opt, sizeof opt, "--%s", name);
+    *out = dflt;
+    return v ? rm_cli_parse_u64(opt, v, min, max, out, err) : 0;
+}
+
+static int opt_choice(const rm_args_t *args, const char *name, const char *const *choices,
+                      const char *dflt, char **field, rm_err_t *err)
+{
+    char opt[64];
+    const char *v = rm_args_get(args, name), *choice = dflt;
+    snprintf(opt, sizeof opt, "--%s", name);
+    if (v && rm_cli_parse_choice(opt, v, choices, &choice, err) != 0)
+        return -1;
+    return set_str(field, opt, choice, "", 32, err);
+}
+
+static int parse_frames(const rm_args_t *args, rm_job_spec_t *spec, rm_err_t *err)
+{
+    const char *text = rm_args_get(args, "frames");
+    rm_frame_range_t *ranges = NULL;
+    uint32_t count = 0;
+    if (!text)
+        return 0; /* empty list: the node uses the scene's own frame range */
+    if (rm_frames_parse(text, &ranges, &count, err) != 0)
+        return rm_err_prefix(err, "--frames: ");
+    spec->frames.items = ranges;
+    spec->frames.count = count;
+    return 0;
+}
+
+static int parse_render(const rm_args_t *args, rm_job_spec_t *s, rm_err_t *err)
+{
+    const char *res = rm_args_get(args, "resolution");
+    const char *prio = rm_args_get(args, "priority");
+    if (opt_u64(args, "samples", 1, 1 << 24, 0, &s->samples, err) != 0 ||
+        opt_u64(args, "percent", 1, 1000, 0, &s->percent, err) != 0 ||
+        opt_u64(args, "chunk", 1, RM_MAX_FRAMES, 1, &s->chunk, err) != 0 ||
+        opt_u64(args, "timeout", 1, 7 * 86400, 0, &s->task_timeout, err) != 0 ||
+        (res && rm_cli_parse_resolution(res, &s->res_x, &s->res_y, err) != 0) ||
+        (prio && rm_cli_parse_i64("--priority", prio, -1000000, 1000000, &s->priority, err) != 0))
+        return -1;
+    s->allow_scripts = rm_args_has(args, "allow-scripts");
+    return 0;
+}
+
+static int parse_strings(const rm_args_t *args, const char *blend, rm_job_spec_t *s,
+                         rm_err_t *err)
+{
+    const char *base = strrchr(blend, '/') ? strrchr(blend, '/') + 1 : blend;
+    if (set_str(&s->name, "--name", rm_args_get(args, "name"), base, RM_MAX_NAME, err) != 0 ||
+        set_str(&s->scene, "--scene", rm_args_get(args, "scene"), "", RM_MAX_NAME, err) != 0 ||
+        set_str(&s->camera, "--camera", rm_args_get(args, "camera"), "", RM_MAX_NAME, err) != 0 ||
+        opt_choice(args, "engine", engines, "", &s->engine, err) != 0 ||
+        opt_choice(args, "device", devices, "", &s->device, err) != 0 ||
+        opt_choice(args, "format", formats, "PNG", &s->format, err) != 0)
+        return -1;
+    return 0;
+}
+
+static int parse_paths(const rm_args_t *args, rm_submit_req_t *req, rm_err_t *err)
+{
+    struct stat st;
+    req->nattach = rm_args_count(args, "attach");
+    req->attach = calloc(req->nattach ? req->nattach : 1, sizeof *req->attach);
+    if (!req->attach)
+        return rm_err_set(err, RM_ENOMEM, "out of memory");
+    for (size_t i = 0; i < req->nattach; i++) {
+        req->attach[i] = rm_args_nth(args, "attach", i);
+        if (stat(req->attach[i], &st) != 0)
+            return rm_err_set(err, RM_EINVAL, "--attach %s: %s", req->attach[i],
+                              strerror(errno));
+    }
+    req->out = rm_args_get(args, "out");
+    if (req->out && !*req->out)
+        return rm_err_set(err, RM_EINVAL, "--out needs a directory");
+    req->wait = rm_args_has(args, "wait") || req->out;
+    return 0;
+}
+
+int rm_submit_req_parse(const rm_args_t *args, rm_submit_req_t *req, rm_err_t *err)
+{
+    memset(req, 0, sizeof *req);
+    req->blend = rm_args_pos(args, 0);
+    if (!req->blend || rm_args_npos(args) != 1)
+        return rm_err_set(err, RM_EINVAL, "submit takes one .blend file");
+    if (rm_submit_check_blend(req->blend, err) != 0 || parse_frames(args, &req->spec, err) != 0 ||
+        parse_render(args, &req->spec, err) != 0 ||
+        parse_strings(args, req->blend, &req->spec, err) != 0 || parse_paths(args, req, err) != 0)
+        return -1;
+    return 0;
+}
+
+void rm_submit_req_free(rm_submit_req_t *req)
+{
+    rm_codec_free(&rm_job_spec_desc, &req->spec);
+    free(req->attach);
+    memset(req, 0, sizeof *req);
+}
+
+/*  --- Sending chunks -------------------------------------------------------- */
+
+typedef struct {
+    rm_project_t *project;
+    const rm_hash_t *hashes;
+    size_t *lens; /* bytes of each chunk sent */
+    rm_submit_stats_t *stats;
+} upload_t;
+
+static int put_chunk(void *arg, rm_client_t *client, size_t i, uint64_t *req, rm_err_t *err)
+{
+    upload_t *u = arg;
+    rm_chunk_t chunk = {.hash = u->hashes[i]};
+    rm_err_t e = {0};
+    if (rm_project_chunk(u->project, &u->hashes[i], &chunk.data.data, &chunk.data.len, &e) != 0) {
+        if (e.code == RM_ENOTFOUND)
+            return rm_err_set(err, RM_EPROTO, "node %s asked for something else: %s",
+                              rm_client_node(client), e.msg);
+        return rm_err_set(err, e.code, "%s", e.msg);
+    }
+    u->lens[i] = chunk.data.len;
+    int rc = rm_client_send(client, RM_MSG_CHUNK_PUT, &chunk, req, err);
+    free(chunk.data.data);
+    return rc;
+}
+
+static int chunk_ok(void *arg, size_t i, rm_msg_t *reply, rm_err_t *err)
+{
+    upload_t *u = arg;
+    if (reply->type != RM_MSG_CHUNK_OK)
+        return rm_err_set(err, RM_EPROTO, "node answered CHUNK_PUT with %s",
+                          rm_msg_name(reply->type) ? rm_msg_name(reply->type) : "?");
+    if (memcmp(&reply->u.chunk_ref.hash, &u->hashes[i], sizeof(rm_hash_t)) != 0)
+        return rm_err_set(err, RM_EPROTO, "node acknowledged another chunk than it was sent");
+    u->stats->chunks_sent++;
+    u->stats->bytes_sent += u->lens[i];
+    return 0;
+}
+
+static int cmp_hash(const void *a, const void *b)
+{
+    return memcmp(a, b, sizeof(rm_hash_t));
+}
+
+/*  Sends the distinct chunks of one NEED. */
+static int upload(rm_client_t *client, rm_project_t *project, const rm_need_t *need,
+                  rm_submit_stats_t *stats, rm_err_t *err)
+{
+    size_t n = need->hashes.count;
+    rm_hash_t *hashes = malloc((n ? n : 1) * sizeof *hashes);
+    size_t *lens = calloc(n ? n : 1, sizeof *lens);
+    int rc = -1;
+    if (!hashes || !lens) {
+        rm_err_set(err, RM_ENOMEM, "out of memory");
+        goto out;
+    }
+    memcpy(hashes, need->hashes.items, n * sizeof *hashes);
+    qsort(hashes, n, sizeof *hashes, cmp_hash);
+    size_t distinct = 0;
+    for (size_t i = 0; i < n; i++)
+        if (distinct == 0 || cmp_hash(&hashes[distinct - 1], &hashes[i]) != 0)
+            hashes[distinct++] = hashes[i];
+    upload_t u = {project, hashes, lens, stats};
+    rc = rm_client_pipeline(client, distinct, RM_SUBMIT_WINDOW, put_chunk, chunk_ok, &u, err);
+out:
+    free(hashes);
+    free(lens);
+    return rc;
+}
+
+/*  --- The conversation ------------------------------------------------------ */
+
+/*  SUBMIT, sent again (same job id) when no answer comes. */
+static int submit_once(rm_client_t *client, const rm_job_spec_t *spec, rm_msg_t *reply,
+                       rm_err_t *err)
+{
+    rm_err_t e = {0};
+    for (int attempt = 0; attempt <= RM_SUBMIT_RETRIES; attempt++) {
+        if (rm_client_call(client, RM_MSG_SUBMIT, spec, 0, 0, reply, &e) == 0)
+            return 0;
+        if (e.code != RM_ETIMEOUT || rm_client_refused(client))
+            break;
+    }
+    return rm_err_set(err, e.code, "%s", e.msg);
+}
+
+static bool same_need(const rm_need_t *a, const rm_hash_t *prev, uint32_t nprev)
+{
+    return a->hashes.count == nprev &&
+           memcmp(a->hashes.items, prev, nprev * sizeof(rm_hash_t)) == 0;
+}
+
+/*  Handles one NEED; fails when the node asks for the same chunks round
+    after round (it acknowledged them but does not keep them). */
+static int on_need(rm_client_t *client, rm_project_t *project, const rm_need_t *need,
+                   rm_hash_t **prev, uint32_t *nprev, uint32_t *repeats, rm_submit_stats_t *stats,
+                   rm_err_t *err)
+{
+    *repeats = same_need(need, *prev, *nprev) ? *repeats + 1 : 0;
+    if (*repeats >= 3 || need->hashes.count == 0)
+        return rm_err_set(err, RM_EPROTO,
+                          "node %s keeps asking for chunks it has acknowledged; see its log",
+                          rm_client_node(client));
+    free(*prev);
+    *nprev = 0;
+    *prev = malloc(need->hashes.count * sizeof(rm_hash_t));
+    if (!*prev)
+        return rm_err_set(err, RM_ENOMEM, "out of memory");
+    memcpy(*prev, need->hashes.items, need->hashes.count * sizeof(rm_hash_t));
+    *nprev = need->hashes.count;
+    stats->rounds++;
+    return upload(client, project, need, stats, err);
+}
+
+int rm_submit_run(rm_client_t *client, rm_project_t *project, const rm_job_spec_t *spec,
+                  rm_submit_stats_t *stats, rm_err_t *err)
+{
+    rm_hash_t *prev = NULL;
+    uint32_t nprev = 0, repeats = 0;
+    int rc = 1;
+    memset(stats, 0, sizeof *stats);
+    stats->chunks_total = rm_project_chunks_total(project);
+    while (rc > 0) {
+        rm_msg_t reply;
+        if (submit_once(client, spec, &reply, err) != 0) {
+            rc = -1;
+        } else if (reply.type == RM_MSG_ACCEPTED) {
+            stats->frames_total = reply.u.accepted.frames_total;
+            rc = 0;
+        } else if (reply.type == RM_MSG_NEED) {
+            rc = on_need(client, project, &reply.u.need, &prev, &nprev, &repeats, stats, err)
+                     ? -1
+                     : 1;
+        } else {
+            rc = rm_err_set(err, RM_EPROTO, "node answered SUBMIT with %s",
+                            rm_msg_name(reply.type) ? rm_msg_name(reply.type) : "?");
+        }
+        if (reply.type)
+            rm_msg_free(&reply);
+    }
+    free(prev);
+    return rc;
+}
