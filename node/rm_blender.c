@@ -10,6 +10,7 @@
 #define _GNU_SOURCE /* posix_spawn_file_actions_addchdir_np */
 #include "rm_blender.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -291,7 +292,7 @@ static const char *json_skip(const char *p)
 
 /*  One event from the driver (see blender_driver.py). */
 typedef struct {
-    char *event, *file, *reason, *scope, *tempdir;
+    char *event, *file, *reason, *scope;
     int64_t frame, render_ms, pid;
     bool has_frame;
 } drv_event_t;
@@ -302,18 +303,16 @@ static void drv_event_clear(drv_event_t *ev)
     free(ev->file);
     free(ev->reason);
     free(ev->scope);
-    free(ev->tempdir);
     memset(ev, 0, sizeof *ev);
 }
 
 static const char *drv_event_field(drv_event_t *ev, const char *key, const char *p)
 {
-    char **str = streq(key, "event")     ? &ev->event
-                 : streq(key, "file")    ? &ev->file
-                 : streq(key, "reason")  ? &ev->reason
-                 : streq(key, "scope")   ? &ev->scope
-                 : streq(key, "tempdir") ? &ev->tempdir
-                                         : NULL;
+    char **str = streq(key, "event")    ? &ev->event
+                 : streq(key, "file")   ? &ev->file
+                 : streq(key, "reason") ? &ev->reason
+                 : streq(key, "scope")  ? &ev->scope
+                                        : NULL;
     int64_t *num = streq(key, "frame")       ? &ev->frame
                    : streq(key, "render_ms") ? &ev->render_ms
                    : streq(key, "pid")       ? &ev->pid
@@ -369,8 +368,8 @@ static bool drv_event_parse(const char *line, drv_event_t *ev)
 /* ------------------------------------------------------------------------ */
 /*  Pipe messages                                                            */
 
-static const char *event_names[] = {NULL,           "PROGRESS",    "FRAME_DONE",   "FRAME_FAILED",
-                                    "TASK_DONE",    "TASK_FAILED", "TASK_CANCELED"};
+static const char *event_names[] = {NULL,        "PROGRESS",    "FRAME_DONE",   "FRAME_FAILED",
+                                    "TASK_DONE", "TASK_FAILED", "TASK_CANCELED"};
 static const size_t event_frames[] = {0, 4, 6, 4, 3, 4, 2}; /* command included */
 
 const char *rm_slot_event_name(rm_slot_event_type_t type)
@@ -424,13 +423,12 @@ int rm_slot_render(zactor_t *slot, const rm_render_task_t *t, rm_err_t *err)
         return rm_err_set(err, RM_ENOMEM, "out of memory building a render task");
     }
     const rm_render_settings_t *s = &t->settings;
-    const char *strs[] = {"RENDER",  t->job_id,          t->blend,  t->project_dir,
-                          t->out_dir, t->log_path,        s->scene,  s->camera,
-                          s->engine,  s->device,          s->format};
+    const char *strs[] = {"RENDER", t->job_id, t->blend,  t->project_dir, t->out_dir, t->log_path,
+                          s->scene, s->camera, s->engine, s->device,      s->format};
     for (size_t i = 0; i < sizeof strs / sizeof *strs; i++)
         zmsg_addstr(msg, strs[i] ? strs[i] : "");
-    const uint64_t nums[] = {s->samples, s->percent, s->res_x, s->res_y, s->gpu, t->allow_scripts,
-                             t->frame_timeout_s};
+    const uint64_t nums[] = {s->samples, s->percent,       s->res_x,          s->res_y,
+                             s->gpu,     t->allow_scripts, t->frame_timeout_s};
     for (size_t i = 0; i < sizeof nums / sizeof *nums; i++)
         zmsg_addstrf(msg, "%" PRIu64, nums[i]);
     zmsg_addstr(msg, frames);
@@ -536,7 +534,8 @@ typedef struct {
     uint64_t samples, percent, res_x, res_y, gpu, allow_scripts, frame_timeout_s;
     uint64_t *frames;
     size_t frame_count;
-    char *key; /* what a loaded Blender must match to be reused */
+    char *key;      /* what a loaded Blender must match to be reused */
+    char *real_out; /* out_dir resolved, to check reported files against */
 } task_t;
 
 typedef enum {
@@ -554,14 +553,15 @@ typedef struct {
 
 typedef struct {
     pid_t pid;
-    bool exited;    /* reaped: pid is no longer ours to signal */
-    int render_pid; /* as the driver reports it (a wrapper may fork) */
-    unsigned gen;   /* bumped per process, to spot a child replaced mid-loop */
+    bool exited;        /* reaped: pid is no longer ours to signal */
+    int render_pid;     /* as the driver reports it (a wrapper may fork) */
+    unsigned gen;       /* bumped per process, to spot a child replaced mid-loop */
+    const char *tmpdir; /* the slot's, Blender's TMPDIR */
     int in_fd, out_fd, res_fd;
     child_state_t state;
     bool oneshot;
     size_t oneshot_end; /* one-shot: frames[next..oneshot_end) were given */
-    char *key, *job_id, *tempdir;
+    char *key, *job_id;
     char *fatal;     /* the driver's fatal reason */
     bool fatal_node; /* ... about this node, not the job */
     char *read_error;
@@ -582,6 +582,8 @@ typedef struct {
     bool frame_sent; /* frames[next] is being rendered */
     int log_fd;
     char *oneshot_key; /* this job failed to serve: go straight to one-shot */
+    char *tmpdir;      /* Blender's private TMPDIR, emptied after each process */
+    char **env;        /* environ with that TMPDIR; NULL = environ */
     bool used_oneshot; /* some of the current task ran in one-shot mode */
     /* progress of frames[next] */
     int percent, sent_percent;
@@ -593,8 +595,9 @@ static void task_destroy(task_t **task_p)
     task_t *t = *task_p;
     if (!t)
         return;
-    char **strs[] = {&t->job_id, &t->blend,  &t->project_dir, &t->out_dir, &t->log_path, &t->scene,
-                     &t->camera, &t->engine, &t->device,      &t->format,  &t->key};
+    char **strs[] = {&t->job_id,   &t->blend,  &t->project_dir, &t->out_dir,
+                     &t->log_path, &t->scene,  &t->camera,      &t->engine,
+                     &t->device,   &t->format, &t->key,         &t->real_out};
     for (size_t i = 0; i < sizeof strs / sizeof *strs; i++)
         free(*strs[i]);
     free(t->frames);
@@ -735,17 +738,33 @@ static void linebuf_reset(linebuf_t *lb)
     memset(lb, 0, sizeof *lb);
 }
 
-/*  Blender's session temp dir (/tmp/blender_XXXXXX) survives a SIGKILL. */
-static void remove_tempdir(const char *dir)
+/*  Blender makes a session dir, $TMPDIR/blender_XXXXXX, and removes it when
+    it exits normally, not after SIGKILL.  Each slot gives its Blender a
+    private TMPDIR and empties it after each process. */
+static void remove_tree(const char *path, const char *prefix, int depth)
 {
     struct stat st;
-    const char *base = dir ? strstr(dir, "/blender_") : NULL;
-    if (!base || stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
-        return;
-    zdir_t *zdir = zdir_new(dir, NULL);
-    if (zdir)
-        zdir_remove(zdir, true);
-    zdir_destroy(&zdir);
+    DIR *dir = depth < 16 && lstat(path, &st) == 0 && S_ISDIR(st.st_mode) ? opendir(path) : NULL;
+    struct dirent *entry;
+    while (dir && (entry = readdir(dir))) {
+        const char *name = entry->d_name;
+        if (streq(name, ".") || streq(name, "..") || strncmp(name, prefix, strlen(prefix)) != 0)
+            continue;
+        char *sub = zsys_sprintf("%s/%s", path, name);
+        if (sub && unlink(sub) != 0 && (errno == EISDIR || errno == EPERM)) {
+            remove_tree(sub, "", depth + 1);
+            rmdir(sub);
+        }
+        zstr_free(&sub);
+    }
+    if (dir)
+        closedir(dir);
+}
+
+static void purge_tmpdir(const char *tmpdir)
+{
+    if (tmpdir)
+        remove_tree(tmpdir, "blender_", 0);
 }
 
 static void close_fd(int *fd)
@@ -761,17 +780,19 @@ static void child_clear(child_t *c)
     close_fd(&c->in_fd);
     close_fd(&c->out_fd);
     close_fd(&c->res_fd);
-    remove_tempdir(c->tempdir);
+    if (c->pid > 0)
+        purge_tmpdir(c->tmpdir);
     free(c->key);
     free(c->job_id);
-    free(c->tempdir);
     free(c->fatal);
     free(c->read_error);
     linebuf_reset(&c->out);
     linebuf_reset(&c->res);
     unsigned gen = c->gen;
+    const char *tmpdir = c->tmpdir;
     memset(c, 0, sizeof *c);
     c->gen = gen + 1;
+    c->tmpdir = tmpdir;
     c->in_fd = c->out_fd = c->res_fd = -1;
 }
 
@@ -920,7 +941,7 @@ static void spawn_attrs(posix_spawnattr_t *attr)
 
 /*  Spawns argv with stdin/stdout+stderr/result pipes; fills the child's fds
     and pid.  Returns an errno value. */
-static int spawn_child(child_t *c, char **argv, const char *cwd)
+static int spawn_child(child_t *c, char **argv, const char *cwd, char **env)
 {
     int in[2] = {-1, -1}, out[2] = {-1, -1}, res[2] = {-1, -1};
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, in) || pipe2(out, O_CLOEXEC) ||
@@ -938,7 +959,7 @@ static int spawn_child(child_t *c, char **argv, const char *cwd)
     spawn_attrs(&attr);
     int rc = spawn_actions(&fa, in[1], out[1], res[1], cwd);
     if (!rc)
-        rc = posix_spawn(&c->pid, argv[0], &fa, &attr, argv, environ);
+        rc = posix_spawnp(&c->pid, argv[0], &fa, &attr, argv, env ? env : environ);
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&attr);
     close(in[1]);
@@ -958,6 +979,13 @@ static int spawn_child(child_t *c, char **argv, const char *cwd)
     return rc;
 }
 
+/*  The short configured limit is there to give up on serving early; the
+    one-shot fallback is the last resort and waits at least the default. */
+static int startup_limit(const slot_t *self, bool oneshot)
+{
+    return oneshot ? imax(self->startup_timeout_s, STARTUP_TIMEOUT_S) : self->startup_timeout_s;
+}
+
 /*  Starts Blender for the current task: persistent unless this job already
     failed to serve.  Ends the task if Blender cannot be started at all. */
 static void child_start(slot_t *self)
@@ -969,7 +997,7 @@ static void child_start(slot_t *self)
     bool oneshot = self->oneshot_key && streq(self->oneshot_key, t->key);
     args_t a = {0};
     build_args(self, oneshot, &a);
-    int rc = a.failed ? ENOMEM : spawn_child(c, a.argv, t->project_dir);
+    int rc = a.failed ? ENOMEM : spawn_child(c, a.argv, t->project_dir, self->env);
     args_free(&a);
     if (rc) {
         char why[RM_ERR_MSG_MAX];
@@ -984,7 +1012,7 @@ static void child_start(slot_t *self)
     c->render_pid = c->pid;
     c->key = xstrdup(t->key);
     c->job_id = xstrdup(t->job_id);
-    c->deadline = zclock_mono() + (int64_t)self->startup_timeout_s * 1000;
+    c->deadline = zclock_mono() + (int64_t)startup_limit(self, oneshot) * 1000;
     note(self, "started Blender pid %d (%s) for job %s", (int)c->pid,
          oneshot ? "one-shot" : "persistent", t->job_id);
 }
@@ -1042,23 +1070,26 @@ static void frame_advance(slot_t *self)
         child_start(self); /* the next batch of frames */
 }
 
-/*  The driver says frames[next] is done: check the file really is there. */
+/*  The driver says frames[next] is done: check the file really is there,
+    and in out_dir (the node will ship whatever path it is given). */
 static void frame_done(slot_t *self, const drv_event_t *ev)
 {
-    const char *out_dir = self->task->out_dir;
+    const char *out_dir = self->task->real_out;
     size_t len = strlen(out_dir);
+    char *real = ev->file ? realpath(ev->file, NULL) : NULL;
     struct stat st;
     char why[RM_ERR_MSG_MAX];
-    if (!ev->file || strncmp(ev->file, out_dir, len) != 0 || ev->file[len] != '/')
-        snprintf(why, sizeof why, "Blender reported output %s outside %s",
-                 ev->file ? ev->file : "(none)", out_dir);
-    else if (stat(ev->file, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size == 0)
-        snprintf(why, sizeof why, "Blender wrote no output file %s", ev->file);
-    else {
-        send_frame_done(self, ev->file, ev->render_ms);
-        return;
-    }
-    send_frame_failed(self, why);
+    if (!real || stat(real, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size == 0)
+        snprintf(why, sizeof why, "Blender wrote no output file %s", ev->file ? ev->file : "");
+    else if (strncmp(real, out_dir, len) != 0 || real[len] != '/')
+        snprintf(why, sizeof why, "Blender wrote %s, outside %s", real, out_dir);
+    else
+        why[0] = '\0';
+    if (why[0])
+        send_frame_failed(self, why);
+    else
+        send_frame_done(self, real, ev->render_ms);
+    free(real);
 }
 
 /*  Stops a frame that overran its timeout. */
@@ -1111,8 +1142,8 @@ static void progress_from_line(slot_t *self, const char *line)
         *end == '/' && parse_u64_prefix(end + 1, &total, &end) && total > 0 && done <= total)
         self->percent = imax(self->percent, (int)(done * 99 / total));
     else if ((p = strstr(line, "| Rendering ")) && (p += 12, parse_u64_prefix(p, &done, &end)) &&
-             strncmp(end, " / ", 3) == 0 && parse_u64_prefix(end + 3, &total, &end) &&
-             total > 0 && done <= total)
+             strncmp(end, " / ", 3) == 0 && parse_u64_prefix(end + 3, &total, &end) && total > 0 &&
+             done <= total)
         self->percent = imax(self->percent, (int)(done * 99 / total));
     const char *t = strstr(line, "| Time:");
     const char *r = strstr(line, "| Remaining:");
@@ -1167,8 +1198,6 @@ static void on_ready(slot_t *self, const drv_event_t *ev)
         return;
     c->state = CHILD_READY;
     c->deadline = 0;
-    free(c->tempdir);
-    c->tempdir = ev->tempdir ? xstrdup(ev->tempdir) : NULL;
     if (ev->pid > 0 && ev->pid <= INT32_MAX)
         c->render_pid = (int)ev->pid;
     if (!self->task || c->exited)
@@ -1364,7 +1393,7 @@ static void startup_timeout(slot_t *self)
 {
     bool oneshot = self->child.oneshot;
     char why[96];
-    snprintf(why, sizeof why, "the driver was not ready within %d s", self->startup_timeout_s);
+    snprintf(why, sizeof why, "the driver was not ready within %d s", startup_limit(self, oneshot));
     child_kill(&self->child);
     if (self->task)
         startup_failed(self, why, NULL, oneshot);
@@ -1431,11 +1460,15 @@ static void task_begin(slot_t *self, task_t *t)
     self->used_oneshot = false;
     if (!self->driver)
         rm_err_set(&err, RM_ENOTFOUND, "%s", self->driver_error);
-    else if (stat(t->blend, &st) != 0 || !S_ISREG(st.st_mode))
-        rm_err_set(&err, RM_ENOTFOUND, "cannot open %s: %s", t->blend,
-                   errno ? strerror(errno) : "not a file");
+    else if (stat(t->blend, &st) != 0)
+        rm_err_set(&err, rm_err_from_errno(errno), "cannot open %s: %s", t->blend, strerror(errno));
+    else if (!S_ISREG(st.st_mode))
+        rm_err_set(&err, RM_EINVAL, "%s is not a file", t->blend);
     else if (make_dirs(t->out_dir, &err) == 0 && (self->log_fd = open_log(t->log_path, &err)) >= 0)
         t->key = task_key(t, &st);
+    if (err.code == RM_OK && !(t->real_out = realpath(t->out_dir, NULL)))
+        rm_err_set(&err, rm_err_from_errno(errno), "cannot resolve %s: %s", t->out_dir,
+                   strerror(errno));
     if (err.code == RM_OK && !t->key)
         rm_err_set(&err, RM_ENOMEM, "out of memory");
     if (err.code != RM_OK) {
@@ -1519,6 +1552,43 @@ static void slot_command(slot_t *self)
 /* ------------------------------------------------------------------------ */
 /*  The actor                                                                */
 
+static void env_free(char **env)
+{
+    for (size_t i = 0; env && env[i]; i++)
+        free(env[i]);
+    free(env);
+}
+
+/*  A private TMPDIR for the slot's Blenders, and the environment naming it. */
+static void slot_tmpdir(slot_t *self)
+{
+    const char *root = getenv("TMPDIR");
+    char *dir =
+        zsys_sprintf("%s/rendermesh-slot%d-XXXXXX", root && *root ? root : "/tmp", self->index);
+    size_t n = 0;
+    while (environ[n])
+        n++;
+    char **env = dir && mkdtemp(dir) ? calloc(n + 2, sizeof *env) : NULL;
+    size_t j = 0;
+    for (size_t i = 0; env && i < n; i++)
+        if (strncmp(environ[i], "TMPDIR=", 7) != 0)
+            env[j++] = xstrdup(environ[i]);
+    if (env)
+        env[j] = zsys_sprintf("TMPDIR=%s", dir);
+    if (!env || !env[j]) {
+        zsys_warning("slot %d: no private TMPDIR (%s); Blender's temp dirs may pile up",
+                     self->index, strerror(errno));
+        if (dir)
+            rmdir(dir);
+        zstr_free(&dir);
+        env_free(env);
+        return;
+    }
+    self->tmpdir = dir;
+    self->env = env;
+    self->child.tmpdir = dir;
+}
+
 static slot_t *slot_new(zsock_t *pipe, const rm_slot_config_t *cfg)
 {
     slot_t *self = calloc(1, sizeof *self);
@@ -1528,10 +1598,11 @@ static slot_t *slot_new(zsock_t *pipe, const rm_slot_config_t *cfg)
     self->blender = xstrdup(cfg->blender);
     self->index = cfg->index;
     self->threads = cfg->threads;
-    self->startup_timeout_s = cfg->startup_timeout_s > 0 ? cfg->startup_timeout_s
-                                                         : STARTUP_TIMEOUT_S;
+    self->startup_timeout_s =
+        cfg->startup_timeout_s > 0 ? cfg->startup_timeout_s : STARTUP_TIMEOUT_S;
     self->log_fd = -1;
     self->child.in_fd = self->child.out_fd = self->child.res_fd = -1;
+    slot_tmpdir(self);
     char path[4096];
     rm_err_t err;
     if (cfg->driver && *cfg->driver)
@@ -1555,6 +1626,12 @@ static void slot_destroy(slot_t **self_p)
     free(self->blender);
     free(self->driver);
     free(self->oneshot_key);
+    if (self->tmpdir) {
+        remove_tree(self->tmpdir, "", 0);
+        rmdir(self->tmpdir);
+    }
+    zstr_free(&self->tmpdir);
+    env_free(self->env);
     free(self);
     *self_p = NULL;
 }
@@ -1734,5 +1811,6 @@ int rm_blender_driver_path(char *path, size_t size, rm_err_t *err)
         }
     }
     return rm_err_set(err, RM_ENOTFOUND, "blender_driver.py not found (looked in %s%s%s)",
-                      candidates[0], count > 1 ? " and " : "", count > 1 ? candidates[count - 1] : "");
+                      candidates[0], count > 1 ? " and " : "",
+                      count > 1 ? candidates[count - 1] : "");
 }

@@ -63,11 +63,12 @@
 #define RM_BLENDER_MAX_FRAME 1048574
 
 typedef struct {
-    const char *blender;   /* Blender executable, e.g. /usr/bin/blender */
+    const char *blender;   /* absolute path, or a name looked up on PATH */
     const char *driver;    /* blender_driver.py; NULL = rm_blender_driver_path () */
     int index;             /* slot number, for logs */
     int threads;           /* Blender's -t; 0 = Blender's default (all cores) */
-    int startup_timeout_s; /* scene load + driver "ready"; 0 = 120 s */
+    int startup_timeout_s; /* scene load + driver "ready"; 0 = 120 s; the
+                              one-shot fallback waits at least 120 s */
 } rm_slot_config_t;
 
 /*  What the runner applies to the scene: the render fields of rm_job_spec_t. */
@@ -81,7 +82,7 @@ typedef struct {
     uint64_t percent;   /* resolution percentage, 0 = as in the file */
     uint64_t res_x;     /* 0 = as in the file */
     uint64_t res_y;
-    unsigned gpu;  /* 0 = every device of the type, N = only the Nth (1-based) */
+    unsigned gpu; /* 0 = every device of the type, N = only the Nth (1-based) */
 } rm_render_settings_t;
 
 typedef struct {

@@ -540,6 +540,28 @@ static int dec_struct(dec_t *d, const rm_struct_desc_t *desc, void *obj)
     return 0;
 }
 
+/*  Fewest bytes a value takes on the wire (a B32 takes 34, a struct one per
+    field plus its header): lets a list's count be checked against the bytes
+    left before allocating count * sizeof(element). */
+static uint64_t min_wire(rm_ftype_t type, const rm_struct_desc_t *elem, int depth)
+{
+    uint64_t n = 1;
+    switch (type) {
+    case RM_F_BIN:
+        return 2;
+    case RM_F_B32:
+        return 34;
+    case RM_F_STRUCT:
+        if (!desc_ok(elem) || depth >= RM_CODEC_MAX_DEPTH)
+            return 1;
+        for (size_t i = 0; i < elem->nfields; i++)
+            n += min_wire(elem->fields[i].type, elem->fields[i].elem, depth + 1);
+        return n;
+    default:
+        return 1;
+    }
+}
+
 static int dec_list(dec_t *d, const rm_field_t *f, rm_list_t *l)
 {
     size_t es = elem_size(f);
@@ -549,6 +571,11 @@ static int dec_list(dec_t *d, const rm_field_t *f, rm_list_t *l)
     uint32_t max = f->max > UINT32_MAX ? 0 : (uint32_t)f->max;
     if (rm_read_array(&d->r, max, &n, d->err) || depth_enter(&d->r, d->err))
         return dec_fail(d);
+    uint64_t least = min_wire(f->elem_type, f->elem, d->r.depth);
+    if (n * least > left(&d->r))
+        return dec_set(d, RM_EPROTO,
+                       "%" PRIu32 " items of at least %" PRIu64 " bytes but only %zu bytes left", n,
+                       least, left(&d->r));
     /* n is bounded by the bytes left and by f->max, so this is too. */
     if (n) {
         l->items = calloc(n, es);

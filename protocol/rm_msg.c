@@ -150,7 +150,8 @@ static const rm_field_t hello_fields[] = {
 static const rm_struct_desc_t hello_desc =
     RM_DESC(rm_hello_t, "hello", hello_fields,
             "Client or node -> door: here is my signed credential. The only message the door "
-            "takes; answered by WELCOME, or ERROR (EAUTH).");
+            "takes; answered by WELCOME if the credential is valid and vouches for the key of "
+            "this CURVE connection, else not at all.");
 
 static const rm_field_t welcome_fields[] = {
     RM_FIELD(rm_welcome_t, proto, RM_F_U64, 0, "the node's protocol version"),
@@ -417,10 +418,12 @@ static int read_header(rm_reader_t *r, rm_msg_t *msg, uint32_t *count, rm_err_t 
     uint64_t version, type;
     if (rm_read_array(r, 0, count, err))
         return rm_err_prefix(err, "envelope: ");
-    /* The version comes first so that any other version is named as such. */
-    if (*count < 1 || rm_read_u64(r, &version, err))
-        return *count < 1 ? rm_err_set(err, RM_EPROTO, "envelope: empty array")
-                          : rm_err_prefix(err, "envelope version: ");
+    if (*count < 1)
+        return rm_err_set(err, RM_EPROTO, "envelope: empty array");
+    /* The version comes first so that any other version is named as such,
+       whatever the rest of its envelope looks like. */
+    if (rm_read_u64(r, &version, err))
+        return rm_err_prefix(err, "envelope version: ");
     if (version != RM_PROTO_VERSION)
         return rm_err_set(err, RM_EPROTO,
                           "protocol version %" PRIu64

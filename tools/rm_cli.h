@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "rm_error.h"
 
@@ -127,6 +128,18 @@ void rm_cli_fmt_clock(uint64_t seconds, char *buf, size_t size);
 void rm_cli_fmt_age(int64_t seconds, char *buf, size_t size);
 /*  "2026-08-01" (UTC) of unix seconds. */
 void rm_cli_fmt_date(int64_t unix_s, char *buf, size_t size);
+
+/*  Replaces control characters (and DEL) in a string from the network with
+    '?', in place, so that a hostile name cannot drive the terminal. */
+char *rm_cli_clean(char *s);
+
+/*  A text table: columns padded to their widest cell, two spaces apart. */
+typedef struct _rm_table_t rm_table_t;
+rm_table_t *rm_table_new(size_t ncols, const char *const *headers);
+void rm_table_destroy(rm_table_t **self_p);
+/*  Copies one row of ncols cells (NULL prints as "-"). */
+int rm_table_add(rm_table_t *self, const char *const *cells);
+void rm_table_print(const rm_table_t *self, FILE *out);
 
 /*  Milliseconds since the epoch, and a monotonic clock. */
 int64_t rm_cli_now_ms(void);

@@ -178,3 +178,86 @@ int64_t rm_cli_mono_ms(void)
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
+
+char *rm_cli_clean(char *s)
+{
+    for (char *p = s; p && *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            *p = '?';
+    return s;
+}
+
+/*  --- Tables --------------------------------------------------------------- */
+
+struct _rm_table_t {
+    size_t ncols;
+    size_t nrows; /* the header included */
+    size_t cap;
+    char **cells; /* nrows * ncols */
+};
+
+rm_table_t *rm_table_new(size_t ncols, const char *const *headers)
+{
+    rm_table_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->ncols = ncols;
+    if (rm_table_add(self, headers) != 0)
+        rm_table_destroy(&self);
+    return self;
+}
+
+void rm_table_destroy(rm_table_t **self_p)
+{
+    if (self_p && *self_p) {
+        rm_table_t *self = *self_p;
+        for (size_t i = 0; i < self->nrows * self->ncols; i++)
+            free(self->cells[i]);
+        free(self->cells);
+        free(self);
+        *self_p = NULL;
+    }
+}
+
+int rm_table_add(rm_table_t *self, const char *const *cells)
+{
+    if (self->nrows == self->cap) {
+        size_t cap = self->cap ? self->cap * 2 : 16;
+        char **grown = realloc(self->cells, cap * self->ncols * sizeof *grown);
+        if (!grown)
+            return -1;
+        self->cells = grown;
+        self->cap = cap;
+    }
+    char **row = self->cells + self->nrows * self->ncols;
+    for (size_t c = 0; c < self->ncols; c++)
+        row[c] = NULL;
+    self->nrows++; /* counted now so that destroy frees a half-copied row */
+    for (size_t c = 0; c < self->ncols; c++) {
+        row[c] = strdup(cells[c] && *cells[c] ? cells[c] : "-");
+        if (!row[c])
+            return -1;
+        rm_cli_clean(row[c]);
+    }
+    return 0;
+}
+
+void rm_table_print(const rm_table_t *self, FILE *out)
+{
+    size_t width[32] = {0};
+    size_t ncols = self->ncols < 32 ? self->ncols : 32;
+    for (size_t r = 0; r < self->nrows; r++)
+        for (size_t c = 0; c < ncols; c++) {
+            size_t len = strlen(self->cells[r * self->ncols + c]);
+            width[c] = len > width[c] ? len : width[c];
+        }
+    for (size_t r = 0; r < self->nrows; r++) {
+        for (size_t c = 0; c < ncols; c++) {
+            const char *cell = self->cells[r * self->ncols + c];
+            if (c + 1 == ncols)
+                fprintf(out, "%s\n", cell);
+            else
+                fprintf(out, "%-*s  ", (int)width[c], cell);
+        }
+    }
+}

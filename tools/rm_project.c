@@ -150,27 +150,34 @@ static int build_index(rm_project_t *self, rm_err_t *err)
     return 0;
 }
 
-/*  Where the manifest's relative paths start: the .blend's directory. */
+/*  Where the manifest's relative paths start: the folder of the .blend's
+    realpath, as rm_manifest_build takes it. */
 static int build_files(rm_project_t *self, const char *blend, rm_err_t *err)
 {
-    const char *slash = strrchr(blend, '/');
-    const char *base = slash ? blend : ".";            /* "dir/x.blend", "/x.blend", "x.blend" */
-    int baselen = slash ? (int)(slash - blend) : 1; /* -> "dir", "", "." */
+    char *abs = realpath(blend, NULL);
+    if (!abs)
+        return rm_err_set(err, rm_err_from_errno(errno), "cannot open %s: %s", blend,
+                          strerror(errno));
+    *strrchr(abs, '/') = '\0'; /* realpath is absolute: "/x.blend" gives "" */
+    int rc = 0;
     self->nfiles = self->manifest.files.count;
     self->files = calloc(self->nfiles ? self->nfiles : 1, sizeof *self->files);
     if (!self->files)
-        return rm_err_set(err, RM_ENOMEM, "out of memory");
-    for (uint32_t f = 0; f < self->nfiles; f++) {
+        rc = rm_err_set(err, RM_ENOMEM, "out of memory");
+    for (uint32_t f = 0; rc == 0 && f < self->nfiles; f++) {
         const rm_manifest_file_t *mf = &self->manifest.files.items[f];
-        size_t len = (size_t)baselen + strlen(mf->path) + 2;
+        size_t len = strlen(abs) + strlen(mf->path) + 2;
         pfile_t *pf = &self->files[f];
-        if (!(pf->path = malloc(len)))
-            return rm_err_set(err, RM_ENOMEM, "out of memory");
-        snprintf(pf->path, len, "%.*s/%s", baselen, base, mf->path);
+        if (!(pf->path = malloc(len))) {
+            rc = rm_err_set(err, RM_ENOMEM, "out of memory");
+            break;
+        }
+        snprintf(pf->path, len, "%s/%s", abs, mf->path);
         pf->size = mf->size;
         pf->nchunks = mf->chunks.count;
     }
-    return 0;
+    free(abs);
+    return rc;
 }
 
 rm_project_t *rm_project_new(const char *blend, const char *const *attach, size_t nattach,

@@ -76,7 +76,8 @@ static bool is_zero(const void *p, size_t n)
 static void *dup_bytes(const void *p, size_t n)
 {
     uint8_t *d = malloc(n ? n : 1);
-    memcpy(d, p, n);
+    if (n)
+        memcpy(d, p, n);
     return d;
 }
 
@@ -435,7 +436,13 @@ static void test_bad_fields(void)
     EXPECT_BAD(9, "\x92\xc3\x00", "all.lb[1]: expected bool");
     EXPECT_BAD(10, "\x92\xa0\xa2x\0", "all.ls[1]: NUL byte inside a string");
     EXPECT_BAD(11, "\x91\xc6\xff\xff\xff\xff", "all.lbin[0]: bin of 4294967295 bytes but only");
-    EXPECT_BAD(12, "\x91\xc4\x02xx", "all.lh[0]: expected 32 bytes, got 2");
+    EXPECT_BAD(12,
+               "\x91\xc4\x1f"
+               "1234567890123456789012345678901",
+               "all.lh[0]: expected 32 bytes, got 31");
+    EXPECT_BAD(12, "\x91\xc4\x02xx", "all.lh: 1 items of at least 34 bytes but only 5 bytes left");
+    EXPECT_BAD(13, "\x95\x01\x01\x01\x01\x01",
+               "all.lin: 5 items of at least 3 bytes but only 5 bytes left");
     EXPECT_BAD(13, "\x92\x92\x01\xa0\x92\xcd\x03\xe9\xa0",
                "all.lin[1].x: 1001 is above the maximum 1000");
     EXPECT_BAD(13,

@@ -50,7 +50,8 @@ static uint8_t *find(uint8_t *hay, size_t n, const void *needle, size_t k)
 static void *dup_bytes(const void *p, size_t n)
 {
     uint8_t *d = malloc(n ? n : 1);
-    memcpy(d, p, n);
+    if (n)
+        memcpy(d, p, n);
     return d;
 }
 
@@ -588,6 +589,14 @@ static void test_huge_lengths(void)
     msgpack_pack_array(&m.pk, 1);
     mp_raw(&m, "\xdd\x07\xff\xff\xff", 5);
     MP_REFUSED(&m, "NEED: need.hashes: 134217727 items, max 4096");
+    msgpack_sbuffer_destroy(&m.sb);
+    /* Fewer bytes than the declared elements need at the least. */
+    mp_env(&m, 1, RM_MSG_NEED, 4);
+    msgpack_pack_array(&m.pk, 1);
+    msgpack_pack_array(&m.pk, 100);
+    for (int i = 0; i < 100; i++)
+        msgpack_pack_nil(&m.pk);
+    MP_REFUSED(&m, "NEED: need.hashes: 100 items of at least 34 bytes but only 100 bytes left");
     msgpack_sbuffer_destroy(&m.sb);
     mp_env(&m, 1, RM_MSG_LOGS_REPLY, 4);
     msgpack_pack_array(&m.pk, 2);

@@ -1,0 +1,961 @@
+/*  Tests for meshctl's library (tools/): the option parser, configuration
+    precedence, value checks, submit options, JSON output, progress text,
+    the client against a port nobody listens on and against a fake node (a
+    door and a main ROUTER, CURVE, backed by the real chunk store), the
+    whole submit conversation, fetch, and chunk location by re-chunking. */
+#include "rm_cli.h"
+#include "rm_client.h"
+#include "rm_fetch.h"
+#include "rm_json.h"
+#include "rm_manifest.h"
+#include "rm_project.h"
+#include "rm_store.h"
+#include "rm_submit.h"
+#include "rm_test.h"
+#include "rm_wait.h"
+
+#include <czmq.h>
+#include <sodium.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/*  --- Helpers ------------------------------------------------------------- */
+
+static void fill_random(uint8_t *buf, size_t len, uint64_t seed)
+{
+    for (size_t i = 0; i < len; i++) {
+        seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+        buf[i] = (uint8_t)(seed >> 56);
+    }
+}
+
+static void write_file(const char *path, const void *data, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    CHECK(f != NULL);
+    if (f) {
+        CHECK(fwrite(data, 1, len, f) == len);
+        fclose(f);
+    }
+}
+
+static uint8_t *read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    *len = 0;
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    uint8_t *buf = malloc(n > 0 ? (size_t)n : 1);
+    if (buf)
+        *len = fread(buf, 1, (size_t)n, f);
+    fclose(f);
+    return buf;
+}
+
+static void remove_tree(const char *dir)
+{
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    CHECK(system(cmd) == 0);
+}
+
+static rm_args_t *parse(int argc, char **argv, const rm_opt_spec_t *specs, rm_err_t *err)
+{
+    return rm_args_parse(argc, argv, specs, err);
+}
+
+/*  --- Options -------------------------------------------------------------- */
+
+static const rm_opt_spec_t submit_specs[] = {
+    {"frames", true, false},     {"scene", true, false},  {"camera", true, false},
+    {"samples", true, false},    {"percent", true, false}, {"resolution", true, false},
+    {"engine", true, false},     {"device", true, false}, {"format", true, false},
+    {"chunk", true, false},      {"attach", true, true},  {"priority", true, false},
+    {"name", true, false},       {"timeout", true, false}, {"allow-scripts", false, false},
+    {"out", true, false},        {"wait", false, false},  {"json", false, false},
+    {NULL, false, false},
+};
+
+static void test_args(void)
+{
+    rm_err_t err;
+    char *a1[] = {"scene.blend", "--frames", "1-10", "--attach=tex", "--mesh", "tcp://h:1",
+                  "--attach", "lib", "--wait", "--", "--odd"};
+    rm_args_t *args = parse(11, a1, submit_specs, &err);
+    CHECK(args != NULL);
+    if (args) {
+        CHECK(rm_args_npos(args) == 2);
+        CHECK(strcmp(rm_args_pos(args, 0), "scene.blend") == 0);
+        CHECK(strcmp(rm_args_pos(args, 1), "--odd") == 0);
+        CHECK(strcmp(rm_args_get(args, "frames"), "1-10") == 0);
+        CHECK(strcmp(rm_args_get(args, "mesh"), "tcp://h:1") == 0);
+        CHECK(rm_args_count(args, "attach") == 2);
+        CHECK(strcmp(rm_args_nth(args, "attach", 0), "tex") == 0);
+        CHECK(strcmp(rm_args_nth(args, "attach", 1), "lib") == 0);
+        CHECK(rm_args_has(args, "wait") && strcmp(rm_args_get(args, "wait"), "") == 0);
+        CHECK(!rm_args_has(args, "json"));
+        CHECK(rm_args_get(args, "scene") == NULL);
+        rm_args_destroy(&args);
+        CHECK(args == NULL);
+    }
+    char *bad1[] = {"--bogus"};
+    CHECK(parse(1, bad1, submit_specs, &err) == NULL && err.code == RM_EINVAL);
+    CHECK(strstr(err.msg, "--bogus") != NULL);
+    char *bad2[] = {"x", "--frames"};
+    CHECK(parse(2, bad2, submit_specs, &err) == NULL && strstr(err.msg, "needs a value"));
+    char *bad3[] = {"--wait=yes"};
+    CHECK(parse(1, bad3, submit_specs, &err) == NULL && strstr(err.msg, "takes no value"));
+    char *bad4[] = {"--frames", "1", "--frames", "2"};
+    CHECK(parse(4, bad4, submit_specs, &err) == NULL && strstr(err.msg, "more than once"));
+    char *bad5[] = {"-x"};
+    CHECK(parse(1, bad5, submit_specs, &err) == NULL);
+    char *help[] = {"-h"};
+    args = parse(1, help, NULL, &err);
+    CHECK(args && rm_args_has(args, "help"));
+    rm_args_destroy(&args);
+    /* a negative number is a value, not an option */
+    char *neg[] = {"--priority", "-5"};
+    args = parse(2, neg, submit_specs, &err);
+    CHECK(args && strcmp(rm_args_get(args, "priority"), "-5") == 0);
+    rm_args_destroy(&args);
+
+    char *c1[] = {"meshctl", "--home", "/h", "--mesh=tcp://x:1", "status", "--json"};
+    CHECK(rm_cli_command_index(6, c1) == 4);
+    char *c2[] = {"meshctl", "--json"};
+    CHECK(rm_cli_command_index(2, c2) == -1);
+    char *c3[] = {"meshctl", "submit", "a.blend"};
+    CHECK(rm_cli_command_index(3, c3) == 1);
+}
+
+/*  --- Configuration ---------------------------------------------------------- */
+
+static void test_config(const char *tmp)
+{
+    rm_cli_config_t cfg;
+    rm_err_t err;
+    char home[600], path[700];
+    snprintf(home, sizeof home, "%s/home", tmp);
+    CHECK(rm_cli_mkdir_home(home, &err) == 0);
+    struct stat st;
+    CHECK(stat(home, &st) == 0 && (st.st_mode & 0777) == 0700);
+    CHECK(rm_cli_config_write(home, "tcp://from-config:7600", &err) == 0);
+
+    rm_cli_env_t env = {.user_home = "/users/ann"};
+    CHECK(rm_cli_config_resolve(NULL, NULL, &env, &cfg, &err) == 0);
+    CHECK(strcmp(cfg.home, "/users/ann/.config/rendermesh") == 0);
+    CHECK(cfg.mesh[0] == '\0');
+    CHECK(cfg.timeout_ms == 5000);
+
+    env.mesh_home = home; /* MESH_HOME beats HOME, and its config gives the address */
+    CHECK(rm_cli_config_resolve(NULL, NULL, &env, &cfg, &err) == 0);
+    CHECK(strcmp(cfg.home, home) == 0);
+    CHECK(strcmp(cfg.mesh, "tcp://from-config:7600") == 0);
+    snprintf(path, sizeof path, "%s/config", home);
+    CHECK(strcmp(cfg.mesh_from, path) == 0);
+
+    env.mesh_addr = "tcp://from-env:1"; /* MESH_ADDR beats the config file */
+    env.timeout_ms = "250";
+    CHECK(rm_cli_config_resolve(NULL, NULL, &env, &cfg, &err) == 0);
+    CHECK(strcmp(cfg.mesh, "tcp://from-env:1") == 0);
+    CHECK(strcmp(cfg.mesh_from, "MESH_ADDR") == 0);
+    CHECK(cfg.timeout_ms == 250);
+
+    /* flags beat everything */
+    CHECK(rm_cli_config_resolve("/flag/home", "tcp://flag:2", &env, &cfg, &err) == 0);
+    CHECK(strcmp(cfg.home, "/flag/home") == 0);
+    CHECK(strcmp(cfg.mesh, "tcp://flag:2") == 0);
+    CHECK(strcmp(cfg.mesh_from, "--mesh") == 0);
+
+    env.timeout_ms = "soon";
+    CHECK(rm_cli_config_resolve(NULL, NULL, &env, &cfg, &err) == -1);
+    CHECK(err.code == RM_EINVAL && strstr(err.msg, "MESH_TIMEOUT_MS"));
+
+    rm_cli_env_t env2 = {.mesh_home = home};
+    write_file(path, "# comment\n\nfuture = yes\n  mesh =  tcp://spaced:9 \n", 49);
+    CHECK(rm_cli_config_resolve(NULL, NULL, &env2, &cfg, &err) == 0);
+    CHECK(strcmp(cfg.mesh, "tcp://spaced:9") == 0);
+    write_file(path, "mesh tcp://x:1\n", 15);
+    CHECK(rm_cli_config_resolve(NULL, NULL, &env2, &cfg, &err) == -1);
+    CHECK(err.code == RM_EINVAL && strstr(err.msg, ":1: expected"));
+}
+
+/*  --- Values --------------------------------------------------------------------- */
+
+static void test_values(void)
+{
+    rm_err_t err;
+    uint64_t u, w, h;
+    int64_t i;
+    const char *choice;
+    static const char *const engines[] = {"CYCLES", "BLENDER_EEVEE", NULL};
+    CHECK(rm_cli_parse_u64("--samples", "128", 1, 1000, &u, &err) == 0 && u == 128);
+    CHECK(rm_cli_parse_u64("--samples", "0", 1, 1000, &u, &err) == -1);
+    CHECK(strstr(err.msg, "--samples: '0' is not a number between 1 and 1000") != NULL);
+    CHECK(rm_cli_parse_u64("--samples", "12a", 1, 1000, &u, &err) == -1);
+    CHECK(rm_cli_parse_u64("--samples", "", 1, 1000, &u, &err) == -1);
+    CHECK(rm_cli_parse_u64("--samples", "-1", 0, 1000, &u, &err) == -1);
+    CHECK(rm_cli_parse_u64("x", "99999999999999999999999", 0, UINT64_MAX, &u, &err) == -1);
+    CHECK(rm_cli_parse_i64("--priority", "-5", -10, 10, &i, &err) == 0 && i == -5);
+    CHECK(rm_cli_parse_i64("--priority", "+7", -10, 10, &i, &err) == 0 && i == 7);
+    CHECK(rm_cli_parse_i64("--priority", "11", -10, 10, &i, &err) == -1);
+    CHECK(rm_cli_parse_i64("--priority", "-", -10, 10, &i, &err) == -1);
+    CHECK(rm_cli_parse_choice("--engine", "cycles", engines, &choice, &err) == 0);
+    CHECK(strcmp(choice, "CYCLES") == 0);
+    CHECK(rm_cli_parse_choice("--engine", "luxcore", engines, &choice, &err) == -1);
+    CHECK(strstr(err.msg, "not one of CYCLES, BLENDER_EEVEE") != NULL);
+    CHECK(rm_cli_parse_resolution("1920x1080", &w, &h, &err) == 0 && w == 1920 && h == 1080);
+    CHECK(rm_cli_parse_resolution("1920", &w, &h, &err) == -1);
+    CHECK(rm_cli_parse_resolution("2x2", &w, &h, &err) == -1);
+    CHECK(rm_cli_parse_resolution("x100", &w, &h, &err) == -1);
+    CHECK(rm_cli_check_job_id("3fa2c1d0e9b84a71", &err) == 0);
+    CHECK(rm_cli_check_job_id("3FA2C1D0E9B84A71", &err) == -1);
+    CHECK(rm_cli_check_job_id("3fa2c1d0e9b84a7", &err) == -1);
+    CHECK(rm_cli_check_job_id("../../etc/passwd", &err) == -1);
+
+    rm_err_t e = {.code = RM_EINVAL};
+    CHECK(rm_cli_exit_code(&e, false) == RM_EXIT_USAGE);
+    CHECK(rm_cli_exit_code(&e, true) == RM_EXIT_FAILED);
+    e.code = RM_EUNREACH;
+    CHECK(rm_cli_exit_code(&e, false) == RM_EXIT_NOREACH);
+    e.code = RM_ETIMEOUT;
+    CHECK(rm_cli_exit_code(&e, false) == RM_EXIT_NOREACH);
+    e.code = RM_EAUTH;
+    CHECK(rm_cli_exit_code(&e, false) == RM_EXIT_NOREACH);
+    e.code = RM_ENOSPC;
+    CHECK(rm_cli_exit_code(&e, false) == RM_EXIT_FAILED);
+
+    char buf[64];
+    rm_cli_fmt_bytes(812, buf, sizeof buf);
+    CHECK(strcmp(buf, "812 B") == 0);
+    rm_cli_fmt_bytes(1234567, buf, sizeof buf);
+    CHECK(strcmp(buf, "1.2 MB") == 0);
+    rm_cli_fmt_bytes(999999, buf, sizeof buf);
+    CHECK(strcmp(buf, "1.0 MB") == 0);
+    rm_cli_fmt_clock(4, buf, sizeof buf);
+    CHECK(strcmp(buf, "0:04") == 0);
+    rm_cli_fmt_clock(3723, buf, sizeof buf);
+    CHECK(strcmp(buf, "1:02:03") == 0);
+    rm_cli_fmt_age(45, buf, sizeof buf);
+    CHECK(strcmp(buf, "45s") == 0);
+    rm_cli_fmt_age(3 * 86400, buf, sizeof buf);
+    CHECK(strcmp(buf, "3d") == 0);
+    char dirty[] = "evil\033[2Jname\n";
+    CHECK(strcmp(rm_cli_clean(dirty), "evil?[2Jname?") == 0);
+
+    rm_wait_fmt_bar(12, 24, 3.1, 4, buf, sizeof buf);
+    CHECK(strcmp(buf, "[##########..........]  12/24 frames  3.1 fr/s  ETA 0:04") == 0);
+    rm_wait_fmt_bar(0, 24, -1, 0, buf, sizeof buf);
+    CHECK(strcmp(buf, "[....................]  0/24 frames  -- fr/s  ETA --:--") == 0);
+    rm_wait_fmt_line(12, 0, 24, 3.1, 4, buf, sizeof buf);
+    CHECK(strcmp(buf, "12/24 frames done, 0 failed, 3.1 frames/s, ETA 4 s") == 0);
+    rm_wait_fmt_line(0, 1, 24, -1, 0, buf, sizeof buf);
+    CHECK(strcmp(buf, "0/24 frames done, 1 failed") == 0);
+    CHECK(rm_wait_is_final("done") && rm_wait_is_final("canceled") && !rm_wait_is_final("queued"));
+
+    CHECK(rm_fetch_name_ok("frame_0001.png"));
+    CHECK(!rm_fetch_name_ok("../x.png") && !rm_fetch_name_ok("a/b.png"));
+    CHECK(!rm_fetch_name_ok(".hidden") && !rm_fetch_name_ok("") && !rm_fetch_name_ok(NULL));
+    CHECK(!rm_fetch_name_ok("a\nb"));
+
+    char host[64];
+    int port;
+    bool v6;
+    CHECK(rm_client_parse_addr("tcp://127.0.0.1:7600", host, sizeof host, &port, &v6, &err) == 0);
+    CHECK(strcmp(host, "127.0.0.1") == 0 && port == 7600 && !v6);
+    CHECK(rm_client_parse_addr("tcp://[::1]:7600", host, sizeof host, &port, &v6, &err) == 0);
+    CHECK(strcmp(host, "::1") == 0 && v6);
+    CHECK(rm_client_parse_addr("tcp://h:65535", host, sizeof host, &port, &v6, &err) == -1);
+    CHECK(rm_client_parse_addr("tcp://h:", host, sizeof host, &port, &v6, &err) == -1);
+    CHECK(rm_client_parse_addr("tcp://*:1", host, sizeof host, &port, &v6, &err) == -1);
+    CHECK(rm_client_parse_addr("udp://h:1", host, sizeof host, &port, &v6, &err) == -1);
+    CHECK(rm_client_parse_addr("h:1", host, sizeof host, &port, &v6, &err) == -1);
+    CHECK(err.code == RM_EINVAL && strstr(err.msg, "tcp://HOST:PORT"));
+}
+
+/*  --- JSON ------------------------------------------------------------------------ */
+
+static void test_json(const char *tmp)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s/out.json", tmp);
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL);
+    if (!f)
+        return;
+    rm_json_t *j = rm_json_new(f);
+    rm_json_object(j, NULL);
+    rm_json_str(j, "s", "a\"b\\c\nd\te\x01");
+    rm_json_strn(j, "bad", (const uint8_t *)"x\xff\xc3\xa9y\xe2\x82", 7);
+    rm_json_u64(j, "u", 18446744073709551615ULL);
+    rm_json_i64(j, "i", -3);
+    rm_json_bool(j, "b", true);
+    rm_json_null(j, "n");
+    rm_json_array(j, "a");
+    rm_json_u64(j, NULL, 1);
+    rm_json_object(j, NULL);
+    rm_json_str(j, "k", NULL);
+    rm_json_end(j);
+    rm_json_end(j);
+    rm_json_double(j, "d", 1.0 / 0.0);
+    rm_json_destroy(&j); /* closes the object */
+    fclose(f);
+    size_t len;
+    char *text = (char *)read_file(path, &len);
+    const char *want = "{\"s\":\"a\\\"b\\\\c\\nd\\te\\u0001\",\"bad\":\"x\\ufffd\xc3\xa9y\\ufffd\\ufffd\","
+                       "\"u\":18446744073709551615,\"i\":-3,\"b\":true,\"n\":null,"
+                       "\"a\":[1,{\"k\":\"\"}],\"d\":null}\n";
+    CHECK(text && len == strlen(want) && memcmp(text, want, len) == 0);
+    if (text && (len != strlen(want) || memcmp(text, want, len) != 0))
+        fprintf(stderr, "got:  %.*s\nwant: %s", (int)len, text, want);
+    free(text);
+}
+
+/*  --- Submit options ------------------------------------------------------------------ */
+
+static rm_args_t *submit_args(char **argv, int argc)
+{
+    rm_err_t err;
+    rm_args_t *args = rm_args_parse(argc, argv, submit_specs, &err);
+    CHECK_MSG(args != NULL, "%s", err.msg);
+    return args;
+}
+
+static void test_submit_parse(const char *tmp)
+{
+    char blend[600], gz[600], junk[600], tex[600];
+    rm_submit_req_t req;
+    rm_err_t err;
+    snprintf(blend, sizeof blend, "%s/scene.blend", tmp);
+    snprintf(gz, sizeof gz, "%s/packed.blend", tmp);
+    snprintf(junk, sizeof junk, "%s/notes.blend", tmp);
+    snprintf(tex, sizeof tex, "%s/tex.png", tmp);
+    write_file(blend, "BLENDER-v304RENDH", 17);
+    write_file(gz, "\x1f\x8b\x08\x00", 4);
+    write_file(junk, "hello", 5);
+    write_file(tex, "png", 3);
+
+    char *a1[] = {blend, "--frames", "1-100:5", "--engine", "cycles", "--resolution", "640x360",
+                  "--attach", tex, "--out", "frames", "--priority", "-3", "--allow-scripts"};
+    rm_args_t *args = submit_args(a1, 14);
+    CHECK(args && rm_submit_req_parse(args, &req, &err) == 0);
+    CHECK(req.spec.frames.count == 1 && req.spec.frames.items[0].first == 1 &&
+          req.spec.frames.items[0].last == 100 && req.spec.frames.items[0].step == 5);
+    CHECK(strcmp(req.spec.engine, "CYCLES") == 0 && strcmp(req.spec.device, "") == 0);
+    CHECK(strcmp(req.spec.format, "PNG") == 0 && req.spec.chunk == 1);
+    CHECK(req.spec.res_x == 640 && req.spec.res_y == 360 && req.spec.priority == -3);
+    CHECK(strcmp(req.spec.name, "scene.blend") == 0);
+    CHECK(req.spec.allow_scripts && req.wait && strcmp(req.out, "frames") == 0);
+    CHECK(req.nattach == 1 && strcmp(req.attach[0], tex) == 0);
+    rm_submit_req_free(&req);
+    rm_args_destroy(&args);
+
+    char *a2[] = {gz}; /* defaults: no frames (the scene's range), no wait */
+    args = submit_args(a2, 1);
+    CHECK(args && rm_submit_req_parse(args, &req, &err) == 0);
+    CHECK(req.spec.frames.count == 0 && !req.wait && !req.out && req.spec.samples == 0);
+    rm_submit_req_free(&req);
+    rm_args_destroy(&args);
+
+    struct {
+        char *opt, *value, *want;
+    } bad[] = {
+        {"--frames", "20-10", "--frames: "}, {"--frames", "1-x", "--frames: "},
+        {"--samples", "0", "--samples"},     {"--device", "TPU", "not one of CPU"},
+        {"--format", "GIF", "--format"},     {"--chunk", "0", "--chunk"},
+        {"--attach", "/nonexistent/tex", "--attach /nonexistent/tex"},
+        {"--resolution", "1x1", "--resolution"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char *a[] = {blend, bad[i].opt, bad[i].value};
+        args = submit_args(a, 3);
+        CHECK(args && rm_submit_req_parse(args, &req, &err) == -1);
+        CHECK_MSG(err.code == RM_EINVAL && strstr(err.msg, bad[i].want), "%s %s: %s", bad[i].opt,
+                  bad[i].value, err.msg);
+        rm_submit_req_free(&req);
+        rm_args_destroy(&args);
+    }
+    CHECK(rm_submit_check_blend(junk, &err) == -1);
+    CHECK(strstr(err.msg, "is not a .blend file") != NULL);
+    CHECK(rm_submit_check_blend(tmp, &err) == -1);
+    CHECK(rm_submit_check_blend("/nonexistent.blend", &err) == -1 && err.code == RM_EINVAL);
+
+    char id[17], id2[17];
+    rm_submit_new_id(id);
+    rm_submit_new_id(id2);
+    CHECK(rm_cli_check_job_id(id, &err) == 0 && strcmp(id, id2) != 0);
+}
+
+/*  --- Chunk location by re-chunking ----------------------------------------------------- */
+
+#define BIG_SIZE (3 * 1024 * 1024 + 12345)
+
+/*  A project: scene.blend, tex/big.bin (> 1 MiB), tex/small.txt, tex/empty,
+    lib/dup.bin (the same bytes as the .blend: shared chunks). */
+static void make_project(const char *root)
+{
+    char p[700];
+    uint8_t *big = malloc(BIG_SIZE);
+    uint8_t *blend = malloc(300000);
+    fill_random(big, BIG_SIZE, 42);
+    fill_random(blend, 300000, 7);
+    memcpy(blend, "BLENDER", 7);
+    snprintf(p, sizeof p, "mkdir -p '%s/tex' '%s/lib'", root, root);
+    CHECK(system(p) == 0);
+    snprintf(p, sizeof p, "%s/scene.blend", root);
+    write_file(p, blend, 300000);
+    snprintf(p, sizeof p, "%s/lib/dup.bin", root);
+    write_file(p, blend, 300000);
+    snprintf(p, sizeof p, "%s/tex/big.bin", root);
+    write_file(p, big, BIG_SIZE);
+    snprintf(p, sizeof p, "%s/tex/small.txt", root);
+    write_file(p, "a small file", 12);
+    snprintf(p, sizeof p, "%s/tex/empty", root);
+    write_file(p, "", 0);
+    free(big);
+    free(blend);
+}
+
+/*  Every chunk of every file comes back from rm_project_chunk with the
+    bytes at its place in the file. */
+static void check_all_chunks(rm_project_t *project, const rm_manifest_t *m, const char *root)
+{
+    rm_err_t err;
+    for (uint32_t f = 0; f < m->files.count; f++) {
+        char path[800];
+        size_t flen = 0, off = 0;
+        snprintf(path, sizeof path, "%s/%s", root, m->files.items[f].path);
+        uint8_t *whole = read_file(path, &flen);
+        for (uint32_t c = 0; whole && c < m->files.items[f].chunks.count; c++) {
+            uint8_t *data = NULL;
+            size_t len = 0;
+            rm_hash_t h;
+            CHECK_MSG(rm_project_chunk(project, &m->files.items[f].chunks.items[c], &data, &len,
+                                       &err) == 0,
+                      "%s chunk %u: %s", m->files.items[f].path, c, err.msg);
+            rm_hash(data, len, &h);
+            CHECK(memcmp(&h, &m->files.items[f].chunks.items[c], sizeof h) == 0);
+            CHECK(off + len <= flen && memcmp(whole + off, data, len) == 0);
+            off += len;
+            free(data);
+        }
+        CHECK_MSG(off == flen, "%s: chunks cover %zu of %zu bytes", path, off, flen);
+        free(whole);
+    }
+}
+
+static void test_project(const char *tmp)
+{
+    char root[600], blend[700], big[700], attach_tex[700], attach_lib[700];
+    rm_err_t err;
+    snprintf(root, sizeof root, "%s/project", tmp);
+    make_project(root);
+    snprintf(blend, sizeof blend, "%s/scene.blend", root);
+    snprintf(big, sizeof big, "%s/tex/big.bin", root);
+    snprintf(attach_tex, sizeof attach_tex, "%s/tex", root);
+    snprintf(attach_lib, sizeof attach_lib, "%s/lib/dup.bin", root);
+    const char *attach[] = {attach_tex, attach_lib};
+
+    rm_manifest_t m;
+    char *rel = NULL;
+    CHECK(rm_manifest_build(blend, attach, 2, NULL, NULL, NULL, &m, &rel, &err) == 0);
+    rm_project_t *p = rm_project_new(blend, attach, 2, &err);
+    CHECK_MSG(p != NULL, "%s", err.msg);
+    if (!p) {
+        rm_manifest_free(&m);
+        free(rel);
+        return;
+    }
+    CHECK(strcmp(rm_project_blend_rel(p), "scene.blend") == 0);
+    CHECK(rm_project_files(p) == 5);
+    uint32_t big_chunks = 0;
+    for (uint32_t f = 0; f < m.files.count; f++)
+        if (strcmp(m.files.items[f].path, "tex/big.bin") == 0)
+            big_chunks = m.files.items[f].chunks.count;
+    CHECK(big_chunks > 4); /* really cut into several chunks */
+    check_all_chunks(p, &m, root);
+
+    /* the manifest chunk itself is kept in memory */
+    uint8_t *data = NULL;
+    size_t len = 0;
+    rm_manifest_t back;
+    CHECK(rm_project_chunk(p, rm_project_manifest_hash(p), &data, &len, &err) == 0);
+    CHECK(data && rm_manifest_decode(data, len, &back, &err) == 0 && back.files.count == 5);
+    rm_manifest_free(&back);
+    free(data);
+
+    rm_hash_t nowhere;
+    rm_hash("nowhere", 7, &nowhere);
+    CHECK(rm_project_chunk(p, &nowhere, &data, &len, &err) == -1 && err.code == RM_ENOTFOUND);
+
+    /* an edit after the manifest was built (same size, one byte in the
+       middle of the big file) is caught on re-hash */
+    FILE *f = fopen(big, "r+b");
+    CHECK(f != NULL);
+    if (f) {
+        fseek(f, BIG_SIZE / 2, SEEK_SET);
+        fputc(0x55 ^ fgetc(f), f);
+        fclose(f);
+    }
+    bool caught = false;
+    for (uint32_t i = 0; i < m.files.count; i++) {
+        if (strcmp(m.files.items[i].path, "tex/big.bin") != 0)
+            continue;
+        for (uint32_t c = 0; c < m.files.items[i].chunks.count; c++) {
+            if (rm_project_chunk(p, &m.files.items[i].chunks.items[c], &data, &len, &err) != 0) {
+                caught = err.code == RM_EINVAL && strstr(err.msg, "changed since");
+                break;
+            }
+            free(data);
+        }
+    }
+    CHECK_MSG(caught, "an edited file was not detected: %s", err.msg);
+    rm_project_destroy(&p);
+    CHECK(p == NULL);
+
+    /* edited before the first NEED: the lazily computed offsets disagree */
+    p = rm_project_new(blend, attach, 2, &err);
+    CHECK(p != NULL);
+    CHECK(truncate(big, BIG_SIZE - 100000) == 0);
+    for (uint32_t i = 0; p && i < m.files.count; i++)
+        if (strcmp(m.files.items[i].path, "tex/big.bin") == 0) {
+            CHECK(rm_project_chunk(p, &m.files.items[i].chunks.items[0], &data, &len, &err) == -1);
+            CHECK(strstr(err.msg, "changed since") != NULL);
+        }
+    rm_project_destroy(&p);
+    rm_manifest_free(&m);
+    free(rel);
+}
+
+/*  --- A fake node ------------------------------------------------------------------------ */
+
+typedef enum { FAKE_NODE, FAKE_CLIENT_ROLE, FAKE_OTHER_MESH, FAKE_SILENT } fake_mode_t;
+
+typedef struct {
+    fake_mode_t mode;
+    int port;             /* main; the door is port + 1 */
+    uint8_t mesh_pk[32];
+    rm_token_t node;      /* the node's identity */
+    rm_bin_t welcome_cred; /* what it shows at the door */
+    rm_store_t *store;
+    rm_hash_t frame_output; /* a rendered frame, stored */
+    int puts_refused;     /* refuse this many CHUNK_PUTs with ENOSPC */
+    int submits_dropped;  /* drop (do not answer) this many SUBMITs */
+} fake_t;
+
+static void fake_send(zsock_t *sock, zframe_t *peer, rm_msg_type_t type, uint64_t req,
+                      const void *body)
+{
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    rm_err_t err;
+    if (rm_msg_encode(type, req, body, &buf, &len, &err) != 0) {
+        fprintf(stderr, "fake node: %s\n", err.msg);
+        return;
+    }
+    zmsg_t *out = zmsg_new();
+    zmsg_append(out, &peer);
+    zmsg_addmem(out, buf, len);
+    zmsg_send(&out, sock);
+    free(buf);
+}
+
+static void fake_error(zsock_t *sock, zframe_t *peer, uint64_t req, rm_code_t code, const char *m)
+{
+    rm_error_msg_t e = {code, (char *)m};
+    fake_send(sock, peer, RM_MSG_ERROR, req, &e);
+}
+
+static void fake_submit(fake_t *fk, zsock_t *sock, zframe_t *peer, rm_msg_t *msg)
+{
+    rm_job_spec_t *spec = &msg->u.submit;
+    rm_need_t need = {0};
+    rm_err_t err;
+    if (fk->submits_dropped > 0) {
+        fk->submits_dropped--;
+        zframe_destroy(&peer);
+        return;
+    }
+    if (!rm_store_has(fk->store, &spec->manifest)) {
+        need.hashes.items = &spec->manifest;
+        need.hashes.count = 1;
+        fake_send(sock, peer, RM_MSG_NEED, msg->req, &need);
+        return;
+    }
+    rm_manifest_t m;
+    CHECK(rm_manifest_load(fk->store, &spec->manifest, &m, &err) == 0);
+    CHECK(rm_manifest_missing(&m, fk->store, &need.hashes.items, &need.hashes.count, 3, &err) ==
+          0); /* at most 3 per NEED: several rounds */
+    rm_manifest_free(&m);
+    if (need.hashes.count > 0) {
+        fake_send(sock, peer, RM_MSG_NEED, msg->req, &need);
+    } else {
+        rm_accepted_t acc = {spec->job_id, 24};
+        fake_send(sock, peer, RM_MSG_ACCEPTED, msg->req, &acc);
+    }
+    free(need.hashes.items);
+}
+
+static void fake_chunk(fake_t *fk, zsock_t *sock, zframe_t *peer, rm_msg_t *msg)
+{
+    rm_err_t err;
+    if (msg->type == RM_MSG_CHUNK_PUT) {
+        if (fk->puts_refused > 0) {
+            fk->puts_refused--;
+            fake_error(sock, peer, msg->req, RM_ENOSPC, "disk full");
+        } else if (rm_store_put(fk->store, &msg->u.chunk.hash, msg->u.chunk.data.data,
+                                msg->u.chunk.data.len, &err) != 0) {
+            fake_error(sock, peer, msg->req, err.code, err.msg);
+        } else {
+            rm_chunk_ref_t ok = {msg->u.chunk.hash};
+            fake_send(sock, peer, RM_MSG_CHUNK_OK, msg->req, &ok);
+        }
+        return;
+    }
+    rm_chunk_t c = {msg->u.chunk_ref.hash, {NULL, 0}};
+    if (rm_store_get(fk->store, &c.hash, &c.data.data, &c.data.len, &err) != 0) {
+        fake_error(sock, peer, msg->req, err.code, err.msg);
+        return;
+    }
+    fake_send(sock, peer, RM_MSG_CHUNK_DATA, msg->req, &c);
+    free(c.data.data);
+}
+
+static void fake_job(fake_t *fk, zsock_t *sock, zframe_t *peer, rm_msg_t *msg)
+{
+    rm_job_summary_t s = {.job_id = "00000000000000aa", .name = "scene.blend", .state = "done",
+                          .frames_total = 2, .frames_done = 1, .frames_failed = 1, .version = 7,
+                          .error = ""};
+    if (msg->type == RM_MSG_WATCH) {
+        fake_send(sock, peer, RM_MSG_WATCH_REPLY, msg->req, &s);
+        return;
+    }
+    rm_frame_info_t frames[2] = {
+        {.frame = 1, .state = "done", .output = fk->frame_output, .file = "frame_0001.png"},
+        {.frame = 2, .state = "failed", .file = "", .error = "Blender crashed"},
+    };
+    rm_job_reply_t r = {.summary = s};
+    r.frames.items = frames;
+    r.frames.count = 2;
+    fake_send(sock, peer, RM_MSG_JOB_REPLY, msg->req, &r);
+}
+
+static void fake_main(fake_t *fk, zsock_t *sock)
+{
+    zmsg_t *in = zmsg_recv(sock);
+    zframe_t *peer = zmsg_pop(in);
+    zframe_t *body = zmsg_pop(in);
+    rm_msg_t msg;
+    rm_err_t err;
+    if (rm_msg_decode(zframe_data(body), zframe_size(body), &msg, &err) != 0) {
+        fprintf(stderr, "fake node: %s\n", err.msg);
+    } else if (msg.type == RM_MSG_STATUS) {
+        rm_status_reply_t s = {.node = "fake", .version = "0", .proto = 1, .blender = "3.4.1"};
+        fake_send(sock, peer, RM_MSG_STATUS_REPLY, msg.req, &s);
+        peer = NULL;
+    } else if (msg.type == RM_MSG_SUBMIT) {
+        fake_submit(fk, sock, peer, &msg);
+        peer = NULL;
+    } else if (msg.type == RM_MSG_CHUNK_PUT || msg.type == RM_MSG_CHUNK_GET) {
+        fake_chunk(fk, sock, peer, &msg);
+        peer = NULL;
+    } else if (msg.type == RM_MSG_WATCH || msg.type == RM_MSG_JOB_INFO) {
+        fake_job(fk, sock, peer, &msg);
+        peer = NULL;
+    } else {
+        fake_error(sock, peer, msg.req, RM_ENOTFOUND, "no such job");
+        peer = NULL;
+    }
+    rm_msg_free(&msg);
+    zframe_destroy(&peer);
+    zframe_destroy(&body);
+    zmsg_destroy(&in);
+}
+
+static void fake_door(fake_t *fk, zsock_t *door)
+{
+    zmsg_t *in = zmsg_recv(door);
+    zframe_t *peer = zmsg_pop(in);
+    zframe_t *body = zmsg_pop(in);
+    rm_msg_t msg;
+    rm_err_t err;
+    if (rm_msg_decode(zframe_data(body), zframe_size(body), &msg, &err) == 0 &&
+        msg.type == RM_MSG_HELLO && fk->mode != FAKE_SILENT) {
+        rm_welcome_t w = {RM_PROTO_VERSION, fk->welcome_cred, "fake"};
+        fake_send(door, peer, RM_MSG_WELCOME, msg.req, &w);
+        peer = NULL;
+    }
+    rm_msg_free(&msg);
+    zframe_destroy(&peer);
+    zframe_destroy(&body);
+    zmsg_destroy(&in);
+}
+
+static zsock_t *fake_router(const uint8_t pk[32], const uint8_t sk[32])
+{
+    zsock_t *s = zsock_new(ZMQ_ROUTER);
+    zsock_set_linger(s, 0);
+    zsock_set_curve_server(s, 1);
+    zsock_set_curve_publickey_bin(s, pk);
+    zsock_set_curve_secretkey_bin(s, sk);
+    zsock_set_maxmsgsize(s, RM_MAX_MSG_SIZE);
+    return s;
+}
+
+/*  Binds the door at an ephemeral port P+1 with P free for the main socket. */
+static bool fake_bind(fake_t *fk, zsock_t *door, zsock_t *main_sock)
+{
+    for (int tries = 0; tries < 50; tries++) {
+        int port = zsock_bind(door, "tcp://127.0.0.1:*");
+        if (port > 1 && zsock_bind(main_sock, "tcp://127.0.0.1:%d", port - 1) == port - 1) {
+            fk->port = port - 1;
+            return true;
+        }
+        if (port > 0)
+            zsock_unbind(door, "tcp://127.0.0.1:%d", port);
+    }
+    return false;
+}
+
+static void fake_actor(zsock_t *pipe, void *arg)
+{
+    fake_t *fk = arg;
+    uint8_t door_pk[32], door_sk[32];
+    rm_door_keypair(fk->mesh_pk, door_pk, door_sk);
+    zsock_t *door = fake_router(door_pk, door_sk);
+    zsock_t *main_sock = fake_router(fk->node.curve_pk.b, fk->node.curve_sk.b);
+    bool ok = fake_bind(fk, door, main_sock);
+    zsock_signal(pipe, ok ? 0 : 1);
+    zpoller_t *poller = zpoller_new(pipe, door, main_sock, NULL);
+    while (ok) {
+        void *which = zpoller_wait(poller, -1);
+        if (which == door)
+            fake_door(fk, door);
+        else if (which == main_sock)
+            fake_main(fk, main_sock);
+        else
+            break; /* $TERM or interrupted */
+    }
+    zpoller_destroy(&poller);
+    zsock_destroy(&door);
+    zsock_destroy(&main_sock);
+}
+
+typedef struct {
+    uint8_t mesh_pk[32], mesh_sk[64];
+    rm_token_t client, node, other_node, client2;
+} keys_t;
+
+static void make_keys(keys_t *k)
+{
+    uint8_t other_pk[32], other_sk[64];
+    rm_err_t err;
+    crypto_sign_keypair(k->mesh_pk, k->mesh_sk);
+    crypto_sign_keypair(other_pk, other_sk);
+    CHECK(rm_token_issue(k->mesh_sk, RM_ROLE_CLIENT, "ann@box", 1, &k->client, &err) == 0);
+    CHECK(rm_token_issue(k->mesh_sk, RM_ROLE_NODE, "node-a", 1, &k->node, &err) == 0);
+    CHECK(rm_token_issue(k->mesh_sk, RM_ROLE_CLIENT, "bob@box", 1, &k->client2, &err) == 0);
+    CHECK(rm_token_issue(other_sk, RM_ROLE_NODE, "intruder", 1, &k->other_node, &err) == 0);
+}
+
+static void free_keys(keys_t *k)
+{
+    rm_token_free(&k->client);
+    rm_token_free(&k->node);
+    rm_token_free(&k->client2);
+    rm_token_free(&k->other_node);
+}
+
+static zactor_t *fake_start(fake_t *fk, const keys_t *k, fake_mode_t mode, rm_store_t *store)
+{
+    memset(fk, 0, sizeof *fk);
+    fk->mode = mode;
+    fk->store = store;
+    memcpy(fk->mesh_pk, k->mesh_pk, 32);
+    fk->node = k->node; /* shares the key pair, not owned */
+    fk->welcome_cred = mode == FAKE_CLIENT_ROLE  ? k->client2.credential
+                       : mode == FAKE_OTHER_MESH ? k->other_node.credential
+                                                 : k->node.credential;
+    zactor_t *actor = zactor_new(fake_actor, fk);
+    CHECK(actor != NULL);
+    return actor;
+}
+
+static void fake_addr(const fake_t *fk, char *buf, size_t size)
+{
+    snprintf(buf, size, "tcp://127.0.0.1:%d", fk->port);
+}
+
+/*  --- Client tests ---------------------------------------------------------------------------- */
+
+static void test_unreachable(const keys_t *k)
+{
+    /* a port nobody listens on: bind, note it, close */
+    zsock_t *probe = zsock_new(ZMQ_ROUTER);
+    int port = zsock_bind(probe, "tcp://127.0.0.1:*");
+    zsock_destroy(&probe);
+    CHECK(port > 1);
+    char addr[64];
+    snprintf(addr, sizeof addr, "tcp://127.0.0.1:%d", port - 1); /* the door is PORT+1 */
+    rm_err_t err;
+    int64_t t0 = rm_cli_mono_ms();
+    rm_client_t *c = rm_client_new(addr, &k->client, 300, &err);
+    int64_t took = rm_cli_mono_ms() - t0;
+    CHECK(c == NULL && err.code == RM_EUNREACH);
+    CHECK_MSG(took >= 280 && took < 1500, "took %lld ms", (long long)took);
+    CHECK(strstr(err.msg, "no answer from the node at") && strstr(err.msg, "within 0.3 s"));
+    CHECK(strstr(err.msg, "is meshd running there") != NULL);
+    CHECK(rm_client_new("tcp://nohost", &k->client, 300, &err) == NULL && err.code == RM_EINVAL);
+}
+
+static void test_door(const keys_t *k)
+{
+    fake_mode_t modes[] = {FAKE_CLIENT_ROLE, FAKE_OTHER_MESH, FAKE_SILENT};
+    rm_code_t want[] = {RM_EAUTH, RM_EAUTH, RM_EUNREACH};
+    const char *text[] = {"is not a node", "is not a node of this mesh", "no answer"};
+    for (size_t i = 0; i < 3; i++) {
+        fake_t fk;
+        char addr[64];
+        rm_err_t err;
+        zactor_t *actor = fake_start(&fk, k, modes[i], NULL);
+        fake_addr(&fk, addr, sizeof addr);
+        rm_client_t *c = rm_client_new(addr, &k->client, 400, &err);
+        CHECK_MSG(c == NULL && err.code == want[i] && strstr(err.msg, text[i]), "mode %zu: %s",
+                  i, c ? "connected" : err.msg);
+        rm_client_destroy(&c);
+        zactor_destroy(&actor);
+    }
+}
+
+static void test_requests(const keys_t *k)
+{
+    fake_t fk;
+    char addr[64];
+    rm_err_t err;
+    rm_msg_t reply;
+    zactor_t *actor = fake_start(&fk, k, FAKE_NODE, NULL);
+    fake_addr(&fk, addr, sizeof addr);
+    rm_client_t *c = rm_client_new(addr, &k->client, 2000, &err);
+    CHECK_MSG(c != NULL, "%s", err.msg);
+    if (c) {
+        CHECK(strcmp(rm_client_node(c), "node-a") == 0); /* from the signed credential */
+        CHECK(rm_client_call(c, RM_MSG_STATUS, NULL, RM_MSG_STATUS_REPLY, 0, &reply, &err) == 0);
+        CHECK(reply.type == RM_MSG_STATUS_REPLY && strcmp(reply.u.status_reply.node, "fake") == 0);
+        rm_msg_free(&reply);
+        CHECK(!rm_client_refused(c));
+        rm_job_ref_t ref = {"0123456789abcdef"};
+        CHECK(rm_client_call(c, RM_MSG_CANCEL, &ref, RM_MSG_OK, 0, &reply, &err) == -1);
+        CHECK(rm_client_refused(c) && err.code == RM_ENOTFOUND);
+        CHECK(strcmp(err.msg, "no such job") == 0);
+        CHECK(rm_cli_exit_code(&err, rm_client_refused(c)) == RM_EXIT_FAILED);
+        CHECK(rm_client_call(c, RM_MSG_STATUS, NULL, RM_MSG_JOBS_REPLY, 0, &reply, &err) == -1);
+        CHECK(err.code == RM_EPROTO && !rm_client_refused(c));
+    }
+    rm_client_destroy(&c);
+    CHECK(c == NULL);
+    /* another client of the same mesh connects too */
+    c = rm_client_new(addr, &k->client2, 2000, &err);
+    CHECK(c != NULL);
+    rm_client_destroy(&c);
+    zactor_destroy(&actor);
+}
+
+static void test_submit_and_fetch(const keys_t *k, const char *tmp)
+{
+    char root[600], blend[700], attach[700], store_dir[600], frame[600], out[600], got[700];
+    rm_err_t err;
+    snprintf(root, sizeof root, "%s/project2", tmp);
+    make_project(root);
+    snprintf(blend, sizeof blend, "%s/scene.blend", root);
+    snprintf(attach, sizeof attach, "%s/tex", root);
+    snprintf(store_dir, sizeof store_dir, "%s/node-store", tmp);
+    snprintf(frame, sizeof frame, "%s/rendered.png", tmp);
+    snprintf(out, sizeof out, "%s/frames", tmp);
+    rm_store_t *store = rm_store_new(store_dir, &err);
+    CHECK(store != NULL);
+    uint8_t *png = malloc(700000);
+    fill_random(png, 700000, 99);
+    write_file(frame, png, 700000);
+
+    fake_t fk;
+    char addr[64];
+    zactor_t *actor = fake_start(&fk, k, FAKE_NODE, store);
+    uint64_t size = 0;
+    CHECK(rm_manifest_store_file(store, frame, "frame_0001.png", &fk.frame_output, &size, &err) ==
+          0);
+    fake_addr(&fk, addr, sizeof addr);
+    rm_client_t *c = rm_client_new(addr, &k->client, 2000, &err);
+    const char *att[] = {attach};
+    rm_project_t *p = rm_project_new(blend, att, 1, &err);
+    CHECK(c && p);
+    if (c && p) {
+        rm_job_spec_t spec = {.job_id = "00000000000000aa", .name = "t", .blend = "scene.blend",
+                              .manifest = *rm_project_manifest_hash(p), .format = "PNG",
+                              .chunk = 1};
+        rm_submit_stats_t st;
+        fk.puts_refused = 1; /* first CHUNK_PUT: disk full */
+        CHECK(rm_submit_run(c, p, &spec, &st, &err) == -1);
+        CHECK(rm_client_refused(c) && err.code == RM_ENOSPC && strstr(err.msg, "disk full"));
+        fk.submits_dropped = 1; /* the first SUBMIT's reply is lost: sent again */
+        CHECK_MSG(rm_submit_run(c, p, &spec, &st, &err) == 0, "%s", err.msg);
+        CHECK(st.frames_total == 24 && st.rounds > 2);
+        CHECK(st.chunks_sent + 1 >= rm_project_chunks_total(p) - 1);
+        CHECK(st.chunks_total == rm_project_chunks_total(p));
+        /* everything is there now: a second submit sends nothing */
+        CHECK(rm_submit_run(c, p, &spec, &st, &err) == 0 && st.chunks_sent == 0);
+
+        rm_job_summary_t final;
+        CHECK(rm_wait_job(c, "00000000000000aa", true, &final, &err) == 0);
+        CHECK(final.state && strcmp(final.state, "done") == 0 && final.version == 7);
+        rm_codec_free(&rm_job_summary_desc, &final);
+
+        rm_fetch_stats_t fs;
+        CHECK_MSG(rm_fetch_job(c, "00000000000000aa", out, &fs, &err) == 0, "%s", err.msg);
+        CHECK(fs.fetched == 1 && fs.present == 0 && fs.not_done == 1 && fs.bytes == 700000);
+        size_t len = 0;
+        snprintf(got, sizeof got, "%s/frame_0001.png", out);
+        uint8_t *data = read_file(got, &len);
+        CHECK(data && len == 700000 && memcmp(data, png, len) == 0);
+        free(data);
+        CHECK(rm_fetch_job(c, "00000000000000aa", out, &fs, &err) == 0);
+        CHECK(fs.fetched == 0 && fs.present == 1);
+        FILE *f = fopen(got, "r+b"); /* a damaged copy is fetched again */
+        if (f) {
+            fputc('X', f);
+            fclose(f);
+        }
+        CHECK(rm_fetch_job(c, "00000000000000aa", out, &fs, &err) == 0 && fs.fetched == 1);
+    }
+    rm_project_destroy(&p);
+    rm_client_destroy(&c);
+    zactor_destroy(&actor);
+    rm_store_destroy(&store);
+    free(png);
+}
+
+int main(void)
+{
+    zsys_handler_set(NULL);
+    CHECK(sodium_init() >= 0);
+    char tmp[] = "/tmp/test_rm_client.XXXXXX";
+    CHECK(mkdtemp(tmp) != NULL);
+    keys_t keys;
+    make_keys(&keys);
+
+    test_args();
+    test_config(tmp);
+    test_values();
+    test_json(tmp);
+    test_submit_parse(tmp);
+    test_project(tmp);
+    test_unreachable(&keys);
+    test_door(&keys);
+    test_requests(&keys);
+    test_submit_and_fetch(&keys, tmp);
+
+    free_keys(&keys);
+    remove_tree(tmp);
+    RM_TEST_DONE();
+}

@@ -1,0 +1,171 @@
+/*  meshctl: the command-line client of a rendermesh mesh.
+
+    This file is the table of commands, their options and their usage; the
+    commands live in rm_cmd_*.c and the reference is docs/meshctl.md.  Exit
+    codes: 0 done, 1 job failed or request refused, 2 usage error or bad
+    input file, 3 cannot reach or authenticate. */
+#include <czmq.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rm_cmd.h"
+
+typedef struct {
+    const char *name;
+    rm_cmd_fn fn;
+    const rm_opt_spec_t *opts;
+    size_t min_pos, max_pos;
+    const char *usage;
+    const char *summary;
+} command_t;
+
+#define OPT(name) {name, true, false}
+#define FLAG(name) {name, false, false}
+#define END {NULL, false, false}
+
+static const rm_opt_spec_t init_opts[] = {OPT("name"), OPT("token"), FLAG("json"), END};
+static const rm_opt_spec_t invite_opts[] = {OPT("role"), OPT("name"), OPT("days"), END};
+static const rm_opt_spec_t json_opts[] = {FLAG("json"), END};
+static const rm_opt_spec_t submit_opts[] = {
+    OPT("frames"),  OPT("scene"),    OPT("camera"), OPT("samples"),     OPT("percent"),
+    OPT("resolution"), OPT("engine"), OPT("device"), OPT("format"),     OPT("chunk"),
+    {"attach", true, true}, OPT("priority"), OPT("name"), OPT("timeout"), FLAG("allow-scripts"),
+    OPT("out"),     FLAG("wait"),    FLAG("json"),  END,
+};
+
+static const command_t commands[] = {
+    {"init", rm_cmd_init, init_opts, 0, 0,
+     "init [--name NAME] [--mesh ADDR] [--json]\n       meshctl init --token FILE [--mesh ADDR]",
+     "create a mesh identity and this client's credential, or join with an invitation"},
+    {"invite", rm_cmd_invite, invite_opts, 0, 0,
+     "invite [--role node|client] [--name NAME] [--days N] > FILE",
+     "sign a credential for a new node or client (a secret token, to a file)"},
+    {"submit", rm_cmd_submit, submit_opts, 1, 1,
+     "submit FILE.blend [--frames 1-250|1,5,10-20|1-100:5] [--scene NAME] [--camera NAME]\n"
+     "       [--samples N] [--percent N] [--resolution WxH]\n"
+     "       [--engine CYCLES|BLENDER_EEVEE|BLENDER_WORKBENCH] [--device CPU|CUDA|OPTIX|HIP]\n"
+     "       [--format PNG|JPEG|OPEN_EXR|TIFF] [--chunk N] [--attach PATH]... [--priority N]\n"
+     "       [--name NAME] [--timeout SECONDS] [--allow-scripts] [--out DIR] [--wait] [--json]",
+     "send a .blend (and attached files) to the mesh as a render job"},
+    {"status", rm_cmd_status, json_opts, 0, 0, "status [--json]", "the node's and mesh's state"},
+    {"jobs", rm_cmd_jobs, json_opts, 0, 0, "jobs [--json]", "list jobs"},
+    {"nodes", rm_cmd_nodes, json_opts, 0, 0, "nodes [--json]", "list the mesh's nodes"},
+    {"wait", rm_cmd_wait, json_opts, 1, 1, "wait JOB [--json]",
+     "follow a job until it ends, with progress"},
+    {"fetch", rm_cmd_fetch, json_opts, 2, 2, "fetch JOB DIR [--json]",
+     "download a job's rendered frames into DIR"},
+    {"cancel", rm_cmd_cancel, json_opts, 1, 1, "cancel JOB [--json]", "cancel a job"},
+    {"logs", rm_cmd_logs, json_opts, 1, 2, "logs JOB [FRAME] [--json]",
+     "a job's log, or one frame's Blender log"},
+};
+
+#define NCOMMANDS (sizeof commands / sizeof commands[0])
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: meshctl [--mesh ADDR] [--home DIR] COMMAND [ARGS]\n\ncommands:\n");
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out,
+            "\nglobal options (anywhere on the line):\n"
+            "  --mesh ADDR  node to talk to, tcp://HOST:PORT (else MESH_ADDR, else HOME/config)\n"
+            "  --home DIR   meshctl's home (else MESH_HOME, else ~/.config/rendermesh)\n"
+            "environment: MESH_TIMEOUT_MS (default 5000) bounds every wait for a node\n"
+            "exit codes: 0 done, 1 job failed or request refused, 2 usage error or bad input,\n"
+            "            3 cannot reach or authenticate\n"
+            "meshctl COMMAND --help shows a command's options; docs/meshctl.md has them all\n");
+}
+
+static void command_usage(const command_t *cmd, FILE *out)
+{
+    fprintf(out, "usage: meshctl %s\n%s\n", cmd->usage, cmd->summary);
+}
+
+static const command_t *find_command(const char *name)
+{
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        if (strcmp(commands[i].name, name) == 0)
+            return &commands[i];
+    return NULL;
+}
+
+static bool asks_help(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+            return true;
+    return false;
+}
+
+/*  Parses the command's options and configuration, then runs it. */
+static int run(const command_t *cmd, int argc, char **argv, int cmd_index)
+{
+    char **sub = calloc((size_t)argc, sizeof *sub);
+    int n = 0;
+    rm_err_t err = {0};
+    rm_cli_env_t env;
+    rm_cmd_ctx_t ctx = {0};
+    int rc = RM_EXIT_USAGE;
+    if (!sub)
+        return RM_EXIT_FAILED;
+    for (int i = 1; i < argc; i++)
+        if (i != cmd_index)
+            sub[n++] = argv[i];
+    ctx.args = rm_args_parse(n, sub, cmd->opts, &err);
+    if (!ctx.args) {
+        rm_cli_error("%s", err.msg);
+        command_usage(cmd, stderr);
+    } else if (rm_args_has(ctx.args, "help")) {
+        command_usage(cmd, stdout);
+        rc = RM_EXIT_OK;
+    } else if (rm_args_npos(ctx.args) < cmd->min_pos || rm_args_npos(ctx.args) > cmd->max_pos) {
+        rm_cli_error("wrong number of arguments for %s", cmd->name);
+        command_usage(cmd, stderr);
+    } else {
+        rm_cli_env_from_process(&env);
+        if (rm_cli_config_resolve(rm_args_get(ctx.args, "home"), rm_args_get(ctx.args, "mesh"),
+                                  &env, &ctx.cfg, &err) != 0) {
+            rm_cli_error("%s", err.msg);
+        } else {
+            ctx.json = rm_args_has(ctx.args, "json");
+            rc = cmd->fn(&ctx);
+        }
+    }
+    rm_args_destroy(&ctx.args);
+    free(sub);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    zsys_handler_set(NULL); /* Ctrl-C ends meshctl at once, as in any command-line tool */
+    if (sodium_init() < 0) {
+        rm_cli_error("cannot initialise libsodium");
+        return RM_EXIT_FAILED;
+    }
+    int ci = rm_cli_command_index(argc, argv);
+    if (ci < 0) {
+        if (argc == 2 && strcmp(argv[1], "--version") == 0) {
+            printf("meshctl %s (protocol %d)\n", RM_VERSION, RM_PROTO_VERSION);
+            return RM_EXIT_OK;
+        }
+        usage(asks_help(argc, argv) ? stdout : stderr);
+        return asks_help(argc, argv) ? RM_EXIT_OK : RM_EXIT_USAGE;
+    }
+    if (strcmp(argv[ci], "help") == 0) {
+        const command_t *cmd = ci + 1 < argc ? find_command(argv[ci + 1]) : NULL;
+        if (cmd)
+            command_usage(cmd, stdout);
+        else
+            usage(stdout);
+        return RM_EXIT_OK;
+    }
+    const command_t *cmd = find_command(argv[ci]);
+    if (!cmd) {
+        rm_cli_error("unknown command '%s'; meshctl --help lists them", argv[ci]);
+        return RM_EXIT_USAGE;
+    }
+    return run(cmd, argc, argv, ci);
+}

@@ -1,0 +1,270 @@
+/*  meshctl status, jobs, nodes, cancel and logs: one request, one answer. */
+#include "rm_cmd.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "rm_frames.h"
+
+/*  Connects and sends one request; exit code, *reply filled on 0. */
+static int ask(rm_cmd_ctx_t *ctx, rm_msg_type_t type, const void *body, rm_msg_type_t expect,
+               rm_msg_t *reply)
+{
+    rm_client_t *client = NULL;
+    rm_err_t err = {0};
+    int rc = rm_cmd_connect(ctx, &client);
+    if (rc == RM_EXIT_OK && rm_client_call(client, type, body, expect, 0, reply, &err) != 0)
+        rc = rm_cmd_fail(&err, client);
+    rm_client_destroy(&client);
+    return rc;
+}
+
+/*  --- status ----------------------------------------------------------------- */
+
+static void status_json(const rm_status_reply_t *s)
+{
+    rm_json_t *j = rm_json_new(stdout);
+    rm_json_object(j, NULL);
+    rm_json_str(j, "node", s->node);
+    rm_json_str(j, "version", s->version);
+    rm_json_u64(j, "proto", s->proto);
+    rm_json_i64(j, "uptime_s", s->uptime_s);
+    rm_json_str(j, "coordinator", s->coordinator);
+    rm_json_u64(j, "epoch", s->epoch);
+    rm_json_object(j, "jobs");
+    rm_json_u64(j, "queued", s->jobs_queued);
+    rm_json_u64(j, "active", s->jobs_active);
+    rm_json_u64(j, "done", s->jobs_done);
+    rm_json_u64(j, "failed", s->jobs_failed);
+    rm_json_end(j);
+    rm_json_u64(j, "slots", s->slots);
+    rm_json_u64(j, "slots_busy", s->slots_busy);
+    rm_json_bool(j, "blender_ok", s->blender_ok);
+    rm_json_str(j, "blender", s->blender);
+    rm_json_destroy(&j);
+}
+
+static void status_text(rm_status_reply_t *s)
+{
+    char up[32];
+    rm_cli_fmt_age(s->uptime_s, up, sizeof up);
+    printf("node         %s (meshd %s, protocol %" PRIu64 ", up %s)\n", rm_cli_clean(s->node),
+           rm_cli_clean(s->version), s->proto, up);
+    printf("coordinator  %s (epoch %" PRIu64 ")\n",
+           s->coordinator && *s->coordinator ? rm_cli_clean(s->coordinator) : "none yet",
+           s->epoch);
+    printf("jobs         %" PRIu64 " queued, %" PRIu64 " active, %" PRIu64 " done, %" PRIu64
+           " failed\n",
+           s->jobs_queued, s->jobs_active, s->jobs_done, s->jobs_failed);
+    printf("slots        %" PRIu64 " busy of %" PRIu64 "\n", s->slots_busy, s->slots);
+    printf("blender      %s%s\n", s->blender_ok ? "" : "unavailable: ", rm_cli_clean(s->blender));
+}
+
+int rm_cmd_status(rm_cmd_ctx_t *ctx)
+{
+    rm_msg_t reply;
+    int rc = ask(ctx, RM_MSG_STATUS, NULL, RM_MSG_STATUS_REPLY, &reply);
+    if (rc != RM_EXIT_OK)
+        return rc;
+    if (ctx->json)
+        status_json(&reply.u.status_reply);
+    else
+        status_text(&reply.u.status_reply);
+    rm_msg_free(&reply);
+    return RM_EXIT_OK;
+}
+
+/*  --- jobs ------------------------------------------------------------------- */
+
+static int jobs_text(const rm_jobs_reply_t *r)
+{
+    static const char *const head[] = {"ID", "NAME", "STATE", "DONE/TOTAL", "FAILED", "PRIO",
+                                       "AGE"};
+    rm_table_t *t = rm_table_new(7, head);
+    int64_t now = rm_cli_now_ms();
+    for (uint32_t i = 0; t && i < r->jobs.count; i++) {
+        const rm_job_summary_t *s = &r->jobs.items[i];
+        char done[48], failed[24], prio[24], age[24];
+        snprintf(done, sizeof done, "%" PRIu64 "/%" PRIu64, s->frames_done, s->frames_total);
+        snprintf(failed, sizeof failed, "%" PRIu64, s->frames_failed);
+        snprintf(prio, sizeof prio, "%" PRId64, s->priority);
+        rm_cli_fmt_age((now - s->submitted_at) / 1000, age, sizeof age);
+        const char *row[] = {s->job_id, s->name, s->state, done, failed, prio, age};
+        if (rm_table_add(t, row) != 0)
+            rm_table_destroy(&t);
+    }
+    if (!t) {
+        rm_cli_error("out of memory");
+        return RM_EXIT_FAILED;
+    }
+    if (r->jobs.count == 0)
+        printf("no jobs\n");
+    else
+        rm_table_print(t, stdout);
+    rm_table_destroy(&t);
+    return RM_EXIT_OK;
+}
+
+int rm_cmd_jobs(rm_cmd_ctx_t *ctx)
+{
+    rm_msg_t reply;
+    int rc = ask(ctx, RM_MSG_JOBS, NULL, RM_MSG_JOBS_REPLY, &reply);
+    if (rc != RM_EXIT_OK)
+        return rc;
+    if (ctx->json) {
+        rm_json_t *j = rm_json_new(stdout);
+        rm_json_object(j, NULL);
+        rm_json_array(j, "jobs");
+        for (uint32_t i = 0; i < reply.u.jobs_reply.jobs.count; i++) {
+            rm_json_object(j, NULL);
+            rm_cmd_json_summary(j, &reply.u.jobs_reply.jobs.items[i]);
+            rm_json_end(j);
+        }
+        rm_json_destroy(&j);
+    } else {
+        rc = jobs_text(&reply.u.jobs_reply);
+    }
+    rm_msg_free(&reply);
+    return rc;
+}
+
+/*  --- nodes ------------------------------------------------------------------ */
+
+static void node_json(rm_json_t *j, const rm_node_info_t *n)
+{
+    rm_json_object(j, NULL);
+    rm_json_str(j, "name", n->name);
+    rm_json_str(j, "state", n->state);
+    rm_json_str(j, "address", n->address);
+    rm_json_str(j, "role", n->role);
+    rm_json_u64(j, "slots", n->slots);
+    rm_json_u64(j, "slots_busy", n->slots_busy);
+    rm_json_str(j, "rendering", n->rendering);
+    rm_json_u64(j, "ms_per_frame", n->ms_per_frame);
+    rm_json_bool(j, "blender_ok", n->blender_ok);
+    rm_json_str(j, "blender", n->blender);
+    rm_json_end(j);
+}
+
+static int nodes_text(const rm_nodes_reply_t *r)
+{
+    static const char *const head[] = {"NAME", "STATE",    "ADDRESS", "ROLE",
+                                       "SLOTS", "RENDERING", "MS/FRAME", "BLENDER"};
+    rm_table_t *t = rm_table_new(8, head);
+    for (uint32_t i = 0; t && i < r->nodes.count; i++) {
+        const rm_node_info_t *n = &r->nodes.items[i];
+        char slots[48], ms[24], blender[300];
+        snprintf(slots, sizeof slots, "%" PRIu64 "/%" PRIu64, n->slots_busy, n->slots);
+        snprintf(ms, sizeof ms, "%" PRIu64, n->ms_per_frame);
+        if (n->ms_per_frame == 0)
+            ms[0] = '\0'; /* unknown: printed as "-" */
+        snprintf(blender, sizeof blender, "%s%s", n->blender_ok ? "" : "no: ",
+                 n->blender ? n->blender : "");
+        const char *row[] = {n->name, n->state, n->address, n->role, slots, n->rendering, ms,
+                             blender};
+        if (rm_table_add(t, row) != 0)
+            rm_table_destroy(&t);
+    }
+    if (!t) {
+        rm_cli_error("out of memory");
+        return RM_EXIT_FAILED;
+    }
+    rm_table_print(t, stdout);
+    rm_table_destroy(&t);
+    return RM_EXIT_OK;
+}
+
+int rm_cmd_nodes(rm_cmd_ctx_t *ctx)
+{
+    rm_msg_t reply;
+    int rc = ask(ctx, RM_MSG_NODES, NULL, RM_MSG_NODES_REPLY, &reply);
+    if (rc != RM_EXIT_OK)
+        return rc;
+    if (ctx->json) {
+        rm_json_t *j = rm_json_new(stdout);
+        rm_json_object(j, NULL);
+        rm_json_array(j, "nodes");
+        for (uint32_t i = 0; i < reply.u.nodes_reply.nodes.count; i++)
+            node_json(j, &reply.u.nodes_reply.nodes.items[i]);
+        rm_json_destroy(&j);
+    } else {
+        rc = nodes_text(&reply.u.nodes_reply);
+    }
+    rm_msg_free(&reply);
+    return rc;
+}
+
+/*  --- cancel ------------------------------------------------------------------ */
+
+int rm_cmd_cancel(rm_cmd_ctx_t *ctx)
+{
+    const char *job_id = NULL;
+    rm_msg_t reply;
+    int rc = rm_cmd_job_arg(ctx, &job_id);
+    rm_job_ref_t ref = {(char *)job_id};
+    if (rc == RM_EXIT_OK)
+        rc = ask(ctx, RM_MSG_CANCEL, &ref, RM_MSG_OK, &reply);
+    if (rc != RM_EXIT_OK)
+        return rc;
+    const char *msg = reply.u.ok.message ? rm_cli_clean(reply.u.ok.message) : "";
+    if (ctx->json) {
+        rm_json_t *j = rm_json_new(stdout);
+        rm_json_object(j, NULL);
+        rm_json_str(j, "job_id", job_id);
+        rm_json_bool(j, "canceled", true);
+        rm_json_str(j, "message", msg);
+        rm_json_destroy(&j);
+    } else {
+        printf("job %s canceled%s%s\n", job_id, *msg ? ": " : "", msg);
+    }
+    rm_msg_free(&reply);
+    return RM_EXIT_OK;
+}
+
+/*  --- logs -------------------------------------------------------------------- */
+
+static void logs_out(const rm_cmd_ctx_t *ctx, const rm_logs_t *req, const rm_logs_reply_t *r)
+{
+    if (ctx->json) {
+        rm_json_t *j = rm_json_new(stdout);
+        rm_json_object(j, NULL);
+        rm_json_str(j, "job_id", req->job_id);
+        if (req->has_frame)
+            rm_json_u64(j, "frame", req->frame);
+        else
+            rm_json_null(j, "frame");
+        rm_json_bool(j, "truncated", r->truncated);
+        rm_json_strn(j, "text", r->text.data, r->text.len);
+        rm_json_destroy(&j);
+        return;
+    }
+    if (r->truncated)
+        fprintf(stderr, "meshctl: the log is long; only its last %zu bytes follow\n", r->text.len);
+    fwrite(r->text.data, 1, r->text.len, stdout);
+    if (r->text.len > 0 && r->text.data[r->text.len - 1] != '\n')
+        fputc('\n', stdout);
+}
+
+int rm_cmd_logs(rm_cmd_ctx_t *ctx)
+{
+    const char *job_id = NULL, *frame = rm_args_pos(ctx->args, 1);
+    rm_logs_t req = {0};
+    rm_msg_t reply;
+    rm_err_t err = {0};
+    int rc = rm_cmd_job_arg(ctx, &job_id);
+    if (rc != RM_EXIT_OK)
+        return rc;
+    req.job_id = (char *)job_id;
+    req.has_frame = frame != NULL;
+    if (frame && rm_cli_parse_u64("FRAME", frame, 0, RM_FRAME_MAX, &req.frame, &err) != 0) {
+        rm_cli_error("%s", err.msg);
+        return RM_EXIT_USAGE;
+    }
+    rc = ask(ctx, RM_MSG_LOGS, &req, RM_MSG_LOGS_REPLY, &reply);
+    if (rc != RM_EXIT_OK)
+        return rc;
+    logs_out(ctx, &req, &reply.u.logs_reply);
+    rm_msg_free(&reply);
+    return RM_EXIT_OK;
+}

@@ -1,0 +1,115 @@
+/*  meshctl submit: validate, connect, describe the project, send what the
+    node lacks, and optionally wait for the job and fetch its frames. */
+#include "rm_cmd.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rm_fetch.h"
+#include "rm_project.h"
+#include "rm_submit.h"
+#include "rm_wait.h"
+
+typedef struct {
+    rm_submit_req_t req;
+    rm_submit_stats_t stats;
+    rm_job_summary_t final; /* when waited for */
+    bool waited;
+    rm_fetch_stats_t fetch;
+    bool fetched;
+} submit_t;
+
+static void print_json(const submit_t *s)
+{
+    rm_json_t *j = rm_json_new(stdout);
+    rm_json_object(j, NULL);
+    rm_json_str(j, "job_id", s->req.spec.job_id);
+    rm_json_u64(j, "frames", s->stats.frames_total);
+    rm_json_u64(j, "chunks_sent", s->stats.chunks_sent);
+    rm_json_u64(j, "bytes_sent", s->stats.bytes_sent);
+    rm_json_u64(j, "chunks_total", s->stats.chunks_total);
+    if (s->waited) {
+        rm_json_str(j, "state", s->final.state);
+        rm_json_u64(j, "frames_done", s->final.frames_done);
+        rm_json_u64(j, "frames_failed", s->final.frames_failed);
+        rm_json_str(j, "error", s->final.error);
+    }
+    if (s->fetched)
+        rm_cmd_json_fetch(j, s->req.out, &s->fetch);
+    rm_json_destroy(&j);
+}
+
+static void print_accepted(const submit_t *s)
+{
+    char size[32];
+    rm_cli_fmt_bytes(s->stats.bytes_sent, size, sizeof size);
+    printf("job %s accepted: %" PRIu64 " frames; sent %u of %u chunks (%s)\n", s->req.spec.job_id,
+           s->stats.frames_total, s->stats.chunks_sent, s->stats.chunks_total, size);
+    fflush(stdout);
+}
+
+/*  Builds the manifest and runs the conversation until ACCEPTED. */
+static int send_job(rm_client_t *client, submit_t *s, rm_err_t *err)
+{
+    rm_project_t *project = rm_project_new(s->req.blend, s->req.attach, s->req.nattach, err);
+    if (!project)
+        return -1;
+    int rc = 0;
+    s->req.spec.manifest = *rm_project_manifest_hash(project);
+    if (!(s->req.spec.blend = strdup(rm_project_blend_rel(project))))
+        rc = rm_err_set(err, RM_ENOMEM, "out of memory");
+    if (rc == 0)
+        rc = rm_submit_run(client, project, &s->req.spec, &s->stats, err);
+    rm_project_destroy(&project);
+    return rc;
+}
+
+/*  --wait and --out: follow the job, say how it ended, then fetch what it
+    made (also from a failed job: the frames that did render).  Returns an
+    exit code. */
+static int follow(rm_cmd_ctx_t *ctx, rm_client_t *client, submit_t *s)
+{
+    rm_err_t err = {0};
+    if (rm_wait_job(client, s->req.spec.job_id, ctx->json, &s->final, &err) != 0)
+        return rm_cmd_fail(&err, client);
+    s->waited = true;
+    int rc = rm_cmd_job_end(&s->final, ctx->json);
+    if (!s->req.out)
+        return rc;
+    if (rm_fetch_job(client, s->req.spec.job_id, s->req.out, &s->fetch, &err) != 0)
+        return rm_cmd_fail(&err, client);
+    s->fetched = true;
+    if (!ctx->json)
+        rm_cmd_print_fetch(s->req.out, &s->fetch);
+    return rc;
+}
+
+int rm_cmd_submit(rm_cmd_ctx_t *ctx)
+{
+    submit_t s;
+    char job_id[17];
+    rm_client_t *client = NULL;
+    rm_err_t err = {0};
+    memset(&s, 0, sizeof s);
+    if (rm_submit_req_parse(ctx->args, &s.req, &err) != 0) {
+        rm_submit_req_free(&s.req);
+        rm_cli_error("%s", err.msg);
+        return RM_EXIT_USAGE;
+    }
+    rm_submit_new_id(job_id);
+    int rc = (s.req.spec.job_id = strdup(job_id)) ? rm_cmd_connect(ctx, &client) : RM_EXIT_FAILED;
+    if (rc == RM_EXIT_OK && send_job(client, &s, &err) != 0)
+        rc = rm_cmd_fail(&err, client);
+    else if (rc == RM_EXIT_OK && !ctx->json)
+        print_accepted(&s);
+    if (rc == RM_EXIT_OK && s.req.wait)
+        rc = follow(ctx, client, &s);
+    if (ctx->json && (rc == RM_EXIT_OK || s.waited))
+        print_json(&s);
+    rm_codec_free(&rm_job_summary_desc, &s.final);
+    rm_submit_req_free(&s.req);
+    rm_client_destroy(&client);
+    return rc;
+}
