@@ -262,10 +262,14 @@ static void handle_door(node_t *self)
         zsys_warning("door: refused a malformed message from %s", address ? address : "?");
         goto out;
     }
-    if (rm_msg_decode(zframe_data(payload), zframe_size(payload), &msg, &err) != 0 ||
-        msg.type != RM_MSG_HELLO) {
-        zsys_warning("door: refused a message from %s: %s", address ? address : "?",
-                     msg.type == RM_MSG_HELLO ? err.msg : "only HELLO is accepted here");
+    if (rm_msg_decode(zframe_data(payload), zframe_size(payload), &msg, &err) != 0) {
+        zsys_warning("door: refused a malformed message from %s: %s", address ? address : "?",
+                     err.msg);
+        goto out;
+    }
+    if (msg.type != RM_MSG_HELLO) {
+        zsys_warning("door: refused %s from %s: only HELLO is accepted here",
+                     rm_msg_name(msg.type), address ? address : "?");
         goto out;
     }
     if (rm_cred_verify(msg.u.hello.credential.data, msg.u.hello.credential.len,

@@ -16,7 +16,7 @@
 
 #define RM_PROTO_VERSION 1
 /*  No message may be larger: set as ZMQ_MAXMSGSIZE on every socket. */
-#define RM_MAX_MSG_SIZE (8 * 1024 * 1024)
+#define RM_MAX_MSG_SIZE (16 * 1024 * 1024)
 #define RM_MAX_CHUNK_SIZE (1024 * 1024) /* storage chunks are smaller (FastCDC max) */
 #define RM_MAX_FRAMES 100000             /* frames in one job */
 #define RM_MAX_NEED 4096                 /* hashes in one NEED */

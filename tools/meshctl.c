@@ -21,18 +21,42 @@ typedef struct {
     const char *summary;
 } command_t;
 
-#define OPT(name) {name, true, false}
-#define FLAG(name) {name, false, false}
-#define END {NULL, false, false}
+#define OPT(name)                                                                                  \
+    {                                                                                              \
+        name, true, false                                                                          \
+    }
+#define FLAG(name)                                                                                 \
+    {                                                                                              \
+        name, false, false                                                                         \
+    }
+#define END                                                                                        \
+    {                                                                                              \
+        NULL, false, false                                                                         \
+    }
 
 static const rm_opt_spec_t init_opts[] = {OPT("name"), OPT("token"), FLAG("json"), END};
 static const rm_opt_spec_t invite_opts[] = {OPT("role"), OPT("name"), OPT("days"), END};
 static const rm_opt_spec_t json_opts[] = {FLAG("json"), END};
 static const rm_opt_spec_t submit_opts[] = {
-    OPT("frames"),  OPT("scene"),    OPT("camera"), OPT("samples"),     OPT("percent"),
-    OPT("resolution"), OPT("engine"), OPT("device"), OPT("format"),     OPT("chunk"),
-    {"attach", true, true}, OPT("priority"), OPT("name"), OPT("timeout"), FLAG("allow-scripts"),
-    OPT("out"),     FLAG("wait"),    FLAG("json"),  END,
+    OPT("frames"),
+    OPT("scene"),
+    OPT("camera"),
+    OPT("samples"),
+    OPT("percent"),
+    OPT("resolution"),
+    OPT("engine"),
+    OPT("device"),
+    OPT("format"),
+    OPT("chunk"),
+    {"attach", true, true},
+    OPT("priority"),
+    OPT("name"),
+    OPT("timeout"),
+    FLAG("allow-scripts"),
+    OPT("out"),
+    FLAG("wait"),
+    FLAG("json"),
+    END,
 };
 
 static const command_t commands[] = {

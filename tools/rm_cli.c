@@ -231,9 +231,9 @@ static int read_config(const char *path, rm_cli_config_t *cfg, rm_err_t *err)
 {
     FILE *f = fopen(path, "r");
     if (!f)
-        return errno == ENOENT ? 0
-                               : rm_err_set(err, RM_EINVAL, "cannot read %s: %s", path,
-                                            strerror(errno));
+        return errno == ENOENT
+                   ? 0
+                   : rm_err_set(err, RM_EINVAL, "cannot read %s: %s", path, strerror(errno));
     char line[2048];
     int lineno = 0, rc = 0;
     while (rc == 0 && fgets(line, sizeof line, f)) {

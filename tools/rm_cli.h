@@ -69,10 +69,10 @@ typedef struct {
 void rm_cli_env_from_process(rm_cli_env_t *env);
 
 typedef struct {
-    char home[1024];     /* meshctl's home directory */
-    char mesh[1024];     /* node address, "" if none is configured */
+    char home[1024];      /* meshctl's home directory */
+    char mesh[1024];      /* node address, "" if none is configured */
     char mesh_from[1100]; /* where `mesh` came from: "--mesh", "MESH_ADDR" or the config path */
-    int timeout_ms;      /* how long to wait for a node */
+    int timeout_ms;       /* how long to wait for a node */
 } rm_cli_config_t;
 
 /*  Home: --home, else MESH_HOME, else HOME/.config/rendermesh.

@@ -27,8 +27,9 @@ int rm_cli_parse_u64(const char *opt, const char *text, uint64_t min, uint64_t m
     errno = 0;
     unsigned long long v = all_digits(text) ? strtoull(text, NULL, 10) : 0;
     if (!all_digits(text) || errno != 0 || v < min || v > max)
-        return rm_err_set(err, RM_EINVAL, "%s: '%s' is not a number between %" PRIu64 " and %" PRIu64,
-                          opt, text, min, max);
+        return rm_err_set(err, RM_EINVAL,
+                          "%s: '%s' is not a number between %" PRIu64 " and %" PRIu64, opt, text,
+                          min, max);
     *out = (uint64_t)v;
     return 0;
 }
@@ -40,8 +41,9 @@ int rm_cli_parse_i64(const char *opt, const char *text, int64_t min, int64_t max
     errno = 0;
     long long v = all_digits(digits) ? strtoll(text, NULL, 10) : 0;
     if (!all_digits(digits) || errno != 0 || v < min || v > max)
-        return rm_err_set(err, RM_EINVAL, "%s: '%s' is not a number between %" PRId64 " and %" PRId64,
-                          opt, text, min, max);
+        return rm_err_set(err, RM_EINVAL,
+                          "%s: '%s' is not a number between %" PRId64 " and %" PRId64, opt, text,
+                          min, max);
     *out = (int64_t)v;
     return 0;
 }

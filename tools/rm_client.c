@@ -156,8 +156,8 @@ static int read_one(rm_client_t *self, rm_msg_t *msg, rm_err_t *err)
         return 0;
     if (rc == 0) {
         rm_msg_free(msg);
-        rm_err_set(err, RM_EPROTO, "node at %s sent a message of %d frames, expected 1",
-                   self->addr, frames);
+        rm_err_set(err, RM_EPROTO, "node at %s sent a message of %d frames, expected 1", self->addr,
+                   frames);
     } else {
         rm_msg_free(msg);
         rm_err_prefix(err, "node at %s sent a malformed message: ", self->addr);
@@ -339,8 +339,8 @@ static int check_welcome(rm_client_t *self, const rm_token_t *id, const rm_welco
     if (w->proto != RM_PROTO_VERSION)
         return rm_err_set(err, RM_EPROTO, "node at %s speaks protocol %llu, this meshctl %d",
                           self->addr, (unsigned long long)w->proto, RM_PROTO_VERSION);
-    if (rm_cred_verify(w->credential.data, w->credential.len, id->mesh_pk.b,
-                       (int64_t)time(NULL), &cred, &e) != 0)
+    if (rm_cred_verify(w->credential.data, w->credential.len, id->mesh_pk.b, (int64_t)time(NULL),
+                       &cred, &e) != 0)
         return rm_err_set(err, RM_EAUTH, "the node at %s is not a node of this mesh: %s",
                           self->addr, e.msg);
     int rc = 0;

@@ -29,8 +29,8 @@ typedef struct _rm_client_t rm_client_t;
 
 /*  Splits "tcp://HOST:PORT" (HOST may be "[v6addr]") and checks that PORT
     and PORT+1 are valid ports.  host gets HOST without brackets. */
-int rm_client_parse_addr(const char *addr, char *host, size_t host_size, int *port,
-                         bool *ipv6, rm_err_t *err);
+int rm_client_parse_addr(const char *addr, char *host, size_t host_size, int *port, bool *ipv6,
+                         rm_err_t *err);
 
 /*  Connects and authenticates as `identity` (a client token), waiting up to
     timeout_ms (<= 0: 5000) for the node's WELCOME.  Errors: RM_EINVAL (bad
@@ -50,7 +50,7 @@ int rm_client_timeout(const rm_client_t *self);
 bool rm_client_refused(const rm_client_t *self);
 
 /*  Sends one request (body: the type's struct, NULL for empty bodies);
-    *req receives its request id. */
+ *req receives its request id. */
 int rm_client_send(rm_client_t *self, rm_msg_type_t type, const void *body, uint64_t *req,
                    rm_err_t *err);
 

@@ -39,15 +39,14 @@ void rm_cmd_json_fetch(rm_json_t *j, const char *dir, const rm_fetch_stats_t *st
 int rm_cmd_job_end(const rm_job_summary_t *s, bool quiet)
 {
     const char *state = s->state ? s->state : "";
-    int64_t ms = s->finished_at > s->started_at && s->started_at > 0
-                     ? s->finished_at - s->started_at
-                     : 0;
+    int64_t ms =
+        s->finished_at > s->started_at && s->started_at > 0 ? s->finished_at - s->started_at : 0;
     char took[32];
     rm_cli_fmt_clock((uint64_t)(ms / 1000), took, sizeof took);
     if (strcmp(state, "done") == 0) {
         if (!quiet)
-            printf("job %s done: %" PRIu64 "/%" PRIu64 " frames in %s\n", s->job_id,
-                   s->frames_done, s->frames_total, took);
+            printf("job %s done: %" PRIu64 "/%" PRIu64 " frames in %s\n", s->job_id, s->frames_done,
+                   s->frames_total, took);
         return RM_EXIT_OK;
     }
     if (!quiet && strcmp(state, "canceled") == 0)

@@ -52,8 +52,7 @@ static void status_text(rm_status_reply_t *s)
     printf("node         %s (meshd %s, protocol %" PRIu64 ", up %s)\n", rm_cli_clean(s->node),
            rm_cli_clean(s->version), s->proto, up);
     printf("coordinator  %s (epoch %" PRIu64 ")\n",
-           s->coordinator && *s->coordinator ? rm_cli_clean(s->coordinator) : "none yet",
-           s->epoch);
+           s->coordinator && *s->coordinator ? rm_cli_clean(s->coordinator) : "none yet", s->epoch);
     printf("jobs         %" PRIu64 " queued, %" PRIu64 " active, %" PRIu64 " done, %" PRIu64
            " failed\n",
            s->jobs_queued, s->jobs_active, s->jobs_done, s->jobs_failed);
@@ -79,8 +78,8 @@ int rm_cmd_status(rm_cmd_ctx_t *ctx)
 
 static int jobs_text(const rm_jobs_reply_t *r)
 {
-    static const char *const head[] = {"ID", "NAME", "STATE", "DONE/TOTAL", "FAILED", "PRIO",
-                                       "AGE"};
+    static const char *const head[] = {"ID",     "NAME", "STATE", "DONE/TOTAL",
+                                       "FAILED", "PRIO", "AGE"};
     rm_table_t *t = rm_table_new(7, head);
     int64_t now = rm_cli_now_ms();
     for (uint32_t i = 0; t && i < r->jobs.count; i++) {
@@ -149,7 +148,7 @@ static void node_json(rm_json_t *j, const rm_node_info_t *n)
 
 static int nodes_text(const rm_nodes_reply_t *r)
 {
-    static const char *const head[] = {"NAME", "STATE",    "ADDRESS", "ROLE",
+    static const char *const head[] = {"NAME",  "STATE",     "ADDRESS",  "ROLE",
                                        "SLOTS", "RENDERING", "MS/FRAME", "BLENDER"};
     rm_table_t *t = rm_table_new(8, head);
     for (uint32_t i = 0; t && i < r->nodes.count; i++) {
@@ -159,10 +158,10 @@ static int nodes_text(const rm_nodes_reply_t *r)
         snprintf(ms, sizeof ms, "%" PRIu64, n->ms_per_frame);
         if (n->ms_per_frame == 0)
             ms[0] = '\0'; /* unknown: printed as "-" */
-        snprintf(blender, sizeof blender, "%s%s", n->blender_ok ? "" : "no: ",
-                 n->blender ? n->blender : "");
-        const char *row[] = {n->name, n->state, n->address, n->role, slots, n->rendering, ms,
-                             blender};
+        snprintf(blender, sizeof blender, "%s%s",
+                 n->blender_ok ? "" : "no: ", n->blender ? n->blender : "");
+        const char *row[] = {n->name, n->state,     n->address, n->role,
+                             slots,   n->rendering, ms,         blender};
         if (rm_table_add(t, row) != 0)
             rm_table_destroy(&t);
     }
@@ -215,8 +214,10 @@ int rm_cmd_cancel(rm_cmd_ctx_t *ctx)
         rm_json_bool(j, "canceled", true);
         rm_json_str(j, "message", msg);
         rm_json_destroy(&j);
+    } else if (*msg) {
+        printf("job %s: %s\n", job_id, msg); /* e.g. "job already finished" */
     } else {
-        printf("job %s canceled%s%s\n", job_id, *msg ? ": " : "", msg);
+        printf("job %s canceled\n", job_id);
     }
     rm_msg_free(&reply);
     return RM_EXIT_OK;

@@ -228,8 +228,7 @@ static int emit_token(const char *text)
                      "meshctl invite > node.token");
         return RM_EXIT_USAGE;
     }
-    if (fstat(STDOUT_FILENO, &st) == 0 && S_ISREG(st.st_mode) &&
-        fchmod(STDOUT_FILENO, 0600) != 0) {
+    if (fstat(STDOUT_FILENO, &st) == 0 && S_ISREG(st.st_mode) && fchmod(STDOUT_FILENO, 0600) != 0) {
         rm_cli_error("cannot make the token file private (chmod 600): %s", strerror(errno));
         return RM_EXIT_FAILED;
     }

@@ -40,8 +40,7 @@ static int check_chunk(const rm_msg_t *reply, const rm_hash_t *want, rm_err_t *e
         return rm_err_set(err, RM_EPROTO, "node answered CHUNK_GET with %s",
                           rm_msg_name(reply->type) ? rm_msg_name(reply->type) : "?");
     rm_hash(reply->u.chunk.data.data, reply->u.chunk.data.len, &got);
-    if (memcmp(&got, want, sizeof got) != 0 ||
-        memcmp(&reply->u.chunk.hash, want, sizeof got) != 0)
+    if (memcmp(&got, want, sizeof got) != 0 || memcmp(&reply->u.chunk.hash, want, sizeof got) != 0)
         return hash_mismatch(want, err);
     return 0;
 }
@@ -64,8 +63,7 @@ typedef struct {
     size_t n;
 } outs_t;
 
-static int send_manifest_get(void *arg, rm_client_t *client, size_t i, uint64_t *req,
-                             rm_err_t *err)
+static int send_manifest_get(void *arg, rm_client_t *client, size_t i, uint64_t *req, rm_err_t *err)
 {
     outs_t *o = arg;
     return get_chunk(client, &o->outs[i].frame->output, req, err);
@@ -78,8 +76,7 @@ static int got_manifest(void *arg, size_t i, rm_msg_t *reply, rm_err_t *err)
         return -1;
     if (rm_manifest_decode(reply->u.chunk.data.data, reply->u.chunk.data.len, &out->manifest,
                            err) != 0)
-        return rm_err_prefix(err, "output of frame %llu: ",
-                             (unsigned long long)out->frame->frame);
+        return rm_err_prefix(err, "output of frame %llu: ", (unsigned long long)out->frame->frame);
     if (out->manifest.files.count != 1)
         return rm_err_set(err, RM_EPROTO, "output of frame %llu holds %u files, expected 1",
                           (unsigned long long)out->frame->frame, out->manifest.files.count);
@@ -91,8 +88,8 @@ static int got_manifest(void *arg, size_t i, rm_msg_t *reply, rm_err_t *err)
 typedef struct {
     const rm_manifest_file_t *mf;
     int fd;
-    const char *path;    /* the temporary file */
-    uint8_t **pending;   /* chunks that arrived before their turn */
+    const char *path;  /* the temporary file */
+    uint8_t **pending; /* chunks that arrived before their turn */
     size_t *pending_len;
     uint32_t next_write; /* index of the next chunk to write */
     uint64_t written;
@@ -144,14 +141,13 @@ static int download(rm_client_t *client, const rm_manifest_file_t *mf, int fd, c
                     rm_err_t *err)
 {
     size_t n = mf->chunks.count;
-    file_get_t g = {mf, fd, tmp, calloc(n ? n : 1, sizeof(uint8_t *)),
-                    calloc(n ? n : 1, sizeof(size_t)), 0, 0};
+    file_get_t g = {
+        mf, fd, tmp, calloc(n ? n : 1, sizeof(uint8_t *)), calloc(n ? n : 1, sizeof(size_t)), 0, 0};
     int rc = -1;
     if (!g.pending || !g.pending_len)
         rm_err_set(err, RM_ENOMEM, "out of memory");
     else
-        rc = rm_client_pipeline(client, n, RM_FETCH_WINDOW, send_file_get, got_file_chunk, &g,
-                                err);
+        rc = rm_client_pipeline(client, n, RM_FETCH_WINDOW, send_file_get, got_file_chunk, &g, err);
     if (rc == 0 && g.written != mf->size)
         rc = rm_err_set(err, RM_EPROTO, "%s: got %llu bytes, the manifest says %llu", mf->path,
                         (unsigned long long)g.written, (unsigned long long)mf->size);
@@ -169,8 +165,7 @@ typedef struct {
     uint32_t k;
 } verify_t;
 
-static int verify_chunk(void *arg, uint64_t offset, const uint8_t *data, size_t len,
-                        rm_err_t *err)
+static int verify_chunk(void *arg, uint64_t offset, const uint8_t *data, size_t len, rm_err_t *err)
 {
     verify_t *v = arg;
     rm_hash_t h;
@@ -192,8 +187,8 @@ static bool already_there(const char *path, const rm_manifest_file_t *mf)
     return rm_chunk_file(path, verify_chunk, &v, NULL) == 0 && v.k == mf->chunks.count;
 }
 
-static int fetch_file(rm_client_t *client, const char *dir, const out_t *out,
-                      rm_fetch_stats_t *st, rm_err_t *err)
+static int fetch_file(rm_client_t *client, const char *dir, const out_t *out, rm_fetch_stats_t *st,
+                      rm_err_t *err)
 {
     const rm_manifest_file_t *mf = &out->manifest.files.items[0];
     char path[2048], tmp[2100];
@@ -210,8 +205,7 @@ static int fetch_file(rm_client_t *client, const char *dir, const out_t *out,
                           strerror(errno));
     int rc = download(client, mf, fd, tmp, err);
     if (close(fd) != 0 && rc == 0)
-        rc = rm_err_set(err, rm_err_from_errno(errno), "cannot write %s: %s", tmp,
-                        strerror(errno));
+        rc = rm_err_set(err, rm_err_from_errno(errno), "cannot write %s: %s", tmp, strerror(errno));
     if (rc == 0 && rename(tmp, path) != 0)
         rc = rm_err_set(err, rm_err_from_errno(errno), "cannot rename %s to %s: %s", tmp, path,
                         strerror(errno));

@@ -8,9 +8,9 @@
 
 struct _rm_json_t {
     FILE *out;
-    int depth;                          /* open containers */
-    bool in_object[RM_JSON_MAX_DEPTH];  /* object (true) or array */
-    bool has_items[RM_JSON_MAX_DEPTH];  /* needs a comma before the next item */
+    int depth;                         /* open containers */
+    bool in_object[RM_JSON_MAX_DEPTH]; /* object (true) or array */
+    bool has_items[RM_JSON_MAX_DEPTH]; /* needs a comma before the next item */
 };
 
 rm_json_t *rm_json_new(FILE *out)

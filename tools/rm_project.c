@@ -143,8 +143,8 @@ static int build_index(rm_project_t *self, rm_err_t *err)
     qsort(self->index, n, sizeof *self->index, cmp_index);
     size_t out = 0;
     for (size_t i = 0; i < n; i++)
-        if (out == 0 || memcmp(&self->index[out - 1].hash, &self->index[i].hash,
-                               sizeof(rm_hash_t)) != 0)
+        if (out == 0 ||
+            memcmp(&self->index[out - 1].hash, &self->index[i].hash, sizeof(rm_hash_t)) != 0)
             self->index[out++] = self->index[i];
     self->nindex = out;
     return 0;
@@ -261,8 +261,7 @@ static int changed(const pfile_t *f, rm_err_t *err)
                       f->path);
 }
 
-static int record_offset(void *arg, uint64_t offset, const uint8_t *data, size_t len,
-                         rm_err_t *err)
+static int record_offset(void *arg, uint64_t offset, const uint8_t *data, size_t len, rm_err_t *err)
 {
     scan_t *s = arg;
     (void)data;
@@ -307,14 +306,13 @@ static int read_at(const pfile_t *f, uint64_t offset, uint8_t *buf, size_t len, 
     int e = errno;
     close(fd);
     if (got < len)
-        return got == 0 && e != 0 ? rm_err_set(err, RM_EIO, "cannot read %s: %s", f->path,
-                                               strerror(e))
-                                  : changed(f, err);
+        return got == 0 && e != 0
+                   ? rm_err_set(err, RM_EIO, "cannot read %s: %s", f->path, strerror(e))
+                   : changed(f, err);
     return 0;
 }
 
-static int copy_out(const uint8_t *src, size_t len, uint8_t **data, size_t *out_len,
-                    rm_err_t *err)
+static int copy_out(const uint8_t *src, size_t len, uint8_t **data, size_t *out_len, rm_err_t *err)
 {
     *data = malloc(len ? len : 1);
     if (!*data)

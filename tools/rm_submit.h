@@ -17,8 +17,8 @@
 #include "rm_msg.h"
 #include "rm_project.h"
 
-#define RM_SUBMIT_WINDOW 16  /* CHUNK_PUTs in flight */
-#define RM_SUBMIT_RETRIES 3  /* SUBMITs sent again after a timeout */
+#define RM_SUBMIT_WINDOW 16 /* CHUNK_PUTs in flight */
+#define RM_SUBMIT_RETRIES 3 /* SUBMITs sent again after a timeout */
 
 typedef struct {
     rm_job_spec_t spec;  /* heap strings, free with rm_submit_req_free */

@@ -29,8 +29,8 @@ void rm_wait_fmt_bar(uint64_t done, uint64_t total, double rate, double eta_s, c
         snprintf(speed, sizeof speed, "%.1f fr/s", rate);
         rm_cli_fmt_clock((uint64_t)(eta_s + 0.5), eta, sizeof eta);
     }
-    snprintf(buf, size, "[%s]  %" PRIu64 "/%" PRIu64 " frames  %s  ETA %s", bar, done, total,
-             speed, eta);
+    snprintf(buf, size, "[%s]  %" PRIu64 "/%" PRIu64 " frames  %s  ETA %s", bar, done, total, speed,
+             eta);
 }
 
 void rm_wait_fmt_line(uint64_t done, uint64_t failed, uint64_t total, double rate, double eta_s,

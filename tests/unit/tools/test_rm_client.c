@@ -70,20 +70,20 @@ static rm_args_t *parse(int argc, char **argv, const rm_opt_spec_t *specs, rm_er
 /*  --- Options -------------------------------------------------------------- */
 
 static const rm_opt_spec_t submit_specs[] = {
-    {"frames", true, false},     {"scene", true, false},  {"camera", true, false},
-    {"samples", true, false},    {"percent", true, false}, {"resolution", true, false},
-    {"engine", true, false},     {"device", true, false}, {"format", true, false},
-    {"chunk", true, false},      {"attach", true, true},  {"priority", true, false},
-    {"name", true, false},       {"timeout", true, false}, {"allow-scripts", false, false},
-    {"out", true, false},        {"wait", false, false},  {"json", false, false},
+    {"frames", true, false},  {"scene", true, false},   {"camera", true, false},
+    {"samples", true, false}, {"percent", true, false}, {"resolution", true, false},
+    {"engine", true, false},  {"device", true, false},  {"format", true, false},
+    {"chunk", true, false},   {"attach", true, true},   {"priority", true, false},
+    {"name", true, false},    {"timeout", true, false}, {"allow-scripts", false, false},
+    {"out", true, false},     {"wait", false, false},   {"json", false, false},
     {NULL, false, false},
 };
 
 static void test_args(void)
 {
     rm_err_t err;
-    char *a1[] = {"scene.blend", "--frames", "1-10", "--attach=tex", "--mesh", "tcp://h:1",
-                  "--attach", "lib", "--wait", "--", "--odd"};
+    char *a1[] = {"scene.blend", "--frames", "1-10",   "--attach=tex", "--mesh", "tcp://h:1",
+                  "--attach",    "lib",      "--wait", "--",           "--odd"};
     rm_args_t *args = parse(11, a1, submit_specs, &err);
     CHECK(args != NULL);
     if (args) {
@@ -214,7 +214,10 @@ static void test_values(void)
     CHECK(rm_cli_check_job_id("3FA2C1D0E9B84A71", &err) == -1);
     CHECK(rm_cli_check_job_id("3fa2c1d0e9b84a7", &err) == -1);
     CHECK(rm_cli_check_job_id("../../etc/passwd", &err) == -1);
+}
 
+static void test_exit_and_text(void)
+{
     rm_err_t e = {.code = RM_EINVAL};
     CHECK(rm_cli_exit_code(&e, false) == RM_EXIT_USAGE);
     CHECK(rm_cli_exit_code(&e, true) == RM_EXIT_FAILED);
@@ -254,7 +257,11 @@ static void test_values(void)
     rm_wait_fmt_line(0, 1, 24, -1, 0, buf, sizeof buf);
     CHECK(strcmp(buf, "0/24 frames done, 1 failed") == 0);
     CHECK(rm_wait_is_final("done") && rm_wait_is_final("canceled") && !rm_wait_is_final("queued"));
+}
 
+static void test_names_and_addresses(void)
+{
+    rm_err_t err;
     CHECK(rm_fetch_name_ok("frame_0001.png"));
     CHECK(!rm_fetch_name_ok("../x.png") && !rm_fetch_name_ok("a/b.png"));
     CHECK(!rm_fetch_name_ok(".hidden") && !rm_fetch_name_ok("") && !rm_fetch_name_ok(NULL));
@@ -304,9 +311,10 @@ static void test_json(const char *tmp)
     fclose(f);
     size_t len;
     char *text = (char *)read_file(path, &len);
-    const char *want = "{\"s\":\"a\\\"b\\\\c\\nd\\te\\u0001\",\"bad\":\"x\\ufffd\xc3\xa9y\\ufffd\\ufffd\","
-                       "\"u\":18446744073709551615,\"i\":-3,\"b\":true,\"n\":null,"
-                       "\"a\":[1,{\"k\":\"\"}],\"d\":null}\n";
+    const char *want =
+        "{\"s\":\"a\\\"b\\\\c\\nd\\te\\u0001\",\"bad\":\"x\\ufffd\xc3\xa9y\\ufffd\\ufffd\","
+        "\"u\":18446744073709551615,\"i\":-3,\"b\":true,\"n\":null,"
+        "\"a\":[1,{\"k\":\"\"}],\"d\":null}\n";
     CHECK(text && len == strlen(want) && memcmp(text, want, len) == 0);
     if (text && (len != strlen(want) || memcmp(text, want, len) != 0))
         fprintf(stderr, "got:  %.*s\nwant: %s", (int)len, text, want);
@@ -337,8 +345,9 @@ static void test_submit_parse(const char *tmp)
     write_file(junk, "hello", 5);
     write_file(tex, "png", 3);
 
-    char *a1[] = {blend, "--frames", "1-100:5", "--engine", "cycles", "--resolution", "640x360",
-                  "--attach", tex, "--out", "frames", "--priority", "-3", "--allow-scripts"};
+    char *a1[] = {blend,     "--frames",       "1-100:5", "--engine", "cycles", "--resolution",
+                  "640x360", "--attach",       tex,       "--out",    "frames", "--priority",
+                  "-3",      "--allow-scripts"};
     rm_args_t *args = submit_args(a1, 14);
     CHECK(args && rm_submit_req_parse(args, &req, &err) == 0);
     CHECK(req.spec.frames.count == 1 && req.spec.frames.items[0].first == 1 &&
@@ -362,9 +371,12 @@ static void test_submit_parse(const char *tmp)
     struct {
         char *opt, *value, *want;
     } bad[] = {
-        {"--frames", "20-10", "--frames: "}, {"--frames", "1-x", "--frames: "},
-        {"--samples", "0", "--samples"},     {"--device", "TPU", "not one of CPU"},
-        {"--format", "GIF", "--format"},     {"--chunk", "0", "--chunk"},
+        {"--frames", "20-10", "--frames: "},
+        {"--frames", "1-x", "--frames: "},
+        {"--samples", "0", "--samples"},
+        {"--device", "TPU", "not one of CPU"},
+        {"--format", "GIF", "--format"},
+        {"--chunk", "0", "--chunk"},
         {"--attach", "/nonexistent/tex", "--attach /nonexistent/tex"},
         {"--resolution", "1x1", "--resolution"},
     };
@@ -446,53 +458,95 @@ static void check_all_chunks(rm_project_t *project, const rm_manifest_t *m, cons
     }
 }
 
+static const rm_manifest_file_t *find_file(const rm_manifest_t *m, const char *path)
+{
+    for (uint32_t f = 0; f < m->files.count; f++)
+        if (strcmp(m->files.items[f].path, path) == 0)
+            return &m->files.items[f];
+    return NULL;
+}
+
+/*  scene.blend with tex/ and lib/dup.bin attached, built twice: by
+    rm_manifest_build for reference and as an rm_project. */
+typedef struct {
+    char root[600], blend[700], big[700], tex[700], lib[700];
+    const char *attach[2];
+    rm_manifest_t m;
+    char *rel;
+    rm_project_t *p;
+} project_fixture_t;
+
+static bool project_open(project_fixture_t *fx, const char *tmp, const char *name)
+{
+    rm_err_t err;
+    snprintf(fx->root, sizeof fx->root, "%s/%s", tmp, name);
+    make_project(fx->root);
+    snprintf(fx->blend, sizeof fx->blend, "%s/scene.blend", fx->root);
+    snprintf(fx->big, sizeof fx->big, "%s/tex/big.bin", fx->root);
+    snprintf(fx->tex, sizeof fx->tex, "%s/tex", fx->root);
+    snprintf(fx->lib, sizeof fx->lib, "%s/lib/dup.bin", fx->root);
+    fx->attach[0] = fx->tex;
+    fx->attach[1] = fx->lib;
+    fx->rel = NULL;
+    CHECK(rm_manifest_build(fx->blend, fx->attach, 2, NULL, NULL, NULL, &fx->m, &fx->rel, &err) ==
+          0);
+    fx->p = rm_project_new(fx->blend, fx->attach, 2, &err);
+    CHECK_MSG(fx->p != NULL, "%s", err.msg);
+    return fx->p != NULL;
+}
+
+static void project_close(project_fixture_t *fx)
+{
+    rm_project_destroy(&fx->p);
+    CHECK(fx->p == NULL);
+    rm_manifest_free(&fx->m);
+    free(fx->rel);
+}
+
 static void test_project(const char *tmp)
 {
-    char root[600], blend[700], big[700], attach_tex[700], attach_lib[700];
+    project_fixture_t fx;
     rm_err_t err;
-    snprintf(root, sizeof root, "%s/project", tmp);
-    make_project(root);
-    snprintf(blend, sizeof blend, "%s/scene.blend", root);
-    snprintf(big, sizeof big, "%s/tex/big.bin", root);
-    snprintf(attach_tex, sizeof attach_tex, "%s/tex", root);
-    snprintf(attach_lib, sizeof attach_lib, "%s/lib/dup.bin", root);
-    const char *attach[] = {attach_tex, attach_lib};
+    if (project_open(&fx, tmp, "project")) {
+        CHECK(strcmp(rm_project_blend_rel(fx.p), "scene.blend") == 0);
+        CHECK(rm_project_files(fx.p) == 5);
+        const rm_manifest_file_t *big = find_file(&fx.m, "tex/big.bin");
+        CHECK(big && big->chunks.count > 4); /* really cut into several chunks */
+        check_all_chunks(fx.p, &fx.m, fx.root);
 
-    rm_manifest_t m;
-    char *rel = NULL;
-    CHECK(rm_manifest_build(blend, attach, 2, NULL, NULL, NULL, &m, &rel, &err) == 0);
-    rm_project_t *p = rm_project_new(blend, attach, 2, &err);
-    CHECK_MSG(p != NULL, "%s", err.msg);
-    if (!p) {
-        rm_manifest_free(&m);
-        free(rel);
-        return;
+        /* the manifest chunk itself is kept in memory */
+        uint8_t *data = NULL;
+        size_t len = 0;
+        rm_manifest_t back;
+        CHECK(rm_project_chunk(fx.p, rm_project_manifest_hash(fx.p), &data, &len, &err) == 0);
+        CHECK(data && rm_manifest_decode(data, len, &back, &err) == 0 && back.files.count == 5);
+        rm_manifest_free(&back);
+        free(data);
+
+        rm_hash_t nowhere;
+        rm_hash("nowhere", 7, &nowhere);
+        CHECK(rm_project_chunk(fx.p, &nowhere, &data, &len, &err) == -1);
+        CHECK(err.code == RM_ENOTFOUND);
     }
-    CHECK(strcmp(rm_project_blend_rel(p), "scene.blend") == 0);
-    CHECK(rm_project_files(p) == 5);
-    uint32_t big_chunks = 0;
-    for (uint32_t f = 0; f < m.files.count; f++)
-        if (strcmp(m.files.items[f].path, "tex/big.bin") == 0)
-            big_chunks = m.files.items[f].chunks.count;
-    CHECK(big_chunks > 4); /* really cut into several chunks */
-    check_all_chunks(p, &m, root);
+    project_close(&fx);
+}
 
-    /* the manifest chunk itself is kept in memory */
+static void test_project_edits(const char *tmp)
+{
+    project_fixture_t fx;
+    rm_err_t err;
     uint8_t *data = NULL;
     size_t len = 0;
-    rm_manifest_t back;
-    CHECK(rm_project_chunk(p, rm_project_manifest_hash(p), &data, &len, &err) == 0);
-    CHECK(data && rm_manifest_decode(data, len, &back, &err) == 0 && back.files.count == 5);
-    rm_manifest_free(&back);
-    free(data);
-
-    rm_hash_t nowhere;
-    rm_hash("nowhere", 7, &nowhere);
-    CHECK(rm_project_chunk(p, &nowhere, &data, &len, &err) == -1 && err.code == RM_ENOTFOUND);
-
-    /* an edit after the manifest was built (same size, one byte in the
+    if (!project_open(&fx, tmp, "project-edits")) {
+        project_close(&fx);
+        return;
+    }
+    /* an edit after the offsets were computed (same size, one byte in the
        middle of the big file) is caught on re-hash */
-    FILE *f = fopen(big, "r+b");
+    const rm_manifest_file_t *big = find_file(&fx.m, "tex/big.bin");
+    CHECK(big && rm_project_chunk(fx.p, &big->chunks.items[0], &data, &len, &err) == 0);
+    free(data);
+    FILE *f = fopen(fx.big, "r+b");
     CHECK(f != NULL);
     if (f) {
         fseek(f, BIG_SIZE / 2, SEEK_SET);
@@ -500,33 +554,21 @@ static void test_project(const char *tmp)
         fclose(f);
     }
     bool caught = false;
-    for (uint32_t i = 0; i < m.files.count; i++) {
-        if (strcmp(m.files.items[i].path, "tex/big.bin") != 0)
-            continue;
-        for (uint32_t c = 0; c < m.files.items[i].chunks.count; c++) {
-            if (rm_project_chunk(p, &m.files.items[i].chunks.items[c], &data, &len, &err) != 0) {
-                caught = err.code == RM_EINVAL && strstr(err.msg, "changed since");
-                break;
-            }
+    for (uint32_t c = 0; big && !caught && c < big->chunks.count; c++) {
+        caught = rm_project_chunk(fx.p, &big->chunks.items[c], &data, &len, &err) != 0;
+        if (!caught)
             free(data);
-        }
     }
-    CHECK_MSG(caught, "an edited file was not detected: %s", err.msg);
-    rm_project_destroy(&p);
-    CHECK(p == NULL);
+    CHECK_MSG(caught && err.code == RM_EINVAL && strstr(err.msg, "changed since"),
+              "an edited file was not detected: %s", err.msg);
+    rm_project_destroy(&fx.p);
 
     /* edited before the first NEED: the lazily computed offsets disagree */
-    p = rm_project_new(blend, attach, 2, &err);
-    CHECK(p != NULL);
-    CHECK(truncate(big, BIG_SIZE - 100000) == 0);
-    for (uint32_t i = 0; p && i < m.files.count; i++)
-        if (strcmp(m.files.items[i].path, "tex/big.bin") == 0) {
-            CHECK(rm_project_chunk(p, &m.files.items[i].chunks.items[0], &data, &len, &err) == -1);
-            CHECK(strstr(err.msg, "changed since") != NULL);
-        }
-    rm_project_destroy(&p);
-    rm_manifest_free(&m);
-    free(rel);
+    fx.p = rm_project_new(fx.blend, fx.attach, 2, &err);
+    CHECK(fx.p != NULL && truncate(fx.big, BIG_SIZE - 100000) == 0);
+    CHECK(fx.p && big && rm_project_chunk(fx.p, &big->chunks.items[0], &data, &len, &err) == -1);
+    CHECK(strstr(err.msg, "changed since") != NULL);
+    project_close(&fx);
 }
 
 /*  --- A fake node ------------------------------------------------------------------------ */
@@ -535,14 +577,14 @@ typedef enum { FAKE_NODE, FAKE_CLIENT_ROLE, FAKE_OTHER_MESH, FAKE_SILENT } fake_
 
 typedef struct {
     fake_mode_t mode;
-    int port;             /* main; the door is port + 1 */
+    int port; /* main; the door is port + 1 */
     uint8_t mesh_pk[32];
-    rm_token_t node;      /* the node's identity */
+    rm_token_t node;       /* the node's identity */
     rm_bin_t welcome_cred; /* what it shows at the door */
     rm_store_t *store;
     rm_hash_t frame_output; /* a rendered frame, stored */
-    int puts_refused;     /* refuse this many CHUNK_PUTs with ENOSPC */
-    int submits_dropped;  /* drop (do not answer) this many SUBMITs */
+    int puts_refused;       /* refuse this many CHUNK_PUTs with ENOSPC */
+    int submits_dropped;    /* drop (do not answer) this many SUBMITs */
 } fake_t;
 
 static void fake_send(zsock_t *sock, zframe_t *peer, rm_msg_type_t type, uint64_t req,
@@ -625,8 +667,13 @@ static void fake_chunk(fake_t *fk, zsock_t *sock, zframe_t *peer, rm_msg_t *msg)
 
 static void fake_job(fake_t *fk, zsock_t *sock, zframe_t *peer, rm_msg_t *msg)
 {
-    rm_job_summary_t s = {.job_id = "00000000000000aa", .name = "scene.blend", .state = "done",
-                          .frames_total = 2, .frames_done = 1, .frames_failed = 1, .version = 7,
+    rm_job_summary_t s = {.job_id = "00000000000000aa",
+                          .name = "scene.blend",
+                          .state = "done",
+                          .frames_total = 2,
+                          .frames_done = 1,
+                          .frames_failed = 1,
+                          .version = 7,
                           .error = ""};
     if (msg->type == RM_MSG_WATCH) {
         fake_send(sock, peer, RM_MSG_WATCH_REPLY, msg->req, &s);
@@ -822,8 +869,8 @@ static void test_door(const keys_t *k)
         zactor_t *actor = fake_start(&fk, k, modes[i], NULL);
         fake_addr(&fk, addr, sizeof addr);
         rm_client_t *c = rm_client_new(addr, &k->client, 400, &err);
-        CHECK_MSG(c == NULL && err.code == want[i] && strstr(err.msg, text[i]), "mode %zu: %s",
-                  i, c ? "connected" : err.msg);
+        CHECK_MSG(c == NULL && err.code == want[i] && strstr(err.msg, text[i]), "mode %zu: %s", i,
+                  c ? "connected" : err.msg);
         rm_client_destroy(&c);
         zactor_destroy(&actor);
     }
@@ -862,73 +909,99 @@ static void test_requests(const keys_t *k)
     zactor_destroy(&actor);
 }
 
-static void test_submit_and_fetch(const keys_t *k, const char *tmp)
+/*  The fake node's settings (puts_refused, submits_dropped) are written
+    here before the request that reads them is sent: the message passes
+    through ZeroMQ's queues, which order the two threads. */
+static void test_submit(rm_client_t *c, fake_t *fk, rm_store_t *store, const char *tmp)
 {
-    char root[600], blend[700], attach[700], store_dir[600], frame[600], out[600], got[700];
+    char root[600], blend[700], attach[700];
     rm_err_t err;
     snprintf(root, sizeof root, "%s/project2", tmp);
     make_project(root);
     snprintf(blend, sizeof blend, "%s/scene.blend", root);
     snprintf(attach, sizeof attach, "%s/tex", root);
+    const char *att[] = {attach};
+    rm_project_t *p = rm_project_new(blend, att, 1, &err);
+    CHECK(p != NULL);
+    if (!p)
+        return;
+    rm_job_spec_t spec = {.job_id = "00000000000000aa",
+                          .name = "t",
+                          .blend = "scene.blend",
+                          .manifest = *rm_project_manifest_hash(p),
+                          .format = "PNG",
+                          .chunk = 1};
+    rm_submit_stats_t st;
+    fk->puts_refused = 1; /* the first CHUNK_PUT: disk full */
+    CHECK(rm_submit_run(c, p, &spec, &st, &err) == -1);
+    CHECK(rm_client_refused(c) && err.code == RM_ENOSPC && strstr(err.msg, "disk full"));
+    fk->submits_dropped = 1; /* the first SUBMIT's reply is lost: it is sent again */
+    CHECK_MSG(rm_submit_run(c, p, &spec, &st, &err) == 0, "%s", err.msg);
+    CHECK(st.frames_total == 24 && st.rounds > 2); /* the fake NEEDs 3 chunks at a time */
+    CHECK(st.chunks_total == rm_project_chunks_total(p) && st.chunks_sent > 0);
+    CHECK(st.bytes_sent > 0 && st.bytes_sent <= rm_project_bytes_total(p));
+    rm_manifest_t m;
+    rm_hash_t *missing = NULL;
+    uint32_t nmissing = 0;
+    CHECK(rm_manifest_load(store, rm_project_manifest_hash(p), &m, &err) == 0);
+    CHECK(rm_manifest_missing(&m, store, &missing, &nmissing, 100, &err) == 0 && nmissing == 0);
+    free(missing);
+    rm_manifest_free(&m);
+    /* everything is there now: submitting again sends nothing */
+    CHECK(rm_submit_run(c, p, &spec, &st, &err) == 0 && st.chunks_sent == 0);
+    rm_project_destroy(&p);
+
+    rm_job_summary_t final;
+    CHECK(rm_wait_job(c, "00000000000000aa", true, &final, &err) == 0);
+    CHECK(final.state && strcmp(final.state, "done") == 0 && final.version == 7);
+    rm_codec_free(&rm_job_summary_desc, &final);
+}
+
+static void test_fetch(rm_client_t *c, const uint8_t *png, size_t png_len, const char *tmp)
+{
+    char out[600], got[700];
+    rm_err_t err;
+    rm_fetch_stats_t fs;
+    snprintf(out, sizeof out, "%s/frames", tmp);
+    snprintf(got, sizeof got, "%s/frame_0001.png", out);
+    CHECK_MSG(rm_fetch_job(c, "00000000000000aa", out, &fs, &err) == 0, "%s", err.msg);
+    CHECK(fs.fetched == 1 && fs.present == 0 && fs.not_done == 1 && fs.bytes == png_len);
+    size_t len = 0;
+    uint8_t *data = read_file(got, &len);
+    CHECK(data && len == png_len && memcmp(data, png, len) == 0);
+    free(data);
+    CHECK(rm_fetch_job(c, "00000000000000aa", out, &fs, &err) == 0);
+    CHECK(fs.fetched == 0 && fs.present == 1);
+    FILE *f = fopen(got, "r+b"); /* a damaged copy is fetched again */
+    if (f) {
+        fputc('X', f);
+        fclose(f);
+    }
+    CHECK(rm_fetch_job(c, "00000000000000aa", out, &fs, &err) == 0 && fs.fetched == 1);
+}
+
+static void test_conversation(const keys_t *k, const char *tmp)
+{
+    char store_dir[600], frame[600], addr[64];
+    rm_err_t err;
+    fake_t fk;
     snprintf(store_dir, sizeof store_dir, "%s/node-store", tmp);
     snprintf(frame, sizeof frame, "%s/rendered.png", tmp);
-    snprintf(out, sizeof out, "%s/frames", tmp);
     rm_store_t *store = rm_store_new(store_dir, &err);
-    CHECK(store != NULL);
     uint8_t *png = malloc(700000);
     fill_random(png, 700000, 99);
     write_file(frame, png, 700000);
-
-    fake_t fk;
-    char addr[64];
     zactor_t *actor = fake_start(&fk, k, FAKE_NODE, store);
     uint64_t size = 0;
-    CHECK(rm_manifest_store_file(store, frame, "frame_0001.png", &fk.frame_output, &size, &err) ==
-          0);
+    CHECK(store && rm_manifest_store_file(store, frame, "frame_0001.png", &fk.frame_output, &size,
+                                          &err) == 0);
     fake_addr(&fk, addr, sizeof addr);
     rm_client_t *c = rm_client_new(addr, &k->client, 2000, &err);
-    const char *att[] = {attach};
-    rm_project_t *p = rm_project_new(blend, att, 1, &err);
-    CHECK(c && p);
-    if (c && p) {
-        rm_job_spec_t spec = {.job_id = "00000000000000aa", .name = "t", .blend = "scene.blend",
-                              .manifest = *rm_project_manifest_hash(p), .format = "PNG",
-                              .chunk = 1};
-        rm_submit_stats_t st;
-        fk.puts_refused = 1; /* first CHUNK_PUT: disk full */
-        CHECK(rm_submit_run(c, p, &spec, &st, &err) == -1);
-        CHECK(rm_client_refused(c) && err.code == RM_ENOSPC && strstr(err.msg, "disk full"));
-        fk.submits_dropped = 1; /* the first SUBMIT's reply is lost: sent again */
-        CHECK_MSG(rm_submit_run(c, p, &spec, &st, &err) == 0, "%s", err.msg);
-        CHECK(st.frames_total == 24 && st.rounds > 2);
-        CHECK(st.chunks_sent + 1 >= rm_project_chunks_total(p) - 1);
-        CHECK(st.chunks_total == rm_project_chunks_total(p));
-        /* everything is there now: a second submit sends nothing */
-        CHECK(rm_submit_run(c, p, &spec, &st, &err) == 0 && st.chunks_sent == 0);
-
-        rm_job_summary_t final;
-        CHECK(rm_wait_job(c, "00000000000000aa", true, &final, &err) == 0);
-        CHECK(final.state && strcmp(final.state, "done") == 0 && final.version == 7);
-        rm_codec_free(&rm_job_summary_desc, &final);
-
-        rm_fetch_stats_t fs;
-        CHECK_MSG(rm_fetch_job(c, "00000000000000aa", out, &fs, &err) == 0, "%s", err.msg);
-        CHECK(fs.fetched == 1 && fs.present == 0 && fs.not_done == 1 && fs.bytes == 700000);
-        size_t len = 0;
-        snprintf(got, sizeof got, "%s/frame_0001.png", out);
-        uint8_t *data = read_file(got, &len);
-        CHECK(data && len == 700000 && memcmp(data, png, len) == 0);
-        free(data);
-        CHECK(rm_fetch_job(c, "00000000000000aa", out, &fs, &err) == 0);
-        CHECK(fs.fetched == 0 && fs.present == 1);
-        FILE *f = fopen(got, "r+b"); /* a damaged copy is fetched again */
-        if (f) {
-            fputc('X', f);
-            fclose(f);
-        }
-        CHECK(rm_fetch_job(c, "00000000000000aa", out, &fs, &err) == 0 && fs.fetched == 1);
+    CHECK_MSG(c != NULL, "%s", err.msg);
+    if (c && store) {
+        test_submit(c, &fk, store, tmp);
+        test_fetch(c, png, 700000, tmp);
     }
-    rm_project_destroy(&p);
     rm_client_destroy(&c);
     zactor_destroy(&actor);
     rm_store_destroy(&store);
@@ -947,13 +1020,16 @@ int main(void)
     test_args();
     test_config(tmp);
     test_values();
+    test_exit_and_text();
+    test_names_and_addresses();
     test_json(tmp);
     test_submit_parse(tmp);
     test_project(tmp);
+    test_project_edits(tmp);
     test_unreachable(&keys);
     test_door(&keys);
     test_requests(&keys);
-    test_submit_and_fetch(&keys, tmp);
+    test_conversation(&keys, tmp);
 
     free_keys(&keys);
     remove_tree(tmp);
