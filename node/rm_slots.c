@@ -14,7 +14,7 @@
 #define MAX_TASK_FRAMES 256
 #define SPEED_WINDOW 16
 /*  After a full disk, wait before handing out more work that would fail. */
-#define DISK_FULL_BACKOFF_MS 5000
+#define DISK_FULL_BACKOFF_MS 5000 /* also after a task this node could not start */
 /*  Below this much free space a failed render is blamed on the disk. */
 #define DISK_LOW_BYTES (16u * 1024 * 1024)
 
@@ -325,6 +325,18 @@ static void task_ended(rm_slots_t *self, slot_t *slot, rm_job_t *job, const rm_s
             rm_job_log(job, "task failed on %s: %s", self->node_name, ev->reason);
         if (job && ev->fatal)
             rm_job_fail(job, ev->reason, NULL);
+        else if (job) {
+            /* This node could not render the task (Blender would not start):
+               each frame counts an attempt, so a node that never can fails
+               the job with the reason instead of retrying forever. */
+            for (uint32_t i = 0; i < slot->nframes; i++) {
+                const rm_frame_rec_t *f = rm_job_frame(job, slot->frames[i]);
+                if (f && f->state == RM_FRAME_ASSIGNED)
+                    frame_failed(self, job,
+                                 &(rm_slot_event_t){.frame = slot->frames[i], .reason = ev->reason});
+            }
+            self->paused_until = zclock_time() + DISK_FULL_BACKOFF_MS;
+        }
     }
     if (job)
         release_task(job, slot, ev->type == RM_SLOT_TASK_FAILED ? ev->reason : NULL);

@@ -12,6 +12,7 @@ plus a second scene "Alt" with its own camera "AltCam".
 
 import argparse
 import math
+import os
 import sys
 
 import bpy
@@ -149,7 +150,7 @@ def main():
     build_alt(width, height, args.samples)
     if bpy.context.window:  # None in background mode
         bpy.context.window.scene = scene
-    bpy.ops.wm.save_as_mainfile(filepath=args.out, compress=False)
+    bpy.ops.wm.save_as_mainfile(filepath=os.path.abspath(args.out), compress=False)
     print("make_sample_scene: wrote %s (%d frames, %dx%d, %d samples)"
           % (args.out, args.frames, width, height, args.samples))
 

@@ -197,7 +197,11 @@ int rm_cmd_init(rm_cmd_ctx_t *ctx)
     if (rc == RM_EXIT_OK && mesh && rm_cli_config_write(ctx->cfg.home, mesh, &err) != 0)
         rc = rm_cmd_fail(&err, NULL);
     if (rc == RM_EXIT_OK)
-        print_init(ctx, invited ? invited : name ? name : defname, mesh_pk, !token_file, mesh);
+        print_init(ctx,
+                   invited ? invited
+                   : name  ? name
+                           : defname,
+                   mesh_pk, !token_file, mesh != NULL);
     free(invited);
     return rc;
 }

@@ -1,13 +1,16 @@
 /*  rm_submit: the job a user asks for, and sending it (see rm_submit.h). */
+#define _GNU_SOURCE /* environ */
 #include "rm_submit.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <sodium.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "rm_frames.h"
@@ -80,13 +83,75 @@ static int opt_choice(const rm_args_t *args, const char *name, const char *const
     return set_str(field, opt, choice, "", 32, err);
 }
 
-static int parse_frames(const rm_args_t *args, rm_job_spec_t *spec, rm_err_t *err)
+/*  Reads the scene's own frame range with the Blender on this machine (an
+    artist submitting has one), so `submit` without --frames renders what
+    `blender -a` would.  The file's scripts stay off; the scene name travels
+    in the environment, never through a shell. */
+static int scene_range(const char *blend, const char *scene, char *text, size_t size,
+                       rm_err_t *err)
+{
+    static const char expr[] =
+        "import bpy, os\n"
+        "n = os.environ.get('RM_SCENE') or ''\n"
+        "s = bpy.data.scenes.get(n) if n else bpy.context.scene\n"
+        "print('RM_RANGE', s.frame_start, s.frame_end, s.frame_step) if s else "
+        "print('RM_NOSCENE')\n";
+    const char *blender = getenv("MESH_BLENDER") ? getenv("MESH_BLENDER") : "blender";
+    char *argv[] = {(char *)blender, "-b", "--factory-startup", "--disable-autoexec",
+                    (char *)blend, "--python-expr", (char *)expr, NULL};
+    int fds[2];
+    if (pipe(fds) != 0)
+        return rm_err_set(err, RM_EIO, "pipe: %s", strerror(errno));
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
+    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addclose(&fa, fds[0]);
+    setenv("RM_SCENE", scene ? scene : "", 1);
+    pid_t pid;
+    int rc = posix_spawnp(&pid, blender, &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    close(fds[1]);
+    if (rc != 0) {
+        close(fds[0]);
+        return rm_err_set(err, RM_EINVAL,
+                          "no --frames given and no Blender here (%s: %s) to read the scene's "
+                          "frame range; give --frames",
+                          blender, strerror(rc));
+    }
+    FILE *out = fdopen(fds[0], "r");
+    char line[512];
+    long first = -1, last = -1, step = 1;
+    while (out && fgets(line, sizeof line, out))
+        if (strncmp(line, "RM_RANGE ", 9) == 0)
+            sscanf(line + 9, "%ld %ld %ld", &first, &last, &step);
+    if (out)
+        fclose(out);
+    waitpid(pid, NULL, 0);
+    if (first < 0 || last < first || step < 1)
+        return rm_err_set(err, RM_EINVAL,
+                          "no --frames given and Blender could not read the frame range of %s%s%s",
+                          blend, scene ? ", scene " : "", scene ? scene : "");
+    if (step > 1)
+        snprintf(text, size, "%ld-%ld:%ld", first, last, step);
+    else
+        snprintf(text, size, "%ld-%ld", first, last);
+    return 0;
+}
+
+static int parse_frames(const rm_args_t *args, const char *blend, rm_job_spec_t *spec,
+                        rm_err_t *err)
 {
     const char *text = rm_args_get(args, "frames");
     rm_frame_range_t *ranges = NULL;
     uint32_t count = 0;
-    if (!text)
-        return 0; /* empty list: the node uses the scene's own frame range */
+    char scene_frames[96];
+    if (!text) {
+        if (scene_range(blend, rm_args_get(args, "scene"), scene_frames, sizeof scene_frames,
+                        err) != 0)
+            return -1;
+        text = scene_frames;
+    }
     if (rm_frames_parse(text, &ranges, &count, err) != 0)
         return rm_err_prefix(err, "--frames: ");
     spec->frames.items = ranges;
@@ -147,7 +212,7 @@ int rm_submit_req_parse(const rm_args_t *args, rm_submit_req_t *req, rm_err_t *e
     req->blend = rm_args_pos(args, 0);
     if (!req->blend || rm_args_npos(args) != 1)
         return rm_err_set(err, RM_EINVAL, "submit takes one .blend file");
-    if (rm_submit_check_blend(req->blend, err) != 0 || parse_frames(args, &req->spec, err) != 0 ||
+    if (rm_submit_check_blend(req->blend, err) != 0 || parse_frames(args, req->blend, &req->spec, err) != 0 ||
         parse_render(args, &req->spec, err) != 0 ||
         parse_strings(args, req->blend, &req->spec, err) != 0 || parse_paths(args, req, err) != 0)
         return -1;

@@ -61,5 +61,20 @@ grep -q "Fra:2" "$T/frame2.log" || fail "the frame log lacks Blender's output: $
 "$MESHCTL" logs "$job" | grep -q "frame 3 done" || fail "job log lacks 'frame 3 done'"
 pass "status, jobs, nodes and logs answer"
 
+# Without --frames the scene's own range (1-24) is read with Blender; cancel
+# reaches the node and the job ends cancelled.
+out3=$("$MESHCTL" submit "$scene" --json)
+[ "$(echo "$out3" | json frames)" = 24 ] || fail "submit without --frames: $out3"
+job3=$(echo "$out3" | json job_id)
+"$MESHCTL" cancel "$job3" >/dev/null || fail "cancel failed"
+rc=0
+"$MESHCTL" wait "$job3" >"$T/wait3.out" 2>&1 || rc=$?
+[ $rc = 1 ] || fail "wait on a cancelled job exited $rc: $(cat "$T/wait3.out")"
+"$MESHCTL" jobs --json | python3 -c '
+import json, sys
+j = [x for x in json.load(sys.stdin)["jobs"] if x["job_id"] == sys.argv[1]][0]
+assert j["state"] == "canceled" and j["frames_done"] < 24, j' "$job3" || fail "job not cancelled"
+pass "no --frames renders the scene's range; cancel stops the job"
+
 stop_node n1
 pass "node stopped cleanly"
