@@ -37,6 +37,11 @@ mkdir -p "$demo/node"
 node_pid=$!
 echo "$node_pid" > "$demo/node/meshd.pid"
 trap 'kill $node_pid 2>/dev/null || true' EXIT
+for _ in $(seq 1 100); do
+  MESH_TIMEOUT_MS=500 "$meshctl" status >/dev/null 2>&1 && break
+  kill -0 "$node_pid" 2>/dev/null || { cat "$demo/node/meshd.log"; exit 1; }
+  sleep 0.1
+done
 rm -f "$demo/node.token" # the node keeps its own copy (0600) in its home
 
 echo "== generating the sample scene (24 frames, 320x180, 16 samples)"

@@ -90,7 +90,7 @@ static void print_init(const rm_cmd_ctx_t *ctx, const char *client_name, const u
         printf("node address %s saved in %s/config\n", ctx->cfg.mesh, ctx->cfg.home);
     if (created_mesh)
         printf("next: meshctl invite --role node > node.token, then on a node:\n"
-               "  meshd --token node.token --listen tcp://0.0.0.0:7600\n");
+               "  meshd --home /var/lib/meshd --token node.token --listen tcp://0.0.0.0:7700\n");
 }
 
 static int init_mesh(const rm_cmd_ctx_t *ctx, const char *name, uint8_t mesh_pk[32])
