@@ -790,6 +790,21 @@ void rm_job_log(rm_job_t *job, const char *fmt, ...)
     fclose(f);
 }
 
+int rm_jobs_check_record(const uint8_t *data, size_t len, bool journal_entry, rm_err_t *err)
+{
+    const rm_struct_desc_t *desc = journal_entry ? &journal_desc : &job_record_desc;
+    union {
+        job_record_t record;
+        journal_entry_t entry;
+    } obj;
+    memset(&obj, 0, sizeof obj);
+    size_t used = 0;
+    if (rm_codec_decode(desc, &obj, data, len, &used, err) != 0)
+        return -1;
+    rm_codec_free(desc, &obj);
+    return 0;
+}
+
 static const char *frame_state_name(uint64_t state)
 {
     static const char *const names[] = {"pending", "assigned", "done", "failed"};

@@ -92,6 +92,11 @@ const char *rm_job_dir(const rm_job_t *job);
 /*  Appends a line to the job's own log (ROOT/<id>/job.log). */
 void rm_job_log(rm_job_t *job, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/*  Decodes a job snapshot (journal_entry false) or one journal entry and
+    frees it.  The node reads these from its own disk, where damage must
+    give an error and never a crash: this is the fuzz target's way in. */
+int rm_jobs_check_record(const uint8_t *data, size_t len, bool journal_entry, rm_err_t *err);
+
 /*  Wire views (free with rm_codec_free on the matching descriptor). */
 int rm_job_summary(const rm_job_t *job, rm_job_summary_t *out, rm_err_t *err);
 int rm_job_info(const rm_job_t *job, rm_job_reply_t *out, rm_err_t *err);
