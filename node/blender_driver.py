@@ -294,7 +294,24 @@ def start(reporter, args):
     return Renderer(reporter, scene, camera, out_dir)
 
 
+def die_with_node():
+    """Ask Linux to kill this Blender when the slot that started it dies.
+
+    A meshd killed with SIGKILL cannot stop its Blender; an orphan would go
+    on writing frames into the job the restarted node renders again."""
+    try:
+        import ctypes
+        import signal
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None).prctl(pr_set_pdeathsig, signal.SIGKILL)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() == 1:  # the node died before prctl took effect
+        os._exit(1)
+
+
 def main():
+    die_with_node()
     # Blender's stdout goes to a pipe: without this our prints arrive late.
     sys.stdout.reconfigure(line_buffering=True)
     argv = sys.argv[sys.argv.index("--") + 1:] if "--" in sys.argv else []

@@ -35,7 +35,7 @@ int main(int argc, char **argv)
 {
     rm_config_t config;
     rm_err_t err;
-    const char *set[16];
+    const char *set[sizeof flags / sizeof flags[0]];
     size_t nset = 0;
     rm_config_init(&config);
     for (int i = 1; i < argc; i++) {
@@ -71,7 +71,8 @@ int main(int argc, char **argv)
             fprintf(stderr, "meshd: %s: %s\n", arg, err.msg);
             return 2;
         }
-        set[nset++] = flag->key;
+        if (nset < sizeof set / sizeof set[0])
+            set[nset++] = flag->key;
     }
     if (!config.home[0]) {
         fprintf(stderr, "meshd: --home DIR is required\n");
@@ -98,12 +99,19 @@ int main(int argc, char **argv)
     }
     /* czmq's signal handler sets zsys_interrupted on SIGINT and SIGTERM. */
     zpoller_t *poller = zpoller_new(rm_node_actor(node), NULL);
+    int status = 0;
     while (!zsys_interrupted) {
         void *which = zpoller_wait(poller, 1000);
-        if (which || zpoller_terminated(poller))
+        if (which) {
+            /* The node actor ended on its own: that is a failure. */
+            fprintf(stderr, "meshd: the node stopped unexpectedly\n");
+            status = 1;
+            break;
+        }
+        if (zpoller_terminated(poller))
             break;
     }
     zpoller_destroy(&poller);
     rm_node_destroy(&node);
-    return 0;
+    return status;
 }

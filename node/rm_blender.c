@@ -1559,12 +1559,39 @@ static void env_free(char **env)
     free(env);
 }
 
+/*  Slot dirs of meshd processes that died without cleaning up:
+    rendermesh-slotN-PID-XXXXXX where PID no longer exists. */
+static void purge_stale_tmpdirs(const char *root)
+{
+    DIR *dir = opendir(root);
+    struct dirent *entry;
+    while (dir && (entry = readdir(dir))) {
+        const char *dash = strncmp(entry->d_name, "rendermesh-slot", 15) == 0
+                               ? strchr(entry->d_name + 15, '-')
+                               : NULL;
+        uint64_t pid;
+        char *end;
+        if (!dash || !parse_u64_prefix(dash + 1, &pid, &end) || *end != '-' || pid == 0 ||
+            pid > INT32_MAX || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+            continue;
+        char *path = zsys_sprintf("%s/%s", root, entry->d_name);
+        if (path) {
+            remove_tree(path, "", 0);
+            rmdir(path);
+        }
+        zstr_free(&path);
+    }
+    if (dir)
+        closedir(dir);
+}
+
 /*  A private TMPDIR for the slot's Blenders, and the environment naming it. */
 static void slot_tmpdir(slot_t *self)
 {
     const char *root = getenv("TMPDIR");
-    char *dir =
-        zsys_sprintf("%s/rendermesh-slot%d-XXXXXX", root && *root ? root : "/tmp", self->index);
+    root = root && *root ? root : "/tmp";
+    purge_stale_tmpdirs(root);
+    char *dir = zsys_sprintf("%s/rendermesh-slot%d-%d-XXXXXX", root, self->index, (int)getpid());
     size_t n = 0;
     while (environ[n])
         n++;
@@ -1578,8 +1605,6 @@ static void slot_tmpdir(slot_t *self)
     if (!env || !env[j]) {
         zsys_warning("slot %d: no private TMPDIR (%s); Blender's temp dirs may pile up",
                      self->index, strerror(errno));
-        if (dir)
-            rmdir(dir);
         zstr_free(&dir);
         env_free(env);
         return;

@@ -14,6 +14,7 @@ void rm_config_init(rm_config_t *config)
     config->slots = 1;
     config->task_timeout = 3600;
     config->max_attempts = 3;
+    config->max_project_gb = 50;
 }
 
 static int set_str(char *dst, size_t size, const char *key, const char *value, rm_err_t *err)
@@ -60,6 +61,14 @@ int rm_config_set(rm_config_t *c, const char *key, const char *value, rm_err_t *
         return set_u64(&c->task_timeout, key, value, 1, 7 * 86400, err);
     if (strcmp(key, "max_attempts") == 0)
         return set_u64(&c->max_attempts, key, value, 1, 100, err);
+    if (strcmp(key, "max_project_gb") == 0)
+        return set_u64(&c->max_project_gb, key, value, 1, 1u << 20, err);
+    if (strcmp(key, "allow_scripts") == 0) {
+        if (strcmp(value, "true") != 0 && strcmp(value, "false") != 0)
+            return rm_err_set(err, RM_EINVAL, "allow_scripts: '%s' is not true or false", value);
+        c->allow_scripts = strcmp(value, "true") == 0;
+        return 0;
+    }
     return rm_err_set(err, RM_EINVAL, "unknown setting '%s'", key);
 }
 

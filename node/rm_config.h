@@ -10,10 +10,14 @@
       blender       Blender executable (default: blender on PATH)
       task_timeout  seconds a frame may take before it is killed (default 3600)
       max_attempts  failed attempts before a frame fails the job (default 3)
-      role          node | stable (coordinator preference, later issues) */
+      role          node | stable (coordinator preference, later issues)
+      allow_scripts accept jobs that run the .blend's embedded Python
+                    (default false: that Python runs as the node's user)
+      max_project_gb largest project this node unpacks (default 50) */
 #ifndef RM_CONFIG_H
 #define RM_CONFIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -31,6 +35,8 @@ typedef struct {
     uint64_t threads;
     uint64_t task_timeout;
     uint64_t max_attempts;
+    bool allow_scripts;
+    uint64_t max_project_gb;
 } rm_config_t;
 
 /*  Defaults. */

@@ -175,9 +175,16 @@ static int job_append(rm_job_t *job, const journal_entry_t *entry, rm_err_t *err
     }
     free(buf);
     job->journal_entries++;
-    if (job->journal_entries > 64 + 2 * (uint64_t)job->rec.frames.count)
-        job_write_snapshot(job, NULL); /* compaction; failure just keeps the journal */
     return 0;
+}
+
+/*  Folds a long journal into the snapshot.  Called only once the entries
+    are applied in memory: the snapshot is written from memory and the
+    journal is emptied, so an entry not yet applied would be lost. */
+static void maybe_compact(rm_job_t *job)
+{
+    if (job->journal_entries > 64 + 2 * (uint64_t)job->rec.frames.count)
+        job_write_snapshot(job, NULL); /* on failure the journal simply stays */
 }
 
 static rm_frame_rec_t *frame_at(const rm_job_t *job, uint64_t frame, size_t *index)
@@ -460,7 +467,7 @@ static int init_frames(rm_job_t *job, rm_err_t *err)
     return 0;
 }
 
-static int create_dirs(const rm_job_t *job, rm_err_t *err)
+static int create_dirs(const rm_job_t *job, const char *root, rm_err_t *err)
 {
     char path[4096];
     const char *subs[] = {"", "/out", "/logs"};
@@ -470,6 +477,10 @@ static int create_dirs(const rm_job_t *job, rm_err_t *err)
             return rm_err_set(err, rm_err_from_errno(errno), "cannot create %s: %s", path,
                               strerror(errno));
     }
+    /* The job's own entry in ROOT must survive a power loss too. */
+    if (fsync_dir(root) != 0)
+        return rm_err_set(err, rm_err_from_errno(errno), "cannot sync %s: %s", root,
+                          strerror(errno));
     return 0;
 }
 
@@ -498,7 +509,7 @@ int rm_jobs_create(rm_jobs_t *self, const rm_job_spec_t *spec, rm_job_t **job_ou
     job->rec.error = strdup("");
     if (!job->rec.error || rm_codec_copy(&rm_job_spec_desc, &job->rec.spec, spec, err) != 0 ||
         init_frames(job, err) != 0 || job_alloc_progress(job, err) != 0 ||
-        create_dirs(job, err) != 0 || job_open_journal(job, err) != 0 ||
+        create_dirs(job, self->root, err) != 0 || job_open_journal(job, err) != 0 ||
         job_write_snapshot(job, err) != 0 || jobs_push(self, job, err) != 0) {
         char dir[4096];
         snprintf(dir, sizeof dir, "%s", job->dir);
@@ -579,6 +590,7 @@ uint32_t rm_jobs_next_task(rm_jobs_t *self, const char *node, uint64_t epoch, rm
         journal_entry_t entry = {.kind = ENTRY_START, .at = now_ms()};
         best->rec.started_at = entry.at;
         job_append(best, &entry, NULL); /* only informative: losing it loses nothing */
+        maybe_compact(best);
     }
     best->version++;
     return n;
@@ -598,6 +610,7 @@ static int finish(rm_job_t *job, rm_err_t *err)
     if (job_append(job, &entry, err) != 0)
         return -1;
     job->rec.finished_at = entry.at;
+    maybe_compact(job);
     return 0;
 }
 
@@ -611,6 +624,7 @@ static int commit_frame(rm_job_t *job, rm_frame_rec_t *next, rm_err_t *err)
     }
     apply_entry(job, &entry);
     rm_codec_free(&frame_rec_desc, &entry.frame);
+    maybe_compact(job);
     return 0;
 }
 
@@ -634,6 +648,8 @@ int rm_job_frame_done(rm_job_t *job, uint64_t frame, const rm_hash_t *output, ui
     free(next.node);
     next.file = strdup_or_empty(file);
     next.node = strdup_or_empty(node);
+    free(next.error);
+    next.error = strdup(""); /* the failures before are in the job log */
     if (commit_frame(job, &next, err) != 0)
         return -1;
     if (all_done(job))
@@ -695,6 +711,7 @@ int rm_job_fail(rm_job_t *job, const char *reason, rm_err_t *err)
         if (job->rec.frames.items[i].state == RM_FRAME_ASSIGNED)
             job->rec.frames.items[i].state = RM_FRAME_PENDING;
     job->version++;
+    maybe_compact(job);
     return finish(job, err);
 }
 
@@ -710,7 +727,8 @@ int rm_job_cancel(rm_job_t *job, rm_err_t *err)
         if (job->rec.frames.items[i].state == RM_FRAME_ASSIGNED)
             job->rec.frames.items[i].state = RM_FRAME_PENDING;
     job->version++;
-    if (!rm_job_finished(job) || job->rec.finished_at == 0)
+    maybe_compact(job);
+    if (job->rec.finished_at == 0)
         return finish(job, err);
     return 0;
 }

@@ -21,6 +21,8 @@
 #define MAX_WATCHES 1024
 #define MAX_WATCH_MS 60000
 #define HOUSEKEEPING_MS 500
+#define DOOR_MAX_MSG 8192
+#define DOOR_RCVHWM 16
 
 typedef struct {
     zframe_t *peer; /* routing id */
@@ -123,6 +125,12 @@ static int bind_sockets(node_t *self, rm_err_t *err)
     uint8_t door_pk[32], door_sk[32];
     rm_door_keypair(self->token.mesh_pk.b, door_pk, door_sk);
     self->door = curve_router(door_pk, door_sk, RM_ZAP_DOMAIN_DOOR);
+    if (self->door) {
+        /* Anyone with the mesh public key reaches the door: it takes only
+           small HELLOs, and few at a time. */
+        zsock_set_maxmsgsize(self->door, DOOR_MAX_MSG);
+        zsock_set_rcvhwm(self->door, DOOR_RCVHWM);
+    }
     self->mesh = curve_router(self->token.curve_pk.b, self->token.curve_sk.b, RM_ZAP_DOMAIN_MESH);
     if (!self->door || !self->mesh)
         return rm_err_set(err, RM_EIO, "cannot create sockets");
@@ -157,6 +165,14 @@ static int node_start(node_t *self, const rm_config_t *config, rm_err_t *err)
     if (mkdir(self->config.home, 0700) != 0 && errno != EEXIST)
         return rm_err_set(err, rm_err_from_errno(errno), "cannot create %s: %s",
                           self->config.home, strerror(errno));
+    /* Blender runs in other directories: every path handed to it is absolute. */
+    char *home = realpath(config->home, NULL);
+    if (!home || strlen(home) >= sizeof self->config.home) {
+        free(home);
+        return rm_err_set(err, RM_EINVAL, "cannot resolve home %s", config->home);
+    }
+    snprintf(self->config.home, sizeof self->config.home, "%s", home);
+    free(home);
     if (load_identity(self, err) != 0)
         return -1;
     if (!(self->roster = rm_roster_new()))
@@ -319,7 +335,7 @@ static bool one_of(const char *value, const char *const *allowed)
 }
 
 /*  Everything a node can check about a spec without Blender. */
-static int validate_spec(const rm_job_spec_t *spec, rm_err_t *err)
+static int validate_spec(const rm_config_t *config, const rm_job_spec_t *spec, rm_err_t *err)
 {
     static const char *const engines[] = {"", "CYCLES", "BLENDER_EEVEE", "BLENDER_WORKBENCH",
                                           NULL};
@@ -343,9 +359,14 @@ static int validate_spec(const rm_job_spec_t *spec, rm_err_t *err)
     if (spec->res_x > 65536 || spec->res_y > 65536)
         return rm_err_set(err, RM_EINVAL, "resolution %llux%llu is too large",
                           (unsigned long long)spec->res_x, (unsigned long long)spec->res_y);
-    if (spec->chunk > 256)
-        return rm_err_set(err, RM_EINVAL, "chunk of %llu frames is over 256",
-                          (unsigned long long)spec->chunk);
+    if (spec->allow_scripts && !config->allow_scripts)
+        return rm_err_set(err, RM_EAUTH,
+                          "this node does not run Python embedded in .blend files "
+                          "(allow_scripts = false in its meshd.conf)");
+    if (spec->task_timeout > 7 * 86400)
+        return rm_err_set(err, RM_EINVAL, "task timeout of %llu s is over 7 days",
+                          (unsigned long long)spec->task_timeout);
+
     return 0;
 }
 
@@ -379,8 +400,10 @@ static int need_chunks(request_t *r, const rm_job_spec_t *spec, bool *complete, 
     int rc = rm_manifest_missing(&manifest, self->store, &need.hashes.items, &need.hashes.count,
                                  RM_MAX_NEED, err);
     rm_manifest_free(&manifest);
-    if (rc != 0)
+    if (rc != 0) {
+        free(need.hashes.items);
         return -1;
+    }
     if (need.hashes.count > 0)
         send_msg(self->mesh, r->peer, RM_MSG_NEED, r->msg->req, &need);
     else
@@ -397,8 +420,12 @@ static void handle_submit(request_t *r)
     rm_job_t *job = rm_jobs_find(self->jobs, spec->job_id);
     bool complete = false, created = false;
     char project[4096];
+    if (job && memcmp(rm_job_spec(job)->manifest.b, spec->manifest.b, 32) != 0) {
+        rm_err_set(&err, RM_EINVAL, "job id %s is taken by another project", spec->job_id);
+        goto fail;
+    }
     if (!job) {
-        if (validate_spec(spec, &err) != 0 || need_chunks(r, spec, &complete, &err) != 0)
+        if (validate_spec(&self->config, spec, &err) != 0 || need_chunks(r, spec, &complete, &err) != 0)
             goto fail;
         if (!complete)
             return;
@@ -406,15 +433,21 @@ static void handle_submit(request_t *r)
            to see now, not a job that fails later. */
         if (rm_slots_project_dir(self->slots, spec, project, sizeof project, &err) != 0)
             goto fail;
+        char *submitter = strdup(r->who->name);
+        char *format = strdup(spec->format[0] ? spec->format : "PNG");
+        if (!submitter || !format) {
+            free(submitter);
+            free(format);
+            rm_err_set(&err, RM_ENOMEM, "out of memory");
+            goto fail;
+        }
         free(spec->submitter);
-        spec->submitter = strdup(r->who->name);
+        free(spec->format);
+        spec->submitter = submitter;
+        spec->format = format;
         spec->submitted_at = (int64_t)zclock_time();
         if (spec->chunk == 0)
             spec->chunk = 1;
-        if (!spec->format[0]) {
-            free(spec->format);
-            spec->format = strdup("PNG");
-        }
         if (rm_jobs_create(self->jobs, spec, &job, &created, &err) != 0)
             goto fail;
         zsys_info("job %s '%s' from %s: %u frame range(s), accepted", spec->job_id, spec->name,
@@ -762,6 +795,21 @@ static void dispatch(request_t *r)
     }
 }
 
+/*  The request id of a message whose body did not decode, so the error
+    reaches the request that caused it (0 if even the header is bad). */
+static uint64_t header_req(zframe_t *payload)
+{
+    rm_reader_t r;
+    uint32_t count = 0;
+    uint64_t version = 0, type = 0, req = 0;
+    rm_reader_init(&r, zframe_data(payload), zframe_size(payload));
+    if (rm_read_array(&r, 16, &count, NULL) != 0 || count < 3 ||
+        rm_read_u64(&r, &version, NULL) != 0 || rm_read_u64(&r, &type, NULL) != 0 ||
+        rm_read_u64(&r, &req, NULL) != 0)
+        return 0;
+    return req;
+}
+
 static void handle_mesh(node_t *self)
 {
     zmsg_t *in = zmsg_recv(self->mesh);
@@ -782,7 +830,7 @@ static void handle_mesh(node_t *self)
     }
     if (rm_msg_decode(zframe_data(payload), zframe_size(payload), &msg, &err) != 0) {
         zsys_warning("malformed message from %s: %s", who->name, err.msg);
-        send_error(self->mesh, peer, msg.req, RM_EPROTO, err.msg);
+        send_error(self->mesh, peer, header_req(payload), RM_EPROTO, err.msg);
         goto out;
     }
     request_t r = {.node = self, .peer = peer, .who = who, .msg = &msg};

@@ -1,6 +1,8 @@
+#define _GNU_SOURCE /* syncfs */
 #include "rm_slots.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,7 +13,7 @@
 #include "rm_blender.h"
 #include "rm_manifest.h"
 
-#define MAX_TASK_FRAMES 256
+#define MAX_TASK_FRAMES RM_MAX_TASK_FRAMES
 #define SPEED_WINDOW 16
 /*  After a full disk, wait before handing out more work that would fail. */
 #define DISK_FULL_BACKOFF_MS 5000 /* also after a task this node could not start */
@@ -36,6 +38,7 @@ struct _rm_slots_t {
     char *projects_dir;
     uint64_t task_timeout;
     uint64_t max_attempts;
+    uint64_t max_project_bytes;
     uint64_t recent_ms[SPEED_WINDOW];
     size_t recent_count;
     int64_t paused_until;
@@ -56,6 +59,7 @@ rm_slots_t *rm_slots_new(const rm_config_t *config, const char *node_name, bool 
     self->store = store;
     self->task_timeout = config->task_timeout;
     self->max_attempts = config->max_attempts;
+    self->max_project_bytes = config->max_project_gb << 30;
     if (mkdir(projects_dir, 0700) != 0 && errno != EEXIST) {
         rm_err_set(err, rm_err_from_errno(errno), "cannot create %s: %s", projects_dir,
                    strerror(errno));
@@ -157,10 +161,33 @@ int rm_slots_project_dir(rm_slots_t *self, const rm_job_spec_t *spec, char *dir,
     rm_manifest_t manifest = {0};
     if (rm_manifest_load(self->store, &spec->manifest, &manifest, err) != 0)
         return -1;
-    int rc = rm_manifest_materialize(&manifest, self->store, dir, err);
+    /* A manifest may name one chunk many times: bound what unpacking writes
+       by the project's declared size, before writing anything. */
+    uint64_t total = 0;
+    for (uint32_t i = 0; i < manifest.files.count; i++)
+        total += manifest.files.items[i].size;
+    struct statvfs vfs;
+    int rc = -1;
+    if (total > self->max_project_bytes)
+        rm_err_set(err, RM_EINVAL, "the project of job %s is %llu bytes, over this node's "
+                   "max_project_gb (%llu GiB)", spec->job_id, (unsigned long long)total,
+                   (unsigned long long)(self->max_project_bytes >> 30));
+    else if (statvfs(self->projects_dir, &vfs) == 0 &&
+             total + DISK_LOW_BYTES > (uint64_t)vfs.f_bavail * vfs.f_frsize)
+        rm_err_set(err, RM_ENOSPC, "disk full: unpacking job %s needs %llu bytes, %llu free",
+                   spec->job_id, (unsigned long long)total,
+                   (unsigned long long)((uint64_t)vfs.f_bavail * vfs.f_frsize));
+    else
+        rc = rm_manifest_materialize(&manifest, self->store, dir, err);
     rm_manifest_free(&manifest);
     if (rc != 0)
         return rm_err_prefix(err, "unpacking the project of job %s: ", spec->job_id);
+    /* The marker vouches for the files: they reach the disk first. */
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+        syncfs(fd);
+        close(fd);
+    }
     FILE *f = fopen(marker, "w");
     if (!f || fclose(f) != 0)
         return rm_err_set(err, rm_err_from_errno(errno), "cannot write %s: %s", marker,

@@ -54,7 +54,7 @@ static const rm_field_t job_spec_fields[] = {
              "empty (as in the file), CYCLES, BLENDER_EEVEE or BLENDER_WORKBENCH"),
     RM_FIELD(rm_job_spec_t, device, RM_F_STR, RM_MAX_NAME, "empty (CPU), CPU, CUDA, OPTIX or HIP"),
     RM_FIELD(rm_job_spec_t, format, RM_F_STR, RM_MAX_NAME, "PNG, JPEG, OPEN_EXR or TIFF"),
-    RM_FIELD(rm_job_spec_t, chunk, RM_F_U64, RM_MAX_FRAMES, "frames per task, >= 1"),
+    RM_FIELD(rm_job_spec_t, chunk, RM_F_U64, RM_MAX_TASK_FRAMES, "frames per task, >= 1"),
     RM_FIELD(rm_job_spec_t, priority, RM_F_I64, 0, "higher runs first"),
     RM_FIELD(rm_job_spec_t, allow_scripts, RM_F_BOOL, 0, "run the .blend's embedded Python"),
     RM_FIELD(rm_job_spec_t, task_timeout, RM_F_U64, 0, "seconds per frame; 0: the node's default"),

@@ -20,6 +20,7 @@
 #define RM_MAX_CHUNK_SIZE (1024 * 1024) /* storage chunks are smaller (FastCDC max) */
 #define RM_MAX_FRAMES 100000             /* frames in one job */
 #define RM_MAX_NEED 4096                 /* hashes in one NEED */
+#define RM_MAX_TASK_FRAMES 256           /* frames in one task (--chunk) */
 #define RM_MAX_NAME 256                  /* names: job, scene, camera, node */
 #define RM_MAX_PATH 1024
 #define RM_MAX_TEXT 65536 /* error and reason strings */

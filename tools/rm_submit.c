@@ -11,6 +11,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <poll.h>
+#include <signal.h>
+#include <czmq.h>
 #include <unistd.h>
 
 #include "rm_frames.h"
@@ -83,6 +86,37 @@ static int opt_choice(const rm_args_t *args, const char *name, const char *const
     return set_str(field, opt, choice, "", 32, err);
 }
 
+#define SCENE_RANGE_TIMEOUT_MS 60000
+
+/*  Reads Blender's output for the RM_RANGE line; a Blender that takes
+    longer than SCENE_RANGE_TIMEOUT_MS is killed. */
+static void read_range(int fd, pid_t pid, long *first, long *last, long *step)
+{
+    char buf[65536];
+    size_t used = 0;
+    int64_t deadline = zclock_mono() + SCENE_RANGE_TIMEOUT_MS;
+    for (;;) {
+        int64_t left = deadline - zclock_mono();
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (left <= 0 || poll(&p, 1, (int)left) <= 0) {
+            kill(pid, SIGKILL);
+            break;
+        }
+        if (used == sizeof buf - 1)
+            used = 0; /* only lines matter; drop what was not one */
+        ssize_t n = read(fd, buf + used, sizeof buf - 1 - used);
+        if (n <= 0)
+            break;
+        used += (size_t)n;
+        buf[used] = '\0';
+        char *hit = strstr(buf, "RM_RANGE ");
+        if (hit && strchr(hit, '\n')) {
+            sscanf(hit + 9, "%ld %ld %ld", first, last, step);
+            break;
+        }
+    }
+}
+
 /*  Reads the scene's own frame range with the Blender on this machine (an
     artist submitting has one), so `submit` without --frames renders what
     `blender -a` would.  The file's scripts stay off; the scene name travels
@@ -119,14 +153,9 @@ static int scene_range(const char *blend, const char *scene, char *text, size_t 
                           "frame range; give --frames",
                           blender, strerror(rc));
     }
-    FILE *out = fdopen(fds[0], "r");
-    char line[512];
     long first = -1, last = -1, step = 1;
-    while (out && fgets(line, sizeof line, out))
-        if (strncmp(line, "RM_RANGE ", 9) == 0)
-            sscanf(line + 9, "%ld %ld %ld", &first, &last, &step);
-    if (out)
-        fclose(out);
+    read_range(fds[0], pid, &first, &last, &step);
+    close(fds[0]);
     waitpid(pid, NULL, 0);
     if (first < 0 || last < first || step < 1)
         return rm_err_set(err, RM_EINVAL,
@@ -165,7 +194,7 @@ static int parse_render(const rm_args_t *args, rm_job_spec_t *s, rm_err_t *err)
     const char *prio = rm_args_get(args, "priority");
     if (opt_u64(args, "samples", 1, 1 << 24, 0, &s->samples, err) != 0 ||
         opt_u64(args, "percent", 1, 1000, 0, &s->percent, err) != 0 ||
-        opt_u64(args, "chunk", 1, RM_MAX_FRAMES, 1, &s->chunk, err) != 0 ||
+        opt_u64(args, "chunk", 1, RM_MAX_TASK_FRAMES, 1, &s->chunk, err) != 0 ||
         opt_u64(args, "timeout", 1, 7 * 86400, 0, &s->task_timeout, err) != 0 ||
         (res && rm_cli_parse_resolution(res, &s->res_x, &s->res_y, err) != 0) ||
         (prio && rm_cli_parse_i64("--priority", prio, -1000000, 1000000, &s->priority, err) != 0))
@@ -212,9 +241,10 @@ int rm_submit_req_parse(const rm_args_t *args, rm_submit_req_t *req, rm_err_t *e
     req->blend = rm_args_pos(args, 0);
     if (!req->blend || rm_args_npos(args) != 1)
         return rm_err_set(err, RM_EINVAL, "submit takes one .blend file");
-    if (rm_submit_check_blend(req->blend, err) != 0 || parse_frames(args, req->blend, &req->spec, err) != 0 ||
-        parse_render(args, &req->spec, err) != 0 ||
-        parse_strings(args, req->blend, &req->spec, err) != 0 || parse_paths(args, req, err) != 0)
+    /* Reading the scene's range starts Blender: every cheaper check first. */
+    if (rm_submit_check_blend(req->blend, err) != 0 || parse_render(args, &req->spec, err) != 0 ||
+        parse_strings(args, req->blend, &req->spec, err) != 0 || parse_paths(args, req, err) != 0 ||
+        parse_frames(args, req->blend, &req->spec, err) != 0)
         return -1;
     return 0;
 }

@@ -24,6 +24,10 @@ expect_exit 2 "reversed" "$MESHCTL" submit "$scene" --frames 10-1
 expect_exit 2 "engine" "$MESHCTL" submit "$scene" --frames 1 --engine POVRAY
 pass "missing file, non-.blend, empty and reversed ranges, bad engine refused (exit 2)"
 
+# Embedded Python runs only where the node's owner allowed it.
+expect_exit 1 "does not run Python" "$MESHCTL" submit "$scene" --frames 1 --allow-scripts
+pass "a job asking to run the .blend's scripts is refused by default"
+
 # A file that starts like a .blend but is cut short: Blender cannot read it.
 head -c 3000 "$scene" >"$T/truncated.blend"
 expect_exit 1 "cannot read" "$MESHCTL" submit "$T/truncated.blend" --frames 1-2 --wait

@@ -144,6 +144,22 @@ int main(void)
     jobs = rm_jobs_new(jobs_dir, &err);
     CHECK(jobs && rm_jobs_count(jobs) == 3);
 
+    /* Journal compaction keeps the entry that triggered it: many retries of
+       one frame, then done (and a cancelled job likewise), survive a reload. */
+    rm_job_t *d = create(jobs, "00000000000000dd", "1", 0, 4000);
+    for (int i = 0; i < 70; i++) {
+        n = rm_jobs_next_task(jobs, "n1", 1, &picked, frames, 8);
+        CHECK(picked == d && n == 1);
+        CHECK(rm_job_frame_failed(d, 1, "flaky", 1000, &err) == 0);
+    }
+    n = rm_jobs_next_task(jobs, "n1", 1, &picked, frames, 8);
+    CHECK(rm_job_frame_done(d, 1, &out, 10, "frame_0001.png", 5, "n1", &err) == 0);
+    CHECK(strcmp(rm_job_frame(d, 1)->error, "") == 0);
+    rm_jobs_destroy(&jobs);
+    jobs = rm_jobs_new(jobs_dir, &err);
+    d = rm_jobs_find(jobs, "00000000000000dd");
+    CHECK(d && strcmp(rm_job_state(d), "done") == 0 && rm_job_frame(d, 1)->attempts == 70);
+
     /* Bad ids are refused. */
     rm_job_spec_t bad;
     make_spec(&bad, "../etc", "1", 0, 1);

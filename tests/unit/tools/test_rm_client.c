@@ -361,12 +361,23 @@ static void test_submit_parse(const char *tmp)
     rm_submit_req_free(&req);
     rm_args_destroy(&args);
 
-    char *a2[] = {gz}; /* defaults: no frames (the scene's range), no wait */
-    args = submit_args(a2, 1);
+    char *a2[] = {gz, "--frames", "7"}; /* defaults: no wait, the file's settings */
+    args = submit_args(a2, 3);
     CHECK(args && rm_submit_req_parse(args, &req, &err) == 0);
-    CHECK(req.spec.frames.count == 0 && !req.wait && !req.out && req.spec.samples == 0);
+    CHECK(req.spec.frames.count == 1 && !req.wait && !req.out && req.spec.samples == 0);
     rm_submit_req_free(&req);
     rm_args_destroy(&args);
+
+    /* No --frames: the scene's range is read with the local Blender; with
+       none (or a file it cannot read) the error says to give --frames. */
+    char *a3[] = {gz};
+    setenv("MESH_BLENDER", "/nonexistent/blender", 1);
+    args = submit_args(a3, 1);
+    CHECK(args && rm_submit_req_parse(args, &req, &err) == -1);
+    CHECK_MSG(strstr(err.msg, "no Blender here") && strstr(err.msg, "--frames"), "%s", err.msg);
+    rm_submit_req_free(&req);
+    rm_args_destroy(&args);
+    unsetenv("MESH_BLENDER");
 
     struct {
         char *opt, *value, *want;
