@@ -26,9 +26,10 @@ typedef struct {
 } flag_t;
 
 static const flag_t flags[] = {
-    {"--listen", "listen"}, {"--join", "join"},       {"--slots", "slots"},
-    {"--name", "name"},     {"--blender", "blender"}, {"--threads", "threads"},
-    {"--role", "role"},     {"--task-timeout", "task_timeout"},
+    {"--listen", "listen"},   {"--join", "join"},
+    {"--slots", "slots"},     {"--name", "name"},
+    {"--blender", "blender"}, {"--threads", "threads"},
+    {"--role", "role"},       {"--task-timeout", "task_timeout"},
 };
 
 int main(int argc, char **argv)
@@ -86,8 +87,7 @@ int main(int argc, char **argv)
         return 2;
     }
     if (!config.listen[0]) {
-        fprintf(stderr, "meshd: --listen tcp://HOST:PORT is required (or listen = in %s)\n",
-                conf);
+        fprintf(stderr, "meshd: --listen tcp://HOST:PORT is required (or listen = in %s)\n", conf);
         return 2;
     }
     zsys_init();

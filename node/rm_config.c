@@ -32,8 +32,8 @@ static int set_u64(uint64_t *dst, const char *key, const char *value, uint64_t m
     errno = 0;
     unsigned long long v = strtoull(value, &end, 10);
     if (!*value || *end || errno || value[0] == '-' || v < min || v > max)
-        return rm_err_set(err, RM_EINVAL, "%s: '%s' is not a number from %llu to %llu", key,
-                          value, (unsigned long long)min, (unsigned long long)max);
+        return rm_err_set(err, RM_EINVAL, "%s: '%s' is not a number from %llu to %llu", key, value,
+                          (unsigned long long)min, (unsigned long long)max);
     *dst = v;
     return 0;
 }
@@ -132,8 +132,7 @@ int rm_config_load(rm_config_t *config, const char *path, const char *const *set
     return rc;
 }
 
-int rm_endpoint_parse(const char *endpoint, char *host, size_t host_size, int *port,
-                      rm_err_t *err)
+int rm_endpoint_parse(const char *endpoint, char *host, size_t host_size, int *port, rm_err_t *err)
 {
     const char *prefix = "tcp://";
     if (strncmp(endpoint, prefix, strlen(prefix)) != 0)

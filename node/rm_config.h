@@ -52,7 +52,6 @@ int rm_config_load(rm_config_t *config, const char *path, const char *const *set
 int rm_config_set(rm_config_t *config, const char *key, const char *value, rm_err_t *err);
 
 /*  Splits tcp://HOST:PORT; the door endpoint is the same host at PORT+1. */
-int rm_endpoint_parse(const char *endpoint, char *host, size_t host_size, int *port,
-                      rm_err_t *err);
+int rm_endpoint_parse(const char *endpoint, char *host, size_t host_size, int *port, rm_err_t *err);
 
 #endif

@@ -37,7 +37,8 @@ typedef struct {
 
 static const rm_field_t frame_rec_fields[] = {
     RM_FIELD(rm_frame_rec_t, frame, RM_F_U64, RM_FRAME_MAX, "frame number"),
-    RM_FIELD(rm_frame_rec_t, state, RM_F_U64, RM_FRAME_FAILED, "0 pending 1 assigned 2 done 3 failed"),
+    RM_FIELD(rm_frame_rec_t, state, RM_F_U64, RM_FRAME_FAILED,
+             "0 pending 1 assigned 2 done 3 failed"),
     RM_FIELD(rm_frame_rec_t, epoch, RM_F_U64, 0, "coordinator epoch of the assignment"),
     RM_FIELD(rm_frame_rec_t, node, RM_F_STR, RM_MAX_NAME, "node assigned or that rendered it"),
     RM_FIELD(rm_frame_rec_t, attempts, RM_F_U64, 0, "failed attempts"),
@@ -63,7 +64,8 @@ static const rm_struct_desc_t job_record_desc =
     RM_DESC(job_record_t, "job_record", job_record_fields, "snapshot of a job");
 
 static const rm_field_t journal_fields[] = {
-    RM_FIELD(journal_entry_t, kind, RM_F_U64, ENTRY_FINISH, "1 frame 2 fail 3 cancel 4 start 5 finish"),
+    RM_FIELD(journal_entry_t, kind, RM_F_U64, ENTRY_FINISH,
+             "1 frame 2 fail 3 cancel 4 start 5 finish"),
     RM_FIELD_STRUCT(journal_entry_t, frame, frame_rec_desc, "the frame's new record"),
     RM_FIELD(journal_entry_t, text, RM_F_STR, RM_MAX_TEXT, "failure reason"),
     RM_FIELD(journal_entry_t, at, RM_F_I64, 0, "unix ms"),
@@ -245,8 +247,8 @@ static void job_replay(rm_job_t *job)
     for (;;) {
         if (read(job->journal_fd, header, 4) != 4)
             break;
-        size_t len = (size_t)header[0] << 24 | (size_t)header[1] << 16 | (size_t)header[2] << 8 |
-                     header[3];
+        size_t len =
+            (size_t)header[0] << 24 | (size_t)header[1] << 16 | (size_t)header[2] << 8 | header[3];
         if (len == 0 || len > JOURNAL_MAX_ENTRY)
             break;
         uint8_t *buf = malloc(len);

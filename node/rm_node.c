@@ -65,8 +65,7 @@ typedef struct {
 
 /* ---------------------------------------------------------------- start-up */
 
-static int path_in_home(const node_t *self, const char *name, char *out, size_t size,
-                        rm_err_t *err)
+static int path_in_home(const node_t *self, const char *name, char *out, size_t size, rm_err_t *err)
 {
     if ((size_t)snprintf(out, size, "%s/%s", self->config.home, name) >= size)
         return rm_err_set(err, RM_EINVAL, "home path too long");
@@ -87,8 +86,9 @@ static int load_identity(node_t *self, rm_err_t *err)
                        self->token.mesh_pk.b, (int64_t)time(NULL), &self->cred, err) != 0)
         return rm_err_prefix(err, "token %s: ", src);
     if (strcmp(self->cred.role, RM_ROLE_NODE) != 0)
-        return rm_err_set(err, RM_EAUTH, "token %s is for a %s, not a node (meshctl invite --role node)",
-                          src, self->cred.role);
+        return rm_err_set(err, RM_EAUTH,
+                          "token %s is for a %s, not a node (meshctl invite --role node)", src,
+                          self->cred.role);
     if (self->config.token[0] && rm_token_save(identity, &self->token, err) != 0)
         return -1;
     if (!self->config.name[0])
@@ -163,8 +163,8 @@ static int node_start(node_t *self, const rm_config_t *config, rm_err_t *err)
     self->config = *config;
     self->started = zclock_time();
     if (mkdir(self->config.home, 0700) != 0 && errno != EEXIST)
-        return rm_err_set(err, rm_err_from_errno(errno), "cannot create %s: %s",
-                          self->config.home, strerror(errno));
+        return rm_err_set(err, rm_err_from_errno(errno), "cannot create %s: %s", self->config.home,
+                          strerror(errno));
     /* Blender runs in other directories: every path handed to it is absolute. */
     char *home = realpath(config->home, NULL);
     if (!home || strlen(home) >= sizeof self->config.home) {
@@ -185,8 +185,8 @@ static int node_start(node_t *self, const rm_config_t *config, rm_err_t *err)
         return -1;
     probe_blender(self);
     if (path_in_home(self, "projects", path, sizeof path, err) != 0 ||
-        !(self->slots = rm_slots_new(&self->config, self->config.name, self->blender_ok,
-                                     self->jobs, self->store, path, err)))
+        !(self->slots = rm_slots_new(&self->config, self->config.name, self->blender_ok, self->jobs,
+                                     self->store, path, err)))
         return -1;
     if (bind_sockets(self, err) != 0)
         return -1;
@@ -284,8 +284,8 @@ static void handle_door(node_t *self)
         goto out;
     }
     if (msg.type != RM_MSG_HELLO) {
-        zsys_warning("door: refused %s from %s: only HELLO is accepted here",
-                     rm_msg_name(msg.type), address ? address : "?");
+        zsys_warning("door: refused %s from %s: only HELLO is accepted here", rm_msg_name(msg.type),
+                     address ? address : "?");
         goto out;
     }
     if (rm_cred_verify(msg.u.hello.credential.data, msg.u.hello.credential.len,
@@ -305,9 +305,8 @@ static void handle_door(node_t *self)
         goto out;
     }
     zsys_info("door: admitted %s '%s' from %s", cred.role, cred.name, address ? address : "?");
-    rm_welcome_t welcome = {.proto = RM_PROTO_VERSION,
-                            .credential = self->token.credential,
-                            .node = self->config.name};
+    rm_welcome_t welcome = {
+        .proto = RM_PROTO_VERSION, .credential = self->token.credential, .node = self->config.name};
     send_msg(self->door, peer, RM_MSG_WELCOME, msg.req, &welcome);
 out:
     rm_codec_free(&rm_cred_desc, &cred);
@@ -337,8 +336,7 @@ static bool one_of(const char *value, const char *const *allowed)
 /*  Everything a node can check about a spec without Blender. */
 static int validate_spec(const rm_config_t *config, const rm_job_spec_t *spec, rm_err_t *err)
 {
-    static const char *const engines[] = {"", "CYCLES", "BLENDER_EEVEE", "BLENDER_WORKBENCH",
-                                          NULL};
+    static const char *const engines[] = {"", "CYCLES", "BLENDER_EEVEE", "BLENDER_WORKBENCH", NULL};
     static const char *const devices[] = {"", "CPU", "CUDA", "OPTIX", "HIP", NULL};
     static const char *const formats[] = {"", "PNG", "JPEG", "OPEN_EXR", "TIFF", NULL};
     if (!spec->blend[0])
@@ -425,7 +423,8 @@ static void handle_submit(request_t *r)
         goto fail;
     }
     if (!job) {
-        if (validate_spec(&self->config, spec, &err) != 0 || need_chunks(r, spec, &complete, &err) != 0)
+        if (validate_spec(&self->config, spec, &err) != 0 ||
+            need_chunks(r, spec, &complete, &err) != 0)
             goto fail;
         if (!complete)
             return;
@@ -648,8 +647,7 @@ static bool log_covers(const char *name, uint64_t frame)
 {
     unsigned long long first = 0, last = 0;
     char tail[8];
-    if (sscanf(name, "frames_%llu-%llu%7s", &first, &last, tail) == 3 &&
-        strcmp(tail, ".log") == 0)
+    if (sscanf(name, "frames_%llu-%llu%7s", &first, &last, tail) == 3 && strcmp(tail, ".log") == 0)
         return first <= frame && frame <= last;
     if (sscanf(name, "frames_%llu%7s", &first, tail) == 2 && strcmp(tail, ".log") == 0)
         return first == frame;

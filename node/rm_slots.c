@@ -74,9 +74,8 @@ rm_slots_t *rm_slots_new(const rm_config_t *config, const char *node_name, bool 
         return NULL;
     }
     for (size_t i = 0; i < n; i++) {
-        rm_slot_config_t sc = {.blender = config->blender,
-                               .index = (int)i,
-                               .threads = (int)config->threads};
+        rm_slot_config_t sc = {
+            .blender = config->blender, .index = (int)i, .threads = (int)config->threads};
         self->slots[i].actor = rm_slot_new(&sc);
         if (!self->slots[i].actor) {
             rm_err_set(err, RM_EBLENDER, "cannot start render slot %zu", i);
@@ -169,8 +168,10 @@ int rm_slots_project_dir(rm_slots_t *self, const rm_job_spec_t *spec, char *dir,
     struct statvfs vfs;
     int rc = -1;
     if (total > self->max_project_bytes)
-        rm_err_set(err, RM_EINVAL, "the project of job %s is %llu bytes, over this node's "
-                   "max_project_gb (%llu GiB)", spec->job_id, (unsigned long long)total,
+        rm_err_set(err, RM_EINVAL,
+                   "the project of job %s is %llu bytes, over this node's "
+                   "max_project_gb (%llu GiB)",
+                   spec->job_id, (unsigned long long)total,
                    (unsigned long long)(self->max_project_bytes >> 30));
     else if (statvfs(self->projects_dir, &vfs) == 0 &&
              total + DISK_LOW_BYTES > (uint64_t)vfs.f_bavail * vfs.f_frsize)
@@ -252,8 +253,8 @@ void rm_slots_schedule(rm_slots_t *self)
         if (slot->busy)
             continue;
         rm_job_t *job = NULL;
-        slot->nframes = rm_jobs_next_task(self->jobs, self->node_name, 1, &job, slot->frames,
-                                          MAX_TASK_FRAMES);
+        slot->nframes =
+            rm_jobs_next_task(self->jobs, self->node_name, 1, &job, slot->frames, MAX_TASK_FRAMES);
         if (slot->nframes == 0)
             return;
         rm_err_t err;
@@ -359,8 +360,9 @@ static void task_ended(rm_slots_t *self, slot_t *slot, rm_job_t *job, const rm_s
             for (uint32_t i = 0; i < slot->nframes; i++) {
                 const rm_frame_rec_t *f = rm_job_frame(job, slot->frames[i]);
                 if (f && f->state == RM_FRAME_ASSIGNED)
-                    frame_failed(self, job,
-                                 &(rm_slot_event_t){.frame = slot->frames[i], .reason = ev->reason});
+                    frame_failed(
+                        self, job,
+                        &(rm_slot_event_t){.frame = slot->frames[i], .reason = ev->reason});
             }
             self->paused_until = zclock_time() + DISK_FULL_BACKOFF_MS;
         }

@@ -67,29 +67,44 @@ typedef RM_LIST(void) rm_list_t;
 typedef struct rm_struct_desc rm_struct_desc_t;
 
 typedef struct {
-    const char *name;              /* field name, for docs and error messages */
-    rm_ftype_t type;               /* wire type */
-    size_t offset;                 /* offsetof (struct, field) */
-    uint64_t max;                  /* STR/BIN: max bytes; LIST: max items; U64: max value (0: none) */
-    rm_ftype_t elem_type;          /* LIST: element type (scalar or RM_F_STRUCT) */
-    const rm_struct_desc_t *elem;  /* STRUCT, or LIST of STRUCT: element descriptor */
-    const char *doc;               /* one line for docs/protocol.md */
+    const char *name;     /* field name, for docs and error messages */
+    rm_ftype_t type;      /* wire type */
+    size_t offset;        /* offsetof (struct, field) */
+    uint64_t max;         /* STR/BIN: max bytes; LIST: max items; U64: max value (0: none) */
+    rm_ftype_t elem_type; /* LIST: element type (scalar or RM_F_STRUCT) */
+    const rm_struct_desc_t *elem; /* STRUCT, or LIST of STRUCT: element descriptor */
+    const char *doc;              /* one line for docs/protocol.md */
 } rm_field_t;
 
 struct rm_struct_desc {
-    const char *name;          /* struct name, e.g. "job_spec" */
-    size_t size;               /* sizeof (struct) */
-    const rm_field_t *fields;  /* array of nfields */
+    const char *name;         /* struct name, e.g. "job_spec" */
+    size_t size;              /* sizeof (struct) */
+    const rm_field_t *fields; /* array of nfields */
     size_t nfields;
-    const char *doc;           /* one line for docs */
+    const char *doc; /* one line for docs */
 };
 
 /*  Field helpers for descriptor tables. */
-#define RM_FIELD(S, f, T, mx, d) {#f, T, offsetof(S, f), mx, 0, NULL, d}
-#define RM_FIELD_STRUCT(S, f, D, d) {#f, RM_F_STRUCT, offsetof(S, f), 0, 0, &D, d}
-#define RM_FIELD_LIST(S, f, ET, mx, d) {#f, RM_F_LIST, offsetof(S, f), mx, ET, NULL, d}
-#define RM_FIELD_LIST_OF(S, f, D, mx, d) {#f, RM_F_LIST, offsetof(S, f), mx, RM_F_STRUCT, &D, d}
-#define RM_DESC(S, name, fields, d) {name, sizeof(S), fields, sizeof(fields) / sizeof(fields[0]), d}
+#define RM_FIELD(S, f, T, mx, d)                                                                   \
+    {                                                                                              \
+#f, T, offsetof(S, f), mx, 0, NULL, d                                                      \
+    }
+#define RM_FIELD_STRUCT(S, f, D, d)                                                                \
+    {                                                                                              \
+#f, RM_F_STRUCT, offsetof(S, f), 0, 0, &D, d                                               \
+    }
+#define RM_FIELD_LIST(S, f, ET, mx, d)                                                             \
+    {                                                                                              \
+#f, RM_F_LIST, offsetof(S, f), mx, ET, NULL, d                                             \
+    }
+#define RM_FIELD_LIST_OF(S, f, D, mx, d)                                                           \
+    {                                                                                              \
+#f, RM_F_LIST, offsetof(S, f), mx, RM_F_STRUCT, &D, d                                      \
+    }
+#define RM_DESC(S, name, fields, d)                                                                \
+    {                                                                                              \
+        name, sizeof(S), fields, sizeof(fields) / sizeof(fields[0]), d                             \
+    }
 
 /*  Appends the msgpack encoding of the struct at obj to *buf (realloc'd;
     *len updated).  Returns 0, or -1 with err set (RM_ENOMEM, or RM_EINVAL if

@@ -200,8 +200,8 @@ int rm_token_parse(const char *text, size_t len, rm_token_t *token, rm_err_t *er
                           "not a rendermesh token (expected a first line 'RENDERMESH-TOKEN 1')");
     const char *b64 = text + hlen;
     size_t b64_len = len - hlen;
-    while (b64_len > 0 && (b64[b64_len - 1] == '\n' || b64[b64_len - 1] == '\r' ||
-                           b64[b64_len - 1] == ' '))
+    while (b64_len > 0 &&
+           (b64[b64_len - 1] == '\n' || b64[b64_len - 1] == '\r' || b64[b64_len - 1] == ' '))
         b64_len--;
     size_t cap = b64_len / 4 * 3 + 3;
     uint8_t *bin = malloc(cap ? cap : 1);
@@ -348,8 +348,7 @@ int rm_secret_write(const char *path, const void *data, size_t len, rm_err_t *er
             int e = errno;
             close(fd);
             unlink(tmp);
-            return rm_err_set(err, rm_err_from_errno(e), "cannot write %s: %s", path,
-                              strerror(e));
+            return rm_err_set(err, rm_err_from_errno(e), "cannot write %s: %s", path, strerror(e));
         }
         p += n;
         left -= (size_t)n;

@@ -24,9 +24,9 @@
 #define RM_ROLE_CLIENT "client"
 
 typedef struct {
-    uint64_t version;  /* 1 */
-    char *role;        /* "node" | "client" */
-    char *name;        /* who: a node or user name */
+    uint64_t version;   /* 1 */
+    char *role;         /* "node" | "client" */
+    char *name;         /* who: a node or user name */
     rm_hash_t curve_pk; /* the CURVE public key it vouches for */
     rm_hash_t mesh_pk;  /* Ed25519 public key of the mesh that signed it */
     int64_t issued;     /* unix seconds */

@@ -18,10 +18,10 @@
 /*  No message may be larger: set as ZMQ_MAXMSGSIZE on every socket. */
 #define RM_MAX_MSG_SIZE (16 * 1024 * 1024)
 #define RM_MAX_CHUNK_SIZE (1024 * 1024) /* storage chunks are smaller (FastCDC max) */
-#define RM_MAX_FRAMES 100000             /* frames in one job */
-#define RM_MAX_NEED 4096                 /* hashes in one NEED */
-#define RM_MAX_TASK_FRAMES 256           /* frames in one task (--chunk) */
-#define RM_MAX_NAME 256                  /* names: job, scene, camera, node */
+#define RM_MAX_FRAMES 100000            /* frames in one job */
+#define RM_MAX_NEED 4096                /* hashes in one NEED */
+#define RM_MAX_TASK_FRAMES 256          /* frames in one task (--chunk) */
+#define RM_MAX_NAME 256                 /* names: job, scene, camera, node */
 #define RM_MAX_PATH 1024
 #define RM_MAX_TEXT 65536 /* error and reason strings */
 #define RM_MAX_LOG (4 * 1024 * 1024)
@@ -72,7 +72,7 @@ typedef struct {
 } rm_ok_t;
 
 typedef struct {
-    uint64_t proto;     /* sender's RM_PROTO_VERSION */
+    uint64_t proto;      /* sender's RM_PROTO_VERSION */
     rm_bin_t credential; /* signed credential (rm_cred) */
 } rm_hello_t;
 
@@ -89,20 +89,20 @@ typedef struct {
 } rm_frame_range_t;
 
 typedef struct {
-    char *job_id;      /* 16 lowercase hex chars, chosen by the submitter */
-    char *name;        /* human name, defaults to the .blend's file name */
-    char *blend;       /* path of the .blend inside the manifest */
+    char *job_id;       /* 16 lowercase hex chars, chosen by the submitter */
+    char *name;         /* human name, defaults to the .blend's file name */
+    char *blend;        /* path of the .blend inside the manifest */
     rm_hash_t manifest; /* hash of the project manifest chunk */
     RM_LIST(rm_frame_range_t) frames;
-    char *scene;  /* "" = the file's active scene */
-    char *camera; /* "" = the scene's camera */
+    char *scene;      /* "" = the file's active scene */
+    char *camera;     /* "" = the scene's camera */
     uint64_t samples; /* 0 = as in the file */
     uint64_t percent; /* resolution percentage, 0 = as in the file */
     uint64_t res_x;   /* 0 = as in the file */
     uint64_t res_y;
-    char *engine; /* "" | CYCLES | BLENDER_EEVEE | BLENDER_WORKBENCH */
-    char *device; /* "" (= CPU) | CPU | CUDA | OPTIX | HIP */
-    char *format; /* PNG | JPEG | OPEN_EXR | TIFF */
+    char *engine;   /* "" | CYCLES | BLENDER_EEVEE | BLENDER_WORKBENCH */
+    char *device;   /* "" (= CPU) | CPU | CUDA | OPTIX | HIP */
+    char *format;   /* PNG | JPEG | OPEN_EXR | TIFF */
     uint64_t chunk; /* frames per task, >= 1 */
     int64_t priority;
     bool allow_scripts;    /* run the .blend's embedded Python */

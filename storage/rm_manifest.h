@@ -18,9 +18,9 @@
 #define RM_MANIFEST_MAX_CHUNKS_PER_FILE (1u << 20) /* 256 GiB at 256 KiB */
 
 typedef struct {
-    char *path;     /* relative to the project root */
-    uint64_t mode;  /* permission bits (0644, 0755) */
-    uint64_t size;  /* bytes */
+    char *path;    /* relative to the project root */
+    uint64_t mode; /* permission bits (0644, 0755) */
+    uint64_t size; /* bytes */
     RM_LIST(rm_hash_t) chunks;
 } rm_manifest_file_t;
 
@@ -71,8 +71,8 @@ int rm_manifest_materialize(const rm_manifest_t *manifest, rm_store_t *store, co
 
 /*  Chunks and stores one file (a rendered frame) as a one-file manifest
     named `name`; returns the manifest's hash and the file size. */
-int rm_manifest_store_file(rm_store_t *store, const char *path, const char *name,
-                           rm_hash_t *hash, uint64_t *size, rm_err_t *err);
+int rm_manifest_store_file(rm_store_t *store, const char *path, const char *name, rm_hash_t *hash,
+                           uint64_t *size, rm_err_t *err);
 
 void rm_manifest_free(rm_manifest_t *manifest);
 

@@ -11,6 +11,9 @@ fuzz_seconds=${RM_FUZZ_SECONDS:-30}
 
 bash tools/install_deps.sh
 
+echo "== formatting (.clang-format)"
+git ls-files '*.c' '*.h' | xargs clang-format --dry-run --Werror
+
 echo "== normal build"
 bash tools/build.sh "$root/build"
 (cd build && ctest --output-on-failure)

@@ -121,8 +121,7 @@ static void read_range(int fd, pid_t pid, long *first, long *last, long *step)
     artist submitting has one), so `submit` without --frames renders what
     `blender -a` would.  The file's scripts stay off; the scene name travels
     in the environment, never through a shell. */
-static int scene_range(const char *blend, const char *scene, char *text, size_t size,
-                       rm_err_t *err)
+static int scene_range(const char *blend, const char *scene, char *text, size_t size, rm_err_t *err)
 {
     static const char expr[] =
         "import bpy, os\n"
@@ -131,8 +130,9 @@ static int scene_range(const char *blend, const char *scene, char *text, size_t 
         "print('RM_RANGE', s.frame_start, s.frame_end, s.frame_step) if s else "
         "print('RM_NOSCENE')\n";
     const char *blender = getenv("MESH_BLENDER") ? getenv("MESH_BLENDER") : "blender";
-    char *argv[] = {(char *)blender, "-b", "--factory-startup", "--disable-autoexec",
-                    (char *)blend, "--python-expr", (char *)expr, NULL};
+    char *argv[] = {(char *)blender,      "-b",          "--factory-startup",
+                    "--disable-autoexec", (char *)blend, "--python-expr",
+                    (char *)expr,         NULL};
     int fds[2];
     if (pipe(fds) != 0)
         return rm_err_set(err, RM_EIO, "pipe: %s", strerror(errno));
