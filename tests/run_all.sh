@@ -12,7 +12,8 @@ fuzz_seconds=${RM_FUZZ_SECONDS:-30}
 bash tools/install_deps.sh
 
 echo "== formatting (.clang-format)"
-git ls-files '*.c' '*.h' | xargs clang-format --dry-run --Werror
+find protocol storage node tools tests bench -name '*.[ch]' -print0 |
+  xargs -0 clang-format --dry-run --Werror
 
 echo "== normal build"
 bash tools/build.sh "$root/build"

@@ -25,6 +25,8 @@ def parse_args():
     parser.add_argument("--frames", type=int, default=24)
     parser.add_argument("--res", default="320x180", help="WIDTHxHEIGHT")
     parser.add_argument("--samples", type=int, default=16)
+    parser.add_argument("--texture", help="image for the floor, linked by a path relative "
+                        "to OUT.blend (not packed): tests that --attach resolves it")
     args = parser.parse_args(argv)
     try:
         width, height = (int(v) for v in args.res.lower().split("x"))
@@ -80,10 +82,25 @@ def look_at(obj, target):
     con.up_axis = "UP_Y"
 
 
-def build_main(scene, frames):
+def make_texture_material(path):
+    """A floor material reading an external image, so the .blend depends on
+    a file beside it, as a real project's textures do."""
+    mat = bpy.data.materials.new("FloorTexture")
+    mat.use_nodes = True
+    nodes, links = mat.node_tree.nodes, mat.node_tree.links
+    tex = nodes.new("ShaderNodeTexImage")
+    tex.image = bpy.data.images.load(os.path.abspath(path))
+    links.new(tex.outputs["Color"], nodes["Principled BSDF"].inputs["Base Color"])
+    return mat
+
+
+def build_main(scene, frames, texture=None):
     bpy.ops.mesh.primitive_plane_add(size=12, location=(0, 0, -1))
     floor = bpy.context.active_object
-    floor.data.materials.append(make_material("Floor", (0.8, 0.8, 0.75, 1)))
+    if texture:
+        floor.data.materials.append(make_texture_material(texture))
+    else:
+        floor.data.materials.append(make_material("Floor", (0.8, 0.8, 0.75, 1)))
 
     bpy.ops.mesh.primitive_monkey_add(size=1.4, location=(0, 0, 0.2))
     hero = bpy.context.active_object
@@ -146,11 +163,13 @@ def main():
     world.color = (0.05, 0.06, 0.08)
     scene.world = world
     set_render(scene, args.frames, width, height, args.samples)
-    build_main(scene, args.frames)
+    build_main(scene, args.frames, args.texture)
     build_alt(width, height, args.samples)
     if bpy.context.window:  # None in background mode
         bpy.context.window.scene = scene
-    bpy.ops.wm.save_as_mainfile(filepath=os.path.abspath(args.out), compress=False)
+    # relative_remap stores the texture as //textures/..., relative to the .blend.
+    bpy.ops.wm.save_as_mainfile(filepath=os.path.abspath(args.out), compress=False,
+                                relative_remap=True)
     print("make_sample_scene: wrote %s (%d frames, %dx%d, %d samples)"
           % (args.out, args.frames, width, height, args.samples))
 

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# --attach sends a project's external files with paths relative to the
+# .blend, so a texture linked as //textures/green.png resolves on the node.
+# Without it, Blender renders its magenta "missing texture" colour.
+source "$(dirname "$0")/lib.sh"
+
+mkdir -p "$T/proj/textures"
+python3 - "$T/proj/textures/green.png" <<'PY'
+import struct, sys, zlib
+w = h = 16
+raw = b"".join(b"\x00" + b"\x10\xe0\x10" * w for _ in range(h))
+def chunk(kind, body):
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+png = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
+       + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+open(sys.argv[1], "wb").write(png)
+PY
+blender -b --factory-startup --python "$RM_SOURCE_DIR/tools/make_sample_scene.py" -- \
+  "$T/proj/shot.blend" --frames 2 --res 64x36 --samples 2 \
+  --texture "$T/proj/textures/green.png" >"$T/make.log" 2>&1 || fail "cannot make the scene"
+# Move the project: only relative paths can still work.
+mv "$T/proj" "$T/moved"
+
+port=$(free_port)
+export MESH_ADDR="tcp://127.0.0.1:$port"
+mesh_init
+start_node n1 "$port"
+
+"$MESHCTL" submit "$T/moved/shot.blend" --frames 1 --attach "$T/moved/textures" \
+  --out "$T/with" >/dev/null || fail "submit with --attach"
+with=$(python3 "$(dirname "$0")/pngstat.py" "$T/with/frame_0001.png")
+python3 -c 'import json,sys; s=json.loads(sys.argv[1]); assert s["green"] > s["pixels"] // 5 and s["magenta"] == 0, s' "$with" ||
+  fail "the texture did not resolve: $with"
+pass "with --attach the floor is green: $with"
+
+"$MESHCTL" submit "$T/moved/shot.blend" --frames 1 --out "$T/without" >/dev/null ||
+  fail "submit without --attach"
+without=$(python3 "$(dirname "$0")/pngstat.py" "$T/without/frame_0001.png")
+python3 -c 'import json,sys; s=json.loads(sys.argv[1]); assert s["magenta"] > s["pixels"] // 5 and s["green"] == 0, s' "$without" ||
+  fail "without the texture Blender should render magenta: $without"
+pass "without it Blender renders the missing-texture magenta: $without"
+
+# An attached path outside the .blend's folder is refused before anything is sent.
+rc=0
+"$MESHCTL" submit "$T/moved/shot.blend" --frames 1 --attach "$T/make.log" >"$T/out.txt" 2>&1 || rc=$?
+[ $rc = 2 ] || fail "an attachment outside the project exited $rc: $(cat "$T/out.txt")"
+pass "an attachment outside the project folder is refused"
+stop_node n1
