@@ -1,14 +1,39 @@
 /*  rm_jobs: the jobs a node holds, their frames' states, and their durable
-    record on disk.
+    record on disk; the record is a state-based CRDT, so copies held by
+    different nodes merge in any order to the same result.
 
-    A frame's state only moves up a lattice, so copies merge in any order:
-        pending < assigned(epoch, node) < done(output hash)
-    and failed(reason) is terminal once a frame has failed on enough
-    attempts.  A job's record is a snapshot (ROOT/<id>/job.state, replaced
-    atomically) plus a journal of frame changes (ROOT/<id>/job.journal,
-    appended and fsync'd before the change is acted on).  A crash loses at
-    most an `assigned` mark, which is re-derived: on load every assigned
-    frame is pending again.  See docs/architecture.md, "Job state". */
+    A job's record is a snapshot (ROOT/<id>/job.state, replaced atomically)
+    plus a journal of changes (ROOT/<id>/job.journal, appended and fsync'd
+    before the change is acted on).  On load every assigned frame is pending
+    again: the renders in flight died with the process.
+
+    MERGE RULE (rm_jobs_merge, rm_job_merge_frame; docs/architecture.md, "Job
+    state").  Per frame, records are totally ordered and two records merge to
+    the greater one, except attempts and failed_on, merged on their own:
+      1. class: live (pending, assigned) < failed < done;
+      2. two live records: more attempts wins (a retry is newer than the
+         assignment it retries), then assigned > pending, then the higher
+         epoch, then the greater node name;
+         two done records: the smaller output hash wins (frames are
+         idempotent: either output is valid);
+      3. still equal: the higher epoch, the greater node name, the greater
+         output hash, size, render_ms, file, error (so that the result never
+         depends on the order of the arguments);
+      4. attempts = max of both; failed_on = union, sorted, capped to its
+         first RM_MAX_FAILED_ON names.
+    The winner's epoch, node, output, size, file, render_ms and error are
+    kept together.  Per job: canceled = OR; error = the smallest non-empty
+    reason (strcmp); started_at = min of the non-zero; finished_at = max;
+    spec.submitted_at = min of the non-zero (one job submitted through two
+    nodes).  Every other spec field is immutable: merging a record whose
+    spec differs (another manifest, ranges, settings) is RM_EINVAL.
+
+    Local changes are not all merges: a failed attempt raises attempts, so
+    it wins over the assignment it failed; but rm_job_frame_release, cancel,
+    job failure and the restart rule put assigned frames back to pending
+    without raising anything, and a merge with an older copy brings the
+    assignment back.  Only a newer assignment (or the frame's end)
+    overrides it: see docs/architecture.md for what the coordinator does. */
 #ifndef RM_JOBS_H
 #define RM_JOBS_H
 
@@ -24,6 +49,9 @@ typedef enum {
     RM_FRAME_FAILED = 3,
 } rm_frame_state_t;
 
+/*  Nodes kept per frame in failed_on. */
+#define RM_MAX_FAILED_ON 64
+
 typedef struct {
     uint64_t frame;
     uint64_t state; /* rm_frame_state_t */
@@ -35,7 +63,14 @@ typedef struct {
     uint64_t size;
     char *file;  /* output file name, frame_0001.png */
     char *error; /* last failure reason */
+    /* Nodes on which the frame failed: sorted (strcmp), distinct, non-empty
+       names of at most RM_MAX_NAME bytes, at most RM_MAX_FAILED_ON. */
+    RM_LIST(char *) failed_on;
 } rm_frame_rec_t;
+
+/*  Codec descriptor of a frame record (a journal entry's payload, and the
+    unit rm_job_merge_frame takes from the wire). */
+extern const rm_struct_desc_t rm_frame_rec_desc;
 
 typedef struct _rm_jobs_t rm_jobs_t;
 typedef struct _rm_job_t rm_job_t;
@@ -56,7 +91,9 @@ rm_job_t *rm_jobs_at(rm_jobs_t *self, size_t index); /* in submission order */
 
 /*  Picks the next frames to render: the runnable job with the highest
     priority (then the oldest), up to spec.chunk consecutive pending frames
-    of it.  Marks them assigned to `node` in `epoch`.  Returns the count
+    of it.  Marks them assigned to `node` in `epoch`, journalled with one
+    fsync (best effort: an assignment lost in a crash is re-derived, every
+    assigned frame being pending after a restart).  Returns the count
     (0: nothing to do). */
 uint32_t rm_jobs_next_task(rm_jobs_t *self, const char *node, uint64_t epoch, rm_job_t **job,
                            uint64_t *frames, uint32_t max);
@@ -65,13 +102,24 @@ uint32_t rm_jobs_next_task(rm_jobs_t *self, const char *node, uint64_t epoch, rm
 int rm_job_frame_done(rm_job_t *job, uint64_t frame, const rm_hash_t *output, uint64_t size,
                       const char *file, uint64_t render_ms, const char *node, rm_err_t *err);
 
-/*  Records a failed attempt.  The frame goes back to pending, or fails for
-    good after max_attempts, which fails the job. */
+/*  Records a failed attempt on `node` (journal + fsync): attempts + 1, node
+    added to failed_on (if non-empty; the first RM_MAX_FAILED_ON names are
+    kept).  The frame goes back to pending, or fails for good after
+    max_attempts, which fails the job.  A done or failed frame is left as it
+    is (returns 0).  The Flamenco rules (a node that failed a frame never
+    gets it again, ...) are the caller's: see rm_frame_failed_on. */
+int rm_job_frame_failed_on(rm_job_t *job, uint64_t frame, const char *node, const char *reason,
+                           uint64_t max_attempts, rm_err_t *err);
+
+/*  rm_job_frame_failed_on with the frame's own node (the one it was
+    assigned to). */
 int rm_job_frame_failed(rm_job_t *job, uint64_t frame, const char *reason, uint64_t max_attempts,
                         rm_err_t *err);
 
 /*  Puts an assigned frame back to pending without counting an attempt (its
-    renderer went away, or its output could not be stored yet). */
+    renderer went away, or its output could not be stored yet).  Journalled
+    (best effort: a lost entry only loses the reason text, as at restart
+    the frame is pending anyway). */
 void rm_job_frame_release(rm_job_t *job, uint64_t frame, const char *reason);
 
 /*  Fails the whole job (the .blend, scene or camera is unusable). */
@@ -92,10 +140,47 @@ const char *rm_job_dir(const rm_job_t *job);
 /*  Appends a line to the job's own log (ROOT/<id>/job.log). */
 void rm_job_log(rm_job_t *job, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/*  Decodes a job snapshot (journal_entry false) or one journal entry and
-    frees it.  The node reads these from its own disk, where damage must
-    give an error and never a crash: this is the fuzz target's way in. */
+/*  Decodes a job snapshot (journal_entry false; format version 1 or 2) or
+    one journal entry (version 2) and frees it.  The node reads these from its own disk, where
+   damage must give an error and never a crash: this is the fuzz target's way in. */
 int rm_jobs_check_record(const uint8_t *data, size_t len, bool journal_entry, rm_err_t *err);
+
+/*  True if `node` is in the frame's failed_on. */
+bool rm_frame_failed_on(const rm_frame_rec_t *frame, const char *node);
+
+/*  Frames of the job that failed at least once on `node` (Flamenco
+    blocklists a node for a job after 3). */
+uint64_t rm_job_failures_on(const rm_job_t *job, const char *node);
+
+/*  The order of the merge rule above, without attempts and failed_on:
+    < 0, 0 or > 0 as a is below, equal to or above b.  A frame record never
+    goes down in it through a merge. */
+int rm_frame_rec_cmp(const rm_frame_rec_t *a, const rm_frame_rec_t *b);
+
+/*  Encodes the job's full record (spec, job flags, every frame) into *buf
+    (malloc'd; free it) and *len: the bytes of its snapshot, which
+    rm_jobs_merge takes.  Two nodes holding the same state export the same
+    bytes.  A job with many frames can exceed RM_MAX_MSG_SIZE: send
+    rm_job_merge_frame deltas then. */
+int rm_job_export(const rm_job_t *job, uint8_t **buf, size_t *len, rm_err_t *err);
+
+/*  Merges an exported record into the table by the merge rule.  Input is
+    decoded with bounds; anything malformed (truncated, trailing bytes,
+    another format version, frames that do not match the spec, failed_on
+    unsorted) is RM_EPROTO; a spec that differs from ours is RM_EINVAL.
+    An unknown job is created, durably, as by rm_jobs_create; for a known
+    one every changed frame and flag is journalled (one fsync) before it
+    changes in memory.  *job is the job (NULL on error); *changed is true
+    if our state changed (version + 1): gossip it on.  The job's spec is
+    NOT checked against this node's policy (allow_scripts, engines): the
+    caller must, before rendering a job it did not accept itself. */
+int rm_jobs_merge(rm_jobs_t *self, const uint8_t *buf, size_t len, rm_job_t **job, bool *changed,
+                  rm_err_t *err);
+
+/*  Merges one frame record (e.g. a journal entry gossiped as a delta) into
+    the job by the same rule; journalled before it is applied.  RM_EPROTO
+    for a frame the job lacks or a malformed failed_on. */
+int rm_job_merge_frame(rm_job_t *job, const rm_frame_rec_t *rec, bool *changed, rm_err_t *err);
 
 /*  Wire views (free with rm_codec_free on the matching descriptor). */
 int rm_job_summary(const rm_job_t *job, rm_job_summary_t *out, rm_err_t *err);

@@ -204,6 +204,8 @@ static void node_stop(node_t *self)
     for (size_t i = 0; i < self->nwatches; i++)
         zframe_destroy(&self->watches[i].peer);
     zpoller_destroy(&self->poller);
+    if (self->slots)
+        rm_slots_flush(self->slots); /* rendered frames are kept, not rendered again */
     rm_slots_destroy(&self->slots);
     zsock_destroy(&self->mesh);
     zsock_destroy(&self->door);
@@ -883,6 +885,7 @@ static void node_actor(zsock_t *pipe, void *args)
         else if (zpoller_terminated(self->poller))
             break;
         rm_slots_schedule(self->slots);
+        rm_slots_flush(self->slots);
         serve_watches(self);
     }
     zsys_info("%s stopping", self->config.name);

@@ -29,8 +29,19 @@ typedef struct {
     uint64_t current; /* frame being rendered (first not yet reported) */
 } slot_t;
 
+/*  A rendered file waiting to be chunked into the store and journalled. */
+typedef struct {
+    char job_id[65];
+    uint64_t frame;
+    char *file;
+    uint64_t render_ms;
+} rendered_t;
+
 struct _rm_slots_t {
     slot_t *slots;
+    rendered_t *rendered; /* stored by rm_slots_flush, after the slots have work */
+    size_t nrendered;
+    size_t rendered_cap;
     size_t count;
     char *node_name;
     rm_jobs_t *jobs;
@@ -94,6 +105,9 @@ void rm_slots_destroy(rm_slots_t **self_p)
     rm_slots_t *self = *self_p;
     for (size_t i = 0; i < self->count; i++)
         zactor_destroy(&self->slots[i].actor);
+    for (size_t i = 0; i < self->nrendered; i++)
+        free(self->rendered[i].file);
+    free(self->rendered);
     free(self->slots);
     free(self->node_name);
     free(self->projects_dir);
@@ -238,10 +252,21 @@ static int start_task(rm_slots_t *self, slot_t *slot, rm_job_t *job, rm_err_t *e
     return rm_slot_render(slot->actor, &task, err);
 }
 
-static void release_task(rm_job_t *job, slot_t *slot, const char *reason)
+static bool output_queued(const rm_slots_t *self, const char *job_id, uint64_t frame)
+{
+    for (size_t i = 0; i < self->nrendered; i++)
+        if (self->rendered[i].frame == frame && strcmp(self->rendered[i].job_id, job_id) == 0)
+            return true;
+    return false;
+}
+
+/*  Frames of an ended task that were neither rendered nor failed go back to
+    pending; rendered ones wait for rm_slots_flush. */
+static void release_task(rm_slots_t *self, rm_job_t *job, slot_t *slot, const char *reason)
 {
     for (uint32_t i = 0; i < slot->nframes; i++)
-        rm_job_frame_release(job, slot->frames[i], reason);
+        if (!output_queued(self, rm_job_id(job), slot->frames[i]))
+            rm_job_frame_release(job, slot->frames[i], reason);
 }
 
 void rm_slots_schedule(rm_slots_t *self)
@@ -261,7 +286,7 @@ void rm_slots_schedule(rm_slots_t *self)
         if (start_task(self, slot, job, &err) != 0) {
             zsys_error("cannot start job %s: %s", rm_job_id(job), err.msg);
             rm_job_log(job, "cannot start: %s", err.msg);
-            release_task(job, slot, err.msg);
+            release_task(self, job, slot, err.msg);
             if (err.code == RM_ENOSPC || err.code == RM_EIO)
                 self->paused_until = zclock_time() + DISK_FULL_BACKOFF_MS;
             else
@@ -368,10 +393,50 @@ static void task_ended(rm_slots_t *self, slot_t *slot, rm_job_t *job, const rm_s
         }
     }
     if (job)
-        release_task(job, slot, ev->type == RM_SLOT_TASK_FAILED ? ev->reason : NULL);
+        release_task(self, job, slot, ev->type == RM_SLOT_TASK_FAILED ? ev->reason : NULL);
     slot->busy = false;
     slot->nframes = 0;
 }
+
+static void queue_rendered(rm_slots_t *self, rm_job_t *job, const rm_slot_event_t *ev)
+{
+    if (self->nrendered == self->rendered_cap) {
+        size_t cap = self->rendered_cap ? self->rendered_cap * 2 : 16;
+        rendered_t *grown = realloc(self->rendered, cap * sizeof *grown);
+        if (!grown) {
+            rm_job_frame_release(job, ev->frame, "out of memory");
+            return;
+        }
+        self->rendered = grown;
+        self->rendered_cap = cap;
+    }
+    rendered_t *r = &self->rendered[self->nrendered];
+    snprintf(r->job_id, sizeof r->job_id, "%s", rm_job_id(job));
+    r->frame = ev->frame;
+    r->render_ms = ev->render_ms;
+    r->file = strdup(ev->file);
+    if (!r->file) {
+        rm_job_frame_release(job, ev->frame, "out of memory");
+        return;
+    }
+    self->nrendered++;
+}
+
+void rm_slots_flush(rm_slots_t *self)
+{
+    for (size_t i = 0; i < self->nrendered; i++) {
+        rendered_t *r = &self->rendered[i];
+        rm_job_t *job = rm_jobs_find(self->jobs, r->job_id);
+        if (job) {
+            rm_slot_event_t ev = {.frame = r->frame, .file = r->file, .render_ms = r->render_ms};
+            frame_done(self, job, &ev);
+        }
+        free(r->file);
+    }
+    self->nrendered = 0;
+}
+
+static void handle_event(rm_slots_t *self, slot_t *slot, rm_slot_event_t *ev);
 
 bool rm_slots_handle(rm_slots_t *self, void *which)
 {
@@ -381,12 +446,24 @@ bool rm_slots_handle(rm_slots_t *self, void *which)
             slot = &self->slots[i];
     if (!slot)
         return false;
-    rm_slot_event_t ev;
-    rm_err_t err;
-    if (rm_slot_event_recv(slot->actor, &ev, &err) != 0) {
-        zsys_error("render slot: %s", err.msg);
-        return true;
-    }
+    /* Take every event the slot has sent, so a finished task frees the slot
+       before the outputs of its frames are stored. */
+    do {
+        rm_slot_event_t ev;
+        rm_err_t err;
+        if (rm_slot_event_recv(slot->actor, &ev, &err) != 0) {
+            zsys_error("render slot: %s", err.msg);
+            return true;
+        }
+        handle_event(self, slot, &ev);
+        rm_slot_event_clear(&ev);
+    } while (zsock_events(zactor_sock(slot->actor)) & ZMQ_POLLIN);
+    return true;
+}
+
+static void handle_event(rm_slots_t *self, slot_t *slot, rm_slot_event_t *ev_in)
+{
+    rm_slot_event_t ev = *ev_in;
     rm_job_t *job = rm_jobs_find(self->jobs, ev.job_id);
     switch (ev.type) {
     case RM_SLOT_PROGRESS:
@@ -396,7 +473,7 @@ bool rm_slots_handle(rm_slots_t *self, void *which)
         break;
     case RM_SLOT_FRAME_DONE:
         if (job)
-            frame_done(self, job, &ev);
+            queue_rendered(self, job, &ev);
         break;
     case RM_SLOT_FRAME_FAILED:
         if (job)
@@ -408,6 +485,4 @@ bool rm_slots_handle(rm_slots_t *self, void *which)
         task_ended(self, slot, job, &ev);
         break;
     }
-    rm_slot_event_clear(&ev);
-    return true;
 }

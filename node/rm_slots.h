@@ -33,6 +33,11 @@ bool rm_slots_handle(rm_slots_t *self, void *which);
 /*  Gives free slots work.  Call after anything that may create work. */
 void rm_slots_schedule(rm_slots_t *self);
 
+/*  Stores the outputs rendered since the last call (chunks + journal, with
+    fsyncs) and records their frames done.  Called after rm_slots_schedule,
+    so this disk work overlaps the next renders instead of delaying them. */
+void rm_slots_flush(rm_slots_t *self);
+
 /*  Stops the renders of a cancelled job. */
 void rm_slots_cancel(rm_slots_t *self, const char *job_id);
 

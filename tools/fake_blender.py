@@ -46,7 +46,9 @@ What it checks like the real pair (Blender + driver) does, so that failure
 paths can be exercised too: the .blend must exist and start with a Blender,
 gzip or zstd magic (else an "Error: ..." line on stdout and a "job" fatal);
 the scene must be "" or "Scene", the camera "" or "Camera"; engine, device
-and format must be known names.  The scene's range is always 1-250.
+and format must be known names.  The scene's range is always 1-250; that
+is also what `--python-expr` answers when it is meshctl's RM_RANGE query
+(MESH_BLENDER=fake_blender.py meshctl submit without --frames).
 
 Only the Python standard library is used.
 """
@@ -54,6 +56,7 @@ Only the Python standard library is used.
 import json
 import os
 import random
+import resource
 import signal
 import struct
 import sys
@@ -338,6 +341,8 @@ class Renderer:
             self.sleep_with_progress(frame, total_ms)
             if frame in self.crash:
                 say("Writing: /tmp/blender.crash.txt")
+                # No core file in the project dir for a crash on purpose.
+                resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
                 os.kill(os.getpid(), signal.SIGSEGV)
             if frame in self.fail:
                 raise RuntimeError("fake: frame %d fails (RM_FAKE_FAIL_FRAMES)" % frame)

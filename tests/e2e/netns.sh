@@ -115,6 +115,15 @@ _netns_list_run() {
   ip netns list 2>/dev/null | awk -v p="$NETNS_PREFIX-$1-" 'index($1, p) == 1 { print $1 }'
 }
 
+# A zombie is dead for us: its parent (possibly a killed test's reaper)
+# collects it whenever it does.
+_netns_alive() {
+  local stat
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  stat=${stat##*) }
+  [ "${stat:0:1}" != Z ]
+}
+
 # Kills every process in the run's namespaces (all started by that run's
 # test), then deletes the namespaces; their veths and bridges go with them.
 _netns_destroy_run() {
@@ -131,7 +140,7 @@ _netns_destroy_run() {
     for i in $(seq 1 20); do # up to 1 s to exit cleanly
       local alive=()
       for pid in "${pids[@]}"; do
-        kill -0 "$pid" 2>/dev/null && alive+=("$pid")
+        _netns_alive "$pid" && alive+=("$pid")
       done
       [ ${#alive[@]} -eq 0 ] && break
       [ "$i" -eq 20 ] && kill -KILL "${alive[@]}" 2>/dev/null
@@ -219,8 +228,11 @@ netns_setup() {
     run=$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')
     [ -z "$(_netns_list_run "$run")" ] && [ ! -e "$NETNS_STATE_DIR/$run" ] && break
   done
-  _netns_starttime "${BASHPID:-$$}" | sed "s/^/${BASHPID:-$$} /" >"$NETNS_STATE_DIR/$run"
-  NETNS_RUN=$run NETNS_N=$n _NETNS_OWNER=${BASHPID:-$$} _NETNS_GROUPS=0
+  # Not in a pipeline: $BASHPID there would be the pipeline's subshell.
+  local me=${BASHPID:-$$} start
+  start=$(_netns_starttime "$me")
+  echo "$me $start" >"$NETNS_STATE_DIR/$run"
+  NETNS_RUN=$run NETNS_N=$n _NETNS_OWNER=$me _NETNS_GROUPS=0
   NETNS_NET="10.231.$((0x${run:0:2} % 254 + 1))"
   _netns_traps
 
@@ -318,9 +330,13 @@ netns_partition() {
 netns_heal_all() {
   [ -n "$NETNS_RUN" ] || _netns_err "no hosts: call netns_setup first" || return 1
   _netns_join_all || return 1
-  local i
-  for i in $(seq 1 "$NETNS_N"); do echo "link set p$i up"; done |
-    ip -n "$(_netns_hub)" -batch - || return 1
-  # shellcheck disable=SC2046 # numbers only
-  _netns_wait_up $(seq 1 "$NETNS_N")
+  local hub cut i
+  hub=$(_netns_hub)
+  # The cut ports (administratively down), so that only they are waited for.
+  cut=$(ip -n "$hub" -o link show | awk -F': ' '$2 ~ /^p[0-9]+@/ && $3 !~ /^<([^>]*,)?UP[,>]/ {
+    sub(/@.*/, "", $2); print substr($2, 2) }')
+  [ -n "$cut" ] || return 0
+  for i in $cut; do echo "link set p$i up"; done | ip -n "$hub" -batch - || return 1
+  # shellcheck disable=SC2086 # numbers only
+  _netns_wait_up $cut
 }

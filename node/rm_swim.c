@@ -1,0 +1,2077 @@
+/*  rm_swim: SWIM + Lifeguard membership engine.  See rm_swim.h for the
+    protocol and the wire format, docs/membership.md for the reasoning and
+    the measurements.  No I/O, no clock, no global state: everything lives
+    in the rm_swim_t and every input carries `now`. */
+#include "rm_swim.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <msgpack.h>
+
+#include "rm_codec.h"
+
+#define FLAG_NO_INBOUND 1u
+#define MAX_CONFIRM 16    /* suspicion confirmations tracked (k is at most this) */
+#define PP_ENTRY_SLACK 32 /* msgpack overhead of one state entry, an upper bound */
+#define PP_HEADER_SLACK (RM_SWIM_MAX_NAME + 64)
+
+typedef enum {
+    K_PING = 1,
+    K_ACK,
+    K_NACK,
+    K_PING_REQ,
+    K_GOSSIP,
+    K_PUSH_PULL,
+    K_COUNT
+} kind_t;
+
+/* ------------------------------------------------------------------ */
+/* Wire structs and their descriptors                                   */
+/* ------------------------------------------------------------------ */
+
+typedef struct {
+    char *name;
+    char *addr;
+    uint64_t incarnation;
+    uint64_t state; /* rm_swim_state_t */
+    char *from;
+    uint64_t flags;
+    rm_bin_t meta;
+} wire_update_t;
+
+typedef struct {
+    uint64_t seq;
+    char *target;
+} wire_ping_t;
+
+typedef struct {
+    uint64_t seq;
+} wire_ack_t; /* ACK and NACK */
+
+typedef struct {
+    uint64_t seq;
+    char *target;
+    char *target_addr;
+    bool nack;
+} wire_ping_req_t;
+
+typedef struct {
+    bool reply;
+} wire_gossip_t;
+
+typedef struct {
+    bool join;
+    bool reply;
+    uint64_t part;
+    uint64_t parts;
+    RM_LIST(wire_update_t) states;
+} wire_push_pull_t;
+
+static const rm_field_t update_fields[] = {
+    RM_FIELD(wire_update_t, name, RM_F_STR, RM_SWIM_MAX_NAME, "member name"),
+    RM_FIELD(wire_update_t, addr, RM_F_STR, RM_SWIM_MAX_ADDR, "where the member is reached"),
+    RM_FIELD(wire_update_t, incarnation, RM_F_U64, 0, "raised only by the member itself"),
+    RM_FIELD(wire_update_t, state, RM_F_U64, RM_SWIM_LEFT, "1 alive, 2 suspect, 3 dead, 4 left"),
+    RM_FIELD(wire_update_t, from, RM_F_STR, RM_SWIM_MAX_NAME,
+             "who suspects it or declared it dead; empty for alive"),
+    RM_FIELD(wire_update_t, flags, RM_F_U64, 0, "bit 0: accepts no inbound connections"),
+    RM_FIELD(wire_update_t, meta, RM_F_BIN, RM_SWIM_MAX_META, "the member's opaque metadata"),
+};
+static const rm_struct_desc_t update_desc = RM_DESC(wire_update_t, "swim_update", update_fields,
+                                                    "One member's state, gossiped or pushed.");
+
+static const rm_field_t ping_fields[] = {
+    RM_FIELD(wire_ping_t, seq, RM_F_U64, 0, "echoed in the ACK"),
+    RM_FIELD(wire_ping_t, target, RM_F_STR, RM_SWIM_MAX_NAME, "name of the member pinged"),
+};
+static const rm_struct_desc_t ping_desc =
+    RM_DESC(wire_ping_t, "swim_ping", ping_fields, "Are you alive?  Answered by ACK.");
+
+static const rm_field_t ack_fields[] = {
+    RM_FIELD(wire_ack_t, seq, RM_F_U64, 0, "the PING's or PING_REQ's seq"),
+};
+static const rm_struct_desc_t ack_desc =
+    RM_DESC(wire_ack_t, "swim_ack", ack_fields, "ACK: alive; NACK: helper got no ACK in time.");
+
+static const rm_field_t ping_req_fields[] = {
+    RM_FIELD(wire_ping_req_t, seq, RM_F_U64, 0, "echoed in the relayed ACK or the NACK"),
+    RM_FIELD(wire_ping_req_t, target, RM_F_STR, RM_SWIM_MAX_NAME, "member to ping"),
+    RM_FIELD(wire_ping_req_t, target_addr, RM_F_STR, RM_SWIM_MAX_ADDR, "its address"),
+    RM_FIELD(wire_ping_req_t, nack, RM_F_BOOL, 0, "send a NACK if the target does not answer"),
+};
+static const rm_struct_desc_t ping_req_desc = RM_DESC(wire_ping_req_t, "swim_ping_req",
+                                                      ping_req_fields, "Ping this member for me.");
+
+static const rm_field_t gossip_fields[] = {
+    RM_FIELD(wire_gossip_t, reply, RM_F_BOOL, 0, "answer with your queued updates"),
+};
+static const rm_struct_desc_t gossip_desc =
+    RM_DESC(wire_gossip_t, "swim_gossip", gossip_fields, "Carries piggybacked updates only.");
+
+static const rm_field_t push_pull_fields[] = {
+    RM_FIELD(wire_push_pull_t, join, RM_F_BOOL, 0, "sent by a joining node"),
+    RM_FIELD(wire_push_pull_t, reply, RM_F_BOOL, 0, "answer with your state after the last part"),
+    RM_FIELD(wire_push_pull_t, part, RM_F_U64, RM_SWIM_MAX_PP_PARTS - 1, "0-based part index"),
+    RM_FIELD(wire_push_pull_t, parts, RM_F_U64, RM_SWIM_MAX_PP_PARTS, "parts in this state"),
+    RM_FIELD_LIST_OF(wire_push_pull_t, states, update_desc, RM_SWIM_MAX_PP_STATES,
+                     "member states"),
+};
+static const rm_struct_desc_t push_pull_desc = RM_DESC(
+    wire_push_pull_t, "swim_push_pull", push_pull_fields, "One part of a full state exchange.");
+
+typedef union {
+    wire_ping_t ping;
+    wire_ack_t ack;
+    wire_ping_req_t req;
+    wire_gossip_t gossip;
+    wire_push_pull_t pp;
+} wire_body_t;
+
+static const struct {
+    const char *name;
+    const rm_struct_desc_t *desc;
+} kinds[K_COUNT] = {
+    [K_PING] = {"PING", &ping_desc},       [K_ACK] = {"ACK", &ack_desc},
+    [K_NACK] = {"NACK", &ack_desc},        [K_PING_REQ] = {"PING_REQ", &ping_req_desc},
+    [K_GOSSIP] = {"GOSSIP", &gossip_desc}, [K_PUSH_PULL] = {"PUSH_PULL", &push_pull_desc},
+};
+
+typedef struct {
+    kind_t kind;
+    char from[RM_SWIM_MAX_NAME + 1];
+    wire_body_t body;
+    wire_update_t updates[RM_SWIM_MAX_UPDATES];
+    uint32_t nupdates;
+} wire_msg_t;
+
+/* ------------------------------------------------------------------ */
+/* Engine state                                                         */
+/* ------------------------------------------------------------------ */
+
+/*  32 bytes: a 10000-node simulation holds 10^8 of these. */
+typedef struct {
+    char *str;        /* one allocation: "name\0addr\0" then meta */
+    uint64_t inc;     /* incarnation */
+    int64_t stamp;    /* dead/left: since when; alive no-inbound: last sign of life */
+    uint16_t addr_off;
+    uint16_t meta_off;
+    uint16_t meta_len;
+    uint8_t state; /* rm_swim_state_t */
+    uint8_t flags;
+} member_t;
+
+typedef struct {
+    char *name;
+    uint64_t inc;
+    int64_t start, deadline, min, max;
+    unsigned k, confirmations;
+    char *who[MAX_CONFIRM + 1]; /* the first accuser, then each confirmer */
+    unsigned nwho;
+    bool ours; /* one of our own probes failed on it: we keep telling it */
+} suspicion_t;
+
+typedef struct {
+    uint64_t seq;
+    char *origin; /* address to answer */
+    uint64_t origin_seq;
+    int64_t deadline;
+    bool nack;
+} relay_t;
+
+typedef struct {
+    bool active;
+    bool indirect;
+    char *target;
+    uint64_t seq;
+    int64_t direct_deadline, end;
+    unsigned expected_nacks, nacks;
+} probe_t;
+
+typedef struct {
+    char *name; /* the member it is about: a newer update replaces it */
+    uint8_t *data;
+    uint32_t len;
+    uint32_t sent;
+    uint64_t id;
+} bcast_t;
+
+typedef struct {
+    void *items;
+    size_t esize, head, len, cap;
+} fifo_t;
+
+struct _rm_swim_t {
+    rm_swim_config_t cfg;
+    uint64_t rng[4];
+    int64_t now;
+    bool leaving;
+    unsigned health;
+    uint64_t seq;
+
+    member_t *m; /* m[0] is this node */
+    uint32_t n, cap;
+    uint32_t *slots; /* open addressing, member index + 1, 0 = empty */
+    uint32_t nslots;
+    uint32_t *order; /* probe order: shuffled member indices */
+    uint32_t norder, caporder, probe_pos;
+    uint32_t live, dead, left; /* counts by state, this node included */
+
+    probe_t probe;
+    int64_t next_probe, next_gossip, next_pp, next_reconnect, next_heartbeat, next_join;
+    int64_t next_unknown_pp; /* rate limit of push-pulls with unknown senders */
+    char *join_addr;
+
+    suspicion_t *susp;
+    uint32_t nsusp, capsusp;
+    relay_t *relays;
+    uint32_t nrelays, caprelays;
+    bcast_t *bq;
+    uint32_t nbq, capbq;
+    uint64_t bq_id;
+    bool bq_sorted;
+    char **nat; /* names of no-inbound members, to watch for their heartbeats */
+    uint32_t nnat, capnat;
+
+    fifo_t out, events;
+    rm_swim_stats_t stats;
+};
+
+/* ------------------------------------------------------------------ */
+/* Small helpers: PRNG, math without libm, growth, fifo                 */
+/* ------------------------------------------------------------------ */
+
+static uint64_t splitmix(uint64_t *x)
+{
+    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static uint64_t rotl(uint64_t x, int k)
+{
+    return (x << k) | (x >> (64 - k));
+}
+
+/*  xoshiro256**: fast, and the state is ours, so runs replay exactly. */
+static uint64_t rng_next(rm_swim_t *s)
+{
+    uint64_t *r = s->rng;
+    uint64_t result = rotl(r[1] * 5, 7) * 9;
+    uint64_t t = r[1] << 17;
+    r[2] ^= r[0];
+    r[3] ^= r[1];
+    r[1] ^= r[2];
+    r[0] ^= r[3];
+    r[2] ^= t;
+    r[3] = rotl(r[3], 45);
+    return result;
+}
+
+static uint64_t rng_below(rm_swim_t *s, uint64_t n)
+{
+    return n ? rng_next(s) % n : 0;
+}
+
+static double rng_unit(rm_swim_t *s)
+{
+    return (double)(rng_next(s) >> 11) * (1.0 / 9007199254740992.0);
+}
+
+/*  Natural log for x >= 1 by ln(m * 2^e) = e ln 2 + 2 atanh((m-1)/(m+1)):
+    the node library does not link libm, and 1e-12 is plenty for timers. */
+static double ln(double x)
+{
+    const double ln2 = 0.69314718055994530942;
+    int e = 0;
+    if (x <= 0)
+        return 0;
+    while (x >= 2) {
+        x /= 2;
+        e++;
+    }
+    while (x < 1) {
+        x *= 2;
+        e--;
+    }
+    double z = (x - 1) / (x + 1), z2 = z * z, term = z, sum = 0;
+    for (int i = 1; i < 40; i += 2) {
+        sum += term / i;
+        term *= z2;
+    }
+    return e * ln2 + 2 * sum;
+}
+
+/*  ceil(log10(n + 1)): decimal digits of n. */
+static unsigned digits(uint64_t n)
+{
+    unsigned d = 0;
+    while (n) {
+        d++;
+        n /= 10;
+    }
+    return d;
+}
+
+static int grow(void **p, uint32_t *cap, uint32_t need, size_t esize)
+{
+    if (need <= *cap)
+        return 0;
+    uint32_t c = *cap ? *cap : 8;
+    while (c < need)
+        c *= 2;
+    void *q = realloc(*p, (size_t)c * esize);
+    if (!q)
+        return -1;
+    *p = q;
+    *cap = c;
+    return 0;
+}
+
+static int fifo_push(fifo_t *f, const void *e)
+{
+    if (f->head + f->len == f->cap) {
+        if (f->head > 0) {
+            memmove(f->items, (char *)f->items + f->head * f->esize, f->len * f->esize);
+            f->head = 0;
+        } else {
+            size_t c = f->cap ? f->cap * 2 : 16;
+            void *q = realloc(f->items, c * f->esize);
+            if (!q)
+                return -1;
+            f->items = q;
+            f->cap = c;
+        }
+    }
+    memcpy((char *)f->items + (f->head + f->len) * f->esize, e, f->esize);
+    f->len++;
+    return 0;
+}
+
+static int fifo_pop(fifo_t *f, void *e)
+{
+    if (!f->len)
+        return 0;
+    memcpy(e, (char *)f->items + f->head * f->esize, f->esize);
+    f->head++;
+    f->len--;
+    if (!f->len)
+        f->head = 0;
+    return 1;
+}
+
+static bool valid_str(const char *s, size_t max)
+{
+    return s && *s && strnlen(s, max + 1) <= max;
+}
+
+/* ------------------------------------------------------------------ */
+/* Members: array + hash index + probe order                            */
+/* ------------------------------------------------------------------ */
+
+static const char *m_name(const member_t *m)
+{
+    return m->str;
+}
+
+static const char *m_addr(const member_t *m)
+{
+    return m->str + m->addr_off;
+}
+
+static const uint8_t *m_meta(const member_t *m)
+{
+    return (const uint8_t *)m->str + m->meta_off;
+}
+
+static bool m_no_inbound(const member_t *m)
+{
+    return (m->flags & FLAG_NO_INBOUND) != 0;
+}
+
+static bool m_live(const member_t *m)
+{
+    return m->state == RM_SWIM_ALIVE || m->state == RM_SWIM_SUSPECT;
+}
+
+static uint64_t hash_name(const char *s)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (; *s; s++)
+        h = (h ^ (uint8_t)*s) * 0x100000001b3ull;
+    return h;
+}
+
+/*  Slot holding `name`, or the empty slot where it would go. */
+static uint32_t slot_find(const rm_swim_t *s, const char *name)
+{
+    uint32_t mask = s->nslots - 1, i = (uint32_t)hash_name(name) & mask;
+    while (s->slots[i] && strcmp(m_name(&s->m[s->slots[i] - 1]), name) != 0)
+        i = (i + 1) & mask;
+    return i;
+}
+
+static int64_t find_idx(const rm_swim_t *s, const char *name)
+{
+    uint32_t v = s->slots[slot_find(s, name)];
+    return v ? (int64_t)v - 1 : -1;
+}
+
+static int slots_grow(rm_swim_t *s)
+{
+    if ((uint64_t)(s->n + 1) * 4 <= (uint64_t)s->nslots * 3)
+        return 0;
+    uint32_t old_n = s->nslots, *old = s->slots;
+    uint32_t ns = old_n ? old_n * 2 : 16;
+    s->slots = calloc(ns, sizeof *s->slots);
+    if (!s->slots) {
+        s->slots = old;
+        return -1;
+    }
+    s->nslots = ns;
+    for (uint32_t i = 0; i < old_n; i++)
+        if (old[i])
+            s->slots[slot_find(s, m_name(&s->m[old[i] - 1]))] = old[i];
+    free(old);
+    return 0;
+}
+
+/*  Linear-probing delete by backward shift: no tombstones to age. */
+static void slot_delete(rm_swim_t *s, uint32_t i)
+{
+    uint32_t mask = s->nslots - 1, j = i;
+    s->slots[i] = 0;
+    for (;;) {
+        j = (j + 1) & mask;
+        if (!s->slots[j])
+            return;
+        uint32_t k = (uint32_t)hash_name(m_name(&s->m[s->slots[j] - 1])) & mask;
+        bool move = (j > i) ? (k <= i || k > j) : (k <= i && k > j);
+        if (move) {
+            s->slots[i] = s->slots[j];
+            s->slots[j] = 0;
+            i = j;
+        }
+    }
+}
+
+static char *make_str(const char *name, const char *addr, const uint8_t *meta, size_t mlen,
+                      uint16_t *addr_off, uint16_t *meta_off)
+{
+    size_t nl = strlen(name), al = strlen(addr);
+    char *p = malloc(nl + 1 + al + 1 + mlen);
+    if (!p)
+        return NULL;
+    memcpy(p, name, nl + 1);
+    memcpy(p + nl + 1, addr, al + 1);
+    if (mlen)
+        memcpy(p + nl + 1 + al + 1, meta, mlen);
+    *addr_off = (uint16_t)(nl + 1);
+    *meta_off = (uint16_t)(nl + 1 + al + 1);
+    return p;
+}
+
+static void count_state(rm_swim_t *s, uint8_t state, int delta)
+{
+    if (state == RM_SWIM_ALIVE || state == RM_SWIM_SUSPECT)
+        s->live += (uint32_t)delta;
+    else if (state == RM_SWIM_DEAD)
+        s->dead += (uint32_t)delta;
+    else if (state == RM_SWIM_LEFT)
+        s->left += (uint32_t)delta;
+}
+
+static void set_state(rm_swim_t *s, uint32_t idx, uint8_t state)
+{
+    count_state(s, s->m[idx].state, -1);
+    s->m[idx].state = state;
+    count_state(s, state, +1);
+}
+
+static int set_strings(member_t *m, const char *addr, const uint8_t *meta, size_t mlen)
+{
+    uint16_t ao, mo;
+    char *p = make_str(m_name(m), addr, meta, mlen, &ao, &mo);
+    if (!p)
+        return -1;
+    free(m->str);
+    m->str = p;
+    m->addr_off = ao;
+    m->meta_off = mo;
+    m->meta_len = (uint16_t)mlen;
+    return 0;
+}
+
+static void nat_watch(rm_swim_t *s, const char *name)
+{
+    for (uint32_t i = 0; i < s->nnat; i++)
+        if (strcmp(s->nat[i], name) == 0)
+            return;
+    char *c = strdup(name);
+    if (!c || grow((void **)&s->nat, &s->capnat, s->nnat + 1, sizeof *s->nat)) {
+        free(c);
+        return;
+    }
+    s->nat[s->nnat++] = c;
+}
+
+/*  New members go to a random place in the rest of the current probe pass,
+    as memberlist does, so each is probed within one pass. */
+static void order_insert(rm_swim_t *s, uint32_t idx)
+{
+    s->order[s->norder++] = idx;
+    uint32_t span = s->norder - s->probe_pos;
+    uint32_t j = s->probe_pos + (uint32_t)rng_below(s, span);
+    s->order[s->norder - 1] = s->order[j];
+    s->order[j] = idx;
+}
+
+static int64_t member_add(rm_swim_t *s, const char *name, const char *addr, uint64_t inc,
+                          uint8_t state, uint8_t flags, const uint8_t *meta, size_t mlen)
+{
+    uint16_t ao, mo;
+    if (grow((void **)&s->m, &s->cap, s->n + 1, sizeof *s->m) ||
+        grow((void **)&s->order, &s->caporder, s->n + 1, sizeof *s->order) || slots_grow(s))
+        return -1;
+    char *str = make_str(name, addr, meta, mlen, &ao, &mo);
+    if (!str)
+        return -1;
+    uint32_t idx = s->n++;
+    s->m[idx] = (member_t){str, inc, s->now, ao, mo, (uint16_t)mlen, 0, flags};
+    set_state(s, idx, state);
+    s->slots[slot_find(s, name)] = idx + 1;
+    if (idx > 0)
+        order_insert(s, idx);
+    if (flags & FLAG_NO_INBOUND)
+        nat_watch(s, name);
+    return idx;
+}
+
+/*  Removes member idx (never 0) by moving the last one into its place.
+    Only called between probe passes, when the order is rebuilt anyway. */
+static void member_remove(rm_swim_t *s, uint32_t idx)
+{
+    uint32_t last = s->n - 1;
+    slot_delete(s, slot_find(s, m_name(&s->m[idx])));
+    count_state(s, s->m[idx].state, -1);
+    free(s->m[idx].str);
+    if (idx != last) {
+        s->m[idx] = s->m[last];
+        s->slots[slot_find(s, m_name(&s->m[idx]))] = idx + 1;
+    }
+    s->n--;
+}
+
+/* ------------------------------------------------------------------ */
+/* Events and outputs                                                   */
+/* ------------------------------------------------------------------ */
+
+static void event_push(rm_swim_t *s, rm_swim_event_kind_t kind, uint32_t idx)
+{
+    const member_t *m = &s->m[idx];
+    size_t nl = strlen(m_name(m)), al = strlen(m_addr(m));
+    rm_swim_event_t ev = {kind, NULL, NULL, m->inc, NULL, m->meta_len, m_no_inbound(m)};
+    ev.name = malloc(nl + 1 + al + 1 + m->meta_len);
+    if (!ev.name)
+        return;
+    memcpy(ev.name, m->str, nl + 1 + al + 1 + m->meta_len);
+    ev.addr = ev.name + nl + 1;
+    if (m->meta_len)
+        ev.meta = (uint8_t *)ev.addr + al + 1;
+    if (fifo_push(&s->events, &ev))
+        free(ev.name);
+}
+
+static void output_push(rm_swim_t *s, const char *to, uint8_t *data, size_t len)
+{
+    rm_swim_output_t o = {strdup(to), data, len};
+    if (!o.addr || fifo_push(&s->out, &o)) {
+        free(o.addr);
+        free(data);
+        return;
+    }
+    s->stats.msgs_out++;
+    s->stats.bytes_out += len;
+}
+
+/* ------------------------------------------------------------------ */
+/* Broadcast queue (memberlist's TransmitLimitedQueue)                  */
+/* ------------------------------------------------------------------ */
+
+static unsigned retransmit_limit(const rm_swim_t *s)
+{
+    return s->cfg.retransmit_mult * digits(s->live);
+}
+
+static void bq_remove(rm_swim_t *s, uint32_t i)
+{
+    free(s->bq[i].name);
+    free(s->bq[i].data);
+    memmove(&s->bq[i], &s->bq[i + 1], (s->nbq - i - 1) * sizeof *s->bq);
+    s->nbq--;
+}
+
+/*  Fewest sends first, then newest first: fresh news travels first. */
+static int bq_cmp(const void *a, const void *b)
+{
+    const bcast_t *x = a, *y = b;
+    if (x->sent != y->sent)
+        return x->sent < y->sent ? -1 : 1;
+    return x->id > y->id ? -1 : (x->id < y->id);
+}
+
+static void bq_sort(rm_swim_t *s)
+{
+    if (!s->bq_sorted)
+        qsort(s->bq, s->nbq, sizeof *s->bq, bq_cmp);
+    s->bq_sorted = true;
+}
+
+/*  Queues an encoded update about `name` (takes data).  A full queue drops
+    its most-sent entry: it has had the most chances to spread. */
+static void bq_put(rm_swim_t *s, const char *name, uint8_t *data, size_t len)
+{
+    for (uint32_t i = 0; i < s->nbq; i++)
+        if (strcmp(s->bq[i].name, name) == 0) {
+            bq_remove(s, i);
+            break;
+        }
+    if (s->nbq >= s->cfg.max_broadcasts && s->nbq > 0) {
+        bq_sort(s);
+        bq_remove(s, s->nbq - 1);
+    }
+    char *c = strdup(name);
+    if (!c || grow((void **)&s->bq, &s->capbq, s->nbq + 1, sizeof *s->bq)) {
+        free(c);
+        free(data);
+        return;
+    }
+    s->bq[s->nbq++] = (bcast_t){c, data, (uint32_t)len, 0, ++s->bq_id};
+    s->bq_sorted = false;
+}
+
+static uint8_t *shrink(uint8_t *buf, size_t len)
+{
+    uint8_t *q = realloc(buf, len ? len : 1);
+    return q ? q : buf;
+}
+
+static uint8_t *encode_update(const member_t *m, uint8_t state, const char *from, size_t *len)
+{
+    wire_update_t u = {(char *)m_name(m),
+                       (char *)m_addr(m),
+                       m->inc,
+                       state,
+                       (char *)from,
+                       m->flags,
+                       {m->meta_len ? (uint8_t *)m_meta(m) : NULL, m->meta_len}};
+    uint8_t *buf = NULL;
+    *len = 0;
+    if (rm_codec_encode(&update_desc, &u, &buf, len, NULL))
+        return NULL;
+    return shrink(buf, *len);
+}
+
+/*  Gossips member idx's current state; `from` names the accuser for
+    suspect and dead ("" for alive). */
+static void broadcast(rm_swim_t *s, uint32_t idx, const char *from)
+{
+    size_t len;
+    uint8_t *data = encode_update(&s->m[idx], s->m[idx].state, from, &len);
+    if (data)
+        bq_put(s, m_name(&s->m[idx]), data, len);
+}
+
+/* ------------------------------------------------------------------ */
+/* Encoding messages                                                    */
+/* ------------------------------------------------------------------ */
+
+static int pack_header(msgpack_sbuffer *sb, kind_t kind, const char *from)
+{
+    msgpack_packer pk;
+    size_t nl = strlen(from);
+    msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+    if (msgpack_pack_array(&pk, 5) || msgpack_pack_uint64(&pk, RM_SWIM_WIRE_VERSION) ||
+        msgpack_pack_uint64(&pk, (uint64_t)kind) || msgpack_pack_str(&pk, nl) ||
+        msgpack_pack_str_body(&pk, from, nl))
+        return -1;
+    return 0;
+}
+
+/*  Picks queued updates that fit in `budget` bytes (at most `max`). */
+static uint32_t bq_pick(rm_swim_t *s, size_t budget, uint32_t max, uint32_t *pick)
+{
+    uint32_t n = 0;
+    bq_sort(s);
+    for (uint32_t i = 0; i < s->nbq && n < max; i++)
+        if (s->bq[i].len <= budget) {
+            budget -= s->bq[i].len;
+            pick[n++] = i;
+        }
+    return n;
+}
+
+/*  Counts the sends of the picked updates and drops the ones sent enough. */
+static void bq_sent(rm_swim_t *s, const uint32_t *pick, uint32_t n)
+{
+    unsigned limit = retransmit_limit(s);
+    for (uint32_t i = 0; i < n; i++)
+        s->bq[pick[i]].sent++;
+    for (uint32_t i = n; i-- > 0;)
+        if (s->bq[pick[i]].sent >= limit)
+            bq_remove(s, pick[i]);
+    if (n)
+        s->bq_sorted = false;
+}
+
+/*  Appends the updates array: the buddy-system suspicion first (if any),
+    then queued updates that fit the packet budget. */
+static int append_updates(rm_swim_t *s, uint8_t **buf, size_t *len, const uint8_t *buddy,
+                          size_t buddy_len, bool piggyback, uint32_t *taken)
+{
+    uint32_t pick[RM_SWIM_MAX_UPDATES], n = 0, count;
+    size_t budget = s->cfg.packet_budget > *len + 3 + buddy_len
+                        ? s->cfg.packet_budget - *len - 3 - buddy_len
+                        : 0;
+    if (piggyback)
+        n = bq_pick(s, budget, RM_SWIM_MAX_UPDATES - (buddy ? 1 : 0), pick);
+    count = n + (buddy ? 1 : 0);
+    size_t extra = 3 + buddy_len;
+    for (uint32_t i = 0; i < n; i++)
+        extra += s->bq[pick[i]].len;
+    uint8_t *q = realloc(*buf, *len + extra);
+    if (!q)
+        return -1;
+    *buf = q;
+    if (count < 16) {
+        q[(*len)++] = (uint8_t)(0x90 | count);
+    } else {
+        q[(*len)++] = 0xdc;
+        q[(*len)++] = (uint8_t)(count >> 8);
+        q[(*len)++] = (uint8_t)count;
+    }
+    if (buddy) {
+        memcpy(q + *len, buddy, buddy_len);
+        *len += buddy_len;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        memcpy(q + *len, s->bq[pick[i]].data, s->bq[pick[i]].len);
+        *len += s->bq[pick[i]].len;
+    }
+    bq_sent(s, pick, n);
+    *taken = count;
+    return 0;
+}
+
+/*  Builds and queues one message to `to` (to_idx: the member, or -1).
+    Returns the number of piggybacked updates, or -1. */
+static int send_msg(rm_swim_t *s, const char *to, int64_t to_idx, kind_t kind, const void *body)
+{
+    msgpack_sbuffer sb;
+    uint8_t *buddy = NULL;
+    size_t buddy_len = 0;
+    uint32_t taken = 0;
+    msgpack_sbuffer_init(&sb);
+    if (pack_header(&sb, kind, m_name(&s->m[0]))) {
+        msgpack_sbuffer_destroy(&sb);
+        return -1;
+    }
+    uint8_t *buf = (uint8_t *)sb.data;
+    size_t len = sb.size;
+    if (rm_codec_encode(kinds[kind].desc, body, &buf, &len, NULL)) {
+        free(buf);
+        return -1;
+    }
+    /* Lifeguard's buddy system: a suspect hears about it from whoever
+       talks to it, so it can refute at once. */
+    if (to_idx > 0 && s->m[to_idx].state == RM_SWIM_SUSPECT && kind != K_PUSH_PULL)
+        buddy = encode_update(&s->m[to_idx], RM_SWIM_SUSPECT, m_name(&s->m[0]), &buddy_len);
+    int rc = append_updates(s, &buf, &len, buddy, buddy_len, kind != K_PUSH_PULL, &taken);
+    free(buddy);
+    if (rc) {
+        free(buf);
+        return -1;
+    }
+    output_push(s, to, shrink(buf, len), len);
+    return (int)taken;
+}
+
+/* ------------------------------------------------------------------ */
+/* Decoding messages                                                    */
+/* ------------------------------------------------------------------ */
+
+static void wire_free(wire_msg_t *w)
+{
+    if (w->kind > 0 && w->kind < K_COUNT)
+        rm_codec_free(kinds[w->kind].desc, &w->body);
+    for (uint32_t i = 0; i < w->nupdates; i++)
+        rm_codec_free(&update_desc, &w->updates[i]);
+    w->nupdates = 0;
+}
+
+static int check_update(const wire_update_t *u, rm_err_t *err)
+{
+    if (!u->name[0])
+        return rm_err_set(err, RM_EPROTO, "update with an empty member name");
+    if (u->state < RM_SWIM_ALIVE || u->state > RM_SWIM_LEFT)
+        return rm_err_set(err, RM_EPROTO, "update about %s: unknown state %" PRIu64, u->name,
+                          u->state);
+    if (u->state == RM_SWIM_ALIVE && !u->addr[0])
+        return rm_err_set(err, RM_EPROTO, "alive update about %s without an address", u->name);
+    return 0;
+}
+
+static int check_body(const wire_msg_t *w, rm_err_t *err)
+{
+    const wire_body_t *b = &w->body;
+    switch (w->kind) {
+    case K_PING:
+        return b->ping.target[0] ? 0 : rm_err_set(err, RM_EPROTO, "PING without a target");
+    case K_PING_REQ:
+        if (!b->req.target[0] || !b->req.target_addr[0])
+            return rm_err_set(err, RM_EPROTO, "PING_REQ without a target or its address");
+        return 0;
+    case K_PUSH_PULL:
+        if (b->pp.parts < 1 || b->pp.part >= b->pp.parts)
+            return rm_err_set(err, RM_EPROTO,
+                              "PUSH_PULL part %" PRIu64 " of %" PRIu64 " is not a valid part",
+                              b->pp.part, b->pp.parts);
+        for (uint32_t i = 0; i < b->pp.states.count; i++)
+            if (check_update(&b->pp.states.items[i], err))
+                return rm_err_prefix(err, "PUSH_PULL state %" PRIu32 ": ", i);
+        return 0;
+    default:
+        return 0;
+    }
+}
+
+static int read_envelope(rm_reader_t *r, wire_msg_t *w, uint32_t *count, rm_err_t *err)
+{
+    uint64_t version, kind;
+    const char *from;
+    uint32_t nl;
+    if (rm_read_array(r, 0, count, err))
+        return rm_err_prefix(err, "envelope: ");
+    if (*count < 5)
+        return rm_err_set(err, RM_EPROTO, "envelope of %" PRIu32 " elements, expected 5", *count);
+    if (rm_read_u64(r, &version, err))
+        return rm_err_prefix(err, "envelope version: ");
+    if (version != RM_SWIM_WIRE_VERSION)
+        return rm_err_set(err, RM_EPROTO, "membership wire version %" PRIu64 " not supported (%d)",
+                          version, RM_SWIM_WIRE_VERSION);
+    if (rm_read_u64(r, &kind, err))
+        return rm_err_prefix(err, "envelope kind: ");
+    if (kind == 0 || kind >= K_COUNT)
+        return rm_err_set(err, RM_EPROTO, "unknown membership message kind %" PRIu64, kind);
+    if (rm_read_str_ref(r, RM_SWIM_MAX_NAME, &from, &nl, err))
+        return rm_err_prefix(err, "envelope from: ");
+    if (nl == 0 || memchr(from, '\0', nl))
+        return rm_err_set(err, RM_EPROTO, "envelope from: empty or with a NUL byte");
+    memcpy(w->from, from, nl);
+    w->from[nl] = '\0';
+    w->kind = (kind_t)kind;
+    return 0;
+}
+
+static int read_updates(rm_reader_t *r, wire_msg_t *w, rm_err_t *err)
+{
+    uint32_t n;
+    size_t used;
+    if (rm_read_array(r, RM_SWIM_MAX_UPDATES, &n, err))
+        return rm_err_prefix(err, "updates: ");
+    for (uint32_t i = 0; i < n; i++) {
+        if (rm_codec_decode(&update_desc, &w->updates[i], r->p, (size_t)(r->end - r->p), &used,
+                            err))
+            return rm_err_prefix(err, "update %" PRIu32 ": ", i);
+        w->nupdates = i + 1;
+        r->p += used;
+        if (check_update(&w->updates[i], err))
+            return -1;
+    }
+    return 0;
+}
+
+/*  Decodes and checks a whole message; on failure nothing is left to free. */
+static int decode_msg(const uint8_t *data, size_t len, wire_msg_t *w, rm_err_t *err)
+{
+    rm_reader_t r;
+    uint32_t count;
+    size_t used;
+    memset(w, 0, sizeof *w);
+    if (len > RM_SWIM_MAX_MSG)
+        return rm_err_set(err, RM_EPROTO, "membership message of %zu bytes, max %d", len,
+                          RM_SWIM_MAX_MSG);
+    rm_reader_init(&r, data, len);
+    if (read_envelope(&r, w, &count, err))
+        return -1;
+    int rc = rm_codec_decode(kinds[w->kind].desc, &w->body, r.p, (size_t)(r.end - r.p), &used, err);
+    if (rc == 0) {
+        r.p += used;
+        rc = check_body(w, err) || read_updates(&r, w, err) ? -1 : 0;
+    }
+    /* Envelope elements a later version may append, then nothing. */
+    r.depth = 1;
+    for (uint32_t i = 5; rc == 0 && i < count; i++)
+        rc = rm_read_skip(&r, err);
+    if (rc == 0 && r.p != r.end)
+        rc = rm_err_set(err, RM_EPROTO, "%zu stray bytes after the message",
+                        (size_t)(r.end - r.p));
+    if (rc) {
+        rm_err_prefix(err, "%s from %s: ", kinds[w->kind].name, w->from);
+        wire_free(w);
+        return -1;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Suspicion (Lifeguard's dynamic suspicion timeout)                    */
+/* ------------------------------------------------------------------ */
+
+/*  min = suspicion_mult * max(1, log10(n)) * probe_interval (memberlist). */
+static int64_t suspicion_min(const rm_swim_t *s)
+{
+    double scale = s->live > 10 ? ln((double)s->live) / ln(10.0) : 1.0;
+    return (int64_t)((double)s->cfg.suspicion_mult * scale * (double)s->cfg.probe_interval_ms);
+}
+
+static suspicion_t *susp_find(rm_swim_t *s, const char *name)
+{
+    for (uint32_t i = 0; i < s->nsusp; i++)
+        if (strcmp(s->susp[i].name, name) == 0)
+            return &s->susp[i];
+    return NULL;
+}
+
+static void susp_drop(rm_swim_t *s, const char *name)
+{
+    suspicion_t *p = susp_find(s, name);
+    if (!p)
+        return;
+    free(p->name);
+    for (unsigned i = 0; i < p->nwho; i++)
+        free(p->who[i]);
+    *p = s->susp[--s->nsusp];
+}
+
+static void susp_start(rm_swim_t *s, const char *name, uint64_t inc, const char *from)
+{
+    susp_drop(s, name);
+    if (grow((void **)&s->susp, &s->capsusp, s->nsusp + 1, sizeof *s->susp))
+        return;
+    suspicion_t p = {.name = strdup(name), .inc = inc, .start = s->now};
+    p.k = s->cfg.suspicion_mult > 2 ? s->cfg.suspicion_mult - 2 : 0;
+    if (p.k > MAX_CONFIRM)
+        p.k = MAX_CONFIRM;
+    /* Too few members to expect k independent confirmations. */
+    if (s->live < p.k + 2)
+        p.k = 0;
+    p.min = suspicion_min(s);
+    p.max = (int64_t)s->cfg.suspicion_max_timeout_mult * p.min;
+    p.deadline = p.start + (p.k ? p.max : p.min);
+    p.who[0] = strdup(from);
+    p.nwho = 1;
+    p.ours = strcmp(from, m_name(&s->m[0])) == 0;
+    if (!p.name || !p.who[0]) {
+        free(p.name);
+        free(p.who[0]);
+        return;
+    }
+    s->susp[s->nsusp++] = p;
+}
+
+/*  An independent accuser: timeout = max - (max - min) * log(c+1)/log(k+1).
+    Returns true when it was news (then the suspicion is re-gossiped). */
+static bool susp_confirm(rm_swim_t *s, const char *name, const char *from)
+{
+    suspicion_t *p = susp_find(s, name);
+    if (!p || p->confirmations >= p->k)
+        return false;
+    for (unsigned i = 0; i < p->nwho; i++)
+        if (strcmp(p->who[i], from) == 0)
+            return false;
+    char *c = strdup(from);
+    if (!c)
+        return false;
+    p->who[p->nwho++] = c;
+    p->confirmations++;
+    p->ours = p->ours || strcmp(from, m_name(&s->m[0])) == 0;
+    double frac = ln(p->confirmations + 1.0) / ln(p->k + 1.0);
+    int64_t timeout = p->max - (int64_t)(frac * (double)(p->max - p->min));
+    if (timeout < p->min)
+        timeout = p->min;
+    p->deadline = p->start + timeout;
+    return true;
+}
+
+/* ------------------------------------------------------------------ */
+/* State changes: alive, suspect, dead, left, refute                    */
+/* ------------------------------------------------------------------ */
+
+static void refute(rm_swim_t *s, uint64_t accused)
+{
+    member_t *self = &s->m[0];
+    self->inc = (accused > self->inc ? accused : self->inc) + 1;
+    if (s->health + 1 < s->cfg.awareness_max)
+        s->health++;
+    s->stats.refutes++;
+    broadcast(s, 0, "");
+}
+
+/*  An accusation about this node.  One about an older incarnation means
+    the accuser missed our refutation (it may have been lost while our
+    link was down): gossip our current alive again, without raising it. */
+static void accused(rm_swim_t *s, uint64_t inc)
+{
+    if (s->leaving)
+        return;
+    if (inc >= s->m[0].inc)
+        refute(s, inc);
+    else
+        broadcast(s, 0, "");
+}
+
+static bool same_data(const member_t *m, const wire_update_t *u)
+{
+    return strcmp(m_addr(m), u->addr) == 0 && m->flags == (uint8_t)(u->flags & FLAG_NO_INBOUND) &&
+           m->meta_len == u->meta.len && (!u->meta.len || !memcmp(m_meta(m), u->meta.data, u->meta.len));
+}
+
+/*  Someone claims we are alive with a higher incarnation, or other data:
+    a previous life of this node.  Raise past it. */
+static void self_alive(rm_swim_t *s, const wire_update_t *u)
+{
+    const member_t *self = &s->m[0];
+    if (s->leaving)
+        return;
+    if (u->incarnation > self->inc || (u->incarnation == self->inc && !same_data(self, u)))
+        refute(s, u->incarnation);
+}
+
+static void on_alive(rm_swim_t *s, const wire_update_t *u, bool quiet_new)
+{
+    uint8_t flags = (uint8_t)(u->flags & FLAG_NO_INBOUND);
+    if (strcmp(u->name, m_name(&s->m[0])) == 0) {
+        self_alive(s, u);
+        return;
+    }
+    int64_t idx = find_idx(s, u->name);
+    if (idx < 0) {
+        idx = member_add(s, u->name, u->addr, u->incarnation, RM_SWIM_ALIVE, flags, u->meta.data,
+                         u->meta.len);
+        if (idx < 0)
+            return;
+        event_push(s, RM_SWIM_EV_ALIVE, (uint32_t)idx);
+        if (!quiet_new)
+            broadcast(s, (uint32_t)idx, "");
+        return;
+    }
+    member_t *m = &s->m[idx];
+    if (u->incarnation <= m->inc)
+        return;
+    bool changed = !same_data(m, u);
+    if (changed && set_strings(m, u->addr, u->meta.data, u->meta.len))
+        return;
+    if (changed && (flags & FLAG_NO_INBOUND))
+        nat_watch(s, u->name);
+    m->flags = flags;
+    m->inc = u->incarnation;
+    m->stamp = s->now;
+    susp_drop(s, u->name);
+    uint8_t was = m->state;
+    set_state(s, (uint32_t)idx, RM_SWIM_ALIVE);
+    if (was != RM_SWIM_ALIVE)
+        event_push(s, RM_SWIM_EV_ALIVE, (uint32_t)idx);
+    else if (changed)
+        event_push(s, RM_SWIM_EV_UPDATED, (uint32_t)idx);
+    broadcast(s, (uint32_t)idx, "");
+}
+
+static void on_suspect(rm_swim_t *s, const char *name, uint64_t inc, const char *from)
+{
+    if (strcmp(name, m_name(&s->m[0])) == 0) {
+        accused(s, inc);
+        return;
+    }
+    int64_t idx = find_idx(s, name);
+    if (idx < 0 || inc < s->m[idx].inc)
+        return;
+    member_t *m = &s->m[idx];
+    if (m->state == RM_SWIM_SUSPECT) {
+        if (susp_confirm(s, name, from)) {
+            s->stats.suspicions++;
+            broadcast(s, (uint32_t)idx, from);
+        }
+        return;
+    }
+    if (m->state != RM_SWIM_ALIVE)
+        return;
+    m->inc = inc;
+    set_state(s, (uint32_t)idx, RM_SWIM_SUSPECT);
+    s->stats.suspicions++;
+    susp_start(s, name, inc, from);
+    event_push(s, RM_SWIM_EV_SUSPECT, (uint32_t)idx);
+    broadcast(s, (uint32_t)idx, from);
+}
+
+static void on_dead(rm_swim_t *s, const char *name, uint64_t inc, const char *from, bool left)
+{
+    if (strcmp(name, m_name(&s->m[0])) == 0) {
+        accused(s, inc);
+        return;
+    }
+    int64_t idx = find_idx(s, name);
+    if (idx < 0 || inc < s->m[idx].inc)
+        return;
+    member_t *m = &s->m[idx];
+    /* Dead stays dead, except that the member's own word that it left is
+       the better news. */
+    if (m->state == RM_SWIM_LEFT || (m->state == RM_SWIM_DEAD && !left))
+        return;
+    m->inc = inc;
+    m->stamp = s->now;
+    susp_drop(s, name);
+    set_state(s, (uint32_t)idx, left ? RM_SWIM_LEFT : RM_SWIM_DEAD);
+    event_push(s, left ? RM_SWIM_EV_LEFT : RM_SWIM_EV_DEAD, (uint32_t)idx);
+    broadcast(s, (uint32_t)idx, from);
+}
+
+static void apply_update(rm_swim_t *s, const wire_update_t *u, const char *sender)
+{
+    const char *from = u->from[0] ? u->from : sender;
+    switch (u->state) {
+    case RM_SWIM_ALIVE:
+        on_alive(s, u, false);
+        break;
+    case RM_SWIM_SUSPECT:
+        on_suspect(s, u->name, u->incarnation, from);
+        break;
+    case RM_SWIM_DEAD:
+        on_dead(s, u->name, u->incarnation, from, false);
+        break;
+    default:
+        on_dead(s, u->name, u->incarnation, u->name, true);
+        break;
+    }
+}
+
+/*  Push-pull merge (memberlist's mergeState): members new to us are added
+    quietly, except a joining sender, which we announce as a seed does; a
+    member the peer holds dead only becomes suspect here, accused by us. */
+static void merge_state(rm_swim_t *s, const wire_update_t *u, const char *sender, bool join)
+{
+    switch (u->state) {
+    case RM_SWIM_ALIVE:
+        on_alive(s, u, !(join && strcmp(u->name, sender) == 0));
+        break;
+    case RM_SWIM_SUSPECT:
+    case RM_SWIM_DEAD:
+        on_suspect(s, u->name, u->incarnation, m_name(&s->m[0]));
+        break;
+    default:
+        on_dead(s, u->name, u->incarnation, u->name, true);
+        break;
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Choosing members                                                     */
+/* ------------------------------------------------------------------ */
+
+/*  May we start talking to member i?  Never to a no-inbound one. */
+static bool reachable(const rm_swim_t *s, uint32_t i)
+{
+    return i > 0 && i < s->n && !m_no_inbound(&s->m[i]);
+}
+
+static bool can_probe(const rm_swim_t *s, uint32_t i)
+{
+    return reachable(s, i) && m_live(&s->m[i]);
+}
+
+static bool can_help(const rm_swim_t *s, uint32_t i)
+{
+    return reachable(s, i) && s->m[i].state == RM_SWIM_ALIVE;
+}
+
+static bool can_gossip(const rm_swim_t *s, uint32_t i)
+{
+    if (!reachable(s, i))
+        return false;
+    const member_t *m = &s->m[i];
+    return m_live(m) ||
+           (m->state == RM_SWIM_DEAD && s->now - m->stamp < s->cfg.gossip_to_the_dead_ms);
+}
+
+/*  Up to k distinct random members passing `ok`, never `except`
+    (memberlist's kRandomNodes: at most 3n draws). */
+static uint32_t pick_random(rm_swim_t *s, uint32_t k, bool (*ok)(const rm_swim_t *, uint32_t),
+                            int64_t except, uint32_t *out)
+{
+    uint32_t got = 0;
+    for (uint64_t tries = 0; tries < 3ull * s->n && got < k; tries++) {
+        uint32_t i = (uint32_t)rng_below(s, s->n);
+        bool dup = (int64_t)i == except;
+        for (uint32_t j = 0; j < got && !dup; j++)
+            dup = out[j] == i;
+        if (!dup && ok(s, i))
+            out[got++] = i;
+    }
+    return got;
+}
+
+/* ------------------------------------------------------------------ */
+/* Probe pass: reap, shuffle, pick                                      */
+/* ------------------------------------------------------------------ */
+
+static void reap(rm_swim_t *s)
+{
+    for (uint32_t i = s->n; i-- > 1;) {
+        const member_t *m = &s->m[i];
+        if ((m->state == RM_SWIM_DEAD || m->state == RM_SWIM_LEFT) &&
+            s->now - m->stamp >= s->cfg.dead_reap_ms) {
+            event_push(s, RM_SWIM_EV_REAPED, i);
+            member_remove(s, i);
+        }
+    }
+}
+
+static void nat_rebuild(rm_swim_t *s)
+{
+    for (uint32_t i = 0; i < s->nnat; i++)
+        free(s->nat[i]);
+    s->nnat = 0;
+    for (uint32_t i = 1; i < s->n; i++)
+        if (m_no_inbound(&s->m[i]))
+            nat_watch(s, m_name(&s->m[i]));
+}
+
+/*  End of a pass over the members: O(n) work once per n probes. */
+static void new_pass(rm_swim_t *s)
+{
+    if (s->dead + s->left > 0)
+        reap(s);
+    nat_rebuild(s);
+    s->norder = 0;
+    for (uint32_t i = 1; i < s->n; i++)
+        s->order[s->norder++] = i;
+    for (uint32_t i = s->norder; i > 1; i--) {
+        uint32_t j = (uint32_t)rng_below(s, i), t = s->order[i - 1];
+        s->order[i - 1] = s->order[j];
+        s->order[j] = t;
+    }
+    s->probe_pos = 0;
+}
+
+static int64_t next_target(rm_swim_t *s)
+{
+    bool renewed = false;
+    for (;;) {
+        if (s->probe_pos >= s->norder) {
+            if (renewed)
+                return -1;
+            new_pass(s);
+            renewed = true;
+            continue;
+        }
+        uint32_t i = s->order[s->probe_pos++];
+        if (can_probe(s, i))
+            return i;
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Probing (with Lifeguard's Local Health Multiplier)                   */
+/* ------------------------------------------------------------------ */
+
+static int64_t scaled(const rm_swim_t *s, int64_t t)
+{
+    return t * (int64_t)(s->health + 1);
+}
+
+static void probe_end(rm_swim_t *s)
+{
+    free(s->probe.target);
+    memset(&s->probe, 0, sizeof s->probe);
+}
+
+static void probe_acked(rm_swim_t *s)
+{
+    if (s->health > 0)
+        s->health--;
+    probe_end(s);
+}
+
+static void probe_start(rm_swim_t *s)
+{
+    int64_t idx = next_target(s);
+    s->next_probe = s->now + scaled(s, s->cfg.probe_interval_ms);
+    if (idx < 0)
+        return;
+    probe_t *p = &s->probe;
+    p->target = strdup(m_name(&s->m[idx]));
+    if (!p->target)
+        return;
+    p->active = true;
+    p->seq = ++s->seq;
+    p->direct_deadline = s->now + scaled(s, s->cfg.probe_timeout_ms);
+    p->end = s->next_probe;
+    s->stats.probes++;
+    wire_ping_t ping = {p->seq, p->target};
+    send_msg(s, m_addr(&s->m[idx]), idx, K_PING, &ping);
+}
+
+static void probe_indirect(rm_swim_t *s)
+{
+    probe_t *p = &s->probe;
+    uint32_t helpers[64];
+    p->indirect = true;
+    int64_t t = find_idx(s, p->target);
+    if (t < 0)
+        return;
+    uint32_t k = s->cfg.indirect_checks < 64 ? s->cfg.indirect_checks : 64;
+    uint32_t got = pick_random(s, k, can_help, t, helpers);
+    wire_ping_req_t req = {p->seq, p->target, (char *)m_addr(&s->m[t]), s->cfg.nack};
+    for (uint32_t i = 0; i < got; i++)
+        send_msg(s, m_addr(&s->m[helpers[i]]), helpers[i], K_PING_REQ, &req);
+    p->expected_nacks = s->cfg.nack ? got : 0;
+    if (got)
+        s->stats.indirect_probes++;
+}
+
+/*  No ACK by the end of the interval.  Lifeguard: missing NACKs mean the
+    fault is probably ours, so our health score rises by their number. */
+static void probe_failed(rm_swim_t *s)
+{
+    probe_t *p = &s->probe;
+    unsigned delta = 1;
+    if (p->expected_nacks > 0)
+        delta = p->nacks < p->expected_nacks ? p->expected_nacks - p->nacks : 0;
+    s->health += delta;
+    if (s->health >= s->cfg.awareness_max)
+        s->health = s->cfg.awareness_max - 1;
+    s->stats.probes_failed++;
+    int64_t t = find_idx(s, p->target);
+    if (t >= 0 && m_live(&s->m[t]))
+        on_suspect(s, p->target, s->m[t].inc, m_name(&s->m[0]));
+    probe_end(s);
+}
+
+/*  No-inbound members cannot be probed: suspect one whose heartbeats
+    stopped reaching us. */
+static void nat_check(rm_swim_t *s)
+{
+    for (uint32_t i = 0; i < s->nnat; i++) {
+        int64_t idx = find_idx(s, s->nat[i]);
+        if (idx < 0 || !m_no_inbound(&s->m[idx]) || s->m[idx].state != RM_SWIM_ALIVE)
+            continue;
+        if (s->now - s->m[idx].stamp > s->cfg.nat_timeout_ms)
+            on_suspect(s, s->nat[i], s->m[idx].inc, m_name(&s->m[0]));
+    }
+}
+
+static void run_probe(rm_swim_t *s)
+{
+    probe_t *p = &s->probe;
+    if (p->active && !p->indirect && s->now >= p->direct_deadline)
+        probe_indirect(s);
+    if (p->active && s->now >= p->end)
+        probe_failed(s);
+    if (!p->active && !s->leaving && s->now >= s->next_probe) {
+        nat_check(s);
+        probe_start(s);
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Relays (we are a PING_REQ helper)                                    */
+/* ------------------------------------------------------------------ */
+
+static void relay_drop(rm_swim_t *s, uint32_t i)
+{
+    free(s->relays[i].origin);
+    s->relays[i] = s->relays[--s->nrelays];
+}
+
+static void expire_relays(rm_swim_t *s)
+{
+    for (uint32_t i = s->nrelays; i-- > 0;) {
+        relay_t *r = &s->relays[i];
+        if (s->now < r->deadline)
+            continue;
+        if (r->nack) {
+            wire_ack_t nack = {r->origin_seq};
+            send_msg(s, r->origin, -1, K_NACK, &nack);
+        }
+        relay_drop(s, i);
+    }
+}
+
+static void on_ping_req(rm_swim_t *s, const char *from_addr, const wire_ping_req_t *req)
+{
+    if (strcmp(req->target, m_name(&s->m[0])) == 0) {
+        wire_ack_t ack = {req->seq};
+        send_msg(s, from_addr, -1, K_ACK, &ack);
+        return;
+    }
+    /* A bounded table: a flood of PING_REQs cannot grow it. */
+    if (s->nrelays >= s->cfg.max_relays)
+        return;
+    char *origin = strdup(from_addr);
+    if (!origin || grow((void **)&s->relays, &s->caprelays, s->nrelays + 1, sizeof *s->relays)) {
+        free(origin);
+        return;
+    }
+    /* Lifeguard: NACK at 80 % of the probe timeout, so that it reaches the
+       prober before its probe interval ends. */
+    int64_t wait = s->cfg.probe_timeout_ms * 4 / 5;
+    relay_t r = {++s->seq, origin, req->seq, s->now + (wait > 0 ? wait : 1), req->nack};
+    s->relays[s->nrelays++] = r;
+    wire_ping_t ping = {r.seq, req->target};
+    send_msg(s, req->target_addr, find_idx(s, req->target), K_PING, &ping);
+}
+
+static void on_ack(rm_swim_t *s, uint64_t seq)
+{
+    if (s->probe.active && s->probe.seq == seq) {
+        probe_acked(s);
+        return;
+    }
+    for (uint32_t i = 0; i < s->nrelays; i++)
+        if (s->relays[i].seq == seq) {
+            wire_ack_t ack = {s->relays[i].origin_seq};
+            send_msg(s, s->relays[i].origin, -1, K_ACK, &ack);
+            relay_drop(s, i);
+            return;
+        }
+}
+
+/* ------------------------------------------------------------------ */
+/* Gossip, push-pull, reconnect                                         */
+/* ------------------------------------------------------------------ */
+
+/*  Our addition to the buddy system: a member whose probe of a suspect
+    failed tells the suspect every gossip interval (the suspicion rides
+    first on the message), so a node that was cut off for a moment hears
+    it as soon as its link is back, not only when it is next probed.  Only
+    the few accusers do it, so a dead node in a big cluster gets little. */
+static void tell_suspects(rm_swim_t *s)
+{
+    wire_gossip_t g = {false};
+    for (uint32_t i = 0; i < s->nsusp; i++) {
+        if (!s->susp[i].ours)
+            continue;
+        int64_t idx = find_idx(s, s->susp[i].name);
+        if (idx > 0 && reachable(s, (uint32_t)idx) && s->m[idx].state == RM_SWIM_SUSPECT)
+            send_msg(s, m_addr(&s->m[idx]), idx, K_GOSSIP, &g);
+    }
+}
+
+static void gossip_round(rm_swim_t *s)
+{
+    uint32_t targets[64];
+    tell_suspects(s);
+    bool pull = s->cfg.no_inbound && !s->leaving;
+    if (!s->nbq && !pull)
+        return;
+    uint32_t k = s->cfg.gossip_nodes < 64 ? s->cfg.gossip_nodes : 64;
+    uint32_t got = pick_random(s, k, can_gossip, -1, targets);
+    wire_gossip_t g = {pull};
+    for (uint32_t i = 0; i < got; i++) {
+        if (!s->nbq && !pull)
+            return;
+        send_msg(s, m_addr(&s->m[targets[i]]), targets[i], K_GOSSIP, &g);
+    }
+}
+
+/*  A GOSSIP that asks for a reply (from a no-inbound member) gets our
+    queued updates back over its connection. */
+static void on_gossip(rm_swim_t *s, const char *from_addr, int64_t from_idx, bool reply)
+{
+    bool suspect = from_idx > 0 && s->m[from_idx].state == RM_SWIM_SUSPECT;
+    if (!reply || (!s->nbq && !suspect))
+        return;
+    wire_gossip_t g = {false};
+    send_msg(s, from_addr, from_idx, K_GOSSIP, &g);
+}
+
+static size_t entry_size(const member_t *m)
+{
+    return strlen(m_name(m)) + strlen(m_addr(m)) + m->meta_len + PP_ENTRY_SLACK;
+}
+
+static void fill_entry(const rm_swim_t *s, uint32_t i, wire_update_t *u)
+{
+    const member_t *m = &s->m[i];
+    *u = (wire_update_t){(char *)m_name(m),
+                         (char *)m_addr(m),
+                         m->inc,
+                         m->state,
+                         NULL,
+                         m->flags,
+                         {m->meta_len ? (uint8_t *)m_meta(m) : NULL, m->meta_len}};
+}
+
+/*  Splits the state into parts under the push-pull budget.  Returns the
+    part count; starts[p] is the first member of part p. */
+static uint32_t plan_parts(const rm_swim_t *s, uint32_t *starts)
+{
+    size_t budget = s->cfg.push_pull_budget < RM_SWIM_MAX_MSG ? s->cfg.push_pull_budget
+                                                              : RM_SWIM_MAX_MSG;
+    budget = budget > PP_HEADER_SLACK * 2 ? budget - PP_HEADER_SLACK : PP_HEADER_SLACK;
+    uint32_t parts = 1, in_part = 0;
+    size_t used = 0;
+    starts[0] = 0;
+    for (uint32_t i = 0; i < s->n; i++) {
+        size_t e = entry_size(&s->m[i]);
+        if (in_part > 0 && (used + e > budget || in_part >= RM_SWIM_MAX_PP_STATES)) {
+            if (parts == RM_SWIM_MAX_PP_PARTS)
+                break; /* beyond 64 MiB of state: the rest waits for the next exchange */
+            starts[parts++] = i;
+            used = 0;
+            in_part = 0;
+        }
+        used += e;
+        in_part++;
+    }
+    starts[parts] = s->n;
+    return parts;
+}
+
+static void send_state(rm_swim_t *s, const char *to, int64_t to_idx, bool join, bool reply)
+{
+    uint32_t starts[RM_SWIM_MAX_PP_PARTS + 1];
+    uint32_t parts = plan_parts(s, starts);
+    uint32_t most = 0;
+    for (uint32_t p = 0; p < parts; p++)
+        if (starts[p + 1] - starts[p] > most)
+            most = starts[p + 1] - starts[p];
+    wire_update_t *items = calloc(most ? most : 1, sizeof *items);
+    if (!items)
+        return;
+    for (uint32_t p = 0; p < parts; p++) {
+        wire_push_pull_t pp = {join, reply, p, parts, {items, starts[p + 1] - starts[p]}};
+        for (uint32_t i = starts[p]; i < starts[p + 1]; i++)
+            fill_entry(s, i, &items[i - starts[p]]);
+        send_msg(s, to, to_idx, K_PUSH_PULL, &pp);
+    }
+    free(items);
+}
+
+/*  memberlist's pushPullScale: above 32 members the interval grows with
+    ceil(log2(n / 32)) + 1, so the cluster-wide rate stays bounded. */
+static int64_t push_pull_interval(const rm_swim_t *s)
+{
+    int64_t mult = 1;
+    for (uint64_t cap = 32; cap < s->live; cap *= 2)
+        mult++;
+    return s->cfg.push_pull_interval_ms * mult;
+}
+
+static void periodic_push_pull(rm_swim_t *s)
+{
+    uint32_t who;
+    s->next_pp = s->now + push_pull_interval(s);
+    if (pick_random(s, 1, can_help, -1, &who) == 1) {
+        s->stats.push_pulls++;
+        send_state(s, m_addr(&s->m[who]), who, false, true);
+    }
+}
+
+/*  Serf's reconnect: with probability dead/alive, push-pull with a random
+    dead member, so the halves of a healed partition meet again. */
+static void reconnect(rm_swim_t *s)
+{
+    s->next_reconnect = s->now + s->cfg.reconnect_interval_ms;
+    if (!s->dead || rng_unit(s) > (double)s->dead / (double)(s->live ? s->live : 1))
+        return;
+    uint64_t r = rng_below(s, s->dead);
+    for (uint32_t i = 1; i < s->n; i++) {
+        if (s->m[i].state != RM_SWIM_DEAD || r-- > 0)
+            continue;
+        if (!m_no_inbound(&s->m[i])) {
+            s->stats.push_pulls++;
+            send_state(s, m_addr(&s->m[i]), i, false, true);
+        }
+        return;
+    }
+}
+
+static void on_push_pull(rm_swim_t *s, const char *from, const char *from_addr,
+                         const wire_push_pull_t *pp)
+{
+    for (uint32_t i = 0; i < pp->states.count; i++)
+        merge_state(s, &pp->states.items[i], from, pp->join);
+    if (!pp->reply) {
+        /* Joined.  Nodes that joined at the same moment as we did are not in
+           the seed's answer, and their announcements may miss us: a second
+           exchange with a random member a moment later picks them up. */
+        if (s->join_addr && s->cfg.push_pull_interval_ms > 0)
+            s->next_pp = s->now + s->cfg.probe_interval_ms +
+                         (int64_t)rng_below(s, (uint64_t)s->cfg.probe_interval_ms);
+        free(s->join_addr);
+        s->join_addr = NULL;
+        return;
+    }
+    if (pp->part + 1 == pp->parts)
+        send_state(s, from_addr, find_idx(s, from), false, false);
+}
+
+/* ------------------------------------------------------------------ */
+/* Receiving                                                            */
+/* ------------------------------------------------------------------ */
+
+/*  Any message from a member is a sign of life: it answers our probe of
+    it, and it is the heartbeat of a no-inbound member. */
+static void heard_from(rm_swim_t *s, const char *from, const char *from_addr)
+{
+    int64_t idx = find_idx(s, from);
+    /* A member we do not know, or hold dead, is talking to us: the gossip
+       about it missed us (a join race, a healed partition).  Exchange
+       state with it, at most once per probe interval. */
+    if ((idx < 0 || s->m[idx].state == RM_SWIM_DEAD) && !s->leaving &&
+        s->now >= s->next_unknown_pp) {
+        s->next_unknown_pp = s->now + s->cfg.probe_interval_ms;
+        s->stats.push_pulls++;
+        send_state(s, from_addr, idx, false, true);
+    }
+    if (idx < 0)
+        return;
+    if (s->m[idx].state == RM_SWIM_ALIVE)
+        s->m[idx].stamp = s->now;
+    if (s->probe.active && strcmp(s->probe.target, from) == 0)
+        probe_acked(s);
+}
+
+static void dispatch(rm_swim_t *s, const char *from_addr, wire_msg_t *w)
+{
+    const wire_body_t *b = &w->body;
+    switch (w->kind) {
+    case K_PING:
+        if (strcmp(b->ping.target, m_name(&s->m[0])) == 0) {
+            wire_ack_t ack = {b->ping.seq};
+            send_msg(s, from_addr, find_idx(s, w->from), K_ACK, &ack);
+        }
+        break;
+    case K_ACK:
+        on_ack(s, b->ack.seq);
+        break;
+    case K_NACK:
+        if (s->probe.active && s->probe.seq == b->ack.seq)
+            s->probe.nacks++;
+        break;
+    case K_PING_REQ:
+        on_ping_req(s, from_addr, &b->req);
+        break;
+    case K_GOSSIP:
+        on_gossip(s, from_addr, find_idx(s, w->from), b->gossip.reply);
+        break;
+    case K_PUSH_PULL:
+        on_push_pull(s, w->from, from_addr, &b->pp);
+        break;
+    default:
+        break;
+    }
+}
+
+static void advance(rm_swim_t *s, int64_t now)
+{
+    /* Time never runs backwards for the engine, whatever the caller does. */
+    if (now > s->now)
+        s->now = now;
+}
+
+int rm_swim_receive(rm_swim_t *self, int64_t now, const char *from_addr, const uint8_t *data,
+                    size_t len, rm_err_t *err)
+{
+    wire_msg_t *w;
+    if (!valid_str(from_addr, RM_SWIM_MAX_ADDR))
+        return rm_err_set(err, RM_EINVAL, "membership message without a sender address");
+    advance(self, now);
+    self->stats.msgs_in++;
+    self->stats.bytes_in += len;
+    w = malloc(sizeof *w);
+    if (!w)
+        return rm_err_set(err, RM_ENOMEM, "out of memory");
+    if (decode_msg(data, len, w, err)) {
+        self->stats.bad_in++;
+        free(w);
+        return -1;
+    }
+    if (strcmp(w->from, m_name(&self->m[0])) == 0) {
+        self->stats.bad_in++;
+        wire_free(w);
+        free(w);
+        return rm_err_set(err, RM_EPROTO,
+                          "membership message from %s claims this node's own name", from_addr);
+    }
+    heard_from(self, w->from, from_addr);
+    for (uint32_t i = 0; i < w->nupdates; i++)
+        apply_update(self, &w->updates[i], w->from);
+    dispatch(self, from_addr, w);
+    wire_free(w);
+    free(w);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Timers                                                               */
+/* ------------------------------------------------------------------ */
+
+static void expire_suspicions(rm_swim_t *s)
+{
+    for (uint32_t i = 0; i < s->nsusp;) {
+        if (s->now < s->susp[i].deadline) {
+            i++;
+            continue;
+        }
+        char *name = strdup(s->susp[i].name);
+        uint64_t inc = s->susp[i].inc;
+        susp_drop(s, s->susp[i].name);
+        if (name)
+            on_dead(s, name, inc, m_name(&s->m[0]), false);
+        free(name);
+        i = 0; /* on_dead may have reordered the table */
+    }
+}
+
+static void heartbeat(rm_swim_t *s)
+{
+    s->next_heartbeat = s->now + s->cfg.nat_heartbeat_ms;
+    s->m[0].inc++;
+    broadcast(s, 0, "");
+}
+
+void rm_swim_tick(rm_swim_t *self, int64_t now)
+{
+    rm_swim_t *s = self;
+    advance(s, now);
+    expire_relays(s);
+    run_probe(s);
+    expire_suspicions(s);
+    if (s->now >= s->next_gossip) {
+        int64_t gi = s->cfg.gossip_interval_ms;
+        s->next_gossip += gi * ((s->now - s->next_gossip) / gi + 1);
+        gossip_round(s);
+    }
+    if (s->leaving)
+        return;
+    if (s->cfg.push_pull_interval_ms > 0 && s->now >= s->next_pp)
+        periodic_push_pull(s);
+    if (s->cfg.reconnect_interval_ms > 0 && s->now >= s->next_reconnect)
+        reconnect(s);
+    if (s->join_addr && s->now >= s->next_join) {
+        s->next_join = s->now + s->cfg.join_retry_ms;
+        s->stats.push_pulls++;
+        send_state(s, s->join_addr, -1, true, true);
+    }
+    if (s->cfg.no_inbound && s->now >= s->next_heartbeat)
+        heartbeat(s);
+}
+
+static int64_t min64(int64_t a, int64_t b)
+{
+    return a < b ? a : b;
+}
+
+int64_t rm_swim_next_deadline(const rm_swim_t *s)
+{
+    int64_t d = RM_SWIM_NO_DEADLINE;
+    const probe_t *p = &s->probe;
+    if (p->active)
+        d = p->indirect ? p->end : p->direct_deadline;
+    else if (!s->leaving)
+        d = s->next_probe;
+    for (uint32_t i = 0; i < s->nrelays; i++)
+        d = min64(d, s->relays[i].deadline);
+    for (uint32_t i = 0; i < s->nsusp; i++)
+        d = min64(d, s->susp[i].deadline);
+    if (s->nbq || s->nsusp || (s->cfg.no_inbound && !s->leaving))
+        d = min64(d, s->next_gossip);
+    if (s->leaving)
+        return d;
+    if (s->cfg.push_pull_interval_ms > 0)
+        d = min64(d, s->next_pp);
+    if (s->cfg.reconnect_interval_ms > 0 && s->dead)
+        d = min64(d, s->next_reconnect);
+    if (s->join_addr)
+        d = min64(d, s->next_join);
+    if (s->cfg.no_inbound)
+        d = min64(d, s->next_heartbeat);
+    return d;
+}
+
+/* ------------------------------------------------------------------ */
+/* Public API                                                           */
+/* ------------------------------------------------------------------ */
+
+void rm_swim_config_default(rm_swim_config_t *cfg)
+{
+    *cfg = (rm_swim_config_t){
+        .probe_interval_ms = 1000,
+        .probe_timeout_ms = 500,
+        .indirect_checks = 3,
+        .gossip_interval_ms = 200,
+        .gossip_nodes = 3,
+        .gossip_to_the_dead_ms = 30000,
+        .retransmit_mult = 4,
+        .suspicion_mult = 4,
+        .suspicion_max_timeout_mult = 6,
+        .awareness_max = 8,
+        .push_pull_interval_ms = 30000,
+        .reconnect_interval_ms = 30000,
+        .dead_reap_ms = 24 * 3600 * 1000LL,
+        .join_retry_ms = 2000,
+        .packet_budget = 1400,
+        .push_pull_budget = RM_SWIM_MAX_MSG,
+        .nack = true,
+        .no_inbound = false,
+        .nat_heartbeat_ms = 1000,
+        .nat_timeout_ms = 5000,
+        .max_relays = 256,
+        .max_broadcasts = 4096,
+    };
+}
+
+static int check_config(const rm_swim_config_t *c, rm_err_t *err)
+{
+    if (c->probe_interval_ms <= 0 || c->probe_timeout_ms <= 0 ||
+        c->probe_timeout_ms >= c->probe_interval_ms)
+        return rm_err_set(err, RM_EINVAL, "probe timeout must be > 0 and below the interval");
+    if (c->gossip_interval_ms <= 0 || c->join_retry_ms <= 0 || c->nat_heartbeat_ms <= 0 ||
+        c->nat_timeout_ms <= 0 || c->push_pull_interval_ms < 0 || c->reconnect_interval_ms < 0 ||
+        c->dead_reap_ms < 0 || c->gossip_to_the_dead_ms < 0)
+        return rm_err_set(err, RM_EINVAL, "membership intervals must be positive");
+    if (c->retransmit_mult < 1 || c->suspicion_mult < 1 || c->suspicion_max_timeout_mult < 1 ||
+        c->awareness_max < 1 || c->max_broadcasts < 1)
+        return rm_err_set(err, RM_EINVAL, "membership multipliers must be at least 1");
+    if (c->packet_budget < 512 || c->push_pull_budget < 4096)
+        return rm_err_set(err, RM_EINVAL, "membership message budgets too small");
+    return 0;
+}
+
+rm_swim_t *rm_swim_new(const rm_swim_config_t *cfg, const char *self_name, const char *self_addr,
+                       uint64_t seed, int64_t now, rm_err_t *err)
+{
+    rm_swim_config_t def;
+    if (!cfg) {
+        rm_swim_config_default(&def);
+        cfg = &def;
+    }
+    if (check_config(cfg, err))
+        return NULL;
+    if (!valid_str(self_name, RM_SWIM_MAX_NAME) || !valid_str(self_addr, RM_SWIM_MAX_ADDR)) {
+        rm_err_set(err, RM_EINVAL, "member name and address must be 1..%d bytes", RM_SWIM_MAX_NAME);
+        return NULL;
+    }
+    rm_swim_t *s = calloc(1, sizeof *s);
+    if (!s) {
+        rm_err_set(err, RM_ENOMEM, "out of memory");
+        return NULL;
+    }
+    s->cfg = *cfg;
+    for (int i = 0; i < 4; i++)
+        s->rng[i] = splitmix(&seed);
+    s->now = now;
+    s->out.esize = sizeof(rm_swim_output_t);
+    s->events.esize = sizeof(rm_swim_event_t);
+    s->seq = rng_next(s) >> 33; /* a restarted node does not reuse old sequence numbers */
+    uint8_t flags = cfg->no_inbound ? FLAG_NO_INBOUND : 0;
+    if (member_add(s, self_name, self_addr, 0, RM_SWIM_ALIVE, flags, NULL, 0) != 0) {
+        rm_swim_destroy(&s);
+        rm_err_set(err, RM_ENOMEM, "out of memory");
+        return NULL;
+    }
+    /* Staggered first timers: engines started together do not beat together. */
+    s->next_probe = now + (int64_t)rng_below(s, (uint64_t)cfg->probe_interval_ms);
+    s->next_gossip = now + (int64_t)rng_below(s, (uint64_t)cfg->gossip_interval_ms);
+    s->next_pp = now + (int64_t)rng_below(s, (uint64_t)cfg->push_pull_interval_ms + 1);
+    s->next_reconnect = now + (int64_t)rng_below(s, (uint64_t)cfg->reconnect_interval_ms + 1);
+    s->next_heartbeat = now + (int64_t)rng_below(s, (uint64_t)cfg->nat_heartbeat_ms);
+    broadcast(s, 0, "");
+    return s;
+}
+
+static void drain(fifo_t *f, bool events)
+{
+    rm_swim_output_t o;
+    rm_swim_event_t e;
+    while (events ? fifo_pop(f, &e) : fifo_pop(f, &o)) {
+        if (events)
+            rm_swim_event_free(&e);
+        else
+            rm_swim_output_free(&o);
+    }
+    free(f->items);
+}
+
+void rm_swim_destroy(rm_swim_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    rm_swim_t *s = *self_p;
+    for (uint32_t i = 0; i < s->n; i++)
+        free(s->m[i].str);
+    while (s->nsusp)
+        susp_drop(s, s->susp[0].name);
+    while (s->nrelays)
+        relay_drop(s, 0);
+    while (s->nbq)
+        bq_remove(s, s->nbq - 1);
+    for (uint32_t i = 0; i < s->nnat; i++)
+        free(s->nat[i]);
+    drain(&s->out, false);
+    drain(&s->events, true);
+    free(s->probe.target);
+    free(s->join_addr);
+    free(s->m);
+    free(s->slots);
+    free(s->order);
+    free(s->susp);
+    free(s->relays);
+    free(s->bq);
+    free(s->nat);
+    free(s);
+    *self_p = NULL;
+}
+
+int rm_swim_join(rm_swim_t *self, int64_t now, const char *seed_addr, rm_err_t *err)
+{
+    if (!valid_str(seed_addr, RM_SWIM_MAX_ADDR))
+        return rm_err_set(err, RM_EINVAL, "join: seed address must be 1..%d bytes",
+                          RM_SWIM_MAX_ADDR);
+    if (self->leaving)
+        return rm_err_set(err, RM_EINVAL, "join: this node is leaving");
+    advance(self, now);
+    char *c = strdup(seed_addr);
+    if (!c)
+        return rm_err_set(err, RM_ENOMEM, "out of memory");
+    free(self->join_addr);
+    self->join_addr = c;
+    self->next_join = self->now + self->cfg.join_retry_ms;
+    broadcast(self, 0, ""); /* the joiner announces itself once it knows whom to tell */
+    self->stats.push_pulls++;
+    send_state(self, seed_addr, -1, true, true);
+    return 0;
+}
+
+void rm_swim_leave(rm_swim_t *self, int64_t now)
+{
+    advance(self, now);
+    if (self->leaving)
+        return;
+    self->leaving = true;
+    set_state(self, 0, RM_SWIM_LEFT);
+    broadcast(self, 0, m_name(&self->m[0]));
+    probe_end(self);
+    free(self->join_addr);
+    self->join_addr = NULL;
+}
+
+int rm_swim_set_meta(rm_swim_t *self, int64_t now, const uint8_t *meta, size_t len, rm_err_t *err)
+{
+    if (len > RM_SWIM_MAX_META)
+        return rm_err_set(err, RM_EINVAL, "member metadata of %zu bytes, max %d", len,
+                          RM_SWIM_MAX_META);
+    if (len && !meta)
+        return rm_err_set(err, RM_EINVAL, "member metadata: NULL with a length");
+    if (self->leaving)
+        return rm_err_set(err, RM_EINVAL, "member metadata: this node is leaving");
+    advance(self, now);
+    member_t *me = &self->m[0];
+    if (set_strings(me, m_addr(me), meta, len))
+        return rm_err_set(err, RM_ENOMEM, "out of memory");
+    me->inc++;
+    broadcast(self, 0, "");
+    return 0;
+}
+
+int rm_swim_next_output(rm_swim_t *self, rm_swim_output_t *out)
+{
+    return fifo_pop(&self->out, out);
+}
+
+void rm_swim_output_free(rm_swim_output_t *out)
+{
+    if (!out)
+        return;
+    free(out->addr);
+    free(out->data);
+    memset(out, 0, sizeof *out);
+}
+
+int rm_swim_next_event(rm_swim_t *self, rm_swim_event_t *ev)
+{
+    return fifo_pop(&self->events, ev);
+}
+
+void rm_swim_event_free(rm_swim_event_t *ev)
+{
+    if (!ev)
+        return;
+    free(ev->name); /* name, addr and meta share one allocation */
+    memset(ev, 0, sizeof *ev);
+}
+
+size_t rm_swim_count(const rm_swim_t *self, unsigned state_mask)
+{
+    size_t n = 0;
+    for (uint32_t i = 0; i < self->n; i++)
+        if (state_mask & RM_SWIM_MASK(self->m[i].state))
+            n++;
+    return n;
+}
+
+size_t rm_swim_member_total(const rm_swim_t *self)
+{
+    return self->n;
+}
+
+int rm_swim_member_at(const rm_swim_t *self, size_t index, rm_swim_member_t *out)
+{
+    if (index >= self->n)
+        return -1;
+    const member_t *m = &self->m[index];
+    *out = (rm_swim_member_t){m_name(m),
+                              m_addr(m),
+                              (rm_swim_state_t)m->state,
+                              m->inc,
+                              m->meta_len ? m_meta(m) : NULL,
+                              m->meta_len,
+                              m_no_inbound(m)};
+    return 0;
+}
+
+int rm_swim_find(const rm_swim_t *self, const char *name, rm_swim_member_t *out)
+{
+    int64_t idx = name ? find_idx(self, name) : -1;
+    return idx < 0 ? -1 : rm_swim_member_at(self, (size_t)idx, out);
+}
+
+const char *rm_swim_state_name(rm_swim_state_t state)
+{
+    switch (state) {
+    case RM_SWIM_ALIVE:
+        return "alive";
+    case RM_SWIM_SUSPECT:
+        return "suspect";
+    case RM_SWIM_DEAD:
+        return "dead";
+    case RM_SWIM_LEFT:
+        return "left";
+    }
+    return "unknown";
+}
+
+size_t rm_swim_pending_broadcasts(const rm_swim_t *self)
+{
+    return self->nbq;
+}
+
+void rm_swim_stats(const rm_swim_t *self, rm_swim_stats_t *out)
+{
+    *out = self->stats;
+    out->health_score = self->health;
+}

@@ -1,0 +1,124 @@
+/*  libFuzzer target: rm_jobs_merge, which takes job records from peers.
+
+    One jobs table in a temporary directory, created once, holds a job
+    whose export is the template.  The first byte picks the input:
+      even: the bytes as they are (a record from nowhere);
+      odd:  the template with the rest of the input applied as patches
+            (2-byte offset, 1 byte xor'd in), so that the fuzzer reaches the
+            merge itself, not only the decoder.
+    Oracle, beyond "no crash, no leak": a merged job's own export merges
+    back into it with no change (idempotence). */
+#define _XOPEN_SOURCE 700
+#include <ftw.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rm_frames.h"
+#include "rm_jobs.h"
+
+static char root[] = "/tmp/rm-fuzz-merge.XXXXXX";
+static rm_jobs_t *jobs;
+static uint8_t *template;
+static size_t template_len;
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static void cleanup(void)
+{
+    rm_jobs_destroy(&jobs);
+    free(template);
+    nftw(root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/*  A job with some history, so that the template has every kind of frame. */
+static rm_job_t *seed_job(void)
+{
+    rm_job_spec_t spec = {0};
+    rm_job_t *job = NULL;
+    bool created;
+    rm_err_t err;
+    spec.job_id = "00000000000000aa";
+    spec.name = spec.blend = spec.scene = spec.camera = spec.engine = spec.device = "";
+    spec.format = "PNG";
+    spec.submitter = "fuzz";
+    spec.chunk = 2;
+    memset(spec.manifest.b, 0xab, 32);
+    if (rm_frames_parse("1-6", &spec.frames.items, &spec.frames.count, &err) != 0 ||
+        rm_jobs_create(jobs, &spec, &job, &created, &err) != 0) {
+        fprintf(stderr, "fuzz_job_merge: %s\n", err.msg);
+        abort();
+    }
+    free(spec.frames.items);
+    uint64_t frames[2];
+    rm_job_t *picked;
+    rm_hash_t out;
+    memset(out.b, 3, 32);
+    rm_jobs_next_task(jobs, "n1", 2, &picked, frames, 2);
+    rm_job_frame_done(job, 1, &out, 10, "frame_0001.png", 5, "n1", NULL);
+    rm_job_frame_failed_on(job, 2, "n1", "boom", 3, NULL);
+    rm_job_frame_failed_on(job, 3, "n2", "boom", 3, NULL);
+    return job;
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    (void)argc;
+    (void)argv;
+    rm_err_t err;
+    if (!mkdtemp(root) || !(jobs = rm_jobs_new(root, &err)) ||
+        rm_job_export(seed_job(), &template, &template_len, &err) != 0) {
+        fprintf(stderr, "fuzz_job_merge: cannot set up in %s\n", root);
+        abort();
+    }
+    atexit(cleanup);
+    return 0;
+}
+
+/*  The input as a record: raw, or the template patched. */
+static uint8_t *make_input(const uint8_t *data, size_t size, size_t *len)
+{
+    *len = data[0] & 1 ? template_len : size - 1;
+    uint8_t *buf = malloc(*len ? *len : 1);
+    if (!buf)
+        abort();
+    if (!(data[0] & 1)) {
+        memcpy(buf, data + 1, size - 1);
+        return buf;
+    }
+    memcpy(buf, template, template_len);
+    for (size_t i = 1; i + 3 <= size; i += 3)
+        buf[((size_t)data[i] << 8 | data[i + 1]) % template_len] ^= data[i + 2];
+    *len = template_len;
+    return buf;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    rm_job_t *job;
+    bool changed;
+    rm_err_t err;
+    size_t len;
+    if (size < 1)
+        return 0;
+    uint8_t *buf = make_input(data, size, &len);
+    if (rm_jobs_merge(jobs, buf, len, &job, &changed, &err) == 0) {
+        uint8_t *again = NULL;
+        size_t again_len = 0;
+        if (rm_job_export(job, &again, &again_len, &err) != 0 ||
+            rm_jobs_merge(jobs, again, again_len, &job, &changed, &err) != 0 || changed) {
+            fprintf(stderr, "fuzz_job_merge: a job's own export changed it: %s\n", err.msg);
+            abort();
+        }
+        free(again);
+    }
+    free(buf);
+    return 0;
+}
