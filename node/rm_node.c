@@ -177,6 +177,9 @@ static int node_start(node_t *self, const rm_config_t *config, rm_err_t *err)
         return -1;
     if (!(self->roster = rm_roster_new()))
         return rm_err_set(err, RM_ENOMEM, "out of memory");
+    if (path_in_home(self, "roster", path, sizeof path, err) != 0 ||
+        rm_roster_load(self->roster, path, self->token.mesh_pk.b, (int64_t)time(NULL), err) != 0)
+        return -1;
     if (path_in_home(self, "chunks", path, sizeof path, err) != 0 ||
         !(self->store = rm_store_new(path, err)))
         return -1;
@@ -302,10 +305,16 @@ static void handle_door(node_t *self)
                      address ? address : "?", cred.name);
         goto out;
     }
-    if (rm_roster_add(self->roster, &cred, &err) != 0) {
+    bool known = rm_roster_find(self->roster, key, (int64_t)time(NULL)) != NULL;
+    if (rm_roster_add(self->roster, &cred, msg.u.hello.credential.data,
+                      msg.u.hello.credential.len, &err) != 0) {
         zsys_error("door: %s", err.msg);
         goto out;
     }
+    char roster_path[1100];
+    if (!known && path_in_home(self, "roster", roster_path, sizeof roster_path, &err) == 0 &&
+        rm_roster_save(self->roster, roster_path, &err) != 0)
+        zsys_warning("cannot save the roster: %s", err.msg); /* peers knock again */
     zsys_info("door: admitted %s '%s' from %s", cred.role, cred.name, address ? address : "?");
     rm_welcome_t welcome = {
         .proto = RM_PROTO_VERSION, .credential = self->token.credential, .node = self->config.name};
