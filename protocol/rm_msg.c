@@ -299,6 +299,15 @@ static const rm_struct_desc_t watch_reply_desc =
             "Node -> client: the job's summary, with its current version (also sent on "
             "timeout).");
 
+static const rm_field_t gossip_fields[] = {
+    RM_FIELD(rm_gossip_t, payload, RM_F_BIN, RM_MAX_GOSSIP,
+             "one membership message (docs/membership.md)"),
+};
+static const rm_struct_desc_t gossip_desc =
+    RM_DESC(rm_gossip_t, "gossip", gossip_fields,
+            "Node -> node: membership (SWIM with Lifeguard). Only peers whose credential has "
+            "role node may send it; replies go back over the same connection.");
+
 typedef struct {
     const char *name;
     const rm_struct_desc_t *desc;
@@ -329,6 +338,7 @@ static const msg_entry_t messages[RM_MSG_TYPE_COUNT] = {
     [RM_MSG_LOGS_REPLY] = {"LOGS_REPLY", &logs_reply_desc},
     [RM_MSG_WATCH] = {"WATCH", &watch_desc},
     [RM_MSG_WATCH_REPLY] = {"WATCH_REPLY", &watch_reply_desc},
+    [RM_MSG_GOSSIP] = {"GOSSIP", &gossip_desc},
 };
 
 /* ------------------------------------------------------------------ */

@@ -25,6 +25,7 @@
 #define RM_MAX_PATH 1024
 #define RM_MAX_TEXT 65536 /* error and reason strings */
 #define RM_MAX_LOG (4 * 1024 * 1024)
+#define RM_MAX_GOSSIP (2 * 1024 * 1024) /* a membership push-pull fits */
 
 typedef enum {
     RM_MSG_ERROR = 1,  /* any -> any: a request failed */
@@ -51,6 +52,7 @@ typedef enum {
     RM_MSG_LOGS_REPLY,
     RM_MSG_WATCH,       /* client -> node: answer when the job's version passes `version` */
     RM_MSG_WATCH_REPLY, /* node -> client: the job's summary (also sent on timeout) */
+    RM_MSG_GOSSIP,      /* node -> node: one membership (rm_swim) message */
     RM_MSG_TYPE_COUNT
 } rm_msg_type_t;
 
@@ -225,6 +227,10 @@ typedef struct {
 } rm_logs_reply_t;
 
 typedef struct {
+    rm_bin_t payload; /* an rm_swim wire message, docs/membership.md */
+} rm_gossip_t;
+
+typedef struct {
     uint64_t version;
     rm_msg_type_t type;
     uint64_t req;
@@ -248,6 +254,7 @@ typedef struct {
         rm_logs_reply_t logs_reply;
         rm_watch_t watch;
         rm_job_summary_t watch_reply;
+        rm_gossip_t gossip;
     } u;
 } rm_msg_t;
 

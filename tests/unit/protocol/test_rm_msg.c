@@ -280,6 +280,9 @@ static bool fill_c(rm_msg_type_t t, rm_msg_t *m, bool big)
     case RM_MSG_WATCH_REPLY:
         fill_summary(&m->u.watch_reply, 3);
         return true;
+    case RM_MSG_GOSSIP:
+        m->u.gossip.payload = bin_of(big ? RM_MAX_GOSSIP : 40, 0x42);
+        return true;
     default:
         return false;
     }
