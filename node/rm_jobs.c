@@ -233,8 +233,11 @@ static int encode_entry(const journal_entry_t *entry, uint8_t **buf, size_t *len
     return 0;
 }
 
-/*  Appends entries with one fdatasync: all are durable, or none is. */
-static int job_append_many(rm_job_t *job, const journal_entry_t *entries, size_t count,
+/*  Appends entries, with one fdatasync when `sync`: all are durable, or
+    none is.  Without it they survive a crash of meshd (the kernel has them)
+    but maybe not a power loss: fine for what is only worth redoing
+    (assignments, releases), too slow to fsync on every task. */
+static int job_append_many(rm_job_t *job, const journal_entry_t *entries, size_t count, bool sync,
                            rm_err_t *err)
 {
     uint8_t *buf = NULL;
@@ -245,7 +248,7 @@ static int job_append_many(rm_job_t *job, const journal_entry_t *entries, size_t
             return -1;
         }
     off_t start = lseek(job->journal_fd, 0, SEEK_END);
-    if (write_all(job->journal_fd, buf, len) != 0 || fdatasync(job->journal_fd) != 0) {
+    if (write_all(job->journal_fd, buf, len) != 0 || (sync && fdatasync(job->journal_fd) != 0)) {
         int e = errno;
         free(buf);
         /* A torn entry at the tail would hide later ones: cut it off. */
@@ -261,7 +264,7 @@ static int job_append_many(rm_job_t *job, const journal_entry_t *entries, size_t
 
 static int job_append(rm_job_t *job, const journal_entry_t *entry, rm_err_t *err)
 {
-    return job_append_many(job, entry, 1, err);
+    return job_append_many(job, entry, 1, true, err);
 }
 
 static journal_entry_t *batch_add(batch_t *b, uint64_t kind, rm_err_t *err)
@@ -954,7 +957,7 @@ uint32_t rm_jobs_next_task(rm_jobs_t *self, const char *node, uint64_t epoch, rm
     if (best->rec.started_at == 0 && batch_add(&batch, ENTRY_START, NULL) == NULL)
         n = 0; /* out of memory: assign nothing rather than half */
     if (n > 0) {
-        job_append_many(best, batch.items, batch.count, NULL); /* best effort: see rm_jobs.h */
+        job_append_many(best, batch.items, batch.count, false, NULL); /* see rm_jobs.h */
         for (uint32_t k = 0; k < n; k++) {
             frames[k] = batch.items[k].frame.frame;
             best->progress[best_first + k] = 0;
@@ -1105,7 +1108,7 @@ void rm_job_frame_release(rm_job_t *job, uint64_t frame, const char *reason)
         free(entry.frame.error);
         entry.frame.error = strdup_text(reason);
     }
-    job_append(job, &entry, NULL); /* best effort: see rm_jobs.h */
+    job_append_many(job, &entry, 1, false, NULL); /* best effort: see rm_jobs.h */
     apply_entry(job, &entry);
     rm_codec_free(&journal_desc, &entry);
     maybe_compact(job);
@@ -1455,7 +1458,7 @@ static int job_apply_batch(rm_job_t *job, batch_t *b, bool journal, rm_err_t *er
 {
     if (b->count == 0)
         return 0;
-    if (journal && job_append_many(job, b->items, b->count, err) != 0)
+    if (journal && job_append_many(job, b->items, b->count, true, err) != 0)
         return -1;
     uint64_t version = job->version;
     for (size_t i = 0; i < b->count; i++)

@@ -140,9 +140,10 @@ const char *rm_job_dir(const rm_job_t *job);
 /*  Appends a line to the job's own log (ROOT/<id>/job.log). */
 void rm_job_log(rm_job_t *job, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/*  Decodes a job snapshot (journal_entry false; format version 1 or 2) or
-    one journal entry (version 2) and frees it.  The node reads these from its own disk, where
-   damage must give an error and never a crash: this is the fuzz target's way in. */
+/*  Decodes a job snapshot (journal_entry false; format 1 or 2) or one
+    journal entry (format 2) and frees it.  The node reads these from its
+    own disk, where damage must give an error and never a crash: this is
+    the fuzz target's way in. */
 int rm_jobs_check_record(const uint8_t *data, size_t len, bool journal_entry, rm_err_t *err);
 
 /*  True if `node` is in the frame's failed_on. */
@@ -152,9 +153,9 @@ bool rm_frame_failed_on(const rm_frame_rec_t *frame, const char *node);
     blocklists a node for a job after 3). */
 uint64_t rm_job_failures_on(const rm_job_t *job, const char *node);
 
-/*  The order of the merge rule above, without attempts and failed_on:
-    < 0, 0 or > 0 as a is below, equal to or above b.  A frame record never
-    goes down in it through a merge. */
+/*  The order of the merge rule above (steps 1-3: attempts count only
+    between live records, failed_on not at all): < 0, 0 or > 0 as a is
+    below, equal to or above b.  A merge never lowers a record in it. */
 int rm_frame_rec_cmp(const rm_frame_rec_t *a, const rm_frame_rec_t *b);
 
 /*  Encodes the job's full record (spec, job flags, every frame) into *buf

@@ -22,6 +22,8 @@ static char root[] = "/tmp/rm-fuzz-merge.XXXXXX";
 static rm_jobs_t *jobs;
 static uint8_t *template;
 static size_t template_len;
+/*  How deep the inputs got, printed at exit with FUZZ_MERGE_STATS=1. */
+static unsigned long merged_count, changed_count;
 
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
@@ -33,6 +35,9 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
 
 static void cleanup(void)
 {
+    if (getenv("FUZZ_MERGE_STATS"))
+        fprintf(stderr, "fuzz_job_merge: %lu merged (%lu changed), %zu jobs\n", merged_count,
+                changed_count, rm_jobs_count(jobs));
     rm_jobs_destroy(&jobs);
     free(template);
     nftw(root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
@@ -110,6 +115,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     uint8_t *buf = make_input(data, size, &len);
     if (rm_jobs_merge(jobs, buf, len, &job, &changed, &err) == 0) {
+        merged_count++;
+        changed_count += changed;
         uint8_t *again = NULL;
         size_t again_len = 0;
         if (rm_job_export(job, &again, &again_len, &err) != 0 ||
