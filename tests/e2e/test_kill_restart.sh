@@ -9,7 +9,7 @@ export MESH_ADDR="tcp://127.0.0.1:$port"
 mesh_init
 start_node n1 "$port" --slots 1
 
-job=$("$MESHCTL" submit "$scene" --frames 1-12 --samples 16 --json | json job_id)
+job=$("$MESHCTL" submit "$scene" --frames 1-12 --samples 64 --resolution 160x90 --json | json job_id)
 for _ in $(seq 1 300); do
   done_now=$("$MESHCTL" jobs --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["jobs"][0]["frames_done"])')
   [ "$done_now" -ge 3 ] && break
