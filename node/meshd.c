@@ -17,6 +17,7 @@ static void usage(FILE *out)
 {
     fprintf(out, "usage: meshd --home DIR [--token FILE] --listen tcp://HOST:PORT [--join ADDR]\n"
                  "             [--slots N] [--name NAME] [--blender PATH] [--threads N]\n"
+                 "             [--advertise tcp://HOST:PORT] [--no-inbound]\n"
                  "settings: DIR/meshd.conf (key = value); flags win over the file\n");
 }
 
@@ -36,7 +37,7 @@ int main(int argc, char **argv)
 {
     rm_config_t config;
     rm_err_t err;
-    const char *set[sizeof flags / sizeof flags[0]];
+    const char *set[sizeof flags / sizeof flags[0] + 1];
     size_t nset = 0;
     rm_config_init(&config);
     for (int i = 1; i < argc; i++) {
@@ -44,6 +45,12 @@ int main(int argc, char **argv)
         if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
             usage(stdout);
             return 0;
+        }
+        if (strcmp(arg, "--no-inbound") == 0) {
+            config.no_inbound = true;
+            if (nset < sizeof set / sizeof set[0])
+                set[nset++] = "no_inbound";
+            continue;
         }
         if (i + 1 >= argc) {
             fprintf(stderr, "meshd: %s needs a value\n", arg);

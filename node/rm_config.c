@@ -38,6 +38,14 @@ static int set_u64(uint64_t *dst, const char *key, const char *value, uint64_t m
     return 0;
 }
 
+static int set_bool(bool *dst, const char *key, const char *value, rm_err_t *err)
+{
+    if (strcmp(value, "true") != 0 && strcmp(value, "false") != 0)
+        return rm_err_set(err, RM_EINVAL, "%s: '%s' is not true or false", key, value);
+    *dst = strcmp(value, "true") == 0;
+    return 0;
+}
+
 int rm_config_set(rm_config_t *c, const char *key, const char *value, rm_err_t *err)
 {
     if (strcmp(key, "name") == 0)
@@ -63,12 +71,12 @@ int rm_config_set(rm_config_t *c, const char *key, const char *value, rm_err_t *
         return set_u64(&c->max_attempts, key, value, 1, 100, err);
     if (strcmp(key, "max_project_gb") == 0)
         return set_u64(&c->max_project_gb, key, value, 1, 1u << 20, err);
-    if (strcmp(key, "allow_scripts") == 0) {
-        if (strcmp(value, "true") != 0 && strcmp(value, "false") != 0)
-            return rm_err_set(err, RM_EINVAL, "allow_scripts: '%s' is not true or false", value);
-        c->allow_scripts = strcmp(value, "true") == 0;
-        return 0;
-    }
+    if (strcmp(key, "allow_scripts") == 0)
+        return set_bool(&c->allow_scripts, key, value, err);
+    if (strcmp(key, "no_inbound") == 0)
+        return set_bool(&c->no_inbound, key, value, err);
+    if (strcmp(key, "advertise") == 0)
+        return set_str(c->advertise, sizeof c->advertise, key, value, err);
     return rm_err_set(err, RM_EINVAL, "unknown setting '%s'", key);
 }
 

@@ -13,7 +13,11 @@
       role          node | stable (coordinator preference, later issues)
       allow_scripts accept jobs that run the .blend's embedded Python
                     (default false: that Python runs as the node's user)
-      max_project_gb largest project this node unpacks (default 50) */
+      max_project_gb largest project this node unpacks (default 50)
+      advertise     the address other nodes reach this one at (default: listen,
+                    unless it binds a wildcard host)
+      no_inbound    true on a node others cannot connect to (NAT): it talks
+                    through its own outbound connections only */
 #ifndef RM_CONFIG_H
 #define RM_CONFIG_H
 
@@ -37,6 +41,8 @@ typedef struct {
     uint64_t max_attempts;
     bool allow_scripts;
     uint64_t max_project_gb;
+    char advertise[256];
+    bool no_inbound;
 } rm_config_t;
 
 /*  Defaults. */

@@ -13,6 +13,7 @@
 #include "rm_frames.h"
 #include "rm_jobs.h"
 #include "rm_manifest.h"
+#include "rm_member.h"
 #include "rm_roster.h"
 #include "rm_slots.h"
 #include "rm_store.h"
@@ -46,6 +47,7 @@ typedef struct {
     rm_store_t *store;
     rm_jobs_t *jobs;
     rm_slots_t *slots;
+    rm_member_t *member;
     bool blender_ok;
     char blender[512];
     int64_t started;
@@ -157,6 +159,41 @@ static void probe_blender(node_t *self)
     zsys_error("%s: this node will not render: %s", self->config.name, err.msg);
 }
 
+/*  The address other members reach this node at. */
+static int advertised_address(const rm_config_t *config, char *out, size_t size, rm_err_t *err)
+{
+    char host[256];
+    int port;
+    if (config->no_inbound) {
+        snprintf(out, size, "nat:%s", config->name);
+        return 0;
+    }
+    const char *addr = config->advertise[0] ? config->advertise : config->listen;
+    if (rm_endpoint_parse(addr, host, sizeof host, &port, err) != 0)
+        return rm_err_prefix(err, "advertise: ");
+    if (strcmp(host, "*") == 0 || strcmp(host, "0.0.0.0") == 0)
+        return rm_err_set(err, RM_EINVAL,
+                          "listening on %s: give --advertise tcp://HOST:PORT, the address other "
+                          "nodes reach this one at",
+                          config->listen);
+    snprintf(out, size, "%s", addr);
+    return 0;
+}
+
+static int start_membership(node_t *self, rm_err_t *err)
+{
+    char addr[300];
+    if (advertised_address(&self->config, addr, sizeof addr, err) != 0)
+        return -1;
+    self->member = rm_member_new(&self->config, &self->token, self->cred.name, addr, self->mesh,
+                                 self->poller, err);
+    if (!self->member)
+        return -1;
+    if (self->config.join[0] && rm_member_join(self->member, self->config.join, err) != 0)
+        return rm_err_prefix(err, "--join %s: ", self->config.join);
+    return 0;
+}
+
 static int node_start(node_t *self, const rm_config_t *config, rm_err_t *err)
 {
     char path[1100];
@@ -197,13 +234,34 @@ static int node_start(node_t *self, const rm_config_t *config, rm_err_t *err)
     if (!self->poller)
         return rm_err_set(err, RM_ENOMEM, "out of memory");
     rm_slots_poll_on(self->slots, self->poller);
+    if (start_membership(self, err) != 0)
+        return -1;
     zsys_info("%s listening on %s (door on port+1), %zu job(s) on disk", self->config.name,
               self->config.listen, rm_jobs_count(self->jobs));
     return 0;
 }
 
+/*  Graceful leave: the others hear it from us instead of suspecting us. */
+static void leave_mesh(node_t *self)
+{
+    if (!self->member || rm_member_alive(self->member) <= 1)
+        return;
+    rm_member_leave(self->member);
+    int64_t end = zclock_mono() + 1000;
+    while (!rm_member_left(self->member) && zclock_mono() < end) {
+        void *which = zpoller_wait(self->poller, 50);
+        if (which == self->zap)
+            rm_zap_handle(self->zap, self->roster);
+        else if (which)
+            rm_member_handle(self->member, which);
+        rm_member_tick(self->member);
+    }
+}
+
 static void node_stop(node_t *self)
 {
+    leave_mesh(self);
+    rm_member_destroy(&self->member);
     for (size_t i = 0; i < self->nwatches; i++)
         zframe_destroy(&self->watches[i].peer);
     zpoller_destroy(&self->poller);
@@ -584,25 +642,53 @@ static void handle_job_info(request_t *r)
     rm_codec_free(rm_msg_desc(RM_MSG_JOB_REPLY), &reply);
 }
 
-static void handle_nodes(request_t *r)
+/*  What this node gossips about itself, from its live state. */
+static void local_meta(node_t *self, rm_member_meta_t *meta, char *rendering, size_t size)
 {
-    node_t *self = r->node;
-    char rendering[1024];
-    rm_slots_describe(self->slots, rendering, sizeof rendering);
-    rm_node_info_t me = {
-        .name = self->config.name,
-        .state = "alive",
-        .address = self->config.listen,
+    rm_slots_describe(self->slots, rendering, size);
+    *meta = (rm_member_meta_t){
         .role = self->config.role,
         .slots = rm_slots_count(self->slots),
         .slots_busy = rm_slots_busy(self->slots),
-        .rendering = rendering,
         .ms_per_frame = rm_slots_ms_per_frame(self->slots),
         .blender_ok = self->blender_ok,
         .blender = self->blender,
+        .rendering = rendering,
     };
-    rm_nodes_reply_t reply = {.nodes = {.items = &me, .count = 1}};
+}
+
+static void handle_nodes(request_t *r)
+{
+    node_t *self = r->node;
+    rm_nodes_reply_t reply;
+    rm_err_t err;
+    if (rm_member_list(self->member, &reply, &err) != 0) {
+        send_error(self->mesh, r->peer, r->msg->req, err.code, err.msg);
+        return;
+    }
+    /* Entry 0 is this node: show its live state, not what it last gossiped. */
+    char rendering[200];
+    rm_member_meta_t meta;
+    local_meta(self, &meta, rendering, sizeof rendering);
+    rm_node_info_t *me = &reply.nodes.items[0];
+    char *fresh[] = {strdup(self->config.role), strdup(rendering), strdup(self->blender)};
+    if (reply.nodes.count > 0 && fresh[0] && fresh[1] && fresh[2]) {
+        free(me->role);
+        free(me->rendering);
+        free(me->blender);
+        me->role = fresh[0];
+        me->rendering = fresh[1];
+        me->blender = fresh[2];
+        me->slots = meta.slots;
+        me->slots_busy = meta.slots_busy;
+        me->ms_per_frame = meta.ms_per_frame;
+        me->blender_ok = meta.blender_ok;
+    } else {
+        for (size_t i = 0; i < 3; i++)
+            free(fresh[i]);
+    }
     send_msg(self->mesh, r->peer, RM_MSG_NODES_REPLY, r->msg->req, &reply);
+    rm_codec_free(rm_msg_desc(RM_MSG_NODES_REPLY), &reply);
 }
 
 static void handle_cancel(request_t *r)
@@ -755,7 +841,7 @@ static void serve_watches(node_t *self)
 
 static int64_t next_wakeup(node_t *self)
 {
-    int64_t wait = HOUSEKEEPING_MS, now = zclock_time();
+    int64_t wait = rm_member_wakeup(self->member), now = zclock_time();
     for (size_t i = 0; i < self->nwatches; i++)
         if (self->watches[i].deadline - now < wait)
             wait = self->watches[i].deadline - now;
@@ -794,6 +880,9 @@ static void dispatch(request_t *r)
         break;
     case RM_MSG_WATCH:
         handle_watch(r);
+        break;
+    case RM_MSG_GOSSIP:
+        rm_member_gossip_in(r->node->member, r->peer, r->who, &r->msg->u.gossip);
         break;
     default: {
         char text[96];
@@ -889,13 +978,18 @@ static void node_actor(zsock_t *pipe, void *args)
             handle_door(self);
         else if (which == self->mesh)
             handle_mesh(self);
-        else if (which)
+        else if (which && !rm_member_handle(self->member, which))
             rm_slots_handle(self->slots, which);
-        else if (zpoller_terminated(self->poller))
+        else if (!which && zpoller_terminated(self->poller))
             break;
         rm_slots_schedule(self->slots);
         rm_slots_flush(self->slots);
         serve_watches(self);
+        char rendering[200];
+        rm_member_meta_t meta;
+        local_meta(self, &meta, rendering, sizeof rendering);
+        rm_member_set_meta(self->member, &meta);
+        rm_member_tick(self->member);
     }
     zsys_info("%s stopping", self->config.name);
     node_stop(self);

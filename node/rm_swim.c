@@ -150,13 +150,14 @@ typedef struct {
 /* Engine state                                                         */
 /* ------------------------------------------------------------------ */
 
-/*  32 bytes: a 10000-node simulation holds 10^8 of these. */
+/*  24 bytes, strings in the engine's arena: a 10000-node simulation holds
+    10^8 of these, and every byte here is 100 MB there. */
 typedef struct {
-    char *str;        /* one allocation: "name\0addr\0" then meta */
-    uint64_t inc;     /* incarnation */
-    int64_t stamp;    /* dead/left: since when; alive no-inbound: last sign of life */
-    uint16_t addr_off;
-    uint16_t meta_off;
+    uint64_t inc;      /* incarnation */
+    uint32_t str;      /* arena offset of "name\0addr\0" then meta */
+    int32_t stamp;     /* deciseconds since the engine started (see since()):
+                          dead/left: since when; alive: last sign of life */
+    uint16_t addr_off; /* addr = name + addr_off */
     uint16_t meta_len;
     uint8_t state; /* rm_swim_state_t */
     uint8_t flags;
@@ -212,6 +213,9 @@ struct _rm_swim_t {
 
     member_t *m; /* m[0] is this node */
     uint32_t n, cap;
+    char *arena; /* every member's strings; compacted when half is garbage */
+    uint32_t alen, acap, agarbage;
+    int64_t epoch; /* creation time: member stamps count from it */
     uint32_t *slots; /* open addressing, member index + 1, 0 = empty */
     uint32_t nslots;
     uint32_t *order; /* probe order: shuffled member indices */
@@ -221,6 +225,7 @@ struct _rm_swim_t {
     probe_t probe;
     int64_t next_probe, next_gossip, next_pp, next_reconnect, next_heartbeat, next_join;
     int64_t next_unknown_pp; /* rate limit of push-pulls with unknown senders */
+    bool synced;             /* a push-pull has brought us the cluster */
     char *join_addr;
 
     suspicion_t *susp;
@@ -315,13 +320,16 @@ static unsigned digits(uint64_t n)
     return d;
 }
 
+/*  Grows by an eighth, not by doubling: the member table is the bulk of
+    the memory (n^2 entries in a simulation), and a doubling on the
+    10001st member would waste half of it. */
 static int grow(void **p, uint32_t *cap, uint32_t need, size_t esize)
 {
     if (need <= *cap)
         return 0;
     uint32_t c = *cap ? *cap : 8;
     while (c < need)
-        c *= 2;
+        c += c / 8 + 8;
     void *q = realloc(*p, (size_t)c * esize);
     if (!q)
         return -1;
@@ -357,8 +365,15 @@ static int fifo_pop(fifo_t *f, void *e)
     memcpy(e, (char *)f->items + f->head * f->esize, f->esize);
     f->head++;
     f->len--;
-    if (!f->len)
+    if (!f->len) {
+        /* A burst (the events of a join) must not pin its memory. */
         f->head = 0;
+        if (f->cap > 64) {
+            free(f->items);
+            f->items = NULL;
+            f->cap = 0;
+        }
+    }
     return 1;
 }
 
@@ -371,19 +386,39 @@ static bool valid_str(const char *s, size_t max)
 /* Members: array + hash index + probe order                            */
 /* ------------------------------------------------------------------ */
 
-static const char *m_name(const member_t *m)
+static const char *m_name(const rm_swim_t *s, const member_t *m)
 {
-    return m->str;
+    return s->arena + m->str;
 }
 
-static const char *m_addr(const member_t *m)
+static const char *m_addr(const rm_swim_t *s, const member_t *m)
 {
-    return m->str + m->addr_off;
+    return s->arena + m->str + m->addr_off;
 }
 
-static const uint8_t *m_meta(const member_t *m)
+static const uint8_t *m_meta(const rm_swim_t *s, const member_t *m)
 {
-    return (const uint8_t *)m->str + m->meta_off;
+    const char *a = m_addr(s, m);
+    return (const uint8_t *)a + strlen(a) + 1;
+}
+
+static size_t m_size(const rm_swim_t *s, const member_t *m)
+{
+    return (size_t)((const char *)m_meta(s, m) - m_name(s, m)) + m->meta_len;
+}
+
+/*  Stamps are deciseconds since the engine started, in 32 bits (6.8 years,
+    then they stay at the maximum): 0.1 s is finer than any timer they
+    serve (gossip to the dead, reaping, the NAT timeout). */
+static int32_t stamp_now(const rm_swim_t *s)
+{
+    int64_t d = (s->now - s->epoch) / 100;
+    return d > INT32_MAX ? INT32_MAX : (int32_t)d;
+}
+
+static int64_t since(const rm_swim_t *s, const member_t *m)
+{
+    return s->now - (s->epoch + (int64_t)m->stamp * 100);
 }
 
 static bool m_no_inbound(const member_t *m)
@@ -408,7 +443,7 @@ static uint64_t hash_name(const char *s)
 static uint32_t slot_find(const rm_swim_t *s, const char *name)
 {
     uint32_t mask = s->nslots - 1, i = (uint32_t)hash_name(name) & mask;
-    while (s->slots[i] && strcmp(m_name(&s->m[s->slots[i] - 1]), name) != 0)
+    while (s->slots[i] && strcmp(m_name(s, &s->m[s->slots[i] - 1]), name) != 0)
         i = (i + 1) & mask;
     return i;
 }
@@ -433,7 +468,7 @@ static int slots_grow(rm_swim_t *s)
     s->nslots = ns;
     for (uint32_t i = 0; i < old_n; i++)
         if (old[i])
-            s->slots[slot_find(s, m_name(&s->m[old[i] - 1]))] = old[i];
+            s->slots[slot_find(s, m_name(s, &s->m[old[i] - 1]))] = old[i];
     free(old);
     return 0;
 }
@@ -447,7 +482,7 @@ static void slot_delete(rm_swim_t *s, uint32_t i)
         j = (j + 1) & mask;
         if (!s->slots[j])
             return;
-        uint32_t k = (uint32_t)hash_name(m_name(&s->m[s->slots[j] - 1])) & mask;
+        uint32_t k = (uint32_t)hash_name(m_name(s, &s->m[s->slots[j] - 1])) & mask;
         bool move = (j > i) ? (k <= i || k > j) : (k <= i && k > j);
         if (move) {
             s->slots[i] = s->slots[j];
@@ -457,20 +492,64 @@ static void slot_delete(rm_swim_t *s, uint32_t i)
     }
 }
 
-static char *make_str(const char *name, const char *addr, const uint8_t *meta, size_t mlen,
-                      uint16_t *addr_off, uint16_t *meta_off)
+static void arena_compact(rm_swim_t *s)
+{
+    size_t live = s->alen - s->agarbage;
+    char *a = malloc(live ? live : 1);
+    if (!a)
+        return;
+    uint32_t pos = 0;
+    for (uint32_t i = 0; i < s->n; i++) {
+        size_t sz = m_size(s, &s->m[i]);
+        memcpy(a + pos, m_name(s, &s->m[i]), sz);
+        s->m[i].str = pos;
+        pos += (uint32_t)sz;
+    }
+    free(s->arena);
+    s->arena = a;
+    s->alen = s->acap = pos;
+    s->agarbage = 0;
+}
+
+/*  Room for `need` more bytes.  May move the arena: pointers into it are
+    stale afterwards. */
+static int arena_ensure(rm_swim_t *s, size_t need)
+{
+    if (s->agarbage > 4096 && s->agarbage > s->alen / 2)
+        arena_compact(s);
+    if ((uint64_t)s->alen + need > UINT32_MAX)
+        return -1;
+    if (s->alen + need <= s->acap)
+        return 0;
+    uint64_t cap = s->acap ? s->acap : 256;
+    while (cap < s->alen + need)
+        cap += cap / 8 + 256;
+    if (cap > UINT32_MAX)
+        cap = UINT32_MAX;
+    char *a = realloc(s->arena, (size_t)cap);
+    if (!a)
+        return -1;
+    s->arena = a;
+    s->acap = (uint32_t)cap;
+    return 0;
+}
+
+/*  Appends "name\0addr\0meta"; none of them may point into the arena. */
+static int arena_put(rm_swim_t *s, const char *name, const char *addr, const uint8_t *meta,
+                     size_t mlen, uint32_t *off, uint16_t *addr_off)
 {
     size_t nl = strlen(name), al = strlen(addr);
-    char *p = malloc(nl + 1 + al + 1 + mlen);
-    if (!p)
-        return NULL;
+    if (arena_ensure(s, nl + 1 + al + 1 + mlen))
+        return -1;
+    char *p = s->arena + s->alen;
     memcpy(p, name, nl + 1);
     memcpy(p + nl + 1, addr, al + 1);
     if (mlen)
         memcpy(p + nl + 1 + al + 1, meta, mlen);
+    *off = s->alen;
     *addr_off = (uint16_t)(nl + 1);
-    *meta_off = (uint16_t)(nl + 1 + al + 1);
-    return p;
+    s->alen += (uint32_t)(nl + 1 + al + 1 + mlen);
+    return 0;
 }
 
 static void count_state(rm_swim_t *s, uint8_t state, int delta)
@@ -490,17 +569,28 @@ static void set_state(rm_swim_t *s, uint32_t idx, uint8_t state)
     count_state(s, state, +1);
 }
 
-static int set_strings(member_t *m, const char *addr, const uint8_t *meta, size_t mlen)
+/*  New address and meta for member idx.  The arguments may point into the
+    arena (the caller's rm_swim_member_t), so they are copied first. */
+static int set_strings(rm_swim_t *s, uint32_t idx, const char *addr, const uint8_t *meta,
+                       size_t mlen)
 {
-    uint16_t ao, mo;
-    char *p = make_str(m_name(m), addr, meta, mlen, &ao, &mo);
-    if (!p)
+    char name[RM_SWIM_MAX_NAME + 1], a[RM_SWIM_MAX_ADDR + 1];
+    uint8_t mt[RM_SWIM_MAX_META];
+    if (mlen > sizeof mt || strlen(addr) >= sizeof a)
         return -1;
-    free(m->str);
-    m->str = p;
-    m->addr_off = ao;
-    m->meta_off = mo;
-    m->meta_len = (uint16_t)mlen;
+    snprintf(name, sizeof name, "%s", m_name(s, &s->m[idx]));
+    snprintf(a, sizeof a, "%s", addr);
+    if (mlen)
+        memcpy(mt, meta, mlen);
+    size_t old = m_size(s, &s->m[idx]);
+    uint32_t off;
+    uint16_t ao;
+    if (arena_put(s, name, a, mt, mlen, &off, &ao))
+        return -1;
+    s->agarbage += (uint32_t)old;
+    s->m[idx].str = off;
+    s->m[idx].addr_off = ao;
+    s->m[idx].meta_len = (uint16_t)mlen;
     return 0;
 }
 
@@ -531,15 +621,15 @@ static void order_insert(rm_swim_t *s, uint32_t idx)
 static int64_t member_add(rm_swim_t *s, const char *name, const char *addr, uint64_t inc,
                           uint8_t state, uint8_t flags, const uint8_t *meta, size_t mlen)
 {
-    uint16_t ao, mo;
+    uint32_t off;
+    uint16_t ao;
     if (grow((void **)&s->m, &s->cap, s->n + 1, sizeof *s->m) ||
         grow((void **)&s->order, &s->caporder, s->n + 1, sizeof *s->order) || slots_grow(s))
         return -1;
-    char *str = make_str(name, addr, meta, mlen, &ao, &mo);
-    if (!str)
+    if (arena_put(s, name, addr, meta, mlen, &off, &ao))
         return -1;
     uint32_t idx = s->n++;
-    s->m[idx] = (member_t){str, inc, s->now, ao, mo, (uint16_t)mlen, 0, flags};
+    s->m[idx] = (member_t){inc, off, stamp_now(s), ao, (uint16_t)mlen, 0, flags};
     set_state(s, idx, state);
     s->slots[slot_find(s, name)] = idx + 1;
     if (idx > 0)
@@ -554,12 +644,12 @@ static int64_t member_add(rm_swim_t *s, const char *name, const char *addr, uint
 static void member_remove(rm_swim_t *s, uint32_t idx)
 {
     uint32_t last = s->n - 1;
-    slot_delete(s, slot_find(s, m_name(&s->m[idx])));
+    slot_delete(s, slot_find(s, m_name(s, &s->m[idx])));
     count_state(s, s->m[idx].state, -1);
-    free(s->m[idx].str);
+    s->agarbage += (uint32_t)m_size(s, &s->m[idx]);
     if (idx != last) {
         s->m[idx] = s->m[last];
-        s->slots[slot_find(s, m_name(&s->m[idx]))] = idx + 1;
+        s->slots[slot_find(s, m_name(s, &s->m[idx]))] = idx + 1;
     }
     s->n--;
 }
@@ -571,12 +661,12 @@ static void member_remove(rm_swim_t *s, uint32_t idx)
 static void event_push(rm_swim_t *s, rm_swim_event_kind_t kind, uint32_t idx)
 {
     const member_t *m = &s->m[idx];
-    size_t nl = strlen(m_name(m)), al = strlen(m_addr(m));
+    size_t nl = strlen(m_name(s, m)), al = strlen(m_addr(s, m));
     rm_swim_event_t ev = {kind, NULL, NULL, m->inc, NULL, m->meta_len, m_no_inbound(m)};
     ev.name = malloc(nl + 1 + al + 1 + m->meta_len);
     if (!ev.name)
         return;
-    memcpy(ev.name, m->str, nl + 1 + al + 1 + m->meta_len);
+    memcpy(ev.name, m_name(s, m), nl + 1 + al + 1 + m->meta_len);
     ev.addr = ev.name + nl + 1;
     if (m->meta_len)
         ev.meta = (uint8_t *)ev.addr + al + 1;
@@ -633,6 +723,13 @@ static void bq_sort(rm_swim_t *s)
     its most-sent entry: it has had the most chances to spread. */
 static void bq_put(rm_swim_t *s, const char *name, uint8_t *data, size_t len)
 {
+    /* The gossip timer is left out of the deadline while the queue is
+       empty; keep it on its grid, as memberlist's ticker, rather than
+       gossiping the moment news arrives (that would flood at latency
+       speed instead of once per gossip interval). */
+    int64_t gi = s->cfg.gossip_interval_ms;
+    if (!s->nbq && s->next_gossip < s->now)
+        s->next_gossip += gi * ((s->now - s->next_gossip + gi - 1) / gi);
     for (uint32_t i = 0; i < s->nbq; i++)
         if (strcmp(s->bq[i].name, name) == 0) {
             bq_remove(s, i);
@@ -658,15 +755,16 @@ static uint8_t *shrink(uint8_t *buf, size_t len)
     return q ? q : buf;
 }
 
-static uint8_t *encode_update(const member_t *m, uint8_t state, const char *from, size_t *len)
+static uint8_t *encode_update(const rm_swim_t *s, const member_t *m, uint8_t state,
+                              const char *from, size_t *len)
 {
-    wire_update_t u = {(char *)m_name(m),
-                       (char *)m_addr(m),
+    wire_update_t u = {(char *)m_name(s, m),
+                       (char *)m_addr(s, m),
                        m->inc,
                        state,
                        (char *)from,
                        m->flags,
-                       {m->meta_len ? (uint8_t *)m_meta(m) : NULL, m->meta_len}};
+                       {m->meta_len ? (uint8_t *)m_meta(s, m) : NULL, m->meta_len}};
     uint8_t *buf = NULL;
     *len = 0;
     if (rm_codec_encode(&update_desc, &u, &buf, len, NULL))
@@ -679,9 +777,9 @@ static uint8_t *encode_update(const member_t *m, uint8_t state, const char *from
 static void broadcast(rm_swim_t *s, uint32_t idx, const char *from)
 {
     size_t len;
-    uint8_t *data = encode_update(&s->m[idx], s->m[idx].state, from, &len);
+    uint8_t *data = encode_update(s, &s->m[idx], s->m[idx].state, from, &len);
     if (data)
-        bq_put(s, m_name(&s->m[idx]), data, len);
+        bq_put(s, m_name(s, &s->m[idx]), data, len);
 }
 
 /* ------------------------------------------------------------------ */
@@ -774,7 +872,7 @@ static int send_msg(rm_swim_t *s, const char *to, int64_t to_idx, kind_t kind, c
     size_t buddy_len = 0;
     uint32_t taken = 0;
     msgpack_sbuffer_init(&sb);
-    if (pack_header(&sb, kind, m_name(&s->m[0]))) {
+    if (pack_header(&sb, kind, m_name(s, &s->m[0]))) {
         msgpack_sbuffer_destroy(&sb);
         return -1;
     }
@@ -787,7 +885,7 @@ static int send_msg(rm_swim_t *s, const char *to, int64_t to_idx, kind_t kind, c
     /* Lifeguard's buddy system: a suspect hears about it from whoever
        talks to it, so it can refute at once. */
     if (to_idx > 0 && s->m[to_idx].state == RM_SWIM_SUSPECT && kind != K_PUSH_PULL)
-        buddy = encode_update(&s->m[to_idx], RM_SWIM_SUSPECT, m_name(&s->m[0]), &buddy_len);
+        buddy = encode_update(s, &s->m[to_idx], RM_SWIM_SUSPECT, m_name(s, &s->m[0]), &buddy_len);
     int rc = append_updates(s, &buf, &len, buddy, buddy_len, kind != K_PUSH_PULL, &taken);
     free(buddy);
     if (rc) {
@@ -973,7 +1071,7 @@ static void susp_start(rm_swim_t *s, const char *name, uint64_t inc, const char 
     p.deadline = p.start + (p.k ? p.max : p.min);
     p.who[0] = strdup(from);
     p.nwho = 1;
-    p.ours = strcmp(from, m_name(&s->m[0])) == 0;
+    p.ours = strcmp(from, m_name(s, &s->m[0])) == 0;
     if (!p.name || !p.who[0]) {
         free(p.name);
         free(p.who[0]);
@@ -997,7 +1095,7 @@ static bool susp_confirm(rm_swim_t *s, const char *name, const char *from)
         return false;
     p->who[p->nwho++] = c;
     p->confirmations++;
-    p->ours = p->ours || strcmp(from, m_name(&s->m[0])) == 0;
+    p->ours = p->ours || strcmp(from, m_name(s, &s->m[0])) == 0;
     double frac = ln(p->confirmations + 1.0) / ln(p->k + 1.0);
     int64_t timeout = p->max - (int64_t)(frac * (double)(p->max - p->min));
     if (timeout < p->min)
@@ -1033,10 +1131,11 @@ static void accused(rm_swim_t *s, uint64_t inc)
         broadcast(s, 0, "");
 }
 
-static bool same_data(const member_t *m, const wire_update_t *u)
+static bool same_data(const rm_swim_t *s, const member_t *m, const wire_update_t *u)
 {
-    return strcmp(m_addr(m), u->addr) == 0 && m->flags == (uint8_t)(u->flags & FLAG_NO_INBOUND) &&
-           m->meta_len == u->meta.len && (!u->meta.len || !memcmp(m_meta(m), u->meta.data, u->meta.len));
+    return strcmp(m_addr(s, m), u->addr) == 0 &&
+           m->flags == (uint8_t)(u->flags & FLAG_NO_INBOUND) && m->meta_len == u->meta.len &&
+           (!u->meta.len || !memcmp(m_meta(s, m), u->meta.data, u->meta.len));
 }
 
 /*  Someone claims we are alive with a higher incarnation, or other data:
@@ -1046,14 +1145,14 @@ static void self_alive(rm_swim_t *s, const wire_update_t *u)
     const member_t *self = &s->m[0];
     if (s->leaving)
         return;
-    if (u->incarnation > self->inc || (u->incarnation == self->inc && !same_data(self, u)))
+    if (u->incarnation > self->inc || (u->incarnation == self->inc && !same_data(s, self, u)))
         refute(s, u->incarnation);
 }
 
 static void on_alive(rm_swim_t *s, const wire_update_t *u, bool quiet_new)
 {
     uint8_t flags = (uint8_t)(u->flags & FLAG_NO_INBOUND);
-    if (strcmp(u->name, m_name(&s->m[0])) == 0) {
+    if (strcmp(u->name, m_name(s, &s->m[0])) == 0) {
         self_alive(s, u);
         return;
     }
@@ -1071,14 +1170,15 @@ static void on_alive(rm_swim_t *s, const wire_update_t *u, bool quiet_new)
     member_t *m = &s->m[idx];
     if (u->incarnation <= m->inc)
         return;
-    bool changed = !same_data(m, u);
-    if (changed && set_strings(m, u->addr, u->meta.data, u->meta.len))
+    bool changed = !same_data(s, m, u);
+    if (changed && set_strings(s, (uint32_t)idx, u->addr, u->meta.data, u->meta.len))
         return;
+    m = &s->m[idx];
     if (changed && (flags & FLAG_NO_INBOUND))
         nat_watch(s, u->name);
     m->flags = flags;
     m->inc = u->incarnation;
-    m->stamp = s->now;
+    m->stamp = stamp_now(s);
     susp_drop(s, u->name);
     uint8_t was = m->state;
     set_state(s, (uint32_t)idx, RM_SWIM_ALIVE);
@@ -1091,7 +1191,7 @@ static void on_alive(rm_swim_t *s, const wire_update_t *u, bool quiet_new)
 
 static void on_suspect(rm_swim_t *s, const char *name, uint64_t inc, const char *from)
 {
-    if (strcmp(name, m_name(&s->m[0])) == 0) {
+    if (strcmp(name, m_name(s, &s->m[0])) == 0) {
         accused(s, inc);
         return;
     }
@@ -1118,7 +1218,7 @@ static void on_suspect(rm_swim_t *s, const char *name, uint64_t inc, const char 
 
 static void on_dead(rm_swim_t *s, const char *name, uint64_t inc, const char *from, bool left)
 {
-    if (strcmp(name, m_name(&s->m[0])) == 0) {
+    if (strcmp(name, m_name(s, &s->m[0])) == 0) {
         accused(s, inc);
         return;
     }
@@ -1131,7 +1231,7 @@ static void on_dead(rm_swim_t *s, const char *name, uint64_t inc, const char *fr
     if (m->state == RM_SWIM_LEFT || (m->state == RM_SWIM_DEAD && !left))
         return;
     m->inc = inc;
-    m->stamp = s->now;
+    m->stamp = stamp_now(s);
     susp_drop(s, name);
     set_state(s, (uint32_t)idx, left ? RM_SWIM_LEFT : RM_SWIM_DEAD);
     event_push(s, left ? RM_SWIM_EV_LEFT : RM_SWIM_EV_DEAD, (uint32_t)idx);
@@ -1168,7 +1268,7 @@ static void merge_state(rm_swim_t *s, const wire_update_t *u, const char *sender
         break;
     case RM_SWIM_SUSPECT:
     case RM_SWIM_DEAD:
-        on_suspect(s, u->name, u->incarnation, m_name(&s->m[0]));
+        on_suspect(s, u->name, u->incarnation, m_name(s, &s->m[0]));
         break;
     default:
         on_dead(s, u->name, u->incarnation, u->name, true);
@@ -1202,7 +1302,7 @@ static bool can_gossip(const rm_swim_t *s, uint32_t i)
         return false;
     const member_t *m = &s->m[i];
     return m_live(m) ||
-           (m->state == RM_SWIM_DEAD && s->now - m->stamp < s->cfg.gossip_to_the_dead_ms);
+           (m->state == RM_SWIM_DEAD && since(s, m) < s->cfg.gossip_to_the_dead_ms);
 }
 
 /*  Up to k distinct random members passing `ok`, never `except`
@@ -1231,7 +1331,7 @@ static void reap(rm_swim_t *s)
     for (uint32_t i = s->n; i-- > 1;) {
         const member_t *m = &s->m[i];
         if ((m->state == RM_SWIM_DEAD || m->state == RM_SWIM_LEFT) &&
-            s->now - m->stamp >= s->cfg.dead_reap_ms) {
+            since(s, m) >= s->cfg.dead_reap_ms) {
             event_push(s, RM_SWIM_EV_REAPED, i);
             member_remove(s, i);
         }
@@ -1245,7 +1345,7 @@ static void nat_rebuild(rm_swim_t *s)
     s->nnat = 0;
     for (uint32_t i = 1; i < s->n; i++)
         if (m_no_inbound(&s->m[i]))
-            nat_watch(s, m_name(&s->m[i]));
+            nat_watch(s, m_name(s, &s->m[i]));
 }
 
 /*  End of a pass over the members: O(n) work once per n probes. */
@@ -1311,7 +1411,7 @@ static void probe_start(rm_swim_t *s)
     if (idx < 0)
         return;
     probe_t *p = &s->probe;
-    p->target = strdup(m_name(&s->m[idx]));
+    p->target = strdup(m_name(s, &s->m[idx]));
     if (!p->target)
         return;
     p->active = true;
@@ -1320,7 +1420,7 @@ static void probe_start(rm_swim_t *s)
     p->end = s->next_probe;
     s->stats.probes++;
     wire_ping_t ping = {p->seq, p->target};
-    send_msg(s, m_addr(&s->m[idx]), idx, K_PING, &ping);
+    send_msg(s, m_addr(s, &s->m[idx]), idx, K_PING, &ping);
 }
 
 static void probe_indirect(rm_swim_t *s)
@@ -1333,9 +1433,9 @@ static void probe_indirect(rm_swim_t *s)
         return;
     uint32_t k = s->cfg.indirect_checks < 64 ? s->cfg.indirect_checks : 64;
     uint32_t got = pick_random(s, k, can_help, t, helpers);
-    wire_ping_req_t req = {p->seq, p->target, (char *)m_addr(&s->m[t]), s->cfg.nack};
+    wire_ping_req_t req = {p->seq, p->target, (char *)m_addr(s, &s->m[t]), s->cfg.nack};
     for (uint32_t i = 0; i < got; i++)
-        send_msg(s, m_addr(&s->m[helpers[i]]), helpers[i], K_PING_REQ, &req);
+        send_msg(s, m_addr(s, &s->m[helpers[i]]), helpers[i], K_PING_REQ, &req);
     p->expected_nacks = s->cfg.nack ? got : 0;
     if (got)
         s->stats.indirect_probes++;
@@ -1355,7 +1455,7 @@ static void probe_failed(rm_swim_t *s)
     s->stats.probes_failed++;
     int64_t t = find_idx(s, p->target);
     if (t >= 0 && m_live(&s->m[t]))
-        on_suspect(s, p->target, s->m[t].inc, m_name(&s->m[0]));
+        on_suspect(s, p->target, s->m[t].inc, m_name(s, &s->m[0]));
     probe_end(s);
 }
 
@@ -1367,8 +1467,8 @@ static void nat_check(rm_swim_t *s)
         int64_t idx = find_idx(s, s->nat[i]);
         if (idx < 0 || !m_no_inbound(&s->m[idx]) || s->m[idx].state != RM_SWIM_ALIVE)
             continue;
-        if (s->now - s->m[idx].stamp > s->cfg.nat_timeout_ms)
-            on_suspect(s, s->nat[i], s->m[idx].inc, m_name(&s->m[0]));
+        if (since(s, &s->m[idx]) > s->cfg.nat_timeout_ms)
+            on_suspect(s, s->nat[i], s->m[idx].inc, m_name(s, &s->m[0]));
     }
 }
 
@@ -1411,7 +1511,7 @@ static void expire_relays(rm_swim_t *s)
 
 static void on_ping_req(rm_swim_t *s, const char *from_addr, const wire_ping_req_t *req)
 {
-    if (strcmp(req->target, m_name(&s->m[0])) == 0) {
+    if (strcmp(req->target, m_name(s, &s->m[0])) == 0) {
         wire_ack_t ack = {req->seq};
         send_msg(s, from_addr, -1, K_ACK, &ack);
         return;
@@ -1465,7 +1565,7 @@ static void tell_suspects(rm_swim_t *s)
             continue;
         int64_t idx = find_idx(s, s->susp[i].name);
         if (idx > 0 && reachable(s, (uint32_t)idx) && s->m[idx].state == RM_SWIM_SUSPECT)
-            send_msg(s, m_addr(&s->m[idx]), idx, K_GOSSIP, &g);
+            send_msg(s, m_addr(s, &s->m[idx]), idx, K_GOSSIP, &g);
     }
 }
 
@@ -1482,7 +1582,7 @@ static void gossip_round(rm_swim_t *s)
     for (uint32_t i = 0; i < got; i++) {
         if (!s->nbq && !pull)
             return;
-        send_msg(s, m_addr(&s->m[targets[i]]), targets[i], K_GOSSIP, &g);
+        send_msg(s, m_addr(s, &s->m[targets[i]]), targets[i], K_GOSSIP, &g);
     }
 }
 
@@ -1497,21 +1597,21 @@ static void on_gossip(rm_swim_t *s, const char *from_addr, int64_t from_idx, boo
     send_msg(s, from_addr, from_idx, K_GOSSIP, &g);
 }
 
-static size_t entry_size(const member_t *m)
+static size_t entry_size(const rm_swim_t *s, const member_t *m)
 {
-    return strlen(m_name(m)) + strlen(m_addr(m)) + m->meta_len + PP_ENTRY_SLACK;
+    return m_size(s, m) + PP_ENTRY_SLACK;
 }
 
 static void fill_entry(const rm_swim_t *s, uint32_t i, wire_update_t *u)
 {
     const member_t *m = &s->m[i];
-    *u = (wire_update_t){(char *)m_name(m),
-                         (char *)m_addr(m),
+    *u = (wire_update_t){(char *)m_name(s, m),
+                         (char *)m_addr(s, m),
                          m->inc,
                          m->state,
                          NULL,
                          m->flags,
-                         {m->meta_len ? (uint8_t *)m_meta(m) : NULL, m->meta_len}};
+                         {m->meta_len ? (uint8_t *)m_meta(s, m) : NULL, m->meta_len}};
 }
 
 /*  Splits the state into parts under the push-pull budget.  Returns the
@@ -1525,7 +1625,7 @@ static uint32_t plan_parts(const rm_swim_t *s, uint32_t *starts)
     size_t used = 0;
     starts[0] = 0;
     for (uint32_t i = 0; i < s->n; i++) {
-        size_t e = entry_size(&s->m[i]);
+        size_t e = entry_size(s, &s->m[i]);
         if (in_part > 0 && (used + e > budget || in_part >= RM_SWIM_MAX_PP_STATES)) {
             if (parts == RM_SWIM_MAX_PP_PARTS)
                 break; /* beyond 64 MiB of state: the rest waits for the next exchange */
@@ -1576,7 +1676,7 @@ static void periodic_push_pull(rm_swim_t *s)
     s->next_pp = s->now + push_pull_interval(s);
     if (pick_random(s, 1, can_help, -1, &who) == 1) {
         s->stats.push_pulls++;
-        send_state(s, m_addr(&s->m[who]), who, false, true);
+        send_state(s, m_addr(s, &s->m[who]), who, false, true);
     }
 }
 
@@ -1593,17 +1693,55 @@ static void reconnect(rm_swim_t *s)
             continue;
         if (!m_no_inbound(&s->m[i])) {
             s->stats.push_pulls++;
-            send_state(s, m_addr(&s->m[i]), i, false, true);
+            send_state(s, m_addr(s, &s->m[i]), i, false, true);
         }
         return;
+    }
+}
+
+/*  Room for every member of a push-pull at once, exactly: a bootstrap
+    or a join learns thousands, and growth by steps would overshoot. */
+static void reserve(rm_swim_t *s, const wire_push_pull_t *pp)
+{
+    uint64_t bytes = 0;
+    uint32_t need = s->n + pp->states.count;
+    for (uint32_t i = 0; i < pp->states.count; i++)
+        bytes += strlen(pp->states.items[i].name) + strlen(pp->states.items[i].addr) + 2 +
+                 pp->states.items[i].meta.len;
+    if ((uint64_t)s->alen + bytes > s->acap && (uint64_t)s->alen + bytes <= UINT32_MAX) {
+        char *a = realloc(s->arena, (size_t)(s->alen + bytes));
+        if (a) {
+            s->arena = a;
+            s->acap = (uint32_t)(s->alen + bytes);
+        }
+    }
+    if (need <= s->cap)
+        return;
+    member_t *m = realloc(s->m, (size_t)need * sizeof *m);
+    if (m) {
+        s->m = m;
+        s->cap = need;
+    }
+    uint32_t *o = realloc(s->order, (size_t)need * sizeof *o);
+    if (o) {
+        s->order = o;
+        s->caporder = need;
     }
 }
 
 static void on_push_pull(rm_swim_t *s, const char *from, const char *from_addr,
                          const wire_push_pull_t *pp)
 {
+    reserve(s, pp);
     for (uint32_t i = 0; i < pp->states.count; i++)
         merge_state(s, &pp->states.items[i], from, pp->join);
+    /* Once we know the cluster, the next periodic exchange is drawn over
+       the interval scaled to its size, so nodes that start together
+       (a simulation, a data-centre restart) do not all push-pull at once. */
+    if (!s->synced && s->cfg.push_pull_interval_ms > 0) {
+        s->synced = true;
+        s->next_pp = s->now + (int64_t)rng_below(s, (uint64_t)push_pull_interval(s));
+    }
     if (!pp->reply) {
         /* Joined.  Nodes that joined at the same moment as we did are not in
            the seed's answer, and their announcements may miss us: a second
@@ -1640,7 +1778,7 @@ static void heard_from(rm_swim_t *s, const char *from, const char *from_addr)
     if (idx < 0)
         return;
     if (s->m[idx].state == RM_SWIM_ALIVE)
-        s->m[idx].stamp = s->now;
+        s->m[idx].stamp = stamp_now(s);
     if (s->probe.active && strcmp(s->probe.target, from) == 0)
         probe_acked(s);
 }
@@ -1650,7 +1788,7 @@ static void dispatch(rm_swim_t *s, const char *from_addr, wire_msg_t *w)
     const wire_body_t *b = &w->body;
     switch (w->kind) {
     case K_PING:
-        if (strcmp(b->ping.target, m_name(&s->m[0])) == 0) {
+        if (strcmp(b->ping.target, m_name(s, &s->m[0])) == 0) {
             wire_ack_t ack = {b->ping.seq};
             send_msg(s, from_addr, find_idx(s, w->from), K_ACK, &ack);
         }
@@ -1700,7 +1838,7 @@ int rm_swim_receive(rm_swim_t *self, int64_t now, const char *from_addr, const u
         free(w);
         return -1;
     }
-    if (strcmp(w->from, m_name(&self->m[0])) == 0) {
+    if (strcmp(w->from, m_name(self, &self->m[0])) == 0) {
         self->stats.bad_in++;
         wire_free(w);
         free(w);
@@ -1731,7 +1869,7 @@ static void expire_suspicions(rm_swim_t *s)
         uint64_t inc = s->susp[i].inc;
         susp_drop(s, s->susp[i].name);
         if (name)
-            on_dead(s, name, inc, m_name(&s->m[0]), false);
+            on_dead(s, name, inc, m_name(s, &s->m[0]), false);
         free(name);
         i = 0; /* on_dead may have reordered the table */
     }
@@ -1875,6 +2013,7 @@ rm_swim_t *rm_swim_new(const rm_swim_config_t *cfg, const char *self_name, const
     for (int i = 0; i < 4; i++)
         s->rng[i] = splitmix(&seed);
     s->now = now;
+    s->epoch = now;
     s->out.esize = sizeof(rm_swim_output_t);
     s->events.esize = sizeof(rm_swim_event_t);
     s->seq = rng_next(s) >> 33; /* a restarted node does not reuse old sequence numbers */
@@ -1912,8 +2051,7 @@ void rm_swim_destroy(rm_swim_t **self_p)
     if (!self_p || !*self_p)
         return;
     rm_swim_t *s = *self_p;
-    for (uint32_t i = 0; i < s->n; i++)
-        free(s->m[i].str);
+    free(s->arena);
     while (s->nsusp)
         susp_drop(s, s->susp[0].name);
     while (s->nrelays)
@@ -1964,7 +2102,7 @@ void rm_swim_leave(rm_swim_t *self, int64_t now)
         return;
     self->leaving = true;
     set_state(self, 0, RM_SWIM_LEFT);
-    broadcast(self, 0, m_name(&self->m[0]));
+    broadcast(self, 0, m_name(self, &self->m[0]));
     probe_end(self);
     free(self->join_addr);
     self->join_addr = NULL;
@@ -1980,10 +2118,9 @@ int rm_swim_set_meta(rm_swim_t *self, int64_t now, const uint8_t *meta, size_t l
     if (self->leaving)
         return rm_err_set(err, RM_EINVAL, "member metadata: this node is leaving");
     advance(self, now);
-    member_t *me = &self->m[0];
-    if (set_strings(me, m_addr(me), meta, len))
+    if (set_strings(self, 0, m_addr(self, &self->m[0]), meta, len))
         return rm_err_set(err, RM_ENOMEM, "out of memory");
-    me->inc++;
+    self->m[0].inc++;
     broadcast(self, 0, "");
     return 0;
 }
@@ -2034,11 +2171,11 @@ int rm_swim_member_at(const rm_swim_t *self, size_t index, rm_swim_member_t *out
     if (index >= self->n)
         return -1;
     const member_t *m = &self->m[index];
-    *out = (rm_swim_member_t){m_name(m),
-                              m_addr(m),
+    *out = (rm_swim_member_t){m_name(self, m),
+                              m_addr(self, m),
                               (rm_swim_state_t)m->state,
                               m->inc,
-                              m->meta_len ? m_meta(m) : NULL,
+                              m->meta_len ? m_meta(self, m) : NULL,
                               m->meta_len,
                               m_no_inbound(m)};
     return 0;

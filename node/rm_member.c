@@ -1,0 +1,304 @@
+#include "rm_member.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rm_peers.h"
+#include "rm_swim.h"
+
+#define RID_PREFIX "rid:"
+#define META_MIN_INTERVAL_MS 1000
+
+static const rm_field_t meta_fields[] = {
+    RM_FIELD(rm_member_meta_t, role, RM_F_STR, 16, "node | stable"),
+    RM_FIELD(rm_member_meta_t, slots, RM_F_U64, 1024, "render slots"),
+    RM_FIELD(rm_member_meta_t, slots_busy, RM_F_U64, 1024, "slots rendering now"),
+    RM_FIELD(rm_member_meta_t, ms_per_frame, RM_F_U64, 0, "measured render time"),
+    RM_FIELD(rm_member_meta_t, blender_ok, RM_F_BOOL, 0, "Blender works here"),
+    RM_FIELD(rm_member_meta_t, blender, RM_F_STR, 96, "Blender version, or why not"),
+    RM_FIELD(rm_member_meta_t, rendering, RM_F_STR, 200, "job:frame being rendered"),
+    RM_FIELD(rm_member_meta_t, draining, RM_F_BOOL, 0, "finishing its work, then leaving"),
+};
+static const rm_struct_desc_t meta_desc =
+    RM_DESC(rm_member_meta_t, "member_meta", meta_fields, "what a node gossips about itself");
+
+struct _rm_member_t {
+    rm_swim_t *swim;
+    rm_peers_t *peers;
+    zsock_t *mesh;
+    char name[RM_MAX_NAME + 1];
+    uint8_t *meta; /* last gossiped */
+    size_t meta_len;
+    int64_t meta_at;
+    bool leaving;
+};
+
+static void on_peer_message(void *arg, const char *addr, const rm_cred_t *peer,
+                            const uint8_t *data, size_t len);
+
+rm_member_t *rm_member_new(const rm_config_t *config, const rm_token_t *identity,
+                           const char *name, const char *addr, zsock_t *mesh, zpoller_t *poller,
+                           rm_err_t *err)
+{
+    rm_member_t *self = calloc(1, sizeof *self);
+    if (!self) {
+        rm_err_set(err, RM_ENOMEM, "out of memory");
+        return NULL;
+    }
+    rm_swim_config_t cfg;
+    rm_swim_config_default(&cfg);
+    cfg.no_inbound = config->no_inbound;
+    snprintf(self->name, sizeof self->name, "%s", name);
+    self->mesh = mesh;
+    uint64_t seed;
+    randombytes_buf(&seed, sizeof seed);
+    self->swim = rm_swim_new(&cfg, name, addr, seed, zclock_mono(), err);
+    self->peers = self->swim ? rm_peers_new(identity, poller, err) : NULL;
+    if (!self->peers) {
+        rm_member_destroy(&self);
+        return NULL;
+    }
+    return self;
+}
+
+void rm_member_destroy(rm_member_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    rm_member_t *self = *self_p;
+    rm_peers_destroy(&self->peers);
+    rm_swim_destroy(&self->swim);
+    free(self->meta);
+    free(self);
+    *self_p = NULL;
+}
+
+int rm_member_join(rm_member_t *self, const char *seed_addr, rm_err_t *err)
+{
+    if (rm_swim_join(self->swim, zclock_mono(), seed_addr, err) != 0)
+        return -1;
+    rm_member_tick(self);
+    return 0;
+}
+
+/*  The member name a SWIM message claims to come from: [version, kind, from, ...]. */
+static bool claimed_from(const uint8_t *data, size_t len, char *out, size_t size)
+{
+    rm_reader_t r;
+    uint32_t count = 0, flen = 0;
+    uint64_t version = 0, kind = 0;
+    const char *from = NULL;
+    rm_reader_init(&r, data, len);
+    if (rm_read_array(&r, 64, &count, NULL) != 0 || count < 3 ||
+        rm_read_u64(&r, &version, NULL) != 0 || rm_read_u64(&r, &kind, NULL) != 0 ||
+        rm_read_str_ref(&r, RM_SWIM_MAX_NAME, &from, &flen, NULL) != 0 || flen >= size)
+        return false;
+    memcpy(out, from, flen);
+    out[flen] = '\0';
+    return true;
+}
+
+static void receive(rm_member_t *self, const char *from_addr, const rm_cred_t *who,
+                    const uint8_t *data, size_t len)
+{
+    char from[RM_SWIM_MAX_NAME + 1];
+    rm_err_t err;
+    if (!claimed_from(data, len, from, sizeof from) || strcmp(from, who->name) != 0) {
+        zsys_warning("membership: refused a message from '%s' claiming to be someone else",
+                     who->name);
+        return;
+    }
+    if (rm_swim_receive(self->swim, zclock_mono(), from_addr, data, len, &err) != 0)
+        zsys_warning("membership: bad message from '%s': %s", who->name, err.msg);
+    rm_member_tick(self);
+}
+
+void rm_member_gossip_in(rm_member_t *self, zframe_t *peer, const rm_cred_t *who,
+                         const rm_gossip_t *gossip)
+{
+    if (strcmp(who->role, RM_ROLE_NODE) != 0) {
+        zsys_warning("membership: refused GOSSIP from %s '%s'", who->role, who->name);
+        return;
+    }
+    char addr[sizeof RID_PREFIX + 2 * 256];
+    size_t n = zframe_size(peer) > 255 ? 255 : zframe_size(peer);
+    memcpy(addr, RID_PREFIX, sizeof RID_PREFIX - 1);
+    for (size_t i = 0; i < n; i++)
+        snprintf(addr + sizeof RID_PREFIX - 1 + 2 * i, 3, "%02x", zframe_data(peer)[i]);
+    addr[sizeof RID_PREFIX - 1 + 2 * n] = '\0';
+    receive(self, addr, who, gossip->payload.data, gossip->payload.len);
+}
+
+static void on_peer_message(void *arg, const char *addr, const rm_cred_t *peer,
+                            const uint8_t *data, size_t len)
+{
+    rm_member_t *self = arg;
+    rm_msg_t msg;
+    if (rm_msg_decode(data, len, &msg, NULL) == 0 && msg.type == RM_MSG_GOSSIP)
+        receive(self, addr, peer, msg.u.gossip.payload.data, msg.u.gossip.payload.len);
+    rm_msg_free(&msg);
+}
+
+bool rm_member_handle(rm_member_t *self, void *which)
+{
+    return rm_peers_handle(self->peers, which, on_peer_message, self);
+}
+
+/*  Answers over the ROUTER connection the message came in on. */
+static void send_rid(rm_member_t *self, const char *rid_hex, const uint8_t *buf, size_t len)
+{
+    uint8_t rid[256];
+    size_t n = strlen(rid_hex) / 2;
+    if (n == 0 || n > sizeof rid)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        unsigned byte;
+        if (sscanf(rid_hex + 2 * i, "%2x", &byte) != 1)
+            return;
+        rid[i] = (uint8_t)byte;
+    }
+    zmsg_t *msg = zmsg_new();
+    zmsg_addmem(msg, rid, n);
+    zmsg_addmem(msg, buf, len);
+    zmsg_send(&msg, self->mesh); /* a peer gone away loses it: gossip tolerates that */
+    zmsg_destroy(&msg);
+}
+
+static void send_output(rm_member_t *self, const rm_swim_output_t *out)
+{
+    rm_gossip_t body = {.payload = {.data = out->data, .len = out->len}};
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    if (rm_msg_encode(RM_MSG_GOSSIP, 0, &body, &buf, &len, NULL) != 0)
+        return;
+    if (strncmp(out->addr, RID_PREFIX, sizeof RID_PREFIX - 1) == 0)
+        send_rid(self, out->addr + sizeof RID_PREFIX - 1, buf, len);
+    else if (strncmp(out->addr, "tcp://", 6) == 0)
+        rm_peers_send(self->peers, out->addr, buf, len, NULL);
+    free(buf);
+}
+
+static void log_event(rm_member_t *self, const rm_swim_event_t *ev)
+{
+    static const char *const what[] = {"", "alive", "suspected", "dead", "left", "updated",
+                                       "forgotten"};
+    if (ev->kind == RM_SWIM_EV_UPDATED)
+        return;
+    const char *kind = (unsigned)ev->kind < sizeof what / sizeof what[0] ? what[ev->kind] : "?";
+    zsys_info("membership: %s is %s (%s)", ev->name, kind,
+              ev->no_inbound ? "no inbound" : ev->addr);
+    if ((ev->kind == RM_SWIM_EV_DEAD || ev->kind == RM_SWIM_EV_LEFT ||
+         ev->kind == RM_SWIM_EV_REAPED) &&
+        !ev->no_inbound)
+        rm_peers_close(self->peers, ev->addr);
+}
+
+void rm_member_tick(rm_member_t *self)
+{
+    int64_t now = zclock_mono();
+    if (now >= rm_swim_next_deadline(self->swim))
+        rm_swim_tick(self->swim, now);
+    rm_swim_output_t out;
+    while (rm_swim_next_output(self->swim, &out) == 1) {
+        send_output(self, &out);
+        rm_swim_output_free(&out);
+    }
+    rm_swim_event_t ev;
+    while (rm_swim_next_event(self->swim, &ev) == 1) {
+        log_event(self, &ev);
+        rm_swim_event_free(&ev);
+    }
+    rm_peers_tick(self->peers, now);
+}
+
+int64_t rm_member_wakeup(rm_member_t *self)
+{
+    int64_t at = rm_swim_next_deadline(self->swim) - zclock_mono();
+    if (at > 1000)
+        at = 1000; /* rm_peers_tick wants a call every second */
+    return at < 0 ? 0 : at;
+}
+
+void rm_member_set_meta(rm_member_t *self, const rm_member_meta_t *meta)
+{
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    if (rm_codec_encode(&meta_desc, meta, &buf, &len, NULL) != 0)
+        return;
+    int64_t now = zclock_mono();
+    bool same = self->meta && len == self->meta_len && memcmp(buf, self->meta, len) == 0;
+    /* Every change raises this node's incarnation: at most one a second. */
+    if (same || (self->meta && now - self->meta_at < META_MIN_INTERVAL_MS) ||
+        rm_swim_set_meta(self->swim, now, buf, len, NULL) != 0) {
+        free(buf);
+        return;
+    }
+    free(self->meta);
+    self->meta = buf;
+    self->meta_len = len;
+    self->meta_at = now;
+}
+
+void rm_member_leave(rm_member_t *self)
+{
+    self->leaving = true;
+    rm_swim_leave(self->swim, zclock_mono());
+    rm_member_tick(self);
+}
+
+bool rm_member_left(rm_member_t *self)
+{
+    return self->leaving && rm_swim_pending_broadcasts(self->swim) == 0;
+}
+
+size_t rm_member_alive(rm_member_t *self)
+{
+    return rm_swim_count(self->swim, RM_SWIM_MASK(RM_SWIM_ALIVE));
+}
+
+static int fill_info(const rm_swim_member_t *m, rm_node_info_t *info, rm_err_t *err)
+{
+    rm_member_meta_t meta = {0};
+    size_t used = 0;
+    bool has_meta = m->meta_len > 0 &&
+                    rm_codec_decode(&meta_desc, &meta, m->meta, m->meta_len, &used, NULL) == 0;
+    info->name = strdup(m->name);
+    info->state = strdup(has_meta && meta.draining && m->state == RM_SWIM_ALIVE
+                             ? "draining"
+                             : rm_swim_state_name(m->state));
+    info->address = strdup(m->no_inbound ? "(no inbound)" : m->addr);
+    info->role = strdup(has_meta ? meta.role : "");
+    info->rendering = strdup(has_meta ? meta.rendering : "");
+    info->blender = strdup(has_meta ? meta.blender : "");
+    info->slots = meta.slots;
+    info->slots_busy = meta.slots_busy;
+    info->ms_per_frame = meta.ms_per_frame;
+    info->blender_ok = meta.blender_ok;
+    rm_codec_free(&meta_desc, &meta);
+    if (!info->name || !info->state || !info->address || !info->role || !info->rendering ||
+        !info->blender)
+        return rm_err_set(err, RM_ENOMEM, "out of memory");
+    return 0;
+}
+
+int rm_member_list(rm_member_t *self, rm_nodes_reply_t *reply, rm_err_t *err)
+{
+    size_t n = rm_swim_member_total(self->swim);
+    memset(reply, 0, sizeof *reply);
+    reply->nodes.items = calloc(n ? n : 1, sizeof(rm_node_info_t));
+    if (!reply->nodes.items)
+        return rm_err_set(err, RM_ENOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        rm_swim_member_t m;
+        if (rm_swim_member_at(self->swim, i, &m) != 0)
+            continue;
+        reply->nodes.count++;
+        if (fill_info(&m, &reply->nodes.items[reply->nodes.count - 1], err) != 0) {
+            rm_codec_free(rm_msg_desc(RM_MSG_NODES_REPLY), reply);
+            return -1;
+        }
+    }
+    return 0;
+}

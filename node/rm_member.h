@@ -1,0 +1,77 @@
+/*  rm_member: the node's membership in the mesh, gluing the SWIM engine
+    (rm_swim, no I/O) to the node's sockets.
+
+    Outgoing engine messages go to a member's advertised address through
+    rm_peers (door handshake, then a DEALER), or, when the engine answers a
+    message that came in on the node's main ROUTER, back over that same
+    connection: such a sender is addressed as "rid:<hex routing id>".  That
+    is also how a node behind NAT (no_inbound) takes full part: it only
+    connects out, and is answered over its own connections.
+
+    Every GOSSIP must come from a peer whose credential has role node, and
+    the member name inside the message must be that credential's name.
+
+    Each node gossips a small record about itself (rm_member_meta_t): role,
+    slots, speed, what it renders, whether Blender works, draining. */
+#ifndef RM_MEMBER_H
+#define RM_MEMBER_H
+
+#include <czmq.h>
+#include <stdbool.h>
+
+#include "rm_config.h"
+#include "rm_cred.h"
+#include "rm_msg.h"
+
+typedef struct {
+    char *role; /* node | stable */
+    uint64_t slots;
+    uint64_t slots_busy;
+    uint64_t ms_per_frame;
+    bool blender_ok;
+    char *blender;
+    char *rendering;
+    bool draining;
+} rm_member_meta_t;
+
+typedef struct _rm_member_t rm_member_t;
+
+/*  name/addr: this node's member name (its credential's) and advertised
+    address ("" for a no-inbound node).  mesh: the node's main ROUTER, used
+    to answer senders over their own connection. */
+rm_member_t *rm_member_new(const rm_config_t *config, const rm_token_t *identity,
+                           const char *name, const char *addr, zsock_t *mesh, zpoller_t *poller,
+                           rm_err_t *err);
+void rm_member_destroy(rm_member_t **self_p);
+
+/*  Starts joining through the member at seed_addr. */
+int rm_member_join(rm_member_t *self, const char *seed_addr, rm_err_t *err);
+
+/*  A GOSSIP that came in on the main ROUTER from `peer` (routing id) with
+    credential `who`.  Refusals are logged, never answered. */
+void rm_member_gossip_in(rm_member_t *self, zframe_t *peer, const rm_cred_t *who,
+                         const rm_gossip_t *gossip);
+
+/*  If `which` is one of the peer links, handles it and returns true. */
+bool rm_member_handle(rm_member_t *self, void *which);
+
+/*  Runs the engine's timers and sends what it has to send. */
+void rm_member_tick(rm_member_t *self);
+
+/*  Milliseconds until rm_member_tick must run again. */
+int64_t rm_member_wakeup(rm_member_t *self);
+
+/*  Gossips new metadata about this node (only if it changed). */
+void rm_member_set_meta(rm_member_t *self, const rm_member_meta_t *meta);
+
+/*  Graceful leave: gossip it, then keep ticking until rm_member_left. */
+void rm_member_leave(rm_member_t *self);
+bool rm_member_left(rm_member_t *self);
+
+/*  Every member, this node first, for NODES (free with the reply's
+    descriptor). */
+int rm_member_list(rm_member_t *self, rm_nodes_reply_t *reply, rm_err_t *err);
+
+size_t rm_member_alive(rm_member_t *self);
+
+#endif
