@@ -64,6 +64,8 @@ anim = statistics.median(r[1] - r[0] for r in rows)
 per_frame = statistics.median(r[2] - r[1] for r in rows)
 mesh = statistics.median(r[3] - r[2] for r in rows)
 print(f"scene: 24 frames, {sys.argv[2]}, {sys.argv[3]} samples; median of {len(rows)} runs")
+for i, r in enumerate(rows, 1):
+    print(f"  run {i}: -a {r[1] - r[0]:.2f} s, per frame {r[2] - r[1]:.2f} s, mesh {r[3] - r[2]:.2f} s")
 print(f"blender -a                 {anim:7.2f} s   1.00 x")
 print(f"one process per frame      {per_frame:7.2f} s   {per_frame / anim:.2f} x")
 print(f"mesh (submit --out)        {mesh:7.2f} s   {mesh / anim:.2f} x   "
