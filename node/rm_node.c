@@ -21,7 +21,6 @@
 
 #define MAX_WATCHES 1024
 #define MAX_WATCH_MS 60000
-#define HOUSEKEEPING_MS 500
 #define DOOR_MAX_MSG 8192
 #define DOOR_RCVHWM 16
 
