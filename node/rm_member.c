@@ -35,12 +35,11 @@ struct _rm_member_t {
     bool leaving;
 };
 
-static void on_peer_message(void *arg, const char *addr, const rm_cred_t *peer,
-                            const uint8_t *data, size_t len);
+static void on_peer_message(void *arg, const char *addr, const rm_cred_t *peer, const uint8_t *data,
+                            size_t len);
 
-rm_member_t *rm_member_new(const rm_config_t *config, const rm_token_t *identity,
-                           const char *name, const char *addr, zsock_t *mesh, zpoller_t *poller,
-                           rm_err_t *err)
+rm_member_t *rm_member_new(const rm_config_t *config, const rm_token_t *identity, const char *name,
+                           const char *addr, zsock_t *mesh, zpoller_t *poller, rm_err_t *err)
 {
     rm_member_t *self = calloc(1, sizeof *self);
     if (!self) {
@@ -131,8 +130,8 @@ void rm_member_gossip_in(rm_member_t *self, zframe_t *peer, const rm_cred_t *who
     receive(self, addr, who, gossip->payload.data, gossip->payload.len);
 }
 
-static void on_peer_message(void *arg, const char *addr, const rm_cred_t *peer,
-                            const uint8_t *data, size_t len)
+static void on_peer_message(void *arg, const char *addr, const rm_cred_t *peer, const uint8_t *data,
+                            size_t len)
 {
     rm_member_t *self = arg;
     rm_msg_t msg;
@@ -182,8 +181,8 @@ static void send_output(rm_member_t *self, const rm_swim_output_t *out)
 
 static void log_event(rm_member_t *self, const rm_swim_event_t *ev)
 {
-    static const char *const what[] = {"", "alive", "suspected", "dead", "left", "updated",
-                                       "forgotten"};
+    static const char *const what[] = {"",     "alive",   "suspected", "dead",
+                                       "left", "updated", "forgotten"};
     if (ev->kind == RM_SWIM_EV_UPDATED)
         return;
     const char *kind = (unsigned)ev->kind < sizeof what / sizeof what[0] ? what[ev->kind] : "?";

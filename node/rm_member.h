@@ -39,9 +39,8 @@ typedef struct _rm_member_t rm_member_t;
 /*  name/addr: this node's member name (its credential's) and advertised
     address ("" for a no-inbound node).  mesh: the node's main ROUTER, used
     to answer senders over their own connection. */
-rm_member_t *rm_member_new(const rm_config_t *config, const rm_token_t *identity,
-                           const char *name, const char *addr, zsock_t *mesh, zpoller_t *poller,
-                           rm_err_t *err);
+rm_member_t *rm_member_new(const rm_config_t *config, const rm_token_t *identity, const char *name,
+                           const char *addr, zsock_t *mesh, zpoller_t *poller, rm_err_t *err);
 void rm_member_destroy(rm_member_t **self_p);
 
 /*  Starts joining through the member at seed_addr. */

@@ -363,8 +363,8 @@ static void handle_door(node_t *self)
         goto out;
     }
     bool known = rm_roster_find(self->roster, key, (int64_t)time(NULL)) != NULL;
-    if (rm_roster_add(self->roster, &cred, msg.u.hello.credential.data,
-                      msg.u.hello.credential.len, &err) != 0) {
+    if (rm_roster_add(self->roster, &cred, msg.u.hello.credential.data, msg.u.hello.credential.len,
+                      &err) != 0) {
         zsys_error("door: %s", err.msg);
         goto out;
     }

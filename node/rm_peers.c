@@ -26,10 +26,10 @@ typedef struct {
     rm_cred_t cred; /* the peer's, once welcomed */
     queued_t queue[RM_PEERS_QUEUE];
     size_t nqueued;
-    int64_t deadline;   /* handshake deadline, or end of backoff */
-    int64_t backoff;    /* next backoff */
-    int64_t last_in;    /* last message received */
-    int64_t first_out;  /* first message sent since last_in, 0 if none */
+    int64_t deadline;  /* handshake deadline, or end of backoff */
+    int64_t backoff;   /* next backoff */
+    int64_t last_in;   /* last message received */
+    int64_t first_out; /* first message sent since last_in, 0 if none */
 } peer_t;
 
 struct _rm_peers_t {

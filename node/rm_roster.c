@@ -55,8 +55,8 @@ static rm_cred_t *find_slot(rm_roster_t *self, const uint8_t curve_pk[32])
     return NULL;
 }
 
-int rm_roster_add(rm_roster_t *self, const rm_cred_t *cred, const uint8_t *signed_cred,
-                  size_t len, rm_err_t *err)
+int rm_roster_add(rm_roster_t *self, const rm_cred_t *cred, const uint8_t *signed_cred, size_t len,
+                  rm_err_t *err)
 {
     rm_cred_t copy = {0};
     rm_bin_t blob = {.data = malloc(len ? len : 1), .len = len};
@@ -79,7 +79,8 @@ int rm_roster_add(rm_roster_t *self, const rm_cred_t *cred, const uint8_t *signe
         rm_cred_t *grown = realloc(self->entries, cap * sizeof *grown);
         if (grown)
             self->entries = grown;
-        rm_bin_t *grown_blobs = grown ? realloc(self->signed_creds, cap * sizeof *grown_blobs) : NULL;
+        rm_bin_t *grown_blobs =
+            grown ? realloc(self->signed_creds, cap * sizeof *grown_blobs) : NULL;
         if (!grown || !grown_blobs) {
             rm_codec_free(&rm_cred_desc, &copy);
             free(blob.data);
@@ -96,9 +97,8 @@ int rm_roster_add(rm_roster_t *self, const rm_cred_t *cred, const uint8_t *signe
 
 int rm_roster_save(rm_roster_t *self, const char *path, rm_err_t *err)
 {
-    roster_file_t file = {.version = 1,
-                          .credentials = {.items = self->signed_creds,
-                                          .count = (uint32_t)self->count}};
+    roster_file_t file = {
+        .version = 1, .credentials = {.items = self->signed_creds, .count = (uint32_t)self->count}};
     uint8_t *buf = NULL;
     size_t len = 0;
     if (rm_codec_encode(&roster_desc, &file, &buf, &len, err) != 0)

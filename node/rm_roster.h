@@ -18,8 +18,8 @@ void rm_roster_destroy(rm_roster_t **self_p);
 /*  Adds (or refreshes) a verified credential and the signed bytes it came
     from (kept so the roster can be saved and verified again at load); the
     roster takes copies. */
-int rm_roster_add(rm_roster_t *self, const rm_cred_t *cred, const uint8_t *signed_cred,
-                  size_t len, rm_err_t *err);
+int rm_roster_add(rm_roster_t *self, const rm_cred_t *cred, const uint8_t *signed_cred, size_t len,
+                  rm_err_t *err);
 
 /*  Saves the signed credentials to path (atomically), and loads them back,
     verifying each against mesh_pk at `now`: entries that no longer verify

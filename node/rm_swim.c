@@ -17,15 +17,7 @@
 #define PP_ENTRY_SLACK 32 /* msgpack overhead of one state entry, an upper bound */
 #define PP_HEADER_SLACK (RM_SWIM_MAX_NAME + 64)
 
-typedef enum {
-    K_PING = 1,
-    K_ACK,
-    K_NACK,
-    K_PING_REQ,
-    K_GOSSIP,
-    K_PUSH_PULL,
-    K_COUNT
-} kind_t;
+typedef enum { K_PING = 1, K_ACK, K_NACK, K_PING_REQ, K_GOSSIP, K_PUSH_PULL, K_COUNT } kind_t;
 
 /* ------------------------------------------------------------------ */
 /* Wire structs and their descriptors                                   */
@@ -79,8 +71,8 @@ static const rm_field_t update_fields[] = {
     RM_FIELD(wire_update_t, flags, RM_F_U64, 0, "bit 0: accepts no inbound connections"),
     RM_FIELD(wire_update_t, meta, RM_F_BIN, RM_SWIM_MAX_META, "the member's opaque metadata"),
 };
-static const rm_struct_desc_t update_desc = RM_DESC(wire_update_t, "swim_update", update_fields,
-                                                    "One member's state, gossiped or pushed.");
+static const rm_struct_desc_t update_desc =
+    RM_DESC(wire_update_t, "swim_update", update_fields, "One member's state, gossiped or pushed.");
 
 static const rm_field_t ping_fields[] = {
     RM_FIELD(wire_ping_t, seq, RM_F_U64, 0, "echoed in the ACK"),
@@ -101,8 +93,8 @@ static const rm_field_t ping_req_fields[] = {
     RM_FIELD(wire_ping_req_t, target_addr, RM_F_STR, RM_SWIM_MAX_ADDR, "its address"),
     RM_FIELD(wire_ping_req_t, nack, RM_F_BOOL, 0, "send a NACK if the target does not answer"),
 };
-static const rm_struct_desc_t ping_req_desc = RM_DESC(wire_ping_req_t, "swim_ping_req",
-                                                      ping_req_fields, "Ping this member for me.");
+static const rm_struct_desc_t ping_req_desc =
+    RM_DESC(wire_ping_req_t, "swim_ping_req", ping_req_fields, "Ping this member for me.");
 
 static const rm_field_t gossip_fields[] = {
     RM_FIELD(wire_gossip_t, reply, RM_F_BOOL, 0, "answer with your queued updates"),
@@ -115,8 +107,7 @@ static const rm_field_t push_pull_fields[] = {
     RM_FIELD(wire_push_pull_t, reply, RM_F_BOOL, 0, "answer with your state after the last part"),
     RM_FIELD(wire_push_pull_t, part, RM_F_U64, RM_SWIM_MAX_PP_PARTS - 1, "0-based part index"),
     RM_FIELD(wire_push_pull_t, parts, RM_F_U64, RM_SWIM_MAX_PP_PARTS, "parts in this state"),
-    RM_FIELD_LIST_OF(wire_push_pull_t, states, update_desc, RM_SWIM_MAX_PP_STATES,
-                     "member states"),
+    RM_FIELD_LIST_OF(wire_push_pull_t, states, update_desc, RM_SWIM_MAX_PP_STATES, "member states"),
 };
 static const rm_struct_desc_t push_pull_desc = RM_DESC(
     wire_push_pull_t, "swim_push_pull", push_pull_fields, "One part of a full state exchange.");
@@ -215,7 +206,7 @@ struct _rm_swim_t {
     uint32_t n, cap;
     char *arena; /* every member's strings; compacted when half is garbage */
     uint32_t alen, acap, agarbage;
-    int64_t epoch; /* creation time: member stamps count from it */
+    int64_t epoch;   /* creation time: member stamps count from it */
     uint32_t *slots; /* open addressing, member index + 1, 0 = empty */
     uint32_t nslots;
     uint32_t *order; /* probe order: shuffled member indices */
@@ -225,7 +216,7 @@ struct _rm_swim_t {
     probe_t probe;
     int64_t next_probe, next_gossip, next_pp, next_reconnect, next_heartbeat, next_join;
     int64_t next_unknown_pp; /* rate limit of push-pulls with unknown senders */
-    bool synced;             /* a push-pull has brought us the cluster */
+    int64_t pp_drawn;        /* the push-pull interval next_pp was drawn over */
     char *join_addr;
 
     suspicion_t *susp;
@@ -1014,8 +1005,7 @@ static int decode_msg(const uint8_t *data, size_t len, wire_msg_t *w, rm_err_t *
     for (uint32_t i = 5; rc == 0 && i < count; i++)
         rc = rm_read_skip(&r, err);
     if (rc == 0 && r.p != r.end)
-        rc = rm_err_set(err, RM_EPROTO, "%zu stray bytes after the message",
-                        (size_t)(r.end - r.p));
+        rc = rm_err_set(err, RM_EPROTO, "%zu stray bytes after the message", (size_t)(r.end - r.p));
     if (rc) {
         rm_err_prefix(err, "%s from %s: ", kinds[w->kind].name, w->from);
         wire_free(w);
@@ -1301,8 +1291,7 @@ static bool can_gossip(const rm_swim_t *s, uint32_t i)
     if (!reachable(s, i))
         return false;
     const member_t *m = &s->m[i];
-    return m_live(m) ||
-           (m->state == RM_SWIM_DEAD && since(s, m) < s->cfg.gossip_to_the_dead_ms);
+    return m_live(m) || (m->state == RM_SWIM_DEAD && since(s, m) < s->cfg.gossip_to_the_dead_ms);
 }
 
 /*  Up to k distinct random members passing `ok`, never `except`
@@ -1618,8 +1607,8 @@ static void fill_entry(const rm_swim_t *s, uint32_t i, wire_update_t *u)
     part count; starts[p] is the first member of part p. */
 static uint32_t plan_parts(const rm_swim_t *s, uint32_t *starts)
 {
-    size_t budget = s->cfg.push_pull_budget < RM_SWIM_MAX_MSG ? s->cfg.push_pull_budget
-                                                              : RM_SWIM_MAX_MSG;
+    size_t budget =
+        s->cfg.push_pull_budget < RM_SWIM_MAX_MSG ? s->cfg.push_pull_budget : RM_SWIM_MAX_MSG;
     budget = budget > PP_HEADER_SLACK * 2 ? budget - PP_HEADER_SLACK : PP_HEADER_SLACK;
     uint32_t parts = 1, in_part = 0;
     size_t used = 0;
@@ -1673,7 +1662,8 @@ static int64_t push_pull_interval(const rm_swim_t *s)
 static void periodic_push_pull(rm_swim_t *s)
 {
     uint32_t who;
-    s->next_pp = s->now + push_pull_interval(s);
+    s->pp_drawn = push_pull_interval(s);
+    s->next_pp = s->now + s->pp_drawn;
     if (pick_random(s, 1, can_help, -1, &who) == 1) {
         s->stats.push_pulls++;
         send_state(s, m_addr(s, &s->m[who]), who, false, true);
@@ -1704,10 +1694,14 @@ static void reconnect(rm_swim_t *s)
 static void reserve(rm_swim_t *s, const wire_push_pull_t *pp)
 {
     uint64_t bytes = 0;
-    uint32_t need = s->n + pp->states.count;
-    for (uint32_t i = 0; i < pp->states.count; i++)
-        bytes += strlen(pp->states.items[i].name) + strlen(pp->states.items[i].addr) + 2 +
-                 pp->states.items[i].meta.len;
+    uint32_t need = s->n;
+    for (uint32_t i = 0; i < pp->states.count; i++) {
+        const wire_update_t *u = &pp->states.items[i];
+        if (u->state != RM_SWIM_ALIVE || find_idx(s, u->name) >= 0)
+            continue;
+        need++;
+        bytes += strlen(u->name) + strlen(u->addr) + 2 + u->meta.len;
+    }
     if ((uint64_t)s->alen + bytes > s->acap && (uint64_t)s->alen + bytes <= UINT32_MAX) {
         char *a = realloc(s->arena, (size_t)(s->alen + bytes));
         if (a) {
@@ -1735,12 +1729,14 @@ static void on_push_pull(rm_swim_t *s, const char *from, const char *from_addr,
     reserve(s, pp);
     for (uint32_t i = 0; i < pp->states.count; i++)
         merge_state(s, &pp->states.items[i], from, pp->join);
-    /* Once we know the cluster, the next periodic exchange is drawn over
-       the interval scaled to its size, so nodes that start together
-       (a simulation, a data-centre restart) do not all push-pull at once. */
-    if (!s->synced && s->cfg.push_pull_interval_ms > 0) {
-        s->synced = true;
-        s->next_pp = s->now + (int64_t)rng_below(s, (uint64_t)push_pull_interval(s));
+    /* When a push-pull shows a bigger cluster than our timer was drawn
+       for, the next exchange is drawn again over the interval scaled to
+       it, so nodes that start together (a simulation, a data-centre
+       restart) do not all push-pull in the first unscaled interval. */
+    int64_t interval = push_pull_interval(s);
+    if (s->cfg.push_pull_interval_ms > 0 && interval > s->pp_drawn) {
+        s->pp_drawn = interval;
+        s->next_pp = s->now + (int64_t)rng_below(s, (uint64_t)interval);
     }
     if (!pp->reply) {
         /* Joined.  Nodes that joined at the same moment as we did are not in
@@ -1763,24 +1759,30 @@ static void on_push_pull(rm_swim_t *s, const char *from, const char *from_addr,
 
 /*  Any message from a member is a sign of life: it answers our probe of
     it, and it is the heartbeat of a no-inbound member. */
-static void heard_from(rm_swim_t *s, const char *from, const char *from_addr)
+static void heard_from(rm_swim_t *s, const char *from)
 {
     int64_t idx = find_idx(s, from);
-    /* A member we do not know, or hold dead, is talking to us: the gossip
-       about it missed us (a join race, a healed partition).  Exchange
-       state with it, at most once per probe interval. */
-    if ((idx < 0 || s->m[idx].state == RM_SWIM_DEAD) && !s->leaving &&
-        s->now >= s->next_unknown_pp) {
-        s->next_unknown_pp = s->now + s->cfg.probe_interval_ms;
-        s->stats.push_pulls++;
-        send_state(s, from_addr, idx, false, true);
-    }
     if (idx < 0)
         return;
     if (s->m[idx].state == RM_SWIM_ALIVE)
         s->m[idx].stamp = stamp_now(s);
     if (s->probe.active && strcmp(s->probe.target, from) == 0)
         probe_acked(s);
+}
+
+/*  A PING from a member still unknown to us, or dead, after its message
+    was applied: the gossip about it missed us (a join race, a healed
+    partition).  Exchange state with it, at most once per probe interval.
+    Only PINGs: a joiner gossips to 15 members a second but probes one, and
+    each exchange carries the full state. */
+static void sync_stranger(rm_swim_t *s, const char *from, const char *from_addr)
+{
+    int64_t idx = find_idx(s, from);
+    if ((idx >= 0 && s->m[idx].state != RM_SWIM_DEAD) || s->leaving || s->now < s->next_unknown_pp)
+        return;
+    s->next_unknown_pp = s->now + s->cfg.probe_interval_ms;
+    s->stats.push_pulls++;
+    send_state(s, from_addr, idx, false, true);
 }
 
 static void dispatch(rm_swim_t *s, const char *from_addr, wire_msg_t *w)
@@ -1842,13 +1844,15 @@ int rm_swim_receive(rm_swim_t *self, int64_t now, const char *from_addr, const u
         self->stats.bad_in++;
         wire_free(w);
         free(w);
-        return rm_err_set(err, RM_EPROTO,
-                          "membership message from %s claims this node's own name", from_addr);
+        return rm_err_set(err, RM_EPROTO, "membership message from %s claims this node's own name",
+                          from_addr);
     }
-    heard_from(self, w->from, from_addr);
+    heard_from(self, w->from);
     for (uint32_t i = 0; i < w->nupdates; i++)
         apply_update(self, &w->updates[i], w->from);
     dispatch(self, from_addr, w);
+    if (w->kind == K_PING)
+        sync_stranger(self, w->from, from_addr);
     wire_free(w);
     free(w);
     return 0;
@@ -2027,6 +2031,7 @@ rm_swim_t *rm_swim_new(const rm_swim_config_t *cfg, const char *self_name, const
     s->next_probe = now + (int64_t)rng_below(s, (uint64_t)cfg->probe_interval_ms);
     s->next_gossip = now + (int64_t)rng_below(s, (uint64_t)cfg->gossip_interval_ms);
     s->next_pp = now + (int64_t)rng_below(s, (uint64_t)cfg->push_pull_interval_ms + 1);
+    s->pp_drawn = cfg->push_pull_interval_ms;
     s->next_reconnect = now + (int64_t)rng_below(s, (uint64_t)cfg->reconnect_interval_ms + 1);
     s->next_heartbeat = now + (int64_t)rng_below(s, (uint64_t)cfg->nat_heartbeat_ms);
     broadcast(s, 0, "");

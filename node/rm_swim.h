@@ -13,8 +13,9 @@
     - Probe: every probe_interval (1 s) one member, round-robin over a
       shuffled list: PING, wait probe_timeout (500 ms) for the ACK, then
       PING_REQ through indirect_checks (3) other alive members, which ping
-      it and relay the ACK, or send a NACK when they got none in
+      it and relay the ACK, or send a NACK when they got none in 80 % of
       probe_timeout; wait until the end of the interval, then suspect it.
+      Any message received from the target meanwhile also counts as its ACK.
     - Local Health Multiplier (Lifeguard): a score 0..awareness_max-1 that
       rises when this node's probes fail without the expected NACKs, or it
       has to refute a suspicion about itself, and falls with each probe that
@@ -28,7 +29,11 @@
       log(k + 1).  Only a member itself increments its incarnation, to
       refute a suspicion (or death) about it; a higher incarnation wins.
       Buddy system: a message to a member we suspect carries that suspicion
-      first, so the suspect learns it at once and can refute.
+      first, so the suspect learns it at once and can refute; a member whose
+      own probe failed also sends the suspect a GOSSIP every gossip interval
+      while the suspicion lasts.  An accusation about an older incarnation
+      of ours makes us gossip our current alive again (our refutation was
+      lost), without raising the incarnation.
     - Dissemination: every state change is queued and piggybacked on every
       outgoing message (up to packet_budget bytes, at most 64 updates),
       fewest-sent first, each retransmit_mult * ceil(log10(n + 1)) times; a
@@ -38,10 +43,14 @@
     - Push-pull: every push_pull_interval (30 s, scaled up by ceil(log2(n /
       32)) + 1 above 32 members, as memberlist) a full state exchange with a
       random alive member; at join with the seed, retried every
-      join_retry until some member answers.  Members first learned from a
-      push-pull are not re-gossiped (the partner knew them already; a
-      joining node gossips its own alive); changes to known members are.
-      A member seen dead in a push-pull becomes suspect, as in memberlist.
+      join_retry until some member answers, then once more with a random
+      member 1-2 s later (catches nodes that joined at the same moment).
+      Members first learned from a push-pull are not re-gossiped (the
+      partner knew them already; the joiner gossips its own alive and the
+      seed announces it); changes to known members are.  A member seen dead
+      in a push-pull becomes suspect, as in memberlist.  A PING from a
+      member we do not know, or hold dead, triggers a push-pull with it (at
+      most one per probe interval).
     - Dead and left members are kept dead_reap (24 h) for refutation and
       reconnection, then forgotten.  Every reconnect_interval (30 s), with
       probability dead / alive (Serf's rule), a push-pull goes to a random
@@ -115,11 +124,11 @@
 #define RM_SWIM_MAX_NAME 256
 #define RM_SWIM_MAX_ADDR 256
 #define RM_SWIM_MAX_META 512
-#define RM_SWIM_MAX_UPDATES 64            /* piggybacked updates in one message */
-#define RM_SWIM_MAX_MSG (1024 * 1024)     /* no message is larger */
-#define RM_SWIM_MAX_PP_STATES 16384       /* member states in one push-pull part */
-#define RM_SWIM_MAX_PP_PARTS 64           /* parts of one push-pull */
-#define RM_SWIM_NO_DEADLINE INT64_MAX     /* rm_swim_next_deadline: nothing pending */
+#define RM_SWIM_MAX_UPDATES 64        /* piggybacked updates in one message */
+#define RM_SWIM_MAX_MSG (1024 * 1024) /* no message is larger */
+#define RM_SWIM_MAX_PP_STATES 16384   /* member states in one push-pull part */
+#define RM_SWIM_MAX_PP_PARTS 64       /* parts of one push-pull */
+#define RM_SWIM_NO_DEADLINE INT64_MAX /* rm_swim_next_deadline: nothing pending */
 
 typedef struct {
     int64_t probe_interval_ms;           /* 1000: one probe per interval */

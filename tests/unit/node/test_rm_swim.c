@@ -33,11 +33,11 @@ typedef struct {
     rm_swim_t *e[MAXN];
     int n;
     int64_t now;
-    bool down[MAXN];      /* crashed: neither runs nor receives */
-    bool cut[MAXN][MAXN]; /* cut[a][b]: a's messages to b are lost */
-    bool nat[MAXN];       /* accepts no inbound connection */
+    bool down[MAXN];       /* crashed: neither runs nor receives */
+    bool cut[MAXN][MAXN];  /* cut[a][b]: a's messages to b are lost */
+    bool nat[MAXN];        /* accepts no inbound connection */
     bool conn[MAXN][MAXN]; /* conn[a][b]: a has connected out to b */
-    int nat_violations;   /* messages someone tried to open towards a NAT node */
+    int nat_violations;    /* messages someone tried to open towards a NAT node */
     msg_t *q;
     size_t nq, capq;
     uint64_t seq, rng;
@@ -299,6 +299,42 @@ static void test_join(void)
     net_free(&net);
 }
 
+/*  A state bigger than the push-pull budget travels in parts: twelve
+    members with 400 bytes of meta each, parts of at most 4 KiB. */
+static void test_parts(void)
+{
+    net_t net;
+    rm_swim_config_t cfg;
+    rm_err_t err;
+    uint8_t meta[400];
+    base_config(&cfg);
+    cfg.push_pull_budget = 4096;
+    net_init(&net, 12, 13, &cfg);
+    for (int i = 0; i < net.n; i++) {
+        memset(meta, 'a' + i, sizeof meta);
+        CHECK_MSG(rm_swim_set_meta(net.e[i], 0, meta, sizeof meta, &err) == 0, "%s", err.msg);
+    }
+    join_all(&net, 0);
+    int64_t t = run_until_converged(&net, 10000);
+    CHECK_MSG(t >= 0, "12 nodes with big meta did not converge");
+    for (int i = 0; i < net.n; i++)
+        for (int j = 0; j < net.n; j++) {
+            char name[32];
+            rm_swim_member_t m;
+            name_of(j, name, sizeof name);
+            CHECK(rm_swim_find(net.e[i], name, &m) == 0 && m.meta_len == sizeof meta &&
+                  m.meta[0] == 'a' + j && m.meta[sizeof meta - 1] == 'a' + j);
+        }
+    /* The seed's answers held up to twelve states (5 kB): two parts each. */
+    rm_swim_stats_t st;
+    rm_swim_stats(net.e[0], &st);
+    CHECK(st.bytes_out > 3 * 4096);
+    printf("parts: 12 members x 400-byte meta in 4 KiB push-pull parts, converged after %" PRId64
+           " ms\n",
+           t);
+    net_free(&net);
+}
+
 /*  Crash: suspected, then dead everywhere within n * interval (a full
     probe pass) + the maximum suspicion timeout; then reaped. */
 static void test_crash(void)
@@ -327,8 +363,8 @@ static void test_crash(void)
             last_dead = d;
     }
     CHECK(first_suspect >= 0 && first_suspect < last_dead);
-    printf("crash: first suspicion %+" PRId64 " ms, dead everywhere %+" PRId64
-           " ms (bound %" PRId64 ")\n",
+    printf("crash: first suspicion %+" PRId64 " ms, dead everywhere %+" PRId64 " ms (bound %" PRId64
+           ")\n",
            first_suspect - t0, last_dead - t0, bound);
     /* Reaped dead_reap after death, at the end of a probe pass. */
     run_until(&net, net.now + cfg.dead_reap_ms + 2 * 8 * cfg.probe_interval_ms);
@@ -372,8 +408,7 @@ static void test_restart(void)
     CHECK_MSG(t >= 0, "restarted node not taken back");
     rm_swim_member_t me;
     CHECK(rm_swim_find(net.e[5], "node5", &me) == 0 && me.incarnation > 0);
-    printf("restart: dead node back under its name after %" PRId64 " ms, incarnation %" PRIu64
-           "\n",
+    printf("restart: dead node back under its name after %" PRId64 " ms, incarnation %" PRIu64 "\n",
            t - t0, me.incarnation);
     net_free(&net);
 }
@@ -657,11 +692,11 @@ static void test_crafted(rm_swim_t *e)
         const char *from, *addr;
         int extra; /* 1: 65 updates; 2: push-pull part >= parts; 3: ping without target */
     } cases[] = {
-        {"version 2", 2, 5, 1, "x", "a", 0},      {"kind 0", 1, 0, 1, "x", "a", 0},
-        {"kind 99", 1, 99, 1, "x", "a", 0},       {"empty from", 1, 5, 1, "", "a", 0},
-        {"state 0", 1, 5, 0, "x", "a", 0},        {"state 9", 1, 5, 9, "x", "a", 0},
+        {"version 2", 2, 5, 1, "x", "a", 0},         {"kind 0", 1, 0, 1, "x", "a", 0},
+        {"kind 99", 1, 99, 1, "x", "a", 0},          {"empty from", 1, 5, 1, "", "a", 0},
+        {"state 0", 1, 5, 0, "x", "a", 0},           {"state 9", 1, 5, 9, "x", "a", 0},
         {"alive without addr", 1, 5, 1, "x", "", 0}, {"65 updates", 1, 5, 1, "x", "a", 1},
-        {"bad part", 1, 6, 1, "x", "a", 2},       {"ping without target", 1, 1, 1, "x", "a", 3},
+        {"bad part", 1, 6, 1, "x", "a", 2},          {"ping without target", 1, 1, 1, "x", "a", 3},
         {"own name", 1, 5, 1, "self", "a", 0},
     };
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
@@ -696,9 +731,8 @@ static void test_crafted(rm_swim_t *e)
     /* Declared sizes far beyond the bytes present. */
     const uint8_t huge_array[] = {0xdd, 0xff, 0xff, 0xff, 0xff};
     const uint8_t huge_str[] = {0x95, 0x01, 0x05, 0xdb, 0xff, 0xff, 0xff, 0xf0, 'x'};
-    const uint8_t huge_bin[] = {0x95, 0x01, 0x05, 0xa1, 'x', 0x91, 0xc2, 0x91, 0x97,
-                                0xa1, 'n',  0xa1, 'a',  0x01, 0x01, 0xa0, 0x00, 0xc6,
-                                0xff, 0xff, 0xff, 0xff};
+    const uint8_t huge_bin[] = {0x95, 0x01, 0x05, 0xa1, 'x',  0x91, 0xc2, 0x91, 0x97, 0xa1, 'n',
+                                0xa1, 'a',  0x01, 0x01, 0xa0, 0x00, 0xc6, 0xff, 0xff, 0xff, 0xff};
     CHECK(feed(e, huge_array, sizeof huge_array, &err) == -1);
     CHECK(feed(e, huge_str, sizeof huge_str, &err) == -1);
     CHECK(feed(e, huge_bin, sizeof huge_bin, &err) == -1);
@@ -810,8 +844,8 @@ static void test_malformed(void)
     while (rm_swim_next_output(e, &o))
         rm_swim_output_free(&o);
     rm_swim_tick(e, 5000);
-    printf("malformed: %" PRIu64 " inputs refused, %d mutated ones harmless, no crash\n",
-           st.bad_in, mutated);
+    printf("malformed: %" PRIu64 " inputs refused, %d mutated ones harmless, no crash\n", st.bad_in,
+           mutated);
     rm_swim_destroy(&e);
 }
 
@@ -848,8 +882,8 @@ static uint64_t run_digest(void)
     uint64_t h = 1469598103934665603ull;
     for (size_t k = 0; k < net.nlog; k++) {
         const ev_t *e = &net.log[k];
-        uint64_t v[5] = {(uint64_t)e->t, (uint64_t)e->node, (uint64_t)e->subject,
-                         (uint64_t)e->kind, e->inc};
+        uint64_t v[5] = {(uint64_t)e->t, (uint64_t)e->node, (uint64_t)e->subject, (uint64_t)e->kind,
+                         e->inc};
         for (int i = 0; i < 5; i++)
             h = (h ^ v[i]) * 1099511628211ull;
     }
@@ -861,6 +895,7 @@ int main(void)
 {
     test_api();
     test_join();
+    test_parts();
     test_crash();
     test_restart();
     test_refute();
