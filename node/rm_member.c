@@ -121,8 +121,12 @@ void rm_member_gossip_in(rm_member_t *self, zframe_t *peer, const rm_cred_t *who
         zsys_warning("membership: refused GOSSIP from %s '%s'", who->role, who->name);
         return;
     }
-    char addr[sizeof RID_PREFIX + 2 * 256];
-    size_t n = zframe_size(peer) > 255 ? 255 : zframe_size(peer);
+    /* ZeroMQ's own routing ids are 5 bytes; the engine takes addresses of
+       at most RM_SWIM_MAX_ADDR. */
+    if (zframe_size(peer) > 64)
+        return;
+    char addr[sizeof RID_PREFIX + 2 * 64];
+    size_t n = zframe_size(peer);
     memcpy(addr, RID_PREFIX, sizeof RID_PREFIX - 1);
     for (size_t i = 0; i < n; i++)
         snprintf(addr + sizeof RID_PREFIX - 1 + 2 * i, 3, "%02x", zframe_data(peer)[i]);

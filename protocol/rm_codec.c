@@ -39,6 +39,47 @@ static size_t path_push(path_t *p, const char *fmt, ...)
     return old;
 }
 
+/*  The hot paths: every field and list element of every message is pushed,
+    so these copy bytes instead of going through vsnprintf. */
+static size_t path_push_str(path_t *p, char sep, const char *name)
+{
+    size_t old = p->len, room = sizeof p->s - 1 - old;
+    size_t n = strlen(name);
+    if (room > 0) {
+        p->s[p->len++] = sep;
+        room--;
+    }
+    if (n > room)
+        n = room;
+    memcpy(p->s + p->len, name, n);
+    p->len += n;
+    p->s[p->len] = '\0';
+    return old;
+}
+
+static size_t path_push_field(path_t *p, const char *name)
+{
+    return path_push_str(p, '.', name);
+}
+
+static size_t path_push_index(path_t *p, uint32_t i)
+{
+    char digits[16];
+    size_t n = sizeof digits - 1;
+    digits[n] = '\0';
+    do {
+        digits[--n] = (char)('0' + i % 10);
+        i /= 10;
+    } while (i && n > 1);
+    digits[--n] = '[';
+    size_t old = path_push_str(p, digits[n], digits + n + 1);
+    if (p->len < sizeof p->s - 1) {
+        p->s[p->len++] = ']';
+        p->s[p->len] = '\0';
+    }
+    return old;
+}
+
 static void path_pop(path_t *p, size_t old)
 {
     p->len = old;
@@ -523,7 +564,7 @@ static int dec_struct(dec_t *d, const rm_struct_desc_t *desc, void *obj)
         return dec_set(d, RM_EPROTO, "%" PRIu32 " fields, expected at least %zu", n, desc->nfields);
     for (size_t i = 0; i < desc->nfields; i++) {
         const rm_field_t *f = &desc->fields[i];
-        size_t old = path_push(&d->path, ".%s", f->name);
+        size_t old = path_push_field(&d->path, f->name);
         int rc = dec_value(d, f, (char *)obj + f->offset);
         path_pop(&d->path, old);
         if (rc)
@@ -532,7 +573,7 @@ static int dec_struct(dec_t *d, const rm_struct_desc_t *desc, void *obj)
     /* Fields a newer peer appended: bounded, depth-checked, ignored. */
     for (uint32_t i = (uint32_t)desc->nfields; i < n; i++) {
         if (rm_read_skip(&d->r, d->err)) {
-            path_push(&d->path, "[%" PRIu32 "]", i);
+            path_push_index(&d->path, i);
             return dec_fail(d);
         }
     }
@@ -585,7 +626,7 @@ static int dec_list(dec_t *d, const rm_field_t *f, rm_list_t *l)
     l->count = n;
     rm_field_t ef = elem_field(f);
     for (uint32_t i = 0; i < n; i++) {
-        size_t old = path_push(&d->path, "[%" PRIu32 "]", i);
+        size_t old = path_push_index(&d->path, i);
         int rc = dec_value(d, &ef, (char *)l->items + i * es);
         path_pop(&d->path, old);
         if (rc)
@@ -721,7 +762,7 @@ static int enc_struct(enc_t *e, const rm_struct_desc_t *desc, const void *obj)
         return -1;
     for (size_t i = 0; i < desc->nfields; i++) {
         const rm_field_t *f = &desc->fields[i];
-        size_t old = path_push(&e->path, ".%s", f->name);
+        size_t old = path_push_field(&e->path, f->name);
         int rc = enc_value(e, f, (const char *)obj + f->offset);
         path_pop(&e->path, old);
         if (rc)
@@ -744,7 +785,7 @@ static int enc_list(enc_t *e, const rm_field_t *f, const rm_list_t *l)
         return -1;
     rm_field_t ef = elem_field(f);
     for (uint32_t i = 0; i < l->count; i++) {
-        size_t old = path_push(&e->path, "[%" PRIu32 "]", i);
+        size_t old = path_push_index(&e->path, i);
         int rc = enc_value(e, &ef, (const char *)l->items + i * es);
         path_pop(&e->path, old);
         if (rc)
