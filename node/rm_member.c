@@ -20,6 +20,8 @@ static const rm_field_t meta_fields[] = {
     RM_FIELD(rm_member_meta_t, blender, RM_F_STR, 96, "Blender version, or why not"),
     RM_FIELD(rm_member_meta_t, rendering, RM_F_STR, 200, "job:frame being rendered"),
     RM_FIELD(rm_member_meta_t, draining, RM_F_BOOL, 0, "finishing its work, then leaving"),
+    RM_FIELD(rm_member_meta_t, epoch, RM_F_U64, 0, "highest coordinator epoch seen"),
+    RM_FIELD(rm_member_meta_t, acting, RM_F_BOOL, 0, "coordinates in that epoch"),
 };
 static const rm_struct_desc_t meta_desc =
     RM_DESC(rm_member_meta_t, "member_meta", meta_fields, "what a node gossips about itself");
@@ -32,7 +34,12 @@ struct _rm_member_t {
     uint8_t *meta; /* last gossiped */
     size_t meta_len;
     int64_t meta_at;
+    uint64_t meta_epoch;
+    bool meta_acting;
     bool leaving;
+    rm_election_member_t *view; /* rm_member_view's answer */
+    rm_member_meta_t *view_meta;
+    size_t view_cap;
 };
 
 static void on_peer_message(void *arg, const char *addr, const rm_cred_t *peer, const uint8_t *data,
@@ -69,6 +76,10 @@ void rm_member_destroy(rm_member_t **self_p)
     rm_member_t *self = *self_p;
     rm_peers_destroy(&self->peers);
     rm_swim_destroy(&self->swim);
+    for (size_t i = 0; i < self->view_cap; i++)
+        rm_codec_free(&meta_desc, &self->view_meta[i]);
+    free(self->view);
+    free(self->view_meta);
     free(self->meta);
     free(self);
     *self_p = NULL;
@@ -190,8 +201,9 @@ static void log_event(rm_member_t *self, const rm_swim_event_t *ev)
     if (ev->kind == RM_SWIM_EV_UPDATED)
         return;
     const char *kind = (unsigned)ev->kind < sizeof what / sizeof what[0] ? what[ev->kind] : "?";
-    zsys_info("membership: %s is %s (%s)", ev->name, kind,
-              ev->no_inbound ? "no inbound" : ev->addr);
+    /* The wall-clock ms lets benchmarks line up events across nodes. */
+    zsys_info("membership: %s is %s (%s) at %lld", ev->name, kind,
+              ev->no_inbound ? "no inbound" : ev->addr, (long long)zclock_time());
     if ((ev->kind == RM_SWIM_EV_DEAD || ev->kind == RM_SWIM_EV_LEFT ||
          ev->kind == RM_SWIM_EV_REAPED) &&
         !ev->no_inbound)
@@ -232,8 +244,10 @@ void rm_member_set_meta(rm_member_t *self, const rm_member_meta_t *meta)
         return;
     int64_t now = zclock_mono();
     bool same = self->meta && len == self->meta_len && memcmp(buf, self->meta, len) == 0;
-    /* Every change raises this node's incarnation: at most one a second. */
-    if (same || (self->meta && now - self->meta_at < META_MIN_INTERVAL_MS) ||
+    bool urgent = meta->epoch != self->meta_epoch || meta->acting != self->meta_acting;
+    /* Every change raises this node's incarnation: at most one a second,
+       except a change of coordinator, which must spread at once. */
+    if (same || (self->meta && !urgent && now - self->meta_at < META_MIN_INTERVAL_MS) ||
         rm_swim_set_meta(self->swim, now, buf, len, NULL) != 0) {
         free(buf);
         return;
@@ -242,6 +256,8 @@ void rm_member_set_meta(rm_member_t *self, const rm_member_meta_t *meta)
     self->meta = buf;
     self->meta_len = len;
     self->meta_at = now;
+    self->meta_epoch = meta->epoch;
+    self->meta_acting = meta->acting;
 }
 
 void rm_member_leave(rm_member_t *self)
@@ -304,4 +320,42 @@ int rm_member_list(rm_member_t *self, rm_nodes_reply_t *reply, rm_err_t *err)
         }
     }
     return 0;
+}
+
+const rm_election_member_t *rm_member_view(rm_member_t *self, size_t *count)
+{
+    size_t n = rm_swim_member_total(self->swim);
+    *count = 0;
+    if (n > self->view_cap) {
+        rm_election_member_t *view = realloc(self->view, n * sizeof *view);
+        if (view)
+            self->view = view;
+        rm_member_meta_t *metas = view ? realloc(self->view_meta, n * sizeof *metas) : NULL;
+        if (!view || !metas)
+            return NULL;
+        memset(metas + self->view_cap, 0, (n - self->view_cap) * sizeof *metas);
+        self->view_meta = metas;
+        self->view_cap = n;
+    }
+    for (size_t i = 0; i < n; i++) {
+        rm_swim_member_t m;
+        rm_member_meta_t *meta = &self->view_meta[*count];
+        rm_codec_free(&meta_desc, meta);
+        if (rm_swim_member_at(self->swim, i, &m) != 0)
+            continue;
+        size_t used = 0;
+        bool has_meta = m.meta_len > 0 &&
+                        rm_codec_decode(&meta_desc, meta, m.meta, m.meta_len, &used, NULL) == 0;
+        self->view[*count] = (rm_election_member_t){
+            .name = m.name,
+            .alive = m.state == RM_SWIM_ALIVE,
+            .stable = has_meta && strcmp(meta->role, "stable") == 0,
+            .no_inbound = m.no_inbound,
+            .draining = has_meta && meta->draining,
+            .epoch = has_meta ? meta->epoch : 0,
+            .acting = has_meta && meta->acting,
+        };
+        (*count)++;
+    }
+    return self->view;
 }

@@ -21,6 +21,7 @@
 
 #include "rm_config.h"
 #include "rm_cred.h"
+#include "rm_election.h"
 #include "rm_msg.h"
 
 typedef struct {
@@ -32,6 +33,8 @@ typedef struct {
     char *blender;
     char *rendering;
     bool draining;
+    uint64_t epoch; /* highest coordinator epoch this node has seen */
+    bool acting;    /* it coordinates in that epoch */
 } rm_member_meta_t;
 
 typedef struct _rm_member_t rm_member_t;
@@ -72,5 +75,9 @@ bool rm_member_left(rm_member_t *self);
 int rm_member_list(rm_member_t *self, rm_nodes_reply_t *reply, rm_err_t *err);
 
 size_t rm_member_alive(rm_member_t *self);
+
+/*  The membership view for rm_election (this node first), valid until the
+    next call into rm_member.  *count receives the number of entries. */
+const rm_election_member_t *rm_member_view(rm_member_t *self, size_t *count);
 
 #endif

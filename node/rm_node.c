@@ -47,6 +47,7 @@ typedef struct {
     rm_jobs_t *jobs;
     rm_slots_t *slots;
     rm_member_t *member;
+    rm_election_t election;
     bool blender_ok;
     char blender[512];
     int64_t started;
@@ -583,9 +584,8 @@ static void handle_status(request_t *r)
         .version = RM_VERSION,
         .proto = RM_PROTO_VERSION,
         .uptime_s = (zclock_time() - self->started) / 1000,
-        /* One node is its own coordinator until membership (issue 3). */
-        .coordinator = self->config.name,
-        .epoch = 1,
+        .coordinator = self->election.coordinator,
+        .epoch = self->election.coordinator_epoch,
         .slots = rm_slots_count(self->slots),
         .slots_busy = rm_slots_busy(self->slots),
         .blender_ok = self->blender_ok,
@@ -653,7 +653,28 @@ static void local_meta(node_t *self, rm_member_meta_t *meta, char *rendering, si
         .blender_ok = self->blender_ok,
         .blender = self->blender,
         .rendering = rendering,
+        .epoch = self->election.epoch,
+        .acting = self->election.acting,
     };
+}
+
+/*  Re-runs the election over the current membership view. */
+static void elect(node_t *self)
+{
+    size_t n = 0;
+    const rm_election_member_t *view = rm_member_view(self->member, &n);
+    if (!view)
+        return;
+    char before[sizeof self->election.coordinator];
+    uint64_t before_epoch = self->election.coordinator_epoch;
+    snprintf(before, sizeof before, "%s", self->election.coordinator);
+    rm_election_update(&self->election, view, n);
+    if (strcmp(before, self->election.coordinator) != 0 ||
+        before_epoch != self->election.coordinator_epoch)
+        zsys_info("coordinator: %s, epoch %llu%s at %lld",
+                  self->election.coordinator[0] ? self->election.coordinator : "(none)",
+                  (unsigned long long)self->election.coordinator_epoch,
+                  self->election.acting ? " (this node)" : "", (long long)zclock_time());
 }
 
 static void handle_nodes(request_t *r)
@@ -984,6 +1005,7 @@ static void node_actor(zsock_t *pipe, void *args)
         rm_slots_schedule(self->slots);
         rm_slots_flush(self->slots);
         serve_watches(self);
+        elect(self);
         char rendering[200];
         rm_member_meta_t meta;
         local_meta(self, &meta, rendering, sizeof rendering);

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Five nodes on five hosts (network namespaces) form a mesh by gossip: all
-# learn all from one seed; a node killed with SIGKILL is declared dead by
-# every other; a node stopped with SIGTERM is seen to leave; a restarted node
-# is alive again for everyone.
+# learn all from one seed and agree on the coordinator (the stable node, n3);
+# n3 killed with SIGKILL is declared dead by every other and a new
+# coordinator takes over in a higher epoch; a node stopped with SIGTERM is
+# seen to leave; n3 restarted is alive again and coordinates again.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/netns.sh"
 [ "$(id -u)" = 0 ] || { echo "skipped: needs root"; exit 0; }
@@ -53,12 +54,41 @@ sys.exit(0 if ($test) else 1)" "$T/seen.$i" || { ok=0; break; }
   done
 }
 
-for i in $(seq 1 $N); do start "$i"; done
+# coordinator_on I: "name epoch" of the coordinator host I's node follows.
+coordinator_on() {
+  netns_exec "$1" env MESH_HOME="$MESH_HOME" MESH_TIMEOUT_MS=2000 \
+    "$MESHCTL" --mesh "$(addr "$1")" status --json 2>/dev/null |
+    python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["coordinator"], d["epoch"])' 2>/dev/null
+}
+
+# until_coordinator SECONDS HOSTS NAME: all of HOSTS follow NAME, one epoch.
+until_coordinator() {
+  local limit=$1 hosts=$2 want=$3 start_s=$SECONDS i
+  while :; do
+    : >"$T/coord"
+    for i in $hosts; do coordinator_on "$i" >>"$T/coord" || true; done
+    if [ "$(sort -u "$T/coord" | wc -l)" = 1 ] && [ "$(cut -d' ' -f1 "$T/coord" | head -1)" = "$want" ]; then
+      cut -d' ' -f2 "$T/coord" | head -1
+      return 0
+    fi
+    [ $((SECONDS - start_s)) -ge "$limit" ] && { cat "$T/coord" >&2; return 1; }
+    sleep 0.5
+  done
+}
+
+for i in $(seq 1 $N); do
+  if [ "$i" = 3 ]; then start "$i" --role stable; else start "$i"; fi
+done
 t=$(until_all 20 "1 2 3 4 5" 'len(seen) == 5 and set(seen.values()) == {"alive"}') ||
   fail "the mesh did not form"
 pass "5 nodes on 5 hosts know each other as alive (${t} s)"
+epoch1=$(until_coordinator 10 "1 2 3 4 5" n3) || fail "the nodes do not agree on n3 as coordinator"
+pass "every node follows the stable node n3 as coordinator (epoch $epoch1)"
 
 kill -KILL "${MPID[3]}"
+epoch2=$(until_coordinator 15 "1 2 4 5" n1) || fail "no new coordinator after n3 died"
+[ "$epoch2" -gt "$epoch1" ] || fail "the new coordinator's epoch $epoch2 is not above $epoch1"
+pass "coordinator n3 killed: n1 coordinates in epoch $epoch2 > $epoch1"
 t=$(until_all 20 "1 2 4 5" 'seen.get("n3") == "dead"') || fail "n3's death was not detected"
 pass "n3 killed with SIGKILL: every other node says dead (${t} s)"
 
@@ -67,10 +97,13 @@ wait "${MPID[5]}" || fail "n5 did not stop cleanly"
 t=$(until_all 20 "1 2 4" 'seen.get("n5") == "left"') || fail "n5's leave was not seen"
 pass "n5 stopped with SIGTERM: the others say it left (${t} s)"
 
-start 3
+start 3 --role stable
 t=$(until_all 30 "1 2 3 4" 'all(seen.get(n) == "alive" for n in ("n1", "n2", "n3", "n4"))') ||
   fail "n3 did not come back"
 pass "n3 restarted: alive again everywhere (${t} s)"
+epoch3=$(until_coordinator 15 "1 2 3 4" n3) || fail "n1 did not hand over to the stable n3"
+[ "$epoch3" -gt "$epoch2" ] || fail "the hand-over epoch $epoch3 is not above $epoch2"
+pass "n1 handed over to the stable n3 (epoch $epoch3)"
 
 for i in 1 2 3 4; do kill -TERM "${MPID[$i]}"; done
 for i in 1 2 3 4; do wait "${MPID[$i]}" || fail "n$i did not stop cleanly"; done
