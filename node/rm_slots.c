@@ -384,7 +384,8 @@ static void task_ended(rm_slots_t *self, slot_t *slot, rm_job_t *job, const rm_s
                the job with the reason instead of retrying forever. */
             for (uint32_t i = 0; i < slot->nframes; i++) {
                 const rm_frame_rec_t *f = rm_job_frame(job, slot->frames[i]);
-                if (f && f->state == RM_FRAME_ASSIGNED)
+                if (f && f->state == RM_FRAME_ASSIGNED &&
+                    !output_queued(self, rm_job_id(job), slot->frames[i]))
                     frame_failed(
                         self, job,
                         &(rm_slot_event_t){.frame = slot->frames[i], .reason = ev->reason});
