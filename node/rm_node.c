@@ -48,6 +48,7 @@ typedef struct {
     rm_slots_t *slots;
     rm_member_t *member;
     rm_election_t election;
+    rm_refusals_t refusals; /* rate of refusal log lines */
     bool blender_ok;
     char blender[512];
     int64_t started;
@@ -251,7 +252,7 @@ static void leave_mesh(node_t *self)
     while (!rm_member_left(self->member) && zclock_mono() < end) {
         void *which = zpoller_wait(self->poller, 50);
         if (which == self->zap)
-            rm_zap_handle(self->zap, self->roster);
+            rm_zap_handle(self->zap, self->roster, &self->refusals);
         else if (which)
             rm_member_handle(self->member, which);
         rm_member_tick(self->member);
@@ -338,29 +339,34 @@ static void handle_door(node_t *self)
     rm_err_t err;
     memset(&msg, 0, sizeof msg);
     if (!peer || !payload || zmsg_size(in) != 0 || peer_key(payload, key) != 0) {
-        zsys_warning("door: refused a malformed message from %s", address ? address : "?");
+        if (rm_refusal_log_ok(&self->refusals))
+            zsys_warning("door: refused a malformed message from %s", address ? address : "?");
         goto out;
     }
     if (rm_msg_decode(zframe_data(payload), zframe_size(payload), &msg, &err) != 0) {
-        zsys_warning("door: refused a malformed message from %s: %s", address ? address : "?",
-                     err.msg);
+        if (rm_refusal_log_ok(&self->refusals))
+            zsys_warning("door: refused a malformed message from %s: %s", address ? address : "?",
+                         err.msg);
         goto out;
     }
     if (msg.type != RM_MSG_HELLO) {
-        zsys_warning("door: refused %s from %s: only HELLO is accepted here", rm_msg_name(msg.type),
-                     address ? address : "?");
+        if (rm_refusal_log_ok(&self->refusals))
+            zsys_warning("door: refused %s from %s: only HELLO is accepted here",
+                         rm_msg_name(msg.type), address ? address : "?");
         goto out;
     }
     if (rm_cred_verify(msg.u.hello.credential.data, msg.u.hello.credential.len,
                        self->token.mesh_pk.b, (int64_t)time(NULL), &cred, &err) != 0) {
         char z85[41];
         rm_key_z85(key, z85);
-        zsys_warning("door: refused %s (key %s): %s", address ? address : "?", z85, err.msg);
+        if (rm_refusal_log_ok(&self->refusals))
+            zsys_warning("door: refused %s (key %s): %s", address ? address : "?", z85, err.msg);
         goto out;
     }
     if (memcmp(cred.curve_pk.b, key, 32) != 0) {
-        zsys_warning("door: refused %s: credential of '%s' belongs to another CURVE key",
-                     address ? address : "?", cred.name);
+        if (rm_refusal_log_ok(&self->refusals))
+            zsys_warning("door: refused %s: credential of '%s' belongs to another CURVE key",
+                         address ? address : "?", cred.name);
         goto out;
     }
     bool known = rm_roster_find(self->roster, key, (int64_t)time(NULL)) != NULL;
@@ -993,7 +999,7 @@ static void node_actor(zsock_t *pipe, void *args)
         if (which == self->pipe)
             handle_pipe(self);
         else if (which == self->zap)
-            rm_zap_handle(self->zap, self->roster);
+            rm_zap_handle(self->zap, self->roster, &self->refusals);
         else if (which == self->door)
             handle_door(self);
         else if (which == self->mesh)

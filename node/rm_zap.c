@@ -3,6 +3,25 @@
 #include <string.h>
 #include <time.h>
 
+bool rm_refusal_log_ok(rm_refusals_t *refusals)
+{
+    int64_t now = zclock_mono();
+    if (now - refusals->window_start >= RM_REFUSAL_WINDOW_MS) {
+        if (refusals->dropped)
+            zsys_warning("%u more refused connections or messages were not logged",
+                         refusals->dropped);
+        refusals->window_start = now;
+        refusals->logged = 0;
+        refusals->dropped = 0;
+    }
+    if (refusals->logged < RM_REFUSAL_LOGS) {
+        refusals->logged++;
+        return true;
+    }
+    refusals->dropped++;
+    return false;
+}
+
 zsock_t *rm_zap_bind(rm_err_t *err)
 {
     zsock_t *zap = zsock_new(ZMQ_REP);
@@ -32,7 +51,7 @@ static void reply(zsock_t *zap, const char *request_id, const char *status, cons
     zmsg_send(&msg, zap);
 }
 
-void rm_zap_handle(zsock_t *zap, rm_roster_t *roster)
+void rm_zap_handle(zsock_t *zap, rm_roster_t *roster, rm_refusals_t *refusals)
 {
     zmsg_t *req = zmsg_recv(zap);
     if (!req)
@@ -51,8 +70,9 @@ void rm_zap_handle(zsock_t *zap, rm_roster_t *roster)
         goto out;
     }
     if (strcmp(mechanism, "CURVE") != 0 || !key || zframe_size(key) != 32) {
-        zsys_warning("refused %s connection from %s: only CURVE is accepted", mechanism,
-                     address ? address : "?");
+        if (rm_refusal_log_ok(refusals))
+            zsys_warning("refused %s connection from %s: only CURVE is accepted", mechanism,
+                         address ? address : "?");
         reply(zap, rid, "400", "CURVE required", "");
         goto out;
     }
@@ -68,14 +88,16 @@ void rm_zap_handle(zsock_t *zap, rm_roster_t *roster)
             reply(zap, rid, "200", "OK", z85);
             goto out;
         }
-        zsys_warning("refused connection from %s: CURVE key %s presented no valid credential "
-                     "of this mesh",
-                     address ? address : "?", z85);
+        if (rm_refusal_log_ok(refusals))
+            zsys_warning("refused connection from %s: CURVE key %s presented no valid credential "
+                         "of this mesh",
+                         address ? address : "?", z85);
         reply(zap, rid, "400", "no credential", "");
         goto out;
     }
-    zsys_warning("refused connection from %s to unknown ZAP domain '%s'", address ? address : "?",
-                 domain ? domain : "");
+    if (rm_refusal_log_ok(refusals))
+        zsys_warning("refused connection from %s to unknown ZAP domain '%s'",
+                     address ? address : "?", domain ? domain : "");
     reply(zap, rid, "400", "unknown domain", "");
 out:
     zstr_free(&version);

@@ -17,6 +17,7 @@
 #define RM_ZAP_H
 
 #include <czmq.h>
+#include <stdbool.h>
 
 #include "rm_roster.h"
 
@@ -24,12 +25,27 @@
 #define RM_ZAP_DOMAIN_DOOR "door"
 #define RM_ZAP_DOMAIN_MESH "mesh"
 
+/*  Refusals are logged, but a flood of them must not flood the log: at
+    most RM_REFUSAL_LOGS lines per RM_REFUSAL_WINDOW_MS, then one line that
+    says how many were not logged. */
+#define RM_REFUSAL_LOGS 20
+#define RM_REFUSAL_WINDOW_MS 10000
+
+typedef struct {
+    int64_t window_start;
+    unsigned logged;
+    unsigned dropped;
+} rm_refusals_t;
+
+/*  True when this refusal may be logged. */
+bool rm_refusal_log_ok(rm_refusals_t *refusals);
+
 /*  Binds the ZAP REP socket; NULL with err if the endpoint is taken (another
     handler in this process). */
 zsock_t *rm_zap_bind(rm_err_t *err);
 
 /*  Reads one ZAP request from zap and answers it.  Refusals are logged with
     the peer's address and key. */
-void rm_zap_handle(zsock_t *zap, rm_roster_t *roster);
+void rm_zap_handle(zsock_t *zap, rm_roster_t *roster, rm_refusals_t *refusals);
 
 #endif
