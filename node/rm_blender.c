@@ -1,4 +1,4 @@
-/*  rm_blender: the render slot actor; rm_blender.h has the pipe protocol.
+/*  rm_blender: the render slot actor; rm_slot_msg.h has the pipe protocol.
 
     One actor thread per slot owns at most one Blender child and polls, with
     zmq_poll, its pipe plus the child's two pipes: stdout+stderr (copied to
@@ -9,6 +9,8 @@
     waitpid(WNOHANG) once their pipes close, or at once after SIGKILL. */
 #define _GNU_SOURCE /* posix_spawn_file_actions_addchdir_np */
 #include "rm_blender.h"
+
+#include "rm_driver_event.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -32,7 +34,6 @@ extern char **environ;
 #define OUTPUT_LINE_MAX 4096        /* longer Blender lines are scanned in pieces */
 #define RESULT_LINE_MAX (64 * 1024) /* longer driver lines are dropped */
 #define PROBE_TIMEOUT_MS 10000
-#define RENDER_FRAMES 19 /* frames of a RENDER message, command included */
 
 /* ------------------------------------------------------------------------ */
 /*  Small helpers                                                            */
@@ -53,13 +54,6 @@ static bool parse_u64_prefix(const char *s, uint64_t *out, char **end)
         return false;
     *out = v;
     return true;
-}
-
-/*  A string that is exactly a decimal number. */
-static bool parse_u64(const char *s, uint64_t *out)
-{
-    char *end;
-    return parse_u64_prefix(s, out, &end) && *end == '\0';
 }
 
 static int imax(int a, int b)
@@ -131,412 +125,9 @@ static void describe_status(int status, char *buf, size_t size)
 }
 
 /* ------------------------------------------------------------------------ */
-/*  JSON: writing settings and commands, reading the driver's flat events.  */
-
-static void json_str(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
-        if (*p == '"' || *p == '\\')
-            fprintf(f, "\\%c", *p);
-        else if (*p < 0x20)
-            fprintf(f, "\\u%04x", *p);
-        else
-            fputc(*p, f);
-    }
-    fputc('"', f);
-}
-
-static const char *json_ws(const char *p)
-{
-    while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
-        p++;
-    return p;
-}
-
-static bool hex4(const char *p, unsigned *out)
-{
-    unsigned v = 0;
-    for (int i = 0; i < 4; i++) {
-        char c = p[i];
-        int d = c >= '0' && c <= '9'   ? c - '0'
-                : c >= 'a' && c <= 'f' ? c - 'a' + 10
-                : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                       : -1;
-        if (d < 0)
-            return false;
-        v = v * 16 + (unsigned)d;
-    }
-    *out = v;
-    return true;
-}
-
-static size_t utf8_put(char *out, unsigned cp)
-{
-    if (cp < 0x80) {
-        out[0] = (char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        out[0] = (char)(0xc0 | (cp >> 6));
-        out[1] = (char)(0x80 | (cp & 0x3f));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        out[0] = (char)(0xe0 | (cp >> 12));
-        out[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-        out[2] = (char)(0x80 | (cp & 0x3f));
-        return 3;
-    }
-    out[0] = (char)(0xf0 | (cp >> 18));
-    out[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-    out[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-    out[3] = (char)(0x80 | (cp & 0x3f));
-    return 4;
-}
-
-/*  Decodes \uXXXX (and a following low surrogate) at p (just after the
-    'u'); returns the code point and advances *p past the digits. */
-static bool json_unicode(const char **p, unsigned *cp)
-{
-    if (!hex4(*p, cp))
-        return false;
-    *p += 4;
-    unsigned lo;
-    if (*cp >= 0xd800 && *cp < 0xdc00 && (*p)[0] == '\\' && (*p)[1] == 'u' && hex4(*p + 2, &lo) &&
-        lo >= 0xdc00 && lo < 0xe000) {
-        *cp = 0x10000 + ((*cp - 0xd800) << 10) + (lo - 0xdc00);
-        *p += 6;
-    } else if (*cp >= 0xd800 && *cp < 0xe000) {
-        *cp = 0xfffd; /* lone surrogate */
-    }
-    return *cp != 0; /* NUL would cut the string short */
-}
-
-/*  Parses a JSON string at p (on the quote) into a malloc'd UTF-8 string;
-    returns the position after it, NULL if malformed. */
-static const char *json_string(const char *p, char **out)
-{
-    if (*p++ != '"')
-        return NULL;
-    char *buf = malloc(strlen(p) + 1); /* unescaping never grows */
-    if (!buf)
-        return NULL;
-    size_t n = 0;
-    while (*p && *p != '"') {
-        unsigned char c = (unsigned char)*p++;
-        if (c < 0x20)
-            break;
-        if (c != '\\') {
-            buf[n++] = (char)c;
-            continue;
-        }
-        const char *esc = "\"\"\\\\//b\bf\fn\nr\rt\t";
-        const char *hit = *p && *p != 'u' ? strchr(esc, *p) : NULL;
-        unsigned cp;
-        if (hit && (hit - esc) % 2 == 0) {
-            buf[n++] = hit[1];
-            p++;
-        } else if (*p == 'u' && (p++, json_unicode(&p, &cp))) {
-            n += utf8_put(buf + n, cp);
-        } else {
-            break;
-        }
-    }
-    if (*p != '"') {
-        free(buf);
-        return NULL;
-    }
-    buf[n] = '\0';
-    *out = buf;
-    return p + 1;
-}
-
-/*  Skips any JSON value; NULL if malformed. */
-static const char *json_skip(const char *p)
-{
-    if (*p == '"') {
-        char *s = NULL;
-        p = json_string(p, &s);
-        free(s);
-        return p;
-    }
-    if (*p == '[' || *p == '{') {
-        char close = *p == '[' ? ']' : '}';
-        p = json_ws(p + 1);
-        while (p && *p != close) {
-            if (close == '}') {
-                char *key = NULL;
-                p = json_string(p, &key);
-                free(key);
-                if (!p || *(p = json_ws(p)) != ':')
-                    return NULL;
-                p = json_ws(p + 1);
-            }
-            p = json_skip(p);
-            if (!p)
-                return NULL;
-            p = json_ws(p);
-            if (*p == ',')
-                p = json_ws(p + 1);
-            else if (*p != close)
-                return NULL;
-        }
-        return p ? p + 1 : NULL;
-    }
-    const char *start = p;
-    while (*p && !strchr(",}] \t\r\n", *p))
-        p++;
-    return p > start ? p : NULL;
-}
-
-/*  One event from the driver (see blender_driver.py). */
-typedef struct {
-    char *event, *file, *reason, *scope;
-    int64_t frame, render_ms, pid;
-    bool has_frame;
-} drv_event_t;
-
-static void drv_event_clear(drv_event_t *ev)
-{
-    free(ev->event);
-    free(ev->file);
-    free(ev->reason);
-    free(ev->scope);
-    memset(ev, 0, sizeof *ev);
-}
-
-static const char *drv_event_field(drv_event_t *ev, const char *key, const char *p)
-{
-    char **str = streq(key, "event")    ? &ev->event
-                 : streq(key, "file")   ? &ev->file
-                 : streq(key, "reason") ? &ev->reason
-                 : streq(key, "scope")  ? &ev->scope
-                                        : NULL;
-    int64_t *num = streq(key, "frame")       ? &ev->frame
-                   : streq(key, "render_ms") ? &ev->render_ms
-                   : streq(key, "pid")       ? &ev->pid
-                                             : NULL;
-    if (str && *p == '"') {
-        free(*str);
-        *str = NULL;
-        return json_string(p, str);
-    }
-    if (num && (*p == '-' || (*p >= '0' && *p <= '9'))) {
-        char *end;
-        errno = 0;
-        long long v = strtoll(p, &end, 10);
-        if (errno || end == p)
-            return NULL;
-        *num = v;
-        ev->has_frame |= num == &ev->frame;
-        return json_skip(p); /* a fraction or exponent, if any */
-    }
-    return json_skip(p);
-}
-
-static bool drv_event_parse(const char *line, drv_event_t *ev)
-{
-    memset(ev, 0, sizeof *ev);
-    const char *p = json_ws(line);
-    if (*p++ != '{')
-        return false;
-    p = json_ws(p);
-    while (p && *p != '}') {
-        char *key = NULL;
-        p = json_string(p, &key);
-        if (p && *(p = json_ws(p)) == ':')
-            p = drv_event_field(ev, key, json_ws(p + 1));
-        else
-            p = NULL;
-        free(key);
-        if (!p)
-            break;
-        p = json_ws(p);
-        if (*p == ',')
-            p = json_ws(p + 1);
-        else if (*p != '}')
-            p = NULL;
-    }
-    if (!p || !ev->event) {
-        drv_event_clear(ev);
-        return false;
-    }
-    return true;
-}
-
-/* ------------------------------------------------------------------------ */
-/*  Pipe messages                                                            */
-
-static const char *event_names[] = {NULL,        "PROGRESS",    "FRAME_DONE",   "FRAME_FAILED",
-                                    "TASK_DONE", "TASK_FAILED", "TASK_CANCELED"};
-static const size_t event_frames[] = {0, 4, 6, 4, 3, 4, 2}; /* command included */
-
-const char *rm_slot_event_name(rm_slot_event_type_t type)
-{
-    return type >= RM_SLOT_PROGRESS && type <= RM_SLOT_TASK_CANCELED ? event_names[type] : "?";
-}
-
-static bool is_abs(const char *path)
-{
-    return path && path[0] == '/';
-}
-
-static int task_validate(const rm_render_task_t *t, rm_err_t *err)
-{
-    if (!t->job_id || !*t->job_id)
-        return rm_err_set(err, RM_EINVAL, "render task without a job id");
-    if (!is_abs(t->blend) || !is_abs(t->out_dir) || !is_abs(t->log_path))
-        return rm_err_set(err, RM_EINVAL, "job %s: blend, out_dir and log need absolute paths",
-                          t->job_id);
-    if (t->frame_count == 0 || !t->frames)
-        return rm_err_set(err, RM_EINVAL, "job %s: task without frames", t->job_id);
-    for (size_t i = 0; i < t->frame_count; i++)
-        if (t->frames[i] > RM_BLENDER_MAX_FRAME)
-            return rm_err_set(err, RM_EINVAL, "job %s: frame %" PRIu64 " beyond Blender's %d",
-                              t->job_id, t->frames[i], RM_BLENDER_MAX_FRAME);
-    return 0;
-}
-
-static char *frame_list(const uint64_t *frames, size_t count)
-{
-    char *buf = NULL;
-    size_t size = 0;
-    FILE *f = open_memstream(&buf, &size);
-    if (!f)
-        return NULL;
-    for (size_t i = 0; i < count; i++)
-        fprintf(f, i ? ",%" PRIu64 : "%" PRIu64, frames[i]);
-    fclose(f);
-    return buf;
-}
-
-int rm_slot_render(zactor_t *slot, const rm_render_task_t *t, rm_err_t *err)
-{
-    if (task_validate(t, err))
-        return -1;
-    char *frames = frame_list(t->frames, t->frame_count);
-    zmsg_t *msg = zmsg_new();
-    if (!frames || !msg) {
-        free(frames);
-        zmsg_destroy(&msg);
-        return rm_err_set(err, RM_ENOMEM, "out of memory building a render task");
-    }
-    const rm_render_settings_t *s = &t->settings;
-    const char *strs[] = {"RENDER", t->job_id, t->blend,  t->project_dir, t->out_dir, t->log_path,
-                          s->scene, s->camera, s->engine, s->device,      s->format};
-    for (size_t i = 0; i < sizeof strs / sizeof *strs; i++)
-        zmsg_addstr(msg, strs[i] ? strs[i] : "");
-    const uint64_t nums[] = {s->samples, s->percent,       s->res_x,          s->res_y,
-                             s->gpu,     t->allow_scripts, t->frame_timeout_s};
-    for (size_t i = 0; i < sizeof nums / sizeof *nums; i++)
-        zmsg_addstrf(msg, "%" PRIu64, nums[i]);
-    zmsg_addstr(msg, frames);
-    free(frames);
-    if (zmsg_send(&msg, slot) != 0) {
-        zmsg_destroy(&msg);
-        return rm_err_set(err, RM_EIO, "cannot send a task to the render slot");
-    }
-    return 0;
-}
-
-int rm_slot_cancel(zactor_t *slot, const char *job_id)
-{
-    return zstr_sendx(slot, "CANCEL", job_id ? job_id : "", NULL);
-}
-
-int rm_slot_release(zactor_t *slot)
-{
-    return zstr_send(slot, "RELEASE");
-}
-
-void rm_slot_event_clear(rm_slot_event_t *ev)
-{
-    free(ev->job_id);
-    free(ev->file);
-    free(ev->reason);
-    memset(ev, 0, sizeof *ev);
-}
-
-static bool event_fields(rm_slot_event_t *ev, char **f)
-{
-    uint64_t n;
-    switch (ev->type) {
-    case RM_SLOT_PROGRESS:
-        if (!parse_u64(f[3], &n) || n > 100)
-            return false;
-        ev->percent = (int)n;
-        return parse_u64(f[2], &ev->frame);
-    case RM_SLOT_FRAME_DONE:
-        if (!parse_u64(f[5], &n) || n > INT32_MAX)
-            return false;
-        ev->pid = (int)n;
-        ev->file = xstrdup(f[3]);
-        return parse_u64(f[2], &ev->frame) && parse_u64(f[4], &ev->render_ms);
-    case RM_SLOT_FRAME_FAILED:
-        ev->reason = xstrdup(f[3]);
-        return parse_u64(f[2], &ev->frame);
-    case RM_SLOT_TASK_DONE:
-        ev->oneshot = streq(f[2], "oneshot");
-        return ev->oneshot || streq(f[2], "persistent");
-    case RM_SLOT_TASK_FAILED:
-        ev->reason = xstrdup(f[2]);
-        ev->fatal = streq(f[3], "1");
-        return ev->fatal || streq(f[3], "0");
-    default:
-        return true;
-    }
-}
-
-int rm_slot_event_decode(zmsg_t **msg_p, rm_slot_event_t *ev, rm_err_t *err)
-{
-    memset(ev, 0, sizeof *ev);
-    zmsg_t *msg = msg_p ? *msg_p : NULL;
-    char *f[6] = {0};
-    size_t count = msg ? zmsg_size(msg) : 0;
-    for (size_t i = 0; i < count && i < 6; i++)
-        f[i] = zmsg_popstr(msg);
-    zmsg_destroy(msg_p);
-    int rc = -1;
-    for (int t = RM_SLOT_PROGRESS; t <= RM_SLOT_TASK_CANCELED && f[0]; t++)
-        if (streq(f[0], event_names[t]))
-            ev->type = (rm_slot_event_type_t)t;
-    if (ev->type && count == event_frames[ev->type]) {
-        ev->job_id = xstrdup(f[1]);
-        rc = event_fields(ev, f) ? 0 : -1;
-    }
-    if (rc)
-        rm_err_set(err, RM_EPROTO, "malformed slot event %s (%zu frames)", f[0] ? f[0] : "(none)",
-                   count);
-    for (size_t i = 0; i < 6; i++)
-        free(f[i]);
-    if (rc)
-        rm_slot_event_clear(ev);
-    return rc;
-}
-
-int rm_slot_event_recv(zactor_t *slot, rm_slot_event_t *ev, rm_err_t *err)
-{
-    zmsg_t *msg = zmsg_recv(slot);
-    if (!msg) {
-        memset(ev, 0, sizeof *ev);
-        return rm_err_set(err, RM_EIO, "render slot: receive interrupted");
-    }
-    return rm_slot_event_decode(&msg, ev, err);
-}
-
-/* ------------------------------------------------------------------------ */
 /*  Slot state                                                               */
 
-typedef struct {
-    char *job_id, *blend, *project_dir, *out_dir, *log_path;
-    char *scene, *camera, *engine, *device, *format;
-    uint64_t samples, percent, res_x, res_y, gpu, allow_scripts, frame_timeout_s;
-    uint64_t *frames;
-    size_t frame_count;
-    char *key;      /* what a loaded Blender must match to be reused */
-    char *real_out; /* out_dir resolved, to check reported files against */
-} task_t;
+typedef rm_slot_task_t task_t;
 
 typedef enum {
     CHILD_NONE,
@@ -590,95 +181,18 @@ typedef struct {
     int64_t sent_ms, eta_at, eta_elapsed, eta_total;
 } slot_t;
 
-static void task_destroy(task_t **task_p)
-{
-    task_t *t = *task_p;
-    if (!t)
-        return;
-    char **strs[] = {&t->job_id,   &t->blend,  &t->project_dir, &t->out_dir,
-                     &t->log_path, &t->scene,  &t->camera,      &t->engine,
-                     &t->device,   &t->format, &t->key,         &t->real_out};
-    for (size_t i = 0; i < sizeof strs / sizeof *strs; i++)
-        free(*strs[i]);
-    free(t->frames);
-    free(t);
-    *task_p = NULL;
-}
-
-static bool parse_frames(task_t *t, const char *list)
-{
-    size_t count = 1;
-    for (const char *p = list; *p; p++)
-        count += *p == ',';
-    t->frames = calloc(count, sizeof *t->frames);
-    if (!t->frames)
-        return false;
-    const char *p = list;
-    for (size_t i = 0; i < count; i++) {
-        char *end;
-        if (*p < '0' || *p > '9')
-            return false;
-        errno = 0;
-        unsigned long long v = strtoull(p, &end, 10);
-        if (errno || v > RM_BLENDER_MAX_FRAME || (*end != ',' && *end != '\0'))
-            return false;
-        t->frames[i] = v;
-        p = end + (*end == ',');
-    }
-    t->frame_count = count;
-    return true;
-}
-
-/*  Decodes RENDER (command already popped); f holds its other 18 frames. */
-static task_t *task_decode(char **f)
-{
-    task_t *t = calloc(1, sizeof *t);
-    if (!t)
-        return NULL;
-    char **strs[] = {&t->job_id, &t->blend,  &t->project_dir, &t->out_dir, &t->log_path,
-                     &t->scene,  &t->camera, &t->engine,      &t->device,  &t->format};
-    size_t i = 0;
-    for (; i < sizeof strs / sizeof *strs; i++) {
-        *strs[i] = f[i];
-        f[i] = NULL; /* ownership moves to the task */
-    }
-    uint64_t *nums[] = {&t->samples, &t->percent,       &t->res_x,          &t->res_y,
-                        &t->gpu,     &t->allow_scripts, &t->frame_timeout_s};
-    bool ok = true;
-    for (size_t j = 0; j < sizeof nums / sizeof *nums; j++, i++)
-        ok = ok && parse_u64(f[i], nums[j]);
-    ok = ok && t->allow_scripts <= 1 && parse_frames(t, f[i]);
-    rm_render_task_t view = {.job_id = t->job_id,
-                             .blend = t->blend,
-                             .out_dir = t->out_dir,
-                             .log_path = t->log_path,
-                             .frames = t->frames,
-                             .frame_count = t->frame_count};
-    if (!ok || task_validate(&view, NULL)) {
-        task_destroy(&t);
-        return NULL;
-    }
-    return t;
-}
-
 /* ------------------------------------------------------------------------ */
 /*  Events to the parent                                                     */
 
 static void send_progress(slot_t *self, int percent)
 {
-    char frame[24], pct[12];
-    snprintf(frame, sizeof frame, "%" PRIu64, self->task->frames[self->next]);
-    snprintf(pct, sizeof pct, "%d", percent);
-    zstr_sendx(self->pipe, "PROGRESS", self->task->job_id, frame, pct, NULL);
+    rm_slot_send_progress(self->pipe, self->task->job_id, self->task->frames[self->next], percent);
 }
 
 static void send_frame_done(slot_t *self, const char *file, int64_t render_ms)
 {
-    char frame[24], ms[24], pid[16];
-    snprintf(frame, sizeof frame, "%" PRIu64, self->task->frames[self->next]);
-    snprintf(ms, sizeof ms, "%" PRId64, render_ms < 0 ? 0 : render_ms);
-    snprintf(pid, sizeof pid, "%d", self->child.render_pid);
-    zstr_sendx(self->pipe, "FRAME_DONE", self->task->job_id, frame, file, ms, pid, NULL);
+    rm_slot_send_frame_done(self->pipe, self->task->job_id, self->task->frames[self->next], file,
+                            render_ms, self->child.render_pid);
 }
 
 /*  Notes for the person reading the task log (and meshd's log). */
@@ -706,7 +220,8 @@ static void send_frame_failed(slot_t *self, const char *reason)
     char frame[24];
     snprintf(frame, sizeof frame, "%" PRIu64, self->task->frames[self->next]);
     note(self, "frame %s failed: %s", frame, reason);
-    zstr_sendx(self->pipe, "FRAME_FAILED", self->task->job_id, frame, reason, NULL);
+    rm_slot_send_frame_failed(self->pipe, self->task->job_id, self->task->frames[self->next],
+                              reason);
 }
 
 /*  Ends the current task with TASK_DONE (reason NULL), TASK_FAILED or
@@ -715,17 +230,17 @@ static void task_finish(slot_t *self, const char *event, const char *reason, boo
 {
     const char *job = self->task->job_id;
     if (streq(event, "TASK_DONE"))
-        zstr_sendx(self->pipe, event, job, self->used_oneshot ? "oneshot" : "persistent", NULL);
+        rm_slot_send_task_done(self->pipe, job, self->used_oneshot);
     else if (streq(event, "TASK_FAILED"))
-        zstr_sendx(self->pipe, event, job, reason, fatal ? "1" : "0", NULL);
+        rm_slot_send_task_failed(self->pipe, job, reason, fatal);
     else
-        zstr_sendx(self->pipe, event, job, NULL);
+        rm_slot_send_task_canceled(self->pipe, job);
     if (reason)
         note(self, "job %s: %s%s", job, reason, fatal ? " (the job is broken)" : "");
     if (self->log_fd >= 0)
         close(self->log_fd);
     self->log_fd = -1;
-    task_destroy(&self->task);
+    rm_slot_task_destroy(&self->task);
     self->frame_sent = false;
 }
 
@@ -833,7 +348,7 @@ static char *settings_json(const task_t *t, bool with_out_dir)
     fputc('{', f);
     for (size_t i = 0; i < 5; i++) {
         fprintf(f, "\"%s\":", keys[i]);
-        json_str(f, vals[i]);
+        rm_driver_json_str(f, vals[i]);
         fputc(',', f);
     }
     fprintf(f,
@@ -842,7 +357,7 @@ static char *settings_json(const task_t *t, bool with_out_dir)
             t->samples, t->percent, t->res_x, t->res_y, (int64_t)t->gpu - 1);
     if (with_out_dir) {
         fputs(",\"out_dir\":", f);
-        json_str(f, t->out_dir);
+        rm_driver_json_str(f, t->out_dir);
     }
     fputc('}', f);
     fclose(f);
@@ -903,7 +418,8 @@ static void build_args(slot_t *self, bool oneshot, args_t *a)
     if (oneshot) {
         size_t end = self->next + ONESHOT_MAX_FRAMES;
         self->child.oneshot_end = end < t->frame_count ? end : t->frame_count;
-        char *list = frame_list(t->frames + self->next, self->child.oneshot_end - self->next);
+        char *list =
+            rm_slot_frame_list(t->frames + self->next, self->child.oneshot_end - self->next);
         arg(a, "--frames");
         arg(a, list);
         free(list);
@@ -1038,7 +554,7 @@ static void frame_dispatch(slot_t *self)
         return;
     fprintf(f, "{\"cmd\":\"render\",\"frame\":%" PRIu64 ",\"out_dir\":",
             self->task->frames[self->next]);
-    json_str(f, self->task->out_dir);
+    rm_driver_json_str(f, self->task->out_dir);
     fputs("}\n", f);
     fclose(f);
     child_send(&self->child, buf);
@@ -1072,7 +588,7 @@ static void frame_advance(slot_t *self)
 
 /*  The driver says frames[next] is done: check the file really is there,
     and in out_dir (the node will ship whatever path it is given). */
-static void frame_done(slot_t *self, const drv_event_t *ev)
+static void frame_done(slot_t *self, const rm_driver_event_t *ev)
 {
     const char *out_dir = self->task->real_out;
     size_t len = strlen(out_dir);
@@ -1191,7 +707,7 @@ static void output_line(slot_t *self, const char *line)
         progress_from_line(self, line);
 }
 
-static void on_ready(slot_t *self, const drv_event_t *ev)
+static void on_ready(slot_t *self, const rm_driver_event_t *ev)
 {
     child_t *c = &self->child;
     if (c->state != CHILD_STARTING)
@@ -1208,7 +724,7 @@ static void on_ready(slot_t *self, const drv_event_t *ev)
         frame_dispatch(self);
 }
 
-static void on_frame_event(slot_t *self, const drv_event_t *ev)
+static void on_frame_event(slot_t *self, const rm_driver_event_t *ev)
 {
     if (!self->task || !self->frame_sent || !ev->has_frame || ev->frame < 0 ||
         (uint64_t)ev->frame != self->task->frames[self->next]) {
@@ -1226,8 +742,8 @@ static void on_frame_event(slot_t *self, const drv_event_t *ev)
 static void result_line(slot_t *self, const char *line)
 {
     child_t *c = &self->child;
-    drv_event_t ev;
-    if (!drv_event_parse(line, &ev)) {
+    rm_driver_event_t ev;
+    if (!rm_driver_event_parse(line, &ev)) {
         note(self, "ignoring a malformed driver line: %.200s", line);
         return;
     }
@@ -1242,7 +758,7 @@ static void result_line(slot_t *self, const char *line)
     } else {
         note(self, "ignoring driver event %.40s", ev.event);
     }
-    drv_event_clear(&ev);
+    rm_driver_event_clear(&ev);
 }
 
 typedef void line_fn(slot_t *self, const char *line);
@@ -1484,22 +1000,15 @@ static void task_begin(slot_t *self, task_t *t)
 
 static void on_render(slot_t *self, zmsg_t *msg)
 {
-    char *f[RENDER_FRAMES - 1] = {0};
-    size_t count = zmsg_size(msg);
-    bool complete = count == RENDER_FRAMES - 1;
-    for (size_t i = 0; i < RENDER_FRAMES - 1 && i < count; i++)
-        complete = (f[i] = zmsg_popstr(msg)) && complete;
-    char *job = xstrdup(f[0]);
-    task_t *t = complete ? task_decode(f) : NULL;
-    for (size_t i = 0; i < RENDER_FRAMES - 1; i++)
-        free(f[i]);
+    char *job = NULL;
+    task_t *t = rm_slot_task_decode(msg, &job);
     if (!t) {
-        zstr_sendx(self->pipe, "TASK_FAILED", job, "malformed RENDER message", "0", NULL);
+        rm_slot_send_task_failed(self->pipe, job, "malformed RENDER message", false);
     } else if (self->task) {
         char *why = zsys_sprintf("slot %d is busy with job %s", self->index, self->task->job_id);
-        zstr_sendx(self->pipe, "TASK_FAILED", t->job_id, why ? why : "slot busy", "0", NULL);
+        rm_slot_send_task_failed(self->pipe, t->job_id, why ? why : "slot busy", false);
         zstr_free(&why);
-        task_destroy(&t);
+        rm_slot_task_destroy(&t);
     } else {
         task_begin(self, t);
     }
@@ -1647,7 +1156,7 @@ static void slot_destroy(slot_t **self_p)
     child_kill(&self->child);
     if (self->log_fd >= 0)
         close(self->log_fd);
-    task_destroy(&self->task);
+    rm_slot_task_destroy(&self->task);
     free(self->blender);
     free(self->driver);
     free(self->oneshot_key);

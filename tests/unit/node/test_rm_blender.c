@@ -1,6 +1,7 @@
 /*  Tests of the render slot with the real Blender (/usr/bin/blender) on a
     tiny scene made at start by tools/make_sample_scene.py, plus fake
-    Blenders (shell scripts) for crashes and for a driver that cannot serve. */
+    Blenders (shell scripts) for crashes and for a driver that cannot serve.
+    The pipe messages alone are tested in test_rm_slot_msg.c. */
 #include "rm_blender.h"
 #include "rm_test.h"
 
@@ -361,51 +362,6 @@ static void test_probe(const fixture_t *fx)
               err.msg);
 }
 
-/*  Message helpers: validation and decoding without Blender. */
-static void test_messages(void)
-{
-    rm_err_t err;
-    const uint64_t frames[] = {1};
-    rm_render_task_t task = {.job_id = "j",
-                             .blend = "rel.blend",
-                             .out_dir = "/o",
-                             .log_path = "/l",
-                             .frames = frames,
-                             .frame_count = 1};
-    CHECK(rm_slot_render(NULL, &task, &err) == -1 && err.code == RM_EINVAL);
-    task.blend = "/x.blend";
-    task.frame_count = 0;
-    CHECK(rm_slot_render(NULL, &task, &err) == -1 && err.code == RM_EINVAL);
-
-    rm_slot_event_t ev;
-    zmsg_t *msg = zmsg_new();
-    zmsg_addstr(msg, "FRAME_DONE");
-    zmsg_addstr(msg, "j");
-    zmsg_addstr(msg, "12");
-    zmsg_addstr(msg, "/o/frame_0012.png");
-    zmsg_addstr(msg, "250");
-    zmsg_addstr(msg, "4242");
-    CHECK(rm_slot_event_decode(&msg, &ev, &err) == 0 && !msg);
-    CHECK(ev.type == RM_SLOT_FRAME_DONE && ev.frame == 12 && ev.render_ms == 250 && ev.pid == 4242);
-    CHECK(streq(ev.file, "/o/frame_0012.png") && streq(ev.job_id, "j"));
-    rm_slot_event_clear(&ev);
-
-    const char *bad[][4] = {{"PROGRESS", "j", "1", "101"},
-                            {"PROGRESS", "j", "-1", "5"},
-                            {"TASK_FAILED", "j", "why", "yes"},
-                            {"NOPE", "j", "1", "2"}};
-    for (size_t i = 0; i < 4; i++) {
-        msg = zmsg_new();
-        for (int j = 0; j < 4; j++)
-            zmsg_addstr(msg, bad[i][j]);
-        CHECK_MSG(rm_slot_event_decode(&msg, &ev, &err) == -1 && err.code == RM_EPROTO,
-                  "accepted %s", bad[i][0]);
-    }
-    msg = zmsg_new();
-    zmsg_addstr(msg, "TASK_DONE");
-    CHECK(rm_slot_event_decode(&msg, &ev, &err) == -1);
-}
-
 static int setup(fixture_t *fx)
 {
     const char *src = getenv("RM_SOURCE_DIR");
@@ -445,7 +401,6 @@ int main(void)
 {
     zsys_init();
     zsys_set_logstream(NULL); /* keep slot notes out of the test output */
-    test_messages();
     fixture_t fx;
     if (setup(&fx) != 0) {
         CHECK_MSG(false, "setup failed");
