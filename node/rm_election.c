@@ -58,8 +58,10 @@ bool rm_election_update(rm_election_t *e, const rm_election_member_t *members, s
     if (best == self) {
         /* Keep the role while our claim is the highest; else claim anew. */
         uint64_t top = 0;
+        /* Saturates: a peer gossiping the largest epoch must not wrap it. */
         if (!(e->acting && e->epoch == seen &&
-              highest_claim(members, count, true, e->epoch, &top) == self))
+              highest_claim(members, count, true, e->epoch, &top) == self) &&
+            seen < UINT64_MAX)
             seen++;
         e->acting = true;
     } else {

@@ -215,9 +215,13 @@ static int node_start(node_t *self, const rm_config_t *config, rm_err_t *err)
         return -1;
     if (!(self->roster = rm_roster_new()))
         return rm_err_set(err, RM_ENOMEM, "out of memory");
-    if (path_in_home(self, "roster", path, sizeof path, err) != 0 ||
-        rm_roster_load(self->roster, path, self->token.mesh_pk.b, (int64_t)time(NULL), err) != 0)
+    if (path_in_home(self, "roster", path, sizeof path, err) != 0)
         return -1;
+    rm_err_t roster_err;
+    /* The roster is a cache of credentials peers present again at the door. */
+    if (rm_roster_load(self->roster, path, self->token.mesh_pk.b, (int64_t)time(NULL),
+                       &roster_err) != 0)
+        zsys_warning("starting with an empty roster: %s", roster_err.msg);
     if (path_in_home(self, "chunks", path, sizeof path, err) != 0 ||
         !(self->store = rm_store_new(path, err)))
         return -1;
@@ -242,6 +246,9 @@ static int node_start(node_t *self, const rm_config_t *config, rm_err_t *err)
     return 0;
 }
 
+static void handle_door(node_t *self);
+static void handle_mesh(node_t *self);
+
 /*  Graceful leave: the others hear it from us instead of suspecting us. */
 static void leave_mesh(node_t *self)
 {
@@ -253,8 +260,14 @@ static void leave_mesh(node_t *self)
         void *which = zpoller_wait(self->poller, 50);
         if (which == self->zap)
             rm_zap_handle(self->zap, self->roster, &self->refusals);
-        else if (which)
-            rm_member_handle(self->member, which);
+        else if (which == self->mesh)
+            handle_mesh(self); /* answers from no-inbound peers come in here */
+        else if (which == self->door)
+            handle_door(self);
+        else if (which == self->pipe)
+            zstr_free(&(char *){zstr_recv(self->pipe)});
+        else if (which && !rm_member_handle(self->member, which))
+            rm_slots_handle(self->slots, which); /* slot events; slots stop next */
         rm_member_tick(self->member);
     }
 }

@@ -152,6 +152,7 @@ static void open_door(rm_peers_t *self, peer_t *peer, int64_t now)
         /* Queued by the socket until the TCP connection is up. */
         zframe_t *frame = zframe_new(buf, len);
         zframe_send(&frame, peer->door, ZFRAME_DONTWAIT);
+        zframe_destroy(&frame); /* czmq keeps it when the send fails */
         free(buf);
     }
     peer->state = LINK_DOOR;
@@ -240,6 +241,9 @@ static void welcome(rm_peers_t *self, peer_t *peer, const uint8_t *data, size_t 
     if (rm_msg_decode(data, len, &msg, &err) != 0 || msg.type != RM_MSG_WELCOME) {
         zsys_warning("peer %s: bad answer at its door", peer->addr);
         rm_msg_free(&msg);
+        close_sockets(self, peer);
+        drop_queue(peer);
+        start_backoff(peer, now);
         return;
     }
     rm_codec_free(&rm_cred_desc, &peer->cred);

@@ -260,12 +260,23 @@ static bool output_queued(const rm_slots_t *self, const char *job_id, uint64_t f
     return false;
 }
 
+#define SETTLED UINT64_MAX /* a task's frame the slot reported done or failed */
+
+/*  Marks a frame of the slot's task as reported: it is no longer the slot's
+    to release, even if it is handed out again to another slot. */
+static void settle(slot_t *slot, uint64_t frame)
+{
+    for (uint32_t i = 0; i < slot->nframes; i++)
+        if (slot->frames[i] == frame)
+            slot->frames[i] = SETTLED;
+}
+
 /*  Frames of an ended task that were neither rendered nor failed go back to
     pending; rendered ones wait for rm_slots_flush. */
 static void release_task(rm_slots_t *self, rm_job_t *job, slot_t *slot, const char *reason)
 {
     for (uint32_t i = 0; i < slot->nframes; i++)
-        if (!output_queued(self, rm_job_id(job), slot->frames[i]))
+        if (slot->frames[i] != SETTLED && !output_queued(self, rm_job_id(job), slot->frames[i]))
             rm_job_frame_release(job, slot->frames[i], reason);
 }
 
@@ -383,7 +394,8 @@ static void task_ended(rm_slots_t *self, slot_t *slot, rm_job_t *job, const rm_s
                each frame counts an attempt, so a node that never can fails
                the job with the reason instead of retrying forever. */
             for (uint32_t i = 0; i < slot->nframes; i++) {
-                const rm_frame_rec_t *f = rm_job_frame(job, slot->frames[i]);
+                const rm_frame_rec_t *f =
+                    slot->frames[i] == SETTLED ? NULL : rm_job_frame(job, slot->frames[i]);
                 if (f && f->state == RM_FRAME_ASSIGNED &&
                     !output_queued(self, rm_job_id(job), slot->frames[i]))
                     frame_failed(
@@ -473,10 +485,12 @@ static void handle_event(rm_slots_t *self, slot_t *slot, rm_slot_event_t *ev_in)
         slot->current = ev.frame;
         break;
     case RM_SLOT_FRAME_DONE:
+        settle(slot, ev.frame);
         if (job)
             queue_rendered(self, job, &ev);
         break;
     case RM_SLOT_FRAME_FAILED:
+        settle(slot, ev.frame);
         if (job)
             frame_failed(self, job, &ev);
         break;

@@ -33,9 +33,12 @@ start_node n1 "$port" --slots 1
 "$MESHCTL" fetch "$job" "$T/frames" >/dev/null
 [ "$(ls "$T/frames" | wc -l)" = 12 ] || fail "expected 12 frames: $(ls "$T/frames")"
 for f in "$T"/frames/*; do is_png "$f" || fail "$f is not a PNG"; done
-# Every frame was recorded done exactly once: the ones finished before the
-# kill were not rendered again.
+# No frame was recorded done twice: the ones finished before the kill were
+# not rendered again.  (The job log is written just after the journal, so a
+# kill between the two may leave one frame without its line.)
+dups=$(grep -o "frame [0-9]* done on n1" "$T/n1/jobs/$job/job.log" | sort | uniq -d)
+[ -z "$dups" ] || fail "frames recorded done twice: $dups"
 total=$(grep -c "done on n1" "$T/n1/jobs/$job/job.log")
-[ "$total" = 12 ] || fail "frames recorded done $total times (before kill: $before), expected 12"
+[ "$total" -ge 11 ] || fail "only $total frames logged done (before kill: $before)"
 pass "job completed after restart; $before frames kept, each frame done once"
 stop_node n1
