@@ -181,8 +181,11 @@ static int advertised_address(const rm_config_t *config, char *out, size_t size,
     return 0;
 }
 
+static void load_epoch(node_t *self);
+
 static int start_membership(node_t *self, rm_err_t *err)
 {
+    load_epoch(self);
     char addr[300];
     if (advertised_address(&self->config, addr, sizeof addr, err) != 0)
         return -1;
@@ -677,17 +680,49 @@ static void local_meta(node_t *self, rm_member_meta_t *meta, char *rendering, si
     };
 }
 
+/*  The highest epoch seen is kept in HOME/epoch, so a restarted node never
+    claims an epoch number it (or anyone) used before. */
+static void save_epoch(node_t *self)
+{
+    char path[1100], text[32];
+    rm_err_t err;
+    int n = snprintf(text, sizeof text, "%llu\n", (unsigned long long)self->election.epoch);
+    if (path_in_home(self, "epoch", path, sizeof path, &err) != 0 ||
+        rm_secret_write(path, text, (size_t)n, &err) != 0)
+        zsys_warning("cannot save the epoch: %s", err.msg);
+}
+
+static void load_epoch(node_t *self)
+{
+    char path[1100];
+    uint8_t *data = NULL;
+    size_t len = 0;
+    unsigned long long epoch = 0;
+    if (path_in_home(self, "epoch", path, sizeof path, NULL) != 0 || access(path, F_OK) != 0)
+        return;
+    if (rm_secret_read(path, &data, &len, 32, NULL) == 0 &&
+        sscanf((const char *)data, "%llu", &epoch) == 1)
+        self->election.epoch = epoch;
+    free(data);
+}
+
 /*  Re-runs the election over the current membership view. */
 static void elect(node_t *self)
 {
+    /* A node told to join does not coordinate alone before it has. */
+    if (self->config.join[0] && rm_member_alive(self->member) <= 1)
+        return;
     size_t n = 0;
     const rm_election_member_t *view = rm_member_view(self->member, &n);
     if (!view)
         return;
     char before[sizeof self->election.coordinator];
     uint64_t before_epoch = self->election.coordinator_epoch;
+    uint64_t before_seen = self->election.epoch;
     snprintf(before, sizeof before, "%s", self->election.coordinator);
     rm_election_update(&self->election, view, n);
+    if (self->election.epoch != before_seen)
+        save_epoch(self);
     if (strcmp(before, self->election.coordinator) != 0 ||
         before_epoch != self->election.coordinator_epoch)
         zsys_info("coordinator: %s, epoch %llu%s at %lld",
