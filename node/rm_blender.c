@@ -43,19 +43,6 @@ static char *xstrdup(const char *s)
     return strdup(s ? s : "");
 }
 
-/*  A decimal number at the start of s; *end is set after it. */
-static bool parse_u64_prefix(const char *s, uint64_t *out, char **end)
-{
-    if (!s || *s < '0' || *s > '9')
-        return false;
-    errno = 0;
-    unsigned long long v = strtoull(s, end, 10);
-    if (errno)
-        return false;
-    *out = v;
-    return true;
-}
-
 static int imax(int a, int b)
 {
     return a > b ? a : b;
@@ -654,12 +641,13 @@ static void progress_from_line(slot_t *self, const char *line)
     const char *p;
     uint64_t done, total;
     char *end;
-    if ((p = strstr(line, "| Sample ")) && (p += 9, parse_u64_prefix(p, &done, &end)) &&
-        *end == '/' && parse_u64_prefix(end + 1, &total, &end) && total > 0 && done <= total)
+    if ((p = strstr(line, "| Sample ")) && (p += 9, rm_slot_parse_u64_prefix(p, &done, &end)) &&
+        *end == '/' && rm_slot_parse_u64_prefix(end + 1, &total, &end) && total > 0 &&
+        done <= total)
         self->percent = imax(self->percent, (int)(done * 99 / total));
-    else if ((p = strstr(line, "| Rendering ")) && (p += 12, parse_u64_prefix(p, &done, &end)) &&
-             strncmp(end, " / ", 3) == 0 && parse_u64_prefix(end + 3, &total, &end) && total > 0 &&
-             done <= total)
+    else if ((p = strstr(line, "| Rendering ")) &&
+             (p += 12, rm_slot_parse_u64_prefix(p, &done, &end)) && strncmp(end, " / ", 3) == 0 &&
+             rm_slot_parse_u64_prefix(end + 3, &total, &end) && total > 0 && done <= total)
         self->percent = imax(self->percent, (int)(done * 99 / total));
     const char *t = strstr(line, "| Time:");
     const char *r = strstr(line, "| Remaining:");
@@ -1080,7 +1068,7 @@ static void purge_stale_tmpdirs(const char *root)
                                : NULL;
         uint64_t pid;
         char *end;
-        if (!dash || !parse_u64_prefix(dash + 1, &pid, &end) || *end != '-' || pid == 0 ||
+        if (!dash || !rm_slot_parse_u64_prefix(dash + 1, &pid, &end) || *end != '-' || pid == 0 ||
             pid > INT32_MAX || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
             continue;
         char *path = zsys_sprintf("%s/%s", root, entry->d_name);

@@ -12,8 +12,7 @@ static char *xstrdup(const char *s)
     return strdup(s ? s : "");
 }
 
-/*  A decimal number at the start of s; *end is set after it. */
-static bool parse_u64_prefix(const char *s, uint64_t *out, char **end)
+bool rm_slot_parse_u64_prefix(const char *s, uint64_t *out, char **end)
 {
     if (!s || *s < '0' || *s > '9')
         return false;
@@ -29,7 +28,7 @@ static bool parse_u64_prefix(const char *s, uint64_t *out, char **end)
 static bool parse_u64(const char *s, uint64_t *out)
 {
     char *end;
-    return parse_u64_prefix(s, out, &end) && *end == '\0';
+    return rm_slot_parse_u64_prefix(s, out, &end) && *end == '\0';
 }
 
 static const char *event_names[] = {NULL,        "PROGRESS",    "FRAME_DONE",   "FRAME_FAILED",
