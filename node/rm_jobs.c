@@ -12,6 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "rm_frames.h"
 
 #define JOURNAL_MAX_ENTRY (1024 * 1024)
@@ -126,6 +128,15 @@ struct _rm_job_t {
     uint64_t journal_entries;
     uint64_t version;
     uint64_t *progress; /* per frame index, percent while assigned */
+    /* Local changes not yet taken by rm_job_take_changes (merges are not
+       local: they came from a peer, which spreads them itself). */
+    uint8_t *dirty;       /* per frame index */
+    uint32_t *dirty_list; /* indexes of the dirty frames */
+    uint32_t ndirty;
+    bool dirty_job;          /* a job-level field changed */
+    bool merging;            /* changes being applied come from a peer or the disk */
+    uint64_t digest_version; /* rm_job_digest's cache */
+    rm_hash_t digest;
 };
 
 struct _rm_jobs_t {
@@ -371,8 +382,11 @@ int rm_frame_rec_cmp(const rm_frame_rec_t *a, const rm_frame_rec_t *b)
         return ca < cb ? -1 : 1;
     /* Attempts first: the live record with more attempts is the later one
        (its attempts are then the maximum, which keeps the join associative). */
+    /* Then the stamp: the coordinator stamps each assignment and each
+       give-back with (epoch, sequence), so its latest decision wins. */
     if (ca == CLASS_LIVE &&
-        ((c = cmp_u64(a->attempts, b->attempts)) || (c = cmp_u64(a->state, b->state))))
+        ((c = cmp_u64(a->attempts, b->attempts)) || (c = cmp_u64(a->epoch, b->epoch)) ||
+         (c = cmp_u64(a->state, b->state))))
         return c;
     if (ca == CLASS_DONE && (c = cmp_hash(&b->output, &a->output)) != 0)
         return c; /* the smaller output wins */
@@ -510,12 +524,24 @@ static const char *join_reason(const char *a, const char *b)
     return strcmp(a, b) <= 0 ? a : b;
 }
 
+static void mark_dirty(rm_job_t *job, size_t index)
+{
+    if (job->merging || !job->dirty || job->dirty[index])
+        return;
+    job->dirty[index] = 1;
+    job->dirty_list[job->ndirty++] = (uint32_t)index;
+}
+
 static void apply_entry(rm_job_t *job, journal_entry_t *entry)
 {
+    if (entry->kind != ENTRY_FRAME && !job->merging)
+        job->dirty_job = true;
     switch (entry->kind) {
     case ENTRY_FRAME: {
-        rm_frame_rec_t *rec = frame_at(job, entry->frame.frame, NULL);
+        size_t index = 0;
+        rm_frame_rec_t *rec = frame_at(job, entry->frame.frame, &index);
         if (rec) {
+            mark_dirty(job, index);
             rm_codec_free(&rm_frame_rec_desc, rec);
             *rec = entry->frame;
             memset(&entry->frame, 0, sizeof entry->frame);
@@ -589,6 +615,8 @@ static void job_free(rm_job_t **job_p)
     rm_codec_free(&job_record_desc, &job->rec);
     free(job->dir);
     free(job->progress);
+    free(job->dirty);
+    free(job->dirty_list);
     free(job);
     *job_p = NULL;
 }
@@ -625,8 +653,11 @@ static int job_open_journal(rm_job_t *job, rm_err_t *err)
 
 static int job_alloc_progress(rm_job_t *job, rm_err_t *err)
 {
-    job->progress = calloc(job->rec.frames.count ? job->rec.frames.count : 1, sizeof(uint64_t));
-    if (!job->progress)
+    size_t n = job->rec.frames.count ? job->rec.frames.count : 1;
+    job->progress = calloc(n, sizeof(uint64_t));
+    job->dirty = calloc(n, 1);
+    job->dirty_list = calloc(n, sizeof(uint32_t));
+    if (!job->progress || !job->dirty || !job->dirty_list)
         return rm_err_set(err, RM_ENOMEM, "out of memory");
     return 0;
 }
@@ -729,7 +760,9 @@ static int job_load(rm_jobs_t *self, const char *job_id, rm_err_t *err)
         job_free(&job);
         return -1;
     }
+    job->merging = true; /* what the disk holds was spread before, or will be by digests */
     job_replay(job, fmt->journal);
+    job->merging = false;
     /* Renders in flight died with the process that ran them. */
     for (uint32_t i = 0; i < job->rec.frames.count; i++)
         if (job->rec.frames.items[i].state == RM_FRAME_ASSIGNED)
@@ -876,6 +909,7 @@ int rm_jobs_create(rm_jobs_t *self, const rm_job_spec_t *spec, rm_job_t **job_ou
         return -1;
     }
     job->version = 1;
+    job->dirty_job = true; /* a new job: its whole record goes out */
     *job_out = job;
     *created = true;
     return 0;
@@ -986,6 +1020,7 @@ static int finish(rm_job_t *job, rm_err_t *err)
     if (job_append(job, &entry, err) != 0)
         return -1;
     job->rec.finished_at = entry.at;
+    job->dirty_job = true;
     maybe_compact(job);
     return 0;
 }
@@ -1049,6 +1084,31 @@ static int add_failed_on(rm_frame_rec_t *rec, const char *node, rm_err_t *err)
     return 0;
 }
 
+#define MAX_REASONS 4000
+
+static char *failure_reasons(const char *before, const char *node, const char *reason)
+{
+    char *text = NULL;
+    size_t size = 0;
+    FILE *f = open_memstream(&text, &size);
+    if (!f)
+        return strdup("");
+    if (before && before[0])
+        fprintf(f, "%s\n", before);
+    if (node && node[0])
+        fprintf(f, "%s: ", node);
+    fprintf(f, "%s", reason ? reason : "");
+    if (fclose(f) != 0 || !text)
+        return strdup("");
+    if (size > MAX_REASONS) { /* keep the latest */
+        const char *cut = strchr(text + size - MAX_REASONS, '\n');
+        char *tail = strdup(cut ? cut + 1 : text + size - MAX_REASONS);
+        free(text);
+        return tail;
+    }
+    return text;
+}
+
 int rm_job_frame_failed_on(rm_job_t *job, uint64_t frame, const char *node, const char *reason,
                            uint64_t max_attempts, rm_err_t *err)
 {
@@ -1066,8 +1126,11 @@ int rm_job_frame_failed_on(rm_job_t *job, uint64_t frame, const char *node, cons
         return -1;
     next.attempts++;
     next.state = next.attempts >= max_attempts ? RM_FRAME_FAILED : RM_FRAME_PENDING;
+    /* Each failure adds "node: reason", so a job that fails by the
+       Flamenco rules reports every node's reason. */
+    char *reasons = failure_reasons(next.error, node, reason);
     free(next.error);
-    next.error = strdup_text(reason);
+    next.error = reasons;
     if (add_failed_on(&next, node, err) != 0) {
         rm_codec_free(&rm_frame_rec_desc, &next);
         return -1;
@@ -1114,6 +1177,23 @@ void rm_job_frame_release(rm_job_t *job, uint64_t frame, const char *reason)
     maybe_compact(job);
 }
 
+void rm_job_frame_reissue(rm_job_t *job, uint64_t frame, uint64_t stamp, const char *reason)
+{
+    rm_frame_rec_t *cur = frame_at(job, frame, NULL);
+    if (!cur || (cur->state != RM_FRAME_ASSIGNED && cur->state != RM_FRAME_PENDING))
+        return;
+    journal_entry_t entry = {.kind = ENTRY_FRAME, .at = now_ms()};
+    if (rm_codec_copy(&rm_frame_rec_desc, &entry.frame, cur, NULL) != 0)
+        return;
+    (void)reason; /* the frame's error keeps failure reasons; the caller logs this one */
+    entry.frame.state = RM_FRAME_PENDING;
+    entry.frame.epoch = stamp;
+    job_append_many(job, &entry, 1, false, NULL); /* worth redoing only, like assignments */
+    apply_entry(job, &entry);
+    rm_codec_free(&journal_desc, &entry);
+    maybe_compact(job);
+}
+
 int rm_job_fail(rm_job_t *job, const char *reason, rm_err_t *err)
 {
     if (job->rec.error[0])
@@ -1128,6 +1208,7 @@ int rm_job_fail(rm_job_t *job, const char *reason, rm_err_t *err)
     }
     free(job->rec.error);
     job->rec.error = text;
+    job->dirty_job = true;
     for (size_t i = 0; i < job->rec.frames.count; i++)
         if (job->rec.frames.items[i].state == RM_FRAME_ASSIGNED)
             job->rec.frames.items[i].state = RM_FRAME_PENDING;
@@ -1144,6 +1225,7 @@ int rm_job_cancel(rm_job_t *job, rm_err_t *err)
     if (job_append(job, &entry, err) != 0)
         return -1;
     job->rec.canceled = true;
+    job->dirty_job = true;
     for (size_t i = 0; i < job->rec.frames.count; i++)
         if (job->rec.frames.items[i].state == RM_FRAME_ASSIGNED)
             job->rec.frames.items[i].state = RM_FRAME_PENDING;
@@ -1474,11 +1556,14 @@ static int job_merge_record(rm_job_t *job, const job_record_t *in, bool journal,
 {
     batch_t b = {0};
     int rc = -1;
+    bool was = job->merging;
+    job->merging = true;
     if (frames_match(&job->rec, in, err) == 0 && collect_frames(job, in, &b, err) == 0 &&
         collect_flags(job, in, &b, err) == 0 && job_apply_batch(job, &b, journal, err) == 0) {
         *changed = b.count > 0;
         rc = 0;
     }
+    job->merging = was;
     batch_free(&b);
     return rc;
 }
@@ -1573,9 +1658,148 @@ int rm_job_merge_frame(rm_job_t *job, const rm_frame_rec_t *rec, bool *changed, 
     batch_t b = {0};
     journal_entry_t *e = batch_add(&b, ENTRY_FRAME, err);
     int rc = -1;
+    job->merging = true;
     if (e && frame_join(cur, rec, &e->frame, err) == 0 && job_apply_batch(job, &b, true, err) == 0)
         rc = 0;
+    job->merging = false;
     batch_free(&b);
     *changed = rc == 0;
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Spreading local changes                                             */
+/* ------------------------------------------------------------------ */
+
+typedef struct {
+    RM_LIST(rm_frame_rec_t) frames;
+} frame_batch_t;
+
+static const rm_field_t frame_batch_fields[] = {
+    RM_FIELD_LIST_OF(frame_batch_t, frames, rm_frame_rec_desc, RM_MAX_FRAMES, "frame records"),
+};
+static const rm_struct_desc_t frame_batch_desc =
+    RM_DESC(frame_batch_t, "frame_batch", frame_batch_fields, "changed frames of one job");
+
+bool rm_job_has_changes(const rm_job_t *job)
+{
+    return job->ndirty > 0 || job->dirty_job;
+}
+
+int rm_job_take_changes(rm_job_t *job, uint8_t **buf, size_t *len, bool *job_level, rm_err_t *err)
+{
+    *buf = NULL;
+    *len = 0;
+    *job_level = job->dirty_job;
+    if (job->ndirty > 0) {
+        frame_batch_t batch = {.frames = {calloc(job->ndirty, sizeof(rm_frame_rec_t)), 0}};
+        if (!batch.frames.items)
+            return rm_err_set(err, RM_ENOMEM, "out of memory");
+        /* Shallow copies: only encoded, never freed through the batch. */
+        for (uint32_t i = 0; i < job->ndirty; i++)
+            batch.frames.items[batch.frames.count++] = job->rec.frames.items[job->dirty_list[i]];
+        int rc = rm_codec_encode(&frame_batch_desc, &batch, buf, len, err);
+        free(batch.frames.items);
+        if (rc != 0)
+            return -1;
+    }
+    for (uint32_t i = 0; i < job->ndirty; i++)
+        job->dirty[job->dirty_list[i]] = 0;
+    job->ndirty = 0;
+    job->dirty_job = false;
+    return 0;
+}
+
+int rm_job_merge_frames(rm_job_t *job, const uint8_t *buf, size_t len, bool *changed, rm_err_t *err)
+{
+    frame_batch_t in = {0};
+    size_t used = 0;
+    *changed = false;
+    if (rm_codec_decode(&frame_batch_desc, &in, buf, len, &used, err) != 0)
+        return rm_err_prefix(err, "job %s: ", job->rec.spec.job_id);
+    batch_t b = {0};
+    int rc = 0;
+    if (used != len)
+        rc = rm_err_set(err, RM_EPROTO, "%zu bytes after the frame records", len - used);
+    for (uint32_t i = 0; rc == 0 && i < in.frames.count; i++) {
+        const rm_frame_rec_t *rec = &in.frames.items[i];
+        const rm_frame_rec_t *cur = frame_at(job, rec->frame, NULL);
+        if (!cur)
+            rc = rm_err_set(err, RM_EPROTO, "job %s has no frame %llu", job->rec.spec.job_id,
+                            (unsigned long long)rec->frame);
+        else if (rec->state > RM_FRAME_FAILED)
+            rc = rm_err_set(err, RM_EPROTO, "frame %llu: unknown state %llu",
+                            (unsigned long long)rec->frame, (unsigned long long)rec->state);
+        else if (check_frame(rec, err) != 0)
+            rc = -1;
+        else if (!frame_absorbs(cur, rec)) {
+            journal_entry_t *e = batch_add(&b, ENTRY_FRAME, err);
+            if (!e || frame_join(cur, rec, &e->frame, err) != 0)
+                rc = -1;
+        }
+    }
+    if (rc == 0) {
+        job->merging = true;
+        rc = job_apply_batch(job, &b, true, err);
+        job->merging = false;
+        *changed = rc == 0 && b.count > 0;
+    }
+    batch_free(&b);
+    rm_codec_free(&frame_batch_desc, &in);
+    return rc;
+}
+
+int rm_job_digest(rm_job_t *job, rm_hash_t *out, rm_err_t *err)
+{
+    if (job->digest_version != job->version || job->version == 0) {
+        uint8_t *buf = NULL;
+        size_t len = 0;
+        if (rm_job_export(job, &buf, &len, err) != 0)
+            return -1;
+        crypto_generichash(job->digest.b, sizeof job->digest.b, buf, len, NULL, 0);
+        free(buf);
+        job->digest_version = job->version;
+    }
+    *out = job->digest;
+    return 0;
+}
+
+size_t rm_job_frame_count(const rm_job_t *job)
+{
+    return job->rec.frames.count;
+}
+
+const rm_frame_rec_t *rm_job_frame_at(const rm_job_t *job, size_t index)
+{
+    return index < job->rec.frames.count ? &job->rec.frames.items[index] : NULL;
+}
+
+int rm_job_assign(rm_job_t *job, const uint64_t *frames, uint32_t n, const char *node,
+                  uint64_t epoch, rm_err_t *err)
+{
+    batch_t batch = {0};
+    int rc = 0;
+    for (uint32_t k = 0; rc == 0 && k < n; k++) {
+        size_t index;
+        const rm_frame_rec_t *f = frame_at(job, frames[k], &index);
+        if (!f || f->state == RM_FRAME_DONE || f->state == RM_FRAME_FAILED)
+            rc = rm_err_set(err, RM_EINVAL, "job %s: frame %llu cannot be assigned",
+                            job->rec.spec.job_id, (unsigned long long)frames[k]);
+        else if (add_assignment(&batch, f, node, epoch) != 0)
+            rc = rm_err_set(err, RM_ENOMEM, "out of memory");
+        else
+            job->progress[index] = 0;
+    }
+    if (rc == 0 && job->rec.started_at == 0 && batch_add(&batch, ENTRY_START, err) == NULL)
+        rc = -1;
+    if (rc == 0 && batch.count > 0) {
+        job_append_many(job, batch.items, batch.count, false, NULL); /* see rm_jobs.h */
+        uint64_t version = job->version;
+        for (size_t k = 0; k < batch.count; k++)
+            apply_entry(job, &batch.items[k]);
+        job->version = version + 1;
+        maybe_compact(job);
+    }
+    batch_free(&batch);
     return rc;
 }

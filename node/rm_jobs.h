@@ -12,8 +12,10 @@
     the greater one, except attempts and failed_on, merged on their own:
       1. class: live (pending, assigned) < failed < done;
       2. two live records: more attempts wins (a retry is newer than the
-         assignment it retries), then assigned > pending, then the higher
-         epoch, then the greater node name;
+         assignment it retries), then the higher stamp (epoch field: the
+         coordinator stamps every assignment and give-back with
+         RM_STAMP(epoch, sequence), so its latest decision wins), then
+         assigned > pending, then the greater node name;
          two done records: the smaller output hash wins (frames are
          idempotent: either output is valid);
       3. still equal: the higher epoch, the greater node name, the greater
@@ -49,13 +51,18 @@ typedef enum {
     RM_FRAME_FAILED = 3,
 } rm_frame_state_t;
 
+/*  A coordinator decision's stamp: epochs order coordinators, the
+    sequence orders one coordinator's decisions. */
+#define RM_STAMP(epoch, seq) (((uint64_t)(epoch) << 32) | ((uint64_t)(seq)&0xffffffffu))
+#define RM_STAMP_EPOCH(stamp) ((stamp) >> 32)
+
 /*  Nodes kept per frame in failed_on. */
 #define RM_MAX_FAILED_ON 64
 
 typedef struct {
     uint64_t frame;
     uint64_t state; /* rm_frame_state_t */
-    uint64_t epoch; /* coordinator epoch of the assignment */
+    uint64_t epoch; /* stamp of the coordinator decision: RM_STAMP(epoch, seq) */
     char *node;     /* assigned to / rendered by */
     uint64_t attempts;
     uint64_t render_ms;
@@ -102,8 +109,9 @@ uint32_t rm_jobs_next_task(rm_jobs_t *self, const char *node, uint64_t epoch, rm
 int rm_job_frame_done(rm_job_t *job, uint64_t frame, const rm_hash_t *output, uint64_t size,
                       const char *file, uint64_t render_ms, const char *node, rm_err_t *err);
 
-/*  Records a failed attempt on `node` (journal + fsync): attempts + 1, node
-    added to failed_on (if non-empty; the first RM_MAX_FAILED_ON names are
+/*  Records a failed attempt on `node` (journal + fsync): attempts + 1,
+    "node: reason" appended to the frame's error (the latest 4000 bytes are
+    kept), node added to failed_on (if non-empty; the first RM_MAX_FAILED_ON names are
     kept).  The frame goes back to pending, or fails for good after
     max_attempts, which fails the job.  A done or failed frame is left as it
     is (returns 0).  The Flamenco rules (a node that failed a frame never
@@ -121,6 +129,11 @@ int rm_job_frame_failed(rm_job_t *job, uint64_t frame, const char *reason, uint6
     (best effort: a lost entry only loses the reason text, as at restart
     the frame is pending anyway). */
 void rm_job_frame_release(rm_job_t *job, uint64_t frame, const char *reason);
+
+/*  The coordinator takes a frame back (its worker is gone): pending,
+    stamped so that the merge rule prefers it to the assignment it undoes
+    on every node.  Journalled without fsync. */
+void rm_job_frame_reissue(rm_job_t *job, uint64_t frame, uint64_t stamp, const char *reason);
 
 /*  Fails the whole job (the .blend, scene or camera is unusable). */
 int rm_job_fail(rm_job_t *job, const char *reason, rm_err_t *err);
@@ -182,6 +195,36 @@ int rm_jobs_merge(rm_jobs_t *self, const uint8_t *buf, size_t len, rm_job_t **jo
     the job by the same rule; journalled before it is applied.  RM_EPROTO
     for a frame the job lacks or a malformed failed_on. */
 int rm_job_merge_frame(rm_job_t *job, const rm_frame_rec_t *rec, bool *changed, rm_err_t *err);
+
+/*  Spreading changes.  Every change made here (not by a merge, not read
+    from disk) marks its frame, or the job, as changed until
+    rm_job_take_changes takes them: the changed frame records encoded for
+    JOB_DELTA into *buf (malloc'd; NULL, 0 when no frame changed), and
+    *job_level true when a job-level field changed (creation, cancel,
+    failure, start/finish): send the whole record then.  Changes a node
+    merged in are not marked: the node they came from spreads them, and
+    digests (rm_job_digest) catch whatever a message lost. */
+bool rm_job_has_changes(const rm_job_t *job);
+int rm_job_take_changes(rm_job_t *job, uint8_t **buf, size_t *len, bool *job_level, rm_err_t *err);
+
+/*  Merges a JOB_DELTA's frame records (one journal write, one fsync).
+    Malformed input, a frame the job lacks or a bad record is RM_EPROTO and
+    changes nothing. */
+int rm_job_merge_frames(rm_job_t *job, const uint8_t *buf, size_t len, bool *changed,
+                        rm_err_t *err);
+
+/*  BLAKE2b-256 of rm_job_export's bytes (cached per version): two nodes
+    with the same digest hold the same record. */
+int rm_job_digest(rm_job_t *job, rm_hash_t *out, rm_err_t *err);
+
+/*  Frame records in frame order, for the scheduler. */
+size_t rm_job_frame_count(const rm_job_t *job);
+const rm_frame_rec_t *rm_job_frame_at(const rm_job_t *job, size_t index);
+
+/*  Assigns the given frames (pending or assigned; not done or failed) to
+    node in epoch; journalled without fsync like rm_jobs_next_task. */
+int rm_job_assign(rm_job_t *job, const uint64_t *frames, uint32_t n, const char *node,
+                  uint64_t epoch, rm_err_t *err);
 
 /*  Wire views (free with rm_codec_free on the matching descriptor). */
 int rm_job_summary(const rm_job_t *job, rm_job_summary_t *out, rm_err_t *err);

@@ -40,6 +40,11 @@ struct _rm_member_t {
     rm_election_member_t *view; /* rm_member_view's answer */
     rm_member_meta_t *view_meta;
     size_t view_cap;
+    rm_member_peer_t *peers_view; /* rm_member_peers' answer */
+    rm_member_meta_t *peers_meta;
+    size_t peers_cap;
+    rm_member_recv_fn *recv_fn;
+    void *recv_arg;
 };
 
 static void on_peer_message(void *arg, const char *addr, const rm_cred_t *peer, const uint8_t *data,
@@ -80,6 +85,10 @@ void rm_member_destroy(rm_member_t **self_p)
         rm_codec_free(&meta_desc, &self->view_meta[i]);
     free(self->view);
     free(self->view_meta);
+    for (size_t i = 0; i < self->peers_cap; i++)
+        rm_codec_free(&meta_desc, &self->peers_meta[i]);
+    free(self->peers_view);
+    free(self->peers_meta);
     free(self->meta);
     free(self);
     *self_p = NULL;
@@ -137,12 +146,16 @@ void rm_member_gossip_in(rm_member_t *self, zframe_t *peer, const rm_cred_t *who
     if (zframe_size(peer) > 64)
         return;
     char addr[sizeof RID_PREFIX + 2 * 64];
-    size_t n = zframe_size(peer);
-    memcpy(addr, RID_PREFIX, sizeof RID_PREFIX - 1);
-    for (size_t i = 0; i < n; i++)
-        snprintf(addr + sizeof RID_PREFIX - 1 + 2 * i, 3, "%02x", zframe_data(peer)[i]);
-    addr[sizeof RID_PREFIX - 1 + 2 * n] = '\0';
+    rm_member_rid_addr(peer, addr, sizeof addr);
     receive(self, addr, who, gossip->payload.data, gossip->payload.len);
+}
+
+void rm_member_rid_addr(zframe_t *routing_id, char *out, size_t size)
+{
+    size_t n = zframe_size(routing_id);
+    size_t used = (size_t)snprintf(out, size, "%s", RID_PREFIX);
+    for (size_t i = 0; i < n && used + 3 <= size; i++, used += 2)
+        snprintf(out + used, 3, "%02x", zframe_data(routing_id)[i]);
 }
 
 static void on_peer_message(void *arg, const char *addr, const rm_cred_t *peer, const uint8_t *data,
@@ -150,9 +163,20 @@ static void on_peer_message(void *arg, const char *addr, const rm_cred_t *peer, 
 {
     rm_member_t *self = arg;
     rm_msg_t msg;
-    if (rm_msg_decode(data, len, &msg, NULL) == 0 && msg.type == RM_MSG_GOSSIP)
+    rm_err_t err;
+    if (rm_msg_decode(data, len, &msg, &err) != 0)
+        zsys_warning("malformed message from %s: %s", peer->name, err.msg);
+    else if (msg.type == RM_MSG_GOSSIP)
         receive(self, addr, peer, msg.u.gossip.payload.data, msg.u.gossip.payload.len);
+    else if (self->recv_fn && strcmp(peer->role, RM_ROLE_NODE) == 0)
+        self->recv_fn(self->recv_arg, addr, peer, &msg);
     rm_msg_free(&msg);
+}
+
+void rm_member_on_message(rm_member_t *self, rm_member_recv_fn *fn, void *arg)
+{
+    self->recv_fn = fn;
+    self->recv_arg = arg;
 }
 
 bool rm_member_handle(rm_member_t *self, void *which)
@@ -178,6 +202,16 @@ static void send_rid(rm_member_t *self, const char *rid_hex, const uint8_t *buf,
     zmsg_addmem(msg, buf, len);
     zmsg_send(&msg, self->mesh); /* a peer gone away loses it: gossip tolerates that */
     zmsg_destroy(&msg);
+}
+
+int rm_member_send(rm_member_t *self, const char *addr, const uint8_t *buf, size_t len,
+                   rm_err_t *err)
+{
+    if (strncmp(addr, RID_PREFIX, sizeof RID_PREFIX - 1) == 0) {
+        send_rid(self, addr + sizeof RID_PREFIX - 1, buf, len);
+        return 0;
+    }
+    return rm_peers_send(self->peers, addr, buf, len, err);
 }
 
 static void send_output(rm_member_t *self, const rm_swim_output_t *out)
@@ -358,4 +392,63 @@ const rm_election_member_t *rm_member_view(rm_member_t *self, size_t *count)
         (*count)++;
     }
     return self->view;
+}
+
+const rm_member_peer_t *rm_member_peers(rm_member_t *self, size_t *count)
+{
+    size_t n = rm_swim_member_total(self->swim);
+    *count = 0;
+    if (n > self->peers_cap) {
+        rm_member_peer_t *view = realloc(self->peers_view, n * sizeof *view);
+        if (view)
+            self->peers_view = view;
+        rm_member_meta_t *metas = view ? realloc(self->peers_meta, n * sizeof *metas) : NULL;
+        if (!view || !metas)
+            return NULL;
+        memset(metas + self->peers_cap, 0, (n - self->peers_cap) * sizeof *metas);
+        self->peers_meta = metas;
+        self->peers_cap = n;
+    }
+    for (size_t i = 1; i < n; i++) { /* 0 is this node */
+        rm_swim_member_t m;
+        rm_member_meta_t *meta = &self->peers_meta[*count];
+        rm_codec_free(&meta_desc, meta);
+        if (rm_swim_member_at(self->swim, i, &m) != 0)
+            continue;
+        size_t used = 0;
+        bool has_meta = m.meta_len > 0 &&
+                        rm_codec_decode(&meta_desc, meta, m.meta, m.meta_len, &used, NULL) == 0;
+        self->peers_view[(*count)++] = (rm_member_peer_t){
+            .name = m.name,
+            .addr = m.no_inbound ? "" : m.addr,
+            .alive = m.state == RM_SWIM_ALIVE,
+            .has_meta = has_meta,
+            .meta = meta,
+        };
+    }
+    return self->peers_view;
+}
+
+static bool find_member(rm_member_t *self, const char *name, rm_swim_member_t *out)
+{
+    size_t n = rm_swim_member_total(self->swim);
+    for (size_t i = 0; i < n; i++)
+        if (rm_swim_member_at(self->swim, i, out) == 0 && strcmp(out->name, name) == 0)
+            return true;
+    return false;
+}
+
+const char *rm_member_addr_of(rm_member_t *self, const char *name)
+{
+    rm_swim_member_t m;
+    if (!find_member(self, name, &m) || m.state != RM_SWIM_ALIVE || m.no_inbound ||
+        strncmp(m.addr, "tcp://", 6) != 0)
+        return NULL;
+    return m.addr;
+}
+
+const char *rm_member_state_of(rm_member_t *self, const char *name)
+{
+    rm_swim_member_t m;
+    return find_member(self, name, &m) ? rm_swim_state_name(m.state) : NULL;
 }

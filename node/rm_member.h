@@ -39,6 +39,22 @@ typedef struct {
 
 typedef struct _rm_member_t rm_member_t;
 
+/*  A member for the scheduler and replication: borrowed pointers, valid
+    until the next call into rm_member. */
+typedef struct {
+    const char *name;
+    const char *addr; /* "" for a no-inbound node: reach it only by answering it */
+    bool alive;       /* alive (not suspect, dead or left) */
+    bool has_meta;
+    const rm_member_meta_t *meta;
+} rm_member_peer_t;
+
+/*  A node message (not GOSSIP) that came back on one of our outbound links:
+    `from` is the address we connected to, so answering it reaches the
+    sender. */
+typedef void(rm_member_recv_fn)(void *arg, const char *from, const rm_cred_t *who,
+                                const rm_msg_t *msg);
+
 /*  name/addr: this node's member name (its credential's) and advertised
     address ("" for a no-inbound node).  mesh: the node's main ROUTER, used
     to answer senders over their own connection. */
@@ -56,6 +72,29 @@ void rm_member_gossip_in(rm_member_t *self, zframe_t *peer, const rm_cred_t *who
 
 /*  If `which` is one of the peer links, handles it and returns true. */
 bool rm_member_handle(rm_member_t *self, void *which);
+
+/*  Where node messages that are not GOSSIP go when they come in on our
+    outbound links (messages on the main ROUTER go through the node). */
+void rm_member_on_message(rm_member_t *self, rm_member_recv_fn *fn, void *arg);
+
+/*  Sends an encoded message to "tcp://..." (outbound link, connecting
+    first if needed) or "rid:<hex>" (back over the main ROUTER connection
+    the peer made to us).  0 sent or queued, -1 with err. */
+int rm_member_send(rm_member_t *self, const char *addr, const uint8_t *buf, size_t len,
+                   rm_err_t *err);
+
+/*  The "rid:<hex>" address of a ROUTER routing id. */
+void rm_member_rid_addr(zframe_t *routing_id, char *out, size_t size);
+
+/*  Every member but this node, with its decoded metadata. */
+const rm_member_peer_t *rm_member_peers(rm_member_t *self, size_t *count);
+
+/*  The member's advertised address if it is alive and accepts
+    connections, else NULL. */
+const char *rm_member_addr_of(rm_member_t *self, const char *name);
+
+/*  The member's state name ("alive", "suspect", ...), NULL if unknown. */
+const char *rm_member_state_of(rm_member_t *self, const char *name);
 
 /*  Runs the engine's timers and sends what it has to send. */
 void rm_member_tick(rm_member_t *self);

@@ -20,7 +20,10 @@ typedef enum {
     RM_EBLENDER,  /* Blender missing, crashed or refused the scene */
     RM_EUNREACH,  /* cannot reach a node */
     RM_ECANCELED, /* the job was cancelled */
+    RM_ESTALE,    /* an assignment from an older coordinator epoch */
+    RM_EAGAIN,    /* not possible yet (no second node holds the job): try again */
 } rm_code_t;
+#define RM_CODE_LAST RM_EAGAIN
 
 #define RM_ERR_MSG_MAX 512
 

@@ -308,6 +308,98 @@ static const rm_struct_desc_t gossip_desc =
             "Node -> node: membership (SWIM with Lifeguard). Only peers whose credential has "
             "role node may send it; replies go back over the same connection.");
 
+static const rm_field_t job_sync_fields[] = {
+    RM_FIELD(rm_job_sync_t, record, RM_F_BIN, RM_MAX_MSG_SIZE - 64,
+             "the job's whole record (docs/architecture.md, \"Job state\")"),
+    RM_FIELD(rm_job_sync_t, want_held, RM_F_BOOL, 0,
+             "answer JOB_HELD once the job and its project are durable here"),
+};
+static const rm_struct_desc_t job_sync_desc =
+    RM_DESC(rm_job_sync_t, "job_sync", job_sync_fields,
+            "Node -> node: merge this job record into yours (the merge is commutative, so "
+            "copies meet in any order).");
+
+static const rm_struct_desc_t job_held_desc =
+    RM_DESC(rm_job_ref_t, "job_ref", job_ref_fields,
+            "Node -> node: the job of a JOB_SYNC with want_held is on disk here, with every "
+            "chunk of its project. A submission is acknowledged after one.");
+
+static const rm_field_t job_delta_fields[] = {
+    RM_FIELD(rm_job_delta_t, job_id, RM_F_STR, MAX_JOB_ID, "the job's id"),
+    RM_FIELD(rm_job_delta_t, frames, RM_F_BIN, RM_MAX_MSG_SIZE - 128,
+             "msgpack array of changed frame records"),
+};
+static const rm_struct_desc_t job_delta_desc =
+    RM_DESC(rm_job_delta_t, "job_delta", job_delta_fields,
+            "Node -> node: frame records that changed here, to merge. A node that lacks the "
+            "job answers with its JOB_DIGEST.");
+
+static const rm_field_t digest_entry_fields[] = {
+    RM_FIELD(rm_digest_entry_t, job_id, RM_F_STR, MAX_JOB_ID, "the job's id"),
+    RM_FIELD(rm_digest_entry_t, digest, RM_F_B32, 0, "BLAKE2b of the job's exported record"),
+};
+static const rm_struct_desc_t digest_entry_desc =
+    RM_DESC(rm_digest_entry_t, "digest_entry", digest_entry_fields, "One job's record hash.");
+
+static const rm_field_t job_digest_fields[] = {
+    RM_FIELD_LIST_OF(rm_job_digest_t, jobs, digest_entry_desc, RM_MAX_DIGEST,
+                     "every job the sender holds"),
+    RM_FIELD(rm_job_digest_t, reply, RM_F_BOOL, 0, "answer with your own JOB_DIGEST too"),
+};
+static const rm_struct_desc_t job_digest_desc =
+    RM_DESC(rm_job_digest_t, "job_digest", job_digest_fields,
+            "Node -> node: anti-entropy. The receiver sends JOB_SYNC for every job whose "
+            "record differs from or is missing in the digest.");
+
+static const rm_field_t task_fields[] = {
+    RM_FIELD(rm_task_t, job_id, RM_F_STR, MAX_JOB_ID, "the job's id"),
+    RM_FIELD_LIST(rm_task_t, frames, RM_F_U64, RM_MAX_TASK_FRAMES, "frames, in order"),
+};
+static const rm_struct_desc_t task_desc =
+    RM_DESC(rm_task_t, "task", task_fields, "Frames of one job for one render slot.");
+
+static const rm_field_t work_req_fields[] = {
+    RM_FIELD(rm_work_req_t, epoch, RM_F_U64, 0, "highest coordinator epoch the worker has seen"),
+    RM_FIELD(rm_work_req_t, free, RM_F_U64, 1024, "slots free now"),
+    RM_FIELD_LIST(rm_work_req_t, ready, RM_F_STR, RM_MAX_READY,
+                  "unfinished jobs whose project the worker holds"),
+    RM_FIELD_LIST_OF(rm_work_req_t, running, task_desc, 1024, "what its slots render now"),
+};
+static const rm_struct_desc_t work_req_desc =
+    RM_DESC(rm_work_req_t, "work_req", work_req_fields,
+            "Worker -> coordinator, when a slot is free and every 2 s: give me frames; here is "
+            "what I render. Answered by ASSIGN (possibly with no tasks).");
+
+static const rm_field_t assign_fields[] = {
+    RM_FIELD(rm_assign_t, epoch, RM_F_U64, 0, "the coordinator's epoch number"),
+    RM_FIELD(rm_assign_t, coordinator, RM_F_STR, RM_MAX_NAME, "its name (the epoch's tie-break)"),
+    RM_FIELD_LIST_OF(rm_assign_t, tasks, task_desc, RM_MAX_ASSIGN_TASKS, "one per free slot"),
+};
+static const rm_struct_desc_t assign_desc =
+    RM_DESC(rm_assign_t, "assign", assign_fields,
+            "Coordinator -> worker: render these. A worker that has seen a higher epoch refuses "
+            "it with ERROR (ESTALE).");
+
+static const rm_field_t replicate_fields[] = {
+    RM_FIELD(rm_replicate_t, hash, RM_F_B32, 0, "one-file manifest of a rendered output"),
+    RM_FIELD(rm_replicate_t, job_id, RM_F_STR, MAX_JOB_ID, "the job it belongs to"),
+    RM_FIELD(rm_replicate_t, frame, RM_F_U64, RM_FRAME_MAX, "its frame"),
+};
+static const rm_struct_desc_t replicate_desc =
+    RM_DESC(rm_replicate_t, "replicate", replicate_fields,
+            "Worker -> node: fetch this output from me (CHUNK_GET) and keep it. Answered by OK "
+            "once stored, or ERROR; the worker records the frame done only after OK.");
+
+static const rm_field_t drain_fields[] = {
+    RM_FIELD(rm_drain_t, node, RM_F_STR, RM_MAX_NAME, "node to drain; empty: the one asked"),
+    RM_FIELD(rm_drain_t, hand_back, RM_F_BOOL, 0,
+             "give its frames back at once instead of finishing them"),
+};
+static const rm_struct_desc_t drain_desc =
+    RM_DESC(rm_drain_t, "drain", drain_fields,
+            "Client -> node: the node takes no new frames, finishes (or hands back) the ones it "
+            "has, then leaves the mesh and exits. Answered by OK.");
+
 typedef struct {
     const char *name;
     const rm_struct_desc_t *desc;
@@ -339,6 +431,14 @@ static const msg_entry_t messages[RM_MSG_TYPE_COUNT] = {
     [RM_MSG_WATCH] = {"WATCH", &watch_desc},
     [RM_MSG_WATCH_REPLY] = {"WATCH_REPLY", &watch_reply_desc},
     [RM_MSG_GOSSIP] = {"GOSSIP", &gossip_desc},
+    [RM_MSG_JOB_SYNC] = {"JOB_SYNC", &job_sync_desc},
+    [RM_MSG_JOB_HELD] = {"JOB_HELD", &job_held_desc},
+    [RM_MSG_JOB_DELTA] = {"JOB_DELTA", &job_delta_desc},
+    [RM_MSG_JOB_DIGEST] = {"JOB_DIGEST", &job_digest_desc},
+    [RM_MSG_WORK_REQ] = {"WORK_REQ", &work_req_desc},
+    [RM_MSG_ASSIGN] = {"ASSIGN", &assign_desc},
+    [RM_MSG_REPLICATE] = {"REPLICATE", &replicate_desc},
+    [RM_MSG_DRAIN] = {"DRAIN", &drain_desc},
 };
 
 /* ------------------------------------------------------------------ */

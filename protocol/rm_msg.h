@@ -26,6 +26,9 @@
 #define RM_MAX_TEXT 65536 /* error and reason strings */
 #define RM_MAX_LOG (4 * 1024 * 1024)
 #define RM_MAX_GOSSIP (2 * 1024 * 1024) /* a membership push-pull fits */
+#define RM_MAX_DIGEST 100000            /* jobs in one JOB_DIGEST */
+#define RM_MAX_ASSIGN_TASKS 1024        /* tasks in one ASSIGN */
+#define RM_MAX_READY 4096               /* job ids in one WORK_REQ */
 
 typedef enum {
     RM_MSG_ERROR = 1,  /* any -> any: a request failed */
@@ -53,6 +56,14 @@ typedef enum {
     RM_MSG_WATCH,       /* client -> node: answer when the job's version passes `version` */
     RM_MSG_WATCH_REPLY, /* node -> client: the job's summary (also sent on timeout) */
     RM_MSG_GOSSIP,      /* node -> node: one membership (rm_swim) message */
+    RM_MSG_JOB_SYNC,    /* node -> node: a job's whole record, to merge */
+    RM_MSG_JOB_HELD,    /* node -> node: that job is durable here, project included */
+    RM_MSG_JOB_DELTA,   /* node -> node: changed frame records of a job, to merge */
+    RM_MSG_JOB_DIGEST,  /* node -> node: hashes of every job record held (anti-entropy) */
+    RM_MSG_WORK_REQ,    /* worker -> coordinator: free slots, give me frames */
+    RM_MSG_ASSIGN,      /* coordinator -> worker: render these frames (fenced by epoch) */
+    RM_MSG_REPLICATE,   /* worker -> node: fetch this output from me and keep it; OK when held */
+    RM_MSG_DRAIN,       /* client -> node: finish or hand back work, then leave -> OK */
     RM_MSG_TYPE_COUNT
 } rm_msg_type_t;
 
@@ -231,6 +242,55 @@ typedef struct {
 } rm_gossip_t;
 
 typedef struct {
+    rm_bin_t record; /* rm_job_export bytes (node/rm_jobs.h) */
+    bool want_held;  /* answer JOB_HELD once the job and its project are durable */
+} rm_job_sync_t;
+
+typedef struct {
+    char *job_id;
+    rm_bin_t frames; /* msgpack array of frame records (node/rm_jobs.h) */
+} rm_job_delta_t;
+
+typedef struct {
+    char *job_id;
+    rm_hash_t digest; /* BLAKE2b of the job's exported record */
+} rm_digest_entry_t;
+
+typedef struct {
+    RM_LIST(rm_digest_entry_t) jobs;
+    bool reply; /* answer with our own digest too */
+} rm_job_digest_t;
+
+typedef struct {
+    char *job_id;
+    RM_LIST(uint64_t) frames;
+} rm_task_t;
+
+typedef struct {
+    uint64_t epoch;             /* highest coordinator epoch the worker has seen */
+    uint64_t free;              /* slots free now */
+    RM_LIST(char *) ready;      /* unfinished jobs whose project the worker holds */
+    RM_LIST(rm_task_t) running; /* what its slots render now */
+} rm_work_req_t;
+
+typedef struct {
+    uint64_t epoch;    /* the coordinator's epoch number */
+    char *coordinator; /* its name (the epoch's tie-break) */
+    RM_LIST(rm_task_t) tasks;
+} rm_assign_t;
+
+typedef struct {
+    rm_hash_t hash; /* one-file manifest of a rendered output */
+    char *job_id;
+    uint64_t frame;
+} rm_replicate_t;
+
+typedef struct {
+    char *node;     /* node to drain; "" = the one asked */
+    bool hand_back; /* give frames back at once instead of finishing them */
+} rm_drain_t;
+
+typedef struct {
     uint64_t version;
     rm_msg_type_t type;
     uint64_t req;
@@ -255,6 +315,14 @@ typedef struct {
         rm_watch_t watch;
         rm_job_summary_t watch_reply;
         rm_gossip_t gossip;
+        rm_job_sync_t job_sync;
+        rm_job_ref_t job_held;
+        rm_job_delta_t job_delta;
+        rm_job_digest_t job_digest;
+        rm_work_req_t work_req;
+        rm_assign_t assign;
+        rm_replicate_t replicate;
+        rm_drain_t drain;
     } u;
 } rm_msg_t;
 

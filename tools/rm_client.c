@@ -192,7 +192,7 @@ static int refusal(rm_client_t *self, rm_msg_t *reply, rm_err_t *err)
     uint64_t code = reply->u.error.code;
     const char *text = reply->u.error.message;
     self->refused = true;
-    if (code == RM_OK || code > RM_ECANCELED)
+    if (code == RM_OK || code > RM_CODE_LAST)
         code = RM_EIO;
     rm_err_set(err, (rm_code_t)code, "%s", text && *text ? text : "the node refused the request");
     rm_msg_free(reply);

@@ -82,7 +82,7 @@ static void intro_codes(void)
 {
     printf("## Error codes\n\n"
            "The `code` of an ERROR message:\n\n| code | name |\n|---|---|\n");
-    for (int c = RM_EINVAL; c <= RM_ECANCELED; c++)
+    for (int c = RM_EINVAL; c <= RM_CODE_LAST; c++)
         printf("| %d | %s |\n", c, rm_code_name((rm_code_t)c));
     printf("\n");
 }

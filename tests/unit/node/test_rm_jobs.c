@@ -202,7 +202,7 @@ int main(void)
     /* Frame 2 fails once: back to pending with the reason. */
     CHECK(rm_job_frame_failed(a, 2, "boom", 3, &err) == 0);
     const rm_frame_rec_t *f2 = rm_job_frame(a, 2);
-    CHECK(f2->state == RM_FRAME_PENDING && f2->attempts == 1 && strcmp(f2->error, "boom") == 0);
+    CHECK(f2->state == RM_FRAME_PENDING && f2->attempts == 1 && strcmp(f2->error, "n1: boom") == 0);
     /* The old call records the node the frame was assigned to. */
     CHECK(f2->failed_on.count == 1 && strcmp(f2->failed_on.items[0], "n1") == 0);
     n = rm_jobs_next_task(jobs, "n1", 1, &picked, frames, 8);

@@ -203,9 +203,9 @@ static void check_raised(const rm_frame_rec_t *before, const rm_frame_rec_t *src
         CHECK(x->state != RM_FRAME_DONE || after->state == RM_FRAME_DONE);
         CHECK(x->state != RM_FRAME_FAILED || after->state == RM_FRAME_FAILED ||
               after->state == RM_FRAME_DONE);
-        /* The one way down: a newer attempt (see rm_jobs.h). */
+        /* The one way down: a newer attempt or a later stamp (rm_jobs.h). */
         if (x->state == RM_FRAME_ASSIGNED && after->state == RM_FRAME_PENDING) {
-            CHECK(after->attempts > x->attempts);
+            CHECK(after->attempts > x->attempts || after->epoch > x->epoch);
             stats.lowered++;
         }
     }
@@ -798,6 +798,11 @@ static void test_rule(void)
     a1.node = "n1";
     a2.node = "n2";
     CHECK(rm_frame_rec_cmp(&a2, &a1) > 0); /* equal epochs: the greater name */
+    rm_frame_rec_t given_back = p;
+    given_back.epoch = 5; /* the coordinator took it back after assigning it */
+    CHECK(rm_frame_rec_cmp(&given_back, &a2) > 0);
+    given_back.epoch = 4; /* a worker's own release does not undo the assignment */
+    CHECK(rm_frame_rec_cmp(&a2, &given_back) > 0);
     p.attempts = 1;
     CHECK(rm_frame_rec_cmp(&p, &a2) > 0); /* the failed attempt beats its assignment */
     f.state = RM_FRAME_FAILED;

@@ -254,6 +254,61 @@ static bool fill_b(rm_msg_type_t t, rm_msg_t *m, bool big)
     }
 }
 
+/*  Node-to-node messages of the mesh (issue 3). */
+static bool fill_d(rm_msg_type_t t, rm_msg_t *m, bool big)
+{
+    uint32_t n = big ? 1000 : 2;
+    switch (t) {
+    case RM_MSG_JOB_DIGEST:
+        m->u.job_digest.jobs.items = calloc(n, sizeof(rm_digest_entry_t));
+        for (uint32_t i = 0; i < n; i++) {
+            m->u.job_digest.jobs.items[i].job_id = strdup("0123456789abcdef");
+            hash_fill(&m->u.job_digest.jobs.items[i].digest, (int)i);
+        }
+        m->u.job_digest.jobs.count = n;
+        m->u.job_digest.reply = true;
+        return true;
+    case RM_MSG_WORK_REQ:
+        m->u.work_req.epoch = 7;
+        m->u.work_req.free = 2;
+        m->u.work_req.ready.items = calloc(n, sizeof(char *));
+        for (uint32_t i = 0; i < n; i++)
+            m->u.work_req.ready.items[i] = strdup("00000000000000aa");
+        m->u.work_req.ready.count = n;
+        m->u.work_req.running.items = calloc(1, sizeof(rm_task_t));
+        m->u.work_req.running.items[0].job_id = strdup("00000000000000aa");
+        m->u.work_req.running.items[0].frames.items = calloc(3, sizeof(uint64_t));
+        m->u.work_req.running.items[0].frames.items[2] = 12;
+        m->u.work_req.running.items[0].frames.count = 3;
+        m->u.work_req.running.count = 1;
+        return true;
+    case RM_MSG_ASSIGN:
+        m->u.assign.epoch = 9;
+        m->u.assign.coordinator = strdup("n1");
+        m->u.assign.tasks.items = calloc(n, sizeof(rm_task_t));
+        for (uint32_t i = 0; i < n; i++) {
+            rm_task_t *task = &m->u.assign.tasks.items[i];
+            task->job_id = strdup("00000000000000aa");
+            task->frames.items = calloc(RM_MAX_TASK_FRAMES, sizeof(uint64_t));
+            task->frames.count = big ? RM_MAX_TASK_FRAMES : 1;
+            task->frames.items[0] = i;
+        }
+        m->u.assign.tasks.count = n;
+        return true;
+    case RM_MSG_REPLICATE:
+        hash_fill(&m->u.replicate.hash, 5);
+        m->u.replicate.job_id = strdup("0123456789abcdef");
+        m->u.replicate.frame = 17;
+        return true;
+    case RM_MSG_DRAIN:
+        m->u.drain.node = strdup("worker-3");
+        m->u.drain.hand_back = big;
+        return true;
+    default:
+        return false;
+    }
+}
+
 static bool fill_c(rm_msg_type_t t, rm_msg_t *m, bool big)
 {
     switch (t) {
@@ -283,7 +338,19 @@ static bool fill_c(rm_msg_type_t t, rm_msg_t *m, bool big)
     case RM_MSG_GOSSIP:
         m->u.gossip.payload = bin_of(big ? RM_MAX_GOSSIP : 40, 0x42);
         return true;
+    case RM_MSG_JOB_SYNC:
+        m->u.job_sync.record = bin_of(big ? RM_MAX_MSG_SIZE - 128 : 70, 0x17);
+        m->u.job_sync.want_held = true;
+        return true;
+    case RM_MSG_JOB_HELD:
+        m->u.job_held.job_id = strdup("0123456789abcdef");
+        return true;
+    case RM_MSG_JOB_DELTA:
+        m->u.job_delta.job_id = strdup("0123456789abcdef");
+        m->u.job_delta.frames = bin_of(big ? RM_MAX_MSG_SIZE - 256 : 30, 0x18);
+        return true;
     default:
+        return fill_d(t, m, big);
         return false;
     }
 }
