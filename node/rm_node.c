@@ -295,6 +295,19 @@ static void node_stop(node_t *self)
     rm_token_free(&self->token);
 }
 
+/*  Gives free slots work. */
+static void feed_slots(node_t *self)
+{
+    while (rm_slots_free(self->slots) > 0) {
+        rm_job_t *job = NULL;
+        uint64_t frames[RM_MAX_TASK_FRAMES];
+        uint32_t n =
+            rm_jobs_next_task(self->jobs, self->config.name, 1, &job, frames, RM_MAX_TASK_FRAMES);
+        if (n == 0 || rm_slots_take(self->slots, job, frames, n, NULL) != 0)
+            return;
+    }
+}
+
 /* ---------------------------------------------------------------- replies */
 
 static void send_msg(zsock_t *sock, zframe_t *peer, rm_msg_type_t type, uint64_t req,
@@ -551,7 +564,7 @@ static void handle_submit(request_t *r)
                               .frames_total = summary.frames_total};
     send_msg(self->mesh, r->peer, RM_MSG_ACCEPTED, r->msg->req, &accepted);
     rm_codec_free(&rm_job_summary_desc, &summary);
-    rm_slots_schedule(self->slots);
+    feed_slots(self);
     return;
 fail:
     zsys_warning("job %s from %s refused: %s", spec->job_id, r->who->name, err.msg);
@@ -1041,7 +1054,7 @@ static void node_actor(zsock_t *pipe, void *args)
         return;
     }
     zsock_signal(pipe, 0);
-    rm_slots_schedule(self->slots);
+    feed_slots(self);
     while (!self->terminated) {
         void *which = zpoller_wait(self->poller, (int)next_wakeup(self));
         if (which == self->pipe)
@@ -1056,7 +1069,7 @@ static void node_actor(zsock_t *pipe, void *args)
             rm_slots_handle(self->slots, which);
         else if (!which && zpoller_terminated(self->poller))
             break;
-        rm_slots_schedule(self->slots);
+        feed_slots(self);
         rm_slots_flush(self->slots);
         serve_watches(self);
         elect(self);

@@ -53,6 +53,8 @@ struct _rm_slots_t {
     uint64_t recent_ms[SPEED_WINDOW];
     size_t recent_count;
     int64_t paused_until;
+    rm_slots_output_fn *output_fn;
+    void *output_arg;
 };
 
 rm_slots_t *rm_slots_new(const rm_config_t *config, const char *node_name, bool blender_ok,
@@ -280,34 +282,95 @@ static void release_task(rm_slots_t *self, rm_job_t *job, slot_t *slot, const ch
             rm_job_frame_release(job, slot->frames[i], reason);
 }
 
-void rm_slots_schedule(rm_slots_t *self)
+size_t rm_slots_free(rm_slots_t *self)
 {
     if (zclock_time() < self->paused_until)
-        return;
-    for (size_t i = 0; i < self->count; i++) {
-        slot_t *slot = &self->slots[i];
-        if (slot->busy)
-            continue;
-        rm_job_t *job = NULL;
-        slot->nframes =
-            rm_jobs_next_task(self->jobs, self->node_name, 1, &job, slot->frames, MAX_TASK_FRAMES);
-        if (slot->nframes == 0)
-            return;
-        rm_err_t err;
-        if (start_task(self, slot, job, &err) != 0) {
-            zsys_error("cannot start job %s: %s", rm_job_id(job), err.msg);
-            rm_job_log(job, "cannot start: %s", err.msg);
-            release_task(self, job, slot, err.msg);
-            if (err.code == RM_ENOSPC || err.code == RM_EIO)
-                self->paused_until = zclock_time() + DISK_FULL_BACKOFF_MS;
-            else
-                rm_job_fail(job, err.msg, NULL);
-            return;
-        }
-        slot->busy = true;
-        slot->current = slot->frames[0];
-        snprintf(slot->job_id, sizeof slot->job_id, "%s", rm_job_id(job));
+        return 0;
+    return self->count - rm_slots_busy(self);
+}
+
+int rm_slots_take(rm_slots_t *self, rm_job_t *job, const uint64_t *frames, uint32_t n,
+                  rm_err_t *err)
+{
+    rm_err_t local;
+    if (!err)
+        err = &local;
+    slot_t *slot = NULL;
+    for (size_t i = 0; i < self->count && !slot; i++)
+        if (!self->slots[i].busy)
+            slot = &self->slots[i];
+    if (!slot)
+        return rm_err_set(err, RM_EINVAL, "no free render slot");
+    /* Frames finished elsewhere meanwhile (a copy won) are not rendered. */
+    slot->nframes = 0;
+    for (uint32_t i = 0; i < n && i < MAX_TASK_FRAMES; i++) {
+        const rm_frame_rec_t *f = rm_job_frame(job, frames[i]);
+        if (f && (f->state == RM_FRAME_PENDING || f->state == RM_FRAME_ASSIGNED) &&
+            !output_queued(self, rm_job_id(job), frames[i]))
+            slot->frames[slot->nframes++] = frames[i];
     }
+    if (slot->nframes == 0 || rm_job_finished(job))
+        return 0;
+    if (start_task(self, slot, job, err) != 0) {
+        zsys_error("cannot start job %s: %s", rm_job_id(job), err->msg);
+        rm_job_log(job, "cannot start on %s: %s", self->node_name, err->msg);
+        release_task(self, job, slot, err->msg);
+        if (err->code == RM_ENOSPC || err->code == RM_EIO)
+            self->paused_until = zclock_time() + DISK_FULL_BACKOFF_MS;
+        else
+            rm_job_fail(job, err->msg, NULL);
+        slot->nframes = 0;
+        return -1;
+    }
+    slot->busy = true;
+    slot->current = slot->frames[0];
+    snprintf(slot->job_id, sizeof slot->job_id, "%s", rm_job_id(job));
+    return 0;
+}
+
+int rm_slots_running(rm_slots_t *self, rm_task_t **tasks, uint32_t *count, rm_err_t *err)
+{
+    *tasks = calloc(self->count + self->nrendered + 1, sizeof(rm_task_t));
+    *count = 0;
+    if (!*tasks)
+        return rm_err_set(err, RM_ENOMEM, "out of memory");
+    for (size_t i = 0; i < self->count; i++) {
+        slot_t *s = &self->slots[i];
+        if (!s->busy)
+            continue;
+        rm_task_t *t = &(*tasks)[(*count)++];
+        t->job_id = strdup(s->job_id);
+        t->frames.items = calloc(s->nframes ? s->nframes : 1, sizeof(uint64_t));
+        if (!t->job_id || !t->frames.items)
+            goto oom;
+        for (uint32_t k = 0; k < s->nframes; k++)
+            if (s->frames[k] != SETTLED)
+                t->frames.items[t->frames.count++] = s->frames[k];
+    }
+    for (size_t i = 0; i < self->nrendered; i++) {
+        rm_task_t *t = &(*tasks)[(*count)++];
+        t->job_id = strdup(self->rendered[i].job_id);
+        t->frames.items = calloc(1, sizeof(uint64_t));
+        if (!t->job_id || !t->frames.items)
+            goto oom;
+        t->frames.items[t->frames.count++] = self->rendered[i].frame;
+    }
+    return 0;
+oom:
+    for (uint32_t i = 0; i < *count; i++) {
+        free((*tasks)[i].job_id);
+        free((*tasks)[i].frames.items);
+    }
+    free(*tasks);
+    *tasks = NULL;
+    *count = 0;
+    return rm_err_set(err, RM_ENOMEM, "out of memory");
+}
+
+void rm_slots_on_output(rm_slots_t *self, rm_slots_output_fn *fn, void *arg)
+{
+    self->output_fn = fn;
+    self->output_arg = arg;
 }
 
 void rm_slots_cancel(rm_slots_t *self, const char *job_id)
@@ -330,9 +393,13 @@ static void frame_done(rm_slots_t *self, rm_job_t *job, const rm_slot_event_t *e
     uint64_t size = 0;
     const char *slash = strrchr(ev->file, '/');
     const char *name = slash ? slash + 1 : ev->file;
-    if (rm_manifest_store_file(self->store, ev->file, name, &output, &size, &err) != 0 ||
-        rm_job_frame_done(job, ev->frame, &output, size, name, ev->render_ms, self->node_name,
-                          &err) != 0) {
+    int rc = rm_manifest_store_file(self->store, ev->file, name, &output, &size, &err);
+    if (rc == 0 && self->output_fn)
+        self->output_fn(self->output_arg, job, ev->frame, &output, size, name, ev->render_ms);
+    else if (rc == 0)
+        rc = rm_job_frame_done(job, ev->frame, &output, size, name, ev->render_ms, self->node_name,
+                               &err);
+    if (rc != 0) {
         /* The render is not lost from the job: the frame is rendered again
            once the disk has room. */
         zsys_error("job %s frame %llu: cannot store the output: %s", rm_job_id(job),

@@ -1,9 +1,10 @@
 /*  rm_slots: the node's render slots and the loop that feeds them.
 
-    Owns one rm_blender slot actor per render slot, hands each free slot
-    the next task of rm_jobs_next_task, and turns slot events into job state:
-    a rendered file is chunked into the store, then recorded done; a failed
-    frame counts an attempt; a job-fatal failure fails the job.  Runs inside
+    Owns one rm_blender slot actor per render slot, starts the tasks the
+    coordinator assigned to this node (rm_slots_take), and turns slot events
+    into job state: a rendered file is chunked into the store and handed on
+    (rm_slots_on_output); a failed frame counts an attempt on this node; a
+    job-fatal failure fails the job.  Runs inside
     the node actor (its pollable pipes are added to the node's poller). */
 #ifndef RM_SLOTS_H
 #define RM_SLOTS_H
@@ -13,6 +14,7 @@
 
 #include "rm_config.h"
 #include "rm_jobs.h"
+#include "rm_msg.h"
 #include "rm_store.h"
 
 typedef struct _rm_slots_t rm_slots_t;
@@ -30,12 +32,31 @@ void rm_slots_poll_on(rm_slots_t *self, zpoller_t *poller);
 /*  If `which` is a slot pipe, handles one event from it and returns true. */
 bool rm_slots_handle(rm_slots_t *self, void *which);
 
-/*  Gives free slots work.  Call after anything that may create work. */
-void rm_slots_schedule(rm_slots_t *self);
+/*  Free slots (0 while paused after a full disk). */
+size_t rm_slots_free(rm_slots_t *self);
+
+/*  Starts a task assigned to this node on a free slot: the frames of it
+    that are still to render (a frame done elsewhere meanwhile is skipped).
+    -1 if no slot is free or the task cannot start (its frames are released
+    then; a job whose project cannot be used is failed). */
+int rm_slots_take(rm_slots_t *self, rm_job_t *job, const uint64_t *frames, uint32_t n,
+                  rm_err_t *err);
+
+/*  What the slots render, and rendered frames not yet stored, as tasks for
+    WORK_REQ: *tasks is malloc'd, as are each task's job_id and frames. */
+int rm_slots_running(rm_slots_t *self, rm_task_t **tasks, uint32_t *count, rm_err_t *err);
+
+/*  A rendered frame, its output stored in the chunk store (one-file
+    manifest `output`).  Without this callback the frame is recorded done at
+    once; with it, recording it is the callback's (the mesh first has the
+    output copied to another node). */
+typedef void(rm_slots_output_fn)(void *arg, rm_job_t *job, uint64_t frame, const rm_hash_t *output,
+                                 uint64_t size, const char *file, uint64_t render_ms);
+void rm_slots_on_output(rm_slots_t *self, rm_slots_output_fn *fn, void *arg);
 
 /*  Stores the outputs rendered since the last call (chunks + journal, with
-    fsyncs) and records their frames done.  Called after rm_slots_schedule,
-    so this disk work overlaps the next renders instead of delaying them. */
+    fsyncs) and hands them on (rm_slots_on_output).  Called after new work
+    is started, so this disk work overlaps the next renders. */
 void rm_slots_flush(rm_slots_t *self);
 
 /*  Stops the renders of a cancelled job. */
