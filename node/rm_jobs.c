@@ -910,6 +910,8 @@ int rm_jobs_create(rm_jobs_t *self, const rm_job_spec_t *spec, rm_job_t **job_ou
     }
     job->version = 1;
     job->dirty_job = true; /* a new job: its whole record goes out */
+    if (self->count > 1)   /* rm_jobs_at is in submission order */
+        qsort(self->jobs, self->count, sizeof *self->jobs, cmp_job_age);
     *job_out = job;
     *created = true;
     return 0;

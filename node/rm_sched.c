@@ -1,0 +1,589 @@
+#include "rm_sched.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <czmq.h>
+
+/*  One frame handed to one worker.  A duplicated frame has two flights. */
+typedef struct {
+    char job_id[65];
+    uint64_t frame;
+    char worker[RM_MAX_NAME + 1];
+    int64_t assigned_at;
+    int64_t expected_done; /* 0: unknown */
+    bool copy;             /* the second copy of a frame */
+    bool duplicated;       /* a copy of it runs elsewhere */
+} flight_t;
+
+typedef struct {
+    char name[RM_MAX_NAME + 1];
+    bool alive, draining, can_render;
+    uint64_t slots, ms;
+    int64_t last_report; /* 0: none since we act */
+} worker_t;
+
+struct _rm_sched_t {
+    rm_jobs_t *jobs;
+    uint64_t max_attempts;
+    bool acting;
+    uint64_t epoch;
+    uint32_t seq;
+    char name[RM_MAX_NAME + 1];
+    flight_t *flights;
+    size_t nflights, flights_cap;
+    worker_t *workers;
+    size_t nworkers;
+    int64_t acting_since;
+    uint64_t assigned;
+};
+
+rm_sched_t *rm_sched_new(rm_jobs_t *jobs, uint64_t max_attempts, rm_err_t *err)
+{
+    rm_sched_t *self = calloc(1, sizeof *self);
+    if (!self) {
+        rm_err_set(err, RM_ENOMEM, "out of memory");
+        return NULL;
+    }
+    self->jobs = jobs;
+    self->max_attempts = max_attempts ? max_attempts : 3;
+    return self;
+}
+
+void rm_sched_destroy(rm_sched_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    free((*self_p)->flights);
+    free((*self_p)->workers);
+    free(*self_p);
+    *self_p = NULL;
+}
+
+bool rm_sched_acting(const rm_sched_t *self)
+{
+    return self->acting;
+}
+
+size_t rm_sched_in_flight(const rm_sched_t *self)
+{
+    return self->nflights;
+}
+
+uint64_t rm_sched_assigned(const rm_sched_t *self)
+{
+    return self->assigned;
+}
+
+static uint64_t next_stamp(rm_sched_t *self)
+{
+    return RM_STAMP(self->epoch, ++self->seq);
+}
+
+static worker_t *find_worker(rm_sched_t *self, const char *name)
+{
+    for (size_t i = 0; i < self->nworkers; i++)
+        if (strcmp(self->workers[i].name, name) == 0)
+            return &self->workers[i];
+    return NULL;
+}
+
+/* ---------------------------------------------------------------- flights */
+
+static flight_t *add_flight(rm_sched_t *self, const char *job_id, uint64_t frame,
+                            const char *worker, int64_t now, int64_t expected_done)
+{
+    if (self->nflights == self->flights_cap) {
+        size_t cap = self->flights_cap ? self->flights_cap * 2 : 64;
+        flight_t *grown = realloc(self->flights, cap * sizeof *grown);
+        if (!grown)
+            return NULL;
+        self->flights = grown;
+        self->flights_cap = cap;
+    }
+    flight_t *f = &self->flights[self->nflights++];
+    memset(f, 0, sizeof *f);
+    snprintf(f->job_id, sizeof f->job_id, "%s", job_id);
+    snprintf(f->worker, sizeof f->worker, "%s", worker);
+    f->frame = frame;
+    f->assigned_at = now;
+    f->expected_done = expected_done;
+    return f;
+}
+
+static bool frame_in_flight(const rm_sched_t *self, const char *job_id, uint64_t frame,
+                            const char *except_worker)
+{
+    for (size_t i = 0; i < self->nflights; i++) {
+        const flight_t *f = &self->flights[i];
+        if (f->frame == frame && strcmp(f->job_id, job_id) == 0 &&
+            (!except_worker || strcmp(f->worker, except_worker) != 0))
+            return true;
+    }
+    return false;
+}
+
+static void remove_flight(rm_sched_t *self, size_t i)
+{
+    self->flights[i] = self->flights[--self->nflights];
+}
+
+static bool live(const rm_frame_rec_t *rec)
+{
+    return rec && (rec->state == RM_FRAME_PENDING || rec->state == RM_FRAME_ASSIGNED);
+}
+
+/*  Removes flight i and, unless another copy runs, re-stamps its frame
+    pending so that the next request picks it up. */
+static void give_back(rm_sched_t *self, size_t i, const char *why)
+{
+    flight_t f = self->flights[i];
+    remove_flight(self, i);
+    rm_job_t *job = rm_jobs_find(self->jobs, f.job_id);
+    if (!job || !live(rm_job_frame(job, f.frame)) || frame_in_flight(self, f.job_id, f.frame, NULL))
+        return;
+    rm_job_frame_reissue(job, f.frame, next_stamp(self), why);
+    rm_job_log(job, "frame %llu given back: %s", (unsigned long long)f.frame, why);
+}
+
+/*  Every frame held assigned that no flight covers becomes one: after a
+    takeover, or an assignment merged in from an older coordinator. */
+static void adopt_assigned(rm_sched_t *self, int64_t now)
+{
+    for (size_t j = 0; j < rm_jobs_count(self->jobs); j++) {
+        rm_job_t *job = rm_jobs_at(self->jobs, j);
+        if (rm_job_finished(job))
+            continue;
+        for (size_t i = 0; i < rm_job_frame_count(job); i++) {
+            const rm_frame_rec_t *rec = rm_job_frame_at(job, i);
+            if (rec->state == RM_FRAME_ASSIGNED &&
+                !frame_in_flight(self, rm_job_id(job), rec->frame, NULL))
+                add_flight(self, rm_job_id(job), rec->frame, rec->node ? rec->node : "", now, 0);
+        }
+    }
+}
+
+void rm_sched_set_acting(rm_sched_t *self, bool acting, uint64_t epoch, const char *name,
+                         int64_t now)
+{
+    if (acting && (!self->acting || epoch != self->epoch)) {
+        if (epoch != self->epoch)
+            self->seq = 0; /* a stamp must never repeat within an epoch */
+        self->nflights = 0;
+        self->acting_since = now;
+        for (size_t i = 0; i < self->nworkers; i++)
+            self->workers[i].last_report = now;
+        snprintf(self->name, sizeof self->name, "%s", name);
+        self->epoch = epoch;
+        self->acting = true;
+        adopt_assigned(self, now);
+    } else if (!acting) {
+        self->acting = false;
+        self->nflights = 0;
+    }
+}
+
+int rm_sched_set_workers(rm_sched_t *self, const rm_sched_worker_t *workers, size_t count,
+                         rm_err_t *err)
+{
+    worker_t *next = calloc(count ? count : 1, sizeof *next);
+    if (!next)
+        return rm_err_set(err, RM_ENOMEM, "out of memory");
+    for (size_t i = 0; i < count; i++) {
+        worker_t *w = &next[i];
+        snprintf(w->name, sizeof w->name, "%s", workers[i].name);
+        w->alive = workers[i].alive;
+        w->draining = workers[i].draining;
+        w->can_render = workers[i].can_render && workers[i].slots > 0;
+        w->slots = workers[i].slots;
+        w->ms = workers[i].ms_per_frame;
+        const worker_t *old = find_worker(self, w->name);
+        w->last_report = old ? old->last_report : self->acting_since;
+    }
+    free(self->workers);
+    self->workers = next;
+    self->nworkers = count;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- choices */
+
+/*  Mean render time of the job's frames that `worker` finished; else what
+    it gossips; else the job's mean over every node; else 0. */
+static uint64_t ms_for(const rm_sched_t *self, const rm_job_t *job, const worker_t *worker)
+{
+    uint64_t sum = 0, n = 0, all_sum = 0, all_n = 0;
+    for (size_t i = 0; i < rm_job_frame_count(job); i++) {
+        const rm_frame_rec_t *rec = rm_job_frame_at(job, i);
+        if (rec->state != RM_FRAME_DONE || rec->render_ms == 0)
+            continue;
+        all_sum += rec->render_ms;
+        all_n++;
+        if (rec->node && strcmp(rec->node, worker->name) == 0) {
+            sum += rec->render_ms;
+            n++;
+        }
+    }
+    (void)self;
+    if (n)
+        return sum / n;
+    if (worker->ms)
+        return worker->ms;
+    return all_n ? all_sum / all_n : 0;
+}
+
+static bool usable(const worker_t *w)
+{
+    return w->alive && !w->draining && w->can_render;
+}
+
+/*  Every worker that could render the frame has failed it: then those
+    may try again (a one-node mesh retries on its only node).  A worker
+    blocklisted for the job cannot render it. */
+static bool every_worker_failed(const rm_sched_t *self, const rm_job_t *job,
+                                const rm_frame_rec_t *rec)
+{
+    for (size_t i = 0; i < self->nworkers; i++) {
+        const worker_t *o = &self->workers[i];
+        if (usable(o) && !rm_frame_failed_on(rec, o->name) &&
+            rm_job_failures_on(job, o->name) < RM_SCHED_MAX_NODE_FAILURES)
+            return false;
+    }
+    return true;
+}
+
+static bool takeable(const rm_sched_t *self, const rm_job_t *job, const rm_frame_rec_t *rec,
+                     const char *worker)
+{
+    return rec->state == RM_FRAME_PENDING &&
+           (!rm_frame_failed_on(rec, worker) || every_worker_failed(self, job, rec));
+}
+
+static bool in_list(char *const *items, uint32_t count, const char *s)
+{
+    for (uint32_t i = 0; i < count; i++)
+        if (strcmp(items[i], s) == 0)
+            return true;
+    return false;
+}
+
+static bool job_open_to(const rm_sched_t *self, rm_job_t *job, const worker_t *w,
+                        const rm_work_req_t *req)
+{
+    (void)self;
+    return !rm_job_finished(job) && in_list(req->ready.items, req->ready.count, rm_job_id(job)) &&
+           rm_job_failures_on(job, w->name) < RM_SCHED_MAX_NODE_FAILURES;
+}
+
+/*  Frames for one task: how many the worker should take of what is left,
+    by its speed against the whole mesh's (only near the tail, where it
+    matters). */
+static uint32_t task_size(const rm_sched_t *self, const rm_job_t *job, const worker_t *w,
+                          uint64_t pending)
+{
+    uint64_t chunk = rm_job_spec(job)->chunk ? rm_job_spec(job)->chunk : 1;
+    if (chunk > RM_MAX_TASK_FRAMES)
+        chunk = RM_MAX_TASK_FRAMES;
+    uint64_t slots = 0;
+    for (size_t i = 0; i < self->nworkers; i++)
+        if (usable(&self->workers[i]))
+            slots += self->workers[i].slots;
+    if (chunk == 1 || pending >= chunk * (slots ? slots : 1))
+        return (uint32_t)chunk;
+    uint64_t mine = ms_for(self, job, w);
+    double rate = 0;
+    for (size_t i = 0; i < self->nworkers; i++) {
+        const worker_t *o = &self->workers[i];
+        if (!usable(o))
+            continue;
+        uint64_t ms = ms_for(self, job, o);
+        if (!ms || !mine)
+            return (uint32_t)(pending / (slots ? slots : 1) ? pending / slots : 1);
+        rate += (double)o->slots / (double)ms;
+    }
+    double share = rate > 0 ? (double)pending / (double)mine / rate : 1;
+    uint64_t n = (uint64_t)(share + 0.999);
+    if (n < 1)
+        n = 1;
+    return (uint32_t)(n < chunk ? n : chunk);
+}
+
+/*  Serving order: higher priority, then earlier submission (compared here:
+    rm_jobs_create appends, so the table is not always in that order). */
+static bool serve_before(const rm_job_t *a, const rm_job_t *b)
+{
+    const rm_job_spec_t *x = rm_job_spec(a), *y = rm_job_spec(b);
+    if (x->priority != y->priority)
+        return x->priority > y->priority;
+    if (x->submitted_at != y->submitted_at)
+        return x->submitted_at < y->submitted_at;
+    return strcmp(x->job_id, y->job_id) < 0;
+}
+
+/*  The job to serve next: the highest priority, then the oldest, with a
+    frame this worker may take.  *first: that frame's index. */
+static rm_job_t *pick_job(const rm_sched_t *self, const worker_t *w, const rm_work_req_t *req,
+                          size_t *first, uint64_t *pending)
+{
+    rm_job_t *best = NULL;
+    for (size_t j = 0; j < rm_jobs_count(self->jobs); j++) {
+        rm_job_t *job = rm_jobs_at(self->jobs, j);
+        if (!job_open_to(self, job, w, req) || (best && !serve_before(job, best)))
+            continue;
+        uint64_t count = 0;
+        size_t at = SIZE_MAX;
+        for (size_t i = 0; i < rm_job_frame_count(job); i++) {
+            const rm_frame_rec_t *rec = rm_job_frame_at(job, i);
+            if (rec->state != RM_FRAME_PENDING)
+                continue;
+            count++;
+            if (at == SIZE_MAX && takeable(self, job, rec, w->name))
+                at = i;
+        }
+        if (at != SIZE_MAX) {
+            best = job;
+            *first = at;
+            *pending = count;
+        }
+    }
+    return best;
+}
+
+static int add_task(rm_assign_t *out, const char *job_id, const uint64_t *frames, uint32_t n)
+{
+    rm_task_t *grown = realloc(out->tasks.items, (out->tasks.count + 1) * sizeof *grown);
+    if (!grown)
+        return -1;
+    out->tasks.items = grown;
+    rm_task_t *t = &out->tasks.items[out->tasks.count];
+    memset(t, 0, sizeof *t);
+    t->job_id = strdup(job_id);
+    t->frames.items = malloc(n * sizeof(uint64_t));
+    if (!t->job_id || !t->frames.items) {
+        free(t->job_id);
+        free(t->frames.items);
+        return -1;
+    }
+    memcpy(t->frames.items, frames, n * sizeof(uint64_t));
+    t->frames.count = n;
+    out->tasks.count++;
+    return 0;
+}
+
+/*  Records an assignment made: in the job (stamped), in flight, in out. */
+static int commit(rm_sched_t *self, rm_job_t *job, const worker_t *w, const uint64_t *frames,
+                  uint32_t n, int64_t now, bool copy, rm_assign_t *out, rm_err_t *err)
+{
+    if (rm_job_assign(job, frames, n, w->name, next_stamp(self), err) != 0)
+        return -1;
+    uint64_t ms = ms_for(self, job, w);
+    for (uint32_t k = 0; k < n; k++) {
+        flight_t *f = add_flight(self, rm_job_id(job), frames[k], w->name, now,
+                                 ms ? now + (int64_t)(ms * (k + 1)) : 0);
+        if (f)
+            f->copy = copy;
+    }
+    self->assigned += n;
+    if (add_task(out, rm_job_id(job), frames, n) != 0)
+        return rm_err_set(err, RM_ENOMEM, "out of memory");
+    return 0;
+}
+
+/*  Nothing pending: a copy of the frame expected to finish last, if this
+    worker would finish it sooner. */
+static int duplicate_tail(rm_sched_t *self, const worker_t *w, const rm_work_req_t *req,
+                          int64_t now, rm_assign_t *out, bool *found, rm_err_t *err)
+{
+    *found = false;
+    flight_t *latest = NULL;
+    rm_job_t *latest_job = NULL;
+    for (size_t i = 0; i < self->nflights; i++) {
+        flight_t *f = &self->flights[i];
+        if (f->copy || f->duplicated || !f->expected_done || strcmp(f->worker, w->name) == 0 ||
+            (latest && f->expected_done <= latest->expected_done))
+            continue;
+        rm_job_t *job = rm_jobs_find(self->jobs, f->job_id);
+        const rm_frame_rec_t *rec = job ? rm_job_frame(job, f->frame) : NULL;
+        if (!job || !live(rec) || !job_open_to(self, job, w, req) ||
+            rm_frame_failed_on(rec, w->name))
+            continue;
+        latest = f;
+        latest_job = job;
+    }
+    if (!latest)
+        return 0;
+    uint64_t mine = ms_for(self, latest_job, w);
+    if (!mine || now + (int64_t)mine >= latest->expected_done)
+        return 0;
+    latest->duplicated = true;
+    uint64_t frame = latest->frame;
+    rm_job_log(latest_job, "frame %llu also given to %s: %s is expected to take longer",
+               (unsigned long long)frame, w->name, latest->worker);
+    *found = true;
+    return commit(self, latest_job, w, &frame, 1, now, true, out, err);
+}
+
+/*  What the worker renders: flights it no longer lists are given back;
+    frames it lists that we did not know of become flights. */
+static void reconcile(rm_sched_t *self, const char *worker, const rm_work_req_t *req, int64_t now)
+{
+    for (size_t i = 0; i < self->nflights;) {
+        flight_t *f = &self->flights[i];
+        if (strcmp(f->worker, worker) != 0) {
+            i++;
+            continue;
+        }
+        rm_job_t *job = rm_jobs_find(self->jobs, f->job_id);
+        if (!job || !live(rm_job_frame(job, f->frame))) {
+            remove_flight(self, i);
+            continue;
+        }
+        bool listed = false;
+        for (uint32_t t = 0; t < req->running.count && !listed; t++) {
+            const rm_task_t *task = &req->running.items[t];
+            if (strcmp(task->job_id, f->job_id) != 0)
+                continue;
+            for (uint32_t k = 0; k < task->frames.count && !listed; k++)
+                listed = task->frames.items[k] == f->frame;
+        }
+        /* A draining worker refuses new ASSIGNs: none can be on its way. */
+        const worker_t *w = find_worker(self, worker);
+        int64_t grace = w && w->draining ? 0 : RM_SCHED_GRACE_MS;
+        if (listed || now - f->assigned_at < grace) {
+            i++;
+            continue;
+        }
+        char why[RM_MAX_NAME + 64];
+        snprintf(why, sizeof why, "%s no longer renders it", worker);
+        give_back(self, i, why);
+    }
+    for (uint32_t t = 0; t < req->running.count; t++) {
+        const rm_task_t *task = &req->running.items[t];
+        rm_job_t *job = rm_jobs_find(self->jobs, task->job_id);
+        for (uint32_t k = 0; job && k < task->frames.count; k++) {
+            uint64_t frame = task->frames.items[k];
+            bool known = false;
+            for (size_t i = 0; i < self->nflights && !known; i++)
+                known = self->flights[i].frame == frame &&
+                        strcmp(self->flights[i].worker, worker) == 0 &&
+                        strcmp(self->flights[i].job_id, task->job_id) == 0;
+            const rm_frame_rec_t *rec = rm_job_frame(job, frame);
+            if (known || !live(rec))
+                continue;
+            /* Given back meanwhile, yet still rendered there: it is that
+               worker's again, rather than a second render elsewhere. */
+            if (rec->state == RM_FRAME_PENDING &&
+                rm_job_assign(job, &frame, 1, worker, next_stamp(self), NULL) != 0)
+                continue;
+            add_flight(self, task->job_id, frame, worker, now, 0);
+        }
+    }
+}
+
+int rm_sched_request(rm_sched_t *self, const char *worker, const rm_work_req_t *req, int64_t now,
+                     rm_assign_t *out, rm_err_t *err)
+{
+    memset(out, 0, sizeof *out);
+    if (!self->acting)
+        return rm_err_set(err, RM_EINVAL, "this node does not coordinate");
+    out->epoch = self->epoch;
+    if (!(out->coordinator = strdup(self->name)))
+        return rm_err_set(err, RM_ENOMEM, "out of memory");
+    worker_t *w = find_worker(self, worker);
+    if (w)
+        w->last_report = now;
+    reconcile(self, worker, req, now);
+    if (!w || !usable(w))
+        return 0;
+    uint64_t frames[RM_MAX_TASK_FRAMES];
+    for (uint64_t slot = 0; slot < req->free && slot < RM_MAX_ASSIGN_TASKS; slot++) {
+        size_t first = 0;
+        uint64_t pending = 0;
+        rm_job_t *job = pick_job(self, w, req, &first, &pending);
+        if (!job) {
+            bool found;
+            if (duplicate_tail(self, w, req, now, out, &found, err) != 0)
+                return -1;
+            if (!found)
+                break;
+            continue;
+        }
+        uint32_t want = task_size(self, job, w, pending), n = 0;
+        for (size_t i = first; i < rm_job_frame_count(job) && n < want; i++) {
+            const rm_frame_rec_t *rec = rm_job_frame_at(job, i);
+            if (!takeable(self, job, rec, w->name))
+                break; /* a task is consecutive frames */
+            frames[n++] = rec->frame;
+        }
+        if (commit(self, job, w, frames, n, now, false, out, err) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------- tick */
+
+/*  The Flamenco rules that end a job. */
+static void check_job_failure(rm_sched_t *self, rm_job_t *job)
+{
+    char why[RM_ERR_MSG_MAX];
+    for (size_t i = 0; i < rm_job_frame_count(job); i++) {
+        const rm_frame_rec_t *rec = rm_job_frame_at(job, i);
+        if (!live(rec) || rec->attempts == 0)
+            continue;
+        if (rec->failed_on.count >= RM_SCHED_MAX_NODE_FAILURES)
+            snprintf(why, sizeof why, "frame %llu failed on %u nodes: %s",
+                     (unsigned long long)rec->frame, rec->failed_on.count,
+                     rec->error ? rec->error : "");
+        else if (rec->attempts >= self->max_attempts)
+            snprintf(why, sizeof why, "frame %llu failed %llu times: %s",
+                     (unsigned long long)rec->frame, (unsigned long long)rec->attempts,
+                     rec->error ? rec->error : "");
+        else
+            continue;
+        zsys_warning("job %s fails: %s", rm_job_id(job), why);
+        rm_job_fail(job, why, NULL);
+        return;
+    }
+    size_t usable_workers = 0, blocked = 0;
+    for (size_t i = 0; i < self->nworkers; i++) {
+        if (!usable(&self->workers[i]))
+            continue;
+        usable_workers++;
+        blocked += rm_job_failures_on(job, self->workers[i].name) >= RM_SCHED_MAX_NODE_FAILURES;
+    }
+    if (usable_workers > 0 && blocked == usable_workers) {
+        snprintf(why, sizeof why,
+                 "every node that can render failed %d frames of it and is blocklisted for it",
+                 RM_SCHED_MAX_NODE_FAILURES);
+        zsys_warning("job %s fails: %s", rm_job_id(job), why);
+        rm_job_fail(job, why, NULL);
+    }
+}
+
+void rm_sched_tick(rm_sched_t *self, int64_t now)
+{
+    if (!self->acting)
+        return;
+    for (size_t i = 0; i < self->nflights;) {
+        flight_t *f = &self->flights[i];
+        const worker_t *w = find_worker(self, f->worker);
+        char why[RM_MAX_NAME + 64];
+        if (!w || !w->alive)
+            snprintf(why, sizeof why, "%s is %s", f->worker, w ? "not alive" : "not a member");
+        else if (now - w->last_report > RM_SCHED_SILENT_MS)
+            snprintf(why, sizeof why, "%s stopped reporting", f->worker);
+        else {
+            i++;
+            continue;
+        }
+        give_back(self, i, why);
+    }
+    adopt_assigned(self, now);
+    for (size_t j = 0; j < rm_jobs_count(self->jobs); j++) {
+        rm_job_t *job = rm_jobs_at(self->jobs, j);
+        if (!rm_job_finished(job))
+            check_job_failure(self, job);
+    }
+}
