@@ -107,16 +107,28 @@ int main(int argc, char **argv)
     /* czmq's signal handler sets zsys_interrupted on SIGINT and SIGTERM. */
     zpoller_t *poller = zpoller_new(rm_node_actor(node), NULL);
     int status = 0;
-    while (!zsys_interrupted) {
+    bool handing_back = false;
+    for (;;) {
+        if (zsys_interrupted && !handing_back) {
+            /* SIGTERM (a spot notice, systemd): frames go back to the mesh
+               at once, outputs in hand are stored and copied, then the node
+               leaves; a second signal is not waited for. */
+            handing_back = true;
+            zpoller_set_nonstop(poller, true);
+            zstr_send(rm_node_actor(node), "HAND_BACK");
+        }
         void *which = zpoller_wait(poller, 1000);
         if (which) {
-            /* The node actor ended on its own: that is a failure. */
-            fprintf(stderr, "meshd: the node stopped unexpectedly\n");
-            status = 1;
+            char *said = zstr_recv(which);
+            /* The node ends on its own only after draining (meshctl drain,
+               or the hand-back above); anything else is a failure. */
+            if (!said || strcmp(said, "DRAINED") != 0) {
+                fprintf(stderr, "meshd: the node stopped unexpectedly\n");
+                status = 1;
+            }
+            zstr_free(&said);
             break;
         }
-        if (zpoller_terminated(poller))
-            break;
     }
     zpoller_destroy(&poller);
     rm_node_destroy(&node);

@@ -13,16 +13,23 @@
 #include "rm_frames.h"
 #include "rm_jobs.h"
 #include "rm_manifest.h"
+#include "rm_jobsync.h"
 #include "rm_member.h"
 #include "rm_roster.h"
+#include "rm_sched.h"
 #include "rm_slots.h"
 #include "rm_store.h"
+#include "rm_work.h"
+#include "rm_xfer.h"
 #include "rm_zap.h"
 
 #define MAX_WATCHES 1024
 #define MAX_WATCH_MS 60000
 #define DOOR_MAX_MSG 8192
 #define DOOR_RCVHWM 16
+#define MAX_WAITING 1024     /* client requests waiting on the mesh */
+#define SUBMIT_HOLD_MS 30000 /* how long a submission waits for a second node */
+#define HAND_BACK_MS 15000   /* SIGTERM: longest wait for outputs in hand */
 
 typedef struct {
     zframe_t *peer; /* routing id */
@@ -31,6 +38,16 @@ typedef struct {
     uint64_t version;
     int64_t deadline;
 } watch_t;
+
+/*  A client request answered later: a submission waiting for a second node
+    to hold its job, or a chunk fetched from the mesh for it. */
+typedef struct {
+    zframe_t *peer;
+    uint64_t req;
+    rm_msg_type_t type;
+    char job_id[65];
+    rm_hash_t hash;
+} waiting_t;
 
 /*  The actor's state: everything the node holds. */
 typedef struct {
@@ -47,6 +64,10 @@ typedef struct {
     rm_jobs_t *jobs;
     rm_slots_t *slots;
     rm_member_t *member;
+    rm_xfer_t *xfer;
+    rm_jobsync_t *jobsync;
+    rm_sched_t *sched;
+    rm_work_t *work;
     rm_election_t election;
     rm_refusals_t refusals; /* rate of refusal log lines */
     bool blender_ok;
@@ -54,7 +75,11 @@ typedef struct {
     int64_t started;
     watch_t watches[MAX_WATCHES];
     size_t nwatches;
+    waiting_t waiting[MAX_WAITING];
+    size_t nwaiting;
     bool terminated;
+    int64_t hand_back_until; /* SIGTERM: 0, or when to leave anyway */
+    bool drained;            /* left after draining: meshd exits 0 */
 } node_t;
 
 struct _rm_node_t {
@@ -198,6 +223,30 @@ static int start_membership(node_t *self, rm_err_t *err)
     return 0;
 }
 
+static int xfer_send(void *arg, const char *addr, const uint8_t *data, size_t len)
+{
+    node_t *self = arg;
+    return rm_member_send(self->member, addr, data, len, NULL);
+}
+
+static void on_node_message(void *arg, const char *from, const rm_cred_t *who, const rm_msg_t *msg);
+static void on_job_merged(void *arg, rm_job_t *job, bool created);
+
+/*  Replication, transfers, scheduling and the worker: the mesh's job side. */
+static int start_mesh_work(node_t *self, rm_err_t *err)
+{
+    if (!(self->xfer = rm_xfer_new(self->store, xfer_send, self, err)) ||
+        !(self->jobsync = rm_jobsync_new(self->jobs, self->member, self->xfer, self->store, err)) ||
+        !(self->sched = rm_sched_new(self->jobs, self->config.max_attempts, err)) ||
+        !(self->work =
+              rm_work_new(&self->config, self->config.name, self->jobs, self->slots, self->sched,
+                          self->jobsync, self->member, self->xfer, &self->election, err)))
+        return -1;
+    rm_member_on_message(self->member, on_node_message, self);
+    rm_jobsync_on_changed(self->jobsync, on_job_merged, self);
+    return 0;
+}
+
 static int node_start(node_t *self, const rm_config_t *config, rm_err_t *err)
 {
     char path[1100];
@@ -241,8 +290,11 @@ static int node_start(node_t *self, const rm_config_t *config, rm_err_t *err)
     self->poller = zpoller_new(self->pipe, self->zap, self->door, self->mesh, NULL);
     if (!self->poller)
         return rm_err_set(err, RM_ENOMEM, "out of memory");
+    /* Signals are meshd's to handle (it asks for a hand-back): the loop
+       must keep polling after one. */
+    zpoller_set_nonstop(self->poller, true);
     rm_slots_poll_on(self->slots, self->poller);
-    if (start_membership(self, err) != 0)
+    if (start_membership(self, err) != 0 || start_mesh_work(self, err) != 0)
         return -1;
     zsys_info("%s listening on %s (door on port+1), %zu job(s) on disk", self->config.name,
               self->config.listen, rm_jobs_count(self->jobs));
@@ -278,6 +330,14 @@ static void leave_mesh(node_t *self)
 static void node_stop(node_t *self)
 {
     leave_mesh(self);
+    if (self->jobsync)
+        rm_jobsync_flush(self->jobsync); /* what changed last goes out before we go */
+    rm_work_destroy(&self->work);
+    rm_sched_destroy(&self->sched);
+    rm_xfer_destroy(&self->xfer); /* no callbacks after this */
+    rm_jobsync_destroy(&self->jobsync);
+    for (size_t i = 0; i < self->nwaiting; i++)
+        zframe_destroy(&self->waiting[i].peer);
     rm_member_destroy(&self->member);
     for (size_t i = 0; i < self->nwatches; i++)
         zframe_destroy(&self->watches[i].peer);
@@ -293,19 +353,6 @@ static void node_stop(node_t *self)
     rm_roster_destroy(&self->roster);
     rm_codec_free(&rm_cred_desc, &self->cred);
     rm_token_free(&self->token);
-}
-
-/*  Gives free slots work. */
-static void feed_slots(node_t *self)
-{
-    while (rm_slots_free(self->slots) > 0) {
-        rm_job_t *job = NULL;
-        uint64_t frames[RM_MAX_TASK_FRAMES];
-        uint32_t n =
-            rm_jobs_next_task(self->jobs, self->config.name, 1, &job, frames, RM_MAX_TASK_FRAMES);
-        if (n == 0 || rm_slots_take(self->slots, job, frames, n, NULL) != 0)
-            return;
-    }
 }
 
 /* ---------------------------------------------------------------- replies */
@@ -514,6 +561,59 @@ static int need_chunks(request_t *r, const rm_job_spec_t *spec, bool *complete, 
     return 0;
 }
 
+static waiting_t *add_waiting(node_t *self, zframe_t *peer, uint64_t req, rm_msg_type_t type)
+{
+    if (self->nwaiting == MAX_WAITING)
+        return NULL;
+    waiting_t *w = &self->waiting[self->nwaiting++];
+    memset(w, 0, sizeof *w);
+    w->peer = zframe_dup(peer);
+    w->req = req;
+    w->type = type;
+    return w;
+}
+
+static void drop_waiting(node_t *self, size_t i)
+{
+    zframe_destroy(&self->waiting[i].peer);
+    self->waiting[i] = self->waiting[--self->nwaiting];
+}
+
+static void send_accepted(node_t *self, zframe_t *peer, uint64_t req, rm_job_t *job)
+{
+    rm_job_summary_t summary = {0};
+    rm_err_t err;
+    if (rm_job_summary(job, &summary, &err) != 0) {
+        send_error(self->mesh, peer, req, err.code, err.msg);
+        return;
+    }
+    rm_accepted_t accepted = {.job_id = (char *)rm_job_id(job),
+                              .frames_total = summary.frames_total};
+    send_msg(self->mesh, peer, RM_MSG_ACCEPTED, req, &accepted);
+    rm_codec_free(&rm_job_summary_desc, &summary);
+}
+
+/*  A second node holds the job (or none could in time): the submissions
+    waiting for it are answered. */
+static void on_job_held(void *arg, const char *job_id, int status, const char *error)
+{
+    node_t *self = arg;
+    rm_job_t *job = rm_jobs_find(self->jobs, job_id);
+    for (size_t i = 0; i < self->nwaiting;) {
+        waiting_t *w = &self->waiting[i];
+        if (w->type != RM_MSG_SUBMIT || strcmp(w->job_id, job_id) != 0) {
+            i++;
+            continue;
+        }
+        if (status == 0 && job)
+            send_accepted(self, w->peer, w->req, job);
+        else
+            send_error(self->mesh, w->peer, w->req, status ? (rm_code_t)status : RM_ENOTFOUND,
+                       error);
+        drop_waiting(self, i);
+    }
+}
+
 static void handle_submit(request_t *r)
 {
     node_t *self = r->node;
@@ -557,14 +657,18 @@ static void handle_submit(request_t *r)
                   r->who->name, spec->frames.count);
         rm_job_log(job, "submitted by %s: %s", r->who->name, spec->blend);
     }
-    rm_job_summary_t summary = {0};
-    if (rm_job_summary(job, &summary, &err) != 0)
+    /* Acknowledged once a second node holds it: a node lost now loses
+       nothing that was acknowledged. */
+    waiting_t *w = add_waiting(self, r->peer, r->msg->req, RM_MSG_SUBMIT);
+    if (!w) {
+        rm_err_set(&err, RM_EAGAIN, "this node is busy: submit again");
         goto fail;
-    rm_accepted_t accepted = {.job_id = (char *)rm_job_id(job),
-                              .frames_total = summary.frames_total};
-    send_msg(self->mesh, r->peer, RM_MSG_ACCEPTED, r->msg->req, &accepted);
-    rm_codec_free(&rm_job_summary_desc, &summary);
-    feed_slots(self);
+    }
+    snprintf(w->job_id, sizeof w->job_id, "%s", rm_job_id(job));
+    if (rm_jobsync_replicate(self->jobsync, job, SUBMIT_HOLD_MS, on_job_held, self, &err) != 0) {
+        drop_waiting(self, self->nwaiting - 1);
+        goto fail;
+    }
     return;
 fail:
     zsys_warning("job %s from %s refused: %s", spec->job_id, r->who->name, err.msg);
@@ -584,12 +688,56 @@ static void handle_chunk_put(request_t *r)
     send_msg(r->node->mesh, r->peer, RM_MSG_CHUNK_OK, r->msg->req, &ok);
 }
 
+static void on_chunk_fetched(void *arg, const rm_hash_t *hash, int status, const char *error)
+{
+    node_t *self = arg;
+    for (size_t i = 0; i < self->nwaiting;) {
+        waiting_t *w = &self->waiting[i];
+        if (w->type != RM_MSG_CHUNK_GET || memcmp(w->hash.b, hash->b, 32) != 0) {
+            i++;
+            continue;
+        }
+        rm_chunk_t chunk = {.hash = *hash};
+        rm_err_t err;
+        if (status != 0)
+            send_error(self->mesh, w->peer, w->req, (rm_code_t)status, error);
+        else if (rm_store_get(self->store, hash, &chunk.data.data, &chunk.data.len, &err) != 0)
+            send_error(self->mesh, w->peer, w->req, err.code, err.msg);
+        else
+            send_msg(self->mesh, w->peer, RM_MSG_CHUNK_DATA, w->req, &chunk);
+        free(chunk.data.data);
+        drop_waiting(self, i);
+    }
+}
+
+/*  A client asks for a chunk this node lacks (an output rendered and kept
+    elsewhere): it is fetched from the members, then sent. */
+static bool proxy_chunk(request_t *r)
+{
+    node_t *self = r->node;
+    const char *sources[16];
+    size_t n = rm_jobsync_sources(self->jobsync, NULL, sources, 16);
+    if (strcmp(r->who->role, RM_ROLE_NODE) == 0 || n == 0)
+        return false; /* nodes ask nodes themselves */
+    waiting_t *w = add_waiting(self, r->peer, r->msg->req, RM_MSG_CHUNK_GET);
+    if (!w)
+        return false;
+    w->hash = r->msg->u.chunk_ref.hash;
+    rm_err_t err;
+    if (rm_xfer_fetch(self->xfer, &w->hash, false, sources, n, on_chunk_fetched, self, &err) != 0) {
+        drop_waiting(self, self->nwaiting - 1);
+        return false;
+    }
+    return true;
+}
+
 static void handle_chunk_get(request_t *r)
 {
     rm_chunk_t chunk = {.hash = r->msg->u.chunk_ref.hash};
     rm_err_t err;
     if (rm_store_get(r->node->store, &chunk.hash, &chunk.data.data, &chunk.data.len, &err) != 0) {
-        send_error(r->node->mesh, r->peer, r->msg->req, err.code, err.msg);
+        if (err.code != RM_ENOTFOUND || !proxy_chunk(r))
+            send_error(r->node->mesh, r->peer, r->msg->req, err.code, err.msg);
         return;
     }
     send_msg(r->node->mesh, r->peer, RM_MSG_CHUNK_DATA, r->msg->req, &chunk);
@@ -690,6 +838,7 @@ static void local_meta(node_t *self, rm_member_meta_t *meta, char *rendering, si
         .rendering = rendering,
         .epoch = self->election.epoch,
         .acting = self->election.acting,
+        .draining = self->work && rm_work_draining(self->work),
     };
 }
 
@@ -792,7 +941,7 @@ static void handle_cancel(request_t *r)
         send_error(r->node->mesh, r->peer, r->msg->req, err.code, err.msg);
         return;
     }
-    rm_slots_cancel(r->node->slots, rm_job_id(job));
+    rm_work_job_changed(r->node->work, job); /* its renders here stop; others hear it by sync */
     rm_job_log(job, "cancelled by %s", r->who->name);
     zsys_info("job %s cancelled by %s", rm_job_id(job), r->who->name);
     send_ok(r->node->mesh, r->peer, r->msg->req, "cancelled");
@@ -928,11 +1077,55 @@ static void serve_watches(node_t *self)
 
 static int64_t next_wakeup(node_t *self)
 {
-    int64_t wait = rm_member_wakeup(self->member), now = zclock_time();
+    int64_t wait = rm_member_wakeup(self->member), now = zclock_time(), mono = zclock_mono();
     for (size_t i = 0; i < self->nwatches; i++)
         if (self->watches[i].deadline - now < wait)
             wait = self->watches[i].deadline - now;
+    int64_t more[] = {rm_work_wakeup(self->work, mono), rm_jobsync_wakeup(self->jobsync, mono),
+                      rm_xfer_wakeup(self->xfer, mono)};
+    for (size_t i = 0; i < sizeof more / sizeof more[0]; i++)
+        if (more[i] < wait)
+            wait = more[i];
     return wait < 0 ? 0 : wait;
+}
+
+static void handle_drain(request_t *r)
+{
+    node_t *self = r->node;
+    const rm_drain_t *d = &r->msg->u.drain;
+    char text[RM_MAX_NAME + 64];
+    if (!d->node[0] || strcmp(d->node, self->config.name) == 0) {
+        rm_work_drain(self->work, d->hand_back);
+        snprintf(text, sizeof text, "%s is draining: %s, then it leaves", self->config.name,
+                 d->hand_back ? "handing its frames back" : "finishing its frames");
+        send_ok(self->mesh, r->peer, r->msg->req, text);
+        return;
+    }
+    if (strcmp(r->who->role, RM_ROLE_NODE) == 0) {
+        send_error(self->mesh, r->peer, r->msg->req, RM_EINVAL, "a node drains only itself");
+        return;
+    }
+    const char *addr = rm_member_addr_of(self->member, d->node);
+    const char *state = rm_member_state_of(self->member, d->node);
+    if (!addr) {
+        snprintf(text, sizeof text, "node %s is %s", d->node,
+                 state ? state : "not a member of this mesh");
+        send_error(self->mesh, r->peer, r->msg->req, state ? RM_EUNREACH : RM_ENOTFOUND, text);
+        return;
+    }
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    rm_err_t err;
+    rm_drain_t forward = {.node = d->node, .hand_back = d->hand_back};
+    if (rm_msg_encode(RM_MSG_DRAIN, 0, &forward, &buf, &len, &err) != 0 ||
+        rm_member_send(self->member, addr, buf, len, &err) != 0) {
+        send_error(self->mesh, r->peer, r->msg->req, err.code, err.msg);
+        free(buf);
+        return;
+    }
+    free(buf);
+    snprintf(text, sizeof text, "asked %s to drain", d->node);
+    send_ok(self->mesh, r->peer, r->msg->req, text);
 }
 
 static void dispatch(request_t *r)
@@ -971,6 +1164,9 @@ static void dispatch(request_t *r)
     case RM_MSG_GOSSIP:
         rm_member_gossip_in(r->node->member, r->peer, r->who, &r->msg->u.gossip);
         break;
+    case RM_MSG_DRAIN:
+        handle_drain(r);
+        break;
     default: {
         char text[96];
         snprintf(text, sizeof text, "a node does not take %s requests",
@@ -993,6 +1189,74 @@ static uint64_t header_req(zframe_t *payload)
         rm_read_u64(&r, &req, NULL) != 0)
         return 0;
     return req;
+}
+
+/*  Messages between nodes, whichever socket they came in on: answers go
+    back to `from` through rm_member_send. */
+static bool node_message_type(rm_msg_type_t type)
+{
+    switch (type) {
+    case RM_MSG_JOB_SYNC:
+    case RM_MSG_JOB_HELD:
+    case RM_MSG_JOB_DELTA:
+    case RM_MSG_JOB_DIGEST:
+    case RM_MSG_WORK_REQ:
+    case RM_MSG_ASSIGN:
+    case RM_MSG_REPLICATE:
+    case RM_MSG_OK:
+    case RM_MSG_ERROR:
+    case RM_MSG_CHUNK_DATA:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/*  CHUNK_GET that came over one of our outbound links (from a peer we
+    reach, or answering a node behind NAT). */
+static void serve_chunk(node_t *self, const char *from, const rm_msg_t *msg)
+{
+    rm_chunk_t chunk = {.hash = msg->u.chunk_ref.hash};
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    rm_err_t err;
+    if (rm_store_get(self->store, &chunk.hash, &chunk.data.data, &chunk.data.len, &err) != 0)
+        rm_msg_encode_error(msg->req, err.code, err.msg, &buf, &len, NULL);
+    else
+        rm_msg_encode(RM_MSG_CHUNK_DATA, msg->req, &chunk, &buf, &len, NULL);
+    if (buf)
+        rm_member_send(self->member, from, buf, len, NULL);
+    free(buf);
+    free(chunk.data.data);
+}
+
+static void node_message(node_t *self, const char *from, const rm_cred_t *who, const rm_msg_t *msg)
+{
+    if (rm_xfer_on_message(self->xfer, from, msg) ||
+        rm_jobsync_handle(self->jobsync, from, who, msg) ||
+        rm_work_handle(self->work, from, who, msg))
+        return;
+    if (msg->type == RM_MSG_CHUNK_GET)
+        serve_chunk(self, from, msg);
+    else if (msg->type == RM_MSG_DRAIN &&
+             (!msg->u.drain.node[0] || strcmp(msg->u.drain.node, self->config.name) == 0))
+        rm_work_drain(self->work, msg->u.drain.hand_back);
+    else if (msg->type == RM_MSG_ERROR)
+        zsys_debug("error from %s: %s", who->name, msg->u.error.message);
+}
+
+static void on_node_message(void *arg, const char *from, const rm_cred_t *who, const rm_msg_t *msg)
+{
+    node_message(arg, from, who, msg);
+}
+
+/*  A job changed by a merge: renders of a job that ended stop here. */
+static void on_job_merged(void *arg, rm_job_t *job, bool created)
+{
+    node_t *self = arg;
+    if (created)
+        zsys_info("job %s '%s' learnt from the mesh", rm_job_id(job), rm_job_spec(job)->name);
+    rm_work_job_changed(self->work, job);
 }
 
 static void handle_mesh(node_t *self)
@@ -1018,6 +1282,12 @@ static void handle_mesh(node_t *self)
         send_error(self->mesh, peer, header_req(payload), RM_EPROTO, err.msg);
         goto out;
     }
+    if (strcmp(who->role, RM_ROLE_NODE) == 0 && node_message_type(msg.type)) {
+        char from[300];
+        rm_member_rid_addr(peer, from, sizeof from);
+        node_message(self, from, who, &msg);
+        goto out;
+    }
     request_t r = {.node = self, .peer = peer, .who = who, .msg = &msg};
     dispatch(&r);
 out:
@@ -1029,12 +1299,42 @@ out:
 
 /* ---------------------------------------------------------------- the actor */
 
+/*  "$TERM": stop now.  "HAND_BACK" (meshd on SIGTERM): give frames back,
+    wait for outputs in hand to be stored and copied, leave, then "DRAINED". */
 static void handle_pipe(node_t *self)
 {
     char *command = zstr_recv(self->pipe);
     if (!command || streq(command, "$TERM"))
         self->terminated = true;
+    else if (streq(command, "HAND_BACK") && !self->hand_back_until) {
+        self->hand_back_until = zclock_mono() + HAND_BACK_MS;
+        rm_work_drain(self->work, true);
+    }
     zstr_free(&command);
+}
+
+/*  The work of one loop turn after an event: the order matters (new work
+    before disk work, changes out before membership). */
+static void turn(node_t *self)
+{
+    int64_t now = zclock_mono();
+    elect(self);
+    rm_work_tick(self->work, now);
+    rm_slots_flush(self->slots);
+    rm_jobsync_flush(self->jobsync);
+    rm_jobsync_tick(self->jobsync, now);
+    rm_xfer_tick(self->xfer, now);
+    serve_watches(self);
+    char rendering[200];
+    rm_member_meta_t meta;
+    local_meta(self, &meta, rendering, sizeof rendering);
+    rm_member_set_meta(self->member, &meta);
+    rm_member_tick(self->member);
+    if (rm_work_drained(self->work) || (self->hand_back_until && now >= self->hand_back_until)) {
+        zsys_info("%s drained: leaving the mesh", self->config.name);
+        self->drained = true;
+        self->terminated = true;
+    }
 }
 
 static void node_actor(zsock_t *pipe, void *args)
@@ -1054,7 +1354,6 @@ static void node_actor(zsock_t *pipe, void *args)
         return;
     }
     zsock_signal(pipe, 0);
-    feed_slots(self);
     while (!self->terminated) {
         void *which = zpoller_wait(self->poller, (int)next_wakeup(self));
         if (which == self->pipe)
@@ -1069,19 +1368,14 @@ static void node_actor(zsock_t *pipe, void *args)
             rm_slots_handle(self->slots, which);
         else if (!which && zpoller_terminated(self->poller))
             break;
-        feed_slots(self);
-        rm_slots_flush(self->slots);
-        serve_watches(self);
-        elect(self);
-        char rendering[200];
-        rm_member_meta_t meta;
-        local_meta(self, &meta, rendering, sizeof rendering);
-        rm_member_set_meta(self->member, &meta);
-        rm_member_tick(self->member);
+        turn(self);
     }
     zsys_info("%s stopping", self->config.name);
+    bool drained = self->drained;
     node_stop(self);
     free(self);
+    if (drained)
+        zstr_send(pipe, "DRAINED"); /* meshd exits 0 */
 }
 
 rm_node_t *rm_node_new(const rm_config_t *config, rm_err_t *err)

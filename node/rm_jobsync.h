@@ -1,0 +1,77 @@
+/*  rm_jobsync: every node holds every job; this keeps the copies meeting.
+
+    - Push: what changed here (rm_job_take_changes) goes out each loop
+      iteration to every alive member that accepts connections: changed
+      frame records as JOB_DELTA, the whole record (JOB_SYNC) when a
+      job-level field changed.  Changes merged in from a peer are not
+      pushed again: their author pushes them.
+    - Pull (anti-entropy): every RM_JOBSYNC_DIGEST_MS a JOB_DIGEST (hash of
+      each record) goes to one random member; the receiver sends back every
+      record that differs, and its own digest so the sender does the same.
+      This repairs lost messages and partitions, and is how a node behind
+      NAT (no inbound connections) gets records: it asks.
+    - A submission is acknowledged once a second node holds it
+      (rm_jobsync_replicate): JOB_SYNC with want_held goes to the members,
+      each merges it, fetches the project (rm_xfer) and answers JOB_HELD.
+    - Projects: a node fetches the project of every unfinished job it
+      learns of, from the members that have it, so that it can render.
+
+    Merging is rm_jobs' (commutative, idempotent): copies meet in any
+    order. */
+#ifndef RM_JOBSYNC_H
+#define RM_JOBSYNC_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "rm_jobs.h"
+#include "rm_member.h"
+#include "rm_store.h"
+#include "rm_xfer.h"
+
+#define RM_JOBSYNC_DIGEST_MS 1000
+#define RM_JOBSYNC_PROJECT_RETRY_MS 5000
+
+typedef struct _rm_jobsync_t rm_jobsync_t;
+
+/*  A job changed by a merge (created: it is new here). */
+typedef void(rm_jobsync_changed_fn)(void *arg, rm_job_t *job, bool created);
+
+/*  The end of a rm_jobsync_replicate: status 0 = a second node holds the
+    job; else an rm_code_t (RM_EAGAIN: none did in time) and a reason. */
+typedef void(rm_jobsync_held_fn)(void *arg, const char *job_id, int status, const char *error);
+
+rm_jobsync_t *rm_jobsync_new(rm_jobs_t *jobs, rm_member_t *member, rm_xfer_t *xfer,
+                             rm_store_t *store, rm_err_t *err);
+void rm_jobsync_destroy(rm_jobsync_t **self_p);
+
+void rm_jobsync_on_changed(rm_jobsync_t *self, rm_jobsync_changed_fn *fn, void *arg);
+
+/*  Pushes local changes.  Call after anything that may change a job. */
+void rm_jobsync_flush(rm_jobsync_t *self);
+
+/*  Digests, submission time-outs, project fetch retries. */
+void rm_jobsync_tick(rm_jobsync_t *self, int64_t now);
+int64_t rm_jobsync_wakeup(rm_jobsync_t *self, int64_t now);
+
+/*  JOB_SYNC, JOB_HELD, JOB_DELTA, JOB_DIGEST from the member at `from`
+    (an address rm_member_send takes).  Returns false for other types. */
+bool rm_jobsync_handle(rm_jobsync_t *self, const char *from, const rm_cred_t *who,
+                       const rm_msg_t *msg);
+
+/*  Has a second node hold the job: fn is called once, with 0 when one
+    answered JOB_HELD, or at once when no other member is alive; with
+    RM_EAGAIN after timeout_ms otherwise. */
+int rm_jobsync_replicate(rm_jobsync_t *self, rm_job_t *job, int64_t timeout_ms,
+                         rm_jobsync_held_fn *fn, void *arg, rm_err_t *err);
+
+/*  True once every chunk of the job's project is in the store here; until
+    then a fetch from the members is under way (started by this call if
+    needed). */
+bool rm_jobsync_project_ready(rm_jobsync_t *self, rm_job_t *job);
+
+/*  Every alive member that accepts connections, as addresses (at most max),
+    the member named `first` (if alive) first: sources for rm_xfer. */
+size_t rm_jobsync_sources(rm_jobsync_t *self, const char *first, const char **out, size_t max);
+
+#endif

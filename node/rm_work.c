@@ -1,0 +1,629 @@
+#include "rm_work.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <czmq.h>
+
+#define ADDR_MAX 300
+#define MAX_TRIED 8
+#define WORKERS_EVERY_MS 100
+#define SCHED_EVERY_MS 250
+#define ASK_AGAIN_MS 1000 /* an unanswered WORK_REQ is repeated */
+
+/*  A rendered frame whose output waits for a second copy. */
+typedef struct {
+    char job_id[65];
+    uint64_t frame;
+    rm_hash_t output;
+    uint64_t size;
+    char file[256];
+    uint64_t render_ms;
+    char replica[RM_MAX_NAME + 1];
+    char tried[MAX_TRIED][RM_MAX_NAME + 1];
+    int ntried;
+    uint64_t req;
+    int64_t deadline;
+} copy_t;
+
+/*  A REPLICATE we serve: answered once the output is fetched. */
+typedef struct {
+    char from[ADDR_MAX];
+    uint64_t req;
+    rm_hash_t hash;
+} serving_t;
+
+struct _rm_work_t {
+    rm_config_t config;
+    char name[RM_MAX_NAME + 1];
+    rm_jobs_t *jobs;
+    rm_slots_t *slots;
+    rm_sched_t *sched;
+    rm_jobsync_t *jobsync;
+    rm_member_t *member;
+    rm_xfer_t *xfer;
+    const rm_election_t *election;
+    bool draining, hand_back;
+    int64_t next_report, asked_at, idle_until, workers_at, sched_at;
+    bool asking;
+    uint64_t ask_req, req;
+    copy_t *copies;
+    size_t ncopies, copies_cap;
+    serving_t *serving;
+    size_t nserving, serving_cap;
+};
+
+static void on_output(void *arg, rm_job_t *job, uint64_t frame, const rm_hash_t *output,
+                      uint64_t size, const char *file, uint64_t render_ms);
+
+rm_work_t *rm_work_new(const rm_config_t *config, const char *name, rm_jobs_t *jobs,
+                       rm_slots_t *slots, rm_sched_t *sched, rm_jobsync_t *jobsync,
+                       rm_member_t *member, rm_xfer_t *xfer, const rm_election_t *election,
+                       rm_err_t *err)
+{
+    rm_work_t *self = calloc(1, sizeof *self);
+    if (!self) {
+        rm_err_set(err, RM_ENOMEM, "out of memory");
+        return NULL;
+    }
+    self->config = *config;
+    snprintf(self->name, sizeof self->name, "%s", name);
+    self->jobs = jobs;
+    self->slots = slots;
+    self->sched = sched;
+    self->jobsync = jobsync;
+    self->member = member;
+    self->xfer = xfer;
+    self->election = election;
+    self->req = (uint64_t)2 << 40;
+    rm_slots_on_output(slots, on_output, self);
+    return self;
+}
+
+void rm_work_destroy(rm_work_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    rm_work_t *self = *self_p;
+    rm_slots_on_output(self->slots, NULL, NULL);
+    free(self->copies);
+    free(self->serving);
+    free(self);
+    *self_p = NULL;
+}
+
+static void send_to(rm_work_t *self, const char *addr, rm_msg_type_t type, uint64_t req,
+                    const void *body)
+{
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    rm_err_t err;
+    if (rm_msg_encode(type, req, body, &buf, &len, &err) != 0) {
+        zsys_warning("work: cannot encode %s: %s", rm_msg_name(type), err.msg);
+        return;
+    }
+    rm_member_send(self->member, addr, buf, len, NULL);
+    free(buf);
+}
+
+static void send_error(rm_work_t *self, const char *addr, uint64_t req, rm_code_t code,
+                       const char *text)
+{
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    if (rm_msg_encode_error(req, code, text, &buf, &len, NULL) == 0)
+        rm_member_send(self->member, addr, buf, len, NULL);
+    free(buf);
+}
+
+/* ---------------------------------------------------------------- outputs */
+
+/*  The alive member (not tried yet) that ranks first for this frame:
+    rendezvous hashing spreads copies over the mesh. */
+static const char *pick_replica(rm_work_t *self, const copy_t *c, const char **addr)
+{
+    size_t count = 0;
+    const rm_member_peer_t *peers = rm_member_peers(self->member, &count);
+    const char *best = NULL;
+    uint64_t best_score = 0;
+    for (size_t i = 0; peers && i < count; i++) {
+        if (!peers[i].alive || !peers[i].addr[0] || (peers[i].has_meta && peers[i].meta->draining))
+            continue;
+        bool tried = false;
+        for (int t = 0; t < c->ntried && !tried; t++)
+            tried = strcmp(c->tried[t], peers[i].name) == 0;
+        if (tried)
+            continue;
+        char key[400];
+        uint64_t score;
+        int n = snprintf(key, sizeof key, "%s/%llu/%s", c->job_id, (unsigned long long)c->frame,
+                         peers[i].name);
+        crypto_generichash((uint8_t *)&score, sizeof score, (const uint8_t *)key, (size_t)n, NULL,
+                           0);
+        if (!best || score > best_score) {
+            best = peers[i].name;
+            best_score = score;
+            *addr = peers[i].addr;
+        }
+    }
+    return best;
+}
+
+static void record_done(rm_work_t *self, const copy_t *c, const char *copy_on)
+{
+    rm_job_t *job = rm_jobs_find(self->jobs, c->job_id);
+    rm_err_t err;
+    if (!job)
+        return;
+    const rm_frame_rec_t *rec = rm_job_frame(job, c->frame);
+    if (rec && rec->state == RM_FRAME_DONE) {
+        rm_job_log(job, "frame %llu: the copy rendered on %s was not needed (done by %s first)",
+                   (unsigned long long)c->frame, self->name, rec->node ? rec->node : "?");
+        return;
+    }
+    if (rm_job_frame_done(job, c->frame, &c->output, c->size, c->file, c->render_ms, self->name,
+                          &err) != 0) {
+        zsys_error("job %s frame %llu: %s", c->job_id, (unsigned long long)c->frame, err.msg);
+        rm_job_frame_release(job, c->frame, err.msg);
+        return;
+    }
+    if (copy_on)
+        rm_job_log(job, "frame %llu stored on %s and %s", (unsigned long long)c->frame, self->name,
+                   copy_on);
+    else
+        rm_job_log(job, "frame %llu stored on %s only (no other node to copy it to)",
+                   (unsigned long long)c->frame, self->name);
+}
+
+/*  Asks the next replica, or records the frame with the one copy there is. */
+static void replicate_next(rm_work_t *self, size_t i, int64_t now)
+{
+    copy_t *c = &self->copies[i];
+    const char *addr = NULL;
+    const char *replica = c->ntried < MAX_TRIED ? pick_replica(self, c, &addr) : NULL;
+    if (!replica) {
+        copy_t done = *c;
+        self->copies[i] = self->copies[--self->ncopies];
+        record_done(self, &done, NULL);
+        return;
+    }
+    snprintf(c->replica, sizeof c->replica, "%s", replica);
+    snprintf(c->tried[c->ntried++], sizeof c->tried[0], "%s", replica);
+    c->req = ++self->req;
+    c->deadline = now + RM_WORK_REPLICATE_MS;
+    rm_replicate_t body = {.hash = c->output, .job_id = c->job_id, .frame = c->frame};
+    send_to(self, addr, RM_MSG_REPLICATE, c->req, &body);
+}
+
+static void on_output(void *arg, rm_job_t *job, uint64_t frame, const rm_hash_t *output,
+                      uint64_t size, const char *file, uint64_t render_ms)
+{
+    rm_work_t *self = arg;
+    if (self->ncopies == self->copies_cap) {
+        size_t cap = self->copies_cap ? self->copies_cap * 2 : 16;
+        copy_t *grown = realloc(self->copies, cap * sizeof *grown);
+        if (!grown) {
+            rm_job_frame_release(job, frame, "out of memory");
+            return;
+        }
+        self->copies = grown;
+        self->copies_cap = cap;
+    }
+    copy_t *c = &self->copies[self->ncopies++];
+    memset(c, 0, sizeof *c);
+    snprintf(c->job_id, sizeof c->job_id, "%s", rm_job_id(job));
+    snprintf(c->file, sizeof c->file, "%s", file);
+    c->frame = frame;
+    c->output = *output;
+    c->size = size;
+    c->render_ms = render_ms;
+    const rm_frame_rec_t *rec = rm_job_frame(job, frame);
+    if (rec && rec->state == RM_FRAME_DONE) { /* a copy finished first */
+        copy_t done = *c;
+        self->ncopies--;
+        record_done(self, &done, NULL);
+        return;
+    }
+    replicate_next(self, self->ncopies - 1, zclock_mono());
+}
+
+static void on_replicated(rm_work_t *self, const rm_msg_t *msg)
+{
+    for (size_t i = 0; i < self->ncopies; i++) {
+        copy_t *c = &self->copies[i];
+        if (c->req != msg->req)
+            continue;
+        if (msg->type == RM_MSG_OK) {
+            copy_t done = *c;
+            self->copies[i] = self->copies[--self->ncopies];
+            record_done(self, &done, done.replica);
+        } else {
+            zsys_warning("job %s frame %llu: %s did not keep a copy: %s", c->job_id,
+                         (unsigned long long)c->frame, c->replica, msg->u.error.message);
+            replicate_next(self, i, zclock_mono());
+        }
+        return;
+    }
+}
+
+static void on_fetched_output(void *arg, const rm_hash_t *hash, int status, const char *error)
+{
+    rm_work_t *self = arg;
+    for (size_t i = 0; i < self->nserving;) {
+        serving_t s = self->serving[i];
+        if (memcmp(s.hash.b, hash->b, 32) != 0) {
+            i++;
+            continue;
+        }
+        self->serving[i] = self->serving[--self->nserving];
+        if (status == 0) {
+            rm_ok_t ok = {.message = "held"};
+            send_to(self, s.from, RM_MSG_OK, s.req, &ok);
+        } else {
+            send_error(self, s.from, s.req, (rm_code_t)status, error);
+        }
+    }
+}
+
+static void serve_replicate(rm_work_t *self, const char *from, const rm_msg_t *msg)
+{
+    if (self->nserving == self->serving_cap) {
+        size_t cap = self->serving_cap ? self->serving_cap * 2 : 16;
+        serving_t *grown = realloc(self->serving, cap * sizeof *grown);
+        if (!grown) {
+            send_error(self, from, msg->req, RM_ENOMEM, "out of memory");
+            return;
+        }
+        self->serving = grown;
+        self->serving_cap = cap;
+    }
+    serving_t *s = &self->serving[self->nserving++];
+    snprintf(s->from, sizeof s->from, "%s", from);
+    s->req = msg->req;
+    s->hash = msg->u.replicate.hash;
+    const char *sources[1] = {from};
+    rm_err_t err;
+    rm_hash_t hash = msg->u.replicate.hash;
+    if (rm_xfer_fetch(self->xfer, &hash, true, sources, 1, on_fetched_output, self, &err) != 0) {
+        self->nserving--;
+        send_error(self, from, msg->req, err.code, err.msg);
+    }
+}
+
+/* ---------------------------------------------------------------- worker */
+
+static bool job_ready_here(rm_work_t *self, rm_job_t *job)
+{
+    if (rm_job_finished(job))
+        return false;
+    /* A job this node did not accept itself is checked against its policy
+       before it renders any of it. */
+    if (rm_job_spec(job)->allow_scripts && !self->config.allow_scripts)
+        return false;
+    return rm_jobsync_project_ready(self->jobsync, job);
+}
+
+static void free_tasks(rm_task_t *tasks, uint32_t count)
+{
+    for (uint32_t i = 0; i < count; i++) {
+        free(tasks[i].job_id);
+        free(tasks[i].frames.items);
+    }
+    free(tasks);
+}
+
+/*  WORK_REQ body: borrowed job ids in ready, owned running tasks. */
+static int build_request(rm_work_t *self, rm_work_req_t *req, rm_err_t *err)
+{
+    memset(req, 0, sizeof *req);
+    req->epoch = self->election->epoch;
+    req->free = self->draining ? 0 : rm_slots_free(self->slots);
+    size_t n = rm_jobs_count(self->jobs);
+    req->ready.items = calloc(n ? n : 1, sizeof(char *));
+    if (!req->ready.items)
+        return rm_err_set(err, RM_ENOMEM, "out of memory");
+    for (size_t i = 0; i < n && req->ready.count < RM_MAX_READY; i++) {
+        rm_job_t *job = rm_jobs_at(self->jobs, i);
+        if (job_ready_here(self, job))
+            req->ready.items[req->ready.count++] = (char *)rm_job_id(job);
+    }
+    rm_task_t *running = NULL;
+    uint32_t count = 0;
+    if (rm_slots_running(self->slots, &running, &count, err) != 0)
+        return -1;
+    rm_task_t *all = realloc(running, (count + self->ncopies + 1) * sizeof *all);
+    if (!all) {
+        free_tasks(running, count);
+        return rm_err_set(err, RM_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < self->ncopies; i++) {
+        rm_task_t *t = &all[count];
+        memset(t, 0, sizeof *t);
+        t->job_id = strdup(self->copies[i].job_id);
+        t->frames.items = malloc(sizeof(uint64_t));
+        if (!t->job_id || !t->frames.items) {
+            free(t->job_id);
+            free(t->frames.items);
+            break;
+        }
+        t->frames.items[0] = self->copies[i].frame;
+        t->frames.count = 1;
+        count++;
+    }
+    req->running.items = all;
+    req->running.count = count;
+    return 0;
+}
+
+static void free_request(rm_work_req_t *req)
+{
+    free(req->ready.items);
+    free_tasks(req->running.items, req->running.count);
+}
+
+/*  An assignment from (epoch, coordinator) is stale if this node has seen
+    a later claim. */
+static bool stale(const rm_work_t *self, uint64_t epoch, const char *coordinator)
+{
+    const rm_election_t *e = self->election;
+    if (epoch < e->epoch)
+        return true;
+    /* Two claims of one number (a partition): (number, name) orders them. */
+    return epoch == e->coordinator_epoch && e->coordinator[0] &&
+           strcmp(coordinator, e->coordinator) < 0;
+}
+
+static void apply_assign(rm_work_t *self, const rm_assign_t *assign, int64_t now)
+{
+    if (assign->tasks.count == 0 && rm_slots_free(self->slots) > 0)
+        self->idle_until = now + RM_WORK_IDLE_ASK_MS;
+    for (uint32_t i = 0; i < assign->tasks.count; i++) {
+        const rm_task_t *task = &assign->tasks.items[i];
+        rm_job_t *job = rm_jobs_find(self->jobs, task->job_id);
+        if (!job || rm_job_finished(job))
+            continue; /* the coordinator sees it missing from the next report */
+        rm_err_t err;
+        if (rm_slots_take(self->slots, job, task->frames.items, task->frames.count, &err) != 0)
+            zsys_warning("job %s: cannot start %u frame(s) here: %s", task->job_id,
+                         task->frames.count, err.msg);
+    }
+    if (assign->tasks.count > 0)
+        self->next_report = 0; /* tell the coordinator at once what runs */
+}
+
+static void ask(rm_work_t *self, int64_t now)
+{
+    const char *coordinator = self->election->coordinator;
+    if (!coordinator[0])
+        return;
+    rm_work_req_t req;
+    rm_err_t err;
+    if (build_request(self, &req, &err) != 0) {
+        zsys_warning("work: %s", err.msg);
+        free_request(&req);
+        return;
+    }
+    self->next_report = now + RM_WORK_REPORT_MS;
+    if (strcmp(coordinator, self->name) == 0) {
+        rm_assign_t assign;
+        if (rm_sched_acting(self->sched) &&
+            rm_sched_request(self->sched, self->name, &req, now, &assign, &err) == 0)
+            apply_assign(self, &assign, now);
+        rm_codec_free(rm_msg_desc(RM_MSG_ASSIGN), &assign);
+    } else {
+        const char *addr = rm_member_addr_of(self->member, coordinator);
+        if (addr) {
+            self->ask_req = ++self->req;
+            self->asking = true;
+            self->asked_at = now;
+            send_to(self, addr, RM_MSG_WORK_REQ, self->ask_req, &req);
+        }
+    }
+    free_request(&req);
+}
+
+static void handle_assign(rm_work_t *self, const char *from, const rm_msg_t *msg)
+{
+    const rm_assign_t *assign = &msg->u.assign;
+    int64_t now = zclock_mono();
+    if (msg->req == self->ask_req)
+        self->asking = false;
+    if (stale(self, assign->epoch, assign->coordinator)) {
+        char why[RM_MAX_NAME * 2 + 100];
+        snprintf(why, sizeof why, "epoch %llu of %s is older than epoch %llu of %s",
+                 (unsigned long long)assign->epoch, assign->coordinator,
+                 (unsigned long long)self->election->coordinator_epoch,
+                 self->election->coordinator);
+        zsys_warning("work: refused an assignment: %s", why);
+        send_error(self, from, msg->req, RM_ESTALE, why);
+        return;
+    }
+    if (self->draining) {
+        if (assign->tasks.count > 0)
+            send_error(self, from, msg->req, RM_EINVAL, "this node is draining");
+        return;
+    }
+    apply_assign(self, assign, now);
+}
+
+/* ---------------------------------------------------------------- coordinator */
+
+static void handle_work_req(rm_work_t *self, const char *from, const rm_cred_t *who,
+                            const rm_msg_t *msg)
+{
+    rm_assign_t assign;
+    rm_err_t err;
+    if (!rm_sched_acting(self->sched)) {
+        char why[RM_MAX_NAME + 64];
+        snprintf(why, sizeof why, "not the coordinator (%s is)",
+                 self->election->coordinator[0] ? self->election->coordinator : "nobody");
+        send_error(self, from, msg->req, RM_EINVAL, why);
+        return;
+    }
+    /* A node asks for itself only: the name is its credential's. */
+    if (rm_sched_request(self->sched, who->name, &msg->u.work_req, zclock_mono(), &assign, &err) !=
+        0)
+        send_error(self, from, msg->req, err.code, err.msg);
+    else
+        send_to(self, from, RM_MSG_ASSIGN, msg->req, &assign);
+    rm_codec_free(rm_msg_desc(RM_MSG_ASSIGN), &assign);
+}
+
+static void update_workers(rm_work_t *self)
+{
+    size_t count = 0;
+    const rm_member_peer_t *peers = rm_member_peers(self->member, &count);
+    rm_sched_worker_t *workers = calloc(count + 1, sizeof *workers);
+    if (!workers)
+        return;
+    size_t n = 0;
+    workers[n++] = (rm_sched_worker_t){
+        .name = self->name,
+        .alive = true,
+        .draining = self->draining,
+        .can_render = rm_slots_count(self->slots) > 0,
+        .slots = rm_slots_count(self->slots),
+        .ms_per_frame = rm_slots_ms_per_frame(self->slots),
+    };
+    for (size_t i = 0; peers && i < count; i++) {
+        const rm_member_meta_t *m = peers[i].has_meta ? peers[i].meta : NULL;
+        workers[n++] = (rm_sched_worker_t){
+            .name = peers[i].name,
+            .alive = peers[i].alive,
+            .draining = m && m->draining,
+            .can_render = m && m->blender_ok && m->slots > 0,
+            .slots = m ? m->slots : 0,
+            .ms_per_frame = m ? m->ms_per_frame : 0,
+        };
+    }
+    rm_sched_set_workers(self->sched, workers, n, NULL);
+    free(workers);
+}
+
+/* ---------------------------------------------------------------- driving */
+
+void rm_work_tick(rm_work_t *self, int64_t now)
+{
+    bool acting = self->election->acting;
+    if (acting && !rm_sched_acting(self->sched))
+        update_workers(self);
+    /* A no-op unless acting or the epoch changed. */
+    rm_sched_set_acting(self->sched, acting, self->election->epoch, self->name, now);
+    if (acting && now - self->workers_at >= WORKERS_EVERY_MS) {
+        self->workers_at = now;
+        update_workers(self);
+    }
+    if (acting && now - self->sched_at >= SCHED_EVERY_MS) {
+        self->sched_at = now;
+        rm_sched_tick(self->sched, now);
+    }
+    for (size_t i = 0; i < self->ncopies;) {
+        if (now < self->copies[i].deadline) {
+            i++;
+            continue;
+        }
+        zsys_warning("job %s frame %llu: %s did not answer for its copy", self->copies[i].job_id,
+                     (unsigned long long)self->copies[i].frame, self->copies[i].replica);
+        size_t before = self->ncopies;
+        replicate_next(self, i, now);
+        if (self->ncopies == before)
+            i++;
+    }
+    if (self->asking && now - self->asked_at >= ASK_AGAIN_MS)
+        self->asking = false;
+    bool want = !self->draining && !self->asking && now >= self->idle_until &&
+                rm_slots_free(self->slots) > 0;
+    if (want || now >= self->next_report)
+        ask(self, now);
+}
+
+int64_t rm_work_wakeup(rm_work_t *self, int64_t now)
+{
+    int64_t at = self->next_report;
+    if (self->election->acting && self->sched_at + SCHED_EVERY_MS < at)
+        at = self->sched_at + SCHED_EVERY_MS;
+    if (self->asking && self->asked_at + ASK_AGAIN_MS < at)
+        at = self->asked_at + ASK_AGAIN_MS;
+    if (!self->draining && rm_slots_free(self->slots) > 0 && self->idle_until < at)
+        at = self->idle_until;
+    for (size_t i = 0; i < self->ncopies; i++)
+        if (self->copies[i].deadline < at)
+            at = self->copies[i].deadline;
+    return at - now < 0 ? 0 : at - now;
+}
+
+bool rm_work_handle(rm_work_t *self, const char *from, const rm_cred_t *who, const rm_msg_t *msg)
+{
+    switch (msg->type) {
+    case RM_MSG_WORK_REQ:
+        handle_work_req(self, from, who, msg);
+        return true;
+    case RM_MSG_ASSIGN:
+        handle_assign(self, from, msg);
+        return true;
+    case RM_MSG_REPLICATE:
+        serve_replicate(self, from, msg);
+        return true;
+    case RM_MSG_OK:
+    case RM_MSG_ERROR:
+        if (msg->req == self->ask_req && self->asking) {
+            self->asking = false;
+            if (msg->type == RM_MSG_ERROR)
+                self->idle_until = zclock_mono() + RM_WORK_IDLE_ASK_MS;
+            return true;
+        }
+        for (size_t i = 0; i < self->ncopies; i++)
+            if (self->copies[i].req == msg->req) {
+                on_replicated(self, msg);
+                return true;
+            }
+        return false;
+    default:
+        return false;
+    }
+}
+
+void rm_work_members_changed(rm_work_t *self)
+{
+    self->workers_at = 0;
+}
+
+void rm_work_job_changed(rm_work_t *self, rm_job_t *job)
+{
+    if (rm_job_finished(job))
+        rm_slots_cancel(self->slots, rm_job_id(job));
+}
+
+void rm_work_drain(rm_work_t *self, bool hand_back)
+{
+    if (!self->draining)
+        zsys_info("%s is draining: %s", self->name,
+                  hand_back ? "handing its frames back" : "finishing its frames");
+    self->draining = true;
+    if (hand_back && !self->hand_back) {
+        self->hand_back = true;
+        for (size_t i = 0; i < rm_jobs_count(self->jobs); i++)
+            rm_slots_cancel(self->slots, rm_job_id(rm_jobs_at(self->jobs, i)));
+    }
+    self->next_report = 0;
+    update_workers(self);
+}
+
+bool rm_work_draining(const rm_work_t *self)
+{
+    return self->draining;
+}
+
+bool rm_work_drained(rm_work_t *self)
+{
+    if (!self->draining || rm_slots_busy(self->slots) > 0 || self->ncopies > 0)
+        return false;
+    rm_task_t *running = NULL;
+    uint32_t count = 0;
+    if (rm_slots_running(self->slots, &running, &count, NULL) != 0)
+        return false;
+    free_tasks(running, count);
+    return count == 0;
+}

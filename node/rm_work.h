@@ -1,0 +1,67 @@
+/*  rm_work: the node as a worker of the mesh, and as its coordinator's
+    front door.
+
+    Worker side: while this node has free render slots (and every
+    RM_WORK_REPORT_MS anyway) it sends WORK_REQ to the coordinator the
+    election names, listing what its slots render and which jobs' projects
+    it holds; the ASSIGN that comes back starts tasks on the slots, unless
+    its epoch is older than one this node has seen (refused: ESTALE).  A
+    rendered frame is recorded done only once another node holds a copy of
+    its output (REPLICATE, answered OK once that node has fetched it), so a
+    node that dies after rendering loses nothing; alone in the mesh, the
+    frame is recorded at once.  A frame that another node finished first
+    is not recorded twice: the first output is the job's.
+
+    Coordinator side: a WORK_REQ goes to rm_sched (this node's own goes
+    there directly, without the network), and rm_sched's tick runs here.
+
+    Draining (meshctl drain, SIGTERM): no new work; the frames in hand are
+    finished (or, handing back, cancelled and left to the coordinator), their
+    outputs stored and copied, then rm_work_drained says the node may
+    leave. */
+#ifndef RM_WORK_H
+#define RM_WORK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "rm_config.h"
+#include "rm_election.h"
+#include "rm_jobsync.h"
+#include "rm_member.h"
+#include "rm_sched.h"
+#include "rm_slots.h"
+
+#define RM_WORK_REPORT_MS 2000
+#define RM_WORK_IDLE_ASK_MS 500 /* asking again after an ASSIGN without tasks */
+#define RM_WORK_REPLICATE_MS 30000
+
+typedef struct _rm_work_t rm_work_t;
+
+/*  election is read, never written: the node's own. */
+rm_work_t *rm_work_new(const rm_config_t *config, const char *name, rm_jobs_t *jobs,
+                       rm_slots_t *slots, rm_sched_t *sched, rm_jobsync_t *jobsync,
+                       rm_member_t *member, rm_xfer_t *xfer, const rm_election_t *election,
+                       rm_err_t *err);
+void rm_work_destroy(rm_work_t **self_p);
+
+/*  Reports, requests, the scheduler's tick, replication time-outs. */
+void rm_work_tick(rm_work_t *self, int64_t now);
+int64_t rm_work_wakeup(rm_work_t *self, int64_t now);
+
+/*  WORK_REQ, ASSIGN, REPLICATE, and the OK/ERROR answers to ours.  Returns
+    false for other messages. */
+bool rm_work_handle(rm_work_t *self, const char *from, const rm_cred_t *who, const rm_msg_t *msg);
+
+/*  The membership changed: the scheduler's view of the workers. */
+void rm_work_members_changed(rm_work_t *self);
+
+/*  A job ended or was cancelled: its renders here stop. */
+void rm_work_job_changed(rm_work_t *self, rm_job_t *job);
+
+void rm_work_drain(rm_work_t *self, bool hand_back);
+bool rm_work_draining(const rm_work_t *self);
+/*  Draining, and nothing left in hand: the node may leave the mesh. */
+bool rm_work_drained(rm_work_t *self);
+
+#endif
