@@ -18,6 +18,11 @@ typedef struct {
 } flight_t;
 
 typedef struct {
+    char job_id[65];
+    size_t from;
+} hint_t;
+
+typedef struct {
     char name[RM_MAX_NAME + 1];
     bool alive, draining, can_render;
     uint64_t slots, ms;
@@ -36,6 +41,9 @@ struct _rm_sched_t {
     worker_t *workers;
     size_t nworkers;
     int64_t acting_since;
+    uint32_t seq_first_assign; /* 0 until the epoch's first assignment */
+    hint_t *hints;             /* see scan_hint */
+    size_t nhints, hints_cap;
     uint64_t assigned;
 };
 
@@ -56,6 +64,7 @@ void rm_sched_destroy(rm_sched_t **self_p)
     if (!self_p || !*self_p)
         return;
     free((*self_p)->flights);
+    free((*self_p)->hints);
     free((*self_p)->workers);
     free(*self_p);
     *self_p = NULL;
@@ -140,6 +149,7 @@ static void give_back(rm_sched_t *self, size_t i, const char *why)
 {
     flight_t f = self->flights[i];
     remove_flight(self, i);
+    self->nhints = 0;
     rm_job_t *job = rm_jobs_find(self->jobs, f.job_id);
     if (!job || !live(rm_job_frame(job, f.frame)) || frame_in_flight(self, f.job_id, f.frame, NULL))
         return;
@@ -171,6 +181,7 @@ void rm_sched_set_acting(rm_sched_t *self, bool acting, uint64_t epoch, const ch
         if (epoch != self->epoch)
             self->seq = 0; /* a stamp must never repeat within an epoch */
         self->nflights = 0;
+        self->seq_first_assign = 0;
         self->acting_since = now;
         for (size_t i = 0; i < self->nworkers; i++)
             self->workers[i].last_report = now;
@@ -323,24 +334,61 @@ static bool serve_before(const rm_job_t *a, const rm_job_t *b)
 
 /*  The job to serve next: the highest priority, then the oldest, with a
     frame this worker may take.  *first: that frame's index. */
-static rm_job_t *pick_job(const rm_sched_t *self, const worker_t *w, const rm_work_req_t *req,
+/*  Where a job's first pending frame may be: frames before it were not
+    pending when last looked at.  Forgotten at every tick and give-back, so
+    a frame that became pending by a merge is found within a tick. */
+static size_t *scan_hint(rm_sched_t *self, const char *job_id)
+{
+    for (size_t i = 0; i < self->nhints; i++)
+        if (strcmp(self->hints[i].job_id, job_id) == 0)
+            return &self->hints[i].from;
+    if (self->nhints == self->hints_cap) {
+        size_t cap = self->hints_cap ? self->hints_cap * 2 : 16;
+        hint_t *grown = realloc(self->hints, cap * sizeof *grown);
+        if (!grown)
+            return NULL;
+        self->hints = grown;
+        self->hints_cap = cap;
+    }
+    hint_t *h = &self->hints[self->nhints++];
+    snprintf(h->job_id, sizeof h->job_id, "%s", job_id);
+    h->from = 0;
+    return &h->from;
+}
+
+static rm_job_t *pick_job(rm_sched_t *self, const worker_t *w, const rm_work_req_t *req,
                           size_t *first, uint64_t *pending)
 {
     rm_job_t *best = NULL;
+    uint64_t slots = 0;
+    for (size_t i = 0; i < self->nworkers; i++)
+        if (usable(&self->workers[i]))
+            slots += self->workers[i].slots;
     for (size_t j = 0; j < rm_jobs_count(self->jobs); j++) {
         rm_job_t *job = rm_jobs_at(self->jobs, j);
         if (!job_open_to(self, job, w, req) || (best && !serve_before(job, best)))
             continue;
+        /* Counting pending frames matters only near the tail (task_size):
+           stop once there are clearly more than the mesh takes at once. */
+        uint64_t chunk = rm_job_spec(job)->chunk ? rm_job_spec(job)->chunk : 1;
+        uint64_t enough = chunk > 1 ? chunk * (slots ? slots : 1) + 1 : 1;
         uint64_t count = 0;
-        size_t at = SIZE_MAX;
-        for (size_t i = 0; i < rm_job_frame_count(job); i++) {
+        size_t at = SIZE_MAX, first_pending = SIZE_MAX;
+        size_t *hint = scan_hint(self, rm_job_id(job));
+        for (size_t i = hint ? *hint : 0; i < rm_job_frame_count(job); i++) {
             const rm_frame_rec_t *rec = rm_job_frame_at(job, i);
             if (rec->state != RM_FRAME_PENDING)
                 continue;
             count++;
+            if (first_pending == SIZE_MAX)
+                first_pending = i;
             if (at == SIZE_MAX && takeable(self, job, rec, w->name))
                 at = i;
+            if (at != SIZE_MAX && count >= enough)
+                break;
         }
+        if (hint)
+            *hint = first_pending == SIZE_MAX ? rm_job_frame_count(job) : first_pending;
         if (at != SIZE_MAX) {
             best = job;
             *first = at;
@@ -383,6 +431,13 @@ static int commit(rm_sched_t *self, rm_job_t *job, const worker_t *w, const uint
                                  ms ? now + (int64_t)(ms * (k + 1)) : 0);
         if (f)
             f->copy = copy;
+    }
+    if (self->seq_first_assign == 0) {
+        self->seq_first_assign = self->seq;
+        /* Wall-clock ms: benchmarks line this up with the old
+           coordinator's death. */
+        zsys_info("coordinator: first assignment of epoch %llu (to %s) at %lld",
+                  (unsigned long long)self->epoch, w->name, (long long)zclock_time());
     }
     self->assigned += n;
     if (add_task(out, rm_job_id(job), frames, n) != 0)
@@ -566,6 +621,7 @@ void rm_sched_tick(rm_sched_t *self, int64_t now)
 {
     if (!self->acting)
         return;
+    self->nhints = 0;
     for (size_t i = 0; i < self->nflights;) {
         flight_t *f = &self->flights[i];
         const worker_t *w = find_worker(self, f->worker);
