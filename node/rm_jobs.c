@@ -133,8 +133,14 @@ struct _rm_job_t {
     uint8_t *dirty;       /* per frame index */
     uint32_t *dirty_list; /* indexes of the dirty frames */
     uint32_t ndirty;
-    bool dirty_job;          /* a job-level field changed */
-    bool merging;            /* changes being applied come from a peer or the disk */
+    bool dirty_job; /* a job-level field changed */
+    bool merging;   /* changes being applied come from a peer or the disk */
+    /* Frames per state and frames with a failure anywhere, kept up to date
+       by apply_entry (set by recount after bulk changes): the scheduler
+       asks these per assignment, so they must not cost a scan. */
+    uint64_t counts[4];
+    uint64_t with_failures;
+    bool counted;
     uint64_t digest_version; /* rm_job_digest's cache */
     rm_hash_t digest;
 };
@@ -524,6 +530,29 @@ static const char *join_reason(const char *a, const char *b)
     return strcmp(a, b) <= 0 ? a : b;
 }
 
+static void recount(rm_job_t *job)
+{
+    memset(job->counts, 0, sizeof job->counts);
+    job->with_failures = 0;
+    for (uint32_t i = 0; i < job->rec.frames.count; i++) {
+        const rm_frame_rec_t *f = &job->rec.frames.items[i];
+        if (f->state < 4)
+            job->counts[f->state]++;
+        job->with_failures += f->failed_on.count > 0;
+    }
+    job->counted = true;
+}
+
+/*  The counts after one frame record replaces another. */
+static void count_change(rm_job_t *job, const rm_frame_rec_t *before, const rm_frame_rec_t *after)
+{
+    if (!job->counted || before->state >= 4 || after->state >= 4)
+        return;
+    job->counts[before->state]--;
+    job->counts[after->state]++;
+    job->with_failures += (after->failed_on.count > 0) - (before->failed_on.count > 0);
+}
+
 static void mark_dirty(rm_job_t *job, size_t index)
 {
     if (job->merging || !job->dirty || job->dirty[index])
@@ -542,6 +571,7 @@ static void apply_entry(rm_job_t *job, journal_entry_t *entry)
         rm_frame_rec_t *rec = frame_at(job, entry->frame.frame, &index);
         if (rec) {
             mark_dirty(job, index);
+            count_change(job, rec, &entry->frame);
             rm_codec_free(&rm_frame_rec_desc, rec);
             *rec = entry->frame;
             memset(&entry->frame, 0, sizeof entry->frame);
@@ -767,6 +797,7 @@ static int job_load(rm_jobs_t *self, const char *job_id, rm_err_t *err)
     for (uint32_t i = 0; i < job->rec.frames.count; i++)
         if (job->rec.frames.items[i].state == RM_FRAME_ASSIGNED)
             job->rec.frames.items[i].state = RM_FRAME_PENDING;
+    recount(job);
     if (job_write_snapshot(job, err) != 0 || jobs_push(self, job, err) != 0) {
         job_free(&job);
         return -1;
@@ -852,6 +883,7 @@ static int init_frames(rm_job_t *job, rm_err_t *err)
         }
     }
     free(frames);
+    recount(job);
     return 0;
 }
 
@@ -1010,6 +1042,8 @@ uint32_t rm_jobs_next_task(rm_jobs_t *self, const char *node, uint64_t epoch, rm
 
 static bool all_done(const rm_job_t *job)
 {
+    if (job->counted)
+        return job->counts[RM_FRAME_DONE] == job->rec.frames.count;
     for (size_t i = 0; i < job->rec.frames.count; i++)
         if (job->rec.frames.items[i].state != RM_FRAME_DONE)
             return false;
@@ -1165,6 +1199,7 @@ void rm_job_frame_release(rm_job_t *job, uint64_t frame, const char *reason)
     journal_entry_t entry = {.kind = ENTRY_FRAME, .at = now_ms()};
     if (rm_codec_copy(&rm_frame_rec_desc, &entry.frame, cur, NULL) != 0) {
         cur->state = RM_FRAME_PENDING; /* out of memory: at least release it */
+        recount(job);
         job->version++;
         return;
     }
@@ -1214,6 +1249,7 @@ int rm_job_fail(rm_job_t *job, const char *reason, rm_err_t *err)
     for (size_t i = 0; i < job->rec.frames.count; i++)
         if (job->rec.frames.items[i].state == RM_FRAME_ASSIGNED)
             job->rec.frames.items[i].state = RM_FRAME_PENDING;
+    recount(job);
     job->version++;
     maybe_compact(job);
     return finish(job, err);
@@ -1231,6 +1267,7 @@ int rm_job_cancel(rm_job_t *job, rm_err_t *err)
     for (size_t i = 0; i < job->rec.frames.count; i++)
         if (job->rec.frames.items[i].state == RM_FRAME_ASSIGNED)
             job->rec.frames.items[i].state = RM_FRAME_PENDING;
+    recount(job);
     job->version++;
     maybe_compact(job);
     if (job->rec.finished_at == 0)
@@ -1411,9 +1448,16 @@ int rm_job_export(const rm_job_t *job, uint8_t **buf, size_t *len, rm_err_t *err
     return rm_codec_encode(&job_record_desc, &job->rec, buf, len, err);
 }
 
+uint64_t rm_job_count(const rm_job_t *job, rm_frame_state_t state)
+{
+    return (unsigned)state < 4 ? job->counts[state] : 0;
+}
+
 uint64_t rm_job_failures_on(const rm_job_t *job, const char *node)
 {
     uint64_t n = 0;
+    if (job->counted && job->with_failures == 0)
+        return 0;
     for (uint32_t i = 0; i < job->rec.frames.count; i++)
         n += rm_frame_failed_on(&job->rec.frames.items[i], node);
     return n;

@@ -162,6 +162,9 @@ int rm_jobs_check_record(const uint8_t *data, size_t len, bool journal_entry, rm
 /*  True if `node` is in the frame's failed_on. */
 bool rm_frame_failed_on(const rm_frame_rec_t *frame, const char *node);
 
+/*  Frames of the job in a state (kept up to date, no scan). */
+uint64_t rm_job_count(const rm_job_t *job, rm_frame_state_t state);
+
 /*  Frames of the job that failed at least once on `node` (Flamenco
     blocklists a node for a job after 3). */
 uint64_t rm_job_failures_on(const rm_job_t *job, const char *node);

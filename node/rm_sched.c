@@ -22,11 +22,26 @@ typedef struct {
     size_t from;
 } hint_t;
 
+#define SPEED_NODES 64
+#define RM_SCHED_RECONCILE_MS 1000 /* nodes timed per job; more share the job's mean */
+
+typedef struct {
+    char job_id[65];
+    uint64_t done; /* the job's done frames when computed */
+    struct {
+        char name[RM_MAX_NAME + 1];
+        uint64_t sum, n;
+    } nodes[SPEED_NODES];
+    size_t nnodes;
+    uint64_t all_sum, all_n;
+} speed_t;
+
 typedef struct {
     char name[RM_MAX_NAME + 1];
     bool alive, draining, can_render;
     uint64_t slots, ms;
     int64_t last_report; /* 0: none since we act */
+    int64_t last_reconcile;
 } worker_t;
 
 struct _rm_sched_t {
@@ -43,6 +58,9 @@ struct _rm_sched_t {
     int64_t acting_since;
     uint32_t seq_first_assign; /* 0 until the epoch's first assignment */
     hint_t *hints;             /* see scan_hint */
+    speed_t *speeds;           /* see job_speed */
+    zhashx_t *index;           /* see index_key */
+    size_t nspeeds;
     size_t nhints, hints_cap;
     uint64_t assigned;
 };
@@ -56,6 +74,11 @@ rm_sched_t *rm_sched_new(rm_jobs_t *jobs, uint64_t max_attempts, rm_err_t *err)
     }
     self->jobs = jobs;
     self->max_attempts = max_attempts ? max_attempts : 3;
+    if (!(self->index = zhashx_new())) {
+        free(self);
+        rm_err_set(err, RM_ENOMEM, "out of memory");
+        return NULL;
+    }
     return self;
 }
 
@@ -65,6 +88,8 @@ void rm_sched_destroy(rm_sched_t **self_p)
         return;
     free((*self_p)->flights);
     free((*self_p)->hints);
+    zhashx_destroy(&(*self_p)->index);
+    free((*self_p)->speeds);
     free((*self_p)->workers);
     free(*self_p);
     *self_p = NULL;
@@ -75,9 +100,15 @@ bool rm_sched_acting(const rm_sched_t *self)
     return self->acting;
 }
 
-size_t rm_sched_in_flight(const rm_sched_t *self)
+size_t rm_sched_in_flight(rm_sched_t *self)
 {
-    return self->nflights;
+    size_t n = 0;
+    for (size_t i = 0; i < self->nflights; i++) {
+        rm_job_t *job = rm_jobs_find(self->jobs, self->flights[i].job_id);
+        const rm_frame_rec_t *rec = job ? rm_job_frame(job, self->flights[i].frame) : NULL;
+        n += rec && (rec->state == RM_FRAME_PENDING || rec->state == RM_FRAME_ASSIGNED);
+    }
+    return n;
 }
 
 uint64_t rm_sched_assigned(const rm_sched_t *self)
@@ -100,6 +131,46 @@ static worker_t *find_worker(rm_sched_t *self, const char *name)
 
 /* ---------------------------------------------------------------- flights */
 
+/*  The flights indexed by "job/frame" (how many copies) and by
+    "job/frame@worker", so that lookups cost no scan. */
+static void index_key(char *key, size_t size, const char *job_id, uint64_t frame,
+                      const char *worker)
+{
+    snprintf(key, size, "%s/%llu%s%s", job_id, (unsigned long long)frame, worker ? "@" : "",
+             worker ? worker : "");
+}
+
+static void index_add(rm_sched_t *self, const char *key, int delta)
+{
+    uintptr_t n = (uintptr_t)zhashx_lookup(self->index, key);
+    if (delta < 0 && n <= 1)
+        zhashx_delete(self->index, key);
+    else
+        zhashx_update(self->index, key, (void *)(n + (uintptr_t)(intptr_t)delta));
+}
+
+static void index_flight(rm_sched_t *self, const flight_t *f, int delta)
+{
+    char key[RM_MAX_NAME + 100];
+    index_key(key, sizeof key, f->job_id, f->frame, NULL);
+    index_add(self, key, delta);
+    index_key(key, sizeof key, f->job_id, f->frame, f->worker);
+    index_add(self, key, delta);
+}
+
+static bool in_index(rm_sched_t *self, const char *job_id, uint64_t frame, const char *worker)
+{
+    char key[RM_MAX_NAME + 100];
+    index_key(key, sizeof key, job_id, frame, worker);
+    return zhashx_lookup(self->index, key) != NULL;
+}
+
+static void clear_flights(rm_sched_t *self)
+{
+    self->nflights = 0;
+    zhashx_purge(self->index);
+}
+
 static flight_t *add_flight(rm_sched_t *self, const char *job_id, uint64_t frame,
                             const char *worker, int64_t now, int64_t expected_done)
 {
@@ -118,23 +189,18 @@ static flight_t *add_flight(rm_sched_t *self, const char *job_id, uint64_t frame
     f->frame = frame;
     f->assigned_at = now;
     f->expected_done = expected_done;
+    index_flight(self, f, +1);
     return f;
 }
 
-static bool frame_in_flight(const rm_sched_t *self, const char *job_id, uint64_t frame,
-                            const char *except_worker)
+static bool frame_in_flight(rm_sched_t *self, const char *job_id, uint64_t frame)
 {
-    for (size_t i = 0; i < self->nflights; i++) {
-        const flight_t *f = &self->flights[i];
-        if (f->frame == frame && strcmp(f->job_id, job_id) == 0 &&
-            (!except_worker || strcmp(f->worker, except_worker) != 0))
-            return true;
-    }
-    return false;
+    return in_index(self, job_id, frame, NULL);
 }
 
 static void remove_flight(rm_sched_t *self, size_t i)
 {
+    index_flight(self, &self->flights[i], -1);
     self->flights[i] = self->flights[--self->nflights];
 }
 
@@ -151,7 +217,7 @@ static void give_back(rm_sched_t *self, size_t i, const char *why)
     remove_flight(self, i);
     self->nhints = 0;
     rm_job_t *job = rm_jobs_find(self->jobs, f.job_id);
-    if (!job || !live(rm_job_frame(job, f.frame)) || frame_in_flight(self, f.job_id, f.frame, NULL))
+    if (!job || !live(rm_job_frame(job, f.frame)) || frame_in_flight(self, f.job_id, f.frame))
         return;
     rm_job_frame_reissue(job, f.frame, next_stamp(self), why);
     rm_job_log(job, "frame %llu given back: %s", (unsigned long long)f.frame, why);
@@ -168,7 +234,7 @@ static void adopt_assigned(rm_sched_t *self, int64_t now)
         for (size_t i = 0; i < rm_job_frame_count(job); i++) {
             const rm_frame_rec_t *rec = rm_job_frame_at(job, i);
             if (rec->state == RM_FRAME_ASSIGNED &&
-                !frame_in_flight(self, rm_job_id(job), rec->frame, NULL))
+                !frame_in_flight(self, rm_job_id(job), rec->frame))
                 add_flight(self, rm_job_id(job), rec->frame, rec->node ? rec->node : "", now, 0);
         }
     }
@@ -180,7 +246,7 @@ void rm_sched_set_acting(rm_sched_t *self, bool acting, uint64_t epoch, const ch
     if (acting && (!self->acting || epoch != self->epoch)) {
         if (epoch != self->epoch)
             self->seq = 0; /* a stamp must never repeat within an epoch */
-        self->nflights = 0;
+        clear_flights(self);
         self->seq_first_assign = 0;
         self->acting_since = now;
         for (size_t i = 0; i < self->nworkers; i++)
@@ -191,7 +257,7 @@ void rm_sched_set_acting(rm_sched_t *self, bool acting, uint64_t epoch, const ch
         adopt_assigned(self, now);
     } else if (!acting) {
         self->acting = false;
-        self->nflights = 0;
+        clear_flights(self);
     }
 }
 
@@ -211,6 +277,7 @@ int rm_sched_set_workers(rm_sched_t *self, const rm_sched_worker_t *workers, siz
         w->ms = workers[i].ms_per_frame;
         const worker_t *old = find_worker(self, w->name);
         w->last_report = old ? old->last_report : self->acting_since;
+        w->last_reconcile = old ? old->last_reconcile : 0;
     }
     free(self->workers);
     self->workers = next;
@@ -222,26 +289,63 @@ int rm_sched_set_workers(rm_sched_t *self, const rm_sched_worker_t *workers, siz
 
 /*  Mean render time of the job's frames that `worker` finished; else what
     it gossips; else the job's mean over every node; else 0. */
-static uint64_t ms_for(const rm_sched_t *self, const rm_job_t *job, const worker_t *worker)
+/*  Render times of a job's finished frames, per node: recomputed only
+    when the job's count of done frames changed. */
+static speed_t *job_speed(rm_sched_t *self, const rm_job_t *job)
 {
-    uint64_t sum = 0, n = 0, all_sum = 0, all_n = 0;
+    speed_t *sp = NULL;
+    for (size_t i = 0; i < self->nspeeds && !sp; i++)
+        if (strcmp(self->speeds[i].job_id, rm_job_id(job)) == 0)
+            sp = &self->speeds[i];
+    if (!sp) {
+        speed_t *grown = realloc(self->speeds, (self->nspeeds + 1) * sizeof *grown);
+        if (!grown)
+            return NULL;
+        self->speeds = grown;
+        sp = &self->speeds[self->nspeeds++];
+        memset(sp, 0, sizeof *sp);
+        snprintf(sp->job_id, sizeof sp->job_id, "%s", rm_job_id(job));
+        sp->done = UINT64_MAX;
+    }
+    uint64_t done = rm_job_count(job, RM_FRAME_DONE);
+    if (sp->done == done)
+        return sp;
+    sp->done = done;
+    sp->nnodes = 0;
+    sp->all_sum = sp->all_n = 0;
     for (size_t i = 0; i < rm_job_frame_count(job); i++) {
         const rm_frame_rec_t *rec = rm_job_frame_at(job, i);
-        if (rec->state != RM_FRAME_DONE || rec->render_ms == 0)
+        if (rec->state != RM_FRAME_DONE || rec->render_ms == 0 || !rec->node)
             continue;
-        all_sum += rec->render_ms;
-        all_n++;
-        if (rec->node && strcmp(rec->node, worker->name) == 0) {
-            sum += rec->render_ms;
-            n++;
+        sp->all_sum += rec->render_ms;
+        sp->all_n++;
+        size_t k = 0;
+        while (k < sp->nnodes && strcmp(sp->nodes[k].name, rec->node) != 0)
+            k++;
+        if (k == sp->nnodes) {
+            if (k == SPEED_NODES)
+                continue;
+            snprintf(sp->nodes[k].name, sizeof sp->nodes[k].name, "%s", rec->node);
+            sp->nodes[k].sum = sp->nodes[k].n = 0;
+            sp->nnodes++;
         }
+        sp->nodes[k].sum += rec->render_ms;
+        sp->nodes[k].n++;
     }
-    (void)self;
-    if (n)
-        return sum / n;
+    return sp;
+}
+
+/*  Mean render time of the job's frames that `worker` finished; else what
+    it gossips; else the job's mean over every node; else 0. */
+static uint64_t ms_for(rm_sched_t *self, const rm_job_t *job, const worker_t *worker)
+{
+    const speed_t *sp = job_speed(self, job);
+    for (size_t k = 0; sp && k < sp->nnodes; k++)
+        if (strcmp(sp->nodes[k].name, worker->name) == 0)
+            return sp->nodes[k].sum / sp->nodes[k].n;
     if (worker->ms)
         return worker->ms;
-    return all_n ? all_sum / all_n : 0;
+    return sp && sp->all_n ? sp->all_sum / sp->all_n : 0;
 }
 
 static bool usable(const worker_t *w)
@@ -290,7 +394,7 @@ static bool job_open_to(const rm_sched_t *self, rm_job_t *job, const worker_t *w
 /*  Frames for one task: how many the worker should take of what is left,
     by its speed against the whole mesh's (only near the tail, where it
     matters). */
-static uint32_t task_size(const rm_sched_t *self, const rm_job_t *job, const worker_t *w,
+static uint32_t task_size(rm_sched_t *self, const rm_job_t *job, const worker_t *w,
                           uint64_t pending)
 {
     uint64_t chunk = rm_job_spec(job)->chunk ? rm_job_spec(job)->chunk : 1;
@@ -483,7 +587,13 @@ static int duplicate_tail(rm_sched_t *self, const worker_t *w, const rm_work_req
     frames it lists that we did not know of become flights. */
 static void reconcile(rm_sched_t *self, const char *worker, const rm_work_req_t *req, int64_t now)
 {
-    for (size_t i = 0; i < self->nflights;) {
+    /* Looking for what the worker dropped walks every flight: once a
+       second per worker is soon enough (a draining worker: every time). */
+    worker_t *rw = find_worker(self, worker);
+    bool walk = !rw || rw->draining || now - rw->last_reconcile >= RM_SCHED_RECONCILE_MS;
+    if (rw && walk)
+        rw->last_reconcile = now;
+    for (size_t i = 0; walk && i < self->nflights;) {
         flight_t *f = &self->flights[i];
         if (strcmp(f->worker, worker) != 0) {
             i++;
@@ -518,11 +628,7 @@ static void reconcile(rm_sched_t *self, const char *worker, const rm_work_req_t 
         rm_job_t *job = rm_jobs_find(self->jobs, task->job_id);
         for (uint32_t k = 0; job && k < task->frames.count; k++) {
             uint64_t frame = task->frames.items[k];
-            bool known = false;
-            for (size_t i = 0; i < self->nflights && !known; i++)
-                known = self->flights[i].frame == frame &&
-                        strcmp(self->flights[i].worker, worker) == 0 &&
-                        strcmp(self->flights[i].job_id, task->job_id) == 0;
+            bool known = in_index(self, task->job_id, frame, worker);
             const rm_frame_rec_t *rec = rm_job_frame(job, frame);
             if (known || !live(rec))
                 continue;

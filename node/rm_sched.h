@@ -36,6 +36,10 @@
 /*  A frame missing from a worker's report is given back only if it was
     assigned this long before: the ASSIGN may still be on its way. */
 #define RM_SCHED_GRACE_MS 3000
+/*  A worker's flights are checked against its report at most this often
+    (every report when it drains): a dropped frame goes back within
+    RM_SCHED_GRACE_MS + RM_SCHED_RECONCILE_MS. */
+#define RM_SCHED_RECONCILE_MS 1000
 /*  Distinct nodes a frame may fail on, and failed frames a node may have
     in one job, before the job fails / the node is blocklisted for it. */
 #define RM_SCHED_MAX_NODE_FAILURES 3
@@ -76,8 +80,9 @@ int rm_sched_request(rm_sched_t *self, const char *worker, const rm_work_req_t *
     jobs by the Flamenco rules.  Call every few hundred ms while acting. */
 void rm_sched_tick(rm_sched_t *self, int64_t now);
 
-/*  Frames in flight (copies of a duplicated frame count once each). */
-size_t rm_sched_in_flight(const rm_sched_t *self);
+/*  Frames in flight that are still to render (each copy of a duplicated
+    frame counts). */
+size_t rm_sched_in_flight(rm_sched_t *self);
 /*  Assignments made since the start (for benchmarks and logs). */
 uint64_t rm_sched_assigned(const rm_sched_t *self);
 

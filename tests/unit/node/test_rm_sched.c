@@ -382,6 +382,9 @@ static void test_give_back(void)
     CHECK(assigned_to(j, 3, "A") && assigned_to(j, 4, "A"));
     out = ask(s, "A", 0, J1, (uint64_t[]){3}, 1, t + RM_SCHED_GRACE_MS);
     done_with(&out);
+    CHECK(assigned_to(j, 4, "A")); /* checked at most once a second */
+    out = ask(s, "A", 0, J1, (uint64_t[]){3}, 1, t + RM_SCHED_GRACE_MS + RM_SCHED_RECONCILE_MS);
+    done_with(&out);
     CHECK(assigned_to(j, 3, "A") && pending(j, 4));
     rm_sched_destroy(&s);
     rm_jobs_destroy(&jobs);
