@@ -1,11 +1,14 @@
-/*  libFuzzer target: rm_jobs_merge, which takes job records from peers.
+/*  libFuzzer target: rm_jobs_merge and rm_job_merge_frames, which take job
+    records (JOB_SYNC) and frame records (JOB_DELTA) from peers.
 
     One jobs table in a temporary directory, created once, holds a job
-    whose export is the template.  The first byte picks the input:
-      even: the bytes as they are (a record from nowhere);
-      odd:  the template with the rest of the input applied as patches
-            (2-byte offset, 1 byte xor'd in), so that the fuzzer reaches the
-            merge itself, not only the decoder.
+    whose export, and whose changed frames as a JOB_DELTA would carry
+    them, are the templates.  The first byte picks the input:
+      bit 1: a whole record (0) or a JOB_DELTA's frames (1);
+      bit 0: the bytes as they are (0), or the template with the rest of
+             the input applied as patches (2-byte offset, 1 byte xor'd in),
+             so that the fuzzer reaches the merge itself, not only the
+             decoder.
     Oracle, beyond "no crash, no leak": a merged job's own export merges
     back into it with no change (idempotence). */
 #define _XOPEN_SOURCE 700
@@ -20,8 +23,9 @@
 
 static char root[] = "/tmp/rm-fuzz-merge.XXXXXX";
 static rm_jobs_t *jobs;
-static uint8_t *template;
-static size_t template_len;
+static rm_job_t *seeded;
+static uint8_t *template, *frames_template;
+static size_t template_len, frames_template_len;
 /*  How deep the inputs got, printed at exit with FUZZ_MERGE_STATS=1. */
 static unsigned long merged_count, changed_count;
 
@@ -40,6 +44,7 @@ static void cleanup(void)
                 changed_count, rm_jobs_count(jobs));
     rm_jobs_destroy(&jobs);
     free(template);
+    free(frames_template);
     nftw(root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
@@ -78,8 +83,11 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     (void)argc;
     (void)argv;
     rm_err_t err;
-    if (!mkdtemp(root) || !(jobs = rm_jobs_new(root, &err)) ||
-        rm_job_export(seed_job(), &template, &template_len, &err) != 0) {
+    bool whole;
+    if (!mkdtemp(root) || !(jobs = rm_jobs_new(root, &err)) || !(seeded = seed_job()) ||
+        rm_job_export(seeded, &template, &template_len, &err) != 0 ||
+        rm_job_take_changes(seeded, &frames_template, &frames_template_len, &whole, &err) != 0 ||
+        !frames_template) {
         fprintf(stderr, "fuzz_job_merge: cannot set up in %s\n", root);
         abort();
     }
@@ -88,7 +96,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 }
 
 /*  The input as a record: raw, or the template patched. */
-static uint8_t *make_input(const uint8_t *data, size_t size, size_t *len)
+static uint8_t *make_input(const uint8_t *data, size_t size, const uint8_t *template,
+                           size_t template_len, size_t *len)
 {
     *len = data[0] & 1 ? template_len : size - 1;
     uint8_t *buf = malloc(*len ? *len : 1);
@@ -113,7 +122,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t len;
     if (size < 1)
         return 0;
-    uint8_t *buf = make_input(data, size, &len);
+    if (data[0] & 2) {
+        uint8_t *buf = make_input(data, size, frames_template, frames_template_len, &len);
+        if (rm_job_merge_frames(seeded, buf, len, &changed, &err) == 0) {
+            merged_count++;
+            changed_count += changed;
+        }
+        free(buf);
+        return 0;
+    }
+    uint8_t *buf = make_input(data, size, template, template_len, &len);
     if (rm_jobs_merge(jobs, buf, len, &job, &changed, &err) == 0) {
         merged_count++;
         changed_count += changed;
