@@ -230,12 +230,15 @@ static void send_digest(rm_jobsync_t *self, const char *addr, bool reply)
     goes to them whole. */
 static void answer_digest(rm_jobsync_t *self, const char *from, rm_job_digest_t *theirs)
 {
-    qsort(theirs->jobs.items, theirs->jobs.count, sizeof *theirs->jobs.items, cmp_entry);
+    if (theirs->jobs.count > 0)
+        qsort(theirs->jobs.items, theirs->jobs.count, sizeof *theirs->jobs.items, cmp_entry);
     for (size_t i = 0; i < rm_jobs_count(self->jobs); i++) {
         rm_job_t *job = rm_jobs_at(self->jobs, i);
         rm_digest_entry_t key = {.job_id = (char *)rm_job_id(job)};
-        const rm_digest_entry_t *found = bsearch(&key, theirs->jobs.items, theirs->jobs.count,
-                                                 sizeof *theirs->jobs.items, cmp_entry);
+        const rm_digest_entry_t *found = theirs->jobs.count == 0
+                                             ? NULL
+                                             : bsearch(&key, theirs->jobs.items, theirs->jobs.count,
+                                                       sizeof *theirs->jobs.items, cmp_entry);
         rm_hash_t ours;
         if (rm_job_digest(job, &ours, NULL) != 0 ||
             (found && memcmp(found->digest.b, ours.b, sizeof ours.b) == 0))
