@@ -1061,6 +1061,14 @@ static int finish(rm_job_t *job, rm_err_t *err)
     return 0;
 }
 
+/*  A merge that brought the last frame done: this node saw the job finish
+    (finished_at merges by max, so every node ends with the same time). */
+static void finish_if_done(rm_job_t *job)
+{
+    if (job->rec.finished_at == 0 && all_done(job))
+        finish(job, NULL);
+}
+
 /*  Journals a frame's new record, then applies it. */
 static int commit_frame(rm_job_t *job, rm_frame_rec_t *next, rm_err_t *err)
 {
@@ -1680,6 +1688,8 @@ int rm_jobs_merge(rm_jobs_t *self, const uint8_t *buf, size_t len, rm_job_t **jo
     rm_codec_free(&job_record_desc, &in);
     if (rc != 0)
         return -1;
+    if (*changed)
+        finish_if_done(job);
     /* A new job, or an earlier submitted_at, moves it in submission order. */
     if (*changed && self->count > 1)
         qsort(self->jobs, self->count, sizeof *self->jobs, cmp_job_age);
@@ -1710,6 +1720,8 @@ int rm_job_merge_frame(rm_job_t *job, const rm_frame_rec_t *rec, bool *changed, 
     job->merging = false;
     batch_free(&b);
     *changed = rc == 0;
+    if (*changed)
+        finish_if_done(job);
     return rc;
 }
 
@@ -1789,6 +1801,8 @@ int rm_job_merge_frames(rm_job_t *job, const uint8_t *buf, size_t len, bool *cha
         rc = job_apply_batch(job, &b, true, err);
         job->merging = false;
         *changed = rc == 0 && b.count > 0;
+        if (*changed)
+            finish_if_done(job);
     }
     batch_free(&b);
     rm_codec_free(&frame_batch_desc, &in);

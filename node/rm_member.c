@@ -119,6 +119,8 @@ static bool claimed_from(const uint8_t *data, size_t len, char *out, size_t size
     return true;
 }
 
+static bool find_member(rm_member_t *self, const char *name, rm_swim_member_t *out);
+
 static void receive(rm_member_t *self, const char *from_addr, const rm_cred_t *who,
                     const uint8_t *data, size_t len)
 {
@@ -131,6 +133,12 @@ static void receive(rm_member_t *self, const char *from_addr, const rm_cred_t *w
     }
     if (rm_swim_receive(self->swim, zclock_mono(), from_addr, data, len, &err) != 0)
         zsys_warning("membership: bad message from '%s': %s", who->name, err.msg);
+    /* An alive member that talks to us hears us too (else our probes
+       would fail and it would be suspect): our link to it is fine even if
+       nothing comes back on it. */
+    rm_swim_member_t m;
+    if (find_member(self, who->name, &m) && m.state == RM_SWIM_ALIVE && !m.no_inbound)
+        rm_peers_heard(self->peers, m.addr);
     rm_member_tick(self);
 }
 

@@ -207,6 +207,15 @@ static void send_now(peer_t *peer, const uint8_t *data, size_t len)
     zframe_destroy(&frame);
 }
 
+void rm_peers_heard(rm_peers_t *self, const char *addr)
+{
+    peer_t *peer = find(self, addr);
+    if (peer && peer->state == LINK_UP) {
+        peer->last_in = now_ms();
+        peer->first_out = 0;
+    }
+}
+
 int rm_peers_send(rm_peers_t *self, const char *addr, const uint8_t *data, size_t len,
                   rm_err_t *err)
 {

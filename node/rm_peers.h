@@ -10,9 +10,10 @@
     timeout is retried with backoff, and the queue is dropped (node-to-node
     traffic is gossip and tolerates loss).
 
-    A link that carried messages out but none in for RM_PEERS_SILENT_MS is
-    reopened from the door: the peer may have restarted and lost us from its
-    roster, or be gone.
+    A link that carried messages out but none in for RM_PEERS_SILENT_MS, and
+    whose peer membership does not vouch for (rm_peers_heard), is reopened
+    from the door: the peer may have restarted and lost us from its roster,
+    or be gone.
 
     Nodes that cannot accept connections (NAT) are not reached here: they
     connect to us, and the node answers them over its main ROUTER. */
@@ -49,6 +50,11 @@ bool rm_peers_handle(rm_peers_t *self, void *which, rm_peers_recv_fn *fn, void *
 
 /*  Handshake timeouts, backoff, silent links.  Call at least every second. */
 void rm_peers_tick(rm_peers_t *self, int64_t now);
+
+/*  The peer at addr is known to hear us (membership: it is alive and
+    talks to us): its link is not silent, even if nothing came back on it
+    (job changes are one-way). */
+void rm_peers_heard(rm_peers_t *self, const char *addr);
 
 /*  Closes the link to addr (a member left or died). */
 void rm_peers_close(rm_peers_t *self, const char *addr);

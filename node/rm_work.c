@@ -51,6 +51,9 @@ struct _rm_work_t {
     uint64_t ask_req, req;
     copy_t *copies;
     size_t ncopies, copies_cap;
+    rm_task_t queue[RM_WORK_LOOKAHEAD]; /* assigned, waiting for a slot */
+    size_t nqueue;
+    uint64_t asked_free; /* the free count of the last WORK_REQ */
     serving_t *serving;
     size_t nserving, serving_cap;
 };
@@ -88,6 +91,8 @@ void rm_work_destroy(rm_work_t **self_p)
         return;
     rm_work_t *self = *self_p;
     rm_slots_on_output(self->slots, NULL, NULL);
+    for (size_t i = 0; i < self->nqueue; i++)
+        rm_codec_free(&rm_task_desc, &self->queue[i]);
     free(self->copies);
     free(self->serving);
     free(self);
@@ -319,7 +324,9 @@ static int build_request(rm_work_t *self, rm_work_req_t *req, rm_err_t *err)
 {
     memset(req, 0, sizeof *req);
     req->epoch = self->election->epoch;
-    req->free = self->draining ? 0 : rm_slots_free(self->slots);
+    req->free = 0;
+    if (!self->draining && rm_slots_count(self->slots) > 0)
+        req->free = rm_slots_free(self->slots) + RM_WORK_LOOKAHEAD - self->nqueue;
     size_t n = rm_jobs_count(self->jobs);
     req->ready.items = calloc(n ? n : 1, sizeof(char *));
     if (!req->ready.items)
@@ -333,7 +340,7 @@ static int build_request(rm_work_t *self, rm_work_req_t *req, rm_err_t *err)
     uint32_t count = 0;
     if (rm_slots_running(self->slots, &running, &count, err) != 0)
         return -1;
-    rm_task_t *all = realloc(running, (count + self->ncopies + 1) * sizeof *all);
+    rm_task_t *all = realloc(running, (count + self->ncopies + self->nqueue + 1) * sizeof *all);
     if (!all) {
         free_tasks(running, count);
         return rm_err_set(err, RM_ENOMEM, "out of memory");
@@ -351,6 +358,11 @@ static int build_request(rm_work_t *self, rm_work_req_t *req, rm_err_t *err)
         t->frames.items[0] = self->copies[i].frame;
         t->frames.count = 1;
         count++;
+    }
+    for (size_t i = 0; i < self->nqueue; i++) {
+        memset(&all[count], 0, sizeof all[count]);
+        if (rm_codec_copy(&rm_task_desc, &all[count], &self->queue[i], NULL) == 0)
+            count++;
     }
     req->running.items = all;
     req->running.count = count;
@@ -375,19 +387,47 @@ static bool stale(const rm_work_t *self, uint64_t epoch, const char *coordinator
            strcmp(coordinator, e->coordinator) < 0;
 }
 
-static void apply_assign(rm_work_t *self, const rm_assign_t *assign, int64_t now)
+static void start_task(rm_work_t *self, const rm_task_t *task)
 {
-    if (assign->tasks.count == 0 && rm_slots_free(self->slots) > 0)
+    rm_job_t *job = rm_jobs_find(self->jobs, task->job_id);
+    if (!job || rm_job_finished(job))
+        return; /* the coordinator sees it missing from the next report */
+    rm_err_t err;
+    if (rm_slots_take(self->slots, job, task->frames.items, task->frames.count, &err) != 0)
+        zsys_warning("job %s: cannot start %u frame(s) here: %s", task->job_id, task->frames.count,
+                     err.msg);
+}
+
+/*  Queued tasks go to slots as they free. */
+static void start_queued(rm_work_t *self)
+{
+    while (self->nqueue > 0 && rm_slots_free(self->slots) > 0) {
+        rm_task_t task = self->queue[0];
+        memmove(self->queue, self->queue + 1, --self->nqueue * sizeof *self->queue);
+        start_task(self, &task);
+        rm_codec_free(&rm_task_desc, &task);
+        self->next_report = 0; /* tell the coordinator at once what runs */
+    }
+}
+
+static void apply_assign(rm_work_t *self, const rm_assign_t *assign, int64_t now,
+                         uint64_t asked_free)
+{
+    /* Nothing for a request that wanted work: wait a little before the next.
+       (An answer to a report sent with no free slot says nothing.) */
+    if (assign->tasks.count == 0 && asked_free > 0)
         self->idle_until = now + RM_WORK_IDLE_ASK_MS;
     for (uint32_t i = 0; i < assign->tasks.count; i++) {
         const rm_task_t *task = &assign->tasks.items[i];
-        rm_job_t *job = rm_jobs_find(self->jobs, task->job_id);
-        if (!job || rm_job_finished(job))
-            continue; /* the coordinator sees it missing from the next report */
-        rm_err_t err;
-        if (rm_slots_take(self->slots, job, task->frames.items, task->frames.count, &err) != 0)
-            zsys_warning("job %s: cannot start %u frame(s) here: %s", task->job_id,
-                         task->frames.count, err.msg);
+        if (rm_slots_free(self->slots) > 0) {
+            start_task(self, task);
+        } else if (self->nqueue < RM_WORK_LOOKAHEAD) {
+            memset(&self->queue[self->nqueue], 0, sizeof self->queue[0]);
+            if (rm_codec_copy(&rm_task_desc, &self->queue[self->nqueue], task, NULL) == 0)
+                self->nqueue++;
+        }
+        /* else dropped: the next report omits it and the coordinator gives
+           it to another worker */
     }
     if (assign->tasks.count > 0)
         self->next_report = 0; /* tell the coordinator at once what runs */
@@ -406,11 +446,12 @@ static void ask(rm_work_t *self, int64_t now)
         return;
     }
     self->next_report = now + RM_WORK_REPORT_MS;
+    self->asked_free = req.free;
     if (strcmp(coordinator, self->name) == 0) {
         rm_assign_t assign;
         if (rm_sched_acting(self->sched) &&
             rm_sched_request(self->sched, self->name, &req, now, &assign, &err) == 0)
-            apply_assign(self, &assign, now);
+            apply_assign(self, &assign, now, req.free);
         rm_codec_free(rm_msg_desc(RM_MSG_ASSIGN), &assign);
     } else {
         const char *addr = rm_member_addr_of(self->member, coordinator);
@@ -428,6 +469,7 @@ static void handle_assign(rm_work_t *self, const char *from, const rm_msg_t *msg
 {
     const rm_assign_t *assign = &msg->u.assign;
     int64_t now = zclock_mono();
+    uint64_t asked_free = msg->req == self->ask_req ? self->asked_free : 0;
     if (msg->req == self->ask_req)
         self->asking = false;
     if (stale(self, assign->epoch, assign->coordinator)) {
@@ -445,7 +487,7 @@ static void handle_assign(rm_work_t *self, const char *from, const rm_msg_t *msg
             send_error(self, from, msg->req, RM_EINVAL, "this node is draining");
         return;
     }
-    apply_assign(self, assign, now);
+    apply_assign(self, assign, now, asked_free);
 }
 
 /* ---------------------------------------------------------------- coordinator */
@@ -531,10 +573,12 @@ void rm_work_tick(rm_work_t *self, int64_t now)
         if (self->ncopies == before)
             i++;
     }
+    start_queued(self);
     if (self->asking && now - self->asked_at >= ASK_AGAIN_MS)
         self->asking = false;
     bool want = !self->draining && !self->asking && now >= self->idle_until &&
-                rm_slots_free(self->slots) > 0;
+                rm_slots_count(self->slots) > 0 &&
+                rm_slots_free(self->slots) + RM_WORK_LOOKAHEAD > self->nqueue;
     if (want || now >= self->next_report)
         ask(self, now);
 }
@@ -546,7 +590,8 @@ int64_t rm_work_wakeup(rm_work_t *self, int64_t now)
         at = self->sched_at + SCHED_EVERY_MS;
     if (self->asking && self->asked_at + ASK_AGAIN_MS < at)
         at = self->asked_at + ASK_AGAIN_MS;
-    if (!self->draining && rm_slots_free(self->slots) > 0 && self->idle_until < at)
+    if (!self->draining && rm_slots_count(self->slots) > 0 &&
+        rm_slots_free(self->slots) + RM_WORK_LOOKAHEAD > self->nqueue && self->idle_until < at)
         at = self->idle_until;
     for (size_t i = 0; i < self->ncopies; i++)
         if (self->copies[i].deadline < at)
@@ -602,6 +647,11 @@ void rm_work_drain(rm_work_t *self, bool hand_back)
         zsys_info("%s is draining: %s", self->name,
                   hand_back ? "handing its frames back" : "finishing its frames");
     self->draining = true;
+    /* Queued tasks are not started: the next report omits them and the
+       coordinator gives them to others at once. */
+    for (size_t i = 0; i < self->nqueue; i++)
+        rm_codec_free(&rm_task_desc, &self->queue[i]);
+    self->nqueue = 0;
     if (hand_back && !self->hand_back) {
         self->hand_back = true;
         for (size_t i = 0; i < rm_jobs_count(self->jobs); i++)

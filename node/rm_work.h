@@ -5,7 +5,9 @@
     RM_WORK_REPORT_MS anyway) it sends WORK_REQ to the coordinator the
     election names, listing what its slots render and which jobs' projects
     it holds; the ASSIGN that comes back starts tasks on the slots, unless
-    its epoch is older than one this node has seen (refused: ESTALE).  A
+    its epoch is older than one this node has seen (refused: ESTALE).  It
+    asks for RM_WORK_LOOKAHEAD task(s) more than it has free slots and
+    keeps them queued, so a slot that frees starts at once.  A
     rendered frame is recorded done only once another node holds a copy of
     its output (REPLICATE, answered OK once that node has fetched it), so a
     node that dies after rendering loses nothing; alone in the mesh, the
@@ -33,8 +35,11 @@
 #include "rm_slots.h"
 
 #define RM_WORK_REPORT_MS 2000
-#define RM_WORK_IDLE_ASK_MS 500 /* asking again after an ASSIGN without tasks */
-#define RM_WORK_REPLICATE_MS 30000
+#define RM_WORK_IDLE_ASK_MS 500    /* asking again after an ASSIGN without tasks */
+#define RM_WORK_REPLICATE_MS 10000 /* a replica that does not answer: ask another */
+/*  Tasks a worker holds beyond its free slots, so that a slot that frees
+    starts its next frame without a round trip to the coordinator. */
+#define RM_WORK_LOOKAHEAD 1
 
 typedef struct _rm_work_t rm_work_t;
 

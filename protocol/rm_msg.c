@@ -355,7 +355,7 @@ static const rm_field_t task_fields[] = {
     RM_FIELD(rm_task_t, job_id, RM_F_STR, MAX_JOB_ID, "the job's id"),
     RM_FIELD_LIST(rm_task_t, frames, RM_F_U64, RM_MAX_TASK_FRAMES, "frames, in order"),
 };
-static const rm_struct_desc_t task_desc =
+const rm_struct_desc_t rm_task_desc =
     RM_DESC(rm_task_t, "task", task_fields, "Frames of one job for one render slot.");
 
 static const rm_field_t work_req_fields[] = {
@@ -363,7 +363,7 @@ static const rm_field_t work_req_fields[] = {
     RM_FIELD(rm_work_req_t, free, RM_F_U64, 1024, "slots free now"),
     RM_FIELD_LIST(rm_work_req_t, ready, RM_F_STR, RM_MAX_READY,
                   "unfinished jobs whose project the worker holds"),
-    RM_FIELD_LIST_OF(rm_work_req_t, running, task_desc, 1024, "what its slots render now"),
+    RM_FIELD_LIST_OF(rm_work_req_t, running, rm_task_desc, 1024, "what its slots render now"),
 };
 static const rm_struct_desc_t work_req_desc =
     RM_DESC(rm_work_req_t, "work_req", work_req_fields,
@@ -373,7 +373,7 @@ static const rm_struct_desc_t work_req_desc =
 static const rm_field_t assign_fields[] = {
     RM_FIELD(rm_assign_t, epoch, RM_F_U64, 0, "the coordinator's epoch number"),
     RM_FIELD(rm_assign_t, coordinator, RM_F_STR, RM_MAX_NAME, "its name (the epoch's tie-break)"),
-    RM_FIELD_LIST_OF(rm_assign_t, tasks, task_desc, RM_MAX_ASSIGN_TASKS, "one per free slot"),
+    RM_FIELD_LIST_OF(rm_assign_t, tasks, rm_task_desc, RM_MAX_ASSIGN_TASKS, "one per free slot"),
 };
 static const rm_struct_desc_t assign_desc =
     RM_DESC(rm_assign_t, "assign", assign_fields,

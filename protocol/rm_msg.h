@@ -331,6 +331,7 @@ extern const rm_struct_desc_t rm_job_spec_desc;
 extern const rm_struct_desc_t rm_job_summary_desc;
 extern const rm_struct_desc_t rm_frame_info_desc;
 extern const rm_struct_desc_t rm_frame_range_desc;
+extern const rm_struct_desc_t rm_task_desc;
 
 /*  Descriptor of a message type's body (rm_empty_t types have 0 fields),
     NULL for an unknown type. */
