@@ -37,6 +37,8 @@ typedef struct {
 static const rm_opt_spec_t init_opts[] = {OPT("name"), OPT("token"), FLAG("json"), END};
 static const rm_opt_spec_t invite_opts[] = {OPT("role"), OPT("name"), OPT("days"), END};
 static const rm_opt_spec_t json_opts[] = {FLAG("json"), END};
+/* "wait?": --wait or --wait=SECONDS (rm_cli.h) */
+static const rm_opt_spec_t drain_opts[] = {FLAG("now"), FLAG("wait?"), FLAG("json"), END};
 static const rm_opt_spec_t submit_opts[] = {
     OPT("frames"),
     OPT("scene"),
@@ -83,6 +85,9 @@ static const command_t commands[] = {
     {"cancel", rm_cmd_cancel, json_opts, 1, 1, "cancel JOB [--json]", "cancel a job"},
     {"logs", rm_cmd_logs, json_opts, 1, 2, "logs JOB [FRAME] [--json]",
      "a job's log, or one frame's Blender log"},
+    /* up to 2 positionals: rm_cmd_drain refuses "--wait 60" with a hint */
+    {"drain", rm_cmd_drain, drain_opts, 1, 2, "drain NODE [--now] [--wait[=SECONDS]] [--json]",
+     "make a node finish its frames (--now: hand them back) and leave the mesh"},
 };
 
 #define NCOMMANDS (sizeof commands / sizeof commands[0])

@@ -31,13 +31,31 @@ struct _rm_args_t {
     size_t npos;
 };
 
+/*  A flag whose value is optional ("wait?": --wait or --wait=60). */
+static bool optional_value(const rm_opt_spec_t *spec)
+{
+    size_t n = strlen(spec->name);
+    return !spec->has_arg && n > 0 && spec->name[n - 1] == '?';
+}
+
+/*  The option's name as typed: without the "?" of an optional value. */
+static size_t name_len(const rm_opt_spec_t *spec)
+{
+    return strlen(spec->name) - (optional_value(spec) ? 1 : 0);
+}
+
+static bool spec_is(const rm_opt_spec_t *spec, const char *name, size_t len)
+{
+    return name_len(spec) == len && strncmp(spec->name, name, len) == 0;
+}
+
 static const rm_opt_spec_t *find_spec(const rm_opt_spec_t *specs, const char *name, size_t len)
 {
     for (const rm_opt_spec_t *s = specs; s && s->name; s++)
-        if (strlen(s->name) == len && strncmp(s->name, name, len) == 0)
+        if (spec_is(s, name, len))
             return s;
     for (const rm_opt_spec_t *s = rm_cli_global_opts; s->name; s++)
-        if (strlen(s->name) == len && strncmp(s->name, name, len) == 0)
+        if (spec_is(s, name, len))
             return s;
     return NULL;
 }
@@ -60,7 +78,8 @@ static int parse_option(rm_args_t *self, int argc, char *const *argv, int *i,
     if (!spec)
         return rm_err_set(err, RM_EINVAL, "unknown option '--%.*s'", (int)len, name);
     const char *value = "";
-    if (spec->has_arg && eq) {
+    int shown = (int)name_len(spec); /* the name without an optional value's "?" */
+    if ((spec->has_arg || optional_value(spec)) && eq) {
         value = eq + 1;
     } else if (spec->has_arg) {
         if (*i + 1 >= argc)
@@ -69,8 +88,10 @@ static int parse_option(rm_args_t *self, int argc, char *const *argv, int *i,
     } else if (eq) {
         return rm_err_set(err, RM_EINVAL, "option --%s takes no value", spec->name);
     }
-    if (!spec->repeat && rm_args_has(self, spec->name))
-        return rm_err_set(err, RM_EINVAL, "option --%s given more than once", spec->name);
+    for (size_t k = 0; !spec->repeat && k < self->nopts; k++)
+        if (self->opts[k].spec == spec)
+            return rm_err_set(err, RM_EINVAL, "option --%.*s given more than once", shown,
+                              spec->name);
     self->opts[self->nopts].spec = spec;
     self->opts[self->nopts].value = value;
     self->nopts++;
@@ -121,7 +142,7 @@ const char *rm_args_get(const rm_args_t *self, const char *name)
 {
     const char *value = NULL;
     for (size_t i = 0; i < self->nopts; i++)
-        if (strcmp(self->opts[i].spec->name, name) == 0)
+        if (spec_is(self->opts[i].spec, name, strlen(name)))
             value = self->opts[i].value;
     return value;
 }
@@ -135,7 +156,7 @@ size_t rm_args_count(const rm_args_t *self, const char *name)
 {
     size_t n = 0;
     for (size_t i = 0; i < self->nopts; i++)
-        if (strcmp(self->opts[i].spec->name, name) == 0)
+        if (spec_is(self->opts[i].spec, name, strlen(name)))
             n++;
     return n;
 }
@@ -143,7 +164,7 @@ size_t rm_args_count(const rm_args_t *self, const char *name)
 const char *rm_args_nth(const rm_args_t *self, const char *name, size_t nth)
 {
     for (size_t i = 0; i < self->nopts; i++)
-        if (strcmp(self->opts[i].spec->name, name) == 0 && nth-- == 0)
+        if (spec_is(self->opts[i].spec, name, strlen(name)) && nth-- == 0)
             return self->opts[i].value;
     return NULL;
 }

@@ -26,7 +26,10 @@
 /*  --- Options ------------------------------------------------------------ */
 
 typedef struct {
-    const char *name; /* without the leading "--"; NULL ends a table */
+    const char *name; /* without the leading "--"; NULL ends a table; a name ending
+                         in "?" (with has_arg false) is a flag that may carry a value
+                         after "=" (--wait or --wait=60, never the next word); it is
+                         looked up without the "?" */
     bool has_arg;     /* takes a value */
     bool repeat;      /* may be given more than once (--attach) */
 } rm_opt_spec_t;
@@ -43,8 +46,8 @@ typedef struct _rm_args_t rm_args_t;
 rm_args_t *rm_args_parse(int argc, char *const *argv, const rm_opt_spec_t *specs, rm_err_t *err);
 void rm_args_destroy(rm_args_t **self_p);
 
-/*  The (last) value of an option, "" for a flag that was given, NULL if
-    absent. */
+/*  The (last) value of an option, "" for a flag that was given (also a
+    "?" flag given without "="), NULL if absent. */
 const char *rm_args_get(const rm_args_t *self, const char *name);
 bool rm_args_has(const rm_args_t *self, const char *name);
 size_t rm_args_count(const rm_args_t *self, const char *name);

@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# Five nodes on five hosts render a 24-frame job.  Mid-job, `meshctl drain`
+# (sent to the coordinator, which passes it on) takes a rendering worker
+# out: it finishes its frame, leaves, and its meshd exits 0.  Another
+# rendering worker gets SIGTERM: it hands its frame back and exits 0 within
+# 15 s.  The job completes on the three others; they list both as left.
+# shellcheck source=tests/e2e/mesh_lib.sh
+source "$(dirname "$0")/mesh_lib.sh"
+
+N=5
+FRAMES=24
+HOSTS="1 2 3 4 5"
+TERM_LIMIT_S=15
+mesh_setup $N
+for i in $HOSTS; do mesh_start "$i"; done
+t=$(mesh_wait_members 30 "$HOSTS" $N)
+pass "$N nodes alive on every host (${t} s)"
+coord=$(mesh_wait_coordinator 15 "$HOSTS")
+c=$(mesh_host "${coord% *}")
+pass "every node follows n$c (epoch ${coord#* })"
+
+job=$(mesh_submit 1 --frames "1-$FRAMES")
+pass "job $job submitted through n1"
+
+# Drain a worker that renders now.
+r=$(mesh_wait_rendering 30 "$(mesh_others "$HOSTS" "$c")")
+a=${r%% *}
+fa=${r#* }
+fa=${fa%% *}
+fa=${fa#*:}
+done_then=$(mesh_job "$c" "$job" frames_done) || fail "n$c does not know job $job"
+[ "$done_then" -lt "$FRAMES" ] || fail "the job finished before the drain"
+MESH_CTL_LIMIT=90 mesh_ctl "$c" drain "n$a" --wait=60 --json >"$T/drain.out" 2>"$T/drain.err" &
+drain_pid=$!
+drained_at=$SECONDS
+mesh_say "meshctl drain n$a --wait sent through n$c while n$a renders frame $fa ($done_then/$FRAMES done)"
+
+# SIGTERM another worker that renders now: it hands its frame back.
+r=$(mesh_wait_rendering 30 "$(mesh_others "$HOSTS" "$c" "$a")")
+b=${r%% *}
+fb=${r#* }
+fb=${fb%% *}
+fb=${fb#*:}
+mesh_term "$b"
+termed_at=$SECONDS
+mesh_wait_exit "$b" $TERM_LIMIT_S
+rc=$MESH_RC
+[ "$rc" != 124 ] || fail "n$b still runs $TERM_LIMIT_S s after SIGTERM"
+[ "$rc" = 0 ] || fail "n$b exited with status $rc after SIGTERM"
+pass "n$b (rendering frame $fb) got SIGTERM and exited 0 in $((SECONDS - termed_at)) s"
+
+rc=0
+wait "$drain_pid" || rc=$?
+[ $rc = 0 ] || fail "meshctl drain n$a --wait exited $rc: $(cat "$T/drain.err" "$T/drain.out")"
+state=$(json state <"$T/drain.out") || fail "meshctl drain --json: $(cat "$T/drain.out")"
+case "$state" in left | gone) ;; *) fail "meshctl drain says n$a is $state: $(cat "$T/drain.out")" ;; esac
+pass "meshctl drain n$a --wait: '$(json message <"$T/drain.out")', then $state after $(json waited_ms <"$T/drain.out") ms"
+mesh_wait_exit "$a" 30
+rc=$MESH_RC
+[ "$rc" != 124 ] || fail "n$a still runs $((SECONDS - drained_at)) s after the drain"
+[ "$rc" = 0 ] || fail "drained n$a exited with status $rc"
+pass "drained n$a exited 0, $((SECONDS - drained_at)) s after the drain"
+grep -Eq "frame $fa done on n$a " "$T/n$a/jobs/$job/job.log" ||
+  fail "drained n$a did not finish frame $fa: $(cat "$T/n$a/jobs/$job/job.log")"
+pass "n$a finished frame $fa before it left"
+
+survivors=$(mesh_others "$HOSTS" "$a" "$b")
+other=$(mesh_others "$HOSTS" "$a" "$b" "$c" | cut -d' ' -f1)
+mesh_wait_job 90 "$job" "$c $other" "j['state'] == 'done'" >/dev/null
+pass "job done on n$c and n$other $((SECONDS - drained_at)) s after the drain"
+mesh_check_agree "$job" "$FRAMES" "$survivors"
+pass "every remaining node sees the job done with $FRAMES/$FRAMES frames"
+mesh_check_frames "$c" "$job" 1 "$FRAMES"
+pass "fetch through n$c: frame_0001..frame_$(printf %04d $FRAMES).png, each once, all PNGs"
+
+# What happened, as the mesh tells it.
+mesh_log_has "$c" "$job" "frame $fb (given back: n$b |also given to )" ||
+  fail "n$c's job log does not say frame $fb of n$b was given back: $(cat "$T/joblog.$c")"
+pass "n$c's job log: $(grep -E "frame $fb (given back|also given)" "$T/joblog.$c" | head -1 | cut -d' ' -f3-)"
+for i in $survivors; do
+  mesh_members "$i" >"$T/members.$i"
+  if ! grep -qx "n$a left" "$T/members.$i" || ! grep -qx "n$b left" "$T/members.$i"; then
+    fail "n$i does not list n$a and n$b as left: $(cat "$T/members.$i")"
+  fi
+done
+pass "$(mesh_names "$survivors") list n$a and n$b as left"
+pass "frames by node: $(mesh_by_node "$job")"
+
+for i in $survivors; do mesh_term "$i"; done
+for i in $survivors; do
+  mesh_wait_exit "$i" 20
+  rc=$MESH_RC
+  [ "$rc" = 0 ] || fail "n$i exited with status $rc after SIGTERM"
+done
+pass "remaining nodes stopped cleanly; test took $((SECONDS - MESH_T0)) s"
+mesh_keep
