@@ -82,6 +82,8 @@ static const command_t commands[] = {
      "follow a job until it ends, with progress"},
     {"fetch", rm_cmd_fetch, json_opts, 2, 2, "fetch JOB DIR [--json]",
      "download a job's rendered frames into DIR"},
+    {"job", rm_cmd_job, json_opts, 1, 1, "job JOB [--json]",
+     "one job frame by frame: who rendered each, attempts, reasons"},
     {"cancel", rm_cmd_cancel, json_opts, 1, 1, "cancel JOB [--json]", "cancel a job"},
     {"logs", rm_cmd_logs, json_opts, 1, 2, "logs JOB [FRAME] [--json]",
      "a job's log, or one frame's Blender log"},

@@ -3,6 +3,7 @@
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "rm_frames.h"
@@ -268,4 +269,130 @@ int rm_cmd_logs(rm_cmd_ctx_t *ctx)
     logs_out(ctx, &req, &reply.u.logs_reply);
     rm_msg_free(&reply);
     return RM_EXIT_OK;
+}
+
+/*  --- job: one job, frame by frame (who rendered what, retries, reasons) ---- */
+
+typedef struct {
+    const char *node;
+    uint64_t frames, ms;
+} node_count_t;
+
+/*  Frames done per node, in order of first appearance; *n entries. */
+static node_count_t *count_nodes(const rm_job_reply_t *r, size_t *n)
+{
+    node_count_t *c = calloc(r->frames.count + 1, sizeof *c);
+    *n = 0;
+    for (uint32_t i = 0; c && i < r->frames.count; i++) {
+        const rm_frame_info_t *f = &r->frames.items[i];
+        if (strcmp(f->state, "done") != 0 || !f->node)
+            continue;
+        size_t k = 0;
+        while (k < *n && strcmp(c[k].node, f->node) != 0)
+            k++;
+        if (k == *n)
+            c[(*n)++].node = f->node;
+        c[k].frames++;
+        c[k].ms += f->render_ms;
+    }
+    return c;
+}
+
+static void job_json(const rm_job_reply_t *r)
+{
+    rm_json_t *j = rm_json_new(stdout);
+    rm_json_object(j, NULL);
+    rm_cmd_json_summary(j, &r->summary);
+    size_t n = 0;
+    node_count_t *c = count_nodes(r, &n);
+    rm_json_array(j, "nodes");
+    for (size_t k = 0; c && k < n; k++) {
+        rm_json_object(j, NULL);
+        rm_json_str(j, "node", c[k].node);
+        rm_json_u64(j, "frames", c[k].frames);
+        rm_json_u64(j, "mean_ms", c[k].ms / c[k].frames);
+        rm_json_end(j);
+    }
+    rm_json_end(j);
+    free(c);
+    rm_json_array(j, "frames");
+    for (uint32_t i = 0; i < r->frames.count; i++) {
+        const rm_frame_info_t *f = &r->frames.items[i];
+        rm_json_object(j, NULL);
+        rm_json_u64(j, "frame", f->frame);
+        rm_json_str(j, "state", f->state);
+        rm_json_str(j, "node", f->node);
+        rm_json_u64(j, "attempts", f->attempts);
+        rm_json_u64(j, "render_ms", f->render_ms);
+        rm_json_u64(j, "progress", f->progress);
+        rm_json_str(j, "file", f->file);
+        rm_json_u64(j, "size", f->size);
+        rm_json_str(j, "error", f->error);
+        rm_json_end(j);
+    }
+    rm_json_destroy(&j);
+}
+
+static int job_text(rm_job_reply_t *r)
+{
+    rm_job_summary_t *s = &r->summary;
+    char age[24];
+    rm_cli_fmt_age((rm_cli_now_ms() - s->submitted_at) / 1000, age, sizeof age);
+    printf("job       %s '%s', %s (submitted by %s, %s ago)\n", rm_cli_clean(s->job_id),
+           rm_cli_clean(s->name), rm_cli_clean(s->state), rm_cli_clean(s->submitter), age);
+    printf("frames    %" PRIu64 "/%" PRIu64 " done, %" PRIu64 " failed, %" PRIu64 " rendering\n",
+           s->frames_done, s->frames_total, s->frames_failed, s->frames_rendering);
+    if (s->error && *s->error)
+        printf("error     %s\n", rm_cli_clean(s->error));
+    size_t n = 0;
+    node_count_t *c = count_nodes(r, &n);
+    for (size_t k = 0; c && k < n; k++)
+        printf("%-9s %s: %" PRIu64 " frame(s), %" PRIu64 " ms a frame\n", k ? "" : "rendered",
+               rm_cli_clean((char *)c[k].node), c[k].frames, c[k].ms / c[k].frames);
+    free(c);
+    static const char *const head[] = {"FRAME", "STATE", "NODE", "ATTEMPTS", "MS", "LAST ERROR"};
+    rm_table_t *t = rm_table_new(6, head);
+    for (uint32_t i = 0; t && i < r->frames.count; i++) {
+        rm_frame_info_t *f = &r->frames.items[i];
+        char frame[24], attempts[24], ms[24], state[32];
+        snprintf(frame, sizeof frame, "%" PRIu64, f->frame);
+        snprintf(attempts, sizeof attempts, "%" PRIu64, f->attempts);
+        snprintf(ms, sizeof ms, "%" PRIu64, f->render_ms);
+        if (strcmp(f->state, "assigned") == 0)
+            snprintf(state, sizeof state, "rendering %" PRIu64 "%%", f->progress);
+        else
+            snprintf(state, sizeof state, "%s", f->state);
+        /* The last line of the reasons (one per failure, "node: reason"). */
+        char *error = f->error ? rm_cli_clean(f->error) : "";
+        char *last = strrchr(error, '\n');
+        const char *row[] = {frame,    state, f->node ? rm_cli_clean(f->node) : "",
+                             attempts, ms,    last ? last + 1 : error};
+        if (rm_table_add(t, row) != 0)
+            rm_table_destroy(&t);
+    }
+    if (!t) {
+        rm_cli_error("out of memory");
+        return RM_EXIT_FAILED;
+    }
+    rm_table_print(t, stdout);
+    rm_table_destroy(&t);
+    return RM_EXIT_OK;
+}
+
+int rm_cmd_job(rm_cmd_ctx_t *ctx)
+{
+    const char *job_id = NULL;
+    rm_msg_t reply;
+    int rc = rm_cmd_job_arg(ctx, &job_id);
+    rm_job_ref_t ref = {(char *)job_id};
+    if (rc == RM_EXIT_OK)
+        rc = ask(ctx, RM_MSG_JOB_INFO, &ref, RM_MSG_JOB_REPLY, &reply);
+    if (rc != RM_EXIT_OK)
+        return rc;
+    if (ctx->json)
+        job_json(&reply.u.job_reply);
+    else
+        rc = job_text(&reply.u.job_reply);
+    rm_msg_free(&reply);
+    return rc;
 }

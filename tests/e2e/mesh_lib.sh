@@ -289,6 +289,17 @@ j = json.load(open(sys.argv[1]))
 sys.exit(0 if j['state'] == 'done' and j['frames_done'] == int(sys.argv[2]) else 1)" \
       "$T/agree.$i" "$total" || fail "n$i sees job $job as $(cat "$T/agree.$i")"
   done
+  # meshctl reports who rendered each frame: every frame once, done, by a node.
+  i=${hosts%% *}
+  mesh_ctl "$i" job "$job" --json >"$T/frames.$i" || fail "meshctl job $job on n$i failed"
+  python3 -c "import json, sys
+j = json.load(open(sys.argv[1]))
+f = j['frames']
+ok = len(f) == int(sys.argv[2]) and len({x['frame'] for x in f}) == len(f) and \
+     all(x['state'] == 'done' and x['node'] for x in f) and \
+     sum(n['frames'] for n in j['nodes']) == len(f)
+print('meshctl job: ' + ', '.join('%s %d' % (n['node'], n['frames']) for n in j['nodes']))
+sys.exit(0 if ok else 1)" "$T/frames.$i" "$total" || fail "meshctl job $job on n$i: $(cat "$T/frames.$i")"
 }
 
 mesh_done_by() {
