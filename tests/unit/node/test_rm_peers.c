@@ -52,7 +52,7 @@ int main(void)
     snprintf(token_path, sizeof token_path, "%s/n1.token", home);
     CHECK(rm_token_save(token_path, &n1, &err) == 0);
 
-    int port = 21000 + (int)(getpid() % 20000);
+    int port = 21000 + (int)(getpid() % 10000); /* below the ephemeral ports */
     rm_config_t config;
     rm_config_init(&config);
     snprintf(config.home, sizeof config.home, "%s/n1", home);
@@ -82,7 +82,10 @@ int main(void)
     /* The node restarts: it remembers n2 (saved roster), the link carries on. */
     rm_node_destroy(&node);
     config.token[0] = '\0';
-    node = rm_node_new(&config, &err);
+    /* ZeroMQ closes the old listener in its I/O thread, after destroy
+       returns: the port may still be taken for a moment. */
+    for (int try = 0; try < 50 && !(node = rm_node_new(&config, &err)); try++)
+        zclock_sleep(100);
     CHECK_MSG(node, "%s", err.msg);
     /* A message written while the old connection is dying is lost (ZeroMQ
        gives no delivery guarantee across a peer restart), so, like every
