@@ -221,6 +221,20 @@ _mesh_rendering_ok() { # HOSTS
   return 1
 }
 
+# True when no host renders a frame of JOB (each host's own, live record).
+_mesh_none_rendering() { # JOB HOSTS
+  local i
+  for i in $2; do
+    mesh_ctl "$i" nodes --json 2>/dev/null | mesh_py '
+sys.exit(1 if any(sys.argv[1] in n["rendering"] for n in d["nodes"]
+                  if n["name"] == sys.argv[2]) else 0)' "$1" "n$i" || return 1
+  done
+}
+
+mesh_wait_none_rendering() {
+  mesh_until "$1" "no node renders job $2" _mesh_none_rendering "$2" "$3"
+}
+
 mesh_wait_rendering() {
   mesh_until "$1" "one of hosts $2 rendering" _mesh_rendering_ok "$2" >/dev/null
   cat "$T/rendering"

@@ -3,7 +3,8 @@
 # worker (not the coordinator) is killed with SIGKILL in the middle of a
 # frame.  Its Blender dies with it, the coordinator gives its frame back,
 # the others render it and the job completes: every frame exactly once in
-# a fetch, the job done on every surviving node.
+# a fetch, the job done on every surviving node.  Then a second job is
+# cancelled through one node and stops on every node.
 # shellcheck source=tests/e2e/mesh_lib.sh
 source "$(dirname "$0")/mesh_lib.sh"
 
@@ -59,6 +60,21 @@ mesh_done_by "$job" >"$T/done_by"
 grep -q "^$frame n$k\$" "$T/done_by" && [ "$(grep -c "^$frame " "$T/done_by")" = 1 ] &&
   mesh_say "note: n$k had finished frame $frame just before the kill"
 pass "frames by node: $(mesh_by_node "$job")"
+
+# A cancel through one node reaches every node: a second job, cancelled
+# through the coordinator while it renders, stops everywhere.
+# (200 frames: far more than the mesh renders before the checks end.)
+job2=$(mesh_submit "$other" --frames 1-200)
+mesh_wait_rendering 30 "$survivors" >/dev/null
+mesh_ctl "$c" cancel "$job2" >/dev/null || fail "cancel of $job2 through n$c failed"
+t=$(mesh_wait_job 20 "$job2" "$survivors" "j['state'] == 'canceled'")
+t2=$(mesh_wait_none_rendering 20 "$job2" "$survivors")
+sleep 2
+for i in $survivors; do
+  d=$(mesh_job "$i" "$job2" frames_done) || fail "n$i does not know job $job2"
+  [ "$d" -lt 100 ] || fail "n$i: job $job2 went on rendering after the cancel ($d frames)"
+done
+pass "job $job2 cancelled through n$c: canceled on every survivor (${t} s), no node renders it (${t2} s)"
 
 for i in $survivors; do mesh_term "$i"; done
 for i in $survivors; do
