@@ -1588,13 +1588,17 @@ static int collect_flags(const rm_job_t *job, const job_record_t *in, batch_t *b
     return 0;
 }
 
-/*  Applies a batch; journalled first (one fsync) unless the caller writes
+/*  Applies a batch; journalled first (no fsync, see below) unless the caller writes
     a snapshot instead.  Version + 1 if anything changed. */
 static int job_apply_batch(rm_job_t *job, batch_t *b, bool journal, rm_err_t *err)
 {
     if (b->count == 0)
         return 0;
-    if (journal && job_append_many(job, b->items, b->count, true, err) != 0)
+    /* Written, not fsync'd: what a merge brings is durable where it was
+       made (and a done frame's output on two nodes), and digests bring it
+       back after a crash that lost it; an fsync per merge on every node
+       would cost the whole mesh a disk flush per frame. */
+    if (journal && job_append_many(job, b->items, b->count, false, err) != 0)
         return -1;
     uint64_t version = job->version;
     for (size_t i = 0; i < b->count; i++)

@@ -186,11 +186,12 @@ int rm_job_export(const rm_job_t *job, uint8_t **buf, size_t *len, rm_err_t *err
     another format version, frames that do not match the spec, failed_on
     unsorted) is RM_EPROTO; a spec that differs from ours is RM_EINVAL.
     An unknown job is created, durably, as by rm_jobs_create; for a known
-    one every changed frame and flag is journalled (one fsync) before it
-    changes in memory.  *job is the job (NULL on error); *changed is true
-    if our state changed (version + 1): gossip it on.  The job's spec is
-    NOT checked against this node's policy (allow_scripts, engines): the
-    caller must, before rendering a job it did not accept itself. */
+    one every changed frame and flag is journalled (written, not fsync'd:
+    the change is durable where it was made, and digests bring back what a
+    power loss here loses) before it changes in memory.  *job is the job (NULL on error); *changed
+   is true if our state changed (version + 1): gossip it on.  The job's spec is NOT checked against
+   this node's policy (allow_scripts, engines): the caller must, before rendering a job it did not
+   accept itself. */
 int rm_jobs_merge(rm_jobs_t *self, const uint8_t *buf, size_t len, rm_job_t **job, bool *changed,
                   rm_err_t *err);
 
@@ -210,7 +211,7 @@ int rm_job_merge_frame(rm_job_t *job, const rm_frame_rec_t *rec, bool *changed, 
 bool rm_job_has_changes(const rm_job_t *job);
 int rm_job_take_changes(rm_job_t *job, uint8_t **buf, size_t *len, bool *job_level, rm_err_t *err);
 
-/*  Merges a JOB_DELTA's frame records (one journal write, one fsync).
+/*  Merges a JOB_DELTA's frame records (one journal write, as a merge).
     Malformed input, a frame the job lacks or a bad record is RM_EPROTO and
     changes nothing. */
 int rm_job_merge_frames(rm_job_t *job, const uint8_t *buf, size_t len, bool *changed,
