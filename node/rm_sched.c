@@ -42,6 +42,7 @@ typedef struct {
     uint64_t slots, ms;
     int64_t last_report; /* 0: none since we act */
     int64_t last_reconcile;
+    int64_t busy_until; /* when its slots are expected free, 0 unknown */
 } worker_t;
 
 struct _rm_sched_t {
@@ -152,10 +153,19 @@ static void index_add(rm_sched_t *self, const char *key, int delta)
 static void index_flight(rm_sched_t *self, const flight_t *f, int delta)
 {
     char key[RM_MAX_NAME + 100];
+    snprintf(key, sizeof key, "#%s", f->worker); /* a worker's flights */
+    index_add(self, key, delta);
     index_key(key, sizeof key, f->job_id, f->frame, NULL);
     index_add(self, key, delta);
     index_key(key, sizeof key, f->job_id, f->frame, f->worker);
     index_add(self, key, delta);
+}
+
+static uint64_t flights_of(rm_sched_t *self, const char *worker)
+{
+    char key[RM_MAX_NAME + 2];
+    snprintf(key, sizeof key, "#%s", worker);
+    return (uint64_t)(uintptr_t)zhashx_lookup(self->index, key);
 }
 
 static bool in_index(rm_sched_t *self, const char *job_id, uint64_t frame, const char *worker)
@@ -278,6 +288,7 @@ int rm_sched_set_workers(rm_sched_t *self, const rm_sched_worker_t *workers, siz
         const worker_t *old = find_worker(self, w->name);
         w->last_report = old ? old->last_report : self->acting_since;
         w->last_reconcile = old ? old->last_reconcile : 0;
+        w->busy_until = old ? old->busy_until : 0;
     }
     free(self->workers);
     self->workers = next;
@@ -524,18 +535,26 @@ static int add_task(rm_assign_t *out, const char *job_id, const uint64_t *frames
 }
 
 /*  Records an assignment made: in the job (stamped), in flight, in out. */
-static int commit(rm_sched_t *self, rm_job_t *job, const worker_t *w, const uint64_t *frames,
-                  uint32_t n, int64_t now, bool copy, rm_assign_t *out, rm_err_t *err)
+static int commit(rm_sched_t *self, rm_job_t *job, worker_t *w, const uint64_t *frames, uint32_t n,
+                  int64_t now, bool copy, rm_assign_t *out, rm_err_t *err)
 {
+    /* A worker whose slots are all busy starts this task (its look-ahead)
+       when they free: its frames are expected to finish that much later,
+       which lets an idle worker take a copy of them at the tail. */
+    int64_t start = now;
+    if (flights_of(self, w->name) >= w->slots && w->busy_until > now)
+        start = w->busy_until;
     if (rm_job_assign(job, frames, n, w->name, next_stamp(self), err) != 0)
         return -1;
     uint64_t ms = ms_for(self, job, w);
     for (uint32_t k = 0; k < n; k++) {
         flight_t *f = add_flight(self, rm_job_id(job), frames[k], w->name, now,
-                                 ms ? now + (int64_t)(ms * (k + 1)) : 0);
+                                 ms ? start + (int64_t)(ms * (k + 1)) : 0);
         if (f)
             f->copy = copy;
     }
+    if (ms && start + (int64_t)(ms * n) > w->busy_until)
+        w->busy_until = start + (int64_t)(ms * n);
     if (self->seq_first_assign == 0) {
         self->seq_first_assign = self->seq;
         /* Wall-clock ms: benchmarks line this up with the old
@@ -551,8 +570,8 @@ static int commit(rm_sched_t *self, rm_job_t *job, const worker_t *w, const uint
 
 /*  Nothing pending: a copy of the frame expected to finish last, if this
     worker would finish it sooner. */
-static int duplicate_tail(rm_sched_t *self, const worker_t *w, const rm_work_req_t *req,
-                          int64_t now, rm_assign_t *out, bool *found, rm_err_t *err)
+static int duplicate_tail(rm_sched_t *self, worker_t *w, const rm_work_req_t *req, int64_t now,
+                          rm_assign_t *out, bool *found, rm_err_t *err)
 {
     *found = false;
     flight_t *latest = NULL;
@@ -652,8 +671,14 @@ int rm_sched_request(rm_sched_t *self, const char *worker, const rm_work_req_t *
     if (!(out->coordinator = strdup(self->name)))
         return rm_err_set(err, RM_ENOMEM, "out of memory");
     worker_t *w = find_worker(self, worker);
-    if (w)
+    if (w) {
         w->last_report = now;
+        uint64_t running = 0;
+        for (uint32_t t = 0; t < req->running.count; t++)
+            running += req->running.items[t].frames.count;
+        if (running < w->slots) /* a slot is free now */
+            w->busy_until = 0;
+    }
     reconcile(self, worker, req, now);
     if (!w || !usable(w))
         return 0;
