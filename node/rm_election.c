@@ -61,7 +61,7 @@ bool rm_election_update(rm_election_t *e, const rm_election_member_t *members, s
         /* Saturates: a peer gossiping the largest epoch must not wrap it. */
         if (!(e->acting && e->epoch == seen &&
               highest_claim(members, count, true, e->epoch, &top) == self) &&
-            seen < UINT64_MAX)
+            seen < RM_EPOCH_MAX)
             seen++;
         e->acting = true;
     } else {

@@ -24,6 +24,11 @@ typedef struct {
     rm_hash_t manifest;
     enum { PROJECT_FETCHING, PROJECT_READY, PROJECT_FAILED } state;
     int64_t retry_at;
+    /* Learnt from this member: told JOB_HELD once the project is here, so
+       a submission is acknowledged even when the second node could not be
+       asked directly (it is behind NAT, or the record reached it first by
+       a push or a digest). */
+    char held_to[ADDR_MAX];
 } project_t;
 
 /*  A JOB_SYNC with want_held: answered once the project is here. */
@@ -84,7 +89,7 @@ rm_jobsync_t *rm_jobsync_new(rm_jobs_t *jobs, rm_member_t *member, rm_xfer_t *xf
     self->member = member;
     self->xfer = xfer;
     self->store = store;
-    self->req = (uint64_t)1 << 40;
+    self->req = (uint64_t)1 << 40 | (uint64_t)randombytes_uniform(1u << 30) << 8;
     return self;
 }
 
@@ -264,6 +269,11 @@ static void on_fetched(void *arg, const rm_hash_t *hash, int status, const char 
             continue;
         p->state = status == 0 ? PROJECT_READY : PROJECT_FAILED;
         p->retry_at = zclock_mono() + RM_JOBSYNC_PROJECT_RETRY_MS;
+        if (status == 0 && p->held_to[0]) {
+            rm_job_ref_t body = {.job_id = p->job_id};
+            send_to(self, p->held_to, RM_MSG_JOB_HELD, 0, &body);
+            p->held_to[0] = '\0';
+        }
         if (status != 0)
             zsys_warning("job %s: cannot fetch its project yet: %s", p->job_id, error);
     }
@@ -315,7 +325,8 @@ static void fetch_project(rm_jobsync_t *self, project_t *p, const char *first_ad
     }
 }
 
-static project_t *track_project(rm_jobsync_t *self, rm_job_t *job, const char *first_addr)
+static project_t *track_project(rm_jobsync_t *self, rm_job_t *job, const char *first_addr,
+                                bool tell_held)
 {
     project_t *p = find_project(self, rm_job_id(job));
     if (p)
@@ -325,13 +336,15 @@ static project_t *track_project(rm_jobsync_t *self, rm_job_t *job, const char *f
         return NULL;
     snprintf(p->job_id, sizeof p->job_id, "%s", rm_job_id(job));
     p->manifest = rm_job_spec(job)->manifest;
+    if (tell_held && first_addr && !rm_job_finished(job))
+        snprintf(p->held_to, sizeof p->held_to, "%s", first_addr);
     fetch_project(self, p, first_addr);
     return find_project(self, rm_job_id(job));
 }
 
 bool rm_jobsync_project_ready(rm_jobsync_t *self, rm_job_t *job)
 {
-    project_t *p = track_project(self, job, NULL);
+    project_t *p = track_project(self, job, NULL, false);
     return p && p->state == PROJECT_READY;
 }
 
@@ -340,7 +353,7 @@ bool rm_jobsync_project_ready(rm_jobsync_t *self, rm_job_t *job)
 static void merged(rm_jobsync_t *self, rm_job_t *job, bool created, const char *from)
 {
     if (created)
-        track_project(self, job, from);
+        track_project(self, job, from, true);
     if (self->changed_fn)
         self->changed_fn(self->changed_arg, job, created);
 }
@@ -369,7 +382,7 @@ static void handle_sync(rm_jobsync_t *self, const char *from, const rm_cred_t *w
     if (!sync->want_held)
         return;
     /* Held = the record is on disk (it is, merged) and so is the project. */
-    project_t *p = track_project(self, job, from);
+    project_t *p = track_project(self, job, from, false);
     if (p && p->state == PROJECT_READY) {
         rm_job_ref_t body = {.job_id = (char *)rm_job_id(job)};
         send_to(self, from, RM_MSG_JOB_HELD, msg->req, &body);

@@ -20,7 +20,7 @@ static const rm_field_t meta_fields[] = {
     RM_FIELD(rm_member_meta_t, blender, RM_F_STR, 96, "Blender version, or why not"),
     RM_FIELD(rm_member_meta_t, rendering, RM_F_STR, 200, "job:frame being rendered"),
     RM_FIELD(rm_member_meta_t, draining, RM_F_BOOL, 0, "finishing its work, then leaving"),
-    RM_FIELD(rm_member_meta_t, epoch, RM_F_U64, 0, "highest coordinator epoch seen"),
+    RM_FIELD(rm_member_meta_t, epoch, RM_F_U64, RM_EPOCH_MAX, "highest coordinator epoch seen"),
     RM_FIELD(rm_member_meta_t, acting, RM_F_BOOL, 0, "coordinates in that epoch"),
 };
 static const rm_struct_desc_t meta_desc =

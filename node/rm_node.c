@@ -119,8 +119,14 @@ static int load_identity(node_t *self, rm_err_t *err)
                           self->cred.role);
     if (self->config.token[0] && rm_token_save(identity, &self->token, err) != 0)
         return -1;
-    if (!self->config.name[0])
-        snprintf(self->config.name, sizeof self->config.name, "%s", self->cred.name);
+    /* Members, the election and every peer know a node by its credential's
+       name: a second name would split its identity. */
+    if (self->config.name[0] && strcmp(self->config.name, self->cred.name) != 0)
+        return rm_err_set(err, RM_EINVAL,
+                          "name '%s' (--name or meshd.conf) is not the name in the token, '%s': "
+                          "drop it, or invite the node under that name",
+                          self->config.name, self->cred.name);
+    snprintf(self->config.name, sizeof self->config.name, "%s", self->cred.name);
     return 0;
 }
 

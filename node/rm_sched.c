@@ -649,7 +649,10 @@ static void reconcile(rm_sched_t *self, const char *worker, const rm_work_req_t 
             uint64_t frame = task->frames.items[k];
             bool known = in_index(self, task->job_id, frame, worker);
             const rm_frame_rec_t *rec = rm_job_frame(job, frame);
-            if (known || !live(rec))
+            /* A frame assigned to another worker stays that worker's (a
+               copy renders here, or the report is wrong). */
+            if (known || !live(rec) ||
+                (rec->state == RM_FRAME_ASSIGNED && rec->node && strcmp(rec->node, worker) != 0))
                 continue;
             /* Given back meanwhile, yet still rendered there: it is that
                worker's again, rather than a second render elsewhere. */
@@ -683,7 +686,9 @@ int rm_sched_request(rm_sched_t *self, const char *worker, const rm_work_req_t *
     if (!w || !usable(w))
         return 0;
     uint64_t frames[RM_MAX_TASK_FRAMES];
-    for (uint64_t slot = 0; slot < req->free && slot < RM_MAX_ASSIGN_TASKS; slot++) {
+    /* No more than its slots and one task of look-ahead, whatever it asks. */
+    for (uint64_t slot = 0; slot < req->free && slot <= w->slots && slot < RM_MAX_ASSIGN_TASKS;
+         slot++) {
         size_t first = 0;
         uint64_t pending = 0;
         rm_job_t *job = pick_job(self, w, req, &first, &pending);
@@ -716,9 +721,12 @@ static void check_job_failure(rm_sched_t *self, rm_job_t *job)
     char why[RM_ERR_MSG_MAX];
     for (size_t i = 0; i < rm_job_frame_count(job); i++) {
         const rm_frame_rec_t *rec = rm_job_frame_at(job, i);
-        if (!live(rec) || rec->attempts == 0)
+        if (rec->state == RM_FRAME_FAILED) /* failed for good, the job not yet */
+            snprintf(why, sizeof why, "frame %llu failed: %s", (unsigned long long)rec->frame,
+                     rec->error ? rec->error : "");
+        else if (!live(rec) || rec->attempts == 0)
             continue;
-        if (rec->failed_on.count >= RM_SCHED_MAX_NODE_FAILURES)
+        else if (rec->failed_on.count >= RM_SCHED_MAX_NODE_FAILURES)
             snprintf(why, sizeof why, "frame %llu failed on %u nodes: %s",
                      (unsigned long long)rec->frame, rec->failed_on.count,
                      rec->error ? rec->error : "");

@@ -681,9 +681,14 @@ static void output_push(rm_swim_t *s, const char *to, uint8_t *data, size_t len)
 /* Broadcast queue (memberlist's TransmitLimitedQueue)                  */
 /* ------------------------------------------------------------------ */
 
+/*  memberlist's mult * log10(n): 4 sends below 10 members, where gossip to
+    3 of a few peers per round misses one in five or so (an epoch claim not
+    heard); at least three rounds' worth keeps small meshes in step. */
 static unsigned retransmit_limit(const rm_swim_t *s)
 {
-    return s->cfg.retransmit_mult * digits(s->live);
+    unsigned limit = s->cfg.retransmit_mult * digits(s->live);
+    unsigned rounds = 3 * s->cfg.gossip_nodes;
+    return limit > rounds ? limit : rounds;
 }
 
 static void bq_remove(rm_swim_t *s, uint32_t i)

@@ -22,6 +22,7 @@ typedef struct {
     char file[256];
     uint64_t render_ms;
     char replica[RM_MAX_NAME + 1];
+    char replica_addr[ADDR_MAX];
     char tried[MAX_TRIED][RM_MAX_NAME + 1];
     int ntried;
     uint64_t req;
@@ -80,7 +81,9 @@ rm_work_t *rm_work_new(const rm_config_t *config, const char *name, rm_jobs_t *j
     self->member = member;
     self->xfer = xfer;
     self->election = election;
-    self->req = (uint64_t)2 << 40;
+    /* Request ids of this node's own: replies are matched by id and sender,
+       and a random base keeps two nodes' ids apart. */
+    self->req = (uint64_t)2 << 40 | (uint64_t)randombytes_uniform(1u << 30) << 8;
     rm_slots_on_output(slots, on_output, self);
     return self;
 }
@@ -195,11 +198,19 @@ static void replicate_next(rm_work_t *self, size_t i, int64_t now)
         return;
     }
     snprintf(c->replica, sizeof c->replica, "%s", replica);
+    snprintf(c->replica_addr, sizeof c->replica_addr, "%s", addr);
     snprintf(c->tried[c->ntried++], sizeof c->tried[0], "%s", replica);
     c->req = ++self->req;
     c->deadline = now + RM_WORK_REPLICATE_MS;
     rm_replicate_t body = {.hash = c->output, .job_id = c->job_id, .frame = c->frame};
     send_to(self, addr, RM_MSG_REPLICATE, c->req, &body);
+}
+
+/*  The replica answers over our link to it, or over its own connection to
+    us ("rid:"), whose routing id we cannot tie to its name: accept those. */
+static bool reply_from(const copy_t *c, const char *from)
+{
+    return strcmp(from, c->replica_addr) == 0 || strncmp(from, "rid:", 4) == 0;
 }
 
 static void on_output(void *arg, rm_job_t *job, uint64_t frame, const rm_hash_t *output,
@@ -234,11 +245,11 @@ static void on_output(void *arg, rm_job_t *job, uint64_t frame, const rm_hash_t 
     replicate_next(self, self->ncopies - 1, zclock_mono());
 }
 
-static void on_replicated(rm_work_t *self, const rm_msg_t *msg)
+static void on_replicated(rm_work_t *self, const char *from, const rm_msg_t *msg)
 {
     for (size_t i = 0; i < self->ncopies; i++) {
         copy_t *c = &self->copies[i];
-        if (c->req != msg->req)
+        if (c->req != msg->req || !reply_from(c, from))
             continue;
         if (msg->type == RM_MSG_OK) {
             copy_t done = *c;
@@ -448,7 +459,7 @@ static void ask(rm_work_t *self, int64_t now)
     self->next_report = now + RM_WORK_REPORT_MS;
     self->asked_free = req.free;
     if (strcmp(coordinator, self->name) == 0) {
-        rm_assign_t assign;
+        rm_assign_t assign = {0};
         if (rm_sched_acting(self->sched) &&
             rm_sched_request(self->sched, self->name, &req, now, &assign, &err) == 0)
             apply_assign(self, &assign, now, req.free);
@@ -495,7 +506,7 @@ static void handle_assign(rm_work_t *self, const char *from, const rm_msg_t *msg
 static void handle_work_req(rm_work_t *self, const char *from, const rm_cred_t *who,
                             const rm_msg_t *msg)
 {
-    rm_assign_t assign;
+    rm_assign_t assign = {0};
     rm_err_t err;
     if (!rm_sched_acting(self->sched)) {
         char why[RM_MAX_NAME + 64];
@@ -620,8 +631,8 @@ bool rm_work_handle(rm_work_t *self, const char *from, const rm_cred_t *who, con
             return true;
         }
         for (size_t i = 0; i < self->ncopies; i++)
-            if (self->copies[i].req == msg->req) {
-                on_replicated(self, msg);
+            if (self->copies[i].req == msg->req && reply_from(&self->copies[i], from)) {
+                on_replicated(self, from, msg);
                 return true;
             }
         return false;
