@@ -47,6 +47,7 @@ typedef struct {
     rm_msg_type_t type;
     char job_id[65];
     rm_hash_t hash;
+    int64_t deadline; /* SUBMIT: when its own wait for a second node ends */
 } waiting_t;
 
 /*  The actor's state: everything the node holds. */
@@ -607,7 +608,11 @@ static void on_job_held(void *arg, const char *job_id, int status, const char *e
     rm_job_t *job = rm_jobs_find(self->jobs, job_id);
     for (size_t i = 0; i < self->nwaiting;) {
         waiting_t *w = &self->waiting[i];
-        if (w->type != RM_MSG_SUBMIT || strcmp(w->job_id, job_id) != 0) {
+        /* Held: every submission of the job is answered.  Not held in
+           time: only those whose own wait is over (a client that submitted
+           again meanwhile still waits). */
+        if (w->type != RM_MSG_SUBMIT || strcmp(w->job_id, job_id) != 0 ||
+            (status != 0 && w->deadline > zclock_mono())) {
             i++;
             continue;
         }
@@ -671,6 +676,7 @@ static void handle_submit(request_t *r)
         goto fail;
     }
     snprintf(w->job_id, sizeof w->job_id, "%s", rm_job_id(job));
+    w->deadline = zclock_mono() + SUBMIT_HOLD_MS;
     if (rm_jobsync_replicate(self->jobsync, job, SUBMIT_HOLD_MS, on_job_held, self, &err) != 0) {
         drop_waiting(self, self->nwaiting - 1);
         goto fail;
