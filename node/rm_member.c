@@ -26,6 +26,12 @@ static const rm_field_t meta_fields[] = {
 static const rm_struct_desc_t meta_desc =
     RM_DESC(rm_member_meta_t, "member_meta", meta_fields, "what a node gossips about itself");
 
+typedef struct {
+    rm_swim_member_t m;
+    rm_member_meta_t meta;
+    bool has_meta;
+} decoded_t;
+
 struct _rm_member_t {
     rm_swim_t *swim;
     rm_peers_t *peers;
@@ -37,12 +43,10 @@ struct _rm_member_t {
     uint64_t meta_epoch;
     bool meta_acting;
     bool leaving;
-    rm_election_member_t *view; /* rm_member_view's answer */
-    rm_member_meta_t *view_meta;
-    size_t view_cap;
+    decoded_t *decoded;           /* decode_members' answer */
+    rm_election_member_t *view;   /* rm_member_view's answer */
     rm_member_peer_t *peers_view; /* rm_member_peers' answer */
-    rm_member_meta_t *peers_meta;
-    size_t peers_cap;
+    size_t cap;                   /* of all three */
     rm_member_recv_fn *recv_fn;
     void *recv_arg;
 };
@@ -81,14 +85,11 @@ void rm_member_destroy(rm_member_t **self_p)
     rm_member_t *self = *self_p;
     rm_peers_destroy(&self->peers);
     rm_swim_destroy(&self->swim);
-    for (size_t i = 0; i < self->view_cap; i++)
-        rm_codec_free(&meta_desc, &self->view_meta[i]);
+    for (size_t i = 0; i < self->cap; i++)
+        rm_codec_free(&meta_desc, &self->decoded[i].meta);
+    free(self->decoded);
     free(self->view);
-    free(self->view_meta);
-    for (size_t i = 0; i < self->peers_cap; i++)
-        rm_codec_free(&meta_desc, &self->peers_meta[i]);
     free(self->peers_view);
-    free(self->peers_meta);
     free(self->meta);
     free(self);
     *self_p = NULL;
@@ -364,77 +365,72 @@ int rm_member_list(rm_member_t *self, rm_nodes_reply_t *reply, rm_err_t *err)
     return 0;
 }
 
-const rm_election_member_t *rm_member_view(rm_member_t *self, size_t *count)
+/*  Every member with its metadata decoded, into self->decoded (grown with
+    the two views built from it); the count, or 0 when out of memory. */
+static size_t decode_members(rm_member_t *self)
 {
-    size_t n = rm_swim_member_total(self->swim);
-    *count = 0;
-    if (n > self->view_cap) {
-        rm_election_member_t *view = realloc(self->view, n * sizeof *view);
+    size_t n = rm_swim_member_total(self->swim), count = 0;
+    if (n > self->cap) {
+        decoded_t *dec = realloc(self->decoded, n * sizeof *dec);
+        if (dec) {
+            memset(dec + self->cap, 0, (n - self->cap) * sizeof *dec);
+            self->decoded = dec;
+        }
+        rm_election_member_t *view = dec ? realloc(self->view, n * sizeof *view) : NULL;
         if (view)
             self->view = view;
-        rm_member_meta_t *metas = view ? realloc(self->view_meta, n * sizeof *metas) : NULL;
-        if (!view || !metas)
-            return NULL;
-        memset(metas + self->view_cap, 0, (n - self->view_cap) * sizeof *metas);
-        self->view_meta = metas;
-        self->view_cap = n;
+        rm_member_peer_t *peers = view ? realloc(self->peers_view, n * sizeof *peers) : NULL;
+        if (!peers)
+            return 0;
+        self->peers_view = peers;
+        self->cap = n;
     }
     for (size_t i = 0; i < n; i++) {
-        rm_swim_member_t m;
-        rm_member_meta_t *meta = &self->view_meta[*count];
-        rm_codec_free(&meta_desc, meta);
-        if (rm_swim_member_at(self->swim, i, &m) != 0)
+        decoded_t *d = &self->decoded[count];
+        rm_codec_free(&meta_desc, &d->meta);
+        if (rm_swim_member_at(self->swim, i, &d->m) != 0)
             continue;
         size_t used = 0;
-        bool has_meta = m.meta_len > 0 &&
-                        rm_codec_decode(&meta_desc, meta, m.meta, m.meta_len, &used, NULL) == 0;
-        self->view[*count] = (rm_election_member_t){
-            .name = m.name,
-            .alive = m.state == RM_SWIM_ALIVE,
-            .stable = has_meta && strcmp(meta->role, "stable") == 0,
-            .no_inbound = m.no_inbound,
-            .draining = has_meta && meta->draining,
-            .epoch = has_meta ? meta->epoch : 0,
-            .acting = has_meta && meta->acting,
-        };
-        (*count)++;
+        d->has_meta = d->m.meta_len > 0 && rm_codec_decode(&meta_desc, &d->meta, d->m.meta,
+                                                           d->m.meta_len, &used, NULL) == 0;
+        count++;
     }
-    return self->view;
+    return count;
+}
+
+const rm_election_member_t *rm_member_view(rm_member_t *self, size_t *count)
+{
+    *count = decode_members(self);
+    for (size_t i = 0; i < *count; i++) {
+        const decoded_t *d = &self->decoded[i];
+        self->view[i] = (rm_election_member_t){
+            .name = d->m.name,
+            .alive = d->m.state == RM_SWIM_ALIVE,
+            .stable = d->has_meta && strcmp(d->meta.role, "stable") == 0,
+            .no_inbound = d->m.no_inbound,
+            .draining = d->has_meta && d->meta.draining,
+            .epoch = d->has_meta ? d->meta.epoch : 0,
+            .acting = d->has_meta && d->meta.acting,
+        };
+    }
+    return *count ? self->view : NULL;
 }
 
 const rm_member_peer_t *rm_member_peers(rm_member_t *self, size_t *count)
 {
-    size_t n = rm_swim_member_total(self->swim);
+    size_t n = decode_members(self);
     *count = 0;
-    if (n > self->peers_cap) {
-        rm_member_peer_t *view = realloc(self->peers_view, n * sizeof *view);
-        if (view)
-            self->peers_view = view;
-        rm_member_meta_t *metas = view ? realloc(self->peers_meta, n * sizeof *metas) : NULL;
-        if (!view || !metas)
-            return NULL;
-        memset(metas + self->peers_cap, 0, (n - self->peers_cap) * sizeof *metas);
-        self->peers_meta = metas;
-        self->peers_cap = n;
-    }
     for (size_t i = 1; i < n; i++) { /* 0 is this node */
-        rm_swim_member_t m;
-        rm_member_meta_t *meta = &self->peers_meta[*count];
-        rm_codec_free(&meta_desc, meta);
-        if (rm_swim_member_at(self->swim, i, &m) != 0)
-            continue;
-        size_t used = 0;
-        bool has_meta = m.meta_len > 0 &&
-                        rm_codec_decode(&meta_desc, meta, m.meta, m.meta_len, &used, NULL) == 0;
+        const decoded_t *d = &self->decoded[i];
         self->peers_view[(*count)++] = (rm_member_peer_t){
-            .name = m.name,
-            .addr = m.no_inbound ? "" : m.addr,
-            .alive = m.state == RM_SWIM_ALIVE,
-            .has_meta = has_meta,
-            .meta = meta,
+            .name = d->m.name,
+            .addr = d->m.no_inbound ? "" : d->m.addr,
+            .alive = d->m.state == RM_SWIM_ALIVE,
+            .has_meta = d->has_meta,
+            .meta = &d->meta,
         };
     }
-    return self->peers_view;
+    return n ? self->peers_view : NULL;
 }
 
 static bool find_member(rm_member_t *self, const char *name, rm_swim_member_t *out)
