@@ -66,9 +66,13 @@ static const rm_field_t frame_rec_fields[] = {
     /* The codec bounds the count; check_frame each name. */
     RM_FIELD_LIST(rm_frame_rec_t, failed_on, RM_F_STR, RM_MAX_FAILED_ON,
                   "nodes the frame failed on, sorted"),
+    RM_FIELD(rm_frame_rec_t, warning, RM_F_STR, RM_MAX_TEXT,
+             "what Blender reported (missing files)"),
+    RM_FIELD(rm_frame_rec_t, log, RM_F_B32, 0, "one-file manifest of the last render's log"),
 };
+/* warning and log may be absent: records written before they existed. */
 const rm_struct_desc_t rm_frame_rec_desc =
-    RM_DESC(rm_frame_rec_t, "frame_record", frame_rec_fields, "a frame's durable state");
+    RM_DESC_OPT(rm_frame_rec_t, "frame_record", frame_rec_fields, 2, "a frame's durable state");
 
 #define JOB_RECORD_FIELDS(FRAME_DESC)                                                              \
     RM_FIELD(job_record_t, version, RM_F_U64, 0, "record format, 2"),                              \
@@ -376,9 +380,10 @@ static int cmp_carried(const rm_frame_rec_t *a, const rm_frame_rec_t *b)
     int c;
     if ((c = cmp_u64(a->epoch, b->epoch)) || (c = cmp_str(a->node, b->node)) ||
         (c = cmp_hash(&a->output, &b->output)) || (c = cmp_u64(a->size, b->size)) ||
-        (c = cmp_u64(a->render_ms, b->render_ms)) || (c = cmp_str(a->file, b->file)))
+        (c = cmp_u64(a->render_ms, b->render_ms)) || (c = cmp_str(a->file, b->file)) ||
+        (c = cmp_str(a->error, b->error)) || (c = cmp_str(a->warning, b->warning)))
         return c;
-    return cmp_str(a->error, b->error);
+    return cmp_hash(&a->log, &b->log);
 }
 
 int rm_frame_rec_cmp(const rm_frame_rec_t *a, const rm_frame_rec_t *b)
@@ -1434,7 +1439,9 @@ int rm_job_info(const rm_job_t *job, rm_job_reply_t *out, rm_err_t *err)
         o->size = f->size;
         o->file = strdup_or_empty(f->file);
         o->error = strdup_or_empty(f->error);
-        if (!o->state || !o->node || !o->file || !o->error) {
+        o->warning = strdup_or_empty(f->warning);
+        o->log = f->log;
+        if (!o->state || !o->node || !o->file || !o->error || !o->warning) {
             rm_err_set(err, RM_ENOMEM, "out of memory");
             goto fail;
         }

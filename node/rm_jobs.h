@@ -73,6 +73,9 @@ typedef struct {
     /* Nodes on which the frame failed: sorted (strcmp), distinct, non-empty
        names of at most RM_MAX_NAME bytes, at most RM_MAX_FAILED_ON. */
     RM_LIST(char *) failed_on;
+    /* Appended to format 2 (absent in older records): kept with the output. */
+    char *warning; /* what Blender reported while rendering it (missing files) */
+    rm_hash_t log; /* one-file manifest of the Blender log of its last render */
 } rm_frame_rec_t;
 
 /*  Codec descriptor of a frame record (a journal entry's payload, and the

@@ -125,7 +125,7 @@ static size_t elem_size(const rm_field_t *f)
 
 static bool desc_ok(const rm_struct_desc_t *desc)
 {
-    return desc && (desc->fields || desc->nfields == 0);
+    return desc && (desc->fields || desc->nfields == 0) && desc->noptional <= desc->nfields;
 }
 
 /* ------------------------------------------------------------------ */
@@ -560,9 +560,10 @@ static int dec_struct(dec_t *d, const rm_struct_desc_t *desc, void *obj)
         return dec_set(d, RM_EINVAL, "bad descriptor");
     if (rm_read_array(&d->r, 0, &n, d->err) || depth_enter(&d->r, d->err))
         return dec_fail(d);
-    if (n < desc->nfields)
-        return dec_set(d, RM_EPROTO, "%" PRIu32 " fields, expected at least %zu", n, desc->nfields);
-    for (size_t i = 0; i < desc->nfields; i++) {
+    size_t required = desc->nfields - desc->noptional;
+    if (n < required)
+        return dec_set(d, RM_EPROTO, "%" PRIu32 " fields, expected at least %zu", n, required);
+    for (size_t i = 0; i < desc->nfields && i < n; i++) {
         const rm_field_t *f = &desc->fields[i];
         size_t old = path_push_field(&d->path, f->name);
         int rc = dec_value(d, f, (char *)obj + f->offset);
@@ -595,7 +596,7 @@ static uint64_t min_wire(rm_ftype_t type, const rm_struct_desc_t *elem, int dept
     case RM_F_STRUCT:
         if (!desc_ok(elem) || depth >= RM_CODEC_MAX_DEPTH)
             return 1;
-        for (size_t i = 0; i < elem->nfields; i++)
+        for (size_t i = 0; i + elem->noptional < elem->nfields; i++)
             n += min_wire(elem->fields[i].type, elem->fields[i].elem, depth + 1);
         return n;
     default:
@@ -1068,6 +1069,8 @@ void rm_codec_doc(const rm_struct_desc_t *desc, void *out)
         doc_limit(f, fd);
         fputs(" | ", f);
         doc_text(f, fd->doc);
+        if (i + desc->noptional >= desc->nfields)
+            fputs(" (may be absent: zero)", f);
         fputs(" |\n", f);
     }
 }

@@ -8,7 +8,8 @@
     Wire form of a struct: a msgpack array with one element per field, in
     table order.  A decoder accepts arrays LONGER than it knows (fields a
     newer peer appended) and skips the extra elements after bounds-checking
-    them; it rejects shorter arrays.
+    them; it rejects shorter arrays, except that the last `noptional` fields
+    of a descriptor (RM_DESC_OPT) may be missing and then decode as zero.
 
     Decoding never trusts a declared length: every str/bin/array/map header
     is checked against the bytes left in the buffer and against the field's
@@ -81,7 +82,9 @@ struct rm_struct_desc {
     size_t size;              /* sizeof (struct) */
     const rm_field_t *fields; /* array of nfields */
     size_t nfields;
-    const char *doc; /* one line for docs */
+    const char *doc;  /* one line for docs */
+    size_t noptional; /* the last noptional fields may be absent (added
+                         later; absent = zero), so older records still read */
 };
 
 /*  Field helpers for descriptor tables. */
@@ -103,7 +106,13 @@ struct rm_struct_desc {
     }
 #define RM_DESC(S, name, fields, d)                                                                \
     {                                                                                              \
-        name, sizeof(S), fields, sizeof(fields) / sizeof(fields[0]), d                             \
+        name, sizeof(S), fields, sizeof(fields) / sizeof(fields[0]), d, 0                          \
+    }
+/*  A struct whose last `nopt` fields were appended after records of it were
+    written: a decoder takes an array without them (they stay zero). */
+#define RM_DESC_OPT(S, name, fields, nopt, d)                                                      \
+    {                                                                                              \
+        name, sizeof(S), fields, sizeof(fields) / sizeof(fields[0]), d, nopt                       \
     }
 
 /*  Appends the msgpack encoding of the struct at obj to *buf (realloc'd;

@@ -61,9 +61,16 @@ static const rm_field_t job_spec_fields[] = {
     RM_FIELD(rm_job_spec_t, submitter, RM_F_STR, RM_MAX_NAME,
              "set by the node from the credential; ignored from clients"),
     RM_FIELD(rm_job_spec_t, submitted_at, RM_F_I64, 0, "unix ms, set by the node"),
+    RM_FIELD(rm_job_spec_t, no_denoise, RM_F_BOOL, 0,
+             "render without denoising even where the file asks for it (explicit override)"),
+    RM_FIELD(rm_job_spec_t, preempt, RM_F_BOOL, 0,
+             "stop running frames of lower priority (requeued without an attempt)"),
+    RM_FIELD_LIST(rm_job_spec_t, requires, RM_F_STR, RM_MAX_REQUIRES,
+                  "capabilities a node must advertise to render it (e.g. denoise); sorted"),
 };
+/* The last three fields may be absent: jobs recorded before they existed. */
 const rm_struct_desc_t rm_job_spec_desc =
-    RM_DESC(rm_job_spec_t, "job_spec", job_spec_fields, "A render job as submitted.");
+    RM_DESC_OPT(rm_job_spec_t, "job_spec", job_spec_fields, 3, "A render job as submitted.");
 
 static const rm_field_t job_summary_fields[] = {
     RM_FIELD(rm_job_summary_t, job_id, RM_F_STR, MAX_JOB_ID, "the job's id"),
@@ -99,9 +106,13 @@ static const rm_field_t frame_info_fields[] = {
     RM_FIELD(rm_frame_info_t, size, RM_F_U64, 0, "output file size in bytes"),
     RM_FIELD(rm_frame_info_t, file, RM_F_STR, RM_MAX_PATH, "output file name, e.g. frame_0001.png"),
     RM_FIELD(rm_frame_info_t, error, RM_F_STR, RM_MAX_TEXT, "last failure reason; empty if none"),
+    RM_FIELD(rm_frame_info_t, warning, RM_F_STR, RM_MAX_TEXT,
+             "what Blender reported while rendering it (missing files); empty if none"),
+    RM_FIELD(rm_frame_info_t, log, RM_F_B32, 0,
+             "manifest chunk of the Blender log of its last render; all zero: none"),
 };
 const rm_struct_desc_t rm_frame_info_desc =
-    RM_DESC(rm_frame_info_t, "frame_info", frame_info_fields, "One frame of a job.");
+    RM_DESC_OPT(rm_frame_info_t, "frame_info", frame_info_fields, 2, "One frame of a job.");
 
 static const rm_field_t node_info_fields[] = {
     RM_FIELD(rm_node_info_t, name, RM_F_STR, RM_MAX_NAME, "node name"),
@@ -116,9 +127,11 @@ static const rm_field_t node_info_fields[] = {
     RM_FIELD(rm_node_info_t, blender_ok, RM_F_BOOL, 0, "the node can render"),
     RM_FIELD(rm_node_info_t, blender, RM_F_STR, RM_MAX_TEXT,
              "Blender version, or why rendering is disabled"),
+    RM_FIELD(rm_node_info_t, caps, RM_F_STR, RM_MAX_NAME,
+             "what its Blender can do, space-separated (denoise: OpenImageDenoise)"),
 };
 static const rm_struct_desc_t node_info_desc =
-    RM_DESC(rm_node_info_t, "node_info", node_info_fields, "One member of the mesh.");
+    RM_DESC_OPT(rm_node_info_t, "node_info", node_info_fields, 1, "One member of the mesh.");
 
 /* ------------------------------------------------------------------ */
 /* Message bodies: one descriptor per message type, whose doc describes */
@@ -126,7 +139,7 @@ static const rm_struct_desc_t node_info_desc =
 /* ------------------------------------------------------------------ */
 
 #define EMPTY_DESC(var, d)                                                                         \
-    static const rm_struct_desc_t var = {"empty", sizeof(rm_empty_t), NULL, 0, d}
+    static const rm_struct_desc_t var = {"empty", sizeof(rm_empty_t), NULL, 0, d, 0}
 
 static const rm_field_t error_fields[] = {
     RM_FIELD(rm_error_msg_t, code, RM_F_U64, 0, "error code, see the table of codes above"),

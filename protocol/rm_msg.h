@@ -29,6 +29,7 @@
 #define RM_MAX_DIGEST 100000            /* jobs in one JOB_DIGEST */
 #define RM_MAX_ASSIGN_TASKS 1024        /* tasks in one ASSIGN */
 #define RM_MAX_READY 4096               /* job ids in one WORK_REQ */
+#define RM_MAX_REQUIRES 16              /* capabilities a job requires */
 
 typedef enum {
     RM_MSG_ERROR = 1,  /* any -> any: a request failed */
@@ -122,6 +123,10 @@ typedef struct {
     uint64_t task_timeout; /* seconds per frame, 0 = node default */
     char *submitter;       /* set by the node from the credential; ignored from clients */
     int64_t submitted_at;  /* unix ms, set by the node */
+    /* Appended after format 2 records were written (optional on the wire). */
+    bool no_denoise;          /* render without denoising even where the file asks for it */
+    bool preempt;             /* stop running frames of lower priority for this job */
+    RM_LIST(char *) requires; /* capabilities a node needs (e.g. "denoise"), sorted */
 } rm_job_spec_t;
 
 typedef struct {
@@ -195,6 +200,8 @@ typedef struct {
     uint64_t size;     /* output bytes */
     char *file;        /* output file name, e.g. frame_0001.png */
     char *error;       /* last failure reason */
+    char *warning;     /* e.g. files Blender reported missing while rendering it */
+    rm_hash_t log;     /* one-file manifest of the Blender log of its last render; zero: none */
 } rm_frame_info_t;
 
 typedef struct {
@@ -214,6 +221,7 @@ typedef struct {
     uint64_t ms_per_frame; /* measured, 0 = unknown */
     bool blender_ok;
     char *blender;
+    char *caps; /* what its Blender can do, space-separated (e.g. "denoise") */
 } rm_node_info_t;
 
 typedef struct {

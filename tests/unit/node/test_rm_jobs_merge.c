@@ -568,7 +568,7 @@ static void test_bad_input(void)
                 7));
     expect_refused(dst, y, "unsorted failed_on");
     memcpy(y.p, x.p, x.n);
-    CHECK(patch(y, "\x9b\x02\x00", "\x9b\x03\x00", 3));
+    CHECK(patch(y, "\x9d\x02\x00", "\x9d\x03\x00", 3));
     expect_refused(dst, y, "frames out of order");
     memcpy(y.p, x.p, x.n);
     CHECK(patch(y, JOB_ID, "00000000000/../a", 16));

@@ -60,7 +60,7 @@ static const rm_field_t all_fields[] = {
 };
 static const rm_struct_desc_t all_desc = RM_DESC(all_t, "all", all_fields, "every type");
 
-static const rm_struct_desc_t empty_desc = {"empty", sizeof(uint64_t), NULL, 0, "no fields"};
+static const rm_struct_desc_t empty_desc = {"empty", sizeof(uint64_t), NULL, 0, "no fields", 0};
 
 /* ---- helpers ---- */
 
@@ -550,6 +550,52 @@ static void test_trailing_fields(void)
                 "inner[2]: bin of 4294967295 bytes but only 0 bytes left");
 }
 
+/*  Fields appended later (RM_DESC_OPT) may be missing: older records read
+    with them zero; the others stay required, and a list of such structs is
+    bounded by the required fields only. */
+typedef struct {
+    uint64_t x;
+    char *s;
+    RM_LIST(inner_t) later;
+} opt_t;
+static const rm_field_t opt_fields[] = {
+    RM_FIELD(opt_t, x, RM_F_U64, 0, "old"),
+    RM_FIELD(opt_t, s, RM_F_STR, 8, "appended"),
+    RM_FIELD_LIST_OF(opt_t, later, inner_desc, 4, "appended too"),
+};
+static const rm_struct_desc_t opt_desc = RM_DESC_OPT(opt_t, "opt", opt_fields, 2, "optional tail");
+
+static void test_optional_fields(void)
+{
+    opt_t o;
+    rm_err_t err;
+    memset(&o, 0, sizeof o);
+    CHECK(rm_codec_decode(&opt_desc, &o, (const uint8_t *)"\x91\x07", 2, NULL, &err) == 0);
+    CHECK(o.x == 7 && o.s == NULL && o.later.count == 0);
+    rm_codec_free(&opt_desc, &o);
+    CHECK(rm_codec_decode(&opt_desc, &o,
+                          (const uint8_t *)"\x92\x07\xa2"
+                                           "hi",
+                          5, NULL, &err) == 0);
+    CHECK(o.x == 7 && o.s && strcmp(o.s, "hi") == 0 && o.later.count == 0);
+    rm_codec_free(&opt_desc, &o);
+    EXPECT_FAIL(&opt_desc, (const uint8_t *)"\x90", 1, "opt: 0 fields, expected at least 1");
+    EXPECT_FAIL(&opt_desc,
+                (const uint8_t *)"\x92\x07\xa9"
+                                 "123456789",
+                12, "opt.s: str of 9 bytes, max 8");
+    /* Encoded with every field; read back the same. */
+    opt_t full = {3, "ab", {NULL, 0}}, back;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    memset(&back, 0, sizeof back);
+    CHECK(rm_codec_encode(&opt_desc, &full, &buf, &len, &err) == 0 && buf[0] == 0x93);
+    CHECK(rm_codec_decode(&opt_desc, &back, buf, len, NULL, &err) == 0 && back.x == 3 &&
+          strcmp(back.s, "ab") == 0);
+    rm_codec_free(&opt_desc, &back);
+    free(buf);
+}
+
 static void test_used(void)
 {
     inner_t in;
@@ -628,6 +674,7 @@ int main(void)
     test_array_bounds();
     test_depth();
     test_trailing_fields();
+    test_optional_fields();
     test_used();
     test_reader();
     test_doc();
