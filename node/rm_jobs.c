@@ -1088,8 +1088,8 @@ static int commit_frame(rm_job_t *job, rm_frame_rec_t *next, rm_err_t *err)
     return 0;
 }
 
-int rm_job_frame_done(rm_job_t *job, uint64_t frame, const rm_hash_t *output, uint64_t size,
-                      const char *file, uint64_t render_ms, const char *node, rm_err_t *err)
+int rm_job_frame_done(rm_job_t *job, uint64_t frame, const rm_frame_output_t *out, const char *node,
+                      rm_err_t *err)
 {
     rm_frame_rec_t *cur = frame_at(job, frame, NULL);
     if (!cur)
@@ -1101,13 +1101,16 @@ int rm_job_frame_done(rm_job_t *job, uint64_t frame, const rm_hash_t *output, ui
     if (rm_codec_copy(&rm_frame_rec_desc, &next, cur, err) != 0)
         return -1;
     next.state = RM_FRAME_DONE;
-    next.output = *output;
-    next.size = size;
-    next.render_ms = render_ms;
+    next.output = out->output;
+    next.size = out->size;
+    next.render_ms = out->render_ms;
+    next.log = out->log;
     free(next.file);
     free(next.node);
-    next.file = strdup_or_empty(file);
+    free(next.warning);
+    next.file = strdup_or_empty(out->file);
     next.node = strdup_or_empty(node);
+    next.warning = strdup_or_empty(out->warning);
     free(next.error);
     next.error = strdup(""); /* the failures before are in the job log */
     if (commit_frame(job, &next, err) != 0)

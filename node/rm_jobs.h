@@ -108,9 +108,20 @@ rm_job_t *rm_jobs_at(rm_jobs_t *self, size_t index); /* in submission order */
 uint32_t rm_jobs_next_task(rm_jobs_t *self, const char *node, uint64_t epoch, rm_job_t **job,
                            uint64_t *frames, uint32_t max);
 
+/*  What a render left: every file Blender wrote for the frame, as one
+    manifest (the main image `file` and, e.g., passes/normal_0001.exr). */
+typedef struct {
+    rm_hash_t output; /* manifest of the frame's files, paths relative to its folder */
+    uint64_t size;    /* bytes of all of them */
+    const char *file; /* the main image's path in the manifest */
+    uint64_t render_ms;
+    const char *warning; /* what Blender reported (missing files); NULL or "": none */
+    rm_hash_t log;       /* one-file manifest of the render's log; zero: none */
+} rm_frame_output_t;
+
 /*  Records a rendered frame (journal + fsync). */
-int rm_job_frame_done(rm_job_t *job, uint64_t frame, const rm_hash_t *output, uint64_t size,
-                      const char *file, uint64_t render_ms, const char *node, rm_err_t *err);
+int rm_job_frame_done(rm_job_t *job, uint64_t frame, const rm_frame_output_t *out, const char *node,
+                      rm_err_t *err);
 
 /*  Records a failed attempt on `node` (journal + fsync): attempts + 1,
     "node: reason" appended to the frame's error (the latest 4000 bytes are

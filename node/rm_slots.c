@@ -394,11 +394,12 @@ static void frame_done(rm_slots_t *self, rm_job_t *job, const rm_slot_event_t *e
     const char *slash = strrchr(ev->file, '/');
     const char *name = slash ? slash + 1 : ev->file;
     int rc = rm_manifest_store_file(self->store, ev->file, name, &output, &size, &err);
+    rm_frame_output_t out = {
+        .output = output, .size = size, .file = name, .render_ms = ev->render_ms};
     if (rc == 0 && self->output_fn)
-        self->output_fn(self->output_arg, job, ev->frame, &output, size, name, ev->render_ms);
+        self->output_fn(self->output_arg, job, ev->frame, &out);
     else if (rc == 0)
-        rc = rm_job_frame_done(job, ev->frame, &output, size, name, ev->render_ms, self->node_name,
-                               &err);
+        rc = rm_job_frame_done(job, ev->frame, &out, self->node_name, &err);
     if (rc != 0) {
         /* The render is not lost from the job: the frame is rendered again
            once the disk has room. */

@@ -46,12 +46,12 @@ int rm_slots_take(rm_slots_t *self, rm_job_t *job, const uint64_t *frames, uint3
     WORK_REQ: *tasks is malloc'd, as are each task's job_id and frames. */
 int rm_slots_running(rm_slots_t *self, rm_task_t **tasks, uint32_t *count, rm_err_t *err);
 
-/*  A rendered frame, its output stored in the chunk store (one-file
-    manifest `output`).  Without this callback the frame is recorded done at
+/*  A rendered frame, its files stored in the chunk store (manifest
+    out->output).  Without this callback the frame is recorded done at
     once; with it, recording it is the callback's (the mesh first has the
     output copied to another node). */
-typedef void(rm_slots_output_fn)(void *arg, rm_job_t *job, uint64_t frame, const rm_hash_t *output,
-                                 uint64_t size, const char *file, uint64_t render_ms);
+typedef void(rm_slots_output_fn)(void *arg, rm_job_t *job, uint64_t frame,
+                                 const rm_frame_output_t *out);
 void rm_slots_on_output(rm_slots_t *self, rm_slots_output_fn *fn, void *arg);
 
 /*  Stores the outputs rendered since the last call (chunks + journal, with

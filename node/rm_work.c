@@ -11,7 +11,8 @@
 #define MAX_TRIED 8
 #define WORKERS_EVERY_MS 100
 #define SCHED_EVERY_MS 250
-#define ASK_AGAIN_MS 1000 /* an unanswered WORK_REQ is repeated */
+#define ASK_AGAIN_MS 1000        /* an unanswered WORK_REQ is repeated */
+#define RM_WORK_WARNING_MAX 2048 /* a frame's warning, as recorded */
 
 /*  A rendered frame whose output waits for a second copy. */
 typedef struct {
@@ -19,8 +20,10 @@ typedef struct {
     uint64_t frame;
     rm_hash_t output;
     uint64_t size;
-    char file[256];
+    char file[RM_MAX_PATH + 1];
     uint64_t render_ms;
+    char warning[RM_WORK_WARNING_MAX]; /* cut to this length */
+    rm_hash_t log;
     char replica[RM_MAX_NAME + 1];
     char replica_addr[ADDR_MAX];
     char tried[MAX_TRIED][RM_MAX_NAME + 1];
@@ -59,8 +62,7 @@ struct _rm_work_t {
     size_t nserving, serving_cap;
 };
 
-static void on_output(void *arg, rm_job_t *job, uint64_t frame, const rm_hash_t *output,
-                      uint64_t size, const char *file, uint64_t render_ms);
+static void on_output(void *arg, rm_job_t *job, uint64_t frame, const rm_frame_output_t *out);
 
 rm_work_t *rm_work_new(const rm_config_t *config, const char *name, rm_jobs_t *jobs,
                        rm_slots_t *slots, rm_sched_t *sched, rm_jobsync_t *jobsync,
@@ -171,8 +173,13 @@ static void record_done(rm_work_t *self, const copy_t *c, const char *copy_on)
                    (unsigned long long)c->frame, self->name, rec->node ? rec->node : "?");
         return;
     }
-    if (rm_job_frame_done(job, c->frame, &c->output, c->size, c->file, c->render_ms, self->name,
-                          &err) != 0) {
+    rm_frame_output_t out = {.output = c->output,
+                             .size = c->size,
+                             .file = c->file,
+                             .render_ms = c->render_ms,
+                             .warning = c->warning,
+                             .log = c->log};
+    if (rm_job_frame_done(job, c->frame, &out, self->name, &err) != 0) {
         zsys_error("job %s frame %llu: %s", c->job_id, (unsigned long long)c->frame, err.msg);
         rm_job_frame_release(job, c->frame, err.msg);
         return;
@@ -213,8 +220,7 @@ static bool reply_from(const copy_t *c, const char *from)
     return strcmp(from, c->replica_addr) == 0 || strncmp(from, "rid:", 4) == 0;
 }
 
-static void on_output(void *arg, rm_job_t *job, uint64_t frame, const rm_hash_t *output,
-                      uint64_t size, const char *file, uint64_t render_ms)
+static void on_output(void *arg, rm_job_t *job, uint64_t frame, const rm_frame_output_t *out)
 {
     rm_work_t *self = arg;
     if (self->ncopies == self->copies_cap) {
@@ -230,11 +236,13 @@ static void on_output(void *arg, rm_job_t *job, uint64_t frame, const rm_hash_t 
     copy_t *c = &self->copies[self->ncopies++];
     memset(c, 0, sizeof *c);
     snprintf(c->job_id, sizeof c->job_id, "%s", rm_job_id(job));
-    snprintf(c->file, sizeof c->file, "%s", file);
+    snprintf(c->file, sizeof c->file, "%s", out->file);
+    snprintf(c->warning, sizeof c->warning, "%s", out->warning ? out->warning : "");
     c->frame = frame;
-    c->output = *output;
-    c->size = size;
-    c->render_ms = render_ms;
+    c->output = out->output;
+    c->size = out->size;
+    c->render_ms = out->render_ms;
+    c->log = out->log;
     const rm_frame_rec_t *rec = rm_job_frame(job, frame);
     if (rec && rec->state == RM_FRAME_DONE) { /* a copy finished first */
         copy_t done = *c;

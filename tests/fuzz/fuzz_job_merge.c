@@ -72,7 +72,10 @@ static rm_job_t *seed_job(void)
     rm_hash_t out;
     memset(out.b, 3, 32);
     rm_jobs_next_task(jobs, "n1", 2, &picked, frames, 2);
-    rm_job_frame_done(job, 1, &out, 10, "frame_0001.png", 5, "n1", NULL);
+    rm_job_frame_done(
+        job, 1,
+        &(rm_frame_output_t){.output = out, .size = 10, .file = "frame_0001.png", .render_ms = 5},
+        "n1", NULL);
     rm_job_frame_failed_on(job, 2, "n1", "boom", 3, NULL);
     rm_job_frame_failed_on(job, 3, "n2", "boom", 3, NULL);
     return job;

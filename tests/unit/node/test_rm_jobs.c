@@ -191,14 +191,26 @@ int main(void)
     rm_job_t *picked = NULL;
     uint32_t n = rm_jobs_next_task(jobs, "n1", 1, &picked, frames, 8);
     CHECK(picked == b && n == 2 && frames[0] == 1 && frames[1] == 2);
-    CHECK(rm_job_frame_done(b, 1, &out, 10, "frame_0001.png", 5, "n1", &err) == 0);
-    CHECK(rm_job_frame_done(b, 2, &out, 10, "frame_0002.png", 5, "n1", &err) == 0);
+    CHECK(
+        rm_job_frame_done(b, 1,
+                          &(rm_frame_output_t){
+                              .output = out, .size = 10, .file = "frame_0001.png", .render_ms = 5},
+                          "n1", &err) == 0);
+    CHECK(
+        rm_job_frame_done(b, 2,
+                          &(rm_frame_output_t){
+                              .output = out, .size = 10, .file = "frame_0002.png", .render_ms = 5},
+                          "n1", &err) == 0);
     CHECK(strcmp(rm_job_state(b), "done") == 0 && rm_job_finished(b));
 
     /* Then job a. */
     n = rm_jobs_next_task(jobs, "n1", 1, &picked, frames, 8);
     CHECK(picked == a && n == 2 && frames[0] == 1);
-    CHECK(rm_job_frame_done(a, 1, &out, 10, "frame_0001.png", 5, "n1", &err) == 0);
+    CHECK(
+        rm_job_frame_done(a, 1,
+                          &(rm_frame_output_t){
+                              .output = out, .size = 10, .file = "frame_0001.png", .render_ms = 5},
+                          "n1", &err) == 0);
     /* Frame 2 fails once: back to pending with the reason. */
     CHECK(rm_job_frame_failed(a, 2, "boom", 3, &err) == 0);
     const rm_frame_rec_t *f2 = rm_job_frame(a, 2);
@@ -275,7 +287,11 @@ int main(void)
         CHECK(rm_job_frame_failed(d, 1, "flaky", 1000, &err) == 0);
     }
     n = rm_jobs_next_task(jobs, "n1", 1, &picked, frames, 8);
-    CHECK(rm_job_frame_done(d, 1, &out, 10, "frame_0001.png", 5, "n1", &err) == 0);
+    CHECK(
+        rm_job_frame_done(d, 1,
+                          &(rm_frame_output_t){
+                              .output = out, .size = 10, .file = "frame_0001.png", .render_ms = 5},
+                          "n1", &err) == 0);
     CHECK(strcmp(rm_job_frame(d, 1)->error, "") == 0);
     rm_jobs_destroy(&jobs);
     jobs = rm_jobs_new(jobs_dir, &err);

@@ -357,9 +357,13 @@ static void local_change(replica_t *reps, int n, int r, bool job_events)
         memset(out.b, below(2) ? 0x11 : 0x22, 32);
         char file[32];
         snprintf(file, sizeof file, "frame_%04llu.png", (unsigned long long)frame);
-        CHECK_MSG(
-            rm_job_frame_done(job, frame, &out, 100 + below(3), file, below(1000), node, &err) == 0,
-            "%s", err.msg);
+        CHECK_MSG(rm_job_frame_done(job, frame,
+                                    &(rm_frame_output_t){.output = out,
+                                                         .size = 100 + below(3),
+                                                         .file = file,
+                                                         .render_ms = below(1000)},
+                                    node, &err) == 0,
+                  "%s", err.msg);
     } else if (op < 78) {
         CHECK_MSG(rm_job_frame_failed_on(job, frame, node, reasons[below(3)], 6, &err) == 0, "%s",
                   err.msg);
@@ -656,7 +660,10 @@ static void test_failed_on(void)
     /* A delta: b's frame 2 done is merged on its own, durably. */
     rm_hash_t h;
     memset(h.b, 5, 32);
-    CHECK(rm_job_frame_done(jb, 2, &h, 9, "frame_0002.png", 3, "n7", &err) == 0);
+    CHECK(rm_job_frame_done(jb, 2,
+                            &(rm_frame_output_t){
+                                .output = h, .size = 9, .file = "frame_0002.png", .render_ms = 3},
+                            "n7", &err) == 0);
     CHECK(rm_job_merge_frame(ja, rm_job_frame(jb, 2), &changed, &err) == 0 && changed);
     CHECK(rm_job_merge_frame(ja, rm_job_frame(jb, 2), &changed, &err) == 0 && !changed);
     rm_jobs_destroy(&a);

@@ -134,8 +134,11 @@ static void fail_on(rm_job_t *job, uint64_t frame, const char *node, const char 
 static void done_on(rm_job_t *job, uint64_t frame, const char *node, uint64_t ms)
 {
     rm_err_t err;
-    CHECK_MSG(rm_job_frame_done(job, frame, &output, 10, "f.png", ms, node, &err) == 0, "%s",
-              err.msg);
+    CHECK_MSG(rm_job_frame_done(job, frame,
+                                &(rm_frame_output_t){
+                                    .output = output, .size = 10, .file = "f.png", .render_ms = ms},
+                                node, &err) == 0,
+              "%s", err.msg);
 }
 
 /* 1, 2: acting, pulling, who gets nothing. */
