@@ -1336,6 +1336,31 @@ int rm_blender_probe(const char *blender, char *version, size_t size, rm_err_t *
     return 0;
 }
 
+/*  Cycles reports its build options itself (bpy.app.build_options has no
+    OpenImageDenoise field): ask the Blender that will render. */
+#define CAPS_EXPR                                                                                  \
+    "import _cycles; print('RM_CAPS', 'denoise' if getattr(_cycles, "                              \
+    "'with_openimagedenoise', False) else '')"
+
+int rm_blender_caps(const char *blender, char *caps, size_t size, rm_err_t *err)
+{
+    char out[16384];
+    int status;
+    caps[0] = '\0';
+    char *argv[] = {(char *)blender, "-b", "--factory-startup", "--python-expr", CAPS_EXPR, NULL};
+    int rc = run_capture(argv, out, sizeof out, PROBE_TIMEOUT_MS, &status);
+    if (rc)
+        return rm_err_set(err, RM_EBLENDER, "blender at %s failed: %s", blender, strerror(rc));
+    const char *line = strncmp(out, "RM_CAPS", 7) == 0 ? out : strstr(out, "\nRM_CAPS");
+    if (status == -1 || !line)
+        return rm_err_set(err, RM_EBLENDER, "blender at %s did not say what it can do%s", blender,
+                          status == -1 ? " in time" : "");
+    line += line[0] == '\n' ? 8 : 7;
+    line += strspn(line, " ");
+    snprintf(caps, size, "%.*s", (int)strcspn(line, "\r\n"), line);
+    return 0;
+}
+
 int rm_blender_driver_path(char *path, size_t size, rm_err_t *err)
 {
     char exe[4096], beside[4200];
