@@ -835,7 +835,7 @@ static void test_newer_peer(void)
     rm_codec_free(&rm_job_summary_desc, &sum);
     CHECK(buf[0] == 0x9f); /* 15 fields */
     mp_env(&m, 1, RM_MSG_JOBS_REPLY, 4);
-    mp_raw(&m, "\x91\x92", 2); /* [jobs: [summary, summary]] */
+    mp_raw(&m, "\x91\x92", 2);     /* [jobs: [summary, summary]] */
     mp_raw(&m, "\xdc\x00\x10", 3); /* array 16 */
     mp_raw(&m, buf + 1, len - 1);
     msgpack_pack_array(&m.pk, 2);
