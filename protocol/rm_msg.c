@@ -396,7 +396,7 @@ static const rm_struct_desc_t assign_desc =
             "it with ERROR (ESTALE).");
 
 static const rm_field_t replicate_fields[] = {
-    RM_FIELD(rm_replicate_t, hash, RM_F_B32, 0, "one-file manifest of a rendered output"),
+    RM_FIELD(rm_replicate_t, hash, RM_F_B32, 0, "manifest of a rendered frame's files"),
     RM_FIELD(rm_replicate_t, job_id, RM_F_STR, MAX_JOB_ID, "the job it belongs to"),
     RM_FIELD(rm_replicate_t, frame, RM_F_U64, RM_FRAME_MAX, "its frame"),
 };
