@@ -11,7 +11,8 @@ File Output node writing the normal pass under //passes/, a second one
 with an absolute base path under ABS_DIR (which a node must not write
 to), and a multilayer File Output node.  The main output is a multilayer
 OpenEXR of every pass of both layers.  Denoising is on in "Denoised", a
-copy of "Shot" by linking its objects, so a test can ask for it.
+copy of "Shot" by linking its objects, so a test can ask for it; "Stereo"
+renders both views of a stereo camera as separate files.
 Tiny sizes and few samples: the point is which pixels and files come
 back, not how nice they look."""
 import os
@@ -128,6 +129,17 @@ denoised.collection.objects.link(cam)
 denoised.collection.objects.link(sun)
 denoised.collection.children.link(movers)
 denoised.render.image_settings.file_format = "PNG"
+
+stereo = bpy.data.scenes.new("Stereo")
+cycles(stereo)
+stereo.camera = cam
+stereo.collection.objects.link(cam)
+stereo.collection.objects.link(sun)
+stereo.collection.children.link(movers)
+stereo.render.use_multiview = True
+stereo.render.views_format = "STEREO_3D"
+stereo.render.image_settings.views_format = "INDIVIDUAL"
+stereo.render.image_settings.file_format = "PNG"
 
 bpy.context.window.scene = layout
 os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
