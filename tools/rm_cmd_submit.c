@@ -53,7 +53,9 @@ static void print_accepted(const submit_t *s)
 /*  Builds the manifest and runs the conversation until ACCEPTED. */
 static int send_job(rm_client_t *client, submit_t *s, rm_err_t *err)
 {
-    rm_project_t *project = rm_project_new(s->req.blend, s->req.attach, s->req.nattach, err);
+    rm_project_t *project =
+        rm_project_new(s->req.deps.root, s->req.blend_abs, (const char *const *)s->req.deps.paths,
+                       s->req.deps.npaths, err);
     if (!project)
         return -1;
     int rc = 0;

@@ -70,13 +70,14 @@ static rm_args_t *parse(int argc, char **argv, const rm_opt_spec_t *specs, rm_er
 /*  --- Options -------------------------------------------------------------- */
 
 static const rm_opt_spec_t submit_specs[] = {
-    {"frames", true, false},  {"scene", true, false},   {"camera", true, false},
-    {"samples", true, false}, {"percent", true, false}, {"resolution", true, false},
-    {"engine", true, false},  {"device", true, false},  {"format", true, false},
-    {"chunk", true, false},   {"attach", true, true},   {"priority", true, false},
-    {"name", true, false},    {"timeout", true, false}, {"allow-scripts", false, false},
-    {"out", true, false},     {"wait", false, false},   {"json", false, false},
-    {NULL, false, false},
+    {"frames", true, false},      {"scene", true, false},          {"camera", true, false},
+    {"samples", true, false},     {"percent", true, false},        {"resolution", true, false},
+    {"engine", true, false},      {"device", true, false},         {"format", true, false},
+    {"chunk", true, false},       {"attach", true, true},          {"priority", true, false},
+    {"name", true, false},        {"timeout", true, false},        {"allow-scripts", false, false},
+    {"out", true, false},         {"wait", false, false},          {"json", false, false},
+    {"root", true, false},        {"allow-missing", false, false}, {"no-scan", false, false},
+    {"no-denoise", false, false}, {"preempt", false, false},       {NULL, false, false},
 };
 
 static void test_args(void)
@@ -345,15 +346,33 @@ static void test_submit_parse(const char *tmp)
     write_file(junk, "hello", 5);
     write_file(tex, "png", 3);
 
-    char *a1[] = {blend,     "--frames",       "1-100:5", "--engine", "cycles", "--resolution",
-                  "640x360", "--attach",       tex,       "--out",    "frames", "--priority",
-                  "-3",      "--allow-scripts"};
-    rm_args_t *args = submit_args(a1, 14);
+    char *a1[] = {blend,
+                  "--frames",
+                  "1-100:5",
+                  "--engine",
+                  "cycles",
+                  "--resolution",
+                  "640x360",
+                  "--attach",
+                  tex,
+                  "--out",
+                  "frames",
+                  "--priority",
+                  "-3",
+                  "--allow-scripts",
+                  "--no-scan",
+                  "--preempt",
+                  "--no-denoise",
+                  "--format",
+                  "open_exr_multilayer"};
+    rm_args_t *args = submit_args(a1, 19);
     CHECK(args && rm_submit_req_parse(args, &req, &err) == 0);
     CHECK(req.spec.frames.count == 1 && req.spec.frames.items[0].first == 1 &&
           req.spec.frames.items[0].last == 100 && req.spec.frames.items[0].step == 5);
     CHECK(strcmp(req.spec.engine, "CYCLES") == 0 && strcmp(req.spec.device, "") == 0);
-    CHECK(strcmp(req.spec.format, "PNG") == 0 && req.spec.chunk == 1);
+    CHECK(strcmp(req.spec.format, "OPEN_EXR_MULTILAYER") == 0 && req.spec.chunk == 1);
+    CHECK(req.spec.preempt && req.spec.no_denoise && req.spec.requires.count == 0);
+    CHECK(req.deps.npaths == 2 && req.deps.root && strcmp(req.deps.root, tmp) == 0);
     CHECK(req.spec.res_x == 640 && req.spec.res_y == 360 && req.spec.priority == -3);
     CHECK(strcmp(req.spec.name, "scene.blend") == 0);
     CHECK(req.spec.allow_scripts && req.wait && strcmp(req.out, "frames") == 0);
@@ -361,23 +380,31 @@ static void test_submit_parse(const char *tmp)
     rm_submit_req_free(&req);
     rm_args_destroy(&args);
 
-    char *a2[] = {gz, "--frames", "7"}; /* defaults: no wait, the file's settings */
-    args = submit_args(a2, 3);
+    char *a2[] = {gz, "--frames", "7", "--no-scan"}; /* defaults: no wait, the file's settings */
+    args = submit_args(a2, 4);
     CHECK(args && rm_submit_req_parse(args, &req, &err) == 0);
     CHECK(req.spec.frames.count == 1 && !req.wait && !req.out && req.spec.samples == 0);
+    CHECK(strcmp(req.spec.format, "") == 0 && !req.spec.preempt && !req.spec.no_denoise);
     rm_submit_req_free(&req);
     rm_args_destroy(&args);
 
-    /* No --frames: the scene's range is read with the local Blender; with
-       none (or a file it cannot read) the error says to give --frames. */
+    /* The local Blender reads the scene's range and what the file uses;
+       without one the error says how to do without (--no-scan, which
+       needs --frames). */
     char *a3[] = {gz};
     setenv("MESH_BLENDER", "/nonexistent/blender", 1);
     args = submit_args(a3, 1);
     CHECK(args && rm_submit_req_parse(args, &req, &err) == -1);
-    CHECK_MSG(strstr(err.msg, "no Blender here") && strstr(err.msg, "--frames"), "%s", err.msg);
+    CHECK_MSG(strstr(err.msg, "no Blender here") && strstr(err.msg, "--no-scan"), "%s", err.msg);
     rm_submit_req_free(&req);
     rm_args_destroy(&args);
     unsetenv("MESH_BLENDER");
+    char *a4[] = {gz, "--no-scan"};
+    args = submit_args(a4, 2);
+    CHECK(args && rm_submit_req_parse(args, &req, &err) == -1);
+    CHECK_MSG(strstr(err.msg, "--no-scan needs --frames"), "%s", err.msg);
+    rm_submit_req_free(&req);
+    rm_args_destroy(&args);
 
     struct {
         char *opt, *value, *want;
@@ -481,7 +508,7 @@ static const rm_manifest_file_t *find_file(const rm_manifest_t *m, const char *p
     rm_manifest_build for reference and as an rm_project. */
 typedef struct {
     char root[600], blend[700], big[700], tex[700], lib[700];
-    const char *attach[2];
+    const char *attach[3]; /* the .blend and its files */
     rm_manifest_t m;
     char *rel;
     rm_project_t *p;
@@ -496,12 +523,12 @@ static bool project_open(project_fixture_t *fx, const char *tmp, const char *nam
     snprintf(fx->big, sizeof fx->big, "%s/tex/big.bin", fx->root);
     snprintf(fx->tex, sizeof fx->tex, "%s/tex", fx->root);
     snprintf(fx->lib, sizeof fx->lib, "%s/lib/dup.bin", fx->root);
-    fx->attach[0] = fx->tex;
-    fx->attach[1] = fx->lib;
+    fx->attach[0] = fx->blend;
+    fx->attach[1] = fx->tex;
+    fx->attach[2] = fx->lib;
     fx->rel = NULL;
-    CHECK(rm_manifest_build(fx->blend, fx->attach, 2, NULL, NULL, NULL, &fx->m, &fx->rel, &err) ==
-          0);
-    fx->p = rm_project_new(fx->blend, fx->attach, 2, &err);
+    CHECK(rm_manifest_build(fx->root, fx->attach, 3, NULL, NULL, NULL, &fx->m, &err) == 0);
+    fx->p = rm_project_new(fx->root, fx->blend, fx->attach, 3, &err);
     CHECK_MSG(fx->p != NULL, "%s", err.msg);
     return fx->p != NULL;
 }
@@ -575,7 +602,7 @@ static void test_project_edits(const char *tmp)
     rm_project_destroy(&fx.p);
 
     /* edited before the first NEED: the lazily computed offsets disagree */
-    fx.p = rm_project_new(fx.blend, fx.attach, 2, &err);
+    fx.p = rm_project_new(fx.root, fx.blend, fx.attach, 3, &err);
     CHECK(fx.p != NULL && truncate(fx.big, BIG_SIZE - 100000) == 0);
     CHECK(fx.p && big && rm_project_chunk(fx.p, &big->chunks.items[0], &data, &len, &err) == -1);
     CHECK(strstr(err.msg, "changed since") != NULL);
@@ -931,8 +958,8 @@ static void test_submit(rm_client_t *c, fake_t *fk, rm_store_t *store, const cha
     make_project(root);
     snprintf(blend, sizeof blend, "%s/scene.blend", root);
     snprintf(attach, sizeof attach, "%s/tex", root);
-    const char *att[] = {attach};
-    rm_project_t *p = rm_project_new(blend, att, 1, &err);
+    const char *att[] = {blend, attach};
+    rm_project_t *p = rm_project_new(root, blend, att, 2, &err);
     CHECK(p != NULL);
     if (!p)
         return;
