@@ -496,7 +496,8 @@ static int validate_spec(const rm_config_t *config, const rm_job_spec_t *spec, r
 {
     static const char *const engines[] = {"", "CYCLES", "BLENDER_EEVEE", "BLENDER_WORKBENCH", NULL};
     static const char *const devices[] = {"", "CPU", "CUDA", "OPTIX", "HIP", NULL};
-    static const char *const formats[] = {"", "PNG", "JPEG", "OPEN_EXR", "TIFF", NULL};
+    static const char *const formats[] = {"",     "PNG", "JPEG", "OPEN_EXR", "OPEN_EXR_MULTILAYER",
+                                          "TIFF", NULL};
     if (!spec->blend[0])
         return rm_err_set(err, RM_EINVAL, "the job names no .blend file");
     if (spec->frames.count == 0)
