@@ -264,7 +264,9 @@ static void test_names_and_addresses(void)
 {
     rm_err_t err;
     CHECK(rm_fetch_name_ok("frame_0001.png"));
-    CHECK(!rm_fetch_name_ok("../x.png") && !rm_fetch_name_ok("a/b.png"));
+    CHECK(!rm_fetch_name_ok("../x.png") && rm_fetch_name_ok("passes/normal_0001.exr"));
+    CHECK(!rm_fetch_name_ok("/etc/x") && !rm_fetch_name_ok("a//b") && !rm_fetch_name_ok("a/"));
+    CHECK(!rm_fetch_name_ok("a/../b") && !rm_fetch_name_ok("a/./b") && !rm_fetch_name_ok("a\\b"));
     CHECK(!rm_fetch_name_ok(".hidden") && !rm_fetch_name_ok("") && !rm_fetch_name_ok(NULL));
     CHECK(!rm_fetch_name_ok("a\nb"));
 
@@ -621,6 +623,7 @@ typedef struct {
     rm_bin_t welcome_cred; /* what it shows at the door */
     rm_store_t *store;
     rm_hash_t frame_output; /* a rendered frame, stored */
+    rm_hash_t multi_output; /* a frame of several files (frame_0003.exr, passes/...) */
     int puts_refused;       /* refuse this many CHUNK_PUTs with ENOSPC */
     int submits_dropped;    /* drop (do not answer) this many SUBMITs */
 } fake_t;
@@ -717,13 +720,18 @@ static void fake_job(fake_t *fk, zsock_t *sock, zframe_t *peer, rm_msg_t *msg)
         fake_send(sock, peer, RM_MSG_WATCH_REPLY, msg->req, &s);
         return;
     }
-    rm_frame_info_t frames[2] = {
+    rm_frame_info_t frames[3] = {
         {.frame = 1, .state = "done", .output = fk->frame_output, .file = "frame_0001.png"},
         {.frame = 2, .state = "failed", .file = "", .error = "Blender crashed"},
+        {.frame = 3,
+         .state = "done",
+         .output = fk->multi_output,
+         .file = "frame_0003.exr",
+         .warning = "missing file //tex/x.png"},
     };
     rm_job_reply_t r = {.summary = s};
     r.frames.items = frames;
-    r.frames.count = 2;
+    r.frames.count = 3;
     fake_send(sock, peer, RM_MSG_JOB_REPLY, msg->req, &r);
 }
 
@@ -995,27 +1003,60 @@ static void test_submit(rm_client_t *c, fake_t *fk, rm_store_t *store, const cha
     rm_codec_free(&rm_job_summary_desc, &final);
 }
 
+/*  Frame 1 is one file, frame 3 several (a pass in a subfolder). */
 static void test_fetch(rm_client_t *c, const uint8_t *png, size_t png_len, const char *tmp)
 {
-    char out[600], got[700];
+    char out[600], got[700], pass[700], link[700];
     rm_err_t err;
     rm_fetch_stats_t fs;
+    const char *job = "00000000000000aa";
     snprintf(out, sizeof out, "%s/frames", tmp);
     snprintf(got, sizeof got, "%s/frame_0001.png", out);
-    CHECK_MSG(rm_fetch_job(c, "00000000000000aa", out, &fs, &err) == 0, "%s", err.msg);
-    CHECK(fs.fetched == 1 && fs.present == 0 && fs.not_done == 1 && fs.bytes == png_len);
+    snprintf(pass, sizeof pass, "%s/passes/normal_0003.exr", out);
+    CHECK_MSG(rm_fetch_job(c, job, out, false, &fs, &err) == 0, "%s", err.msg);
+    CHECK_MSG(fs.frames_done == 2 && fs.files == 3 && fs.fetched == 3 && fs.present == 0 &&
+                  fs.not_done == 1 && fs.bytes == png_len + 2 * 1000,
+              "%u %u %u %u", fs.frames_done, fs.files, fs.fetched, fs.present);
     size_t len = 0;
     uint8_t *data = read_file(got, &len);
     CHECK(data && len == png_len && memcmp(data, png, len) == 0);
     free(data);
-    CHECK(rm_fetch_job(c, "00000000000000aa", out, &fs, &err) == 0);
-    CHECK(fs.fetched == 0 && fs.present == 1);
-    FILE *f = fopen(got, "r+b"); /* a damaged copy is fetched again */
+    data = read_file(pass, &len);
+    CHECK(data && len == 1000 && data[0] == 'n');
+    free(data);
+    /* again: idempotent */
+    CHECK(rm_fetch_job(c, job, out, false, &fs, &err) == 0);
+    CHECK(fs.fetched == 0 && fs.present == 3);
+
+    /* a different file in the way: refused before anything is written, named */
+    FILE *f = fopen(got, "r+b");
     if (f) {
         fputc('X', f);
         fclose(f);
     }
-    CHECK(rm_fetch_job(c, "00000000000000aa", out, &fs, &err) == 0 && fs.fetched == 1);
+    CHECK(unlink(pass) == 0);
+    CHECK(rm_fetch_job(c, job, out, false, &fs, &err) == -1 && err.code == RM_EINVAL);
+    CHECK_MSG(strstr(err.msg, "frame_0001.png") && strstr(err.msg, job) &&
+                  strstr(err.msg, "--overwrite") && strstr(err.msg, "--job-dir"),
+              "%s", err.msg);
+    CHECK(access(pass, F_OK) != 0); /* nothing written */
+    CHECK(rm_fetch_job(c, job, out, true, &fs, &err) == 0);
+    CHECK(fs.fetched == 2 && fs.replaced == 1 && fs.present == 1);
+    data = read_file(got, &len);
+    CHECK(data && len == png_len && memcmp(data, png, len) == 0);
+    free(data);
+
+    /* a symlink in the way is never written through, even with overwrite */
+    snprintf(link, sizeof link, "%s/passes", out);
+    char cmd[1600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s' && ln -s /tmp '%s'", link, link);
+    CHECK(system(cmd) == 0);
+    CHECK(rm_fetch_job(c, job, out, true, &fs, &err) == -1);
+    CHECK_MSG(strstr(err.msg, "passes") && strstr(err.msg, "symlink"), "%s", err.msg);
+    CHECK(unlink(link) == 0);
+    CHECK(unlink(got) == 0 && symlink("/tmp/nonexistent-target", got) == 0);
+    CHECK(rm_fetch_job(c, job, out, true, &fs, &err) == -1);
+    CHECK_MSG(strstr(err.msg, "frame_0001.png") && strstr(err.msg, "symlink"), "%s", err.msg);
 }
 
 static void test_conversation(const keys_t *k, const char *tmp)
@@ -1033,6 +1074,25 @@ static void test_conversation(const keys_t *k, const char *tmp)
     uint64_t size = 0;
     CHECK(store && rm_manifest_store_file(store, frame, "frame_0001.png", &fk.frame_output, &size,
                                           &err) == 0);
+    /* frame 3: a multilayer image and a pass of a File Output node */
+    char multi[600], exr[700], normal[700];
+    snprintf(multi, sizeof multi, "%s/out3", tmp);
+    snprintf(exr, sizeof exr, "%s/frame_0003.exr", multi);
+    snprintf(normal, sizeof normal, "%s/passes/normal_0003.exr", multi);
+    CHECK(mkdir(multi, 0700) == 0);
+    static uint8_t e[1000], n[1000];
+    memset(e, 'e', sizeof e);
+    memset(n, 'n', sizeof n);
+    write_file(exr, e, sizeof e);
+    snprintf(normal, sizeof normal, "%s/passes", multi);
+    CHECK(mkdir(normal, 0700) == 0);
+    snprintf(normal, sizeof normal, "%s/passes/normal_0003.exr", multi);
+    write_file(normal, n, sizeof n);
+    const char *files3[] = {exr, normal};
+    rm_manifest_t m3;
+    CHECK(rm_manifest_build(multi, files3, 2, store, NULL, NULL, &m3, &err) == 0 &&
+          rm_manifest_store(&m3, store, NULL, NULL, &fk.multi_output, &err) == 0);
+    rm_manifest_free(&m3);
     fake_addr(&fk, addr, sizeof addr);
     rm_client_t *c = rm_client_new(addr, &k->client, 2000, &err);
     CHECK_MSG(c != NULL, "%s", err.msg);
