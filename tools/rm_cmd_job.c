@@ -31,7 +31,7 @@ void rm_cmd_json_summary(rm_json_t *j, const rm_job_summary_t *s)
 void rm_cmd_json_fetch(rm_json_t *j, const char *dir, const rm_fetch_stats_t *st)
 {
     rm_json_str(j, "dir", dir);
-    rm_json_u64(j, "frames_done", st->frames_done);
+    rm_json_u64(j, "output_frames", st->frames_done);
     rm_json_u64(j, "files", st->files);
     rm_json_u64(j, "fetched", st->fetched);
     rm_json_u64(j, "present", st->present);

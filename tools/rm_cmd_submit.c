@@ -33,7 +33,7 @@ static void print_json(const submit_t *s)
     rm_json_u64(j, "chunks_total", s->stats.chunks_total);
     rm_json_str(j, "root", s->req.deps.root);
     rm_json_str(j, "blend", s->req.spec.blend);
-    rm_json_u64(j, "files", s->req.deps.npaths);
+    rm_json_u64(j, "project_files", s->req.deps.npaths);
     rm_json_u64(j, "missing", s->req.deps.missing);
     rm_json_array(j, "requires");
     for (uint32_t i = 0; i < s->req.spec.requires.count; i++)
