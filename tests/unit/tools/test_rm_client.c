@@ -5,6 +5,7 @@
     whole submit conversation, fetch, and chunk location by re-chunking. */
 #include "rm_cli.h"
 #include "rm_client.h"
+#include "rm_cmd.h"
 #include "rm_fetch.h"
 #include "rm_json.h"
 #include "rm_manifest.h"
@@ -1057,6 +1058,12 @@ static void test_fetch(rm_client_t *c, const uint8_t *png, size_t png_len, const
     CHECK(unlink(got) == 0 && symlink("/tmp/nonexistent-target", got) == 0);
     CHECK(rm_fetch_job(c, job, out, true, &fs, &err) == -1);
     CHECK_MSG(strstr(err.msg, "frame_0001.png") && strstr(err.msg, "symlink"), "%s", err.msg);
+
+    /* wait --strict: frame 3 has a warning */
+    rm_job_summary_t done = {.job_id = (char *)job, .state = "done"};
+    CHECK(rm_cmd_strict(c, job, &done, true) == RM_EXIT_WARNINGS);
+    done.state = "failed"; /* a failed job keeps its own exit code */
+    CHECK(rm_cmd_strict(c, job, &done, true) == RM_EXIT_OK);
 }
 
 static void test_conversation(const keys_t *k, const char *tmp)
