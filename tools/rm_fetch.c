@@ -285,6 +285,8 @@ static int classify(const char *dir, plan_t *p, rm_err_t *err)
 {
     char path[4096];
     struct stat st;
+    if (strlen(dir) + strlen(p->mf->path) + 64 > sizeof path) /* room for the temporary name */
+        return rm_err_set(err, RM_EINVAL, "path too long: %s/%s", dir, p->mf->path);
     if (check_way(dir, p->mf->path, err) != 0)
         return -1;
     snprintf(path, sizeof path, "%s/%s", dir, p->mf->path);

@@ -61,6 +61,7 @@ static int add_dep(rm_scan_t *scan, char **f, rm_err_t *err)
     d->path = strdup(f[3]);
     d->exists = strcmp(f[4], "1") == 0;
     d->required = strcmp(f[5], "1") == 0;
+    d->stored_absolute = strcmp(f[6], "1") == 0;
     scan->ndeps++; /* counted now so that rm_scan_free frees a half-made one */
     if (!d->kind || !d->user || !d->path)
         return rm_err_set(err, RM_ENOMEM, "out of memory");
@@ -100,7 +101,7 @@ static int parse_line(rm_scan_t *scan, char *line, rm_err_t *err)
         scan->denoise = strcmp(f[1], "1") == 0;
         return 0;
     }
-    if (strcmp(f[0], "dep") == 0 && n == 6)
+    if (strcmp(f[0], "dep") == 0 && n == 7)
         return add_dep(scan, f, err);
     if (strcmp(f[0], "unreadable") == 0 || f[0][0] == '\0')
         return 0;
@@ -299,11 +300,11 @@ int rm_scan_run(const char *blend, const char *scene, rm_scan_t *scan, rm_err_t 
             rc = rm_err_set(err, RM_EINVAL, "Blender took more than %d s to read %s",
                             RM_SCAN_TIMEOUT_MS / 1000, blend);
         else if (status != 0 || !text)
-            rc = rm_err_set(err, RM_EINVAL, "Blender could not read %s (exit %d)%s%s", blend,
-                            status, *why ? ": " : "", why);
-        else if ((rc = rm_scan_parse(text, len, scan, err)) == 0 && !scan->blend)
-            rc = rm_err_set(err, RM_EINVAL, "Blender could not read %s%s%s", blend,
+            rc = rm_err_set(err, RM_EINVAL, "Blender cannot read %s (exit %d)%s%s", blend, status,
                             *why ? ": " : "", why);
+        else if ((rc = rm_scan_parse(text, len, scan, err)) == 0 && !scan->blend)
+            rc = rm_err_set(err, RM_EINVAL, "Blender cannot read %s%s%s", blend, *why ? ": " : "",
+                            why);
         free(text);
         if (rc != 0)
             rm_scan_free(scan);

@@ -24,7 +24,8 @@ typedef struct {
     char *user; /* the datablock that uses it, e.g. "Image 'wood.png'" */
     char *path; /* absolute, lexical */
     bool exists;
-    bool required; /* false for disk caches a render can do without */
+    bool required;        /* false for disk caches a render can do without */
+    bool stored_absolute; /* the .blend holds it as an absolute path, not "//" */
 } rm_dep_t;
 
 typedef struct {

@@ -11,14 +11,17 @@ fields separated by tabs, with backslash, tab and newline escaped as \\\\,
     range   FIRST LAST STEP           the scene's frame range
     noscene NAME...                   the scene asked for does not exist
     denoise 0|1                       the scene renders with denoising
-    dep     KIND USER PATH EXISTS REQUIRED
+    dep     KIND USER PATH EXISTS REQUIRED ABSOLUTE
 
 One `dep` per file or folder the file uses: KIND is library, image,
-movieclip, sound, font, volume, cachefile, strip, cache or path (a path
-Blender lists that no other kind covers); USER the datablock that uses it;
-PATH absolute and normalised lexically, as Blender resolves "//" paths (no
-symlink resolved); EXISTS 1 if it is on disk; REQUIRED 0 for disk caches
-that a render may do without.  Packed data needs no file and is left out.
+movieclip, sound, font, volume, cachefile, strip, cache, text or path (a
+path Blender lists that no other kind covers); USER the datablock that
+uses it; PATH absolute and normalised lexically, as Blender resolves "//"
+paths (no symlink resolved); EXISTS 1 if it is on disk; REQUIRED 0 for
+disk caches and text files, which a render may do without; ABSOLUTE 1 when
+the .blend stores the path as absolute (not "//"), so that Blender on
+another machine looks for it on that machine's disk.  Packed data needs no
+file and is left out.
 """
 
 import os
@@ -41,12 +44,15 @@ class Out:
     def put(self, *fields):
         self.lines.append("\t".join(esc(f) for f in fields))
 
-    def dep(self, kind, user, path, required=True):
+    def dep(self, kind, user, path, required=True, raw=None):
+        """raw: the path as the .blend stores it (None: relative)."""
         key = (kind, user, path)
         if not path or key in self.seen:
             return
         self.seen.add(key)
-        self.put("dep", kind, user, path, 1 if os.path.exists(path) else 0, 1 if required else 0)
+        stored_absolute = raw is not None and not raw.startswith("//")
+        self.put("dep", kind, user, path, 1 if os.path.exists(path) else 0, 1 if required else 0,
+                 1 if stored_absolute else 0)
 
     def write(self):
         with open(self.path, "w", encoding="utf-8", errors="surrogateescape") as f:
@@ -116,32 +122,34 @@ def scan_images(out):
         else:
             files = [path]
         for f in files:
-            out.dep("image", id_name(img), f)
+            out.dep("image", id_name(img), f, raw=img.filepath)
 
 
 def scan_simple(out):
     for lib in bpy.data.libraries:  # indirect libraries are listed too
         if not packed(lib):
-            out.dep("library", "Library '%s'" % lib.name, absolute(lib.filepath, lib.parent))
+            out.dep("library", "Library '%s'" % lib.name, absolute(lib.filepath, lib.parent),
+                    raw=lib.filepath)
     for clip in bpy.data.movieclips:
         path = absolute(clip.filepath, clip.library)
         for f in (sequence_files(path) if clip.source == "SEQUENCE" else [path]):
-            out.dep("movieclip", id_name(clip), f)
+            out.dep("movieclip", id_name(clip), f, raw=clip.filepath)
     for snd in bpy.data.sounds:
         if not packed(snd):
-            out.dep("sound", id_name(snd), absolute(snd.filepath, snd.library))
+            out.dep("sound", id_name(snd), absolute(snd.filepath, snd.library), raw=snd.filepath)
     for font in bpy.data.fonts:
         if font.filepath != "<builtin>" and not packed(font):
-            out.dep("font", id_name(font), absolute(font.filepath, font.library))
+            out.dep("font", id_name(font), absolute(font.filepath, font.library),
+                    raw=font.filepath)
     for vol in bpy.data.volumes:
         if not packed(vol):
             path = absolute(vol.filepath, vol.library)
             for f in (sequence_files(path) if vol.is_sequence else [path]):
-                out.dep("volume", id_name(vol), f)
+                out.dep("volume", id_name(vol), f, raw=vol.filepath)
     for cache in bpy.data.cache_files:
         path = absolute(cache.filepath, cache.library)
         for f in (sequence_files(path) if cache.is_sequence else [path]):
-            out.dep("cachefile", id_name(cache), f)
+            out.dep("cachefile", id_name(cache), f, raw=cache.filepath)
 
 
 def scan_strips(out):
@@ -151,10 +159,11 @@ def scan_strips(out):
             if strip.type == "IMAGE":
                 base = absolute(strip.directory, scene.library)
                 for elem in strip.elements:
-                    out.dep("strip", "strip '%s'" % strip.name, os.path.join(base, elem.filename))
+                    out.dep("strip", "strip '%s'" % strip.name, os.path.join(base, elem.filename),
+                            raw=strip.directory)
             elif strip.type == "MOVIE":
                 out.dep("strip", "strip '%s'" % strip.name,
-                        absolute(strip.filepath, scene.library))
+                        absolute(strip.filepath, scene.library), raw=strip.filepath)
 
 
 def scan_caches(out):
@@ -177,16 +186,24 @@ def scan_caches(out):
                 out.dep("cache", id_name(obj), path, False)
 
 
+def scan_texts(out):
+    """External text files: a render runs none of them unless scripts are
+    allowed, so they go along when they are there."""
+    for text in bpy.data.texts:
+        if text.filepath and not text.is_in_memory:
+            out.dep("text", id_name(text), absolute(text.filepath, text.library), False,
+                    raw=text.filepath)
+
+
 def scan_rest(out):
-    """Whatever Blender itself lists and no rule above covered."""
+    """Whatever Blender itself lists and no rule above covered (a file
+    with an extension is required; a folder is not)."""
     covered = {key[2] for key in out.seen}
     for path in bpy.utils.blend_paths(absolute=True, packed=False):
         path = os.path.normpath(path)
         if path in covered or "<UDIM>" in path or "<UVTILE>" in path:
             continue
-        if any(path == os.path.normpath(c) for c in covered):
-            continue
-        out.dep("path", "?", path, os.path.splitext(path)[1] != "")
+        out.dep("path", "a path Blender lists", path, os.path.splitext(path)[1] != "")
 
 
 def denoises(scene):
@@ -223,6 +240,7 @@ def main():
     scan_images(out)
     scan_strips(out)
     scan_caches(out)
+    scan_texts(out)
     scan_rest(out)
     out.write()
 

@@ -27,8 +27,8 @@ static void test_parse(void)
     static const char text[] = "blend\t/s/shots/a b.blend\n"
                                "range\t1\t250\t2\n"
                                "denoise\t1\n"
-                               "dep\timage\tImage 'x\\ty'\t/s/tex/back\\\\slash\\nnl.png\t1\t1\n"
-                               "dep\tcache\tObject 'Smoke'\t/s/cache\t0\t0\n";
+                               "dep\timage\tImage 'x\\ty'\t/s/tex/back\\\\slash\\nnl.png\t1\t1\t0\n"
+                               "dep\tcache\tObject 'Smoke'\t/s/cache\t0\t0\t0\n";
     rm_scan_t sc;
     rm_err_t err;
     CHECK_MSG(rm_scan_parse(text, sizeof text - 1, &sc, &err) == 0, "%s", err.msg);
@@ -59,10 +59,10 @@ static void scan_of(rm_scan_t *sc, bool wood_there)
     char text[2048];
     snprintf(text, sizeof text,
              "blend\t%1$s/shots/sh010/sh010.blend\nrange\t1\t2\t1\ndenoise\t0\n"
-             "dep\tlibrary\tLibrary 'props.blend'\t%1$s/assets/props.blend\t1\t1\n"
-             "dep\timage\tImage 'wood.png'\t%1$s/assets/tex/wood.png\t%2$d\t1\n"
-             "dep\timage\tImage 'ground.png'\t%1$s/shots/sh010/maps/ground.png\t1\t1\n"
-             "dep\tcache\tObject 'Smoke'\t%1$s/shots/sh010/blendcache_sh010\t0\t0\n",
+             "dep\tlibrary\tLibrary 'props.blend'\t%1$s/assets/props.blend\t1\t1\t0\n"
+             "dep\timage\tImage 'wood.png'\t%1$s/assets/tex/wood.png\t%2$d\t1\t0\n"
+             "dep\timage\tImage 'ground.png'\t%1$s/shots/sh010/maps/ground.png\t1\t1\t1\n"
+             "dep\tcache\tObject 'Smoke'\t%1$s/shots/sh010/blendcache_sh010\t0\t0\t0\n",
              base, wood_there ? 1 : 0);
     rm_err_t err;
     CHECK_MSG(rm_scan_parse(text, strlen(text), sc, &err) == 0, "%s", err.msg);
@@ -128,6 +128,10 @@ static void test_plan(void)
     in2.allow_missing = true;
     CHECK_MSG(rm_deps_plan(&in2, &d, &err) == 0, "%s", err.msg);
     CHECK(d.missing == 1 && d.npaths == 3 && !has_path(&d, "assets/tex/wood.png"));
+    fflush(report); /* a file the .blend names by an absolute path is pointed out */
+    CHECK_MSG(strstr(listing, "1 file is named by an absolute path") &&
+                  strstr(listing, "maps/ground.png"),
+              "%s", listing);
     rm_deps_free(&d);
     fclose(report);
     free(listing);
