@@ -10,10 +10,13 @@ ROOT/assets/props.blend        collection "Props": object "Crate" textured with
 ROOT/maps_store/ground.png     reached through the symlinked folder
 ROOT/shots/sh010/maps -> ../../maps_store
 ROOT/shots/sh010/seq/flash.000N.png   an image sequence, N = 1..3
+ROOT/shots/sh010/udim/skin.100N.png   UDIM tiles 1001 and 1002
 ROOT/shots/sh010/sh010.blend   links "Props" from //../../assets/props.blend,
-                               a floor textured with //maps/ground.png and a
+                               a floor textured with //maps/ground.png, a
                                card showing //seq/flash.0001.png (sequence),
-                               Cycles, 2 frames, 48x27, denoising off
+                               the tiled image //udim/skin.<UDIM>.png (kept by
+                               a fake user, not rendered), Cycles, 2 frames,
+                               48x27, denoising off
 """
 
 import os
@@ -108,6 +111,9 @@ def make_shot():
     card = mesh("plane", "Card", (2, 1, 0.5), material("Flash", os.path.join(
         shot, "seq/flash.0001.png"), sequence=3), size=1.5)
     card.rotation_euler = (1.3, 0, 0.4)
+    skin = bpy.data.images.load(os.path.join(shot, "udim/skin.1001.png"))
+    skin.source = "TILED"  # Blender finds tile 1002 beside it
+    skin.use_fake_user = True
     world = bpy.data.worlds.new("World")
     world.color = (0.05, 0.05, 0.05)
     scene.world = world
@@ -143,6 +149,8 @@ if not os.path.islink(os.path.join(ROOT, "shots/sh010/maps")):
     os.symlink("../../maps_store", os.path.join(ROOT, "shots/sh010/maps"))
 for n, rgb in ((1, (1, 0, 0)), (2, (0, 1, 0)), (3, (0, 0, 1))):
     write_png(os.path.join(ROOT, "shots/sh010/seq/flash.%04d.png" % n), rgb)
+for n in (1001, 1002):
+    write_png(os.path.join(ROOT, "shots/sh010/udim/skin.%d.png" % n), (0.5, 0.5, 0.5))
 make_base()
 make_props()
 make_shot()

@@ -2,7 +2,7 @@
 # A studio's layout submits as it is: meshctl asks the local Blender what
 # shots/sh010/sh010.blend uses (a library in //../../assets that links
 # another library, a texture in it, a texture through a symlinked folder,
-# an image sequence), sends them below their common ancestor, and the
+# an image sequence, UDIM tiles), sends them below their common ancestor, and the
 # mesh's frames equal plain Blender's pixel for pixel.  A missing texture is
 # refused by name (--allow-missing renders without it), a file outside
 # --root is refused, denoising becomes a requirement (or --no-denoise), and
@@ -12,7 +12,7 @@ command -v blender >/dev/null || { echo "skipped: no blender"; exit 77; }
 here=$(dirname "$0")
 S="$T/studio"
 shot="$S/shots/sh010/sh010.blend"
-blender -b --factory-startup --python "$here/make_studio.py" -- "$S" >"$T/make.log" 2>&1 ||
+blender -b --factory-startup --python-exit-code 1 --python "$here/make_studio.py" -- "$S" >"$T/make.log" 2>&1 ||
   fail "cannot make the studio layout"
 [ -L "$S/shots/sh010/maps" ] || fail "the maps folder should be a symlink"
 
@@ -28,8 +28,8 @@ python3 - "$out" "$S" <<'PY' || fail "submit: $out"
 import json, sys
 o, root = json.loads(sys.argv[1]), sys.argv[2]
 assert o["root"] == root and o["blend"] == "shots/sh010/sh010.blend", o
-# the .blend, 2 libraries, wood, ground, 3 frames of the sequence
-assert o["project_files"] == 8 and o["missing"] == 0 and o["requires"] == [], o
+# the .blend, 2 libraries, wood, ground, 3 frames of the sequence, 2 UDIM tiles
+assert o["project_files"] == 10 and o["missing"] == 0 and o["requires"] == [], o
 assert o["state"] == "done" and o["frames_done"] == 2 and o["fetched"] == 2, o
 PY
 pass "the shot went with its root at the studio: $(echo "$out" | json root)"
