@@ -116,7 +116,7 @@ typedef struct {
     uint64_t res_y;
     char *engine;   /* "" | CYCLES | BLENDER_EEVEE | BLENDER_WORKBENCH */
     char *device;   /* "" (= CPU) | CPU | CUDA | OPTIX | HIP */
-    char *format;   /* PNG | JPEG | OPEN_EXR | TIFF */
+    char *format;   /* "" (as in the file) | PNG | JPEG | OPEN_EXR | OPEN_EXR_MULTILAYER | TIFF */
     uint64_t chunk; /* frames per task, >= 1 */
     int64_t priority;
     bool allow_scripts;    /* run the .blend's embedded Python */

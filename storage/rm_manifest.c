@@ -6,7 +6,6 @@
     here, after decoding, because the codec knows only sizes and types. */
 #include "rm_manifest.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -18,6 +17,7 @@
 #include <unistd.h>
 
 #include "rm_chunker.h"
+#include "rm_tree.h"
 
 #define RM_MANIFEST_VERSION 1
 
@@ -346,285 +346,57 @@ out:
     return rc;
 }
 
-/*  --- Collecting the project's files ---------------------------------------- */
-
-typedef struct {
-    char *abs; /* where to read it */
-    char *rel; /* its path in the manifest */
-} entry_t;
-
-typedef struct {
-    const char *root; /* realpath of the .blend's folder */
-    size_t root_len;
-    entry_t *items;
-    size_t count;
-    size_t cap;
-} collect_t;
-
-/*  Directories being walked, innermost first, to stop symlink loops. */
-typedef struct dir_stack {
-    dev_t dev;
-    ino_t ino;
-    const struct dir_stack *up;
-} dir_stack_t;
-
-static void collect_free(collect_t *c)
-{
-    for (size_t i = 0; i < c->count; i++) {
-        free(c->items[i].abs);
-        free(c->items[i].rel);
-    }
-    free(c->items);
-    memset(c, 0, sizeof *c);
-}
-
-/*  The part of abs below root, or NULL if abs is not inside root. */
-static const char *below_root(const collect_t *c, const char *abs)
-{
-    if (strcmp(c->root, "/") == 0)
-        return abs + 1;
-    if (strncmp(abs, c->root, c->root_len) != 0)
-        return NULL;
-    if (abs[c->root_len] == '\0')
-        return abs + c->root_len;
-    return abs[c->root_len] == '/' ? abs + c->root_len + 1 : NULL;
-}
-
-static int add_entry(collect_t *c, const char *abs, const char *rel, rm_err_t *err)
-{
-    if (c->count >= RM_MANIFEST_MAX_FILES)
-        return rm_err_set(err, RM_EINVAL, "project has more than %d files (at %s)",
-                          RM_MANIFEST_MAX_FILES, abs);
-    if (path_problem(rel) || strlen(rel) > RM_MAX_PATH)
-        return rm_err_set(err, RM_EINVAL, "cannot store path '%s' (too long or not relative)", rel);
-    if (c->count == c->cap) {
-        size_t ncap = c->cap ? c->cap * 2 : 64;
-        entry_t *items = realloc(c->items, ncap * sizeof *items);
-        if (!items)
-            return rm_err_set(err, RM_ENOMEM, "out of memory listing %s", abs);
-        c->items = items;
-        c->cap = ncap;
-    }
-    entry_t *e = &c->items[c->count];
-    e->abs = strdup(abs);
-    e->rel = strdup(rel);
-    if (!e->abs || !e->rel) {
-        free(e->abs);
-        free(e->rel);
-        return rm_err_set(err, RM_ENOMEM, "out of memory listing %s", abs);
-    }
-    c->count++;
-    return 0;
-}
-
-static int walk_dir(collect_t *c, const char *abs, const struct stat *st, const dir_stack_t *up,
-                    rm_err_t *err);
-
-/*  One directory entry at abs (a logical path inside root): follows a
-    symlink only if its target stays inside root. */
-static int walk_entry(collect_t *c, const char *abs, const dir_stack_t *up, rm_err_t *err)
-{
-    struct stat lst, st;
-    if (lstat(abs, &lst) != 0)
-        return rm_err_set(err, rm_err_from_errno(errno), "cannot stat %s: %s", abs,
-                          strerror(errno));
-    if (S_ISLNK(lst.st_mode)) {
-        char *target = realpath(abs, NULL);
-        if (!target)
-            return rm_err_set(err, RM_ENOTFOUND, "symlink %s is broken: %s", abs, strerror(errno));
-        bool inside = below_root(c, target) != NULL;
-        free(target);
-        if (!inside)
-            return rm_err_set(err, RM_EINVAL, "symlink %s points outside the project folder %s",
-                              abs, c->root);
-    }
-    if (stat(abs, &st) != 0)
-        return rm_err_set(err, rm_err_from_errno(errno), "cannot stat %s: %s", abs,
-                          strerror(errno));
-    if (S_ISREG(st.st_mode))
-        return add_entry(c, abs, below_root(c, abs), err);
-    if (S_ISDIR(st.st_mode))
-        return walk_dir(c, abs, &st, up, err);
-    return 0; /* sockets, fifos, devices: not project data */
-}
-
-static char *join_path(const char *dir, const char *name)
-{
-    size_t dl = strcmp(dir, "/") == 0 ? 0 : strlen(dir);
-    size_t nl = strlen(name);
-    char *path = malloc(dl + nl + 2);
-    if (path) {
-        memcpy(path, dir, dl);
-        path[dl] = '/';
-        memcpy(path + dl + 1, name, nl + 1);
-    }
-    return path;
-}
-
-static int walk_dir(collect_t *c, const char *abs, const struct stat *st, const dir_stack_t *up,
-                    rm_err_t *err)
-{
-    for (const dir_stack_t *d = up; d; d = d->up)
-        if (d->dev == st->st_dev && d->ino == st->st_ino)
-            return rm_err_set(err, RM_EINVAL, "symlink loop at %s", abs);
-    dir_stack_t here = {st->st_dev, st->st_ino, up};
-    DIR *dir = opendir(abs);
-    if (!dir)
-        return rm_err_set(err, rm_err_from_errno(errno), "cannot open folder %s: %s", abs,
-                          strerror(errno));
-    int rc = 0;
-    struct dirent *de;
-    while (rc == 0 && (de = readdir(dir)) != NULL) {
-        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-            continue;
-        char *child = join_path(abs, de->d_name);
-        if (!child)
-            rc = rm_err_set(err, RM_ENOMEM, "out of memory listing %s", abs);
-        else if (strlen(child) >= PATH_MAX)
-            rc = rm_err_set(err, RM_EINVAL, "path too long: %s", child);
-        else
-            rc = walk_entry(c, child, &here, err);
-        free(child);
-    }
-    closedir(dir);
-    return rc;
-}
-
-/*  One path the user named: must resolve inside root. */
-static int collect_path(collect_t *c, const char *path, rm_err_t *err)
-{
-    char *abs = realpath(path, NULL);
-    if (!abs)
-        return rm_err_set(err, rm_err_from_errno(errno), "cannot attach %s: %s", path,
-                          strerror(errno));
-    int rc;
-    struct stat st;
-    const char *rel = below_root(c, abs);
-    if (!rel)
-        rc = rm_err_set(err, RM_EINVAL, "attached path %s is outside the project folder %s", path,
-                        c->root);
-    else if (stat(abs, &st) != 0)
-        rc = rm_err_set(err, rm_err_from_errno(errno), "cannot stat %s: %s", path, strerror(errno));
-    else if (S_ISREG(st.st_mode))
-        rc = add_entry(c, abs, rel, err);
-    else if (S_ISDIR(st.st_mode))
-        rc = walk_dir(c, abs, &st, NULL, err);
-    else
-        rc = rm_err_set(err, RM_EINVAL, "attached path %s is not a file or folder", path);
-    free(abs);
-    return rc;
-}
-
-static int entry_cmp(const void *a, const void *b)
-{
-    return strcmp(((const entry_t *)a)->rel, ((const entry_t *)b)->rel);
-}
-
-/*  Sorts by manifest path (bytewise, so every locale agrees) and drops
-    repeats: a file attached twice, or inside an attached folder. */
-static void sort_unique(collect_t *c)
-{
-    if (c->count == 0)
-        return;
-    qsort(c->items, c->count, sizeof *c->items, entry_cmp);
-    size_t out = 1;
-    for (size_t i = 1; i < c->count; i++) {
-        if (strcmp(c->items[i].rel, c->items[out - 1].rel) == 0) {
-            free(c->items[i].abs);
-            free(c->items[i].rel);
-        } else {
-            c->items[out++] = c->items[i];
-        }
-    }
-    c->count = out;
-}
-
 /*  --- Build -------------------------------------------------------------------- */
 
-/*  Sets *root to the realpath of blend's folder and *rel to its name there. */
-static int blend_root(const char *blend, char **root, char **rel, rm_err_t *err)
+static int build_files(const rm_tree_t *t, emitter_t *em, rm_manifest_t *m, rm_err_t *err)
 {
-    char *abs = realpath(blend, NULL);
-    struct stat st;
-    if (!abs)
-        return rm_err_set(err, rm_err_from_errno(errno), "cannot open %s: %s", blend,
-                          strerror(errno));
-    if (stat(abs, &st) != 0 || !S_ISREG(st.st_mode)) {
-        free(abs);
-        return rm_err_set(err, RM_EINVAL, "%s is not a regular file", blend);
-    }
-    char *slash = strrchr(abs, '/'); /* realpath is absolute: there is one */
-    *rel = strdup(slash + 1);
-    if (slash == abs)
-        slash++; /* the .blend is in "/" */
-    *slash = '\0';
-    *root = abs;
-    if (!*rel) {
-        free(abs);
-        *root = NULL;
-        return rm_err_set(err, RM_ENOMEM, "out of memory");
-    }
-    return 0;
-}
-
-static int build_files(const collect_t *c, emitter_t *em, rm_manifest_t *m, rm_err_t *err)
-{
-    m->files.items = calloc(c->count ? c->count : 1, sizeof *m->files.items);
+    m->files.items = calloc(t->count ? t->count : 1, sizeof *m->files.items);
     if (!m->files.items)
         return rm_err_set(err, RM_ENOMEM, "out of memory");
-    for (size_t i = 0; i < c->count; i++) {
+    for (size_t i = 0; i < t->count; i++) {
         rm_manifest_file_t *f = &m->files.items[i];
+        if (check_path(t->items[i].rel, RM_EINVAL, err) != 0)
+            return -1;
+        if (strlen(t->items[i].rel) > RM_MAX_PATH)
+            return rm_err_set(err, RM_EINVAL, "path too long for a manifest: %s", t->items[i].rel);
         m->files.count++;
-        f->path = strdup(c->items[i].rel);
+        f->path = strdup(t->items[i].rel);
         if (!f->path)
             return rm_err_set(err, RM_ENOMEM, "out of memory");
-        if (chunk_file(c->items[i].abs, 0, em, f, err) != 0)
+        if (chunk_file(t->items[i].abs, 0, em, f, err) != 0)
             return -1;
     }
     return 0;
 }
 
-int rm_manifest_build(const char *blend, const char *const *attach, size_t nattach,
-                      rm_store_t *store, rm_chunk_sink_fn sink, void *sink_arg,
-                      rm_manifest_t *manifest, char **blend_rel, rm_err_t *err)
+int rm_manifest_build(const char *root, const char *const *paths, size_t npaths, rm_store_t *store,
+                      rm_chunk_sink_fn sink, void *sink_arg, rm_manifest_t *manifest, rm_err_t *err)
 {
     memset(manifest, 0, sizeof *manifest);
-    *blend_rel = NULL;
-    collect_t c = {0};
+    rm_tree_t t;
     emitter_t em = {store, sink, sink_arg, {0}, NULL};
-    char *root = NULL, *rel = NULL;
     int rc = -1;
-
-    if (blend_root(blend, &root, &rel, err) != 0)
+    if (rm_tree_init(&t, root, RM_MANIFEST_MAX_FILES, err) != 0)
         goto out;
-    c.root = root;
-    c.root_len = strlen(root);
-    if (collect_path(&c, blend, err) != 0)
-        goto out;
-    for (size_t i = 0; i < nattach; i++)
-        if (collect_path(&c, attach[i], err) != 0)
+    for (size_t i = 0; i < npaths; i++)
+        if (rm_tree_add(&t, paths[i], err) != 0)
             goto out;
-    sort_unique(&c);
-
+    rm_tree_sort(&t);
     em.buf = malloc(RM_READ_BUF);
     if (!em.buf) {
         rm_err_set(err, RM_ENOMEM, "out of memory");
         goto out;
     }
     manifest->version = RM_MANIFEST_VERSION;
-    if (build_files(&c, &em, manifest, err) != 0)
+    if (build_files(&t, &em, manifest, err) != 0)
         goto out;
-    *blend_rel = rel;
-    rel = NULL;
     rc = 0;
 out:
     if (rc != 0)
         rm_manifest_free(manifest);
     free(em.buf);
     hash_set_free(&em.sunk);
-    collect_free(&c);
-    free(root);
-    free(rel);
+    rm_tree_free(&t);
     return rc;
 }
 
@@ -893,7 +665,10 @@ int rm_manifest_store_files(rm_store_t *store, const char *dir, const char *cons
             goto out;
         }
         /* What a render wrote, not what a link points at. */
-        char *abs = join_path(dir, sorted[i]);
+        size_t len = strlen(dir) + strlen(sorted[i]) + 2;
+        char *abs = malloc(len);
+        if (abs)
+            snprintf(abs, len, "%s/%s", dir, sorted[i]);
         int crc = abs ? chunk_file(abs, O_NOFOLLOW, &em, &files[i], err)
                       : rm_err_set(err, RM_ENOMEM, "out of memory storing %s", dir);
         free(abs);

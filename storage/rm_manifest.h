@@ -31,21 +31,21 @@ typedef struct {
 
 extern const rm_struct_desc_t rm_manifest_desc;
 
-/*  Builds a manifest for the project whose main file is `blend` plus the
-    files and folders in `attach` (recursively).  Each path is stored
-    relative to the directory holding `blend`, so textures and linked
-    libraries referenced with relative paths resolve on the node.  An attached
-    path outside that directory is refused (RM_EINVAL, naming it).  Chunks go
+/*  Builds a manifest of the files and folders (recursively) in `paths`,
+    each stored under its path below the folder `root`.  Paths are taken
+    lexically, as Blender resolves "//../x" (rm_tree.h): ".." is removed
+    without resolving symlinks, so the tree on a node looks like the one
+    Blender sees here, and contents are read through symlinks.  A path
+    outside root is refused (RM_EINVAL, naming it and the root).  Chunks go
     into `store` if it is not NULL; `sink` (if not NULL) is called for each
     new chunk instead/as well, so a client without a store can keep them in
-    memory.  *blend_rel receives the .blend's path inside the manifest
-    (malloc'd).  Files are listed sorted by path so the same tree always
-    gives the same manifest hash. */
+    memory.  Files are listed sorted by path so the same tree always gives
+    the same manifest hash. */
 typedef int (*rm_chunk_sink_fn)(void *arg, const rm_hash_t *hash, const uint8_t *data, size_t len,
                                 rm_err_t *err);
-int rm_manifest_build(const char *blend, const char *const *attach, size_t nattach,
-                      rm_store_t *store, rm_chunk_sink_fn sink, void *sink_arg,
-                      rm_manifest_t *manifest, char **blend_rel, rm_err_t *err);
+int rm_manifest_build(const char *root, const char *const *paths, size_t npaths, rm_store_t *store,
+                      rm_chunk_sink_fn sink, void *sink_arg, rm_manifest_t *manifest,
+                      rm_err_t *err);
 
 /*  Encodes manifest, stores it as a chunk (store and/or sink) and returns its
     hash.  A manifest larger than RM_MAX_CHUNK_SIZE is refused (RM_EINVAL). */

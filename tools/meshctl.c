@@ -3,7 +3,8 @@
     This file is the table of commands, their options and their usage; the
     commands live in rm_cmd_*.c and the reference is docs/meshctl.md.  Exit
     codes: 0 done, 1 job failed or request refused, 2 usage error or bad
-    input file, 3 cannot reach or authenticate. */
+    input file, 3 cannot reach or authenticate, 4 done with frame warnings
+    (--strict). */
 #include <czmq.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -40,26 +41,19 @@ static const rm_opt_spec_t json_opts[] = {FLAG("json"), END};
 /* "wait?": --wait or --wait=SECONDS (rm_cli.h) */
 static const rm_opt_spec_t drain_opts[] = {FLAG("now"), FLAG("wait?"), FLAG("json"), END};
 static const rm_opt_spec_t submit_opts[] = {
-    OPT("frames"),
-    OPT("scene"),
-    OPT("camera"),
-    OPT("samples"),
-    OPT("percent"),
-    OPT("resolution"),
-    OPT("engine"),
-    OPT("device"),
-    OPT("format"),
-    OPT("chunk"),
-    {"attach", true, true},
-    OPT("priority"),
-    OPT("name"),
-    OPT("timeout"),
-    FLAG("allow-scripts"),
-    OPT("out"),
-    FLAG("wait"),
-    FLAG("json"),
-    END,
+    OPT("frames"),      OPT("scene"),           OPT("camera"),
+    OPT("samples"),     OPT("percent"),         OPT("resolution"),
+    OPT("engine"),      OPT("device"),          OPT("format"),
+    OPT("chunk"),       {"attach", true, true}, OPT("priority"),
+    OPT("name"),        OPT("timeout"),         FLAG("allow-scripts"),
+    OPT("root"),        FLAG("allow-missing"),  FLAG("no-scan"),
+    FLAG("no-denoise"), FLAG("preempt"),        OPT("out"),
+    FLAG("job-dir"),    FLAG("overwrite"),      FLAG("wait"),
+    FLAG("strict"),     FLAG("json"),           END,
 };
+static const rm_opt_spec_t wait_opts[] = {FLAG("strict"), FLAG("json"), END};
+static const rm_opt_spec_t fetch_opts[] = {FLAG("job-dir"), FLAG("overwrite"), FLAG("json"), END};
+static const rm_opt_spec_t job_opts[] = {FLAG("files"), FLAG("json"), END};
 
 static const command_t commands[] = {
     {"init", rm_cmd_init, init_opts, 0, 0,
@@ -72,18 +66,20 @@ static const command_t commands[] = {
      "submit FILE.blend [--frames 1-250|1,5,10-20|1-100:5] [--scene NAME] [--camera NAME]\n"
      "       [--samples N] [--percent N] [--resolution WxH]\n"
      "       [--engine CYCLES|BLENDER_EEVEE|BLENDER_WORKBENCH] [--device CPU|CUDA|OPTIX|HIP]\n"
-     "       [--format PNG|JPEG|OPEN_EXR|TIFF] [--chunk N] [--attach PATH]... [--priority N]\n"
-     "       [--name NAME] [--timeout SECONDS] [--allow-scripts] [--out DIR] [--wait] [--json]",
-     "send a .blend (and attached files) to the mesh as a render job"},
+     "       [--format PNG|JPEG|OPEN_EXR|OPEN_EXR_MULTILAYER|TIFF] [--chunk N] [--root DIR]\n"
+     "       [--attach PATH]... [--allow-missing] [--no-scan] [--no-denoise] [--priority N]\n"
+     "       [--preempt] [--name NAME] [--timeout SECONDS] [--allow-scripts]\n"
+     "       [--out DIR [--job-dir] [--overwrite]] [--wait [--strict]] [--json]",
+     "send a .blend and the files it uses to the mesh as a render job"},
     {"status", rm_cmd_status, json_opts, 0, 0, "status [--json]", "the node's and mesh's state"},
     {"jobs", rm_cmd_jobs, json_opts, 0, 0, "jobs [--json]", "list jobs"},
     {"nodes", rm_cmd_nodes, json_opts, 0, 0, "nodes [--json]", "list the mesh's nodes"},
-    {"wait", rm_cmd_wait, json_opts, 1, 1, "wait JOB [--json]",
-     "follow a job until it ends, with progress"},
-    {"fetch", rm_cmd_fetch, json_opts, 2, 2, "fetch JOB DIR [--json]",
-     "download a job's rendered frames into DIR"},
-    {"job", rm_cmd_job, json_opts, 1, 1, "job JOB [--json]",
-     "one job frame by frame: who rendered each, attempts, reasons"},
+    {"wait", rm_cmd_wait, wait_opts, 1, 1, "wait JOB [--strict] [--json]",
+     "follow a job until it ends, with progress (--strict: frame warnings fail it, exit 4)"},
+    {"fetch", rm_cmd_fetch, fetch_opts, 2, 2, "fetch JOB DIR [--job-dir] [--overwrite] [--json]",
+     "download every file of a job's rendered frames into DIR (--job-dir: DIR/JOB)"},
+    {"job", rm_cmd_job, job_opts, 1, 1, "job JOB [--files] [--json]",
+     "one job frame by frame: who rendered each, attempts, reasons, warnings, files"},
     {"cancel", rm_cmd_cancel, json_opts, 1, 1, "cancel JOB [--json]", "cancel a job"},
     {"logs", rm_cmd_logs, json_opts, 1, 2, "logs JOB [FRAME] [--json]",
      "a job's log, or one frame's Blender log"},
@@ -105,7 +101,7 @@ static void usage(FILE *out)
             "  --home DIR   meshctl's home (else MESH_HOME, else ~/.config/rendermesh)\n"
             "environment: MESH_TIMEOUT_MS (default 5000) bounds every wait for a node\n"
             "exit codes: 0 done, 1 job failed or request refused, 2 usage error or bad input,\n"
-            "            3 cannot reach or authenticate\n"
+            "            3 cannot reach or authenticate, 4 done with frame warnings (--strict)\n"
             "meshctl COMMAND --help shows a command's options; docs/meshctl.md has them all\n");
 }
 

@@ -16,10 +16,11 @@
 #include "rm_error.h"
 
 /*  Exit codes of meshctl (documented in docs/meshctl.md). */
-#define RM_EXIT_OK 0      /* done */
-#define RM_EXIT_FAILED 1  /* the job failed or the node refused the request */
-#define RM_EXIT_USAGE 2   /* usage error or bad input file */
-#define RM_EXIT_NOREACH 3 /* cannot reach the node or authenticate */
+#define RM_EXIT_OK 0       /* done */
+#define RM_EXIT_FAILED 1   /* the job failed or the node refused the request */
+#define RM_EXIT_USAGE 2    /* usage error or bad input file */
+#define RM_EXIT_NOREACH 3  /* cannot reach the node or authenticate */
+#define RM_EXIT_WARNINGS 4 /* --strict: the job is done but frames have warnings */
 
 #define RM_CLI_DEFAULT_TIMEOUT_MS 5000
 

@@ -57,7 +57,12 @@ void rm_cmd_json_fetch(rm_json_t *j, const char *dir, const rm_fetch_stats_t *st
     unless quiet, says how it ended (failures on stderr, with the job's
     error). */
 int rm_cmd_job_end(const rm_job_summary_t *s, bool quiet);
-/*  Says what a fetch did ("fetched 24 frames into out/ (3.1 MB)..."). */
+/*  Says what a fetch did ("fetched 24 files of 24 frames into out/ (3.1 MB)..."). */
 void rm_cmd_print_fetch(const char *dir, const rm_fetch_stats_t *st);
+/*  wait --strict: for a job that ended done, RM_EXIT_WARNINGS when any frame
+    has a warning (each listed on stderr unless quiet), else 0. */
+int rm_cmd_strict(rm_client_t *client, const char *job_id, rm_job_summary_t *final, bool quiet);
+/*  Where fetch writes: DIR, or DIR/JOB with --job-dir (malloc'd). */
+char *rm_cmd_fetch_dir(const rm_cmd_ctx_t *ctx, const char *dir, const char *job_id);
 
 #endif

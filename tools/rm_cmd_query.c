@@ -298,7 +298,17 @@ static node_count_t *count_nodes(const rm_job_reply_t *r, size_t *n)
     return c;
 }
 
-static void job_json(const rm_job_reply_t *r)
+/*  The output files of frame f, or NULL when they were not asked for. */
+static const rm_manifest_t *files_of(const rm_fetch_out_t *outs, size_t nouts,
+                                     const rm_frame_info_t *f)
+{
+    for (size_t i = 0; i < nouts; i++)
+        if (outs[i].frame == f)
+            return &outs[i].manifest;
+    return NULL;
+}
+
+static void job_json(const rm_job_reply_t *r, const rm_fetch_out_t *outs, size_t nouts)
 {
     rm_json_t *j = rm_json_new(stdout);
     rm_json_object(j, NULL);
@@ -328,12 +338,42 @@ static void job_json(const rm_job_reply_t *r)
         rm_json_str(j, "file", f->file);
         rm_json_u64(j, "size", f->size);
         rm_json_str(j, "error", f->error);
+        rm_json_str(j, "warning", f->warning ? f->warning : "");
+        const rm_manifest_t *m = files_of(outs, nouts, f);
+        rm_json_array(j, "files");
+        for (uint32_t k = 0; m && k < m->files.count; k++) {
+            rm_json_object(j, NULL);
+            rm_json_str(j, "path", m->files.items[k].path);
+            rm_json_u64(j, "size", m->files.items[k].size);
+            rm_json_end(j);
+        }
+        rm_json_end(j);
         rm_json_end(j);
     }
     rm_json_destroy(&j);
 }
 
-static int job_text(rm_job_reply_t *r)
+/*  Each frame's warning, and with --files each output file, under the
+    table: they are too long for a column. */
+static void job_notes(rm_job_reply_t *r, const rm_fetch_out_t *outs, size_t nouts)
+{
+    for (uint32_t i = 0; i < r->frames.count; i++) {
+        rm_frame_info_t *f = &r->frames.items[i];
+        if (f->warning && *f->warning)
+            printf("warning   frame %" PRIu64 ": %s\n", f->frame, rm_cli_clean(f->warning));
+    }
+    for (size_t i = 0; i < nouts; i++) {
+        const rm_manifest_t *m = &outs[i].manifest;
+        for (uint32_t k = 0; k < m->files.count; k++) {
+            char size[32];
+            rm_cli_fmt_bytes(m->files.items[k].size, size, sizeof size);
+            printf("%-9s frame %" PRIu64 ": %s (%s)\n", i || k ? "" : "files", outs[i].frame->frame,
+                   rm_cli_clean(m->files.items[k].path), size);
+        }
+    }
+}
+
+static int job_text(rm_job_reply_t *r, const rm_fetch_out_t *outs, size_t nouts)
 {
     rm_job_summary_t *s = &r->summary;
     char age[24];
@@ -376,23 +416,40 @@ static int job_text(rm_job_reply_t *r)
     }
     rm_table_print(t, stdout);
     rm_table_destroy(&t);
+    job_notes(r, outs, nouts);
     return RM_EXIT_OK;
 }
 
 int rm_cmd_job(rm_cmd_ctx_t *ctx)
 {
     const char *job_id = NULL;
+    rm_client_t *client = NULL;
+    rm_fetch_out_t *outs = NULL;
+    size_t nouts = 0;
+    uint32_t not_done = 0;
+    rm_err_t err = {0};
     rm_msg_t reply;
     int rc = rm_cmd_job_arg(ctx, &job_id);
     rm_job_ref_t ref = {(char *)job_id};
     if (rc == RM_EXIT_OK)
-        rc = ask(ctx, RM_MSG_JOB_INFO, &ref, RM_MSG_JOB_REPLY, &reply);
-    if (rc != RM_EXIT_OK)
+        rc = rm_cmd_connect(ctx, &client);
+    if (rc == RM_EXIT_OK &&
+        rm_client_call(client, RM_MSG_JOB_INFO, &ref, RM_MSG_JOB_REPLY, 0, &reply, &err) != 0)
+        rc = rm_cmd_fail(&err, client);
+    if (rc != RM_EXIT_OK) {
+        rm_client_destroy(&client);
         return rc;
-    if (ctx->json)
-        job_json(&reply.u.job_reply);
+    }
+    /* the output files are one more request per frame: on demand */
+    if ((ctx->json || rm_args_has(ctx->args, "files")) &&
+        rm_fetch_manifests(client, &reply.u.job_reply, &outs, &nouts, &not_done, &err) != 0)
+        rc = rm_cmd_fail(&err, client);
+    else if (ctx->json)
+        job_json(&reply.u.job_reply, outs, nouts);
     else
-        rc = job_text(&reply.u.job_reply);
+        rc = job_text(&reply.u.job_reply, outs, nouts);
+    rm_fetch_outs_free(outs, nouts);
     rm_msg_free(&reply);
+    rm_client_destroy(&client);
     return rc;
 }

@@ -19,6 +19,7 @@ typedef struct {
     bool waited;
     rm_fetch_stats_t fetch;
     bool fetched;
+    char *out_dir; /* --out DIR, or DIR/JOB with --job-dir */
 } submit_t;
 
 static void print_json(const submit_t *s)
@@ -30,6 +31,14 @@ static void print_json(const submit_t *s)
     rm_json_u64(j, "chunks_sent", s->stats.chunks_sent);
     rm_json_u64(j, "bytes_sent", s->stats.bytes_sent);
     rm_json_u64(j, "chunks_total", s->stats.chunks_total);
+    rm_json_str(j, "root", s->req.deps.root);
+    rm_json_str(j, "blend", s->req.spec.blend);
+    rm_json_u64(j, "project_files", s->req.deps.npaths);
+    rm_json_u64(j, "missing", s->req.deps.missing);
+    rm_json_array(j, "requires");
+    for (uint32_t i = 0; i < s->req.spec.requires.count; i++)
+        rm_json_str(j, NULL, s->req.spec.requires.items[i]);
+    rm_json_end(j);
     if (s->waited) {
         rm_json_str(j, "state", s->final.state);
         rm_json_u64(j, "frames_done", s->final.frames_done);
@@ -37,7 +46,7 @@ static void print_json(const submit_t *s)
         rm_json_str(j, "error", s->final.error);
     }
     if (s->fetched)
-        rm_cmd_json_fetch(j, s->req.out, &s->fetch);
+        rm_cmd_json_fetch(j, s->out_dir, &s->fetch);
     rm_json_destroy(&j);
 }
 
@@ -53,7 +62,9 @@ static void print_accepted(const submit_t *s)
 /*  Builds the manifest and runs the conversation until ACCEPTED. */
 static int send_job(rm_client_t *client, submit_t *s, rm_err_t *err)
 {
-    rm_project_t *project = rm_project_new(s->req.blend, s->req.attach, s->req.nattach, err);
+    rm_project_t *project =
+        rm_project_new(s->req.deps.root, s->req.blend_abs, (const char *const *)s->req.deps.paths,
+                       s->req.deps.npaths, err);
     if (!project)
         return -1;
     int rc = 0;
@@ -76,13 +87,18 @@ static int follow(rm_cmd_ctx_t *ctx, rm_client_t *client, submit_t *s)
         return rm_cmd_fail(&err, client);
     s->waited = true;
     int rc = rm_cmd_job_end(&s->final, ctx->json);
+    if (rc == RM_EXIT_OK && rm_args_has(ctx->args, "strict"))
+        rc = rm_cmd_strict(client, s->req.spec.job_id, &s->final, ctx->json);
     if (!s->req.out)
         return rc;
-    if (rm_fetch_job(client, s->req.spec.job_id, s->req.out, &s->fetch, &err) != 0)
+    if (!(s->out_dir = rm_cmd_fetch_dir(ctx, s->req.out, s->req.spec.job_id)))
+        return RM_EXIT_FAILED;
+    if (rm_fetch_job(client, s->req.spec.job_id, s->out_dir, rm_args_has(ctx->args, "overwrite"),
+                     &s->fetch, &err) != 0)
         return rm_cmd_fail(&err, client);
     s->fetched = true;
     if (!ctx->json)
-        rm_cmd_print_fetch(s->req.out, &s->fetch);
+        rm_cmd_print_fetch(s->out_dir, &s->fetch);
     return rc;
 }
 
@@ -110,6 +126,7 @@ int rm_cmd_submit(rm_cmd_ctx_t *ctx)
         print_json(&s);
     rm_codec_free(&rm_job_summary_desc, &s.final);
     rm_submit_req_free(&s.req);
+    free(s.out_dir);
     rm_client_destroy(&client);
     return rc;
 }

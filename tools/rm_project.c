@@ -12,6 +12,7 @@
 #include "rm_chunker.h"
 #include "rm_manifest.h"
 #include "rm_store.h"
+#include "rm_tree.h"
 
 #define SCAN_BUF (2 * RM_CHUNK_MAX)
 
@@ -150,15 +151,10 @@ static int build_index(rm_project_t *self, rm_err_t *err)
     return 0;
 }
 
-/*  Where the manifest's relative paths start: the folder of the .blend's
-    realpath, as rm_manifest_build takes it. */
-static int build_files(rm_project_t *self, const char *blend, rm_err_t *err)
+/*  Where each file is read again: root and its path in the manifest, the
+    lexical path rm_manifest_build read it from. */
+static int build_files(rm_project_t *self, const char *root, rm_err_t *err)
 {
-    char *abs = realpath(blend, NULL);
-    if (!abs)
-        return rm_err_set(err, rm_err_from_errno(errno), "cannot open %s: %s", blend,
-                          strerror(errno));
-    *strrchr(abs, '/') = '\0'; /* realpath is absolute: "/x.blend" gives "" */
     int rc = 0;
     self->nfiles = self->manifest.files.count;
     self->files = calloc(self->nfiles ? self->nfiles : 1, sizeof *self->files);
@@ -166,35 +162,56 @@ static int build_files(rm_project_t *self, const char *blend, rm_err_t *err)
         rc = rm_err_set(err, RM_ENOMEM, "out of memory");
     for (uint32_t f = 0; rc == 0 && f < self->nfiles; f++) {
         const rm_manifest_file_t *mf = &self->manifest.files.items[f];
-        size_t len = strlen(abs) + strlen(mf->path) + 2;
+        size_t len = strlen(root) + strlen(mf->path) + 2;
         pfile_t *pf = &self->files[f];
         if (!(pf->path = malloc(len))) {
             rc = rm_err_set(err, RM_ENOMEM, "out of memory");
             break;
         }
-        snprintf(pf->path, len, "%s/%s", abs, mf->path);
+        snprintf(pf->path, len, "%s/%s", strcmp(root, "/") == 0 ? "" : root, mf->path);
         pf->size = mf->size;
         pf->nchunks = mf->chunks.count;
     }
+    return rc;
+}
+
+/*  The .blend's path inside the manifest. */
+static int blend_rel(rm_project_t *self, const char *root, const char *blend, rm_err_t *err)
+{
+    char *abs = rm_path_absolute(blend);
+    const char *rel = abs ? rm_path_below(root, abs) : NULL;
+    int rc = 0;
+    if (!abs)
+        rc = rm_err_set(err, RM_ENOMEM, "out of memory");
+    else if (!rel || !*rel)
+        rc = rm_err_set(err, RM_EINVAL, "%s is outside the project root %s", blend, root);
+    else if (!(self->blend_rel = strdup(rel)))
+        rc = rm_err_set(err, RM_ENOMEM, "out of memory");
     free(abs);
     return rc;
 }
 
-rm_project_t *rm_project_new(const char *blend, const char *const *attach, size_t nattach,
-                             rm_err_t *err)
+rm_project_t *rm_project_new(const char *root, const char *blend, const char *const *paths,
+                             size_t npaths, rm_err_t *err)
 {
     rm_project_t *self = calloc(1, sizeof *self);
-    if (!self) {
+    char *abs_root = rm_path_absolute(root);
+    if (!self || !abs_root) {
         rm_err_set(err, RM_ENOMEM, "out of memory");
-        return NULL;
-    }
-    if (rm_manifest_build(blend, attach, nattach, NULL, count_sink, &self->bytes_total,
-                          &self->manifest, &self->blend_rel, err) != 0 ||
-        rm_manifest_store(&self->manifest, NULL, keep_sink, self, &self->mhash, err) != 0 ||
-        build_index(self, err) != 0 || build_files(self, blend, err) != 0) {
+        free(abs_root);
         rm_project_destroy(&self);
         return NULL;
     }
+    if (blend_rel(self, abs_root, blend, err) != 0 ||
+        rm_manifest_build(abs_root, paths, npaths, NULL, count_sink, &self->bytes_total,
+                          &self->manifest, err) != 0 ||
+        rm_manifest_store(&self->manifest, NULL, keep_sink, self, &self->mhash, err) != 0 ||
+        build_index(self, err) != 0 || build_files(self, abs_root, err) != 0) {
+        free(abs_root);
+        rm_project_destroy(&self);
+        return NULL;
+    }
+    free(abs_root);
     if (!self->mchunk) {
         rm_err_set(err, RM_EIO, "the manifest of %s was not produced", blend);
         rm_project_destroy(&self);

@@ -1,7 +1,8 @@
 /*  rm_project: the project a client submits, without its bytes in memory.
 
-    A project is a .blend plus attached files and folders.  rm_project_new
-    builds its manifest (rm_manifest_build, no store) and keeps only the
+    A project is a .blend plus the files and folders it uses, below a root
+    folder.  rm_project_new builds its manifest (rm_manifest_build, no
+    store) and keeps only the
     manifest and the manifest chunk; projects can be gigabytes.  When the
     node asks for a chunk, rm_project_chunk finds which file holds it (from
     the manifest), re-chunks that file with rm_chunker_next while streaming
@@ -19,8 +20,10 @@
 
 typedef struct _rm_project_t rm_project_t;
 
-rm_project_t *rm_project_new(const char *blend, const char *const *attach, size_t nattach,
-                             rm_err_t *err);
+/*  `paths` (the .blend among them) are stored below `root`; `blend` names
+    the .blend, which must be inside root. */
+rm_project_t *rm_project_new(const char *root, const char *blend, const char *const *paths,
+                             size_t npaths, rm_err_t *err);
 void rm_project_destroy(rm_project_t **self_p);
 
 const rm_hash_t *rm_project_manifest_hash(const rm_project_t *self);

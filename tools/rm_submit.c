@@ -1,29 +1,25 @@
 /*  rm_submit: the job a user asks for, and sending it (see rm_submit.h). */
-#define _GNU_SOURCE /* environ */
 #include "rm_submit.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <sodium.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
-#include <poll.h>
-#include <signal.h>
-#include <czmq.h>
 #include <unistd.h>
 
 #include "rm_frames.h"
 #include "rm_store.h"
+#include "rm_tree.h"
 
 /*  --- Options -> job spec ------------------------------------------------ */
 
 static const char *const engines[] = {"CYCLES", "BLENDER_EEVEE", "BLENDER_WORKBENCH", NULL};
 static const char *const devices[] = {"CPU", "CUDA", "OPTIX", "HIP", NULL};
-static const char *const formats[] = {"PNG", "JPEG", "OPEN_EXR", "TIFF", NULL};
+static const char *const formats[] = {"PNG",  "JPEG", "OPEN_EXR", "OPEN_EXR_MULTILAYER",
+                                      "TIFF", NULL};
 
 int rm_submit_check_blend(const char *path, rm_err_t *err)
 {
@@ -86,89 +82,9 @@ static int opt_choice(const rm_args_t *args, const char *name, const char *const
     return set_str(field, opt, choice, "", 32, err);
 }
 
-#define SCENE_RANGE_TIMEOUT_MS 60000
-
-/*  Reads Blender's output for the RM_RANGE line; a Blender that takes
-    longer than SCENE_RANGE_TIMEOUT_MS is killed. */
-static void read_range(int fd, pid_t pid, long *first, long *last, long *step)
-{
-    char buf[65536];
-    size_t used = 0;
-    int64_t deadline = zclock_mono() + SCENE_RANGE_TIMEOUT_MS;
-    for (;;) {
-        int64_t left = deadline - zclock_mono();
-        struct pollfd p = {.fd = fd, .events = POLLIN};
-        if (left <= 0 || poll(&p, 1, (int)left) <= 0) {
-            kill(pid, SIGKILL);
-            break;
-        }
-        if (used == sizeof buf - 1)
-            used = 0; /* only lines matter; drop what was not one */
-        ssize_t n = read(fd, buf + used, sizeof buf - 1 - used);
-        if (n <= 0)
-            break;
-        used += (size_t)n;
-        buf[used] = '\0';
-        char *hit = strstr(buf, "RM_RANGE ");
-        if (hit && strchr(hit, '\n')) {
-            sscanf(hit + 9, "%ld %ld %ld", first, last, step);
-            break;
-        }
-    }
-}
-
-/*  Reads the scene's own frame range with the Blender on this machine (an
-    artist submitting has one), so `submit` without --frames renders what
-    `blender -a` would.  The file's scripts stay off; the scene name travels
-    in the environment, never through a shell. */
-static int scene_range(const char *blend, const char *scene, char *text, size_t size, rm_err_t *err)
-{
-    static const char expr[] =
-        "import bpy, os\n"
-        "n = os.environ.get('RM_SCENE') or ''\n"
-        "s = bpy.data.scenes.get(n) if n else bpy.context.scene\n"
-        "print('RM_RANGE', s.frame_start, s.frame_end, s.frame_step) if s else "
-        "print('RM_NOSCENE')\n";
-    const char *blender = getenv("MESH_BLENDER") ? getenv("MESH_BLENDER") : "blender";
-    char *argv[] = {(char *)blender,      "-b",          "--factory-startup",
-                    "--disable-autoexec", (char *)blend, "--python-expr",
-                    (char *)expr,         NULL};
-    int fds[2];
-    if (pipe(fds) != 0)
-        return rm_err_set(err, RM_EIO, "pipe: %s", strerror(errno));
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
-    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_addclose(&fa, fds[0]);
-    setenv("RM_SCENE", scene ? scene : "", 1);
-    pid_t pid;
-    int rc = posix_spawnp(&pid, blender, &fa, NULL, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    close(fds[1]);
-    if (rc != 0) {
-        close(fds[0]);
-        return rm_err_set(err, RM_EINVAL,
-                          "no --frames given and no Blender here (%s: %s) to read the scene's "
-                          "frame range; give --frames",
-                          blender, strerror(rc));
-    }
-    long first = -1, last = -1, step = 1;
-    read_range(fds[0], pid, &first, &last, &step);
-    close(fds[0]);
-    waitpid(pid, NULL, 0);
-    if (first < 0 || last < first || step < 1)
-        return rm_err_set(err, RM_EINVAL,
-                          "no --frames given and Blender could not read the frame range of %s%s%s",
-                          blend, scene ? ", scene " : "", scene ? scene : "");
-    if (step > 1)
-        snprintf(text, size, "%ld-%ld:%ld", first, last, step);
-    else
-        snprintf(text, size, "%ld-%ld", first, last);
-    return 0;
-}
-
-static int parse_frames(const rm_args_t *args, const char *blend, rm_job_spec_t *spec,
+/*  The frames: --frames, else the scene's own range as the local Blender
+    read it, so `submit` without --frames renders what `blender -a` would. */
+static int parse_frames(const rm_args_t *args, const rm_submit_req_t *req, rm_job_spec_t *spec,
                         rm_err_t *err)
 {
     const char *text = rm_args_get(args, "frames");
@@ -176,9 +92,18 @@ static int parse_frames(const rm_args_t *args, const char *blend, rm_job_spec_t 
     uint32_t count = 0;
     char scene_frames[96];
     if (!text) {
-        if (scene_range(blend, rm_args_get(args, "scene"), scene_frames, sizeof scene_frames,
-                        err) != 0)
-            return -1;
+        const rm_scan_t *sc = &req->scan;
+        if (!req->scanned)
+            return rm_err_set(err, RM_EINVAL, "--no-scan needs --frames");
+        if (!sc->has_range || sc->first < 0 || sc->last < sc->first || sc->step < 1)
+            return rm_err_set(err, RM_EINVAL,
+                              "no --frames given and Blender could not read the frame range of %s",
+                              req->blend);
+        if (sc->step > 1)
+            snprintf(scene_frames, sizeof scene_frames, "%ld-%ld:%ld", sc->first, sc->last,
+                     sc->step);
+        else
+            snprintf(scene_frames, sizeof scene_frames, "%ld-%ld", sc->first, sc->last);
         text = scene_frames;
     }
     if (rm_frames_parse(text, &ranges, &count, err) != 0)
@@ -200,6 +125,8 @@ static int parse_render(const rm_args_t *args, rm_job_spec_t *s, rm_err_t *err)
         (prio && rm_cli_parse_i64("--priority", prio, -1000000, 1000000, &s->priority, err) != 0))
         return -1;
     s->allow_scripts = rm_args_has(args, "allow-scripts");
+    s->preempt = rm_args_has(args, "preempt");
+    s->no_denoise = rm_args_has(args, "no-denoise");
     return 0;
 }
 
@@ -211,7 +138,7 @@ static int parse_strings(const rm_args_t *args, const char *blend, rm_job_spec_t
         set_str(&s->camera, "--camera", rm_args_get(args, "camera"), "", RM_MAX_NAME, err) != 0 ||
         opt_choice(args, "engine", engines, "", &s->engine, err) != 0 ||
         opt_choice(args, "device", devices, "", &s->device, err) != 0 ||
-        opt_choice(args, "format", formats, "PNG", &s->format, err) != 0)
+        opt_choice(args, "format", formats, "", &s->format, err) != 0)
         return -1;
     return 0;
 }
@@ -235,16 +162,64 @@ static int parse_paths(const rm_args_t *args, rm_submit_req_t *req, rm_err_t *er
     return 0;
 }
 
+/*  Asks the local Blender what the file needs, unless --no-scan. */
+static int scan(const rm_args_t *args, rm_submit_req_t *req, rm_err_t *err)
+{
+    const char *scene = rm_args_get(args, "scene");
+    if (rm_args_has(args, "no-scan"))
+        return 0;
+    if (rm_scan_run(req->blend_abs, scene, &req->scan, err) != 0)
+        return -1;
+    req->scanned = true;
+    if (scene && !req->scan.has_range)
+        return rm_err_set(err, RM_EINVAL, "--scene: %s has no scene '%s' (it has: %s)", req->blend,
+                          scene, req->scan.scenes ? req->scan.scenes : "none");
+    return 0;
+}
+
+/*  The project: the .blend, what it uses, --attach, below the root. */
+static int project_files(const rm_args_t *args, rm_submit_req_t *req, rm_err_t *err)
+{
+    rm_deps_in_t in = {
+        req->blend_abs, rm_args_get(args, "root"),          req->attach,
+        req->nattach,   rm_args_has(args, "allow-missing"), req->scanned ? &req->scan : NULL,
+        stderr};
+    if (in.root && !*in.root)
+        return rm_err_set(err, RM_EINVAL, "--root needs a folder");
+    return rm_deps_plan(&in, &req->deps, err);
+}
+
+/*  Denoising is the artist's setting: a job that uses it needs nodes that
+    can honour it, unless the user says --no-denoise. */
+static int denoise(rm_submit_req_t *req, rm_err_t *err)
+{
+    rm_job_spec_t *s = &req->spec;
+    if (!req->scan.denoise || s->no_denoise)
+        return 0;
+    if (!(s->requires.items = calloc(1, sizeof *s->requires.items)) ||
+        !(s->requires.items[0] = strdup("denoise")))
+        return rm_err_set(err, RM_ENOMEM, "out of memory");
+    s->requires.count = 1;
+    fprintf(stderr, "meshctl: note: the scene renders with denoising, so the job requires nodes "
+                    "whose Blender can denoise (--no-denoise renders without)\n");
+    return 0;
+}
+
 int rm_submit_req_parse(const rm_args_t *args, rm_submit_req_t *req, rm_err_t *err)
 {
     memset(req, 0, sizeof *req);
     req->blend = rm_args_pos(args, 0);
     if (!req->blend || rm_args_npos(args) != 1)
         return rm_err_set(err, RM_EINVAL, "submit takes one .blend file");
-    /* Reading the scene's range starts Blender: every cheaper check first. */
+    if (!(req->blend_abs = rm_path_absolute(req->blend)))
+        return rm_err_set(err, RM_ENOMEM, "out of memory");
+    /* Reading the scene starts Blender: every cheaper check first. */
+    bool given = rm_args_has(args, "frames");
     if (rm_submit_check_blend(req->blend, err) != 0 || parse_render(args, &req->spec, err) != 0 ||
         parse_strings(args, req->blend, &req->spec, err) != 0 || parse_paths(args, req, err) != 0 ||
-        parse_frames(args, req->blend, &req->spec, err) != 0)
+        (given && parse_frames(args, req, &req->spec, err) != 0) || scan(args, req, err) != 0 ||
+        (!given && parse_frames(args, req, &req->spec, err) != 0) ||
+        project_files(args, req, err) != 0 || denoise(req, err) != 0)
         return -1;
     return 0;
 }
@@ -253,6 +228,9 @@ void rm_submit_req_free(rm_submit_req_t *req)
 {
     rm_codec_free(&rm_job_spec_desc, &req->spec);
     free(req->attach);
+    rm_deps_free(&req->deps);
+    free(req->blend_abs);
+    rm_scan_free(&req->scan);
     memset(req, 0, sizeof *req);
 }
 

@@ -14,8 +14,10 @@
 
 #include "rm_cli.h"
 #include "rm_client.h"
+#include "rm_deps.h"
 #include "rm_msg.h"
 #include "rm_project.h"
+#include "rm_scan.h"
 
 #define RM_SUBMIT_WINDOW 16 /* CHUNK_PUTs in flight */
 #define RM_SUBMIT_RETRIES 3 /* SUBMITs sent again after a timeout */
@@ -23,15 +25,23 @@
 typedef struct {
     rm_job_spec_t spec;  /* heap strings, free with rm_submit_req_free */
     const char *blend;   /* the .blend, as given */
+    char *blend_abs;     /* absolute, lexical */
     const char **attach; /* --attach paths (point into the command line) */
     size_t nattach;
     const char *out; /* --out DIR or NULL */
     bool wait;       /* --wait or --out */
+    bool scanned;    /* the local Blender read the file (not --no-scan) */
+    rm_scan_t scan;  /* what it found */
+    rm_deps_t deps;  /* the project's root and files */
 } rm_submit_req_t;
 
 /*  Validates everything the user gave, before any network: the file is a
     .blend (magic "BLENDER", gzip or zstd), frames parse, enums and numbers
-    are in range, attached paths exist.  RM_EINVAL with a message naming
+    are in range, attached paths exist; then asks the local Blender once
+    (rm_scan, unless --no-scan) for the frame range, the files the .blend
+    uses (missing ones refused unless --allow-missing: rm_deps) and whether
+    it denoises (then spec.requires holds "denoise", or --no-denoise sets
+    spec.no_denoise).  RM_EINVAL with a message naming
     the option or file.  The job id is left empty (see rm_submit_new_id). */
 int rm_submit_req_parse(const rm_args_t *args, rm_submit_req_t *req, rm_err_t *err);
 void rm_submit_req_free(rm_submit_req_t *req);

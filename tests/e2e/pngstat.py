@@ -64,4 +64,5 @@ def main():
     print(json.dumps({"green": green, "magenta": magenta, "pixels": total}))
 
 
-main()
+if __name__ == "__main__":
+    main()

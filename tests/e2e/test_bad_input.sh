@@ -29,15 +29,20 @@ expect_exit 1 "does not run Python" "$MESHCTL" submit "$scene" --frames 1 --allo
 pass "a job asking to run the .blend's scripts is refused by default"
 
 # A file that starts like a .blend but is cut short: Blender cannot read it.
+# meshctl's own Blender says so before anything is sent; past it
+# (--no-scan), the node's Blender fails the job.
 head -c 3000 "$scene" >"$T/truncated.blend"
-expect_exit 1 "cannot read" "$MESHCTL" submit "$T/truncated.blend" --frames 1-2 --wait
-pass "a corrupt .blend fails its job with 'cannot read'"
+expect_exit 2 "cannot read" "$MESHCTL" submit "$T/truncated.blend" --frames 1-2
+expect_exit 1 "cannot read" "$MESHCTL" submit "$T/truncated.blend" --frames 1-2 --no-scan --wait
+pass "a corrupt .blend is refused by meshctl, and fails its job with 'cannot read' on the node"
 
-expect_exit 1 "Nope" "$MESHCTL" submit "$scene" --frames 1 --scene Nope --wait
+expect_exit 2 "Nope" "$MESHCTL" submit "$scene" --frames 1 --scene Nope
+grep -q "Alt" "$T/out.txt" || fail "meshctl should list the scenes: $(cat "$T/out.txt")"
+expect_exit 1 "Nope" "$MESHCTL" submit "$scene" --frames 1 --scene Nope --no-scan --wait
 grep -q "Alt" "$T/out.txt" || fail "the error should list the scenes: $(cat "$T/out.txt")"
 expect_exit 1 "NoCam" "$MESHCTL" submit "$scene" --frames 1 --camera NoCam --wait
 grep -q "SideCam" "$T/out.txt" || fail "the error should list the cameras: $(cat "$T/out.txt")"
-pass "unknown scene and camera fail the job, listing what exists"
+pass "an unknown scene is refused by meshctl; unknown scene and camera fail the job, listing what exists"
 
 # The node still renders good jobs after all that, with a chosen camera.
 "$MESHCTL" submit "$scene" --frames 1 --camera SideCam --out "$T/ok" >/dev/null ||

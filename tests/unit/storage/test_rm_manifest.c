@@ -94,13 +94,14 @@ static int build(const fixture_t *fx, rm_store_t *store, rm_chunk_sink_fn sink, 
                  rm_manifest_t *m, char **blend_rel, rm_err_t *err)
 {
     char blend[512], tex[512], lib[512], dup[512];
-    /* a ".." in the .blend's path: realpath must resolve it */
+    /* a ".." in the .blend's path: removed lexically */
     pathf(blend, sizeof blend, fx->proj, "textures/../scene.blend");
     pathf(tex, sizeof tex, fx->proj, "textures");
     pathf(lib, sizeof lib, fx->proj, "lib/linked.blend");
     pathf(dup, sizeof dup, fx->proj, "textures/a.png");
-    const char *attach[] = {tex, lib, dup};
-    return rm_manifest_build(blend, attach, 3, store, sink, arg, m, blend_rel, err);
+    const char *paths[] = {blend, tex, lib, dup};
+    *blend_rel = strdup("scene.blend");
+    return rm_manifest_build(fx->proj, paths, 4, store, sink, arg, m, err);
 }
 
 static void check_layout(const rm_manifest_t *m)
@@ -239,20 +240,16 @@ static void test_refused(const fixture_t *fx, rm_store_t *store)
 {
     rm_err_t err;
     rm_manifest_t m;
-    char *rel = NULL;
-    char blend[512], out[512], bad[512];
+    char blend[512], out[512];
     pathf(blend, sizeof blend, fx->proj, "scene.blend");
     pathf(out, sizeof out, fx->base, "outside/other.png");
-    pathf(bad, sizeof bad, fx->proj, "bad");
 
-    const char *a1[] = {out};
-    CHECK(rm_manifest_build(blend, a1, 1, store, NULL, NULL, &m, &rel, &err) == -1);
-    CHECK_MSG(err.code == RM_EINVAL && strstr(err.msg, out), "%s", err.msg);
-    CHECK(rel == NULL && m.files.count == 0 && m.files.items == NULL);
-
-    const char *a2[] = {bad};
-    CHECK(rm_manifest_build(blend, a2, 1, store, NULL, NULL, &m, &rel, &err) == -1);
-    CHECK_MSG(err.code == RM_EINVAL && strstr(err.msg, "escape.png"), "%s", err.msg);
+    const char *a1[] = {blend, out};
+    CHECK(rm_manifest_build(fx->proj, a1, 2, store, NULL, NULL, &m, &err) == -1);
+    CHECK_MSG(err.code == RM_EINVAL && strstr(err.msg, out) && strstr(err.msg, fx->proj) &&
+                  strstr(err.msg, "outside the project root"),
+              "%s", err.msg);
+    CHECK(m.files.count == 0 && m.files.items == NULL);
 
     char loop[512], fifo[512];
     pathf(loop, sizeof loop, fx->proj, "loop");
@@ -263,21 +260,72 @@ static void test_refused(const fixture_t *fx, rm_store_t *store)
     CHECK(symlink("..", loop) == 0); /* inside the project, but an ancestor */
     pathf(loop, sizeof loop, fx->proj, "loop");
     const char *a4[] = {loop};
-    CHECK(rm_manifest_build(blend, a4, 1, store, NULL, NULL, &m, &rel, &err) == -1);
+    CHECK(rm_manifest_build(fx->proj, a4, 1, store, NULL, NULL, &m, &err) == -1);
     CHECK_MSG(err.code == RM_EINVAL && strstr(err.msg, "symlink loop at"), "%s", err.msg);
     pathf(loop, sizeof loop, fx->proj, "loop/inner/up");
     CHECK(unlink(loop) == 0);
 
     pathf(fifo, sizeof fifo, fx->proj, "textures/fifo");
     const char *a5[] = {fifo};
-    CHECK(rm_manifest_build(blend, a5, 1, store, NULL, NULL, &m, &rel, &err) == -1);
+    CHECK(rm_manifest_build(fx->proj, a5, 1, store, NULL, NULL, &m, &err) == -1);
     CHECK_MSG(err.code == RM_EINVAL && strstr(err.msg, fifo), "%s", err.msg);
 
     char nope[512];
     pathf(nope, sizeof nope, fx->proj, "nope.png");
     const char *a3[] = {nope};
-    CHECK(rm_manifest_build(blend, a3, 1, store, NULL, NULL, &m, &rel, &err) == -1);
+    CHECK(rm_manifest_build(fx->proj, a3, 1, store, NULL, NULL, &m, &err) == -1);
     CHECK_MSG(err.code == RM_ENOTFOUND && strstr(err.msg, nope), "%s", err.msg);
+
+    char broken[512];
+    pathf(broken, sizeof broken, fx->proj, "broken.png");
+    CHECK(symlink("nowhere.png", broken) == 0);
+    const char *a6[] = {broken};
+    CHECK(rm_manifest_build(fx->proj, a6, 1, store, NULL, NULL, &m, &err) == -1);
+    CHECK_MSG(err.code == RM_ENOTFOUND && strstr(err.msg, "broken"), "%s", err.msg);
+    CHECK(unlink(broken) == 0);
+}
+
+/*  A studio layout: the root above the .blend's folder, a symlinked
+    folder kept under its own name (contents read through it), a symlink
+    to a file outside the root followed, and ".." taken lexically (after
+    a symlinked folder, ".." goes back up the link's name, not its
+    target's parent, as Blender does). */
+static void test_root_and_links(const fixture_t *fx, rm_store_t *store)
+{
+    rm_err_t err;
+    rm_manifest_t m;
+    char link[512], blend[512], other[512], bad[512], lexical[512];
+    pathf(link, sizeof link, fx->proj, "linked");
+    CHECK(symlink("../outside", link) == 0);
+    pathf(blend, sizeof blend, fx->proj, "linked/../scene.blend"); /* realpath: base/scene.blend */
+    pathf(other, sizeof other, fx->proj, "linked/other.png");
+    pathf(bad, sizeof bad, fx->proj, "bad");
+    pathf(lexical, sizeof lexical, fx->base, "proj/./lib//../lib/linked.blend");
+    const char *paths[] = {blend, other, bad, lexical};
+    CHECK_MSG(rm_manifest_build(fx->base, paths, 4, store, NULL, NULL, &m, &err) == 0, "%s",
+              err.msg);
+    static const struct {
+        const char *path;
+        uint64_t size;
+    } want[] = {
+        {"proj/bad/escape.png", 1000},
+        {"proj/lib/linked.blend", 200 * 1000},
+        {"proj/linked/other.png", 1000},
+        {"proj/scene.blend", 300 * 1000},
+    };
+    CHECK_MSG(m.files.count == 4, "%u files", m.files.count);
+    for (uint32_t i = 0; i < m.files.count && i < 4; i++)
+        CHECK_MSG(strcmp(m.files.items[i].path, want[i].path) == 0 &&
+                      m.files.items[i].size == want[i].size,
+                  "file %u: %s", i, m.files.items[i].path);
+    rm_manifest_free(&m);
+
+    /* the same shot with its root at the .blend's folder: the link escapes it */
+    pathf(other, sizeof other, fx->proj, "linked/../../outside/other.png");
+    const char *p2[] = {blend, other};
+    CHECK(rm_manifest_build(fx->proj, p2, 2, store, NULL, NULL, &m, &err) == -1);
+    CHECK_MSG(err.code == RM_EINVAL && strstr(err.msg, "outside/other.png"), "%s", err.msg);
+    CHECK(unlink(link) == 0);
 }
 
 static void compare_tree(const fixture_t *fx, const rm_manifest_t *m, const char *out)
@@ -497,6 +545,7 @@ int main(void)
         test_build_and_hash(&fx, store, &mhash);
         test_sink(&fx);
         test_refused(&fx, store);
+        test_root_and_links(&fx, store);
         test_materialize(&fx, store, &mhash);
         test_missing(&fx, store, &mhash);
         test_store_file(&fx, store);

@@ -141,13 +141,11 @@ static void make_project(project_t *p)
     pathf(blend, sizeof blend, p->proj, "scene.blend");
     pathf(tex, sizeof tex, p->proj, "tex");
     pathf(lib, sizeof lib, p->proj, "lib");
-    const char *attach[] = {tex, lib};
-    char *blend_rel = NULL;
+    const char *paths[] = {blend, tex, lib};
     rm_err_t err;
     p->origin = new_store(p, "origin");
-    CHECK(rm_manifest_build(blend, attach, 2, p->origin, NULL, NULL, &p->m, &blend_rel, &err) == 0);
+    CHECK(rm_manifest_build(p->proj, paths, 3, p->origin, NULL, NULL, &p->m, &err) == 0);
     CHECK(rm_manifest_store(&p->m, p->origin, NULL, NULL, &p->mhash, &err) == 0);
-    free(blend_rel);
     /* The distinct chunks: what a store without any of them lacks. */
     rm_store_t *empty = new_store(p, "empty");
     CHECK(rm_manifest_missing(&p->m, empty, &p->chunks, &p->nchunks, UINT32_MAX, &err) == 0);

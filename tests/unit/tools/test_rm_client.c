@@ -5,6 +5,7 @@
     whole submit conversation, fetch, and chunk location by re-chunking. */
 #include "rm_cli.h"
 #include "rm_client.h"
+#include "rm_cmd.h"
 #include "rm_fetch.h"
 #include "rm_json.h"
 #include "rm_manifest.h"
@@ -70,13 +71,14 @@ static rm_args_t *parse(int argc, char **argv, const rm_opt_spec_t *specs, rm_er
 /*  --- Options -------------------------------------------------------------- */
 
 static const rm_opt_spec_t submit_specs[] = {
-    {"frames", true, false},  {"scene", true, false},   {"camera", true, false},
-    {"samples", true, false}, {"percent", true, false}, {"resolution", true, false},
-    {"engine", true, false},  {"device", true, false},  {"format", true, false},
-    {"chunk", true, false},   {"attach", true, true},   {"priority", true, false},
-    {"name", true, false},    {"timeout", true, false}, {"allow-scripts", false, false},
-    {"out", true, false},     {"wait", false, false},   {"json", false, false},
-    {NULL, false, false},
+    {"frames", true, false},      {"scene", true, false},          {"camera", true, false},
+    {"samples", true, false},     {"percent", true, false},        {"resolution", true, false},
+    {"engine", true, false},      {"device", true, false},         {"format", true, false},
+    {"chunk", true, false},       {"attach", true, true},          {"priority", true, false},
+    {"name", true, false},        {"timeout", true, false},        {"allow-scripts", false, false},
+    {"out", true, false},         {"wait", false, false},          {"json", false, false},
+    {"root", true, false},        {"allow-missing", false, false}, {"no-scan", false, false},
+    {"no-denoise", false, false}, {"preempt", false, false},       {NULL, false, false},
 };
 
 static void test_args(void)
@@ -263,7 +265,9 @@ static void test_names_and_addresses(void)
 {
     rm_err_t err;
     CHECK(rm_fetch_name_ok("frame_0001.png"));
-    CHECK(!rm_fetch_name_ok("../x.png") && !rm_fetch_name_ok("a/b.png"));
+    CHECK(!rm_fetch_name_ok("../x.png") && rm_fetch_name_ok("passes/normal_0001.exr"));
+    CHECK(!rm_fetch_name_ok("/etc/x") && !rm_fetch_name_ok("a//b") && !rm_fetch_name_ok("a/"));
+    CHECK(!rm_fetch_name_ok("a/../b") && !rm_fetch_name_ok("a/./b") && !rm_fetch_name_ok("a\\b"));
     CHECK(!rm_fetch_name_ok(".hidden") && !rm_fetch_name_ok("") && !rm_fetch_name_ok(NULL));
     CHECK(!rm_fetch_name_ok("a\nb"));
 
@@ -345,15 +349,33 @@ static void test_submit_parse(const char *tmp)
     write_file(junk, "hello", 5);
     write_file(tex, "png", 3);
 
-    char *a1[] = {blend,     "--frames",       "1-100:5", "--engine", "cycles", "--resolution",
-                  "640x360", "--attach",       tex,       "--out",    "frames", "--priority",
-                  "-3",      "--allow-scripts"};
-    rm_args_t *args = submit_args(a1, 14);
+    char *a1[] = {blend,
+                  "--frames",
+                  "1-100:5",
+                  "--engine",
+                  "cycles",
+                  "--resolution",
+                  "640x360",
+                  "--attach",
+                  tex,
+                  "--out",
+                  "frames",
+                  "--priority",
+                  "-3",
+                  "--allow-scripts",
+                  "--no-scan",
+                  "--preempt",
+                  "--no-denoise",
+                  "--format",
+                  "open_exr_multilayer"};
+    rm_args_t *args = submit_args(a1, 19);
     CHECK(args && rm_submit_req_parse(args, &req, &err) == 0);
     CHECK(req.spec.frames.count == 1 && req.spec.frames.items[0].first == 1 &&
           req.spec.frames.items[0].last == 100 && req.spec.frames.items[0].step == 5);
     CHECK(strcmp(req.spec.engine, "CYCLES") == 0 && strcmp(req.spec.device, "") == 0);
-    CHECK(strcmp(req.spec.format, "PNG") == 0 && req.spec.chunk == 1);
+    CHECK(strcmp(req.spec.format, "OPEN_EXR_MULTILAYER") == 0 && req.spec.chunk == 1);
+    CHECK(req.spec.preempt && req.spec.no_denoise && req.spec.requires.count == 0);
+    CHECK(req.deps.npaths == 2 && req.deps.root && strcmp(req.deps.root, tmp) == 0);
     CHECK(req.spec.res_x == 640 && req.spec.res_y == 360 && req.spec.priority == -3);
     CHECK(strcmp(req.spec.name, "scene.blend") == 0);
     CHECK(req.spec.allow_scripts && req.wait && strcmp(req.out, "frames") == 0);
@@ -361,23 +383,31 @@ static void test_submit_parse(const char *tmp)
     rm_submit_req_free(&req);
     rm_args_destroy(&args);
 
-    char *a2[] = {gz, "--frames", "7"}; /* defaults: no wait, the file's settings */
-    args = submit_args(a2, 3);
+    char *a2[] = {gz, "--frames", "7", "--no-scan"}; /* defaults: no wait, the file's settings */
+    args = submit_args(a2, 4);
     CHECK(args && rm_submit_req_parse(args, &req, &err) == 0);
     CHECK(req.spec.frames.count == 1 && !req.wait && !req.out && req.spec.samples == 0);
+    CHECK(strcmp(req.spec.format, "") == 0 && !req.spec.preempt && !req.spec.no_denoise);
     rm_submit_req_free(&req);
     rm_args_destroy(&args);
 
-    /* No --frames: the scene's range is read with the local Blender; with
-       none (or a file it cannot read) the error says to give --frames. */
+    /* The local Blender reads the scene's range and what the file uses;
+       without one the error says how to do without (--no-scan, which
+       needs --frames). */
     char *a3[] = {gz};
     setenv("MESH_BLENDER", "/nonexistent/blender", 1);
     args = submit_args(a3, 1);
     CHECK(args && rm_submit_req_parse(args, &req, &err) == -1);
-    CHECK_MSG(strstr(err.msg, "no Blender here") && strstr(err.msg, "--frames"), "%s", err.msg);
+    CHECK_MSG(strstr(err.msg, "no Blender here") && strstr(err.msg, "--no-scan"), "%s", err.msg);
     rm_submit_req_free(&req);
     rm_args_destroy(&args);
     unsetenv("MESH_BLENDER");
+    char *a4[] = {gz, "--no-scan"};
+    args = submit_args(a4, 2);
+    CHECK(args && rm_submit_req_parse(args, &req, &err) == -1);
+    CHECK_MSG(strstr(err.msg, "--no-scan needs --frames"), "%s", err.msg);
+    rm_submit_req_free(&req);
+    rm_args_destroy(&args);
 
     struct {
         char *opt, *value, *want;
@@ -481,7 +511,7 @@ static const rm_manifest_file_t *find_file(const rm_manifest_t *m, const char *p
     rm_manifest_build for reference and as an rm_project. */
 typedef struct {
     char root[600], blend[700], big[700], tex[700], lib[700];
-    const char *attach[2];
+    const char *attach[3]; /* the .blend and its files */
     rm_manifest_t m;
     char *rel;
     rm_project_t *p;
@@ -496,12 +526,12 @@ static bool project_open(project_fixture_t *fx, const char *tmp, const char *nam
     snprintf(fx->big, sizeof fx->big, "%s/tex/big.bin", fx->root);
     snprintf(fx->tex, sizeof fx->tex, "%s/tex", fx->root);
     snprintf(fx->lib, sizeof fx->lib, "%s/lib/dup.bin", fx->root);
-    fx->attach[0] = fx->tex;
-    fx->attach[1] = fx->lib;
+    fx->attach[0] = fx->blend;
+    fx->attach[1] = fx->tex;
+    fx->attach[2] = fx->lib;
     fx->rel = NULL;
-    CHECK(rm_manifest_build(fx->blend, fx->attach, 2, NULL, NULL, NULL, &fx->m, &fx->rel, &err) ==
-          0);
-    fx->p = rm_project_new(fx->blend, fx->attach, 2, &err);
+    CHECK(rm_manifest_build(fx->root, fx->attach, 3, NULL, NULL, NULL, &fx->m, &err) == 0);
+    fx->p = rm_project_new(fx->root, fx->blend, fx->attach, 3, &err);
     CHECK_MSG(fx->p != NULL, "%s", err.msg);
     return fx->p != NULL;
 }
@@ -575,7 +605,7 @@ static void test_project_edits(const char *tmp)
     rm_project_destroy(&fx.p);
 
     /* edited before the first NEED: the lazily computed offsets disagree */
-    fx.p = rm_project_new(fx.blend, fx.attach, 2, &err);
+    fx.p = rm_project_new(fx.root, fx.blend, fx.attach, 3, &err);
     CHECK(fx.p != NULL && truncate(fx.big, BIG_SIZE - 100000) == 0);
     CHECK(fx.p && big && rm_project_chunk(fx.p, &big->chunks.items[0], &data, &len, &err) == -1);
     CHECK(strstr(err.msg, "changed since") != NULL);
@@ -594,6 +624,7 @@ typedef struct {
     rm_bin_t welcome_cred; /* what it shows at the door */
     rm_store_t *store;
     rm_hash_t frame_output; /* a rendered frame, stored */
+    rm_hash_t multi_output; /* a frame of several files (frame_0003.exr, passes/...) */
     int puts_refused;       /* refuse this many CHUNK_PUTs with ENOSPC */
     int submits_dropped;    /* drop (do not answer) this many SUBMITs */
 } fake_t;
@@ -690,13 +721,18 @@ static void fake_job(fake_t *fk, zsock_t *sock, zframe_t *peer, rm_msg_t *msg)
         fake_send(sock, peer, RM_MSG_WATCH_REPLY, msg->req, &s);
         return;
     }
-    rm_frame_info_t frames[2] = {
+    rm_frame_info_t frames[3] = {
         {.frame = 1, .state = "done", .output = fk->frame_output, .file = "frame_0001.png"},
         {.frame = 2, .state = "failed", .file = "", .error = "Blender crashed"},
+        {.frame = 3,
+         .state = "done",
+         .output = fk->multi_output,
+         .file = "frame_0003.exr",
+         .warning = "missing file //tex/x.png"},
     };
     rm_job_reply_t r = {.summary = s};
     r.frames.items = frames;
-    r.frames.count = 2;
+    r.frames.count = 3;
     fake_send(sock, peer, RM_MSG_JOB_REPLY, msg->req, &r);
 }
 
@@ -931,8 +967,8 @@ static void test_submit(rm_client_t *c, fake_t *fk, rm_store_t *store, const cha
     make_project(root);
     snprintf(blend, sizeof blend, "%s/scene.blend", root);
     snprintf(attach, sizeof attach, "%s/tex", root);
-    const char *att[] = {attach};
-    rm_project_t *p = rm_project_new(blend, att, 1, &err);
+    const char *att[] = {blend, attach};
+    rm_project_t *p = rm_project_new(root, blend, att, 2, &err);
     CHECK(p != NULL);
     if (!p)
         return;
@@ -968,27 +1004,66 @@ static void test_submit(rm_client_t *c, fake_t *fk, rm_store_t *store, const cha
     rm_codec_free(&rm_job_summary_desc, &final);
 }
 
+/*  Frame 1 is one file, frame 3 several (a pass in a subfolder). */
 static void test_fetch(rm_client_t *c, const uint8_t *png, size_t png_len, const char *tmp)
 {
-    char out[600], got[700];
+    char out[600], got[700], pass[700], link[700];
     rm_err_t err;
     rm_fetch_stats_t fs;
+    const char *job = "00000000000000aa";
     snprintf(out, sizeof out, "%s/frames", tmp);
     snprintf(got, sizeof got, "%s/frame_0001.png", out);
-    CHECK_MSG(rm_fetch_job(c, "00000000000000aa", out, &fs, &err) == 0, "%s", err.msg);
-    CHECK(fs.fetched == 1 && fs.present == 0 && fs.not_done == 1 && fs.bytes == png_len);
+    snprintf(pass, sizeof pass, "%s/passes/normal_0003.exr", out);
+    CHECK_MSG(rm_fetch_job(c, job, out, false, &fs, &err) == 0, "%s", err.msg);
+    CHECK_MSG(fs.frames_done == 2 && fs.files == 3 && fs.fetched == 3 && fs.present == 0 &&
+                  fs.not_done == 1 && fs.bytes == png_len + 2 * 1000,
+              "%u %u %u %u", fs.frames_done, fs.files, fs.fetched, fs.present);
     size_t len = 0;
     uint8_t *data = read_file(got, &len);
     CHECK(data && len == png_len && memcmp(data, png, len) == 0);
     free(data);
-    CHECK(rm_fetch_job(c, "00000000000000aa", out, &fs, &err) == 0);
-    CHECK(fs.fetched == 0 && fs.present == 1);
-    FILE *f = fopen(got, "r+b"); /* a damaged copy is fetched again */
+    data = read_file(pass, &len);
+    CHECK(data && len == 1000 && data[0] == 'n');
+    free(data);
+    /* again: idempotent */
+    CHECK(rm_fetch_job(c, job, out, false, &fs, &err) == 0);
+    CHECK(fs.fetched == 0 && fs.present == 3);
+
+    /* a different file in the way: refused before anything is written, named */
+    FILE *f = fopen(got, "r+b");
     if (f) {
         fputc('X', f);
         fclose(f);
     }
-    CHECK(rm_fetch_job(c, "00000000000000aa", out, &fs, &err) == 0 && fs.fetched == 1);
+    CHECK(unlink(pass) == 0);
+    CHECK(rm_fetch_job(c, job, out, false, &fs, &err) == -1 && err.code == RM_EINVAL);
+    CHECK_MSG(strstr(err.msg, "frame_0001.png") && strstr(err.msg, job) &&
+                  strstr(err.msg, "--overwrite") && strstr(err.msg, "--job-dir"),
+              "%s", err.msg);
+    CHECK(access(pass, F_OK) != 0); /* nothing written */
+    CHECK(rm_fetch_job(c, job, out, true, &fs, &err) == 0);
+    CHECK(fs.fetched == 2 && fs.replaced == 1 && fs.present == 1);
+    data = read_file(got, &len);
+    CHECK(data && len == png_len && memcmp(data, png, len) == 0);
+    free(data);
+
+    /* a symlink in the way is never written through, even with overwrite */
+    snprintf(link, sizeof link, "%s/passes", out);
+    char cmd[1600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s' && ln -s /tmp '%s'", link, link);
+    CHECK(system(cmd) == 0);
+    CHECK(rm_fetch_job(c, job, out, true, &fs, &err) == -1);
+    CHECK_MSG(strstr(err.msg, "passes") && strstr(err.msg, "symlink"), "%s", err.msg);
+    CHECK(unlink(link) == 0);
+    CHECK(unlink(got) == 0 && symlink("/tmp/nonexistent-target", got) == 0);
+    CHECK(rm_fetch_job(c, job, out, true, &fs, &err) == -1);
+    CHECK_MSG(strstr(err.msg, "frame_0001.png") && strstr(err.msg, "symlink"), "%s", err.msg);
+
+    /* wait --strict: frame 3 has a warning */
+    rm_job_summary_t done = {.job_id = (char *)job, .state = "done"};
+    CHECK(rm_cmd_strict(c, job, &done, true) == RM_EXIT_WARNINGS);
+    done.state = "failed"; /* a failed job keeps its own exit code */
+    CHECK(rm_cmd_strict(c, job, &done, true) == RM_EXIT_OK);
 }
 
 static void test_conversation(const keys_t *k, const char *tmp)
@@ -1006,6 +1081,25 @@ static void test_conversation(const keys_t *k, const char *tmp)
     uint64_t size = 0;
     CHECK(store && rm_manifest_store_file(store, frame, "frame_0001.png", &fk.frame_output, &size,
                                           &err) == 0);
+    /* frame 3: a multilayer image and a pass of a File Output node */
+    char multi[600], exr[700], normal[700];
+    snprintf(multi, sizeof multi, "%s/out3", tmp);
+    snprintf(exr, sizeof exr, "%s/frame_0003.exr", multi);
+    snprintf(normal, sizeof normal, "%s/passes/normal_0003.exr", multi);
+    CHECK(mkdir(multi, 0700) == 0);
+    static uint8_t e[1000], n[1000];
+    memset(e, 'e', sizeof e);
+    memset(n, 'n', sizeof n);
+    write_file(exr, e, sizeof e);
+    snprintf(normal, sizeof normal, "%s/passes", multi);
+    CHECK(mkdir(normal, 0700) == 0);
+    snprintf(normal, sizeof normal, "%s/passes/normal_0003.exr", multi);
+    write_file(normal, n, sizeof n);
+    const char *files3[] = {exr, normal};
+    rm_manifest_t m3;
+    CHECK(rm_manifest_build(multi, files3, 2, store, NULL, NULL, &m3, &err) == 0 &&
+          rm_manifest_store(&m3, store, NULL, NULL, &fk.multi_output, &err) == 0);
+    rm_manifest_free(&m3);
     fake_addr(&fk, addr, sizeof addr);
     rm_client_t *c = rm_client_new(addr, &k->client, 2000, &err);
     CHECK_MSG(c != NULL, "%s", err.msg);
