@@ -26,6 +26,7 @@ void rm_cmd_json_summary(rm_json_t *j, const rm_job_summary_t *s)
     rm_json_str(j, "submitter", s->submitter);
     rm_json_str(j, "error", s->error);
     rm_json_u64(j, "version", s->version);
+    rm_json_str(j, "waiting", s->waiting ? s->waiting : "");
 }
 
 void rm_cmd_json_fetch(rm_json_t *j, const char *dir, const rm_fetch_stats_t *st)

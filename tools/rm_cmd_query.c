@@ -103,6 +103,10 @@ static int jobs_text(const rm_jobs_reply_t *r)
     else
         rm_table_print(t, stdout);
     rm_table_destroy(&t);
+    for (uint32_t i = 0; i < r->jobs.count; i++)
+        if (r->jobs.items[i].waiting && *r->jobs.items[i].waiting)
+            printf("%s %s\n", rm_cli_clean(r->jobs.items[i].job_id),
+                   rm_cli_clean(r->jobs.items[i].waiting));
     return RM_EXIT_OK;
 }
 
@@ -144,6 +148,7 @@ static void node_json(rm_json_t *j, const rm_node_info_t *n)
     rm_json_u64(j, "ms_per_frame", n->ms_per_frame);
     rm_json_bool(j, "blender_ok", n->blender_ok);
     rm_json_str(j, "blender", n->blender);
+    rm_json_str(j, "caps", n->caps ? n->caps : "");
     rm_json_end(j);
 }
 
@@ -159,8 +164,10 @@ static int nodes_text(const rm_nodes_reply_t *r)
         snprintf(ms, sizeof ms, "%" PRIu64, n->ms_per_frame);
         if (n->ms_per_frame == 0)
             ms[0] = '\0'; /* unknown: printed as "-" */
-        snprintf(blender, sizeof blender, "%s%s",
-                 n->blender_ok ? "" : "no: ", n->blender ? n->blender : "");
+        snprintf(blender, sizeof blender, "%s%s%s%s%s",
+                 n->blender_ok ? "" : "no: ", n->blender ? n->blender : "",
+                 n->caps && *n->caps ? " (can: " : "", n->caps && *n->caps ? n->caps : "",
+                 n->caps && *n->caps ? ")" : "");
         const char *row[] = {n->name, n->state,     n->address, n->role,
                              slots,   n->rendering, ms,         blender};
         if (rm_table_add(t, row) != 0)
@@ -384,6 +391,8 @@ static int job_text(rm_job_reply_t *r, const rm_fetch_out_t *outs, size_t nouts)
            s->frames_done, s->frames_total, s->frames_failed, s->frames_rendering);
     if (s->error && *s->error)
         printf("error     %s\n", rm_cli_clean(s->error));
+    if (s->waiting && *s->waiting)
+        printf("waiting   %s\n", rm_cli_clean(s->waiting));
     size_t n = 0;
     node_count_t *c = count_nodes(r, &n);
     for (size_t k = 0; c && k < n; k++)
