@@ -3,6 +3,7 @@
 # .blend, so a texture linked as //textures/green.png resolves on the node.
 # Without it, Blender renders its magenta "missing texture" colour.
 source "$(dirname "$0")/lib.sh"
+need_blender
 
 mkdir -p "$T/proj/textures"
 python3 - "$T/proj/textures/green.png" <<'PY'

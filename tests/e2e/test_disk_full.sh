@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A full disk while storing chunks or frames: a clear error, nothing lost.
 source "$(dirname "$0")/lib.sh"
-[ "$(id -u)" = 0 ] || { echo "skipped: needs root to mount a small tmpfs"; exit 0; }
+need_root "to mount a small tmpfs"
 
 scene=$(sample_scene)
 port=$(free_port)
