@@ -331,6 +331,8 @@ static void leave_mesh(node_t *self)
             handle_mesh(self); /* answers from no-inbound peers come in here */
         else if (which == self->door)
             handle_door(self);
+        else if (which == rm_door_watch_actor(self->watch))
+            rm_door_watch_handle(self->watch, &self->refusals);
         else if (which == self->pipe)
             zstr_free(&(char *){zstr_recv(self->pipe)});
         else if (which && !rm_member_handle(self->member, which))
