@@ -175,11 +175,22 @@ static void watch_actor(zsock_t *pipe, void *arg)
         ok = w->pair && zsock_connect(w->pair, "%s", w->endpoint) == 0 &&
              zpoller_add(poller, w->pair) == 0;
     }
+    /* Signals are meshd's: only $TERM (zactor_destroy) ends this actor,
+       else destroying it would wait for an end signal already sent. */
+    if (poller)
+        zpoller_set_nonstop(poller, true);
     zsock_signal(pipe, ok ? 0 : 1);
     while (ok) {
         void *which = zpoller_wait(poller, -1);
-        if (!which || which == pipe)
-            break; /* $TERM, or the context ends */
+        if (!which && zpoller_terminated(poller))
+            break; /* the context ends */
+        if (which == pipe) {
+            char *cmd = zstr_recv(pipe);
+            bool term = !cmd || strcmp(cmd, "$TERM") == 0;
+            zstr_free(&cmd);
+            if (term)
+                break;
+        }
         for (size_t i = 0; i < args->n; i++)
             if (which == args->sock[i].pair)
                 on_event(&args->sock[i], pipe);
