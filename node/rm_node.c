@@ -22,6 +22,7 @@
 #include "rm_store.h"
 #include "rm_work.h"
 #include "rm_xfer.h"
+#include "rm_door_watch.h"
 #include "rm_zap.h"
 
 #define MAX_WATCHES 1024
@@ -60,6 +61,7 @@ typedef struct {
     zsock_t *zap;
     zsock_t *door;
     zsock_t *mesh;
+    rm_door_watch_t *watch; /* failed handshakes on door and mesh */
     zpoller_t *poller;
     rm_roster_t *roster;
     rm_store_t *store;
@@ -302,7 +304,10 @@ static int node_start(node_t *self, const rm_config_t *config, rm_err_t *err)
         return -1;
     if (bind_sockets(self, err) != 0)
         return -1;
-    self->poller = zpoller_new(self->pipe, self->zap, self->door, self->mesh, NULL);
+    if (!(self->watch = rm_door_watch_new(self->door, self->mesh, err)))
+        return -1;
+    self->poller = zpoller_new(self->pipe, self->zap, self->door, self->mesh,
+                               rm_door_watch_actor(self->watch), NULL);
     if (!self->poller)
         return rm_err_set(err, RM_ENOMEM, "out of memory");
     /* Signals are meshd's to handle (it asks for a hand-back): the loop
@@ -334,6 +339,8 @@ static void leave_mesh(node_t *self)
             handle_mesh(self); /* answers from no-inbound peers come in here */
         else if (which == self->door)
             handle_door(self);
+        else if (which == rm_door_watch_actor(self->watch))
+            rm_door_watch_handle(self->watch, &self->refusals);
         else if (which == self->pipe)
             zstr_free(&(char *){zstr_recv(self->pipe)});
         else if (which && !rm_member_handle(self->member, which))
@@ -360,6 +367,7 @@ static void node_stop(node_t *self)
     if (self->slots)
         rm_slots_flush(self->slots); /* rendered frames are kept, not rendered again */
     rm_slots_destroy(&self->slots);
+    rm_door_watch_destroy(&self->watch); /* before the sockets it watches */
     zsock_destroy(&self->mesh);
     zsock_destroy(&self->door);
     zsock_destroy(&self->zap);
@@ -1436,6 +1444,8 @@ static void node_actor(zsock_t *pipe, void *args)
             handle_door(self);
         else if (which == self->mesh)
             handle_mesh(self);
+        else if (which == rm_door_watch_actor(self->watch))
+            rm_door_watch_handle(self->watch, &self->refusals);
         else if (which && !rm_member_handle(self->member, which))
             rm_slots_handle(self->slots, which);
         else if (!which && zpoller_terminated(self->poller))

@@ -41,6 +41,12 @@ Environment (all optional):
     RM_FAKE_GPUS         GPU devices it pretends to have, e.g. "CUDA:2,OPTIX:2";
                          without it any GPU device is a "node" fatal, as on a
                          machine without GPUs
+    RM_FAKE_GATE         a directory through which a test sets the pace: a
+                         rendered frame is written and reported only once
+                         GATE/open exists, or after it took a token (renamed
+                         a file GATE/token.* away: one token, one frame);
+                         until then it stays "rendering".  See
+                         tests/e2e/mesh_lib.sh (mesh_gate_*).
     RM_DRIVER_FORCE_ONESHOT  as for the real driver: "1" makes --serve exit 1
                          before "ready", "hang" makes it hang
 
@@ -293,6 +299,26 @@ class Reporter:
             data = data[os.write(self.fd, data):]
 
 
+def pass_gate(frame):
+    """RM_FAKE_GATE: waits until the test lets this frame finish."""
+    gate = os.environ.get("RM_FAKE_GATE", "")
+    if not gate:
+        return
+    while not os.path.exists(os.path.join(gate, "open")):
+        try:
+            tokens = sorted(n for n in os.listdir(gate) if n.startswith("token."))
+        except OSError:
+            tokens = []
+        for name in tokens:
+            try:  # rename is atomic: of two takers, one gets the token
+                os.rename(os.path.join(gate, name),
+                          os.path.join(gate, "used.%s.%d.%d" % (name[6:], os.getpid(), frame)))
+                return
+            except OSError:
+                continue
+        time.sleep(0.05)
+
+
 class Renderer:
     def __init__(self, reporter, out_dir, ext, samples):
         self.reporter = reporter
@@ -341,6 +367,7 @@ class Renderer:
             start = time.monotonic()
             total_ms = self.frame_ms + random.Random(frame).randint(0, self.jitter_ms)
             self.sleep_with_progress(frame, total_ms)
+            pass_gate(frame)
             if frame in self.crash:
                 say("Writing: /tmp/blender.crash.txt")
                 # No core file in the project dir for a crash on purpose.

@@ -16,7 +16,7 @@ cleanup() {
   for name in "${!NODE_PID[@]}"; do
     kill -KILL "${NODE_PID[$name]}" 2>/dev/null || true
   done
-  if [ $rc -ne 0 ]; then
+  if [ $rc -ne 0 ] && [ $rc -ne 77 ]; then
     for log in "$T"/*.log; do
       [ -f "$log" ] && { echo "---- $log (tail)"; tail -n 40 "$log"; }
     done
@@ -34,6 +34,22 @@ fail() {
 
 pass() {
   echo "ok: $*"
+}
+
+# skip REASON: this test cannot run here.  Exit status 77 is ctest's
+# SKIP_RETURN_CODE (tests/CMakeLists.txt): reported as skipped, never passed.
+# On stderr too: from inside $(...) stdout would be lost.
+skip() {
+  echo "skipped: $*" >&2
+  exit 77
+}
+
+need_root() {
+  [ "$(id -u)" = 0 ] || skip "needs root${1:+ ($1)}"
+}
+
+need_blender() {
+  command -v blender >/dev/null 2>&1 || skip "needs Blender on PATH"
 }
 
 # A TCP port that is free, with port+1 free too (the door).
@@ -54,6 +70,7 @@ PY
 # The test scene: 24 frames, tiny and fast, generated once per build dir.
 sample_scene() {
   local dir="$RM_BUILD_DIR/test-scene"
+  need_blender
   if [ ! -f "$dir/scene.blend" ]; then
     mkdir -p "$dir"
     blender -b --factory-startup --python "$RM_SOURCE_DIR/tools/make_sample_scene.py" -- \

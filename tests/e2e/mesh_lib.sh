@@ -1,9 +1,19 @@
 # shellcheck shell=bash
 # Shared helpers of the mesh failure tests (tests/e2e/test_mesh_*.sh): N
-# meshd nodes, one per host (network namespaces, netns.sh), 1 slot and 1
-# Cycles thread each, rendering the sample scene (lib.sh) for real while
-# the test kills, cuts, drains or restarts nodes.  Sourced instead of lib.sh
-# and netns.sh (it sources both).
+# meshd nodes, one per host (network namespaces, netns.sh), 1 slot each,
+# rendering through tools/fake_blender.py (the real slot <-> driver
+# protocol, checked by test_fake_blender.sh) while the test kills, cuts,
+# drains or restarts nodes.  Sourced instead of lib.sh and netns.sh (it
+# sources both).
+#
+# The test sets the pace: each node's renderer finishes a frame only when
+# the node's gate lets it (RM_FAKE_GATE), so a job is never over before the
+# test's action, and a frame being rendered at a kill is never done.  Every
+# gate starts closed: frames are assigned and "rendering", none finishes.
+#
+#   mesh_gate_allow I K          lets K more frames finish on nI (tokens)
+#   mesh_gate_open HOSTS         every frame finishes on these hosts (after ~0.1 s)
+#   mesh_gate_close HOSTS        frames not yet past the gate wait again
 #
 #   mesh_setup N                 N hosts, a mesh identity (client in $MESH_HOME)
 #   mesh_start I [meshd flags]   meshd on host I as node nI, home $T/nI, log $T/nI.log,
@@ -16,7 +26,7 @@
 #   mesh_host NAME               the host number of node NAME (nI -> I)
 #   mesh_others HOSTS I...       HOSTS without the hosts I...
 #   mesh_names HOSTS             "n1, n3, n4" for "1 3 4"
-#   mesh_submit I ARGS...        submits the sample scene through nI; prints the job id
+#   mesh_submit I ARGS...        submits the scene through nI; prints the job id
 #   mesh_job I JOB [FIELD]       the job's summary on nI (JSON), or one field of it
 #   mesh_wait_job S JOB HOSTS PY every host's view of JOB satisfies PY (a python
 #                                expression over `j`, the summary), within S s
@@ -46,10 +56,12 @@ source "$(dirname "${BASH_SOURCE[0]}")/netns.sh"
 
 MESH_PORT=7700
 MESH_N=0
-# Sample scene settings: small, but slow enough that a job is still running
-# when a test breaks something (about 0.6 s a frame on one core).
 MESH_RES=${MESH_RES:-160x90}
 MESH_SAMPLES=${MESH_SAMPLES:-64}
+MESH_BLENDER="$RM_SOURCE_DIR/tools/fake_blender.py"
+# Render time of a frame once its gate is open.
+export RM_FAKE_FRAME_MS=${RM_FAKE_FRAME_MS:-100}
+_MESH_TOKENS=0
 declare -A MESH_PID=()
 MESH_T0=$SECONDS
 
@@ -64,6 +76,30 @@ mesh_setup() {
   MESH_T0=$SECONDS
 }
 
+mesh_gate_allow() {
+  local i=$1 k=$2 n
+  for n in $(seq 1 "$k"); do
+    _MESH_TOKENS=$((_MESH_TOKENS + 1))
+    : >"$T/gate/n$i/token.$_MESH_TOKENS"
+  done
+}
+
+mesh_gate_open() {
+  local i
+  for i in $1; do : >"$T/gate/n$i/open"; done
+}
+
+mesh_gate_close() {
+  local i
+  for i in $1; do rm -f "$T/gate/n$i/open"; done
+}
+
+# The scene: the fake never reads it; meshctl checks its magic and ships it.
+mesh_scene() {
+  [ -f "$T/scene.blend" ] || printf 'BLENDER-v304RENDERHEAD-not-a-real-scene' >"$T/scene.blend"
+  echo "$T/scene.blend"
+}
+
 mesh_addr() {
   echo "tcp://$(netns_addr "$1"):$MESH_PORT"
 }
@@ -73,11 +109,15 @@ mesh_start() {
   shift
   [ -f "$T/n$i/identity.token" ] || "$MESHCTL" invite --role node --name "n$i" >"$T/n$i.token"
   mkdir -p "$T/n$i"
-  local args=(--home "$T/n$i" --listen "$(mesh_addr "$i")" --slots 1 --threads 1)
+  mkdir -p "$T/gate/n$i"
+  local args=(--home "$T/n$i" --listen "$(mesh_addr "$i")" --slots 1 --threads 1
+    --blender "$MESH_BLENDER")
   [ -f "$T/n$i/identity.token" ] || args+=(--token "$T/n$i.token")
   [ "$i" != 1 ] && args+=(--join "$(mesh_addr 1)")
   echo "==== $(date +%T) start n$i" >>"$T/n$i.log"
-  ip netns exec "$(netns_name "$i")" "$MESHD" "${args[@]}" "$@" >>"$T/n$i.log" 2>&1 &
+  # env execs meshd: $! stays the daemon's pid.
+  ip netns exec "$(netns_name "$i")" env RM_FAKE_GATE="$T/gate/n$i" \
+    "$MESHD" "${args[@]}" "$@" >>"$T/n$i.log" 2>&1 &
   MESH_PID[$i]=$!
 }
 
@@ -172,7 +212,7 @@ mesh_names() {
 mesh_submit() {
   local i=$1 scene out
   shift
-  scene=$(sample_scene)
+  scene=$(mesh_scene)
   # The node acknowledges once a second node holds the job: allow time.
   out=$(MESH_CTL_TIMEOUT_MS=20000 mesh_ctl "$i" submit "$scene" --resolution "$MESH_RES" \
     --samples "$MESH_SAMPLES" --chunk 1 --json "$@") || fail "submit through n$i failed: $out"

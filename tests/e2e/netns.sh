@@ -41,17 +41,18 @@
 # set after netns_setup replaces the teardown: set yours first.
 #
 # Needs root: sourced by a non-root user it prints "skipped: needs root" and
-# exits 0 (so does netns_setup when root may not create namespaces).
+# exits 77, which ctest reports as skipped (so does netns_setup when root may
+# not create namespaces).
 
 set -euo pipefail
 
 if [ "$(id -u)" -ne 0 ]; then
   echo "skipped: needs root"
-  exit 0
+  exit 77
 fi
 if ! command -v ip >/dev/null 2>&1; then
   echo "skipped: needs ip (iproute2)"
-  exit 0
+  exit 77
 fi
 
 NETNS_PREFIX=rmX
@@ -242,7 +243,7 @@ netns_setup() {
     netns_teardown
     if [[ "$err" == *"ermission"* || "$err" == *"not permitted"* ]]; then
       echo "skipped: cannot create network namespaces here ($err)"
-      exit 0
+      exit 77
     fi
     _netns_err "ip netns add: $err" || return 1
   fi

@@ -5,6 +5,7 @@
 # the submission; with --allow-missing Blender renders its magenta
 # "missing texture" colour.
 source "$(dirname "$0")/lib.sh"
+need_blender
 
 mkdir -p "$T/proj/textures"
 python3 - "$T/proj/textures/green.png" <<'PY'

@@ -4,6 +4,9 @@
 # out: it finishes its frame, leaves, and its meshd exits 0.  Another
 # rendering worker gets SIGTERM: it hands its frame back and exits 0 within
 # 15 s.  The job completes on the three others; they list both as left.
+# The gates (mesh_lib.sh) hold every frame until the test lets it finish:
+# the drained worker's frame is still unfinished when it hears of the drain,
+# and the terminated worker's frame cannot finish at all.
 # shellcheck source=tests/e2e/mesh_lib.sh
 source "$(dirname "$0")/mesh_lib.sh"
 
@@ -21,6 +24,9 @@ pass "every node follows n$c (epoch ${coord#* })"
 
 job=$(mesh_submit 1 --frames "1-$FRAMES")
 pass "job $job submitted through n1"
+# One frame finishes on each node; then each renders its next, held.
+for i in $HOSTS; do mesh_gate_allow "$i" 1; done
+mesh_wait_job 60 "$job" "$c" "j['frames_done'] >= $N" >/dev/null
 
 # Drain a worker that renders now.
 r=$(mesh_wait_rendering 30 "$(mesh_others "$HOSTS" "$c")")
@@ -29,11 +35,14 @@ fa=${r#* }
 fa=${fa%% *}
 fa=${fa#*:}
 done_then=$(mesh_job "$c" "$job" frames_done) || fail "n$c does not know job $job"
-[ "$done_then" -lt "$FRAMES" ] || fail "the job finished before the drain"
+[ "$done_then" = "$N" ] || fail "$done_then frames done at the drain; the gates let $N finish"
 MESH_CTL_LIMIT=90 mesh_ctl "$c" drain "n$a" --wait=60 --json >"$T/drain.out" 2>"$T/drain.err" &
 drain_pid=$!
 drained_at=$SECONDS
 mesh_say "meshctl drain n$a --wait sent through n$c while n$a renders frame $fa ($done_then/$FRAMES done)"
+_drain_seen() { mesh_members "$c" | grep -qx "n$a draining"; }
+t=$(mesh_until 30 "n$c seeing n$a draining" _drain_seen)
+pass "n$c sees n$a draining (${t} s)"
 
 # SIGTERM another worker that renders now: it hands its frame back.
 r=$(mesh_wait_rendering 30 "$(mesh_others "$HOSTS" "$c" "$a")")
@@ -48,6 +57,8 @@ rc=$MESH_RC
 [ "$rc" != 124 ] || fail "n$b still runs $TERM_LIMIT_S s after SIGTERM"
 [ "$rc" = 0 ] || fail "n$b exited with status $rc after SIGTERM"
 pass "n$b (rendering frame $fb) got SIGTERM and exited 0 in $((SECONDS - termed_at)) s"
+# Now frames may finish: n$a's frame, and the job on the others.
+mesh_gate_open "$(mesh_others "$HOSTS" "$b")"
 
 rc=0
 wait "$drain_pid" || rc=$?

@@ -3,7 +3,9 @@
 # renders too, is killed with SIGKILL in the middle of a frame.  The others
 # elect a new coordinator in a higher epoch; it adopts the job, gives the
 # dead node's frame back, and the job completes: every frame exactly once
-# in a fetch, the job done on every surviving node.
+# in a fetch, the job done on every surviving node.  The gates
+# (mesh_lib.sh) hold every frame until the test lets it finish: 5 frames
+# are done at the kill, and the coordinator's own frame cannot be.
 # shellcheck source=tests/e2e/mesh_lib.sh
 source "$(dirname "$0")/mesh_lib.sh"
 
@@ -23,13 +25,16 @@ pass "every node follows n$c (epoch $epoch1)"
 entry=$((c % N + 1))
 job=$(mesh_submit "$entry" --frames "1-$FRAMES")
 pass "job $job submitted through n$entry"
+# One frame finishes on each node; then each renders its next, held.
+for i in $HOSTS; do mesh_gate_allow "$i" 1; done
+mesh_wait_job 60 "$job" "$c" "j['frames_done'] >= $N" >/dev/null
 
 r=$(mesh_wait_rendering 30 "$c")
 frame=${r#* }
 frame=${frame%% *}
 frame=${frame#*:}
 done_then=$(mesh_job "$c" "$job" frames_done) || fail "n$c does not know job $job"
-[ "$done_then" -lt "$FRAMES" ] || fail "the job finished before the kill"
+[ "$done_then" = "$N" ] || fail "$done_then frames done at the kill; the gates let $N finish"
 pgrep -f "blender.*$T/n$c/" >/dev/null || fail "n$c renders frame $frame but runs no Blender"
 mesh_kill "$c"
 killed_at=$SECONDS
@@ -41,6 +46,7 @@ done
 pgrep -f "blender.*$T/n$c/" >/dev/null && fail "n$c's Blender outlived its SIGKILLed meshd"
 
 survivors=$(mesh_others "$HOSTS" "$c")
+mesh_gate_open "$survivors"
 coord2=$(mesh_wait_coordinator 20 "$survivors" "n$c")
 c2=$(mesh_host "${coord2% *}")
 epoch2=${coord2#* }
@@ -63,6 +69,7 @@ pass "n$c2's job log: $(grep -E "frame $frame (given back|also given)" "$T/joblo
 mesh_done_by "$job" >"$T/done_by"
 [ "$(cut -d' ' -f1 "$T/done_by" | sort -nu | wc -l)" = "$FRAMES" ] ||
   fail "the nodes' job logs do not account for every frame: $(cat "$T/done_by")"
+grep -q "^$frame n$c\$" "$T/done_by" && fail "frame $frame is logged done on the killed n$c"
 pass "frames by node: $(mesh_by_node "$job")"
 
 for i in $survivors; do mesh_term "$i"; done

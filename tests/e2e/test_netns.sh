@@ -13,7 +13,7 @@ export RM_BUILD_DIR
 # shellcheck source=lib.sh
 source "$HERE/lib.sh"
 # shellcheck source=netns.sh
-source "$HERE/netns.sh" # not root: prints "skipped: needs root", exits 0
+source "$HERE/netns.sh" # not root: prints "skipped: needs root", exits 77
 
 started=$(date +%s%N)
 # pyenv's python3 shim costs ~0.1 s a start; the system one is quicker.
