@@ -53,6 +53,9 @@ import json, sys
 fr = json.load(sys.stdin)["frames"]
 assert [f["files"][0]["path"] for f in fr] == ["frame_0001.png", "frame_0002.png"], fr
 assert all(f["warning"] == "" for f in fr), fr'
+"$MESHCTL" job "$job" --files >"$T/job.txt" || fail "meshctl job --files"
+grep -q "frame 2: frame_0002.png" "$T/job.txt" || fail "job --files: $(cat "$T/job.txt")"
+! grep -q "^warning" "$T/job.txt" || fail "job shows a warning: $(cat "$T/job.txt")"
 "$MESHCTL" wait "$job" --strict >/dev/null || fail "wait --strict on a job without warnings"
 pass "meshctl job lists each frame's files; wait --strict is 0 without warnings"
 
