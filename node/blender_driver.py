@@ -13,9 +13,21 @@ stdout/stderr, which the slot appends to the task's log:
 
     {"event":"ready","blender":"3.4.1","scene":"Scene","frames":[1,24],
      "pid":123,"tempdir":"/tmp/blender_x/"}
-    {"event":"done","frame":N,"file":"/out/frame_0001.png","render_ms":250}
+    {"event":"done","frame":N,"file":"/out/7/frame_0007.png","render_ms":250,
+     "dir":"/out/7","files":"frame_0007.png\npasses/normal_0007.exr",
+     "warning":"missing files: tex/wood.png"}
     {"event":"failed","frame":N,"reason":"..."}
     {"event":"fatal","reason":"...","scope":"job"|"node"}   then exit 3
+
+Each frame renders into a fresh folder of its own, OUT_DIR/FRAME: the main
+image as frame_####.ext and every other file Blender writes for it
+(compositor File Output nodes, both views of a stereo render): "files"
+lists them all, relative to "dir", one per line.  File Output paths are
+redirected into that folder: a path inside the .blend's folder keeps its
+relative place (//passes/ -> passes/), an absolute one or one outside keeps
+only its last component (/mnt/renders/passes/ -> passes/), so a .blend
+cannot make the node write anywhere else.  "warning" names files the scene
+uses that are missing here (Blender would render without them).
 
 "fatal" means no frame of this job can render here: scope "job" when the job
 itself is broken (unreadable file, no such scene or camera, bad setting),
@@ -28,7 +40,9 @@ exits: the one-process-per-task fallback.
 
 Settings (JSON object; "" or 0 keeps the file's value): scene, camera,
 samples, percent, res_x, res_y, engine, device, format, out_dir, gpu_index
-(-1 or absent = every device of the type).
+(-1 or absent = every device of the type), no_denoise (true: render without
+denoising where the file asks for it; otherwise a scene that denoises on a
+Blender without OpenImageDenoise is refused, as plain Blender refuses it).
 
 For tests: RM_DRIVER_FORCE_ONESHOT=1 makes --serve exit with status 1 before
 "ready", and =hang makes it wait forever, as a driver that cannot serve would.
@@ -36,13 +50,17 @@ For tests: RM_DRIVER_FORCE_ONESHOT=1 makes --serve exit with status 1 before
 
 import json
 import os
+import shutil
 import sys
 import time
 
 import bpy
 
 ENGINES = ("CYCLES", "BLENDER_EEVEE", "BLENDER_WORKBENCH")
-FORMATS = ("PNG", "JPEG", "OPEN_EXR", "OPEN_EXR_MULTILAYER", "TIFF")
+# Blender's still-image formats; a movie format cannot be split into frames.
+FORMATS = ("PNG", "JPEG", "OPEN_EXR", "OPEN_EXR_MULTILAYER", "TIFF", "BMP", "IRIS",
+           "JPEG2000", "TARGA", "TARGA_RAW", "CINEON", "DPX", "HDR", "WEBP")
+MOVIE_FORMATS = ("FFMPEG", "AVI_JPEG", "AVI_RAW")
 GPU_TYPES = ("CUDA", "OPTIX", "HIP", "METAL", "ONEAPI")
 
 
@@ -119,6 +137,13 @@ def resolve_scene(name):
     if scene is None:
         raise Fatal('no scene "%s" in the file; scenes: %s'
                     % (name, names(s.name for s in bpy.data.scenes)))
+    # As `blender -S`: the scene becomes the window's.  A scene that is not
+    # would keep its animation at the first frame it was evaluated at.
+    window = bpy.context.window
+    if window is None and bpy.context.window_manager.windows:
+        window = bpy.context.window_manager.windows[0]
+    if window is not None:
+        window.scene = scene
     return scene
 
 
@@ -169,9 +194,36 @@ def setup_cycles(scene, settings):
         raise Fatal("unknown device %s (CPU, %s)" % (device, ", ".join(GPU_TYPES)))
     if settings.get("samples"):
         scene.cycles.samples = int(settings["samples"])
-    # Debian's build has no OpenImageDenoise: a denoised frame fails outright.
-    if not getattr(bpy.app.build_options, "openimagedenoise", False):
+    setup_denoising(scene, settings.get("no_denoise", False))
+
+
+def can_denoise():
+    """OpenImageDenoise is a build option of Cycles (not of bpy.app)."""
+    try:
+        import _cycles
+        return bool(_cycles.with_openimagedenoise)
+    except (ImportError, AttributeError):
+        return False
+
+
+def uses_denoising(scene):
+    return scene.cycles.use_denoising and any(
+        layer.use and layer.cycles.use_denoising for layer in scene.view_layers)
+
+
+def setup_denoising(scene, no_denoise):
+    """Never silently: a scene that denoises renders denoised, or not at all
+    here (plain Blender fails each frame without OpenImageDenoise), unless
+    the submitter said --no-denoise."""
+    if not uses_denoising(scene):
+        return
+    if no_denoise:
         scene.cycles.use_denoising = False
+        print("rendermesh driver: denoising off for this job (--no-denoise)")
+        return
+    if not can_denoise():
+        raise Fatal('scene "%s" uses denoising and this Blender has no OpenImageDenoise '
+                    "(submit with --no-denoise to render without it)" % scene.name, "node")
 
 
 def apply_settings(scene, settings):
@@ -194,28 +246,139 @@ def apply_settings(scene, settings):
         if fmt not in FORMATS:
             raise Fatal("unknown format %s (%s)" % (fmt, ", ".join(FORMATS)))
         render.image_settings.file_format = fmt
+    elif render.image_settings.file_format in MOVIE_FORMATS:
+        raise Fatal('scene "%s" renders to a movie (%s); frames are rendered on many '
+                    "nodes: choose an image format (--format)"
+                    % (scene.name, render.image_settings.file_format))
     render.use_file_extension = True
     render.use_overwrite = True
     render.use_placeholder = False
 
 
+def inside(rel):
+    return rel not in ("", ".") and not os.path.isabs(rel) and \
+        rel.split(os.sep)[0] != ".."
+
+
+def redirected(path):
+    """Where a File Output path goes inside a frame's folder: relative to
+    the .blend's folder if it stays inside it, else its last component
+    (kept as a folder when it names one)."""
+    trailing = path.endswith(("/", "\\"))
+    if path.startswith("//"):
+        rel = os.path.normpath(path[2:].replace("\\", "/")) if path[2:] else ""
+        if inside(rel):
+            return rel + ("/" if trailing else "")
+    last = os.path.basename(os.path.normpath(path.replace("\\", "/"))) if path else ""
+    if last in ("", ".", "..", "/"):
+        return ""
+    return last + ("/" if trailing else "")
+
+
+def safe_subpath(path):
+    """A File Output slot's name, kept below its base path."""
+    parts = [p for p in path.replace("\\", "/").split("/") if p not in ("", ".", "..")]
+    return "/".join(parts)
+
+
+def file_output_nodes(tree, seen=None):
+    seen = set() if seen is None else seen
+    if tree is None or tree.name in seen:
+        return
+    seen.add(tree.name)
+    for node in tree.nodes:
+        if node.type == "OUTPUT_FILE":
+            yield node
+        elif node.type == "GROUP" and node.node_tree is not None:
+            yield from file_output_nodes(node.node_tree, seen)
+
+
+def missing_files(project_dir):
+    """Files the file uses that are not here: Blender renders without them
+    (a missing object, a magenta texture) and says nothing in the log."""
+    missing = []
+    try:
+        paths = bpy.utils.blend_paths(absolute=True, packed=False, local=False)
+    except Exception:  # an old or odd file: no check rather than no render
+        paths = []
+    for path in sorted(set(paths)):
+        if "<UDIM>" in path or "<UVTILE>" in path:
+            import glob
+            pattern = path.replace("<UDIM>", "[0-9]" * 4).replace("<UVTILE>", "u*_v*")
+            if glob.glob(pattern):
+                continue
+        elif os.path.exists(path):
+            continue
+        rel = os.path.relpath(path, project_dir) if project_dir else path
+        missing.append(rel if inside(rel) else path)
+    for coll in (bpy.data.objects, bpy.data.meshes, bpy.data.materials, bpy.data.collections,
+                 bpy.data.node_groups, bpy.data.images):
+        for block in coll:
+            if getattr(block, "is_missing", False):
+                lib = block.library.filepath if block.library else "?"
+                missing.append("%s '%s' from %s" % (block.__class__.__name__, block.name, lib))
+    return missing
+
+
 class Renderer:
-    def __init__(self, reporter, scene, camera, out_dir):
+    def __init__(self, reporter, scene, camera, out_dir, warning):
         self.reporter = reporter
         self.scene = scene
         self.camera = camera
         self.out_dir = out_dir
+        self.warning = warning
         self.pattern = scene.render.filepath  # the file's own, used without out_dir
+        self.file_outputs = [(node, node.base_path, [s.path for s in node.file_slots])
+                             for node in file_output_nodes(scene.node_tree)
+                             if scene.use_nodes]
 
-    def output_path(self, frame):
+    def frame_dir(self, frame):
+        """A fresh folder per frame: whatever is in it after the render was
+        written for this frame."""
+        path = os.path.join(self.out_dir, str(frame))
+        if os.path.lexists(path):
+            shutil.rmtree(path) if os.path.isdir(path) and not os.path.islink(path) \
+                else os.unlink(path)
+        os.makedirs(path)
+        return path
+
+    def redirect_file_outputs(self, folder):
+        for node, base, slots in self.file_outputs:
+            node.base_path = os.path.join(folder, redirected(base))
+            if node.format.file_format != "OPEN_EXR_MULTILAYER":
+                for slot, path in zip(node.file_slots, slots):
+                    slot.path = safe_subpath(path)
+
+    def output_path(self, frame, folder):
         """A still render (write_still) does not expand "####" in 3.4, so the
         frame's own file name goes into render.filepath."""
         render = self.scene.render
-        render.filepath = os.path.join(self.out_dir, "frame_####") if self.out_dir \
-            else self.pattern
+        render.filepath = os.path.join(folder, "frame_####") if folder else self.pattern
         path = bpy.path.abspath(render.frame_path(frame=frame))
         render.filepath = path
         return path
+
+    @staticmethod
+    def written(folder):
+        files = []
+        for root, dirs, names in os.walk(folder):
+            dirs.sort()
+            for name in sorted(names):
+                full = os.path.join(root, name)
+                if os.path.isfile(full) and not os.path.islink(full):
+                    files.append(os.path.relpath(full, folder))
+        return files
+
+    def main_file(self, path, folder, files):
+        """The image `blender -f` writes; with stereo views written as
+        separate files, the first of them (frame_0001_L.png)."""
+        if os.path.isfile(path) and os.path.getsize(path) > 0:
+            return path
+        stem, ext = os.path.splitext(os.path.basename(path))
+        views = [f for f in files if "/" not in f and f.startswith(stem) and f.endswith(ext)]
+        if views:
+            return os.path.join(folder, views[0])
+        raise RuntimeError("Blender wrote no output file %s" % path)
 
     def render(self, frame, out_dir=None):
         scene = self.scene
@@ -223,24 +386,29 @@ class Renderer:
             if out_dir and out_dir != self.out_dir:
                 os.makedirs(out_dir, exist_ok=True)
                 self.out_dir = out_dir
+            folder = self.frame_dir(frame) if self.out_dir else ""
+            if folder:
+                self.redirect_file_outputs(folder)
             scene.frame_set(frame)
             # Camera markers switch scene.camera on frame change; the job's
             # choice wins.
             if self.camera is not None:
                 scene.camera = self.camera
-            path = self.output_path(frame)
-            if os.path.exists(path):
+            path = self.output_path(frame, folder)
+            if not folder and os.path.exists(path):
                 os.unlink(path)  # a stale file must not pass for this render
             start = time.monotonic()
             bpy.ops.render.render(write_still=True, scene=scene.name)
             render_ms = int((time.monotonic() - start) * 1000)
-            if not os.path.isfile(path) or os.path.getsize(path) == 0:
-                raise RuntimeError("Blender wrote no output file %s" % path)
+            files = self.written(folder) if folder else [os.path.basename(path)]
+            path = self.main_file(path, folder, files)
         except Exception as exc:  # one bad frame must not end the process
             reason = str(exc).strip() or exc.__class__.__name__
             self.reporter.emit(event="failed", frame=frame, reason=reason)
             return
-        self.reporter.emit(event="done", frame=frame, file=path, render_ms=render_ms)
+        self.reporter.emit(event="done", frame=frame, file=path, render_ms=render_ms,
+                           dir=folder or os.path.dirname(path), files="\n".join(files),
+                           warning=self.warning)
 
 
 def serve(renderer):
@@ -288,10 +456,16 @@ def start(reporter, args):
         os.makedirs(out_dir, exist_ok=True)
     if args["serve"]:
         forced_failure()
+    missing = missing_files(os.getcwd())
+    warning = ""
+    if missing:
+        warning = "missing files: " + ", ".join(missing[:20]) + (
+            " (and %d more)" % (len(missing) - 20) if len(missing) > 20 else "")
+        print("rendermesh driver: %s" % warning)
     reporter.emit(event="ready", blender=bpy.app.version_string, scene=scene.name,
                   frames=[scene.frame_start, scene.frame_end], pid=os.getpid(),
                   tempdir=bpy.app.tempdir)
-    return Renderer(reporter, scene, camera, out_dir)
+    return Renderer(reporter, scene, camera, out_dir, warning)
 
 
 def die_with_node():

@@ -176,10 +176,10 @@ static void send_progress(slot_t *self, int percent)
     rm_slot_send_progress(self->pipe, self->task->job_id, self->task->frames[self->next], percent);
 }
 
-static void send_frame_done(slot_t *self, const char *file, int64_t render_ms)
+static void send_frame_done(slot_t *self, rm_slot_output_t *out)
 {
-    rm_slot_send_frame_done(self->pipe, self->task->job_id, self->task->frames[self->next], file,
-                            render_ms, self->child.render_pid);
+    out->pid = self->child.render_pid;
+    rm_slot_send_frame_done(self->pipe, self->task->job_id, self->task->frames[self->next], out);
 }
 
 /*  Notes for the person reading the task log (and meshd's log). */
@@ -340,8 +340,9 @@ static char *settings_json(const task_t *t, bool with_out_dir)
     }
     fprintf(f,
             "\"samples\":%" PRIu64 ",\"percent\":%" PRIu64 ",\"res_x\":%" PRIu64
-            ",\"res_y\":%" PRIu64 ",\"gpu_index\":%" PRId64,
-            t->samples, t->percent, t->res_x, t->res_y, (int64_t)t->gpu - 1);
+            ",\"res_y\":%" PRIu64 ",\"gpu_index\":%" PRId64 ",\"no_denoise\":%s",
+            t->samples, t->percent, t->res_x, t->res_y, (int64_t)t->gpu - 1,
+            t->no_denoise ? "true" : "false");
     if (with_out_dir) {
         fputs(",\"out_dir\":", f);
         rm_driver_json_str(f, t->out_dir);
@@ -573,26 +574,53 @@ static void frame_advance(slot_t *self)
         child_start(self); /* the next batch of frames */
 }
 
-/*  The driver says frames[next] is done: check the file really is there,
-    and in out_dir (the node will ship whatever path it is given). */
+static bool below(const char *path, const char *dir)
+{
+    size_t len = strlen(dir);
+    return path && strncmp(path, dir, len) == 0 && path[len] == '/';
+}
+
+/*  The driver says frames[next] is done: check the main file really is
+    there, in the frame's folder inside out_dir (the node ships whatever
+    folder it is given; the file names are checked when stored). */
 static void frame_done(slot_t *self, const rm_driver_event_t *ev)
 {
     const char *out_dir = self->task->real_out;
-    size_t len = strlen(out_dir);
     char *real = ev->file ? realpath(ev->file, NULL) : NULL;
+    /* A driver of before the frame folders reports the file alone. */
+    char *dir = ev->dir ? realpath(ev->dir, NULL) : NULL;
+    if (!ev->dir && real) {
+        dir = strdup(real);
+        if (dir)
+            *strrchr(dir, '/') = '\0';
+    }
+    const char *base = real ? strrchr(real, '/') + 1 : "";
     struct stat st;
     char why[RM_ERR_MSG_MAX];
     if (!real || stat(real, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size == 0)
         snprintf(why, sizeof why, "Blender wrote no output file %s", ev->file ? ev->file : "");
-    else if (strncmp(real, out_dir, len) != 0 || real[len] != '/')
+    else if (!below(real, out_dir) || !dir || !(below(dir, out_dir) || strcmp(dir, out_dir) == 0))
         snprintf(why, sizeof why, "Blender wrote %s, outside %s", real, out_dir);
+    else if (!below(real, dir))
+        snprintf(why, sizeof why, "the driver reported %s outside the frame's folder %s", real,
+                 dir);
     else
         why[0] = '\0';
     if (why[0])
         send_frame_failed(self, why);
-    else
-        send_frame_done(self, real, ev->render_ms);
+    else {
+        rm_slot_output_t out = {.file = real,
+                                .dir = dir,
+                                .files = ev->files ? ev->files : base,
+                                .warning = ev->warning ? ev->warning : "",
+                                .render_ms = ev->render_ms};
+        if (out.warning[0])
+            note(self, "frame %llu: %s", (unsigned long long)self->task->frames[self->next],
+                 out.warning);
+        send_frame_done(self, &out);
+    }
     free(real);
+    free(dir);
 }
 
 /*  Stops a frame that overran its timeout. */
@@ -1305,6 +1333,31 @@ int rm_blender_probe(const char *blender, char *version, size_t size, rm_err_t *
                           *out ? ": " : "", out);
     }
     snprintf(version, size, "%.*s", (int)strcspn(line, "\r\n"), line);
+    return 0;
+}
+
+/*  Cycles reports its build options itself (bpy.app.build_options has no
+    OpenImageDenoise field): ask the Blender that will render. */
+#define CAPS_EXPR                                                                                  \
+    "import _cycles; print('RM_CAPS', 'denoise' if getattr(_cycles, "                              \
+    "'with_openimagedenoise', False) else '')"
+
+int rm_blender_caps(const char *blender, char *caps, size_t size, rm_err_t *err)
+{
+    char out[16384];
+    int status;
+    caps[0] = '\0';
+    char *argv[] = {(char *)blender, "-b", "--factory-startup", "--python-expr", CAPS_EXPR, NULL};
+    int rc = run_capture(argv, out, sizeof out, PROBE_TIMEOUT_MS, &status);
+    if (rc)
+        return rm_err_set(err, RM_EBLENDER, "blender at %s failed: %s", blender, strerror(rc));
+    const char *line = strncmp(out, "RM_CAPS", 7) == 0 ? out : strstr(out, "\nRM_CAPS");
+    if (status == -1 || !line)
+        return rm_err_set(err, RM_EBLENDER, "blender at %s did not say what it can do%s", blender,
+                          status == -1 ? " in time" : "");
+    line += line[0] == '\n' ? 8 : 7;
+    line += strspn(line, " ");
+    snprintf(caps, size, "%.*s", (int)strcspn(line, "\r\n"), line);
     return 0;
 }
 

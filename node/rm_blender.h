@@ -39,6 +39,11 @@ zactor_t *rm_slot_new(const rm_slot_config_t *config);
     "blender at PATH failed: ...". */
 int rm_blender_probe(const char *blender, char *version, size_t size, rm_err_t *err);
 
+/*  Asks Blender (a background run, 10 s limit) what its build can do that
+    a job may require, as space-separated words: "denoise" when Cycles has
+    OpenImageDenoise; "" when it has none of them. */
+int rm_blender_caps(const char *blender, char *caps, size_t size, rm_err_t *err);
+
 /*  Finds blender_driver.py: the source tree's copy if present (developers),
     else the installed one, else ../share/rendermesh/ beside the running
     executable. */

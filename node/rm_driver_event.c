@@ -170,16 +170,22 @@ void rm_driver_event_clear(rm_driver_event_t *ev)
     free(ev->file);
     free(ev->reason);
     free(ev->scope);
+    free(ev->dir);
+    free(ev->files);
+    free(ev->warning);
     memset(ev, 0, sizeof *ev);
 }
 
 static const char *driver_event_field(rm_driver_event_t *ev, const char *key, const char *p)
 {
-    char **str = streq(key, "event")    ? &ev->event
-                 : streq(key, "file")   ? &ev->file
-                 : streq(key, "reason") ? &ev->reason
-                 : streq(key, "scope")  ? &ev->scope
-                                        : NULL;
+    char **str = streq(key, "event")     ? &ev->event
+                 : streq(key, "file")    ? &ev->file
+                 : streq(key, "reason")  ? &ev->reason
+                 : streq(key, "scope")   ? &ev->scope
+                 : streq(key, "dir")     ? &ev->dir
+                 : streq(key, "files")   ? &ev->files
+                 : streq(key, "warning") ? &ev->warning
+                                         : NULL;
     int64_t *num = streq(key, "frame")       ? &ev->frame
                    : streq(key, "render_ms") ? &ev->render_ms
                    : streq(key, "pid")       ? &ev->pid

@@ -2,7 +2,8 @@
 
     The driver writes one flat JSON object a line to its result fd:
     {"event": "ready"|"done"|"failed"|"fatal", "frame": N, "file": "...",
-     "render_ms": N, "pid": N, "reason": "...", "scope": "job"|"node"}.
+     "render_ms": N, "pid": N, "reason": "...", "scope": "job"|"node",
+     "dir": "...", "files": "a\nb", "warning": "..."}.
     rm_driver_event_parse reads such a line; keys it does not know, and
     values of any JSON type, are skipped.  rm_driver_json_str writes a
     string for the commands and settings sent the other way. */
@@ -15,7 +16,7 @@
 
 /*  One event from the driver; strings are owned (NULL if absent). */
 typedef struct {
-    char *event, *file, *reason, *scope;
+    char *event, *file, *reason, *scope, *dir, *files, *warning;
     int64_t frame, render_ms, pid;
     bool has_frame;
 } rm_driver_event_t;

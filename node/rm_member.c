@@ -22,9 +22,10 @@ static const rm_field_t meta_fields[] = {
     RM_FIELD(rm_member_meta_t, draining, RM_F_BOOL, 0, "finishing its work, then leaving"),
     RM_FIELD(rm_member_meta_t, epoch, RM_F_U64, RM_EPOCH_MAX, "highest coordinator epoch seen"),
     RM_FIELD(rm_member_meta_t, acting, RM_F_BOOL, 0, "coordinates in that epoch"),
+    RM_FIELD(rm_member_meta_t, caps, RM_F_STR, RM_MAX_NAME, "what its Blender can do"),
 };
-static const rm_struct_desc_t meta_desc =
-    RM_DESC(rm_member_meta_t, "member_meta", meta_fields, "what a node gossips about itself");
+static const rm_struct_desc_t meta_desc = RM_DESC_OPT(rm_member_meta_t, "member_meta", meta_fields,
+                                                      1, "what a node gossips about itself");
 
 typedef struct {
     rm_swim_member_t m;
@@ -334,13 +335,14 @@ static int fill_info(const rm_swim_member_t *m, rm_node_info_t *info, rm_err_t *
     info->role = strdup(has_meta ? meta.role : "");
     info->rendering = strdup(has_meta ? meta.rendering : "");
     info->blender = strdup(has_meta ? meta.blender : "");
+    info->caps = strdup(has_meta && meta.caps ? meta.caps : "");
     info->slots = meta.slots;
     info->slots_busy = meta.slots_busy;
     info->ms_per_frame = meta.ms_per_frame;
     info->blender_ok = meta.blender_ok;
     rm_codec_free(&meta_desc, &meta);
     if (!info->name || !info->state || !info->address || !info->role || !info->rendering ||
-        !info->blender)
+        !info->blender || !info->caps)
         return rm_err_set(err, RM_ENOMEM, "out of memory");
     return 0;
 }

@@ -32,6 +32,7 @@ typedef struct {
     bool blender_ok;
     char *blender;
     char *rendering;
+    char *caps; /* what its Blender can do, space-separated; appended last on the wire */
     bool draining;
     uint64_t epoch; /* highest coordinator epoch this node has seen */
     bool acting;    /* it coordinates in that epoch */

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "rm_blender.h"
+#include "rm_caps.h"
 #include "rm_cred.h"
 #include "rm_frames.h"
 #include "rm_jobs.h"
@@ -73,6 +74,7 @@ typedef struct {
     rm_refusals_t refusals; /* rate of refusal log lines */
     bool blender_ok;
     char blender[512];
+    char caps[RM_MAX_NAME]; /* what this Blender can do that jobs may require */
     int64_t started;
     watch_t watches[MAX_WATCHES];
     size_t nwatches;
@@ -183,8 +185,13 @@ static void probe_blender(node_t *self)
     rm_err_t err;
     if (rm_blender_probe(self->config.blender, self->blender, sizeof self->blender, &err) == 0) {
         self->blender_ok = true;
-        zsys_info("%s renders with %s (%s), %llu slot(s)", self->config.name, self->blender,
-                  self->config.blender, (unsigned long long)self->config.slots);
+        /* Without an answer the node takes no job that requires anything. */
+        if (rm_blender_caps(self->config.blender, self->caps, sizeof self->caps, &err) != 0)
+            zsys_warning("%s: %s; jobs that require denoising go to other nodes", self->config.name,
+                         err.msg);
+        zsys_info("%s renders with %s (%s), %llu slot(s), can: %s", self->config.name,
+                  self->blender, self->config.blender, (unsigned long long)self->config.slots,
+                  self->caps[0] ? self->caps : "(nothing optional)");
         return;
     }
     self->blender_ok = false;
@@ -249,6 +256,7 @@ static int start_mesh_work(node_t *self, rm_err_t *err)
               rm_work_new(&self->config, self->config.name, self->jobs, self->slots, self->sched,
                           self->jobsync, self->member, self->xfer, &self->election, err)))
         return -1;
+    rm_work_set_caps(self->work, self->caps);
     rm_member_on_message(self->member, on_node_message, self);
     rm_jobsync_on_changed(self->jobsync, on_job_merged, self);
     return 0;
@@ -496,8 +504,12 @@ static int validate_spec(const rm_config_t *config, const rm_job_spec_t *spec, r
 {
     static const char *const engines[] = {"", "CYCLES", "BLENDER_EEVEE", "BLENDER_WORKBENCH", NULL};
     static const char *const devices[] = {"", "CPU", "CUDA", "OPTIX", "HIP", NULL};
-    static const char *const formats[] = {"",     "PNG", "JPEG", "OPEN_EXR", "OPEN_EXR_MULTILAYER",
-                                          "TIFF", NULL};
+    /* Blender's still-image formats ("" = the file's own); movies cannot
+       be split between nodes. */
+    static const char *const formats[] = {
+        "",    "PNG",  "JPEG",     "OPEN_EXR", "OPEN_EXR_MULTILAYER", "TIFF",
+        "BMP", "IRIS", "JPEG2000", "TARGA",    "TARGA_RAW",           "CINEON",
+        "DPX", "HDR",  "WEBP",     NULL};
     if (!spec->blend[0])
         return rm_err_set(err, RM_EINVAL, "the job names no .blend file");
     if (spec->frames.count == 0)
@@ -523,6 +535,7 @@ static int validate_spec(const rm_config_t *config, const rm_job_spec_t *spec, r
     if (spec->task_timeout > 7 * 86400)
         return rm_err_set(err, RM_EINVAL, "task timeout of %llu s is over 7 days",
                           (unsigned long long)spec->task_timeout);
+    return rm_caps_check_requires(spec, err);
 
     return 0;
 }
@@ -649,7 +662,7 @@ static void handle_submit(request_t *r)
         if (rm_slots_project_dir(self->slots, spec, project, sizeof project, &err) != 0)
             goto fail;
         char *submitter = strdup(r->who->name);
-        char *format = strdup(spec->format[0] ? spec->format : "PNG");
+        char *format = strdup(spec->format); /* "" keeps the file's own */
         if (!submitter || !format) {
             free(submitter);
             free(format);
@@ -791,6 +804,36 @@ static void handle_status(request_t *r)
     send_msg(self->mesh, r->peer, RM_MSG_STATUS_REPLY, r->msg->req, &s);
 }
 
+/*  The members as NODES shows them, this node's own capabilities live. */
+static int members_now(node_t *self, rm_nodes_reply_t *nodes)
+{
+    if (rm_member_list(self->member, nodes, NULL) != 0)
+        return -1;
+    char *caps = strdup(self->caps);
+    if (nodes->nodes.count == 0 || !caps) {
+        free(caps);
+        return 0;
+    }
+    free(nodes->nodes.items[0].caps);
+    nodes->nodes.items[0].caps = caps;
+    nodes->nodes.items[0].blender_ok = self->blender_ok;
+    return 0;
+}
+
+/*  A job that no node can start says so (rm_caps_waiting). */
+static void note_waiting(const rm_job_t *job, rm_job_summary_t *s, const rm_nodes_reply_t *nodes)
+{
+    char why[512];
+    if (rm_job_finished(job))
+        return;
+    rm_caps_waiting(rm_job_spec(job), nodes->nodes.items, nodes->nodes.count, why, sizeof why);
+    char *copy = why[0] ? strdup(why) : NULL;
+    if (copy) {
+        free(s->waiting);
+        s->waiting = copy;
+    }
+}
+
 static void handle_jobs(request_t *r)
 {
     node_t *self = r->node;
@@ -802,11 +845,18 @@ static void handle_jobs(request_t *r)
         send_error(self->mesh, r->peer, r->msg->req, RM_ENOMEM, "out of memory");
         return;
     }
+    rm_nodes_reply_t nodes;
+    bool have_nodes = members_now(self, &nodes) == 0;
     for (size_t i = 0; i < n; i++) {
-        if (rm_job_summary(rm_jobs_at(self->jobs, i), &reply.jobs.items[i], &err) != 0)
+        rm_job_t *job = rm_jobs_at(self->jobs, i);
+        if (rm_job_summary(job, &reply.jobs.items[i], &err) != 0)
             break;
+        if (have_nodes)
+            note_waiting(job, &reply.jobs.items[i], &nodes);
         reply.jobs.count++;
     }
+    if (have_nodes)
+        rm_codec_free(rm_msg_desc(RM_MSG_NODES_REPLY), &nodes);
     send_msg(self->mesh, r->peer, RM_MSG_JOBS_REPLY, r->msg->req, &reply);
     rm_codec_free(rm_msg_desc(RM_MSG_JOBS_REPLY), &reply);
 }
@@ -833,6 +883,11 @@ static void handle_job_info(request_t *r)
         send_error(r->node->mesh, r->peer, r->msg->req, err.code, err.msg);
         return;
     }
+    rm_nodes_reply_t nodes;
+    if (members_now(r->node, &nodes) == 0) {
+        note_waiting(job, &reply.summary, &nodes);
+        rm_codec_free(rm_msg_desc(RM_MSG_NODES_REPLY), &nodes);
+    }
     send_msg(r->node->mesh, r->peer, RM_MSG_JOB_REPLY, r->msg->req, &reply);
     rm_codec_free(rm_msg_desc(RM_MSG_JOB_REPLY), &reply);
 }
@@ -848,6 +903,7 @@ static void local_meta(node_t *self, rm_member_meta_t *meta, char *rendering, si
         .ms_per_frame = rm_slots_ms_per_frame(self->slots),
         .blender_ok = self->blender_ok,
         .blender = self->blender,
+        .caps = self->caps,
         .rendering = rendering,
         .epoch = self->election.epoch,
         .acting = self->election.acting,
@@ -920,20 +976,23 @@ static void handle_nodes(request_t *r)
     rm_member_meta_t meta;
     local_meta(self, &meta, rendering, sizeof rendering);
     rm_node_info_t *me = &reply.nodes.items[0];
-    char *fresh[] = {strdup(self->config.role), strdup(rendering), strdup(self->blender)};
-    if (reply.nodes.count > 0 && fresh[0] && fresh[1] && fresh[2]) {
+    char *fresh[] = {strdup(self->config.role), strdup(rendering), strdup(self->blender),
+                     strdup(self->caps)};
+    if (reply.nodes.count > 0 && fresh[0] && fresh[1] && fresh[2] && fresh[3]) {
         free(me->role);
         free(me->rendering);
         free(me->blender);
+        free(me->caps);
         me->role = fresh[0];
         me->rendering = fresh[1];
         me->blender = fresh[2];
+        me->caps = fresh[3];
         me->slots = meta.slots;
         me->slots_busy = meta.slots_busy;
         me->ms_per_frame = meta.ms_per_frame;
         me->blender_ok = meta.blender_ok;
     } else {
-        for (size_t i = 0; i < 3; i++)
+        for (size_t i = 0; i < 4; i++)
             free(fresh[i]);
     }
     send_msg(self->mesh, r->peer, RM_MSG_NODES_REPLY, r->msg->req, &reply);

@@ -5,7 +5,7 @@
 #include <inttypes.h>
 #include <string.h>
 
-#define RENDER_FRAMES 19 /* frames of a RENDER message, command included */
+#define RENDER_FRAMES 20 /* frames of a RENDER message, command included */
 
 static char *xstrdup(const char *s)
 {
@@ -33,7 +33,7 @@ static bool parse_u64(const char *s, uint64_t *out)
 
 static const char *event_names[] = {NULL,        "PROGRESS",    "FRAME_DONE",   "FRAME_FAILED",
                                     "TASK_DONE", "TASK_FAILED", "TASK_CANCELED"};
-static const size_t event_frames[] = {0, 4, 6, 4, 3, 4, 2}; /* command included */
+static const size_t event_frames[] = {0, 4, 9, 4, 3, 4, 2}; /* command included */
 
 const char *rm_slot_event_name(rm_slot_event_type_t type)
 {
@@ -91,8 +91,8 @@ zmsg_t *rm_slot_render_msg(const rm_render_task_t *t, rm_err_t *err)
                           s->scene, s->camera, s->engine, s->device,      s->format};
     for (size_t i = 0; i < sizeof strs / sizeof *strs; i++)
         zmsg_addstr(msg, strs[i] ? strs[i] : "");
-    const uint64_t nums[] = {s->samples, s->percent,       s->res_x,          s->res_y,
-                             s->gpu,     t->allow_scripts, t->frame_timeout_s};
+    const uint64_t nums[] = {s->samples, s->percent,       s->res_x,           s->res_y,
+                             s->gpu,     t->allow_scripts, t->frame_timeout_s, s->no_denoise};
     for (size_t i = 0; i < sizeof nums / sizeof *nums; i++)
         zmsg_addstrf(msg, "%" PRIu64, nums[i]);
     zmsg_addstr(msg, frames);
@@ -126,6 +126,9 @@ void rm_slot_event_clear(rm_slot_event_t *ev)
 {
     free(ev->job_id);
     free(ev->file);
+    free(ev->dir);
+    free(ev->files);
+    free(ev->warning);
     free(ev->reason);
     memset(ev, 0, sizeof *ev);
 }
@@ -144,7 +147,11 @@ static bool event_fields(rm_slot_event_t *ev, char **f)
             return false;
         ev->pid = (int)n;
         ev->file = xstrdup(f[3]);
-        return parse_u64(f[2], &ev->frame) && parse_u64(f[4], &ev->render_ms);
+        ev->dir = xstrdup(f[6]);
+        ev->files = xstrdup(f[7]);
+        ev->warning = xstrdup(f[8]);
+        return parse_u64(f[2], &ev->frame) && parse_u64(f[4], &ev->render_ms) && ev->dir &&
+               ev->files && ev->warning;
     case RM_SLOT_FRAME_FAILED:
         ev->reason = xstrdup(f[3]);
         return parse_u64(f[2], &ev->frame);
@@ -164,9 +171,9 @@ int rm_slot_event_decode(zmsg_t **msg_p, rm_slot_event_t *ev, rm_err_t *err)
 {
     memset(ev, 0, sizeof *ev);
     zmsg_t *msg = msg_p ? *msg_p : NULL;
-    char *f[6] = {0};
+    char *f[9] = {0};
     size_t count = msg ? zmsg_size(msg) : 0;
-    for (size_t i = 0; i < count && i < 6; i++)
+    for (size_t i = 0; i < count && i < 9; i++)
         f[i] = zmsg_popstr(msg);
     zmsg_destroy(msg_p);
     int rc = -1;
@@ -180,7 +187,7 @@ int rm_slot_event_decode(zmsg_t **msg_p, rm_slot_event_t *ev, rm_err_t *err)
     if (rc)
         rm_err_set(err, RM_EPROTO, "malformed slot event %s (%zu frames)", f[0] ? f[0] : "(none)",
                    count);
-    for (size_t i = 0; i < 6; i++)
+    for (size_t i = 0; i < 9; i++)
         free(f[i]);
     if (rc)
         rm_slot_event_clear(ev);
@@ -239,7 +246,7 @@ static bool parse_frames(rm_slot_task_t *t, const char *list)
     return true;
 }
 
-/*  Decodes RENDER (command already popped); f holds its other 18 frames. */
+/*  Decodes RENDER (command already popped); f holds its other 19 frames. */
 static rm_slot_task_t *task_decode(char **f)
 {
     rm_slot_task_t *t = calloc(1, sizeof *t);
@@ -252,12 +259,12 @@ static rm_slot_task_t *task_decode(char **f)
         *strs[i] = f[i];
         f[i] = NULL; /* ownership moves to the task */
     }
-    uint64_t *nums[] = {&t->samples, &t->percent,       &t->res_x,          &t->res_y,
-                        &t->gpu,     &t->allow_scripts, &t->frame_timeout_s};
+    uint64_t *nums[] = {&t->samples, &t->percent,       &t->res_x,           &t->res_y,
+                        &t->gpu,     &t->allow_scripts, &t->frame_timeout_s, &t->no_denoise};
     bool ok = true;
     for (size_t j = 0; j < sizeof nums / sizeof *nums; j++, i++)
         ok = ok && parse_u64(f[i], nums[j]);
-    ok = ok && t->allow_scripts <= 1 && parse_frames(t, f[i]);
+    ok = ok && t->allow_scripts <= 1 && t->no_denoise <= 1 && parse_frames(t, f[i]);
     rm_render_task_t view = {.job_id = t->job_id,
                              .blend = t->blend,
                              .out_dir = t->out_dir,
@@ -293,14 +300,15 @@ int rm_slot_send_progress(void *pipe, const char *job_id, uint64_t frame, int pe
     return zstr_sendx(pipe, "PROGRESS", job_id, num, pct, NULL);
 }
 
-int rm_slot_send_frame_done(void *pipe, const char *job_id, uint64_t frame, const char *file,
-                            int64_t render_ms, int pid)
+int rm_slot_send_frame_done(void *pipe, const char *job_id, uint64_t frame,
+                            const rm_slot_output_t *out)
 {
     char num[24], ms[24], pidstr[16];
     snprintf(num, sizeof num, "%" PRIu64, frame);
-    snprintf(ms, sizeof ms, "%" PRId64, render_ms < 0 ? 0 : render_ms);
-    snprintf(pidstr, sizeof pidstr, "%d", pid);
-    return zstr_sendx(pipe, "FRAME_DONE", job_id, num, file, ms, pidstr, NULL);
+    snprintf(ms, sizeof ms, "%" PRId64, out->render_ms < 0 ? 0 : out->render_ms);
+    snprintf(pidstr, sizeof pidstr, "%d", out->pid);
+    return zstr_sendx(pipe, "FRAME_DONE", job_id, num, out->file, ms, pidstr, out->dir,
+                      out->files ? out->files : "", out->warning ? out->warning : "", NULL);
 }
 
 int rm_slot_send_frame_failed(void *pipe, const char *job_id, uint64_t frame, const char *reason)

@@ -7,12 +7,14 @@
     parent -> slot
       "RENDER" job_id blend project_dir out_dir log_path scene camera engine
                device format samples percent res_x res_y gpu allow_scripts
-               frame_timeout_s frames
-          19 frames.  blend is absolute; project_dir becomes Blender's cwd;
+               frame_timeout_s no_denoise frames
+          20 frames.  blend is absolute; project_dir becomes Blender's cwd;
           the log is appended to (parent dirs created); outputs are
           out_dir/frame_0001.png etc.  scene .. format: "" = as in the file;
           samples .. res_y: 0 = as in the file; gpu: 0 = every device of
           the type, N = the Nth; allow_scripts: "0"/"1"; frame_timeout_s: 0 = none;
+          no_denoise: "1" renders without the file's denoising (the
+          submitter's explicit choice), "0" keeps it;
           frames: comma-separated list, e.g. "1,2,3".
       "CANCEL" job_id      stop rendering that job (kills its Blender)
       "RELEASE"            quit an idle Blender (frees its memory)
@@ -20,9 +22,13 @@
 
     slot -> parent
       "PROGRESS" job_id frame percent          at most 4 a second
-      "FRAME_DONE" job_id frame file render_ms pid
-          file is the output's absolute path (checked to exist, non-empty);
-          pid is the Blender process that rendered it
+      "FRAME_DONE" job_id frame file render_ms pid dir files warning
+          file is the main image's absolute path (checked to exist,
+          non-empty); pid is the Blender process that rendered it; dir is
+          the frame's own output folder (file is in it) and files every
+          file Blender wrote there, relative to dir, one per line (main
+          image, File Output nodes, views); warning what the driver
+          noticed (files the scene uses that are missing), "" if nothing
       "FRAME_FAILED" job_id frame reason
       "TASK_DONE" job_id mode                  mode: "persistent" | "oneshot"
       "TASK_FAILED" job_id reason fatal
@@ -65,7 +71,8 @@ typedef struct {
     uint64_t percent;   /* resolution percentage, 0 = as in the file */
     uint64_t res_x;     /* 0 = as in the file */
     uint64_t res_y;
-    unsigned gpu; /* 0 = every device of the type, N = only the Nth (1-based) */
+    unsigned gpu;    /* 0 = every device of the type, N = only the Nth (1-based) */
+    bool no_denoise; /* render without the file's denoising (the submitter said so) */
 } rm_render_settings_t;
 
 typedef struct {
@@ -96,7 +103,10 @@ typedef struct {
     char *job_id;
     uint64_t frame;     /* PROGRESS, FRAME_DONE, FRAME_FAILED */
     int percent;        /* PROGRESS */
-    char *file;         /* FRAME_DONE */
+    char *file;         /* FRAME_DONE: the main image */
+    char *dir;          /* FRAME_DONE: the frame's output folder */
+    char *files;        /* FRAME_DONE: its files relative to dir, '\n'-separated */
+    char *warning;      /* FRAME_DONE: "" or what Blender left out */
     uint64_t render_ms; /* FRAME_DONE */
     int pid;            /* FRAME_DONE */
     char *reason;       /* FRAME_FAILED, TASK_FAILED */
@@ -134,7 +144,7 @@ const char *rm_slot_event_name(rm_slot_event_type_t type);
 typedef struct {
     char *job_id, *blend, *project_dir, *out_dir, *log_path;
     char *scene, *camera, *engine, *device, *format;
-    uint64_t samples, percent, res_x, res_y, gpu, allow_scripts, frame_timeout_s;
+    uint64_t samples, percent, res_x, res_y, gpu, allow_scripts, frame_timeout_s, no_denoise;
     uint64_t *frames;
     size_t frame_count;
     char *key;      /* set by the slot: what a loaded Blender must match */
@@ -155,8 +165,14 @@ char *rm_slot_frame_list(const uint64_t *frames, size_t count);
 
 /*  Slot -> parent events; pipe is the actor's pipe (any zsock). */
 int rm_slot_send_progress(void *pipe, const char *job_id, uint64_t frame, int percent);
-int rm_slot_send_frame_done(void *pipe, const char *job_id, uint64_t frame, const char *file,
-                            int64_t render_ms, int pid);
+/*  What FRAME_DONE carries (see the protocol above). */
+typedef struct {
+    const char *file, *dir, *files, *warning;
+    int64_t render_ms;
+    int pid;
+} rm_slot_output_t;
+int rm_slot_send_frame_done(void *pipe, const char *job_id, uint64_t frame,
+                            const rm_slot_output_t *out);
 int rm_slot_send_frame_failed(void *pipe, const char *job_id, uint64_t frame, const char *reason);
 int rm_slot_send_task_done(void *pipe, const char *job_id, bool oneshot);
 int rm_slot_send_task_failed(void *pipe, const char *job_id, const char *reason, bool fatal);

@@ -29,13 +29,26 @@ typedef struct {
     uint64_t current; /* frame being rendered (first not yet reported) */
 } slot_t;
 
-/*  A rendered file waiting to be chunked into the store and journalled. */
+/*  A rendered frame waiting for its files to be chunked into the store
+    and journalled. */
 typedef struct {
     char job_id[65];
     uint64_t frame;
-    char *file;
+    char *file;    /* the main image, absolute */
+    char *dir;     /* the frame's folder, absolute */
+    char *files;   /* every file in it, relative, '\n'-separated */
+    char *warning; /* "" or what the render left out */
     uint64_t render_ms;
 } rendered_t;
+
+static void rendered_free(rendered_t *r)
+{
+    free(r->file);
+    free(r->dir);
+    free(r->files);
+    free(r->warning);
+    r->file = r->dir = r->files = r->warning = NULL;
+}
 
 struct _rm_slots_t {
     slot_t *slots;
@@ -108,7 +121,7 @@ void rm_slots_destroy(rm_slots_t **self_p)
     for (size_t i = 0; i < self->count; i++)
         zactor_destroy(&self->slots[i].actor);
     for (size_t i = 0; i < self->nrendered; i++)
-        free(self->rendered[i].file);
+        rendered_free(&self->rendered[i]);
     free(self->rendered);
     free(self->slots);
     free(self->node_name);
@@ -245,7 +258,8 @@ static int start_task(rm_slots_t *self, slot_t *slot, rm_job_t *job, rm_err_t *e
                      .samples = spec->samples,
                      .percent = spec->percent,
                      .res_x = spec->res_x,
-                     .res_y = spec->res_y},
+                     .res_y = spec->res_y,
+                     .no_denoise = spec->no_denoise},
         .allow_scripts = spec->allow_scripts,
         .frame_timeout_s = spec->task_timeout ? spec->task_timeout : self->task_timeout,
         .frames = slot->frames,
@@ -386,35 +400,75 @@ static void record_speed(rm_slots_t *self, uint64_t ms)
     self->recent_count++;
 }
 
-static void frame_done(rm_slots_t *self, rm_job_t *job, const rm_slot_event_t *ev)
+/*  Stores every file of the frame's folder as one manifest; *main is the
+    main image's name in it. */
+static int store_outputs(rm_slots_t *self, const rendered_t *r, rm_hash_t *output, uint64_t *size,
+                         const char **main, rm_err_t *err)
+{
+    size_t dlen = strlen(r->dir);
+    if (strncmp(r->file, r->dir, dlen) != 0 || r->file[dlen] != '/')
+        return rm_err_set(err, RM_EINVAL, "%s is not in %s", r->file, r->dir);
+    *main = r->file + dlen + 1;
+    char *list = strdup(r->files);
+    size_t n = 1;
+    for (const char *p = r->files; *p; p++)
+        n += *p == '\n';
+    const char **names = calloc(n, sizeof *names);
+    int rc = -1;
+    if (!list || !names) {
+        rm_err_set(err, RM_ENOMEM, "out of memory");
+        goto out;
+    }
+    size_t count = 0;
+    bool has_main = false;
+    for (char *save = NULL, *name = strtok_r(list, "\n", &save); name;
+         name = strtok_r(NULL, "\n", &save)) {
+        names[count++] = name;
+        has_main |= strcmp(name, *main) == 0;
+    }
+    if (!has_main)
+        rm_err_set(err, RM_EINVAL, "the render's files do not list its image %s", *main);
+    else
+        rc = rm_manifest_store_files(self->store, r->dir, names, count, output, size, err);
+out:
+    free(names);
+    free(list);
+    return rc;
+}
+
+static void frame_done(rm_slots_t *self, rm_job_t *job, const rendered_t *r)
 {
     rm_err_t err;
     rm_hash_t output;
     uint64_t size = 0;
-    const char *slash = strrchr(ev->file, '/');
-    const char *name = slash ? slash + 1 : ev->file;
-    int rc = rm_manifest_store_file(self->store, ev->file, name, &output, &size, &err);
-    rm_frame_output_t out = {
-        .output = output, .size = size, .file = name, .render_ms = ev->render_ms};
+    const char *name = "";
+    int rc = store_outputs(self, r, &output, &size, &name, &err);
+    rm_frame_output_t out = {.output = output,
+                             .size = size,
+                             .file = name,
+                             .render_ms = r->render_ms,
+                             .warning = r->warning};
     if (rc == 0 && self->output_fn)
-        self->output_fn(self->output_arg, job, ev->frame, &out);
+        self->output_fn(self->output_arg, job, r->frame, &out);
     else if (rc == 0)
-        rc = rm_job_frame_done(job, ev->frame, &out, self->node_name, &err);
+        rc = rm_job_frame_done(job, r->frame, &out, self->node_name, &err);
     if (rc != 0) {
         /* The render is not lost from the job: the frame is rendered again
            once the disk has room. */
         zsys_error("job %s frame %llu: cannot store the output: %s", rm_job_id(job),
-                   (unsigned long long)ev->frame, err.msg);
-        rm_job_log(job, "frame %llu rendered but not stored: %s", (unsigned long long)ev->frame,
+                   (unsigned long long)r->frame, err.msg);
+        rm_job_log(job, "frame %llu rendered but not stored: %s", (unsigned long long)r->frame,
                    err.msg);
-        rm_job_frame_release(job, ev->frame, err.msg);
+        rm_job_frame_release(job, r->frame, err.msg);
         self->paused_until = zclock_time() + DISK_FULL_BACKOFF_MS;
         return;
     }
-    record_speed(self, ev->render_ms);
+    record_speed(self, r->render_ms);
     rm_job_log(job, "frame %llu done on %s in %llu ms (%s, %llu bytes)",
-               (unsigned long long)ev->frame, self->node_name, (unsigned long long)ev->render_ms,
+               (unsigned long long)r->frame, self->node_name, (unsigned long long)r->render_ms,
                name, (unsigned long long)size);
+    if (r->warning[0])
+        rm_job_log(job, "frame %llu: %s", (unsigned long long)r->frame, r->warning);
 }
 
 /*  A render that failed because the disk is full is no fault of the frame. */
@@ -492,11 +546,16 @@ static void queue_rendered(rm_slots_t *self, rm_job_t *job, const rm_slot_event_
         self->rendered_cap = cap;
     }
     rendered_t *r = &self->rendered[self->nrendered];
+    memset(r, 0, sizeof *r);
     snprintf(r->job_id, sizeof r->job_id, "%s", rm_job_id(job));
     r->frame = ev->frame;
     r->render_ms = ev->render_ms;
     r->file = strdup(ev->file);
-    if (!r->file) {
+    r->dir = strdup(ev->dir ? ev->dir : "");
+    r->files = strdup(ev->files ? ev->files : "");
+    r->warning = strdup(ev->warning ? ev->warning : "");
+    if (!r->file || !r->dir || !r->files || !r->warning) {
+        rendered_free(r);
         rm_job_frame_release(job, ev->frame, "out of memory");
         return;
     }
@@ -508,11 +567,9 @@ void rm_slots_flush(rm_slots_t *self)
     for (size_t i = 0; i < self->nrendered; i++) {
         rendered_t *r = &self->rendered[i];
         rm_job_t *job = rm_jobs_find(self->jobs, r->job_id);
-        if (job) {
-            rm_slot_event_t ev = {.frame = r->frame, .file = r->file, .render_ms = r->render_ms};
-            frame_done(self, job, &ev);
-        }
-        free(r->file);
+        if (job)
+            frame_done(self, job, r);
+        rendered_free(r);
     }
     self->nrendered = 0;
 }

@@ -7,6 +7,8 @@
 
 #include <czmq.h>
 
+#include "rm_caps.h"
+
 #define ADDR_MAX 300
 #define MAX_TRIED 8
 #define WORKERS_EVERY_MS 100
@@ -60,9 +62,15 @@ struct _rm_work_t {
     uint64_t asked_free; /* the free count of the last WORK_REQ */
     serving_t *serving;
     size_t nserving, serving_cap;
+    char caps[RM_MAX_NAME]; /* what this node's Blender can do (rm_caps) */
 };
 
 static void on_output(void *arg, rm_job_t *job, uint64_t frame, const rm_frame_output_t *out);
+
+void rm_work_set_caps(rm_work_t *self, const char *caps)
+{
+    snprintf(self->caps, sizeof self->caps, "%s", caps ? caps : "");
+}
 
 rm_work_t *rm_work_new(const rm_config_t *config, const char *name, rm_jobs_t *jobs,
                        rm_slots_t *slots, rm_sched_t *sched, rm_jobsync_t *jobsync,
@@ -325,6 +333,10 @@ static bool job_ready_here(rm_work_t *self, rm_job_t *job)
     /* A job this node did not accept itself is checked against its policy
        before it renders any of it. */
     if (rm_job_spec(job)->allow_scripts && !self->config.allow_scripts)
+        return false;
+    /* A frame rendered without what the scene asks for is not the artist's
+       frame: such jobs wait for a node that has it. */
+    if (!rm_caps_satisfy(self->caps, rm_job_spec(job), NULL))
         return false;
     return rm_jobsync_project_ready(self->jobsync, job);
 }

@@ -66,6 +66,10 @@ void rm_work_job_changed(rm_work_t *self, rm_job_t *job);
 
 void rm_work_drain(rm_work_t *self, bool hand_back);
 bool rm_work_draining(const rm_work_t *self);
+
+/*  What this node's Blender can do (rm_caps): the worker asks only for jobs
+    whose requirements it meets. */
+void rm_work_set_caps(rm_work_t *self, const char *caps);
 /*  Draining, and nothing left in hand: the node may leave the mesh. */
 bool rm_work_drained(rm_work_t *self);
 

@@ -91,9 +91,11 @@ static const rm_field_t job_summary_fields[] = {
     RM_FIELD(rm_job_summary_t, submitter, RM_F_STR, RM_MAX_NAME, "who submitted it"),
     RM_FIELD(rm_job_summary_t, error, RM_F_STR, RM_MAX_TEXT, "why the job failed; empty otherwise"),
     RM_FIELD(rm_job_summary_t, version, RM_F_U64, 0, "grows with every change of the job's state"),
+    RM_FIELD(rm_job_summary_t, waiting, RM_F_STR, RM_MAX_TEXT,
+             "why no node can start it now (none has what it requires); empty otherwise"),
 };
 const rm_struct_desc_t rm_job_summary_desc =
-    RM_DESC(rm_job_summary_t, "job_summary", job_summary_fields, "One job at a glance.");
+    RM_DESC_OPT(rm_job_summary_t, "job_summary", job_summary_fields, 1, "One job at a glance.");
 
 static const rm_field_t frame_info_fields[] = {
     RM_FIELD(rm_frame_info_t, frame, RM_F_U64, RM_FRAME_MAX, "frame number"),
@@ -395,7 +397,7 @@ static const rm_struct_desc_t assign_desc =
             "it with ERROR (ESTALE).");
 
 static const rm_field_t replicate_fields[] = {
-    RM_FIELD(rm_replicate_t, hash, RM_F_B32, 0, "one-file manifest of a rendered output"),
+    RM_FIELD(rm_replicate_t, hash, RM_F_B32, 0, "manifest of a rendered frame's files"),
     RM_FIELD(rm_replicate_t, job_id, RM_F_STR, MAX_JOB_ID, "the job it belongs to"),
     RM_FIELD(rm_replicate_t, frame, RM_F_U64, RM_FRAME_MAX, "its frame"),
 };

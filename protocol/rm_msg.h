@@ -179,6 +179,7 @@ typedef struct {
     char *submitter;
     char *error;      /* why the job failed, "" otherwise */
     uint64_t version; /* grows with every change of the job's state */
+    char *waiting;    /* why no node can start it (e.g. none can denoise), "" otherwise */
 } rm_job_summary_t;
 
 typedef struct {

@@ -322,9 +322,10 @@ static int chunk_fd(int fd, emitter_t *em, rm_manifest_file_t *file, rm_err_t *e
 }
 
 /*  Fills file (path already set) from the file at abs. */
-static int chunk_file(const char *abs, emitter_t *em, rm_manifest_file_t *file, rm_err_t *err)
+static int chunk_file(const char *abs, int flags, emitter_t *em, rm_manifest_file_t *file,
+                      rm_err_t *err)
 {
-    int fd = open(abs, O_RDONLY | O_CLOEXEC);
+    int fd = open(abs, O_RDONLY | O_CLOEXEC | flags);
     if (fd < 0)
         return rm_err_set(err, rm_err_from_errno(errno), "cannot open %s: %s", abs,
                           strerror(errno));
@@ -362,7 +363,7 @@ static int build_files(const rm_tree_t *t, emitter_t *em, rm_manifest_t *m, rm_e
         f->path = strdup(t->items[i].rel);
         if (!f->path)
             return rm_err_set(err, RM_ENOMEM, "out of memory");
-        if (chunk_file(t->items[i].abs, em, f, err) != 0)
+        if (chunk_file(t->items[i].abs, 0, em, f, err) != 0)
             return -1;
     }
     return 0;
@@ -617,7 +618,7 @@ int rm_manifest_store_file(rm_store_t *store, const char *path, const char *name
         rm_err_set(err, RM_ENOMEM, "out of memory storing %s", path);
         goto out;
     }
-    if (chunk_file(path, &em, &file, err) != 0 ||
+    if (chunk_file(path, 0, &em, &file, err) != 0 ||
         rm_manifest_store(&m, store, NULL, NULL, hash, err) != 0)
         goto out;
     *size = file.size;
@@ -625,6 +626,64 @@ int rm_manifest_store_file(rm_store_t *store, const char *path, const char *name
 out:
     free(file.path);
     free(file.chunks.items);
+    free(em.buf);
+    return rc;
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+int rm_manifest_store_files(rm_store_t *store, const char *dir, const char *const *names, size_t n,
+                            rm_hash_t *hash, uint64_t *size, rm_err_t *err)
+{
+    if (n == 0 || n > RM_MANIFEST_MAX_FILES)
+        return rm_err_set(err, RM_EINVAL, "%zu files to store from %s, not 1-%d", n, dir,
+                          RM_MANIFEST_MAX_FILES);
+    const char **sorted = malloc(n * sizeof *sorted);
+    rm_manifest_file_t *files = calloc(n, sizeof *files);
+    rm_manifest_t m = {RM_MANIFEST_VERSION, {files, (uint32_t)n}};
+    emitter_t em = {store, NULL, NULL, {0}, malloc(RM_READ_BUF)};
+    int rc = -1;
+    if (!sorted || !files || !em.buf) {
+        rm_err_set(err, RM_ENOMEM, "out of memory storing %s", dir);
+        goto out;
+    }
+    memcpy(sorted, names, n * sizeof *sorted);
+    qsort(sorted, n, sizeof *sorted, name_cmp);
+    *size = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (check_path(sorted[i], RM_EINVAL, err) != 0)
+            goto out;
+        if (i > 0 && strcmp(sorted[i - 1], sorted[i]) == 0) {
+            rm_err_set(err, RM_EINVAL, "%s is listed twice", sorted[i]);
+            goto out;
+        }
+        if (!(files[i].path = strdup(sorted[i]))) {
+            rm_err_set(err, RM_ENOMEM, "out of memory storing %s", dir);
+            goto out;
+        }
+        /* What a render wrote, not what a link points at. */
+        size_t len = strlen(dir) + strlen(sorted[i]) + 2;
+        char *abs = malloc(len);
+        if (abs)
+            snprintf(abs, len, "%s/%s", dir, sorted[i]);
+        int crc = abs ? chunk_file(abs, O_NOFOLLOW, &em, &files[i], err)
+                      : rm_err_set(err, RM_ENOMEM, "out of memory storing %s", dir);
+        free(abs);
+        if (crc != 0)
+            goto out;
+        *size += files[i].size;
+    }
+    rc = rm_manifest_store(&m, store, NULL, NULL, hash, err);
+out:
+    for (size_t i = 0; files && i < n; i++) {
+        free(files[i].path);
+        free(files[i].chunks.items);
+    }
+    free(files);
+    free(sorted);
     free(em.buf);
     return rc;
 }

@@ -74,6 +74,13 @@ int rm_manifest_materialize(const rm_manifest_t *manifest, rm_store_t *store, co
 int rm_manifest_store_file(rm_store_t *store, const char *path, const char *name, rm_hash_t *hash,
                            uint64_t *size, rm_err_t *err);
 
+/*  Chunks and stores the files a render wrote, dir/names[i] stored as
+    names[i] (relative, checked like any manifest path, no duplicates),
+    as one manifest listed in name order; a symbolic link is refused (its
+    target is not the render's).  *size is the bytes of all of them. */
+int rm_manifest_store_files(rm_store_t *store, const char *dir, const char *const *names, size_t n,
+                            rm_hash_t *hash, uint64_t *size, rm_err_t *err);
+
 void rm_manifest_free(rm_manifest_t *manifest);
 
 #endif

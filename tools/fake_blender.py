@@ -36,6 +36,8 @@ Environment (all optional):
     RM_FAKE_FAIL_FRAMES  comma-separated frames reported "failed"
     RM_FAKE_CRASH_FRAMES comma-separated frames on which the process dies of
                          SIGSEGV, as a crashing Blender would
+    RM_FAKE_CAPS         what it answers meshd's capability query (e.g.
+                         "denoise"); default: nothing
     RM_FAKE_GPUS         GPU devices it pretends to have, e.g. "CUDA:2,OPTIX:2";
                          without it any GPU device is a "node" fatal, as on a
                          machine without GPUs
@@ -448,6 +450,10 @@ def main(argv):
         say("\tbuild type: fake (tools/fake_blender.py)")
         return 0
     say("%s" % VERSION_LINE)
+    if opts["python_expr"] is not None and "RM_CAPS" in opts["python_expr"]:
+        # meshd asks what this Blender can do (rm_blender_caps).
+        say("RM_CAPS %s" % os.environ.get("RM_FAKE_CAPS", ""))
+        return 0
     if opts["python_expr"] is not None:
         # meshctl submit without --frames reads the scene's range this way
         # (tools/rm_submit.c scene_range); any other expression is refused.

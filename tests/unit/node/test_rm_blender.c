@@ -163,7 +163,7 @@ static void test_persistent(const fixture_t *fx, zactor_t *slot)
               o1.reasons[0]);
     for (int i = 0; i < 3 && i < o1.done; i++) {
         char want[300];
-        snprintf(want, sizeof want, "%s/frame_%04d.png", out, i + 1);
+        snprintf(want, sizeof want, "%s/%d/frame_%04d.png", out, i + 1, i + 1);
         CHECK_MSG(streq(o1.files[i], want), "file %s, want %s", o1.files[i], want);
         CHECK_MSG(is_png(want), "%s is not a PNG", want);
         CHECK(o1.done_frames[i] == (uint64_t)i + 1);

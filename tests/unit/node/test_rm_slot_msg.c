@@ -42,13 +42,14 @@ static void test_render_round_trip(void)
                                           .percent = 50,
                                           .res_x = 640,
                                           .res_y = 480,
-                                          .gpu = 2},
+                                          .gpu = 2,
+                                          .no_denoise = true},
                              .allow_scripts = true,
                              .frame_timeout_s = 30,
                              .frames = frames,
                              .frame_count = 3};
     zmsg_t *msg = rm_slot_render_msg(&task, &err);
-    CHECK(msg && zmsg_size(msg) == 19);
+    CHECK(msg && zmsg_size(msg) == 20);
     if (!msg)
         return;
     char *cmd = zmsg_popstr(msg);
@@ -67,7 +68,7 @@ static void test_render_round_trip(void)
     CHECK(streq(t->log_path, "/l/task.log") && streq(t->scene, "Main"));
     CHECK(streq(t->camera, "") && streq(t->engine, "CYCLES") && streq(t->format, ""));
     CHECK(t->samples == 16 && t->percent == 50 && t->res_x == 640 && t->res_y == 480);
-    CHECK(t->gpu == 2 && t->allow_scripts == 1 && t->frame_timeout_s == 30);
+    CHECK(t->gpu == 2 && t->allow_scripts == 1 && t->frame_timeout_s == 30 && t->no_denoise == 1);
     CHECK(t->frame_count == 3 && t->frames[0] == 1 && t->frames[1] == 7 &&
           t->frames[2] == RM_BLENDER_MAX_FRAME);
     CHECK(!t->key && !t->real_out);
@@ -83,8 +84,8 @@ static void test_render_round_trip(void)
     to `count` frames. */
 static zmsg_t *render_with(int i, const char *value, size_t count)
 {
-    const char *f[18] = {"j", "/b.blend", "/p", "/o", "/l", "",  "",  "",  "",
-                         "",  "0",        "0",  "0",  "0",  "0", "0", "0", "1,2"};
+    const char *f[19] = {"j", "/b.blend", "/p", "/o", "/l", "",  "",  "",  "",   "",
+                         "0", "0",        "0",  "0",  "0",  "0", "0", "0", "1,2"};
     zmsg_t *msg = zmsg_new();
     for (size_t k = 0; k < count; k++)
         zmsg_addstr(msg, (int)k == i ? value : f[k]);
@@ -96,15 +97,12 @@ static void test_render_malformed(void)
     struct {
         int index;
         const char *value;
-    } bad[] = {{1, "rel.blend"}, {3, ""},
-               {0, ""},          {10, "x"},
-               {10, "-1"},       {15, "2"},
-               {16, "1e3"},      {17, ""},
-               {17, "1,,2"},     {17, "1,"},
-               {17, "1048575"},  {17, "1;2"},
-               {17, "a"},        {13, "9999999999999999999999"}};
+    } bad[] = {
+        {1, "rel.blend"}, {3, ""},         {0, ""},     {10, "x"}, {10, "-1"},
+        {15, "2"},        {16, "1e3"},     {17, "2"},   {18, ""},  {18, "1,,2"},
+        {18, "1,"},       {18, "1048575"}, {18, "1;2"}, {18, "a"}, {13, "9999999999999999999999"}};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
-        zmsg_t *msg = render_with(bad[i].index, bad[i].value, 18);
+        zmsg_t *msg = render_with(bad[i].index, bad[i].value, 19);
         char *job = NULL;
         rm_slot_task_t *t = rm_slot_task_decode(msg, &job);
         CHECK_MSG(t == NULL, "accepted frame %d = \"%s\"", bad[i].index, bad[i].value);
@@ -114,7 +112,7 @@ static void test_render_malformed(void)
         zmsg_destroy(&msg);
     }
     /* Too few or too many frames; the job id still comes back. */
-    size_t counts[] = {0, 1, 17};
+    size_t counts[] = {0, 1, 18};
     for (size_t i = 0; i < 3; i++) {
         zmsg_t *msg = render_with(-1, NULL, counts[i]);
         char *job = NULL;
@@ -123,13 +121,13 @@ static void test_render_malformed(void)
         free(job);
         zmsg_destroy(&msg);
     }
-    zmsg_t *msg = render_with(-1, NULL, 18);
+    zmsg_t *msg = render_with(-1, NULL, 19);
     zmsg_addstr(msg, "extra");
     char *job = NULL;
     CHECK(rm_slot_task_decode(msg, &job) == NULL);
     free(job);
     zmsg_destroy(&msg);
-    msg = render_with(-1, NULL, 18);
+    msg = render_with(-1, NULL, 19);
     rm_slot_task_t *t = rm_slot_task_decode(msg, &job);
     CHECK(t && t->frame_count == 2);
     rm_slot_task_destroy(&t);
@@ -153,13 +151,23 @@ static void test_events_round_trip(void)
           ev.percent == 42);
     rm_slot_event_clear(&ev);
 
-    rm_slot_send_frame_done(tx, "j", 12, "/o/frame_0012.png", 250, 4242);
+    rm_slot_send_frame_done(tx, "j", 12,
+                            &(rm_slot_output_t){.file = "/o/12/frame_0012.png",
+                                                .dir = "/o/12",
+                                                .files = "frame_0012.png\npasses/n_0012.png",
+                                                .warning = "missing files: t.png",
+                                                .render_ms = 250,
+                                                .pid = 4242});
     CHECK(rm_slot_event_decode(&(zmsg_t *){zmsg_recv(rx)}, &ev, &err) == 0);
     CHECK(ev.type == RM_SLOT_FRAME_DONE && ev.frame == 12 && ev.render_ms == 250 &&
-          ev.pid == 4242 && streq(ev.file, "/o/frame_0012.png"));
+          ev.pid == 4242 && streq(ev.file, "/o/12/frame_0012.png") && streq(ev.dir, "/o/12") &&
+          streq(ev.files, "frame_0012.png\npasses/n_0012.png") &&
+          streq(ev.warning, "missing files: t.png"));
     rm_slot_event_clear(&ev);
 
-    rm_slot_send_frame_done(tx, "j", 1, "/o/f.png", -5, 1); /* a negative time reads 0 */
+    /* A negative time reads 0; no files or warning read "". */
+    rm_slot_send_frame_done(tx, "j", 1,
+                            &(rm_slot_output_t){.file = "/o/f.png", .dir = "/o", .render_ms = -5});
     CHECK(rm_slot_event_decode(&(zmsg_t *){zmsg_recv(rx)}, &ev, &err) == 0 && ev.render_ms == 0);
     rm_slot_event_clear(&ev);
 
@@ -204,6 +212,9 @@ static void test_events_malformed(void)
     zmsg_addstr(msg, "/o/frame_0012.png");
     zmsg_addstr(msg, "250");
     zmsg_addstr(msg, "4242");
+    zmsg_addstr(msg, "/o");
+    zmsg_addstr(msg, "frame_0012.png");
+    zmsg_addstr(msg, "");
     CHECK(rm_slot_event_decode(&msg, &ev, &err) == 0 && !msg);
     CHECK(ev.type == RM_SLOT_FRAME_DONE && ev.frame == 12 && ev.render_ms == 250 && ev.pid == 4242);
     CHECK(streq(ev.file, "/o/frame_0012.png") && streq(ev.job_id, "j"));
@@ -221,11 +232,12 @@ static void test_events_malformed(void)
                   "accepted %s %s %s", bad[i][0], bad[i][2], bad[i][3]);
         CHECK(!msg && ev.type == 0 && !ev.job_id);
     }
-    const char *done[][6] = {{"FRAME_DONE", "j", "1", "/f", "5", "2147483648"},
-                             {"FRAME_DONE", "j", "1", "/f", "x", "1"}};
-    for (size_t i = 0; i < 2; i++) {
+    const char *done[][9] = {{"FRAME_DONE", "j", "1", "/f", "5", "2147483648", "/", "f", ""},
+                             {"FRAME_DONE", "j", "1", "/f", "x", "1", "/", "f", ""},
+                             {"FRAME_DONE", "j", "1", "/f", "5", "1", "/", "f", NULL}};
+    for (size_t i = 0; i < 3; i++) {
         msg = zmsg_new();
-        for (int j = 0; j < 6; j++)
+        for (int j = 0; j < 9 && done[i][j]; j++)
             zmsg_addstr(msg, done[i][j]);
         CHECK(rm_slot_event_decode(&msg, &ev, &err) == -1 && !ev.file);
     }
