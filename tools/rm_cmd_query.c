@@ -77,7 +77,7 @@ int rm_cmd_status(rm_cmd_ctx_t *ctx)
 
 /*  --- jobs ------------------------------------------------------------------- */
 
-static int jobs_text(const rm_jobs_reply_t *r)
+static int jobs_text(rm_jobs_reply_t *r)
 {
     static const char *const head[] = {"ID",     "NAME", "STATE", "DONE/TOTAL",
                                        "FAILED", "PRIO", "AGE"};
@@ -103,6 +103,11 @@ static int jobs_text(const rm_jobs_reply_t *r)
     else
         rm_table_print(t, stdout);
     rm_table_destroy(&t);
+    for (uint32_t i = 0; i < r->jobs.count; i++) { /* why a job cannot start, below */
+        rm_job_summary_t *s = &r->jobs.items[i];
+        if (s->waiting && *s->waiting)
+            printf("%s waits: %s\n", rm_cli_clean(s->job_id), rm_cli_clean(s->waiting));
+    }
     return RM_EXIT_OK;
 }
 
@@ -144,14 +149,15 @@ static void node_json(rm_json_t *j, const rm_node_info_t *n)
     rm_json_u64(j, "ms_per_frame", n->ms_per_frame);
     rm_json_bool(j, "blender_ok", n->blender_ok);
     rm_json_str(j, "blender", n->blender);
+    rm_json_str(j, "caps", n->caps ? n->caps : "");
     rm_json_end(j);
 }
 
 static int nodes_text(const rm_nodes_reply_t *r)
 {
-    static const char *const head[] = {"NAME",  "STATE",     "ADDRESS",  "ROLE",
-                                       "SLOTS", "RENDERING", "MS/FRAME", "BLENDER"};
-    rm_table_t *t = rm_table_new(8, head);
+    static const char *const head[] = {"NAME",      "STATE",    "ADDRESS", "ROLE",   "SLOTS",
+                                       "RENDERING", "MS/FRAME", "CAN",     "BLENDER"};
+    rm_table_t *t = rm_table_new(9, head);
     for (uint32_t i = 0; t && i < r->nodes.count; i++) {
         const rm_node_info_t *n = &r->nodes.items[i];
         char slots[48], ms[24], blender[300];
@@ -162,7 +168,8 @@ static int nodes_text(const rm_nodes_reply_t *r)
         snprintf(blender, sizeof blender, "%s%s",
                  n->blender_ok ? "" : "no: ", n->blender ? n->blender : "");
         const char *row[] = {n->name, n->state,     n->address, n->role,
-                             slots,   n->rendering, ms,         blender};
+                             slots,   n->rendering, ms,         n->caps ? n->caps : "",
+                             blender};
         if (rm_table_add(t, row) != 0)
             rm_table_destroy(&t);
     }
@@ -384,6 +391,8 @@ static int job_text(rm_job_reply_t *r, const rm_fetch_out_t *outs, size_t nouts)
            s->frames_done, s->frames_total, s->frames_failed, s->frames_rendering);
     if (s->error && *s->error)
         printf("error     %s\n", rm_cli_clean(s->error));
+    if (s->waiting && *s->waiting)
+        printf("waiting   %s\n", rm_cli_clean(s->waiting));
     size_t n = 0;
     node_count_t *c = count_nodes(r, &n);
     for (size_t k = 0; c && k < n; k++)
