@@ -25,8 +25,8 @@ void rm_cmd_json_summary(rm_json_t *j, const rm_job_summary_t *s)
     rm_json_i64(j, "finished_at", s->finished_at);
     rm_json_str(j, "submitter", s->submitter);
     rm_json_str(j, "error", s->error);
-    rm_json_u64(j, "version", s->version);
     rm_json_str(j, "waiting", s->waiting ? s->waiting : "");
+    rm_json_u64(j, "version", s->version);
 }
 
 void rm_cmd_json_fetch(rm_json_t *j, const char *dir, const rm_fetch_stats_t *st)

@@ -77,7 +77,7 @@ int rm_cmd_status(rm_cmd_ctx_t *ctx)
 
 /*  --- jobs ------------------------------------------------------------------- */
 
-static int jobs_text(const rm_jobs_reply_t *r)
+static int jobs_text(rm_jobs_reply_t *r)
 {
     static const char *const head[] = {"ID",     "NAME", "STATE", "DONE/TOTAL",
                                        "FAILED", "PRIO", "AGE"};
@@ -103,10 +103,11 @@ static int jobs_text(const rm_jobs_reply_t *r)
     else
         rm_table_print(t, stdout);
     rm_table_destroy(&t);
-    for (uint32_t i = 0; i < r->jobs.count; i++)
-        if (r->jobs.items[i].waiting && *r->jobs.items[i].waiting)
-            printf("%s %s\n", rm_cli_clean(r->jobs.items[i].job_id),
-                   rm_cli_clean(r->jobs.items[i].waiting));
+    for (uint32_t i = 0; i < r->jobs.count; i++) { /* why a job cannot start, below */
+        rm_job_summary_t *s = &r->jobs.items[i];
+        if (s->waiting && *s->waiting)
+            printf("%s waits: %s\n", rm_cli_clean(s->job_id), rm_cli_clean(s->waiting));
+    }
     return RM_EXIT_OK;
 }
 
@@ -154,9 +155,9 @@ static void node_json(rm_json_t *j, const rm_node_info_t *n)
 
 static int nodes_text(const rm_nodes_reply_t *r)
 {
-    static const char *const head[] = {"NAME",  "STATE",     "ADDRESS",  "ROLE",
-                                       "SLOTS", "RENDERING", "MS/FRAME", "BLENDER"};
-    rm_table_t *t = rm_table_new(8, head);
+    static const char *const head[] = {"NAME",      "STATE",    "ADDRESS", "ROLE",   "SLOTS",
+                                       "RENDERING", "MS/FRAME", "CAN",     "BLENDER"};
+    rm_table_t *t = rm_table_new(9, head);
     for (uint32_t i = 0; t && i < r->nodes.count; i++) {
         const rm_node_info_t *n = &r->nodes.items[i];
         char slots[48], ms[24], blender[300];
@@ -164,12 +165,11 @@ static int nodes_text(const rm_nodes_reply_t *r)
         snprintf(ms, sizeof ms, "%" PRIu64, n->ms_per_frame);
         if (n->ms_per_frame == 0)
             ms[0] = '\0'; /* unknown: printed as "-" */
-        snprintf(blender, sizeof blender, "%s%s%s%s%s",
-                 n->blender_ok ? "" : "no: ", n->blender ? n->blender : "",
-                 n->caps && *n->caps ? " (can: " : "", n->caps && *n->caps ? n->caps : "",
-                 n->caps && *n->caps ? ")" : "");
+        snprintf(blender, sizeof blender, "%s%s",
+                 n->blender_ok ? "" : "no: ", n->blender ? n->blender : "");
         const char *row[] = {n->name, n->state,     n->address, n->role,
-                             slots,   n->rendering, ms,         blender};
+                             slots,   n->rendering, ms,         n->caps ? n->caps : "",
+                             blender};
         if (rm_table_add(t, row) != 0)
             rm_table_destroy(&t);
     }

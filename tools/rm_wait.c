@@ -3,6 +3,7 @@
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -50,8 +51,27 @@ typedef struct {
     bool have_baseline;
     uint64_t last_done, last_failed;
     bool printed;
-    size_t line_len; /* of the progress line on the terminal */
+    size_t line_len;   /* of the progress line on the terminal */
+    char waiting[512]; /* the reason last said, so that it is said once */
 } progress_t;
+
+/*  Says once (on stderr) why no node can start the job, e.g. none can
+    denoise: the job waits for such a node, or for --no-denoise. */
+static void say_waiting(progress_t *p, const rm_job_summary_t *s)
+{
+    const char *why = s->waiting ? s->waiting : "";
+    if (p->quiet || strncmp(why, p->waiting, sizeof p->waiting - 1) == 0)
+        return;
+    snprintf(p->waiting, sizeof p->waiting, "%s", why);
+    if (!*why)
+        return;
+    if (p->tty && p->printed)
+        printf("\n");
+    fflush(stdout);
+    char *clean = strdup(why);
+    rm_cli_error("job %s waits: %s", s->job_id ? s->job_id : "", clean ? rm_cli_clean(clean) : why);
+    free(clean);
+}
 
 static void show(progress_t *p, const rm_job_summary_t *s)
 {
@@ -102,6 +122,7 @@ int rm_wait_job(rm_client_t *client, const char *job_id, bool quiet, rm_job_summ
         rm_job_summary_t *s = &reply.u.watch_reply;
         bool same = s->version == watch.version;
         watch.version = s->version;
+        say_waiting(&p, s);
         show(&p, s);
         if (rm_wait_is_final(s->state)) {
             *final = *s; /* take the strings over */

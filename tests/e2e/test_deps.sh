@@ -53,6 +53,9 @@ import json, sys
 fr = json.load(sys.stdin)["frames"]
 assert [f["files"][0]["path"] for f in fr] == ["frame_0001.png", "frame_0002.png"], fr
 assert all(f["warning"] == "" for f in fr), fr'
+"$MESHCTL" job "$job" --files >"$T/job.txt" || fail "meshctl job --files"
+grep -q "frame 2: frame_0002.png" "$T/job.txt" || fail "job --files: $(cat "$T/job.txt")"
+! grep -q "^warning" "$T/job.txt" || fail "job shows a warning: $(cat "$T/job.txt")"
 "$MESHCTL" wait "$job" --strict >/dev/null || fail "wait --strict on a job without warnings"
 pass "meshctl job lists each frame's files; wait --strict is 0 without warnings"
 
@@ -92,8 +95,15 @@ out=$("$MESHCTL" submit "$shot" --frames 1 --allow-missing --out "$T/missing" --
 d=$(python3 "$here/pngdiff.py" "$T/missing/frame_0001.png" "$T/mesh/frame_0001.png" || true)
 python3 -c 'import json,sys; d=json.loads(sys.argv[1]); assert d["magenta"] > 0, d' "$d" ||
   fail "without its texture the crate should be magenta: $d"
+mjob=$(echo "$out" | json job_id)
+rc=0
+"$MESHCTL" wait "$mjob" --strict >/dev/null 2>"$T/err.txt" || rc=$?
+[ $rc = 4 ] && grep -q "frame 1: .*wood.png" "$T/err.txt" ||
+  fail "wait --strict on a frame rendered without its texture exited $rc: $(cat "$T/err.txt")"
+"$MESHCTL" job "$mjob" | grep -q "^warning   frame 1: .*wood.png" ||
+  fail "meshctl job shows no warning: $("$MESHCTL" job "$mjob")"
 mv "$T/wood.png" "$S/assets/tex/wood.png"
-pass "a missing texture is refused by name; --allow-missing renders without it"
+pass "a missing texture is refused by name; --allow-missing renders without it, with a warning (wait --strict exits 4)"
 
 # Denoising in the file: the job requires it, or --no-denoise says otherwise.
 blender -b --factory-startup "$shot" --python-expr 'import bpy
