@@ -55,8 +55,10 @@ paths can be exercised too: the .blend must exist and start with a Blender,
 gzip or zstd magic (else an "Error: ..." line on stdout and a "job" fatal);
 the scene must be "" or "Scene", the camera "" or "Camera"; engine, device
 and format must be known names.  The scene's range is always 1-250; that
-is also what `--python-expr` answers when it is meshctl's RM_RANGE query
-(MESH_BLENDER=fake_blender.py meshctl submit without --frames).
+is also what `--python-expr` answers when it is meshctl's RM_RANGE query,
+and what its emulation of meshctl's scan (tools/scan_blend.py: no
+dependencies, no denoising) reports (MESH_BLENDER=fake_blender.py meshctl
+submit).
 
 Only the Python standard library is used.
 """
@@ -466,6 +468,26 @@ def run_driver(opts):
     return 0
 
 
+def scan(opts):
+    """meshctl submit's scan (tools/scan_blend.py): the fake scene has the
+    range 1-250, one scene "Scene", no denoising and no dependencies."""
+    args = opts["script_args"]
+    if not args:
+        print("fake_blender: scan_blend.py needs OUTFILE", file=sys.stderr)
+        return 2
+    try:
+        check_blend(opts["blend"])
+    except Fatal:
+        return 2
+    lines = ["blend\t%s" % os.path.abspath(opts["blend"]),
+             "range\t%d\t%d\t1" % FRAME_RANGE, "denoise\t0"]
+    if len(args) > 1 and args[1] not in ("", "Scene"):
+        lines.append("noscene\tScene")
+    with open(args[0], "w") as f:
+        f.write("\n".join(lines) + "\n")
+    return 0
+
+
 def main(argv):
     try:
         opts = parse_blender_args(argv)
@@ -491,6 +513,8 @@ def main(argv):
         check_blend(opts["blend"])
         say("RM_RANGE %d %d 1" % FRAME_RANGE)
         return 0
+    if opts["python"] is not None and os.path.basename(opts["python"]) == "scan_blend.py":
+        return scan(opts)
     if opts["python"] is None:
         print("fake_blender: only runs as a render slot's Blender (--python DRIVER -- ...)",
               file=sys.stderr)

@@ -58,7 +58,8 @@ MESH_PORT=7700
 MESH_N=0
 MESH_RES=${MESH_RES:-160x90}
 MESH_SAMPLES=${MESH_SAMPLES:-64}
-MESH_BLENDER="$RM_SOURCE_DIR/tools/fake_blender.py"
+# Nodes render with it, and meshctl scans the fake scene with it.
+export MESH_BLENDER="$RM_SOURCE_DIR/tools/fake_blender.py"
 # Render time of a frame once its gate is open.
 export RM_FAKE_FRAME_MS=${RM_FAKE_FRAME_MS:-100}
 _MESH_TOKENS=0

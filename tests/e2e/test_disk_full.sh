@@ -6,6 +6,7 @@ source "$(dirname "$0")/lib.sh"
 need_root "to mount a small tmpfs"
 
 FAKE="$RM_SOURCE_DIR/tools/fake_blender.py"
+export MESH_BLENDER="$FAKE" # meshctl scans the fake scene with it too
 export RM_FAKE_GATE="$T/gate" RM_FAKE_FRAME_MS=100
 mkdir -p "$RM_FAKE_GATE"
 scene="$T/scene.blend"

@@ -7,6 +7,7 @@
 source "$(dirname "$0")/lib.sh"
 
 FAKE="$RM_SOURCE_DIR/tools/fake_blender.py"
+export MESH_BLENDER="$FAKE" # meshctl scans the fake scene with it too
 FRAMES=12
 BEFORE=3
 export RM_FAKE_GATE="$T/gate" RM_FAKE_FRAME_MS=100
