@@ -1333,6 +1333,7 @@ static void turn(node_t *self)
     elect(self);
     rm_work_tick(self->work, now);
     rm_slots_flush(self->slots);
+    rm_slots_tick(self->slots, now);
     rm_jobsync_flush(self->jobsync);
     rm_jobsync_tick(self->jobsync, now);
     rm_xfer_tick(self->xfer, now);

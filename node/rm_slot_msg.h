@@ -15,7 +15,8 @@
           the type, N = the Nth; allow_scripts: "0"/"1"; frame_timeout_s: 0 = none;
           frames: comma-separated list, e.g. "1,2,3".
       "CANCEL" job_id      stop rendering that job (kills its Blender)
-      "RELEASE"            quit an idle Blender (frees its memory)
+      "RELEASE"            quit an idle Blender (frees its memory); rm_slots
+                           sends it after slot_idle_s without a task
       "$TERM"              kill Blender and end the actor (zactor_destroy)
 
     slot -> parent

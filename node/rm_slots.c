@@ -26,7 +26,9 @@ typedef struct {
     char job_id[65];
     uint64_t frames[MAX_TASK_FRAMES];
     uint32_t nframes;
-    uint64_t current; /* frame being rendered (first not yet reported) */
+    uint64_t current;   /* frame being rendered (first not yet reported) */
+    bool loaded;        /* its Blender may still hold a scene */
+    int64_t idle_since; /* when its last task ended */
 } slot_t;
 
 /*  A rendered file waiting to be chunked into the store and journalled. */
@@ -48,6 +50,7 @@ struct _rm_slots_t {
     rm_store_t *store;
     char *projects_dir;
     uint64_t task_timeout;
+    int64_t idle_ms; /* an idle slot's Blender is quit after this */
     uint64_t max_attempts;
     uint64_t max_project_bytes;
     uint64_t recent_ms[SPEED_WINDOW];
@@ -71,6 +74,7 @@ rm_slots_t *rm_slots_new(const rm_config_t *config, const char *node_name, bool 
     self->jobs = jobs;
     self->store = store;
     self->task_timeout = config->task_timeout;
+    self->idle_ms = (int64_t)config->slot_idle_s * 1000;
     self->max_attempts = config->max_attempts;
     self->max_project_bytes = config->max_project_gb << 30;
     if (mkdir(projects_dir, 0700) != 0 && errno != EEXIST) {
@@ -323,6 +327,7 @@ int rm_slots_take(rm_slots_t *self, rm_job_t *job, const uint64_t *frames, uint3
         return -1;
     }
     slot->busy = true;
+    slot->loaded = true;
     slot->current = slot->frames[0];
     snprintf(slot->job_id, sizeof slot->job_id, "%s", rm_job_id(job));
     return 0;
@@ -477,6 +482,7 @@ static void task_ended(rm_slots_t *self, slot_t *slot, rm_job_t *job, const rm_s
         release_task(self, job, slot, ev->type == RM_SLOT_TASK_FAILED ? ev->reason : NULL);
     slot->busy = false;
     slot->nframes = 0;
+    slot->idle_since = zclock_mono();
 }
 
 static void queue_rendered(rm_slots_t *self, rm_job_t *job, const rm_slot_event_t *ev)
@@ -515,6 +521,20 @@ void rm_slots_flush(rm_slots_t *self)
         free(r->file);
     }
     self->nrendered = 0;
+}
+
+void rm_slots_tick(rm_slots_t *self, int64_t now)
+{
+    /* A kept-alive Blender holds the job's whole scene in memory (GBs for
+       production scenes): once no task came for a while, the slot quits it,
+       and the next task starts a fresh one. */
+    for (size_t i = 0; i < self->count; i++) {
+        slot_t *s = &self->slots[i];
+        if (s->busy || !s->loaded || now - s->idle_since < self->idle_ms)
+            continue;
+        rm_slot_release(s->actor);
+        s->loaded = false;
+    }
 }
 
 static void handle_event(rm_slots_t *self, slot_t *slot, rm_slot_event_t *ev);

@@ -59,6 +59,10 @@ void rm_slots_on_output(rm_slots_t *self, rm_slots_output_fn *fn, void *arg);
     is started, so this disk work overlaps the next renders. */
 void rm_slots_flush(rm_slots_t *self);
 
+/*  Quits the Blender of each slot idle for the configured slot_idle_s.
+    Call every turn (at least every second). */
+void rm_slots_tick(rm_slots_t *self, int64_t now);
+
 /*  Stops the renders of a cancelled job. */
 void rm_slots_cancel(rm_slots_t *self, const char *job_id);
 
