@@ -385,6 +385,26 @@ void rm_slots_cancel(rm_slots_t *self, const char *job_id)
             rm_slot_cancel(self->slots[i].actor, job_id);
 }
 
+const char *rm_slots_job_at(rm_slots_t *self, size_t i)
+{
+    return i < self->count && self->slots[i].busy ? self->slots[i].job_id : NULL;
+}
+
+void rm_slots_stop(rm_slots_t *self, size_t i, const char *why)
+{
+    if (i >= self->count || !self->slots[i].busy)
+        return;
+    slot_t *s = &self->slots[i];
+    rm_job_t *job = rm_jobs_find(self->jobs, s->job_id);
+    if (job)
+        rm_job_log(job,
+                   "frame %llu stopped on %s: %s; it goes back to pending (no attempt counted)",
+                   (unsigned long long)s->current, self->node_name, why);
+    /* The slot answers TASK_CANCELED: its unreported frames are released,
+       not failed (task_ended). */
+    rm_slot_cancel(s->actor, s->job_id);
+}
+
 static void record_speed(rm_slots_t *self, uint64_t ms)
 {
     self->recent_ms[self->recent_count % SPEED_WINDOW] = ms;

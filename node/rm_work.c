@@ -7,12 +7,16 @@
 
 #include <czmq.h>
 
+#include "rm_prio.h"
+
 #define ADDR_MAX 300
 #define MAX_TRIED 8
 #define WORKERS_EVERY_MS 100
 #define SCHED_EVERY_MS 250
 #define ASK_AGAIN_MS 1000        /* an unanswered WORK_REQ is repeated */
 #define RM_WORK_WARNING_MAX 2048 /* a frame's warning, as recorded */
+#define PRIO_EVERY_MS 200        /* queued work is checked against new jobs */
+#define PREEMPT_EVERY_MS 1000    /* at most one running task stopped per second */
 
 /*  A rendered frame whose output waits for a second copy. */
 typedef struct {
@@ -58,6 +62,7 @@ struct _rm_work_t {
     rm_task_t queue[RM_WORK_LOOKAHEAD]; /* assigned, waiting for a slot */
     size_t nqueue;
     uint64_t asked_free; /* the free count of the last WORK_REQ */
+    int64_t prio_at, preempt_at;
     serving_t *serving;
     size_t nserving, serving_cap;
 };
@@ -509,6 +514,63 @@ static void handle_assign(rm_work_t *self, const char *from, const rm_msg_t *msg
     apply_assign(self, assign, now, asked_free);
 }
 
+static bool ready_here(void *arg, rm_job_t *job)
+{
+    return job_ready_here(arg, job);
+}
+
+/*  Priorities act at once (rm_prio.h): a queued task of a job that a ready
+    job of higher priority outranks is given back before it starts, so the
+    slot that frees next asks for, and gets, the higher job's frames.  With
+    `preempt`, one running task of a lower job is stopped as well. */
+static void check_priorities(rm_work_t *self, int64_t now)
+{
+    if (self->draining || now - self->prio_at < PRIO_EVERY_MS)
+        return;
+    self->prio_at = now;
+    for (size_t i = 0; i < self->nqueue;) {
+        rm_task_t *task = &self->queue[i];
+        rm_job_t *job = rm_jobs_find(self->jobs, task->job_id);
+        rm_job_t *by = job ? rm_prio_outranking(self->jobs, job, false, ready_here, self) : NULL;
+        if (job && !by) {
+            i++;
+            continue;
+        }
+        if (job) {
+            char why[RM_MAX_NAME + 120];
+            snprintf(why, sizeof why,
+                     "taken back on %s before it started: job %s has a higher priority", self->name,
+                     rm_job_id(by));
+            /* Pending here at once; the coordinator re-stamps them when our
+               report omits them (rm_sched give-back). */
+            for (uint32_t k = 0; k < task->frames.count; k++)
+                rm_job_frame_release(job, task->frames.items[k], why);
+            rm_job_log(job, "%u queued frame(s) %s", task->frames.count, why);
+        }
+        rm_codec_free(&rm_task_desc, task);
+        memmove(task, task + 1, (--self->nqueue - i) * sizeof *task);
+        self->idle_until = 0;
+        self->next_report = 0;
+    }
+    if (now - self->preempt_at < PREEMPT_EVERY_MS || rm_slots_free(self->slots) > 0)
+        return;
+    for (size_t i = 0; i < rm_slots_count(self->slots); i++) {
+        const char *id = rm_slots_job_at(self->slots, i);
+        rm_job_t *job = id ? rm_jobs_find(self->jobs, id) : NULL;
+        rm_job_t *by = job ? rm_prio_outranking(self->jobs, job, true, ready_here, self) : NULL;
+        if (!by)
+            continue;
+        char why[100];
+        snprintf(why, sizeof why, "preempted by job %s of higher priority", rm_job_id(by));
+        zsys_info("job %s: %s", id, why);
+        rm_slots_stop(self->slots, i, why);
+        self->preempt_at = now;
+        self->idle_until = 0;
+        self->next_report = 0;
+        return;
+    }
+}
+
 /* ---------------------------------------------------------------- coordinator */
 
 static void handle_work_req(rm_work_t *self, const char *from, const rm_cred_t *who,
@@ -592,6 +654,7 @@ void rm_work_tick(rm_work_t *self, int64_t now)
         if (self->ncopies == before)
             i++;
     }
+    check_priorities(self, now);
     start_queued(self);
     if (self->asking && now - self->asked_at >= ASK_AGAIN_MS)
         self->asking = false;

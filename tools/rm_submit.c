@@ -200,6 +200,7 @@ static int parse_render(const rm_args_t *args, rm_job_spec_t *s, rm_err_t *err)
         (prio && rm_cli_parse_i64("--priority", prio, -1000000, 1000000, &s->priority, err) != 0))
         return -1;
     s->allow_scripts = rm_args_has(args, "allow-scripts");
+    s->preempt = rm_args_has(args, "preempt");
     return 0;
 }
 
