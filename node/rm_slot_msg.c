@@ -33,7 +33,8 @@ static bool parse_u64(const char *s, uint64_t *out)
 
 static const char *event_names[] = {NULL,        "PROGRESS",    "FRAME_DONE",   "FRAME_FAILED",
                                     "TASK_DONE", "TASK_FAILED", "TASK_CANCELED"};
-static const size_t event_frames[] = {0, 4, 6, 4, 3, 4, 2}; /* command included */
+static const size_t event_frames[] = {0, 4, 7, 4, 3, 4, 2}; /* command included */
+#define EVENT_FRAMES_MAX 7
 
 const char *rm_slot_event_name(rm_slot_event_type_t type)
 {
@@ -127,6 +128,7 @@ void rm_slot_event_clear(rm_slot_event_t *ev)
     free(ev->job_id);
     free(ev->file);
     free(ev->reason);
+    free(ev->log);
     memset(ev, 0, sizeof *ev);
 }
 
@@ -144,6 +146,7 @@ static bool event_fields(rm_slot_event_t *ev, char **f)
             return false;
         ev->pid = (int)n;
         ev->file = xstrdup(f[3]);
+        ev->log = xstrdup(f[6]);
         return parse_u64(f[2], &ev->frame) && parse_u64(f[4], &ev->render_ms);
     case RM_SLOT_FRAME_FAILED:
         ev->reason = xstrdup(f[3]);
@@ -164,9 +167,9 @@ int rm_slot_event_decode(zmsg_t **msg_p, rm_slot_event_t *ev, rm_err_t *err)
 {
     memset(ev, 0, sizeof *ev);
     zmsg_t *msg = msg_p ? *msg_p : NULL;
-    char *f[6] = {0};
+    char *f[EVENT_FRAMES_MAX] = {0};
     size_t count = msg ? zmsg_size(msg) : 0;
-    for (size_t i = 0; i < count && i < 6; i++)
+    for (size_t i = 0; i < count && i < EVENT_FRAMES_MAX; i++)
         f[i] = zmsg_popstr(msg);
     zmsg_destroy(msg_p);
     int rc = -1;
@@ -180,7 +183,7 @@ int rm_slot_event_decode(zmsg_t **msg_p, rm_slot_event_t *ev, rm_err_t *err)
     if (rc)
         rm_err_set(err, RM_EPROTO, "malformed slot event %s (%zu frames)", f[0] ? f[0] : "(none)",
                    count);
-    for (size_t i = 0; i < 6; i++)
+    for (size_t i = 0; i < EVENT_FRAMES_MAX; i++)
         free(f[i]);
     if (rc)
         rm_slot_event_clear(ev);
@@ -294,13 +297,13 @@ int rm_slot_send_progress(void *pipe, const char *job_id, uint64_t frame, int pe
 }
 
 int rm_slot_send_frame_done(void *pipe, const char *job_id, uint64_t frame, const char *file,
-                            int64_t render_ms, int pid)
+                            int64_t render_ms, int pid, const char *log)
 {
     char num[24], ms[24], pidstr[16];
     snprintf(num, sizeof num, "%" PRIu64, frame);
     snprintf(ms, sizeof ms, "%" PRId64, render_ms < 0 ? 0 : render_ms);
     snprintf(pidstr, sizeof pidstr, "%d", pid);
-    return zstr_sendx(pipe, "FRAME_DONE", job_id, num, file, ms, pidstr, NULL);
+    return zstr_sendx(pipe, "FRAME_DONE", job_id, num, file, ms, pidstr, log ? log : "", NULL);
 }
 
 int rm_slot_send_frame_failed(void *pipe, const char *job_id, uint64_t frame, const char *reason)

@@ -21,9 +21,10 @@
 
     slot -> parent
       "PROGRESS" job_id frame percent          at most 4 a second
-      "FRAME_DONE" job_id frame file render_ms pid
+      "FRAME_DONE" job_id frame file render_ms pid log
           file is the output's absolute path (checked to exist, non-empty);
-          pid is the Blender process that rendered it
+          pid is the Blender process that rendered it; log is the frame's
+          own Blender log (rm_logs_cut), "" if it could not be written
       "FRAME_FAILED" job_id frame reason
       "TASK_DONE" job_id mode                  mode: "persistent" | "oneshot"
       "TASK_FAILED" job_id reason fatal
@@ -100,6 +101,7 @@ typedef struct {
     char *file;         /* FRAME_DONE */
     uint64_t render_ms; /* FRAME_DONE */
     int pid;            /* FRAME_DONE */
+    char *log;          /* FRAME_DONE: the frame's Blender log, "" if none */
     char *reason;       /* FRAME_FAILED, TASK_FAILED */
     bool fatal;         /* TASK_FAILED */
     bool oneshot;       /* TASK_DONE: rendered by one-shot Blenders */
@@ -157,7 +159,7 @@ char *rm_slot_frame_list(const uint64_t *frames, size_t count);
 /*  Slot -> parent events; pipe is the actor's pipe (any zsock). */
 int rm_slot_send_progress(void *pipe, const char *job_id, uint64_t frame, int percent);
 int rm_slot_send_frame_done(void *pipe, const char *job_id, uint64_t frame, const char *file,
-                            int64_t render_ms, int pid);
+                            int64_t render_ms, int pid, const char *log);
 int rm_slot_send_frame_failed(void *pipe, const char *job_id, uint64_t frame, const char *reason);
 int rm_slot_send_task_done(void *pipe, const char *job_id, bool oneshot);
 int rm_slot_send_task_failed(void *pipe, const char *job_id, const char *reason, bool fatal);

@@ -37,6 +37,7 @@ typedef struct {
     uint64_t frame;
     char *file;
     uint64_t render_ms;
+    char *log; /* the frame's Blender log (rm_logs.h), "" if none */
 } rendered_t;
 
 struct _rm_slots_t {
@@ -111,8 +112,10 @@ void rm_slots_destroy(rm_slots_t **self_p)
     rm_slots_t *self = *self_p;
     for (size_t i = 0; i < self->count; i++)
         zactor_destroy(&self->slots[i].actor);
-    for (size_t i = 0; i < self->nrendered; i++)
+    for (size_t i = 0; i < self->nrendered; i++) {
         free(self->rendered[i].file);
+        free(self->rendered[i].log);
+    }
     free(self->rendered);
     free(self->slots);
     free(self->node_name);
@@ -421,6 +424,14 @@ static void frame_done(rm_slots_t *self, rm_job_t *job, const rm_slot_event_t *e
     int rc = rm_manifest_store_file(self->store, ev->file, name, &output, &size, &err);
     rm_frame_output_t out = {
         .output = output, .size = size, .file = name, .render_ms = ev->render_ms};
+    /* The frame's log travels with it (rm_logs.h); a frame is not lost for
+       want of its log. */
+    uint64_t log_size = 0;
+    const char *log_name = ev->log ? strrchr(ev->log, '/') : NULL;
+    if (rc == 0 && log_name && log_name[1] &&
+        rm_manifest_store_file(self->store, ev->log, log_name + 1, &out.log, &log_size, &err) != 0)
+        zsys_warning("job %s frame %llu: its log is not stored: %s", rm_job_id(job),
+                     (unsigned long long)ev->frame, err.msg);
     if (rc == 0 && self->output_fn)
         self->output_fn(self->output_arg, job, ev->frame, &out);
     else if (rc == 0)
@@ -522,7 +533,10 @@ static void queue_rendered(rm_slots_t *self, rm_job_t *job, const rm_slot_event_
     r->frame = ev->frame;
     r->render_ms = ev->render_ms;
     r->file = strdup(ev->file);
-    if (!r->file) {
+    r->log = strdup(ev->log ? ev->log : "");
+    if (!r->file || !r->log) {
+        free(r->file);
+        free(r->log);
         rm_job_frame_release(job, ev->frame, "out of memory");
         return;
     }
@@ -535,10 +549,12 @@ void rm_slots_flush(rm_slots_t *self)
         rendered_t *r = &self->rendered[i];
         rm_job_t *job = rm_jobs_find(self->jobs, r->job_id);
         if (job) {
-            rm_slot_event_t ev = {.frame = r->frame, .file = r->file, .render_ms = r->render_ms};
+            rm_slot_event_t ev = {
+                .frame = r->frame, .file = r->file, .render_ms = r->render_ms, .log = r->log};
             frame_done(self, job, &ev);
         }
         free(r->file);
+        free(r->log);
     }
     self->nrendered = 0;
 }

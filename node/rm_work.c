@@ -36,11 +36,12 @@ typedef struct {
     int64_t deadline;
 } copy_t;
 
-/*  A REPLICATE we serve: answered once the output is fetched. */
+/*  A REPLICATE we serve: answered once the output and its log are fetched. */
 typedef struct {
     char from[ADDR_MAX];
     uint64_t req;
-    rm_hash_t hash;
+    rm_hash_t hash, log;
+    bool out_pending, log_pending; /* fetches not ended yet */
 } serving_t;
 
 struct _rm_work_t {
@@ -214,7 +215,8 @@ static void replicate_next(rm_work_t *self, size_t i, int64_t now)
     snprintf(c->tried[c->ntried++], sizeof c->tried[0], "%s", replica);
     c->req = ++self->req;
     c->deadline = now + RM_WORK_REPLICATE_MS;
-    rm_replicate_t body = {.hash = c->output, .job_id = c->job_id, .frame = c->frame};
+    rm_replicate_t body = {
+        .hash = c->output, .job_id = c->job_id, .frame = c->frame, .log = c->log};
     send_to(self, addr, RM_MSG_REPLICATE, c->req, &body);
 }
 
@@ -277,22 +279,52 @@ static void on_replicated(rm_work_t *self, const char *from, const rm_msg_t *msg
     }
 }
 
+static bool hash_is_zero(const rm_hash_t *h)
+{
+    static const rm_hash_t zero;
+    return memcmp(h->b, zero.b, sizeof zero.b) == 0;
+}
+
+/*  Answers serving[i] (OK when status is 0) and forgets it. */
+static void serving_end(rm_work_t *self, size_t i, int status, const char *error)
+{
+    serving_t s = self->serving[i];
+    self->serving[i] = self->serving[--self->nserving];
+    if (status == 0) {
+        rm_ok_t ok = {.message = "held"};
+        send_to(self, s.from, RM_MSG_OK, s.req, &ok);
+    } else {
+        send_error(self, s.from, s.req, (rm_code_t)status, error);
+    }
+}
+
+static bool find_serving(rm_work_t *self, const char *from, uint64_t req, size_t *at)
+{
+    for (size_t i = 0; i < self->nserving; i++)
+        if (self->serving[i].req == req && strcmp(self->serving[i].from, from) == 0) {
+            *at = i;
+            return true;
+        }
+    return false;
+}
+
 static void on_fetched_output(void *arg, const rm_hash_t *hash, int status, const char *error)
 {
     rm_work_t *self = arg;
     for (size_t i = 0; i < self->nserving;) {
-        serving_t s = self->serving[i];
-        if (memcmp(s.hash.b, hash->b, 32) != 0) {
+        serving_t *s = &self->serving[i];
+        bool out = s->out_pending && memcmp(s->hash.b, hash->b, 32) == 0;
+        bool log = s->log_pending && memcmp(s->log.b, hash->b, 32) == 0;
+        if (!out && !log) {
             i++;
             continue;
         }
-        self->serving[i] = self->serving[--self->nserving];
-        if (status == 0) {
-            rm_ok_t ok = {.message = "held"};
-            send_to(self, s.from, RM_MSG_OK, s.req, &ok);
-        } else {
-            send_error(self, s.from, s.req, (rm_code_t)status, error);
-        }
+        s->out_pending &= !out;
+        s->log_pending &= !log;
+        if (status != 0 || (!s->out_pending && !s->log_pending))
+            serving_end(self, i, status, error); /* serving[i] is another one now */
+        else
+            i++;
     }
 }
 
@@ -308,17 +340,30 @@ static void serve_replicate(rm_work_t *self, const char *from, const rm_msg_t *m
         self->serving = grown;
         self->serving_cap = cap;
     }
+    const rm_replicate_t *r = &msg->u.replicate;
     serving_t *s = &self->serving[self->nserving++];
+    memset(s, 0, sizeof *s);
     snprintf(s->from, sizeof s->from, "%s", from);
     s->req = msg->req;
-    s->hash = msg->u.replicate.hash;
+    s->hash = r->hash;
+    s->log = r->log;
+    s->out_pending = true;
+    s->log_pending = !hash_is_zero(&r->log);
+    /* Either fetch may end inside rm_xfer_fetch (already here): the entry is
+       looked up again after each. */
     const char *sources[1] = {from};
     rm_err_t err;
-    rm_hash_t hash = msg->u.replicate.hash;
-    if (rm_xfer_fetch(self->xfer, &hash, true, sources, 1, on_fetched_output, self, &err) != 0) {
-        self->nserving--;
-        send_error(self, from, msg->req, err.code, err.msg);
+    rm_hash_t hash = r->hash, log = r->log;
+    size_t at;
+    if (rm_xfer_fetch(self->xfer, &hash, true, sources, 1, on_fetched_output, self, &err) != 0 &&
+        find_serving(self, from, msg->req, &at)) {
+        serving_end(self, at, err.code, err.msg);
+        return;
     }
+    if (find_serving(self, from, msg->req, &at) && self->serving[at].log_pending &&
+        rm_xfer_fetch(self->xfer, &log, true, sources, 1, on_fetched_output, self, &err) != 0 &&
+        find_serving(self, from, msg->req, &at))
+        serving_end(self, at, err.code, err.msg);
 }
 
 /* ---------------------------------------------------------------- worker */

@@ -153,14 +153,16 @@ static void test_events_round_trip(void)
           ev.percent == 42);
     rm_slot_event_clear(&ev);
 
-    rm_slot_send_frame_done(tx, "j", 12, "/o/frame_0012.png", 250, 4242);
+    rm_slot_send_frame_done(tx, "j", 12, "/o/frame_0012.png", 250, 4242, "/l/frame_0012.log");
     CHECK(rm_slot_event_decode(&(zmsg_t *){zmsg_recv(rx)}, &ev, &err) == 0);
     CHECK(ev.type == RM_SLOT_FRAME_DONE && ev.frame == 12 && ev.render_ms == 250 &&
-          ev.pid == 4242 && streq(ev.file, "/o/frame_0012.png"));
+          ev.pid == 4242 && streq(ev.file, "/o/frame_0012.png") &&
+          streq(ev.log, "/l/frame_0012.log"));
     rm_slot_event_clear(&ev);
 
-    rm_slot_send_frame_done(tx, "j", 1, "/o/f.png", -5, 1); /* a negative time reads 0 */
-    CHECK(rm_slot_event_decode(&(zmsg_t *){zmsg_recv(rx)}, &ev, &err) == 0 && ev.render_ms == 0);
+    rm_slot_send_frame_done(tx, "j", 1, "/o/f.png", -5, 1, NULL); /* a negative time reads 0 */
+    CHECK(rm_slot_event_decode(&(zmsg_t *){zmsg_recv(rx)}, &ev, &err) == 0 && ev.render_ms == 0 &&
+          streq(ev.log, ""));
     rm_slot_event_clear(&ev);
 
     rm_slot_send_frame_failed(tx, "j", 3, "timed out after 2 s");
@@ -204,9 +206,11 @@ static void test_events_malformed(void)
     zmsg_addstr(msg, "/o/frame_0012.png");
     zmsg_addstr(msg, "250");
     zmsg_addstr(msg, "4242");
+    zmsg_addstr(msg, "/l/frame_0012.log");
     CHECK(rm_slot_event_decode(&msg, &ev, &err) == 0 && !msg);
     CHECK(ev.type == RM_SLOT_FRAME_DONE && ev.frame == 12 && ev.render_ms == 250 && ev.pid == 4242);
-    CHECK(streq(ev.file, "/o/frame_0012.png") && streq(ev.job_id, "j"));
+    CHECK(streq(ev.file, "/o/frame_0012.png") && streq(ev.job_id, "j") &&
+          streq(ev.log, "/l/frame_0012.log"));
     rm_slot_event_clear(&ev);
 
     const char *bad[][4] = {{"PROGRESS", "j", "1", "101"},  {"PROGRESS", "j", "-1", "5"},
@@ -221,11 +225,12 @@ static void test_events_malformed(void)
                   "accepted %s %s %s", bad[i][0], bad[i][2], bad[i][3]);
         CHECK(!msg && ev.type == 0 && !ev.job_id);
     }
-    const char *done[][6] = {{"FRAME_DONE", "j", "1", "/f", "5", "2147483648"},
-                             {"FRAME_DONE", "j", "1", "/f", "x", "1"}};
-    for (size_t i = 0; i < 2; i++) {
+    const char *done[][7] = {{"FRAME_DONE", "j", "1", "/f", "5", "2147483648", ""},
+                             {"FRAME_DONE", "j", "1", "/f", "x", "1", ""},
+                             {"FRAME_DONE", "j", "1", "/f", "5", "1", NULL}}; /* no log */
+    for (size_t i = 0; i < 3; i++) {
         msg = zmsg_new();
-        for (int j = 0; j < 6; j++)
+        for (int j = 0; j < 7 && done[i][j]; j++)
             zmsg_addstr(msg, done[i][j]);
         CHECK(rm_slot_event_decode(&msg, &ev, &err) == -1 && !ev.file);
     }
