@@ -11,7 +11,8 @@
     store, or after fetching it from the members.  Failed frames have no
     such record: their logs stay in the task logs on the node that tried.
 
-    These helpers do the file and store work; rm_node answers LOGS. */
+    The helpers below do the file and store work; rm_logs_server answers
+    LOGS for the node actor. */
 #ifndef RM_LOGS_H
 #define RM_LOGS_H
 
@@ -19,8 +20,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <czmq.h>
+
 #include "rm_error.h"
+#include "rm_jobs.h"
+#include "rm_jobsync.h"
+#include "rm_member.h"
 #include "rm_store.h"
+#include "rm_xfer.h"
 
 /*  TASK_LOG's folder/frame_NNNN.log, into buf.  -1 if it does not fit. */
 int rm_logs_frame_path(const char *task_log, uint64_t frame, char *buf, size_t size);
@@ -45,5 +52,39 @@ bool rm_logs_append_task_logs(const char *job_dir, uint64_t frame, uint8_t **buf
     a chunk of it is not in the store (fetch it, then ask again). */
 int rm_logs_read_stored(rm_store_t *store, const rm_hash_t *log, uint8_t **buf, size_t *len,
                         bool *truncated, rm_err_t *err);
+
+/* ------------------------------------------------------------------------ */
+/*  Answering LOGS JOB FRAME on any node                                     */
+
+/*  A LOGS forwarded to the node that tried a frame: given up after this (a
+    client waits 3 s). */
+#define RM_LOGS_FORWARD_MS 2000
+
+typedef struct _rm_logs_server_t rm_logs_server_t;
+
+/*  Runs inside the node actor, which owns every socket and object given
+    here: replies go to clients on `mesh` (the main ROUTER), forwards to
+    other nodes through `member`, fetches through `xfer`.  Destroy it after
+    xfer (whose callbacks it receives). */
+rm_logs_server_t *rm_logs_server_new(const char *node_name, zsock_t *mesh, rm_store_t *store,
+                                     rm_member_t *member, rm_jobsync_t *jobsync, rm_xfer_t *xfer,
+                                     rm_err_t *err);
+void rm_logs_server_destroy(rm_logs_server_t **self_p);
+
+/*  LOGS for `job` from `who` (peer: its routing id on mesh): a frame's log
+    stored with it (read here, or fetched from the members first), else this
+    node's task logs, else forwarded to the node that last tried the frame,
+    or an error saying where the log is (EUNREACH: that node is gone).  A
+    request from a node is answered with what this node has: no loops. */
+void rm_logs_server_request(rm_logs_server_t *self, zframe_t *peer, const rm_cred_t *who,
+                            uint64_t req, rm_job_t *job, const rm_logs_t *q);
+
+/*  A LOGS_REPLY or ERROR from a node: true if it answers a forwarded LOGS
+    (it is relayed to the client then). */
+bool rm_logs_server_on_message(rm_logs_server_t *self, const rm_msg_t *msg);
+
+/*  Forwards that went unanswered for RM_LOGS_FORWARD_MS are answered
+    ETIMEOUT.  Call every turn (at least every second). */
+void rm_logs_server_tick(rm_logs_server_t *self, int64_t now);
 
 #endif

@@ -1,7 +1,6 @@
 #include "rm_node.h"
 
 #include <errno.h>
-#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,7 +31,6 @@
 #define MAX_WAITING 1024     /* client requests waiting on the mesh */
 #define SUBMIT_HOLD_MS 30000 /* how long a submission waits for a second node */
 #define HAND_BACK_MS 15000   /* SIGTERM: longest wait for outputs in hand */
-#define LOGS_FORWARD_MS 2000 /* LOGS asked of the node that tried a frame (a client waits 3 s) */
 
 typedef struct {
     zframe_t *peer; /* routing id */
@@ -43,18 +41,14 @@ typedef struct {
 } watch_t;
 
 /*  A client request answered later: a submission waiting for a second node
-    to hold its job, a chunk or a frame's log fetched from the mesh for it,
-    or a LOGS forwarded to the node that tried the frame. */
+    to hold its job, or a chunk fetched from the mesh for it. */
 typedef struct {
     zframe_t *peer;
     uint64_t req;
     rm_msg_type_t type;
     char job_id[65];
     rm_hash_t hash;
-    int64_t deadline;           /* SUBMIT: when its own wait for a second node ends;
-                                   LOGS forwarded: when to give up */
-    uint64_t forward_req;       /* LOGS forwarded: our request's id, else 0 */
-    char node[RM_MAX_NAME + 1]; /* LOGS forwarded: to whom */
+    int64_t deadline; /* SUBMIT: when its own wait for a second node ends */
 } waiting_t;
 
 /*  The actor's state: everything the node holds. */
@@ -76,6 +70,7 @@ typedef struct {
     rm_jobsync_t *jobsync;
     rm_sched_t *sched;
     rm_work_t *work;
+    rm_logs_server_t *logs;
     rm_election_t election;
     rm_refusals_t refusals; /* rate of refusal log lines */
     bool blender_ok;
@@ -85,7 +80,6 @@ typedef struct {
     size_t nwatches;
     waiting_t waiting[MAX_WAITING];
     size_t nwaiting;
-    uint64_t forward_req; /* ids of our forwarded LOGS */
     bool terminated;
     int64_t hand_back_until; /* SIGTERM: 0, or when to leave anyway */
     bool drained;            /* left after draining: meshd exits 0 */
@@ -255,7 +249,9 @@ static int start_mesh_work(node_t *self, rm_err_t *err)
         !(self->sched = rm_sched_new(self->jobs, self->config.max_attempts, err)) ||
         !(self->work =
               rm_work_new(&self->config, self->config.name, self->jobs, self->slots, self->sched,
-                          self->jobsync, self->member, self->xfer, &self->election, err)))
+                          self->jobsync, self->member, self->xfer, &self->election, err)) ||
+        !(self->logs = rm_logs_server_new(self->config.name, self->mesh, self->store, self->member,
+                                          self->jobsync, self->xfer, err)))
         return -1;
     rm_member_on_message(self->member, on_node_message, self);
     rm_jobsync_on_changed(self->jobsync, on_job_merged, self);
@@ -267,9 +263,6 @@ static int node_start(node_t *self, const rm_config_t *config, rm_err_t *err)
     char path[1100];
     self->config = *config;
     self->started = zclock_time();
-    /* Ids of our forwarded LOGS, apart from rm_jobsync's (1 << 40) and
-       rm_work's (2 << 40): their answers are told apart by id. */
-    self->forward_req = (uint64_t)3 << 40 | (uint64_t)randombytes_uniform(1u << 30) << 8;
     if (mkdir(self->config.home, 0700) != 0 && errno != EEXIST)
         return rm_err_set(err, rm_err_from_errno(errno), "cannot create %s: %s", self->config.home,
                           strerror(errno));
@@ -353,6 +346,7 @@ static void node_stop(node_t *self)
     rm_work_destroy(&self->work);
     rm_sched_destroy(&self->sched);
     rm_xfer_destroy(&self->xfer); /* no callbacks after this */
+    rm_logs_server_destroy(&self->logs);
     rm_jobsync_destroy(&self->jobsync);
     for (size_t i = 0; i < self->nwaiting; i++)
         zframe_destroy(&self->waiting[i].peer);
@@ -970,175 +964,13 @@ static void handle_cancel(request_t *r)
     send_ok(r->node->mesh, r->peer, r->msg->req, "cancelled");
 }
 
-static void send_log(node_t *self, zframe_t *peer, uint64_t req, uint8_t *text, size_t len,
-                     bool truncated)
-{
-    rm_logs_reply_t reply = {.text = {text, len}, .truncated = truncated};
-    send_msg(self->mesh, peer, RM_MSG_LOGS_REPLY, req, &reply);
-}
-
-static void on_log_fetched(void *arg, const rm_hash_t *hash, int status, const char *error)
-{
-    node_t *self = arg;
-    for (size_t i = 0; i < self->nwaiting;) {
-        waiting_t *w = &self->waiting[i];
-        if (w->type != RM_MSG_LOGS || w->forward_req || memcmp(w->hash.b, hash->b, 32) != 0) {
-            i++;
-            continue;
-        }
-        uint8_t *text = NULL;
-        size_t len = 0;
-        bool truncated = false;
-        rm_err_t err;
-        if (status != 0)
-            send_error(self->mesh, w->peer, w->req, (rm_code_t)status, error);
-        else if (rm_logs_read_stored(self->store, hash, &text, &len, &truncated, &err) != 0)
-            send_error(self->mesh, w->peer, w->req, err.code, err.msg);
-        else
-            send_log(self, w->peer, w->req, text, len, truncated);
-        free(text);
-        drop_waiting(self, i);
-    }
-}
-
-/*  A rendered frame's log, stored like its output: from this node's store,
-    or fetched from the members first (it is on two nodes at least). */
-static void serve_stored_log(request_t *r, const rm_frame_rec_t *rec)
-{
-    node_t *self = r->node;
-    uint8_t *text = NULL;
-    size_t len = 0;
-    bool truncated = false;
-    rm_err_t err;
-    if (rm_logs_read_stored(self->store, &rec->log, &text, &len, &truncated, &err) == 0) {
-        send_log(self, r->peer, r->msg->req, text, len, truncated);
-        free(text);
-        return;
-    }
-    const char *sources[16];
-    size_t n = rm_jobsync_sources(self->jobsync, rec->node, sources, 16);
-    waiting_t *w = NULL;
-    if (err.code == RM_ENOTFOUND && n > 0 && strcmp(r->who->role, RM_ROLE_NODE) != 0 &&
-        (w = add_waiting(self, r->peer, r->msg->req, RM_MSG_LOGS))) {
-        w->hash = rec->log;
-        if (rm_xfer_fetch(self->xfer, &w->hash, true, sources, n, on_log_fetched, self, &err) == 0)
-            return; /* answered by on_log_fetched, maybe already */
-        drop_waiting(self, self->nwaiting - 1);
-    }
-    send_error(self->mesh, r->peer, r->msg->req, err.code, err.msg);
-}
-
-/*  A frame without a stored log (failed, or not rendered yet): its log is
-    in the task logs of the node that tried it last, which is asked. */
-static void forward_logs(request_t *r, rm_job_t *job, const rm_frame_rec_t *rec)
-{
-    node_t *self = r->node;
-    char text[RM_MAX_NAME + 200];
-    const char *node = rec->node && rec->node[0] ? rec->node : NULL;
-    for (uint32_t i = 0; !node && i < rec->failed_on.count; i++)
-        node = rec->failed_on.items[i];
-    /* A forwarded request is answered with what this node has: no loops. */
-    if (!node || strcmp(node, self->config.name) == 0 || strcmp(r->who->role, RM_ROLE_NODE) == 0) {
-        snprintf(text, sizeof text, "no log for frame %llu of job %s on %s (not rendered yet?)",
-                 (unsigned long long)rec->frame, rm_job_id(job), self->config.name);
-        send_error(self->mesh, r->peer, r->msg->req, RM_ENOTFOUND, text);
-        return;
-    }
-    const char *addr = rm_member_addr_of(self->member, node);
-    if (!addr) {
-        const char *state = rm_member_state_of(self->member, node);
-        snprintf(text, sizeof text, "the log of frame %llu is on %s, which is %s",
-                 (unsigned long long)rec->frame, node,
-                 state ? (strcmp(state, "alive") == 0 ? "unreachable" : "gone")
-                       : "gone (no longer a member)");
-        send_error(self->mesh, r->peer, r->msg->req, RM_EUNREACH, text);
-        return;
-    }
-    waiting_t *w = add_waiting(self, r->peer, r->msg->req, RM_MSG_LOGS);
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    rm_err_t err;
-    rm_logs_t ask = {.job_id = (char *)rm_job_id(job), .frame = rec->frame, .has_frame = true};
-    if (!w) {
-        send_error(self->mesh, r->peer, r->msg->req, RM_EAGAIN, "this node is busy: ask again");
-        return;
-    }
-    w->forward_req = ++self->forward_req;
-    w->deadline = zclock_mono() + LOGS_FORWARD_MS;
-    snprintf(w->node, sizeof w->node, "%s", node);
-    if (rm_msg_encode(RM_MSG_LOGS, w->forward_req, &ask, &buf, &len, &err) != 0 ||
-        rm_member_send(self->member, addr, buf, len, &err) != 0) {
-        send_error(self->mesh, r->peer, r->msg->req, err.code, err.msg);
-        drop_waiting(self, self->nwaiting - 1);
-    }
-    free(buf);
-}
-
-/*  The answer to a forwarded LOGS goes back to the client that asked. */
-static bool relay_logs(node_t *self, const rm_msg_t *msg)
-{
-    for (size_t i = 0; i < self->nwaiting; i++) {
-        waiting_t *w = &self->waiting[i];
-        if (w->type != RM_MSG_LOGS || !w->forward_req || w->forward_req != msg->req)
-            continue;
-        send_msg(self->mesh, w->peer, msg->type, w->req, &msg->u);
-        drop_waiting(self, i);
-        return true;
-    }
-    return false;
-}
-
-static void expire_forwards(node_t *self, int64_t now)
-{
-    for (size_t i = 0; i < self->nwaiting;) {
-        waiting_t *w = &self->waiting[i];
-        if (w->type != RM_MSG_LOGS || !w->forward_req || now < w->deadline) {
-            i++;
-            continue;
-        }
-        char text[RM_MAX_NAME + 100];
-        snprintf(text, sizeof text, "the log is on %s, which did not answer in %d s", w->node,
-                 LOGS_FORWARD_MS / 1000);
-        send_error(self->mesh, w->peer, w->req, RM_ETIMEOUT, text);
-        drop_waiting(self, i);
-    }
-}
-
-/*  LOGS: the job's own log, or one frame's Blender log (rm_logs.h): stored
-    with the frame when it was rendered, else this node's task logs, else
-    asked of the node that tried it. */
+/*  LOGS: the job's log, or a frame's Blender log from wherever it is
+    (rm_logs.h). */
 static void handle_logs(request_t *r)
 {
-    rm_logs_t *q = &r->msg->u.logs;
-    rm_job_t *job = find_job(r, q->job_id);
-    if (!job)
-        return;
-    uint8_t *text = NULL;
-    size_t len = 0;
-    bool truncated = false;
-    if (!q->has_frame) {
-        char path[4400];
-        snprintf(path, sizeof path, "%s/job.log", rm_job_dir(job));
-        rm_logs_append_file(path, &text, &len, &truncated);
-        send_log(r->node, r->peer, r->msg->req, text, len, truncated);
-        free(text);
-        return;
-    }
-    static const rm_hash_t none;
-    const rm_frame_rec_t *rec = rm_job_frame(job, q->frame);
-    if (!rec) {
-        char msg[200];
-        snprintf(msg, sizeof msg, "job %s has no frame %llu", rm_job_id(job),
-                 (unsigned long long)q->frame);
-        send_error(r->node->mesh, r->peer, r->msg->req, RM_ENOTFOUND, msg);
-    } else if (rec->state == RM_FRAME_DONE && memcmp(rec->log.b, none.b, 32) != 0) {
-        serve_stored_log(r, rec);
-    } else if (rm_logs_append_task_logs(rm_job_dir(job), q->frame, &text, &len, &truncated)) {
-        send_log(r->node, r->peer, r->msg->req, text, len, truncated);
-    } else {
-        forward_logs(r, job, rec);
-    }
-    free(text);
+    rm_job_t *job = find_job(r, r->msg->u.logs.job_id);
+    if (job)
+        rm_logs_server_request(r->node->logs, r->peer, r->who, r->msg->req, job, &r->msg->u.logs);
 }
 
 static void reply_watch(node_t *self, zframe_t *peer, uint64_t req, rm_job_t *job)
@@ -1349,8 +1181,7 @@ static void serve_chunk(node_t *self, const char *from, const rm_msg_t *msg)
 
 static void node_message(node_t *self, const char *from, const rm_cred_t *who, const rm_msg_t *msg)
 {
-    if (((msg->type == RM_MSG_LOGS_REPLY || msg->type == RM_MSG_ERROR) && relay_logs(self, msg)) ||
-        rm_xfer_on_message(self->xfer, from, msg) ||
+    if (rm_logs_server_on_message(self->logs, msg) || rm_xfer_on_message(self->xfer, from, msg) ||
         rm_jobsync_handle(self->jobsync, from, who, msg) ||
         rm_work_handle(self->work, from, who, msg))
         return;
@@ -1443,7 +1274,7 @@ static void turn(node_t *self)
     rm_jobsync_flush(self->jobsync);
     rm_jobsync_tick(self->jobsync, now);
     rm_xfer_tick(self->xfer, now);
-    expire_forwards(self, now);
+    rm_logs_server_tick(self->logs, now);
     serve_watches(self);
     char rendering[200];
     rm_member_meta_t meta;
