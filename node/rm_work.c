@@ -564,55 +564,22 @@ static bool ready_here(void *arg, rm_job_t *job)
     return job_ready_here(arg, job);
 }
 
-/*  Priorities act at once (rm_prio.h): a queued task of a job that a ready
-    job of higher priority outranks is given back before it starts, so the
-    slot that frees next asks for, and gets, the higher job's frames.  With
-    `preempt`, one running task of a lower job is stopped as well. */
+/*  Priorities act at once (rm_prio.h). */
 static void check_priorities(rm_work_t *self, int64_t now)
 {
     if (self->draining || now - self->prio_at < PRIO_EVERY_MS)
         return;
     self->prio_at = now;
-    for (size_t i = 0; i < self->nqueue;) {
-        rm_task_t *task = &self->queue[i];
-        rm_job_t *job = rm_jobs_find(self->jobs, task->job_id);
-        rm_job_t *by = job ? rm_prio_outranking(self->jobs, job, false, ready_here, self) : NULL;
-        if (job && !by) {
-            i++;
-            continue;
-        }
-        if (job) {
-            char why[RM_MAX_NAME + 120];
-            snprintf(why, sizeof why,
-                     "taken back on %s before it started: job %s has a higher priority", self->name,
-                     rm_job_id(by));
-            /* Pending here at once; the coordinator re-stamps them when our
-               report omits them (rm_sched give-back). */
-            for (uint32_t k = 0; k < task->frames.count; k++)
-                rm_job_frame_release(job, task->frames.items[k], why);
-            rm_job_log(job, "%u queued frame(s) %s", task->frames.count, why);
-        }
-        rm_codec_free(&rm_task_desc, task);
-        memmove(task, task + 1, (--self->nqueue - i) * sizeof *task);
-        self->idle_until = 0;
-        self->next_report = 0;
-    }
-    if (now - self->preempt_at < PREEMPT_EVERY_MS || rm_slots_free(self->slots) > 0)
-        return;
-    for (size_t i = 0; i < rm_slots_count(self->slots); i++) {
-        const char *id = rm_slots_job_at(self->slots, i);
-        rm_job_t *job = id ? rm_jobs_find(self->jobs, id) : NULL;
-        rm_job_t *by = job ? rm_prio_outranking(self->jobs, job, true, ready_here, self) : NULL;
-        if (!by)
-            continue;
-        char why[100];
-        snprintf(why, sizeof why, "preempted by job %s of higher priority", rm_job_id(by));
-        zsys_info("job %s: %s", id, why);
-        rm_slots_stop(self->slots, i, why);
+    bool changed =
+        rm_prio_take_back(self->jobs, self->queue, &self->nqueue, ready_here, self, self->name) > 0;
+    if (now - self->preempt_at >= PREEMPT_EVERY_MS && rm_slots_free(self->slots) == 0 &&
+        rm_prio_preempt(self->jobs, self->slots, ready_here, self)) {
         self->preempt_at = now;
+        changed = true;
+    }
+    if (changed) { /* ask at once: the slot that frees next gets the higher job */
         self->idle_until = 0;
         self->next_report = 0;
-        return;
     }
 }
 

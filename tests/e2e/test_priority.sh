@@ -33,18 +33,23 @@ until_field() { # JOB FIELD MIN
   done
   fail "job $1: $2 did not reach $3: $("$MESHCTL" job "$1")"
 }
-# starts_after PATTERN: the jobs of the tasks the slot started after the
-# first log line matching PATTERN, in order, one a line.
+# starts_after PATTERN: the jobs of the first two tasks the slot started
+# after the first log line matching PATTERN, on one line.  (No `| head`:
+# under pipefail, a writer cut off by head fails the line.)
 starts_after() {
   python3 - "$T/n1.log" "$1" <<'PY'
 import re, sys
 lines = open(sys.argv[1], errors="replace").read().splitlines()
-at = next(i for i, l in enumerate(lines) if re.search(sys.argv[2], l))
+at = next((i for i, l in enumerate(lines) if re.search(sys.argv[2], l)), None)
+if at is None:
+    sys.exit("no log line matches " + sys.argv[2])
+jobs = []
 task = re.compile(r"slot 0: (?:started Blender pid \d+ \(\w+\) for job (\w+)|job (\w+): \d+ frame\(s\))")
 for l in lines[at + 1:]:
     m = task.search(l)
     if m:
-        print(m.group(1) or m.group(2))
+        jobs.append(m.group(1) or m.group(2))
+print(" ".join(jobs[:2]))
 PY
 }
 # frame_of JOB FRAME -> "STATE ATTEMPTS"
@@ -60,8 +65,8 @@ low=$(submit 1-6 --priority 0) || fail "submit low"
 until_field "$low" frames_done 1 # the worker holds a frame and its look-ahead
 high=$(submit 1-2 --priority 5) || fail "submit high"
 "$MESHCTL" wait "$high" >/dev/null || fail "high job: $("$MESHCTL" job "$high")"
-order=$(starts_after "job $high .* accepted" | head -2 | tr '\n' ' ')
-[ "$order" = "$high $high " ] ||
+order=$(starts_after "job $high .* accepted")
+[ "$order" = "$high $high" ] ||
   fail "tasks started after the high job arrived: $order (the low job's look-ahead went first)"
 grep -q "queued frame(s) taken back on n1" "$T/n1/jobs/$low/job.log" ||
   fail "no take-back in the low job's log: $(cat "$T/n1/jobs/$low/job.log")"
@@ -77,8 +82,8 @@ high=$(submit 1-2 --priority 5 --preempt) || fail "submit preempting job"
 running=$(sed -n "s/.* frame \([0-9]*\) stopped on n1: preempted by job $high.*/\1/p" \
   "$T/n1/jobs/$low/job.log")
 [ -n "$running" ] || fail "no preemption in the low job's log: $(cat "$T/n1/jobs/$low/job.log")"
-order=$(starts_after "job $low: preempted by job $high" | head -2 | tr '\n' ' ')
-[ "$order" = "$high $high " ] || fail "tasks started after the preemption: $order"
+order=$(starts_after "job $low: preempted by job $high")
+[ "$order" = "$high $high" ] || fail "tasks started after the preemption: $order"
 pass "the running low frame $running was stopped for the preempting job"
 "$MESHCTL" wait "$low" >/dev/null || fail "low job 2: $("$MESHCTL" job "$low")"
 [ "$(frame_of "$low" "$running")" = "done 0" ] ||

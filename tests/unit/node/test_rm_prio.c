@@ -81,6 +81,25 @@ int main(void)
     CHECK(rm_prio_outranking(jobs, low, true, NULL, NULL) == NULL);
     rm_job_frame_release(top_late, 2, "taken back");
     CHECK(rm_prio_outranking(jobs, low, true, NULL, NULL) == top_late);
+
+    /* Taking back a queue: tasks of outranked (or unknown) jobs go, their
+       frames released here without an attempt; the others stay, in order. */
+    rm_job_t *lone = create(jobs, "00000000000000b6", 100, 6000, false);
+    CHECK(rm_job_assign(low, (uint64_t[]){1}, 1, "A", RM_STAMP(1, 2), &err) == 0);
+    rm_task_t queue[3] = {
+        {.job_id = strdup("00000000000000b1"), .frames = {malloc(sizeof(uint64_t)), 1}},
+        {.job_id = strdup("00000000000000b6"), .frames = {malloc(sizeof(uint64_t)), 1}},
+        {.job_id = strdup("00000000000000ff"), .frames = {malloc(sizeof(uint64_t)), 1}}};
+    for (int i = 0; i < 3; i++)
+        queue[i].frames.items[0] = 1;
+    size_t n = 3;
+    CHECK(rm_prio_take_back(jobs, queue, &n, NULL, NULL, "A") == 2);
+    CHECK(n == 1 && strcmp(queue[0].job_id, "00000000000000b6") == 0);
+    const rm_frame_rec_t *r = rm_job_frame(low, 1);
+    CHECK(r && r->state == RM_FRAME_PENDING && r->attempts == 0);
+    CHECK(rm_prio_take_back(jobs, queue, &n, NULL, NULL, "A") == 0 && n == 1);
+    rm_codec_free(&rm_task_desc, &queue[0]);
+    (void)lone;
     rm_jobs_destroy(&jobs);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", root);
