@@ -59,12 +59,29 @@ size_t rm_prio_take_back(rm_jobs_t *jobs, rm_task_t *queue, size_t *n, rm_prio_r
     return removed;
 }
 
-bool rm_prio_preempt(rm_jobs_t *jobs, rm_slots_t *slots, rm_prio_ready_fn *ready, void *arg)
+/*  A task in the queue of a job submitted with preempt that outranks job:
+    it would otherwise wait for the running frame. */
+static rm_job_t *queued_preempting(rm_jobs_t *jobs, const rm_job_t *job, const rm_task_t *queue,
+                                   size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        rm_job_t *q = rm_jobs_find(jobs, queue[i].job_id);
+        if (q && !rm_job_finished(q) && rm_job_spec(q)->preempt &&
+            rm_job_spec(q)->priority > rm_job_spec(job)->priority)
+            return q;
+    }
+    return NULL;
+}
+
+bool rm_prio_preempt(rm_jobs_t *jobs, rm_slots_t *slots, const rm_task_t *queue, size_t n,
+                     rm_prio_ready_fn *ready, void *arg)
 {
     for (size_t i = 0; i < rm_slots_count(slots); i++) {
         const char *id = rm_slots_job_at(slots, i);
         rm_job_t *job = id ? rm_jobs_find(jobs, id) : NULL;
         rm_job_t *by = job ? rm_prio_outranking(jobs, job, true, ready, arg) : NULL;
+        if (job && !by)
+            by = queued_preempting(jobs, job, queue, n);
         if (!by)
             continue;
         char why[100];

@@ -37,8 +37,10 @@ size_t rm_prio_take_back(rm_jobs_t *jobs, rm_task_t *queue, size_t *n, rm_prio_r
                          void *arg, const char *node);
 
 /*  Stops the task of the first slot whose job a job submitted with
-    `preempt` outranks (rm_slots_stop: its frames go back to pending without
-    an attempt).  True if one was stopped. */
-bool rm_prio_preempt(rm_jobs_t *jobs, rm_slots_t *slots, rm_prio_ready_fn *ready, void *arg);
+    `preempt` outranks, one with pending frames or one of whose tasks waits
+    in queue (*n tasks) for a slot (rm_slots_stop: the stopped frames go
+    back to pending without an attempt).  True if one was stopped. */
+bool rm_prio_preempt(rm_jobs_t *jobs, rm_slots_t *slots, const rm_task_t *queue, size_t n,
+                     rm_prio_ready_fn *ready, void *arg);
 
 #endif

@@ -429,9 +429,12 @@ static void frame_done(rm_slots_t *self, rm_job_t *job, const rm_slot_event_t *e
     uint64_t log_size = 0;
     const char *log_name = ev->log ? strrchr(ev->log, '/') : NULL;
     if (rc == 0 && log_name && log_name[1] &&
-        rm_manifest_store_file(self->store, ev->log, log_name + 1, &out.log, &log_size, &err) != 0)
+        rm_manifest_store_file(self->store, ev->log, log_name + 1, &out.log, &log_size, &err) !=
+            0) {
         zsys_warning("job %s frame %llu: its log is not stored: %s", rm_job_id(job),
                      (unsigned long long)ev->frame, err.msg);
+        memset(&out.log, 0, sizeof out.log);
+    }
     if (rc == 0 && self->output_fn)
         self->output_fn(self->output_arg, job, ev->frame, &out);
     else if (rc == 0)

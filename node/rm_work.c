@@ -15,7 +15,7 @@
 #define SCHED_EVERY_MS 250
 #define ASK_AGAIN_MS 1000        /* an unanswered WORK_REQ is repeated */
 #define RM_WORK_WARNING_MAX 2048 /* a frame's warning, as recorded */
-#define PRIO_EVERY_MS 200        /* queued work is checked against new jobs */
+#define PRIO_EVERY_MS 200        /* running work is checked against new jobs */
 #define PREEMPT_EVERY_MS 1000    /* at most one running task stopped per second */
 
 /*  A rendered frame whose output waits for a second copy. */
@@ -564,18 +564,22 @@ static bool ready_here(void *arg, rm_job_t *job)
     return job_ready_here(arg, job);
 }
 
-/*  Priorities act at once (rm_prio.h). */
+/*  Priorities act at once (rm_prio.h).  The queue is checked every turn,
+    right before it feeds a slot that freed: a job accepted in the same turn
+    goes first.  Preemption is checked every PRIO_EVERY_MS. */
 static void check_priorities(rm_work_t *self, int64_t now)
 {
-    if (self->draining || now - self->prio_at < PRIO_EVERY_MS)
+    if (self->draining)
         return;
-    self->prio_at = now;
-    bool changed =
-        rm_prio_take_back(self->jobs, self->queue, &self->nqueue, ready_here, self, self->name) > 0;
-    if (now - self->preempt_at >= PREEMPT_EVERY_MS && rm_slots_free(self->slots) == 0 &&
-        rm_prio_preempt(self->jobs, self->slots, ready_here, self)) {
-        self->preempt_at = now;
-        changed = true;
+    bool changed = self->nqueue > 0 && rm_prio_take_back(self->jobs, self->queue, &self->nqueue,
+                                                         ready_here, self, self->name) > 0;
+    if (now - self->prio_at >= PRIO_EVERY_MS && now - self->preempt_at >= PREEMPT_EVERY_MS &&
+        rm_slots_free(self->slots) == 0) {
+        self->prio_at = now;
+        if (rm_prio_preempt(self->jobs, self->slots, self->queue, self->nqueue, ready_here, self)) {
+            self->preempt_at = now;
+            changed = true;
+        }
     }
     if (changed) { /* ask at once: the slot that frees next gets the higher job */
         self->idle_until = 0;
