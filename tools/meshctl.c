@@ -40,10 +40,26 @@ static const rm_opt_spec_t json_opts[] = {FLAG("json"), END};
 /* "wait?": --wait or --wait=SECONDS (rm_cli.h) */
 static const rm_opt_spec_t drain_opts[] = {FLAG("now"), FLAG("wait?"), FLAG("json"), END};
 static const rm_opt_spec_t submit_opts[] = {
-    OPT("frames"),          OPT("scene"),    OPT("camera"), OPT("samples"), OPT("percent"),
-    OPT("resolution"),      OPT("engine"),   OPT("device"), OPT("format"),  OPT("chunk"),
-    {"attach", true, true}, OPT("priority"), OPT("name"),   OPT("timeout"), FLAG("allow-scripts"),
-    FLAG("preempt"),        OPT("out"),      FLAG("wait"),  FLAG("json"),   END,
+    OPT("frames"),
+    OPT("scene"),
+    OPT("camera"),
+    OPT("samples"),
+    OPT("percent"),
+    OPT("resolution"),
+    OPT("engine"),
+    OPT("device"),
+    OPT("format"),
+    OPT("chunk"),
+    {"attach", true, true},
+    OPT("priority"),
+    OPT("name"),
+    OPT("timeout"),
+    FLAG("allow-scripts"),
+    FLAG("preempt"), /* stop running frames of lower-priority jobs */
+    OPT("out"),
+    FLAG("wait"),
+    FLAG("json"),
+    END,
 };
 
 static const command_t commands[] = {
@@ -57,9 +73,9 @@ static const command_t commands[] = {
      "submit FILE.blend [--frames 1-250|1,5,10-20|1-100:5] [--scene NAME] [--camera NAME]\n"
      "       [--samples N] [--percent N] [--resolution WxH]\n"
      "       [--engine CYCLES|BLENDER_EEVEE|BLENDER_WORKBENCH] [--device CPU|CUDA|OPTIX|HIP]\n"
-     "       [--format PNG|JPEG|OPEN_EXR|TIFF] [--chunk N] [--attach PATH]... [--priority N] "
-     "[--preempt]\n"
-     "       [--name NAME] [--timeout SECONDS] [--allow-scripts] [--out DIR] [--wait] [--json]",
+     "       [--format PNG|JPEG|OPEN_EXR|TIFF] [--chunk N] [--attach PATH]... [--priority N]\n"
+     "       [--name NAME] [--timeout SECONDS] [--allow-scripts] [--preempt] [--out DIR] [--wait]\n"
+     "       [--json]",
      "send a .blend (and attached files) to the mesh as a render job"},
     {"status", rm_cmd_status, json_opts, 0, 0, "status [--json]", "the node's and mesh's state"},
     {"jobs", rm_cmd_jobs, json_opts, 0, 0, "jobs [--json]", "list jobs"},
