@@ -83,8 +83,19 @@ for n in n1 n2 n3; do
 done
 [ -n "$victim" ] || fail "nobody rendered frame 1"
 kill_node "$victim"
+state_of() { # NODE SEEN -> SEEN's state in NODE's view
+  ctl "$1" nodes --json | python3 -c '
+import json, sys
+print([m["state"] for m in json.load(sys.stdin)["nodes"] if m["name"] == sys.argv[1]][0])' "$2"
+}
+# Once the survivors suspect it, they fetch from the copy at once (a fetch
+# from a node just killed would first wait for its time-out).
 for n in n1 n2 n3 n4; do
   [ "$n" = "$victim" ] && continue
+  for _ in $(seq 1 100); do
+    [ "$(state_of "$n" "$victim")" != alive ] && break
+    sleep 0.1
+  done
   out=$(ctl "$n" logs "$job" 1 2>&1) || fail "logs 1 through $n after $victim died: $out"
   grep -q "Saved: '.*frame_0001.png'" <<<"$out" || fail "logs 1 through $n: $out"
 done
