@@ -17,6 +17,7 @@ static void usage(FILE *out)
 {
     fprintf(out, "usage: meshd --home DIR [--token FILE] --listen tcp://HOST:PORT [--join ADDR]\n"
                  "             [--slots N] [--name NAME] [--blender PATH] [--threads N]\n"
+                 "             [--task-timeout S] [--slot-idle S]\n"
                  "             [--advertise tcp://HOST:PORT] [--no-inbound]\n"
                  "settings: DIR/meshd.conf (key = value); flags win over the file\n");
 }
@@ -27,10 +28,15 @@ typedef struct {
 } flag_t;
 
 static const flag_t flags[] = {
-    {"--listen", "listen"},   {"--join", "join"},
-    {"--slots", "slots"},     {"--name", "name"},
-    {"--blender", "blender"}, {"--threads", "threads"},
-    {"--role", "role"},       {"--task-timeout", "task_timeout"},
+    {"--listen", "listen"},
+    {"--join", "join"},
+    {"--slots", "slots"},
+    {"--name", "name"},
+    {"--blender", "blender"},
+    {"--threads", "threads"},
+    {"--role", "role"},
+    {"--task-timeout", "task_timeout"},
+    {"--slot-idle", "slot_idle_s"},
 };
 
 int main(int argc, char **argv)

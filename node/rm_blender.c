@@ -9,6 +9,7 @@
     waitpid(WNOHANG) once their pipes close, or at once after SIGKILL. */
 #define _GNU_SOURCE /* posix_spawn_file_actions_addchdir_np */
 #include "rm_blender.h"
+#include "rm_logs.h"
 
 #include "rm_driver_event.h"
 
@@ -159,6 +160,7 @@ typedef struct {
     size_t next;     /* frames[next] is the first not yet reported */
     bool frame_sent; /* frames[next] is being rendered */
     int log_fd;
+    uint64_t log_from; /* the task log's size at the previous frame's end */
     char *oneshot_key; /* this job failed to serve: go straight to one-shot */
     char *tmpdir;      /* Blender's private TMPDIR, emptied after each process */
     char **env;        /* environ with that TMPDIR; NULL = environ */
@@ -178,8 +180,19 @@ static void send_progress(slot_t *self, int percent)
 
 static void send_frame_done(slot_t *self, rm_slot_output_t *out)
 {
+    /* The frame's own log travels with its output (rm_logs.h). */
+    uint64_t frame = self->task->frames[self->next];
+    char log[4200];
+    rm_err_t err = {0};
+    if (rm_logs_frame_path(self->task->log_path, frame, log, sizeof log) != 0 ||
+        rm_logs_cut(self->task->log_path, &self->log_from, log, &err) != 0) {
+        zsys_warning("slot %d: frame %" PRIu64 ": no log of its own: %s", self->index, frame,
+                     err.msg);
+        log[0] = '\0';
+    }
     out->pid = self->child.render_pid;
-    rm_slot_send_frame_done(self->pipe, self->task->job_id, self->task->frames[self->next], out);
+    out->log = log;
+    rm_slot_send_frame_done(self->pipe, self->task->job_id, frame, out);
 }
 
 /*  Notes for the person reading the task log (and meshd's log). */
@@ -998,6 +1011,8 @@ static void task_begin(slot_t *self, task_t *t)
         rm_err_set(&err, RM_EINVAL, "%s is not a file", t->blend);
     else if (make_dirs(t->out_dir, &err) == 0 && (self->log_fd = open_log(t->log_path, &err)) >= 0)
         t->key = task_key(t, &st);
+    off_t log_end = self->log_fd >= 0 ? lseek(self->log_fd, 0, SEEK_END) : 0;
+    self->log_from = log_end > 0 ? (uint64_t)log_end : 0;
     if (err.code == RM_OK && !(t->real_out = realpath(t->out_dir, NULL)))
         rm_err_set(&err, rm_err_from_errno(errno), "cannot resolve %s: %s", t->out_dir,
                    strerror(errno));

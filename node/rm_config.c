@@ -13,6 +13,7 @@ void rm_config_init(rm_config_t *config)
     snprintf(config->role, sizeof config->role, "node");
     config->slots = 1;
     config->task_timeout = 3600;
+    config->slot_idle_s = 10;
     config->max_attempts = 3;
     config->max_project_gb = 50;
 }
@@ -67,6 +68,8 @@ int rm_config_set(rm_config_t *c, const char *key, const char *value, rm_err_t *
         return set_u64(&c->threads, key, value, 0, 1024, err);
     if (strcmp(key, "task_timeout") == 0)
         return set_u64(&c->task_timeout, key, value, 1, 7 * 86400, err);
+    if (strcmp(key, "slot_idle_s") == 0)
+        return set_u64(&c->slot_idle_s, key, value, 0, 7 * 86400, err);
     if (strcmp(key, "max_attempts") == 0)
         return set_u64(&c->max_attempts, key, value, 1, 100, err);
     if (strcmp(key, "max_project_gb") == 0)

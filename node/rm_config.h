@@ -9,6 +9,8 @@
       threads       Cycles threads per slot (0 = Blender's default)
       blender       Blender executable (default: blender on PATH)
       task_timeout  seconds a frame may take before it is killed (default 3600)
+      slot_idle_s   seconds an idle slot keeps its Blender (and the scene in
+                    memory) before quitting it (default 10; 0 = quit at once)
       max_attempts  failed attempts before a frame fails the job (default 3)
       role          node | stable (coordinator preference, later issues)
       allow_scripts accept jobs that run the .blend's embedded Python
@@ -38,6 +40,7 @@ typedef struct {
     uint64_t slots;
     uint64_t threads;
     uint64_t task_timeout;
+    uint64_t slot_idle_s;
     uint64_t max_attempts;
     bool allow_scripts;
     uint64_t max_project_gb;

@@ -333,11 +333,15 @@ static int fill_info(const rm_swim_member_t *m, rm_node_info_t *info, rm_err_t *
                              : rm_swim_state_name(m->state));
     info->address = strdup(m->no_inbound ? "(no inbound)" : m->addr);
     info->role = strdup(has_meta ? meta.role : "");
-    info->rendering = strdup(has_meta ? meta.rendering : "");
+    /* What a member last gossiped stays in the view after it stops: one
+       that is not alive (suspect counts as gone, as for the scheduler,
+       which gives its frames back) renders nothing, whatever it said. */
+    bool alive = m->state == RM_SWIM_ALIVE;
+    info->rendering = strdup(has_meta && alive ? meta.rendering : "");
     info->blender = strdup(has_meta ? meta.blender : "");
     info->caps = strdup(has_meta && meta.caps ? meta.caps : "");
     info->slots = meta.slots;
-    info->slots_busy = meta.slots_busy;
+    info->slots_busy = alive ? meta.slots_busy : 0;
     info->ms_per_frame = meta.ms_per_frame;
     info->blender_ok = meta.blender_ok;
     rm_codec_free(&meta_desc, &meta);

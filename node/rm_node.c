@@ -15,6 +15,7 @@
 #include "rm_jobs.h"
 #include "rm_manifest.h"
 #include "rm_jobsync.h"
+#include "rm_logs.h"
 #include "rm_member.h"
 #include "rm_roster.h"
 #include "rm_sched.h"
@@ -72,6 +73,7 @@ typedef struct {
     rm_jobsync_t *jobsync;
     rm_sched_t *sched;
     rm_work_t *work;
+    rm_logs_server_t *logs;
     rm_election_t election;
     rm_refusals_t refusals; /* rate of refusal log lines */
     bool blender_ok;
@@ -256,7 +258,9 @@ static int start_mesh_work(node_t *self, rm_err_t *err)
         !(self->sched = rm_sched_new(self->jobs, self->config.max_attempts, err)) ||
         !(self->work =
               rm_work_new(&self->config, self->config.name, self->jobs, self->slots, self->sched,
-                          self->jobsync, self->member, self->xfer, &self->election, err)))
+                          self->jobsync, self->member, self->xfer, &self->election, err)) ||
+        !(self->logs = rm_logs_server_new(self->config.name, self->mesh, self->store, self->member,
+                                          self->jobsync, self->xfer, err)))
         return -1;
     rm_work_set_caps(self->work, self->caps);
     rm_member_on_message(self->member, on_node_message, self);
@@ -357,6 +361,7 @@ static void node_stop(node_t *self)
     rm_work_destroy(&self->work);
     rm_sched_destroy(&self->sched);
     rm_xfer_destroy(&self->xfer); /* no callbacks after this */
+    rm_logs_server_destroy(&self->logs);
     rm_jobsync_destroy(&self->jobsync);
     for (size_t i = 0; i < self->nwaiting; i++)
         zframe_destroy(&self->waiting[i].peer);
@@ -1027,81 +1032,13 @@ static void handle_cancel(request_t *r)
     send_ok(r->node->mesh, r->peer, r->msg->req, "cancelled");
 }
 
-/*  Reads up to RM_MAX_LOG bytes from the end of path, appending to *buf. */
-static int append_tail(const char *path, uint8_t **buf, size_t *len, bool *truncated)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return -1;
-    fseek(f, 0, SEEK_END);
-    long size = ftell(f);
-    size_t room = RM_MAX_LOG - *len;
-    size_t want = size > 0 ? (size_t)size : 0;
-    if (want > room) {
-        *truncated = true;
-        fseek(f, (long)(want - room), SEEK_SET);
-        want = room;
-    } else {
-        fseek(f, 0, SEEK_SET);
-    }
-    uint8_t *grown = realloc(*buf, *len + want + 1);
-    if (!grown) {
-        fclose(f);
-        return -1;
-    }
-    *buf = grown;
-    *len += fread(*buf + *len, 1, want, f);
-    fclose(f);
-    return 0;
-}
-
-/*  Task logs are named frames_FIRST.log or frames_FIRST-LAST.log. */
-static bool log_covers(const char *name, uint64_t frame)
-{
-    unsigned long long first = 0, last = 0;
-    char tail[8];
-    if (sscanf(name, "frames_%llu-%llu%7s", &first, &last, tail) == 3 && strcmp(tail, ".log") == 0)
-        return first <= frame && frame <= last;
-    if (sscanf(name, "frames_%llu%7s", &first, tail) == 2 && strcmp(tail, ".log") == 0)
-        return first == frame;
-    return false;
-}
-
+/*  LOGS: the job's log, or a frame's Blender log from wherever it is
+    (rm_logs.h). */
 static void handle_logs(request_t *r)
 {
-    rm_logs_t *q = &r->msg->u.logs;
-    rm_job_t *job = find_job(r, q->job_id);
-    if (!job)
-        return;
-    rm_logs_reply_t reply = {0};
-    char path[4400];
-    if (!q->has_frame) {
-        snprintf(path, sizeof path, "%s/job.log", rm_job_dir(job));
-        append_tail(path, &reply.text.data, &reply.text.len, &reply.truncated);
-    } else {
-        char dir[4200];
-        snprintf(dir, sizeof dir, "%s/logs", rm_job_dir(job));
-        zdir_t *logs = zdir_new(dir, "-");
-        zlist_t *files = logs ? zdir_list(logs) : NULL;
-        for (zfile_t *f = files ? zlist_first(files) : NULL; f; f = zlist_next(files)) {
-            const char *name = strrchr(zfile_filename(f, NULL), '/');
-            if (name && log_covers(name + 1, q->frame))
-                append_tail(zfile_filename(f, NULL), &reply.text.data, &reply.text.len,
-                            &reply.truncated);
-        }
-        zlist_destroy(&files);
-        zdir_destroy(&logs);
-        if (reply.text.len == 0) {
-            char text[200];
-            snprintf(text, sizeof text, "no log for frame %llu of job %s (not rendered yet?)",
-                     (unsigned long long)q->frame, rm_job_id(job));
-            send_error(r->node->mesh, r->peer, r->msg->req, RM_ENOTFOUND, text);
-            free(reply.text.data);
-            return;
-        }
-    }
-    send_msg(r->node->mesh, r->peer, RM_MSG_LOGS_REPLY, r->msg->req, &reply);
-    free(reply.text.data);
+    rm_job_t *job = find_job(r, r->msg->u.logs.job_id);
+    if (job)
+        rm_logs_server_request(r->node->logs, r->peer, r->who, r->msg->req, job, &r->msg->u.logs);
 }
 
 static void reply_watch(node_t *self, zframe_t *peer, uint64_t req, rm_job_t *job)
@@ -1312,7 +1249,7 @@ static void serve_chunk(node_t *self, const char *from, const rm_msg_t *msg)
 
 static void node_message(node_t *self, const char *from, const rm_cred_t *who, const rm_msg_t *msg)
 {
-    if (rm_xfer_on_message(self->xfer, from, msg) ||
+    if (rm_logs_server_on_message(self->logs, msg) || rm_xfer_on_message(self->xfer, from, msg) ||
         rm_jobsync_handle(self->jobsync, from, who, msg) ||
         rm_work_handle(self->work, from, who, msg))
         return;
@@ -1401,9 +1338,11 @@ static void turn(node_t *self)
     elect(self);
     rm_work_tick(self->work, now);
     rm_slots_flush(self->slots);
+    rm_slots_tick(self->slots, now);
     rm_jobsync_flush(self->jobsync);
     rm_jobsync_tick(self->jobsync, now);
     rm_xfer_tick(self->xfer, now);
+    rm_logs_server_tick(self->logs, now);
     serve_watches(self);
     char rendering[200];
     rm_member_meta_t meta;

@@ -33,7 +33,8 @@ static bool parse_u64(const char *s, uint64_t *out)
 
 static const char *event_names[] = {NULL,        "PROGRESS",    "FRAME_DONE",   "FRAME_FAILED",
                                     "TASK_DONE", "TASK_FAILED", "TASK_CANCELED"};
-static const size_t event_frames[] = {0, 4, 9, 4, 3, 4, 2}; /* command included */
+static const size_t event_frames[] = {0, 4, 10, 4, 3, 4, 2}; /* command included */
+#define EVENT_FRAMES_MAX 10
 
 const char *rm_slot_event_name(rm_slot_event_type_t type)
 {
@@ -130,6 +131,7 @@ void rm_slot_event_clear(rm_slot_event_t *ev)
     free(ev->files);
     free(ev->warning);
     free(ev->reason);
+    free(ev->log);
     memset(ev, 0, sizeof *ev);
 }
 
@@ -150,8 +152,9 @@ static bool event_fields(rm_slot_event_t *ev, char **f)
         ev->dir = xstrdup(f[6]);
         ev->files = xstrdup(f[7]);
         ev->warning = xstrdup(f[8]);
+        ev->log = xstrdup(f[9]);
         return parse_u64(f[2], &ev->frame) && parse_u64(f[4], &ev->render_ms) && ev->dir &&
-               ev->files && ev->warning;
+               ev->files && ev->warning && ev->log;
     case RM_SLOT_FRAME_FAILED:
         ev->reason = xstrdup(f[3]);
         return parse_u64(f[2], &ev->frame);
@@ -171,9 +174,9 @@ int rm_slot_event_decode(zmsg_t **msg_p, rm_slot_event_t *ev, rm_err_t *err)
 {
     memset(ev, 0, sizeof *ev);
     zmsg_t *msg = msg_p ? *msg_p : NULL;
-    char *f[9] = {0};
+    char *f[EVENT_FRAMES_MAX] = {0};
     size_t count = msg ? zmsg_size(msg) : 0;
-    for (size_t i = 0; i < count && i < 9; i++)
+    for (size_t i = 0; i < count && i < EVENT_FRAMES_MAX; i++)
         f[i] = zmsg_popstr(msg);
     zmsg_destroy(msg_p);
     int rc = -1;
@@ -187,7 +190,7 @@ int rm_slot_event_decode(zmsg_t **msg_p, rm_slot_event_t *ev, rm_err_t *err)
     if (rc)
         rm_err_set(err, RM_EPROTO, "malformed slot event %s (%zu frames)", f[0] ? f[0] : "(none)",
                    count);
-    for (size_t i = 0; i < 9; i++)
+    for (size_t i = 0; i < EVENT_FRAMES_MAX; i++)
         free(f[i]);
     if (rc)
         rm_slot_event_clear(ev);
@@ -308,7 +311,8 @@ int rm_slot_send_frame_done(void *pipe, const char *job_id, uint64_t frame,
     snprintf(ms, sizeof ms, "%" PRId64, out->render_ms < 0 ? 0 : out->render_ms);
     snprintf(pidstr, sizeof pidstr, "%d", out->pid);
     return zstr_sendx(pipe, "FRAME_DONE", job_id, num, out->file, ms, pidstr, out->dir,
-                      out->files ? out->files : "", out->warning ? out->warning : "", NULL);
+                      out->files ? out->files : "", out->warning ? out->warning : "",
+                      out->log ? out->log : "", NULL);
 }
 
 int rm_slot_send_frame_failed(void *pipe, const char *job_id, uint64_t frame, const char *reason)

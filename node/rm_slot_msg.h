@@ -17,18 +17,21 @@
           submitter's explicit choice), "0" keeps it;
           frames: comma-separated list, e.g. "1,2,3".
       "CANCEL" job_id      stop rendering that job (kills its Blender)
-      "RELEASE"            quit an idle Blender (frees its memory)
+      "RELEASE"            quit an idle Blender (frees its memory); rm_slots
+                           sends it after slot_idle_s without a task
       "$TERM"              kill Blender and end the actor (zactor_destroy)
 
     slot -> parent
       "PROGRESS" job_id frame percent          at most 4 a second
-      "FRAME_DONE" job_id frame file render_ms pid dir files warning
+      "FRAME_DONE" job_id frame file render_ms pid dir files warning log
           file is the main image's absolute path (checked to exist,
           non-empty); pid is the Blender process that rendered it; dir is
           the frame's own output folder (file is in it) and files every
           file Blender wrote there, relative to dir, one per line (main
           image, File Output nodes, views); warning what the driver
-          noticed (files the scene uses that are missing), "" if nothing
+          noticed (files the scene uses that are missing), "" if nothing;
+          log the frame's own Blender log (rm_logs_cut), "" if it could
+          not be written
       "FRAME_FAILED" job_id frame reason
       "TASK_DONE" job_id mode                  mode: "persistent" | "oneshot"
       "TASK_FAILED" job_id reason fatal
@@ -109,6 +112,7 @@ typedef struct {
     char *warning;      /* FRAME_DONE: "" or what Blender left out */
     uint64_t render_ms; /* FRAME_DONE */
     int pid;            /* FRAME_DONE */
+    char *log;          /* FRAME_DONE: the frame's Blender log, "" if none */
     char *reason;       /* FRAME_FAILED, TASK_FAILED */
     bool fatal;         /* TASK_FAILED */
     bool oneshot;       /* TASK_DONE: rendered by one-shot Blenders */
@@ -167,7 +171,7 @@ char *rm_slot_frame_list(const uint64_t *frames, size_t count);
 int rm_slot_send_progress(void *pipe, const char *job_id, uint64_t frame, int percent);
 /*  What FRAME_DONE carries (see the protocol above). */
 typedef struct {
-    const char *file, *dir, *files, *warning;
+    const char *file, *dir, *files, *warning, *log;
     int64_t render_ms;
     int pid;
 } rm_slot_output_t;

@@ -26,7 +26,9 @@ typedef struct {
     char job_id[65];
     uint64_t frames[MAX_TASK_FRAMES];
     uint32_t nframes;
-    uint64_t current; /* frame being rendered (first not yet reported) */
+    uint64_t current;   /* frame being rendered (first not yet reported) */
+    bool loaded;        /* its Blender may still hold a scene */
+    int64_t idle_since; /* when its last task ended */
 } slot_t;
 
 /*  A rendered frame waiting for its files to be chunked into the store
@@ -38,6 +40,7 @@ typedef struct {
     char *dir;     /* the frame's folder, absolute */
     char *files;   /* every file in it, relative, '\n'-separated */
     char *warning; /* "" or what the render left out */
+    char *log;     /* the frame's Blender log (rm_logs.h), "" if none */
     uint64_t render_ms;
 } rendered_t;
 
@@ -47,7 +50,8 @@ static void rendered_free(rendered_t *r)
     free(r->dir);
     free(r->files);
     free(r->warning);
-    r->file = r->dir = r->files = r->warning = NULL;
+    free(r->log);
+    r->file = r->dir = r->files = r->warning = r->log = NULL;
 }
 
 struct _rm_slots_t {
@@ -61,6 +65,7 @@ struct _rm_slots_t {
     rm_store_t *store;
     char *projects_dir;
     uint64_t task_timeout;
+    int64_t idle_ms; /* an idle slot's Blender is quit after this */
     uint64_t max_attempts;
     uint64_t max_project_bytes;
     uint64_t recent_ms[SPEED_WINDOW];
@@ -84,6 +89,7 @@ rm_slots_t *rm_slots_new(const rm_config_t *config, const char *node_name, bool 
     self->jobs = jobs;
     self->store = store;
     self->task_timeout = config->task_timeout;
+    self->idle_ms = (int64_t)config->slot_idle_s * 1000;
     self->max_attempts = config->max_attempts;
     self->max_project_bytes = config->max_project_gb << 30;
     if (mkdir(projects_dir, 0700) != 0 && errno != EEXIST) {
@@ -337,6 +343,7 @@ int rm_slots_take(rm_slots_t *self, rm_job_t *job, const uint64_t *frames, uint3
         return -1;
     }
     slot->busy = true;
+    slot->loaded = true;
     slot->current = slot->frames[0];
     snprintf(slot->job_id, sizeof slot->job_id, "%s", rm_job_id(job));
     return 0;
@@ -394,6 +401,26 @@ void rm_slots_cancel(rm_slots_t *self, const char *job_id)
             rm_slot_cancel(self->slots[i].actor, job_id);
 }
 
+const char *rm_slots_job_at(rm_slots_t *self, size_t i)
+{
+    return i < self->count && self->slots[i].busy ? self->slots[i].job_id : NULL;
+}
+
+void rm_slots_stop(rm_slots_t *self, size_t i, const char *why)
+{
+    if (i >= self->count || !self->slots[i].busy)
+        return;
+    slot_t *s = &self->slots[i];
+    rm_job_t *job = rm_jobs_find(self->jobs, s->job_id);
+    if (job)
+        rm_job_log(job,
+                   "frame %llu stopped on %s: %s; it goes back to pending (no attempt counted)",
+                   (unsigned long long)s->current, self->node_name, why);
+    /* The slot answers TASK_CANCELED: its unreported frames are released,
+       not failed (task_ended). */
+    rm_slot_cancel(s->actor, s->job_id);
+}
+
 static void record_speed(rm_slots_t *self, uint64_t ms)
 {
     self->recent_ms[self->recent_count % SPEED_WINDOW] = ms;
@@ -448,6 +475,16 @@ static void frame_done(rm_slots_t *self, rm_job_t *job, const rendered_t *r)
                              .file = name,
                              .render_ms = r->render_ms,
                              .warning = r->warning};
+    /* The frame's log travels with it (rm_logs.h); a frame is not lost for
+       want of its log. */
+    uint64_t log_size = 0;
+    const char *log_name = strrchr(r->log, '/');
+    if (rc == 0 && log_name && log_name[1] &&
+        rm_manifest_store_file(self->store, r->log, log_name + 1, &out.log, &log_size, &err) != 0) {
+        zsys_warning("job %s frame %llu: its log is not stored: %s", rm_job_id(job),
+                     (unsigned long long)r->frame, err.msg);
+        memset(&out.log, 0, sizeof out.log);
+    }
     if (rc == 0 && self->output_fn)
         self->output_fn(self->output_arg, job, r->frame, &out);
     else if (rc == 0)
@@ -531,6 +568,7 @@ static void task_ended(rm_slots_t *self, slot_t *slot, rm_job_t *job, const rm_s
         release_task(self, job, slot, ev->type == RM_SLOT_TASK_FAILED ? ev->reason : NULL);
     slot->busy = false;
     slot->nframes = 0;
+    slot->idle_since = zclock_mono();
 }
 
 static void queue_rendered(rm_slots_t *self, rm_job_t *job, const rm_slot_event_t *ev)
@@ -554,7 +592,8 @@ static void queue_rendered(rm_slots_t *self, rm_job_t *job, const rm_slot_event_
     r->dir = strdup(ev->dir ? ev->dir : "");
     r->files = strdup(ev->files ? ev->files : "");
     r->warning = strdup(ev->warning ? ev->warning : "");
-    if (!r->file || !r->dir || !r->files || !r->warning) {
+    r->log = strdup(ev->log ? ev->log : "");
+    if (!r->file || !r->dir || !r->files || !r->warning || !r->log) {
         rendered_free(r);
         rm_job_frame_release(job, ev->frame, "out of memory");
         return;
@@ -572,6 +611,20 @@ void rm_slots_flush(rm_slots_t *self)
         rendered_free(r);
     }
     self->nrendered = 0;
+}
+
+void rm_slots_tick(rm_slots_t *self, int64_t now)
+{
+    /* A kept-alive Blender holds the job's whole scene in memory (GBs for
+       production scenes): once no task came for a while, the slot quits it,
+       and the next task starts a fresh one. */
+    for (size_t i = 0; i < self->count; i++) {
+        slot_t *s = &self->slots[i];
+        if (s->busy || !s->loaded || now - s->idle_since < self->idle_ms)
+            continue;
+        rm_slot_release(s->actor);
+        s->loaded = false;
+    }
 }
 
 static void handle_event(rm_slots_t *self, slot_t *slot, rm_slot_event_t *ev);

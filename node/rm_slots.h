@@ -59,6 +59,17 @@ void rm_slots_on_output(rm_slots_t *self, rm_slots_output_fn *fn, void *arg);
     is started, so this disk work overlaps the next renders. */
 void rm_slots_flush(rm_slots_t *self);
 
+/*  Quits the Blender of each slot idle for the configured slot_idle_s.
+    Call every turn (at least every second). */
+void rm_slots_tick(rm_slots_t *self, int64_t now);
+
+/*  The job slot i renders, NULL if it is idle (i < rm_slots_count). */
+const char *rm_slots_job_at(rm_slots_t *self, size_t i);
+
+/*  Stops slot i's task (preempted by a higher-priority job): its frames not
+    yet rendered go back to pending without counting an attempt. */
+void rm_slots_stop(rm_slots_t *self, size_t i, const char *why);
+
 /*  Stops the renders of a cancelled job. */
 void rm_slots_cancel(rm_slots_t *self, const char *job_id);
 

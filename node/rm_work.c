@@ -8,6 +8,7 @@
 #include <czmq.h>
 
 #include "rm_caps.h"
+#include "rm_prio.h"
 
 #define ADDR_MAX 300
 #define MAX_TRIED 8
@@ -15,6 +16,8 @@
 #define SCHED_EVERY_MS 250
 #define ASK_AGAIN_MS 1000        /* an unanswered WORK_REQ is repeated */
 #define RM_WORK_WARNING_MAX 2048 /* a frame's warning, as recorded */
+#define PRIO_EVERY_MS 200        /* running work is checked against new jobs */
+#define PREEMPT_EVERY_MS 1000    /* at most one running task stopped per second */
 
 /*  A rendered frame whose output waits for a second copy. */
 typedef struct {
@@ -34,11 +37,12 @@ typedef struct {
     int64_t deadline;
 } copy_t;
 
-/*  A REPLICATE we serve: answered once the output is fetched. */
+/*  A REPLICATE we serve: answered once the output and its log are fetched. */
 typedef struct {
     char from[ADDR_MAX];
     uint64_t req;
-    rm_hash_t hash;
+    rm_hash_t hash, log;
+    bool out_pending, log_pending; /* fetches not ended yet */
 } serving_t;
 
 struct _rm_work_t {
@@ -60,6 +64,7 @@ struct _rm_work_t {
     rm_task_t queue[RM_WORK_LOOKAHEAD]; /* assigned, waiting for a slot */
     size_t nqueue;
     uint64_t asked_free; /* the free count of the last WORK_REQ */
+    int64_t prio_at, preempt_at;
     serving_t *serving;
     size_t nserving, serving_cap;
     char caps[RM_MAX_NAME]; /* what this node's Blender can do (rm_caps) */
@@ -217,7 +222,8 @@ static void replicate_next(rm_work_t *self, size_t i, int64_t now)
     snprintf(c->tried[c->ntried++], sizeof c->tried[0], "%s", replica);
     c->req = ++self->req;
     c->deadline = now + RM_WORK_REPLICATE_MS;
-    rm_replicate_t body = {.hash = c->output, .job_id = c->job_id, .frame = c->frame};
+    rm_replicate_t body = {
+        .hash = c->output, .job_id = c->job_id, .frame = c->frame, .log = c->log};
     send_to(self, addr, RM_MSG_REPLICATE, c->req, &body);
 }
 
@@ -280,22 +286,52 @@ static void on_replicated(rm_work_t *self, const char *from, const rm_msg_t *msg
     }
 }
 
+static bool hash_is_zero(const rm_hash_t *h)
+{
+    static const rm_hash_t zero;
+    return memcmp(h->b, zero.b, sizeof zero.b) == 0;
+}
+
+/*  Answers serving[i] (OK when status is 0) and forgets it. */
+static void serving_end(rm_work_t *self, size_t i, int status, const char *error)
+{
+    serving_t s = self->serving[i];
+    self->serving[i] = self->serving[--self->nserving];
+    if (status == 0) {
+        rm_ok_t ok = {.message = "held"};
+        send_to(self, s.from, RM_MSG_OK, s.req, &ok);
+    } else {
+        send_error(self, s.from, s.req, (rm_code_t)status, error);
+    }
+}
+
+static bool find_serving(rm_work_t *self, const char *from, uint64_t req, size_t *at)
+{
+    for (size_t i = 0; i < self->nserving; i++)
+        if (self->serving[i].req == req && strcmp(self->serving[i].from, from) == 0) {
+            *at = i;
+            return true;
+        }
+    return false;
+}
+
 static void on_fetched_output(void *arg, const rm_hash_t *hash, int status, const char *error)
 {
     rm_work_t *self = arg;
     for (size_t i = 0; i < self->nserving;) {
-        serving_t s = self->serving[i];
-        if (memcmp(s.hash.b, hash->b, 32) != 0) {
+        serving_t *s = &self->serving[i];
+        bool out = s->out_pending && memcmp(s->hash.b, hash->b, 32) == 0;
+        bool log = s->log_pending && memcmp(s->log.b, hash->b, 32) == 0;
+        if (!out && !log) {
             i++;
             continue;
         }
-        self->serving[i] = self->serving[--self->nserving];
-        if (status == 0) {
-            rm_ok_t ok = {.message = "held"};
-            send_to(self, s.from, RM_MSG_OK, s.req, &ok);
-        } else {
-            send_error(self, s.from, s.req, (rm_code_t)status, error);
-        }
+        s->out_pending &= !out;
+        s->log_pending &= !log;
+        if (status != 0 || (!s->out_pending && !s->log_pending))
+            serving_end(self, i, status, error); /* serving[i] is another one now */
+        else
+            i++;
     }
 }
 
@@ -311,17 +347,30 @@ static void serve_replicate(rm_work_t *self, const char *from, const rm_msg_t *m
         self->serving = grown;
         self->serving_cap = cap;
     }
+    const rm_replicate_t *r = &msg->u.replicate;
     serving_t *s = &self->serving[self->nserving++];
+    memset(s, 0, sizeof *s);
     snprintf(s->from, sizeof s->from, "%s", from);
     s->req = msg->req;
-    s->hash = msg->u.replicate.hash;
+    s->hash = r->hash;
+    s->log = r->log;
+    s->out_pending = true;
+    s->log_pending = !hash_is_zero(&r->log);
+    /* Either fetch may end inside rm_xfer_fetch (already here): the entry is
+       looked up again after each. */
     const char *sources[1] = {from};
     rm_err_t err;
-    rm_hash_t hash = msg->u.replicate.hash;
-    if (rm_xfer_fetch(self->xfer, &hash, true, sources, 1, on_fetched_output, self, &err) != 0) {
-        self->nserving--;
-        send_error(self, from, msg->req, err.code, err.msg);
+    rm_hash_t hash = r->hash, log = r->log;
+    size_t at;
+    if (rm_xfer_fetch(self->xfer, &hash, true, sources, 1, on_fetched_output, self, &err) != 0 &&
+        find_serving(self, from, msg->req, &at)) {
+        serving_end(self, at, err.code, err.msg);
+        return;
     }
+    if (find_serving(self, from, msg->req, &at) && self->serving[at].log_pending &&
+        rm_xfer_fetch(self->xfer, &log, true, sources, 1, on_fetched_output, self, &err) != 0 &&
+        find_serving(self, from, msg->req, &at))
+        serving_end(self, at, err.code, err.msg);
 }
 
 /* ---------------------------------------------------------------- worker */
@@ -521,6 +570,34 @@ static void handle_assign(rm_work_t *self, const char *from, const rm_msg_t *msg
     apply_assign(self, assign, now, asked_free);
 }
 
+static bool ready_here(void *arg, rm_job_t *job)
+{
+    return job_ready_here(arg, job);
+}
+
+/*  Priorities act at once (rm_prio.h).  The queue is checked every turn,
+    right before it feeds a slot that freed: a job accepted in the same turn
+    goes first.  Preemption is checked every PRIO_EVERY_MS. */
+static void check_priorities(rm_work_t *self, int64_t now)
+{
+    if (self->draining)
+        return;
+    bool changed = self->nqueue > 0 && rm_prio_take_back(self->jobs, self->queue, &self->nqueue,
+                                                         ready_here, self, self->name) > 0;
+    if (now - self->prio_at >= PRIO_EVERY_MS && now - self->preempt_at >= PREEMPT_EVERY_MS &&
+        rm_slots_free(self->slots) == 0) {
+        self->prio_at = now;
+        if (rm_prio_preempt(self->jobs, self->slots, self->queue, self->nqueue, ready_here, self)) {
+            self->preempt_at = now;
+            changed = true;
+        }
+    }
+    if (changed) { /* ask at once: the slot that frees next gets the higher job */
+        self->idle_until = 0;
+        self->next_report = 0;
+    }
+}
+
 /* ---------------------------------------------------------------- coordinator */
 
 static void handle_work_req(rm_work_t *self, const char *from, const rm_cred_t *who,
@@ -604,6 +681,7 @@ void rm_work_tick(rm_work_t *self, int64_t now)
         if (self->ncopies == before)
             i++;
     }
+    check_priorities(self, now);
     start_queued(self);
     if (self->asking && now - self->asked_at >= ASK_AGAIN_MS)
         self->asking = false;

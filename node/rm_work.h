@@ -7,7 +7,9 @@
     it holds; the ASSIGN that comes back starts tasks on the slots, unless
     its epoch is older than one this node has seen (refused: ESTALE).  It
     asks for RM_WORK_LOOKAHEAD task(s) more than it has free slots and
-    keeps them queued, so a slot that frees starts at once.  A
+    keeps them queued, so a slot that frees starts at once; a queued task
+    is given back as soon as a ready job of higher priority has pending
+    frames, and with `preempt` a running one is stopped (rm_prio.h).  A
     rendered frame is recorded done only once another node holds a copy of
     its output (REPLICATE, answered OK once that node has fetched it), so a
     node that dies after rendering loses nothing; alone in the mesh, the

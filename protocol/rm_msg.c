@@ -400,11 +400,14 @@ static const rm_field_t replicate_fields[] = {
     RM_FIELD(rm_replicate_t, hash, RM_F_B32, 0, "manifest of a rendered frame's files"),
     RM_FIELD(rm_replicate_t, job_id, RM_F_STR, MAX_JOB_ID, "the job it belongs to"),
     RM_FIELD(rm_replicate_t, frame, RM_F_U64, RM_FRAME_MAX, "its frame"),
+    RM_FIELD(rm_replicate_t, log, RM_F_B32, 0,
+             "one-file manifest of the frame's Blender log, kept too; all zero: none"),
 };
 static const rm_struct_desc_t replicate_desc =
-    RM_DESC(rm_replicate_t, "replicate", replicate_fields,
-            "Worker -> node: fetch this output from me (CHUNK_GET) and keep it. Answered by OK "
-            "once stored, or ERROR; the worker records the frame done only after OK.");
+    RM_DESC_OPT(rm_replicate_t, "replicate", replicate_fields, 1,
+                "Worker -> node: fetch this output (and its log) from me (CHUNK_GET) and keep "
+                "it. Answered by OK once both are stored, or ERROR; the worker records the frame "
+                "done only after OK.");
 
 static const rm_field_t drain_fields[] = {
     RM_FIELD(rm_drain_t, node, RM_F_STR, RM_MAX_NAME, "node to drain; empty: the one asked"),

@@ -292,6 +292,7 @@ typedef struct {
     rm_hash_t hash; /* one-file manifest of a rendered output */
     char *job_id;
     uint64_t frame;
+    rm_hash_t log; /* the frame's Blender log (one-file manifest); zero: none */
 } rm_replicate_t;
 
 typedef struct {

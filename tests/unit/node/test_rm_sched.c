@@ -6,6 +6,7 @@
 
 #include "rm_frames.h"
 #include "rm_jobs.h"
+#include "rm_prio.h"
 #include "rm_sched.h"
 #include "rm_test.h"
 
@@ -519,6 +520,75 @@ static void test_tail_share(void)
     rm_jobs_destroy(&jobs);
 }
 
+/*  A WORK_REQ listing two ready jobs, and what the worker renders of each. */
+static rm_assign_t ask2(rm_sched_t *s, const char *who, uint64_t free, const rm_task_t *run,
+                        uint32_t nrun, int64_t now)
+{
+    char *ready[2] = {J1, J2};
+    rm_work_req_t req = {.free = free};
+    req.ready.items = ready;
+    req.ready.count = 2;
+    req.running.items = (rm_task_t *)run;
+    req.running.count = nrun;
+    rm_assign_t out;
+    rm_err_t err;
+    CHECK_MSG(rm_sched_request(s, who, &req, now, &out, &err) == 0, "%s", err.msg);
+    return out;
+}
+
+/*  Priorities act at once (rm_prio, rm_work): the worker gives back its
+    look-ahead task of a lower job (and, with preempt, its running one); the
+    coordinator serves the higher job next, and the frames given back
+    return to pending without an attempt, to be rendered later. */
+static void test_priority_takes_back(void)
+{
+    rm_jobs_t *jobs = table("takeback");
+    rm_job_t *low = create(jobs, J1, "1-4", 1, 0, 1000);
+    rm_sched_t *s = sched(jobs, 3);
+    rm_sched_worker_t w = worker("A", 100);
+    set_workers(s, &w, 1);
+    rm_sched_set_acting(s, true, 1, "A", 0);
+    rm_assign_t out = ask2(s, "A", 2, NULL, 0, 0); /* one slot + one look-ahead */
+    CHECK(out.tasks.count == 2 && task_is(&out, 0, J1, 1, 1) && task_is(&out, 1, J1, 2, 1));
+    done_with(&out);
+
+    /* The higher job arrives; the worker takes back its queued frame 2. */
+    rm_job_t *high = create(jobs, J2, "1-3", 1, 5, 2000);
+    CHECK(rm_prio_outranking(jobs, low, false, NULL, NULL) == high);
+    CHECK(rm_prio_outranking(jobs, low, true, NULL, NULL) == NULL); /* no preempt asked */
+    rm_job_frame_release(low, 2, "taken back");
+    rm_task_t running[2] = {{.job_id = J1, .frames = {(uint64_t[]){1}, 1}}};
+    out = ask2(s, "A", 1, running, 1, 100);
+    CHECK_MSG(task_is(&out, 0, J2, 1, 1), "the look-ahead went to %s:%llu",
+              out.tasks.count ? out.tasks.items[0].job_id : "nothing",
+              out.tasks.count ? (unsigned long long)out.tasks.items[0].frames.items[0] : 0ULL);
+    done_with(&out);
+
+    /* Preempted: frame 1 of the low job stops; the slot gets the high job. */
+    running[0] = (rm_task_t){.job_id = J2, .frames = {(uint64_t[]){1}, 1}};
+    rm_job_frame_release(low, 1, "preempted");
+    out = ask2(s, "A", 1, running, 1, 3500);
+    CHECK(task_is(&out, 0, J2, 2, 1));
+    done_with(&out);
+    rm_sched_tick(s, 3600);
+    for (uint64_t f = 1; f <= 2; f++)
+        CHECK_MSG(pending(low, f) && rm_job_frame(low, f)->attempts == 0, "low frame %llu",
+                  (unsigned long long)f);
+
+    /* Once the high job has nothing pending, the low frames come back. */
+    done_on(high, 1, "A", 100);
+    done_on(high, 2, "A", 100);
+    running[0] = (rm_task_t){.job_id = J2, .frames = {(uint64_t[]){3}, 1}};
+    out = ask2(s, "A", 1, NULL, 0, 3700);
+    CHECK(task_is(&out, 0, J2, 3, 1));
+    done_with(&out);
+    out = ask2(s, "A", 1, running, 1, 3800);
+    CHECK(task_is(&out, 0, J1, 1, 1));
+    done_with(&out);
+    rm_sched_destroy(&s);
+    rm_jobs_destroy(&jobs);
+}
+
 int main(void)
 {
     CHECK(mkdtemp(root) != NULL);
@@ -530,6 +600,7 @@ int main(void)
     test_takeover();
     test_duplicate();
     test_tail_share();
+    test_priority_takes_back();
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", root);
     CHECK(system(cmd) == 0);

@@ -157,18 +157,20 @@ static void test_events_round_trip(void)
                                                 .files = "frame_0012.png\npasses/n_0012.png",
                                                 .warning = "missing files: t.png",
                                                 .render_ms = 250,
-                                                .pid = 4242});
+                                                .pid = 4242,
+                                                .log = "/l/frame_0012.log"});
     CHECK(rm_slot_event_decode(&(zmsg_t *){zmsg_recv(rx)}, &ev, &err) == 0);
     CHECK(ev.type == RM_SLOT_FRAME_DONE && ev.frame == 12 && ev.render_ms == 250 &&
           ev.pid == 4242 && streq(ev.file, "/o/12/frame_0012.png") && streq(ev.dir, "/o/12") &&
           streq(ev.files, "frame_0012.png\npasses/n_0012.png") &&
-          streq(ev.warning, "missing files: t.png"));
+          streq(ev.warning, "missing files: t.png") && streq(ev.log, "/l/frame_0012.log"));
     rm_slot_event_clear(&ev);
 
     /* A negative time reads 0; no files or warning read "". */
     rm_slot_send_frame_done(tx, "j", 1,
                             &(rm_slot_output_t){.file = "/o/f.png", .dir = "/o", .render_ms = -5});
-    CHECK(rm_slot_event_decode(&(zmsg_t *){zmsg_recv(rx)}, &ev, &err) == 0 && ev.render_ms == 0);
+    CHECK(rm_slot_event_decode(&(zmsg_t *){zmsg_recv(rx)}, &ev, &err) == 0 && ev.render_ms == 0 &&
+          streq(ev.log, "") && streq(ev.warning, ""));
     rm_slot_event_clear(&ev);
 
     rm_slot_send_frame_failed(tx, "j", 3, "timed out after 2 s");
@@ -215,9 +217,11 @@ static void test_events_malformed(void)
     zmsg_addstr(msg, "/o");
     zmsg_addstr(msg, "frame_0012.png");
     zmsg_addstr(msg, "");
+    zmsg_addstr(msg, "/l/frame_0012.log");
     CHECK(rm_slot_event_decode(&msg, &ev, &err) == 0 && !msg);
     CHECK(ev.type == RM_SLOT_FRAME_DONE && ev.frame == 12 && ev.render_ms == 250 && ev.pid == 4242);
-    CHECK(streq(ev.file, "/o/frame_0012.png") && streq(ev.job_id, "j"));
+    CHECK(streq(ev.file, "/o/frame_0012.png") && streq(ev.job_id, "j") &&
+          streq(ev.log, "/l/frame_0012.log"));
     rm_slot_event_clear(&ev);
 
     const char *bad[][4] = {{"PROGRESS", "j", "1", "101"},  {"PROGRESS", "j", "-1", "5"},
@@ -232,12 +236,12 @@ static void test_events_malformed(void)
                   "accepted %s %s %s", bad[i][0], bad[i][2], bad[i][3]);
         CHECK(!msg && ev.type == 0 && !ev.job_id);
     }
-    const char *done[][9] = {{"FRAME_DONE", "j", "1", "/f", "5", "2147483648", "/", "f", ""},
-                             {"FRAME_DONE", "j", "1", "/f", "x", "1", "/", "f", ""},
-                             {"FRAME_DONE", "j", "1", "/f", "5", "1", "/", "f", NULL}};
+    const char *done[][10] = {{"FRAME_DONE", "j", "1", "/f", "5", "2147483648", "/", "f", "", ""},
+                              {"FRAME_DONE", "j", "1", "/f", "x", "1", "/", "f", "", ""},
+                              {"FRAME_DONE", "j", "1", "/f", "5", "1", "/", "f", "", NULL}};
     for (size_t i = 0; i < 3; i++) {
         msg = zmsg_new();
-        for (int j = 0; j < 9 && done[i][j]; j++)
+        for (int j = 0; j < 10 && done[i][j]; j++)
             zmsg_addstr(msg, done[i][j]);
         CHECK(rm_slot_event_decode(&msg, &ev, &err) == -1 && !ev.file);
     }

@@ -299,6 +299,7 @@ static bool fill_d(rm_msg_type_t t, rm_msg_t *m, bool big)
         hash_fill(&m->u.replicate.hash, 5);
         m->u.replicate.job_id = strdup("0123456789abcdef");
         m->u.replicate.frame = 17;
+        hash_fill(&m->u.replicate.log, 6);
         return true;
     case RM_MSG_DRAIN:
         m->u.drain.node = strdup("worker-3");
@@ -852,6 +853,28 @@ static void test_newer_peer(void)
     msgpack_sbuffer_destroy(&m.sb);
 }
 
+/*  A REPLICATE from a node that predates the frame's log: no `log`. */
+static void test_replicate_without_log(void)
+{
+    mp_t m;
+    rm_msg_t msg;
+    rm_err_t err;
+    uint8_t hash[32];
+    memset(hash, 5, sizeof hash);
+    mp_env(&m, 1, RM_MSG_REPLICATE, 4);
+    msgpack_pack_array(&m.pk, 3);
+    msgpack_pack_bin_with_body(&m.pk, hash, 32);
+    mp_str(&m, "0123456789abcdef");
+    msgpack_pack_uint64(&m.pk, 17);
+    CHECK_MSG(decode((const uint8_t *)m.sb.data, m.sb.size, &msg, &err) == 0, "%s", err.msg);
+    static const uint8_t zero[32];
+    CHECK(msg.type == RM_MSG_REPLICATE && msg.u.replicate.frame == 17 &&
+          memcmp(msg.u.replicate.hash.b, hash, 32) == 0 &&
+          memcmp(msg.u.replicate.log.b, zero, 32) == 0);
+    rm_msg_free(&msg);
+    msgpack_sbuffer_destroy(&m.sb);
+}
+
 /*  Nesting deeper than the cap, inside elements a decoder skips. */
 static void test_depth(void)
 {
@@ -892,6 +915,7 @@ int main(void)
     test_field_errors();
     test_error_path();
     test_newer_peer();
+    test_replicate_without_log();
     test_depth();
     RM_TEST_DONE();
 }
