@@ -449,8 +449,9 @@ int rm_cmd_job(rm_cmd_ctx_t *ctx)
         rm_client_destroy(&client);
         return rc;
     }
-    /* the output files are one more request per frame: on demand */
-    if ((ctx->json || rm_args_has(ctx->args, "files")) &&
+    /* the output files are one more request per frame, and need every
+       frame's manifest reachable: only on demand */
+    if (rm_args_has(ctx->args, "files") &&
         rm_fetch_manifests(client, &reply.u.job_reply, &outs, &nouts, &not_done, &err) != 0)
         rc = rm_cmd_fail(&err, client);
     else if (ctx->json)

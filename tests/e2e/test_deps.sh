@@ -48,7 +48,7 @@ python3 "$here/pngdiff.py" "$T/mesh/frame_0001.png" "$T/mesh/frame_0002.png" >/d
 pass "both frames equal plain Blender's, pixel for pixel, and no texture is missing"
 
 job=$(echo "$out" | json job_id)
-"$MESHCTL" job "$job" --json | python3 -c '
+ "$MESHCTL" job "$job" --files --json | python3 -c '
 import json, sys
 fr = json.load(sys.stdin)["frames"]
 assert [f["files"][0]["path"] for f in fr] == ["frame_0001.png", "frame_0002.png"], fr
