@@ -17,18 +17,26 @@ typedef enum {
     NO_ONE, /* no member left to hold it: it leaves with this node */
 } item_state_t;
 
+/*  A node may hold every frame of many jobs: an item stays small, and the
+    member asked is kept in the ask, of which there are few. */
 typedef struct {
     char job_id[65];
     uint64_t frame;
     rm_hash_t output, log; /* log zero: none held here */
     item_state_t state;
-    char target[RM_MAX_NAME + 1];
-    char target_addr[ADDR_MAX];
-    char tried[RM_HANDOVER_TRIES][RM_MAX_NAME + 1];
+    uint64_t tried[RM_HANDOVER_TRIES]; /* rm_handover_name_id of the members asked */
     size_t ntried;
+} item_t;
+
+/*  A REPLICATE waiting for its answer. */
+typedef struct {
+    bool used;
+    size_t item;
     uint64_t req;
     int64_t deadline;
-} item_t;
+    char target[RM_MAX_NAME + 1];
+    char addr[ADDR_MAX];
+} ask_t;
 
 struct _rm_handover_t {
     char name[RM_MAX_NAME + 1];
@@ -40,7 +48,10 @@ struct _rm_handover_t {
     int64_t walked_at;
     item_t *items;
     size_t nitems, cap;
-    size_t asked; /* items in ASKED */
+    zhash_t *listed;  /* "job/frame/output" of every item: walks add each once */
+    size_t next_todo; /* no TODO item before this one */
+    ask_t asks[RM_HANDOVER_IN_FLIGHT];
+    size_t asked; /* asks in use */
     uint64_t req;
 };
 
@@ -50,6 +61,10 @@ rm_handover_t *rm_handover_new(const char *name, rm_jobs_t *jobs, rm_store_t *st
     rm_handover_t *self = calloc(1, sizeof *self);
     if (!self)
         return NULL;
+    if (!(self->listed = zhash_new())) {
+        free(self);
+        return NULL;
+    }
     snprintf(self->name, sizeof self->name, "%s", name);
     self->jobs = jobs;
     self->store = store;
@@ -63,13 +78,21 @@ void rm_handover_destroy(rm_handover_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
+    zhash_destroy(&(*self_p)->listed);
     free((*self_p)->items);
     free(*self_p);
     *self_p = NULL;
 }
 
+uint64_t rm_handover_name_id(const char *name)
+{
+    uint64_t id;
+    crypto_generichash((uint8_t *)&id, sizeof id, (const uint8_t *)name, strlen(name), NULL, 0);
+    return id;
+}
+
 int rm_handover_pick(const rm_member_peer_t *peers, size_t count, const char *job_id,
-                     uint64_t frame, const char (*tried)[RM_MAX_NAME + 1], size_t ntried)
+                     uint64_t frame, const uint64_t *tried, size_t ntried)
 {
     int best = -1;
     uint64_t best_score = 0;
@@ -79,8 +102,9 @@ int rm_handover_pick(const rm_member_peer_t *peers, size_t count, const char *jo
             (peers[i].has_meta && peers[i].meta && peers[i].meta->draining))
             continue;
         bool was_tried = false;
+        uint64_t id = ntried ? rm_handover_name_id(peers[i].name) : 0;
         for (size_t t = 0; t < ntried && !was_tried; t++)
-            was_tried = strcmp(tried[t], peers[i].name) == 0;
+            was_tried = tried[t] == id;
         if (was_tried)
             continue;
         /* The key of rm_work's pick_replica: the member that took the
@@ -101,16 +125,6 @@ int rm_handover_pick(const rm_member_peer_t *peers, size_t count, const char *jo
     return best;
 }
 
-static bool known(const rm_handover_t *self, const char *job_id, uint64_t frame,
-                  const rm_hash_t *output)
-{
-    for (size_t i = 0; i < self->nitems; i++)
-        if (self->items[i].frame == frame && strcmp(self->items[i].job_id, job_id) == 0 &&
-            memcmp(self->items[i].output.b, output->b, sizeof output->b) == 0)
-            return true;
-    return false;
-}
-
 /*  Adds every done frame whose output is in the store and not listed yet.
     Returns how many were added. */
 static size_t walk(rm_handover_t *self)
@@ -122,9 +136,16 @@ static size_t walk(rm_handover_t *self)
             continue;
         for (size_t f = 0; f < rm_job_frame_count(job); f++) {
             const rm_frame_rec_t *rec = rm_job_frame_at(job, f);
-            if (rec->state != RM_FRAME_DONE || rm_hash_is_zero(&rec->output) ||
-                !rm_store_has(self->store, &rec->output) ||
-                known(self, rm_job_id(job), rec->frame, &rec->output))
+            if (rec->state != RM_FRAME_DONE || rm_hash_is_zero(&rec->output))
+                continue;
+            /* A frame whose record now names another output (the merge
+               keeps the smaller hash) is another item. */
+            char key[128];
+            int n = snprintf(key, sizeof key, "%s/%llu/", rm_job_id(job),
+                             (unsigned long long)rec->frame);
+            for (size_t k = 0; k < 8 && n > 0 && (size_t)n + 2 < sizeof key; k++, n += 2)
+                snprintf(key + n, sizeof key - (size_t)n, "%02x", rec->output.b[k]);
+            if (zhash_lookup(self->listed, key) || !rm_store_has(self->store, &rec->output))
                 continue;
             if (self->nitems == self->cap) {
                 size_t cap = self->cap ? self->cap * 2 : 64;
@@ -135,6 +156,10 @@ static size_t walk(rm_handover_t *self)
                 }
                 self->items = grown;
                 self->cap = cap;
+            }
+            if (zhash_insert(self->listed, key, self) != 0) {
+                zsys_error("hand-over: out of memory listing the frames held here");
+                return added;
             }
             item_t *it = &self->items[self->nitems++];
             memset(it, 0, sizeof *it);
@@ -161,8 +186,9 @@ void rm_handover_start(rm_handover_t *self, int64_t now)
               self->nitems);
 }
 
-static void ask_next(rm_handover_t *self, item_t *it, int64_t now)
+static void ask_next(rm_handover_t *self, size_t index, int64_t now)
 {
+    item_t *it = &self->items[index];
     size_t count = 0;
     const rm_member_peer_t *peers = rm_member_peers(self->member, &count);
     int pick = it->ntried < RM_HANDOVER_TRIES
@@ -172,22 +198,39 @@ static void ask_next(rm_handover_t *self, item_t *it, int64_t now)
         it->state = NO_ONE; /* counted in the summary when the hand-over ends */
         return;
     }
-    snprintf(it->target, sizeof it->target, "%s", peers[pick].name);
-    snprintf(it->target_addr, sizeof it->target_addr, "%s", peers[pick].addr);
-    snprintf(it->tried[it->ntried++], sizeof it->tried[0], "%s", peers[pick].name);
-    it->req = ++self->req;
-    it->deadline = now + RM_HANDOVER_WAIT_MS;
+    ask_t *ask = NULL;
+    for (size_t i = 0; i < RM_HANDOVER_IN_FLIGHT && !ask; i++)
+        if (!self->asks[i].used)
+            ask = &self->asks[i];
+    if (!ask)
+        return; /* the caller checks self->asked first */
+    it->tried[it->ntried++] = rm_handover_name_id(peers[pick].name);
     it->state = ASKED;
+    *ask = (ask_t){
+        .used = true, .item = index, .req = ++self->req, .deadline = now + RM_HANDOVER_WAIT_MS};
+    snprintf(ask->target, sizeof ask->target, "%s", peers[pick].name);
+    snprintf(ask->addr, sizeof ask->addr, "%s", peers[pick].addr);
     self->asked++;
     rm_replicate_t body = {
         .hash = it->output, .job_id = it->job_id, .frame = it->frame, .log = it->log};
     uint8_t *buf = NULL;
     size_t len = 0;
     rm_err_t err;
-    if (rm_msg_encode(RM_MSG_REPLICATE, it->req, &body, &buf, &len, &err) != 0 ||
-        rm_member_send(self->member, it->target_addr, buf, len, &err) != 0)
-        it->deadline = now; /* the next tick asks another */
+    if (rm_msg_encode(RM_MSG_REPLICATE, ask->req, &body, &buf, &len, &err) != 0 ||
+        rm_member_send(self->member, ask->addr, buf, len, &err) != 0)
+        ask->deadline = now; /* the next tick asks another */
     free(buf);
+}
+
+/*  The ask ends: its item goes back to TODO (another member is asked) or on. */
+static void ask_end(rm_handover_t *self, ask_t *ask, item_state_t state)
+{
+    item_t *it = &self->items[ask->item];
+    it->state = state;
+    if (state == TODO && ask->item < self->next_todo)
+        self->next_todo = ask->item;
+    ask->used = false;
+    self->asked--;
 }
 
 void rm_handover_tick(rm_handover_t *self, int64_t now, bool settled)
@@ -196,19 +239,21 @@ void rm_handover_tick(rm_handover_t *self, int64_t now, bool settled)
         return;
     if (settled && !self->settled_at)
         self->settled_at = now;
-    bool open = false;
-    for (size_t i = 0; i < self->nitems; i++) {
-        item_t *it = &self->items[i];
-        if (it->state == ASKED && now >= it->deadline) {
-            zsys_warning("job %s frame %llu: %s did not take its output in time", it->job_id,
-                         (unsigned long long)it->frame, it->target);
-            it->state = TODO;
-            self->asked--;
-        }
-        if (it->state == TODO && self->asked < RM_HANDOVER_IN_FLIGHT)
-            ask_next(self, it, now);
-        open |= it->state == TODO || it->state == ASKED;
+    for (size_t i = 0; i < RM_HANDOVER_IN_FLIGHT; i++) {
+        ask_t *ask = &self->asks[i];
+        if (!ask->used || now < ask->deadline)
+            continue;
+        const item_t *it = &self->items[ask->item];
+        zsys_warning("job %s frame %llu: %s did not take its output in time", it->job_id,
+                     (unsigned long long)it->frame, ask->target);
+        ask_end(self, ask, TODO);
     }
+    while (self->next_todo < self->nitems && self->asked < RM_HANDOVER_IN_FLIGHT) {
+        if (self->items[self->next_todo].state == TODO)
+            ask_next(self, self->next_todo, now);
+        self->next_todo++;
+    }
+    bool open = self->asked > 0 || self->next_todo < self->nitems;
     /* Walks are spaced: a drain that finishes long renders walks twice a
        second, not every loop turn. */
     if (open || now - self->walked_at < RM_HANDOVER_SETTLE_MS)
@@ -234,13 +279,12 @@ int64_t rm_handover_wakeup(const rm_handover_t *self, int64_t now)
 {
     if (!self->started || self->done)
         return INT64_MAX;
+    if (self->next_todo < self->nitems && self->asked < RM_HANDOVER_IN_FLIGHT)
+        return 0;
     int64_t at = self->walked_at + RM_HANDOVER_SETTLE_MS;
-    for (size_t i = 0; i < self->nitems; i++) {
-        if (self->items[i].state == TODO && self->asked < RM_HANDOVER_IN_FLIGHT)
-            return 0;
-        if (self->items[i].state == ASKED && self->items[i].deadline < at)
-            at = self->items[i].deadline;
-    }
+    for (size_t i = 0; i < RM_HANDOVER_IN_FLIGHT; i++)
+        if (self->asks[i].used && self->asks[i].deadline < at)
+            at = self->asks[i].deadline;
     return at - now < 0 ? 0 : at - now;
 }
 
@@ -253,24 +297,24 @@ bool rm_handover_handle(rm_handover_t *self, const char *from, const rm_msg_t *m
 {
     if (!self->started || (msg->type != RM_MSG_OK && msg->type != RM_MSG_ERROR))
         return false;
-    for (size_t i = 0; i < self->nitems; i++) {
-        item_t *it = &self->items[i];
+    for (size_t i = 0; i < RM_HANDOVER_IN_FLIGHT; i++) {
+        ask_t *ask = &self->asks[i];
         /* The member answers over our link to it, or over its own
            connection to us ("rid:"), which we cannot tie to its name. */
-        if (it->state != ASKED || it->req != msg->req ||
-            (strcmp(from, it->target_addr) != 0 && strncmp(from, "rid:", 4) != 0))
+        if (!ask->used || ask->req != msg->req ||
+            (strcmp(from, ask->addr) != 0 && strncmp(from, "rid:", 4) != 0))
             continue;
-        self->asked--;
+        const item_t *it = &self->items[ask->item];
         if (msg->type == RM_MSG_OK) {
-            it->state = HANDED;
             rm_job_t *job = rm_jobs_find(self->jobs, it->job_id);
             if (job)
                 rm_job_log(job, "frame %llu: %s leaves; %s holds its output",
-                           (unsigned long long)it->frame, self->name, it->target);
+                           (unsigned long long)it->frame, self->name, ask->target);
+            ask_end(self, ask, HANDED);
         } else {
             zsys_warning("job %s frame %llu: %s did not take its output: %s", it->job_id,
-                         (unsigned long long)it->frame, it->target, msg->u.error.message);
-            it->state = TODO; /* the next tick asks another */
+                         (unsigned long long)it->frame, ask->target, msg->u.error.message);
+            ask_end(self, ask, TODO); /* the next tick asks another */
         }
         return true;
     }

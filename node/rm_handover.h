@@ -62,10 +62,13 @@ bool rm_handover_handle(rm_handover_t *self, const char *from, const rm_msg_t *m
 void rm_handover_report(rm_handover_t *self);
 
 /*  Which member gets the copy of (job_id, frame): among peers alive, with
-    an address, not draining and not in tried, the one with the highest
-    rendezvous score (the key rm_work's first copy uses).  The index in
-    peers, or -1 when there is none. */
+    an address, not draining and not in tried (rm_handover_name_id of the
+    members asked before), the one with the highest rendezvous score (the
+    key rm_work's first copy uses).  The index in peers, or -1 when there
+    is none. */
 int rm_handover_pick(const rm_member_peer_t *peers, size_t count, const char *job_id,
-                     uint64_t frame, const char (*tried)[RM_MAX_NAME + 1], size_t ntried);
+                     uint64_t frame, const uint64_t *tried, size_t ntried);
+/*  A member's name as 8 bytes, for the tried list. */
+uint64_t rm_handover_name_id(const char *name);
 
 #endif

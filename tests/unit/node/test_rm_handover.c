@@ -32,7 +32,7 @@ static uint64_t score(const char *job, uint64_t frame, const char *name)
 }
 
 static const char *pick_name(const rm_member_peer_t *p, size_t count, const char *job,
-                             uint64_t frame, const char (*tried)[RM_MAX_NAME + 1], size_t ntried)
+                             uint64_t frame, const uint64_t *tried, size_t ntried)
 {
     int i = rm_handover_pick(p, count, job, frame, tried, ntried);
     return i < 0 ? NULL : p[i].name;
@@ -75,8 +75,10 @@ int main(void)
     }
 
     /* A refusal or silence asks the next; when all were asked there is no one. */
-    char tried[RM_HANDOVER_TRIES][RM_MAX_NAME + 1];
+    uint64_t tried[RM_HANDOVER_TRIES];
     size_t ntried = 0;
+    CHECK(rm_handover_name_id("n1") == rm_handover_name_id("n1"));
+    CHECK(rm_handover_name_id("n1") != rm_handover_name_id("n5"));
     const char *seen[3] = {0};
     for (int k = 0; k < 3; k++) {
         const char *got = pick_name(peers, NPEERS, job, 7, tried, ntried);
@@ -86,7 +88,7 @@ int main(void)
         for (int m = 0; m < k; m++)
             CHECK(strcmp(seen[m], got) != 0);
         seen[k] = got;
-        snprintf(tried[ntried++], sizeof tried[0], "%s", got);
+        tried[ntried++] = rm_handover_name_id(got);
     }
     CHECK(rm_handover_pick(peers, NPEERS, job, 7, tried, ntried) == -1);
 
