@@ -43,6 +43,7 @@ struct _rm_member_t {
     int64_t meta_at;
     uint64_t meta_epoch;
     bool meta_acting;
+    bool meta_draining;
     bool leaving;
     decoded_t *decoded;           /* decode_members' answer */
     rm_election_member_t *view;   /* rm_member_view's answer */
@@ -288,9 +289,11 @@ void rm_member_set_meta(rm_member_t *self, const rm_member_meta_t *meta)
         return;
     int64_t now = zclock_mono();
     bool same = self->meta && len == self->meta_len && memcmp(buf, self->meta, len) == 0;
-    bool urgent = meta->epoch != self->meta_epoch || meta->acting != self->meta_acting;
+    bool urgent = meta->epoch != self->meta_epoch || meta->acting != self->meta_acting ||
+                  meta->draining != self->meta_draining;
     /* Every change raises this node's incarnation: at most one a second,
-       except a change of coordinator, which must spread at once. */
+       except a change of coordinator, which must spread at once, and
+       draining, so that no member picks a leaving node for a copy. */
     if (same || (self->meta && !urgent && now - self->meta_at < META_MIN_INTERVAL_MS) ||
         rm_swim_set_meta(self->swim, now, buf, len, NULL) != 0) {
         free(buf);
@@ -302,6 +305,7 @@ void rm_member_set_meta(rm_member_t *self, const rm_member_meta_t *meta)
     self->meta_at = now;
     self->meta_epoch = meta->epoch;
     self->meta_acting = meta->acting;
+    self->meta_draining = meta->draining;
 }
 
 void rm_member_leave(rm_member_t *self)

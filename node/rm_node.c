@@ -12,6 +12,7 @@
 #include "rm_caps.h"
 #include "rm_cred.h"
 #include "rm_frames.h"
+#include "rm_handover.h"
 #include "rm_jobs.h"
 #include "rm_manifest.h"
 #include "rm_jobsync.h"
@@ -32,7 +33,7 @@
 #define DOOR_RCVHWM 16
 #define MAX_WAITING 1024     /* client requests waiting on the mesh */
 #define SUBMIT_HOLD_MS 30000 /* how long a submission waits for a second node */
-#define HAND_BACK_MS 15000   /* SIGTERM: longest wait for outputs in hand */
+#define HAND_BACK_MS 15000   /* SIGTERM: longest wait for outputs in hand and their hand-over */
 
 typedef struct {
     zframe_t *peer; /* routing id */
@@ -73,6 +74,7 @@ typedef struct {
     rm_jobsync_t *jobsync;
     rm_sched_t *sched;
     rm_work_t *work;
+    rm_handover_t *handover; /* leaving: finished outputs go to members that stay */
     rm_logs_server_t *logs;
     rm_election_t election;
     rm_refusals_t refusals; /* rate of refusal log lines */
@@ -262,6 +264,9 @@ static int start_mesh_work(node_t *self, rm_err_t *err)
         !(self->logs = rm_logs_server_new(self->config.name, self->mesh, self->store, self->member,
                                           self->jobsync, self->xfer, err)))
         return -1;
+    if (!(self->handover =
+              rm_handover_new(self->config.name, self->jobs, self->store, self->member)))
+        return rm_err_set(err, RM_ENOMEM, "out of memory");
     rm_work_set_caps(self->work, self->caps);
     rm_member_on_message(self->member, on_node_message, self);
     rm_jobsync_on_changed(self->jobsync, on_job_merged, self);
@@ -359,6 +364,7 @@ static void node_stop(node_t *self)
     if (self->jobsync)
         rm_jobsync_flush(self->jobsync); /* what changed last goes out before we go */
     rm_work_destroy(&self->work);
+    rm_handover_destroy(&self->handover);
     rm_sched_destroy(&self->sched);
     rm_xfer_destroy(&self->xfer); /* no callbacks after this */
     rm_logs_server_destroy(&self->logs);
@@ -1099,7 +1105,7 @@ static int64_t next_wakeup(node_t *self)
         if (self->watches[i].deadline - now < wait)
             wait = self->watches[i].deadline - now;
     int64_t more[] = {rm_work_wakeup(self->work, mono), rm_jobsync_wakeup(self->jobsync, mono),
-                      rm_xfer_wakeup(self->xfer, mono)};
+                      rm_xfer_wakeup(self->xfer, mono), rm_handover_wakeup(self->handover, mono)};
     for (size_t i = 0; i < sizeof more / sizeof more[0]; i++)
         if (more[i] < wait)
             wait = more[i];
@@ -1251,7 +1257,7 @@ static void node_message(node_t *self, const char *from, const rm_cred_t *who, c
 {
     if (rm_logs_server_on_message(self->logs, msg) || rm_xfer_on_message(self->xfer, from, msg) ||
         rm_jobsync_handle(self->jobsync, from, who, msg) ||
-        rm_work_handle(self->work, from, who, msg))
+        rm_handover_handle(self->handover, from, msg) || rm_work_handle(self->work, from, who, msg))
         return;
     if (msg->type == RM_MSG_CHUNK_GET)
         serve_chunk(self, from, msg);
@@ -1349,7 +1355,17 @@ static void turn(node_t *self)
     local_meta(self, &meta, rendering, sizeof rendering);
     rm_member_set_meta(self->member, &meta);
     rm_member_tick(self->member);
-    if (rm_work_drained(self->work) || (self->hand_back_until && now >= self->hand_back_until)) {
+    /* A leaving node must not take the last copies of finished frames with
+       it: they go to members that stay first, from the start of the drain,
+       so SIGTERM's bounded wait covers both (rm_handover.h). */
+    if (rm_work_draining(self->work))
+        rm_handover_start(self->handover, now);
+    bool drained = rm_work_drained(self->work);
+    rm_handover_tick(self->handover, now, drained);
+    bool late = self->hand_back_until && now >= self->hand_back_until;
+    if ((drained && rm_handover_done(self->handover)) || late) {
+        if (late)
+            rm_handover_report(self->handover);
         zsys_info("%s drained: leaving the mesh", self->config.name);
         self->drained = true;
         self->terminated = true;

@@ -337,6 +337,11 @@ static void on_fetched_output(void *arg, const rm_hash_t *hash, int status, cons
 
 static void serve_replicate(rm_work_t *self, const char *from, const rm_msg_t *msg)
 {
+    /* A copy on a leaving node is no copy: the sender asks another. */
+    if (self->draining) {
+        send_error(self, from, msg->req, RM_EAGAIN, "this node is leaving the mesh");
+        return;
+    }
     if (self->nserving == self->serving_cap) {
         size_t cap = self->serving_cap ? self->serving_cap * 2 : 16;
         serving_t *grown = realloc(self->serving, cap * sizeof *grown);
@@ -777,7 +782,9 @@ bool rm_work_draining(const rm_work_t *self)
 
 bool rm_work_drained(rm_work_t *self)
 {
-    if (!self->draining || rm_slots_busy(self->slots) > 0 || self->ncopies > 0)
+    /* Copies it still serves end first: rm_handover hands them on. */
+    if (!self->draining || rm_slots_busy(self->slots) > 0 || self->ncopies > 0 ||
+        self->nserving > 0)
         return false;
     rm_task_t *running = NULL;
     uint32_t count = 0;

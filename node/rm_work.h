@@ -22,7 +22,9 @@
     Draining (meshctl drain, SIGTERM): no new work; the frames in hand are
     finished (or, handing back, cancelled and left to the coordinator), their
     outputs stored and copied, then rm_work_drained says the node may
-    leave. */
+    leave (the node hands its finished outputs on first: rm_handover.h).  A
+    draining node refuses REPLICATE (EAGAIN): a copy on a leaving node is
+    no copy, and the sender asks another member. */
 #ifndef RM_WORK_H
 #define RM_WORK_H
 

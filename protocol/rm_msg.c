@@ -407,7 +407,9 @@ static const rm_struct_desc_t replicate_desc =
     RM_DESC_OPT(rm_replicate_t, "replicate", replicate_fields, 1,
                 "Worker -> node: fetch this output (and its log) from me (CHUNK_GET) and keep "
                 "it. Answered by OK once both are stored, or ERROR; the worker records the frame "
-                "done only after OK.");
+                "done only after OK. A leaving node sends it too, for every finished output it "
+                "holds, before it leaves (hand-over). A draining node answers ERROR EAGAIN: ask "
+                "another member.");
 
 static const rm_field_t drain_fields[] = {
     RM_FIELD(rm_drain_t, node, RM_F_STR, RM_MAX_NAME, "node to drain; empty: the one asked"),

@@ -4,6 +4,9 @@
 # out: it finishes its frame, leaves, and its meshd exits 0.  Another
 # rendering worker gets SIGTERM: it hands its frame back and exits 0 within
 # 15 s.  The job completes on the three others; they list both as left.
+# Each hands the finished outputs it holds (its own and copies it keeps for
+# others) to a member that stays before it leaves, so every frame can still
+# be fetched although both are gone.
 # The gates (mesh_lib.sh) hold every frame until the test lets it finish:
 # the drained worker's frame is still unfinished when it hears of the drain,
 # and the terminated worker's frame cannot finish at all.
@@ -74,6 +77,13 @@ pass "drained n$a exited 0, $((SECONDS - drained_at)) s after the drain"
 grep -Eq "frame $fa done on n$a " "$T/n$a/jobs/$job/job.log" ||
   fail "drained n$a did not finish frame $fa: $(cat "$T/n$a/jobs/$job/job.log")"
 pass "n$a finished frame $fa before it left"
+# Both left: neither took the last copy of a finished frame with it (a
+# frame stored on n$a and n$b only would be lost otherwise).
+for i in $a $b; do
+  grep -q "handed over .* finished frame output(s) to members that stay" "$T/n$i.log" ||
+    fail "n$i left without handing its finished frames over: $(grep -i hand "$T/n$i.log")"
+done
+pass "$(grep -ho "n[0-9]* handed over .*" "$T/n$a.log" "$T/n$b.log" | paste -sd ';' -)"
 
 survivors=$(mesh_others "$HOSTS" "$a" "$b")
 other=$(mesh_others "$HOSTS" "$a" "$b" "$c" | cut -d' ' -f1)
