@@ -463,6 +463,8 @@ out:
     return rc;
 }
 
+static void frame_failed(rm_slots_t *self, rm_job_t *job, const rm_slot_event_t *ev);
+
 static void frame_done(rm_slots_t *self, rm_job_t *job, const rendered_t *r)
 {
     rm_err_t err;
@@ -489,6 +491,15 @@ static void frame_done(rm_slots_t *self, rm_job_t *job, const rendered_t *r)
         self->output_fn(self->output_arg, job, r->frame, &out);
     else if (rc == 0)
         rc = rm_job_frame_done(job, r->frame, &out, self->node_name, &err);
+    if (rc != 0 && err.code != RM_ENOSPC && err.code != RM_EIO && err.code != RM_ENOMEM) {
+        /* What the render wrote cannot be an output (a link, a name no
+           manifest takes): a failed attempt with the reason, not a retry
+           forever. */
+        char why[RM_ERR_MSG_MAX + 40];
+        snprintf(why, sizeof why, "the render's files cannot be stored: %s", err.msg);
+        frame_failed(self, job, &(rm_slot_event_t){.frame = r->frame, .reason = why});
+        return;
+    }
     if (rc != 0) {
         /* The render is not lost from the job: the frame is rendered again
            once the disk has room. */

@@ -664,11 +664,18 @@ int rm_manifest_store_files(rm_store_t *store, const char *dir, const char *cons
             rm_err_set(err, RM_ENOMEM, "out of memory storing %s", dir);
             goto out;
         }
-        /* What a render wrote, not what a link points at. */
         size_t len = strlen(dir) + strlen(sorted[i]) + 2;
         char *abs = malloc(len);
         if (abs)
             snprintf(abs, len, "%s/%s", dir, sorted[i]);
+        /* What a render wrote, not what a link points at (O_NOFOLLOW
+           below closes the race). */
+        struct stat lst;
+        if (abs && lstat(abs, &lst) == 0 && !S_ISREG(lst.st_mode)) {
+            rm_err_set(err, RM_EINVAL, "%s is not a regular file", sorted[i]);
+            free(abs);
+            goto out;
+        }
         int crc = abs ? chunk_file(abs, O_NOFOLLOW, &em, &files[i], err)
                       : rm_err_set(err, RM_ENOMEM, "out of memory storing %s", dir);
         free(abs);

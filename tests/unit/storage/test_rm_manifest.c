@@ -495,6 +495,44 @@ static void test_store_file(const fixture_t *fx, rm_store_t *store)
     CHECK(err.code == RM_EINVAL && strstr(err.msg, "../x.png"));
 }
 
+/*  A frame's files: every file Blender wrote, one manifest, by name; a
+    link, a repeated or climbing name, a missing file are refused. */
+static void test_store_files(const fixture_t *fx, rm_store_t *store)
+{
+    rm_err_t err;
+    char dir[512], path[600];
+    pathf(dir, sizeof dir, fx->base, "out7");
+    CHECK(mkdir(dir, 0700) == 0);
+    pathf(path, sizeof path, dir, "passes");
+    CHECK(mkdir(path, 0700) == 0);
+    pathf(path, sizeof path, dir, "frame_0007.exr");
+    write_file(path, 3000, 1, 0644);
+    pathf(path, sizeof path, dir, "passes/normal_0007.png");
+    write_file(path, 500, 2, 0644);
+    const char *names[] = {"passes/normal_0007.png", "frame_0007.exr"};
+    rm_hash_t h;
+    uint64_t size = 0;
+    CHECK_MSG(rm_manifest_store_files(store, dir, names, 2, &h, &size, &err) == 0, "%s", err.msg);
+    CHECK(size == 3500);
+    rm_manifest_t m;
+    CHECK_MSG(rm_manifest_load(store, &h, &m, &err) == 0, "%s", err.msg);
+    CHECK(m.files.count == 2 && strcmp(m.files.items[0].path, "frame_0007.exr") == 0 &&
+          strcmp(m.files.items[1].path, "passes/normal_0007.png") == 0);
+    rm_manifest_free(&m);
+    pathf(path, sizeof path, dir, "link.png");
+    CHECK(symlink("/etc/passwd", path) == 0);
+    const char *bad[][2] = {{"frame_0007.exr", "link.png"},
+                            {"frame_0007.exr", "frame_0007.exr"},
+                            {"frame_0007.exr", "../x.png"},
+                            {"frame_0007.exr", "gone.png"}};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        CHECK_MSG(rm_manifest_store_files(store, dir, bad[i], 2, &h, &size, &err) == -1,
+                  "stored %s", bad[i][1]);
+    CHECK(rm_manifest_store_files(store, dir, bad[0], 2, &h, &size, &err) == -1 &&
+          err.code == RM_EINVAL);
+    CHECK(rm_manifest_store_files(store, dir, names, 0, &h, &size, &err) == -1);
+}
+
 static int count_tmp_files(const char *dir)
 {
     char cmd[600];
@@ -549,6 +587,7 @@ int main(void)
         test_materialize(&fx, store, &mhash);
         test_missing(&fx, store, &mhash);
         test_store_file(&fx, store);
+        test_store_files(&fx, store);
         test_materialize_enospc(&fx, store, &mhash);
     }
     test_hostile_paths();
