@@ -42,7 +42,10 @@ Settings (JSON object; "" or 0 keeps the file's value): scene, camera,
 samples, percent, res_x, res_y, engine, device, format, out_dir, gpu_index
 (-1 or absent = every device of the type), no_denoise (true: render without
 denoising where the file asks for it; otherwise a scene that denoises on a
-Blender without OpenImageDenoise is refused, as plain Blender refuses it).
+Blender without OpenImageDenoise is refused, as plain Blender refuses it),
+source_root (the folder on the submitting machine that the project was
+taken from: paths the .blend stores as absolute below it are read from the
+project, Blender's working directory, instead).
 
 For tests: RM_DRIVER_FORCE_ONESHOT=1 makes --serve exit with status 1 before
 "ready", and =hang makes it wait forever, as a driver that cannot serve would.
@@ -293,6 +296,76 @@ def file_output_nodes(tree, seen=None):
             yield from file_output_nodes(node.node_tree, seen)
 
 
+def project_path(raw, source_root, project_dir):
+    """The project copy of a path the .blend stores as absolute, when it
+    lies below the folder the project was taken from on the submitting
+    machine (its "source_root"); None otherwise."""
+    if not raw or raw.startswith("//") or not os.path.isabs(raw) or not source_root:
+        return None
+    rel = os.path.relpath(os.path.normpath(raw), os.path.normpath(source_root))
+    if rel != "." and not inside(rel):
+        return None
+    new = os.path.normpath(os.path.join(project_dir, rel))
+    if not os.path.isdir(os.path.dirname(new)):
+        return None  # not taken along (e.g. an optional cache): leave it alone
+    return new + ("/" if raw.endswith(("/", "\\")) else "")
+
+
+def path_holders():
+    """(datablock, attribute) for every local path a render may read."""
+    for coll, attr in ((bpy.data.images, "filepath"), (bpy.data.movieclips, "filepath"),
+                       (bpy.data.sounds, "filepath"), (bpy.data.fonts, "filepath"),
+                       (bpy.data.volumes, "filepath"), (bpy.data.cache_files, "filepath")):
+        for block in coll:
+            if block.library is None:
+                yield block, attr
+    for scene in bpy.data.scenes:
+        ed = scene.sequence_editor if scene.library is None else None
+        for strip in (ed.sequences_all if ed else []):
+            if strip.type == "IMAGE":
+                yield strip, "directory"
+            elif strip.type == "MOVIE":
+                yield strip, "filepath"
+    for obj in bpy.data.objects:
+        if obj.library is not None:
+            continue
+        for mod in obj.modifiers:
+            if mod.type == "FLUID" and mod.fluid_type == "DOMAIN":
+                yield mod.domain_settings, "cache_directory"
+            cache = getattr(mod, "point_cache", None)
+            if cache is not None and cache.use_external:
+                yield cache, "filepath"
+
+
+def remap_absolute(source_root, project_dir):
+    """Paths the artist's .blend stores as absolute point into the artist's
+    machine; the files were taken along into the project, below the same
+    root.  Point Blender at those copies (libraries first, reloaded, since
+    their linked data was read at load), so the node renders what the
+    artist's Blender renders.  Returns how many paths were changed."""
+    changed = 0
+    for _ in range(len(bpy.data.libraries) + 1):  # a reloaded library may bring new ones
+        again = False
+        for lib in list(bpy.data.libraries):
+            new = project_path(lib.filepath, source_root, project_dir)
+            if new and new != lib.filepath:
+                lib.filepath = new
+                lib.reload()
+                changed += 1
+                again = True
+        if not again:
+            break
+    for holder, attr in path_holders():
+        try:
+            new = project_path(getattr(holder, attr), source_root, project_dir)
+            if new and new != getattr(holder, attr):
+                setattr(holder, attr, new)
+                changed += 1
+        except (AttributeError, TypeError, ValueError) as exc:  # read-only in an odd file
+            print("rendermesh driver: cannot remap a path of %r: %s" % (holder, exc))
+    return changed
+
+
 def missing_files(project_dir):
     """Files the file uses that are not here: Blender renders without them
     (a missing object, a magenta texture) and says nothing in the log."""
@@ -448,6 +521,12 @@ def start(reporter, args):
         settings = json.loads(args["settings"])
     except ValueError as exc:
         raise Fatal("driver: bad --settings: %s" % exc, "node")
+    source_root = settings.get("source_root") or ""
+    changed = remap_absolute(source_root, os.getcwd())
+    if changed:
+        print("rendermesh driver: %d path%s stored as absolute in the .blend, below %s on the "
+              "submitting machine, now read from the project" % (
+                  changed, "" if changed == 1 else "s", source_root))
     scene = resolve_scene(settings.get("scene") or "")
     camera = resolve_camera(scene, settings.get("camera") or "")
     apply_settings(scene, settings)

@@ -343,10 +343,10 @@ static char *settings_json(const task_t *t, bool with_out_dir)
     FILE *f = open_memstream(&buf, &size);
     if (!f)
         return NULL;
-    const char *keys[] = {"scene", "camera", "engine", "device", "format"};
-    const char *vals[] = {t->scene, t->camera, t->engine, t->device, t->format};
+    const char *keys[] = {"scene", "camera", "engine", "device", "format", "source_root"};
+    const char *vals[] = {t->scene, t->camera, t->engine, t->device, t->format, t->source_root};
     fputc('{', f);
-    for (size_t i = 0; i < 5; i++) {
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
         fprintf(f, "\"%s\":", keys[i]);
         rm_driver_json_str(f, vals[i]);
         fputc(',', f);

@@ -554,9 +554,10 @@ static int validate_spec(const rm_config_t *config, const rm_job_spec_t *spec, r
     if (spec->task_timeout > 7 * 86400)
         return rm_err_set(err, RM_EINVAL, "task timeout of %llu s is over 7 days",
                           (unsigned long long)spec->task_timeout);
+    if (spec->source_root && spec->source_root[0] && spec->source_root[0] != '/')
+        return rm_err_set(err, RM_EINVAL, "source_root '%s' is not an absolute path",
+                          spec->source_root);
     return rm_caps_check_requires(spec, err);
-
-    return 0;
 }
 
 static bool manifest_has_file(const rm_manifest_t *manifest, const char *path)

@@ -5,7 +5,7 @@
 #include <inttypes.h>
 #include <string.h>
 
-#define RENDER_FRAMES 20 /* frames of a RENDER message, command included */
+#define RENDER_FRAMES 21 /* frames of a RENDER message, command included */
 
 static char *xstrdup(const char *s)
 {
@@ -88,8 +88,9 @@ zmsg_t *rm_slot_render_msg(const rm_render_task_t *t, rm_err_t *err)
         return NULL;
     }
     const rm_render_settings_t *s = &t->settings;
-    const char *strs[] = {"RENDER", t->job_id, t->blend,  t->project_dir, t->out_dir, t->log_path,
-                          s->scene, s->camera, s->engine, s->device,      s->format};
+    const char *strs[] = {"RENDER",   t->job_id,   t->blend,  t->project_dir,
+                          t->out_dir, t->log_path, s->scene,  s->camera,
+                          s->engine,  s->device,   s->format, s->source_root};
     for (size_t i = 0; i < sizeof strs / sizeof *strs; i++)
         zmsg_addstr(msg, strs[i] ? strs[i] : "");
     const uint64_t nums[] = {s->samples, s->percent,       s->res_x,           s->res_y,
@@ -215,9 +216,9 @@ void rm_slot_task_destroy(rm_slot_task_t **task_p)
     rm_slot_task_t *t = *task_p;
     if (!t)
         return;
-    char **strs[] = {&t->job_id,   &t->blend,  &t->project_dir, &t->out_dir,
-                     &t->log_path, &t->scene,  &t->camera,      &t->engine,
-                     &t->device,   &t->format, &t->key,         &t->real_out};
+    char **strs[] = {&t->job_id,      &t->blend,  &t->project_dir, &t->out_dir, &t->log_path,
+                     &t->scene,       &t->camera, &t->engine,      &t->device,  &t->format,
+                     &t->source_root, &t->key,    &t->real_out};
     for (size_t i = 0; i < sizeof strs / sizeof *strs; i++)
         free(*strs[i]);
     free(t->frames);
@@ -249,14 +250,15 @@ static bool parse_frames(rm_slot_task_t *t, const char *list)
     return true;
 }
 
-/*  Decodes RENDER (command already popped); f holds its other 19 frames. */
+/*  Decodes RENDER (command already popped); f holds its other 20 frames. */
 static rm_slot_task_t *task_decode(char **f)
 {
     rm_slot_task_t *t = calloc(1, sizeof *t);
     if (!t)
         return NULL;
-    char **strs[] = {&t->job_id, &t->blend,  &t->project_dir, &t->out_dir, &t->log_path,
-                     &t->scene,  &t->camera, &t->engine,      &t->device,  &t->format};
+    char **strs[] = {&t->job_id,   &t->blend,  &t->project_dir, &t->out_dir,
+                     &t->log_path, &t->scene,  &t->camera,      &t->engine,
+                     &t->device,   &t->format, &t->source_root};
     size_t i = 0;
     for (; i < sizeof strs / sizeof *strs; i++) {
         *strs[i] = f[i];

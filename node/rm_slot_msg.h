@@ -6,15 +6,18 @@
 
     parent -> slot
       "RENDER" job_id blend project_dir out_dir log_path scene camera engine
-               device format samples percent res_x res_y gpu allow_scripts
-               frame_timeout_s no_denoise frames
-          20 frames.  blend is absolute; project_dir becomes Blender's cwd;
+               device format source_root samples percent res_x res_y gpu
+               allow_scripts frame_timeout_s no_denoise frames
+          21 frames.  blend is absolute; project_dir becomes Blender's cwd;
           the log is appended to (parent dirs created); outputs are
           out_dir/frame_0001.png etc.  scene .. format: "" = as in the file;
           samples .. res_y: 0 = as in the file; gpu: 0 = every device of
           the type, N = the Nth; allow_scripts: "0"/"1"; frame_timeout_s: 0 = none;
           no_denoise: "1" renders without the file's denoising (the
-          submitter's explicit choice), "0" keeps it;
+          submitter's explicit choice), "0" keeps it; source_root: the
+          submitter's folder the project came from ("" = unknown), so that
+          paths the .blend stores as absolute below it are read from the
+          project;
           frames: comma-separated list, e.g. "1,2,3".
       "CANCEL" job_id      stop rendering that job (kills its Blender)
       "RELEASE"            quit an idle Blender (frees its memory); rm_slots
@@ -74,8 +77,9 @@ typedef struct {
     uint64_t percent;   /* resolution percentage, 0 = as in the file */
     uint64_t res_x;     /* 0 = as in the file */
     uint64_t res_y;
-    unsigned gpu;    /* 0 = every device of the type, N = only the Nth (1-based) */
-    bool no_denoise; /* render without the file's denoising (the submitter said so) */
+    unsigned gpu;            /* 0 = every device of the type, N = only the Nth (1-based) */
+    bool no_denoise;         /* render without the file's denoising (the submitter said so) */
+    const char *source_root; /* "" or NULL = unknown; see rm_job_spec_t */
 } rm_render_settings_t;
 
 typedef struct {
@@ -147,7 +151,7 @@ const char *rm_slot_event_name(rm_slot_event_type_t type);
 /*  A decoded RENDER; strings are owned, numbers as sent. */
 typedef struct {
     char *job_id, *blend, *project_dir, *out_dir, *log_path;
-    char *scene, *camera, *engine, *device, *format;
+    char *scene, *camera, *engine, *device, *format, *source_root;
     uint64_t samples, percent, res_x, res_y, gpu, allow_scripts, frame_timeout_s, no_denoise;
     uint64_t *frames;
     size_t frame_count;

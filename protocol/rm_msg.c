@@ -68,10 +68,13 @@ static const rm_field_t job_spec_fields[] = {
              "stop running frames of lower priority (requeued without an attempt)"),
     RM_FIELD_LIST(rm_job_spec_t, requires, RM_F_STR, RM_MAX_REQUIRES,
                   "capabilities a node must advertise to render it (e.g. denoise); sorted"),
+    RM_FIELD(rm_job_spec_t, source_root, RM_F_STR, RM_MAX_PATH,
+             "absolute folder on the submitting machine that the project was taken from; "
+             "paths the .blend stores as absolute below it are read from the project"),
 };
-/* The last three fields may be absent: jobs recorded before they existed. */
+/* The last four fields may be absent: jobs recorded before they existed. */
 const rm_struct_desc_t rm_job_spec_desc =
-    RM_DESC_OPT(rm_job_spec_t, "job_spec", job_spec_fields, 3, "A render job as submitted.");
+    RM_DESC_OPT(rm_job_spec_t, "job_spec", job_spec_fields, 4, "A render job as submitted.");
 
 static const rm_field_t job_summary_fields[] = {
     RM_FIELD(rm_job_summary_t, job_id, RM_F_STR, MAX_JOB_ID, "the job's id"),

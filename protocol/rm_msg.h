@@ -127,6 +127,7 @@ typedef struct {
     bool no_denoise;          /* render without denoising even where the file asks for it */
     bool preempt;             /* stop running frames of lower priority for this job */
     RM_LIST(char *) requires; /* capabilities a node needs (e.g. "denoise"), sorted */
+    char *source_root;        /* the submitter's folder the project was taken from ("" = unknown) */
 } rm_job_spec_t;
 
 typedef struct {

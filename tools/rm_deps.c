@@ -43,27 +43,6 @@ static size_t list_missing(const rm_deps_in_t *in)
     return n;
 }
 
-/*  Files the .blend names by absolute paths travel like the others, but
-    Blender on a node looks for them on the node's own disk: say so. */
-static void note_absolute(const rm_deps_in_t *in)
-{
-    size_t n = 0;
-    const rm_dep_t *first = NULL;
-    for (size_t i = 0; in->scan && i < in->scan->ndeps; i++) {
-        const rm_dep_t *d = &in->scan->deps[i];
-        if (d->exists && d->stored_absolute) {
-            first = first ? first : d;
-            n++;
-        }
-    }
-    if (n && in->report)
-        fprintf(in->report,
-                "meshctl: note: %zu file%s named by an absolute path in the .blend (first: %s, "
-                "used by %s); a node's Blender looks for %s on its own disk: make the paths "
-                "relative (File > External Data > Make Paths Relative)\n",
-                n, n == 1 ? " is" : "s are", first->path, first->user, n == 1 ? "it" : "them");
-}
-
 /*  The root: --root, or the deepest folder holding the .blend and every
     file found. */
 static int find_root(const rm_deps_in_t *in, rm_deps_t *out, rm_err_t *err)
@@ -96,7 +75,6 @@ int rm_deps_plan(const rm_deps_in_t *in, rm_deps_t *out, rm_err_t *err)
     if (out->missing && in->report)
         fprintf(in->report, "meshctl: --allow-missing: submitting without %s\n",
                 out->missing == 1 ? "it" : "them");
-    note_absolute(in);
     if (find_root(in, out, err) != 0 || add_path(out, in->blend, err) != 0)
         goto fail;
     if (!rm_path_below(out->root, in->blend)) {

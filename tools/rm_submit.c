@@ -186,7 +186,12 @@ static int project_files(const rm_args_t *args, rm_submit_req_t *req, rm_err_t *
         stderr};
     if (in.root && !*in.root)
         return rm_err_set(err, RM_EINVAL, "--root needs a folder");
-    return rm_deps_plan(&in, &req->deps, err);
+    if (rm_deps_plan(&in, &req->deps, err) != 0)
+        return -1;
+    /* Nodes read paths the .blend stores as absolute from the project. */
+    if (!(req->spec.source_root = strdup(req->deps.root)))
+        return rm_err_set(err, RM_ENOMEM, "out of memory");
+    return 0;
 }
 
 /*  Denoising is the artist's setting: a job that uses it needs nodes that

@@ -10,6 +10,8 @@ T=$(mktemp -d /tmp/rm-e2e.XXXXXX)
 export MESH_HOME="$T/client"
 export MESH_TIMEOUT_MS=${MESH_TIMEOUT_MS:-3000}
 declare -A NODE_PID=()
+# A command start_node puts before meshd (it must exec meshd, keeping its pid).
+NODE_WRAP=()
 
 cleanup() {
   local rc=$?
@@ -95,7 +97,7 @@ start_node() {
   mkdir -p "$T/$name"
   local token_args=()
   [ -f "$T/$name.token" ] && token_args=(--token "$T/$name.token")
-  "$MESHD" --home "$T/$name" "${token_args[@]}" --listen "tcp://127.0.0.1:$port" "$@" \
+  "${NODE_WRAP[@]}" "$MESHD" --home "$T/$name" "${token_args[@]}" --listen "tcp://127.0.0.1:$port" "$@" \
     >>"$T/$name.log" 2>&1 &
   NODE_PID[$name]=$!
   rm -f "$T/$name.token.used"

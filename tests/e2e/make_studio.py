@@ -4,6 +4,8 @@
 
 ROOT/assets/lib/base.blend     object "Pedestal" (plain material)
 ROOT/assets/tex/wood.png       a texture
+ROOT/assets/lib/sign.blend     object "Sign" textured with //../tex/sign.png
+ROOT/assets/tex/poster.png     a texture the shot names by an absolute path
 ROOT/assets/props.blend        collection "Props": object "Crate" textured with
                                //tex/wood.png, and "Pedestal" linked from
                                //lib/base.blend (an indirect library for shots)
@@ -16,7 +18,10 @@ ROOT/shots/sh010/sh010.blend   links "Props" from //../../assets/props.blend,
                                card showing //seq/flash.0001.png (sequence),
                                the tiled image //udim/skin.<UDIM>.png (kept by
                                a fake user, not rendered), Cycles, 2 frames,
-                               48x27, denoising off
+                               48x27, denoising off; and, stored as absolute
+                               paths (as files made without "relative paths"
+                               are): "Sign" linked from ROOT/assets/lib/sign.blend
+                               and a "Poster" textured with ROOT/assets/tex/poster.png
 """
 
 import os
@@ -82,6 +87,13 @@ def make_base():
     save(os.path.join(ROOT, "assets/lib/base.blend"))
 
 
+def make_sign():
+    empty()
+    mesh("cube", "Sign", (-2.0, 0.2, 0.4), material("SignPaint", os.path.join(
+        ROOT, "assets/tex/sign.png")), size=0.8)
+    save(os.path.join(ROOT, "assets/lib/sign.blend"))
+
+
 def make_props():
     empty()
     scene = bpy.context.scene
@@ -140,10 +152,21 @@ def make_shot():
     scene.render.image_settings.file_format = "PNG"
     scene.render.filepath = "//render/frame_####"
     save(os.path.join(shot, "sh010.blend"))
+    # Absolute paths: only a file saved once keeps them absolute.
+    with bpy.data.libraries.load(os.path.join(ROOT, "assets/lib/sign.blend"), link=True,
+                                 relative=False) as (src, dst):
+        dst.objects = ["Sign"]
+    scene.collection.objects.link(dst.objects[0])
+    poster = mesh("plane", "Poster", (1.6, -2.2, 0.2), material("PosterPaint", os.path.join(
+        ROOT, "assets/tex/poster.png")), size=1.2)
+    poster.rotation_euler = (1.2, 0, 0.7)
+    bpy.ops.wm.save_mainfile(relative_remap=False)
 
 
 write_png(os.path.join(ROOT, "assets/tex/wood.png"), (0.6, 0.35, 0.1))
 write_png(os.path.join(ROOT, "maps_store/ground.png"), (0.1, 0.6, 0.2))
+write_png(os.path.join(ROOT, "assets/tex/sign.png"), (0.9, 0.9, 0.1))
+write_png(os.path.join(ROOT, "assets/tex/poster.png"), (0.1, 0.5, 0.8))
 os.makedirs(os.path.join(ROOT, "shots/sh010"), exist_ok=True)
 if not os.path.islink(os.path.join(ROOT, "shots/sh010/maps")):
     os.symlink("../../maps_store", os.path.join(ROOT, "shots/sh010/maps"))
@@ -152,5 +175,6 @@ for n, rgb in ((1, (1, 0, 0)), (2, (0, 1, 0)), (3, (0, 0, 1))):
 for n in (1001, 1002):
     write_png(os.path.join(ROOT, "shots/sh010/udim/skin.%d.png" % n), (0.5, 0.5, 0.5))
 make_base()
+make_sign()
 make_props()
 make_shot()

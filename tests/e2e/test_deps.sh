@@ -2,8 +2,10 @@
 # A studio's layout submits as it is: meshctl asks the local Blender what
 # shots/sh010/sh010.blend uses (a library in //../../assets that links
 # another library, a texture in it, a texture through a symlinked folder,
-# an image sequence, UDIM tiles), sends them below their common ancestor, and the
-# mesh's frames equal plain Blender's pixel for pixel.  A missing texture is
+# an image sequence, UDIM tiles, a library and a texture named by absolute
+# paths), sends them below their common ancestor, and the mesh's frames
+# equal plain Blender's pixel for pixel, rendered by a node that cannot see
+# the artist's folder (a mount namespace hides it, where root may).  A missing texture is
 # refused by name (--allow-missing renders without it), a file outside
 # --root is refused, denoising becomes a requirement (or --no-denoise), and
 # fetch never overwrites a different file (--job-dir), and is idempotent.
@@ -19,7 +21,17 @@ blender -b --factory-startup --python-exit-code 1 --python "$here/make_studio.py
 port=$(free_port)
 export MESH_ADDR="tcp://127.0.0.1:$port"
 mesh_init
+# The node must find every file in the project, never in the artist's folder.
+hidden=0
+if unshare --mount --propagation private true 2>/dev/null; then
+  NODE_WRAP=(unshare --mount --propagation private
+    sh -c 'mount -t tmpfs rm-hidden "$0" && exec "$@"' "$S")
+  hidden=1
+else
+  echo "note: cannot hide the studio from the node (not root): a weaker check"
+fi
 start_node n1 "$port"
+NODE_WRAP=()
 
 # The shot, from inside its own folder (relative paths as an artist types them).
 out=$(cd "$S/shots/sh010" && "$MESHCTL" submit sh010.blend --out "$T/mesh" --json 2>"$T/err.txt") ||
@@ -28,8 +40,9 @@ python3 - "$out" "$S" <<'PY' || fail "submit: $out"
 import json, sys
 o, root = json.loads(sys.argv[1]), sys.argv[2]
 assert o["root"] == root and o["blend"] == "shots/sh010/sh010.blend", o
-# the .blend, 2 libraries, wood, ground, 3 frames of the sequence, 2 UDIM tiles
-assert o["project_files"] == 10 and o["missing"] == 0 and o["requires"] == [], o
+# the .blend, 3 libraries, wood, sign, poster, ground, 3 frames of the
+# sequence, 2 UDIM tiles
+assert o["project_files"] == 13 and o["missing"] == 0 and o["requires"] == [], o
 assert o["state"] == "done" and o["frames_done"] == 2 and o["fetched"] == 2, o
 PY
 pass "the shot went with its root at the studio: $(echo "$out" | json root)"
@@ -46,6 +59,10 @@ done
 python3 "$here/pngdiff.py" "$T/mesh/frame_0001.png" "$T/mesh/frame_0002.png" >/dev/null &&
   fail "frames 1 and 2 are the same picture: the sequence and the camera did not move"
 pass "both frames equal plain Blender's, pixel for pixel, and no texture is missing"
+"$MESHCTL" logs "$(echo "$out" | json job_id)" 1 >"$T/log1.txt"
+grep -q "2 paths stored as absolute in the .blend, below $S on the submitting machine, now read from the project" "$T/log1.txt" ||
+  fail "the driver did not say it read the absolute paths from the project"
+[ $hidden = 0 ] || pass "the node never saw the studio's folder: absolute paths were read from the project"
 
 job=$(echo "$out" | json job_id)
  "$MESHCTL" job "$job" --files --json | python3 -c '

@@ -43,13 +43,14 @@ static void test_render_round_trip(void)
                                           .res_x = 640,
                                           .res_y = 480,
                                           .gpu = 2,
-                                          .no_denoise = true},
+                                          .no_denoise = true,
+                                          .source_root = "/studio"},
                              .allow_scripts = true,
                              .frame_timeout_s = 30,
                              .frames = frames,
                              .frame_count = 3};
     zmsg_t *msg = rm_slot_render_msg(&task, &err);
-    CHECK(msg && zmsg_size(msg) == 20);
+    CHECK(msg && zmsg_size(msg) == 21);
     if (!msg)
         return;
     char *cmd = zmsg_popstr(msg);
@@ -67,6 +68,7 @@ static void test_render_round_trip(void)
     CHECK(streq(t->project_dir, "/p") && streq(t->out_dir, "/o"));
     CHECK(streq(t->log_path, "/l/task.log") && streq(t->scene, "Main"));
     CHECK(streq(t->camera, "") && streq(t->engine, "CYCLES") && streq(t->format, ""));
+    CHECK(streq(t->source_root, "/studio"));
     CHECK(t->samples == 16 && t->percent == 50 && t->res_x == 640 && t->res_y == 480);
     CHECK(t->gpu == 2 && t->allow_scripts == 1 && t->frame_timeout_s == 30 && t->no_denoise == 1);
     CHECK(t->frame_count == 3 && t->frames[0] == 1 && t->frames[1] == 7 &&
@@ -84,8 +86,8 @@ static void test_render_round_trip(void)
     to `count` frames. */
 static zmsg_t *render_with(int i, const char *value, size_t count)
 {
-    const char *f[19] = {"j", "/b.blend", "/p", "/o", "/l", "",  "",  "",  "",   "",
-                         "0", "0",        "0",  "0",  "0",  "0", "0", "0", "1,2"};
+    const char *f[20] = {"j", "/b.blend", "/p", "/o", "/l", "",  "",  "",  "",  "",
+                         "",  "0",        "0",  "0",  "0",  "0", "0", "0", "0", "1,2"};
     zmsg_t *msg = zmsg_new();
     for (size_t k = 0; k < count; k++)
         zmsg_addstr(msg, (int)k == i ? value : f[k]);
@@ -98,11 +100,11 @@ static void test_render_malformed(void)
         int index;
         const char *value;
     } bad[] = {
-        {1, "rel.blend"}, {3, ""},         {0, ""},     {10, "x"}, {10, "-1"},
-        {15, "2"},        {16, "1e3"},     {17, "2"},   {18, ""},  {18, "1,,2"},
-        {18, "1,"},       {18, "1048575"}, {18, "1;2"}, {18, "a"}, {13, "9999999999999999999999"}};
+        {1, "rel.blend"}, {3, ""},         {0, ""},     {11, "x"}, {11, "-1"},
+        {16, "2"},        {17, "1e3"},     {18, "2"},   {19, ""},  {19, "1,,2"},
+        {19, "1,"},       {19, "1048575"}, {19, "1;2"}, {19, "a"}, {14, "9999999999999999999999"}};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
-        zmsg_t *msg = render_with(bad[i].index, bad[i].value, 19);
+        zmsg_t *msg = render_with(bad[i].index, bad[i].value, 20);
         char *job = NULL;
         rm_slot_task_t *t = rm_slot_task_decode(msg, &job);
         CHECK_MSG(t == NULL, "accepted frame %d = \"%s\"", bad[i].index, bad[i].value);
@@ -112,7 +114,7 @@ static void test_render_malformed(void)
         zmsg_destroy(&msg);
     }
     /* Too few or too many frames; the job id still comes back. */
-    size_t counts[] = {0, 1, 18};
+    size_t counts[] = {0, 1, 19};
     for (size_t i = 0; i < 3; i++) {
         zmsg_t *msg = render_with(-1, NULL, counts[i]);
         char *job = NULL;
@@ -121,13 +123,13 @@ static void test_render_malformed(void)
         free(job);
         zmsg_destroy(&msg);
     }
-    zmsg_t *msg = render_with(-1, NULL, 19);
+    zmsg_t *msg = render_with(-1, NULL, 20);
     zmsg_addstr(msg, "extra");
     char *job = NULL;
     CHECK(rm_slot_task_decode(msg, &job) == NULL);
     free(job);
     zmsg_destroy(&msg);
-    msg = render_with(-1, NULL, 19);
+    msg = render_with(-1, NULL, 20);
     rm_slot_task_t *t = rm_slot_task_decode(msg, &job);
     CHECK(t && t->frame_count == 2);
     rm_slot_task_destroy(&t);

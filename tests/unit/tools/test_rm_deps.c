@@ -128,10 +128,6 @@ static void test_plan(void)
     in2.allow_missing = true;
     CHECK_MSG(rm_deps_plan(&in2, &d, &err) == 0, "%s", err.msg);
     CHECK(d.missing == 1 && d.npaths == 3 && !has_path(&d, "assets/tex/wood.png"));
-    fflush(report); /* a file the .blend names by an absolute path is pointed out */
-    CHECK_MSG(strstr(listing, "1 file is named by an absolute path") &&
-                  strstr(listing, "maps/ground.png"),
-              "%s", listing);
     rm_deps_free(&d);
     fclose(report);
     free(listing);
