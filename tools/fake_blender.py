@@ -13,8 +13,8 @@ Use it wherever meshd expects Blender:
     meshd --blender /path/to/tools/fake_blender.py ...
 
 It answers `--version` like Blender, and when started the way a render slot
-starts Blender with node/blender_driver.py (see build_args in
-node/rm_blender.c):
+starts Blender with node/render/blender_driver.py (see build_args in
+node/render/rm_blender.c):
 
     fake_blender.py -b --factory-startup [-t N] (--disable-autoexec |
         --enable-autoexec) FILE.blend --python-exit-code 2 --python DRIVER -- \

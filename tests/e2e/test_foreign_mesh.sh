@@ -2,11 +2,11 @@
 # A client of another mesh (its own `meshctl init`, so another mesh key and
 # another door key) gets no answer, and the node logs the refusal with the
 # client's address although its CURVE handshake fails before the ZAP
-# handler (node/rm_door_watch.c).  Many attempts are rate-limited like every
+# handler (node/membership/rm_door_watch.c).  Many attempts are rate-limited like every
 # other refusal: at most RM_REFUSAL_LOGS (20) lines per 10 s window.
 source "$(dirname "$0")/lib.sh"
 
-LOGS_PER_WINDOW=20 # node/rm_zap.h RM_REFUSAL_LOGS per RM_REFUSAL_WINDOW_MS
+LOGS_PER_WINDOW=20 # node/membership/rm_zap.h RM_REFUSAL_LOGS per RM_REFUSAL_WINDOW_MS
 FAKE="$RM_SOURCE_DIR/tools/fake_blender.py"
 export MESH_BLENDER="$FAKE" # meshctl scans the fake scene with it too
 port=$(free_port)

@@ -1,5 +1,5 @@
 /*  rm_blender: a render slot, an actor that keeps one Blender alive and
-    drives it frame by frame through node/blender_driver.py.
+    drives it frame by frame through node/render/blender_driver.py.
 
     Why a kept-alive Blender: starting Blender and loading a scene costs about
     a second here, often more than a frame.  The slot keeps the process (and
