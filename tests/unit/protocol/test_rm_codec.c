@@ -662,21 +662,22 @@ static void test_doc(void)
     free(text);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
-    test_round_trip();
-    test_truncated();
-    test_null_and_empty();
-    test_empty_desc();
-    test_append();
-    test_encode_limits();
-    test_bad_fields();
-    test_array_bounds();
-    test_depth();
-    test_trailing_fields();
-    test_optional_fields();
-    test_used();
-    test_reader();
-    test_doc();
+    RM_TEST_ARGS(argc, argv);
+    RM_RUN(test_round_trip);
+    RM_RUN(test_truncated);
+    RM_RUN(test_null_and_empty);
+    RM_RUN(test_empty_desc);
+    RM_RUN(test_append);
+    RM_RUN(test_encode_limits);
+    RM_RUN(test_bad_fields);
+    RM_RUN(test_array_bounds);
+    RM_RUN(test_depth);
+    RM_RUN(test_trailing_fields);
+    RM_RUN(test_optional_fields);
+    RM_RUN(test_used);
+    RM_RUN(test_reader);
+    RM_RUN(test_doc);
     RM_TEST_DONE();
 }

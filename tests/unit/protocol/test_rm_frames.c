@@ -167,13 +167,14 @@ static void test_format(void)
     CHECK(tiny[0] == '\0');
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
-    test_parse();
-    test_refused();
-    test_many_parts();
-    test_validate();
-    test_expand();
-    test_format();
+    RM_TEST_ARGS(argc, argv);
+    RM_RUN(test_parse);
+    RM_RUN(test_refused);
+    RM_RUN(test_many_parts);
+    RM_RUN(test_validate);
+    RM_RUN(test_expand);
+    RM_RUN(test_format);
     RM_TEST_DONE();
 }

@@ -902,20 +902,21 @@ static void test_depth(void)
     }
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
-    test_every_type();
-    test_values();
-    test_null_body();
-    test_encode_error();
-    test_encode_limits();
-    test_envelope();
-    test_trailing();
-    test_huge_lengths();
-    test_field_errors();
-    test_error_path();
-    test_newer_peer();
-    test_replicate_without_log();
-    test_depth();
+    RM_TEST_ARGS(argc, argv);
+    RM_RUN(test_every_type);
+    RM_RUN(test_values);
+    RM_RUN(test_null_body);
+    RM_RUN(test_encode_error);
+    RM_RUN(test_encode_limits);
+    RM_RUN(test_envelope);
+    RM_RUN(test_trailing);
+    RM_RUN(test_huge_lengths);
+    RM_RUN(test_field_errors);
+    RM_RUN(test_error_path);
+    RM_RUN(test_newer_peer);
+    RM_RUN(test_replicate_without_log);
+    RM_RUN(test_depth);
     RM_TEST_DONE();
 }

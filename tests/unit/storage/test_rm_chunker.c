@@ -148,15 +148,16 @@ static void test_insertion(const uint8_t *data, size_t *lens)
     free(edited);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    RM_TEST_ARGS(argc, argv);
     uint8_t *data = malloc(DATA_LEN);
     size_t *lens = malloc(MAX_CHUNKS * sizeof *lens);
     if (!data || !lens)
         return 1;
     fill_random(data, DATA_LEN, 42);
 
-    test_small_inputs();
+    RM_RUN(test_small_inputs);
     test_bounds_and_average(data, lens);
     test_determinism_and_windows(data, lens);
     test_golden(data, lens);

@@ -566,8 +566,9 @@ static void test_materialize_enospc(const fixture_t *fx, rm_store_t *store, cons
     CHECK(system(cmd) == 0);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    RM_TEST_ARGS(argc, argv);
     fixture_t fx;
     snprintf(fx.base, sizeof fx.base, "/tmp/rm_manifest_test.XXXXXX");
     if (!mkdtemp(fx.base)) {
@@ -590,7 +591,7 @@ int main(void)
         test_store_files(&fx, store);
         test_materialize_enospc(&fx, store, &mhash);
     }
-    test_hostile_paths();
+    RM_RUN(test_hostile_paths);
     rm_store_destroy(&store);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", fx.base);

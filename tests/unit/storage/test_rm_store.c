@@ -243,8 +243,9 @@ static void test_enospc(const char *base)
     CHECK(system(cmd) == 0);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    RM_TEST_ARGS(argc, argv);
     char base[] = "/tmp/rm_store_test.XXXXXX";
     if (!mkdtemp(base)) {
         perror("mkdtemp");
@@ -253,7 +254,7 @@ int main(void)
     char root[1024];
     snprintf(root, sizeof root, "%s/store", base);
 
-    test_hash_helpers();
+    RM_RUN(test_hash_helpers);
     test_put_get(root);
     test_refusals(root);
     test_corruption(root);

@@ -85,10 +85,11 @@ static void test_below_and_common(void)
     CHECK_MSG(strcmp(d2, "/a/b") == 0, "%s", d2);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
-    test_normalise();
-    test_relative();
-    test_below_and_common();
+    RM_TEST_ARGS(argc, argv);
+    RM_RUN(test_normalise);
+    RM_RUN(test_relative);
+    RM_RUN(test_below_and_common);
     RM_TEST_DONE();
 }

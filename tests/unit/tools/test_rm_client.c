@@ -1113,8 +1113,9 @@ static void test_conversation(const keys_t *k, const char *tmp)
     free(png);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    RM_TEST_ARGS(argc, argv);
     zsys_handler_set(NULL);
     CHECK(sodium_init() >= 0);
     char tmp[] = "/tmp/test_rm_client.XXXXXX";
@@ -1122,11 +1123,11 @@ int main(void)
     keys_t keys;
     make_keys(&keys);
 
-    test_args();
+    RM_RUN(test_args);
     test_config(tmp);
-    test_values();
-    test_exit_and_text();
-    test_names_and_addresses();
+    RM_RUN(test_values);
+    RM_RUN(test_exit_and_text);
+    RM_RUN(test_names_and_addresses);
     test_json(tmp);
     test_submit_parse(tmp);
     test_project(tmp);

@@ -141,8 +141,9 @@ static void test_plan(void)
     rm_deps_free(&d);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    RM_TEST_ARGS(argc, argv);
     CHECK(mkdtemp(base) != NULL);
     char cmd[256];
     snprintf(cmd, sizeof cmd, "mkdir -p %s/shots/sh010/maps %s/assets/tex", base, base);
@@ -152,8 +153,8 @@ int main(void)
     touch("assets/props.blend");
     touch("assets/tex/wood.png");
     touch("shots/sh010/maps/ground.png");
-    test_parse();
-    test_plan();
+    RM_RUN(test_parse);
+    RM_RUN(test_plan);
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", base);
     CHECK(system(cmd) == 0);
     RM_TEST_DONE();

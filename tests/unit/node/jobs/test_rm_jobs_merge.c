@@ -822,17 +822,18 @@ static void test_rule(void)
     CHECK(rm_frame_rec_cmp(&d1, &d1) == 0);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    RM_TEST_ARGS(argc, argv);
     CHECK(mkdtemp(root) != NULL);
     rng = 42;
-    test_rule();
-    test_spec_conflicts();
-    test_bad_input();
-    test_failed_on();
-    test_job_flags();
-    test_retry_beats_stale_assignment();
-    test_compaction();
+    RM_RUN(test_rule);
+    RM_RUN(test_spec_conflicts);
+    RM_RUN(test_bad_input);
+    RM_RUN(test_failed_on);
+    RM_RUN(test_job_flags);
+    RM_RUN(test_retry_beats_stale_assignment);
+    RM_RUN(test_compaction);
     for (uint64_t seed = 1; seed <= SEEDS; seed++)
         run_seed(seed);
     remove_tree(root);

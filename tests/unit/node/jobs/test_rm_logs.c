@@ -143,13 +143,14 @@ static void test_stored(void)
     rm_store_destroy(&store);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    RM_TEST_ARGS(argc, argv);
     CHECK(mkdtemp(root) != NULL);
-    test_frame_path();
-    test_cut();
-    test_task_logs();
-    test_stored();
+    RM_RUN(test_frame_path);
+    RM_RUN(test_cut);
+    RM_RUN(test_task_logs);
+    RM_RUN(test_stored);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", root);
     CHECK(system(cmd) == 0);

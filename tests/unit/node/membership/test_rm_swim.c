@@ -891,21 +891,22 @@ static uint64_t run_digest(void)
     return h;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
-    test_api();
-    test_join();
-    test_parts();
-    test_crash();
-    test_restart();
-    test_refute();
-    test_indirect();
-    test_leave();
-    test_meta();
-    test_partition();
-    test_nat();
-    test_health();
-    test_malformed();
+    RM_TEST_ARGS(argc, argv);
+    RM_RUN(test_api);
+    RM_RUN(test_join);
+    RM_RUN(test_parts);
+    RM_RUN(test_crash);
+    RM_RUN(test_restart);
+    RM_RUN(test_refute);
+    RM_RUN(test_indirect);
+    RM_RUN(test_leave);
+    RM_RUN(test_meta);
+    RM_RUN(test_partition);
+    RM_RUN(test_nat);
+    RM_RUN(test_health);
+    RM_RUN(test_malformed);
     CHECK(run_digest() == run_digest());
     RM_TEST_DONE();
 }

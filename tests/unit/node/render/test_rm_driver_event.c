@@ -103,11 +103,12 @@ static void test_round_trip(void)
     }
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
-    test_events();
-    test_escapes();
-    test_malformed();
-    test_round_trip();
+    RM_TEST_ARGS(argc, argv);
+    RM_RUN(test_events);
+    RM_RUN(test_escapes);
+    RM_RUN(test_malformed);
+    RM_RUN(test_round_trip);
     RM_TEST_DONE();
 }

@@ -261,13 +261,14 @@ static void test_events_malformed(void)
     CHECK(rm_slot_event_decode(&msg, &ev, &err) == -1);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    RM_TEST_ARGS(argc, argv);
     zsys_init();
-    test_render_validation();
-    test_render_round_trip();
-    test_render_malformed();
-    test_events_round_trip();
-    test_events_malformed();
+    RM_RUN(test_render_validation);
+    RM_RUN(test_render_round_trip);
+    RM_RUN(test_render_malformed);
+    RM_RUN(test_events_round_trip);
+    RM_RUN(test_events_malformed);
     RM_TEST_DONE();
 }

@@ -82,10 +82,11 @@ static void test_waiting(void)
     CHECK(why[0] == '\0');
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
-    test_check_requires();
-    test_satisfy();
-    test_waiting();
+    RM_TEST_ARGS(argc, argv);
+    RM_RUN(test_check_requires);
+    RM_RUN(test_satisfy);
+    RM_RUN(test_waiting);
     RM_TEST_DONE();
 }

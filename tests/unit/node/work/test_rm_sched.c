@@ -589,18 +589,19 @@ static void test_priority_takes_back(void)
     rm_jobs_destroy(&jobs);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    RM_TEST_ARGS(argc, argv);
     CHECK(mkdtemp(root) != NULL);
     memset(output.b, 7, 32);
-    test_pull();
-    test_priority();
-    test_flamenco();
-    test_give_back();
-    test_takeover();
-    test_duplicate();
-    test_tail_share();
-    test_priority_takes_back();
+    RM_RUN(test_pull);
+    RM_RUN(test_priority);
+    RM_RUN(test_flamenco);
+    RM_RUN(test_give_back);
+    RM_RUN(test_takeover);
+    RM_RUN(test_duplicate);
+    RM_RUN(test_tail_share);
+    RM_RUN(test_priority_takes_back);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", root);
     CHECK(system(cmd) == 0);
