@@ -15,6 +15,7 @@
 #include "rm_handover.h"
 #include "rm_jobs.h"
 #include "rm_manifest.h"
+#include "rm_reqid.h"
 #include "rm_jobsync.h"
 #include "rm_logs.h"
 #include "rm_member.h"
@@ -1152,52 +1153,32 @@ static void handle_drain(request_t *r)
     send_ok(self->mesh, r->peer, r->msg->req, text);
 }
 
+static void handle_gossip(request_t *r)
+{
+    rm_member_gossip_in(r->node->member, r->peer, r->who, &r->msg->u.gossip);
+}
+
+/*  What clients (and nodes, for these types) ask of this node. */
+static void (*const client_requests[RM_MSG_TYPE_COUNT])(request_t *r) = {
+    [RM_MSG_SUBMIT] = handle_submit,       [RM_MSG_CHUNK_PUT] = handle_chunk_put,
+    [RM_MSG_CHUNK_GET] = handle_chunk_get, [RM_MSG_STATUS] = handle_status,
+    [RM_MSG_JOBS] = handle_jobs,           [RM_MSG_JOB_INFO] = handle_job_info,
+    [RM_MSG_NODES] = handle_nodes,         [RM_MSG_CANCEL] = handle_cancel,
+    [RM_MSG_LOGS] = handle_logs,           [RM_MSG_WATCH] = handle_watch,
+    [RM_MSG_GOSSIP] = handle_gossip,       [RM_MSG_DRAIN] = handle_drain,
+};
+
 static void dispatch(request_t *r)
 {
-    switch (r->msg->type) {
-    case RM_MSG_SUBMIT:
-        handle_submit(r);
-        break;
-    case RM_MSG_CHUNK_PUT:
-        handle_chunk_put(r);
-        break;
-    case RM_MSG_CHUNK_GET:
-        handle_chunk_get(r);
-        break;
-    case RM_MSG_STATUS:
-        handle_status(r);
-        break;
-    case RM_MSG_JOBS:
-        handle_jobs(r);
-        break;
-    case RM_MSG_JOB_INFO:
-        handle_job_info(r);
-        break;
-    case RM_MSG_NODES:
-        handle_nodes(r);
-        break;
-    case RM_MSG_CANCEL:
-        handle_cancel(r);
-        break;
-    case RM_MSG_LOGS:
-        handle_logs(r);
-        break;
-    case RM_MSG_WATCH:
-        handle_watch(r);
-        break;
-    case RM_MSG_GOSSIP:
-        rm_member_gossip_in(r->node->member, r->peer, r->who, &r->msg->u.gossip);
-        break;
-    case RM_MSG_DRAIN:
-        handle_drain(r);
-        break;
-    default: {
-        char text[96];
-        snprintf(text, sizeof text, "a node does not take %s requests",
-                 rm_msg_name(r->msg->type) ? rm_msg_name(r->msg->type) : "unknown");
-        send_error(r->node->mesh, r->peer, r->msg->req, RM_EPROTO, text);
+    rm_msg_type_t type = r->msg->type;
+    if (type < RM_MSG_TYPE_COUNT && client_requests[type]) {
+        client_requests[type](r);
+        return;
     }
-    }
+    char text[96];
+    snprintf(text, sizeof text, "a node does not take %s requests",
+             rm_msg_name(type) ? rm_msg_name(type) : "unknown");
+    send_error(r->node->mesh, r->peer, r->msg->req, RM_EPROTO, text);
 }
 
 /*  The request id of a message whose body did not decode, so the error
@@ -1215,31 +1196,11 @@ static uint64_t header_req(zframe_t *payload)
     return req;
 }
 
-/*  Messages between nodes, whichever socket they came in on: answers go
-    back to `from` through rm_member_send. */
-static bool node_message_type(rm_msg_type_t type)
-{
-    switch (type) {
-    case RM_MSG_JOB_SYNC:
-    case RM_MSG_JOB_HELD:
-    case RM_MSG_JOB_DELTA:
-    case RM_MSG_JOB_DIGEST:
-    case RM_MSG_WORK_REQ:
-    case RM_MSG_ASSIGN:
-    case RM_MSG_REPLICATE:
-    case RM_MSG_OK:
-    case RM_MSG_ERROR:
-    case RM_MSG_CHUNK_DATA:
-        return true;
-    default:
-        return false;
-    }
-}
-
 /*  CHUNK_GET that came over one of our outbound links (from a peer we
     reach, or answering a node behind NAT). */
-static void serve_chunk(node_t *self, const char *from, const rm_msg_t *msg)
+static void serve_chunk(node_t *self, const char *from, const rm_cred_t *who, const rm_msg_t *msg)
 {
+    (void)who;
     rm_chunk_t chunk = {.hash = msg->u.chunk_ref.hash};
     uint8_t *buf = NULL;
     size_t len = 0;
@@ -1254,24 +1215,109 @@ static void serve_chunk(node_t *self, const char *from, const rm_msg_t *msg)
     free(chunk.data.data);
 }
 
-static void node_message(node_t *self, const char *from, const rm_cred_t *who, const rm_msg_t *msg)
+/*  DRAIN that came over one of our outbound links. */
+static void drain_over_link(node_t *self, const char *from, const rm_cred_t *who,
+                            const rm_msg_t *msg)
 {
-    if (rm_logs_server_on_message(self->logs, msg) || rm_xfer_on_message(self->xfer, from, msg) ||
-        rm_jobsync_handle(self->jobsync, from, who, msg) ||
-        rm_handover_handle(self->handover, from, msg) || rm_work_handle(self->work, from, who, msg))
-        return;
-    if (msg->type == RM_MSG_CHUNK_GET)
-        serve_chunk(self, from, msg);
-    else if (msg->type == RM_MSG_DRAIN &&
-             (!msg->u.drain.node[0] || strcmp(msg->u.drain.node, self->config.name) == 0))
+    (void)from, (void)who;
+    if (!msg->u.drain.node[0] || strcmp(msg->u.drain.node, self->config.name) == 0)
         rm_work_drain(self->work, msg->u.drain.hand_back);
-    else if (msg->type == RM_MSG_ERROR)
+}
+
+static void to_jobsync(node_t *self, const char *from, const rm_cred_t *who, const rm_msg_t *msg)
+{
+    rm_jobsync_handle(self->jobsync, from, who, msg);
+}
+
+static void to_work(node_t *self, const char *from, const rm_cred_t *who, const rm_msg_t *msg)
+{
+    rm_work_handle(self->work, from, who, msg);
+}
+
+static void to_logs(node_t *self, const char *from, const rm_cred_t *who, const rm_msg_t *msg)
+{
+    (void)from, (void)who;
+    rm_logs_server_on_message(self->logs, msg);
+}
+
+static void to_handover(node_t *self, const char *from, const rm_cred_t *who, const rm_msg_t *msg)
+{
+    (void)who;
+    rm_handover_handle(self->handover, from, msg);
+}
+
+static void to_xfer(node_t *self, const char *from, const rm_cred_t *who, const rm_msg_t *msg)
+{
+    (void)who;
+    rm_xfer_on_message(self->xfer, from, msg);
+}
+
+/*  An answer no part waits for: an ERROR to a push that needs no answer
+    (JOB_SYNC), or one from a node that does not tag its ids. */
+static void unexpected_answer(node_t *self, const char *from, const rm_cred_t *who,
+                              const rm_msg_t *msg)
+{
+    (void)self, (void)from;
+    if (msg->type == RM_MSG_ERROR)
         zsys_debug("error from %s: %s", who->name, msg->u.error.message);
+}
+
+typedef void (*node_msg_fn)(node_t *self, const char *from, const rm_cred_t *who,
+                            const rm_msg_t *msg);
+
+/*  Requests only nodes send, whichever socket they came in on. */
+static const node_msg_fn node_requests[RM_MSG_TYPE_COUNT] = {
+    [RM_MSG_JOB_SYNC] = to_jobsync,  [RM_MSG_JOB_HELD] = to_jobsync,
+    [RM_MSG_JOB_DELTA] = to_jobsync, [RM_MSG_JOB_DIGEST] = to_jobsync,
+    [RM_MSG_WORK_REQ] = to_work,     [RM_MSG_ASSIGN] = to_work,
+    [RM_MSG_REPLICATE] = to_work,
+};
+
+/*  Requests over our own links to other nodes; on the main socket these
+    types take the client path (dispatch), which can also proxy. */
+static const node_msg_fn link_requests[RM_MSG_TYPE_COUNT] = {
+    [RM_MSG_CHUNK_GET] = serve_chunk,
+    [RM_MSG_DRAIN] = drain_over_link,
+};
+
+/*  Answers to this node's own requests go to the part that asked
+    (rm_reqid.h), whichever socket they came in on. */
+static const node_msg_fn answers[RM_REQ_OWNER_COUNT] = {
+    [RM_REQ_NONE] = unexpected_answer, [RM_REQ_JOBSYNC] = unexpected_answer,
+    [RM_REQ_WORK] = to_work,           [RM_REQ_LOGS] = to_logs,
+    [RM_REQ_HANDOVER] = to_handover,   [RM_REQ_XFER] = to_xfer,
+};
+
+static bool is_answer(rm_msg_type_t type)
+{
+    return type == RM_MSG_OK || type == RM_MSG_ERROR || type == RM_MSG_CHUNK_DATA ||
+           type == RM_MSG_LOGS_REPLY;
+}
+
+/*  A message from another node, if the node-to-node tables take it;
+    `over_link`: it came over one of our outbound links.  Answers go back
+    to `from` through rm_member_send. */
+static bool node_message(node_t *self, const char *from, const rm_cred_t *who, const rm_msg_t *msg,
+                         bool over_link)
+{
+    node_msg_fn fn = NULL;
+    if (is_answer(msg->type))
+        fn = answers[rm_reqid_owner(msg->req)];
+    else if (msg->type < RM_MSG_TYPE_COUNT && node_requests[msg->type])
+        fn = node_requests[msg->type];
+    else if (msg->type < RM_MSG_TYPE_COUNT && over_link)
+        fn = link_requests[msg->type];
+    if (!fn)
+        return false;
+    fn(self, from, who, msg);
+    return true;
 }
 
 static void on_node_message(void *arg, const char *from, const rm_cred_t *who, const rm_msg_t *msg)
 {
-    node_message(arg, from, who, msg);
+    if (!node_message(arg, from, who, msg, true))
+        zsys_debug("ignored %s from %s over a link",
+                   rm_msg_name(msg->type) ? rm_msg_name(msg->type) : "a message", who->name);
 }
 
 /*  A job changed by a merge: renders of a job that ended stop here. */
@@ -1306,11 +1352,11 @@ static void handle_mesh(node_t *self)
         send_error(self->mesh, peer, header_req(payload), RM_EPROTO, err.msg);
         goto out;
     }
-    if (strcmp(who->role, RM_ROLE_NODE) == 0 && node_message_type(msg.type)) {
+    if (strcmp(who->role, RM_ROLE_NODE) == 0) {
         char from[300];
         rm_member_rid_addr(peer, from, sizeof from);
-        node_message(self, from, who, &msg);
-        goto out;
+        if (node_message(self, from, who, &msg, false))
+            goto out;
     }
     request_t r = {.node = self, .peer = peer, .who = who, .msg = &msg};
     dispatch(&r);

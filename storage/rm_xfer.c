@@ -12,13 +12,13 @@
     each public call, when no loop over our tables is in progress. */
 #include "rm_xfer.h"
 
-#include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "rm_manifest.h"
+#include "rm_reqid.h"
 
 /*  A manifest chunk lists fewer than 32 Ki hashes: chains stay short. */
 #define BUCKETS 1024
@@ -83,7 +83,7 @@ struct _rm_xfer_t {
     fetch_t *done, *done_tail;
     addr_t *addrs;
     uint32_t naddrs, capaddrs;
-    uint64_t next_req;
+    rm_reqid_t ids;
     uint64_t bytes, chunks;
 };
 
@@ -417,7 +417,7 @@ static int send_request(rm_xfer_t *self, want_t *w)
     while ((i = pick_source(self, w)) >= 0) {
         const char *addr = self->addrs[w->src[i]].name;
         rm_chunk_ref_t ref = {w->hash};
-        uint64_t req = self->next_req++;
+        uint64_t req = rm_reqid_next(&self->ids);
         uint8_t *buf = NULL;
         size_t len = 0;
         rm_err_t e;
@@ -537,7 +537,7 @@ rm_xfer_t *rm_xfer_new(rm_store_t *store, rm_xfer_send_fn *send, void *send_arg,
     /* Far above the small counters of the node's other requests, so a reply
        to one of those is not taken for ours.  (rm_store_new initialised
        libsodium.) */
-    self->next_req = (uint64_t)1 << 62 | (uint64_t)randombytes_random() << 24;
+    rm_reqid_init(&self->ids, RM_REQ_XFER);
     return self;
 }
 

@@ -1,4 +1,5 @@
 #include "rm_jobsync.h"
+#include "rm_reqid.h"
 
 #include <sodium.h>
 #include <stdio.h>
@@ -56,7 +57,7 @@ struct _rm_jobsync_t {
     LIST(project_t) projects;
     LIST(held_t) helds;
     int64_t next_digest;
-    uint64_t req;
+    rm_reqid_t ids; /* of JOB_SYNCs sent */
 };
 
 /*  Makes room for one more item in a LIST; NULL when out of memory. */
@@ -89,7 +90,7 @@ rm_jobsync_t *rm_jobsync_new(rm_jobs_t *jobs, rm_member_t *member, rm_xfer_t *xf
     self->member = member;
     self->xfer = xfer;
     self->store = store;
-    self->req = (uint64_t)1 << 40 | (uint64_t)randombytes_uniform(1u << 30) << 8;
+    rm_reqid_init(&self->ids, RM_REQ_JOBSYNC);
     return self;
 }
 
@@ -483,7 +484,7 @@ int rm_jobsync_replicate(rm_jobsync_t *self, rm_job_t *job, int64_t timeout_ms,
         self->waiters.count--;
         return -1;
     }
-    uint64_t req = ++self->req;
+    uint64_t req = rm_reqid_next(&self->ids);
     for (size_t i = 0; i < n; i++)
         send_to(self, sources[i], RM_MSG_JOB_SYNC, req, &body);
     free(body.record.data);

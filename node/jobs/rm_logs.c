@@ -5,13 +5,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sodium.h>
 #include <sys/stat.h>
 
 #include <czmq.h>
 
 #include "rm_manifest.h"
 #include "rm_msg.h"
+#include "rm_reqid.h"
 
 int rm_logs_frame_path(const char *task_log, uint64_t frame, char *buf, size_t size)
 {
@@ -196,7 +196,7 @@ struct _rm_logs_server_t {
     rm_xfer_t *xfer;
     pending_t *pending;
     size_t npending;
-    uint64_t next_req;
+    rm_reqid_t ids; /* of LOGS forwarded to other nodes */
 };
 
 rm_logs_server_t *rm_logs_server_new(const char *node_name, zsock_t *mesh, rm_store_t *store,
@@ -217,7 +217,7 @@ rm_logs_server_t *rm_logs_server_new(const char *node_name, zsock_t *mesh, rm_st
     self->xfer = xfer;
     /* Ids of our forwards, apart from rm_jobsync's (1 << 40), rm_work's
        (2 << 40) and rm_xfer's (1 << 62): answers are told apart by id. */
-    self->next_req = (uint64_t)3 << 40 | (uint64_t)randombytes_uniform(1u << 30) << 8;
+    rm_reqid_init(&self->ids, RM_REQ_LOGS);
     return self;
 }
 
@@ -363,7 +363,7 @@ static void forward(rm_logs_server_t *self, zframe_t *peer, const rm_cred_t *who
         send_error(self, peer, req, RM_EAGAIN, "this node is busy: ask again");
         return;
     }
-    p->forward_req = ++self->next_req;
+    p->forward_req = rm_reqid_next(&self->ids);
     p->deadline = zclock_mono() + RM_LOGS_FORWARD_MS;
     snprintf(p->node, sizeof p->node, "%s", node);
     uint8_t *buf = NULL;

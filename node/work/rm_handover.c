@@ -1,4 +1,5 @@
 #include "rm_handover.h"
+#include "rm_reqid.h"
 
 #include <sodium.h>
 #include <stdio.h>
@@ -52,7 +53,7 @@ struct _rm_handover_t {
     size_t next_todo; /* no TODO item before this one */
     ask_t asks[RM_HANDOVER_IN_FLIGHT];
     size_t asked; /* asks in use */
-    uint64_t req;
+    rm_reqid_t ids;
 };
 
 rm_handover_t *rm_handover_new(const char *name, rm_jobs_t *jobs, rm_store_t *store,
@@ -70,7 +71,7 @@ rm_handover_t *rm_handover_new(const char *name, rm_jobs_t *jobs, rm_store_t *st
     self->store = store;
     self->member = member;
     /* Request ids apart from rm_work's (2 << 40) and from other nodes'. */
-    self->req = (uint64_t)3 << 40 | (uint64_t)randombytes_uniform(1u << 30) << 8;
+    rm_reqid_init(&self->ids, RM_REQ_HANDOVER);
     return self;
 }
 
@@ -206,8 +207,10 @@ static void ask_next(rm_handover_t *self, size_t index, int64_t now)
         return; /* the caller checks self->asked first */
     it->tried[it->ntried++] = rm_handover_name_id(peers[pick].name);
     it->state = ASKED;
-    *ask = (ask_t){
-        .used = true, .item = index, .req = ++self->req, .deadline = now + RM_HANDOVER_WAIT_MS};
+    *ask = (ask_t){.used = true,
+                   .item = index,
+                   .req = rm_reqid_next(&self->ids),
+                   .deadline = now + RM_HANDOVER_WAIT_MS};
     snprintf(ask->target, sizeof ask->target, "%s", peers[pick].name);
     snprintf(ask->addr, sizeof ask->addr, "%s", peers[pick].addr);
     self->asked++;

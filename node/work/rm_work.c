@@ -9,6 +9,7 @@
 
 #include "rm_caps.h"
 #include "rm_prio.h"
+#include "rm_reqid.h"
 
 #define ADDR_MAX 300
 #define MAX_TRIED 8
@@ -58,7 +59,8 @@ struct _rm_work_t {
     bool draining, hand_back;
     int64_t next_report, asked_at, idle_until, workers_at, sched_at;
     bool asking;
-    uint64_t ask_req, req;
+    uint64_t ask_req;
+    rm_reqid_t ids; /* of WORK_REQs and REPLICATEs sent */
     copy_t *copies;
     size_t ncopies, copies_cap;
     rm_task_t queue[RM_WORK_LOOKAHEAD]; /* assigned, waiting for a slot */
@@ -98,7 +100,7 @@ rm_work_t *rm_work_new(const rm_config_t *config, const char *name, rm_jobs_t *j
     self->election = election;
     /* Request ids of this node's own: replies are matched by id and sender,
        and a random base keeps two nodes' ids apart. */
-    self->req = (uint64_t)2 << 40 | (uint64_t)randombytes_uniform(1u << 30) << 8;
+    rm_reqid_init(&self->ids, RM_REQ_WORK);
     rm_slots_on_output(slots, on_output, self);
     return self;
 }
@@ -220,7 +222,7 @@ static void replicate_next(rm_work_t *self, size_t i, int64_t now)
     snprintf(c->replica, sizeof c->replica, "%s", replica);
     snprintf(c->replica_addr, sizeof c->replica_addr, "%s", addr);
     snprintf(c->tried[c->ntried++], sizeof c->tried[0], "%s", replica);
-    c->req = ++self->req;
+    c->req = rm_reqid_next(&self->ids);
     c->deadline = now + RM_WORK_REPLICATE_MS;
     rm_replicate_t body = {
         .hash = c->output, .job_id = c->job_id, .frame = c->frame, .log = c->log};
@@ -541,7 +543,7 @@ static void ask(rm_work_t *self, int64_t now)
     } else {
         const char *addr = rm_member_addr_of(self->member, coordinator);
         if (addr) {
-            self->ask_req = ++self->req;
+            self->ask_req = rm_reqid_next(&self->ids);
             self->asking = true;
             self->asked_at = now;
             send_to(self, addr, RM_MSG_WORK_REQ, self->ask_req, &req);
