@@ -6,6 +6,13 @@
     the pipes of its render slots (rm_blender).  It holds the roster, the
     chunk store and the job table; nothing is shared with other threads.
 
+    The loop (rm_node.c) waits on every socket and hands each event to the
+    part that owns it: the door to rm_node_door, client requests to
+    rm_node_client's table, other nodes' requests by type and their answers
+    by the part named in their request id (rm_reqid) to the subsystems;
+    then one turn of every subsystem's timers.  Start-up and shutdown are
+    rm_node_start; the state they share is rm_node_ctx.
+
     Start-up is synchronous: rm_node_new returns NULL with err filled when
     the node cannot start (bad token, port taken, unwritable home). */
 #ifndef RM_NODE_H

@@ -179,6 +179,10 @@ static void watch_actor(zsock_t *pipe, void *arg)
        else destroying it would wait for an end signal already sent. */
     if (poller)
         zpoller_set_nonstop(poller, true);
+    /* A node too busy to read its refusal lines loses some (they are
+       rate-limited log lines) rather than stop this actor reading the
+       monitors, which would stop libzmq's I/O thread (see destroy). */
+    zsock_set_sndtimeo(pipe, 0);
     zsock_signal(pipe, ok ? 0 : 1);
     while (ok) {
         void *which = zpoller_wait(poller, -1);
@@ -242,9 +246,13 @@ void rm_door_watch_destroy(rm_door_watch_t **self_p)
     if (!self_p || !*self_p)
         return;
     rm_door_watch_t *self = *self_p;
-    zactor_destroy(&self->actor);
+    /* Monitors first: libzmq's I/O thread sends each event with a blocking
+       send while holding the monitor's lock, so an event for a reader that
+       is gone would block it for good, and zmq_socket_monitor (which takes
+       that lock) with it. */
     for (size_t i = 0; i < self->n; i++)
         zmq_socket_monitor(zsock_resolve(self->socks[i]), NULL, 0);
+    zactor_destroy(&self->actor);
     free(self->args);
     free(self);
     *self_p = NULL;

@@ -1,0 +1,618 @@
+#include "rm_node_client.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "rm_caps.h"
+#include "rm_frames.h"
+#include "rm_manifest.h"
+
+#define MAX_WATCH_MS 60000
+#define SUBMIT_HOLD_MS 30000 /* how long a submission waits for a second node */
+
+typedef struct {
+    rm_node_ctx_t *node;
+    zframe_t *peer;
+    const rm_cred_t *who;
+    rm_msg_t *msg; /* the handler may take its strings (SUBMIT) */
+} request_t;
+
+static bool one_of(const char *value, const char *const *allowed)
+{
+    for (; *allowed; allowed++)
+        if (strcmp(value, *allowed) == 0)
+            return true;
+    return false;
+}
+
+/*  Everything a node can check about a spec without Blender. */
+static int validate_spec(const rm_config_t *config, const rm_job_spec_t *spec, rm_err_t *err)
+{
+    static const char *const engines[] = {"", "CYCLES", "BLENDER_EEVEE", "BLENDER_WORKBENCH", NULL};
+    static const char *const devices[] = {"", "CPU", "CUDA", "OPTIX", "HIP", NULL};
+    /* Blender's still-image formats ("" = the file's own); movies cannot
+       be split between nodes. */
+    static const char *const formats[] = {
+        "",    "PNG",  "JPEG",     "OPEN_EXR", "OPEN_EXR_MULTILAYER", "TIFF",
+        "BMP", "IRIS", "JPEG2000", "TARGA",    "TARGA_RAW",           "CINEON",
+        "DPX", "HDR",  "WEBP",     NULL};
+    if (!spec->blend[0])
+        return rm_err_set(err, RM_EINVAL, "the job names no .blend file");
+    if (spec->frames.count == 0)
+        return rm_err_set(err, RM_EINVAL, "the job has no frames: give --frames");
+    if (rm_frames_validate(spec->frames.items, spec->frames.count, err) != 0)
+        return -1;
+    if (!one_of(spec->engine, engines))
+        return rm_err_set(err, RM_EINVAL, "unknown engine '%s'", spec->engine);
+    if (!one_of(spec->device, devices))
+        return rm_err_set(err, RM_EINVAL, "unknown device '%s'", spec->device);
+    if (!one_of(spec->format, formats))
+        return rm_err_set(err, RM_EINVAL, "unknown output format '%s'", spec->format);
+    if (spec->percent > 1000)
+        return rm_err_set(err, RM_EINVAL, "resolution percentage %llu is over 1000",
+                          (unsigned long long)spec->percent);
+    if (spec->res_x > 65536 || spec->res_y > 65536)
+        return rm_err_set(err, RM_EINVAL, "resolution %llux%llu is too large",
+                          (unsigned long long)spec->res_x, (unsigned long long)spec->res_y);
+    if (spec->allow_scripts && !config->allow_scripts)
+        return rm_err_set(err, RM_EAUTH,
+                          "this node does not run Python embedded in .blend files "
+                          "(allow_scripts = false in its meshd.conf)");
+    if (spec->task_timeout > 7 * 86400)
+        return rm_err_set(err, RM_EINVAL, "task timeout of %llu s is over 7 days",
+                          (unsigned long long)spec->task_timeout);
+    if (spec->source_root && spec->source_root[0] && spec->source_root[0] != '/')
+        return rm_err_set(err, RM_EINVAL, "source_root '%s' is not an absolute path",
+                          spec->source_root);
+    return rm_caps_check_requires(spec, err);
+}
+
+static bool manifest_has_file(const rm_manifest_t *manifest, const char *path)
+{
+    for (uint32_t i = 0; i < manifest->files.count; i++)
+        if (strcmp(manifest->files.items[i].path, path) == 0)
+            return true;
+    return false;
+}
+
+/*  Replies NEED with what the store lacks, or returns 0 when it has all. */
+static int need_chunks(request_t *r, const rm_job_spec_t *spec, bool *complete, rm_err_t *err)
+{
+    rm_node_ctx_t *self = r->node;
+    rm_need_t need = {0};
+    *complete = false;
+    if (!rm_store_has(self->store, &spec->manifest)) {
+        need.hashes.items = (rm_hash_t *)&spec->manifest;
+        need.hashes.count = 1;
+        rm_node_reply(self->mesh, r->peer, RM_MSG_NEED, r->msg->req, &need);
+        return 0;
+    }
+    rm_manifest_t manifest = {0};
+    if (rm_manifest_load(self->store, &spec->manifest, &manifest, err) != 0)
+        return -1;
+    if (!manifest_has_file(&manifest, spec->blend)) {
+        rm_manifest_free(&manifest);
+        return rm_err_set(err, RM_EINVAL, "the project does not contain '%s'", spec->blend);
+    }
+    int rc = rm_manifest_missing(&manifest, self->store, &need.hashes.items, &need.hashes.count,
+                                 RM_MAX_NEED, err);
+    rm_manifest_free(&manifest);
+    if (rc != 0) {
+        free(need.hashes.items);
+        return -1;
+    }
+    if (need.hashes.count > 0)
+        rm_node_reply(self->mesh, r->peer, RM_MSG_NEED, r->msg->req, &need);
+    else
+        *complete = true;
+    free(need.hashes.items);
+    return 0;
+}
+
+static rm_node_waiting_t *add_waiting(rm_node_ctx_t *self, zframe_t *peer, uint64_t req,
+                                      rm_msg_type_t type)
+{
+    if (self->nwaiting == RM_NODE_MAX_WAITING)
+        return NULL;
+    rm_node_waiting_t *w = &self->waiting[self->nwaiting++];
+    memset(w, 0, sizeof *w);
+    w->peer = zframe_dup(peer);
+    w->req = req;
+    w->type = type;
+    return w;
+}
+
+static void drop_waiting(rm_node_ctx_t *self, size_t i)
+{
+    zframe_destroy(&self->waiting[i].peer);
+    self->waiting[i] = self->waiting[--self->nwaiting];
+}
+
+static void send_accepted(rm_node_ctx_t *self, zframe_t *peer, uint64_t req, rm_job_t *job)
+{
+    rm_job_summary_t summary = {0};
+    rm_err_t err;
+    if (rm_job_summary(job, &summary, &err) != 0) {
+        rm_node_reply_error(self->mesh, peer, req, err.code, err.msg);
+        return;
+    }
+    rm_accepted_t accepted = {.job_id = (char *)rm_job_id(job),
+                              .frames_total = summary.frames_total};
+    rm_node_reply(self->mesh, peer, RM_MSG_ACCEPTED, req, &accepted);
+    rm_codec_free(&rm_job_summary_desc, &summary);
+}
+
+/*  A second node holds the job (or none could in time): the submissions
+    waiting for it are answered. */
+static void on_job_held(void *arg, const char *job_id, int status, const char *error)
+{
+    rm_node_ctx_t *self = arg;
+    rm_job_t *job = rm_jobs_find(self->jobs, job_id);
+    for (size_t i = 0; i < self->nwaiting;) {
+        rm_node_waiting_t *w = &self->waiting[i];
+        /* Held: every submission of the job is answered.  Not held in
+           time: only those whose own wait is over (a client that submitted
+           again meanwhile still waits). */
+        if (w->type != RM_MSG_SUBMIT || strcmp(w->job_id, job_id) != 0 ||
+            (status != 0 && w->deadline > zclock_mono())) {
+            i++;
+            continue;
+        }
+        if (status == 0 && job)
+            send_accepted(self, w->peer, w->req, job);
+        else
+            rm_node_reply_error(self->mesh, w->peer, w->req,
+                                status ? (rm_code_t)status : RM_ENOTFOUND, error);
+        drop_waiting(self, i);
+    }
+}
+
+static void handle_submit(request_t *r)
+{
+    rm_node_ctx_t *self = r->node;
+    rm_job_spec_t *spec = &r->msg->u.submit;
+    rm_err_t err;
+    rm_job_t *job = rm_jobs_find(self->jobs, spec->job_id);
+    bool complete = false, created = false;
+    char project[4096];
+    if (job && memcmp(rm_job_spec(job)->manifest.b, spec->manifest.b, 32) != 0) {
+        rm_err_set(&err, RM_EINVAL, "job id %s is taken by another project", spec->job_id);
+        goto fail;
+    }
+    if (!job) {
+        if (validate_spec(&self->config, spec, &err) != 0 ||
+            need_chunks(r, spec, &complete, &err) != 0)
+            goto fail;
+        if (!complete)
+            return;
+        /* Unpack before acknowledging: a full disk is the submitter's error
+           to see now, not a job that fails later. */
+        if (rm_slots_project_dir(self->slots, spec, project, sizeof project, &err) != 0)
+            goto fail;
+        char *submitter = strdup(r->who->name);
+        char *format = strdup(spec->format); /* "" keeps the file's own */
+        if (!submitter || !format) {
+            free(submitter);
+            free(format);
+            rm_err_set(&err, RM_ENOMEM, "out of memory");
+            goto fail;
+        }
+        free(spec->submitter);
+        free(spec->format);
+        spec->submitter = submitter;
+        spec->format = format;
+        spec->submitted_at = (int64_t)zclock_time();
+        if (spec->chunk == 0)
+            spec->chunk = 1;
+        if (rm_jobs_create(self->jobs, spec, &job, &created, &err) != 0)
+            goto fail;
+        zsys_info("job %s '%s' from %s: %u frame range(s), accepted", spec->job_id, spec->name,
+                  r->who->name, spec->frames.count);
+        rm_job_log(job, "submitted by %s: %s", r->who->name, spec->blend);
+    }
+    /* Acknowledged once a second node holds it: a node lost now loses
+       nothing that was acknowledged. */
+    rm_node_waiting_t *w = add_waiting(self, r->peer, r->msg->req, RM_MSG_SUBMIT);
+    if (!w) {
+        rm_err_set(&err, RM_EAGAIN, "this node is busy: submit again");
+        goto fail;
+    }
+    snprintf(w->job_id, sizeof w->job_id, "%s", rm_job_id(job));
+    w->deadline = zclock_mono() + SUBMIT_HOLD_MS;
+    if (rm_jobsync_replicate(self->jobsync, job, SUBMIT_HOLD_MS, on_job_held, self, &err) != 0) {
+        drop_waiting(self, self->nwaiting - 1);
+        goto fail;
+    }
+    return;
+fail:
+    zsys_warning("job %s from %s refused: %s", spec->job_id, r->who->name, err.msg);
+    rm_node_reply_error(self->mesh, r->peer, r->msg->req, err.code, err.msg);
+}
+
+static void handle_chunk_put(request_t *r)
+{
+    rm_chunk_t *chunk = &r->msg->u.chunk;
+    rm_err_t err;
+    if (rm_store_put(r->node->store, &chunk->hash, chunk->data.data, chunk->data.len, &err) != 0) {
+        zsys_warning("chunk from %s refused: %s", r->who->name, err.msg);
+        rm_node_reply_error(r->node->mesh, r->peer, r->msg->req, err.code, err.msg);
+        return;
+    }
+    rm_chunk_ref_t ok = {.hash = chunk->hash};
+    rm_node_reply(r->node->mesh, r->peer, RM_MSG_CHUNK_OK, r->msg->req, &ok);
+}
+
+static void on_chunk_fetched(void *arg, const rm_hash_t *hash, int status, const char *error)
+{
+    rm_node_ctx_t *self = arg;
+    for (size_t i = 0; i < self->nwaiting;) {
+        rm_node_waiting_t *w = &self->waiting[i];
+        if (w->type != RM_MSG_CHUNK_GET || memcmp(w->hash.b, hash->b, 32) != 0) {
+            i++;
+            continue;
+        }
+        rm_chunk_t chunk = {.hash = *hash};
+        rm_err_t err;
+        if (status != 0)
+            rm_node_reply_error(self->mesh, w->peer, w->req, (rm_code_t)status, error);
+        else if (rm_store_get(self->store, hash, &chunk.data.data, &chunk.data.len, &err) != 0)
+            rm_node_reply_error(self->mesh, w->peer, w->req, err.code, err.msg);
+        else
+            rm_node_reply(self->mesh, w->peer, RM_MSG_CHUNK_DATA, w->req, &chunk);
+        free(chunk.data.data);
+        drop_waiting(self, i);
+    }
+}
+
+/*  A client asks for a chunk this node lacks (an output rendered and kept
+    elsewhere): it is fetched from the members, then sent. */
+static bool proxy_chunk(request_t *r)
+{
+    rm_node_ctx_t *self = r->node;
+    const char *sources[16];
+    size_t n = rm_jobsync_sources(self->jobsync, NULL, sources, 16);
+    if (strcmp(r->who->role, RM_ROLE_NODE) == 0 || n == 0)
+        return false; /* nodes ask nodes themselves */
+    rm_node_waiting_t *w = add_waiting(self, r->peer, r->msg->req, RM_MSG_CHUNK_GET);
+    if (!w)
+        return false;
+    w->hash = r->msg->u.chunk_ref.hash;
+    rm_err_t err;
+    if (rm_xfer_fetch(self->xfer, &w->hash, false, sources, n, on_chunk_fetched, self, &err) != 0) {
+        drop_waiting(self, self->nwaiting - 1);
+        return false;
+    }
+    return true;
+}
+
+static void handle_chunk_get(request_t *r)
+{
+    rm_chunk_t chunk = {.hash = r->msg->u.chunk_ref.hash};
+    rm_err_t err;
+    if (rm_store_get(r->node->store, &chunk.hash, &chunk.data.data, &chunk.data.len, &err) != 0) {
+        if (err.code != RM_ENOTFOUND || !proxy_chunk(r))
+            rm_node_reply_error(r->node->mesh, r->peer, r->msg->req, err.code, err.msg);
+        return;
+    }
+    rm_node_reply(r->node->mesh, r->peer, RM_MSG_CHUNK_DATA, r->msg->req, &chunk);
+    free(chunk.data.data);
+}
+
+static void count_jobs(rm_node_ctx_t *self, rm_status_reply_t *s)
+{
+    for (size_t i = 0; i < rm_jobs_count(self->jobs); i++) {
+        const char *state = rm_job_state(rm_jobs_at(self->jobs, i));
+        if (strcmp(state, "queued") == 0)
+            s->jobs_queued++;
+        else if (strcmp(state, "rendering") == 0)
+            s->jobs_active++;
+        else if (strcmp(state, "done") == 0)
+            s->jobs_done++;
+        else
+            s->jobs_failed++;
+    }
+}
+
+static void handle_status(request_t *r)
+{
+    rm_node_ctx_t *self = r->node;
+    rm_status_reply_t s = {
+        .node = self->config.name,
+        .version = RM_VERSION,
+        .proto = RM_PROTO_VERSION,
+        .uptime_s = (zclock_time() - self->started) / 1000,
+        .coordinator = self->election.coordinator,
+        .epoch = self->election.coordinator_epoch,
+        .slots = rm_slots_count(self->slots),
+        .slots_busy = rm_slots_busy(self->slots),
+        .blender_ok = self->blender_ok,
+        .blender = self->blender,
+    };
+    count_jobs(self, &s);
+    rm_node_reply(self->mesh, r->peer, RM_MSG_STATUS_REPLY, r->msg->req, &s);
+}
+
+/*  The members as NODES shows them, this node's own capabilities live. */
+static int members_now(rm_node_ctx_t *self, rm_nodes_reply_t *nodes)
+{
+    if (rm_member_list(self->member, nodes, NULL) != 0)
+        return -1;
+    char *caps = strdup(self->caps);
+    if (nodes->nodes.count == 0 || !caps) {
+        free(caps);
+        return 0;
+    }
+    free(nodes->nodes.items[0].caps);
+    nodes->nodes.items[0].caps = caps;
+    nodes->nodes.items[0].blender_ok = self->blender_ok;
+    return 0;
+}
+
+/*  A job that no node can start says so (rm_caps_waiting). */
+static void note_waiting(const rm_job_t *job, rm_job_summary_t *s, const rm_nodes_reply_t *nodes)
+{
+    char why[512];
+    if (rm_job_finished(job))
+        return;
+    rm_caps_waiting(rm_job_spec(job), nodes->nodes.items, nodes->nodes.count, why, sizeof why);
+    char *copy = why[0] ? strdup(why) : NULL;
+    if (copy) {
+        free(s->waiting);
+        s->waiting = copy;
+    }
+}
+
+static void handle_jobs(request_t *r)
+{
+    rm_node_ctx_t *self = r->node;
+    size_t n = rm_jobs_count(self->jobs);
+    rm_jobs_reply_t reply = {0};
+    rm_err_t err;
+    reply.jobs.items = calloc(n ? n : 1, sizeof(rm_job_summary_t));
+    if (!reply.jobs.items) {
+        rm_node_reply_error(self->mesh, r->peer, r->msg->req, RM_ENOMEM, "out of memory");
+        return;
+    }
+    rm_nodes_reply_t nodes;
+    bool have_nodes = members_now(self, &nodes) == 0;
+    for (size_t i = 0; i < n; i++) {
+        rm_job_t *job = rm_jobs_at(self->jobs, i);
+        if (rm_job_summary(job, &reply.jobs.items[i], &err) != 0)
+            break;
+        if (have_nodes)
+            note_waiting(job, &reply.jobs.items[i], &nodes);
+        reply.jobs.count++;
+    }
+    if (have_nodes)
+        rm_codec_free(rm_msg_desc(RM_MSG_NODES_REPLY), &nodes);
+    rm_node_reply(self->mesh, r->peer, RM_MSG_JOBS_REPLY, r->msg->req, &reply);
+    rm_codec_free(rm_msg_desc(RM_MSG_JOBS_REPLY), &reply);
+}
+
+static rm_job_t *find_job(request_t *r, const char *job_id)
+{
+    rm_job_t *job = rm_jobs_find(r->node->jobs, job_id);
+    if (!job) {
+        char text[160];
+        snprintf(text, sizeof text, "no job %.64s on this node", job_id);
+        rm_node_reply_error(r->node->mesh, r->peer, r->msg->req, RM_ENOTFOUND, text);
+    }
+    return job;
+}
+
+static void handle_job_info(request_t *r)
+{
+    rm_job_t *job = find_job(r, r->msg->u.job_ref.job_id);
+    rm_job_reply_t reply;
+    rm_err_t err;
+    if (!job)
+        return;
+    if (rm_job_info(job, &reply, &err) != 0) {
+        rm_node_reply_error(r->node->mesh, r->peer, r->msg->req, err.code, err.msg);
+        return;
+    }
+    rm_nodes_reply_t nodes;
+    if (members_now(r->node, &nodes) == 0) {
+        note_waiting(job, &reply.summary, &nodes);
+        rm_codec_free(rm_msg_desc(RM_MSG_NODES_REPLY), &nodes);
+    }
+    rm_node_reply(r->node->mesh, r->peer, RM_MSG_JOB_REPLY, r->msg->req, &reply);
+    rm_codec_free(rm_msg_desc(RM_MSG_JOB_REPLY), &reply);
+}
+
+static void handle_nodes(request_t *r)
+{
+    rm_node_ctx_t *self = r->node;
+    rm_nodes_reply_t reply;
+    rm_err_t err;
+    if (rm_member_list(self->member, &reply, &err) != 0) {
+        rm_node_reply_error(self->mesh, r->peer, r->msg->req, err.code, err.msg);
+        return;
+    }
+    /* Entry 0 is this node: show its live state, not what it last gossiped. */
+    char rendering[200];
+    rm_member_meta_t meta;
+    rm_node_meta(self, &meta, rendering, sizeof rendering);
+    rm_node_info_t *me = &reply.nodes.items[0];
+    char *fresh[] = {strdup(self->config.role), strdup(rendering), strdup(self->blender),
+                     strdup(self->caps)};
+    if (reply.nodes.count > 0 && fresh[0] && fresh[1] && fresh[2] && fresh[3]) {
+        free(me->role);
+        free(me->rendering);
+        free(me->blender);
+        free(me->caps);
+        me->role = fresh[0];
+        me->rendering = fresh[1];
+        me->blender = fresh[2];
+        me->caps = fresh[3];
+        me->slots = meta.slots;
+        me->slots_busy = meta.slots_busy;
+        me->ms_per_frame = meta.ms_per_frame;
+        me->blender_ok = meta.blender_ok;
+    } else {
+        for (size_t i = 0; i < 4; i++)
+            free(fresh[i]);
+    }
+    rm_node_reply(self->mesh, r->peer, RM_MSG_NODES_REPLY, r->msg->req, &reply);
+    rm_codec_free(rm_msg_desc(RM_MSG_NODES_REPLY), &reply);
+}
+
+static void handle_cancel(request_t *r)
+{
+    rm_job_t *job = find_job(r, r->msg->u.job_ref.job_id);
+    rm_err_t err;
+    if (!job)
+        return;
+    if (rm_job_finished(job) && strcmp(rm_job_state(job), "canceled") != 0) {
+        rm_node_reply_ok(r->node->mesh, r->peer, r->msg->req, "job already finished");
+        return;
+    }
+    if (rm_job_cancel(job, &err) != 0) {
+        rm_node_reply_error(r->node->mesh, r->peer, r->msg->req, err.code, err.msg);
+        return;
+    }
+    rm_work_job_changed(r->node->work, job); /* its renders here stop; others hear it by sync */
+    rm_job_log(job, "cancelled by %s", r->who->name);
+    zsys_info("job %s cancelled by %s", rm_job_id(job), r->who->name);
+    rm_node_reply_ok(r->node->mesh, r->peer, r->msg->req, "cancelled");
+}
+
+/*  LOGS: the job's log, or a frame's Blender log from wherever it is
+    (rm_logs.h). */
+static void handle_logs(request_t *r)
+{
+    rm_job_t *job = find_job(r, r->msg->u.logs.job_id);
+    if (job)
+        rm_logs_server_request(r->node->logs, r->peer, r->who, r->msg->req, job, &r->msg->u.logs);
+}
+
+static void reply_watch(rm_node_ctx_t *self, zframe_t *peer, uint64_t req, rm_job_t *job)
+{
+    rm_job_summary_t summary;
+    rm_err_t err;
+    if (rm_job_summary(job, &summary, &err) != 0) {
+        rm_node_reply_error(self->mesh, peer, req, err.code, err.msg);
+        return;
+    }
+    rm_node_reply(self->mesh, peer, RM_MSG_WATCH_REPLY, req, &summary);
+    rm_codec_free(&rm_job_summary_desc, &summary);
+}
+
+static void handle_watch(request_t *r)
+{
+    rm_node_ctx_t *self = r->node;
+    rm_watch_t *w = &r->msg->u.watch;
+    rm_job_t *job = find_job(r, w->job_id);
+    if (!job)
+        return;
+    if (rm_job_version(job) != w->version || self->nwatches == RM_NODE_MAX_WATCHES) {
+        reply_watch(self, r->peer, r->msg->req, job);
+        return;
+    }
+    rm_node_watch_t *slot = &self->watches[self->nwatches++];
+    slot->peer = zframe_dup(r->peer);
+    slot->req = r->msg->req;
+    snprintf(slot->job_id, sizeof slot->job_id, "%s", w->job_id);
+    slot->version = w->version;
+    uint64_t timeout = w->timeout_ms < MAX_WATCH_MS ? w->timeout_ms : MAX_WATCH_MS;
+    slot->deadline = zclock_time() + (int64_t)timeout;
+}
+
+/*  Answers the watches whose job changed or whose time is up. */
+void rm_node_client_serve_watches(rm_node_ctx_t *self)
+{
+    int64_t now = zclock_time();
+    size_t kept = 0;
+    for (size_t i = 0; i < self->nwatches; i++) {
+        rm_node_watch_t *w = &self->watches[i];
+        rm_job_t *job = rm_jobs_find(self->jobs, w->job_id);
+        if (job && rm_job_version(job) == w->version && now < w->deadline) {
+            self->watches[kept++] = *w;
+            continue;
+        }
+        if (job)
+            reply_watch(self, w->peer, w->req, job);
+        zframe_destroy(&w->peer);
+    }
+    self->nwatches = kept;
+}
+
+static void handle_drain(request_t *r)
+{
+    rm_node_ctx_t *self = r->node;
+    const rm_drain_t *d = &r->msg->u.drain;
+    char text[RM_MAX_NAME + 64];
+    if (!d->node[0] || strcmp(d->node, self->config.name) == 0) {
+        rm_work_drain(self->work, d->hand_back);
+        snprintf(text, sizeof text, "%s is draining: %s, then it leaves", self->config.name,
+                 d->hand_back ? "handing its frames back" : "finishing its frames");
+        rm_node_reply_ok(self->mesh, r->peer, r->msg->req, text);
+        return;
+    }
+    if (strcmp(r->who->role, RM_ROLE_NODE) == 0) {
+        rm_node_reply_error(self->mesh, r->peer, r->msg->req, RM_EINVAL,
+                            "a node drains only itself");
+        return;
+    }
+    const char *addr = rm_member_addr_of(self->member, d->node);
+    const char *state = rm_member_state_of(self->member, d->node);
+    if (!addr) {
+        snprintf(text, sizeof text, "node %s is %s", d->node,
+                 state ? state : "not a member of this mesh");
+        rm_node_reply_error(self->mesh, r->peer, r->msg->req, state ? RM_EUNREACH : RM_ENOTFOUND,
+                            text);
+        return;
+    }
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    rm_err_t err;
+    rm_drain_t forward = {.node = d->node, .hand_back = d->hand_back};
+    if (rm_msg_encode(RM_MSG_DRAIN, 0, &forward, &buf, &len, &err) != 0 ||
+        rm_member_send(self->member, addr, buf, len, &err) != 0) {
+        rm_node_reply_error(self->mesh, r->peer, r->msg->req, err.code, err.msg);
+        free(buf);
+        return;
+    }
+    free(buf);
+    snprintf(text, sizeof text, "asked %s to drain", d->node);
+    rm_node_reply_ok(self->mesh, r->peer, r->msg->req, text);
+}
+
+static void handle_gossip(request_t *r)
+{
+    rm_member_gossip_in(r->node->member, r->peer, r->who, &r->msg->u.gossip);
+}
+
+/*  What clients (and nodes, for these types) ask of this node. */
+static void (*const client_requests[RM_MSG_TYPE_COUNT])(request_t *r) = {
+    [RM_MSG_SUBMIT] = handle_submit,       [RM_MSG_CHUNK_PUT] = handle_chunk_put,
+    [RM_MSG_CHUNK_GET] = handle_chunk_get, [RM_MSG_STATUS] = handle_status,
+    [RM_MSG_JOBS] = handle_jobs,           [RM_MSG_JOB_INFO] = handle_job_info,
+    [RM_MSG_NODES] = handle_nodes,         [RM_MSG_CANCEL] = handle_cancel,
+    [RM_MSG_LOGS] = handle_logs,           [RM_MSG_WATCH] = handle_watch,
+    [RM_MSG_GOSSIP] = handle_gossip,       [RM_MSG_DRAIN] = handle_drain,
+};
+
+static void dispatch(request_t *r)
+{
+    rm_msg_type_t type = r->msg->type;
+    if (type < RM_MSG_TYPE_COUNT && client_requests[type]) {
+        client_requests[type](r);
+        return;
+    }
+    char text[96];
+    snprintf(text, sizeof text, "a node does not take %s requests",
+             rm_msg_name(type) ? rm_msg_name(type) : "unknown");
+    rm_node_reply_error(r->node->mesh, r->peer, r->msg->req, RM_EPROTO, text);
+}
+
+void rm_node_client_handle(rm_node_ctx_t *self, zframe_t *peer, const rm_cred_t *who, rm_msg_t *msg)
+{
+    request_t r = {.node = self, .peer = peer, .who = who, .msg = msg};
+    dispatch(&r);
+}

@@ -1,0 +1,18 @@
+/*  rm_node_client: what clients (meshctl, and nodes asking as clients)
+    ask of a node on its main socket: SUBMIT and its chunks, STATUS, JOBS,
+    JOB_INFO, NODES, CANCEL, LOGS, WATCH, DRAIN; a table from message type
+    to handler. */
+#ifndef RM_NODE_CLIENT_H
+#define RM_NODE_CLIENT_H
+
+#include "rm_node_ctx.h"
+
+/*  Answers one request from `peer` (the ROUTER routing id) that `who`
+    sent; a type no handler takes gets ERROR EPROTO. */
+void rm_node_client_handle(rm_node_ctx_t *self, zframe_t *peer, const rm_cred_t *who,
+                           rm_msg_t *msg);
+
+/*  Answers WATCHes whose job changed or whose time ran out. */
+void rm_node_client_serve_watches(rm_node_ctx_t *self);
+
+#endif

@@ -1,0 +1,65 @@
+#include "rm_node_ctx.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+int rm_node_home_path(const rm_node_ctx_t *self, const char *name, char *out, size_t size,
+                      rm_err_t *err)
+{
+    if ((size_t)snprintf(out, size, "%s/%s", self->config.home, name) >= size)
+        return rm_err_set(err, RM_EINVAL, "home path too long");
+    return 0;
+}
+
+/*  What this node gossips about itself, from its live state. */
+void rm_node_meta(rm_node_ctx_t *self, rm_member_meta_t *meta, char *rendering, size_t size)
+{
+    rm_slots_describe(self->slots, rendering, size);
+    *meta = (rm_member_meta_t){
+        .role = self->config.role,
+        .slots = rm_slots_count(self->slots),
+        .slots_busy = rm_slots_busy(self->slots),
+        .ms_per_frame = rm_slots_ms_per_frame(self->slots),
+        .blender_ok = self->blender_ok,
+        .blender = self->blender,
+        .caps = self->caps,
+        .rendering = rendering,
+        .epoch = self->election.epoch,
+        .acting = self->election.acting,
+        .draining = self->work && rm_work_draining(self->work),
+    };
+}
+
+void rm_node_reply(zsock_t *sock, zframe_t *peer, rm_msg_type_t type, uint64_t req,
+                   const void *body)
+{
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    rm_err_t err;
+    if (rm_msg_encode(type, req, body, &buf, &len, &err) != 0) {
+        zsys_error("cannot encode %s: %s", rm_msg_name(type), err.msg);
+        rm_msg_encode_error(req, err.code, err.msg, &buf, &len, NULL);
+        if (!buf)
+            return;
+    }
+    zmsg_t *msg = zmsg_new();
+    zmsg_append(msg, &(zframe_t *){zframe_dup(peer)});
+    zmsg_addmem(msg, buf, len);
+    free(buf);
+    /* A peer that went away loses its reply; nothing else depends on it. */
+    zmsg_send(&msg, sock);
+    zmsg_destroy(&msg);
+}
+
+void rm_node_reply_error(zsock_t *sock, zframe_t *peer, uint64_t req, rm_code_t code,
+                         const char *text)
+{
+    rm_error_msg_t body = {.code = code, .message = (char *)text};
+    rm_node_reply(sock, peer, RM_MSG_ERROR, req, &body);
+}
+
+void rm_node_reply_ok(zsock_t *sock, zframe_t *peer, uint64_t req, const char *text)
+{
+    rm_ok_t body = {.message = (char *)text};
+    rm_node_reply(sock, peer, RM_MSG_OK, req, &body);
+}

@@ -1,0 +1,103 @@
+/*  rm_node_ctx: the node's state, one struct shared by the node loop
+    (rm_node.c) and the parts it hands events to: start-up and shutdown
+    (rm_node_start), the door (rm_node_door) and client requests
+    (rm_node_client).  Only the node actor's thread touches it. */
+#ifndef RM_NODE_CTX_H
+#define RM_NODE_CTX_H
+
+#include <czmq.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "rm_blender.h"
+#include "rm_cred.h"
+#include "rm_handover.h"
+#include "rm_jobs.h"
+#include "rm_jobsync.h"
+#include "rm_logs.h"
+#include "rm_member.h"
+#include "rm_roster.h"
+#include "rm_sched.h"
+#include "rm_slots.h"
+#include "rm_store.h"
+#include "rm_work.h"
+#include "rm_xfer.h"
+#include "rm_door_watch.h"
+#include "rm_zap.h"
+#include "rm_config.h"
+
+#define RM_NODE_MAX_WATCHES 1024
+#define RM_NODE_MAX_WAITING 1024 /* client requests waiting on the mesh */
+
+typedef struct {
+    zframe_t *peer; /* routing id */
+    uint64_t req;
+    char job_id[65];
+    uint64_t version;
+    int64_t deadline;
+} rm_node_watch_t;
+
+/*  A client request answered later: a submission waiting for a second node
+    to hold its job, or a chunk fetched from the mesh for it. */
+typedef struct {
+    zframe_t *peer;
+    uint64_t req;
+    rm_msg_type_t type;
+    char job_id[65];
+    rm_hash_t hash;
+    int64_t deadline; /* SUBMIT: when its own wait for a second node ends */
+} rm_node_waiting_t;
+
+/*  The actor's state: everything the node holds. */
+typedef struct {
+    zsock_t *pipe;
+    rm_config_t config;
+    rm_token_t token;
+    rm_cred_t cred; /* our own, verified */
+    zsock_t *zap;
+    zsock_t *door;
+    zsock_t *mesh;
+    rm_door_watch_t *watch; /* failed handshakes on door and mesh */
+    zpoller_t *poller;
+    rm_roster_t *roster;
+    rm_store_t *store;
+    rm_jobs_t *jobs;
+    rm_slots_t *slots;
+    rm_member_t *member;
+    rm_xfer_t *xfer;
+    rm_jobsync_t *jobsync;
+    rm_sched_t *sched;
+    rm_work_t *work;
+    rm_handover_t *handover; /* leaving: finished outputs go to members that stay */
+    rm_logs_server_t *logs;
+    rm_election_t election;
+    rm_refusals_t refusals; /* rate of refusal log lines */
+    bool blender_ok;
+    char blender[512];
+    char caps[RM_MAX_NAME]; /* what this Blender can do that jobs may require */
+    int64_t started;
+    rm_node_watch_t watches[RM_NODE_MAX_WATCHES];
+    size_t nwatches;
+    rm_node_waiting_t waiting[RM_NODE_MAX_WAITING];
+    size_t nwaiting;
+    bool terminated;
+    int64_t hand_back_until; /* SIGTERM: 0, or when to leave anyway */
+    bool drained;            /* left after draining: meshd exits 0 */
+} rm_node_ctx_t;
+
+/*  HOME/name into out; RM_EINVAL if it does not fit. */
+int rm_node_home_path(const rm_node_ctx_t *self, const char *name, char *out, size_t size,
+                      rm_err_t *err);
+
+/*  What this node gossips about itself; `rendering` (size bytes) holds
+    the text meta->rendering points to. */
+void rm_node_meta(rm_node_ctx_t *self, rm_member_meta_t *meta, char *rendering, size_t size);
+
+/*  Replies to `peer` on the ROUTER `sock` (the frame is copied). */
+void rm_node_reply(zsock_t *sock, zframe_t *peer, rm_msg_type_t type, uint64_t req,
+                   const void *body);
+void rm_node_reply_error(zsock_t *sock, zframe_t *peer, uint64_t req, rm_code_t code,
+                         const char *text);
+void rm_node_reply_ok(zsock_t *sock, zframe_t *peer, uint64_t req, const char *text);
+
+#endif

@@ -1,0 +1,80 @@
+#include "rm_node_door.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+int rm_node_door_key(zframe_t *frame, uint8_t key[32])
+{
+    const char *user = zframe_meta(frame, "User-Id");
+    if (!user || strlen(user) != 40 || !zmq_z85_decode(key, user))
+        return -1;
+    return 0;
+}
+
+void rm_node_door_handle(rm_node_ctx_t *self)
+{
+    zmsg_t *in = zmsg_recv(self->door);
+    if (!in)
+        return;
+    zframe_t *peer = zmsg_pop(in);
+    zframe_t *payload = zmsg_pop(in);
+    const char *address = payload ? zframe_meta(payload, "Peer-Address") : NULL;
+    uint8_t key[32];
+    rm_msg_t msg;
+    rm_cred_t cred = {0};
+    rm_err_t err;
+    memset(&msg, 0, sizeof msg);
+    if (!peer || !payload || zmsg_size(in) != 0 || rm_node_door_key(payload, key) != 0) {
+        if (rm_refusal_log_ok(&self->refusals))
+            zsys_warning("door: refused a malformed message from %s", address ? address : "?");
+        goto out;
+    }
+    if (rm_msg_decode(zframe_data(payload), zframe_size(payload), &msg, &err) != 0) {
+        if (rm_refusal_log_ok(&self->refusals))
+            zsys_warning("door: refused a malformed message from %s: %s", address ? address : "?",
+                         err.msg);
+        goto out;
+    }
+    if (msg.type != RM_MSG_HELLO) {
+        if (rm_refusal_log_ok(&self->refusals))
+            zsys_warning("door: refused %s from %s: only HELLO is accepted here",
+                         rm_msg_name(msg.type), address ? address : "?");
+        goto out;
+    }
+    if (rm_cred_verify(msg.u.hello.credential.data, msg.u.hello.credential.len,
+                       self->token.mesh_pk.b, (int64_t)time(NULL), &cred, &err) != 0) {
+        char z85[41];
+        rm_key_z85(key, z85);
+        if (rm_refusal_log_ok(&self->refusals))
+            zsys_warning("door: refused %s (key %s): %s", address ? address : "?", z85, err.msg);
+        goto out;
+    }
+    if (memcmp(cred.curve_pk.b, key, 32) != 0) {
+        if (rm_refusal_log_ok(&self->refusals))
+            zsys_warning("door: refused %s: credential of '%s' belongs to another CURVE key",
+                         address ? address : "?", cred.name);
+        goto out;
+    }
+    bool known = rm_roster_find(self->roster, key, (int64_t)time(NULL)) != NULL;
+    if (rm_roster_add(self->roster, &cred, msg.u.hello.credential.data, msg.u.hello.credential.len,
+                      &err) != 0) {
+        zsys_error("door: %s", err.msg);
+        goto out;
+    }
+    char roster_path[1100];
+    if (!known && rm_node_home_path(self, "roster", roster_path, sizeof roster_path, &err) == 0 &&
+        rm_roster_save(self->roster, roster_path, &err) != 0)
+        zsys_warning("cannot save the roster: %s", err.msg); /* peers knock again */
+    zsys_info("door: admitted %s '%s' from %s", cred.role, cred.name, address ? address : "?");
+    rm_welcome_t welcome = {
+        .proto = RM_PROTO_VERSION, .credential = self->token.credential, .node = self->config.name};
+    rm_node_reply(self->door, peer, RM_MSG_WELCOME, msg.req, &welcome);
+out:
+    rm_codec_free(&rm_cred_desc, &cred);
+    rm_msg_free(&msg);
+    zframe_destroy(&peer);
+    zframe_destroy(&payload);
+    zmsg_destroy(&in);
+}

@@ -1,0 +1,273 @@
+#include "rm_node_start.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "rm_caps.h"
+#include "rm_zap.h"
+
+#define DOOR_RCVHWM 16
+#define DOOR_MAX_MSG 8192 /* a HELLO is a few hundred bytes */
+
+/*  The token given with --token becomes the node's identity; later starts
+    may omit it. */
+static int load_identity(rm_node_ctx_t *self, rm_err_t *err)
+{
+    char identity[1100];
+    if (rm_node_home_path(self, "identity.token", identity, sizeof identity, err) != 0)
+        return -1;
+    const char *src = self->config.token[0] ? self->config.token : identity;
+    if (rm_token_load(src, &self->token, err) != 0)
+        return -1;
+    if (rm_cred_verify(self->token.credential.data, self->token.credential.len,
+                       self->token.mesh_pk.b, (int64_t)time(NULL), &self->cred, err) != 0)
+        return rm_err_prefix(err, "token %s: ", src);
+    if (strcmp(self->cred.role, RM_ROLE_NODE) != 0)
+        return rm_err_set(err, RM_EAUTH,
+                          "token %s is for a %s, not a node (meshctl invite --role node)", src,
+                          self->cred.role);
+    if (self->config.token[0] && rm_token_save(identity, &self->token, err) != 0)
+        return -1;
+    /* Members, the election and every peer know a node by its credential's
+       name: a second name would split its identity. */
+    if (self->config.name[0] && strcmp(self->config.name, self->cred.name) != 0)
+        return rm_err_set(err, RM_EINVAL,
+                          "name '%s' (--name or meshd.conf) is not the name in the token, '%s': "
+                          "drop it, or invite the node under that name",
+                          self->config.name, self->cred.name);
+    snprintf(self->config.name, sizeof self->config.name, "%s", self->cred.name);
+    return 0;
+}
+
+static zsock_t *curve_router(const uint8_t pk[32], const uint8_t sk[32], const char *domain)
+{
+    zsock_t *sock = zsock_new(ZMQ_ROUTER);
+    if (!sock)
+        return NULL;
+    zsock_set_zap_domain(sock, domain);
+    zsock_set_curve_server(sock, 1);
+    zsock_set_curve_publickey_bin(sock, pk);
+    zsock_set_curve_secretkey_bin(sock, sk);
+    zsock_set_maxmsgsize(sock, RM_MAX_MSG_SIZE);
+    zsock_set_router_mandatory(sock, 1);
+    zsock_set_linger(sock, 0);
+    zsock_set_sndtimeo(sock, 0);
+    return sock;
+}
+
+static int bind_sockets(rm_node_ctx_t *self, rm_err_t *err)
+{
+    char host[256];
+    int port;
+    if (rm_endpoint_parse(self->config.listen, host, sizeof host, &port, err) != 0)
+        return -1;
+    /* The ZAP handler first: a CURVE socket bound without one admits anyone. */
+    self->zap = rm_zap_bind(err);
+    if (!self->zap)
+        return -1;
+    uint8_t door_pk[32], door_sk[32];
+    rm_door_keypair(self->token.mesh_pk.b, door_pk, door_sk);
+    self->door = curve_router(door_pk, door_sk, RM_ZAP_DOMAIN_DOOR);
+    if (self->door) {
+        /* Anyone with the mesh public key reaches the door: it takes only
+           small HELLOs, and few at a time. */
+        zsock_set_maxmsgsize(self->door, DOOR_MAX_MSG);
+        zsock_set_rcvhwm(self->door, DOOR_RCVHWM);
+    }
+    self->mesh = curve_router(self->token.curve_pk.b, self->token.curve_sk.b, RM_ZAP_DOMAIN_MESH);
+    if (!self->door || !self->mesh)
+        return rm_err_set(err, RM_EIO, "cannot create sockets");
+    if (zsock_bind(self->mesh, "tcp://%s:%d", host, port) < 0)
+        return rm_err_set(err, RM_EIO, "cannot listen on tcp://%s:%d: %s", host, port,
+                          zmq_strerror(zmq_errno()));
+    if (zsock_bind(self->door, "tcp://%s:%d", host, port + 1) < 0)
+        return rm_err_set(err, RM_EIO, "cannot listen on tcp://%s:%d (the door): %s", host,
+                          port + 1, zmq_strerror(zmq_errno()));
+    return 0;
+}
+
+static void probe_blender(rm_node_ctx_t *self)
+{
+    rm_err_t err;
+    if (rm_blender_probe(self->config.blender, self->blender, sizeof self->blender, &err) == 0) {
+        self->blender_ok = true;
+        /* Without an answer the node takes no job that requires anything. */
+        if (rm_blender_caps(self->config.blender, self->caps, sizeof self->caps, &err) != 0)
+            zsys_warning("%s: %s; jobs that require denoising go to other nodes", self->config.name,
+                         err.msg);
+        zsys_info("%s renders with %s (%s), %llu slot(s), can: %s", self->config.name,
+                  self->blender, self->config.blender, (unsigned long long)self->config.slots,
+                  self->caps[0] ? self->caps : "(nothing optional)");
+        return;
+    }
+    self->blender_ok = false;
+    snprintf(self->blender, sizeof self->blender, "%s", err.msg);
+    zsys_error("%s: this node will not render: %s", self->config.name, err.msg);
+}
+
+/*  The address other members reach this node at. */
+static int advertised_address(const rm_config_t *config, char *out, size_t size, rm_err_t *err)
+{
+    char host[256];
+    int port;
+    if (config->no_inbound) {
+        snprintf(out, size, "nat:%s", config->name);
+        return 0;
+    }
+    const char *addr = config->advertise[0] ? config->advertise : config->listen;
+    if (rm_endpoint_parse(addr, host, sizeof host, &port, err) != 0)
+        return rm_err_prefix(err, "advertise: ");
+    if (strcmp(host, "*") == 0 || strcmp(host, "0.0.0.0") == 0)
+        return rm_err_set(err, RM_EINVAL,
+                          "listening on %s: give --advertise tcp://HOST:PORT, the address other "
+                          "nodes reach this one at",
+                          config->listen);
+    snprintf(out, size, "%s", addr);
+    return 0;
+}
+
+static void load_epoch(rm_node_ctx_t *self)
+{
+    char path[1100];
+    uint8_t *data = NULL;
+    size_t len = 0;
+    unsigned long long epoch = 0;
+    if (rm_node_home_path(self, "epoch", path, sizeof path, NULL) != 0 || access(path, F_OK) != 0)
+        return;
+    if (rm_secret_read(path, &data, &len, 32, NULL) == 0 &&
+        sscanf((const char *)data, "%llu", &epoch) == 1)
+        self->election.epoch = epoch;
+    free(data);
+}
+
+static int start_membership(rm_node_ctx_t *self, rm_err_t *err)
+{
+    load_epoch(self);
+    char addr[300];
+    if (advertised_address(&self->config, addr, sizeof addr, err) != 0)
+        return -1;
+    self->member = rm_member_new(&self->config, &self->token, self->cred.name, addr, self->mesh,
+                                 self->poller, err);
+    if (!self->member)
+        return -1;
+    if (self->config.join[0] && rm_member_join(self->member, self->config.join, err) != 0)
+        return rm_err_prefix(err, "--join %s: ", self->config.join);
+    return 0;
+}
+
+static int xfer_send(void *arg, const char *addr, const uint8_t *data, size_t len)
+{
+    rm_node_ctx_t *self = arg;
+    return rm_member_send(self->member, addr, data, len, NULL);
+}
+
+/*  Replication, transfers, scheduling and the worker: the mesh's job side. */
+static int start_mesh_work(rm_node_ctx_t *self, rm_err_t *err)
+{
+    if (!(self->xfer = rm_xfer_new(self->store, xfer_send, self, err)) ||
+        !(self->jobsync = rm_jobsync_new(self->jobs, self->member, self->xfer, self->store, err)) ||
+        !(self->sched = rm_sched_new(self->jobs, self->config.max_attempts, err)) ||
+        !(self->work =
+              rm_work_new(&self->config, self->config.name, self->jobs, self->slots, self->sched,
+                          self->jobsync, self->member, self->xfer, &self->election, err)) ||
+        !(self->logs = rm_logs_server_new(self->config.name, self->mesh, self->store, self->member,
+                                          self->jobsync, self->xfer, err)))
+        return -1;
+    if (!(self->handover =
+              rm_handover_new(self->config.name, self->jobs, self->store, self->member)))
+        return rm_err_set(err, RM_ENOMEM, "out of memory");
+    rm_work_set_caps(self->work, self->caps);
+    return 0;
+}
+
+int rm_node_start(rm_node_ctx_t *self, const rm_config_t *config, rm_err_t *err)
+{
+    char path[1100];
+    self->config = *config;
+    self->started = zclock_time();
+    if (mkdir(self->config.home, 0700) != 0 && errno != EEXIST)
+        return rm_err_set(err, rm_err_from_errno(errno), "cannot create %s: %s", self->config.home,
+                          strerror(errno));
+    /* Blender runs in other directories: every path handed to it is absolute. */
+    char *home = realpath(config->home, NULL);
+    if (!home || strlen(home) >= sizeof self->config.home) {
+        free(home);
+        return rm_err_set(err, RM_EINVAL, "cannot resolve home %s", config->home);
+    }
+    snprintf(self->config.home, sizeof self->config.home, "%s", home);
+    free(home);
+    if (load_identity(self, err) != 0)
+        return -1;
+    if (!(self->roster = rm_roster_new()))
+        return rm_err_set(err, RM_ENOMEM, "out of memory");
+    if (rm_node_home_path(self, "roster", path, sizeof path, err) != 0)
+        return -1;
+    rm_err_t roster_err;
+    /* The roster is a cache of credentials peers present again at the door. */
+    if (rm_roster_load(self->roster, path, self->token.mesh_pk.b, (int64_t)time(NULL),
+                       &roster_err) != 0)
+        zsys_warning("starting with an empty roster: %s", roster_err.msg);
+    if (rm_node_home_path(self, "chunks", path, sizeof path, err) != 0 ||
+        !(self->store = rm_store_new(path, err)))
+        return -1;
+    if (rm_node_home_path(self, "jobs", path, sizeof path, err) != 0 ||
+        !(self->jobs = rm_jobs_new(path, err)))
+        return -1;
+    probe_blender(self);
+    if (rm_node_home_path(self, "projects", path, sizeof path, err) != 0 ||
+        !(self->slots = rm_slots_new(&self->config, self->config.name, self->blender_ok, self->jobs,
+                                     self->store, path, err)))
+        return -1;
+    if (bind_sockets(self, err) != 0)
+        return -1;
+    if (!(self->watch = rm_door_watch_new(self->door, self->mesh, err)))
+        return -1;
+    self->poller = zpoller_new(self->pipe, self->zap, self->door, self->mesh,
+                               rm_door_watch_actor(self->watch), NULL);
+    if (!self->poller)
+        return rm_err_set(err, RM_ENOMEM, "out of memory");
+    /* Signals are meshd's to handle (it asks for a hand-back): the loop
+       must keep polling after one. */
+    zpoller_set_nonstop(self->poller, true);
+    rm_slots_poll_on(self->slots, self->poller);
+    if (start_membership(self, err) != 0 || start_mesh_work(self, err) != 0)
+        return -1;
+    zsys_info("%s listening on %s (door on port+1), %zu job(s) on disk", self->config.name,
+              self->config.listen, rm_jobs_count(self->jobs));
+    return 0;
+}
+
+void rm_node_stop(rm_node_ctx_t *self)
+{
+    if (self->jobsync)
+        rm_jobsync_flush(self->jobsync); /* what changed last goes out before we go */
+    rm_work_destroy(&self->work);
+    rm_handover_destroy(&self->handover);
+    rm_sched_destroy(&self->sched);
+    rm_xfer_destroy(&self->xfer); /* no callbacks after this */
+    rm_logs_server_destroy(&self->logs);
+    rm_jobsync_destroy(&self->jobsync);
+    for (size_t i = 0; i < self->nwaiting; i++)
+        zframe_destroy(&self->waiting[i].peer);
+    rm_member_destroy(&self->member);
+    for (size_t i = 0; i < self->nwatches; i++)
+        zframe_destroy(&self->watches[i].peer);
+    zpoller_destroy(&self->poller);
+    if (self->slots)
+        rm_slots_flush(self->slots); /* rendered frames are kept, not rendered again */
+    rm_slots_destroy(&self->slots);
+    rm_door_watch_destroy(&self->watch); /* before the sockets it watches */
+    zsock_destroy(&self->mesh);
+    zsock_destroy(&self->door);
+    zsock_destroy(&self->zap);
+    rm_jobs_destroy(&self->jobs);
+    rm_store_destroy(&self->store);
+    rm_roster_destroy(&self->roster);
+    rm_codec_free(&rm_cred_desc, &self->cred);
+    rm_token_free(&self->token);
+}
