@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "rm_blender_probe.h"
 #include "rm_caps.h"
 #include "rm_zap.h"
 
@@ -94,10 +95,11 @@ static int bind_sockets(rm_node_ctx_t *self, rm_err_t *err)
 static void probe_blender(rm_node_ctx_t *self)
 {
     rm_err_t err;
-    if (rm_blender_probe(self->config.blender, self->blender, sizeof self->blender, &err) == 0) {
+    if (rm_blender_probe_version(self->config.blender, self->blender, sizeof self->blender, &err) ==
+        0) {
         self->blender_ok = true;
         /* Without an answer the node takes no job that requires anything. */
-        if (rm_blender_caps(self->config.blender, self->caps, sizeof self->caps, &err) != 0)
+        if (rm_blender_probe_caps(self->config.blender, self->caps, sizeof self->caps, &err) != 0)
             zsys_warning("%s: %s; jobs that require denoising go to other nodes", self->config.name,
                          err.msg);
         zsys_info("%s renders with %s (%s), %llu slot(s), can: %s", self->config.name,

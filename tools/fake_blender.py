@@ -13,8 +13,8 @@ Use it wherever meshd expects Blender:
     meshd --blender /path/to/tools/fake_blender.py ...
 
 It answers `--version` like Blender, and when started the way a render slot
-starts Blender with node/render/blender_driver.py (see build_args in
-node/render/rm_blender.c):
+starts Blender with node/render/blender_driver.py (see rm_blender_args_new
+in node/render/rm_blender_args.c):
 
     fake_blender.py -b --factory-startup [-t N] (--disable-autoexec |
         --enable-autoexec) FILE.blend --python-exit-code 2 --python DRIVER -- \
@@ -500,7 +500,7 @@ def main(argv):
         return 0
     say("%s" % VERSION_LINE)
     if opts["python_expr"] is not None and "RM_CAPS" in opts["python_expr"]:
-        # meshd asks what this Blender can do (rm_blender_caps).
+        # meshd asks what this Blender can do (rm_blender_probe_caps).
         say("RM_CAPS %s" % os.environ.get("RM_FAKE_CAPS", ""))
         return 0
     if opts["python_expr"] is not None:

@@ -1,6 +1,7 @@
 """rendermesh's Blender driver: renders frames inside a kept-alive Blender.
 
-Run by a render slot (node/render/rm_blender.c) as
+Run by a render slot (node/render/rm_blender.c, its command line from
+rm_blender_args.c) as
 
     blender -b --factory-startup (--disable-autoexec | --enable-autoexec) FILE.blend \
         --python-exit-code 2 --python blender_driver.py -- \

@@ -23,7 +23,7 @@
 
 typedef struct {
     const char *blender;   /* absolute path, or a name looked up on PATH */
-    const char *driver;    /* blender_driver.py; NULL = rm_blender_driver_path () */
+    const char *driver;    /* blender_driver.py; NULL = rm_blender_probe_driver () */
     int index;             /* slot number, for logs */
     int threads;           /* Blender's -t; 0 = Blender's default (all cores) */
     int startup_timeout_s; /* scene load + driver "ready"; 0 = 120 s; the
@@ -33,20 +33,5 @@ typedef struct {
 /*  Starts a slot.  Strings in config are copied.  NULL if config lacks the
     Blender path.  Destroy with zactor_destroy (kills Blender). */
 zactor_t *rm_slot_new(const rm_slot_config_t *config);
-
-/*  Runs `blender --version` (10 s limit) and copies its version line
-    ("Blender 3.4.1") to version.  Errors: "blender not found at PATH",
-    "blender at PATH failed: ...". */
-int rm_blender_probe(const char *blender, char *version, size_t size, rm_err_t *err);
-
-/*  Asks Blender (a background run, 10 s limit) what its build can do that
-    a job may require, as space-separated words: "denoise" when Cycles has
-    OpenImageDenoise; "" when it has none of them. */
-int rm_blender_caps(const char *blender, char *caps, size_t size, rm_err_t *err);
-
-/*  Finds blender_driver.py: the source tree's copy if present (developers),
-    else the installed one, else ../share/rendermesh/ beside the running
-    executable. */
-int rm_blender_driver_path(char *path, size_t size, rm_err_t *err);
 
 #endif

@@ -187,7 +187,8 @@ int rm_slot_send_task_failed(void *pipe, const char *job_id, const char *reason,
 int rm_slot_send_task_canceled(void *pipe, const char *job_id);
 
 /*  A decimal number at the start of s (no sign, no space); *end is set
-    after it.  Shared with rm_blender's parsing of Blender's output. */
+    after it.  Shared with rm_blender_output's parsing of Blender's output
+    and rm_blender_tmpdir's of its dir names. */
 bool rm_slot_parse_u64_prefix(const char *s, uint64_t *out, char **end);
 
 #endif

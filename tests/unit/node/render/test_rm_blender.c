@@ -1,7 +1,8 @@
 /*  Tests of the render slot with the real Blender (/usr/bin/blender) on a
     tiny scene made at start by tools/make_sample_scene.py, plus fake
     Blenders (shell scripts) for crashes and for a driver that cannot serve.
-    The pipe messages alone are tested in test_rm_slot_msg.c. */
+    The pipe messages alone are tested in test_rm_slot_msg.c, probing
+    Blender in test_rm_blender_probe.c. */
 #include "rm_blender.h"
 #include "rm_test.h"
 
@@ -343,25 +344,6 @@ static void test_fallback(const fixture_t *fx)
     zactor_destroy(&slot);
 }
 
-/*  (g) probing Blender. */
-static void test_probe(const fixture_t *fx)
-{
-    char version[64], fake[128];
-    rm_err_t err;
-    CHECK(rm_blender_probe(BLENDER, version, sizeof version, &err) == 0);
-    CHECK_MSG(strncmp(version, "Blender 3.", 10) == 0, "version %s", version);
-    printf("probe: %s\n", version);
-    CHECK(rm_blender_probe("/nonexistent/blender", version, sizeof version, &err) == -1);
-    CHECK_MSG(err.code == RM_EBLENDER &&
-                  strstr(err.msg, "blender not found at /nonexistent/blender"),
-              "%s", err.msg);
-    snprintf(fake, sizeof fake, "%s/broken.sh", fx->dir);
-    write_script(fake, "#!/bin/sh\necho 'cannot open libfoo.so' >&2\nexit 1\n");
-    CHECK(rm_blender_probe(fake, version, sizeof version, &err) == -1);
-    CHECK_MSG(strstr(err.msg, "failed: Blender exited with status 1: cannot open libfoo.so"), "%s",
-              err.msg);
-}
-
 static int setup(fixture_t *fx)
 {
     const char *src = getenv("RM_SOURCE_DIR");
@@ -416,7 +398,6 @@ int main(void)
     zactor_destroy(&slot);
     test_crash(&fx);
     test_fallback(&fx);
-    test_probe(&fx);
     printf("all slot tests took %" PRId64 " ms\n", zclock_mono() - start);
     zdir_t *dir = zdir_new(fx.dir, NULL);
     if (dir && !rm_test_failures)
