@@ -54,19 +54,27 @@ need_blender() {
   command -v blender >/dev/null 2>&1 || skip "needs Blender on PATH"
 }
 
-# A TCP port that is free, with port+1 free too (the door).
+# free_port VAR: sets VAR to a port P such that P and P+1 (the door) are
+# below the ephemeral range, free to bind now, and held by no other test on
+# this machine: this shell keeps a lock on each (flock on
+# /tmp/rm-test-ports/PORT.lock, as the unit tests' rm_test_ports) until it
+# exits, so two test runs at once never pick the same port.
 free_port() {
-  python3 - <<'PY'
-import random, socket
-for _ in range(200):
-    p = random.randint(20000, 60000)
-    try:
-        for q in (p, p + 1):
-            s = socket.socket(); s.bind(("127.0.0.1", q)); s.close()
-        print(p); break
-    except OSError:
-        pass
-PY
+  local _fp_var=$1 _fp_p _fp_a _fp_b
+  mkdir -p /tmp/rm-test-ports && chmod 1777 /tmp/rm-test-ports 2>/dev/null || true
+  for _ in $(seq 1 200); do
+    _fp_p=$((20000 + RANDOM % 12000))
+    exec {_fp_a}>>"/tmp/rm-test-ports/$_fp_p.lock" {_fp_b}>>"/tmp/rm-test-ports/$((_fp_p + 1)).lock"
+    if flock -n "$_fp_a" && flock -n "$_fp_b" && python3 -c '
+import socket, sys
+for q in sys.argv[1:]:
+    s = socket.socket(); s.bind(("127.0.0.1", int(q))); s.close()' "$_fp_p" $((_fp_p + 1)) 2>/dev/null; then
+      printf -v "$_fp_var" %s "$_fp_p"
+      return 0
+    fi
+    exec {_fp_a}>&- {_fp_b}>&-
+  done
+  fail "no free pair of ports in 200 tries"
 }
 
 # The test scene: 24 frames, tiny and fast, generated once per build dir.

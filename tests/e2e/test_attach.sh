@@ -24,7 +24,7 @@ blender -b --factory-startup --python "$RM_SOURCE_DIR/tools/make_sample_scene.py
 # Move the project: only relative paths can still work.
 mv "$T/proj" "$T/moved"
 
-port=$(free_port)
+free_port port
 export MESH_ADDR="tcp://127.0.0.1:$port"
 mesh_init
 start_node n1 "$port"

@@ -18,7 +18,7 @@ blender -b --factory-startup --python-exit-code 1 --python "$here/make_studio.py
   fail "cannot make the studio layout"
 [ -L "$S/shots/sh010/maps" ] || fail "the maps folder should be a symlink"
 
-port=$(free_port)
+free_port port
 export MESH_ADDR="tcp://127.0.0.1:$port"
 mesh_init
 # The node must find every file in the project, never in the artist's folder.

@@ -11,7 +11,7 @@ export RM_FAKE_GATE="$T/gate" RM_FAKE_FRAME_MS=100
 mkdir -p "$RM_FAKE_GATE"
 scene="$T/scene.blend"
 printf 'BLENDER-v304RENDERHEAD-not-a-real-scene' >"$scene"
-port=$(free_port)
+free_port port
 export MESH_ADDR="tcp://127.0.0.1:$port"
 mesh_init
 mkdir -p "$T/full"

@@ -28,7 +28,7 @@ version=$("$FAKE" --version) || fail "fake --version failed"
 [ "${version%%$'\n'*}" = "Blender 3.4.1 (fake: rendermesh synthetic renderer)" ] ||
   fail "fake --version: $version"
 
-port=$(free_port)
+free_port port
 export MESH_ADDR="tcp://127.0.0.1:$port"
 mesh_init
 start_node n1 "$port" --slots "$SLOTS" --blender "$FAKE"

@@ -16,8 +16,8 @@ proj="$T/proj"
 blender -b --factory-startup --python "$RM_SOURCE_DIR/tests/e2e/make_fidelity_scene.py" -- \
   "$proj/shot.blend" "$T/abs" >"$T/make.out" 2>&1 || fail "cannot make the scene: $(tail "$T/make.out")"
 
-p1=$(free_port)
-p2=$(free_port)
+free_port p1
+free_port p2
 export MESH_ADDR="tcp://127.0.0.1:$p1"
 mesh_init
 start_node n1 "$p1" --slots 1

@@ -9,7 +9,7 @@ source "$(dirname "$0")/lib.sh"
 LOGS_PER_WINDOW=20 # node/membership/rm_zap.h RM_REFUSAL_LOGS per RM_REFUSAL_WINDOW_MS
 FAKE="$RM_SOURCE_DIR/tools/fake_blender.py"
 export MESH_BLENDER="$FAKE" # meshctl scans the fake scene with it too
-port=$(free_port)
+free_port port
 export MESH_ADDR="tcp://127.0.0.1:$port"
 mesh_init
 start_node n1 "$port" --blender "$FAKE"

@@ -26,7 +26,7 @@ ctl() {
   "$MESHCTL" --mesh "$(addr "$n")" "$@"
 }
 mesh_init
-for n in n1 n2 n3 n4; do PORT[$n]=$(free_port); done
+for n in n1 n2 n3 n4; do free_port "PORT[$n]"; done
 start_node n1 "${PORT[n1]}" --blender "$FAKE"
 for n in n2 n3; do start_node "$n" "${PORT[$n]}" --blender "$FAKE" --join "$(addr n1)"; done
 start_node n4 "${PORT[n4]}" --blender /nonexistent/blender --join "$(addr n1)"

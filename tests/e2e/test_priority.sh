@@ -16,7 +16,7 @@ export RM_FAKE_FRAME_MS=1500 RM_FAKE_START_MS=50
 scene="$T/scene.blend"
 printf 'BLENDER-v304RENDERHEAD-not-a-real-scene' >"$scene"
 
-port=$(free_port)
+free_port port
 export MESH_ADDR="tcp://127.0.0.1:$port"
 mesh_init
 NODE=n1
@@ -87,7 +87,7 @@ pass "the low job completed afterwards"
 # A node of its own with 5 s frames, so that the preempting job surely
 # arrives while a low frame renders.
 stop_node n1
-port=$(free_port)
+free_port port
 export MESH_ADDR="tcp://127.0.0.1:$port"
 NODE=n2
 RM_FAKE_FRAME_MS=5000 start_node n2 "$port" --slots 1 --blender "$FAKE"

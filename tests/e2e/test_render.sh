@@ -5,7 +5,7 @@
 source "$(dirname "$0")/lib.sh"
 
 scene=$(sample_scene)
-port=$(free_port)
+free_port port
 export MESH_ADDR="tcp://127.0.0.1:$port"
 mesh_init
 start_node n1 "$port" --slots 1

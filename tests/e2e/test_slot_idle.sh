@@ -12,7 +12,7 @@ export RM_FAKE_FRAME_MS=50 RM_FAKE_START_MS=50
 scene="$T/scene.blend"
 printf 'BLENDER-v304RENDERHEAD-not-a-real-scene' >"$scene"
 
-port=$(free_port)
+free_port port
 export MESH_ADDR="tcp://127.0.0.1:$port"
 mesh_init
 start_node n1 "$port" --slots 1 --blender "$FAKE" --slot-idle 2

@@ -99,7 +99,8 @@ int main(void)
     rm_token_t stranger;
     CHECK(rm_token_issue(other_sk, RM_ROLE_CLIENT, "mallory", 1, &stranger, &err) == 0);
 
-    int port = 20000 + (int)(getpid() % 12000); /* below the ephemeral ports */
+    int port = rm_test_ports(2); /* main, door */
+    CHECK(port != 0);
     rm_config_t config;
     rm_config_init(&config);
     snprintf(config.home, sizeof config.home, "%s/home", home);

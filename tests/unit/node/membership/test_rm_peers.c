@@ -52,7 +52,8 @@ int main(void)
     snprintf(token_path, sizeof token_path, "%s/n1.token", home);
     CHECK(rm_token_save(token_path, &n1, &err) == 0);
 
-    int port = 21000 + (int)(getpid() % 10000); /* below the ephemeral ports */
+    int port = rm_test_ports(3); /* main, door, and one nobody listens on */
+    CHECK(port != 0);
     rm_config_t config;
     rm_config_init(&config);
     snprintf(config.home, sizeof config.home, "%s/n1", home);
