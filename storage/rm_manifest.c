@@ -47,7 +47,7 @@ const rm_struct_desc_t rm_manifest_desc =
 /*  --- Set of hashes (distinct chunks for sinks and missing lists) ---------- */
 
 typedef struct {
-    rm_hash_t *slots;
+    rm_hash_t *buckets;
     bool *used;
     size_t cap; /* power of two */
     size_t count;
@@ -55,17 +55,17 @@ typedef struct {
 
 static void hash_set_free(hash_set_t *set)
 {
-    free(set->slots);
+    free(set->buckets);
     free(set->used);
     memset(set, 0, sizeof *set);
 }
 
-static size_t hash_slot(const hash_set_t *set, const rm_hash_t *h)
+static size_t hash_bucket(const hash_set_t *set, const rm_hash_t *h)
 {
     uint64_t k;
     memcpy(&k, h->b, sizeof k); /* hashes are uniform: any 8 bytes will do */
     size_t i = (size_t)k & (set->cap - 1);
-    while (set->used[i] && memcmp(&set->slots[i], h, sizeof *h) != 0)
+    while (set->used[i] && memcmp(&set->buckets[i], h, sizeof *h) != 0)
         i = (i + 1) & (set->cap - 1);
     return i;
 }
@@ -74,17 +74,17 @@ static int hash_set_grow(hash_set_t *set)
 {
     hash_set_t bigger = {0};
     bigger.cap = set->cap ? set->cap * 2 : 64;
-    bigger.slots = malloc(bigger.cap * sizeof *bigger.slots);
+    bigger.buckets = malloc(bigger.cap * sizeof *bigger.buckets);
     bigger.used = calloc(bigger.cap, sizeof *bigger.used);
-    if (!bigger.slots || !bigger.used) {
+    if (!bigger.buckets || !bigger.used) {
         hash_set_free(&bigger);
         return -1;
     }
     for (size_t i = 0; i < set->cap; i++) {
         if (!set->used[i])
             continue;
-        size_t j = hash_slot(&bigger, &set->slots[i]);
-        bigger.slots[j] = set->slots[i];
+        size_t j = hash_bucket(&bigger, &set->buckets[i]);
+        bigger.buckets[j] = set->buckets[i];
         bigger.used[j] = true;
         bigger.count++;
     }
@@ -98,10 +98,10 @@ static int hash_set_add(hash_set_t *set, const rm_hash_t *h)
 {
     if ((set->count + 1) * 2 > set->cap && hash_set_grow(set) != 0)
         return -1;
-    size_t i = hash_slot(set, h);
+    size_t i = hash_bucket(set, h);
     if (set->used[i])
         return 0;
-    set->slots[i] = *h;
+    set->buckets[i] = *h;
     set->used[i] = true;
     set->count++;
     return 1;

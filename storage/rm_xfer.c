@@ -3,7 +3,7 @@
     A fetch waits for wants; a want is one chunk that one or more fetches
     need, kept in a chained hash table so a chunk is asked for once.
     A want is either queued (FIFO) or in flight in one of RM_XFER_WINDOW
-    slots, where a reply finds it by req id and address.  Addresses are
+    places, where a reply finds it by req id and address.  Addresses are
     interned in `addrs`, so a want holds small indexes and a bitmask of the
     sources that failed it.  A want whose fetches all ended while it was in
     flight stays until its reply or timeout, so the window stays honest.
@@ -47,7 +47,7 @@ typedef struct want {
     struct want *hnext;         /* table chain */
     struct want *qprev, *qnext; /* send queue */
     bool queued;
-    int slot; /* index in inflight, -1 if not in flight */
+    int inflight_at; /* index in inflight, -1 if not in flight */
     rm_hash_t hash;
     fetch_t **users;
     uint32_t nusers, capusers;
@@ -146,10 +146,10 @@ static void queue_remove(rm_xfer_t *self, want_t *w)
 
 static void inflight_remove(rm_xfer_t *self, want_t *w)
 {
-    size_t k = (size_t)w->slot;
+    size_t k = (size_t)w->inflight_at;
     self->inflight[k] = self->inflight[--self->ninflight];
-    self->inflight[k]->slot = (int)k;
-    w->slot = -1;
+    self->inflight[k]->inflight_at = (int)k;
+    w->inflight_at = -1;
 }
 
 static void want_free(want_t *w)
@@ -275,7 +275,7 @@ static void fetch_end(rm_xfer_t *self, fetch_t *f, const rm_err_t *e)
                     w->users[i] = w->users[--w->nusers];
                     break;
                 }
-            if (w->nusers == 0 && w->slot < 0)
+            if (w->nusers == 0 && w->inflight_at < 0)
                 want_forget(self, w);
         }
     }
@@ -329,7 +329,7 @@ static int need_chunk(rm_xfer_t *self, fetch_t *f, const rm_hash_t *h, rm_err_t 
         if (!w)
             return rm_err_set(err, RM_ENOMEM, "out of memory fetching chunks");
         w->hash = *h;
-        w->slot = -1;
+        w->inflight_at = -1;
         w->all_notfound = true;
         w->next = f->nsrc ? f->rr++ % f->nsrc : 0;
         size_t b = bucket_of(h);
@@ -340,7 +340,7 @@ static int need_chunk(rm_xfer_t *self, fetch_t *f, const rm_hash_t *h, rm_err_t 
     }
     int added = want_add_sources(w, f->src, f->nsrc) == 0 ? want_add_user(w, f) : -1;
     if (added < 0) {
-        if (w->nusers == 0 && w->slot < 0)
+        if (w->nusers == 0 && w->inflight_at < 0)
             want_forget(self, w);
         return rm_err_set(err, RM_ENOMEM, "out of memory fetching chunks");
     }
@@ -435,7 +435,7 @@ static int send_request(rm_xfer_t *self, want_t *w)
         w->next = (uint32_t)i + 1;
         w->req = req;
         w->armed = false;
-        w->slot = (int)self->ninflight;
+        w->inflight_at = (int)self->ninflight;
         self->inflight[self->ninflight++] = w;
         return 0;
     }
@@ -687,7 +687,7 @@ void rm_xfer_tick(rm_xfer_t *self, int64_t now_ms)
             k++;
             continue;
         }
-        inflight_remove(self, w); /* the last slot moves to k */
+        inflight_remove(self, w); /* the last entry moves to k */
         self->addrs[w->src[w->asked]].stalled = true;
         if (w->nusers == 0) {
             want_forget(self, w);
