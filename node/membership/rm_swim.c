@@ -11,6 +11,7 @@
 #include <msgpack.h>
 
 #include "rm_codec.h"
+#include "rm_swim_rng.h"
 
 #define FLAG_NO_INBOUND 1u
 #define MAX_CONFIRM 16    /* suspicion confirmations tracked (k is at most this) */
@@ -196,7 +197,7 @@ typedef struct {
 
 struct _rm_swim_t {
     rm_swim_config_t cfg;
-    uint64_t rng[4];
+    rm_swim_rng_t *rng;
     int64_t now;
     bool leaving;
     unsigned health;
@@ -235,46 +236,8 @@ struct _rm_swim_t {
 };
 
 /* ------------------------------------------------------------------ */
-/* Small helpers: PRNG, math without libm, growth, fifo                 */
+/* Small helpers: math without libm, growth, fifo                       */
 /* ------------------------------------------------------------------ */
-
-static uint64_t splitmix(uint64_t *x)
-{
-    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-static uint64_t rotl(uint64_t x, int k)
-{
-    return (x << k) | (x >> (64 - k));
-}
-
-/*  xoshiro256**: fast, and the state is ours, so runs replay exactly. */
-static uint64_t rng_next(rm_swim_t *s)
-{
-    uint64_t *r = s->rng;
-    uint64_t result = rotl(r[1] * 5, 7) * 9;
-    uint64_t t = r[1] << 17;
-    r[2] ^= r[0];
-    r[3] ^= r[1];
-    r[1] ^= r[2];
-    r[0] ^= r[3];
-    r[2] ^= t;
-    r[3] = rotl(r[3], 45);
-    return result;
-}
-
-static uint64_t rng_below(rm_swim_t *s, uint64_t n)
-{
-    return n ? rng_next(s) % n : 0;
-}
-
-static double rng_unit(rm_swim_t *s)
-{
-    return (double)(rng_next(s) >> 11) * (1.0 / 9007199254740992.0);
-}
 
 /*  Natural log for x >= 1 by ln(m * 2^e) = e ln 2 + 2 atanh((m-1)/(m+1)):
     the node library does not link libm, and 1e-12 is plenty for timers. */
@@ -604,7 +567,7 @@ static void order_insert(rm_swim_t *s, uint32_t idx)
 {
     s->order[s->norder++] = idx;
     uint32_t span = s->norder - s->probe_pos;
-    uint32_t j = s->probe_pos + (uint32_t)rng_below(s, span);
+    uint32_t j = s->probe_pos + (uint32_t)rm_swim_rng_below(s->rng, span);
     s->order[s->norder - 1] = s->order[j];
     s->order[j] = idx;
 }
@@ -1306,7 +1269,7 @@ static uint32_t pick_random(rm_swim_t *s, uint32_t k, bool (*ok)(const rm_swim_t
 {
     uint32_t got = 0;
     for (uint64_t tries = 0; tries < 3ull * s->n && got < k; tries++) {
-        uint32_t i = (uint32_t)rng_below(s, s->n);
+        uint32_t i = (uint32_t)rm_swim_rng_below(s->rng, s->n);
         bool dup = (int64_t)i == except;
         for (uint32_t j = 0; j < got && !dup; j++)
             dup = out[j] == i;
@@ -1352,7 +1315,7 @@ static void new_pass(rm_swim_t *s)
     for (uint32_t i = 1; i < s->n; i++)
         s->order[s->norder++] = i;
     for (uint32_t i = s->norder; i > 1; i--) {
-        uint32_t j = (uint32_t)rng_below(s, i), t = s->order[i - 1];
+        uint32_t j = (uint32_t)rm_swim_rng_below(s->rng, i), t = s->order[i - 1];
         s->order[i - 1] = s->order[j];
         s->order[j] = t;
     }
@@ -1680,9 +1643,9 @@ static void periodic_push_pull(rm_swim_t *s)
 static void reconnect(rm_swim_t *s)
 {
     s->next_reconnect = s->now + s->cfg.reconnect_interval_ms;
-    if (!s->dead || rng_unit(s) > (double)s->dead / (double)(s->live ? s->live : 1))
+    if (!s->dead || rm_swim_rng_unit(s->rng) > (double)s->dead / (double)(s->live ? s->live : 1))
         return;
-    uint64_t r = rng_below(s, s->dead);
+    uint64_t r = rm_swim_rng_below(s->rng, s->dead);
     for (uint32_t i = 1; i < s->n; i++) {
         if (s->m[i].state != RM_SWIM_DEAD || r-- > 0)
             continue;
@@ -1741,7 +1704,7 @@ static void on_push_pull(rm_swim_t *s, const char *from, const char *from_addr,
     int64_t interval = push_pull_interval(s);
     if (s->cfg.push_pull_interval_ms > 0 && interval > s->pp_drawn) {
         s->pp_drawn = interval;
-        s->next_pp = s->now + (int64_t)rng_below(s, (uint64_t)interval);
+        s->next_pp = s->now + (int64_t)rm_swim_rng_below(s->rng, (uint64_t)interval);
     }
     if (!pp->reply) {
         /* Joined.  Nodes that joined at the same moment as we did are not in
@@ -1749,7 +1712,7 @@ static void on_push_pull(rm_swim_t *s, const char *from, const char *from_addr,
            exchange with a random member a moment later picks them up. */
         if (s->join_addr && s->cfg.push_pull_interval_ms > 0)
             s->next_pp = s->now + s->cfg.probe_interval_ms +
-                         (int64_t)rng_below(s, (uint64_t)s->cfg.probe_interval_ms);
+                         (int64_t)rm_swim_rng_below(s->rng, (uint64_t)s->cfg.probe_interval_ms);
         free(s->join_addr);
         s->join_addr = NULL;
         return;
@@ -2019,28 +1982,32 @@ rm_swim_t *rm_swim_new(const rm_swim_config_t *cfg, const char *self_name, const
         return NULL;
     }
     s->cfg = *cfg;
-    for (int i = 0; i < 4; i++)
-        s->rng[i] = splitmix(&seed);
     s->now = now;
     s->epoch = now;
     s->out.esize = sizeof(rm_swim_output_t);
     s->events.esize = sizeof(rm_swim_event_t);
-    s->seq = rng_next(s) >> 33; /* a restarted node does not reuse old sequence numbers */
+    s->rng = rm_swim_rng_new(seed);
+    if (!s->rng)
+        goto nomem;
+    s->seq =
+        rm_swim_rng_next(s->rng) >> 33; /* a restarted node does not reuse old sequence numbers */
     uint8_t flags = cfg->no_inbound ? FLAG_NO_INBOUND : 0;
-    if (member_add(s, self_name, self_addr, 0, RM_SWIM_ALIVE, flags, NULL, 0) != 0) {
-        rm_swim_destroy(&s);
-        rm_err_set(err, RM_ENOMEM, "out of memory");
-        return NULL;
-    }
+    if (member_add(s, self_name, self_addr, 0, RM_SWIM_ALIVE, flags, NULL, 0) != 0)
+        goto nomem;
     /* Staggered first timers: engines started together do not beat together. */
-    s->next_probe = now + (int64_t)rng_below(s, (uint64_t)cfg->probe_interval_ms);
-    s->next_gossip = now + (int64_t)rng_below(s, (uint64_t)cfg->gossip_interval_ms);
-    s->next_pp = now + (int64_t)rng_below(s, (uint64_t)cfg->push_pull_interval_ms + 1);
+    s->next_probe = now + (int64_t)rm_swim_rng_below(s->rng, (uint64_t)cfg->probe_interval_ms);
+    s->next_gossip = now + (int64_t)rm_swim_rng_below(s->rng, (uint64_t)cfg->gossip_interval_ms);
+    s->next_pp = now + (int64_t)rm_swim_rng_below(s->rng, (uint64_t)cfg->push_pull_interval_ms + 1);
     s->pp_drawn = cfg->push_pull_interval_ms;
-    s->next_reconnect = now + (int64_t)rng_below(s, (uint64_t)cfg->reconnect_interval_ms + 1);
-    s->next_heartbeat = now + (int64_t)rng_below(s, (uint64_t)cfg->nat_heartbeat_ms);
+    s->next_reconnect =
+        now + (int64_t)rm_swim_rng_below(s->rng, (uint64_t)cfg->reconnect_interval_ms + 1);
+    s->next_heartbeat = now + (int64_t)rm_swim_rng_below(s->rng, (uint64_t)cfg->nat_heartbeat_ms);
     broadcast(s, 0, "");
     return s;
+nomem:
+    rm_swim_destroy(&s);
+    rm_err_set(err, RM_ENOMEM, "out of memory");
+    return NULL;
 }
 
 static void drain(fifo_t *f, bool events)
@@ -2081,6 +2048,7 @@ void rm_swim_destroy(rm_swim_t **self_p)
     free(s->relays);
     free(s->bq);
     free(s->nat);
+    rm_swim_rng_destroy(&s->rng);
     free(s);
     *self_p = NULL;
 }
