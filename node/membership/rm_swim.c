@@ -11,6 +11,7 @@
 #include <msgpack.h>
 
 #include "rm_codec.h"
+#include "rm_swim_fifo.h"
 #include "rm_swim_rng.h"
 
 #define FLAG_NO_INBOUND 1u
@@ -190,11 +191,6 @@ typedef struct {
     uint64_t id;
 } bcast_t;
 
-typedef struct {
-    void *items;
-    size_t esize, head, len, cap;
-} fifo_t;
-
 struct _rm_swim_t {
     rm_swim_config_t cfg;
     rm_swim_rng_t *rng;
@@ -231,12 +227,12 @@ struct _rm_swim_t {
     char **nat; /* names of no-inbound members, to watch for their heartbeats */
     uint32_t nnat, capnat;
 
-    fifo_t out, events;
+    rm_swim_fifo_t *out, *events;
     rm_swim_stats_t stats;
 };
 
 /* ------------------------------------------------------------------ */
-/* Small helpers: math without libm, growth, fifo                       */
+/* Small helpers: math without libm, growth                             */
 /* ------------------------------------------------------------------ */
 
 /*  Natural log for x >= 1 by ln(m * 2^e) = e ln 2 + 2 atanh((m-1)/(m+1)):
@@ -290,45 +286,6 @@ static int grow(void **p, uint32_t *cap, uint32_t need, size_t esize)
     *p = q;
     *cap = c;
     return 0;
-}
-
-static int fifo_push(fifo_t *f, const void *e)
-{
-    if (f->head + f->len == f->cap) {
-        if (f->head > 0) {
-            memmove(f->items, (char *)f->items + f->head * f->esize, f->len * f->esize);
-            f->head = 0;
-        } else {
-            size_t c = f->cap ? f->cap * 2 : 16;
-            void *q = realloc(f->items, c * f->esize);
-            if (!q)
-                return -1;
-            f->items = q;
-            f->cap = c;
-        }
-    }
-    memcpy((char *)f->items + (f->head + f->len) * f->esize, e, f->esize);
-    f->len++;
-    return 0;
-}
-
-static int fifo_pop(fifo_t *f, void *e)
-{
-    if (!f->len)
-        return 0;
-    memcpy(e, (char *)f->items + f->head * f->esize, f->esize);
-    f->head++;
-    f->len--;
-    if (!f->len) {
-        /* A burst (the events of a join) must not pin its memory. */
-        f->head = 0;
-        if (f->cap > 64) {
-            free(f->items);
-            f->items = NULL;
-            f->cap = 0;
-        }
-    }
-    return 1;
 }
 
 static bool valid_str(const char *s, size_t max)
@@ -624,14 +581,14 @@ static void event_push(rm_swim_t *s, rm_swim_event_kind_t kind, uint32_t idx)
     ev.addr = ev.name + nl + 1;
     if (m->meta_len)
         ev.meta = (uint8_t *)ev.addr + al + 1;
-    if (fifo_push(&s->events, &ev))
+    if (rm_swim_fifo_push(s->events, &ev))
         free(ev.name);
 }
 
 static void output_push(rm_swim_t *s, const char *to, uint8_t *data, size_t len)
 {
     rm_swim_output_t o = {strdup(to), data, len};
-    if (!o.addr || fifo_push(&s->out, &o)) {
+    if (!o.addr || rm_swim_fifo_push(s->out, &o)) {
         free(o.addr);
         free(data);
         return;
@@ -1984,10 +1941,10 @@ rm_swim_t *rm_swim_new(const rm_swim_config_t *cfg, const char *self_name, const
     s->cfg = *cfg;
     s->now = now;
     s->epoch = now;
-    s->out.esize = sizeof(rm_swim_output_t);
-    s->events.esize = sizeof(rm_swim_event_t);
+    s->out = rm_swim_fifo_new(sizeof(rm_swim_output_t));
+    s->events = rm_swim_fifo_new(sizeof(rm_swim_event_t));
     s->rng = rm_swim_rng_new(seed);
-    if (!s->rng)
+    if (!s->out || !s->events || !s->rng)
         goto nomem;
     s->seq =
         rm_swim_rng_next(s->rng) >> 33; /* a restarted node does not reuse old sequence numbers */
@@ -2010,17 +1967,17 @@ nomem:
     return NULL;
 }
 
-static void drain(fifo_t *f, bool events)
+/*  The caller's messages and events that were never taken. */
+static void drain(rm_swim_t *s)
 {
     rm_swim_output_t o;
     rm_swim_event_t e;
-    while (events ? fifo_pop(f, &e) : fifo_pop(f, &o)) {
-        if (events)
-            rm_swim_event_free(&e);
-        else
-            rm_swim_output_free(&o);
-    }
-    free(f->items);
+    while (s->out && rm_swim_fifo_pop(s->out, &o))
+        rm_swim_output_free(&o);
+    while (s->events && rm_swim_fifo_pop(s->events, &e))
+        rm_swim_event_free(&e);
+    rm_swim_fifo_destroy(&s->out);
+    rm_swim_fifo_destroy(&s->events);
 }
 
 void rm_swim_destroy(rm_swim_t **self_p)
@@ -2037,8 +1994,7 @@ void rm_swim_destroy(rm_swim_t **self_p)
         bq_remove(s, s->nbq - 1);
     for (uint32_t i = 0; i < s->nnat; i++)
         free(s->nat[i]);
-    drain(&s->out, false);
-    drain(&s->events, true);
+    drain(s);
     free(s->probe.target);
     free(s->join_addr);
     free(s->m);
@@ -2105,7 +2061,7 @@ int rm_swim_set_meta(rm_swim_t *self, int64_t now, const uint8_t *meta, size_t l
 
 int rm_swim_next_output(rm_swim_t *self, rm_swim_output_t *out)
 {
-    return fifo_pop(&self->out, out);
+    return rm_swim_fifo_pop(self->out, out);
 }
 
 void rm_swim_output_free(rm_swim_output_t *out)
@@ -2119,7 +2075,7 @@ void rm_swim_output_free(rm_swim_output_t *out)
 
 int rm_swim_next_event(rm_swim_t *self, rm_swim_event_t *ev)
 {
-    return fifo_pop(&self->events, ev);
+    return rm_swim_fifo_pop(self->events, ev);
 }
 
 void rm_swim_event_free(rm_swim_event_t *ev)
