@@ -11,6 +11,7 @@
 #include <msgpack.h>
 
 #include "rm_codec.h"
+#include "rm_swim_array.h"
 #include "rm_swim_fifo.h"
 #include "rm_swim_rng.h"
 
@@ -232,7 +233,7 @@ struct _rm_swim_t {
 };
 
 /* ------------------------------------------------------------------ */
-/* Small helpers: math without libm, growth                             */
+/* Small helpers: math without libm                                    */
 /* ------------------------------------------------------------------ */
 
 /*  Natural log for x >= 1 by ln(m * 2^e) = e ln 2 + 2 atanh((m-1)/(m+1)):
@@ -268,24 +269,6 @@ static unsigned digits(uint64_t n)
         n /= 10;
     }
     return d;
-}
-
-/*  Grows by an eighth, not by doubling: the member table is the bulk of
-    the memory (n^2 entries in a simulation), and a doubling on the
-    10001st member would waste half of it. */
-static int grow(void **p, uint32_t *cap, uint32_t need, size_t esize)
-{
-    if (need <= *cap)
-        return 0;
-    uint32_t c = *cap ? *cap : 8;
-    while (c < need)
-        c += c / 8 + 8;
-    void *q = realloc(*p, (size_t)c * esize);
-    if (!q)
-        return -1;
-    *p = q;
-    *cap = c;
-    return 0;
 }
 
 static bool valid_str(const char *s, size_t max)
@@ -511,7 +494,7 @@ static void nat_watch(rm_swim_t *s, const char *name)
         if (strcmp(s->nat[i], name) == 0)
             return;
     char *c = strdup(name);
-    if (!c || grow((void **)&s->nat, &s->capnat, s->nnat + 1, sizeof *s->nat)) {
+    if (!c || rm_swim_array_grow((void **)&s->nat, &s->capnat, s->nnat + 1, sizeof *s->nat)) {
         free(c);
         return;
     }
@@ -534,8 +517,9 @@ static int64_t member_add(rm_swim_t *s, const char *name, const char *addr, uint
 {
     uint32_t off;
     uint16_t ao;
-    if (grow((void **)&s->m, &s->cap, s->n + 1, sizeof *s->m) ||
-        grow((void **)&s->order, &s->caporder, s->n + 1, sizeof *s->order) || slots_grow(s))
+    if (rm_swim_array_grow((void **)&s->m, &s->cap, s->n + 1, sizeof *s->m) ||
+        rm_swim_array_grow((void **)&s->order, &s->caporder, s->n + 1, sizeof *s->order) ||
+        slots_grow(s))
         return -1;
     if (arena_put(s, name, addr, meta, mlen, &off, &ao))
         return -1;
@@ -656,7 +640,7 @@ static void bq_put(rm_swim_t *s, const char *name, uint8_t *data, size_t len)
         bq_remove(s, s->nbq - 1);
     }
     char *c = strdup(name);
-    if (!c || grow((void **)&s->bq, &s->capbq, s->nbq + 1, sizeof *s->bq)) {
+    if (!c || rm_swim_array_grow((void **)&s->bq, &s->capbq, s->nbq + 1, sizeof *s->bq)) {
         free(c);
         free(data);
         return;
@@ -972,7 +956,7 @@ static void susp_drop(rm_swim_t *s, const char *name)
 static void susp_start(rm_swim_t *s, const char *name, uint64_t inc, const char *from)
 {
     susp_drop(s, name);
-    if (grow((void **)&s->susp, &s->capsusp, s->nsusp + 1, sizeof *s->susp))
+    if (rm_swim_array_grow((void **)&s->susp, &s->capsusp, s->nsusp + 1, sizeof *s->susp))
         return;
     suspicion_t p = {.name = strdup(name), .inc = inc, .start = s->now};
     p.k = s->cfg.suspicion_mult > 2 ? s->cfg.suspicion_mult - 2 : 0;
@@ -1434,7 +1418,8 @@ static void on_ping_req(rm_swim_t *s, const char *from_addr, const wire_ping_req
     if (s->nrelays >= s->cfg.max_relays)
         return;
     char *origin = strdup(from_addr);
-    if (!origin || grow((void **)&s->relays, &s->caprelays, s->nrelays + 1, sizeof *s->relays)) {
+    if (!origin ||
+        rm_swim_array_grow((void **)&s->relays, &s->caprelays, s->nrelays + 1, sizeof *s->relays)) {
         free(origin);
         return;
     }
