@@ -11,6 +11,7 @@
 #include <msgpack.h>
 
 #include "rm_codec.h"
+#include "rm_swim_arena.h"
 #include "rm_swim_array.h"
 #include "rm_swim_fifo.h"
 #include "rm_swim_rng.h"
@@ -202,10 +203,9 @@ struct _rm_swim_t {
 
     member_t *m; /* m[0] is this node */
     uint32_t n, cap;
-    char *arena; /* every member's strings; compacted when half is garbage */
-    uint32_t alen, acap, agarbage;
-    int64_t epoch;   /* creation time: member stamps count from it */
-    uint32_t *slots; /* open addressing, member index + 1, 0 = empty */
+    rm_swim_arena_t *arena; /* every member's strings */
+    int64_t epoch;          /* creation time: member stamps count from it */
+    uint32_t *slots;        /* open addressing, member index + 1, 0 = empty */
     uint32_t nslots;
     uint32_t *order; /* probe order: shuffled member indices */
     uint32_t norder, caporder, probe_pos;
@@ -282,12 +282,12 @@ static bool valid_str(const char *s, size_t max)
 
 static const char *m_name(const rm_swim_t *s, const member_t *m)
 {
-    return s->arena + m->str;
+    return rm_swim_arena_at(s->arena, m->str);
 }
 
 static const char *m_addr(const rm_swim_t *s, const member_t *m)
 {
-    return s->arena + m->str + m->addr_off;
+    return rm_swim_arena_at(s->arena, m->str + m->addr_off);
 }
 
 static const uint8_t *m_meta(const rm_swim_t *s, const member_t *m)
@@ -299,6 +299,16 @@ static const uint8_t *m_meta(const rm_swim_t *s, const member_t *m)
 static size_t m_size(const rm_swim_t *s, const member_t *m)
 {
     return (size_t)((const char *)m_meta(s, m) - m_name(s, m)) + m->meta_len;
+}
+
+/*  The arena's view of the member table, for its compaction. */
+static uint32_t *arena_record(void *owner, uint32_t i, size_t *size)
+{
+    rm_swim_t *s = owner;
+    if (i >= s->n)
+        return NULL;
+    *size = m_size(s, &s->m[i]);
+    return &s->m[i].str;
 }
 
 /*  Stamps are deciseconds since the engine started, in 32 bits (6.8 years,
@@ -386,66 +396,6 @@ static void slot_delete(rm_swim_t *s, uint32_t i)
     }
 }
 
-static void arena_compact(rm_swim_t *s)
-{
-    size_t live = s->alen - s->agarbage;
-    char *a = malloc(live ? live : 1);
-    if (!a)
-        return;
-    uint32_t pos = 0;
-    for (uint32_t i = 0; i < s->n; i++) {
-        size_t sz = m_size(s, &s->m[i]);
-        memcpy(a + pos, m_name(s, &s->m[i]), sz);
-        s->m[i].str = pos;
-        pos += (uint32_t)sz;
-    }
-    free(s->arena);
-    s->arena = a;
-    s->alen = s->acap = pos;
-    s->agarbage = 0;
-}
-
-/*  Room for `need` more bytes.  May move the arena: pointers into it are
-    stale afterwards. */
-static int arena_ensure(rm_swim_t *s, size_t need)
-{
-    if (s->agarbage > 4096 && s->agarbage > s->alen / 2)
-        arena_compact(s);
-    if ((uint64_t)s->alen + need > UINT32_MAX)
-        return -1;
-    if (s->alen + need <= s->acap)
-        return 0;
-    uint64_t cap = s->acap ? s->acap : 256;
-    while (cap < s->alen + need)
-        cap += cap / 8 + 256;
-    if (cap > UINT32_MAX)
-        cap = UINT32_MAX;
-    char *a = realloc(s->arena, (size_t)cap);
-    if (!a)
-        return -1;
-    s->arena = a;
-    s->acap = (uint32_t)cap;
-    return 0;
-}
-
-/*  Appends "name\0addr\0meta"; none of them may point into the arena. */
-static int arena_put(rm_swim_t *s, const char *name, const char *addr, const uint8_t *meta,
-                     size_t mlen, uint32_t *off, uint16_t *addr_off)
-{
-    size_t nl = strlen(name), al = strlen(addr);
-    if (arena_ensure(s, nl + 1 + al + 1 + mlen))
-        return -1;
-    char *p = s->arena + s->alen;
-    memcpy(p, name, nl + 1);
-    memcpy(p + nl + 1, addr, al + 1);
-    if (mlen)
-        memcpy(p + nl + 1 + al + 1, meta, mlen);
-    *off = s->alen;
-    *addr_off = (uint16_t)(nl + 1);
-    s->alen += (uint32_t)(nl + 1 + al + 1 + mlen);
-    return 0;
-}
-
 static void count_state(rm_swim_t *s, uint8_t state, int delta)
 {
     if (state == RM_SWIM_ALIVE || state == RM_SWIM_SUSPECT)
@@ -479,9 +429,9 @@ static int set_strings(rm_swim_t *s, uint32_t idx, const char *addr, const uint8
     size_t old = m_size(s, &s->m[idx]);
     uint32_t off;
     uint16_t ao;
-    if (arena_put(s, name, a, mt, mlen, &off, &ao))
+    if (rm_swim_arena_put(s->arena, name, a, mt, mlen, &off, &ao))
         return -1;
-    s->agarbage += (uint32_t)old;
+    rm_swim_arena_release(s->arena, old);
     s->m[idx].str = off;
     s->m[idx].addr_off = ao;
     s->m[idx].meta_len = (uint16_t)mlen;
@@ -521,7 +471,7 @@ static int64_t member_add(rm_swim_t *s, const char *name, const char *addr, uint
         rm_swim_array_grow((void **)&s->order, &s->caporder, s->n + 1, sizeof *s->order) ||
         slots_grow(s))
         return -1;
-    if (arena_put(s, name, addr, meta, mlen, &off, &ao))
+    if (rm_swim_arena_put(s->arena, name, addr, meta, mlen, &off, &ao))
         return -1;
     uint32_t idx = s->n++;
     s->m[idx] = (member_t){inc, off, stamp_now(s), ao, (uint16_t)mlen, 0, flags};
@@ -541,7 +491,7 @@ static void member_remove(rm_swim_t *s, uint32_t idx)
     uint32_t last = s->n - 1;
     slot_delete(s, slot_find(s, m_name(s, &s->m[idx])));
     count_state(s, s->m[idx].state, -1);
-    s->agarbage += (uint32_t)m_size(s, &s->m[idx]);
+    rm_swim_arena_release(s->arena, m_size(s, &s->m[idx]));
     if (idx != last) {
         s->m[idx] = s->m[last];
         s->slots[slot_find(s, m_name(s, &s->m[idx]))] = idx + 1;
@@ -1612,13 +1562,7 @@ static void reserve(rm_swim_t *s, const wire_push_pull_t *pp)
         need++;
         bytes += strlen(u->name) + strlen(u->addr) + 2 + u->meta.len;
     }
-    if ((uint64_t)s->alen + bytes > s->acap && (uint64_t)s->alen + bytes <= UINT32_MAX) {
-        char *a = realloc(s->arena, (size_t)(s->alen + bytes));
-        if (a) {
-            s->arena = a;
-            s->acap = (uint32_t)(s->alen + bytes);
-        }
-    }
+    rm_swim_arena_reserve(s->arena, bytes);
     if (need <= s->cap)
         return;
     member_t *m = realloc(s->m, (size_t)need * sizeof *m);
@@ -1929,7 +1873,8 @@ rm_swim_t *rm_swim_new(const rm_swim_config_t *cfg, const char *self_name, const
     s->out = rm_swim_fifo_new(sizeof(rm_swim_output_t));
     s->events = rm_swim_fifo_new(sizeof(rm_swim_event_t));
     s->rng = rm_swim_rng_new(seed);
-    if (!s->out || !s->events || !s->rng)
+    s->arena = rm_swim_arena_new(arena_record, s);
+    if (!s->out || !s->events || !s->rng || !s->arena)
         goto nomem;
     s->seq =
         rm_swim_rng_next(s->rng) >> 33; /* a restarted node does not reuse old sequence numbers */
@@ -1970,7 +1915,7 @@ void rm_swim_destroy(rm_swim_t **self_p)
     if (!self_p || !*self_p)
         return;
     rm_swim_t *s = *self_p;
-    free(s->arena);
+    rm_swim_arena_destroy(&s->arena);
     while (s->nsusp)
         susp_drop(s, s->susp[0].name);
     while (s->nrelays)
