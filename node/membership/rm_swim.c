@@ -14,6 +14,7 @@
 #include "rm_swim_arena.h"
 #include "rm_swim_array.h"
 #include "rm_swim_fifo.h"
+#include "rm_swim_names.h"
 #include "rm_swim_rng.h"
 
 #define FLAG_NO_INBOUND 1u
@@ -205,9 +206,8 @@ struct _rm_swim_t {
     uint32_t n, cap;
     rm_swim_arena_t *arena; /* every member's strings */
     int64_t epoch;          /* creation time: member stamps count from it */
-    uint32_t *slots;        /* open addressing, member index + 1, 0 = empty */
-    uint32_t nslots;
-    uint32_t *order; /* probe order: shuffled member indices */
+    rm_swim_names_t *names; /* member name -> index in m */
+    uint32_t *order;        /* probe order: shuffled member indices */
     uint32_t norder, caporder, probe_pos;
     uint32_t live, dead, left; /* counts by state, this node included */
 
@@ -325,6 +325,18 @@ static int64_t since(const rm_swim_t *s, const member_t *m)
     return s->now - (s->epoch + (int64_t)m->stamp * 100);
 }
 
+/*  The name index's view of the member table. */
+static const char *member_name(const void *owner, uint32_t idx)
+{
+    const rm_swim_t *s = owner;
+    return m_name(s, &s->m[idx]);
+}
+
+static int64_t find_idx(const rm_swim_t *s, const char *name)
+{
+    return rm_swim_names_find(s->names, name);
+}
+
 static bool m_no_inbound(const member_t *m)
 {
     return (m->flags & FLAG_NO_INBOUND) != 0;
@@ -333,67 +345,6 @@ static bool m_no_inbound(const member_t *m)
 static bool m_live(const member_t *m)
 {
     return m->state == RM_SWIM_ALIVE || m->state == RM_SWIM_SUSPECT;
-}
-
-static uint64_t hash_name(const char *s)
-{
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (; *s; s++)
-        h = (h ^ (uint8_t)*s) * 0x100000001b3ull;
-    return h;
-}
-
-/*  Slot holding `name`, or the empty slot where it would go. */
-static uint32_t slot_find(const rm_swim_t *s, const char *name)
-{
-    uint32_t mask = s->nslots - 1, i = (uint32_t)hash_name(name) & mask;
-    while (s->slots[i] && strcmp(m_name(s, &s->m[s->slots[i] - 1]), name) != 0)
-        i = (i + 1) & mask;
-    return i;
-}
-
-static int64_t find_idx(const rm_swim_t *s, const char *name)
-{
-    uint32_t v = s->slots[slot_find(s, name)];
-    return v ? (int64_t)v - 1 : -1;
-}
-
-static int slots_grow(rm_swim_t *s)
-{
-    if ((uint64_t)(s->n + 1) * 4 <= (uint64_t)s->nslots * 3)
-        return 0;
-    uint32_t old_n = s->nslots, *old = s->slots;
-    uint32_t ns = old_n ? old_n * 2 : 16;
-    s->slots = calloc(ns, sizeof *s->slots);
-    if (!s->slots) {
-        s->slots = old;
-        return -1;
-    }
-    s->nslots = ns;
-    for (uint32_t i = 0; i < old_n; i++)
-        if (old[i])
-            s->slots[slot_find(s, m_name(s, &s->m[old[i] - 1]))] = old[i];
-    free(old);
-    return 0;
-}
-
-/*  Linear-probing delete by backward shift: no tombstones to age. */
-static void slot_delete(rm_swim_t *s, uint32_t i)
-{
-    uint32_t mask = s->nslots - 1, j = i;
-    s->slots[i] = 0;
-    for (;;) {
-        j = (j + 1) & mask;
-        if (!s->slots[j])
-            return;
-        uint32_t k = (uint32_t)hash_name(m_name(s, &s->m[s->slots[j] - 1])) & mask;
-        bool move = (j > i) ? (k <= i || k > j) : (k <= i && k > j);
-        if (move) {
-            s->slots[i] = s->slots[j];
-            s->slots[j] = 0;
-            i = j;
-        }
-    }
 }
 
 static void count_state(rm_swim_t *s, uint8_t state, int delta)
@@ -469,14 +420,14 @@ static int64_t member_add(rm_swim_t *s, const char *name, const char *addr, uint
     uint16_t ao;
     if (rm_swim_array_grow((void **)&s->m, &s->cap, s->n + 1, sizeof *s->m) ||
         rm_swim_array_grow((void **)&s->order, &s->caporder, s->n + 1, sizeof *s->order) ||
-        slots_grow(s))
+        rm_swim_names_reserve(s->names, s->n + 1))
         return -1;
     if (rm_swim_arena_put(s->arena, name, addr, meta, mlen, &off, &ao))
         return -1;
     uint32_t idx = s->n++;
     s->m[idx] = (member_t){inc, off, stamp_now(s), ao, (uint16_t)mlen, 0, flags};
     set_state(s, idx, state);
-    s->slots[slot_find(s, name)] = idx + 1;
+    rm_swim_names_set(s->names, name, idx);
     if (idx > 0)
         order_insert(s, idx);
     if (flags & FLAG_NO_INBOUND)
@@ -489,12 +440,12 @@ static int64_t member_add(rm_swim_t *s, const char *name, const char *addr, uint
 static void member_remove(rm_swim_t *s, uint32_t idx)
 {
     uint32_t last = s->n - 1;
-    slot_delete(s, slot_find(s, m_name(s, &s->m[idx])));
+    rm_swim_names_remove(s->names, m_name(s, &s->m[idx]));
     count_state(s, s->m[idx].state, -1);
     rm_swim_arena_release(s->arena, m_size(s, &s->m[idx]));
     if (idx != last) {
         s->m[idx] = s->m[last];
-        s->slots[slot_find(s, m_name(s, &s->m[idx]))] = idx + 1;
+        rm_swim_names_set(s->names, m_name(s, &s->m[idx]), idx);
     }
     s->n--;
 }
@@ -1874,7 +1825,8 @@ rm_swim_t *rm_swim_new(const rm_swim_config_t *cfg, const char *self_name, const
     s->events = rm_swim_fifo_new(sizeof(rm_swim_event_t));
     s->rng = rm_swim_rng_new(seed);
     s->arena = rm_swim_arena_new(arena_record, s);
-    if (!s->out || !s->events || !s->rng || !s->arena)
+    s->names = rm_swim_names_new(member_name, s);
+    if (!s->out || !s->events || !s->rng || !s->arena || !s->names)
         goto nomem;
     s->seq =
         rm_swim_rng_next(s->rng) >> 33; /* a restarted node does not reuse old sequence numbers */
@@ -1928,7 +1880,7 @@ void rm_swim_destroy(rm_swim_t **self_p)
     free(s->probe.target);
     free(s->join_addr);
     free(s->m);
-    free(s->slots);
+    rm_swim_names_destroy(&s->names);
     free(s->order);
     free(s->susp);
     free(s->relays);
