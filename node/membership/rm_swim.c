@@ -5,142 +5,18 @@
 #include "rm_swim.h"
 
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <msgpack.h>
-
-#include "rm_codec.h"
 #include "rm_swim_arena.h"
 #include "rm_swim_array.h"
 #include "rm_swim_fifo.h"
 #include "rm_swim_names.h"
 #include "rm_swim_rng.h"
+#include "rm_swim_wire.h"
 
-#define FLAG_NO_INBOUND 1u
-#define MAX_CONFIRM 16    /* suspicion confirmations tracked (k is at most this) */
-#define PP_ENTRY_SLACK 32 /* msgpack overhead of one state entry, an upper bound */
-#define PP_HEADER_SLACK (RM_SWIM_MAX_NAME + 64)
-
-typedef enum { K_PING = 1, K_ACK, K_NACK, K_PING_REQ, K_GOSSIP, K_PUSH_PULL, K_COUNT } kind_t;
-
-/* ------------------------------------------------------------------ */
-/* Wire structs and their descriptors                                   */
-/* ------------------------------------------------------------------ */
-
-typedef struct {
-    char *name;
-    char *addr;
-    uint64_t incarnation;
-    uint64_t state; /* rm_swim_state_t */
-    char *from;
-    uint64_t flags;
-    rm_bin_t meta;
-} wire_update_t;
-
-typedef struct {
-    uint64_t seq;
-    char *target;
-} wire_ping_t;
-
-typedef struct {
-    uint64_t seq;
-} wire_ack_t; /* ACK and NACK */
-
-typedef struct {
-    uint64_t seq;
-    char *target;
-    char *target_addr;
-    bool nack;
-} wire_ping_req_t;
-
-typedef struct {
-    bool reply;
-} wire_gossip_t;
-
-typedef struct {
-    bool join;
-    bool reply;
-    uint64_t part;
-    uint64_t parts;
-    RM_LIST(wire_update_t) states;
-} wire_push_pull_t;
-
-static const rm_field_t update_fields[] = {
-    RM_FIELD(wire_update_t, name, RM_F_STR, RM_SWIM_MAX_NAME, "member name"),
-    RM_FIELD(wire_update_t, addr, RM_F_STR, RM_SWIM_MAX_ADDR, "where the member is reached"),
-    RM_FIELD(wire_update_t, incarnation, RM_F_U64, 0, "raised only by the member itself"),
-    RM_FIELD(wire_update_t, state, RM_F_U64, RM_SWIM_LEFT, "1 alive, 2 suspect, 3 dead, 4 left"),
-    RM_FIELD(wire_update_t, from, RM_F_STR, RM_SWIM_MAX_NAME,
-             "who suspects it or declared it dead; empty for alive"),
-    RM_FIELD(wire_update_t, flags, RM_F_U64, 0, "bit 0: accepts no inbound connections"),
-    RM_FIELD(wire_update_t, meta, RM_F_BIN, RM_SWIM_MAX_META, "the member's opaque metadata"),
-};
-static const rm_struct_desc_t update_desc =
-    RM_DESC(wire_update_t, "swim_update", update_fields, "One member's state, gossiped or pushed.");
-
-static const rm_field_t ping_fields[] = {
-    RM_FIELD(wire_ping_t, seq, RM_F_U64, 0, "echoed in the ACK"),
-    RM_FIELD(wire_ping_t, target, RM_F_STR, RM_SWIM_MAX_NAME, "name of the member pinged"),
-};
-static const rm_struct_desc_t ping_desc =
-    RM_DESC(wire_ping_t, "swim_ping", ping_fields, "Are you alive?  Answered by ACK.");
-
-static const rm_field_t ack_fields[] = {
-    RM_FIELD(wire_ack_t, seq, RM_F_U64, 0, "the PING's or PING_REQ's seq"),
-};
-static const rm_struct_desc_t ack_desc =
-    RM_DESC(wire_ack_t, "swim_ack", ack_fields, "ACK: alive; NACK: helper got no ACK in time.");
-
-static const rm_field_t ping_req_fields[] = {
-    RM_FIELD(wire_ping_req_t, seq, RM_F_U64, 0, "echoed in the relayed ACK or the NACK"),
-    RM_FIELD(wire_ping_req_t, target, RM_F_STR, RM_SWIM_MAX_NAME, "member to ping"),
-    RM_FIELD(wire_ping_req_t, target_addr, RM_F_STR, RM_SWIM_MAX_ADDR, "its address"),
-    RM_FIELD(wire_ping_req_t, nack, RM_F_BOOL, 0, "send a NACK if the target does not answer"),
-};
-static const rm_struct_desc_t ping_req_desc =
-    RM_DESC(wire_ping_req_t, "swim_ping_req", ping_req_fields, "Ping this member for me.");
-
-static const rm_field_t gossip_fields[] = {
-    RM_FIELD(wire_gossip_t, reply, RM_F_BOOL, 0, "answer with your queued updates"),
-};
-static const rm_struct_desc_t gossip_desc =
-    RM_DESC(wire_gossip_t, "swim_gossip", gossip_fields, "Carries piggybacked updates only.");
-
-static const rm_field_t push_pull_fields[] = {
-    RM_FIELD(wire_push_pull_t, join, RM_F_BOOL, 0, "sent by a joining node"),
-    RM_FIELD(wire_push_pull_t, reply, RM_F_BOOL, 0, "answer with your state after the last part"),
-    RM_FIELD(wire_push_pull_t, part, RM_F_U64, RM_SWIM_MAX_PP_PARTS - 1, "0-based part index"),
-    RM_FIELD(wire_push_pull_t, parts, RM_F_U64, RM_SWIM_MAX_PP_PARTS, "parts in this state"),
-    RM_FIELD_LIST_OF(wire_push_pull_t, states, update_desc, RM_SWIM_MAX_PP_STATES, "member states"),
-};
-static const rm_struct_desc_t push_pull_desc = RM_DESC(
-    wire_push_pull_t, "swim_push_pull", push_pull_fields, "One part of a full state exchange.");
-
-typedef union {
-    wire_ping_t ping;
-    wire_ack_t ack;
-    wire_ping_req_t req;
-    wire_gossip_t gossip;
-    wire_push_pull_t pp;
-} wire_body_t;
-
-static const struct {
-    const char *name;
-    const rm_struct_desc_t *desc;
-} kinds[K_COUNT] = {
-    [K_PING] = {"PING", &ping_desc},       [K_ACK] = {"ACK", &ack_desc},
-    [K_NACK] = {"NACK", &ack_desc},        [K_PING_REQ] = {"PING_REQ", &ping_req_desc},
-    [K_GOSSIP] = {"GOSSIP", &gossip_desc}, [K_PUSH_PULL] = {"PUSH_PULL", &push_pull_desc},
-};
-
-typedef struct {
-    kind_t kind;
-    char from[RM_SWIM_MAX_NAME + 1];
-    wire_body_t body;
-    wire_update_t updates[RM_SWIM_MAX_UPDATES];
-    uint32_t nupdates;
-} wire_msg_t;
+#define MAX_CONFIRM 16 /* suspicion confirmations tracked (k is at most this) */
 
 /* ------------------------------------------------------------------ */
 /* Engine state                                                         */
@@ -339,7 +215,7 @@ static int64_t find_idx(const rm_swim_t *s, const char *name)
 
 static bool m_no_inbound(const member_t *m)
 {
-    return (m->flags & FLAG_NO_INBOUND) != 0;
+    return (m->flags & RM_SWIM_WIRE_NO_INBOUND) != 0;
 }
 
 static bool m_live(const member_t *m)
@@ -430,7 +306,7 @@ static int64_t member_add(rm_swim_t *s, const char *name, const char *addr, uint
     rm_swim_names_set(s->names, name, idx);
     if (idx > 0)
         order_insert(s, idx);
-    if (flags & FLAG_NO_INBOUND)
+    if (flags & RM_SWIM_WIRE_NO_INBOUND)
         nat_watch(s, name);
     return idx;
 }
@@ -550,27 +426,25 @@ static void bq_put(rm_swim_t *s, const char *name, uint8_t *data, size_t len)
     s->bq_sorted = false;
 }
 
-static uint8_t *shrink(uint8_t *buf, size_t len)
+/*  Member m as an update: in `state`, accused by `from` (NULL: ""). */
+static void member_wire(const rm_swim_t *s, const member_t *m, uint8_t state, const char *from,
+                        rm_swim_wire_update_t *u)
 {
-    uint8_t *q = realloc(buf, len ? len : 1);
-    return q ? q : buf;
+    *u = (rm_swim_wire_update_t){(char *)m_name(s, m),
+                                 (char *)m_addr(s, m),
+                                 m->inc,
+                                 state,
+                                 (char *)from,
+                                 m->flags,
+                                 {m->meta_len ? (uint8_t *)m_meta(s, m) : NULL, m->meta_len}};
 }
 
 static uint8_t *encode_update(const rm_swim_t *s, const member_t *m, uint8_t state,
                               const char *from, size_t *len)
 {
-    wire_update_t u = {(char *)m_name(s, m),
-                       (char *)m_addr(s, m),
-                       m->inc,
-                       state,
-                       (char *)from,
-                       m->flags,
-                       {m->meta_len ? (uint8_t *)m_meta(s, m) : NULL, m->meta_len}};
-    uint8_t *buf = NULL;
-    *len = 0;
-    if (rm_codec_encode(&update_desc, &u, &buf, len, NULL))
-        return NULL;
-    return shrink(buf, *len);
+    rm_swim_wire_update_t u;
+    member_wire(s, m, state, from, &u);
+    return rm_swim_wire_encode_update(&u, len);
 }
 
 /*  Gossips member idx's current state; `from` names the accuser for
@@ -586,18 +460,6 @@ static void broadcast(rm_swim_t *s, uint32_t idx, const char *from)
 /* ------------------------------------------------------------------ */
 /* Encoding messages                                                    */
 /* ------------------------------------------------------------------ */
-
-static int pack_header(msgpack_sbuffer *sb, kind_t kind, const char *from)
-{
-    msgpack_packer pk;
-    size_t nl = strlen(from);
-    msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
-    if (msgpack_pack_array(&pk, 5) || msgpack_pack_uint64(&pk, RM_SWIM_WIRE_VERSION) ||
-        msgpack_pack_uint64(&pk, (uint64_t)kind) || msgpack_pack_str(&pk, nl) ||
-        msgpack_pack_str_body(&pk, from, nl))
-        return -1;
-    return 0;
-}
 
 /*  Picks queued updates that fit in `budget` bytes (at most `max`). */
 static uint32_t bq_pick(rm_swim_t *s, size_t budget, uint32_t max, uint32_t *pick)
@@ -630,35 +492,23 @@ static void bq_sent(rm_swim_t *s, const uint32_t *pick, uint32_t n)
 static int append_updates(rm_swim_t *s, uint8_t **buf, size_t *len, const uint8_t *buddy,
                           size_t buddy_len, bool piggyback, uint32_t *taken)
 {
-    uint32_t pick[RM_SWIM_MAX_UPDATES], n = 0, count;
-    size_t budget = s->cfg.packet_budget > *len + 3 + buddy_len
-                        ? s->cfg.packet_budget - *len - 3 - buddy_len
-                        : 0;
-    if (piggyback)
-        n = bq_pick(s, budget, RM_SWIM_MAX_UPDATES - (buddy ? 1 : 0), pick);
-    count = n + (buddy ? 1 : 0);
-    size_t extra = 3 + buddy_len;
-    for (uint32_t i = 0; i < n; i++)
-        extra += s->bq[pick[i]].len;
-    uint8_t *q = realloc(*buf, *len + extra);
-    if (!q)
-        return -1;
-    *buf = q;
-    if (count < 16) {
-        q[(*len)++] = (uint8_t)(0x90 | count);
-    } else {
-        q[(*len)++] = 0xdc;
-        q[(*len)++] = (uint8_t)(count >> 8);
-        q[(*len)++] = (uint8_t)count;
-    }
+    const uint8_t *data[RM_SWIM_MAX_UPDATES];
+    size_t lens[RM_SWIM_MAX_UPDATES];
+    uint32_t pick[RM_SWIM_MAX_UPDATES], n = 0, count = 0;
+    size_t fixed = *len + RM_SWIM_WIRE_UPDATES_HEAD + buddy_len;
+    size_t budget = s->cfg.packet_budget > fixed ? s->cfg.packet_budget - fixed : 0;
     if (buddy) {
-        memcpy(q + *len, buddy, buddy_len);
-        *len += buddy_len;
+        data[count] = buddy;
+        lens[count++] = buddy_len;
     }
-    for (uint32_t i = 0; i < n; i++) {
-        memcpy(q + *len, s->bq[pick[i]].data, s->bq[pick[i]].len);
-        *len += s->bq[pick[i]].len;
+    if (piggyback)
+        n = bq_pick(s, budget, RM_SWIM_MAX_UPDATES - count, pick);
+    for (uint32_t i = 0; i < n; i++, count++) {
+        data[count] = s->bq[pick[i]].data;
+        lens[count] = s->bq[pick[i]].len;
     }
+    if (rm_swim_wire_append_updates(buf, len, data, lens, count))
+        return -1;
     bq_sent(s, pick, n);
     *taken = count;
     return 0;
@@ -666,162 +516,27 @@ static int append_updates(rm_swim_t *s, uint8_t **buf, size_t *len, const uint8_
 
 /*  Builds and queues one message to `to` (to_idx: the member, or -1).
     Returns the number of piggybacked updates, or -1. */
-static int send_msg(rm_swim_t *s, const char *to, int64_t to_idx, kind_t kind, const void *body)
+static int send_msg(rm_swim_t *s, const char *to, int64_t to_idx, rm_swim_wire_kind_t kind,
+                    const void *body)
 {
-    msgpack_sbuffer sb;
-    uint8_t *buddy = NULL;
-    size_t buddy_len = 0;
+    uint8_t *buf, *buddy = NULL;
+    size_t len, buddy_len = 0;
     uint32_t taken = 0;
-    msgpack_sbuffer_init(&sb);
-    if (pack_header(&sb, kind, m_name(s, &s->m[0]))) {
-        msgpack_sbuffer_destroy(&sb);
+    bool push_pull = kind == RM_SWIM_WIRE_PUSH_PULL;
+    if (rm_swim_wire_encode_head(kind, m_name(s, &s->m[0]), body, &buf, &len))
         return -1;
-    }
-    uint8_t *buf = (uint8_t *)sb.data;
-    size_t len = sb.size;
-    if (rm_codec_encode(kinds[kind].desc, body, &buf, &len, NULL)) {
-        free(buf);
-        return -1;
-    }
     /* Lifeguard's buddy system: a suspect hears about it from whoever
        talks to it, so it can refute at once. */
-    if (to_idx > 0 && s->m[to_idx].state == RM_SWIM_SUSPECT && kind != K_PUSH_PULL)
+    if (to_idx > 0 && s->m[to_idx].state == RM_SWIM_SUSPECT && !push_pull)
         buddy = encode_update(s, &s->m[to_idx], RM_SWIM_SUSPECT, m_name(s, &s->m[0]), &buddy_len);
-    int rc = append_updates(s, &buf, &len, buddy, buddy_len, kind != K_PUSH_PULL, &taken);
+    int rc = append_updates(s, &buf, &len, buddy, buddy_len, !push_pull, &taken);
     free(buddy);
     if (rc) {
         free(buf);
         return -1;
     }
-    output_push(s, to, shrink(buf, len), len);
+    output_push(s, to, buf, len);
     return (int)taken;
-}
-
-/* ------------------------------------------------------------------ */
-/* Decoding messages                                                    */
-/* ------------------------------------------------------------------ */
-
-static void wire_free(wire_msg_t *w)
-{
-    if (w->kind > 0 && w->kind < K_COUNT)
-        rm_codec_free(kinds[w->kind].desc, &w->body);
-    for (uint32_t i = 0; i < w->nupdates; i++)
-        rm_codec_free(&update_desc, &w->updates[i]);
-    w->nupdates = 0;
-}
-
-static int check_update(const wire_update_t *u, rm_err_t *err)
-{
-    if (!u->name[0])
-        return rm_err_set(err, RM_EPROTO, "update with an empty member name");
-    if (u->state < RM_SWIM_ALIVE || u->state > RM_SWIM_LEFT)
-        return rm_err_set(err, RM_EPROTO, "update about %s: unknown state %" PRIu64, u->name,
-                          u->state);
-    if (u->state == RM_SWIM_ALIVE && !u->addr[0])
-        return rm_err_set(err, RM_EPROTO, "alive update about %s without an address", u->name);
-    return 0;
-}
-
-static int check_body(const wire_msg_t *w, rm_err_t *err)
-{
-    const wire_body_t *b = &w->body;
-    switch (w->kind) {
-    case K_PING:
-        return b->ping.target[0] ? 0 : rm_err_set(err, RM_EPROTO, "PING without a target");
-    case K_PING_REQ:
-        if (!b->req.target[0] || !b->req.target_addr[0])
-            return rm_err_set(err, RM_EPROTO, "PING_REQ without a target or its address");
-        return 0;
-    case K_PUSH_PULL:
-        if (b->pp.parts < 1 || b->pp.part >= b->pp.parts)
-            return rm_err_set(err, RM_EPROTO,
-                              "PUSH_PULL part %" PRIu64 " of %" PRIu64 " is not a valid part",
-                              b->pp.part, b->pp.parts);
-        for (uint32_t i = 0; i < b->pp.states.count; i++)
-            if (check_update(&b->pp.states.items[i], err))
-                return rm_err_prefix(err, "PUSH_PULL state %" PRIu32 ": ", i);
-        return 0;
-    default:
-        return 0;
-    }
-}
-
-static int read_envelope(rm_reader_t *r, wire_msg_t *w, uint32_t *count, rm_err_t *err)
-{
-    uint64_t version, kind;
-    const char *from;
-    uint32_t nl;
-    if (rm_read_array(r, 0, count, err))
-        return rm_err_prefix(err, "envelope: ");
-    if (*count < 5)
-        return rm_err_set(err, RM_EPROTO, "envelope of %" PRIu32 " elements, expected 5", *count);
-    if (rm_read_u64(r, &version, err))
-        return rm_err_prefix(err, "envelope version: ");
-    if (version != RM_SWIM_WIRE_VERSION)
-        return rm_err_set(err, RM_EPROTO, "membership wire version %" PRIu64 " not supported (%d)",
-                          version, RM_SWIM_WIRE_VERSION);
-    if (rm_read_u64(r, &kind, err))
-        return rm_err_prefix(err, "envelope kind: ");
-    if (kind == 0 || kind >= K_COUNT)
-        return rm_err_set(err, RM_EPROTO, "unknown membership message kind %" PRIu64, kind);
-    if (rm_read_str_ref(r, RM_SWIM_MAX_NAME, &from, &nl, err))
-        return rm_err_prefix(err, "envelope from: ");
-    if (nl == 0 || memchr(from, '\0', nl))
-        return rm_err_set(err, RM_EPROTO, "envelope from: empty or with a NUL byte");
-    memcpy(w->from, from, nl);
-    w->from[nl] = '\0';
-    w->kind = (kind_t)kind;
-    return 0;
-}
-
-static int read_updates(rm_reader_t *r, wire_msg_t *w, rm_err_t *err)
-{
-    uint32_t n;
-    size_t used;
-    if (rm_read_array(r, RM_SWIM_MAX_UPDATES, &n, err))
-        return rm_err_prefix(err, "updates: ");
-    for (uint32_t i = 0; i < n; i++) {
-        if (rm_codec_decode(&update_desc, &w->updates[i], r->p, (size_t)(r->end - r->p), &used,
-                            err))
-            return rm_err_prefix(err, "update %" PRIu32 ": ", i);
-        w->nupdates = i + 1;
-        r->p += used;
-        if (check_update(&w->updates[i], err))
-            return -1;
-    }
-    return 0;
-}
-
-/*  Decodes and checks a whole message; on failure nothing is left to free. */
-static int decode_msg(const uint8_t *data, size_t len, wire_msg_t *w, rm_err_t *err)
-{
-    rm_reader_t r;
-    uint32_t count;
-    size_t used;
-    memset(w, 0, sizeof *w);
-    if (len > RM_SWIM_MAX_MSG)
-        return rm_err_set(err, RM_EPROTO, "membership message of %zu bytes, max %d", len,
-                          RM_SWIM_MAX_MSG);
-    rm_reader_init(&r, data, len);
-    if (read_envelope(&r, w, &count, err))
-        return -1;
-    int rc = rm_codec_decode(kinds[w->kind].desc, &w->body, r.p, (size_t)(r.end - r.p), &used, err);
-    if (rc == 0) {
-        r.p += used;
-        rc = check_body(w, err) || read_updates(&r, w, err) ? -1 : 0;
-    }
-    /* Envelope elements a later version may append, then nothing. */
-    r.depth = 1;
-    for (uint32_t i = 5; rc == 0 && i < count; i++)
-        rc = rm_read_skip(&r, err);
-    if (rc == 0 && r.p != r.end)
-        rc = rm_err_set(err, RM_EPROTO, "%zu stray bytes after the message", (size_t)(r.end - r.p));
-    if (rc) {
-        rm_err_prefix(err, "%s from %s: ", kinds[w->kind].name, w->from);
-        wire_free(w);
-        return -1;
-    }
-    return 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -931,16 +646,17 @@ static void accused(rm_swim_t *s, uint64_t inc)
         broadcast(s, 0, "");
 }
 
-static bool same_data(const rm_swim_t *s, const member_t *m, const wire_update_t *u)
+static bool same_data(const rm_swim_t *s, const member_t *m, const rm_swim_wire_update_t *u)
 {
     return strcmp(m_addr(s, m), u->addr) == 0 &&
-           m->flags == (uint8_t)(u->flags & FLAG_NO_INBOUND) && m->meta_len == u->meta.len &&
+           m->flags == (uint8_t)(u->flags & RM_SWIM_WIRE_NO_INBOUND) &&
+           m->meta_len == u->meta.len &&
            (!u->meta.len || !memcmp(m_meta(s, m), u->meta.data, u->meta.len));
 }
 
 /*  Someone claims we are alive with a higher incarnation, or other data:
     a previous life of this node.  Raise past it. */
-static void self_alive(rm_swim_t *s, const wire_update_t *u)
+static void self_alive(rm_swim_t *s, const rm_swim_wire_update_t *u)
 {
     const member_t *self = &s->m[0];
     if (s->leaving)
@@ -949,9 +665,9 @@ static void self_alive(rm_swim_t *s, const wire_update_t *u)
         refute(s, u->incarnation);
 }
 
-static void on_alive(rm_swim_t *s, const wire_update_t *u, bool quiet_new)
+static void on_alive(rm_swim_t *s, const rm_swim_wire_update_t *u, bool quiet_new)
 {
-    uint8_t flags = (uint8_t)(u->flags & FLAG_NO_INBOUND);
+    uint8_t flags = (uint8_t)(u->flags & RM_SWIM_WIRE_NO_INBOUND);
     if (strcmp(u->name, m_name(s, &s->m[0])) == 0) {
         self_alive(s, u);
         return;
@@ -974,7 +690,7 @@ static void on_alive(rm_swim_t *s, const wire_update_t *u, bool quiet_new)
     if (changed && set_strings(s, (uint32_t)idx, u->addr, u->meta.data, u->meta.len))
         return;
     m = &s->m[idx];
-    if (changed && (flags & FLAG_NO_INBOUND))
+    if (changed && (flags & RM_SWIM_WIRE_NO_INBOUND))
         nat_watch(s, u->name);
     m->flags = flags;
     m->inc = u->incarnation;
@@ -1038,7 +754,7 @@ static void on_dead(rm_swim_t *s, const char *name, uint64_t inc, const char *fr
     broadcast(s, (uint32_t)idx, from);
 }
 
-static void apply_update(rm_swim_t *s, const wire_update_t *u, const char *sender)
+static void apply_update(rm_swim_t *s, const rm_swim_wire_update_t *u, const char *sender)
 {
     const char *from = u->from[0] ? u->from : sender;
     switch (u->state) {
@@ -1060,7 +776,7 @@ static void apply_update(rm_swim_t *s, const wire_update_t *u, const char *sende
 /*  Push-pull merge (memberlist's mergeState): members new to us are added
     quietly, except a joining sender, which we announce as a seed does; a
     member the peer holds dead only becomes suspect here, accused by us. */
-static void merge_state(rm_swim_t *s, const wire_update_t *u, const char *sender, bool join)
+static void merge_state(rm_swim_t *s, const rm_swim_wire_update_t *u, const char *sender, bool join)
 {
     switch (u->state) {
     case RM_SWIM_ALIVE:
@@ -1218,8 +934,8 @@ static void probe_start(rm_swim_t *s)
     p->direct_deadline = s->now + scaled(s, s->cfg.probe_timeout_ms);
     p->end = s->next_probe;
     s->stats.probes++;
-    wire_ping_t ping = {p->seq, p->target};
-    send_msg(s, m_addr(s, &s->m[idx]), idx, K_PING, &ping);
+    rm_swim_wire_ping_t ping = {p->seq, p->target};
+    send_msg(s, m_addr(s, &s->m[idx]), idx, RM_SWIM_WIRE_PING, &ping);
 }
 
 static void probe_indirect(rm_swim_t *s)
@@ -1232,9 +948,9 @@ static void probe_indirect(rm_swim_t *s)
         return;
     uint32_t k = s->cfg.indirect_checks < 64 ? s->cfg.indirect_checks : 64;
     uint32_t got = pick_random(s, k, can_help, t, helpers);
-    wire_ping_req_t req = {p->seq, p->target, (char *)m_addr(s, &s->m[t]), s->cfg.nack};
+    rm_swim_wire_ping_req_t req = {p->seq, p->target, (char *)m_addr(s, &s->m[t]), s->cfg.nack};
     for (uint32_t i = 0; i < got; i++)
-        send_msg(s, m_addr(s, &s->m[helpers[i]]), helpers[i], K_PING_REQ, &req);
+        send_msg(s, m_addr(s, &s->m[helpers[i]]), helpers[i], RM_SWIM_WIRE_PING_REQ, &req);
     p->expected_nacks = s->cfg.nack ? got : 0;
     if (got)
         s->stats.indirect_probes++;
@@ -1301,18 +1017,18 @@ static void expire_relays(rm_swim_t *s)
         if (s->now < r->deadline)
             continue;
         if (r->nack) {
-            wire_ack_t nack = {r->origin_seq};
-            send_msg(s, r->origin, -1, K_NACK, &nack);
+            rm_swim_wire_ack_t nack = {r->origin_seq};
+            send_msg(s, r->origin, -1, RM_SWIM_WIRE_NACK, &nack);
         }
         relay_drop(s, i);
     }
 }
 
-static void on_ping_req(rm_swim_t *s, const char *from_addr, const wire_ping_req_t *req)
+static void on_ping_req(rm_swim_t *s, const char *from_addr, const rm_swim_wire_ping_req_t *req)
 {
     if (strcmp(req->target, m_name(s, &s->m[0])) == 0) {
-        wire_ack_t ack = {req->seq};
-        send_msg(s, from_addr, -1, K_ACK, &ack);
+        rm_swim_wire_ack_t ack = {req->seq};
+        send_msg(s, from_addr, -1, RM_SWIM_WIRE_ACK, &ack);
         return;
     }
     /* A bounded table: a flood of PING_REQs cannot grow it. */
@@ -1329,8 +1045,8 @@ static void on_ping_req(rm_swim_t *s, const char *from_addr, const wire_ping_req
     int64_t wait = s->cfg.probe_timeout_ms * 4 / 5;
     relay_t r = {++s->seq, origin, req->seq, s->now + (wait > 0 ? wait : 1), req->nack};
     s->relays[s->nrelays++] = r;
-    wire_ping_t ping = {r.seq, req->target};
-    send_msg(s, req->target_addr, find_idx(s, req->target), K_PING, &ping);
+    rm_swim_wire_ping_t ping = {r.seq, req->target};
+    send_msg(s, req->target_addr, find_idx(s, req->target), RM_SWIM_WIRE_PING, &ping);
 }
 
 static void on_ack(rm_swim_t *s, uint64_t seq)
@@ -1341,8 +1057,8 @@ static void on_ack(rm_swim_t *s, uint64_t seq)
     }
     for (uint32_t i = 0; i < s->nrelays; i++)
         if (s->relays[i].seq == seq) {
-            wire_ack_t ack = {s->relays[i].origin_seq};
-            send_msg(s, s->relays[i].origin, -1, K_ACK, &ack);
+            rm_swim_wire_ack_t ack = {s->relays[i].origin_seq};
+            send_msg(s, s->relays[i].origin, -1, RM_SWIM_WIRE_ACK, &ack);
             relay_drop(s, i);
             return;
         }
@@ -1359,13 +1075,13 @@ static void on_ack(rm_swim_t *s, uint64_t seq)
     the few accusers do it, so a dead node in a big cluster gets little. */
 static void tell_suspects(rm_swim_t *s)
 {
-    wire_gossip_t g = {false};
+    rm_swim_wire_gossip_t g = {false};
     for (uint32_t i = 0; i < s->nsusp; i++) {
         if (!s->susp[i].ours)
             continue;
         int64_t idx = find_idx(s, s->susp[i].name);
         if (idx > 0 && reachable(s, (uint32_t)idx) && s->m[idx].state == RM_SWIM_SUSPECT)
-            send_msg(s, m_addr(s, &s->m[idx]), idx, K_GOSSIP, &g);
+            send_msg(s, m_addr(s, &s->m[idx]), idx, RM_SWIM_WIRE_GOSSIP, &g);
     }
 }
 
@@ -1378,11 +1094,11 @@ static void gossip_round(rm_swim_t *s)
         return;
     uint32_t k = s->cfg.gossip_nodes < 64 ? s->cfg.gossip_nodes : 64;
     uint32_t got = pick_random(s, k, can_gossip, -1, targets);
-    wire_gossip_t g = {pull};
+    rm_swim_wire_gossip_t g = {pull};
     for (uint32_t i = 0; i < got; i++) {
         if (!s->nbq && !pull)
             return;
-        send_msg(s, m_addr(s, &s->m[targets[i]]), targets[i], K_GOSSIP, &g);
+        send_msg(s, m_addr(s, &s->m[targets[i]]), targets[i], RM_SWIM_WIRE_GOSSIP, &g);
     }
 }
 
@@ -1393,25 +1109,18 @@ static void on_gossip(rm_swim_t *s, const char *from_addr, int64_t from_idx, boo
     bool suspect = from_idx > 0 && s->m[from_idx].state == RM_SWIM_SUSPECT;
     if (!reply || (!s->nbq && !suspect))
         return;
-    wire_gossip_t g = {false};
-    send_msg(s, from_addr, from_idx, K_GOSSIP, &g);
+    rm_swim_wire_gossip_t g = {false};
+    send_msg(s, from_addr, from_idx, RM_SWIM_WIRE_GOSSIP, &g);
 }
 
 static size_t entry_size(const rm_swim_t *s, const member_t *m)
 {
-    return m_size(s, m) + PP_ENTRY_SLACK;
+    return m_size(s, m) + RM_SWIM_WIRE_STATE_SLACK;
 }
 
-static void fill_entry(const rm_swim_t *s, uint32_t i, wire_update_t *u)
+static void fill_entry(const rm_swim_t *s, uint32_t i, rm_swim_wire_update_t *u)
 {
-    const member_t *m = &s->m[i];
-    *u = (wire_update_t){(char *)m_name(s, m),
-                         (char *)m_addr(s, m),
-                         m->inc,
-                         m->state,
-                         NULL,
-                         m->flags,
-                         {m->meta_len ? (uint8_t *)m_meta(s, m) : NULL, m->meta_len}};
+    member_wire(s, &s->m[i], s->m[i].state, NULL, u);
 }
 
 /*  Splits the state into parts under the push-pull budget.  Returns the
@@ -1420,7 +1129,8 @@ static uint32_t plan_parts(const rm_swim_t *s, uint32_t *starts)
 {
     size_t budget =
         s->cfg.push_pull_budget < RM_SWIM_MAX_MSG ? s->cfg.push_pull_budget : RM_SWIM_MAX_MSG;
-    budget = budget > PP_HEADER_SLACK * 2 ? budget - PP_HEADER_SLACK : PP_HEADER_SLACK;
+    budget = budget > RM_SWIM_WIRE_PART_SLACK * 2 ? budget - RM_SWIM_WIRE_PART_SLACK
+                                                  : RM_SWIM_WIRE_PART_SLACK;
     uint32_t parts = 1, in_part = 0;
     size_t used = 0;
     starts[0] = 0;
@@ -1448,14 +1158,14 @@ static void send_state(rm_swim_t *s, const char *to, int64_t to_idx, bool join, 
     for (uint32_t p = 0; p < parts; p++)
         if (starts[p + 1] - starts[p] > most)
             most = starts[p + 1] - starts[p];
-    wire_update_t *items = calloc(most ? most : 1, sizeof *items);
+    rm_swim_wire_update_t *items = calloc(most ? most : 1, sizeof *items);
     if (!items)
         return;
     for (uint32_t p = 0; p < parts; p++) {
-        wire_push_pull_t pp = {join, reply, p, parts, {items, starts[p + 1] - starts[p]}};
+        rm_swim_wire_push_pull_t pp = {join, reply, p, parts, {items, starts[p + 1] - starts[p]}};
         for (uint32_t i = starts[p]; i < starts[p + 1]; i++)
             fill_entry(s, i, &items[i - starts[p]]);
-        send_msg(s, to, to_idx, K_PUSH_PULL, &pp);
+        send_msg(s, to, to_idx, RM_SWIM_WIRE_PUSH_PULL, &pp);
     }
     free(items);
 }
@@ -1502,12 +1212,12 @@ static void reconnect(rm_swim_t *s)
 
 /*  Room for every member of a push-pull at once, exactly: a bootstrap
     or a join learns thousands, and growth by steps would overshoot. */
-static void reserve(rm_swim_t *s, const wire_push_pull_t *pp)
+static void reserve(rm_swim_t *s, const rm_swim_wire_push_pull_t *pp)
 {
     uint64_t bytes = 0;
     uint32_t need = s->n;
     for (uint32_t i = 0; i < pp->states.count; i++) {
-        const wire_update_t *u = &pp->states.items[i];
+        const rm_swim_wire_update_t *u = &pp->states.items[i];
         if (u->state != RM_SWIM_ALIVE || find_idx(s, u->name) >= 0)
             continue;
         need++;
@@ -1529,7 +1239,7 @@ static void reserve(rm_swim_t *s, const wire_push_pull_t *pp)
 }
 
 static void on_push_pull(rm_swim_t *s, const char *from, const char *from_addr,
-                         const wire_push_pull_t *pp)
+                         const rm_swim_wire_push_pull_t *pp)
 {
     reserve(s, pp);
     for (uint32_t i = 0; i < pp->states.count; i++)
@@ -1590,30 +1300,30 @@ static void sync_stranger(rm_swim_t *s, const char *from, const char *from_addr)
     send_state(s, from_addr, idx, false, true);
 }
 
-static void dispatch(rm_swim_t *s, const char *from_addr, wire_msg_t *w)
+static void dispatch(rm_swim_t *s, const char *from_addr, rm_swim_wire_msg_t *w)
 {
-    const wire_body_t *b = &w->body;
+    const rm_swim_wire_body_t *b = &w->body;
     switch (w->kind) {
-    case K_PING:
+    case RM_SWIM_WIRE_PING:
         if (strcmp(b->ping.target, m_name(s, &s->m[0])) == 0) {
-            wire_ack_t ack = {b->ping.seq};
-            send_msg(s, from_addr, find_idx(s, w->from), K_ACK, &ack);
+            rm_swim_wire_ack_t ack = {b->ping.seq};
+            send_msg(s, from_addr, find_idx(s, w->from), RM_SWIM_WIRE_ACK, &ack);
         }
         break;
-    case K_ACK:
+    case RM_SWIM_WIRE_ACK:
         on_ack(s, b->ack.seq);
         break;
-    case K_NACK:
+    case RM_SWIM_WIRE_NACK:
         if (s->probe.active && s->probe.seq == b->ack.seq)
             s->probe.nacks++;
         break;
-    case K_PING_REQ:
+    case RM_SWIM_WIRE_PING_REQ:
         on_ping_req(s, from_addr, &b->req);
         break;
-    case K_GOSSIP:
+    case RM_SWIM_WIRE_GOSSIP:
         on_gossip(s, from_addr, find_idx(s, w->from), b->gossip.reply);
         break;
-    case K_PUSH_PULL:
+    case RM_SWIM_WIRE_PUSH_PULL:
         on_push_pull(s, w->from, from_addr, &b->pp);
         break;
     default:
@@ -1631,7 +1341,7 @@ static void advance(rm_swim_t *s, int64_t now)
 int rm_swim_receive(rm_swim_t *self, int64_t now, const char *from_addr, const uint8_t *data,
                     size_t len, rm_err_t *err)
 {
-    wire_msg_t *w;
+    rm_swim_wire_msg_t *w;
     if (!valid_str(from_addr, RM_SWIM_MAX_ADDR))
         return rm_err_set(err, RM_EINVAL, "membership message without a sender address");
     advance(self, now);
@@ -1640,14 +1350,14 @@ int rm_swim_receive(rm_swim_t *self, int64_t now, const char *from_addr, const u
     w = malloc(sizeof *w);
     if (!w)
         return rm_err_set(err, RM_ENOMEM, "out of memory");
-    if (decode_msg(data, len, w, err)) {
+    if (rm_swim_wire_decode(data, len, w, err)) {
         self->stats.bad_in++;
         free(w);
         return -1;
     }
     if (strcmp(w->from, m_name(self, &self->m[0])) == 0) {
         self->stats.bad_in++;
-        wire_free(w);
+        rm_swim_wire_free(w);
         free(w);
         return rm_err_set(err, RM_EPROTO, "membership message from %s claims this node's own name",
                           from_addr);
@@ -1656,9 +1366,9 @@ int rm_swim_receive(rm_swim_t *self, int64_t now, const char *from_addr, const u
     for (uint32_t i = 0; i < w->nupdates; i++)
         apply_update(self, &w->updates[i], w->from);
     dispatch(self, from_addr, w);
-    if (w->kind == K_PING)
+    if (w->kind == RM_SWIM_WIRE_PING)
         sync_stranger(self, w->from, from_addr);
-    wire_free(w);
+    rm_swim_wire_free(w);
     free(w);
     return 0;
 }
@@ -1830,7 +1540,7 @@ rm_swim_t *rm_swim_new(const rm_swim_config_t *cfg, const char *self_name, const
         goto nomem;
     s->seq =
         rm_swim_rng_next(s->rng) >> 33; /* a restarted node does not reuse old sequence numbers */
-    uint8_t flags = cfg->no_inbound ? FLAG_NO_INBOUND : 0;
+    uint8_t flags = cfg->no_inbound ? RM_SWIM_WIRE_NO_INBOUND : 0;
     if (member_add(s, self_name, self_addr, 0, RM_SWIM_ALIVE, flags, NULL, 0) != 0)
         goto nomem;
     /* Staggered first timers: engines started together do not beat together. */
