@@ -11,6 +11,7 @@
 
 #include "rm_swim_arena.h"
 #include "rm_swim_array.h"
+#include "rm_swim_bcast.h"
 #include "rm_swim_fifo.h"
 #include "rm_swim_names.h"
 #include "rm_swim_rng.h"
@@ -62,14 +63,6 @@ typedef struct {
     unsigned expected_nacks, nacks;
 } probe_t;
 
-typedef struct {
-    char *name; /* the member it is about: a newer update replaces it */
-    uint8_t *data;
-    uint32_t len;
-    uint32_t sent;
-    uint64_t id;
-} bcast_t;
-
 struct _rm_swim_t {
     rm_swim_config_t cfg;
     rm_swim_rng_t *rng;
@@ -97,11 +90,8 @@ struct _rm_swim_t {
     uint32_t nsusp, capsusp;
     relay_t *relays;
     uint32_t nrelays, caprelays;
-    bcast_t *bq;
-    uint32_t nbq, capbq;
-    uint64_t bq_id;
-    bool bq_sorted;
-    char **nat; /* names of no-inbound members, to watch for their heartbeats */
+    rm_swim_bcast_t *bq; /* updates waiting to be piggybacked */
+    char **nat;          /* names of no-inbound members, to watch for their heartbeats */
     uint32_t nnat, capnat;
 
     rm_swim_fifo_t *out, *events;
@@ -372,58 +362,15 @@ static unsigned retransmit_limit(const rm_swim_t *s)
     return limit > rounds ? limit : rounds;
 }
 
-static void bq_remove(rm_swim_t *s, uint32_t i)
+/*  The gossip timer is left out of the deadline while the queue is empty;
+    news arriving then keeps it on its grid, as memberlist's ticker does,
+    rather than gossiping at once (that would flood at latency speed
+    instead of once per gossip interval). */
+static void gossip_on_grid(rm_swim_t *s)
 {
-    free(s->bq[i].name);
-    free(s->bq[i].data);
-    memmove(&s->bq[i], &s->bq[i + 1], (s->nbq - i - 1) * sizeof *s->bq);
-    s->nbq--;
-}
-
-/*  Fewest sends first, then newest first: fresh news travels first. */
-static int bq_cmp(const void *a, const void *b)
-{
-    const bcast_t *x = a, *y = b;
-    if (x->sent != y->sent)
-        return x->sent < y->sent ? -1 : 1;
-    return x->id > y->id ? -1 : (x->id < y->id);
-}
-
-static void bq_sort(rm_swim_t *s)
-{
-    if (!s->bq_sorted)
-        qsort(s->bq, s->nbq, sizeof *s->bq, bq_cmp);
-    s->bq_sorted = true;
-}
-
-/*  Queues an encoded update about `name` (takes data).  A full queue drops
-    its most-sent entry: it has had the most chances to spread. */
-static void bq_put(rm_swim_t *s, const char *name, uint8_t *data, size_t len)
-{
-    /* The gossip timer is left out of the deadline while the queue is
-       empty; keep it on its grid, as memberlist's ticker, rather than
-       gossiping the moment news arrives (that would flood at latency
-       speed instead of once per gossip interval). */
     int64_t gi = s->cfg.gossip_interval_ms;
-    if (!s->nbq && s->next_gossip < s->now)
+    if (!rm_swim_bcast_count(s->bq) && s->next_gossip < s->now)
         s->next_gossip += gi * ((s->now - s->next_gossip + gi - 1) / gi);
-    for (uint32_t i = 0; i < s->nbq; i++)
-        if (strcmp(s->bq[i].name, name) == 0) {
-            bq_remove(s, i);
-            break;
-        }
-    if (s->nbq >= s->cfg.max_broadcasts && s->nbq > 0) {
-        bq_sort(s);
-        bq_remove(s, s->nbq - 1);
-    }
-    char *c = strdup(name);
-    if (!c || rm_swim_array_grow((void **)&s->bq, &s->capbq, s->nbq + 1, sizeof *s->bq)) {
-        free(c);
-        free(data);
-        return;
-    }
-    s->bq[s->nbq++] = (bcast_t){c, data, (uint32_t)len, 0, ++s->bq_id};
-    s->bq_sorted = false;
 }
 
 /*  Member m as an update: in `state`, accused by `from` (NULL: ""). */
@@ -453,39 +400,15 @@ static void broadcast(rm_swim_t *s, uint32_t idx, const char *from)
 {
     size_t len;
     uint8_t *data = encode_update(s, &s->m[idx], s->m[idx].state, from, &len);
-    if (data)
-        bq_put(s, m_name(s, &s->m[idx]), data, len);
+    if (!data)
+        return;
+    gossip_on_grid(s);
+    rm_swim_bcast_put(s->bq, m_name(s, &s->m[idx]), data, len);
 }
 
 /* ------------------------------------------------------------------ */
 /* Encoding messages                                                    */
 /* ------------------------------------------------------------------ */
-
-/*  Picks queued updates that fit in `budget` bytes (at most `max`). */
-static uint32_t bq_pick(rm_swim_t *s, size_t budget, uint32_t max, uint32_t *pick)
-{
-    uint32_t n = 0;
-    bq_sort(s);
-    for (uint32_t i = 0; i < s->nbq && n < max; i++)
-        if (s->bq[i].len <= budget) {
-            budget -= s->bq[i].len;
-            pick[n++] = i;
-        }
-    return n;
-}
-
-/*  Counts the sends of the picked updates and drops the ones sent enough. */
-static void bq_sent(rm_swim_t *s, const uint32_t *pick, uint32_t n)
-{
-    unsigned limit = retransmit_limit(s);
-    for (uint32_t i = 0; i < n; i++)
-        s->bq[pick[i]].sent++;
-    for (uint32_t i = n; i-- > 0;)
-        if (s->bq[pick[i]].sent >= limit)
-            bq_remove(s, pick[i]);
-    if (n)
-        s->bq_sorted = false;
-}
 
 /*  Appends the updates array: the buddy-system suspicion first (if any),
     then queued updates that fit the packet budget. */
@@ -502,14 +425,12 @@ static int append_updates(rm_swim_t *s, uint8_t **buf, size_t *len, const uint8_
         lens[count++] = buddy_len;
     }
     if (piggyback)
-        n = bq_pick(s, budget, RM_SWIM_MAX_UPDATES - count, pick);
-    for (uint32_t i = 0; i < n; i++, count++) {
-        data[count] = s->bq[pick[i]].data;
-        lens[count] = s->bq[pick[i]].len;
-    }
+        n = rm_swim_bcast_pick(s->bq, budget, RM_SWIM_MAX_UPDATES - count, pick);
+    for (uint32_t i = 0; i < n; i++, count++)
+        data[count] = rm_swim_bcast_data(s->bq, pick[i], &lens[count]);
     if (rm_swim_wire_append_updates(buf, len, data, lens, count))
         return -1;
-    bq_sent(s, pick, n);
+    rm_swim_bcast_sent(s->bq, pick, n, retransmit_limit(s));
     *taken = count;
     return 0;
 }
@@ -1090,13 +1011,13 @@ static void gossip_round(rm_swim_t *s)
     uint32_t targets[64];
     tell_suspects(s);
     bool pull = s->cfg.no_inbound && !s->leaving;
-    if (!s->nbq && !pull)
+    if (!rm_swim_bcast_count(s->bq) && !pull)
         return;
     uint32_t k = s->cfg.gossip_nodes < 64 ? s->cfg.gossip_nodes : 64;
     uint32_t got = pick_random(s, k, can_gossip, -1, targets);
     rm_swim_wire_gossip_t g = {pull};
     for (uint32_t i = 0; i < got; i++) {
-        if (!s->nbq && !pull)
+        if (!rm_swim_bcast_count(s->bq) && !pull)
             return;
         send_msg(s, m_addr(s, &s->m[targets[i]]), targets[i], RM_SWIM_WIRE_GOSSIP, &g);
     }
@@ -1107,7 +1028,7 @@ static void gossip_round(rm_swim_t *s)
 static void on_gossip(rm_swim_t *s, const char *from_addr, int64_t from_idx, bool reply)
 {
     bool suspect = from_idx > 0 && s->m[from_idx].state == RM_SWIM_SUSPECT;
-    if (!reply || (!s->nbq && !suspect))
+    if (!reply || (!rm_swim_bcast_count(s->bq) && !suspect))
         return;
     rm_swim_wire_gossip_t g = {false};
     send_msg(s, from_addr, from_idx, RM_SWIM_WIRE_GOSSIP, &g);
@@ -1445,7 +1366,7 @@ int64_t rm_swim_next_deadline(const rm_swim_t *s)
         d = min64(d, s->relays[i].deadline);
     for (uint32_t i = 0; i < s->nsusp; i++)
         d = min64(d, s->susp[i].deadline);
-    if (s->nbq || s->nsusp || (s->cfg.no_inbound && !s->leaving))
+    if (rm_swim_bcast_count(s->bq) || s->nsusp || (s->cfg.no_inbound && !s->leaving))
         d = min64(d, s->next_gossip);
     if (s->leaving)
         return d;
@@ -1536,7 +1457,8 @@ rm_swim_t *rm_swim_new(const rm_swim_config_t *cfg, const char *self_name, const
     s->rng = rm_swim_rng_new(seed);
     s->arena = rm_swim_arena_new(arena_record, s);
     s->names = rm_swim_names_new(member_name, s);
-    if (!s->out || !s->events || !s->rng || !s->arena || !s->names)
+    s->bq = rm_swim_bcast_new(cfg->max_broadcasts);
+    if (!s->out || !s->events || !s->rng || !s->arena || !s->names || !s->bq)
         goto nomem;
     s->seq =
         rm_swim_rng_next(s->rng) >> 33; /* a restarted node does not reuse old sequence numbers */
@@ -1582,8 +1504,7 @@ void rm_swim_destroy(rm_swim_t **self_p)
         susp_drop(s, s->susp[0].name);
     while (s->nrelays)
         relay_drop(s, 0);
-    while (s->nbq)
-        bq_remove(s, s->nbq - 1);
+    rm_swim_bcast_destroy(&s->bq);
     for (uint32_t i = 0; i < s->nnat; i++)
         free(s->nat[i]);
     drain(s);
@@ -1594,7 +1515,6 @@ void rm_swim_destroy(rm_swim_t **self_p)
     free(s->order);
     free(s->susp);
     free(s->relays);
-    free(s->bq);
     free(s->nat);
     rm_swim_rng_destroy(&s->rng);
     free(s);
@@ -1730,7 +1650,7 @@ const char *rm_swim_state_name(rm_swim_state_t state)
 
 size_t rm_swim_pending_broadcasts(const rm_swim_t *self)
 {
-    return self->nbq;
+    return rm_swim_bcast_count(self->bq);
 }
 
 void rm_swim_stats(const rm_swim_t *self, rm_swim_stats_t *out)
