@@ -25,7 +25,7 @@ static const char *name_in(const rm_swim_names_t *self, uint32_t bucket)
 }
 
 /*  The bucket holding `name`, or the empty bucket where it would go. */
-static uint32_t bucket_of(const rm_swim_names_t *self, const char *name)
+static uint32_t find_bucket(const rm_swim_names_t *self, const char *name)
 {
     uint32_t mask = self->nbuckets - 1, i = (uint32_t)fnv1a(name) & mask;
     while (self->buckets[i] && strcmp(name_in(self, i), name) != 0)
@@ -70,7 +70,7 @@ int rm_swim_names_reserve(rm_swim_names_t *self, uint32_t count)
     self->nbuckets = (uint32_t)nb;
     for (uint32_t i = 0; i < old_n; i++)
         if (old[i])
-            self->buckets[bucket_of(self, self->key(self->owner, old[i] - 1))] = old[i];
+            self->buckets[find_bucket(self, self->key(self->owner, old[i] - 1))] = old[i];
     free(old);
     return 0;
 }
@@ -79,13 +79,13 @@ int64_t rm_swim_names_find(const rm_swim_names_t *self, const char *name)
 {
     if (!self->nbuckets)
         return -1;
-    uint32_t v = self->buckets[bucket_of(self, name)];
+    uint32_t v = self->buckets[find_bucket(self, name)];
     return v ? (int64_t)v - 1 : -1;
 }
 
 void rm_swim_names_set(rm_swim_names_t *self, const char *name, uint32_t idx)
 {
-    self->buckets[bucket_of(self, name)] = idx + 1;
+    self->buckets[find_bucket(self, name)] = idx + 1;
 }
 
 /*  Backward shift: each later entry of the run moves into the hole unless
@@ -94,7 +94,7 @@ void rm_swim_names_remove(rm_swim_names_t *self, const char *name)
 {
     if (!self->nbuckets)
         return;
-    uint32_t mask = self->nbuckets - 1, i = bucket_of(self, name), j = i;
+    uint32_t mask = self->nbuckets - 1, i = find_bucket(self, name), j = i;
     if (!self->buckets[i])
         return;
     self->buckets[i] = 0;

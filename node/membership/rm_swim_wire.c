@@ -97,7 +97,7 @@ const char *rm_swim_wire_kind_name(rm_swim_wire_kind_t kind)
 
 /*  Gives back the slack of a buffer that grew in steps: queued updates
     and outgoing messages live a while. */
-static uint8_t *trim(uint8_t *buf, size_t len)
+static uint8_t *trim_to_len(uint8_t *buf, size_t len)
 {
     uint8_t *q = realloc(buf, len ? len : 1);
     return q ? q : buf;
@@ -158,7 +158,7 @@ int rm_swim_wire_append_updates(uint8_t **buf, size_t *len, const uint8_t *const
         memcpy(q + *len, updates[i], lens[i]);
         *len += lens[i];
     }
-    *buf = trim(q, *len);
+    *buf = trim_to_len(q, *len);
     return 0;
 }
 
@@ -170,7 +170,7 @@ uint8_t *rm_swim_wire_encode_update(const rm_swim_wire_update_t *u, size_t *len)
         free(buf);
         return NULL;
     }
-    return trim(buf, *len);
+    return trim_to_len(buf, *len);
 }
 
 /* ------------------------------------------------------------------ */
