@@ -10,10 +10,10 @@
         rm_swim_sync.c   push-pull: full state exchanges at join, on a timer,
                          with dead members (reconnect) and with strangers.
 
-    Names: rm_swim_probe_* and rm_swim_sync_* are defined in their files;
-    rm_swim__* (two underscores, as libuv's uv__) in rm_swim.c, lent to the
-    two others.  The static inline helpers below are the engine's view of
-    its member table. */
+    rm_swim_probe.h and rm_swim_sync.h declare what those two files offer
+    the engine; rm_swim__* (two underscores, as libuv's uv__) are defined in
+    rm_swim.c and lent to the two others.  The static inline helpers below
+    are the engine's view of its member table. */
 #ifndef RM_SWIM_PRIVATE_H
 #define RM_SWIM_PRIVATE_H
 
@@ -25,28 +25,11 @@
 #include "rm_swim_fifo.h"
 #include "rm_swim_members.h"
 #include "rm_swim_order.h"
+#include "rm_swim_probe.h"
 #include "rm_swim_rng.h"
 #include "rm_swim_suspects.h"
+#include "rm_swim_sync.h"
 #include "rm_swim_wire.h"
-
-/*  Our probe of one member, from its PING to its end (ACK or failure). */
-typedef struct {
-    bool active;
-    bool indirect; /* PING_REQs sent */
-    char *target;
-    uint64_t seq;
-    int64_t direct_deadline, end;
-    unsigned expected_nacks, nacks;
-} rm_swim_probe_t;
-
-/*  A PING_REQ we serve: our PING to its target, answered to its origin. */
-typedef struct {
-    uint64_t seq; /* of our PING */
-    char *origin; /* the prober's address */
-    uint64_t origin_seq;
-    int64_t deadline; /* of the NACK */
-    bool nack;
-} rm_swim_probe_relay_t;
 
 struct _rm_swim_t {
     rm_swim_config_t cfg;
@@ -129,7 +112,7 @@ static inline int64_t rm_swim__earlier(int64_t a, int64_t b)
 }
 
 /* ------------------------------------------------------------------ */
-/* rm_swim.c                                                            */
+/* rm_swim.c, lent to rm_swim_probe.c and rm_swim_sync.c                */
 /* ------------------------------------------------------------------ */
 
 /*  Builds and queues one message to `to` (to_idx: the member, or -1),
@@ -157,55 +140,5 @@ bool rm_swim__can_help(const rm_swim_t *s, uint32_t i);
     (memberlist's kRandomNodes: at most 3n draws). */
 uint32_t rm_swim__pick(rm_swim_t *s, uint32_t k, bool (*ok)(const rm_swim_t *, uint32_t),
                        int64_t except, uint32_t *out);
-
-/* ------------------------------------------------------------------ */
-/* rm_swim_probe.c                                                      */
-/* ------------------------------------------------------------------ */
-
-/*  Due timers: NACKs of the PING_REQs we serve, then our own probe. */
-void rm_swim_probe_tick(rm_swim_t *s);
-
-/*  The earliest of those timers. */
-int64_t rm_swim_probe_deadline(const rm_swim_t *s);
-
-/*  Any message from `from` is a sign of life: it answers our probe of it,
-    and it is the heartbeat of a no-inbound member. */
-void rm_swim_probe_heard(rm_swim_t *s, const char *from);
-
-void rm_swim_probe_on_ping(rm_swim_t *s, const char *from, const char *from_addr,
-                           const rm_swim_wire_ping_t *ping);
-void rm_swim_probe_on_ack(rm_swim_t *s, uint64_t seq);
-void rm_swim_probe_on_nack(rm_swim_t *s, uint64_t seq);
-void rm_swim_probe_on_ping_req(rm_swim_t *s, const char *from_addr,
-                               const rm_swim_wire_ping_req_t *req);
-
-/*  Watches the no-inbound member `name` for its heartbeats. */
-void rm_swim_probe_watch(rm_swim_t *s, const char *name);
-
-/*  Ends our probe in progress (this node leaves). */
-void rm_swim_probe_stop(rm_swim_t *s);
-
-/*  Frees the probe's state (the engine is destroyed). */
-void rm_swim_probe_free(rm_swim_t *s);
-
-/* ------------------------------------------------------------------ */
-/* rm_swim_sync.c                                                       */
-/* ------------------------------------------------------------------ */
-
-/*  Sends our whole state to `to`, in parts; `join`: we are joining;
-    `reply`: answer with yours. */
-void rm_swim_sync_send(rm_swim_t *s, const char *to, int64_t to_idx, bool join, bool reply);
-
-/*  Due timers: the periodic push-pull, reconnect, join retry. */
-void rm_swim_sync_tick(rm_swim_t *s);
-
-/*  The earliest of those timers. */
-int64_t rm_swim_sync_deadline(const rm_swim_t *s);
-
-void rm_swim_sync_on_push_pull(rm_swim_t *s, const char *from, const char *from_addr,
-                               const rm_swim_wire_push_pull_t *pp);
-
-/*  A PING from `from` that we do not know, or hold dead: exchange state. */
-void rm_swim_sync_stranger(rm_swim_t *s, const char *from, const char *from_addr);
 
 #endif

@@ -14,6 +14,8 @@
 
     No-inbound members are never probed: each is suspected when no sign of
     life (message or raised incarnation) reached us for nat_timeout. */
+#include "rm_swim_probe.h"
+
 #include <stdlib.h>
 #include <string.h>
 

@@ -6,6 +6,8 @@
     (reconnect: with a dead member) and how a PING from a stranger is
     answered.  A state bigger than one message goes in parts; the answer
     follows the last part. */
+#include "rm_swim_sync.h"
+
 #include <stdlib.h>
 
 #include "rm_swim_private.h"
