@@ -1,303 +1,64 @@
 /*  rm_swim: SWIM + Lifeguard membership engine.  See rm_swim.h for the
     protocol and the wire format, docs/membership.md for the reasoning and
     the measurements.  No I/O, no clock, no global state: everything lives
-    in the rm_swim_t and every input carries `now`. */
+    in the rm_swim_t and every input carries `now`.
+
+    This file holds the engine's inputs and outputs and what happens to
+    the membership: updates applied (alive, suspect, dead, left), our own
+    refutations, their gossip.  Failure detection is in rm_swim_probe.c,
+    push-pull in rm_swim_sync.c; rm_swim_private.h ties the three. */
 #include "rm_swim.h"
 
-#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <msgpack.h>
+#include "rm_swim_config.h"
+#include "rm_swim_private.h"
 
-#include "rm_codec.h"
+typedef rm_swim_members_entry_t member_t;
 
-#define FLAG_NO_INBOUND 1u
-#define MAX_CONFIRM 16    /* suspicion confirmations tracked (k is at most this) */
-#define PP_ENTRY_SLACK 32 /* msgpack overhead of one state entry, an upper bound */
-#define PP_HEADER_SLACK (RM_SWIM_MAX_NAME + 64)
-
-typedef enum { K_PING = 1, K_ACK, K_NACK, K_PING_REQ, K_GOSSIP, K_PUSH_PULL, K_COUNT } kind_t;
-
-/* ------------------------------------------------------------------ */
-/* Wire structs and their descriptors                                   */
-/* ------------------------------------------------------------------ */
-
-typedef struct {
-    char *name;
-    char *addr;
-    uint64_t incarnation;
-    uint64_t state; /* rm_swim_state_t */
-    char *from;
-    uint64_t flags;
-    rm_bin_t meta;
-} wire_update_t;
-
-typedef struct {
-    uint64_t seq;
-    char *target;
-} wire_ping_t;
-
-typedef struct {
-    uint64_t seq;
-} wire_ack_t; /* ACK and NACK */
-
-typedef struct {
-    uint64_t seq;
-    char *target;
-    char *target_addr;
-    bool nack;
-} wire_ping_req_t;
-
-typedef struct {
-    bool reply;
-} wire_gossip_t;
-
-typedef struct {
-    bool join;
-    bool reply;
-    uint64_t part;
-    uint64_t parts;
-    RM_LIST(wire_update_t) states;
-} wire_push_pull_t;
-
-static const rm_field_t update_fields[] = {
-    RM_FIELD(wire_update_t, name, RM_F_STR, RM_SWIM_MAX_NAME, "member name"),
-    RM_FIELD(wire_update_t, addr, RM_F_STR, RM_SWIM_MAX_ADDR, "where the member is reached"),
-    RM_FIELD(wire_update_t, incarnation, RM_F_U64, 0, "raised only by the member itself"),
-    RM_FIELD(wire_update_t, state, RM_F_U64, RM_SWIM_LEFT, "1 alive, 2 suspect, 3 dead, 4 left"),
-    RM_FIELD(wire_update_t, from, RM_F_STR, RM_SWIM_MAX_NAME,
-             "who suspects it or declared it dead; empty for alive"),
-    RM_FIELD(wire_update_t, flags, RM_F_U64, 0, "bit 0: accepts no inbound connections"),
-    RM_FIELD(wire_update_t, meta, RM_F_BIN, RM_SWIM_MAX_META, "the member's opaque metadata"),
-};
-static const rm_struct_desc_t update_desc =
-    RM_DESC(wire_update_t, "swim_update", update_fields, "One member's state, gossiped or pushed.");
-
-static const rm_field_t ping_fields[] = {
-    RM_FIELD(wire_ping_t, seq, RM_F_U64, 0, "echoed in the ACK"),
-    RM_FIELD(wire_ping_t, target, RM_F_STR, RM_SWIM_MAX_NAME, "name of the member pinged"),
-};
-static const rm_struct_desc_t ping_desc =
-    RM_DESC(wire_ping_t, "swim_ping", ping_fields, "Are you alive?  Answered by ACK.");
-
-static const rm_field_t ack_fields[] = {
-    RM_FIELD(wire_ack_t, seq, RM_F_U64, 0, "the PING's or PING_REQ's seq"),
-};
-static const rm_struct_desc_t ack_desc =
-    RM_DESC(wire_ack_t, "swim_ack", ack_fields, "ACK: alive; NACK: helper got no ACK in time.");
-
-static const rm_field_t ping_req_fields[] = {
-    RM_FIELD(wire_ping_req_t, seq, RM_F_U64, 0, "echoed in the relayed ACK or the NACK"),
-    RM_FIELD(wire_ping_req_t, target, RM_F_STR, RM_SWIM_MAX_NAME, "member to ping"),
-    RM_FIELD(wire_ping_req_t, target_addr, RM_F_STR, RM_SWIM_MAX_ADDR, "its address"),
-    RM_FIELD(wire_ping_req_t, nack, RM_F_BOOL, 0, "send a NACK if the target does not answer"),
-};
-static const rm_struct_desc_t ping_req_desc =
-    RM_DESC(wire_ping_req_t, "swim_ping_req", ping_req_fields, "Ping this member for me.");
-
-static const rm_field_t gossip_fields[] = {
-    RM_FIELD(wire_gossip_t, reply, RM_F_BOOL, 0, "answer with your queued updates"),
-};
-static const rm_struct_desc_t gossip_desc =
-    RM_DESC(wire_gossip_t, "swim_gossip", gossip_fields, "Carries piggybacked updates only.");
-
-static const rm_field_t push_pull_fields[] = {
-    RM_FIELD(wire_push_pull_t, join, RM_F_BOOL, 0, "sent by a joining node"),
-    RM_FIELD(wire_push_pull_t, reply, RM_F_BOOL, 0, "answer with your state after the last part"),
-    RM_FIELD(wire_push_pull_t, part, RM_F_U64, RM_SWIM_MAX_PP_PARTS - 1, "0-based part index"),
-    RM_FIELD(wire_push_pull_t, parts, RM_F_U64, RM_SWIM_MAX_PP_PARTS, "parts in this state"),
-    RM_FIELD_LIST_OF(wire_push_pull_t, states, update_desc, RM_SWIM_MAX_PP_STATES, "member states"),
-};
-static const rm_struct_desc_t push_pull_desc = RM_DESC(
-    wire_push_pull_t, "swim_push_pull", push_pull_fields, "One part of a full state exchange.");
-
-typedef union {
-    wire_ping_t ping;
-    wire_ack_t ack;
-    wire_ping_req_t req;
-    wire_gossip_t gossip;
-    wire_push_pull_t pp;
-} wire_body_t;
-
-static const struct {
-    const char *name;
-    const rm_struct_desc_t *desc;
-} kinds[K_COUNT] = {
-    [K_PING] = {"PING", &ping_desc},       [K_ACK] = {"ACK", &ack_desc},
-    [K_NACK] = {"NACK", &ack_desc},        [K_PING_REQ] = {"PING_REQ", &ping_req_desc},
-    [K_GOSSIP] = {"GOSSIP", &gossip_desc}, [K_PUSH_PULL] = {"PUSH_PULL", &push_pull_desc},
-};
-
-typedef struct {
-    kind_t kind;
-    char from[RM_SWIM_MAX_NAME + 1];
-    wire_body_t body;
-    wire_update_t updates[RM_SWIM_MAX_UPDATES];
-    uint32_t nupdates;
-} wire_msg_t;
-
-/* ------------------------------------------------------------------ */
-/* Engine state                                                         */
-/* ------------------------------------------------------------------ */
-
-/*  24 bytes, strings in the engine's arena: a 10000-node simulation holds
-    10^8 of these, and every byte here is 100 MB there. */
-typedef struct {
-    uint64_t inc;      /* incarnation */
-    uint32_t str;      /* arena offset of "name\0addr\0" then meta */
-    int32_t stamp;     /* deciseconds since the engine started (see since()):
-                          dead/left: since when; alive: last sign of life */
-    uint16_t addr_off; /* addr = name + addr_off */
-    uint16_t meta_len;
-    uint8_t state; /* rm_swim_state_t */
-    uint8_t flags;
-} member_t;
-
-typedef struct {
-    char *name;
-    uint64_t inc;
-    int64_t start, deadline, min, max;
-    unsigned k, confirmations;
-    char *who[MAX_CONFIRM + 1]; /* the first accuser, then each confirmer */
-    unsigned nwho;
-    bool ours; /* one of our own probes failed on it: we keep telling it */
-} suspicion_t;
-
-typedef struct {
-    uint64_t seq;
-    char *origin; /* address to answer */
-    uint64_t origin_seq;
-    int64_t deadline;
-    bool nack;
-} relay_t;
-
-typedef struct {
-    bool active;
-    bool indirect;
-    char *target;
-    uint64_t seq;
-    int64_t direct_deadline, end;
-    unsigned expected_nacks, nacks;
-} probe_t;
-
-typedef struct {
-    char *name; /* the member it is about: a newer update replaces it */
-    uint8_t *data;
-    uint32_t len;
-    uint32_t sent;
-    uint64_t id;
-} bcast_t;
-
-typedef struct {
-    void *items;
-    size_t esize, head, len, cap;
-} fifo_t;
-
-struct _rm_swim_t {
-    rm_swim_config_t cfg;
-    uint64_t rng[4];
-    int64_t now;
-    bool leaving;
-    unsigned health;
-    uint64_t seq;
-
-    member_t *m; /* m[0] is this node */
-    uint32_t n, cap;
-    char *arena; /* every member's strings; compacted when half is garbage */
-    uint32_t alen, acap, agarbage;
-    int64_t epoch;   /* creation time: member stamps count from it */
-    uint32_t *slots; /* open addressing, member index + 1, 0 = empty */
-    uint32_t nslots;
-    uint32_t *order; /* probe order: shuffled member indices */
-    uint32_t norder, caporder, probe_pos;
-    uint32_t live, dead, left; /* counts by state, this node included */
-
-    probe_t probe;
-    int64_t next_probe, next_gossip, next_pp, next_reconnect, next_heartbeat, next_join;
-    int64_t next_unknown_pp; /* rate limit of push-pulls with unknown senders */
-    int64_t pp_drawn;        /* the push-pull interval next_pp was drawn over */
-    char *join_addr;
-
-    suspicion_t *susp;
-    uint32_t nsusp, capsusp;
-    relay_t *relays;
-    uint32_t nrelays, caprelays;
-    bcast_t *bq;
-    uint32_t nbq, capbq;
-    uint64_t bq_id;
-    bool bq_sorted;
-    char **nat; /* names of no-inbound members, to watch for their heartbeats */
-    uint32_t nnat, capnat;
-
-    fifo_t out, events;
-    rm_swim_stats_t stats;
-};
-
-/* ------------------------------------------------------------------ */
-/* Small helpers: PRNG, math without libm, growth, fifo                 */
-/* ------------------------------------------------------------------ */
-
-static uint64_t splitmix(uint64_t *x)
+static bool valid_str(const char *s, size_t max)
 {
-    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
+    return s && *s && strnlen(s, max + 1) <= max;
 }
 
-static uint64_t rotl(uint64_t x, int k)
+/*  A new member: in the table, in the rest of this probe pass, and on the
+    NAT watch list when it accepts no inbound connections. */
+static int64_t member_add(rm_swim_t *s, const char *name, const char *addr, uint64_t inc,
+                          uint8_t state, uint8_t flags, const uint8_t *meta, size_t mlen)
 {
-    return (x << k) | (x >> (64 - k));
+    if (rm_swim_order_reserve(s->order, rm_swim__count(s) + 1))
+        return -1;
+    int64_t idx =
+        rm_swim_members_add(s->members, s->now, name, addr, inc, state, flags, meta, mlen);
+    if (idx > 0)
+        rm_swim_order_insert(s->order, (uint32_t)idx, s->rng);
+    if (idx >= 0 && (flags & RM_SWIM_WIRE_NO_INBOUND))
+        rm_swim_probe_watch(s, name);
+    return idx;
 }
 
-/*  xoshiro256**: fast, and the state is ours, so runs replay exactly. */
-static uint64_t rng_next(rm_swim_t *s)
+/* ------------------------------------------------------------------ */
+/* Outputs: events, messages, gossip                                    */
+/* ------------------------------------------------------------------ */
+
+void rm_swim__event(rm_swim_t *s, rm_swim_event_kind_t kind, uint32_t idx)
 {
-    uint64_t *r = s->rng;
-    uint64_t result = rotl(r[1] * 5, 7) * 9;
-    uint64_t t = r[1] << 17;
-    r[2] ^= r[0];
-    r[3] ^= r[1];
-    r[1] ^= r[2];
-    r[0] ^= r[3];
-    r[2] ^= t;
-    r[3] = rotl(r[3], 45);
-    return result;
+    rm_swim_event_t ev;
+    if (rm_swim_members_event(s->members, idx, kind, &ev) == 0 && rm_swim_fifo_push(s->events, &ev))
+        free(ev.name);
 }
 
-static uint64_t rng_below(rm_swim_t *s, uint64_t n)
+static void output_push(rm_swim_t *s, const char *to, uint8_t *data, size_t len)
 {
-    return n ? rng_next(s) % n : 0;
-}
-
-static double rng_unit(rm_swim_t *s)
-{
-    return (double)(rng_next(s) >> 11) * (1.0 / 9007199254740992.0);
-}
-
-/*  Natural log for x >= 1 by ln(m * 2^e) = e ln 2 + 2 atanh((m-1)/(m+1)):
-    the node library does not link libm, and 1e-12 is plenty for timers. */
-static double ln(double x)
-{
-    const double ln2 = 0.69314718055994530942;
-    int e = 0;
-    if (x <= 0)
-        return 0;
-    while (x >= 2) {
-        x /= 2;
-        e++;
+    rm_swim_output_t o = {strdup(to), data, len};
+    if (!o.addr || rm_swim_fifo_push(s->out, &o)) {
+        free(o.addr);
+        free(data);
+        return;
     }
-    while (x < 1) {
-        x *= 2;
-        e--;
-    }
-    double z = (x - 1) / (x + 1), z2 = z * z, term = z, sum = 0;
-    for (int i = 1; i < 40; i += 2) {
-        sum += term / i;
-        term *= z2;
-    }
-    return e * ln2 + 2 * sum;
+    s->stats.msgs_out++;
+    s->stats.bytes_out += len;
 }
 
 /*  ceil(log10(n + 1)): decimal digits of n. */
@@ -311,513 +72,45 @@ static unsigned digits(uint64_t n)
     return d;
 }
 
-/*  Grows by an eighth, not by doubling: the member table is the bulk of
-    the memory (n^2 entries in a simulation), and a doubling on the
-    10001st member would waste half of it. */
-static int grow(void **p, uint32_t *cap, uint32_t need, size_t esize)
-{
-    if (need <= *cap)
-        return 0;
-    uint32_t c = *cap ? *cap : 8;
-    while (c < need)
-        c += c / 8 + 8;
-    void *q = realloc(*p, (size_t)c * esize);
-    if (!q)
-        return -1;
-    *p = q;
-    *cap = c;
-    return 0;
-}
-
-static int fifo_push(fifo_t *f, const void *e)
-{
-    if (f->head + f->len == f->cap) {
-        if (f->head > 0) {
-            memmove(f->items, (char *)f->items + f->head * f->esize, f->len * f->esize);
-            f->head = 0;
-        } else {
-            size_t c = f->cap ? f->cap * 2 : 16;
-            void *q = realloc(f->items, c * f->esize);
-            if (!q)
-                return -1;
-            f->items = q;
-            f->cap = c;
-        }
-    }
-    memcpy((char *)f->items + (f->head + f->len) * f->esize, e, f->esize);
-    f->len++;
-    return 0;
-}
-
-static int fifo_pop(fifo_t *f, void *e)
-{
-    if (!f->len)
-        return 0;
-    memcpy(e, (char *)f->items + f->head * f->esize, f->esize);
-    f->head++;
-    f->len--;
-    if (!f->len) {
-        /* A burst (the events of a join) must not pin its memory. */
-        f->head = 0;
-        if (f->cap > 64) {
-            free(f->items);
-            f->items = NULL;
-            f->cap = 0;
-        }
-    }
-    return 1;
-}
-
-static bool valid_str(const char *s, size_t max)
-{
-    return s && *s && strnlen(s, max + 1) <= max;
-}
-
-/* ------------------------------------------------------------------ */
-/* Members: array + hash index + probe order                            */
-/* ------------------------------------------------------------------ */
-
-static const char *m_name(const rm_swim_t *s, const member_t *m)
-{
-    return s->arena + m->str;
-}
-
-static const char *m_addr(const rm_swim_t *s, const member_t *m)
-{
-    return s->arena + m->str + m->addr_off;
-}
-
-static const uint8_t *m_meta(const rm_swim_t *s, const member_t *m)
-{
-    const char *a = m_addr(s, m);
-    return (const uint8_t *)a + strlen(a) + 1;
-}
-
-static size_t m_size(const rm_swim_t *s, const member_t *m)
-{
-    return (size_t)((const char *)m_meta(s, m) - m_name(s, m)) + m->meta_len;
-}
-
-/*  Stamps are deciseconds since the engine started, in 32 bits (6.8 years,
-    then they stay at the maximum): 0.1 s is finer than any timer they
-    serve (gossip to the dead, reaping, the NAT timeout). */
-static int32_t stamp_now(const rm_swim_t *s)
-{
-    int64_t d = (s->now - s->epoch) / 100;
-    return d > INT32_MAX ? INT32_MAX : (int32_t)d;
-}
-
-static int64_t since(const rm_swim_t *s, const member_t *m)
-{
-    return s->now - (s->epoch + (int64_t)m->stamp * 100);
-}
-
-static bool m_no_inbound(const member_t *m)
-{
-    return (m->flags & FLAG_NO_INBOUND) != 0;
-}
-
-static bool m_live(const member_t *m)
-{
-    return m->state == RM_SWIM_ALIVE || m->state == RM_SWIM_SUSPECT;
-}
-
-static uint64_t hash_name(const char *s)
-{
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (; *s; s++)
-        h = (h ^ (uint8_t)*s) * 0x100000001b3ull;
-    return h;
-}
-
-/*  Slot holding `name`, or the empty slot where it would go. */
-static uint32_t slot_find(const rm_swim_t *s, const char *name)
-{
-    uint32_t mask = s->nslots - 1, i = (uint32_t)hash_name(name) & mask;
-    while (s->slots[i] && strcmp(m_name(s, &s->m[s->slots[i] - 1]), name) != 0)
-        i = (i + 1) & mask;
-    return i;
-}
-
-static int64_t find_idx(const rm_swim_t *s, const char *name)
-{
-    uint32_t v = s->slots[slot_find(s, name)];
-    return v ? (int64_t)v - 1 : -1;
-}
-
-static int slots_grow(rm_swim_t *s)
-{
-    if ((uint64_t)(s->n + 1) * 4 <= (uint64_t)s->nslots * 3)
-        return 0;
-    uint32_t old_n = s->nslots, *old = s->slots;
-    uint32_t ns = old_n ? old_n * 2 : 16;
-    s->slots = calloc(ns, sizeof *s->slots);
-    if (!s->slots) {
-        s->slots = old;
-        return -1;
-    }
-    s->nslots = ns;
-    for (uint32_t i = 0; i < old_n; i++)
-        if (old[i])
-            s->slots[slot_find(s, m_name(s, &s->m[old[i] - 1]))] = old[i];
-    free(old);
-    return 0;
-}
-
-/*  Linear-probing delete by backward shift: no tombstones to age. */
-static void slot_delete(rm_swim_t *s, uint32_t i)
-{
-    uint32_t mask = s->nslots - 1, j = i;
-    s->slots[i] = 0;
-    for (;;) {
-        j = (j + 1) & mask;
-        if (!s->slots[j])
-            return;
-        uint32_t k = (uint32_t)hash_name(m_name(s, &s->m[s->slots[j] - 1])) & mask;
-        bool move = (j > i) ? (k <= i || k > j) : (k <= i && k > j);
-        if (move) {
-            s->slots[i] = s->slots[j];
-            s->slots[j] = 0;
-            i = j;
-        }
-    }
-}
-
-static void arena_compact(rm_swim_t *s)
-{
-    size_t live = s->alen - s->agarbage;
-    char *a = malloc(live ? live : 1);
-    if (!a)
-        return;
-    uint32_t pos = 0;
-    for (uint32_t i = 0; i < s->n; i++) {
-        size_t sz = m_size(s, &s->m[i]);
-        memcpy(a + pos, m_name(s, &s->m[i]), sz);
-        s->m[i].str = pos;
-        pos += (uint32_t)sz;
-    }
-    free(s->arena);
-    s->arena = a;
-    s->alen = s->acap = pos;
-    s->agarbage = 0;
-}
-
-/*  Room for `need` more bytes.  May move the arena: pointers into it are
-    stale afterwards. */
-static int arena_ensure(rm_swim_t *s, size_t need)
-{
-    if (s->agarbage > 4096 && s->agarbage > s->alen / 2)
-        arena_compact(s);
-    if ((uint64_t)s->alen + need > UINT32_MAX)
-        return -1;
-    if (s->alen + need <= s->acap)
-        return 0;
-    uint64_t cap = s->acap ? s->acap : 256;
-    while (cap < s->alen + need)
-        cap += cap / 8 + 256;
-    if (cap > UINT32_MAX)
-        cap = UINT32_MAX;
-    char *a = realloc(s->arena, (size_t)cap);
-    if (!a)
-        return -1;
-    s->arena = a;
-    s->acap = (uint32_t)cap;
-    return 0;
-}
-
-/*  Appends "name\0addr\0meta"; none of them may point into the arena. */
-static int arena_put(rm_swim_t *s, const char *name, const char *addr, const uint8_t *meta,
-                     size_t mlen, uint32_t *off, uint16_t *addr_off)
-{
-    size_t nl = strlen(name), al = strlen(addr);
-    if (arena_ensure(s, nl + 1 + al + 1 + mlen))
-        return -1;
-    char *p = s->arena + s->alen;
-    memcpy(p, name, nl + 1);
-    memcpy(p + nl + 1, addr, al + 1);
-    if (mlen)
-        memcpy(p + nl + 1 + al + 1, meta, mlen);
-    *off = s->alen;
-    *addr_off = (uint16_t)(nl + 1);
-    s->alen += (uint32_t)(nl + 1 + al + 1 + mlen);
-    return 0;
-}
-
-static void count_state(rm_swim_t *s, uint8_t state, int delta)
-{
-    if (state == RM_SWIM_ALIVE || state == RM_SWIM_SUSPECT)
-        s->live += (uint32_t)delta;
-    else if (state == RM_SWIM_DEAD)
-        s->dead += (uint32_t)delta;
-    else if (state == RM_SWIM_LEFT)
-        s->left += (uint32_t)delta;
-}
-
-static void set_state(rm_swim_t *s, uint32_t idx, uint8_t state)
-{
-    count_state(s, s->m[idx].state, -1);
-    s->m[idx].state = state;
-    count_state(s, state, +1);
-}
-
-/*  New address and meta for member idx.  The arguments may point into the
-    arena (the caller's rm_swim_member_t), so they are copied first. */
-static int set_strings(rm_swim_t *s, uint32_t idx, const char *addr, const uint8_t *meta,
-                       size_t mlen)
-{
-    char name[RM_SWIM_MAX_NAME + 1], a[RM_SWIM_MAX_ADDR + 1];
-    uint8_t mt[RM_SWIM_MAX_META];
-    if (mlen > sizeof mt || strlen(addr) >= sizeof a)
-        return -1;
-    snprintf(name, sizeof name, "%s", m_name(s, &s->m[idx]));
-    snprintf(a, sizeof a, "%s", addr);
-    if (mlen)
-        memcpy(mt, meta, mlen);
-    size_t old = m_size(s, &s->m[idx]);
-    uint32_t off;
-    uint16_t ao;
-    if (arena_put(s, name, a, mt, mlen, &off, &ao))
-        return -1;
-    s->agarbage += (uint32_t)old;
-    s->m[idx].str = off;
-    s->m[idx].addr_off = ao;
-    s->m[idx].meta_len = (uint16_t)mlen;
-    return 0;
-}
-
-static void nat_watch(rm_swim_t *s, const char *name)
-{
-    for (uint32_t i = 0; i < s->nnat; i++)
-        if (strcmp(s->nat[i], name) == 0)
-            return;
-    char *c = strdup(name);
-    if (!c || grow((void **)&s->nat, &s->capnat, s->nnat + 1, sizeof *s->nat)) {
-        free(c);
-        return;
-    }
-    s->nat[s->nnat++] = c;
-}
-
-/*  New members go to a random place in the rest of the current probe pass,
-    as memberlist does, so each is probed within one pass. */
-static void order_insert(rm_swim_t *s, uint32_t idx)
-{
-    s->order[s->norder++] = idx;
-    uint32_t span = s->norder - s->probe_pos;
-    uint32_t j = s->probe_pos + (uint32_t)rng_below(s, span);
-    s->order[s->norder - 1] = s->order[j];
-    s->order[j] = idx;
-}
-
-static int64_t member_add(rm_swim_t *s, const char *name, const char *addr, uint64_t inc,
-                          uint8_t state, uint8_t flags, const uint8_t *meta, size_t mlen)
-{
-    uint32_t off;
-    uint16_t ao;
-    if (grow((void **)&s->m, &s->cap, s->n + 1, sizeof *s->m) ||
-        grow((void **)&s->order, &s->caporder, s->n + 1, sizeof *s->order) || slots_grow(s))
-        return -1;
-    if (arena_put(s, name, addr, meta, mlen, &off, &ao))
-        return -1;
-    uint32_t idx = s->n++;
-    s->m[idx] = (member_t){inc, off, stamp_now(s), ao, (uint16_t)mlen, 0, flags};
-    set_state(s, idx, state);
-    s->slots[slot_find(s, name)] = idx + 1;
-    if (idx > 0)
-        order_insert(s, idx);
-    if (flags & FLAG_NO_INBOUND)
-        nat_watch(s, name);
-    return idx;
-}
-
-/*  Removes member idx (never 0) by moving the last one into its place.
-    Only called between probe passes, when the order is rebuilt anyway. */
-static void member_remove(rm_swim_t *s, uint32_t idx)
-{
-    uint32_t last = s->n - 1;
-    slot_delete(s, slot_find(s, m_name(s, &s->m[idx])));
-    count_state(s, s->m[idx].state, -1);
-    s->agarbage += (uint32_t)m_size(s, &s->m[idx]);
-    if (idx != last) {
-        s->m[idx] = s->m[last];
-        s->slots[slot_find(s, m_name(s, &s->m[idx]))] = idx + 1;
-    }
-    s->n--;
-}
-
-/* ------------------------------------------------------------------ */
-/* Events and outputs                                                   */
-/* ------------------------------------------------------------------ */
-
-static void event_push(rm_swim_t *s, rm_swim_event_kind_t kind, uint32_t idx)
-{
-    const member_t *m = &s->m[idx];
-    size_t nl = strlen(m_name(s, m)), al = strlen(m_addr(s, m));
-    rm_swim_event_t ev = {kind, NULL, NULL, m->inc, NULL, m->meta_len, m_no_inbound(m)};
-    ev.name = malloc(nl + 1 + al + 1 + m->meta_len);
-    if (!ev.name)
-        return;
-    memcpy(ev.name, m_name(s, m), nl + 1 + al + 1 + m->meta_len);
-    ev.addr = ev.name + nl + 1;
-    if (m->meta_len)
-        ev.meta = (uint8_t *)ev.addr + al + 1;
-    if (fifo_push(&s->events, &ev))
-        free(ev.name);
-}
-
-static void output_push(rm_swim_t *s, const char *to, uint8_t *data, size_t len)
-{
-    rm_swim_output_t o = {strdup(to), data, len};
-    if (!o.addr || fifo_push(&s->out, &o)) {
-        free(o.addr);
-        free(data);
-        return;
-    }
-    s->stats.msgs_out++;
-    s->stats.bytes_out += len;
-}
-
-/* ------------------------------------------------------------------ */
-/* Broadcast queue (memberlist's TransmitLimitedQueue)                  */
-/* ------------------------------------------------------------------ */
-
 /*  memberlist's mult * log10(n): 4 sends below 10 members, where gossip to
     3 of a few peers per round misses one in five or so (an epoch claim not
     heard); at least three rounds' worth keeps small meshes in step. */
 static unsigned retransmit_limit(const rm_swim_t *s)
 {
-    unsigned limit = s->cfg.retransmit_mult * digits(s->live);
+    unsigned limit = s->cfg.retransmit_mult * digits(rm_swim_members_live(s->members));
     unsigned rounds = 3 * s->cfg.gossip_nodes;
     return limit > rounds ? limit : rounds;
 }
 
-static void bq_remove(rm_swim_t *s, uint32_t i)
+/*  The gossip timer is left out of the deadline while the queue is empty;
+    news arriving then keeps it on its grid, as memberlist's ticker does,
+    rather than gossiping at once (that would flood at latency speed
+    instead of once per gossip interval). */
+static void gossip_on_grid(rm_swim_t *s)
 {
-    free(s->bq[i].name);
-    free(s->bq[i].data);
-    memmove(&s->bq[i], &s->bq[i + 1], (s->nbq - i - 1) * sizeof *s->bq);
-    s->nbq--;
-}
-
-/*  Fewest sends first, then newest first: fresh news travels first. */
-static int bq_cmp(const void *a, const void *b)
-{
-    const bcast_t *x = a, *y = b;
-    if (x->sent != y->sent)
-        return x->sent < y->sent ? -1 : 1;
-    return x->id > y->id ? -1 : (x->id < y->id);
-}
-
-static void bq_sort(rm_swim_t *s)
-{
-    if (!s->bq_sorted)
-        qsort(s->bq, s->nbq, sizeof *s->bq, bq_cmp);
-    s->bq_sorted = true;
-}
-
-/*  Queues an encoded update about `name` (takes data).  A full queue drops
-    its most-sent entry: it has had the most chances to spread. */
-static void bq_put(rm_swim_t *s, const char *name, uint8_t *data, size_t len)
-{
-    /* The gossip timer is left out of the deadline while the queue is
-       empty; keep it on its grid, as memberlist's ticker, rather than
-       gossiping the moment news arrives (that would flood at latency
-       speed instead of once per gossip interval). */
     int64_t gi = s->cfg.gossip_interval_ms;
-    if (!s->nbq && s->next_gossip < s->now)
+    if (!rm_swim_bcast_count(s->bq) && s->next_gossip < s->now)
         s->next_gossip += gi * ((s->now - s->next_gossip + gi - 1) / gi);
-    for (uint32_t i = 0; i < s->nbq; i++)
-        if (strcmp(s->bq[i].name, name) == 0) {
-            bq_remove(s, i);
-            break;
-        }
-    if (s->nbq >= s->cfg.max_broadcasts && s->nbq > 0) {
-        bq_sort(s);
-        bq_remove(s, s->nbq - 1);
-    }
-    char *c = strdup(name);
-    if (!c || grow((void **)&s->bq, &s->capbq, s->nbq + 1, sizeof *s->bq)) {
-        free(c);
-        free(data);
-        return;
-    }
-    s->bq[s->nbq++] = (bcast_t){c, data, (uint32_t)len, 0, ++s->bq_id};
-    s->bq_sorted = false;
 }
 
-static uint8_t *shrink(uint8_t *buf, size_t len)
+static uint8_t *encode_update(const rm_swim_t *s, int64_t idx, uint8_t state, const char *from,
+                              size_t *len)
 {
-    uint8_t *q = realloc(buf, len ? len : 1);
-    return q ? q : buf;
-}
-
-static uint8_t *encode_update(const rm_swim_t *s, const member_t *m, uint8_t state,
-                              const char *from, size_t *len)
-{
-    wire_update_t u = {(char *)m_name(s, m),
-                       (char *)m_addr(s, m),
-                       m->inc,
-                       state,
-                       (char *)from,
-                       m->flags,
-                       {m->meta_len ? (uint8_t *)m_meta(s, m) : NULL, m->meta_len}};
-    uint8_t *buf = NULL;
-    *len = 0;
-    if (rm_codec_encode(&update_desc, &u, &buf, len, NULL))
-        return NULL;
-    return shrink(buf, *len);
+    rm_swim_wire_update_t u;
+    rm_swim_members_wire(s->members, (uint32_t)idx, state, from, &u);
+    return rm_swim_wire_encode_update(&u, len);
 }
 
 /*  Gossips member idx's current state; `from` names the accuser for
     suspect and dead ("" for alive). */
-static void broadcast(rm_swim_t *s, uint32_t idx, const char *from)
+static void announce(rm_swim_t *s, uint32_t idx, const char *from)
 {
     size_t len;
-    uint8_t *data = encode_update(s, &s->m[idx], s->m[idx].state, from, &len);
-    if (data)
-        bq_put(s, m_name(s, &s->m[idx]), data, len);
-}
-
-/* ------------------------------------------------------------------ */
-/* Encoding messages                                                    */
-/* ------------------------------------------------------------------ */
-
-static int pack_header(msgpack_sbuffer *sb, kind_t kind, const char *from)
-{
-    msgpack_packer pk;
-    size_t nl = strlen(from);
-    msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
-    if (msgpack_pack_array(&pk, 5) || msgpack_pack_uint64(&pk, RM_SWIM_WIRE_VERSION) ||
-        msgpack_pack_uint64(&pk, (uint64_t)kind) || msgpack_pack_str(&pk, nl) ||
-        msgpack_pack_str_body(&pk, from, nl))
-        return -1;
-    return 0;
-}
-
-/*  Picks queued updates that fit in `budget` bytes (at most `max`). */
-static uint32_t bq_pick(rm_swim_t *s, size_t budget, uint32_t max, uint32_t *pick)
-{
-    uint32_t n = 0;
-    bq_sort(s);
-    for (uint32_t i = 0; i < s->nbq && n < max; i++)
-        if (s->bq[i].len <= budget) {
-            budget -= s->bq[i].len;
-            pick[n++] = i;
-        }
-    return n;
-}
-
-/*  Counts the sends of the picked updates and drops the ones sent enough. */
-static void bq_sent(rm_swim_t *s, const uint32_t *pick, uint32_t n)
-{
-    unsigned limit = retransmit_limit(s);
-    for (uint32_t i = 0; i < n; i++)
-        s->bq[pick[i]].sent++;
-    for (uint32_t i = n; i-- > 0;)
-        if (s->bq[pick[i]].sent >= limit)
-            bq_remove(s, pick[i]);
-    if (n)
-        s->bq_sorted = false;
+    uint8_t *data = encode_update(s, idx, rm_swim__member(s, idx)->state, from, &len);
+    if (!data)
+        return;
+    gossip_on_grid(s);
+    rm_swim_bcast_put(s->bq, rm_swim__name(s, idx), data, len);
 }
 
 /*  Appends the updates array: the buddy-system suspicion first (if any),
@@ -825,488 +118,80 @@ static void bq_sent(rm_swim_t *s, const uint32_t *pick, uint32_t n)
 static int append_updates(rm_swim_t *s, uint8_t **buf, size_t *len, const uint8_t *buddy,
                           size_t buddy_len, bool piggyback, uint32_t *taken)
 {
-    uint32_t pick[RM_SWIM_MAX_UPDATES], n = 0, count;
-    size_t budget = s->cfg.packet_budget > *len + 3 + buddy_len
-                        ? s->cfg.packet_budget - *len - 3 - buddy_len
-                        : 0;
-    if (piggyback)
-        n = bq_pick(s, budget, RM_SWIM_MAX_UPDATES - (buddy ? 1 : 0), pick);
-    count = n + (buddy ? 1 : 0);
-    size_t extra = 3 + buddy_len;
-    for (uint32_t i = 0; i < n; i++)
-        extra += s->bq[pick[i]].len;
-    uint8_t *q = realloc(*buf, *len + extra);
-    if (!q)
-        return -1;
-    *buf = q;
-    if (count < 16) {
-        q[(*len)++] = (uint8_t)(0x90 | count);
-    } else {
-        q[(*len)++] = 0xdc;
-        q[(*len)++] = (uint8_t)(count >> 8);
-        q[(*len)++] = (uint8_t)count;
-    }
+    const uint8_t *data[RM_SWIM_MAX_UPDATES];
+    size_t lens[RM_SWIM_MAX_UPDATES];
+    uint32_t pick[RM_SWIM_MAX_UPDATES], n = 0, count = 0;
+    size_t fixed = *len + RM_SWIM_WIRE_UPDATES_HEAD + buddy_len;
+    size_t budget = s->cfg.packet_budget > fixed ? s->cfg.packet_budget - fixed : 0;
     if (buddy) {
-        memcpy(q + *len, buddy, buddy_len);
-        *len += buddy_len;
+        data[count] = buddy;
+        lens[count++] = buddy_len;
     }
-    for (uint32_t i = 0; i < n; i++) {
-        memcpy(q + *len, s->bq[pick[i]].data, s->bq[pick[i]].len);
-        *len += s->bq[pick[i]].len;
-    }
-    bq_sent(s, pick, n);
+    if (piggyback)
+        n = rm_swim_bcast_pick(s->bq, budget, RM_SWIM_MAX_UPDATES - count, pick);
+    for (uint32_t i = 0; i < n; i++, count++)
+        data[count] = rm_swim_bcast_data(s->bq, pick[i], &lens[count]);
+    if (rm_swim_wire_append_updates(buf, len, data, lens, count))
+        return -1;
+    rm_swim_bcast_sent(s->bq, pick, n, retransmit_limit(s));
     *taken = count;
     return 0;
 }
 
-/*  Builds and queues one message to `to` (to_idx: the member, or -1).
-    Returns the number of piggybacked updates, or -1. */
-static int send_msg(rm_swim_t *s, const char *to, int64_t to_idx, kind_t kind, const void *body)
+int rm_swim__send(rm_swim_t *s, const char *to, int64_t to_idx, rm_swim_wire_kind_t kind,
+                  const void *body)
 {
-    msgpack_sbuffer sb;
-    uint8_t *buddy = NULL;
-    size_t buddy_len = 0;
+    uint8_t *buf, *buddy = NULL;
+    size_t len, buddy_len = 0;
     uint32_t taken = 0;
-    msgpack_sbuffer_init(&sb);
-    if (pack_header(&sb, kind, m_name(s, &s->m[0]))) {
-        msgpack_sbuffer_destroy(&sb);
+    bool push_pull = kind == RM_SWIM_WIRE_PUSH_PULL;
+    if (rm_swim_wire_encode_head(kind, rm_swim__self(s), body, &buf, &len))
         return -1;
-    }
-    uint8_t *buf = (uint8_t *)sb.data;
-    size_t len = sb.size;
-    if (rm_codec_encode(kinds[kind].desc, body, &buf, &len, NULL)) {
-        free(buf);
-        return -1;
-    }
     /* Lifeguard's buddy system: a suspect hears about it from whoever
        talks to it, so it can refute at once. */
-    if (to_idx > 0 && s->m[to_idx].state == RM_SWIM_SUSPECT && kind != K_PUSH_PULL)
-        buddy = encode_update(s, &s->m[to_idx], RM_SWIM_SUSPECT, m_name(s, &s->m[0]), &buddy_len);
-    int rc = append_updates(s, &buf, &len, buddy, buddy_len, kind != K_PUSH_PULL, &taken);
+    if (to_idx > 0 && rm_swim__member(s, to_idx)->state == RM_SWIM_SUSPECT && !push_pull)
+        buddy = encode_update(s, to_idx, RM_SWIM_SUSPECT, rm_swim__self(s), &buddy_len);
+    int rc = append_updates(s, &buf, &len, buddy, buddy_len, !push_pull, &taken);
     free(buddy);
     if (rc) {
         free(buf);
         return -1;
     }
-    output_push(s, to, shrink(buf, len), len);
+    output_push(s, to, buf, len);
     return (int)taken;
-}
-
-/* ------------------------------------------------------------------ */
-/* Decoding messages                                                    */
-/* ------------------------------------------------------------------ */
-
-static void wire_free(wire_msg_t *w)
-{
-    if (w->kind > 0 && w->kind < K_COUNT)
-        rm_codec_free(kinds[w->kind].desc, &w->body);
-    for (uint32_t i = 0; i < w->nupdates; i++)
-        rm_codec_free(&update_desc, &w->updates[i]);
-    w->nupdates = 0;
-}
-
-static int check_update(const wire_update_t *u, rm_err_t *err)
-{
-    if (!u->name[0])
-        return rm_err_set(err, RM_EPROTO, "update with an empty member name");
-    if (u->state < RM_SWIM_ALIVE || u->state > RM_SWIM_LEFT)
-        return rm_err_set(err, RM_EPROTO, "update about %s: unknown state %" PRIu64, u->name,
-                          u->state);
-    if (u->state == RM_SWIM_ALIVE && !u->addr[0])
-        return rm_err_set(err, RM_EPROTO, "alive update about %s without an address", u->name);
-    return 0;
-}
-
-static int check_body(const wire_msg_t *w, rm_err_t *err)
-{
-    const wire_body_t *b = &w->body;
-    switch (w->kind) {
-    case K_PING:
-        return b->ping.target[0] ? 0 : rm_err_set(err, RM_EPROTO, "PING without a target");
-    case K_PING_REQ:
-        if (!b->req.target[0] || !b->req.target_addr[0])
-            return rm_err_set(err, RM_EPROTO, "PING_REQ without a target or its address");
-        return 0;
-    case K_PUSH_PULL:
-        if (b->pp.parts < 1 || b->pp.part >= b->pp.parts)
-            return rm_err_set(err, RM_EPROTO,
-                              "PUSH_PULL part %" PRIu64 " of %" PRIu64 " is not a valid part",
-                              b->pp.part, b->pp.parts);
-        for (uint32_t i = 0; i < b->pp.states.count; i++)
-            if (check_update(&b->pp.states.items[i], err))
-                return rm_err_prefix(err, "PUSH_PULL state %" PRIu32 ": ", i);
-        return 0;
-    default:
-        return 0;
-    }
-}
-
-static int read_envelope(rm_reader_t *r, wire_msg_t *w, uint32_t *count, rm_err_t *err)
-{
-    uint64_t version, kind;
-    const char *from;
-    uint32_t nl;
-    if (rm_read_array(r, 0, count, err))
-        return rm_err_prefix(err, "envelope: ");
-    if (*count < 5)
-        return rm_err_set(err, RM_EPROTO, "envelope of %" PRIu32 " elements, expected 5", *count);
-    if (rm_read_u64(r, &version, err))
-        return rm_err_prefix(err, "envelope version: ");
-    if (version != RM_SWIM_WIRE_VERSION)
-        return rm_err_set(err, RM_EPROTO, "membership wire version %" PRIu64 " not supported (%d)",
-                          version, RM_SWIM_WIRE_VERSION);
-    if (rm_read_u64(r, &kind, err))
-        return rm_err_prefix(err, "envelope kind: ");
-    if (kind == 0 || kind >= K_COUNT)
-        return rm_err_set(err, RM_EPROTO, "unknown membership message kind %" PRIu64, kind);
-    if (rm_read_str_ref(r, RM_SWIM_MAX_NAME, &from, &nl, err))
-        return rm_err_prefix(err, "envelope from: ");
-    if (nl == 0 || memchr(from, '\0', nl))
-        return rm_err_set(err, RM_EPROTO, "envelope from: empty or with a NUL byte");
-    memcpy(w->from, from, nl);
-    w->from[nl] = '\0';
-    w->kind = (kind_t)kind;
-    return 0;
-}
-
-static int read_updates(rm_reader_t *r, wire_msg_t *w, rm_err_t *err)
-{
-    uint32_t n;
-    size_t used;
-    if (rm_read_array(r, RM_SWIM_MAX_UPDATES, &n, err))
-        return rm_err_prefix(err, "updates: ");
-    for (uint32_t i = 0; i < n; i++) {
-        if (rm_codec_decode(&update_desc, &w->updates[i], r->p, (size_t)(r->end - r->p), &used,
-                            err))
-            return rm_err_prefix(err, "update %" PRIu32 ": ", i);
-        w->nupdates = i + 1;
-        r->p += used;
-        if (check_update(&w->updates[i], err))
-            return -1;
-    }
-    return 0;
-}
-
-/*  Decodes and checks a whole message; on failure nothing is left to free. */
-static int decode_msg(const uint8_t *data, size_t len, wire_msg_t *w, rm_err_t *err)
-{
-    rm_reader_t r;
-    uint32_t count;
-    size_t used;
-    memset(w, 0, sizeof *w);
-    if (len > RM_SWIM_MAX_MSG)
-        return rm_err_set(err, RM_EPROTO, "membership message of %zu bytes, max %d", len,
-                          RM_SWIM_MAX_MSG);
-    rm_reader_init(&r, data, len);
-    if (read_envelope(&r, w, &count, err))
-        return -1;
-    int rc = rm_codec_decode(kinds[w->kind].desc, &w->body, r.p, (size_t)(r.end - r.p), &used, err);
-    if (rc == 0) {
-        r.p += used;
-        rc = check_body(w, err) || read_updates(&r, w, err) ? -1 : 0;
-    }
-    /* Envelope elements a later version may append, then nothing. */
-    r.depth = 1;
-    for (uint32_t i = 5; rc == 0 && i < count; i++)
-        rc = rm_read_skip(&r, err);
-    if (rc == 0 && r.p != r.end)
-        rc = rm_err_set(err, RM_EPROTO, "%zu stray bytes after the message", (size_t)(r.end - r.p));
-    if (rc) {
-        rm_err_prefix(err, "%s from %s: ", kinds[w->kind].name, w->from);
-        wire_free(w);
-        return -1;
-    }
-    return 0;
-}
-
-/* ------------------------------------------------------------------ */
-/* Suspicion (Lifeguard's dynamic suspicion timeout)                    */
-/* ------------------------------------------------------------------ */
-
-/*  min = suspicion_mult * max(1, log10(n)) * probe_interval (memberlist). */
-static int64_t suspicion_min(const rm_swim_t *s)
-{
-    double scale = s->live > 10 ? ln((double)s->live) / ln(10.0) : 1.0;
-    return (int64_t)((double)s->cfg.suspicion_mult * scale * (double)s->cfg.probe_interval_ms);
-}
-
-static suspicion_t *susp_find(rm_swim_t *s, const char *name)
-{
-    for (uint32_t i = 0; i < s->nsusp; i++)
-        if (strcmp(s->susp[i].name, name) == 0)
-            return &s->susp[i];
-    return NULL;
-}
-
-static void susp_drop(rm_swim_t *s, const char *name)
-{
-    suspicion_t *p = susp_find(s, name);
-    if (!p)
-        return;
-    free(p->name);
-    for (unsigned i = 0; i < p->nwho; i++)
-        free(p->who[i]);
-    *p = s->susp[--s->nsusp];
-}
-
-static void susp_start(rm_swim_t *s, const char *name, uint64_t inc, const char *from)
-{
-    susp_drop(s, name);
-    if (grow((void **)&s->susp, &s->capsusp, s->nsusp + 1, sizeof *s->susp))
-        return;
-    suspicion_t p = {.name = strdup(name), .inc = inc, .start = s->now};
-    p.k = s->cfg.suspicion_mult > 2 ? s->cfg.suspicion_mult - 2 : 0;
-    if (p.k > MAX_CONFIRM)
-        p.k = MAX_CONFIRM;
-    /* Too few members to expect k independent confirmations. */
-    if (s->live < p.k + 2)
-        p.k = 0;
-    p.min = suspicion_min(s);
-    p.max = (int64_t)s->cfg.suspicion_max_timeout_mult * p.min;
-    p.deadline = p.start + (p.k ? p.max : p.min);
-    p.who[0] = strdup(from);
-    p.nwho = 1;
-    p.ours = strcmp(from, m_name(s, &s->m[0])) == 0;
-    if (!p.name || !p.who[0]) {
-        free(p.name);
-        free(p.who[0]);
-        return;
-    }
-    s->susp[s->nsusp++] = p;
-}
-
-/*  An independent accuser: timeout = max - (max - min) * log(c+1)/log(k+1).
-    Returns true when it was news (then the suspicion is re-gossiped). */
-static bool susp_confirm(rm_swim_t *s, const char *name, const char *from)
-{
-    suspicion_t *p = susp_find(s, name);
-    if (!p || p->confirmations >= p->k)
-        return false;
-    for (unsigned i = 0; i < p->nwho; i++)
-        if (strcmp(p->who[i], from) == 0)
-            return false;
-    char *c = strdup(from);
-    if (!c)
-        return false;
-    p->who[p->nwho++] = c;
-    p->confirmations++;
-    p->ours = p->ours || strcmp(from, m_name(s, &s->m[0])) == 0;
-    double frac = ln(p->confirmations + 1.0) / ln(p->k + 1.0);
-    int64_t timeout = p->max - (int64_t)(frac * (double)(p->max - p->min));
-    if (timeout < p->min)
-        timeout = p->min;
-    p->deadline = p->start + timeout;
-    return true;
-}
-
-/* ------------------------------------------------------------------ */
-/* State changes: alive, suspect, dead, left, refute                    */
-/* ------------------------------------------------------------------ */
-
-static void refute(rm_swim_t *s, uint64_t accused)
-{
-    member_t *self = &s->m[0];
-    self->inc = (accused > self->inc ? accused : self->inc) + 1;
-    if (s->health + 1 < s->cfg.awareness_max)
-        s->health++;
-    s->stats.refutes++;
-    broadcast(s, 0, "");
-}
-
-/*  An accusation about this node.  One about an older incarnation means
-    the accuser missed our refutation (it may have been lost while our
-    link was down): gossip our current alive again, without raising it. */
-static void accused(rm_swim_t *s, uint64_t inc)
-{
-    if (s->leaving)
-        return;
-    if (inc >= s->m[0].inc)
-        refute(s, inc);
-    else
-        broadcast(s, 0, "");
-}
-
-static bool same_data(const rm_swim_t *s, const member_t *m, const wire_update_t *u)
-{
-    return strcmp(m_addr(s, m), u->addr) == 0 &&
-           m->flags == (uint8_t)(u->flags & FLAG_NO_INBOUND) && m->meta_len == u->meta.len &&
-           (!u->meta.len || !memcmp(m_meta(s, m), u->meta.data, u->meta.len));
-}
-
-/*  Someone claims we are alive with a higher incarnation, or other data:
-    a previous life of this node.  Raise past it. */
-static void self_alive(rm_swim_t *s, const wire_update_t *u)
-{
-    const member_t *self = &s->m[0];
-    if (s->leaving)
-        return;
-    if (u->incarnation > self->inc || (u->incarnation == self->inc && !same_data(s, self, u)))
-        refute(s, u->incarnation);
-}
-
-static void on_alive(rm_swim_t *s, const wire_update_t *u, bool quiet_new)
-{
-    uint8_t flags = (uint8_t)(u->flags & FLAG_NO_INBOUND);
-    if (strcmp(u->name, m_name(s, &s->m[0])) == 0) {
-        self_alive(s, u);
-        return;
-    }
-    int64_t idx = find_idx(s, u->name);
-    if (idx < 0) {
-        idx = member_add(s, u->name, u->addr, u->incarnation, RM_SWIM_ALIVE, flags, u->meta.data,
-                         u->meta.len);
-        if (idx < 0)
-            return;
-        event_push(s, RM_SWIM_EV_ALIVE, (uint32_t)idx);
-        if (!quiet_new)
-            broadcast(s, (uint32_t)idx, "");
-        return;
-    }
-    member_t *m = &s->m[idx];
-    if (u->incarnation <= m->inc)
-        return;
-    bool changed = !same_data(s, m, u);
-    if (changed && set_strings(s, (uint32_t)idx, u->addr, u->meta.data, u->meta.len))
-        return;
-    m = &s->m[idx];
-    if (changed && (flags & FLAG_NO_INBOUND))
-        nat_watch(s, u->name);
-    m->flags = flags;
-    m->inc = u->incarnation;
-    m->stamp = stamp_now(s);
-    susp_drop(s, u->name);
-    uint8_t was = m->state;
-    set_state(s, (uint32_t)idx, RM_SWIM_ALIVE);
-    if (was != RM_SWIM_ALIVE)
-        event_push(s, RM_SWIM_EV_ALIVE, (uint32_t)idx);
-    else if (changed)
-        event_push(s, RM_SWIM_EV_UPDATED, (uint32_t)idx);
-    broadcast(s, (uint32_t)idx, "");
-}
-
-static void on_suspect(rm_swim_t *s, const char *name, uint64_t inc, const char *from)
-{
-    if (strcmp(name, m_name(s, &s->m[0])) == 0) {
-        accused(s, inc);
-        return;
-    }
-    int64_t idx = find_idx(s, name);
-    if (idx < 0 || inc < s->m[idx].inc)
-        return;
-    member_t *m = &s->m[idx];
-    if (m->state == RM_SWIM_SUSPECT) {
-        if (susp_confirm(s, name, from)) {
-            s->stats.suspicions++;
-            broadcast(s, (uint32_t)idx, from);
-        }
-        return;
-    }
-    if (m->state != RM_SWIM_ALIVE)
-        return;
-    m->inc = inc;
-    set_state(s, (uint32_t)idx, RM_SWIM_SUSPECT);
-    s->stats.suspicions++;
-    susp_start(s, name, inc, from);
-    event_push(s, RM_SWIM_EV_SUSPECT, (uint32_t)idx);
-    broadcast(s, (uint32_t)idx, from);
-}
-
-static void on_dead(rm_swim_t *s, const char *name, uint64_t inc, const char *from, bool left)
-{
-    if (strcmp(name, m_name(s, &s->m[0])) == 0) {
-        accused(s, inc);
-        return;
-    }
-    int64_t idx = find_idx(s, name);
-    if (idx < 0 || inc < s->m[idx].inc)
-        return;
-    member_t *m = &s->m[idx];
-    /* Dead stays dead, except that the member's own word that it left is
-       the better news. */
-    if (m->state == RM_SWIM_LEFT || (m->state == RM_SWIM_DEAD && !left))
-        return;
-    m->inc = inc;
-    m->stamp = stamp_now(s);
-    susp_drop(s, name);
-    set_state(s, (uint32_t)idx, left ? RM_SWIM_LEFT : RM_SWIM_DEAD);
-    event_push(s, left ? RM_SWIM_EV_LEFT : RM_SWIM_EV_DEAD, (uint32_t)idx);
-    broadcast(s, (uint32_t)idx, from);
-}
-
-static void apply_update(rm_swim_t *s, const wire_update_t *u, const char *sender)
-{
-    const char *from = u->from[0] ? u->from : sender;
-    switch (u->state) {
-    case RM_SWIM_ALIVE:
-        on_alive(s, u, false);
-        break;
-    case RM_SWIM_SUSPECT:
-        on_suspect(s, u->name, u->incarnation, from);
-        break;
-    case RM_SWIM_DEAD:
-        on_dead(s, u->name, u->incarnation, from, false);
-        break;
-    default:
-        on_dead(s, u->name, u->incarnation, u->name, true);
-        break;
-    }
-}
-
-/*  Push-pull merge (memberlist's mergeState): members new to us are added
-    quietly, except a joining sender, which we announce as a seed does; a
-    member the peer holds dead only becomes suspect here, accused by us. */
-static void merge_state(rm_swim_t *s, const wire_update_t *u, const char *sender, bool join)
-{
-    switch (u->state) {
-    case RM_SWIM_ALIVE:
-        on_alive(s, u, !(join && strcmp(u->name, sender) == 0));
-        break;
-    case RM_SWIM_SUSPECT:
-    case RM_SWIM_DEAD:
-        on_suspect(s, u->name, u->incarnation, m_name(s, &s->m[0]));
-        break;
-    default:
-        on_dead(s, u->name, u->incarnation, u->name, true);
-        break;
-    }
 }
 
 /* ------------------------------------------------------------------ */
 /* Choosing members                                                     */
 /* ------------------------------------------------------------------ */
 
-/*  May we start talking to member i?  Never to a no-inbound one. */
-static bool reachable(const rm_swim_t *s, uint32_t i)
+bool rm_swim__reachable(const rm_swim_t *s, uint32_t i)
 {
-    return i > 0 && i < s->n && !m_no_inbound(&s->m[i]);
+    return i > 0 && i < rm_swim__count(s) && !rm_swim__no_inbound(rm_swim__member(s, i));
 }
 
-static bool can_probe(const rm_swim_t *s, uint32_t i)
+bool rm_swim__can_help(const rm_swim_t *s, uint32_t i)
 {
-    return reachable(s, i) && m_live(&s->m[i]);
+    return rm_swim__reachable(s, i) && rm_swim__member(s, i)->state == RM_SWIM_ALIVE;
 }
 
-static bool can_help(const rm_swim_t *s, uint32_t i)
-{
-    return reachable(s, i) && s->m[i].state == RM_SWIM_ALIVE;
-}
-
+/*  Live, or dead for less than gossip_to_the_dead: it may come back. */
 static bool can_gossip(const rm_swim_t *s, uint32_t i)
 {
-    if (!reachable(s, i))
+    if (!rm_swim__reachable(s, i))
         return false;
-    const member_t *m = &s->m[i];
-    return m_live(m) || (m->state == RM_SWIM_DEAD && since(s, m) < s->cfg.gossip_to_the_dead_ms);
+    const member_t *m = rm_swim__member(s, i);
+    return rm_swim__live(m) ||
+           (m->state == RM_SWIM_DEAD &&
+            rm_swim_members_since(s->members, i, s->now) < s->cfg.gossip_to_the_dead_ms);
 }
 
-/*  Up to k distinct random members passing `ok`, never `except`
-    (memberlist's kRandomNodes: at most 3n draws). */
-static uint32_t pick_random(rm_swim_t *s, uint32_t k, bool (*ok)(const rm_swim_t *, uint32_t),
-                            int64_t except, uint32_t *out)
+uint32_t rm_swim__pick(rm_swim_t *s, uint32_t k, bool (*ok)(const rm_swim_t *, uint32_t),
+                       int64_t except, uint32_t *out)
 {
-    uint32_t got = 0;
-    for (uint64_t tries = 0; tries < 3ull * s->n && got < k; tries++) {
-        uint32_t i = (uint32_t)rng_below(s, s->n);
+    uint32_t got = 0, n = rm_swim__count(s);
+    for (uint64_t tries = 0; tries < 3ull * n && got < k; tries++) {
+        uint32_t i = (uint32_t)rm_swim_rng_below(s->rng, n);
         bool dup = (int64_t)i == except;
         for (uint32_t j = 0; j < got && !dup; j++)
             dup = out[j] == i;
@@ -1317,233 +202,191 @@ static uint32_t pick_random(rm_swim_t *s, uint32_t k, bool (*ok)(const rm_swim_t
 }
 
 /* ------------------------------------------------------------------ */
-/* Probe pass: reap, shuffle, pick                                      */
+/* State changes: alive, suspect, dead, left, refute                    */
 /* ------------------------------------------------------------------ */
 
-static void reap(rm_swim_t *s)
+static void refute(rm_swim_t *s, uint64_t accused)
 {
-    for (uint32_t i = s->n; i-- > 1;) {
-        const member_t *m = &s->m[i];
-        if ((m->state == RM_SWIM_DEAD || m->state == RM_SWIM_LEFT) &&
-            since(s, m) >= s->cfg.dead_reap_ms) {
-            event_push(s, RM_SWIM_EV_REAPED, i);
-            member_remove(s, i);
-        }
-    }
+    member_t *self = rm_swim__member(s, 0);
+    self->inc = (accused > self->inc ? accused : self->inc) + 1;
+    if (s->health + 1 < s->cfg.awareness_max)
+        s->health++;
+    s->stats.refutes++;
+    announce(s, 0, "");
 }
 
-static void nat_rebuild(rm_swim_t *s)
+/*  An accusation about this node.  One about an older incarnation means
+    the accuser missed our refutation (it may have been lost while our
+    link was down): gossip our current alive again, without raising it. */
+static void accused(rm_swim_t *s, uint64_t inc)
 {
-    for (uint32_t i = 0; i < s->nnat; i++)
-        free(s->nat[i]);
-    s->nnat = 0;
-    for (uint32_t i = 1; i < s->n; i++)
-        if (m_no_inbound(&s->m[i]))
-            nat_watch(s, m_name(s, &s->m[i]));
+    if (s->leaving)
+        return;
+    if (inc >= rm_swim__member(s, 0)->inc)
+        refute(s, inc);
+    else
+        announce(s, 0, "");
 }
 
-/*  End of a pass over the members: O(n) work once per n probes. */
-static void new_pass(rm_swim_t *s)
+static bool same_data(const rm_swim_t *s, int64_t idx, const rm_swim_wire_update_t *u)
 {
-    if (s->dead + s->left > 0)
-        reap(s);
-    nat_rebuild(s);
-    s->norder = 0;
-    for (uint32_t i = 1; i < s->n; i++)
-        s->order[s->norder++] = i;
-    for (uint32_t i = s->norder; i > 1; i--) {
-        uint32_t j = (uint32_t)rng_below(s, i), t = s->order[i - 1];
-        s->order[i - 1] = s->order[j];
-        s->order[j] = t;
-    }
-    s->probe_pos = 0;
+    const member_t *m = rm_swim__member(s, idx);
+    return strcmp(rm_swim__addr(s, idx), u->addr) == 0 &&
+           m->flags == (uint8_t)(u->flags & RM_SWIM_WIRE_NO_INBOUND) &&
+           m->meta_len == u->meta.len &&
+           (!u->meta.len ||
+            !memcmp(rm_swim_members_meta(s->members, (uint32_t)idx), u->meta.data, u->meta.len));
 }
 
-static int64_t next_target(rm_swim_t *s)
+/*  Someone claims we are alive with a higher incarnation, or other data:
+    a previous life of this node.  Raise past it. */
+static void self_alive(rm_swim_t *s, const rm_swim_wire_update_t *u)
 {
-    bool renewed = false;
-    for (;;) {
-        if (s->probe_pos >= s->norder) {
-            if (renewed)
-                return -1;
-            new_pass(s);
-            renewed = true;
-            continue;
-        }
-        uint32_t i = s->order[s->probe_pos++];
-        if (can_probe(s, i))
-            return i;
-    }
+    uint64_t inc = rm_swim__member(s, 0)->inc;
+    if (s->leaving)
+        return;
+    if (u->incarnation > inc || (u->incarnation == inc && !same_data(s, 0, u)))
+        refute(s, u->incarnation);
 }
 
-/* ------------------------------------------------------------------ */
-/* Probing (with Lifeguard's Local Health Multiplier)                   */
-/* ------------------------------------------------------------------ */
-
-static int64_t scaled(const rm_swim_t *s, int64_t t)
+static void alive_new(rm_swim_t *s, const rm_swim_wire_update_t *u, bool quiet)
 {
-    return t * (int64_t)(s->health + 1);
-}
-
-static void probe_end(rm_swim_t *s)
-{
-    free(s->probe.target);
-    memset(&s->probe, 0, sizeof s->probe);
-}
-
-static void probe_acked(rm_swim_t *s)
-{
-    if (s->health > 0)
-        s->health--;
-    probe_end(s);
-}
-
-static void probe_start(rm_swim_t *s)
-{
-    int64_t idx = next_target(s);
-    s->next_probe = s->now + scaled(s, s->cfg.probe_interval_ms);
+    uint8_t flags = (uint8_t)(u->flags & RM_SWIM_WIRE_NO_INBOUND);
+    int64_t idx = member_add(s, u->name, u->addr, u->incarnation, RM_SWIM_ALIVE, flags,
+                             u->meta.data, u->meta.len);
     if (idx < 0)
         return;
-    probe_t *p = &s->probe;
-    p->target = strdup(m_name(s, &s->m[idx]));
-    if (!p->target)
+    rm_swim__event(s, RM_SWIM_EV_ALIVE, (uint32_t)idx);
+    if (!quiet)
+        announce(s, (uint32_t)idx, "");
+}
+
+/*  quiet_new: a member new to us is not gossiped (see rm_swim__merge). */
+static void on_alive(rm_swim_t *s, const rm_swim_wire_update_t *u, bool quiet_new)
+{
+    uint8_t flags = (uint8_t)(u->flags & RM_SWIM_WIRE_NO_INBOUND);
+    if (strcmp(u->name, rm_swim__self(s)) == 0) {
+        self_alive(s, u);
         return;
-    p->active = true;
-    p->seq = ++s->seq;
-    p->direct_deadline = s->now + scaled(s, s->cfg.probe_timeout_ms);
-    p->end = s->next_probe;
-    s->stats.probes++;
-    wire_ping_t ping = {p->seq, p->target};
-    send_msg(s, m_addr(s, &s->m[idx]), idx, K_PING, &ping);
-}
-
-static void probe_indirect(rm_swim_t *s)
-{
-    probe_t *p = &s->probe;
-    uint32_t helpers[64];
-    p->indirect = true;
-    int64_t t = find_idx(s, p->target);
-    if (t < 0)
+    }
+    int64_t idx = rm_swim__find(s, u->name);
+    if (idx < 0) {
+        alive_new(s, u, quiet_new);
         return;
-    uint32_t k = s->cfg.indirect_checks < 64 ? s->cfg.indirect_checks : 64;
-    uint32_t got = pick_random(s, k, can_help, t, helpers);
-    wire_ping_req_t req = {p->seq, p->target, (char *)m_addr(s, &s->m[t]), s->cfg.nack};
-    for (uint32_t i = 0; i < got; i++)
-        send_msg(s, m_addr(s, &s->m[helpers[i]]), helpers[i], K_PING_REQ, &req);
-    p->expected_nacks = s->cfg.nack ? got : 0;
-    if (got)
-        s->stats.indirect_probes++;
-}
-
-/*  No ACK by the end of the interval.  Lifeguard: missing NACKs mean the
-    fault is probably ours, so our health score rises by their number. */
-static void probe_failed(rm_swim_t *s)
-{
-    probe_t *p = &s->probe;
-    unsigned delta = 1;
-    if (p->expected_nacks > 0)
-        delta = p->nacks < p->expected_nacks ? p->expected_nacks - p->nacks : 0;
-    s->health += delta;
-    if (s->health >= s->cfg.awareness_max)
-        s->health = s->cfg.awareness_max - 1;
-    s->stats.probes_failed++;
-    int64_t t = find_idx(s, p->target);
-    if (t >= 0 && m_live(&s->m[t]))
-        on_suspect(s, p->target, s->m[t].inc, m_name(s, &s->m[0]));
-    probe_end(s);
-}
-
-/*  No-inbound members cannot be probed: suspect one whose heartbeats
-    stopped reaching us. */
-static void nat_check(rm_swim_t *s)
-{
-    for (uint32_t i = 0; i < s->nnat; i++) {
-        int64_t idx = find_idx(s, s->nat[i]);
-        if (idx < 0 || !m_no_inbound(&s->m[idx]) || s->m[idx].state != RM_SWIM_ALIVE)
-            continue;
-        if (since(s, &s->m[idx]) > s->cfg.nat_timeout_ms)
-            on_suspect(s, s->nat[i], s->m[idx].inc, m_name(s, &s->m[0]));
     }
+    if (u->incarnation <= rm_swim__member(s, idx)->inc)
+        return;
+    bool changed = !same_data(s, idx, u);
+    if (changed &&
+        rm_swim_members_set_strings(s->members, (uint32_t)idx, u->addr, u->meta.data, u->meta.len))
+        return;
+    member_t *m = rm_swim__member(s, idx);
+    if (changed && (flags & RM_SWIM_WIRE_NO_INBOUND))
+        rm_swim_probe_watch(s, u->name);
+    m->flags = flags;
+    m->inc = u->incarnation;
+    rm_swim_members_stamp(s->members, (uint32_t)idx, s->now);
+    rm_swim_suspects_drop(s->suspects, u->name);
+    uint8_t was = m->state;
+    rm_swim_members_set_state(s->members, (uint32_t)idx, RM_SWIM_ALIVE);
+    if (was != RM_SWIM_ALIVE)
+        rm_swim__event(s, RM_SWIM_EV_ALIVE, (uint32_t)idx);
+    else if (changed)
+        rm_swim__event(s, RM_SWIM_EV_UPDATED, (uint32_t)idx);
+    announce(s, (uint32_t)idx, "");
 }
 
-static void run_probe(rm_swim_t *s)
+void rm_swim__suspect(rm_swim_t *s, const char *name, uint64_t inc, const char *from)
 {
-    probe_t *p = &s->probe;
-    if (p->active && !p->indirect && s->now >= p->direct_deadline)
-        probe_indirect(s);
-    if (p->active && s->now >= p->end)
-        probe_failed(s);
-    if (!p->active && !s->leaving && s->now >= s->next_probe) {
-        nat_check(s);
-        probe_start(s);
+    if (strcmp(name, rm_swim__self(s)) == 0) {
+        accused(s, inc);
+        return;
     }
-}
-
-/* ------------------------------------------------------------------ */
-/* Relays (we are a PING_REQ helper)                                    */
-/* ------------------------------------------------------------------ */
-
-static void relay_drop(rm_swim_t *s, uint32_t i)
-{
-    free(s->relays[i].origin);
-    s->relays[i] = s->relays[--s->nrelays];
-}
-
-static void expire_relays(rm_swim_t *s)
-{
-    for (uint32_t i = s->nrelays; i-- > 0;) {
-        relay_t *r = &s->relays[i];
-        if (s->now < r->deadline)
-            continue;
-        if (r->nack) {
-            wire_ack_t nack = {r->origin_seq};
-            send_msg(s, r->origin, -1, K_NACK, &nack);
+    int64_t idx = rm_swim__find(s, name);
+    if (idx < 0 || inc < rm_swim__member(s, idx)->inc)
+        return;
+    member_t *m = rm_swim__member(s, idx);
+    bool ours = strcmp(from, rm_swim__self(s)) == 0;
+    if (m->state == RM_SWIM_SUSPECT) {
+        if (rm_swim_suspects_confirm(s->suspects, name, from, ours)) {
+            s->stats.suspicions++;
+            announce(s, (uint32_t)idx, from);
         }
-        relay_drop(s, i);
+        return;
+    }
+    if (m->state != RM_SWIM_ALIVE)
+        return;
+    m->inc = inc;
+    rm_swim_members_set_state(s->members, (uint32_t)idx, RM_SWIM_SUSPECT);
+    s->stats.suspicions++;
+    rm_swim_suspects_start(s->suspects, name, inc, from, ours, s->now,
+                           rm_swim_members_live(s->members));
+    rm_swim__event(s, RM_SWIM_EV_SUSPECT, (uint32_t)idx);
+    announce(s, (uint32_t)idx, from);
+}
+
+static void on_dead(rm_swim_t *s, const char *name, uint64_t inc, const char *from, bool left)
+{
+    if (strcmp(name, rm_swim__self(s)) == 0) {
+        accused(s, inc);
+        return;
+    }
+    int64_t idx = rm_swim__find(s, name);
+    if (idx < 0 || inc < rm_swim__member(s, idx)->inc)
+        return;
+    member_t *m = rm_swim__member(s, idx);
+    /* Dead stays dead, except that the member's own word that it left is
+       the better news. */
+    if (m->state == RM_SWIM_LEFT || (m->state == RM_SWIM_DEAD && !left))
+        return;
+    m->inc = inc;
+    rm_swim_members_stamp(s->members, (uint32_t)idx, s->now);
+    rm_swim_suspects_drop(s->suspects, name);
+    rm_swim_members_set_state(s->members, (uint32_t)idx, left ? RM_SWIM_LEFT : RM_SWIM_DEAD);
+    rm_swim__event(s, left ? RM_SWIM_EV_LEFT : RM_SWIM_EV_DEAD, (uint32_t)idx);
+    announce(s, (uint32_t)idx, from);
+}
+
+static void apply_update(rm_swim_t *s, const rm_swim_wire_update_t *u, const char *sender)
+{
+    const char *from = u->from[0] ? u->from : sender;
+    switch (u->state) {
+    case RM_SWIM_ALIVE:
+        on_alive(s, u, false);
+        break;
+    case RM_SWIM_SUSPECT:
+        rm_swim__suspect(s, u->name, u->incarnation, from);
+        break;
+    case RM_SWIM_DEAD:
+        on_dead(s, u->name, u->incarnation, from, false);
+        break;
+    default:
+        on_dead(s, u->name, u->incarnation, u->name, true);
+        break;
     }
 }
 
-static void on_ping_req(rm_swim_t *s, const char *from_addr, const wire_ping_req_t *req)
+/*  Members new to us are added quietly, except a joining sender, which we
+    announce as a seed does; a member the peer holds dead only becomes
+    suspect here, accused by us. */
+void rm_swim__merge(rm_swim_t *s, const rm_swim_wire_update_t *u, const char *sender, bool join)
 {
-    if (strcmp(req->target, m_name(s, &s->m[0])) == 0) {
-        wire_ack_t ack = {req->seq};
-        send_msg(s, from_addr, -1, K_ACK, &ack);
-        return;
+    switch (u->state) {
+    case RM_SWIM_ALIVE:
+        on_alive(s, u, !(join && strcmp(u->name, sender) == 0));
+        break;
+    case RM_SWIM_SUSPECT:
+    case RM_SWIM_DEAD:
+        rm_swim__suspect(s, u->name, u->incarnation, rm_swim__self(s));
+        break;
+    default:
+        on_dead(s, u->name, u->incarnation, u->name, true);
+        break;
     }
-    /* A bounded table: a flood of PING_REQs cannot grow it. */
-    if (s->nrelays >= s->cfg.max_relays)
-        return;
-    char *origin = strdup(from_addr);
-    if (!origin || grow((void **)&s->relays, &s->caprelays, s->nrelays + 1, sizeof *s->relays)) {
-        free(origin);
-        return;
-    }
-    /* Lifeguard: NACK at 80 % of the probe timeout, so that it reaches the
-       prober before its probe interval ends. */
-    int64_t wait = s->cfg.probe_timeout_ms * 4 / 5;
-    relay_t r = {++s->seq, origin, req->seq, s->now + (wait > 0 ? wait : 1), req->nack};
-    s->relays[s->nrelays++] = r;
-    wire_ping_t ping = {r.seq, req->target};
-    send_msg(s, req->target_addr, find_idx(s, req->target), K_PING, &ping);
-}
-
-static void on_ack(rm_swim_t *s, uint64_t seq)
-{
-    if (s->probe.active && s->probe.seq == seq) {
-        probe_acked(s);
-        return;
-    }
-    for (uint32_t i = 0; i < s->nrelays; i++)
-        if (s->relays[i].seq == seq) {
-            wire_ack_t ack = {s->relays[i].origin_seq};
-            send_msg(s, s->relays[i].origin, -1, K_ACK, &ack);
-            relay_drop(s, i);
-            return;
-        }
 }
 
 /* ------------------------------------------------------------------ */
-/* Gossip, push-pull, reconnect                                         */
+/* Gossip                                                               */
 /* ------------------------------------------------------------------ */
 
 /*  Our addition to the buddy system: a member whose probe of a suspect
@@ -1553,13 +396,14 @@ static void on_ack(rm_swim_t *s, uint64_t seq)
     the few accusers do it, so a dead node in a big cluster gets little. */
 static void tell_suspects(rm_swim_t *s)
 {
-    wire_gossip_t g = {false};
-    for (uint32_t i = 0; i < s->nsusp; i++) {
-        if (!s->susp[i].ours)
-            continue;
-        int64_t idx = find_idx(s, s->susp[i].name);
-        if (idx > 0 && reachable(s, (uint32_t)idx) && s->m[idx].state == RM_SWIM_SUSPECT)
-            send_msg(s, m_addr(s, &s->m[idx]), idx, K_GOSSIP, &g);
+    rm_swim_wire_gossip_t g = {false};
+    for (uint32_t i = 0; i < rm_swim_suspects_count(s->suspects); i++) {
+        bool ours;
+        const char *name = rm_swim_suspects_name(s->suspects, i, &ours);
+        int64_t idx = ours ? rm_swim__find(s, name) : -1;
+        if (idx > 0 && rm_swim__reachable(s, (uint32_t)idx) &&
+            rm_swim__member(s, idx)->state == RM_SWIM_SUSPECT)
+            rm_swim__send(s, rm_swim__addr(s, idx), idx, RM_SWIM_WIRE_GOSSIP, &g);
     }
 }
 
@@ -1568,15 +412,15 @@ static void gossip_round(rm_swim_t *s)
     uint32_t targets[64];
     tell_suspects(s);
     bool pull = s->cfg.no_inbound && !s->leaving;
-    if (!s->nbq && !pull)
+    if (!rm_swim_bcast_count(s->bq) && !pull)
         return;
     uint32_t k = s->cfg.gossip_nodes < 64 ? s->cfg.gossip_nodes : 64;
-    uint32_t got = pick_random(s, k, can_gossip, -1, targets);
-    wire_gossip_t g = {pull};
+    uint32_t got = rm_swim__pick(s, k, can_gossip, -1, targets);
+    rm_swim_wire_gossip_t g = {pull};
     for (uint32_t i = 0; i < got; i++) {
-        if (!s->nbq && !pull)
+        if (!rm_swim_bcast_count(s->bq) && !pull)
             return;
-        send_msg(s, m_addr(s, &s->m[targets[i]]), targets[i], K_GOSSIP, &g);
+        rm_swim__send(s, rm_swim__addr(s, targets[i]), targets[i], RM_SWIM_WIRE_GOSSIP, &g);
     }
 }
 
@@ -1584,237 +428,38 @@ static void gossip_round(rm_swim_t *s)
     queued updates back over its connection. */
 static void on_gossip(rm_swim_t *s, const char *from_addr, int64_t from_idx, bool reply)
 {
-    bool suspect = from_idx > 0 && s->m[from_idx].state == RM_SWIM_SUSPECT;
-    if (!reply || (!s->nbq && !suspect))
+    bool suspect = from_idx > 0 && rm_swim__member(s, from_idx)->state == RM_SWIM_SUSPECT;
+    if (!reply || (!rm_swim_bcast_count(s->bq) && !suspect))
         return;
-    wire_gossip_t g = {false};
-    send_msg(s, from_addr, from_idx, K_GOSSIP, &g);
-}
-
-static size_t entry_size(const rm_swim_t *s, const member_t *m)
-{
-    return m_size(s, m) + PP_ENTRY_SLACK;
-}
-
-static void fill_entry(const rm_swim_t *s, uint32_t i, wire_update_t *u)
-{
-    const member_t *m = &s->m[i];
-    *u = (wire_update_t){(char *)m_name(s, m),
-                         (char *)m_addr(s, m),
-                         m->inc,
-                         m->state,
-                         NULL,
-                         m->flags,
-                         {m->meta_len ? (uint8_t *)m_meta(s, m) : NULL, m->meta_len}};
-}
-
-/*  Splits the state into parts under the push-pull budget.  Returns the
-    part count; starts[p] is the first member of part p. */
-static uint32_t plan_parts(const rm_swim_t *s, uint32_t *starts)
-{
-    size_t budget =
-        s->cfg.push_pull_budget < RM_SWIM_MAX_MSG ? s->cfg.push_pull_budget : RM_SWIM_MAX_MSG;
-    budget = budget > PP_HEADER_SLACK * 2 ? budget - PP_HEADER_SLACK : PP_HEADER_SLACK;
-    uint32_t parts = 1, in_part = 0;
-    size_t used = 0;
-    starts[0] = 0;
-    for (uint32_t i = 0; i < s->n; i++) {
-        size_t e = entry_size(s, &s->m[i]);
-        if (in_part > 0 && (used + e > budget || in_part >= RM_SWIM_MAX_PP_STATES)) {
-            if (parts == RM_SWIM_MAX_PP_PARTS)
-                break; /* beyond 64 MiB of state: the rest waits for the next exchange */
-            starts[parts++] = i;
-            used = 0;
-            in_part = 0;
-        }
-        used += e;
-        in_part++;
-    }
-    starts[parts] = s->n;
-    return parts;
-}
-
-static void send_state(rm_swim_t *s, const char *to, int64_t to_idx, bool join, bool reply)
-{
-    uint32_t starts[RM_SWIM_MAX_PP_PARTS + 1];
-    uint32_t parts = plan_parts(s, starts);
-    uint32_t most = 0;
-    for (uint32_t p = 0; p < parts; p++)
-        if (starts[p + 1] - starts[p] > most)
-            most = starts[p + 1] - starts[p];
-    wire_update_t *items = calloc(most ? most : 1, sizeof *items);
-    if (!items)
-        return;
-    for (uint32_t p = 0; p < parts; p++) {
-        wire_push_pull_t pp = {join, reply, p, parts, {items, starts[p + 1] - starts[p]}};
-        for (uint32_t i = starts[p]; i < starts[p + 1]; i++)
-            fill_entry(s, i, &items[i - starts[p]]);
-        send_msg(s, to, to_idx, K_PUSH_PULL, &pp);
-    }
-    free(items);
-}
-
-/*  memberlist's pushPullScale: above 32 members the interval grows with
-    ceil(log2(n / 32)) + 1, so the cluster-wide rate stays bounded. */
-static int64_t push_pull_interval(const rm_swim_t *s)
-{
-    int64_t mult = 1;
-    for (uint64_t cap = 32; cap < s->live; cap *= 2)
-        mult++;
-    return s->cfg.push_pull_interval_ms * mult;
-}
-
-static void periodic_push_pull(rm_swim_t *s)
-{
-    uint32_t who;
-    s->pp_drawn = push_pull_interval(s);
-    s->next_pp = s->now + s->pp_drawn;
-    if (pick_random(s, 1, can_help, -1, &who) == 1) {
-        s->stats.push_pulls++;
-        send_state(s, m_addr(s, &s->m[who]), who, false, true);
-    }
-}
-
-/*  Serf's reconnect: with probability dead/alive, push-pull with a random
-    dead member, so the halves of a healed partition meet again. */
-static void reconnect(rm_swim_t *s)
-{
-    s->next_reconnect = s->now + s->cfg.reconnect_interval_ms;
-    if (!s->dead || rng_unit(s) > (double)s->dead / (double)(s->live ? s->live : 1))
-        return;
-    uint64_t r = rng_below(s, s->dead);
-    for (uint32_t i = 1; i < s->n; i++) {
-        if (s->m[i].state != RM_SWIM_DEAD || r-- > 0)
-            continue;
-        if (!m_no_inbound(&s->m[i])) {
-            s->stats.push_pulls++;
-            send_state(s, m_addr(s, &s->m[i]), i, false, true);
-        }
-        return;
-    }
-}
-
-/*  Room for every member of a push-pull at once, exactly: a bootstrap
-    or a join learns thousands, and growth by steps would overshoot. */
-static void reserve(rm_swim_t *s, const wire_push_pull_t *pp)
-{
-    uint64_t bytes = 0;
-    uint32_t need = s->n;
-    for (uint32_t i = 0; i < pp->states.count; i++) {
-        const wire_update_t *u = &pp->states.items[i];
-        if (u->state != RM_SWIM_ALIVE || find_idx(s, u->name) >= 0)
-            continue;
-        need++;
-        bytes += strlen(u->name) + strlen(u->addr) + 2 + u->meta.len;
-    }
-    if ((uint64_t)s->alen + bytes > s->acap && (uint64_t)s->alen + bytes <= UINT32_MAX) {
-        char *a = realloc(s->arena, (size_t)(s->alen + bytes));
-        if (a) {
-            s->arena = a;
-            s->acap = (uint32_t)(s->alen + bytes);
-        }
-    }
-    if (need <= s->cap)
-        return;
-    member_t *m = realloc(s->m, (size_t)need * sizeof *m);
-    if (m) {
-        s->m = m;
-        s->cap = need;
-    }
-    uint32_t *o = realloc(s->order, (size_t)need * sizeof *o);
-    if (o) {
-        s->order = o;
-        s->caporder = need;
-    }
-}
-
-static void on_push_pull(rm_swim_t *s, const char *from, const char *from_addr,
-                         const wire_push_pull_t *pp)
-{
-    reserve(s, pp);
-    for (uint32_t i = 0; i < pp->states.count; i++)
-        merge_state(s, &pp->states.items[i], from, pp->join);
-    /* When a push-pull shows a bigger cluster than our timer was drawn
-       for, the next exchange is drawn again over the interval scaled to
-       it, so nodes that start together (a simulation, a data-centre
-       restart) do not all push-pull in the first unscaled interval. */
-    int64_t interval = push_pull_interval(s);
-    if (s->cfg.push_pull_interval_ms > 0 && interval > s->pp_drawn) {
-        s->pp_drawn = interval;
-        s->next_pp = s->now + (int64_t)rng_below(s, (uint64_t)interval);
-    }
-    if (!pp->reply) {
-        /* Joined.  Nodes that joined at the same moment as we did are not in
-           the seed's answer, and their announcements may miss us: a second
-           exchange with a random member a moment later picks them up. */
-        if (s->join_addr && s->cfg.push_pull_interval_ms > 0)
-            s->next_pp = s->now + s->cfg.probe_interval_ms +
-                         (int64_t)rng_below(s, (uint64_t)s->cfg.probe_interval_ms);
-        free(s->join_addr);
-        s->join_addr = NULL;
-        return;
-    }
-    if (pp->part + 1 == pp->parts)
-        send_state(s, from_addr, find_idx(s, from), false, false);
+    rm_swim_wire_gossip_t g = {false};
+    rm_swim__send(s, from_addr, from_idx, RM_SWIM_WIRE_GOSSIP, &g);
 }
 
 /* ------------------------------------------------------------------ */
 /* Receiving                                                            */
 /* ------------------------------------------------------------------ */
 
-/*  Any message from a member is a sign of life: it answers our probe of
-    it, and it is the heartbeat of a no-inbound member. */
-static void heard_from(rm_swim_t *s, const char *from)
+static void handle_message(rm_swim_t *s, const char *from_addr, rm_swim_wire_msg_t *w)
 {
-    int64_t idx = find_idx(s, from);
-    if (idx < 0)
-        return;
-    if (s->m[idx].state == RM_SWIM_ALIVE)
-        s->m[idx].stamp = stamp_now(s);
-    if (s->probe.active && strcmp(s->probe.target, from) == 0)
-        probe_acked(s);
-}
-
-/*  A PING from a member still unknown to us, or dead, after its message
-    was applied: the gossip about it missed us (a join race, a healed
-    partition).  Exchange state with it, at most once per probe interval.
-    Only PINGs: a joiner gossips to 15 members a second but probes one, and
-    each exchange carries the full state. */
-static void sync_stranger(rm_swim_t *s, const char *from, const char *from_addr)
-{
-    int64_t idx = find_idx(s, from);
-    if ((idx >= 0 && s->m[idx].state != RM_SWIM_DEAD) || s->leaving || s->now < s->next_unknown_pp)
-        return;
-    s->next_unknown_pp = s->now + s->cfg.probe_interval_ms;
-    s->stats.push_pulls++;
-    send_state(s, from_addr, idx, false, true);
-}
-
-static void dispatch(rm_swim_t *s, const char *from_addr, wire_msg_t *w)
-{
-    const wire_body_t *b = &w->body;
+    const rm_swim_wire_body_t *b = &w->body;
     switch (w->kind) {
-    case K_PING:
-        if (strcmp(b->ping.target, m_name(s, &s->m[0])) == 0) {
-            wire_ack_t ack = {b->ping.seq};
-            send_msg(s, from_addr, find_idx(s, w->from), K_ACK, &ack);
-        }
+    case RM_SWIM_WIRE_PING:
+        rm_swim_probe_on_ping(s, w->from, from_addr, &b->ping);
         break;
-    case K_ACK:
-        on_ack(s, b->ack.seq);
+    case RM_SWIM_WIRE_ACK:
+        rm_swim_probe_on_ack(s, b->ack.seq);
         break;
-    case K_NACK:
-        if (s->probe.active && s->probe.seq == b->ack.seq)
-            s->probe.nacks++;
+    case RM_SWIM_WIRE_NACK:
+        rm_swim_probe_on_nack(s, b->ack.seq);
         break;
-    case K_PING_REQ:
-        on_ping_req(s, from_addr, &b->req);
+    case RM_SWIM_WIRE_PING_REQ:
+        rm_swim_probe_on_ping_req(s, from_addr, &b->req);
         break;
-    case K_GOSSIP:
-        on_gossip(s, from_addr, find_idx(s, w->from), b->gossip.reply);
+    case RM_SWIM_WIRE_GOSSIP:
+        on_gossip(s, from_addr, rm_swim__find(s, w->from), b->gossip.reply);
         break;
-    case K_PUSH_PULL:
-        on_push_pull(s, w->from, from_addr, &b->pp);
+    case RM_SWIM_WIRE_PUSH_PULL:
+        rm_swim_sync_on_push_pull(s, w->from, from_addr, &b->pp);
         break;
     default:
         break;
@@ -1831,7 +476,7 @@ static void advance(rm_swim_t *s, int64_t now)
 int rm_swim_receive(rm_swim_t *self, int64_t now, const char *from_addr, const uint8_t *data,
                     size_t len, rm_err_t *err)
 {
-    wire_msg_t *w;
+    rm_swim_wire_msg_t *w;
     if (!valid_str(from_addr, RM_SWIM_MAX_ADDR))
         return rm_err_set(err, RM_EINVAL, "membership message without a sender address");
     advance(self, now);
@@ -1840,25 +485,25 @@ int rm_swim_receive(rm_swim_t *self, int64_t now, const char *from_addr, const u
     w = malloc(sizeof *w);
     if (!w)
         return rm_err_set(err, RM_ENOMEM, "out of memory");
-    if (decode_msg(data, len, w, err)) {
+    if (rm_swim_wire_decode(data, len, w, err)) {
         self->stats.bad_in++;
         free(w);
         return -1;
     }
-    if (strcmp(w->from, m_name(self, &self->m[0])) == 0) {
+    if (strcmp(w->from, rm_swim__self(self)) == 0) {
         self->stats.bad_in++;
-        wire_free(w);
+        rm_swim_wire_free(w);
         free(w);
         return rm_err_set(err, RM_EPROTO, "membership message from %s claims this node's own name",
                           from_addr);
     }
-    heard_from(self, w->from);
+    rm_swim_probe_heard(self, w->from);
     for (uint32_t i = 0; i < w->nupdates; i++)
         apply_update(self, &w->updates[i], w->from);
-    dispatch(self, from_addr, w);
-    if (w->kind == K_PING)
-        sync_stranger(self, w->from, from_addr);
-    wire_free(w);
+    handle_message(self, from_addr, w);
+    if (w->kind == RM_SWIM_WIRE_PING)
+        rm_swim_sync_stranger(self, w->from, from_addr);
+    rm_swim_wire_free(w);
     free(w);
     return 0;
 }
@@ -1869,34 +514,26 @@ int rm_swim_receive(rm_swim_t *self, int64_t now, const char *from_addr, const u
 
 static void expire_suspicions(rm_swim_t *s)
 {
-    for (uint32_t i = 0; i < s->nsusp;) {
-        if (s->now < s->susp[i].deadline) {
-            i++;
-            continue;
-        }
-        char *name = strdup(s->susp[i].name);
-        uint64_t inc = s->susp[i].inc;
-        susp_drop(s, s->susp[i].name);
-        if (name)
-            on_dead(s, name, inc, m_name(s, &s->m[0]), false);
-        free(name);
-        i = 0; /* on_dead may have reordered the table */
-    }
+    char name[RM_SWIM_MAX_NAME + 1];
+    uint64_t inc;
+    while (rm_swim_suspects_expired(s->suspects, s->now, name, &inc))
+        on_dead(s, name, inc, rm_swim__self(s), false);
 }
 
+/*  A no-inbound node cannot be probed: its raised incarnation, gossiped,
+    is its sign of life. */
 static void heartbeat(rm_swim_t *s)
 {
     s->next_heartbeat = s->now + s->cfg.nat_heartbeat_ms;
-    s->m[0].inc++;
-    broadcast(s, 0, "");
+    rm_swim__member(s, 0)->inc++;
+    announce(s, 0, "");
 }
 
 void rm_swim_tick(rm_swim_t *self, int64_t now)
 {
     rm_swim_t *s = self;
     advance(s, now);
-    expire_relays(s);
-    run_probe(s);
+    rm_swim_probe_tick(s);
     expire_suspicions(s);
     if (s->now >= s->next_gossip) {
         int64_t gi = s->cfg.gossip_interval_ms;
@@ -1905,48 +542,23 @@ void rm_swim_tick(rm_swim_t *self, int64_t now)
     }
     if (s->leaving)
         return;
-    if (s->cfg.push_pull_interval_ms > 0 && s->now >= s->next_pp)
-        periodic_push_pull(s);
-    if (s->cfg.reconnect_interval_ms > 0 && s->now >= s->next_reconnect)
-        reconnect(s);
-    if (s->join_addr && s->now >= s->next_join) {
-        s->next_join = s->now + s->cfg.join_retry_ms;
-        s->stats.push_pulls++;
-        send_state(s, s->join_addr, -1, true, true);
-    }
+    rm_swim_sync_tick(s);
     if (s->cfg.no_inbound && s->now >= s->next_heartbeat)
         heartbeat(s);
 }
 
-static int64_t min64(int64_t a, int64_t b)
-{
-    return a < b ? a : b;
-}
-
 int64_t rm_swim_next_deadline(const rm_swim_t *s)
 {
-    int64_t d = RM_SWIM_NO_DEADLINE;
-    const probe_t *p = &s->probe;
-    if (p->active)
-        d = p->indirect ? p->end : p->direct_deadline;
-    else if (!s->leaving)
-        d = s->next_probe;
-    for (uint32_t i = 0; i < s->nrelays; i++)
-        d = min64(d, s->relays[i].deadline);
-    for (uint32_t i = 0; i < s->nsusp; i++)
-        d = min64(d, s->susp[i].deadline);
-    if (s->nbq || s->nsusp || (s->cfg.no_inbound && !s->leaving))
-        d = min64(d, s->next_gossip);
+    int64_t d = rm_swim_probe_deadline(s);
+    d = rm_swim__earlier(d, rm_swim_suspects_deadline(s->suspects));
+    if (rm_swim_bcast_count(s->bq) || rm_swim_suspects_count(s->suspects) ||
+        (s->cfg.no_inbound && !s->leaving))
+        d = rm_swim__earlier(d, s->next_gossip);
     if (s->leaving)
         return d;
-    if (s->cfg.push_pull_interval_ms > 0)
-        d = min64(d, s->next_pp);
-    if (s->cfg.reconnect_interval_ms > 0 && s->dead)
-        d = min64(d, s->next_reconnect);
-    if (s->join_addr)
-        d = min64(d, s->next_join);
+    d = rm_swim__earlier(d, rm_swim_sync_deadline(s));
     if (s->cfg.no_inbound)
-        d = min64(d, s->next_heartbeat);
+        d = rm_swim__earlier(d, s->next_heartbeat);
     return d;
 }
 
@@ -1954,49 +566,32 @@ int64_t rm_swim_next_deadline(const rm_swim_t *s)
 /* Public API                                                           */
 /* ------------------------------------------------------------------ */
 
-void rm_swim_config_default(rm_swim_config_t *cfg)
+static int make_parts(rm_swim_t *s, uint64_t seed)
 {
-    *cfg = (rm_swim_config_t){
-        .probe_interval_ms = 1000,
-        .probe_timeout_ms = 500,
-        .indirect_checks = 3,
-        .gossip_interval_ms = 200,
-        .gossip_nodes = 3,
-        .gossip_to_the_dead_ms = 30000,
-        .retransmit_mult = 4,
-        .suspicion_mult = 4,
-        .suspicion_max_timeout_mult = 6,
-        .awareness_max = 8,
-        .push_pull_interval_ms = 30000,
-        .reconnect_interval_ms = 30000,
-        .dead_reap_ms = 24 * 3600 * 1000LL,
-        .join_retry_ms = 2000,
-        .packet_budget = 1400,
-        .push_pull_budget = RM_SWIM_MAX_MSG,
-        .nack = true,
-        .no_inbound = false,
-        .nat_heartbeat_ms = 1000,
-        .nat_timeout_ms = 5000,
-        .max_relays = 256,
-        .max_broadcasts = 4096,
-    };
+    const rm_swim_config_t *c = &s->cfg;
+    s->out = rm_swim_fifo_new(sizeof(rm_swim_output_t));
+    s->events = rm_swim_fifo_new(sizeof(rm_swim_event_t));
+    s->rng = rm_swim_rng_new(seed);
+    s->members = rm_swim_members_new(s->now);
+    s->order = rm_swim_order_new();
+    s->suspects = rm_swim_suspects_new(c->suspicion_mult, c->suspicion_max_timeout_mult,
+                                       c->probe_interval_ms);
+    s->bq = rm_swim_bcast_new(c->max_broadcasts);
+    return s->out && s->events && s->rng && s->members && s->order && s->suspects && s->bq ? 0 : -1;
 }
 
-static int check_config(const rm_swim_config_t *c, rm_err_t *err)
+/*  Staggered first timers: engines started together do not beat together. */
+static void start_timers(rm_swim_t *s)
 {
-    if (c->probe_interval_ms <= 0 || c->probe_timeout_ms <= 0 ||
-        c->probe_timeout_ms >= c->probe_interval_ms)
-        return rm_err_set(err, RM_EINVAL, "probe timeout must be > 0 and below the interval");
-    if (c->gossip_interval_ms <= 0 || c->join_retry_ms <= 0 || c->nat_heartbeat_ms <= 0 ||
-        c->nat_timeout_ms <= 0 || c->push_pull_interval_ms < 0 || c->reconnect_interval_ms < 0 ||
-        c->dead_reap_ms < 0 || c->gossip_to_the_dead_ms < 0)
-        return rm_err_set(err, RM_EINVAL, "membership intervals must be positive");
-    if (c->retransmit_mult < 1 || c->suspicion_mult < 1 || c->suspicion_max_timeout_mult < 1 ||
-        c->awareness_max < 1 || c->max_broadcasts < 1)
-        return rm_err_set(err, RM_EINVAL, "membership multipliers must be at least 1");
-    if (c->packet_budget < 512 || c->push_pull_budget < 4096)
-        return rm_err_set(err, RM_EINVAL, "membership message budgets too small");
-    return 0;
+    const rm_swim_config_t *c = &s->cfg;
+    int64_t now = s->now;
+    s->next_probe = now + (int64_t)rm_swim_rng_below(s->rng, (uint64_t)c->probe_interval_ms);
+    s->next_gossip = now + (int64_t)rm_swim_rng_below(s->rng, (uint64_t)c->gossip_interval_ms);
+    s->next_pp = now + (int64_t)rm_swim_rng_below(s->rng, (uint64_t)c->push_pull_interval_ms + 1);
+    s->pp_drawn = c->push_pull_interval_ms;
+    s->next_reconnect =
+        now + (int64_t)rm_swim_rng_below(s->rng, (uint64_t)c->reconnect_interval_ms + 1);
+    s->next_heartbeat = now + (int64_t)rm_swim_rng_below(s->rng, (uint64_t)c->nat_heartbeat_ms);
 }
 
 rm_swim_t *rm_swim_new(const rm_swim_config_t *cfg, const char *self_name, const char *self_addr,
@@ -2007,7 +602,7 @@ rm_swim_t *rm_swim_new(const rm_swim_config_t *cfg, const char *self_name, const
         rm_swim_config_default(&def);
         cfg = &def;
     }
-    if (check_config(cfg, err))
+    if (rm_swim_config_check(cfg, err))
         return NULL;
     if (!valid_str(self_name, RM_SWIM_MAX_NAME) || !valid_str(self_addr, RM_SWIM_MAX_ADDR)) {
         rm_err_set(err, RM_EINVAL, "member name and address must be 1..%d bytes", RM_SWIM_MAX_NAME);
@@ -2019,41 +614,33 @@ rm_swim_t *rm_swim_new(const rm_swim_config_t *cfg, const char *self_name, const
         return NULL;
     }
     s->cfg = *cfg;
-    for (int i = 0; i < 4; i++)
-        s->rng[i] = splitmix(&seed);
     s->now = now;
-    s->epoch = now;
-    s->out.esize = sizeof(rm_swim_output_t);
-    s->events.esize = sizeof(rm_swim_event_t);
-    s->seq = rng_next(s) >> 33; /* a restarted node does not reuse old sequence numbers */
-    uint8_t flags = cfg->no_inbound ? FLAG_NO_INBOUND : 0;
-    if (member_add(s, self_name, self_addr, 0, RM_SWIM_ALIVE, flags, NULL, 0) != 0) {
-        rm_swim_destroy(&s);
-        rm_err_set(err, RM_ENOMEM, "out of memory");
-        return NULL;
-    }
-    /* Staggered first timers: engines started together do not beat together. */
-    s->next_probe = now + (int64_t)rng_below(s, (uint64_t)cfg->probe_interval_ms);
-    s->next_gossip = now + (int64_t)rng_below(s, (uint64_t)cfg->gossip_interval_ms);
-    s->next_pp = now + (int64_t)rng_below(s, (uint64_t)cfg->push_pull_interval_ms + 1);
-    s->pp_drawn = cfg->push_pull_interval_ms;
-    s->next_reconnect = now + (int64_t)rng_below(s, (uint64_t)cfg->reconnect_interval_ms + 1);
-    s->next_heartbeat = now + (int64_t)rng_below(s, (uint64_t)cfg->nat_heartbeat_ms);
-    broadcast(s, 0, "");
+    if (make_parts(s, seed))
+        goto nomem;
+    s->seq = rm_swim_rng_next(s->rng) >> 33; /* a restarted node does not reuse old seqs */
+    uint8_t flags = cfg->no_inbound ? RM_SWIM_WIRE_NO_INBOUND : 0;
+    if (member_add(s, self_name, self_addr, 0, RM_SWIM_ALIVE, flags, NULL, 0) != 0)
+        goto nomem;
+    start_timers(s);
+    announce(s, 0, "");
     return s;
+nomem:
+    rm_swim_destroy(&s);
+    rm_err_set(err, RM_ENOMEM, "out of memory");
+    return NULL;
 }
 
-static void drain(fifo_t *f, bool events)
+/*  The caller's messages and events that were never taken. */
+static void drop_untaken(rm_swim_t *s)
 {
     rm_swim_output_t o;
     rm_swim_event_t e;
-    while (events ? fifo_pop(f, &e) : fifo_pop(f, &o)) {
-        if (events)
-            rm_swim_event_free(&e);
-        else
-            rm_swim_output_free(&o);
-    }
-    free(f->items);
+    while (s->out && rm_swim_fifo_pop(s->out, &o))
+        rm_swim_output_free(&o);
+    while (s->events && rm_swim_fifo_pop(s->events, &e))
+        rm_swim_event_free(&e);
+    rm_swim_fifo_destroy(&s->out);
+    rm_swim_fifo_destroy(&s->events);
 }
 
 void rm_swim_destroy(rm_swim_t **self_p)
@@ -2061,26 +648,14 @@ void rm_swim_destroy(rm_swim_t **self_p)
     if (!self_p || !*self_p)
         return;
     rm_swim_t *s = *self_p;
-    free(s->arena);
-    while (s->nsusp)
-        susp_drop(s, s->susp[0].name);
-    while (s->nrelays)
-        relay_drop(s, 0);
-    while (s->nbq)
-        bq_remove(s, s->nbq - 1);
-    for (uint32_t i = 0; i < s->nnat; i++)
-        free(s->nat[i]);
-    drain(&s->out, false);
-    drain(&s->events, true);
-    free(s->probe.target);
+    rm_swim_probe_free(s);
+    drop_untaken(s);
+    rm_swim_bcast_destroy(&s->bq);
+    rm_swim_suspects_destroy(&s->suspects);
+    rm_swim_order_destroy(&s->order);
+    rm_swim_members_destroy(&s->members);
+    rm_swim_rng_destroy(&s->rng);
     free(s->join_addr);
-    free(s->m);
-    free(s->slots);
-    free(s->order);
-    free(s->susp);
-    free(s->relays);
-    free(s->bq);
-    free(s->nat);
     free(s);
     *self_p = NULL;
 }
@@ -2099,9 +674,9 @@ int rm_swim_join(rm_swim_t *self, int64_t now, const char *seed_addr, rm_err_t *
     free(self->join_addr);
     self->join_addr = c;
     self->next_join = self->now + self->cfg.join_retry_ms;
-    broadcast(self, 0, ""); /* the joiner announces itself once it knows whom to tell */
+    announce(self, 0, ""); /* the joiner announces itself once it knows whom to tell */
     self->stats.push_pulls++;
-    send_state(self, seed_addr, -1, true, true);
+    rm_swim_sync_send(self, seed_addr, -1, true, true);
     return 0;
 }
 
@@ -2111,9 +686,9 @@ void rm_swim_leave(rm_swim_t *self, int64_t now)
     if (self->leaving)
         return;
     self->leaving = true;
-    set_state(self, 0, RM_SWIM_LEFT);
-    broadcast(self, 0, m_name(self, &self->m[0]));
-    probe_end(self);
+    rm_swim_members_set_state(self->members, 0, RM_SWIM_LEFT);
+    announce(self, 0, rm_swim__self(self));
+    rm_swim_probe_stop(self);
     free(self->join_addr);
     self->join_addr = NULL;
 }
@@ -2128,16 +703,16 @@ int rm_swim_set_meta(rm_swim_t *self, int64_t now, const uint8_t *meta, size_t l
     if (self->leaving)
         return rm_err_set(err, RM_EINVAL, "member metadata: this node is leaving");
     advance(self, now);
-    if (set_strings(self, 0, m_addr(self, &self->m[0]), meta, len))
+    if (rm_swim_members_set_strings(self->members, 0, rm_swim__addr(self, 0), meta, len))
         return rm_err_set(err, RM_ENOMEM, "out of memory");
-    self->m[0].inc++;
-    broadcast(self, 0, "");
+    rm_swim__member(self, 0)->inc++;
+    announce(self, 0, "");
     return 0;
 }
 
 int rm_swim_next_output(rm_swim_t *self, rm_swim_output_t *out)
 {
-    return fifo_pop(&self->out, out);
+    return rm_swim_fifo_pop(self->out, out);
 }
 
 void rm_swim_output_free(rm_swim_output_t *out)
@@ -2151,7 +726,7 @@ void rm_swim_output_free(rm_swim_output_t *out)
 
 int rm_swim_next_event(rm_swim_t *self, rm_swim_event_t *ev)
 {
-    return fifo_pop(&self->events, ev);
+    return rm_swim_fifo_pop(self->events, ev);
 }
 
 void rm_swim_event_free(rm_swim_event_t *ev)
@@ -2164,36 +739,25 @@ void rm_swim_event_free(rm_swim_event_t *ev)
 
 size_t rm_swim_count(const rm_swim_t *self, unsigned state_mask)
 {
-    size_t n = 0;
-    for (uint32_t i = 0; i < self->n; i++)
-        if (state_mask & RM_SWIM_MASK(self->m[i].state))
-            n++;
-    return n;
+    return rm_swim_members_count_in(self->members, state_mask);
 }
 
 size_t rm_swim_member_total(const rm_swim_t *self)
 {
-    return self->n;
+    return rm_swim__count(self);
 }
 
 int rm_swim_member_at(const rm_swim_t *self, size_t index, rm_swim_member_t *out)
 {
-    if (index >= self->n)
+    if (index >= rm_swim__count(self))
         return -1;
-    const member_t *m = &self->m[index];
-    *out = (rm_swim_member_t){m_name(self, m),
-                              m_addr(self, m),
-                              (rm_swim_state_t)m->state,
-                              m->inc,
-                              m->meta_len ? m_meta(self, m) : NULL,
-                              m->meta_len,
-                              m_no_inbound(m)};
+    rm_swim_members_view(self->members, (uint32_t)index, out);
     return 0;
 }
 
 int rm_swim_find(const rm_swim_t *self, const char *name, rm_swim_member_t *out)
 {
-    int64_t idx = name ? find_idx(self, name) : -1;
+    int64_t idx = name ? rm_swim__find(self, name) : -1;
     return idx < 0 ? -1 : rm_swim_member_at(self, (size_t)idx, out);
 }
 
@@ -2214,7 +778,7 @@ const char *rm_swim_state_name(rm_swim_state_t state)
 
 size_t rm_swim_pending_broadcasts(const rm_swim_t *self)
 {
-    return self->nbq;
+    return rm_swim_bcast_count(self->bq);
 }
 
 void rm_swim_stats(const rm_swim_t *self, rm_swim_stats_t *out)
