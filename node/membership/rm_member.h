@@ -44,7 +44,7 @@ typedef struct _rm_member_t rm_member_t;
     until the next call into rm_member. */
 typedef struct {
     const char *name;
-    const char *addr; /* "" for a no-inbound node: reach it only by answering it */
+    const char *addr; /* "nat:NAME" for a no-inbound node: reach it only by answering it */
     bool alive;       /* alive (not suspect, dead or left) */
     bool has_meta;
     const rm_member_meta_t *meta;
@@ -57,7 +57,7 @@ typedef void(rm_member_recv_fn)(void *arg, const char *from, const rm_cred_t *wh
                                 const rm_msg_t *msg);
 
 /*  name/addr: this node's member name (its credential's) and advertised
-    address ("" for a no-inbound node).  mesh: the node's main ROUTER, used
+    address ("nat:NAME" for a no-inbound node).  mesh: the node's main ROUTER, used
     to answer senders over their own connection. */
 rm_member_t *rm_member_new(const rm_config_t *config, const rm_token_t *identity, const char *name,
                            const char *addr, zsock_t *mesh, zpoller_t *poller, rm_err_t *err);
