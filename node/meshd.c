@@ -1,11 +1,12 @@
 /*  meshd: the rendermesh node daemon.
 
     meshd --home DIR [--token FILE] --listen tcp://HOST:PORT [--join ADDR]
-          [--slots N] [--name NAME] [--blender PATH]
+          [--slots N] [--name NAME] [--blender PATH]   (--opt=VALUE works too)
 
     Further settings live in DIR/meshd.conf (see rm_config.h and
     docs/operations.md).  Exit status: 0 after SIGINT/SIGTERM, 1 when the
     node cannot start, 2 on a usage error. */
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,72 +23,94 @@ static void usage(FILE *out)
                  "settings: DIR/meshd.conf (key = value); flags win over the file\n");
 }
 
-typedef struct {
-    const char *flag;
-    const char *key;
-} flag_t;
-
-static const flag_t flags[] = {
-    {"--listen", "listen"},
-    {"--join", "join"},
-    {"--slots", "slots"},
-    {"--name", "name"},
-    {"--blender", "blender"},
-    {"--threads", "threads"},
-    {"--role", "role"},
-    {"--task-timeout", "task_timeout"},
-    {"--slot-idle", "slot_idle_s"},
+/*  Flags that set a meshd.conf key: the long option's val is its index
+    here, so one table maps flag to key. */
+static const char *const flag_keys[] = {
+    "listen", "join", "slots", "name", "blender", "threads", "role", "task_timeout", "slot_idle_s",
 };
+
+enum { OPT_HOME = 100, OPT_TOKEN, OPT_NO_INBOUND };
+
+static const struct option options[] = {
+    {"listen", required_argument, NULL, 0},
+    {"join", required_argument, NULL, 1},
+    {"slots", required_argument, NULL, 2},
+    {"name", required_argument, NULL, 3},
+    {"blender", required_argument, NULL, 4},
+    {"threads", required_argument, NULL, 5},
+    {"role", required_argument, NULL, 6},
+    {"task-timeout", required_argument, NULL, 7},
+    {"slot-idle", required_argument, NULL, 8},
+    {"home", required_argument, NULL, OPT_HOME},
+    {"token", required_argument, NULL, OPT_TOKEN},
+    {"no-inbound", no_argument, NULL, OPT_NO_INBOUND},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+/*  Notes that key came from the command line (once, however often given). */
+static void mark_set(const char **set, size_t *nset, const char *key)
+{
+    for (size_t i = 0; i < *nset; i++)
+        if (strcmp(set[i], key) == 0)
+            return;
+    set[(*nset)++] = key;
+}
+
+/*  Fills config from the command line; set[] gets the keys given there, so
+    meshd.conf does not override them.  0, or the exit status to end with:
+    -1 for --help (exit 0), 2 for a usage error. */
+static int parse_args(int argc, char **argv, rm_config_t *config, const char **set, size_t *nset)
+{
+    rm_err_t err;
+    opterr = 0; /* our own messages, as before getopt_long */
+    int opt;
+    while ((opt = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
+        const char *arg = argv[optind - 1];
+        if (opt == 'h') {
+            usage(stdout);
+            return -1;
+        }
+        if (opt == ':' || opt == '?') {
+            fprintf(stderr, opt == ':' ? "meshd: %s needs a value\n" : "meshd: unknown option %s\n",
+                    arg);
+            usage(stderr);
+            return 2;
+        }
+        if (opt == OPT_HOME) {
+            snprintf(config->home, sizeof config->home, "%s", optarg);
+        } else if (opt == OPT_TOKEN) {
+            snprintf(config->token, sizeof config->token, "%s", optarg);
+        } else if (opt == OPT_NO_INBOUND) {
+            config->no_inbound = true;
+            mark_set(set, nset, "no_inbound");
+        } else {
+            const char *key = flag_keys[opt];
+            if (rm_config_set(config, key, optarg, &err) != 0) {
+                fprintf(stderr, "meshd: --%s: %s\n", options[opt].name, err.msg);
+                return 2;
+            }
+            mark_set(set, nset, key);
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "meshd: unexpected argument %s\n", argv[optind]);
+        usage(stderr);
+        return 2;
+    }
+    return 0;
+}
 
 int main(int argc, char **argv)
 {
     rm_config_t config;
     rm_err_t err;
-    const char *set[sizeof flags / sizeof flags[0] + 1];
+    const char *set[sizeof flag_keys / sizeof flag_keys[0] + 1];
     size_t nset = 0;
     rm_config_init(&config);
-    for (int i = 1; i < argc; i++) {
-        const char *arg = argv[i];
-        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
-            usage(stdout);
-            return 0;
-        }
-        if (strcmp(arg, "--no-inbound") == 0) {
-            config.no_inbound = true;
-            if (nset < sizeof set / sizeof set[0])
-                set[nset++] = "no_inbound";
-            continue;
-        }
-        if (i + 1 >= argc) {
-            fprintf(stderr, "meshd: %s needs a value\n", arg);
-            usage(stderr);
-            return 2;
-        }
-        const char *value = argv[++i];
-        if (strcmp(arg, "--home") == 0) {
-            snprintf(config.home, sizeof config.home, "%s", value);
-            continue;
-        }
-        if (strcmp(arg, "--token") == 0) {
-            snprintf(config.token, sizeof config.token, "%s", value);
-            continue;
-        }
-        const flag_t *flag = NULL;
-        for (size_t f = 0; f < sizeof flags / sizeof flags[0]; f++)
-            if (strcmp(arg, flags[f].flag) == 0)
-                flag = &flags[f];
-        if (!flag) {
-            fprintf(stderr, "meshd: unknown option %s\n", arg);
-            usage(stderr);
-            return 2;
-        }
-        if (rm_config_set(&config, flag->key, value, &err) != 0) {
-            fprintf(stderr, "meshd: %s: %s\n", arg, err.msg);
-            return 2;
-        }
-        if (nset < sizeof set / sizeof set[0])
-            set[nset++] = flag->key;
-    }
+    int rc = parse_args(argc, argv, &config, set, &nset);
+    if (rc != 0)
+        return rc < 0 ? 0 : rc;
     if (!config.home[0]) {
         fprintf(stderr, "meshd: --home DIR is required\n");
         usage(stderr);

@@ -11,6 +11,8 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "rm_fs.h"
+
 #define TOKEN_HEADER "RENDERMESH-TOKEN 1\n"
 #define SIG_DOMAIN "rendermesh-credential-v1"
 #define MAX_TOKEN_FILE 16384
@@ -331,40 +333,7 @@ void rm_door_keypair(const uint8_t mesh_pk[32], uint8_t door_pk[32], uint8_t doo
 
 int rm_secret_write(const char *path, const void *data, size_t len, rm_err_t *err)
 {
-    char tmp[4096];
-    if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid()) >= sizeof tmp)
-        return rm_err_set(err, RM_EINVAL, "path too long: %s", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return rm_err_set(err, rm_err_from_errno(errno), "cannot create %s: %s", tmp,
-                          strerror(errno));
-    const uint8_t *p = data;
-    size_t left = len;
-    while (left > 0) {
-        ssize_t n = write(fd, p, left);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            int e = errno;
-            close(fd);
-            unlink(tmp);
-            return rm_err_set(err, rm_err_from_errno(e), "cannot write %s: %s", path, strerror(e));
-        }
-        p += n;
-        left -= (size_t)n;
-    }
-    if (fchmod(fd, 0600) != 0 || fsync(fd) != 0 || close(fd) != 0) {
-        int e = errno;
-        unlink(tmp);
-        return rm_err_set(err, rm_err_from_errno(e), "cannot write %s: %s", path, strerror(e));
-    }
-    if (rename(tmp, path) != 0) {
-        int e = errno;
-        unlink(tmp);
-        return rm_err_set(err, rm_err_from_errno(e), "cannot rename %s to %s: %s", tmp, path,
-                          strerror(e));
-    }
-    return 0;
+    return rm_fs_write_atomic(path, data, len, 0600, err);
 }
 
 int rm_secret_read(const char *path, uint8_t **data, size_t *len, size_t max, rm_err_t *err)

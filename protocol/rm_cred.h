@@ -82,7 +82,7 @@ int rm_mesh_key_load(const char *dir, uint8_t mesh_pk[32], uint8_t mesh_sk[64], 
     no confidentiality and needs none. */
 void rm_door_keypair(const uint8_t mesh_pk[32], uint8_t door_pk[32], uint8_t door_sk[32]);
 
-/*  Secret files: written 0600 (temp + fsync + rename), read back only if no
+/*  Secret files: written 0600 with rm_fs_write_atomic, read back only if no
     group/other permission bit is set. */
 int rm_secret_write(const char *path, const void *data, size_t len, rm_err_t *err);
 int rm_secret_read(const char *path, uint8_t **data, size_t *len, size_t max, rm_err_t *err);

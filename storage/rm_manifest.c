@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "rm_chunker.h"
+#include "rm_fs.h"
 #include "rm_tree.h"
 
 #define RM_MANIFEST_VERSION 1
@@ -468,20 +469,6 @@ static int make_parents(char *full, size_t base_len, rm_err_t *err)
     return 0;
 }
 
-static int write_all(int fd, const uint8_t *data, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, data, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -1;
-        data += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 /*  Writes the file's chunks to fd, checking the total against its size. */
 static int write_chunks(int fd, const rm_manifest_file_t *f, rm_store_t *store, const char *tmp,
                         rm_err_t *err)
@@ -493,7 +480,7 @@ static int write_chunks(int fd, const rm_manifest_file_t *f, rm_store_t *store, 
         if (rm_store_get(store, &f->chunks.items[j], &data, &len, err) != 0)
             return -1;
         written += len;
-        int rc = written > f->size ? 1 : write_all(fd, data, len);
+        int rc = written > f->size ? 1 : rm_fs_write_all(fd, data, len);
         int saved = errno;
         free(data);
         if (rc > 0)
@@ -549,23 +536,6 @@ static int materialize_file(const rm_manifest_file_t *f, rm_store_t *store, char
     return rc;
 }
 
-static int make_dir_p(const char *dir, rm_err_t *err)
-{
-    char buf[PATH_MAX];
-    size_t len = strlen(dir);
-    if (len == 0 || len >= sizeof buf)
-        return rm_err_set(err, RM_EINVAL, "folder name '%s' is empty or too long", dir);
-    memcpy(buf, dir, len + 1);
-    for (char *p = buf + 1; (p = strchr(p, '/')) != NULL; p++) {
-        *p = '\0';
-        int rc = make_dir(buf, err);
-        *p = '/';
-        if (rc != 0)
-            return -1;
-    }
-    return make_dir(buf, err);
-}
-
 /*  Checks every chunk is there before writing anything, so a job that lacks
     a chunk fails at once and names it, instead of after writing gigabytes. */
 static int check_chunks(const rm_manifest_t *manifest, rm_store_t *store, rm_err_t *err)
@@ -587,7 +557,7 @@ static int check_chunks(const rm_manifest_t *manifest, rm_store_t *store, rm_err
 int rm_manifest_materialize(const rm_manifest_t *manifest, rm_store_t *store, const char *dir,
                             rm_err_t *err)
 {
-    if (check_chunks(manifest, store, err) != 0 || make_dir_p(dir, err) != 0)
+    if (check_chunks(manifest, store, err) != 0 || rm_fs_mkdir_p(dir, 0700, 0700, err) != 0)
         return -1;
     size_t base_len = strlen(dir);
     char full[PATH_MAX];

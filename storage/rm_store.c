@@ -17,6 +17,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "rm_fs.h"
+
 struct _rm_store_t {
     char *root;
     char *tmpdir;
@@ -34,37 +36,18 @@ void rm_hash(const void *data, size_t len, rm_hash_t *out)
 
 void rm_hash_hex(const rm_hash_t *hash, char out[65])
 {
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < sizeof hash->b; i++) {
-        out[2 * i] = digits[hash->b[i] >> 4];
-        out[2 * i + 1] = digits[hash->b[i] & 15];
-    }
-    out[64] = '\0';
-}
-
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
+    sodium_bin2hex(out, 65, hash->b, sizeof hash->b);
 }
 
 int rm_hash_parse(const char *hex, rm_hash_t *out)
 {
-    if (!hex || strlen(hex) != 64)
-        return -1;
     rm_hash_t h;
-    for (size_t i = 0; i < 32; i++) {
-        int hi = hex_value(hex[2 * i]);
-        int lo = hex_value(hex[2 * i + 1]);
-        if (hi < 0 || lo < 0)
-            return -1;
-        h.b[i] = (uint8_t)(hi << 4 | lo);
-    }
+    size_t n = 0;
+    const char *end = NULL;
+    if (!hex || strlen(hex) != 64 ||
+        sodium_hex2bin(h.b, sizeof h.b, hex, 64, NULL, &n, &end) != 0 || n != sizeof h.b ||
+        end != hex + 64)
+        return -1;
     *out = h;
     return 0;
 }
@@ -78,58 +61,6 @@ bool rm_hash_is_zero(const rm_hash_t *hash)
 }
 
 /*  --- Small file helpers ------------------------------------------------- */
-
-static int mkdir_p(const char *path, mode_t mode, rm_err_t *err)
-{
-    char buf[RM_STORE_PATH_MAX];
-    size_t len = strlen(path);
-    if (len == 0 || len >= sizeof buf)
-        return rm_err_set(err, RM_EINVAL, "store path '%s' is empty or too long", path);
-    memcpy(buf, path, len + 1);
-    for (size_t i = 1; i <= len; i++) {
-        if (buf[i] != '/' && buf[i] != '\0')
-            continue;
-        char saved = buf[i];
-        buf[i] = '\0';
-        if (mkdir(buf, mode) != 0 && errno != EEXIST)
-            return rm_err_set(err, rm_err_from_errno(errno), "cannot create directory %s: %s", buf,
-                              strerror(errno));
-        buf[i] = saved;
-    }
-    struct stat st;
-    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
-        return rm_err_set(err, RM_EIO, "%s is not a directory", path);
-    return 0;
-}
-
-static int fsync_dir(const char *path, rm_err_t *err)
-{
-    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return rm_err_set(err, rm_err_from_errno(errno), "cannot open directory %s: %s", path,
-                          strerror(errno));
-    int rc = fsync(fd);
-    int saved = errno;
-    close(fd);
-    if (rc != 0)
-        return rm_err_set(err, rm_err_from_errno(saved), "cannot sync directory %s: %s", path,
-                          strerror(saved));
-    return 0;
-}
-
-static int write_all(int fd, const uint8_t *data, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, data, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -1;
-        data += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
 
 /*  Removes every entry of ROOT/tmp: only our own partial writes live there. */
 static int clean_tmp(const char *tmpdir, rm_err_t *err)
@@ -185,7 +116,7 @@ rm_store_t *rm_store_new(const char *root, rm_err_t *err)
         goto fail;
     }
     snprintf(self->tmpdir, n, "%s/tmp", root);
-    if (mkdir_p(self->tmpdir, 0700, err) != 0 || clean_tmp(self->tmpdir, err) != 0) {
+    if (rm_fs_mkdir_p(self->tmpdir, 0700, 0700, err) != 0 || clean_tmp(self->tmpdir, err) != 0) {
         rm_err_prefix(err, "opening store %s: ", root);
         goto fail;
     }
@@ -253,7 +184,7 @@ static int open_tmp(rm_store_t *self, char *path, size_t size, rm_err_t *err)
 static int ensure_prefix_dir(rm_store_t *self, const char *dir, rm_err_t *err)
 {
     if (mkdir(dir, 0700) == 0)
-        return fsync_dir(self->root, err);
+        return rm_fs_fsync_dir(self->root, err);
     if (errno == EEXIST)
         return 0;
     return rm_err_set(err, rm_err_from_errno(errno), "cannot create directory %s: %s", dir,
@@ -281,7 +212,7 @@ static int write_chunk_file(rm_store_t *self, const char *hex, const void *data,
     if (fd < 0)
         return rm_err_prefix(err, "chunk %s: ", hex);
     const char *what = "writing";
-    int rc = write_all(fd, data, len);
+    int rc = rm_fs_write_all(fd, data, len);
     if (rc == 0) {
         what = "syncing";
         rc = fsync(fd);
@@ -318,7 +249,7 @@ static int put_verified(rm_store_t *self, const rm_hash_t *hash, const char *hex
         return rm_err_prefix(err, "chunk %s: ", hex);
     if (write_chunk_file(self, hex, data, len, final, err) != 0)
         return -1;
-    if (fsync_dir(dir, err) != 0)
+    if (rm_fs_fsync_dir(dir, err) != 0)
         return rm_err_prefix(err, "chunk %s: ", hex);
     return 0;
 }
@@ -443,12 +374,7 @@ int rm_store_get(rm_store_t *self, const rm_hash_t *hash, uint8_t **data, size_t
 
 static bool is_hex_name(const char *name, size_t want)
 {
-    if (strlen(name) != want)
-        return false;
-    for (size_t i = 0; i < want; i++)
-        if (hex_value(name[i]) < 0)
-            return false;
-    return true;
+    return strlen(name) == want && strspn(name, "0123456789abcdefABCDEF") == want;
 }
 
 static int usage_prefix_dir(const char *dirpath, uint64_t *bytes, uint64_t *chunks, rm_err_t *err)

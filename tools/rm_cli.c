@@ -12,6 +12,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <czmq.h>
+
+#include "rm_fs.h"
+
 const rm_opt_spec_t rm_cli_global_opts[] = {
     {"mesh", true, false},
     {"home", true, false},
@@ -310,21 +314,14 @@ int rm_cli_config_resolve(const char *flag_home, const char *flag_mesh, const rm
 
 int rm_cli_config_write(const char *home, const char *mesh, rm_err_t *err)
 {
-    char path[1100], tmp[1200];
+    char path[1100];
     snprintf(path, sizeof path, "%s/config", home);
-    snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid());
-    FILE *f = fopen(tmp, "w");
-    if (!f)
-        return rm_err_set(err, rm_err_from_errno(errno), "cannot create %s: %s", tmp,
-                          strerror(errno));
-    int bad = fprintf(f, "# meshctl configuration\nmesh = %s\n", mesh) < 0;
-    bad |= fclose(f) != 0;
-    if (bad || rename(tmp, path) != 0) {
-        int e = errno;
-        unlink(tmp);
-        return rm_err_set(err, rm_err_from_errno(e), "cannot write %s: %s", path, strerror(e));
-    }
-    return 0;
+    char *text = zsys_sprintf("# meshctl configuration\nmesh = %s\n", mesh);
+    if (!text)
+        return rm_err_set(err, RM_ENOMEM, "out of memory");
+    int rc = rm_fs_write_atomic(path, text, strlen(text), 0644, err);
+    zstr_free(&text);
+    return rc;
 }
 
 int rm_cli_mkdir_home(const char *dir, rm_err_t *err)
@@ -334,23 +331,5 @@ int rm_cli_mkdir_home(const char *dir, rm_err_t *err)
 
 int rm_cli_mkdirs(const char *dir, unsigned mode, rm_err_t *err)
 {
-    char path[1024];
-    if (copy_str(path, sizeof path, dir, "directory path", err) != 0)
-        return -1;
-    for (char *p = path + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(path, 0755) != 0 && errno != EEXIST)
-            return rm_err_set(err, rm_err_from_errno(errno), "cannot create %s: %s", path,
-                              strerror(errno));
-        *p = '/';
-    }
-    if (mkdir(path, (mode_t)mode) != 0 && errno != EEXIST)
-        return rm_err_set(err, rm_err_from_errno(errno), "cannot create %s: %s", path,
-                          strerror(errno));
-    struct stat st;
-    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
-        return rm_err_set(err, RM_EINVAL, "%s is not a directory", path);
-    return 0;
+    return rm_fs_mkdir_p(dir, 0755, (mode_t)mode, err);
 }

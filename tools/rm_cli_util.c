@@ -1,6 +1,8 @@
 /*  rm_cli: value parsing, exit codes, messages and formatting (see rm_cli.h). */
 #include "rm_cli.h"
 
+#include <czmq.h>
+
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -169,16 +171,12 @@ void rm_cli_fmt_date(int64_t unix_s, char *buf, size_t size)
 
 int64_t rm_cli_now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return zclock_time();
 }
 
 int64_t rm_cli_mono_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return zclock_mono();
 }
 
 char *rm_cli_clean(char *s)

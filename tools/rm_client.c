@@ -20,13 +20,6 @@ struct _rm_client_t {
     bool refused;
 };
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /*  "5 s", "0.3 s" */
 static void fmt_secs(int ms, char *buf, size_t size)
 {
@@ -171,9 +164,9 @@ static int read_one(rm_client_t *self, rm_msg_t *msg, rm_err_t *err)
 int rm_client_recv(rm_client_t *self, rm_msg_t *msg, int timeout_ms, rm_err_t *err)
 {
     memset(msg, 0, sizeof *msg);
-    int64_t deadline = mono_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+    int64_t deadline = zclock_mono() + (timeout_ms > 0 ? timeout_ms : 0);
     for (;;) {
-        int64_t left = deadline - mono_ms();
+        int64_t left = deadline - zclock_mono();
         zmq_pollitem_t item = {zsock_resolve(self->sock), 0, ZMQ_POLLIN, 0};
         int rc = zmq_poll(&item, 1, left > 0 ? (long)left : 0);
         if (rc > 0)
@@ -216,7 +209,7 @@ static int await_reply(rm_client_t *self, uint64_t req, int64_t deadline, rm_msg
                        rm_err_t *err)
 {
     for (;;) {
-        int64_t left = deadline - mono_ms();
+        int64_t left = deadline - zclock_mono();
         if (rm_client_recv(self, reply, left > 0 ? (int)left : 0, err) != 0)
             return -1;
         if (reply->req == req)
@@ -235,7 +228,7 @@ int rm_client_call(rm_client_t *self, rm_msg_type_t type, const void *body, rm_m
     if (rm_client_send(self, type, body, &req, err) != 0)
         return -1;
     int wait_ms = self->timeout_ms + (extra_ms > 0 ? extra_ms : 0);
-    if (await_reply(self, req, mono_ms() + wait_ms, reply, &e) != 0) {
+    if (await_reply(self, req, zclock_mono() + wait_ms, reply, &e) != 0) {
         char secs[32];
         fmt_secs(wait_ms, secs, sizeof secs);
         if (e.code == RM_ETIMEOUT)

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "rm_fs.h"
 #include "rm_json.h"
 
 #define CLIENT_DAYS 365
@@ -208,20 +209,6 @@ int rm_cmd_init(rm_cmd_ctx_t *ctx)
 
 /*  --- invite ------------------------------------------------------------- */
 
-static int write_all(int fd, const char *text, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, text, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        text += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 /*  Writes the token text to stdout: a terminal is refused, a regular
     file is made 0600 before the secret goes in. */
 static int emit_token(const char *text)
@@ -236,7 +223,7 @@ static int emit_token(const char *text)
         rm_cli_error("cannot make the token file private (chmod 600): %s", strerror(errno));
         return RM_EXIT_FAILED;
     }
-    if (write_all(STDOUT_FILENO, text, strlen(text)) != 0) {
+    if (rm_fs_write_all(STDOUT_FILENO, text, strlen(text)) != 0) {
         rm_cli_error("cannot write the token: %s", strerror(errno));
         return RM_EXIT_FAILED;
     }

@@ -2,6 +2,8 @@
 #define _GNU_SOURCE /* environ */
 #include "rm_scan.h"
 
+#include <czmq.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -175,18 +177,11 @@ int rm_scan_script_path(char *path, size_t size, rm_err_t *err)
                       count > 1 ? candidates[count - 1] : "");
 }
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /*  Waits for pid at most timeout_ms, then kills it.  Its exit status, or
     -1 when it was killed for taking too long. */
 static int wait_bounded(pid_t pid, int timeout_ms)
 {
-    int64_t deadline = mono_ms() + timeout_ms;
+    int64_t deadline = zclock_mono() + timeout_ms;
     int status = 0;
     for (;;) {
         pid_t r = waitpid(pid, &status, WNOHANG);
@@ -194,7 +189,7 @@ static int wait_bounded(pid_t pid, int timeout_ms)
             return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
         if (r < 0 && errno != EINTR)
             return 128;
-        if (mono_ms() > deadline) {
+        if (zclock_mono() > deadline) {
             kill(pid, SIGKILL);
             waitpid(pid, &status, 0);
             return -1;

@@ -8,13 +8,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <czmq.h>
 #include <sodium.h>
 
 #include "rm_frames.h"
+#include "rm_fs.h"
 
 #define JOURNAL_MAX_ENTRY (1024 * 1024)
 /*  Format of job.state and of the journal entries beside it.  1 had no
@@ -156,13 +157,6 @@ struct _rm_jobs_t {
     size_t cap;
 };
 
-static int64_t now_ms(void)
-{
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
-}
-
 static char *strdup_or_empty(const char *s)
 {
     return strdup(s ? s : "");
@@ -175,56 +169,19 @@ static char *strdup_text(const char *s)
     return strndup(s ? s : "", RM_MAX_TEXT);
 }
 
-static int write_all(int fd, const uint8_t *p, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -1;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
-static int fsync_dir(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    int rc = fsync(fd);
-    close(fd);
-    return rc;
-}
-
 /*  Writes the snapshot atomically, then empties the journal it includes. */
 static int job_write_snapshot(rm_job_t *job, rm_err_t *err)
 {
-    char path[4096], tmp[4200];
+    char path[4096];
     uint8_t *buf = NULL;
     size_t len = 0;
     snprintf(path, sizeof path, "%s/job.state", job->dir);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
     if (rm_codec_encode(&job_record_desc, &job->rec, &buf, &len, err) != 0)
         return -1;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0 || write_all(fd, buf, len) != 0 || fsync(fd) != 0) {
-        int e = errno;
-        if (fd >= 0)
-            close(fd);
-        unlink(tmp);
-        free(buf);
-        return rm_err_set(err, rm_err_from_errno(e), "cannot write %s: %s", tmp, strerror(e));
-    }
+    int rc = rm_fs_write_atomic(path, buf, len, 0600, err);
     free(buf);
-    close(fd);
-    if (rename(tmp, path) != 0 || fsync_dir(job->dir) != 0) {
-        int e = errno;
-        unlink(tmp);
-        return rm_err_set(err, rm_err_from_errno(e), "cannot replace %s: %s", path, strerror(e));
-    }
+    if (rc != 0)
+        return -1;
     if (job->journal_fd >= 0 && ftruncate(job->journal_fd, 0) == 0)
         job->journal_entries = 0;
     return 0;
@@ -269,7 +226,8 @@ static int job_append_many(rm_job_t *job, const journal_entry_t *entries, size_t
             return -1;
         }
     off_t start = lseek(job->journal_fd, 0, SEEK_END);
-    if (write_all(job->journal_fd, buf, len) != 0 || (sync && fdatasync(job->journal_fd) != 0)) {
+    if (rm_fs_write_all(job->journal_fd, buf, len) != 0 ||
+        (sync && fdatasync(job->journal_fd) != 0)) {
         int e = errno;
         free(buf);
         /* A torn entry at the tail would hide later ones: cut it off. */
@@ -303,7 +261,7 @@ static journal_entry_t *batch_add(batch_t *b, uint64_t kind, rm_err_t *err)
     journal_entry_t *e = &b->items[b->count++];
     memset(e, 0, sizeof *e);
     e->kind = kind;
-    e->at = now_ms();
+    e->at = zclock_time();
     return e;
 }
 
@@ -903,10 +861,7 @@ static int create_dirs(const rm_job_t *job, const char *root, rm_err_t *err)
                               strerror(errno));
     }
     /* The job's own entry in ROOT must survive a power loss too. */
-    if (fsync_dir(root) != 0)
-        return rm_err_set(err, rm_err_from_errno(errno), "cannot sync %s: %s", root,
-                          strerror(errno));
-    return 0;
+    return rm_fs_fsync_dir(root, err);
 }
 
 int rm_jobs_create(rm_jobs_t *self, const rm_job_spec_t *spec, rm_job_t **job_out, bool *created,
@@ -1057,7 +1012,7 @@ static bool all_done(const rm_job_t *job)
 
 static int finish(rm_job_t *job, rm_err_t *err)
 {
-    journal_entry_t entry = {.kind = ENTRY_FINISH, .at = now_ms()};
+    journal_entry_t entry = {.kind = ENTRY_FINISH, .at = zclock_time()};
     if (job_append(job, &entry, err) != 0)
         return -1;
     job->rec.finished_at = entry.at;
@@ -1077,7 +1032,7 @@ static void finish_if_done(rm_job_t *job)
 /*  Journals a frame's new record, then applies it. */
 static int commit_frame(rm_job_t *job, rm_frame_rec_t *next, rm_err_t *err)
 {
-    journal_entry_t entry = {.kind = ENTRY_FRAME, .frame = *next, .at = now_ms()};
+    journal_entry_t entry = {.kind = ENTRY_FRAME, .frame = *next, .at = zclock_time()};
     if (job_append(job, &entry, err) != 0) {
         rm_codec_free(&rm_frame_rec_desc, next);
         return -1;
@@ -1212,7 +1167,7 @@ void rm_job_frame_release(rm_job_t *job, uint64_t frame, const char *reason)
     rm_frame_rec_t *cur = frame_at(job, frame, NULL);
     if (!cur || cur->state != RM_FRAME_ASSIGNED)
         return;
-    journal_entry_t entry = {.kind = ENTRY_FRAME, .at = now_ms()};
+    journal_entry_t entry = {.kind = ENTRY_FRAME, .at = zclock_time()};
     if (rm_codec_copy(&rm_frame_rec_desc, &entry.frame, cur, NULL) != 0) {
         cur->state = RM_FRAME_PENDING; /* out of memory: at least release it */
         recount(job);
@@ -1235,7 +1190,7 @@ void rm_job_frame_reissue(rm_job_t *job, uint64_t frame, uint64_t stamp, const c
     rm_frame_rec_t *cur = frame_at(job, frame, NULL);
     if (!cur || (cur->state != RM_FRAME_ASSIGNED && cur->state != RM_FRAME_PENDING))
         return;
-    journal_entry_t entry = {.kind = ENTRY_FRAME, .at = now_ms()};
+    journal_entry_t entry = {.kind = ENTRY_FRAME, .at = zclock_time()};
     if (rm_codec_copy(&rm_frame_rec_desc, &entry.frame, cur, NULL) != 0)
         return;
     (void)reason; /* the frame's error keeps failure reasons; the caller logs this one */
@@ -1254,7 +1209,7 @@ int rm_job_fail(rm_job_t *job, const char *reason, rm_err_t *err)
     char *text = strdup_text(reason);
     if (!text)
         return rm_err_set(err, RM_ENOMEM, "out of memory");
-    journal_entry_t entry = {.kind = ENTRY_FAIL, .text = text, .at = now_ms()};
+    journal_entry_t entry = {.kind = ENTRY_FAIL, .text = text, .at = zclock_time()};
     if (job_append(job, &entry, err) != 0) {
         free(text);
         return -1;
@@ -1275,7 +1230,7 @@ int rm_job_cancel(rm_job_t *job, rm_err_t *err)
 {
     if (job->rec.canceled)
         return 0;
-    journal_entry_t entry = {.kind = ENTRY_CANCEL, .at = now_ms()};
+    journal_entry_t entry = {.kind = ENTRY_CANCEL, .at = zclock_time()};
     if (job_append(job, &entry, err) != 0)
         return -1;
     job->rec.canceled = true;
@@ -1585,7 +1540,7 @@ static int collect_flags(const rm_job_t *job, const job_record_t *in, batch_t *b
     int64_t started = min_nonzero(ours->started_at, in->started_at);
     int64_t finished = ours->finished_at > in->finished_at ? ours->finished_at : in->finished_at;
     int64_t submitted = min_nonzero(ours->spec.submitted_at, in->spec.submitted_at);
-    if ((in->canceled && !ours->canceled && add_at(b, ENTRY_CANCEL, now_ms(), err) != 0) ||
+    if ((in->canceled && !ours->canceled && add_at(b, ENTRY_CANCEL, zclock_time(), err) != 0) ||
         (started != ours->started_at && add_at(b, ENTRY_START, started, err) != 0) ||
         (finished != ours->finished_at && add_at(b, ENTRY_FINISH, finished, err) != 0) ||
         (submitted != ours->spec.submitted_at && add_at(b, ENTRY_SUBMITTED, submitted, err) != 0))

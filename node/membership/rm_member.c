@@ -165,8 +165,11 @@ void rm_member_rid_addr(zframe_t *routing_id, char *out, size_t size)
 {
     size_t n = zframe_size(routing_id);
     size_t used = (size_t)snprintf(out, size, "%s", RID_PREFIX);
-    for (size_t i = 0; i < n && used + 3 <= size; i++, used += 2)
-        snprintf(out + used, 3, "%02x", zframe_data(routing_id)[i]);
+    if (used >= size)
+        return;
+    if (n > (size - used - 1) / 2)
+        n = (size - used - 1) / 2; /* as many whole bytes as fit */
+    sodium_bin2hex(out + used, size - used, zframe_data(routing_id), n);
 }
 
 static void on_peer_message(void *arg, const char *addr, const rm_cred_t *peer, const uint8_t *data,
@@ -199,15 +202,11 @@ bool rm_member_handle(rm_member_t *self, void *which)
 static void send_rid(rm_member_t *self, const char *rid_hex, const uint8_t *buf, size_t len)
 {
     uint8_t rid[256];
-    size_t n = strlen(rid_hex) / 2;
-    if (n == 0 || n > sizeof rid)
+    size_t n = 0, hex_len = strlen(rid_hex);
+    const char *end = NULL;
+    if (sodium_hex2bin(rid, sizeof rid, rid_hex, hex_len, NULL, &n, &end) != 0 || n == 0 ||
+        end != rid_hex + hex_len)
         return;
-    for (size_t i = 0; i < n; i++) {
-        unsigned byte;
-        if (sscanf(rid_hex + 2 * i, "%2x", &byte) != 1)
-            return;
-        rid[i] = (uint8_t)byte;
-    }
     zmsg_t *msg = zmsg_new();
     zmsg_addmem(msg, rid, n);
     zmsg_addmem(msg, buf, len);

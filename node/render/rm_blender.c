@@ -19,6 +19,7 @@
 #include "rm_blender_task.h"
 #include "rm_blender_tmpdir.h"
 #include "rm_driver_event.h"
+#include "rm_fs.h"
 #include "rm_subprocess.h"
 
 #include <errno.h>
@@ -52,15 +53,8 @@ static int64_t i64min(int64_t a, int64_t b)
 
 static void log_write(int fd, const char *data, size_t len)
 {
-    while (fd >= 0 && len > 0) {
-        ssize_t n = write(fd, data, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return; /* a full disk loses log lines, not frames */
-        data += n;
-        len -= (size_t)n;
-    }
+    if (fd >= 0)
+        rm_fs_write_all(fd, data, len); /* a full disk loses log lines, not frames */
 }
 
 /* ------------------------------------------------------------------------ */

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "rm_fs.h"
 #include "rm_slot_msg.h"
 
 extern char **environ;
@@ -20,28 +21,6 @@ struct _rm_blender_tmpdir_t {
     char *path;
     char **env; /* environ with TMPDIR=path */
 };
-
-/*  Removes the entries of path whose names start with prefix, and what is
-    below them, at most 16 levels deep. */
-static void tree_remove(const char *path, const char *prefix, int depth)
-{
-    struct stat st;
-    DIR *dir = depth < 16 && lstat(path, &st) == 0 && S_ISDIR(st.st_mode) ? opendir(path) : NULL;
-    struct dirent *entry;
-    while (dir && (entry = readdir(dir))) {
-        const char *name = entry->d_name;
-        if (streq(name, ".") || streq(name, "..") || strncmp(name, prefix, strlen(prefix)) != 0)
-            continue;
-        char *sub = zsys_sprintf("%s/%s", path, name);
-        if (sub && unlink(sub) != 0 && (errno == EISDIR || errno == EPERM)) {
-            tree_remove(sub, "", depth + 1);
-            rmdir(sub);
-        }
-        zstr_free(&sub);
-    }
-    if (dir)
-        closedir(dir);
-}
 
 /*  True for DIR_PREFIX N-PID-XXXXXX whose PID no longer exists. */
 static bool is_stale(const char *name)
@@ -63,10 +42,8 @@ static void purge_stale(const char *root)
         if (!is_stale(entry->d_name))
             continue;
         char *path = zsys_sprintf("%s/%s", root, entry->d_name);
-        if (path) {
-            tree_remove(path, "", 0);
-            rmdir(path);
-        }
+        if (path)
+            rm_fs_remove_tree(path, NULL);
         zstr_free(&path);
     }
     if (dir)
@@ -125,8 +102,7 @@ void rm_blender_tmpdir_destroy(rm_blender_tmpdir_t **self_p)
     rm_blender_tmpdir_t *self = *self_p;
     if (!self)
         return;
-    tree_remove(self->path, "", 0);
-    rmdir(self->path);
+    rm_fs_remove_tree(self->path, NULL);
     zstr_free(&self->path);
     env_free(self->env);
     free(self);
@@ -145,5 +121,16 @@ char **rm_blender_tmpdir_env(const rm_blender_tmpdir_t *self)
 
 void rm_blender_tmpdir_purge(rm_blender_tmpdir_t *self)
 {
-    tree_remove(self->path, "blender_", 0);
+    DIR *dir = opendir(self->path);
+    struct dirent *entry;
+    while (dir && (entry = readdir(dir))) {
+        if (strncmp(entry->d_name, "blender_", 8) != 0)
+            continue;
+        char *sub = zsys_sprintf("%s/%s", self->path, entry->d_name);
+        if (sub)
+            rm_fs_remove_tree(sub, NULL);
+        zstr_free(&sub);
+    }
+    if (dir)
+        closedir(dir);
 }

@@ -144,8 +144,8 @@ static size_t walk(rm_handover_t *self)
             char key[128];
             int n = snprintf(key, sizeof key, "%s/%llu/", rm_job_id(job),
                              (unsigned long long)rec->frame);
-            for (size_t k = 0; k < 8 && n > 0 && (size_t)n + 2 < sizeof key; k++, n += 2)
-                snprintf(key + n, sizeof key - (size_t)n, "%02x", rec->output.b[k]);
+            if (n > 0 && (size_t)n + 17 <= sizeof key)
+                sodium_bin2hex(key + n, sizeof key - (size_t)n, rec->output.b, 8);
             if (zhash_lookup(self->listed, key) || !rm_store_has(self->store, &rec->output))
                 continue;
             if (self->nitems == self->cap) {
