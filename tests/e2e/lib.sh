@@ -110,14 +110,16 @@ start_node() {
   NODE_PID[$name]=$!
   rm -f "$T/$name.token.used"
   local i
-  for i in $(seq 1 100); do
+  # A node answers once it has asked its Blender what it is and can do:
+  # seconds on a loaded machine.
+  for i in $(seq 1 600); do
     if MESH_TIMEOUT_MS=500 "$MESHCTL" --mesh "tcp://127.0.0.1:$port" status >/dev/null 2>&1; then
       return 0
     fi
     kill -0 "${NODE_PID[$name]}" 2>/dev/null || fail "meshd $name exited at start"
     sleep 0.1
   done
-  fail "meshd $name did not answer within 10 s"
+  fail "meshd $name did not answer within 60 s"
 }
 
 # stop_node NAME: SIGTERM, and the node must exit cleanly (status 0; under

@@ -20,7 +20,9 @@ start() { # start I [flags]: meshd on host I, joining host 1
   shift
   [ -f "$T/n$i/identity.token" ] || "$MESHCTL" invite --role node --name "n$i" >"$T/n$i.token"
   mkdir -p "$T/n$i"
-  local args=(--home "$T/n$i" --listen "$(addr "$i")")
+  # No rendering here: the synthetic Blender answers the start-up probes at
+  # once, where a real one can take seconds on a loaded machine.
+  local args=(--home "$T/n$i" --listen "$(addr "$i")" --blender "$RM_SOURCE_DIR/tools/fake_blender.py")
   [ -f "$T/n$i.token" ] && args+=(--token "$T/n$i.token")
   [ "$i" != 1 ] && args+=(--join "$(addr 1)")
   ip netns exec "$(netns_name "$i")" "$MESHD" "${args[@]}" "$@" >>"$T/n$i.log" 2>&1 &
@@ -77,6 +79,11 @@ until_coordinator() {
 
 for i in $(seq 1 $N); do
   if [ "$i" = 3 ]; then start "$i" --role stable; else start "$i"; fi
+done
+# Formation is timed from when every node answers, not from its launch.
+for i in $(seq 1 $N); do
+  for _ in $(seq 1 600); do coordinator_on "$i" >/dev/null && break; sleep 0.1; done
+  coordinator_on "$i" >/dev/null || fail "node n$i does not answer 60 s after its start"
 done
 t=$(until_all 20 "1 2 3 4 5" 'len(seen) == 5 and set(seen.values()) == {"alive"}') ||
   fail "the mesh did not form"
