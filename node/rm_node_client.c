@@ -11,6 +11,7 @@
 #include "rm_caps.h"
 #include "rm_frames.h"
 #include "rm_manifest.h"
+#include "rm_render_opts.h"
 
 #define MAX_WATCH_MS 60000
 #define SUBMIT_HOLD_MS 30000 /* how long a submission waits for a second node */
@@ -22,50 +23,21 @@ typedef struct {
     rm_msg_t *msg; /* the handler may take its strings (SUBMIT) */
 } request_t;
 
-static bool one_of(const char *value, const char *const *allowed)
-{
-    for (; *allowed; allowed++)
-        if (strcmp(value, *allowed) == 0)
-            return true;
-    return false;
-}
-
 /*  Everything a node can check about a spec without Blender. */
 static int validate_spec(const rm_config_t *config, const rm_job_spec_t *spec, rm_err_t *err)
 {
-    static const char *const engines[] = {"", "CYCLES", "BLENDER_EEVEE", "BLENDER_WORKBENCH", NULL};
-    static const char *const devices[] = {"", "CPU", "CUDA", "OPTIX", "HIP", NULL};
-    /* Blender's still-image formats ("" = the file's own); movies cannot
-       be split between nodes. */
-    static const char *const formats[] = {
-        "",    "PNG",  "JPEG",     "OPEN_EXR", "OPEN_EXR_MULTILAYER", "TIFF",
-        "BMP", "IRIS", "JPEG2000", "TARGA",    "TARGA_RAW",           "CINEON",
-        "DPX", "HDR",  "WEBP",     NULL};
     if (!spec->blend[0])
         return rm_err_set(err, RM_EINVAL, "the job names no .blend file");
     if (spec->frames.count == 0)
         return rm_err_set(err, RM_EINVAL, "the job has no frames: give --frames");
     if (rm_frames_validate(spec->frames.items, spec->frames.count, err) != 0)
         return -1;
-    if (!one_of(spec->engine, engines))
-        return rm_err_set(err, RM_EINVAL, "unknown engine '%s'", spec->engine);
-    if (!one_of(spec->device, devices))
-        return rm_err_set(err, RM_EINVAL, "unknown device '%s'", spec->device);
-    if (!one_of(spec->format, formats))
-        return rm_err_set(err, RM_EINVAL, "unknown output format '%s'", spec->format);
-    if (spec->percent > 1000)
-        return rm_err_set(err, RM_EINVAL, "resolution percentage %llu is over 1000",
-                          (unsigned long long)spec->percent);
-    if (spec->res_x > 65536 || spec->res_y > 65536)
-        return rm_err_set(err, RM_EINVAL, "resolution %llux%llu is too large",
-                          (unsigned long long)spec->res_x, (unsigned long long)spec->res_y);
+    if (rm_render_opts_check(spec, err) != 0)
+        return -1;
     if (spec->allow_scripts && !config->allow_scripts)
         return rm_err_set(err, RM_EAUTH,
                           "this node does not run Python embedded in .blend files "
                           "(allow_scripts = false in its meshd.conf)");
-    if (spec->task_timeout > 7 * 86400)
-        return rm_err_set(err, RM_EINVAL, "task timeout of %llu s is over 7 days",
-                          (unsigned long long)spec->task_timeout);
     if (spec->source_root && spec->source_root[0] && spec->source_root[0] != '/')
         return rm_err_set(err, RM_EINVAL, "source_root '%s' is not an absolute path",
                           spec->source_root);

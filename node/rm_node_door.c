@@ -5,6 +5,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "rm_door.h"
+
 int rm_node_door_key(zframe_t *frame, uint8_t key[32])
 {
     const char *user = zframe_meta(frame, "User-Id");
@@ -43,18 +45,13 @@ void rm_node_door_handle(rm_node_ctx_t *self)
                          rm_msg_name(msg.type), address ? address : "?");
         goto out;
     }
-    if (rm_cred_verify(msg.u.hello.credential.data, msg.u.hello.credential.len,
-                       self->token.mesh_pk.b, (int64_t)time(NULL), &cred, &err) != 0) {
-        char z85[41];
-        rm_key_z85(key, z85);
+    char z85[41], who[400];
+    rm_key_z85(key, z85);
+    snprintf(who, sizeof who, "%s (key %s)", address ? address : "?", z85);
+    if (rm_door_hello_verify(&msg.u.hello, self->token.mesh_pk.b, key, (int64_t)time(NULL), who,
+                             &cred, &err) != 0) {
         if (rm_refusal_log_ok(&self->refusals))
-            zsys_warning("door: refused %s (key %s): %s", address ? address : "?", z85, err.msg);
-        goto out;
-    }
-    if (memcmp(cred.curve_pk.b, key, 32) != 0) {
-        if (rm_refusal_log_ok(&self->refusals))
-            zsys_warning("door: refused %s: credential of '%s' belongs to another CURVE key",
-                         address ? address : "?", cred.name);
+            zsys_warning("door: refused %s", err.msg);
         goto out;
     }
     bool known = rm_roster_find(self->roster, key, (int64_t)time(NULL)) != NULL;
@@ -68,8 +65,7 @@ void rm_node_door_handle(rm_node_ctx_t *self)
         rm_roster_save(self->roster, roster_path, &err) != 0)
         zsys_warning("cannot save the roster: %s", err.msg); /* peers knock again */
     zsys_info("door: admitted %s '%s' from %s", cred.role, cred.name, address ? address : "?");
-    rm_welcome_t welcome = {
-        .proto = RM_PROTO_VERSION, .credential = self->token.credential, .node = self->config.name};
+    rm_welcome_t welcome = rm_door_welcome(&self->token, self->config.name);
     rm_node_reply(self->door, peer, RM_MSG_WELCOME, msg.req, &welcome);
 out:
     rm_codec_free(&rm_cred_desc, &cred);

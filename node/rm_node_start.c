@@ -10,6 +10,7 @@
 
 #include "rm_blender_probe.h"
 #include "rm_caps.h"
+#include "rm_endpoint.h"
 #include "rm_zap.h"
 
 #define DOOR_RCVHWM 16
@@ -63,10 +64,12 @@ static zsock_t *curve_router(const uint8_t pk[32], const uint8_t sk[32], const c
 
 static int bind_sockets(rm_node_ctx_t *self, rm_err_t *err)
 {
-    char host[256];
-    int port;
-    if (rm_endpoint_parse(self->config.listen, host, sizeof host, &port, err) != 0)
-        return -1;
+    rm_endpoint_t ep;
+    char main_ep[300], door_ep[300];
+    if (rm_endpoint_parse(self->config.listen, RM_ENDPOINT_BIND, &ep, err) != 0)
+        return rm_err_prefix(err, "listen: ");
+    rm_endpoint_format(&ep, ep.port, main_ep, sizeof main_ep);
+    rm_endpoint_format(&ep, ep.port + 1, door_ep, sizeof door_ep);
     /* The ZAP handler first: a CURVE socket bound without one admits anyone. */
     self->zap = rm_zap_bind(err);
     if (!self->zap)
@@ -83,12 +86,14 @@ static int bind_sockets(rm_node_ctx_t *self, rm_err_t *err)
     self->mesh = curve_router(self->token.curve_pk.b, self->token.curve_sk.b, RM_ZAP_DOMAIN_MESH);
     if (!self->door || !self->mesh)
         return rm_err_set(err, RM_EIO, "cannot create sockets");
-    if (zsock_bind(self->mesh, "tcp://%s:%d", host, port) < 0)
-        return rm_err_set(err, RM_EIO, "cannot listen on tcp://%s:%d: %s", host, port,
+    zsock_set_ipv6(self->mesh, ep.ipv6);
+    zsock_set_ipv6(self->door, ep.ipv6);
+    if (zsock_bind(self->mesh, "%s", main_ep) < 0)
+        return rm_err_set(err, RM_EIO, "cannot listen on %s: %s", main_ep,
                           zmq_strerror(zmq_errno()));
-    if (zsock_bind(self->door, "tcp://%s:%d", host, port + 1) < 0)
-        return rm_err_set(err, RM_EIO, "cannot listen on tcp://%s:%d (the door): %s", host,
-                          port + 1, zmq_strerror(zmq_errno()));
+    if (zsock_bind(self->door, "%s", door_ep) < 0)
+        return rm_err_set(err, RM_EIO, "cannot listen on %s (the door): %s", door_ep,
+                          zmq_strerror(zmq_errno()));
     return 0;
 }
 
@@ -115,16 +120,15 @@ static void probe_blender(rm_node_ctx_t *self)
 /*  The address other members reach this node at. */
 static int advertised_address(const rm_config_t *config, char *out, size_t size, rm_err_t *err)
 {
-    char host[256];
-    int port;
+    rm_endpoint_t ep;
     if (config->no_inbound) {
         snprintf(out, size, "nat:%s", config->name);
         return 0;
     }
     const char *addr = config->advertise[0] ? config->advertise : config->listen;
-    if (rm_endpoint_parse(addr, host, sizeof host, &port, err) != 0)
+    if (rm_endpoint_parse(addr, RM_ENDPOINT_BIND, &ep, err) != 0)
         return rm_err_prefix(err, "advertise: ");
-    if (strcmp(host, "*") == 0 || strcmp(host, "0.0.0.0") == 0)
+    if (rm_endpoint_is_wildcard(&ep))
         return rm_err_set(err, RM_EINVAL,
                           "listening on %s: give --advertise tcp://HOST:PORT, the address other "
                           "nodes reach this one at",

@@ -13,6 +13,7 @@
 #define RM_MSG_H
 
 #include "rm_codec.h"
+#include "rm_hash.h"
 
 #define RM_PROTO_VERSION 1
 /*  No message may be larger: set as ZMQ_MAXMSGSIZE on every socket. */
@@ -67,10 +68,6 @@ typedef enum {
     RM_MSG_DRAIN,       /* client -> node: finish or hand back work, then leave -> OK */
     RM_MSG_TYPE_COUNT
 } rm_msg_type_t;
-
-typedef struct {
-    uint8_t b[32];
-} rm_hash_t;
 
 typedef struct {
     uint64_t reserved; /* messages without fields; not on the wire */

@@ -6,6 +6,7 @@
     only ever partial chunks and are removed at open. */
 #include "rm_store.h"
 
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -26,39 +27,6 @@ struct _rm_store_t {
 
 /*  ROOT/ab/<64 hex> is the longest path we build. */
 #define RM_STORE_PATH_MAX (PATH_MAX + 80)
-
-/*  --- Hashes ------------------------------------------------------------ */
-
-void rm_hash(const void *data, size_t len, rm_hash_t *out)
-{
-    crypto_generichash(out->b, sizeof out->b, data, len, NULL, 0);
-}
-
-void rm_hash_hex(const rm_hash_t *hash, char out[65])
-{
-    sodium_bin2hex(out, 65, hash->b, sizeof hash->b);
-}
-
-int rm_hash_parse(const char *hex, rm_hash_t *out)
-{
-    rm_hash_t h;
-    size_t n = 0;
-    const char *end = NULL;
-    if (!hex || strlen(hex) != 64 ||
-        sodium_hex2bin(h.b, sizeof h.b, hex, 64, NULL, &n, &end) != 0 || n != sizeof h.b ||
-        end != hex + 64)
-        return -1;
-    *out = h;
-    return 0;
-}
-
-bool rm_hash_is_zero(const rm_hash_t *hash)
-{
-    uint8_t acc = 0;
-    for (size_t i = 0; i < sizeof hash->b; i++)
-        acc |= hash->b[i];
-    return acc == 0;
-}
 
 /*  --- Small file helpers ------------------------------------------------- */
 

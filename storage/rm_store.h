@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "rm_error.h"
+#include "rm_hash.h"
 #include "rm_msg.h"
 
 typedef struct _rm_store_t rm_store_t;
@@ -22,13 +23,6 @@ typedef struct _rm_store_t rm_store_t;
     leftover temporary files from an earlier crash. */
 rm_store_t *rm_store_new(const char *root, rm_err_t *err);
 void rm_store_destroy(rm_store_t **self_p);
-
-/*  BLAKE2b-256 of data. */
-void rm_hash(const void *data, size_t len, rm_hash_t *out);
-/*  65-byte buffer: 64 lowercase hex chars + NUL. */
-void rm_hash_hex(const rm_hash_t *hash, char out[65]);
-int rm_hash_parse(const char *hex, rm_hash_t *out); /* 0 or -1 */
-bool rm_hash_is_zero(const rm_hash_t *hash);
 
 bool rm_store_has(rm_store_t *self, const rm_hash_t *hash);
 

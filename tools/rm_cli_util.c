@@ -13,6 +13,8 @@
 #include <strings.h>
 #include <time.h>
 
+#include "rm_render_opts.h"
+
 static bool all_digits(const char *s)
 {
     if (!*s)
@@ -74,8 +76,10 @@ int rm_cli_parse_resolution(const char *text, uint64_t *w, uint64_t *h, rm_err_t
                           text);
     memcpy(buf, text, (size_t)(x - text));
     buf[x - text] = '\0';
-    if (rm_cli_parse_u64("--resolution width", buf, 4, 65536, w, err) != 0 ||
-        rm_cli_parse_u64("--resolution height", x + 1, 4, 65536, h, err) != 0)
+    if (rm_cli_parse_u64("--resolution width", buf, RM_RENDER_MIN_RES, RM_RENDER_MAX_RES, w, err) !=
+            0 ||
+        rm_cli_parse_u64("--resolution height", x + 1, RM_RENDER_MIN_RES, RM_RENDER_MAX_RES, h,
+                         err) != 0)
         return -1;
     return 0;
 }

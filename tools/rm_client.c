@@ -9,6 +9,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "rm_door.h"
+
 #define DEFAULT_TIMEOUT_MS 5000
 
 struct _rm_client_t {
@@ -29,42 +31,8 @@ static void fmt_secs(int ms, char *buf, size_t size)
         snprintf(buf, size, "%.1f s", ms / 1000.0);
 }
 
-int rm_client_parse_addr(const char *addr, char *host, size_t host_size, int *port, bool *ipv6,
-                         rm_err_t *err)
-{
-    static const char prefix[] = "tcp://";
-    const char *h = addr;
-    const char *colon = strrchr(addr, ':');
-    *ipv6 = false;
-    if (strncmp(addr, prefix, sizeof prefix - 1) != 0 || colon < addr + sizeof prefix - 1)
-        goto bad;
-    h = addr + sizeof prefix - 1;
-    size_t hlen = (size_t)(colon - h);
-    if (hlen >= 2 && h[0] == '[' && h[hlen - 1] == ']') {
-        h++;
-        hlen -= 2;
-        *ipv6 = true;
-    }
-    if (hlen == 0 || hlen >= host_size || memchr(h, '*', hlen) || memchr(h, '/', hlen))
-        goto bad;
-    char *end = NULL;
-    errno = 0;
-    long p = strtol(colon + 1, &end, 10);
-    if (colon[1] == '\0' || *end != '\0' || errno != 0 || p < 1 || p > 65534)
-        goto bad;
-    memcpy(host, h, hlen);
-    host[hlen] = '\0';
-    *port = (int)p;
-    return 0;
-bad:
-    return rm_err_set(err, RM_EINVAL,
-                      "'%s' is not a node address: expected tcp://HOST:PORT (PORT at most "
-                      "65534; the node's door listens on PORT+1)",
-                      addr);
-}
-
-static zsock_t *curve_dealer(const rm_token_t *id, const uint8_t server_pk[32], const char *host,
-                             int port, bool ipv6, int timeout_ms, rm_err_t *err)
+static zsock_t *curve_dealer(const rm_token_t *id, const uint8_t server_pk[32],
+                             const rm_endpoint_t *ep, int port, int timeout_ms, rm_err_t *err)
 {
     zsock_t *sock = zsock_new(ZMQ_DEALER);
     if (!sock) {
@@ -74,13 +42,14 @@ static zsock_t *curve_dealer(const rm_token_t *id, const uint8_t server_pk[32], 
     zsock_set_linger(sock, 0);
     zsock_set_maxmsgsize(sock, RM_MAX_MSG_SIZE);
     zsock_set_sndtimeo(sock, timeout_ms);
-    zsock_set_ipv6(sock, ipv6 ? 1 : 0);
+    zsock_set_ipv6(sock, ep->ipv6 ? 1 : 0);
     zsock_set_curve_serverkey_bin(sock, server_pk);
     zsock_set_curve_publickey_bin(sock, id->curve_pk.b);
     zsock_set_curve_secretkey_bin(sock, id->curve_sk.b);
-    const char *fmt = ipv6 ? "tcp://[%s]:%d" : "tcp://%s:%d";
-    if (zsock_connect(sock, fmt, host, port) != 0) {
-        rm_err_set(err, RM_EUNREACH, "cannot connect to tcp://%s:%d: %s", host, port,
+    char endpoint[300];
+    rm_endpoint_format(ep, port, endpoint, sizeof endpoint);
+    if (zsock_connect(sock, "%s", endpoint) != 0) {
+        rm_err_set(err, RM_EUNREACH, "cannot connect to %s: %s", endpoint,
                    zmq_strerror(zmq_errno()));
         zsock_destroy(&sock);
     }
@@ -322,26 +291,18 @@ int rm_client_pipeline(rm_client_t *self, size_t n, size_t window, rm_client_sen
 
 /*  --- Connecting --------------------------------------------------------- */
 
-/*  Checks the node's WELCOME: its credential must be signed by our mesh and
-    name a node; returns the node's CURVE key and keeps its name. */
+/*  Checks the node's WELCOME (rm_door_welcome_verify); returns the node's
+    CURVE key and keeps its name. */
 static int check_welcome(rm_client_t *self, const rm_token_t *id, const rm_welcome_t *w,
                          uint8_t node_pk[32], rm_err_t *err)
 {
     rm_cred_t cred;
-    rm_err_t e = {0};
-    if (w->proto != RM_PROTO_VERSION)
-        return rm_err_set(err, RM_EPROTO, "node at %s speaks protocol %llu, this meshctl %d",
-                          self->addr, (unsigned long long)w->proto, RM_PROTO_VERSION);
-    if (rm_cred_verify(w->credential.data, w->credential.len, id->mesh_pk.b, (int64_t)time(NULL),
-                       &cred, &e) != 0)
-        return rm_err_set(err, RM_EAUTH, "the node at %s is not a node of this mesh: %s",
-                          self->addr, e.msg);
+    char who[300];
+    snprintf(who, sizeof who, "the node at %s", self->addr);
+    if (rm_door_welcome_verify(w, id->mesh_pk.b, (int64_t)time(NULL), who, &cred, err) != 0)
+        return -1;
     int rc = 0;
-    if (strcmp(cred.role, RM_ROLE_NODE) != 0)
-        rc = rm_err_set(err, RM_EAUTH,
-                        "the peer at %s is not a node: its credential ('%s') has role '%s'",
-                        self->addr, cred.name, cred.role);
-    else if (!(self->node = strdup(cred.name)))
+    if (!(self->node = strdup(cred.name)))
         rc = rm_err_set(err, RM_ENOMEM, "out of memory");
     memcpy(node_pk, cred.curve_pk.b, 32);
     rm_codec_free(&rm_cred_desc, &cred);
@@ -349,16 +310,16 @@ static int check_welcome(rm_client_t *self, const rm_token_t *id, const rm_welco
 }
 
 /*  Step 1: HELLO at the door, WELCOME back. */
-static int door_handshake(rm_client_t *self, const rm_token_t *id, const char *host, int port,
-                          bool ipv6, uint8_t node_pk[32], rm_err_t *err)
+static int door_handshake(rm_client_t *self, const rm_token_t *id, const rm_endpoint_t *ep,
+                          uint8_t node_pk[32], rm_err_t *err)
 {
     uint8_t door_pk[32], door_sk[32];
     rm_door_keypair(id->mesh_pk.b, door_pk, door_sk);
     sodium_memzero(door_sk, sizeof door_sk);
-    self->sock = curve_dealer(id, door_pk, host, port + 1, ipv6, self->timeout_ms, err);
+    self->sock = curve_dealer(id, door_pk, ep, ep->port + 1, self->timeout_ms, err);
     if (!self->sock)
         return -1;
-    rm_hello_t hello = {.proto = RM_PROTO_VERSION, .credential = id->credential};
+    rm_hello_t hello = rm_door_hello(id);
     rm_msg_t reply;
     rm_err_t e = {0};
     char secs[32];
@@ -384,11 +345,9 @@ static int door_handshake(rm_client_t *self, const rm_token_t *id, const char *h
 rm_client_t *rm_client_new(const char *addr, const rm_token_t *identity, int timeout_ms,
                            rm_err_t *err)
 {
-    char host[256];
-    int port = 0;
-    bool ipv6 = false;
+    rm_endpoint_t ep;
     uint8_t node_pk[32];
-    if (rm_client_parse_addr(addr, host, sizeof host, &port, &ipv6, err) != 0)
+    if (rm_endpoint_parse(addr, RM_ENDPOINT_CONNECT, &ep, err) != 0)
         return NULL;
     if (sodium_init() < 0) {
         rm_err_set(err, RM_EIO, "cannot initialise libsodium");
@@ -401,8 +360,8 @@ rm_client_t *rm_client_new(const char *addr, const rm_token_t *identity, int tim
         return NULL;
     }
     self->timeout_ms = timeout_ms > 0 ? timeout_ms : DEFAULT_TIMEOUT_MS;
-    if (door_handshake(self, identity, host, port, ipv6, node_pk, err) == 0)
-        self->sock = curve_dealer(identity, node_pk, host, port, ipv6, self->timeout_ms, err);
+    if (door_handshake(self, identity, &ep, node_pk, err) == 0)
+        self->sock = curve_dealer(identity, node_pk, &ep, ep.port, self->timeout_ms, err);
     if (!self->sock)
         rm_client_destroy(&self);
     return self;

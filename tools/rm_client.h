@@ -22,15 +22,11 @@
 #include <stdint.h>
 
 #include "rm_cred.h"
+#include "rm_endpoint.h"
 #include "rm_error.h"
 #include "rm_msg.h"
 
 typedef struct _rm_client_t rm_client_t;
-
-/*  Splits "tcp://HOST:PORT" (HOST may be "[v6addr]") and checks that PORT
-    and PORT+1 are valid ports.  host gets HOST without brackets. */
-int rm_client_parse_addr(const char *addr, char *host, size_t host_size, int *port, bool *ipv6,
-                         rm_err_t *err);
 
 /*  Connects and authenticates as `identity` (a client token), waiting up to
     timeout_ms (<= 0: 5000) for the node's WELCOME.  Errors: RM_EINVAL (bad

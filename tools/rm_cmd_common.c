@@ -45,10 +45,8 @@ int rm_cmd_connect(const rm_cmd_ctx_t *ctx, rm_client_t **client)
                      ctx->cfg.home);
         return RM_EXIT_USAGE;
     }
-    char host[256];
-    int port = 0;
-    bool ipv6 = false;
-    if (rm_client_parse_addr(ctx->cfg.mesh, host, sizeof host, &port, &ipv6, &err) != 0) {
+    rm_endpoint_t ep;
+    if (rm_endpoint_parse(ctx->cfg.mesh, RM_ENDPOINT_CONNECT, &ep, &err) != 0) {
         rm_cli_error("%s (from %s)", err.msg, ctx->cfg.mesh_from);
         return RM_EXIT_USAGE;
     }

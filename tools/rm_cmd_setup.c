@@ -177,11 +177,10 @@ int rm_cmd_init(rm_cmd_ctx_t *ctx)
     const char *token_file = rm_args_get(ctx->args, "token");
     const char *name = rm_args_get(ctx->args, "name");
     const char *mesh = rm_args_get(ctx->args, "mesh");
-    char defname[600], host[256];
+    char defname[600];
+    rm_endpoint_t ep;
     uint8_t mesh_pk[32];
     rm_err_t err = {0};
-    int port = 0;
-    bool ipv6 = false;
     if (token_file && name) {
         rm_cli_error("--name does not go with --token: the invitation already names this client");
         return RM_EXIT_USAGE;
@@ -189,7 +188,7 @@ int rm_cmd_init(rm_cmd_ctx_t *ctx)
     if (!name)
         default_client_name(defname, sizeof defname);
     if ((!token_file && check_name(name ? name : defname, &err) != 0) ||
-        (mesh && rm_client_parse_addr(mesh, host, sizeof host, &port, &ipv6, &err) != 0) ||
+        (mesh && rm_endpoint_parse(mesh, RM_ENDPOINT_CONNECT, &ep, &err) != 0) ||
         rm_cli_mkdir_home(ctx->cfg.home, &err) != 0)
         return rm_cmd_fail(&err, NULL);
     char *invited = NULL;

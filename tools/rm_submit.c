@@ -11,15 +11,11 @@
 #include <unistd.h>
 
 #include "rm_frames.h"
+#include "rm_render_opts.h"
 #include "rm_store.h"
 #include "rm_tree.h"
 
 /*  --- Options -> job spec ------------------------------------------------ */
-
-static const char *const engines[] = {"CYCLES", "BLENDER_EEVEE", "BLENDER_WORKBENCH", NULL};
-static const char *const devices[] = {"CPU", "CUDA", "OPTIX", "HIP", NULL};
-static const char *const formats[] = {"PNG",  "JPEG", "OPEN_EXR", "OPEN_EXR_MULTILAYER",
-                                      "TIFF", NULL};
 
 int rm_submit_check_blend(const char *path, rm_err_t *err)
 {
@@ -118,9 +114,9 @@ static int parse_render(const rm_args_t *args, rm_job_spec_t *s, rm_err_t *err)
     const char *res = rm_args_get(args, "resolution");
     const char *prio = rm_args_get(args, "priority");
     if (opt_u64(args, "samples", 1, 1 << 24, 0, &s->samples, err) != 0 ||
-        opt_u64(args, "percent", 1, 1000, 0, &s->percent, err) != 0 ||
+        opt_u64(args, "percent", 1, RM_RENDER_MAX_PERCENT, 0, &s->percent, err) != 0 ||
         opt_u64(args, "chunk", 1, RM_MAX_TASK_FRAMES, 1, &s->chunk, err) != 0 ||
-        opt_u64(args, "timeout", 1, 7 * 86400, 0, &s->task_timeout, err) != 0 ||
+        opt_u64(args, "timeout", 1, RM_RENDER_MAX_TASK_TIMEOUT, 0, &s->task_timeout, err) != 0 ||
         (res && rm_cli_parse_resolution(res, &s->res_x, &s->res_y, err) != 0) ||
         (prio && rm_cli_parse_i64("--priority", prio, -1000000, 1000000, &s->priority, err) != 0))
         return -1;
@@ -136,9 +132,9 @@ static int parse_strings(const rm_args_t *args, const char *blend, rm_job_spec_t
     if (set_str(&s->name, "--name", rm_args_get(args, "name"), base, RM_MAX_NAME, err) != 0 ||
         set_str(&s->scene, "--scene", rm_args_get(args, "scene"), "", RM_MAX_NAME, err) != 0 ||
         set_str(&s->camera, "--camera", rm_args_get(args, "camera"), "", RM_MAX_NAME, err) != 0 ||
-        opt_choice(args, "engine", engines, "", &s->engine, err) != 0 ||
-        opt_choice(args, "device", devices, "", &s->device, err) != 0 ||
-        opt_choice(args, "format", formats, "", &s->format, err) != 0)
+        opt_choice(args, "engine", rm_render_opts_engines, "", &s->engine, err) != 0 ||
+        opt_choice(args, "device", rm_render_opts_devices, "", &s->device, err) != 0 ||
+        opt_choice(args, "format", rm_render_opts_formats, "", &s->format, err) != 0)
         return -1;
     return 0;
 }

@@ -142,26 +142,3 @@ int rm_config_load(rm_config_t *config, const char *path, const char *const *set
     fclose(f);
     return rc;
 }
-
-int rm_endpoint_parse(const char *endpoint, char *host, size_t host_size, int *port, rm_err_t *err)
-{
-    const char *prefix = "tcp://";
-    if (strncmp(endpoint, prefix, strlen(prefix)) != 0)
-        return rm_err_set(err, RM_EINVAL, "'%s' is not tcp://HOST:PORT", endpoint);
-    const char *rest = endpoint + strlen(prefix);
-    const char *colon = strrchr(rest, ':');
-    if (!colon || colon == rest)
-        return rm_err_set(err, RM_EINVAL, "'%s' has no host or port (tcp://HOST:PORT)", endpoint);
-    char *end = NULL;
-    long p = strtol(colon + 1, &end, 10);
-    if (*end || p < 1 || p > 65534)
-        return rm_err_set(err, RM_EINVAL, "'%s': port must be 1-65534 (the door uses port+1)",
-                          endpoint);
-    size_t hlen = (size_t)(colon - rest);
-    if (hlen >= host_size)
-        return rm_err_set(err, RM_EINVAL, "'%s': host name too long", endpoint);
-    memcpy(host, rest, hlen);
-    host[hlen] = '\0';
-    *port = (int)p;
-    return 0;
-}

@@ -60,7 +60,4 @@ int rm_config_load(rm_config_t *config, const char *path, const char *const *set
 /*  Sets one key from text (used by the file parser and by flags). */
 int rm_config_set(rm_config_t *config, const char *key, const char *value, rm_err_t *err);
 
-/*  Splits tcp://HOST:PORT; the door endpoint is the same host at PORT+1. */
-int rm_endpoint_parse(const char *endpoint, char *host, size_t host_size, int *port, rm_err_t *err);
-
 #endif

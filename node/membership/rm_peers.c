@@ -4,7 +4,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "rm_config.h"
+#include "rm_door.h"
+#include "rm_endpoint.h"
 
 #define BACKOFF_MIN_MS 500
 #define BACKOFF_MAX_MS 30000
@@ -18,8 +19,7 @@ typedef struct {
 
 typedef struct {
     char addr[256];
-    char host[256];
-    int port;
+    rm_endpoint_t ep;
     link_state_t state;
     zsock_t *door;
     zsock_t *main;
@@ -111,7 +111,7 @@ void rm_peers_destroy(rm_peers_t **self_p)
     *self_p = NULL;
 }
 
-static zsock_t *curve_dealer(rm_peers_t *self, const uint8_t server_pk[32])
+static zsock_t *curve_dealer(rm_peers_t *self, const peer_t *peer, const uint8_t server_pk[32])
 {
     zsock_t *sock = zsock_new(ZMQ_DEALER);
     if (!sock)
@@ -124,6 +124,7 @@ static zsock_t *curve_dealer(rm_peers_t *self, const uint8_t server_pk[32])
     zsock_set_sndtimeo(sock, 0);
     /* What waits for a peer that is down is bounded by the send HWM. */
     zsock_set_sndhwm(sock, 256);
+    zsock_set_ipv6(sock, peer->ep.ipv6);
     return sock;
 }
 
@@ -138,14 +139,16 @@ static void start_backoff(peer_t *peer, int64_t now)
 static void open_door(rm_peers_t *self, peer_t *peer, int64_t now)
 {
     close_sockets(self, peer);
-    peer->door = curve_dealer(self, self->door_pk);
-    if (!peer->door || zsock_connect(peer->door, "tcp://%s:%d", peer->host, peer->port + 1) != 0) {
+    char door_ep[300];
+    rm_endpoint_format(&peer->ep, peer->ep.port + 1, door_ep, sizeof door_ep);
+    peer->door = curve_dealer(self, peer, self->door_pk);
+    if (!peer->door || zsock_connect(peer->door, "%s", door_ep) != 0) {
         close_sockets(self, peer);
         start_backoff(peer, now);
         return;
     }
     zpoller_add(self->poller, peer->door);
-    rm_hello_t hello = {.proto = RM_PROTO_VERSION, .credential = self->identity.credential};
+    rm_hello_t hello = rm_door_hello(&self->identity);
     uint8_t *buf = NULL;
     size_t len = 0;
     if (rm_msg_encode(RM_MSG_HELLO, self->next_req++, &hello, &buf, &len, NULL) == 0) {
@@ -175,7 +178,7 @@ static peer_t *add_peer(rm_peers_t *self, const char *addr, rm_err_t *err)
         return NULL;
     }
     if (strlen(addr) >= sizeof peer->addr ||
-        rm_endpoint_parse(addr, peer->host, sizeof peer->host, &peer->port, err) != 0) {
+        rm_endpoint_parse(addr, RM_ENDPOINT_CONNECT, &peer->ep, err) != 0) {
         free(peer);
         if (err && err->code == RM_OK)
             rm_err_set(err, RM_EINVAL, "peer address too long");
@@ -255,12 +258,12 @@ static void welcome(rm_peers_t *self, peer_t *peer, const uint8_t *data, size_t 
         start_backoff(peer, now);
         return;
     }
+    char who[300];
+    snprintf(who, sizeof who, "the node at %s", peer->addr);
     rm_codec_free(&rm_cred_desc, &peer->cred);
-    if (rm_cred_verify(msg.u.welcome.credential.data, msg.u.welcome.credential.len,
-                       self->identity.mesh_pk.b, (int64_t)time(NULL), &peer->cred, &err) != 0 ||
-        strcmp(peer->cred.role, RM_ROLE_NODE) != 0) {
-        zsys_warning("peer %s: refused its credential: %s", peer->addr,
-                     err.code ? err.msg : "not a node");
+    if (rm_door_welcome_verify(&msg.u.welcome, self->identity.mesh_pk.b, (int64_t)time(NULL), who,
+                               &peer->cred, &err) != 0) {
+        zsys_warning("peer %s: refused: %s", peer->addr, err.msg);
         rm_msg_free(&msg);
         close_sockets(self, peer);
         start_backoff(peer, now);
@@ -269,8 +272,10 @@ static void welcome(rm_peers_t *self, peer_t *peer, const uint8_t *data, size_t 
     rm_msg_free(&msg);
     zpoller_remove(self->poller, peer->door);
     zsock_destroy(&peer->door);
-    peer->main = curve_dealer(self, peer->cred.curve_pk.b);
-    if (!peer->main || zsock_connect(peer->main, "tcp://%s:%d", peer->host, peer->port) != 0) {
+    char main_ep[300];
+    rm_endpoint_format(&peer->ep, peer->ep.port, main_ep, sizeof main_ep);
+    peer->main = curve_dealer(self, peer, peer->cred.curve_pk.b);
+    if (!peer->main || zsock_connect(peer->main, "%s", main_ep) != 0) {
         close_sockets(self, peer);
         start_backoff(peer, now);
         return;

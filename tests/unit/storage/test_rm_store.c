@@ -38,24 +38,6 @@ static int count_entries(const char *dirpath)
     return n;
 }
 
-static void test_hash_helpers(void)
-{
-    rm_hash_t h, back;
-    char hex[65];
-    rm_hash("abc", 3, &h);
-    rm_hash_hex(&h, hex);
-    /* BLAKE2b-256("abc"), the reference value */
-    CHECK(strcmp(hex, "bddd813c634239723171ef3fee98579b94964e3bb1cb3e427262c8c068d52319") == 0);
-    CHECK(rm_hash_parse(hex, &back) == 0);
-    CHECK(memcmp(&h, &back, sizeof h) == 0);
-    CHECK(rm_hash_parse("bddd", &back) == -1);
-    hex[10] = 'g';
-    CHECK(rm_hash_parse(hex, &back) == -1);
-    CHECK(!rm_hash_is_zero(&h));
-    memset(&h, 0, sizeof h);
-    CHECK(rm_hash_is_zero(&h));
-}
-
 static void test_put_get(const char *root)
 {
     rm_err_t err;
@@ -254,7 +236,6 @@ int main(int argc, char **argv)
     char root[1024];
     snprintf(root, sizeof root, "%s/store", base);
 
-    RM_RUN(test_hash_helpers);
     test_put_get(root);
     test_refusals(root);
     test_corruption(root);

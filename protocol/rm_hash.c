@@ -1,0 +1,36 @@
+/*  rm_hash: BLAKE2b-256 content hashes (see rm_hash.h). */
+#include "rm_hash.h"
+
+#include <sodium.h>
+#include <string.h>
+
+void rm_hash(const void *data, size_t len, rm_hash_t *out)
+{
+    crypto_generichash(out->b, sizeof out->b, data, len, NULL, 0);
+}
+
+void rm_hash_hex(const rm_hash_t *hash, char out[65])
+{
+    sodium_bin2hex(out, 65, hash->b, sizeof hash->b);
+}
+
+int rm_hash_parse(const char *hex, rm_hash_t *out)
+{
+    rm_hash_t h;
+    size_t n = 0;
+    const char *end = NULL;
+    if (!hex || strlen(hex) != 64 ||
+        sodium_hex2bin(h.b, sizeof h.b, hex, 64, NULL, &n, &end) != 0 || n != sizeof h.b ||
+        end != hex + 64)
+        return -1;
+    *out = h;
+    return 0;
+}
+
+bool rm_hash_is_zero(const rm_hash_t *hash)
+{
+    uint8_t acc = 0;
+    for (size_t i = 0; i < sizeof hash->b; i++)
+        acc |= hash->b[i];
+    return acc == 0;
+}
