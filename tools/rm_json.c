@@ -1,16 +1,15 @@
-/*  rm_json: streaming JSON writer (see rm_json.h). */
+/*  rm_json: meshctl's --json output with jansson (see rm_json.h). */
 #include "rm_json.h"
 
-#include <inttypes.h>
-#include <math.h>
+#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
 struct _rm_json_t {
     FILE *out;
-    int depth;                         /* open containers */
-    bool in_object[RM_JSON_MAX_DEPTH]; /* object (true) or array */
-    bool has_items[RM_JSON_MAX_DEPTH]; /* needs a comma before the next item */
+    json_t *root;                    /* the output; NULL until the first value */
+    json_t *open[RM_JSON_MAX_DEPTH]; /* open containers, borrowed from root */
+    int depth;
 };
 
 rm_json_t *rm_json_new(FILE *out)
@@ -25,13 +24,34 @@ void rm_json_destroy(rm_json_t **self_p)
 {
     if (self_p && *self_p) {
         rm_json_t *self = *self_p;
-        while (self->depth > 0)
-            rm_json_end(self);
+        if (self->root)
+            json_dumpf(self->root, self->out, JSON_COMPACT | JSON_ENCODE_ANY);
         fputc('\n', self->out);
         fflush(self->out);
+        json_decref(self->root);
         free(self);
         *self_p = NULL;
     }
+}
+
+/*  Adds value (a new reference, taken) under key to the innermost open
+    container, or makes it the root; false if it was dropped. */
+static bool add(rm_json_t *self, const char *key, json_t *value)
+{
+    if (!value)
+        return false;
+    if (self->depth == 0) {
+        if (self->root) {
+            json_decref(value);
+            return false;
+        }
+        self->root = value;
+        return true;
+    }
+    json_t *c = self->open[self->depth - 1];
+    if (json_is_object(c))
+        return json_object_set_new(c, key ? key : "", value) == 0;
+    return json_array_append_new(c, value) == 0;
 }
 
 /*  Length of the valid UTF-8 sequence at s[0..n), 0 if invalid. */
@@ -66,77 +86,64 @@ static size_t utf8_seq(const uint8_t *s, size_t n)
     return len;
 }
 
-void rm_json_write_string(FILE *out, const uint8_t *s, size_t len)
+/*  s[0..len) as a JSON string, each byte that is not valid UTF-8 as
+    U+FFFD (jansson takes only valid UTF-8); NUL bytes are kept. */
+static json_t *utf8_string(const uint8_t *s, size_t len)
 {
-    fputc('"', out);
-    for (size_t i = 0; i < len;) {
-        uint8_t c = s[i];
-        size_t n = utf8_seq(s + i, len - i);
-        if (n == 0) {
-            fputs("\\ufffd", out);
+    size_t i = 0;
+    while (i < len && utf8_seq(s + i, len - i) > 0)
+        i += utf8_seq(s + i, len - i);
+    if (i == len)
+        return json_stringn((const char *)s, len);
+    char *fixed = malloc(len * 3 + 1); /* a byte grows to 3 at most */
+    if (!fixed)
+        return NULL;
+    size_t n = 0;
+    for (i = 0; i < len;) {
+        size_t seq = utf8_seq(s + i, len - i);
+        if (seq == 0) {
+            memcpy(fixed + n, "\xef\xbf\xbd", 3);
+            n += 3;
             i++;
-            continue;
+        } else {
+            memcpy(fixed + n, s + i, seq);
+            n += seq;
+            i += seq;
         }
-        if (c == '"' || c == '\\')
-            fprintf(out, "\\%c", c);
-        else if (c == '\n')
-            fputs("\\n", out);
-        else if (c == '\r')
-            fputs("\\r", out);
-        else if (c == '\t')
-            fputs("\\t", out);
-        else if (c < 0x20 || c == 0x7f)
-            fprintf(out, "\\u%04x", c);
-        else
-            fwrite(s + i, 1, n, out);
-        i += n;
     }
-    fputc('"', out);
+    json_t *str = json_stringn(fixed, n);
+    free(fixed);
+    return str;
 }
 
-/*  Comma and key before a value. */
-static void item(rm_json_t *self, const char *key)
+static void open_container(rm_json_t *self, const char *key, json_t *c)
 {
-    if (self->depth == 0)
+    if (!c)
         return;
-    int d = self->depth - 1;
-    if (self->has_items[d])
-        fputc(',', self->out);
-    self->has_items[d] = true;
-    if (self->in_object[d]) {
-        const char *k = key ? key : "";
-        rm_json_write_string(self->out, (const uint8_t *)k, strlen(k));
-        fputc(':', self->out);
+    if (self->depth >= RM_JSON_MAX_DEPTH) {
+        json_decref(c);
+        return;
     }
-}
-
-static void open_container(rm_json_t *self, const char *key, bool object)
-{
-    if (self->depth >= RM_JSON_MAX_DEPTH)
-        return;
-    item(self, key);
-    fputc(object ? '{' : '[', self->out);
-    self->in_object[self->depth] = object;
-    self->has_items[self->depth] = false;
-    self->depth++;
+    json_incref(c); /* add consumes one reference; open[] borrows the other */
+    if (add(self, key, c))
+        self->open[self->depth++] = c;
+    json_decref(c);
 }
 
 void rm_json_object(rm_json_t *self, const char *key)
 {
-    open_container(self, key, true);
+    open_container(self, key, json_object());
 }
 
 void rm_json_array(rm_json_t *self, const char *key)
 {
-    open_container(self, key, false);
+    open_container(self, key, json_array());
 }
 
 void rm_json_end(rm_json_t *self)
 {
-    if (self->depth == 0)
-        return;
-    self->depth--;
-    fputc(self->in_object[self->depth] ? '}' : ']', self->out);
+    if (self->depth > 0)
+        self->depth--;
 }
 
 void rm_json_str(rm_json_t *self, const char *key, const char *value)
@@ -147,39 +154,31 @@ void rm_json_str(rm_json_t *self, const char *key, const char *value)
 
 void rm_json_strn(rm_json_t *self, const char *key, const uint8_t *value, size_t len)
 {
-    item(self, key);
-    rm_json_write_string(self->out, value, len);
+    add(self, key, utf8_string(value, len));
 }
 
 void rm_json_u64(rm_json_t *self, const char *key, uint64_t value)
 {
-    item(self, key);
-    fprintf(self->out, "%" PRIu64, value);
+    add(self, key, value <= INT64_MAX ? json_integer((json_int_t)value) : json_real((double)value));
 }
 
 void rm_json_i64(rm_json_t *self, const char *key, int64_t value)
 {
-    item(self, key);
-    fprintf(self->out, "%" PRId64, value);
+    add(self, key, json_integer(value));
 }
 
 void rm_json_double(rm_json_t *self, const char *key, double value)
 {
-    item(self, key);
-    if (isfinite(value))
-        fprintf(self->out, "%.3f", value);
-    else
-        fputs("null", self->out);
+    json_t *real = json_real(value); /* NULL if not finite */
+    add(self, key, real ? real : json_null());
 }
 
 void rm_json_bool(rm_json_t *self, const char *key, bool value)
 {
-    item(self, key);
-    fputs(value ? "true" : "false", self->out);
+    add(self, key, json_boolean(value));
 }
 
 void rm_json_null(rm_json_t *self, const char *key)
 {
-    item(self, key);
-    fputs("null", self->out);
+    add(self, key, json_null());
 }

@@ -28,10 +28,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define STARTUP_TIMEOUT_S 120       /* default for rm_slot_config_t */
-#define PROGRESS_INTERVAL_MS 250    /* PROGRESS at most 4 a second */
-#define OUTPUT_LINE_MAX 4096        /* longer Blender lines are scanned in pieces */
-#define RESULT_LINE_MAX (64 * 1024) /* longer driver lines are dropped */
+#define STARTUP_TIMEOUT_S 120                    /* default for rm_slot_config_t */
+#define PROGRESS_INTERVAL_MS 250                 /* PROGRESS at most 4 a second */
+#define OUTPUT_LINE_MAX 4096                     /* longer Blender lines are scanned in pieces */
+#define RESULT_LINE_MAX RM_DRIVER_EVENT_LINE_MAX /* longer driver lines are dropped */
 
 /* ------------------------------------------------------------------------ */
 /*  Small helpers                                                            */

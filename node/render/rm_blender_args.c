@@ -4,11 +4,10 @@
 
 #include <czmq.h>
 #include <inttypes.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include "rm_driver_event.h"
 
 #define ARGS_MAX 32 /* more than the longest command line, with its NULL */
 
@@ -115,47 +114,61 @@ size_t rm_blender_args_end(const rm_blender_args_t *self)
     return self->end;
 }
 
+/*  Sets o[key] to s (NULL = ""); false if s is not UTF-8 or out of memory. */
+static bool set_text(json_t *o, const char *key, const char *s)
+{
+    return json_object_set_new(o, key, json_string(s ? s : "")) == 0;
+}
+
+static bool set_number(json_t *o, const char *key, json_int_t n)
+{
+    return json_object_set_new(o, key, json_integer(n)) == 0;
+}
+
+/*  o, compact on one line, and freed; NULL if o is. */
+static char *dumped(json_t *o)
+{
+    char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    return text;
+}
+
 char *rm_blender_args_settings(const rm_slot_task_t *t, bool with_out_dir)
 {
-    char *buf = NULL;
-    size_t size = 0;
-    FILE *f = open_memstream(&buf, &size);
-    if (!f)
-        return NULL;
+    json_t *o = json_object();
     const char *keys[] = {"scene", "camera", "engine", "device", "format", "source_root"};
     const char *vals[] = {t->scene, t->camera, t->engine, t->device, t->format, t->source_root};
-    fputc('{', f);
-    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
-        fprintf(f, "\"%s\":", keys[i]);
-        rm_driver_json_str(f, vals[i]);
-        fputc(',', f);
+    bool ok = o != NULL;
+    for (size_t i = 0; ok && i < sizeof keys / sizeof *keys; i++)
+        ok = set_text(o, keys[i], vals[i]);
+    /* json_int_t is long long: the counts fit unless absurd, and then the
+       driver refuses them as it would any bad setting. */
+    ok = ok && set_number(o, "samples", (json_int_t)t->samples) &&
+         set_number(o, "percent", (json_int_t)t->percent) &&
+         set_number(o, "res_x", (json_int_t)t->res_x) &&
+         set_number(o, "res_y", (json_int_t)t->res_y) &&
+         set_number(o, "gpu_index", (json_int_t)t->gpu - 1) &&
+         json_object_set_new(o, "no_denoise", json_boolean(t->no_denoise)) == 0 &&
+         (!with_out_dir || set_text(o, "out_dir", t->out_dir));
+    if (!ok) {
+        json_decref(o);
+        return NULL;
     }
-    fprintf(f,
-            "\"samples\":%" PRIu64 ",\"percent\":%" PRIu64 ",\"res_x\":%" PRIu64
-            ",\"res_y\":%" PRIu64 ",\"gpu_index\":%" PRId64 ",\"no_denoise\":%s",
-            t->samples, t->percent, t->res_x, t->res_y, (int64_t)t->gpu - 1,
-            t->no_denoise ? "true" : "false");
-    if (with_out_dir) {
-        fputs(",\"out_dir\":", f);
-        rm_driver_json_str(f, t->out_dir);
-    }
-    fputc('}', f);
-    fclose(f);
-    return buf;
+    return dumped(o);
 }
 
 char *rm_blender_args_render(uint64_t frame, const char *out_dir)
 {
-    char *buf = NULL;
-    size_t size = 0;
-    FILE *f = open_memstream(&buf, &size);
-    if (!f)
+    json_t *o = json_object();
+    if (!o || json_object_set_new(o, "cmd", json_string("render")) != 0 ||
+        !set_number(o, "frame", (json_int_t)frame) || !set_text(o, "out_dir", out_dir)) {
+        json_decref(o);
         return NULL;
-    fprintf(f, "{\"cmd\":\"render\",\"frame\":%" PRIu64 ",\"out_dir\":", frame);
-    rm_driver_json_str(f, out_dir);
-    fputs("}\n", f);
-    fclose(f);
-    return buf;
+    }
+    char *text = dumped(o);
+    char *line = text ? zsys_sprintf("%s\n", text) : NULL;
+    free(text);
+    return line;
 }
 
 char *rm_blender_args_key(const rm_slot_task_t *t, const struct stat *st)

@@ -40,17 +40,18 @@ char **rm_blender_args_argv(const rm_blender_args_t *self);
 size_t rm_blender_args_end(const rm_blender_args_t *self);
 
 /*  The driver's settings as one JSON object (scene .. no_denoise, and
-    out_dir if with_out_dir); malloc'd, NULL if out of memory. */
+    out_dir if with_out_dir); malloc'd, NULL if out of memory or a string
+    setting is not UTF-8 (JSON cannot carry it). */
 char *rm_blender_args_settings(const rm_slot_task_t *task, bool with_out_dir);
 
 /*  The serve-mode command to render frame into out_dir, a JSON line with
-    its '\n'; malloc'd, NULL if out of memory. */
+    its '\n'; malloc'd, NULL if out of memory or out_dir is not UTF-8. */
 char *rm_blender_args_render(uint64_t frame, const char *out_dir);
 
 /*  What a loaded Blender must match to take task: the job, the .blend as
     st describes it (device, inode, mtime, size: a new upload is a new
     file), the project dir, scripts and the settings but out_dir, which
-    each render command carries.  malloc'd, NULL if out of memory. */
+    each render command carries.  malloc'd, NULL as for the settings. */
 char *rm_blender_args_key(const rm_slot_task_t *task, const struct stat *st);
 
 #endif

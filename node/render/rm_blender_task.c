@@ -60,6 +60,6 @@ int rm_blender_task_prepare(rm_slot_task_t *t, int *log_fd, uint64_t *log_end, r
         rm_err_set(err, rm_err_from_errno(errno), "cannot resolve %s: %s", t->out_dir,
                    strerror(errno));
     if (err->code == RM_OK && !t->key)
-        rm_err_set(err, RM_ENOMEM, "out of memory");
+        rm_err_set(err, RM_ENOMEM, "out of memory, or a setting that is not UTF-8");
     return err->code == RM_OK ? 0 : -1;
 }

@@ -1,32 +1,9 @@
-/*  rm_driver_event: reading the driver's flat JSON events, writing JSON
-    strings for it. */
+/*  rm_driver_event: reading the driver's flat JSON events with jansson. */
 #include "rm_driver_event.h"
 
-#include <czmq.h>
-#include <errno.h>
+#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
-
-void rm_driver_json_str(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
-        if (*p == '"' || *p == '\\')
-            fprintf(f, "\\%c", *p);
-        else if (*p < 0x20)
-            fprintf(f, "\\u%04x", *p);
-        else
-            fputc(*p, f);
-    }
-    fputc('"', f);
-}
-
-static const char *json_ws(const char *p)
-{
-    while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
-        p++;
-    return p;
-}
 
 static bool hex4(const char *p, unsigned *out)
 {
@@ -45,123 +22,81 @@ static bool hex4(const char *p, unsigned *out)
     return true;
 }
 
-static size_t utf8_put(char *out, unsigned cp)
+/*  Python's json writes a string holding a lone surrogate (a file name
+    whose bytes are not UTF-8, decoded with surrogateescape) as a lone
+    \udXXX escape, which jansson refuses, losing the whole event.  Each
+    such escape in s becomes \ufffd, of the same length; pairs stay.
+    Escapes are stepped over two characters at a time, so "\\udc00" is a
+    backslash and text, as in JSON; outside strings a backslash is an
+    error either way. */
+static void lone_surrogates_replace(char *s, size_t len)
 {
-    if (cp < 0x80) {
-        out[0] = (char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        out[0] = (char)(0xc0 | (cp >> 6));
-        out[1] = (char)(0x80 | (cp & 0x3f));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        out[0] = (char)(0xe0 | (cp >> 12));
-        out[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-        out[2] = (char)(0x80 | (cp & 0x3f));
-        return 3;
-    }
-    out[0] = (char)(0xf0 | (cp >> 18));
-    out[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-    out[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-    out[3] = (char)(0x80 | (cp & 0x3f));
-    return 4;
-}
-
-/*  Decodes \uXXXX (and a following low surrogate) at p (just after the
-    'u'); returns the code point and advances *p past the digits. */
-static bool json_unicode(const char **p, unsigned *cp)
-{
-    if (!hex4(*p, cp))
-        return false;
-    *p += 4;
-    unsigned lo;
-    if (*cp >= 0xd800 && *cp < 0xdc00 && (*p)[0] == '\\' && (*p)[1] == 'u' && hex4(*p + 2, &lo) &&
-        lo >= 0xdc00 && lo < 0xe000) {
-        *cp = 0x10000 + ((*cp - 0xd800) << 10) + (lo - 0xdc00);
-        *p += 6;
-    } else if (*cp >= 0xd800 && *cp < 0xe000) {
-        *cp = 0xfffd; /* lone surrogate */
-    }
-    return *cp != 0; /* NUL would cut the string short */
-}
-
-/*  Parses a JSON string at p (on the quote) into a malloc'd UTF-8 string;
-    returns the position after it, NULL if malformed. */
-static const char *json_string(const char *p, char **out)
-{
-    if (*p++ != '"')
-        return NULL;
-    char *buf = malloc(strlen(p) + 1); /* unescaping never grows */
-    if (!buf)
-        return NULL;
-    size_t n = 0;
-    while (*p && *p != '"') {
-        unsigned char c = (unsigned char)*p++;
-        if (c < 0x20)
-            break;
-        if (c != '\\') {
-            buf[n++] = (char)c;
+    size_t i = 0;
+    while (i + 1 < len) {
+        if (s[i] != '\\') {
+            i++;
             continue;
         }
-        const char *esc = "\"\"\\\\//b\bf\fn\nr\rt\t";
-        const char *hit = *p && *p != 'u' ? strchr(esc, *p) : NULL;
-        unsigned cp;
-        if (hit && (hit - esc) % 2 == 0) {
-            buf[n++] = hit[1];
-            p++;
-        } else if (*p == 'u' && (p++, json_unicode(&p, &cp))) {
-            n += utf8_put(buf + n, cp);
-        } else {
-            break;
+        unsigned hi, lo;
+        if (s[i + 1] != 'u' || i + 6 > len || !hex4(s + i + 2, &hi) || hi < 0xd800 ||
+            hi >= 0xe000) {
+            i += 2;
+            continue;
         }
+        if (hi < 0xdc00 && i + 12 <= len && s[i + 6] == '\\' && s[i + 7] == 'u' &&
+            hex4(s + i + 8, &lo) && lo >= 0xdc00 && lo < 0xe000) {
+            i += 12; /* a pair: one code point above U+FFFF */
+            continue;
+        }
+        memcpy(s + i + 2, "fffd", 4);
+        i += 6;
     }
-    if (*p != '"') {
-        free(buf);
-        return NULL;
-    }
-    buf[n] = '\0';
-    *out = buf;
-    return p + 1;
 }
 
-/*  Skips any JSON value; NULL if malformed. */
-static const char *json_skip(const char *p)
+/*  Copies obj[key], a string or null, to *out; false if it has another
+    type or the copy fails. */
+static bool take_text(json_t *obj, const char *key, char **out)
 {
-    if (*p == '"') {
-        char *s = NULL;
-        p = json_string(p, &s);
-        free(s);
-        return p;
+    json_t *v = json_object_get(obj, key);
+    if (!v || json_is_null(v))
+        return true;
+    if (!json_is_string(v))
+        return false;
+    *out = strdup(json_string_value(v)); /* no NUL inside: JSON_ALLOW_NUL is off */
+    return *out != NULL;
+}
+
+/*  Reads obj[key], a number or null, into *out, cutting off a fraction;
+    false if it has another type or is out of int64_t's range. */
+static bool take_number(json_t *obj, const char *key, int64_t *out, bool *found)
+{
+    json_t *v = json_object_get(obj, key);
+    if (!v || json_is_null(v))
+        return true;
+    if (json_is_integer(v)) {
+        *out = json_integer_value(v);
+    } else if (json_is_real(v)) {
+        double d = json_real_value(v);
+        if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0))
+            return false;
+        *out = (int64_t)d;
+    } else {
+        return false;
     }
-    if (*p == '[' || *p == '{') {
-        char close = *p == '[' ? ']' : '}';
-        p = json_ws(p + 1);
-        while (p && *p != close) {
-            if (close == '}') {
-                char *key = NULL;
-                p = json_string(p, &key);
-                free(key);
-                if (!p || *(p = json_ws(p)) != ':')
-                    return NULL;
-                p = json_ws(p + 1);
-            }
-            p = json_skip(p);
-            if (!p)
-                return NULL;
-            p = json_ws(p);
-            if (*p == ',')
-                p = json_ws(p + 1);
-            else if (*p != close)
-                return NULL;
-        }
-        return p ? p + 1 : NULL;
-    }
-    const char *start = p;
-    while (*p && !strchr(",}] \t\r\n", *p))
-        p++;
-    return p > start ? p : NULL;
+    if (found)
+        *found = true;
+    return true;
+}
+
+static bool driver_event_read(json_t *root, rm_driver_event_t *ev)
+{
+    return json_is_object(root) && take_text(root, "event", &ev->event) && ev->event &&
+           take_text(root, "file", &ev->file) && take_text(root, "reason", &ev->reason) &&
+           take_text(root, "scope", &ev->scope) && take_text(root, "dir", &ev->dir) &&
+           take_text(root, "files", &ev->files) && take_text(root, "warning", &ev->warning) &&
+           take_number(root, "frame", &ev->frame, &ev->has_frame) &&
+           take_number(root, "render_ms", &ev->render_ms, NULL) &&
+           take_number(root, "pid", &ev->pid, NULL);
 }
 
 void rm_driver_event_clear(rm_driver_event_t *ev)
@@ -176,64 +111,23 @@ void rm_driver_event_clear(rm_driver_event_t *ev)
     memset(ev, 0, sizeof *ev);
 }
 
-static const char *driver_event_field(rm_driver_event_t *ev, const char *key, const char *p)
-{
-    char **str = streq(key, "event")     ? &ev->event
-                 : streq(key, "file")    ? &ev->file
-                 : streq(key, "reason")  ? &ev->reason
-                 : streq(key, "scope")   ? &ev->scope
-                 : streq(key, "dir")     ? &ev->dir
-                 : streq(key, "files")   ? &ev->files
-                 : streq(key, "warning") ? &ev->warning
-                                         : NULL;
-    int64_t *num = streq(key, "frame")       ? &ev->frame
-                   : streq(key, "render_ms") ? &ev->render_ms
-                   : streq(key, "pid")       ? &ev->pid
-                                             : NULL;
-    if (str && *p == '"') {
-        free(*str);
-        *str = NULL;
-        return json_string(p, str);
-    }
-    if (num && (*p == '-' || (*p >= '0' && *p <= '9'))) {
-        char *end;
-        errno = 0;
-        long long v = strtoll(p, &end, 10);
-        if (errno || end == p)
-            return NULL;
-        *num = v;
-        ev->has_frame |= num == &ev->frame;
-        return json_skip(p); /* a fraction or exponent, if any */
-    }
-    return json_skip(p);
-}
-
 bool rm_driver_event_parse(const char *line, rm_driver_event_t *ev)
 {
     memset(ev, 0, sizeof *ev);
-    const char *p = json_ws(line);
-    if (*p++ != '{')
+    size_t len = strnlen(line, RM_DRIVER_EVENT_LINE_MAX + 1);
+    if (len > RM_DRIVER_EVENT_LINE_MAX)
         return false;
-    p = json_ws(p);
-    while (p && *p != '}') {
-        char *key = NULL;
-        p = json_string(p, &key);
-        if (p && *(p = json_ws(p)) == ':')
-            p = driver_event_field(ev, key, json_ws(p + 1));
-        else
-            p = NULL;
-        free(key);
-        if (!p)
-            break;
-        p = json_ws(p);
-        if (*p == ',')
-            p = json_ws(p + 1);
-        else if (*p != '}')
-            p = NULL;
-    }
-    if (!p || !ev->event) {
+    char *text = malloc(len + 1);
+    if (!text)
+        return false;
+    memcpy(text, line, len + 1);
+    lone_surrogates_replace(text, len);
+    /* A key given twice keeps its last value, as in Python. */
+    json_t *root = json_loadb(text, len, 0, NULL);
+    free(text);
+    bool ok = driver_event_read(root, ev);
+    json_decref(root);
+    if (!ok)
         rm_driver_event_clear(ev);
-        return false;
-    }
-    return true;
+    return ok;
 }

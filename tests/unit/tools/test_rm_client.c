@@ -285,7 +285,8 @@ static void test_json(const char *tmp)
     rm_json_object(j, NULL);
     rm_json_str(j, "s", "a\"b\\c\nd\te\x01");
     rm_json_strn(j, "bad", (const uint8_t *)"x\xff\xc3\xa9y\xe2\x82", 7);
-    rm_json_u64(j, "u", 18446744073709551615ULL);
+    rm_json_u64(j, "u", 9223372036854775807ULL);
+    rm_json_u64(j, "big", 18446744073709551615ULL); /* above json_int_t: a real */
     rm_json_i64(j, "i", -3);
     rm_json_bool(j, "b", true);
     rm_json_null(j, "n");
@@ -301,8 +302,9 @@ static void test_json(const char *tmp)
     size_t len;
     char *text = (char *)read_file(path, &len);
     const char *want =
-        "{\"s\":\"a\\\"b\\\\c\\nd\\te\\u0001\",\"bad\":\"x\\ufffd\xc3\xa9y\\ufffd\\ufffd\","
-        "\"u\":18446744073709551615,\"i\":-3,\"b\":true,\"n\":null,"
+        "{\"s\":\"a\\\"b\\\\c\\nd\\te\\u0001\",\"bad\":"
+        "\"x\xef\xbf\xbd\xc3\xa9y\xef\xbf\xbd\xef\xbf\xbd\","
+        "\"u\":9223372036854775807,\"big\":1.8446744073709552e19,\"i\":-3,\"b\":true,\"n\":null,"
         "\"a\":[1,{\"k\":\"\"}],\"d\":null}\n";
     CHECK(text && len == strlen(want) && memcmp(text, want, len) == 0);
     if (text && (len != strlen(want) || memcmp(text, want, len) != 0))

@@ -57,6 +57,20 @@ static void test_settings_as_json(void)
     free(without);
 }
 
+/*  Strings are escaped as JSON; one that is not UTF-8 cannot be carried. */
+static void test_settings_escaped(void)
+{
+    uint64_t frames[] = {1};
+    rm_slot_task_t t = sample_task(frames, 1);
+    t.camera = "a\\b/\n\x01\xc3\xa9";
+    char *json = rm_blender_args_settings(&t, false);
+    CHECK_MSG(json && strstr(json, "\"camera\":\"a\\\\b/\\n\\u0001\xc3\xa9\","), "%s", json);
+    free(json);
+    t.source_root = "/studio/\xff";
+    CHECK(rm_blender_args_settings(&t, false) == NULL);
+    CHECK(rm_blender_args_render(1, "/o/\xff") == NULL);
+}
+
 static void test_serve_command_line(void)
 {
     uint64_t frames[] = {1, 2};
@@ -154,6 +168,7 @@ int main(int argc, char **argv)
 {
     RM_TEST_ARGS(argc, argv);
     RM_RUN(test_settings_as_json);
+    RM_RUN(test_settings_escaped);
     RM_RUN(test_serve_command_line);
     RM_RUN(test_threads_and_scripts);
     RM_RUN(test_oneshot_batches);
