@@ -102,7 +102,7 @@ static void apply_entry(rm_job_t *job, rm_job_record_entry_t *entry)
 /*  Journals a batch, then applies it (version + 1).  Then, and only then,
     may the caller compact: the snapshot is written from memory and
     empties the journal, so an entry not yet applied would be lost. */
-static int commit(rm_job_t *job, rm_job_record_batch_t *b, durability_t how, rm_err_t *err)
+static int commit_batch(rm_job_t *job, rm_job_record_batch_t *b, durability_t how, rm_err_t *err)
 {
     if (b->count == 0)
         return 0;
@@ -128,7 +128,7 @@ static rm_frame_rec_t *change_frame(rm_job_record_batch_t *b, const rm_frame_rec
                                     rm_err_t *err)
 {
     rm_job_record_entry_t *e = rm_job_record_batch_add(b, RM_JOB_RECORD_FRAME, err);
-    if (!e || rm_codec_copy(&rm_frame_rec_desc, &e->frame, cur, err) != 0)
+    if (!e || rm_codec_copy(&rm_job_record_frame_desc, &e->frame, cur, err) != 0)
         return NULL;
     return &e->frame;
 }
@@ -230,7 +230,7 @@ static int apply_merge(rm_job_t *job, rm_job_record_batch_t *b, bool *changed, r
 {
     bool was = job->merging;
     job->merging = true;
-    int rc = commit(job, b, JOURNAL_WRITE, err);
+    int rc = commit_batch(job, b, JOURNAL_WRITE, err);
     job->merging = was;
     if (rc == 0 && b->count > 0)
         compact(job);
@@ -344,7 +344,7 @@ int rm_job_assign(rm_job_t *job, const uint64_t *frames, uint32_t n, const char 
         rm_job_record_batch_add(&b, RM_JOB_RECORD_START, err) == NULL)
         rc = -1;
     if (rc == 0 && b.count > 0) {
-        commit(job, &b, JOURNAL_BEST_EFFORT, NULL);
+        commit_batch(job, &b, JOURNAL_BEST_EFFORT, NULL);
         compact(job);
     }
     rm_job_record_batch_free(&b);
@@ -354,7 +354,7 @@ int rm_job_assign(rm_job_t *job, const uint64_t *frames, uint32_t n, const char 
 /*  Journals (fsync'd) and applies one changed frame. */
 static int commit_frame(rm_job_t *job, rm_job_record_batch_t *b, rm_err_t *err)
 {
-    int rc = commit(job, b, JOURNAL_SYNC, err);
+    int rc = commit_batch(job, b, JOURNAL_SYNC, err);
     if (rc == 0)
         compact(job);
     rm_job_record_batch_free(b);
@@ -474,7 +474,7 @@ void rm_job_frame_release(rm_job_t *job, uint64_t frame, const char *reason)
         free(next->error);
         next->error = strdup_text(reason);
     }
-    commit(job, &b, JOURNAL_BEST_EFFORT, NULL); /* see rm_job.h */
+    commit_batch(job, &b, JOURNAL_BEST_EFFORT, NULL); /* see rm_job.h */
     compact(job);
     rm_job_record_batch_free(&b);
 }
@@ -490,7 +490,7 @@ void rm_job_frame_reissue(rm_job_t *job, uint64_t frame, uint64_t stamp, const c
     if (next) {
         next->state = RM_FRAME_PENDING;
         next->epoch = stamp;
-        commit(job, &b, JOURNAL_BEST_EFFORT, NULL); /* worth redoing only, like assignments */
+        commit_batch(job, &b, JOURNAL_BEST_EFFORT, NULL); /* worth redoing only, like assignments */
         compact(job);
     }
     rm_job_record_batch_free(&b);
@@ -507,7 +507,7 @@ static int end_job(rm_job_t *job, uint64_t kind, const char *reason, rm_err_t *e
     if (e && kind == RM_JOB_RECORD_FAIL && !(e->text = strdup_text(reason)))
         rm_err_set(err, RM_ENOMEM, "out of memory");
     else if (e)
-        rc = commit(job, &b, JOURNAL_SYNC, err);
+        rc = commit_batch(job, &b, JOURNAL_SYNC, err);
     rm_job_record_batch_free(&b);
     if (rc != 0)
         return -1;

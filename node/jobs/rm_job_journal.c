@@ -15,7 +15,7 @@ struct _rm_job_journal_t {
     uint64_t entries;
 };
 
-static int write_all(int fd, const uint8_t *p, size_t len)
+static int write_bytes(int fd, const uint8_t *p, size_t len)
 {
     while (len > 0) {
         ssize_t n = write(fd, p, len);
@@ -29,7 +29,7 @@ static int write_all(int fd, const uint8_t *p, size_t len)
     return 0;
 }
 
-static int fsync_dir(const char *dir)
+static int sync_dir(const char *dir)
 {
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
@@ -97,7 +97,7 @@ static int create_dirs(const char *dir, const char *root, rm_err_t *err)
                               strerror(errno));
     }
     /* The job's own entry in ROOT must survive a power loss too. */
-    if (fsync_dir(root) != 0)
+    if (sync_dir(root) != 0)
         return rm_err_set(err, rm_err_from_errno(errno), "cannot sync %s: %s", root,
                           strerror(errno));
     return 0;
@@ -233,7 +233,7 @@ int rm_job_journal_append(rm_job_journal_t *self, const rm_job_record_entry_t *e
             return -1;
         }
     off_t start = lseek(self->fd, 0, SEEK_END);
-    if (write_all(self->fd, buf, len) != 0 || (sync && fdatasync(self->fd) != 0)) {
+    if (write_bytes(self->fd, buf, len) != 0 || (sync && fdatasync(self->fd) != 0)) {
         int e = errno;
         free(buf);
         /* A torn entry at the tail would hide later ones: cut it off. */
@@ -257,7 +257,7 @@ int rm_job_journal_snapshot(rm_job_journal_t *self, const rm_job_record_t *rec, 
     if (rm_job_record_encode(rec, &buf, &len, err) != 0)
         return -1;
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0 || write_all(fd, buf, len) != 0 || fsync(fd) != 0) {
+    if (fd < 0 || write_bytes(fd, buf, len) != 0 || fsync(fd) != 0) {
         int e = errno;
         if (fd >= 0)
             close(fd);
@@ -267,7 +267,7 @@ int rm_job_journal_snapshot(rm_job_journal_t *self, const rm_job_record_t *rec, 
     }
     free(buf);
     close(fd);
-    if (rename(tmp, path) != 0 || fsync_dir(self->dir) != 0) {
+    if (rename(tmp, path) != 0 || sync_dir(self->dir) != 0) {
         int e = errno;
         unlink(tmp);
         return rm_err_set(err, rm_err_from_errno(e), "cannot replace %s: %s", path, strerror(e));

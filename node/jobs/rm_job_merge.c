@@ -12,18 +12,18 @@ static int frame_class(uint64_t state)
     return state == RM_FRAME_FAILED ? CLASS_FAILED : CLASS_LIVE;
 }
 
-static int cmp_u64(uint64_t a, uint64_t b)
+static int order_u64(uint64_t a, uint64_t b)
 {
     return (a > b) - (a < b);
 }
 
-static int cmp_str(const char *a, const char *b)
+static int order_str(const char *a, const char *b)
 {
     int c = strcmp(a ? a : "", b ? b : "");
     return (c > 0) - (c < 0);
 }
 
-static int cmp_hash(const rm_hash_t *a, const rm_hash_t *b)
+static int order_hash(const rm_hash_t *a, const rm_hash_t *b)
 {
     int c = memcmp(a->b, b->b, sizeof a->b);
     return (c > 0) - (c < 0);
@@ -31,15 +31,15 @@ static int cmp_hash(const rm_hash_t *a, const rm_hash_t *b)
 
 /*  Every field the winner carries, so that equal means identical and the
     result never depends on the order of the arguments. */
-static int cmp_carried(const rm_frame_rec_t *a, const rm_frame_rec_t *b)
+static int order_carried(const rm_frame_rec_t *a, const rm_frame_rec_t *b)
 {
     int c;
-    if ((c = cmp_u64(a->epoch, b->epoch)) || (c = cmp_str(a->node, b->node)) ||
-        (c = cmp_hash(&a->output, &b->output)) || (c = cmp_u64(a->size, b->size)) ||
-        (c = cmp_u64(a->render_ms, b->render_ms)) || (c = cmp_str(a->file, b->file)) ||
-        (c = cmp_str(a->error, b->error)) || (c = cmp_str(a->warning, b->warning)))
+    if ((c = order_u64(a->epoch, b->epoch)) || (c = order_str(a->node, b->node)) ||
+        (c = order_hash(&a->output, &b->output)) || (c = order_u64(a->size, b->size)) ||
+        (c = order_u64(a->render_ms, b->render_ms)) || (c = order_str(a->file, b->file)) ||
+        (c = order_str(a->error, b->error)) || (c = order_str(a->warning, b->warning)))
         return c;
-    return cmp_hash(&a->log, &b->log);
+    return order_hash(&a->log, &b->log);
 }
 
 int rm_job_merge_cmp(const rm_frame_rec_t *a, const rm_frame_rec_t *b)
@@ -52,12 +52,12 @@ int rm_job_merge_cmp(const rm_frame_rec_t *a, const rm_frame_rec_t *b)
     /* Then the stamp: the coordinator stamps each assignment and each
        give-back with (epoch, sequence), so its latest decision wins. */
     if (ca == CLASS_LIVE &&
-        ((c = cmp_u64(a->attempts, b->attempts)) || (c = cmp_u64(a->epoch, b->epoch)) ||
-         (c = cmp_u64(a->state, b->state))))
+        ((c = order_u64(a->attempts, b->attempts)) || (c = order_u64(a->epoch, b->epoch)) ||
+         (c = order_u64(a->state, b->state))))
         return c;
-    if (ca == CLASS_DONE && (c = cmp_hash(&b->output, &a->output)) != 0)
+    if (ca == CLASS_DONE && (c = order_hash(&b->output, &a->output)) != 0)
         return c; /* the smaller output wins */
-    return cmp_carried(a, b);
+    return order_carried(a, b);
 }
 
 static void names_free(char **items, uint32_t count)
@@ -117,11 +117,11 @@ int rm_job_merge_join(const rm_frame_rec_t *a, const rm_frame_rec_t *b, rm_frame
     win.failed_on.items = NULL; /* shallow: the union replaces it */
     win.failed_on.count = 0;
     win.attempts = a->attempts > b->attempts ? a->attempts : b->attempts;
-    if (rm_codec_copy(&rm_frame_rec_desc, out, &win, err) != 0)
+    if (rm_codec_copy(&rm_job_record_frame_desc, out, &win, err) != 0)
         return -1;
     if (names_union(a->failed_on.items, a->failed_on.count, b->failed_on.items, b->failed_on.count,
                     &out->failed_on.items, &out->failed_on.count, err) != 0) {
-        rm_codec_free(&rm_frame_rec_desc, out);
+        rm_codec_free(&rm_job_record_frame_desc, out);
         return -1;
     }
     return 0;
@@ -235,7 +235,7 @@ static int add_flags(const rm_job_record_t *ours, const rm_job_record_t *theirs,
         (submitted != ours->spec.submitted_at &&
          add_at(out, RM_JOB_RECORD_SUBMITTED, submitted, err) != 0))
         return -1;
-    if (cmp_str(reason, ours->error) == 0)
+    if (order_str(reason, ours->error) == 0)
         return 0;
     rm_job_record_entry_t *e = rm_job_record_batch_add(out, RM_JOB_RECORD_FAIL, err);
     if (!e || !(e->text = strdup(reason)))

@@ -35,7 +35,7 @@ static const rm_field_t frame_rec_fields[] = {
     RM_FIELD(rm_frame_rec_t, log, RM_F_B32, 0, "one-file manifest of the last render's log"),
 };
 /* warning and log may be absent: records written before they existed. */
-const rm_struct_desc_t rm_frame_rec_desc =
+const rm_struct_desc_t rm_job_record_frame_desc =
     RM_DESC_OPT(rm_frame_rec_t, "frame_record", frame_rec_fields, 2, "a frame's durable state");
 
 #define JOB_RECORD_FIELDS(FRAME_DESC)                                                              \
@@ -50,7 +50,7 @@ const rm_struct_desc_t rm_frame_rec_desc =
 static const rm_field_t job_record_v1_fields[] = {JOB_RECORD_FIELDS(frame_rec_v1_desc)};
 static const rm_struct_desc_t job_record_v1_desc =
     RM_DESC(rm_job_record_t, "job_record", job_record_v1_fields, "snapshot of a job, v1");
-static const rm_field_t job_record_fields[] = {JOB_RECORD_FIELDS(rm_frame_rec_desc)};
+static const rm_field_t job_record_fields[] = {JOB_RECORD_FIELDS(rm_job_record_frame_desc)};
 static const rm_struct_desc_t job_record_desc =
     RM_DESC(rm_job_record_t, "job_record", job_record_fields, "snapshot of a job");
 
@@ -65,13 +65,13 @@ static const rm_field_t journal_v1_fields[] = {JOURNAL_FIELDS(
 static const rm_struct_desc_t journal_v1_desc =
     RM_DESC(rm_job_record_entry_t, "journal_entry", journal_v1_fields, "one change of a job, v1");
 static const rm_field_t journal_fields[] = {
-    JOURNAL_FIELDS(rm_frame_rec_desc, RM_JOB_RECORD_SUBMITTED,
+    JOURNAL_FIELDS(rm_job_record_frame_desc, RM_JOB_RECORD_SUBMITTED,
                    "1 frame 2 fail 3 cancel 4 start 5 finish 6 submitted_at")};
 static const rm_struct_desc_t journal_desc =
     RM_DESC(rm_job_record_entry_t, "journal_entry", journal_fields, "one change of a job");
 
 static const rm_field_t delta_fields[] = {
-    RM_FIELD_LIST_OF(rm_job_record_delta_t, frames, rm_frame_rec_desc, RM_MAX_FRAMES,
+    RM_FIELD_LIST_OF(rm_job_record_delta_t, frames, rm_job_record_frame_desc, RM_MAX_FRAMES,
                      "frame records"),
 };
 static const rm_struct_desc_t delta_desc =
@@ -89,7 +89,7 @@ static const rm_job_record_format_t formats[] = {
     {RM_JOB_RECORD_VERSION, &job_record_desc, &journal_desc},
 };
 
-static int64_t now_ms(void)
+static int64_t unix_ms(void)
 {
     struct timeval tv;
     gettimeofday(&tv, NULL);
@@ -260,7 +260,7 @@ void rm_job_record_apply(rm_job_record_t *rec, rm_job_record_entry_t *entry)
     case RM_JOB_RECORD_FRAME: {
         rm_frame_rec_t *f = rm_job_record_frame(rec, entry->frame.frame, NULL);
         if (f) {
-            rm_codec_free(&rm_frame_rec_desc, f);
+            rm_codec_free(&rm_job_record_frame_desc, f);
             *f = entry->frame;
             memset(&entry->frame, 0, sizeof entry->frame);
         }
@@ -304,7 +304,7 @@ rm_job_record_entry_t *rm_job_record_batch_add(rm_job_record_batch_t *batch, uin
     rm_job_record_entry_t *e = &batch->items[batch->count++];
     memset(e, 0, sizeof *e);
     e->kind = kind;
-    e->at = now_ms();
+    e->at = unix_ms();
     return e;
 }
 

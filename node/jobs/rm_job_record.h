@@ -59,7 +59,7 @@ typedef struct {
 } rm_frame_rec_t;
 
 /*  Codec descriptor of a frame record (current format). */
-extern const rm_struct_desc_t rm_frame_rec_desc;
+extern const rm_struct_desc_t rm_job_record_frame_desc;
 
 /*  The record format written now. */
 #define RM_JOB_RECORD_VERSION 2

@@ -105,7 +105,7 @@ static bytes_t encode_frame(const rm_frame_rec_t *f)
 {
     bytes_t b = {0};
     rm_err_t err;
-    CHECK_MSG(rm_codec_encode(&rm_frame_rec_desc, f, &b.p, &b.n, &err) == 0, "%s", err.msg);
+    CHECK_MSG(rm_codec_encode(&rm_job_record_frame_desc, f, &b.p, &b.n, &err) == 0, "%s", err.msg);
     return b;
 }
 
@@ -114,13 +114,14 @@ static void copy_frames(const rm_job_t *job, rm_frame_rec_t *out)
 {
     memset(out, 0, NFRAMES * sizeof *out);
     for (int i = 0; job && i < NFRAMES; i++)
-        CHECK(rm_codec_copy(&rm_frame_rec_desc, &out[i], rm_job_frame(job, i + 1), NULL) == 0);
+        CHECK(rm_codec_copy(&rm_job_record_frame_desc, &out[i], rm_job_frame(job, i + 1), NULL) ==
+              0);
 }
 
 static void free_frames(rm_frame_rec_t *frames)
 {
     for (int i = 0; i < NFRAMES; i++)
-        rm_codec_free(&rm_frame_rec_desc, &frames[i]);
+        rm_codec_free(&rm_job_record_frame_desc, &frames[i]);
 }
 
 /*  A fresh table in its own directory, merged with each input in turn. */
@@ -474,7 +475,7 @@ static bytes_t encode_join(const rm_frame_rec_t *a, const rm_frame_rec_t *b)
     rm_err_t err;
     CHECK_MSG(rm_job_merge_join(a, b, &j, &err) == 0, "%s", err.msg);
     bytes_t x = encode_frame(&j);
-    rm_codec_free(&rm_frame_rec_desc, &j);
+    rm_codec_free(&rm_job_record_frame_desc, &j);
     return x;
 }
 
@@ -502,7 +503,7 @@ static void test_join_keeps_the_winner_whole(void)
     CHECK(strcmp(j.file, "f.png") == 0 && strcmp(j.error, "") == 0 && j.attempts == 3);
     CHECK(j.failed_on.count == 3 && strcmp(j.failed_on.items[0], "a") == 0 &&
           strcmp(j.failed_on.items[1], "x") == 0 && strcmp(j.failed_on.items[2], "y") == 0);
-    rm_codec_free(&rm_frame_rec_desc, &j);
+    rm_codec_free(&rm_job_record_frame_desc, &j);
     bytes_t ab = encode_join(&done, &retry), ba = encode_join(&retry, &done);
     CHECK_MSG(bytes_eq(ab, ba), "the join depends on the order of its arguments");
     free(ab.p);
@@ -561,7 +562,7 @@ static void test_add_failed_on(void)
     CHECK(rm_job_merge_add_failed_on(&f, "zz", NULL) == 0 && !rm_job_record_failed_on(&f, "zz"));
     CHECK(rm_job_merge_add_failed_on(&f, "a", NULL) == 0 && rm_job_record_failed_on(&f, "a"));
     CHECK(f.failed_on.count == RM_MAX_FAILED_ON && !rm_job_record_failed_on(&f, "n3"));
-    rm_codec_free(&rm_frame_rec_desc, &f);
+    rm_codec_free(&rm_job_record_frame_desc, &f);
 }
 
 static void test_check_spec(void)

@@ -27,8 +27,8 @@ static rm_job_record_t busy_record(void)
     f->state = RM_FRAME_DONE;
     memset(f->output.b, 7, 32);
     f = rm_job_record_frame(&rec, 2, NULL);
-    rm_codec_free(&rm_frame_rec_desc, f);
-    CHECK(rm_codec_copy(&rm_frame_rec_desc, f,
+    rm_codec_free(&rm_job_record_frame_desc, f);
+    CHECK(rm_codec_copy(&rm_job_record_frame_desc, f,
                         &(rm_frame_rec_t){.frame = 2, .attempts = 2, .failed_on = {names, 2}},
                         NULL) == 0);
     f = rm_job_record_frame(&rec, 3, NULL);
