@@ -249,13 +249,13 @@ typedef struct {
 } rm_gossip_t;
 
 typedef struct {
-    rm_bin_t record; /* rm_job_export bytes (node/jobs/rm_jobs.h) */
+    rm_bin_t record; /* rm_job_export bytes (node/jobs/rm_job_record.h) */
     bool want_held;  /* answer JOB_HELD once the job and its project are durable */
 } rm_job_sync_t;
 
 typedef struct {
     char *job_id;
-    rm_bin_t frames; /* msgpack array of frame records (node/jobs/rm_jobs.h) */
+    rm_bin_t frames; /* msgpack array of frame records (node/jobs/rm_job_record.h) */
 } rm_job_delta_t;
 
 typedef struct {

@@ -426,8 +426,8 @@ static void handle_delta(rm_jobsync_t *self, const char *from, const rm_cred_t *
     }
     bool changed = false;
     rm_err_t err;
-    if (rm_job_merge_frames(job, msg->u.job_delta.frames.data, msg->u.job_delta.frames.len,
-                            &changed, &err) != 0)
+    if (rm_job_apply_changes(job, msg->u.job_delta.frames.data, msg->u.job_delta.frames.len,
+                             &changed, &err) != 0)
         zsys_warning("jobs: frames from %s refused: %s", who->name, err.msg);
     else if (changed)
         merged(self, job, false, from);

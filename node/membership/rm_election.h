@@ -26,7 +26,7 @@
 #include <stdint.h>
 
 /*  Epochs are stamped into frame records as the high 32 bits of a stamp
-    (rm_jobs.h, RM_STAMP): they stop there, and a gossiped epoch above it is
+    (rm_job_record.h, RM_STAMP): they stop there, and a gossiped epoch above it is
     refused (rm_member's metadata descriptor). */
 #define RM_EPOCH_MAX 0xffffffffu
 

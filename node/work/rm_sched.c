@@ -372,7 +372,7 @@ static bool every_worker_failed(const rm_sched_t *self, const rm_job_t *job,
 {
     for (size_t i = 0; i < self->nworkers; i++) {
         const worker_t *o = &self->workers[i];
-        if (usable(o) && !rm_frame_failed_on(rec, o->name) &&
+        if (usable(o) && !rm_job_record_failed_on(rec, o->name) &&
             rm_job_failures_on(job, o->name) < RM_SCHED_MAX_NODE_FAILURES)
             return false;
     }
@@ -383,7 +383,7 @@ static bool takeable(const rm_sched_t *self, const rm_job_t *job, const rm_frame
                      const char *worker)
 {
     return rec->state == RM_FRAME_PENDING &&
-           (!rm_frame_failed_on(rec, worker) || every_worker_failed(self, job, rec));
+           (!rm_job_record_failed_on(rec, worker) || every_worker_failed(self, job, rec));
 }
 
 static bool in_list(char *const *items, uint32_t count, const char *s)
@@ -584,7 +584,7 @@ static int duplicate_tail(rm_sched_t *self, worker_t *w, const rm_work_req_t *re
         rm_job_t *job = rm_jobs_find(self->jobs, f->job_id);
         const rm_frame_rec_t *rec = job ? rm_job_frame(job, f->frame) : NULL;
         if (!job || !live(rec) || !job_open_to(self, job, w, req) ||
-            rm_frame_failed_on(rec, w->name))
+            rm_job_record_failed_on(rec, w->name))
             continue;
         latest = f;
         latest_job = job;

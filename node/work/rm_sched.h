@@ -22,7 +22,7 @@
     Frames held by a worker that is no longer alive (suspect counts as
     gone), that stopped reporting, or that no longer lists them, are given
     back: re-stamped pending, which every node's merge accepts over the old
-    assignment (rm_jobs.h, merge rule). */
+    assignment (rm_job_merge.h, merge rule). */
 #ifndef RM_SCHED_H
 #define RM_SCHED_H
 

@@ -1,4 +1,4 @@
-/*  libFuzzer target: rm_jobs_merge and rm_job_merge_frames, which take job
+/*  libFuzzer target: rm_jobs_merge and rm_job_apply_changes, which take job
     records (JOB_SYNC) and frame records (JOB_DELTA) from peers.
 
     One jobs table in a temporary directory, created once, holds a job
@@ -67,17 +67,17 @@ static rm_job_t *seed_job(void)
         abort();
     }
     free(spec.frames.items);
-    uint64_t frames[2];
-    rm_job_t *picked;
+    uint64_t frames[] = {1, 2, 3};
     rm_hash_t out;
     memset(out.b, 3, 32);
-    rm_jobs_next_task(jobs, "n1", 2, &picked, frames, 2);
+    rm_job_assign(job, frames, 2, "n1", RM_STAMP(2, 1), NULL);
     rm_job_frame_done(
         job, 1,
         &(rm_frame_output_t){.output = out, .size = 10, .file = "frame_0001.png", .render_ms = 5},
         "n1", NULL);
-    rm_job_frame_failed_on(job, 2, "n1", "boom", 3, NULL);
-    rm_job_frame_failed_on(job, 3, "n2", "boom", 3, NULL);
+    rm_job_frame_failed(job, 2, "boom", 3, NULL);
+    rm_job_assign(job, &frames[2], 1, "n2", RM_STAMP(2, 2), NULL);
+    rm_job_frame_failed(job, 3, "boom", 3, NULL);
     return job;
 }
 
@@ -127,7 +127,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     if (data[0] & 2) {
         uint8_t *buf = make_input(data, size, frames_template, frames_template_len, &len);
-        if (rm_job_merge_frames(seeded, buf, len, &changed, &err) == 0) {
+        if (rm_job_apply_changes(seeded, buf, len, &changed, &err) == 0) {
             merged_count++;
             changed_count += changed;
         }

@@ -1,144 +1,148 @@
-/*  rm_jobs: durable job state, journal replay, the task picker. */
-#include <stdlib.h>
-#include <string.h>
+/*  rm_jobs: the table of jobs: creation, loading, submission order, and
+    records from peers merged into it (the rule itself: test_rm_job_merge). */
+#define _XOPEN_SOURCE 700
+#include "job_fixtures.h"
+
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "rm_frames.h"
-#include "rm_jobs.h"
 #include "rm_test.h"
 
-static void make_spec(rm_job_spec_t *spec, const char *id, const char *frames, int64_t priority,
-                      int64_t submitted_at)
+#define JOB_ID "00000000000000aa"
+
+typedef struct {
+    uint8_t *p;
+    size_t n;
+} bytes_t;
+
+static char root[] = "/tmp/rm-test-jobs.XXXXXX";
+
+/*  A fresh table in ROOT/name; its directory in dir. */
+static rm_jobs_t *fresh(const char *name, char *dir, size_t size)
 {
-    memset(spec, 0, sizeof *spec);
-    spec->job_id = strdup(id);
-    spec->name = strdup("test");
-    spec->blend = strdup("scene.blend");
-    memset(spec->manifest.b, 0xab, 32);
-    rm_frames_parse(frames, &spec->frames.items, &spec->frames.count, NULL);
-    spec->scene = strdup("");
-    spec->camera = strdup("");
-    spec->engine = strdup("");
-    spec->device = strdup("");
-    spec->format = strdup("PNG");
-    spec->chunk = 2;
-    spec->priority = priority;
-    spec->submitter = strdup("tester");
-    spec->submitted_at = submitted_at;
+    rm_err_t err;
+    snprintf(dir, size, "%s/%s", root, name);
+    rm_jobs_t *jobs = rm_jobs_new(dir, &err);
+    CHECK_MSG(jobs != NULL, "%s", err.msg);
+    if (!jobs)
+        exit(1);
+    return jobs;
 }
 
-static rm_job_t *create(rm_jobs_t *jobs, const char *id, const char *frames, int64_t priority,
-                        int64_t at)
+static rm_jobs_t *reopen(rm_jobs_t **jobs, const char *dir)
+{
+    rm_err_t err;
+    rm_jobs_destroy(jobs);
+    rm_jobs_t *again = rm_jobs_new(dir, &err);
+    CHECK_MSG(again != NULL, "%s", err.msg);
+    if (!again)
+        exit(1);
+    return again;
+}
+
+static rm_job_t *create(rm_jobs_t *jobs, const char *id, const char *frames, uint8_t manifest,
+                        int64_t submitted_at)
 {
     rm_job_spec_t spec;
     rm_job_t *job = NULL;
     bool created = false;
     rm_err_t err;
-    make_spec(&spec, id, frames, priority, at);
+    fx_spec(&spec, id, frames, manifest, 0, submitted_at);
     int rc = rm_jobs_create(jobs, &spec, &job, &created, &err);
     CHECK_MSG(rc == 0 && created, "%s", err.msg);
     rm_codec_free(&rm_job_spec_desc, &spec);
     return job;
 }
 
-/*  Format 1 as it was written before failed_on, described here on its own
-    so that the test does not lean on the code it checks. */
-typedef struct {
-    uint64_t version;
-    rm_job_spec_t spec;
-    bool canceled;
-    char *error;
-    int64_t started_at;
-    int64_t finished_at;
-    RM_LIST(rm_frame_rec_t) frames;
-} v1_record_t;
-
-typedef struct {
-    uint64_t kind;
-    rm_frame_rec_t frame;
-    char *text;
-    int64_t at;
-} v1_entry_t;
-
-static const rm_field_t v1_frame_fields[] = {
-    RM_FIELD(rm_frame_rec_t, frame, RM_F_U64, 0, ""),
-    RM_FIELD(rm_frame_rec_t, state, RM_F_U64, 0, ""),
-    RM_FIELD(rm_frame_rec_t, epoch, RM_F_U64, 0, ""),
-    RM_FIELD(rm_frame_rec_t, node, RM_F_STR, 0, ""),
-    RM_FIELD(rm_frame_rec_t, attempts, RM_F_U64, 0, ""),
-    RM_FIELD(rm_frame_rec_t, render_ms, RM_F_U64, 0, ""),
-    RM_FIELD(rm_frame_rec_t, output, RM_F_B32, 0, ""),
-    RM_FIELD(rm_frame_rec_t, size, RM_F_U64, 0, ""),
-    RM_FIELD(rm_frame_rec_t, file, RM_F_STR, 0, ""),
-    RM_FIELD(rm_frame_rec_t, error, RM_F_STR, 0, ""),
-};
-static const rm_struct_desc_t v1_frame_desc = RM_DESC(rm_frame_rec_t, "f", v1_frame_fields, "");
-static const rm_field_t v1_record_fields[] = {
-    RM_FIELD(v1_record_t, version, RM_F_U64, 0, ""),
-    RM_FIELD_STRUCT(v1_record_t, spec, rm_job_spec_desc, ""),
-    RM_FIELD(v1_record_t, canceled, RM_F_BOOL, 0, ""),
-    RM_FIELD(v1_record_t, error, RM_F_STR, 0, ""),
-    RM_FIELD(v1_record_t, started_at, RM_F_I64, 0, ""),
-    RM_FIELD(v1_record_t, finished_at, RM_F_I64, 0, ""),
-    RM_FIELD_LIST_OF(v1_record_t, frames, v1_frame_desc, 0, ""),
-};
-static const rm_struct_desc_t v1_record_desc = RM_DESC(v1_record_t, "r", v1_record_fields, "");
-static const rm_field_t v1_entry_fields[] = {
-    RM_FIELD(v1_entry_t, kind, RM_F_U64, 0, ""),
-    RM_FIELD_STRUCT(v1_entry_t, frame, v1_frame_desc, ""),
-    RM_FIELD(v1_entry_t, text, RM_F_STR, 0, ""),
-    RM_FIELD(v1_entry_t, at, RM_F_I64, 0, ""),
-};
-static const rm_struct_desc_t v1_entry_desc = RM_DESC(v1_entry_t, "e", v1_entry_fields, "");
-
-static void write_file(const char *path, const uint8_t *data, size_t len)
+static bytes_t export_job(const rm_job_t *job)
 {
-    FILE *f = fopen(path, "wb");
-    CHECK(f && fwrite(data, 1, len, f) == len);
-    if (f)
-        fclose(f);
+    bytes_t b = {0};
+    rm_err_t err;
+    if (job)
+        CHECK_MSG(rm_job_export(job, &b.p, &b.n, &err) == 0, "%s", err.msg);
+    return b;
 }
 
-/*  A job written by format 1 (snapshot + journal) loads and is rewritten as
-    format 2; a format this build does not know is refused by name. */
-static void test_formats(const char *root)
+static bool bytes_eq(bytes_t a, bytes_t b)
 {
-    char dir[512], path[600];
-    snprintf(dir, sizeof dir, "%s/v1", root);
-    CHECK(mkdir(dir, 0700) == 0);
-    snprintf(dir, sizeof dir, "%s/v1/00000000000000ee", root);
-    CHECK(mkdir(dir, 0700) == 0);
-    rm_frame_rec_t frames[3] = {{.frame = 1, .state = RM_FRAME_DONE, .node = "n1", .size = 10},
-                                {.frame = 2, .state = RM_FRAME_ASSIGNED, .epoch = 1, .node = "n2"},
-                                {.frame = 3}};
-    memset(frames[0].output.b, 7, 32);
-    v1_record_t rec = {.version = 1, .error = "", .started_at = 5, .frames = {frames, 3}};
-    make_spec(&rec.spec, "00000000000000ee", "1-3", 0, 100);
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    rm_err_t err;
-    CHECK(rm_codec_encode(&v1_record_desc, &rec, &buf, &len, &err) == 0);
-    snprintf(path, sizeof path, "%s/job.state", dir);
-    write_file(path, buf, len);
-    free(buf);
-    /* One journal entry: frame 3 failed once on n3. */
-    v1_entry_t entry = {.kind = 1,
-                        .frame = {.frame = 3, .node = "n3", .attempts = 1, .error = "crashed"}};
-    buf = malloc(4);
-    len = 4;
-    CHECK(rm_codec_encode(&v1_entry_desc, &entry, &buf, &len, &err) == 0);
-    buf[0] = buf[1] = 0;
-    buf[2] = (uint8_t)((len - 4) >> 8);
-    buf[3] = (uint8_t)(len - 4);
-    snprintf(path, sizeof path, "%s/job.journal", dir);
-    write_file(path, buf, len);
-    free(buf);
-    rm_codec_free(&rm_job_spec_desc, &rec.spec);
+    return a.n == b.n && (a.n == 0 || memcmp(a.p, b.p, a.n) == 0);
+}
 
-    snprintf(path, sizeof path, "%s/v1", root);
-    rm_jobs_t *jobs = rm_jobs_new(path, &err);
-    rm_job_t *job = jobs ? rm_jobs_find(jobs, "00000000000000ee") : NULL;
+static void test_create_is_idempotent(void)
+{
+    char dir[600];
+    rm_jobs_t *jobs = fresh("idempotent", dir, sizeof dir);
+    rm_job_t *a = create(jobs, JOB_ID, "1-6", 0xab, 1000), *same = NULL;
+    rm_job_spec_t again;
+    bool created = true;
+    rm_err_t err;
+    fx_spec(&again, JOB_ID, "1-6", 0xab, 0, 1000);
+    CHECK(rm_jobs_create(jobs, &again, &same, &created, &err) == 0 && !created && same == a);
+    again.manifest.b[0] = 0; /* the same id for another project */
+    CHECK(rm_jobs_create(jobs, &again, &same, &created, &err) == -1 && err.code == RM_EINVAL);
+    CHECK(strstr(err.msg, "another project") != NULL && rm_jobs_count(jobs) == 1);
+    rm_codec_free(&rm_job_spec_desc, &again);
+    rm_jobs_destroy(&jobs);
+}
+
+static void test_refuses_bad_ids(void)
+{
+    char dir[600];
+    rm_jobs_t *jobs = fresh("bad-ids", dir, sizeof dir);
+    const char *ids[] = {"../etc", "", "00000000000000AA",
+                         "00000000000000000000000000000000000000000000000000000000000000000"};
+    for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
+        rm_job_spec_t bad;
+        rm_job_t *job = NULL;
+        bool created;
+        rm_err_t err;
+        fx_spec(&bad, ids[i], "1", 0xab, 0, 1);
+        CHECK_MSG(rm_jobs_create(jobs, &bad, &job, &created, &err) == -1 && err.code == RM_EINVAL,
+                  "id '%s'", ids[i]);
+        rm_codec_free(&rm_job_spec_desc, &bad);
+    }
+    CHECK(rm_jobs_count(jobs) == 0);
+    rm_jobs_destroy(&jobs);
+}
+
+/*  In submission order, reloaded too; a damaged job is skipped. */
+static void test_reload_keeps_every_job_in_order(void)
+{
+    char dir[600], path[700];
+    rm_jobs_t *jobs = fresh("reload", dir, sizeof dir);
+    create(jobs, "00000000000000b2", "1-2", 0xab, 2000);
+    create(jobs, "00000000000000b1", "1-2", 0xab, 3000);
+    create(jobs, "00000000000000b3", "1-2", 0xab, 1000);
+    rm_job_t *b1 = rm_jobs_find(jobs, "00000000000000b1");
+    CHECK(b1 && rm_job_cancel(b1, NULL) == 0);
+    const char *order[] = {"00000000000000b3", "00000000000000b2", "00000000000000b1"};
+    for (size_t i = 0; i < 3; i++)
+        CHECK(strcmp(rm_job_id(rm_jobs_at(jobs, i)), order[i]) == 0);
+    CHECK(rm_jobs_at(jobs, 3) == NULL && rm_jobs_find(jobs, "00000000000000b4") == NULL);
+    /* Another directory with a damaged snapshot, and one not a job id. */
+    snprintf(path, sizeof path, "%s/00000000000000b4", dir);
+    CHECK(mkdir(path, 0700) == 0);
+    snprintf(path, sizeof path, "%s/00000000000000b4/job.state", dir);
+    fx_write_file(path, (const uint8_t *)"\x97\x02garbage", 9);
+    snprintf(path, sizeof path, "%s/not-a-job", dir);
+    CHECK(mkdir(path, 0700) == 0);
+    jobs = reopen(&jobs, dir);
+    CHECK(rm_jobs_count(jobs) == 3);
+    for (size_t i = 0; i < 3; i++)
+        CHECK(strcmp(rm_job_id(rm_jobs_at(jobs, i)), order[i]) == 0);
+    CHECK(strcmp(rm_job_state(rm_jobs_find(jobs, "00000000000000b1")), "canceled") == 0);
+    rm_jobs_destroy(&jobs);
+}
+
+/*  A job written by format 1 loads, and is rewritten as format 2. */
+static void test_loads_format_1(void)
+{
+    char dir[600], path[700];
+    rm_jobs_t *jobs = fresh("v1", dir, sizeof dir);
+    rm_jobs_destroy(&jobs);
+    fx_write_v1_job(dir, "00000000000000ee");
+    jobs = reopen(&jobs, dir);
+    rm_job_t *job = rm_jobs_find(jobs, "00000000000000ee");
     CHECK_MSG(job != NULL, "a format 1 job was not loaded");
     if (job) {
         CHECK(rm_job_frame(job, 1)->state == RM_FRAME_DONE && rm_job_frame(job, 1)->size == 10);
@@ -146,182 +150,334 @@ static void test_formats(const char *root)
         CHECK(rm_job_frame(job, 3)->attempts == 1 && rm_job_frame(job, 3)->failed_on.count == 0);
         CHECK(strcmp(rm_job_frame(job, 3)->error, "crashed") == 0);
     }
-    /* Rewritten at load as format 2: [version 2, ...]. */
-    snprintf(path, sizeof path, "%s/job.state", dir);
+    snprintf(path, sizeof path, "%s/00000000000000ee/job.state", dir);
     FILE *f = fopen(path, "rb");
     uint8_t head[2] = {0};
     CHECK(f && fread(head, 1, 2, f) == 2 && head[0] == 0x97 && head[1] == 2);
     if (f)
         fclose(f);
     rm_jobs_destroy(&jobs);
-
-    uint8_t v3[] = {0x97, 0x03, 0xc0, 0xc0, 0xc0, 0xc0, 0xc0, 0xc0};
-    CHECK(rm_jobs_check_record(v3, sizeof v3, false, &err) == -1 && err.code == RM_EPROTO);
-    CHECK(strstr(err.msg, "format 3") != NULL);
 }
 
-int main(void)
+static void test_spec_conflicts(void)
 {
-    char root[] = "/tmp/rm-test-jobs.XXXXXX";
-    CHECK(mkdtemp(root) != NULL);
-    char jobs_dir[256];
-    snprintf(jobs_dir, sizeof jobs_dir, "%s/jobs", root);
+    char da[600], db[600], dc[600], dd[600];
+    rm_jobs_t *a = fresh("conflict-a", da, sizeof da), *b = fresh("conflict-b", db, sizeof db);
+    rm_jobs_t *c = fresh("conflict-c", dc, sizeof dc), *d = fresh("conflict-d", dd, sizeof dd);
+    rm_job_t *ja = create(a, JOB_ID, "1-4", 0xab, 500);
+    rm_job_t *jb = create(b, JOB_ID, "1-4", 0xcd, 400); /* another project */
+    rm_job_t *jc = create(c, JOB_ID, "1-5", 0xab, 500); /* other frames */
+    rm_job_t *jd = create(d, JOB_ID, "1-4", 0xab, 300); /* submitted earlier */
+    bytes_t xa = export_job(ja), xb = export_job(jb), xc = export_job(jc), xd = export_job(jd);
+    rm_job_t *out = (rm_job_t *)1;
+    bool changed = true;
     rm_err_t err;
-    rm_hash_t out;
-    memset(out.b, 7, 32);
+    CHECK(rm_jobs_merge(a, xb.p, xb.n, &out, &changed, &err) == -1 && err.code == RM_EINVAL);
+    CHECK(strstr(err.msg, "another project") != NULL && out == NULL && !changed);
+    CHECK(rm_jobs_merge(a, xc.p, xc.n, &out, &changed, &err) == -1 && err.code == RM_EINVAL);
+    CHECK(strstr(err.msg, "spec differs") != NULL);
+    bytes_t after = export_job(ja);
+    CHECK_MSG(bytes_eq(xa, after), "a refused merge changed the job");
+    free(after.p);
+    /* Same spec but for submitted_at: the earliest wins, both ways. */
+    CHECK(rm_jobs_merge(a, xd.p, xd.n, &out, &changed, &err) == 0 && changed && out == ja);
+    CHECK(rm_job_spec(ja)->submitted_at == 300);
+    CHECK(rm_jobs_merge(d, xa.p, xa.n, &out, &changed, &err) == 0 && !changed);
+    rm_jobs_t *all[] = {a, b, c, d};
+    for (int i = 0; i < 4; i++)
+        rm_jobs_destroy(&all[i]);
+    bytes_t bs[] = {xa, xb, xc, xd};
+    for (int i = 0; i < 4; i++)
+        free(bs[i].p);
+}
 
-    rm_jobs_t *jobs = rm_jobs_new(jobs_dir, &err);
-    CHECK_MSG(jobs, "%s", err.msg);
-    rm_job_t *a = create(jobs, "00000000000000aa", "1-6", 0, 1000);
-    rm_job_t *b = create(jobs, "00000000000000bb", "1-2", 5, 2000);
-    CHECK(strcmp(rm_job_state(a), "queued") == 0);
+/*  An earlier submitted_at merged in moves the job in submission order. */
+static void test_merge_moves_submission_order(void)
+{
+    char da[600], db[600];
+    rm_jobs_t *a = fresh("order-a", da, sizeof da), *b = fresh("order-b", db, sizeof db);
+    create(a, "00000000000000c1", "1", 0xab, 100);
+    create(a, JOB_ID, "1", 0xab, 200);
+    bytes_t early = export_job(create(b, JOB_ID, "1", 0xab, 50));
+    rm_job_t *out;
+    bool changed;
+    CHECK(strcmp(rm_job_id(rm_jobs_at(a, 0)), "00000000000000c1") == 0);
+    CHECK(rm_jobs_merge(a, early.p, early.n, &out, &changed, NULL) == 0 && changed);
+    CHECK(strcmp(rm_job_id(rm_jobs_at(a, 0)), JOB_ID) == 0);
+    free(early.p);
+    rm_jobs_destroy(&a);
+    rm_jobs_destroy(&b);
+}
 
-    /* Idempotent: the same id and manifest is the same job. */
-    rm_job_spec_t again;
-    rm_job_t *same = NULL;
-    bool created = true;
-    make_spec(&again, "00000000000000aa", "1-6", 0, 1000);
-    CHECK(rm_jobs_create(jobs, &again, &same, &created, &err) == 0 && !created && same == a);
-    again.manifest.b[0] = 0;
-    CHECK(rm_jobs_create(jobs, &again, &same, &created, &err) == -1 && err.code == RM_EINVAL);
-    rm_codec_free(&rm_job_spec_desc, &again);
+/*  Replaces the first `from` in x by `to` (same length); false if absent. */
+static bool patch(bytes_t x, const char *from, const char *to, size_t len)
+{
+    for (size_t i = 0; i + len <= x.n; i++)
+        if (memcmp(x.p + i, from, len) == 0) {
+            memcpy(x.p + i, to, len);
+            return true;
+        }
+    return false;
+}
 
-    /* Priority first: job b, two frames (chunk 2). */
-    uint64_t frames[8];
-    rm_job_t *picked = NULL;
-    uint32_t n = rm_jobs_next_task(jobs, "n1", 1, &picked, frames, 8);
-    CHECK(picked == b && n == 2 && frames[0] == 1 && frames[1] == 2);
-    CHECK(
-        rm_job_frame_done(b, 1,
-                          &(rm_frame_output_t){
-                              .output = out, .size = 10, .file = "frame_0001.png", .render_ms = 5},
-                          "n1", &err) == 0);
-    CHECK(
-        rm_job_frame_done(b, 2,
-                          &(rm_frame_output_t){
-                              .output = out, .size = 10, .file = "frame_0002.png", .render_ms = 5},
-                          "n1", &err) == 0);
-    CHECK(strcmp(rm_job_state(b), "done") == 0 && rm_job_finished(b));
+static void expect_refused(rm_jobs_t *jobs, bytes_t x, const char *what)
+{
+    rm_job_t *out = (rm_job_t *)1;
+    bool changed = true;
+    rm_err_t err;
+    size_t count = rm_jobs_count(jobs);
+    int rc = rm_jobs_merge(jobs, x.p, x.n, &out, &changed, &err);
+    CHECK_MSG(rc == -1 && err.code == RM_EPROTO && out == NULL && !changed, "%s: rc %d, %s", what,
+              rc, rc ? err.msg : "accepted");
+    CHECK(rm_jobs_count(jobs) == count);
+}
 
-    /* Then job a. */
-    n = rm_jobs_next_task(jobs, "n1", 1, &picked, frames, 8);
-    CHECK(picked == a && n == 2 && frames[0] == 1);
-    CHECK(
-        rm_job_frame_done(a, 1,
-                          &(rm_frame_output_t){
-                              .output = out, .size = 10, .file = "frame_0001.png", .render_ms = 5},
-                          "n1", &err) == 0);
-    /* Frame 2 fails once: back to pending with the reason. */
-    CHECK(rm_job_frame_failed(a, 2, "boom", 3, &err) == 0);
-    const rm_frame_rec_t *f2 = rm_job_frame(a, 2);
-    CHECK(f2->state == RM_FRAME_PENDING && f2->attempts == 1 && strcmp(f2->error, "n1: boom") == 0);
-    /* The old call records the node the frame was assigned to. */
-    CHECK(f2->failed_on.count == 1 && strcmp(f2->failed_on.items[0], "n1") == 0);
-    n = rm_jobs_next_task(jobs, "n1", 1, &picked, frames, 8);
-    CHECK(picked == a && n == 2 && frames[0] == 2 && frames[1] == 3);
-    uint64_t version = rm_job_version(a);
-    rm_job_frame_progress(a, 2, 50);
-    CHECK(rm_job_version(a) > version);
-
-    /* "Crash": reload from disk without closing anything cleanly. */
-    rm_jobs_destroy(&jobs);
-    jobs = rm_jobs_new(jobs_dir, &err);
-    CHECK_MSG(jobs, "%s", err.msg);
-    CHECK(rm_jobs_count(jobs) == 2);
-    a = rm_jobs_find(jobs, "00000000000000aa");
-    b = rm_jobs_find(jobs, "00000000000000bb");
-    CHECK(a && b);
-    CHECK(strcmp(rm_job_state(b), "done") == 0);
-    CHECK(rm_job_frame(a, 1)->state == RM_FRAME_DONE);
-    CHECK(memcmp(rm_job_frame(a, 1)->output.b, out.b, 32) == 0);
-    CHECK(strcmp(rm_job_frame(a, 1)->file, "frame_0001.png") == 0);
-    /* Assigned frames were in flight: pending again, attempts kept. */
-    CHECK(rm_job_frame(a, 2)->state == RM_FRAME_PENDING && rm_job_frame(a, 2)->attempts == 1);
-    CHECK(rm_job_frame(a, 3)->state == RM_FRAME_PENDING);
-    CHECK(rm_frame_failed_on(rm_job_frame(a, 2), "n1") && rm_job_failures_on(a, "n1") == 1);
-
-    /* Three failures fail the frame and the job, with the reason. */
-    n = rm_jobs_next_task(jobs, "n1", 1, &picked, frames, 8);
-    CHECK(picked == a && frames[0] == 2);
-    CHECK(rm_job_frame_failed(a, 2, "boom", 3, &err) == 0);
-    CHECK(rm_job_frame_failed(a, 2, "boom again", 3, &err) == 0);
-    CHECK(strcmp(rm_job_state(a), "failed") == 0);
-    rm_job_summary_t summary;
-    CHECK(rm_job_summary(a, &summary, &err) == 0);
-    CHECK(strstr(summary.error, "boom again") != NULL && summary.frames_failed == 1);
-    rm_codec_free(&rm_job_summary_desc, &summary);
-    n = rm_jobs_next_task(jobs, "n1", 1, &picked, frames, 8);
-    CHECK(n == 0 && picked == NULL);
-
-    /* Cancel survives a restart. */
-    rm_job_t *c = create(jobs, "00000000000000cc", "1-3", 0, 3000);
-    CHECK(rm_job_cancel(c, &err) == 0);
-    rm_jobs_destroy(&jobs);
-    jobs = rm_jobs_new(jobs_dir, &err);
-    c = rm_jobs_find(jobs, "00000000000000cc");
-    CHECK(c && strcmp(rm_job_state(c), "canceled") == 0);
-    CHECK(strcmp(rm_job_state(rm_jobs_find(jobs, "00000000000000aa")), "failed") == 0);
-
-    /* Wire view of a job. */
-    rm_job_reply_t info;
-    CHECK(rm_job_info(rm_jobs_find(jobs, "00000000000000bb"), &info, &err) == 0);
-    CHECK(info.frames.count == 2 && strcmp(info.frames.items[0].state, "done") == 0);
-    rm_codec_free(rm_msg_desc(RM_MSG_JOB_REPLY), &info);
-
-    /* A torn journal tail (crash mid-append) is dropped, the rest kept. */
-    char journal[512];
-    snprintf(journal, sizeof journal, "%s/00000000000000cc/job.journal", jobs_dir);
-    FILE *j = fopen(journal, "ab");
-    fwrite("\x00\x00\x10\x00garbage", 1, 11, j);
-    fclose(j);
-    rm_jobs_destroy(&jobs);
-    jobs = rm_jobs_new(jobs_dir, &err);
-    CHECK(jobs && rm_jobs_count(jobs) == 3);
-
-    /* Journal compaction keeps the entry that triggered it: many retries of
-       one frame, then done (and a cancelled job likewise), survive a reload. */
-    rm_job_t *d = create(jobs, "00000000000000dd", "1", 0, 4000);
-    for (int i = 0; i < 70; i++) {
-        n = rm_jobs_next_task(jobs, "n1", 1, &picked, frames, 8);
-        CHECK(picked == d && n == 1);
-        CHECK(rm_job_frame_failed(d, 1, "flaky", 1000, &err) == 0);
+static void test_bad_input(void)
+{
+    char dsrc[600], ddst[600];
+    rm_jobs_t *src = fresh("bad-src", dsrc, sizeof dsrc),
+              *dst = fresh("bad-dst", ddst, sizeof ddst);
+    rm_job_t *job = create(src, JOB_ID, "1-3", 0xab, 500);
+    rm_err_t err;
+    CHECK(fx_fail_on(job, 1, "bb", "x", 9, &err) == 0);
+    CHECK(fx_fail_on(job, 1, "aa", "x", 9, &err) == 0);
+    bytes_t x = export_job(job);
+    /* Every truncation, and one byte too many. */
+    for (size_t len = 0; len < x.n; len++)
+        expect_refused(dst, (bytes_t){x.p, len}, "truncated");
+    bytes_t longer = {malloc(x.n + 1), x.n + 1};
+    memcpy(longer.p, x.p, x.n);
+    longer.p[x.n] = 0xc0;
+    expect_refused(dst, longer, "trailing byte");
+    free(longer.p);
+    /* Format 1 from the wire, or a future one. */
+    CHECK(x.p[0] == 0x97 && x.p[1] == 2);
+    x.p[1] = 1;
+    expect_refused(dst, x, "format 1");
+    x.p[1] = 3;
+    expect_refused(dst, x, "format 3");
+    x.p[1] = 2;
+    /* failed_on out of order; frames out of order; a path as the job id. */
+    bytes_t y = {malloc(x.n), x.n};
+    memcpy(y.p, x.p, x.n);
+    CHECK(patch(y,
+                "\x92\xa2"
+                "aa\xa2"
+                "bb",
+                "\x92\xa2"
+                "bb\xa2"
+                "aa",
+                7));
+    expect_refused(dst, y, "unsorted failed_on");
+    memcpy(y.p, x.p, x.n);
+    CHECK(patch(y, "\x9d\x02\x00", "\x9d\x03\x00", 3));
+    expect_refused(dst, y, "frames out of order");
+    memcpy(y.p, x.p, x.n);
+    CHECK(patch(y, JOB_ID, "00000000000/../a", 16));
+    expect_refused(dst, y, "job id with a path");
+    free(y.p);
+    /* Garbage: refused. */
+    uint8_t junk[512];
+    srand(42);
+    for (int i = 0; i < 2000; i++) {
+        size_t len = (size_t)rand() % sizeof junk;
+        for (size_t k = 0; k < len; k++)
+            junk[k] = (uint8_t)rand();
+        rm_job_t *out;
+        bool changed;
+        CHECK(rm_jobs_merge(dst, junk, len, &out, &changed, &err) == -1);
     }
-    n = rm_jobs_next_task(jobs, "n1", 1, &picked, frames, 8);
-    CHECK(
-        rm_job_frame_done(d, 1,
-                          &(rm_frame_output_t){
-                              .output = out, .size = 10, .file = "frame_0001.png", .render_ms = 5},
-                          "n1", &err) == 0);
-    CHECK(strcmp(rm_job_frame(d, 1)->error, "") == 0);
-    rm_jobs_destroy(&jobs);
-    jobs = rm_jobs_new(jobs_dir, &err);
-    d = rm_jobs_find(jobs, "00000000000000dd");
-    CHECK(d && strcmp(rm_job_state(d), "done") == 0 && rm_job_frame(d, 1)->attempts == 70);
+    CHECK(rm_jobs_count(dst) == 0);
+    /* A valid record makes the directories and survives a restart. */
+    rm_job_t *out;
+    bool changed;
+    CHECK(rm_jobs_merge(dst, x.p, x.n, &out, &changed, &err) == 0 && changed);
+    char path[700];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/%s/out", ddst, JOB_ID);
+    CHECK(stat(path, &st) == 0 && S_ISDIR(st.st_mode));
+    dst = reopen(&dst, ddst);
+    bytes_t again = export_job(rm_jobs_find(dst, JOB_ID));
+    CHECK(bytes_eq(x, again));
+    free(again.p);
+    free(x.p);
+    rm_jobs_destroy(&src);
+    rm_jobs_destroy(&dst);
+}
 
-    /* A failure on a named node; the same node counts once. */
-    rm_job_t *e = create(jobs, "00000000000000ee", "1", 0, 5000);
-    CHECK(rm_job_frame_failed_on(e, 1, "n2", "boom", 5, &err) == 0);
-    CHECK(rm_job_frame_failed_on(e, 1, "n1", "boom", 5, &err) == 0);
-    CHECK(rm_job_frame_failed_on(e, 1, "n2", "boom", 5, &err) == 0);
-    const rm_frame_rec_t *e1 = rm_job_frame(e, 1);
-    CHECK(e1->attempts == 3 && e1->failed_on.count == 2);
-    CHECK(strcmp(e1->failed_on.items[0], "n1") == 0 && strcmp(e1->failed_on.items[1], "n2") == 0);
-    char long_name[RM_MAX_NAME + 2];
-    memset(long_name, 'x', sizeof long_name - 1);
-    long_name[sizeof long_name - 1] = '\0';
-    CHECK(rm_job_frame_failed_on(e, 1, long_name, "boom", 5, &err) == -1 && err.code == RM_EINVAL);
+static void fail_on_range(rm_job_t *job, int first, int last)
+{
+    rm_err_t err;
+    char node[8];
+    for (int i = first; i <= last; i++) {
+        snprintf(node, sizeof node, "n%02d", i);
+        CHECK_MSG(fx_fail_on(job, 1, node, "boom", 1000, &err) == 0, "%s", err.msg);
+    }
+}
 
-    test_formats(root);
+static void test_failed_on_merges_by_union(void)
+{
+    char da[600], db[600];
+    rm_jobs_t *a = fresh("failed-a", da, sizeof da), *b = fresh("failed-b", db, sizeof db);
+    rm_job_t *ja = create(a, JOB_ID, "1-2", 0xab, 500), *jb = create(b, JOB_ID, "1-2", 0xab, 500);
+    rm_err_t err;
+    /* A node counts once. */
+    CHECK(fx_fail_on(ja, 2, "zz", "x", 1000, &err) == 0);
+    CHECK(fx_fail_on(ja, 2, "zz", "y", 1000, &err) == 0);
+    const rm_frame_rec_t *f2 = rm_job_frame(ja, 2);
+    CHECK(f2->attempts == 2 && f2->failed_on.count == 1 && rm_job_record_failed_on(f2, "zz"));
+    CHECK(rm_job_failures_on(ja, "zz") == 1 && rm_job_failures_on(ja, "n01") == 0);
+    /* 40 nodes on one side, 70 on the other: the union keeps the first 64. */
+    fail_on_range(ja, 1, 40);
+    fail_on_range(jb, 30, 99);
+    const rm_frame_rec_t *fb = rm_job_frame(jb, 1);
+    CHECK(fb->failed_on.count == RM_MAX_FAILED_ON && strcmp(fb->failed_on.items[0], "n30") == 0);
+    bytes_t xa = export_job(ja), xb = export_job(jb);
+    rm_job_t *out;
+    bool changed;
+    CHECK(rm_jobs_merge(a, xb.p, xb.n, &out, &changed, &err) == 0 && changed);
+    CHECK(rm_jobs_merge(b, xa.p, xa.n, &out, &changed, &err) == 0 && changed);
+    const rm_frame_rec_t *f1 = rm_job_frame(ja, 1);
+    CHECK(f1->attempts == 70 && f1->failed_on.count == RM_MAX_FAILED_ON);
+    CHECK(strcmp(f1->failed_on.items[0], "n01") == 0 &&
+          strcmp(f1->failed_on.items[63], "n64") == 0);
+    bytes_t ya = export_job(ja), yb = export_job(jb);
+    CHECK_MSG(bytes_eq(ya, yb), "failed_on union depends on the order");
+    bytes_t bs[] = {xa, xb, ya, yb};
+    for (int i = 0; i < 4; i++)
+        free(bs[i].p);
+    rm_jobs_destroy(&a);
+    rm_jobs_destroy(&b);
+}
 
-    /* Bad ids are refused. */
-    rm_job_spec_t bad;
-    make_spec(&bad, "../etc", "1", 0, 1);
-    CHECK(rm_jobs_create(jobs, &bad, &same, &created, &err) == -1 && err.code == RM_EINVAL);
-    rm_codec_free(&rm_job_spec_desc, &bad);
+static void summary_of(rm_job_t *job, rm_job_summary_t *sum)
+{
+    rm_err_t err;
+    CHECK_MSG(rm_job_summary(job, sum, &err) == 0, "%s", err.msg);
+}
 
-    rm_jobs_destroy(&jobs);
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", root);
-    CHECK(system(cmd) == 0);
+/*  Job level: canceled OR, smallest reason, earliest start, latest finish. */
+static void test_job_flags(void)
+{
+    char da[600], db[600];
+    rm_jobs_t *a = fresh("flags-a", da, sizeof da), *b = fresh("flags-b", db, sizeof db);
+    rm_job_t *ja = create(a, JOB_ID, "1-4", 0xab, 500), *jb = create(b, JOB_ID, "1-4", 0xab, 500);
+    rm_job_t *out;
+    uint64_t frames[4];
+    rm_err_t err;
+    bool changed;
+    CHECK(fx_assign_next(ja, "n1", 1, frames, 4) > 0);
+    usleep(3000);
+    CHECK(fx_assign_next(jb, "n2", 1, frames, 4) > 0);
+    CHECK(rm_job_fail(ja, "zeta: scene missing", &err) == 0);
+    usleep(3000);
+    CHECK(rm_job_fail(jb, "alpha: camera missing", &err) == 0);
+    CHECK(rm_job_cancel(jb, &err) == 0);
+    rm_job_summary_t sa, sb;
+    summary_of(ja, &sa);
+    summary_of(jb, &sb);
+    CHECK(sa.started_at < sb.started_at && sa.finished_at < sb.finished_at);
+    bytes_t xa = export_job(ja), xb = export_job(jb);
+    CHECK(rm_jobs_merge(a, xb.p, xb.n, &out, &changed, &err) == 0 && changed);
+    CHECK(rm_jobs_merge(b, xa.p, xa.n, &out, &changed, &err) == 0 && changed);
+    bytes_t ya = export_job(ja), yb = export_job(jb);
+    CHECK_MSG(bytes_eq(ya, yb), "job flags depend on the order");
+    rm_job_summary_t m;
+    summary_of(ja, &m);
+    CHECK(strcmp(m.state, "canceled") == 0 && strcmp(m.error, "alpha: camera missing") == 0);
+    CHECK(m.started_at == sa.started_at && m.finished_at == sb.finished_at);
+    rm_job_summary_t *all[] = {&sa, &sb, &m};
+    for (int i = 0; i < 3; i++)
+        rm_codec_free(&rm_job_summary_desc, all[i]);
+    bytes_t bs[] = {xa, xb, ya, yb};
+    for (int i = 0; i < 4; i++)
+        free(bs[i].p);
+    rm_jobs_destroy(&a);
+    rm_jobs_destroy(&b);
+}
+
+/*  Why attempts come before the state: a failed attempt must win over a
+    stale copy of the assignment it failed, or the frame would look
+    assigned for good to a node that no longer renders it. */
+static void test_retry_beats_stale_assignment(void)
+{
+    char da[600], db[600];
+    rm_jobs_t *a = fresh("stale-a", da, sizeof da), *b = fresh("stale-b", db, sizeof db);
+    rm_job_t *ja = create(a, JOB_ID, "1", 0xab, 500), *out;
+    uint64_t frames[1];
+    rm_err_t err;
+    bool changed;
+    CHECK(fx_assign_next(ja, "n1", 5, frames, 1) == 1);
+    bytes_t stale = export_job(ja);
+    CHECK(rm_jobs_merge(b, stale.p, stale.n, &out, &changed, &err) == 0);
+    CHECK(rm_job_frame_failed(ja, 1, "crashed", 3, &err) == 0);
+    bytes_t retry = export_job(ja);
+    /* b learns of the failure: pending there too, and b can hand it out. */
+    CHECK(rm_jobs_merge(b, retry.p, retry.n, &out, &changed, &err) == 0 && changed);
+    CHECK(rm_job_frame(out, 1)->state == RM_FRAME_PENDING);
+    CHECK(fx_assign_next(out, "n2", 5, frames, 1) == 1);
+    /* a hears the stale copy again: nothing changes. */
+    CHECK(rm_jobs_merge(a, stale.p, stale.n, &out, &changed, &err) == 0 && !changed);
+    CHECK(rm_job_frame(ja, 1)->state == RM_FRAME_PENDING);
+    free(stale.p);
+    free(retry.p);
+    rm_jobs_destroy(&a);
+    rm_jobs_destroy(&b);
+}
+
+static long file_size(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? (long)st.st_size : -1;
+}
+
+/*  Merges alone grow the journal until it is folded into the snapshot;
+    restarting right after the merge that triggered it must lose nothing,
+    that merge included (compaction only once entries are applied). */
+static void test_compaction_under_merges(void)
+{
+    char da[600], db[600], journal[700];
+    rm_jobs_t *a = fresh("compact-a", da, sizeof da), *b = fresh("compact-b", db, sizeof db);
+    rm_job_t *jb = create(b, JOB_ID, "1-2", 0xab, 500), *out;
+    rm_err_t err;
+    bool changed, compacted = false;
+    char node[8];
+    snprintf(journal, sizeof journal, "%s/%s/job.journal", da, JOB_ID);
+    for (int i = 0; i < 1000 && !compacted; i++) {
+        snprintf(node, sizeof node, "n%03d", i);
+        CHECK(fx_fail_on(jb, 1 + i % 2, node, "flaky", 100000, &err) == 0);
+        bytes_t x = export_job(jb);
+        long before = file_size(journal);
+        CHECK_MSG(rm_jobs_merge(a, x.p, x.n, &out, &changed, &err) == 0 && changed, "%s", err.msg);
+        compacted = before > 0 && file_size(journal) < before;
+        free(x.p);
+    }
+    CHECK_MSG(compacted, "the journal was never compacted");
+    bytes_t want = export_job(jb);
+    a = reopen(&a, da);
+    bytes_t got = export_job(rm_jobs_find(a, JOB_ID));
+    CHECK_MSG(bytes_eq(want, got), "a merge was lost by the compaction it triggered");
+    free(want.p);
+    free(got.p);
+    rm_jobs_destroy(&a);
+    rm_jobs_destroy(&b);
+}
+
+int main(int argc, char **argv)
+{
+    RM_TEST_ARGS(argc, argv);
+    CHECK(mkdtemp(root) != NULL);
+    RM_RUN(test_create_is_idempotent);
+    RM_RUN(test_refuses_bad_ids);
+    RM_RUN(test_reload_keeps_every_job_in_order);
+    RM_RUN(test_loads_format_1);
+    RM_RUN(test_spec_conflicts);
+    RM_RUN(test_merge_moves_submission_order);
+    RM_RUN(test_bad_input);
+    RM_RUN(test_failed_on_merges_by_union);
+    RM_RUN(test_job_flags);
+    RM_RUN(test_retry_beats_stale_assignment);
+    RM_RUN(test_compaction_under_merges);
+    fx_remove_tree(root);
     RM_TEST_DONE();
 }

@@ -125,11 +125,15 @@ static bool pending(rm_job_t *job, uint64_t frame)
     return r && r->state == RM_FRAME_PENDING;
 }
 
+/*  A failed attempt as it happens: the frame is node's, which reports it
+    (its stamp kept: only the node changes). */
 static void fail_on(rm_job_t *job, uint64_t frame, const char *node, const char *reason)
 {
     rm_err_t err;
-    CHECK_MSG(rm_job_frame_failed_on(job, frame, node, reason, UINT64_MAX, &err) == 0, "%s",
-              err.msg);
+    uint64_t stamp = rm_job_frame(job, frame)->epoch;
+    CHECK_MSG(rm_job_assign(job, &frame, 1, node, stamp, &err) == 0 &&
+                  rm_job_frame_failed(job, frame, reason, UINT64_MAX, &err) == 0,
+              "%s", err.msg);
 }
 
 static void done_on(rm_job_t *job, uint64_t frame, const char *node, uint64_t ms)

@@ -1,0 +1,794 @@
+#include "rm_job.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sodium.h>
+
+#include "rm_frames.h"
+#include "rm_job_journal.h"
+#include "rm_job_merge.h"
+
+/*  How a change is journalled before it is applied. */
+typedef enum {
+    JOURNAL_SYNC,       /* fsync'd; a failure is the caller's error */
+    JOURNAL_WRITE,      /* written, no fsync; a failure is the caller's error */
+    JOURNAL_BEST_EFFORT /* written, no fsync; applied even if the write failed */
+} durability_t;
+
+struct _rm_job_t {
+    rm_job_record_t rec;
+    rm_job_journal_t *journal; /* NULL only while an adopted job is built */
+    uint64_t version;
+    uint64_t *progress; /* per frame index, percent while assigned */
+    /* Local changes not yet taken by rm_job_take_changes (merges are not
+       local: they came from a peer, which spreads them itself). */
+    uint8_t *dirty;       /* per frame index */
+    uint32_t *dirty_list; /* indexes of the dirty frames */
+    uint32_t ndirty;
+    bool dirty_job; /* a job-level field changed */
+    bool merging;   /* changes being applied come from a peer */
+    /* Frames per state and frames with a failure anywhere, kept up to date
+       by apply_entry (set by recount after bulk changes): the scheduler
+       asks these per assignment, so they must not cost a scan. */
+    uint64_t counts[4];
+    uint64_t with_failures;
+    bool counted;
+    uint64_t digest_version; /* rm_job_digest's cache */
+    rm_hash_t digest;
+};
+
+static char *strdup_or_empty(const char *s)
+{
+    return strdup(s ? s : "");
+}
+
+/*  Reasons come from Blender's output: cut to what the codec stores, or the
+    snapshot could no longer be written. */
+static char *strdup_text(const char *s)
+{
+    return strndup(s ? s : "", RM_MAX_TEXT);
+}
+
+static void recount(rm_job_t *job)
+{
+    memset(job->counts, 0, sizeof job->counts);
+    job->with_failures = 0;
+    for (uint32_t i = 0; i < job->rec.frames.count; i++) {
+        const rm_frame_rec_t *f = &job->rec.frames.items[i];
+        if (f->state < 4)
+            job->counts[f->state]++;
+        job->with_failures += f->failed_on.count > 0;
+    }
+    job->counted = true;
+}
+
+/*  The counts after one frame record replaces another. */
+static void count_change(rm_job_t *job, const rm_frame_rec_t *before, const rm_frame_rec_t *after)
+{
+    if (!job->counted || before->state >= 4 || after->state >= 4)
+        return;
+    job->counts[before->state]--;
+    job->counts[after->state]++;
+    job->with_failures += (after->failed_on.count > 0) - (before->failed_on.count > 0);
+}
+
+static void mark_dirty(rm_job_t *job, size_t index)
+{
+    if (job->merging || !job->dirty || job->dirty[index])
+        return;
+    job->dirty[index] = 1;
+    job->dirty_list[job->ndirty++] = (uint32_t)index;
+}
+
+/*  Applies one journalled entry: the record, the counts, what to spread. */
+static void apply_entry(rm_job_t *job, rm_job_record_entry_t *entry)
+{
+    size_t index = 0;
+    const rm_frame_rec_t *cur = NULL;
+    if (entry->kind != RM_JOB_RECORD_FRAME && !job->merging)
+        job->dirty_job = true;
+    if (entry->kind == RM_JOB_RECORD_FRAME &&
+        (cur = rm_job_record_frame(&job->rec, entry->frame.frame, &index))) {
+        mark_dirty(job, index);
+        count_change(job, cur, &entry->frame);
+    }
+    rm_job_record_apply(&job->rec, entry);
+}
+
+/*  Journals a batch, then applies it (version + 1).  Then, and only then,
+    may the caller compact: the snapshot is written from memory and
+    empties the journal, so an entry not yet applied would be lost. */
+static int commit_batch(rm_job_t *job, rm_job_record_batch_t *b, durability_t how, rm_err_t *err)
+{
+    if (b->count == 0)
+        return 0;
+    rm_err_t *werr = how == JOURNAL_BEST_EFFORT ? NULL : err;
+    if (job->journal &&
+        rm_job_journal_append(job->journal, b->items, b->count, how == JOURNAL_SYNC, werr) != 0 &&
+        how != JOURNAL_BEST_EFFORT)
+        return -1;
+    for (size_t i = 0; i < b->count; i++)
+        apply_entry(job, &b->items[i]);
+    job->version++;
+    return 0;
+}
+
+static void compact(rm_job_t *job)
+{
+    if (job->journal)
+        rm_job_journal_compact(job->journal, &job->rec);
+}
+
+/*  A batch's new FRAME entry holding a copy of cur, for the caller to change. */
+static rm_frame_rec_t *change_frame(rm_job_record_batch_t *b, const rm_frame_rec_t *cur,
+                                    rm_err_t *err)
+{
+    rm_job_record_entry_t *e = rm_job_record_batch_add(b, RM_JOB_RECORD_FRAME, err);
+    if (!e || rm_codec_copy(&rm_job_record_frame_desc, &e->frame, cur, err) != 0)
+        return NULL;
+    return &e->frame;
+}
+
+/* ------------------------------------------------------------------ */
+/* Life cycle                                                          */
+/* ------------------------------------------------------------------ */
+
+void rm_job_destroy(rm_job_t **self_p)
+{
+    rm_job_t *job = *self_p;
+    if (!job)
+        return;
+    rm_job_journal_destroy(&job->journal);
+    rm_job_record_free(&job->rec);
+    free(job->progress);
+    free(job->dirty);
+    free(job->dirty_list);
+    free(job);
+    *self_p = NULL;
+}
+
+static int alloc_progress(rm_job_t *job, rm_err_t *err)
+{
+    size_t n = job->rec.frames.count ? job->rec.frames.count : 1;
+    job->progress = calloc(n, sizeof(uint64_t));
+    job->dirty = calloc(n, 1);
+    job->dirty_list = calloc(n, sizeof(uint32_t));
+    if (!job->progress || !job->dirty || !job->dirty_list)
+        return rm_err_set(err, RM_ENOMEM, "out of memory");
+    return 0;
+}
+
+/*  A job of spec in memory only, every frame pending. */
+static rm_job_t *job_bottom(const rm_job_spec_t *spec, rm_err_t *err)
+{
+    rm_job_t *job = calloc(1, sizeof *job);
+    if (!job) {
+        rm_err_set(err, RM_ENOMEM, "out of memory");
+        return NULL;
+    }
+    if (rm_job_record_init(&job->rec, spec, err) != 0 || alloc_progress(job, err) != 0) {
+        rm_job_destroy(&job);
+        return NULL;
+    }
+    recount(job);
+    return job;
+}
+
+rm_job_t *rm_job_new(const char *root, const rm_job_spec_t *spec, rm_err_t *err)
+{
+    if (rm_frames_validate(spec->frames.items, spec->frames.count, err) != 0)
+        return NULL;
+    rm_job_t *job = job_bottom(spec, err);
+    if (!job)
+        return NULL;
+    if (!(job->journal = rm_job_journal_create(root, &job->rec, err))) {
+        rm_job_destroy(&job);
+        return NULL;
+    }
+    job->version = 1;
+    job->dirty_job = true; /* a new job: its whole record goes out */
+    return job;
+}
+
+rm_job_t *rm_job_load(const char *root, const char *job_id, rm_err_t *err)
+{
+    uint64_t replayed = 0;
+    rm_job_t *job = calloc(1, sizeof *job);
+    if (!job) {
+        rm_err_set(err, RM_ENOMEM, "out of memory");
+        return NULL;
+    }
+    /* What the disk holds was spread before, or will be by digests: not
+       marked as changed. */
+    job->journal = rm_job_journal_load(root, job_id, &job->rec, &replayed, err);
+    if (!job->journal || alloc_progress(job, err) != 0) {
+        rm_job_destroy(&job);
+        return NULL;
+    }
+    job->version = replayed;
+    /* Renders in flight died with the process that ran them. */
+    for (uint32_t i = 0; i < job->rec.frames.count; i++)
+        if (job->rec.frames.items[i].state == RM_FRAME_ASSIGNED)
+            job->rec.frames.items[i].state = RM_FRAME_PENDING;
+    recount(job);
+    if (rm_job_journal_snapshot(job->journal, &job->rec, err) != 0) {
+        rm_job_destroy(&job);
+        return NULL;
+    }
+    return job;
+}
+
+/*  Applies the entries of a merge (journalled as JOURNAL_WRITE: what a
+    merge brings is durable where it was made, and digests bring it back
+    after a crash that lost it; an fsync per merge on every node would
+    cost the whole mesh a disk flush per frame).  Not marked as changes. */
+static int apply_merge(rm_job_t *job, rm_job_record_batch_t *b, bool *changed, rm_err_t *err)
+{
+    bool was = job->merging;
+    job->merging = true;
+    int rc = commit_batch(job, b, JOURNAL_WRITE, err);
+    job->merging = was;
+    if (rc == 0 && b->count > 0)
+        compact(job);
+    *changed = rc == 0 && b->count > 0;
+    return rc;
+}
+
+static int merge_record(rm_job_t *job, const rm_job_record_t *in, bool *changed, rm_err_t *err)
+{
+    rm_job_record_batch_t b = {0};
+    int rc = rm_job_merge_record(&job->rec, in, &b, err);
+    if (rc == 0)
+        rc = apply_merge(job, &b, changed, err);
+    rm_job_record_batch_free(&b);
+    return rc;
+}
+
+static bool all_done(const rm_job_t *job)
+{
+    if (job->counted)
+        return job->counts[RM_FRAME_DONE] == job->rec.frames.count;
+    for (size_t i = 0; i < job->rec.frames.count; i++)
+        if (job->rec.frames.items[i].state != RM_FRAME_DONE)
+            return false;
+    return true;
+}
+
+/*  Records finished_at; part of the change that finished the job, so no
+    version of its own. */
+static int finish(rm_job_t *job, rm_err_t *err)
+{
+    rm_job_record_batch_t b = {0};
+    rm_job_record_entry_t *e = rm_job_record_batch_add(&b, RM_JOB_RECORD_FINISH, err);
+    int rc = e ? rm_job_journal_append(job->journal, e, 1, true, err) : -1;
+    if (rc == 0) {
+        job->rec.finished_at = e->at;
+        job->dirty_job = true;
+        compact(job);
+    }
+    rm_job_record_batch_free(&b);
+    return rc;
+}
+
+/*  A merge that brought the last frame done: this node saw the job finish
+    (finished_at merges by max, so every node ends with the same time). */
+static void finish_if_done(rm_job_t *job)
+{
+    if (job->rec.finished_at == 0 && all_done(job))
+        finish(job, NULL);
+}
+
+rm_job_t *rm_job_adopt(const char *root, const rm_job_record_t *rec, rm_err_t *err)
+{
+    bool changed;
+    if (rm_frames_validate(rec->spec.frames.items, rec->spec.frames.count, err) != 0) {
+        if (err)
+            err->code = RM_EPROTO; /* bad input is the sender's fault */
+        return NULL;
+    }
+    rm_job_t *job = job_bottom(&rec->spec, err);
+    if (!job)
+        return NULL;
+    if (merge_record(job, rec, &changed, err) != 0 ||
+        !(job->journal = rm_job_journal_create(root, &job->rec, err))) {
+        rm_job_destroy(&job);
+        return NULL;
+    }
+    job->version = 1;
+    finish_if_done(job);
+    return job;
+}
+
+/* ------------------------------------------------------------------ */
+/* State changes                                                       */
+/* ------------------------------------------------------------------ */
+
+/*  Adds the entry that assigns frame f to node with stamp epoch. */
+static int add_assignment(rm_job_record_batch_t *b, const rm_frame_rec_t *f, const char *node,
+                          uint64_t epoch)
+{
+    char *name = strdup_or_empty(node);
+    rm_frame_rec_t *next = name ? change_frame(b, f, NULL) : NULL;
+    if (!next) {
+        free(name);
+        return -1;
+    }
+    next->state = RM_FRAME_ASSIGNED;
+    next->epoch = epoch;
+    free(next->node);
+    next->node = name;
+    return 0;
+}
+
+int rm_job_assign(rm_job_t *job, const uint64_t *frames, uint32_t n, const char *node,
+                  uint64_t epoch, rm_err_t *err)
+{
+    rm_job_record_batch_t b = {0};
+    int rc = 0;
+    for (uint32_t k = 0; rc == 0 && k < n; k++) {
+        size_t index;
+        const rm_frame_rec_t *f = rm_job_record_frame(&job->rec, frames[k], &index);
+        if (!f || f->state == RM_FRAME_DONE || f->state == RM_FRAME_FAILED)
+            rc = rm_err_set(err, RM_EINVAL, "job %s: frame %llu cannot be assigned",
+                            job->rec.spec.job_id, (unsigned long long)frames[k]);
+        else if (add_assignment(&b, f, node, epoch) != 0)
+            rc = rm_err_set(err, RM_ENOMEM, "out of memory");
+        else
+            job->progress[index] = 0;
+    }
+    if (rc == 0 && job->rec.started_at == 0 &&
+        rm_job_record_batch_add(&b, RM_JOB_RECORD_START, err) == NULL)
+        rc = -1;
+    if (rc == 0 && b.count > 0) {
+        commit_batch(job, &b, JOURNAL_BEST_EFFORT, NULL);
+        compact(job);
+    }
+    rm_job_record_batch_free(&b);
+    return rc;
+}
+
+/*  Journals (fsync'd) and applies one changed frame. */
+static int commit_frame(rm_job_t *job, rm_job_record_batch_t *b, rm_err_t *err)
+{
+    int rc = commit_batch(job, b, JOURNAL_SYNC, err);
+    if (rc == 0)
+        compact(job);
+    rm_job_record_batch_free(b);
+    return rc;
+}
+
+int rm_job_frame_done(rm_job_t *job, uint64_t frame, const rm_frame_output_t *out, const char *node,
+                      rm_err_t *err)
+{
+    const rm_frame_rec_t *cur = rm_job_record_frame(&job->rec, frame, NULL);
+    if (!cur)
+        return rm_err_set(err, RM_ENOTFOUND, "job %s has no frame %llu", job->rec.spec.job_id,
+                          (unsigned long long)frame);
+    if (cur->state == RM_FRAME_DONE)
+        return 0;
+    rm_job_record_batch_t b = {0};
+    rm_frame_rec_t *next = change_frame(&b, cur, err);
+    if (!next) {
+        rm_job_record_batch_free(&b);
+        return -1;
+    }
+    next->state = RM_FRAME_DONE;
+    next->output = out->output;
+    next->size = out->size;
+    next->render_ms = out->render_ms;
+    next->log = out->log;
+    free(next->file);
+    free(next->node);
+    free(next->warning);
+    next->file = strdup_or_empty(out->file);
+    next->node = strdup_or_empty(node);
+    next->warning = strdup_or_empty(out->warning);
+    free(next->error);
+    next->error = strdup(""); /* the failures before are in the job log */
+    if (commit_frame(job, &b, err) != 0)
+        return -1;
+    if (all_done(job))
+        return finish(job, err);
+    return 0;
+}
+
+#define MAX_REASONS 4000
+
+/*  The frame's error after a failure: each adds "node: reason", so a job
+    that fails by the Flamenco rules reports every node's reason. */
+static char *failure_reasons(const char *before, const char *node, const char *reason)
+{
+    char *text = NULL;
+    size_t size = 0;
+    FILE *f = open_memstream(&text, &size);
+    if (!f)
+        return strdup("");
+    if (before && before[0])
+        fprintf(f, "%s\n", before);
+    if (node && node[0])
+        fprintf(f, "%s: ", node);
+    fprintf(f, "%s", reason ? reason : "");
+    if (fclose(f) != 0 || !text)
+        return strdup("");
+    if (size > MAX_REASONS) { /* keep the latest */
+        const char *cut = strchr(text + size - MAX_REASONS, '\n');
+        char *tail = strdup(cut ? cut + 1 : text + size - MAX_REASONS);
+        free(text);
+        return tail;
+    }
+    return text;
+}
+
+int rm_job_frame_failed(rm_job_t *job, uint64_t frame, const char *reason, uint64_t max_attempts,
+                        rm_err_t *err)
+{
+    const rm_frame_rec_t *cur = rm_job_record_frame(&job->rec, frame, NULL);
+    if (!cur)
+        return rm_err_set(err, RM_ENOTFOUND, "job %s has no frame %llu", job->rec.spec.job_id,
+                          (unsigned long long)frame);
+    if (cur->state == RM_FRAME_DONE || cur->state == RM_FRAME_FAILED)
+        return 0;
+    char node[RM_MAX_NAME + 1];
+    snprintf(node, sizeof node, "%s", cur->node ? cur->node : "");
+    rm_job_record_batch_t b = {0};
+    rm_frame_rec_t *next = change_frame(&b, cur, err);
+    if (!next || rm_job_merge_add_failed_on(next, node, err) != 0) {
+        rm_job_record_batch_free(&b);
+        return -1;
+    }
+    next->attempts++;
+    next->state = next->attempts >= max_attempts ? RM_FRAME_FAILED : RM_FRAME_PENDING;
+    char *reasons = failure_reasons(next->error, node, reason);
+    free(next->error);
+    next->error = reasons;
+    bool fatal = next->state == RM_FRAME_FAILED;
+    /* Written now: reason may point into the record that the commit frees. */
+    char why[RM_ERR_MSG_MAX];
+    snprintf(why, sizeof why, "frame %llu failed %llu times; last: %s", (unsigned long long)frame,
+             (unsigned long long)max_attempts, reason ? reason : "");
+    if (commit_frame(job, &b, err) != 0)
+        return -1;
+    return fatal ? rm_job_fail(job, why, err) : 0;
+}
+
+void rm_job_frame_release(rm_job_t *job, uint64_t frame, const char *reason)
+{
+    rm_frame_rec_t *cur = rm_job_record_frame(&job->rec, frame, NULL);
+    if (!cur || cur->state != RM_FRAME_ASSIGNED)
+        return;
+    rm_job_record_batch_t b = {0};
+    rm_frame_rec_t *next = change_frame(&b, cur, NULL);
+    if (!next) {
+        rm_job_record_batch_free(&b);
+        cur->state = RM_FRAME_PENDING; /* out of memory: at least release it */
+        recount(job);
+        job->version++;
+        return;
+    }
+    next->state = RM_FRAME_PENDING;
+    if (reason) {
+        free(next->error);
+        next->error = strdup_text(reason);
+    }
+    commit_batch(job, &b, JOURNAL_BEST_EFFORT, NULL); /* see rm_job.h */
+    compact(job);
+    rm_job_record_batch_free(&b);
+}
+
+void rm_job_frame_reissue(rm_job_t *job, uint64_t frame, uint64_t stamp, const char *reason)
+{
+    const rm_frame_rec_t *cur = rm_job_record_frame(&job->rec, frame, NULL);
+    if (!cur || (cur->state != RM_FRAME_ASSIGNED && cur->state != RM_FRAME_PENDING))
+        return;
+    rm_job_record_batch_t b = {0};
+    rm_frame_rec_t *next = change_frame(&b, cur, NULL);
+    (void)reason; /* the frame's error keeps failure reasons; the caller logs this one */
+    if (next) {
+        next->state = RM_FRAME_PENDING;
+        next->epoch = stamp;
+        commit_batch(job, &b, JOURNAL_BEST_EFFORT, NULL); /* worth redoing only, like assignments */
+        compact(job);
+    }
+    rm_job_record_batch_free(&b);
+}
+
+/*  The job ends (failed or cancelled): journalled (fsync'd) and applied.
+    Its assigned frames go back to pending, not journalled nor spread
+    (see rm_job.h). */
+static int end_job(rm_job_t *job, uint64_t kind, const char *reason, rm_err_t *err)
+{
+    rm_job_record_batch_t b = {0};
+    rm_job_record_entry_t *e = rm_job_record_batch_add(&b, kind, err);
+    int rc = -1;
+    if (e && kind == RM_JOB_RECORD_FAIL && !(e->text = strdup_text(reason)))
+        rm_err_set(err, RM_ENOMEM, "out of memory");
+    else if (e)
+        rc = commit_batch(job, &b, JOURNAL_SYNC, err);
+    rm_job_record_batch_free(&b);
+    if (rc != 0)
+        return -1;
+    for (size_t i = 0; i < job->rec.frames.count; i++)
+        if (job->rec.frames.items[i].state == RM_FRAME_ASSIGNED)
+            job->rec.frames.items[i].state = RM_FRAME_PENDING;
+    recount(job);
+    compact(job);
+    return 0;
+}
+
+int rm_job_fail(rm_job_t *job, const char *reason, rm_err_t *err)
+{
+    if (job->rec.error[0])
+        return 0;
+    if (end_job(job, RM_JOB_RECORD_FAIL, reason, err) != 0)
+        return -1;
+    return finish(job, err);
+}
+
+int rm_job_cancel(rm_job_t *job, rm_err_t *err)
+{
+    if (job->rec.canceled)
+        return 0;
+    if (end_job(job, RM_JOB_RECORD_CANCEL, NULL, err) != 0)
+        return -1;
+    return job->rec.finished_at == 0 ? finish(job, err) : 0;
+}
+
+void rm_job_frame_progress(rm_job_t *job, uint64_t frame, uint64_t percent)
+{
+    size_t index;
+    if (rm_job_record_frame(&job->rec, frame, &index) && job->progress[index] != percent) {
+        job->progress[index] = percent;
+        job->version++;
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Reading it                                                          */
+/* ------------------------------------------------------------------ */
+
+const char *rm_job_id(const rm_job_t *job)
+{
+    return job->rec.spec.job_id;
+}
+
+const rm_job_spec_t *rm_job_spec(const rm_job_t *job)
+{
+    return &job->rec.spec;
+}
+
+const char *rm_job_state(const rm_job_t *job)
+{
+    if (job->rec.canceled)
+        return "canceled";
+    if (job->rec.error[0])
+        return "failed";
+    if (all_done(job))
+        return "done";
+    for (size_t i = 0; i < job->rec.frames.count; i++) {
+        const rm_frame_rec_t *f = &job->rec.frames.items[i];
+        if (f->state != RM_FRAME_PENDING || f->attempts > 0)
+            return "rendering";
+    }
+    return "queued";
+}
+
+bool rm_job_finished(const rm_job_t *job)
+{
+    return job->rec.canceled || job->rec.error[0] || all_done(job);
+}
+
+uint64_t rm_job_version(const rm_job_t *job)
+{
+    return job->version;
+}
+
+const rm_frame_rec_t *rm_job_frame(const rm_job_t *job, uint64_t frame)
+{
+    return rm_job_record_frame(&job->rec, frame, NULL);
+}
+
+const char *rm_job_dir(const rm_job_t *job)
+{
+    return rm_job_journal_dir(job->journal);
+}
+
+void rm_job_log(rm_job_t *job, const char *fmt, ...)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/job.log", rm_job_dir(job));
+    FILE *f = fopen(path, "a");
+    if (!f)
+        return;
+    time_t t = time(NULL);
+    struct tm tm;
+    char stamp[32];
+    strftime(stamp, sizeof stamp, "%Y-%m-%d %H:%M:%S", localtime_r(&t, &tm));
+    fprintf(f, "%s ", stamp);
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(f, fmt, ap);
+    va_end(ap);
+    fputc('\n', f);
+    fclose(f);
+}
+
+uint64_t rm_job_count(const rm_job_t *job, rm_frame_state_t state)
+{
+    return (unsigned)state < 4 ? job->counts[state] : 0;
+}
+
+uint64_t rm_job_failures_on(const rm_job_t *job, const char *node)
+{
+    uint64_t n = 0;
+    if (job->counted && job->with_failures == 0)
+        return 0;
+    for (uint32_t i = 0; i < job->rec.frames.count; i++)
+        n += rm_job_record_failed_on(&job->rec.frames.items[i], node);
+    return n;
+}
+
+size_t rm_job_frame_count(const rm_job_t *job)
+{
+    return job->rec.frames.count;
+}
+
+const rm_frame_rec_t *rm_job_frame_at(const rm_job_t *job, size_t index)
+{
+    return index < job->rec.frames.count ? &job->rec.frames.items[index] : NULL;
+}
+
+static const char *frame_state_name(uint64_t state)
+{
+    static const char *const names[] = {"pending", "assigned", "done", "failed"};
+    return state <= RM_FRAME_FAILED ? names[state] : "unknown";
+}
+
+int rm_job_summary(const rm_job_t *job, rm_job_summary_t *out, rm_err_t *err)
+{
+    rm_job_summary_t s = {0};
+    const rm_job_spec_t *spec = &job->rec.spec;
+    s.job_id = spec->job_id;
+    s.name = spec->name;
+    s.state = (char *)rm_job_state(job);
+    s.priority = spec->priority;
+    s.frames_total = job->rec.frames.count;
+    for (size_t i = 0; i < job->rec.frames.count; i++) {
+        uint64_t st = job->rec.frames.items[i].state;
+        s.frames_done += st == RM_FRAME_DONE;
+        s.frames_failed += st == RM_FRAME_FAILED;
+        s.frames_rendering += st == RM_FRAME_ASSIGNED;
+    }
+    s.submitted_at = spec->submitted_at;
+    s.started_at = job->rec.started_at;
+    s.finished_at = job->rec.finished_at;
+    s.submitter = spec->submitter;
+    s.error = job->rec.error;
+    s.version = job->version;
+    memset(out, 0, sizeof *out);
+    return rm_codec_copy(&rm_job_summary_desc, out, &s, err);
+}
+
+int rm_job_info(const rm_job_t *job, rm_job_reply_t *out, rm_err_t *err)
+{
+    memset(out, 0, sizeof *out);
+    if (rm_job_summary(job, &out->summary, err) != 0 ||
+        rm_codec_copy(&rm_job_spec_desc, &out->spec, &job->rec.spec, err) != 0)
+        goto fail;
+    uint32_t n = job->rec.frames.count;
+    out->frames.items = calloc(n ? n : 1, sizeof(rm_frame_info_t));
+    if (!out->frames.items) {
+        rm_err_set(err, RM_ENOMEM, "out of memory");
+        goto fail;
+    }
+    out->frames.count = n;
+    for (uint32_t i = 0; i < n; i++) {
+        const rm_frame_rec_t *f = &job->rec.frames.items[i];
+        rm_frame_info_t *o = &out->frames.items[i];
+        o->frame = f->frame;
+        o->state = strdup(frame_state_name(f->state));
+        o->node = strdup_or_empty(f->node);
+        o->attempts = f->attempts;
+        o->render_ms = f->render_ms;
+        o->progress = f->state == RM_FRAME_ASSIGNED ? job->progress[i] : 0;
+        o->output = f->output;
+        o->size = f->size;
+        o->file = strdup_or_empty(f->file);
+        o->error = strdup_or_empty(f->error);
+        o->warning = strdup_or_empty(f->warning);
+        o->log = f->log;
+        if (!o->state || !o->node || !o->file || !o->error || !o->warning) {
+            rm_err_set(err, RM_ENOMEM, "out of memory");
+            goto fail;
+        }
+    }
+    return 0;
+fail:
+    rm_codec_free(rm_msg_desc(RM_MSG_JOB_REPLY), out);
+    return -1;
+}
+
+/* ------------------------------------------------------------------ */
+/* Replication                                                         */
+/* ------------------------------------------------------------------ */
+
+int rm_job_export(const rm_job_t *job, uint8_t **buf, size_t *len, rm_err_t *err)
+{
+    return rm_job_record_encode(&job->rec, buf, len, err);
+}
+
+int rm_job_digest(rm_job_t *job, rm_hash_t *out, rm_err_t *err)
+{
+    if (job->digest_version != job->version || job->version == 0) {
+        uint8_t *buf = NULL;
+        size_t len = 0;
+        if (rm_job_export(job, &buf, &len, err) != 0)
+            return -1;
+        crypto_generichash(job->digest.b, sizeof job->digest.b, buf, len, NULL, 0);
+        free(buf);
+        job->digest_version = job->version;
+    }
+    *out = job->digest;
+    return 0;
+}
+
+int rm_job_apply_record(rm_job_t *job, const rm_job_record_t *rec, bool *changed, rm_err_t *err)
+{
+    *changed = false;
+    if (rm_job_merge_check_spec(&job->rec.spec, &rec->spec, err) != 0 ||
+        merge_record(job, rec, changed, err) != 0)
+        return -1;
+    if (*changed)
+        finish_if_done(job);
+    return 0;
+}
+
+bool rm_job_has_changes(const rm_job_t *job)
+{
+    return job->ndirty > 0 || job->dirty_job;
+}
+
+int rm_job_take_changes(rm_job_t *job, uint8_t **buf, size_t *len, bool *job_level, rm_err_t *err)
+{
+    *buf = NULL;
+    *len = 0;
+    *job_level = job->dirty_job;
+    if (job->ndirty > 0) {
+        rm_job_record_delta_t delta = {.frames = {calloc(job->ndirty, sizeof(rm_frame_rec_t)), 0}};
+        if (!delta.frames.items)
+            return rm_err_set(err, RM_ENOMEM, "out of memory");
+        /* Shallow copies: only encoded, never freed through the delta. */
+        for (uint32_t i = 0; i < job->ndirty; i++)
+            delta.frames.items[delta.frames.count++] = job->rec.frames.items[job->dirty_list[i]];
+        int rc = rm_job_record_encode_delta(&delta, buf, len, err);
+        free(delta.frames.items);
+        if (rc != 0)
+            return -1;
+    }
+    for (uint32_t i = 0; i < job->ndirty; i++)
+        job->dirty[job->dirty_list[i]] = 0;
+    job->ndirty = 0;
+    job->dirty_job = false;
+    return 0;
+}
+
+int rm_job_apply_changes(rm_job_t *job, const uint8_t *buf, size_t len, bool *changed,
+                         rm_err_t *err)
+{
+    rm_job_record_delta_t in = {0};
+    rm_job_record_batch_t b = {0};
+    *changed = false;
+    if (rm_job_record_decode_delta(buf, len, &in, err) != 0)
+        return rm_err_prefix(err, "job %s: ", job->rec.spec.job_id);
+    int rc = rm_job_merge_delta(&job->rec, &in, &b, err);
+    if (rc == 0)
+        rc = apply_merge(job, &b, changed, err);
+    if (*changed)
+        finish_if_done(job);
+    rm_job_record_batch_free(&b);
+    rm_job_record_delta_free(&in);
+    return rc;
+}

@@ -1,0 +1,170 @@
+/*  rm_job_record: a job's record in memory and in bytes.  The snapshot
+    (ROOT/<id>/job.state), the payload of each journal entry beside it, the
+    whole record a node exports (JOB_SYNC) and the changed frames it spreads
+    (JOB_DELTA) are all encoded here; rm_job_journal writes the files,
+    rm_job_merge joins two records, rm_job keeps one in memory.
+
+    Formats.  Record format 2 is the current one, on disk and on the wire.
+    Format 1 had no failed_on: its snapshots and journals are still read
+    (rm_job_record_decode_snapshot tells which format a journal is in) and
+    the record is rewritten as format 2 when loaded; a newer format is
+    refused by name.  Fields appended to a frame record (warning, log) may
+    be absent in records written before them.
+
+    Every decoder here bounds what it reads before it allocates (rm_codec)
+    and checks what the rest of the code relies on: frames in ascending
+    order, failed_on sorted and distinct.  Bytes from a damaged disk or a
+    peer give an error, never a crash. */
+#ifndef RM_JOB_RECORD_H
+#define RM_JOB_RECORD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rm_msg.h"
+
+typedef enum {
+    RM_FRAME_PENDING = 0,
+    RM_FRAME_ASSIGNED = 1,
+    RM_FRAME_DONE = 2,
+    RM_FRAME_FAILED = 3,
+} rm_frame_state_t;
+
+/*  A coordinator decision's stamp: epochs order coordinators, the
+    sequence orders one coordinator's decisions. */
+#define RM_STAMP(epoch, seq) (((uint64_t)(epoch) << 32) | ((uint64_t)(seq)&0xffffffffu))
+#define RM_STAMP_EPOCH(stamp) ((stamp) >> 32)
+
+/*  Nodes kept per frame in failed_on. */
+#define RM_MAX_FAILED_ON 64
+
+typedef struct {
+    uint64_t frame;
+    uint64_t state; /* rm_frame_state_t */
+    uint64_t epoch; /* stamp of the coordinator decision: RM_STAMP(epoch, seq) */
+    char *node;     /* assigned to / rendered by */
+    uint64_t attempts;
+    uint64_t render_ms;
+    rm_hash_t output; /* one-file manifest of the output */
+    uint64_t size;
+    char *file;  /* output file name, frame_0001.png */
+    char *error; /* last failure reason */
+    /* Nodes on which the frame failed: sorted (strcmp), distinct, non-empty
+       names of at most RM_MAX_NAME bytes, at most RM_MAX_FAILED_ON. */
+    RM_LIST(char *) failed_on;
+    /* Appended to format 2 (absent in older records): kept with the output. */
+    char *warning; /* what Blender reported while rendering it (missing files) */
+    rm_hash_t log; /* one-file manifest of the Blender log of its last render */
+} rm_frame_rec_t;
+
+/*  Codec descriptor of a frame record (current format). */
+extern const rm_struct_desc_t rm_job_record_frame_desc;
+
+/*  The record format written now. */
+#define RM_JOB_RECORD_VERSION 2
+/*  Largest snapshot loaded or record merged. */
+#define RM_JOB_RECORD_MAX_BYTES ((size_t)RM_MAX_MSG_SIZE * 4)
+
+/*  A job's whole record: its snapshot, and what rm_job_export sends. */
+typedef struct {
+    uint64_t version; /* record format: RM_JOB_RECORD_VERSION in memory */
+    rm_job_spec_t spec;
+    bool canceled;
+    char *error; /* why the job failed; "" if it did not */
+    int64_t started_at;
+    int64_t finished_at;
+    RM_LIST(rm_frame_rec_t) frames; /* ascending frame numbers */
+} rm_job_record_t;
+
+/*  What one journal entry changes. */
+typedef enum {
+    RM_JOB_RECORD_FRAME = 1, /* frame: the frame's new record */
+    RM_JOB_RECORD_FAIL,      /* text: why the job failed */
+    RM_JOB_RECORD_CANCEL,
+    RM_JOB_RECORD_START,     /* at: started_at */
+    RM_JOB_RECORD_FINISH,    /* at: finished_at */
+    RM_JOB_RECORD_SUBMITTED, /* at: spec.submitted_at */
+} rm_job_record_kind_t;
+
+typedef struct {
+    uint64_t kind; /* rm_job_record_kind_t */
+    rm_frame_rec_t frame;
+    char *text;
+    int64_t at; /* unix ms */
+} rm_job_record_entry_t;
+
+/*  Entries built before any is written: journalled together, then applied. */
+typedef struct {
+    rm_job_record_entry_t *items;
+    size_t count;
+    size_t cap;
+} rm_job_record_batch_t;
+
+/*  The changed frames of one job (JOB_DELTA's payload). */
+typedef struct {
+    RM_LIST(rm_frame_rec_t) frames;
+} rm_job_record_delta_t;
+
+/*  How a snapshot and its journal are written (format 1 or 2). */
+typedef struct rm_job_record_format rm_job_record_format_t;
+
+/*  A new record for spec (copied): every frame of its ranges pending. */
+int rm_job_record_init(rm_job_record_t *rec, const rm_job_spec_t *spec, rm_err_t *err);
+void rm_job_record_free(rm_job_record_t *rec);
+
+/*  Encodes rec in the current format into *buf (malloc'd) and *len. */
+int rm_job_record_encode(const rm_job_record_t *rec, uint8_t **buf, size_t *len, rm_err_t *err);
+
+/*  Decodes a snapshot of any known format into rec (zeroed), as the
+    current format; *fmt is the format its journal is written in. */
+int rm_job_record_decode_snapshot(const uint8_t *data, size_t len, rm_job_record_t *rec,
+                                  const rm_job_record_format_t **fmt, rm_err_t *err);
+
+/*  Decodes a record from a peer into rec (zeroed): the current format
+    only, nothing after it, a valid job id.  Anything else is RM_EPROTO. */
+int rm_job_record_decode_peer(const uint8_t *data, size_t len, rm_job_record_t *rec, rm_err_t *err);
+
+/*  Appends the encoding of one entry (current format) to *buf, *len. */
+int rm_job_record_encode_entry(const rm_job_record_entry_t *entry, uint8_t **buf, size_t *len,
+                               rm_err_t *err);
+
+/*  Decodes one entry written in fmt (NULL: the current format) into entry
+    (zeroed).  On error entry is left zeroed. */
+int rm_job_record_decode_entry(const rm_job_record_format_t *fmt, const uint8_t *data, size_t len,
+                               rm_job_record_entry_t *entry, rm_err_t *err);
+void rm_job_record_entry_free(rm_job_record_entry_t *entry);
+
+/*  Applies an entry to rec, taking its frame record or text (the entry
+    keeps nothing to free).  A frame rec lacks is ignored. */
+void rm_job_record_apply(rm_job_record_t *rec, rm_job_record_entry_t *entry);
+
+/*  A new zeroed entry of `kind` at the end of the batch, stamped now. */
+rm_job_record_entry_t *rm_job_record_batch_add(rm_job_record_batch_t *batch, uint64_t kind,
+                                               rm_err_t *err);
+void rm_job_record_batch_free(rm_job_record_batch_t *batch);
+
+/*  Encodes the frames of a delta into *buf (malloc'd) and *len. */
+int rm_job_record_encode_delta(const rm_job_record_delta_t *delta, uint8_t **buf, size_t *len,
+                               rm_err_t *err);
+/*  Decodes a delta into delta (zeroed): nothing after it (RM_EPROTO). */
+int rm_job_record_decode_delta(const uint8_t *data, size_t len, rm_job_record_delta_t *delta,
+                               rm_err_t *err);
+void rm_job_record_delta_free(rm_job_record_delta_t *delta);
+
+/*  The record of `frame` in rec (bisection), its position in *index (may
+    be NULL); NULL if rec has no such frame. */
+rm_frame_rec_t *rm_job_record_frame(const rm_job_record_t *rec, uint64_t frame, size_t *index);
+
+/*  What the rest of the code relies on in a frame record: failed_on
+    sorted, distinct, names of 1..RM_MAX_NAME bytes (the codec bounds only
+    their count).  RM_EPROTO otherwise. */
+int rm_job_record_check_frame(const rm_frame_rec_t *frame, rm_err_t *err);
+
+/*  True if `node` is in the frame's failed_on. */
+bool rm_job_record_failed_on(const rm_frame_rec_t *frame, const char *node);
+
+/*  A job id is 1-64 lowercase hex characters: it names a directory. */
+bool rm_job_record_valid_id(const char *id);
+
+#endif
