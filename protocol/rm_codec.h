@@ -37,8 +37,9 @@
 #include <stdint.h>
 
 #include "rm_error.h"
+#include "rm_read.h"
 
-#define RM_CODEC_MAX_DEPTH 16
+#define RM_CODEC_MAX_DEPTH RM_READ_MAX_DEPTH
 
 typedef enum {
     RM_F_U64 = 1,
@@ -139,24 +140,5 @@ int rm_codec_copy(const rm_struct_desc_t *desc, void *dst, const void *src, rm_e
 
 /*  Writes a markdown table of the struct's fields to `out` (FILE *). */
 void rm_codec_doc(const rm_struct_desc_t *desc, void *out);
-
-/*  --- Low-level bounded reader, also used by hand-written decoders --- */
-
-typedef struct {
-    const uint8_t *p;
-    const uint8_t *end;
-    int depth;
-} rm_reader_t;
-
-void rm_reader_init(rm_reader_t *r, const uint8_t *data, size_t size);
-int rm_read_array(rm_reader_t *r, uint32_t max, uint32_t *count, rm_err_t *err);
-int rm_read_u64(rm_reader_t *r, uint64_t *v, rm_err_t *err);
-int rm_read_i64(rm_reader_t *r, int64_t *v, rm_err_t *err);
-int rm_read_bool(rm_reader_t *r, bool *v, rm_err_t *err);
-/*  Points *s into the buffer (not NUL-terminated, not copied). */
-int rm_read_str_ref(rm_reader_t *r, uint64_t max, const char **s, uint32_t *len, rm_err_t *err);
-int rm_read_bin_ref(rm_reader_t *r, uint64_t max, const uint8_t **b, uint32_t *len, rm_err_t *err);
-/*  Skips one element of any type, bounds- and depth-checked. */
-int rm_read_skip(rm_reader_t *r, rm_err_t *err);
 
 #endif
