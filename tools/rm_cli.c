@@ -126,7 +126,9 @@ static int take_option(rm_args_t *self, const opt_table_t *t, int c, const char 
     /* ':' (missing value) and '?' (a value given to a flag, or unknown)
        name a known option in optopt */
     const rm_opt_spec_t *spec = table_spec(t, c == ':' || c == '?' ? optopt : c);
-    if (!spec || (c != 'h' && !spelled_out(arg, spec->name)))
+    /* -h alone is --help; in "-hx" or "-h=1" the word is unknown, whatever follows */
+    bool whole = c == 'h' ? strcmp(arg, "-h") == 0 : spelled_out(arg, spec ? spec->name : "");
+    if (!spec || !whole)
         return unknown_option(arg, err);
     if (c == ':')
         return rm_err_set(err, RM_EINVAL, "option --%s needs a value", spec->name);

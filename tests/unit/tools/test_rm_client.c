@@ -240,6 +240,11 @@ static void test_args_unknown_option_refused_with_its_name(void)
     char *c[] = {"--frames", "1", "--frames=2"};
     CHECK(parse(3, c, mixed_specs, &err) == NULL);
     CHECK_MSG(strcmp(err.msg, "option --frames given more than once") == 0, "%s", err.msg);
+    /* -h is --help only alone */
+    char *e[] = {"-h", "-hx"};
+    CHECK(parse(2, e, mixed_specs, &err) == NULL && strcmp(err.msg, "unknown option '-hx'") == 0);
+    char *f[] = {"--help", "-h=1"};
+    CHECK(parse(2, f, mixed_specs, &err) == NULL && strcmp(err.msg, "unknown option '-h=1'") == 0);
     /* another command's option is unknown here */
     char *d[] = {"--json"};
     CHECK(parse(1, d, NULL, &err) == NULL && strcmp(err.msg, "unknown option '--json'") == 0);
