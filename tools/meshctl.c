@@ -22,34 +22,43 @@ typedef struct {
     const char *summary;
 } command_t;
 
+/*  A command's option table, read by getopt_long (rm_args_parse). */
 #define OPT(name)                                                                                  \
     {                                                                                              \
-        name, true, false                                                                          \
+        name, RM_OPT_VALUE, false                                                                  \
     }
 #define FLAG(name)                                                                                 \
     {                                                                                              \
-        name, false, false                                                                         \
+        name, RM_OPT_FLAG, false                                                                   \
+    }
+#define REPEAT(name)                                                                               \
+    {                                                                                              \
+        name, RM_OPT_VALUE, true                                                                   \
+    }
+#define OPTIONAL(name)                                                                             \
+    {                                                                                              \
+        name, RM_OPT_OPTIONAL, false                                                               \
     }
 #define END                                                                                        \
     {                                                                                              \
-        NULL, false, false                                                                         \
+        NULL, RM_OPT_FLAG, false                                                                   \
     }
 
 static const rm_opt_spec_t init_opts[] = {OPT("name"), OPT("token"), FLAG("json"), END};
 static const rm_opt_spec_t invite_opts[] = {OPT("role"), OPT("name"), OPT("days"), END};
 static const rm_opt_spec_t json_opts[] = {FLAG("json"), END};
-/* "wait?": --wait or --wait=SECONDS (rm_cli.h) */
-static const rm_opt_spec_t drain_opts[] = {FLAG("now"), FLAG("wait?"), FLAG("json"), END};
+/* --wait or --wait=SECONDS */
+static const rm_opt_spec_t drain_opts[] = {FLAG("now"), OPTIONAL("wait"), FLAG("json"), END};
 static const rm_opt_spec_t submit_opts[] = {
-    OPT("frames"),      OPT("scene"),           OPT("camera"),
-    OPT("samples"),     OPT("percent"),         OPT("resolution"),
-    OPT("engine"),      OPT("device"),          OPT("format"),
-    OPT("chunk"),       {"attach", true, true}, OPT("priority"),
-    OPT("name"),        OPT("timeout"),         FLAG("allow-scripts"),
-    OPT("root"),        FLAG("allow-missing"),  FLAG("no-scan"),
-    FLAG("no-denoise"), FLAG("preempt"),        OPT("out"),
-    FLAG("job-dir"),    FLAG("overwrite"),      FLAG("wait"),
-    FLAG("strict"),     FLAG("json"),           END,
+    OPT("frames"),      OPT("scene"),          OPT("camera"),
+    OPT("samples"),     OPT("percent"),        OPT("resolution"),
+    OPT("engine"),      OPT("device"),         OPT("format"),
+    OPT("chunk"),       REPEAT("attach"),      OPT("priority"),
+    OPT("name"),        OPT("timeout"),        FLAG("allow-scripts"),
+    OPT("root"),        FLAG("allow-missing"), FLAG("no-scan"),
+    FLAG("no-denoise"), FLAG("preempt"),       OPT("out"),
+    FLAG("job-dir"),    FLAG("overwrite"),     FLAG("wait"),
+    FLAG("strict"),     FLAG("json"),          END,
 };
 static const rm_opt_spec_t wait_opts[] = {FLAG("strict"), FLAG("json"), END};
 static const rm_opt_spec_t fetch_opts[] = {FLAG("job-dir"), FLAG("overwrite"), FLAG("json"), END};

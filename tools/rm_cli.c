@@ -5,6 +5,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,11 +18,19 @@
 #include "rm_fs.h"
 
 const rm_opt_spec_t rm_cli_global_opts[] = {
-    {"mesh", true, false},
-    {"home", true, false},
-    {"help", false, false},
-    {NULL, false, false},
+    {"mesh", RM_OPT_VALUE, false},
+    {"home", RM_OPT_VALUE, false},
+    {"help", RM_OPT_FLAG, false},
+    {NULL, RM_OPT_FLAG, false},
 };
+
+_Static_assert(RM_OPT_FLAG == no_argument && RM_OPT_VALUE == required_argument &&
+                   RM_OPT_OPTIONAL == optional_argument,
+               "rm_opt_spec_t.has_arg is getopt_long's has_arg");
+
+/*  getopt_long's val for an option: OPT_VAL + its index in the merged table,
+    above every character so that it never reads as a short option. */
+#define OPT_VAL 256
 
 typedef struct {
     const rm_opt_spec_t *spec;
@@ -35,100 +44,155 @@ struct _rm_args_t {
     size_t npos;
 };
 
-/*  A flag whose value is optional ("wait?": --wait or --wait=60). */
-static bool optional_value(const rm_opt_spec_t *spec)
+/*  The command's options then the global ones, as getopt_long reads them. */
+typedef struct {
+    const rm_opt_spec_t **spec; /* spec[i] is longopts[i] */
+    struct option *longopts;    /* ends with a zeroed entry */
+    size_t n;
+} opt_table_t;
+
+static size_t count_specs(const rm_opt_spec_t *specs)
 {
-    size_t n = strlen(spec->name);
-    return !spec->has_arg && n > 0 && spec->name[n - 1] == '?';
+    size_t n = 0;
+    while (specs && specs[n].name)
+        n++;
+    return n;
 }
 
-/*  The option's name as typed: without the "?" of an optional value. */
-static size_t name_len(const rm_opt_spec_t *spec)
+static void add_specs(opt_table_t *t, const rm_opt_spec_t *specs)
 {
-    return strlen(spec->name) - (optional_value(spec) ? 1 : 0);
-}
-
-static bool spec_is(const rm_opt_spec_t *spec, const char *name, size_t len)
-{
-    return name_len(spec) == len && strncmp(spec->name, name, len) == 0;
-}
-
-static const rm_opt_spec_t *find_spec(const rm_opt_spec_t *specs, const char *name, size_t len)
-{
-    for (const rm_opt_spec_t *s = specs; s && s->name; s++)
-        if (spec_is(s, name, len))
-            return s;
-    for (const rm_opt_spec_t *s = rm_cli_global_opts; s->name; s++)
-        if (spec_is(s, name, len))
-            return s;
-    return NULL;
-}
-
-/*  Handles argv[*i], an option; advances *i past its value. */
-static int parse_option(rm_args_t *self, int argc, char *const *argv, int *i,
-                        const rm_opt_spec_t *specs, rm_err_t *err)
-{
-    const char *arg = argv[*i];
-    const char *name = arg + 2;
-    const char *eq = strchr(name, '=');
-    size_t len = eq ? (size_t)(eq - name) : strlen(name);
-    if (strcmp(arg, "-h") == 0) {
-        name = "help";
-        len = 4;
-    } else if (arg[1] != '-' || len == 0) {
-        return rm_err_set(err, RM_EINVAL, "unknown option '%s'", arg);
+    for (size_t i = 0; specs && specs[i].name; i++, t->n++) {
+        t->spec[t->n] = &specs[i];
+        t->longopts[t->n] =
+            (struct option){specs[i].name, specs[i].has_arg, NULL, OPT_VAL + (int)t->n};
     }
-    const rm_opt_spec_t *spec = find_spec(specs, name, len);
-    if (!spec)
-        return rm_err_set(err, RM_EINVAL, "unknown option '--%.*s'", (int)len, name);
-    const char *value = "";
-    int shown = (int)name_len(spec); /* the name without an optional value's "?" */
-    if ((spec->has_arg || optional_value(spec)) && eq) {
-        value = eq + 1;
-    } else if (spec->has_arg) {
-        if (*i + 1 >= argc)
-            return rm_err_set(err, RM_EINVAL, "option --%s needs a value", spec->name);
-        value = argv[++*i];
-    } else if (eq) {
+}
+
+static int table_init(opt_table_t *t, const rm_opt_spec_t *specs)
+{
+    size_t n = count_specs(specs) + count_specs(rm_cli_global_opts);
+    t->n = 0;
+    t->spec = calloc(n, sizeof *t->spec);
+    t->longopts = calloc(n + 1, sizeof *t->longopts);
+    if (!t->spec || !t->longopts)
+        return -1;
+    add_specs(t, specs); /* the command's first: they win over a global namesake */
+    add_specs(t, rm_cli_global_opts);
+    return 0;
+}
+
+static void table_free(opt_table_t *t)
+{
+    free(t->spec);
+    free(t->longopts);
+}
+
+/*  The spec an option character of getopt_long stands for, NULL if none. */
+static const rm_opt_spec_t *table_spec(const opt_table_t *t, int val)
+{
+    if (val == 'h') {
+        for (size_t i = 0; i < t->n; i++)
+            if (t->spec[i]->name && strcmp(t->spec[i]->name, "help") == 0)
+                return t->spec[i];
+        return NULL;
+    }
+    if (val < OPT_VAL || (size_t)(val - OPT_VAL) >= t->n)
+        return NULL;
+    return t->spec[val - OPT_VAL];
+}
+
+/*  Whether the option word `arg` ("--name" or "--name=value") spells `name`
+    in full: getopt_long also takes unique abbreviations, meshctl does not. */
+static bool spelled_out(const char *arg, const char *name)
+{
+    if (strncmp(arg, "--", 2) != 0)
+        return false;
+    size_t len = strcspn(arg + 2, "=");
+    return len == strlen(name) && strncmp(arg + 2, name, len) == 0;
+}
+
+static int unknown_option(const char *arg, rm_err_t *err)
+{
+    size_t len = strncmp(arg, "--", 2) == 0 ? strcspn(arg + 2, "=") : 0;
+    if (len > 0)
+        return rm_err_set(err, RM_EINVAL, "unknown option '--%.*s'", (int)len, arg + 2);
+    return rm_err_set(err, RM_EINVAL, "unknown option '%s'", arg);
+}
+
+/*  One answer of getopt_long, c, about the word `arg`: an option and its
+    value into self, or the refusal. */
+static int take_option(rm_args_t *self, const opt_table_t *t, int c, const char *arg, rm_err_t *err)
+{
+    /* ':' (missing value) and '?' (a value given to a flag, or unknown)
+       name a known option in optopt */
+    const rm_opt_spec_t *spec = table_spec(t, c == ':' || c == '?' ? optopt : c);
+    /* -h alone is --help; in "-hx" or "-h=1" the word is unknown, whatever follows */
+    bool whole = c == 'h' ? strcmp(arg, "-h") == 0 : spelled_out(arg, spec ? spec->name : "");
+    if (!spec || !whole)
+        return unknown_option(arg, err);
+    if (c == ':')
+        return rm_err_set(err, RM_EINVAL, "option --%s needs a value", spec->name);
+    if (c == '?')
         return rm_err_set(err, RM_EINVAL, "option --%s takes no value", spec->name);
-    }
     for (size_t k = 0; !spec->repeat && k < self->nopts; k++)
         if (self->opts[k].spec == spec)
-            return rm_err_set(err, RM_EINVAL, "option --%.*s given more than once", shown,
-                              spec->name);
+            return rm_err_set(err, RM_EINVAL, "option --%s given more than once", spec->name);
     self->opts[self->nopts].spec = spec;
-    self->opts[self->nopts].value = value;
+    self->opts[self->nopts].value = optarg ? optarg : "";
     self->nopts++;
     return 0;
+}
+
+/*  getopt_long over argv[0..argc), which has no program name: "-" returns
+    the positional arguments in place (no permutation, so the word being read
+    is always argv[optind]), ":" tells a missing value from an unknown
+    option, and -h is --help. */
+static int parse_all(rm_args_t *self, int argc, char *const *argv, const opt_table_t *t,
+                     rm_err_t *err)
+{
+    char **av = calloc((size_t)argc + 2, sizeof *av);
+    if (!av)
+        return rm_err_set(err, RM_ENOMEM, "out of memory parsing the command line");
+    av[0] = "meshctl";
+    for (int i = 0; i < argc; i++)
+        av[i + 1] = argv[i];
+    int rc = 0;
+    optind = 0; /* GNU: start afresh (also forgets the last vector's state) */
+    opterr = 0; /* our own messages */
+    while (rc == 0) {
+        int at = optind > 0 ? optind : 1; /* the word getopt_long reads now */
+        int c = getopt_long(argc + 1, av, "-:h", t->longopts, NULL);
+        if (c == -1)
+            break;
+        if (c == 1)
+            self->pos[self->npos++] = optarg;
+        else
+            rc = take_option(self, t, c, av[at], err);
+    }
+    for (int i = optind; rc == 0 && i <= argc; i++) /* after "--" */
+        self->pos[self->npos++] = av[i];
+    free(av);
+    return rc;
 }
 
 rm_args_t *rm_args_parse(int argc, char *const *argv, const rm_opt_spec_t *specs, rm_err_t *err)
 {
     rm_args_t *self = calloc(1, sizeof *self);
     size_t cap = argc > 0 ? (size_t)argc : 1;
+    opt_table_t table = {0};
     if (self) {
         self->opts = calloc(cap, sizeof *self->opts);
         self->pos = calloc(cap, sizeof *self->pos);
     }
-    if (!self || !self->opts || !self->pos) {
+    if (!self || !self->opts || !self->pos || table_init(&table, specs) != 0) {
         rm_args_destroy(&self);
+        table_free(&table);
         rm_err_set(err, RM_ENOMEM, "out of memory parsing the command line");
         return NULL;
     }
-    bool options_done = false;
-    for (int i = 0; i < argc; i++) {
-        const char *arg = argv[i];
-        if (!options_done && strcmp(arg, "--") == 0) {
-            options_done = true;
-        } else if (!options_done && arg[0] == '-' && arg[1] != '\0') {
-            if (parse_option(self, argc, argv, &i, specs, err) != 0) {
-                rm_args_destroy(&self);
-                return NULL;
-            }
-        } else {
-            self->pos[self->npos++] = arg;
-        }
-    }
+    if (parse_all(self, argc, argv, &table, err) != 0)
+        rm_args_destroy(&self);
+    table_free(&table);
     return self;
 }
 
@@ -146,7 +210,7 @@ const char *rm_args_get(const rm_args_t *self, const char *name)
 {
     const char *value = NULL;
     for (size_t i = 0; i < self->nopts; i++)
-        if (spec_is(self->opts[i].spec, name, strlen(name)))
+        if (strcmp(self->opts[i].spec->name, name) == 0)
             value = self->opts[i].value;
     return value;
 }
@@ -160,7 +224,7 @@ size_t rm_args_count(const rm_args_t *self, const char *name)
 {
     size_t n = 0;
     for (size_t i = 0; i < self->nopts; i++)
-        if (spec_is(self->opts[i].spec, name, strlen(name)))
+        if (strcmp(self->opts[i].spec->name, name) == 0)
             n++;
     return n;
 }
@@ -168,7 +232,7 @@ size_t rm_args_count(const rm_args_t *self, const char *name)
 const char *rm_args_nth(const rm_args_t *self, const char *name, size_t nth)
 {
     for (size_t i = 0; i < self->nopts; i++)
-        if (spec_is(self->opts[i].spec, name, strlen(name)) && nth-- == 0)
+        if (strcmp(self->opts[i].spec->name, name) == 0 && nth-- == 0)
             return self->opts[i].value;
     return NULL;
 }
@@ -185,16 +249,26 @@ const char *rm_args_pos(const rm_args_t *self, size_t i)
 
 int rm_cli_command_index(int argc, char *const *argv)
 {
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--") == 0)
-            return i + 1 < argc ? i + 1 : -1;
-        if (a[0] != '-' || a[1] == '\0')
-            return i;
-        if (strcmp(a, "--mesh") == 0 || strcmp(a, "--home") == 0)
-            i++; /* skip the value */
+    opt_table_t table = {0};
+    if (table_init(&table, NULL) != 0) {
+        table_free(&table);
+        return -1;
     }
-    return -1;
+    /* "+": stop at the first word that is not an option, the command */
+    optind = 0;
+    opterr = 0;
+    for (;;) {
+        int at = optind > 0 ? optind : 1;
+        int c = getopt_long(argc, argv, "+:", table.longopts, NULL);
+        if (c == -1)
+            break;
+        const rm_opt_spec_t *spec = table_spec(&table, c);
+        if (spec && !spelled_out(argv[at], spec->name))
+            optind = at + 1; /* an abbreviation is no option: it takes no value */
+    }
+    int ci = optind < argc ? optind : -1;
+    table_free(&table);
+    return ci;
 }
 
 /*  --- Configuration ------------------------------------------------------ */

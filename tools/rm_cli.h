@@ -26,12 +26,17 @@
 
 /*  --- Options ------------------------------------------------------------ */
 
+/*  How an option takes a value: getopt_long's has_arg (getopt.h), which
+    parses them. */
+enum {
+    RM_OPT_FLAG = 0,     /* no value: --json */
+    RM_OPT_VALUE = 1,    /* a value: --name VALUE or --name=VALUE */
+    RM_OPT_OPTIONAL = 2, /* a value only after "=": --wait or --wait=60, never the next word */
+};
+
 typedef struct {
-    const char *name; /* without the leading "--"; NULL ends a table; a name ending
-                         in "?" (with has_arg false) is a flag that may carry a value
-                         after "=" (--wait or --wait=60, never the next word); it is
-                         looked up without the "?" */
-    bool has_arg;     /* takes a value */
+    const char *name; /* without the leading "--"; NULL ends a table */
+    int has_arg;      /* RM_OPT_FLAG, RM_OPT_VALUE or RM_OPT_OPTIONAL */
     bool repeat;      /* may be given more than once (--attach) */
 } rm_opt_spec_t;
 
@@ -41,14 +46,17 @@ extern const rm_opt_spec_t rm_cli_global_opts[];
 typedef struct _rm_args_t rm_args_t;
 
 /*  Parses argv[0..argc) (no program name, no command word) against `specs`
-    plus rm_cli_global_opts.  Unknown options, a missing value, a value given
-    to a flag and a non-repeatable option given twice are refused
-    (RM_EINVAL).  The result points into argv. */
+    plus rm_cli_global_opts, with getopt_long: options and positional
+    arguments in any order, "--" ends the options, -h is --help.  Unknown
+    options (abbreviations too), a missing value, a value given to a flag and
+    a non-repeatable option given twice are refused (RM_EINVAL).  The result
+    points into argv.  Not reentrant: getopt_long's state is global (each
+    call starts it afresh). */
 rm_args_t *rm_args_parse(int argc, char *const *argv, const rm_opt_spec_t *specs, rm_err_t *err);
 void rm_args_destroy(rm_args_t **self_p);
 
-/*  The (last) value of an option, "" for a flag that was given (also a
-    "?" flag given without "="), NULL if absent. */
+/*  The (last) value of an option, "" for a flag that was given (also an
+    RM_OPT_OPTIONAL one given without "="), NULL if absent. */
 const char *rm_args_get(const rm_args_t *self, const char *name);
 bool rm_args_has(const rm_args_t *self, const char *name);
 size_t rm_args_count(const rm_args_t *self, const char *name);
@@ -57,7 +65,8 @@ size_t rm_args_npos(const rm_args_t *self);
 const char *rm_args_pos(const rm_args_t *self, size_t i);
 
 /*  Index in argv[1..argc) of the command word: the first argument that is
-    neither an option nor the value of a global option.  -1 if none. */
+    neither an option nor the value of a global option (getopt_long, stopping
+    there).  -1 if none. */
 int rm_cli_command_index(int argc, char *const *argv);
 
 /*  --- Configuration ------------------------------------------------------ */

@@ -132,6 +132,186 @@ static void test_args(void)
     CHECK(rm_cli_command_index(3, c3) == 1);
 }
 
+/*  Options of every kind: a value, a flag, one whose value is optional, a
+    repeatable one. */
+static const rm_opt_spec_t mixed_specs[] = {
+    {"frames", RM_OPT_VALUE, false},      {"json", RM_OPT_FLAG, false},
+    {"wait", RM_OPT_OPTIONAL, false},     {"attach", RM_OPT_VALUE, true},
+    {"frames-from", RM_OPT_VALUE, false}, {NULL, RM_OPT_FLAG, false},
+};
+
+static void test_args_options_after_positionals(void)
+{
+    rm_err_t err;
+    char *a[] = {"JOB", "DIR", "--json", "--frames", "3", "--home", "/h"};
+    rm_args_t *args = parse(7, a, mixed_specs, &err);
+    CHECK_MSG(args != NULL, "%s", err.msg);
+    if (args) {
+        CHECK(rm_args_npos(args) == 2);
+        CHECK(strcmp(rm_args_pos(args, 0), "JOB") == 0 && strcmp(rm_args_pos(args, 1), "DIR") == 0);
+        CHECK(rm_args_has(args, "json") && strcmp(rm_args_get(args, "frames"), "3") == 0);
+        CHECK(strcmp(rm_args_get(args, "home"), "/h") == 0);
+        CHECK(rm_args_pos(args, 2) == NULL);
+    }
+    rm_args_destroy(&args);
+    /* positionals between options keep their order; argv is not reordered */
+    char *b[] = {"--json", "one", "--frames=1", "two", "--wait", "three"};
+    args = parse(6, b, mixed_specs, &err);
+    CHECK(args && rm_args_npos(args) == 3);
+    if (args) {
+        CHECK(strcmp(rm_args_pos(args, 0), "one") == 0 && strcmp(rm_args_pos(args, 1), "two") == 0);
+        CHECK(strcmp(rm_args_pos(args, 2), "three") == 0);
+    }
+    CHECK(strcmp(b[0], "--json") == 0 && strcmp(b[1], "one") == 0 && strcmp(b[5], "three") == 0);
+    rm_args_destroy(&args);
+}
+
+static void test_args_eq_and_space_forms(void)
+{
+    rm_err_t err;
+    char *a[] = {"--frames=1-10", "--mesh", "tcp://h:1", "--home=", "--wait=60", "x"};
+    rm_args_t *args = parse(6, a, mixed_specs, &err);
+    CHECK_MSG(args != NULL, "%s", err.msg);
+    if (args) {
+        CHECK(strcmp(rm_args_get(args, "frames"), "1-10") == 0);
+        CHECK(strcmp(rm_args_get(args, "mesh"), "tcp://h:1") == 0);
+        CHECK(strcmp(rm_args_get(args, "home"), "") == 0);
+        CHECK(strcmp(rm_args_get(args, "wait"), "60") == 0);
+        CHECK(rm_args_npos(args) == 1);
+    }
+    rm_args_destroy(&args);
+    /* a value may look like an option; an optional value never is the next word */
+    char *b[] = {"--frames", "--json", "--wait", "60"};
+    args = parse(4, b, mixed_specs, &err);
+    CHECK(args && strcmp(rm_args_get(args, "frames"), "--json") == 0);
+    CHECK(args && !rm_args_has(args, "json") && strcmp(rm_args_get(args, "wait"), "") == 0);
+    CHECK(args && rm_args_npos(args) == 1 && strcmp(rm_args_pos(args, 0), "60") == 0);
+    rm_args_destroy(&args);
+    /* "-" is a positional (stdin), "-h" is --help */
+    char *c[] = {"-", "-h"};
+    args = parse(2, c, mixed_specs, &err);
+    CHECK(args && rm_args_npos(args) == 1 && strcmp(rm_args_pos(args, 0), "-") == 0);
+    CHECK(args && rm_args_has(args, "help"));
+    rm_args_destroy(&args);
+}
+
+static void test_args_repeated_attach_in_order(void)
+{
+    rm_err_t err;
+    char *a[] = {"--attach", "c", "s.blend", "--attach=a", "--json", "--attach", "b"};
+    rm_args_t *args = parse(7, a, mixed_specs, &err);
+    CHECK_MSG(args != NULL, "%s", err.msg);
+    if (args) {
+        CHECK(rm_args_count(args, "attach") == 3);
+        CHECK(strcmp(rm_args_nth(args, "attach", 0), "c") == 0);
+        CHECK(strcmp(rm_args_nth(args, "attach", 1), "a") == 0);
+        CHECK(strcmp(rm_args_nth(args, "attach", 2), "b") == 0);
+        CHECK(rm_args_nth(args, "attach", 3) == NULL);
+        CHECK(strcmp(rm_args_get(args, "attach"), "b") == 0); /* the last */
+        CHECK(rm_args_npos(args) == 1 && strcmp(rm_args_pos(args, 0), "s.blend") == 0);
+    }
+    rm_args_destroy(&args);
+    char *b[] = {"--wait", "--wait=5"}; /* not repeatable */
+    CHECK(parse(2, b, mixed_specs, &err) == NULL);
+    CHECK_MSG(strcmp(err.msg, "option --wait given more than once") == 0, "%s", err.msg);
+}
+
+static void test_args_unknown_option_refused_with_its_name(void)
+{
+    struct {
+        char *arg, *want;
+    } cases[] = {
+        {"--bogus", "unknown option '--bogus'"}, {"--bogus=1", "unknown option '--bogus'"},
+        {"--fram", "unknown option '--fram'"}, /* getopt_long would take an abbreviation */
+        {"--fr=1", "unknown option '--fr'"},     {"--js", "unknown option '--js'"},
+        {"-x", "unknown option '-x'"},           {"-5", "unknown option '-5'"},
+        {"-hx", "unknown option '-hx'"},         {"--=1", "unknown option '--=1'"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        rm_err_t err = {0};
+        char *a[] = {"pos", cases[i].arg, "value"};
+        CHECK(parse(3, a, mixed_specs, &err) == NULL && err.code == RM_EINVAL);
+        CHECK_MSG(strcmp(err.msg, cases[i].want) == 0, "%s: %s", cases[i].arg, err.msg);
+    }
+    rm_err_t err = {0};
+    char *b[] = {"--json=yes"};
+    CHECK(parse(1, b, mixed_specs, &err) == NULL);
+    CHECK_MSG(strcmp(err.msg, "option --json takes no value") == 0, "%s", err.msg);
+    char *c[] = {"--frames", "1", "--frames=2"};
+    CHECK(parse(3, c, mixed_specs, &err) == NULL);
+    CHECK_MSG(strcmp(err.msg, "option --frames given more than once") == 0, "%s", err.msg);
+    /* -h is --help only alone */
+    char *e[] = {"-h", "-hx"};
+    CHECK(parse(2, e, mixed_specs, &err) == NULL && strcmp(err.msg, "unknown option '-hx'") == 0);
+    char *f[] = {"--help", "-h=1"};
+    CHECK(parse(2, f, mixed_specs, &err) == NULL && strcmp(err.msg, "unknown option '-h=1'") == 0);
+    /* another command's option is unknown here */
+    char *d[] = {"--json"};
+    CHECK(parse(1, d, NULL, &err) == NULL && strcmp(err.msg, "unknown option '--json'") == 0);
+}
+
+static void test_args_missing_value_refused(void)
+{
+    rm_err_t err = {0};
+    char *a[] = {"pos", "--frames"};
+    CHECK(parse(2, a, mixed_specs, &err) == NULL && err.code == RM_EINVAL);
+    CHECK_MSG(strcmp(err.msg, "option --frames needs a value") == 0, "%s", err.msg);
+    char *b[] = {"--json", "--mesh"};
+    CHECK(parse(2, b, mixed_specs, &err) == NULL);
+    CHECK_MSG(strcmp(err.msg, "option --mesh needs a value") == 0, "%s", err.msg);
+    char *c[] = {"--attach", "a", "--attach"};
+    CHECK(parse(3, c, mixed_specs, &err) == NULL);
+    CHECK_MSG(strcmp(err.msg, "option --attach needs a value") == 0, "%s", err.msg);
+    /* an optional value may be missing */
+    char *d[] = {"--wait"};
+    rm_args_t *args = parse(1, d, mixed_specs, &err);
+    CHECK(args && strcmp(rm_args_get(args, "wait"), "") == 0);
+    rm_args_destroy(&args);
+}
+
+static void test_args_double_dash_ends_options(void)
+{
+    rm_err_t err;
+    char *a[] = {"--json", "a", "--", "--frames", "-h", "--", "b"};
+    rm_args_t *args = parse(7, a, mixed_specs, &err);
+    CHECK_MSG(args != NULL, "%s", err.msg);
+    if (args) {
+        CHECK(rm_args_has(args, "json") && !rm_args_has(args, "frames"));
+        CHECK(!rm_args_has(args, "help") && rm_args_npos(args) == 5);
+        CHECK(strcmp(rm_args_pos(args, 0), "a") == 0);
+        CHECK(strcmp(rm_args_pos(args, 1), "--frames") == 0);
+        CHECK(strcmp(rm_args_pos(args, 2), "-h") == 0);
+        CHECK(strcmp(rm_args_pos(args, 3), "--") == 0);
+        CHECK(strcmp(rm_args_pos(args, 4), "b") == 0);
+    }
+    rm_args_destroy(&args);
+    char *b[] = {"--"};
+    args = parse(1, b, mixed_specs, &err);
+    CHECK(args && rm_args_npos(args) == 0);
+    rm_args_destroy(&args);
+    args = parse(0, b, mixed_specs, &err);
+    CHECK(args && rm_args_npos(args) == 0);
+    rm_args_destroy(&args);
+}
+
+static void test_command_index_skips_global_values(void)
+{
+    char *a[] = {"meshctl", "--mesh", "status", "jobs"};
+    CHECK(rm_cli_command_index(4, a) == 3); /* "status" is --mesh's value */
+    char *b[] = {"meshctl", "--json", "-x", "--home=/h", "nodes"};
+    CHECK(rm_cli_command_index(5, b) == 4);
+    char *c[] = {"meshctl", "--mes", "x", "status"}; /* no abbreviation takes a value */
+    CHECK(rm_cli_command_index(4, c) == 2);
+    char *d[] = {"meshctl", "--", "--json"};
+    CHECK(rm_cli_command_index(3, d) == 2);
+    char *e[] = {"meshctl", "--home", "/h", "--"};
+    CHECK(rm_cli_command_index(4, e) == -1);
+    char *f[] = {"meshctl", "--mesh"};
+    CHECK(rm_cli_command_index(2, f) == -1);
+    char *g[] = {"meshctl", "-", "x"};
+    CHECK(rm_cli_command_index(3, g) == 1);
+}
+
 /*  --- Configuration ---------------------------------------------------------- */
 
 static void test_config(const char *tmp)
@@ -1111,6 +1291,13 @@ int main(int argc, char **argv)
     make_keys(&keys);
 
     RM_RUN(test_args);
+    RM_RUN(test_args_options_after_positionals);
+    RM_RUN(test_args_eq_and_space_forms);
+    RM_RUN(test_args_repeated_attach_in_order);
+    RM_RUN(test_args_unknown_option_refused_with_its_name);
+    RM_RUN(test_args_missing_value_refused);
+    RM_RUN(test_args_double_dash_ends_options);
+    RM_RUN(test_command_index_skips_global_values);
     test_config(tmp);
     RM_RUN(test_values);
     RM_RUN(test_exit_and_text);
