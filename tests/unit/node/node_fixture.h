@@ -12,6 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <signal.h>
+#include <unistd.h>
 
 #include "rm_manifest.h"
 #include "rm_member.h"
@@ -133,6 +136,42 @@ NF_UNUSED static rm_node_t *nf_node_start(const rm_config_t *config)
     if (!node)
         fprintf(stderr, "node %s: %s\n", config->name, err.msg);
     return node;
+}
+
+/*  Node `config` in a child process, for a second node (libzmq allows one
+    ZAP handler per process): call it before this process starts czmq
+    (zsys_init).  The child logs to MESH/NAME.log (its home's parent) and
+    runs until nf_node_stop or its parent's end.  The child's pid, or -1. */
+NF_UNUSED static pid_t nf_node_fork(const rm_config_t *config)
+{
+    pid_t parent = getpid();
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid != 0)
+        return pid;
+    char path[1100];
+    snprintf(path, sizeof path, "%s.log", config->home);
+    FILE *log = fopen(path, "w");
+    zsys_init();
+    if (log)
+        zsys_set_logstream(log);
+    rm_node_t *node = nf_node_start(config);
+    /* Idles until told to stop (SIGTERM sets zsys_interrupted). */
+    while (node && !zsys_interrupted && getppid() == parent)
+        zclock_sleep(50);
+    rm_node_destroy(&node);
+    if (log)
+        fflush(log);
+    _exit(0);
+}
+
+/*  Stops a node started by nf_node_fork: 0 once it exited by itself. */
+NF_UNUSED static int nf_node_stop(pid_t pid)
+{
+    int status = 0;
+    if (pid <= 0 || kill(pid, SIGTERM) != 0 || waitpid(pid, &status, 0) != pid)
+        return -1;
+    return WIFEXITED(status) ? 0 : -1;
 }
 
 /*  A member run by the test, named `name` (no inbound connections: it only
