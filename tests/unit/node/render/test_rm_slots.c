@@ -129,6 +129,7 @@ static void fx_teardown(fixture_t *fx)
     fx_remove_tree(fx->dir);
     unsetenv("RM_FAKE_GATE");
     unsetenv("RM_FAKE_FRAME_MS");
+    unsetenv("RM_FAKE_PASSES");
 }
 
 /*  A job of `frames` on this fixture's project, its first `n` frames
@@ -246,9 +247,11 @@ static bool frame_progressing(fixture_t *fx, void *arg)
     return progress_of(arg, 1) > 0;
 }
 
-static void test_task_renders_and_its_files_are_stored_as_the_frame_manifest(void)
+static void test_task_renders_and_every_file_is_stored_as_the_frame_manifest(void)
 {
     fixture_t fx;
+    /* Each frame in a folder of its own: the image and two passes. */
+    setenv("RM_FAKE_PASSES", "normal,depth", 1);
     if (!fx_setup(&fx, 60, false)) {
         fx_teardown(&fx);
         return;
@@ -283,18 +286,25 @@ static void test_task_renders_and_its_files_are_stored_as_the_frame_manifest(voi
            each of whose chunks the store holds. */
         rm_manifest_t m = {0};
         CHECK_MSG(rm_manifest_load(fx.store, &seen.outputs[i], &m, &err) == 0, "%s", err.msg);
-        char path[512];
-        struct stat st = {0};
-        snprintf(path, sizeof path, "%s/out/%s", rm_job_dir(job), name);
-        CHECK_MSG(stat(path, &st) == 0, "%s", path);
-        bool has_image = false;
-        for (uint32_t k = 0; k < m.files.count; k++) {
-            has_image |= strcmp(m.files.items[k].path, name) == 0 &&
-                         m.files.items[k].size == (uint64_t)st.st_size && st.st_size > 8;
+        char want_files[3][64];
+        snprintf(want_files[0], sizeof want_files[0], "%s", name);
+        snprintf(want_files[1], sizeof want_files[1], "passes/depth_%04d.exr", i + 1);
+        snprintf(want_files[2], sizeof want_files[2], "passes/normal_%04d.exr", i + 1);
+        CHECK_MSG(m.files.count == 3, "frame %d: %u file(s) stored", i + 1, m.files.count);
+        for (int w = 0; w < 3; w++) {
+            char path[512];
+            struct stat st = {0};
+            snprintf(path, sizeof path, "%s/out/%d/%s", rm_job_dir(job), i + 1, want_files[w]);
+            CHECK_MSG(stat(path, &st) == 0, "%s", path);
+            bool stored = false;
+            for (uint32_t k = 0; k < m.files.count; k++)
+                stored |= strcmp(m.files.items[k].path, want_files[w]) == 0 &&
+                          m.files.items[k].size == (uint64_t)st.st_size && st.st_size > 8;
+            CHECK_MSG(stored, "the manifest of frame %d lacks %s", i + 1, want_files[w]);
+        }
+        for (uint32_t k = 0; k < m.files.count; k++)
             for (uint32_t c = 0; c < m.files.items[k].chunks.count; c++)
                 CHECK(rm_store_has(fx.store, &m.files.items[k].chunks.items[c]));
-        }
-        CHECK_MSG(has_image, "the manifest of frame %d lacks %s", i + 1, name);
         rm_manifest_free(&m);
         /* Its Blender log travels with it. */
         CHECK(!rm_hash_is_zero(&seen.logs[i]) && rm_store_has(fx.store, &seen.logs[i]));
@@ -393,7 +403,7 @@ int main(int argc, char **argv)
     zsys_init();
     if (!getenv("RM_TEST_LOG"))
         zsys_set_logstream(NULL);
-    RM_RUN(test_task_renders_and_its_files_are_stored_as_the_frame_manifest);
+    RM_RUN(test_task_renders_and_every_file_is_stored_as_the_frame_manifest);
     RM_RUN(test_without_a_callback_the_frame_is_recorded_done);
     RM_RUN(test_canceled_job_task_stops);
     RM_RUN(test_idle_slot_quits_its_blender_after_slot_idle_s);
