@@ -41,6 +41,12 @@ Environment (all optional):
     RM_FAKE_GPUS         GPU devices it pretends to have, e.g. "CUDA:2,OPTIX:2";
                          without it any GPU device is a "node" fatal, as on a
                          machine without GPUs
+    RM_FAKE_PASSES       comma-separated pass names (e.g. "normal,depth"): each
+                         frame is written, as the real driver writes it, into
+                         a folder of its own, out_dir/FRAME/, the image plus
+                         passes/NAME_####.exr per pass (as File Output
+                         nodes would), and reported with "dir" and "files";
+                         default: the image alone, in out_dir
     RM_FAKE_GATE         a directory through which a test sets the pace: a
                          rendered frame is written and reported only once
                          GATE/open exists, or after it took a token (renamed
@@ -67,6 +73,7 @@ import json
 import os
 import random
 import resource
+import shutil
 import signal
 import struct
 import sys
@@ -332,6 +339,8 @@ class Renderer:
         self.pad = env_ms("RM_FAKE_PNG_PAD", 0)
         self.fail = env_frames("RM_FAKE_FAIL_FRAMES")
         self.crash = env_frames("RM_FAKE_CRASH_FRAMES")
+        self.passes = [p.strip() for p in os.environ.get("RM_FAKE_PASSES", "").split(",")
+                       if p.strip()]
 
     def output_path(self, frame):
         # Without out_dir the file's own output path; the factory default is "/tmp/".
@@ -363,7 +372,16 @@ class Renderer:
             if out_dir and out_dir != self.out_dir:
                 os.makedirs(out_dir, exist_ok=True)
                 self.out_dir = out_dir
-            path = self.output_path(frame)
+            folder = ""
+            if self.passes and self.out_dir:
+                # As the driver's frame_dir: a fresh folder per frame.
+                folder = os.path.join(self.out_dir, str(frame))
+                if os.path.isdir(folder) and not os.path.islink(folder):
+                    shutil.rmtree(folder)
+                os.makedirs(os.path.join(folder, "passes"))
+                path = os.path.join(folder, "frame_%04d%s" % (frame, self.ext))
+            else:
+                path = self.output_path(frame)
             if os.path.exists(path):
                 os.unlink(path)  # as the driver: a stale file must not pass
             start = time.monotonic()
@@ -379,6 +397,12 @@ class Renderer:
                 raise RuntimeError("fake: frame %d fails (RM_FAKE_FAIL_FRAMES)" % frame)
             with open(path, "wb") as f:
                 f.write(frame_png(frame, self.pad))
+            files = [os.path.basename(path)]
+            for name in self.passes if folder else []:
+                rel = os.path.join("passes", "%s_%04d.exr" % (name, frame))
+                with open(os.path.join(folder, rel), "wb") as f:
+                    f.write(("fake %s pass of frame %d\n" % (name, frame)).encode())
+                files.append(rel)
             render_ms = int((time.monotonic() - start) * 1000)
             say("Saved: '%s'" % path)
             say(" Time: %s (Saving: 00:00.00)" % clock(render_ms))
@@ -386,7 +410,11 @@ class Renderer:
             reason = str(exc).strip() or exc.__class__.__name__
             self.reporter.emit(event="failed", frame=frame, reason=reason)
             return
-        self.reporter.emit(event="done", frame=frame, file=path, render_ms=render_ms)
+        if folder:
+            self.reporter.emit(event="done", frame=frame, file=path, render_ms=render_ms,
+                               dir=folder, files="\n".join(sorted(files)))
+        else:
+            self.reporter.emit(event="done", frame=frame, file=path, render_ms=render_ms)
 
 
 def serve(renderer):
