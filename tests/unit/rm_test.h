@@ -90,7 +90,9 @@ static int rm_test_port_free_(int port)
 __attribute__((unused)) static int rm_test_ports(int n)
 {
     mkdir("/tmp/rm-test-ports", 01777);
-    srand((unsigned)time(NULL) ^ (unsigned)getpid() << 8);
+    static int seeded;
+    if (!seeded++)
+        srand((unsigned)time(NULL) ^ (unsigned)getpid() << 8);
     for (int attempt = 0; attempt < 500; attempt++) {
         int first = 20000 + rand() % 12000, fds[8], k = 0;
         for (; k < n && k < 8; k++) {

@@ -966,16 +966,22 @@ static zsock_t *fake_router(const uint8_t pk[32], const uint8_t sk[32])
 }
 
 /*  Binds the door at an ephemeral port P+1 with P free for the main socket. */
+/*  Main socket on PORT, door on PORT+1, as a node binds them; the ports are
+    held for this test run (rm_test_ports), not picked from the ephemeral
+    range, where a busy machine's outgoing connections take PORT-1 often. */
 static bool fake_bind(fake_t *fk, zsock_t *door, zsock_t *main_sock)
 {
-    for (int tries = 0; tries < 50; tries++) {
-        int port = zsock_bind(door, "tcp://127.0.0.1:*");
-        if (port > 1 && zsock_bind(main_sock, "tcp://127.0.0.1:%d", port - 1) == port - 1) {
-            fk->port = port - 1;
-            return true;
+    for (int tries = 0; tries < 20; tries++) {
+        int port = rm_test_ports(2);
+        if (port <= 0)
+            continue;
+        if (zsock_bind(main_sock, "tcp://127.0.0.1:%d", port) == port) {
+            if (zsock_bind(door, "tcp://127.0.0.1:%d", port + 1) == port + 1) {
+                fk->port = port;
+                return true;
+            }
+            zsock_unbind(main_sock, "tcp://127.0.0.1:%d", port);
         }
-        if (port > 0)
-            zsock_unbind(door, "tcp://127.0.0.1:%d", port);
     }
     return false;
 }
