@@ -181,3 +181,30 @@ int rm_fs_remove_tree(const char *path, rm_err_t *err)
                           remove_failed, strerror(remove_errno));
     return 0;
 }
+
+int rm_fs_find_shared(const char *name, const char *source_path, const char *install_path,
+                      char *path, size_t size, rm_err_t *err)
+{
+    char exe[4096], beside[4300];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    exe[n > 0 ? n : 0] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (slash)
+        *slash = '\0';
+    snprintf(beside, sizeof beside, "%s/../share/rendermesh/%s", exe, name);
+    const char *candidates[3];
+    size_t count = 0;
+    if (source_path)
+        candidates[count++] = source_path;
+    if (install_path)
+        candidates[count++] = install_path;
+    candidates[count++] = beside;
+    for (size_t i = 0; i < count; i++) {
+        if (access(candidates[i], R_OK) == 0 && strlen(candidates[i]) < size) {
+            snprintf(path, size, "%s", candidates[i]);
+            return 0;
+        }
+    }
+    return rm_err_set(err, RM_ENOTFOUND, "%s not found (looked in %s%s%s)", name, candidates[0],
+                      count > 1 ? " and " : "", count > 1 ? candidates[count - 1] : "");
+}

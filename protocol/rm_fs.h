@@ -34,4 +34,11 @@ int rm_fs_mkdir_p(const char *path, mode_t parent_mode, mode_t mode, rm_err_t *e
     does not exist is not an error. */
 int rm_fs_remove_tree(const char *path, rm_err_t *err);
 
+/*  A file we ship beside the programs (a Blender script): the first
+    readable of source_path (a developer's tree), install_path (both may be
+    NULL) and BINDIR/../share/rendermesh/name, into path.  RM_ENOTFOUND
+    naming where it looked. */
+int rm_fs_find_shared(const char *name, const char *source_path, const char *install_path,
+                      char *path, size_t size, rm_err_t *err);
+
 #endif

@@ -1,6 +1,7 @@
 /*  rm_scan: a .blend's needs, read with the local Blender (see rm_scan.h). */
 #define _GNU_SOURCE /* environ */
 #include "rm_scan.h"
+#include "rm_fs.h"
 
 #include <czmq.h>
 
@@ -148,33 +149,17 @@ void rm_scan_free(rm_scan_t *scan)
 
 /*  --- Running Blender -------------------------------------------------------- */
 
+/* Set by CMake; unset in other builds. */
+#ifndef RM_SCAN_SOURCE_PATH
+#define RM_SCAN_SOURCE_PATH NULL
+#endif
+#ifndef RM_SCAN_INSTALL_PATH
+#define RM_SCAN_INSTALL_PATH NULL
+#endif
 int rm_scan_script_path(char *path, size_t size, rm_err_t *err)
 {
-    char exe[4096], beside[4200];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    exe[n > 0 ? n : 0] = '\0';
-    char *slash = strrchr(exe, '/');
-    if (slash)
-        *slash = '\0';
-    snprintf(beside, sizeof beside, "%s/../share/rendermesh/scan_blend.py", exe);
-    const char *candidates[] = {
-#ifdef RM_SCAN_SOURCE_PATH
-        RM_SCAN_SOURCE_PATH,
-#endif
-#ifdef RM_SCAN_INSTALL_PATH
-        RM_SCAN_INSTALL_PATH,
-#endif
-        beside};
-    size_t count = sizeof candidates / sizeof *candidates;
-    for (size_t i = 0; i < count; i++) {
-        if (access(candidates[i], R_OK) == 0 && strlen(candidates[i]) < size) {
-            snprintf(path, size, "%s", candidates[i]);
-            return 0;
-        }
-    }
-    return rm_err_set(err, RM_ENOTFOUND, "scan_blend.py not found (looked in %s%s%s)",
-                      candidates[0], count > 1 ? " and " : "",
-                      count > 1 ? candidates[count - 1] : "");
+    return rm_fs_find_shared("scan_blend.py", RM_SCAN_SOURCE_PATH, RM_SCAN_INSTALL_PATH, path, size,
+                             err);
 }
 
 /*  Waits for pid at most timeout_ms, then kills it.  Its exit status, or

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "rm_subprocess.h"
+#include "rm_fs.h"
 
 #define PROBE_TIMEOUT_MS 10000
 
@@ -70,31 +71,15 @@ int rm_blender_probe_caps(const char *blender, char *caps, size_t size, rm_err_t
     return 0;
 }
 
+/* Set by CMake; unset in other builds. */
+#ifndef RM_DRIVER_SOURCE_PATH
+#define RM_DRIVER_SOURCE_PATH NULL
+#endif
+#ifndef RM_DRIVER_INSTALL_PATH
+#define RM_DRIVER_INSTALL_PATH NULL
+#endif
 int rm_blender_probe_driver(char *path, size_t size, rm_err_t *err)
 {
-    char exe[4096], beside[4200];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    exe[n > 0 ? n : 0] = '\0';
-    char *slash = strrchr(exe, '/');
-    if (slash)
-        *slash = '\0';
-    snprintf(beside, sizeof beside, "%s/../share/rendermesh/blender_driver.py", exe);
-    const char *candidates[] = {
-#ifdef RM_DRIVER_SOURCE_PATH
-        RM_DRIVER_SOURCE_PATH,
-#endif
-#ifdef RM_DRIVER_INSTALL_PATH
-        RM_DRIVER_INSTALL_PATH,
-#endif
-        beside};
-    size_t count = sizeof candidates / sizeof *candidates;
-    for (size_t i = 0; i < count; i++) {
-        if (access(candidates[i], R_OK) == 0 && strlen(candidates[i]) < size) {
-            snprintf(path, size, "%s", candidates[i]);
-            return 0;
-        }
-    }
-    return rm_err_set(err, RM_ENOTFOUND, "blender_driver.py not found (looked in %s%s%s)",
-                      candidates[0], count > 1 ? " and " : "",
-                      count > 1 ? candidates[count - 1] : "");
+    return rm_fs_find_shared("blender_driver.py", RM_DRIVER_SOURCE_PATH, RM_DRIVER_INSTALL_PATH,
+                             path, size, err);
 }
