@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "rm_blender_probe.h"
+#include "rm_sandbox.h"
 #include "rm_caps.h"
 #include "rm_endpoint.h"
 #include "rm_zap.h"
@@ -97,11 +98,31 @@ static int bind_sockets(rm_node_ctx_t *self, rm_err_t *err)
     return 0;
 }
 
+/*  Fail closed: a node that should sandbox Blender and cannot does not
+    render.  Without one, a .blend reads and writes what meshd's user can:
+    `meshctl nodes` says so next to the version. */
+static int probe_sandbox(rm_node_ctx_t *self, rm_err_t *err)
+{
+    if (!self->config.sandbox) {
+        zsys_warning("%s: sandbox = false: Blender runs with all of this node's rights",
+                     self->config.name);
+        size_t n = strlen(self->blender);
+        snprintf(self->blender + n, sizeof self->blender - n, " (no sandbox)");
+        return 0;
+    }
+    if (rm_sandbox_probe(self->config.blender, self->config.home, err) == 0)
+        return 0;
+    return rm_err_prefix(err,
+                         "cannot run Blender in a sandbox (install bubblewrap, or set sandbox = "
+                         "off in meshd.conf to render without one): ");
+}
+
 static void probe_blender(rm_node_ctx_t *self)
 {
     rm_err_t err;
     if (rm_blender_probe_version(self->config.blender, self->blender, sizeof self->blender, &err) ==
-        0) {
+            0 &&
+        probe_sandbox(self, &err) == 0) {
         self->blender_ok = true;
         /* Without an answer the node takes no job that requires anything. */
         if (rm_blender_probe_caps(self->config.blender, self->caps, sizeof self->caps, &err) != 0)

@@ -16,6 +16,7 @@ void rm_config_init(rm_config_t *config)
     config->slot_idle_s = 10;
     config->max_attempts = 3;
     config->max_project_gb = 50;
+    config->sandbox = true;
 }
 
 static int set_str(char *dst, size_t size, const char *key, const char *value, rm_err_t *err)
@@ -76,6 +77,8 @@ int rm_config_set(rm_config_t *c, const char *key, const char *value, rm_err_t *
         return set_u64(&c->max_project_gb, key, value, 1, 1u << 20, err);
     if (strcmp(key, "allow_scripts") == 0)
         return set_bool(&c->allow_scripts, key, value, err);
+    if (strcmp(key, "sandbox") == 0)
+        return set_bool(&c->sandbox, key, value, err);
     if (strcmp(key, "no_inbound") == 0)
         return set_bool(&c->no_inbound, key, value, err);
     if (strcmp(key, "advertise") == 0)

@@ -19,7 +19,11 @@
       advertise     the address other nodes reach this one at (default: listen,
                     unless it binds a wildcard host)
       no_inbound    true on a node others cannot connect to (NAT): it talks
-                    through its own outbound connections only */
+                    through its own outbound connections only
+      sandbox       run each Blender in a bubblewrap sandbox (default true;
+                    false lets a .blend read and write what the node's user
+                    can, and is the only way to render where bwrap cannot
+                    run) */
 #ifndef RM_CONFIG_H
 #define RM_CONFIG_H
 
@@ -46,6 +50,7 @@ typedef struct {
     uint64_t max_project_gb;
     char advertise[256];
     bool no_inbound;
+    bool sandbox;
 } rm_config_t;
 
 /*  Defaults. */

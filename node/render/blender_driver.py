@@ -560,7 +560,9 @@ def die_with_node():
         ctypes.CDLL(None).prctl(pr_set_pdeathsig, signal.SIGKILL)
     except (OSError, AttributeError):
         return
-    if os.getppid() == 1:  # the node died before prctl took effect
+    # The node died before prctl took effect; in the node's sandbox our
+    # parent is the sandbox's init (pid 1), and bwrap kills us with the node.
+    if os.getppid() == 1 and not os.environ.get("RM_SANDBOXED"):
         os._exit(1)
 
 

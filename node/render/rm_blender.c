@@ -18,6 +18,7 @@
 #include "rm_blender_probe.h"
 #include "rm_blender_task.h"
 #include "rm_blender_tmpdir.h"
+#include "rm_sandbox.h"
 #include "rm_driver_event.h"
 #include "rm_fs.h"
 #include "rm_subprocess.h"
@@ -88,6 +89,8 @@ typedef struct {
     zsock_t *pipe;
     char *blender, *driver;
     char driver_error[RM_ERR_MSG_MAX];
+    bool sandbox;
+    char *node_home;
     int index, threads, startup_timeout_s;
     bool terminated;
     child_t child;
@@ -212,6 +215,22 @@ static void child_send(child_t *c, const char *line)
         rm_subprocess_send(c->proc, line); /* if Blender is gone, its exit tells */
 }
 
+/*  The sandbox for the current task's Blender: its project to read, its
+    output folder (rm_blender_task_prepare made it) and the slot's TMPDIR
+    to write. */
+static rm_sandbox_t *sandbox_for(slot_t *self, char **argv, rm_err_t *err)
+{
+    const task_t *t = self->task;
+    rm_sandbox_paths_t paths = {.program = argv[0],
+                                .driver = self->driver,
+                                .node_home = self->node_home,
+                                .project_dir = t->project_dir,
+                                .out_dir = t->out_dir,
+                                .tmp_dir =
+                                    self->tmpdir ? rm_blender_tmpdir_path(self->tmpdir) : NULL};
+    return rm_sandbox_new(&paths, argv, err);
+}
+
 /*  Spawns Blender for the current task, from frames[next]. */
 static int child_spawn(slot_t *self, bool oneshot, rm_err_t *err)
 {
@@ -221,7 +240,16 @@ static int child_spawn(slot_t *self, bool oneshot, rm_err_t *err)
         rm_blender_args_new(self->blender, self->driver, self->threads, t, oneshot, self->next);
     if (!args)
         return rm_err_set(err, RM_ENOMEM, "%s", strerror(ENOMEM));
-    rm_subprocess_spec_t spec = {.argv = rm_blender_args_argv(args),
+    rm_sandbox_t *sandbox = NULL;
+    if (self->sandbox) {
+        sandbox = sandbox_for(self, rm_blender_args_argv(args), err);
+        if (!sandbox) {
+            rm_blender_args_destroy(&args);
+            return -1;
+        }
+    }
+    rm_subprocess_spec_t spec = {.argv = sandbox ? rm_sandbox_argv(sandbox)
+                                                 : rm_blender_args_argv(args),
                                  .cwd = t->project_dir,
                                  .env = self->tmpdir ? rm_blender_tmpdir_env(self->tmpdir) : NULL,
                                  .result_fd = RM_BLENDER_ARGS_RESULT_FD,
@@ -230,6 +258,7 @@ static int child_spawn(slot_t *self, bool oneshot, rm_err_t *err)
     c->proc = rm_subprocess_new(&spec, err);
     c->oneshot_end = rm_blender_args_end(args);
     rm_blender_args_destroy(&args);
+    rm_sandbox_destroy(&sandbox);
     return c->proc ? 0 : -1;
 }
 
@@ -378,7 +407,8 @@ static void on_ready(slot_t *self, const rm_driver_event_t *ev)
         return;
     c->state = CHILD_READY;
     c->deadline = 0;
-    if (ev->pid > 0 && ev->pid <= INT32_MAX)
+    /* In a sandbox the driver's pid is its namespace's: keep bwrap's. */
+    if (!self->sandbox && ev->pid > 0 && ev->pid <= INT32_MAX)
         c->render_pid = (int)ev->pid;
     if (!self->task || child_reaped(c))
         return;
@@ -686,6 +716,8 @@ static slot_t *slot_new(zsock_t *pipe, const rm_slot_config_t *cfg)
     self->blender = dup_or_empty(cfg->blender);
     self->index = cfg->index;
     self->threads = cfg->threads;
+    self->sandbox = cfg->sandbox;
+    self->node_home = dup_or_empty(cfg->node_home);
     self->startup_timeout_s =
         cfg->startup_timeout_s > 0 ? cfg->startup_timeout_s : STARTUP_TIMEOUT_S;
     self->log_fd = -1;
@@ -714,6 +746,7 @@ static void slot_destroy(slot_t **self_p)
     rm_slot_task_destroy(&self->task);
     free(self->blender);
     free(self->driver);
+    free(self->node_home);
     free(self->oneshot_key);
     rm_blender_tmpdir_destroy(&self->tmpdir);
     free(self);

@@ -28,6 +28,8 @@ typedef struct {
     int threads;           /* Blender's -t; 0 = Blender's default (all cores) */
     int startup_timeout_s; /* scene load + driver "ready"; 0 = 120 s; the
                               one-shot fallback waits at least 120 s */
+    bool sandbox;          /* run each Blender in rm_sandbox (else as we run) */
+    const char *node_home; /* hidden from a sandboxed Blender */
 } rm_slot_config_t;
 
 /*  Starts a slot.  Strings in config are copied.  NULL if config lacks the

@@ -106,8 +106,11 @@ rm_slots_t *rm_slots_new(const rm_config_t *config, const char *node_name, bool 
         return NULL;
     }
     for (size_t i = 0; i < n; i++) {
-        rm_slot_config_t sc = {
-            .blender = config->blender, .index = (int)i, .threads = (int)config->threads};
+        rm_slot_config_t sc = {.blender = config->blender,
+                               .index = (int)i,
+                               .threads = (int)config->threads,
+                               .sandbox = config->sandbox,
+                               .node_home = config->home};
         self->slots[i].actor = rm_slot_new(&sc);
         if (!self->slots[i].actor) {
             rm_err_set(err, RM_EBLENDER, "cannot start render slot %zu", i);

@@ -95,6 +95,14 @@ mesh_init() {
   "$MESHCTL" init --name tester >/dev/null
 }
 
+# no_sandbox NAME: node NAME runs Blender without its sandbox (meshd.conf
+# sandbox = false).  For tests whose fake renderer writes to the test's own
+# folders (the RM_FAKE_GATE tokens), which a sandboxed Blender cannot.
+no_sandbox() {
+  mkdir -p "$T/$1"
+  echo "sandbox = false" >>"$T/$1/meshd.conf"
+}
+
 # start_node NAME PORT [meshd flags...]: starts a node and waits for its door.
 start_node() {
   local name=$1 port=$2

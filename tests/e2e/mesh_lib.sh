@@ -111,6 +111,8 @@ mesh_start() {
   [ -f "$T/n$i/identity.token" ] || "$MESHCTL" invite --role node --name "n$i" >"$T/n$i.token"
   mkdir -p "$T/n$i"
   mkdir -p "$T/gate/n$i"
+  # The gate is the test's folder, which a sandboxed Blender cannot write.
+  grep -qs "^sandbox = false" "$T/n$i/meshd.conf" || echo "sandbox = false" >>"$T/n$i/meshd.conf"
   local args=(--home "$T/n$i" --listen "$(mesh_addr "$i")" --slots 1 --threads 1
     --blender "$MESH_BLENDER")
   [ -f "$T/n$i/identity.token" ] || args+=(--token "$T/n$i.token")

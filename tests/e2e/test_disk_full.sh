@@ -30,6 +30,7 @@ fill_disk() {
 "$MESHCTL" invite --role node --name n1 >"$T/n1.token"
 mkdir -p "$T/full/n1"
 ln -s "$T/full/n1" "$T/n1"
+no_sandbox n1
 start_node n1 "$port" --slots 1 --blender "$FAKE"
 
 # 1. Chunks: with the disk full, the submission is refused, not acknowledged.

@@ -17,6 +17,7 @@ printf 'BLENDER-v304RENDERHEAD-not-a-real-scene' >"$scene"
 free_port port
 export MESH_ADDR="tcp://127.0.0.1:$port"
 mesh_init
+no_sandbox n1
 start_node n1 "$port" --slots 1 --blender "$FAKE"
 
 job=$("$MESHCTL" submit "$scene" --frames "1-$FRAMES" --json | json job_id)
