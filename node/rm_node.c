@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "rm_log.h"
 #include "rm_node_client.h"
 #include "rm_node_ctx.h"
 #include "rm_node_door.h"
@@ -37,7 +38,7 @@ static void save_epoch(rm_node_ctx_t *self)
     int n = snprintf(text, sizeof text, "%llu\n", (unsigned long long)self->election.epoch);
     if (rm_node_home_path(self, "epoch", path, sizeof path, &err) != 0 ||
         rm_secret_write(path, text, (size_t)n, &err) != 0)
-        zsys_warning("cannot save the epoch: %s", err.msg);
+        rm_log_warning("cannot save the epoch: %s", err.msg);
 }
 
 /*  Re-runs the election over the current membership view. */
@@ -59,10 +60,10 @@ static void elect(rm_node_ctx_t *self)
         save_epoch(self);
     if (strcmp(before, self->election.coordinator) != 0 ||
         before_epoch != self->election.coordinator_epoch)
-        zsys_info("coordinator: %s, epoch %llu%s at %lld",
-                  self->election.coordinator[0] ? self->election.coordinator : "(none)",
-                  (unsigned long long)self->election.coordinator_epoch,
-                  self->election.acting ? " (this node)" : "", (long long)zclock_time());
+        rm_log_info("coordinator: %s, epoch %llu%s at %lld",
+                    self->election.coordinator[0] ? self->election.coordinator : "(none)",
+                    (unsigned long long)self->election.coordinator_epoch,
+                    self->election.acting ? " (this node)" : "", (long long)zclock_time());
 }
 
 static int64_t next_wakeup(rm_node_ctx_t *self)
@@ -165,7 +166,7 @@ static void unexpected_answer(rm_node_ctx_t *self, const char *from, const rm_cr
 {
     (void)self, (void)from;
     if (msg->type == RM_MSG_ERROR)
-        zsys_debug("error from %s: %s", who->name, msg->u.error.message);
+        rm_log_debug("error from %s: %s", who->name, msg->u.error.message);
 }
 
 typedef void (*node_msg_fn)(rm_node_ctx_t *self, const char *from, const rm_cred_t *who,
@@ -222,8 +223,8 @@ static bool node_message(rm_node_ctx_t *self, const char *from, const rm_cred_t 
 static void on_node_message(void *arg, const char *from, const rm_cred_t *who, const rm_msg_t *msg)
 {
     if (!node_message(arg, from, who, msg, true))
-        zsys_debug("ignored %s from %s over a link",
-                   rm_msg_name(msg->type) ? rm_msg_name(msg->type) : "a message", who->name);
+        rm_log_debug("ignored %s from %s over a link",
+                     rm_msg_name(msg->type) ? rm_msg_name(msg->type) : "a message", who->name);
 }
 
 /*  A job changed by a merge: renders of a job that ended stop here. */
@@ -231,7 +232,7 @@ static void on_job_merged(void *arg, rm_job_t *job, bool created)
 {
     rm_node_ctx_t *self = arg;
     if (created)
-        zsys_info("job %s '%s' learnt from the mesh", rm_job_id(job), rm_job_spec(job)->name);
+        rm_log_info("job %s '%s' learnt from the mesh", rm_job_id(job), rm_job_spec(job)->name);
     rm_work_job_changed(self->work, job);
 }
 
@@ -277,11 +278,11 @@ static void handle_mesh(rm_node_ctx_t *self)
     if (peer && payload && rm_node_door_key(payload, key) == 0)
         who = rm_roster_find(self->roster, key, (int64_t)time(NULL));
     if (!who || zmsg_size(in) != 0) {
-        zsys_warning("refused a message from an unknown or expired peer");
+        rm_log_warning("refused a message from an unknown or expired peer");
         goto out;
     }
     if (rm_msg_decode(zframe_data(payload), zframe_size(payload), &msg, &err) != 0) {
-        zsys_warning("malformed message from %s: %s", who->name, err.msg);
+        rm_log_warning("malformed message from %s: %s", who->name, err.msg);
         rm_node_reply_error(self->mesh, peer, header_req(payload), RM_EPROTO, err.msg);
         goto out;
     }
@@ -345,7 +346,7 @@ static void turn(rm_node_ctx_t *self)
     if ((drained && rm_handover_done(self->handover)) || late) {
         if (late)
             rm_handover_report(self->handover);
-        zsys_info("%s drained: leaving the mesh", self->config.name);
+        rm_log_info("%s drained: leaving the mesh", self->config.name);
         self->drained = true;
         self->terminated = true;
     }
@@ -388,7 +389,7 @@ static void node_actor(zsock_t *pipe, void *args)
             break;
         turn(self);
     }
-    zsys_info("%s stopping", self->config.name);
+    rm_log_info("%s stopping", self->config.name);
     bool drained = self->drained;
     leave_mesh(self);
     rm_node_stop(self);

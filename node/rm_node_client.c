@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "rm_log.h"
 #include "rm_caps.h"
 #include "rm_frames.h"
 #include "rm_manifest.h"
@@ -183,8 +184,8 @@ static void handle_submit(request_t *r)
             spec->chunk = 1;
         if (rm_jobs_create(self->jobs, spec, &job, &created, &err) != 0)
             goto fail;
-        zsys_info("job %s '%s' from %s: %u frame range(s), accepted", spec->job_id, spec->name,
-                  r->who->name, spec->frames.count);
+        rm_log_info("job %s '%s' from %s: %u frame range(s), accepted", spec->job_id, spec->name,
+                    r->who->name, spec->frames.count);
         rm_job_log(job, "submitted by %s: %s", r->who->name, spec->blend);
     }
     /* Acknowledged once a second node holds it: a node lost now loses
@@ -202,7 +203,7 @@ static void handle_submit(request_t *r)
     }
     return;
 fail:
-    zsys_warning("job %s from %s refused: %s", spec->job_id, r->who->name, err.msg);
+    rm_log_warning("job %s from %s refused: %s", spec->job_id, r->who->name, err.msg);
     rm_node_reply_error(self->mesh, r->peer, r->msg->req, err.code, err.msg);
 }
 
@@ -211,7 +212,7 @@ static void handle_chunk_put(request_t *r)
     rm_chunk_t *chunk = &r->msg->u.chunk;
     rm_err_t err;
     if (rm_store_put(r->node->store, &chunk->hash, chunk->data.data, chunk->data.len, &err) != 0) {
-        zsys_warning("chunk from %s refused: %s", r->who->name, err.msg);
+        rm_log_warning("chunk from %s refused: %s", r->who->name, err.msg);
         rm_node_reply_error(r->node->mesh, r->peer, r->msg->req, err.code, err.msg);
         return;
     }
@@ -450,7 +451,7 @@ static void handle_cancel(request_t *r)
     }
     rm_work_job_changed(r->node->work, job); /* its renders here stop; others hear it by sync */
     rm_job_log(job, "cancelled by %s", r->who->name);
-    zsys_info("job %s cancelled by %s", rm_job_id(job), r->who->name);
+    rm_log_info("job %s cancelled by %s", rm_job_id(job), r->who->name);
     rm_node_reply_ok(r->node->mesh, r->peer, r->msg->req, "cancelled");
 }
 

@@ -1,3 +1,4 @@
+#include "rm_log.h"
 #include "rm_node_ctx.h"
 
 #include <stdio.h>
@@ -37,7 +38,7 @@ void rm_node_reply(zsock_t *sock, zframe_t *peer, rm_msg_type_t type, uint64_t r
     size_t len = 0;
     rm_err_t err;
     if (rm_msg_encode(type, req, body, &buf, &len, &err) != 0) {
-        zsys_error("cannot encode %s: %s", rm_msg_name(type), err.msg);
+        rm_log_error("cannot encode %s: %s", rm_msg_name(type), err.msg);
         rm_msg_encode_error(req, err.code, err.msg, &buf, &len, NULL);
         if (!buf)
             return;

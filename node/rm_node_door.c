@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "rm_log.h"
 #include "rm_door.h"
 
 int rm_node_door_key(zframe_t *frame, uint8_t key[32])
@@ -30,19 +31,19 @@ void rm_node_door_handle(rm_node_ctx_t *self)
     memset(&msg, 0, sizeof msg);
     if (!peer || !payload || zmsg_size(in) != 0 || rm_node_door_key(payload, key) != 0) {
         if (rm_refusal_log_ok(&self->refusals))
-            zsys_warning("door: refused a malformed message from %s", address ? address : "?");
+            rm_log_warning("door: refused a malformed message from %s", address ? address : "?");
         goto out;
     }
     if (rm_msg_decode(zframe_data(payload), zframe_size(payload), &msg, &err) != 0) {
         if (rm_refusal_log_ok(&self->refusals))
-            zsys_warning("door: refused a malformed message from %s: %s", address ? address : "?",
-                         err.msg);
+            rm_log_warning("door: refused a malformed message from %s: %s", address ? address : "?",
+                           err.msg);
         goto out;
     }
     if (msg.type != RM_MSG_HELLO) {
         if (rm_refusal_log_ok(&self->refusals))
-            zsys_warning("door: refused %s from %s: only HELLO is accepted here",
-                         rm_msg_name(msg.type), address ? address : "?");
+            rm_log_warning("door: refused %s from %s: only HELLO is accepted here",
+                           rm_msg_name(msg.type), address ? address : "?");
         goto out;
     }
     char z85[41], who[400];
@@ -51,20 +52,20 @@ void rm_node_door_handle(rm_node_ctx_t *self)
     if (rm_door_hello_verify(&msg.u.hello, self->token.mesh_pk.b, key, (int64_t)time(NULL), who,
                              &cred, &err) != 0) {
         if (rm_refusal_log_ok(&self->refusals))
-            zsys_warning("door: refused %s", err.msg);
+            rm_log_warning("door: refused %s", err.msg);
         goto out;
     }
     bool known = rm_roster_find(self->roster, key, (int64_t)time(NULL)) != NULL;
     if (rm_roster_add(self->roster, &cred, msg.u.hello.credential.data, msg.u.hello.credential.len,
                       &err) != 0) {
-        zsys_error("door: %s", err.msg);
+        rm_log_error("door: %s", err.msg);
         goto out;
     }
     char roster_path[1100];
     if (!known && rm_node_home_path(self, "roster", roster_path, sizeof roster_path, &err) == 0 &&
         rm_roster_save(self->roster, roster_path, &err) != 0)
-        zsys_warning("cannot save the roster: %s", err.msg); /* peers knock again */
-    zsys_info("door: admitted %s '%s' from %s", cred.role, cred.name, address ? address : "?");
+        rm_log_warning("cannot save the roster: %s", err.msg); /* peers knock again */
+    rm_log_info("door: admitted %s '%s' from %s", cred.role, cred.name, address ? address : "?");
     rm_welcome_t welcome = rm_door_welcome(&self->token, self->config.name);
     rm_node_reply(self->door, peer, RM_MSG_WELCOME, msg.req, &welcome);
 out:

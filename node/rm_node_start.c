@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "rm_log.h"
 #include "rm_blender_probe.h"
 #include "rm_sandbox.h"
 #include "rm_caps.h"
@@ -104,8 +105,8 @@ static int bind_sockets(rm_node_ctx_t *self, rm_err_t *err)
 static int probe_sandbox(rm_node_ctx_t *self, rm_err_t *err)
 {
     if (!self->config.sandbox) {
-        zsys_warning("%s: sandbox = false: Blender runs with all of this node's rights",
-                     self->config.name);
+        rm_log_warning("%s: sandbox = false: Blender runs with all of this node's rights",
+                       self->config.name);
         size_t n = strlen(self->blender);
         snprintf(self->blender + n, sizeof self->blender - n, " (no sandbox)");
         return 0;
@@ -126,16 +127,16 @@ static void probe_blender(rm_node_ctx_t *self)
         self->blender_ok = true;
         /* Without an answer the node takes no job that requires anything. */
         if (rm_blender_probe_caps(self->config.blender, self->caps, sizeof self->caps, &err) != 0)
-            zsys_warning("%s: %s; jobs that require denoising go to other nodes", self->config.name,
-                         err.msg);
-        zsys_info("%s renders with %s (%s), %llu slot(s), can: %s", self->config.name,
-                  self->blender, self->config.blender, (unsigned long long)self->config.slots,
-                  self->caps[0] ? self->caps : "(nothing optional)");
+            rm_log_warning("%s: %s; jobs that require denoising go to other nodes",
+                           self->config.name, err.msg);
+        rm_log_info("%s renders with %s (%s), %llu slot(s), can: %s", self->config.name,
+                    self->blender, self->config.blender, (unsigned long long)self->config.slots,
+                    self->caps[0] ? self->caps : "(nothing optional)");
         return;
     }
     self->blender_ok = false;
     snprintf(self->blender, sizeof self->blender, "%s", err.msg);
-    zsys_error("%s: this node will not render: %s", self->config.name, err.msg);
+    rm_log_error("%s: this node will not render: %s", self->config.name, err.msg);
 }
 
 /*  The address other members reach this node at. */
@@ -238,7 +239,7 @@ int rm_node_start(rm_node_ctx_t *self, const rm_config_t *config, rm_err_t *err)
     /* The roster is a cache of credentials peers present again at the door. */
     if (rm_roster_load(self->roster, path, self->token.mesh_pk.b, (int64_t)time(NULL),
                        &roster_err) != 0)
-        zsys_warning("starting with an empty roster: %s", roster_err.msg);
+        rm_log_warning("starting with an empty roster: %s", roster_err.msg);
     if (rm_node_home_path(self, "chunks", path, sizeof path, err) != 0 ||
         !(self->store = rm_store_new(path, err)))
         return -1;
@@ -264,8 +265,8 @@ int rm_node_start(rm_node_ctx_t *self, const rm_config_t *config, rm_err_t *err)
     rm_slots_poll_on(self->slots, self->poller);
     if (start_membership(self, err) != 0 || start_mesh_work(self, err) != 0)
         return -1;
-    zsys_info("%s listening on %s (door on port+1), %zu job(s) on disk", self->config.name,
-              self->config.listen, rm_jobs_count(self->jobs));
+    rm_log_info("%s listening on %s (door on port+1), %zu job(s) on disk", self->config.name,
+                self->config.listen, rm_jobs_count(self->jobs));
     return 0;
 }
 

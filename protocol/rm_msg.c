@@ -96,9 +96,11 @@ static const rm_field_t job_summary_fields[] = {
     RM_FIELD(rm_job_summary_t, version, RM_F_U64, 0, "grows with every change of the job's state"),
     RM_FIELD(rm_job_summary_t, waiting, RM_F_STR, RM_MAX_TEXT,
              "why no node can start it now (none has what it requires); empty otherwise"),
+    RM_FIELD(rm_job_summary_t, allow_scripts, RM_F_BOOL, 0,
+             "the job runs the .blend's own Python (submitted with --allow-scripts)"),
 };
 const rm_struct_desc_t rm_job_summary_desc =
-    RM_DESC_OPT(rm_job_summary_t, "job_summary", job_summary_fields, 1, "One job at a glance.");
+    RM_DESC_OPT(rm_job_summary_t, "job_summary", job_summary_fields, 2, "One job at a glance.");
 
 static const rm_field_t frame_info_fields[] = {
     RM_FIELD(rm_frame_info_t, frame, RM_F_U64, RM_FRAME_MAX, "frame number"),

@@ -175,9 +175,10 @@ typedef struct {
     int64_t started_at;
     int64_t finished_at;
     char *submitter;
-    char *error;      /* why the job failed, "" otherwise */
-    uint64_t version; /* grows with every change of the job's state */
-    char *waiting;    /* why no node can start it (e.g. none can denoise), "" otherwise */
+    char *error;        /* why the job failed, "" otherwise */
+    uint64_t version;   /* grows with every change of the job's state */
+    char *waiting;      /* why no node can start it (e.g. none can denoise), "" otherwise */
+    bool allow_scripts; /* the .blend's own Python runs (--allow-scripts) */
 } rm_job_summary_t;
 
 typedef struct {

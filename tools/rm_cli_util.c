@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "rm_render_opts.h"
+#include "rm_text.h"
 
 static bool all_digits(const char *s)
 {
@@ -117,13 +118,15 @@ int rm_cli_exit_code(const rm_err_t *err, bool refused)
 
 void rm_cli_error(const char *fmt, ...)
 {
+    /* Messages quote names and errors from the network: no escape
+       sequences reach the terminal. */
+    char raw[4096], safe[4096];
     va_list ap;
     va_start(ap, fmt);
-    fflush(stdout);
-    fputs("meshctl: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    vsnprintf(raw, sizeof raw, fmt, ap);
     va_end(ap);
+    fflush(stdout);
+    fprintf(stderr, "meshctl: %s\n", rm_text_escape(raw, true, safe, sizeof safe));
 }
 
 void rm_cli_fmt_bytes(uint64_t bytes, char *buf, size_t size)

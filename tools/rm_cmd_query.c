@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "rm_frames.h"
+#include "rm_text.h"
 
 /*  Connects and sends one request; exit code, *reply filled on 0. */
 static int ask(rm_cmd_ctx_t *ctx, rm_msg_type_t type, const void *body, rm_msg_type_t expect,
@@ -250,9 +251,24 @@ static void logs_out(const rm_cmd_ctx_t *ctx, const rm_logs_t *req, const rm_log
     }
     if (r->truncated)
         fprintf(stderr, "meshctl: the log is long; only its last %zu bytes follow\n", r->text.len);
-    fwrite(r->text.data, 1, r->text.len, stdout);
-    if (r->text.len > 0 && r->text.data[r->text.len - 1] != '\n')
-        fputc('\n', stdout);
+    /* A .blend's output and names from the network: escape sequences would
+       drive the reader's terminal.  Lines and tabs stay. */
+    char *text = malloc(r->text.len + 1);
+    char *safe = NULL;
+    if (text) {
+        memcpy(text, r->text.data, r->text.len);
+        text[r->text.len] = '\0';
+        safe = rm_text_escaped(text, true);
+    }
+    if (safe) {
+        fputs(safe, stdout);
+        if (*safe && safe[strlen(safe) - 1] != '\n')
+            fputc('\n', stdout);
+    } else {
+        rm_cli_error("out of memory");
+    }
+    free(safe);
+    free(text);
 }
 
 int rm_cmd_logs(rm_cmd_ctx_t *ctx)
@@ -389,6 +405,9 @@ static int job_text(rm_job_reply_t *r, const rm_fetch_out_t *outs, size_t nouts)
            rm_cli_clean(s->name), rm_cli_clean(s->state), rm_cli_clean(s->submitter), age);
     printf("frames    %" PRIu64 "/%" PRIu64 " done, %" PRIu64 " failed, %" PRIu64 " rendering\n",
            s->frames_done, s->frames_total, s->frames_failed, s->frames_rendering);
+    if (s->allow_scripts)
+        printf(
+            "scripts   allowed: the .blend's own Python runs (submitted with --allow-scripts)\n");
     if (s->error && *s->error)
         printf("error     %s\n", rm_cli_clean(s->error));
     if (s->waiting && *s->waiting)

@@ -10,6 +10,7 @@
 
 #include "rm_frames.h"
 #include "rm_job_journal.h"
+#include "rm_text.h"
 #include "rm_job_merge.h"
 
 /*  How a change is journalled before it is applied. */
@@ -607,12 +608,13 @@ void rm_job_log(rm_job_t *job, const char *fmt, ...)
     struct tm tm;
     char stamp[32];
     strftime(stamp, sizeof stamp, "%Y-%m-%d %H:%M:%S", localtime_r(&t, &tm));
-    fprintf(f, "%s ", stamp);
+    /* Names and reasons in it came over the network: one line each. */
+    char raw[4096], safe[4096];
     va_list ap;
     va_start(ap, fmt);
-    vfprintf(f, fmt, ap);
+    vsnprintf(raw, sizeof raw, fmt, ap);
     va_end(ap);
-    fputc('\n', f);
+    fprintf(f, "%s %s\n", stamp, rm_text_escape(raw, false, safe, sizeof safe));
     fclose(f);
 }
 
@@ -666,6 +668,7 @@ int rm_job_summary(const rm_job_t *job, rm_job_summary_t *out, rm_err_t *err)
     s.started_at = job->rec.started_at;
     s.finished_at = job->rec.finished_at;
     s.submitter = spec->submitter;
+    s.allow_scripts = spec->allow_scripts;
     s.error = job->rec.error;
     s.version = job->version;
     memset(out, 0, sizeof *out);

@@ -1,4 +1,5 @@
 #include "rm_jobsync.h"
+#include "rm_log.h"
 #include "rm_reqid.h"
 
 #include <sodium.h>
@@ -121,7 +122,7 @@ static void send_to(rm_jobsync_t *self, const char *addr, rm_msg_type_t type, ui
     size_t len = 0;
     rm_err_t err;
     if (rm_msg_encode(type, req, body, &buf, &len, &err) != 0) {
-        zsys_warning("jobs: cannot encode %s: %s", rm_msg_name(type), err.msg);
+        rm_log_warning("jobs: cannot encode %s: %s", rm_msg_name(type), err.msg);
         return;
     }
     rm_member_send(self->member, addr, buf, len, NULL); /* lost: digests repair it */
@@ -153,7 +154,7 @@ static void broadcast(rm_jobsync_t *self, rm_msg_type_t type, const void *body)
     if (!peers || count == 0)
         return;
     if (rm_msg_encode(type, 0, body, &buf, &len, &err) != 0) {
-        zsys_warning("jobs: cannot encode %s: %s", rm_msg_name(type), err.msg);
+        rm_log_warning("jobs: cannot encode %s: %s", rm_msg_name(type), err.msg);
         return;
     }
     for (size_t i = 0; i < count; i++)
@@ -180,7 +181,7 @@ void rm_jobsync_flush(rm_jobsync_t *self)
         bool whole = false;
         rm_err_t err;
         if (rm_job_take_changes(job, &frames, &len, &whole, &err) != 0) {
-            zsys_warning("jobs: %s", err.msg);
+            rm_log_warning("jobs: %s", err.msg);
             continue;
         }
         if (whole) {
@@ -276,7 +277,7 @@ static void on_fetched(void *arg, const rm_hash_t *hash, int status, const char 
             p->held_to[0] = '\0';
         }
         if (status != 0)
-            zsys_warning("job %s: cannot fetch its project yet: %s", p->job_id, error);
+            rm_log_warning("job %s: cannot fetch its project yet: %s", p->job_id, error);
     }
     for (size_t i = 0; i < self->helds.count;) {
         held_t *h = &self->helds.items[i];
@@ -368,7 +369,7 @@ static void handle_sync(rm_jobsync_t *self, const char *from, const rm_cred_t *w
     rm_err_t err;
     size_t before = rm_jobs_count(self->jobs);
     if (rm_jobs_merge(self->jobs, sync->record.data, sync->record.len, &job, &changed, &err) != 0) {
-        zsys_warning("jobs: record from %s refused: %s", who->name, err.msg);
+        rm_log_warning("jobs: record from %s refused: %s", who->name, err.msg);
         uint8_t *buf = NULL;
         size_t len = 0;
         if (sync->want_held &&
@@ -428,7 +429,7 @@ static void handle_delta(rm_jobsync_t *self, const char *from, const rm_cred_t *
     rm_err_t err;
     if (rm_job_apply_changes(job, msg->u.job_delta.frames.data, msg->u.job_delta.frames.len,
                              &changed, &err) != 0)
-        zsys_warning("jobs: frames from %s refused: %s", who->name, err.msg);
+        rm_log_warning("jobs: frames from %s refused: %s", who->name, err.msg);
     else if (changed)
         merged(self, job, false, from);
 }

@@ -1,3 +1,4 @@
+#include "rm_log.h"
 #include "rm_door_watch.h"
 
 #include <arpa/inet.h>
@@ -267,6 +268,6 @@ void rm_door_watch_handle(rm_door_watch_t *self, rm_refusals_t *refusals)
 {
     char *line = zstr_recv(self->actor);
     if (line && rm_refusal_log_ok(refusals))
-        zsys_warning("%s", line);
+        rm_log_warning("%s", line);
     zstr_free(&line);
 }

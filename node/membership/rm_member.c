@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rm_log.h"
 #include "rm_peers.h"
 #include "rm_swim.h"
 
@@ -130,12 +131,12 @@ static void receive(rm_member_t *self, const char *from_addr, const rm_cred_t *w
     char from[RM_SWIM_MAX_NAME + 1];
     rm_err_t err;
     if (!claimed_from(data, len, from, sizeof from) || strcmp(from, who->name) != 0) {
-        zsys_warning("membership: refused a message from '%s' claiming to be someone else",
-                     who->name);
+        rm_log_warning("membership: refused a message from '%s' claiming to be someone else",
+                       who->name);
         return;
     }
     if (rm_swim_receive(self->swim, zclock_mono(), from_addr, data, len, &err) != 0)
-        zsys_warning("membership: bad message from '%s': %s", who->name, err.msg);
+        rm_log_warning("membership: bad message from '%s': %s", who->name, err.msg);
     /* An alive member that talks to us hears us too (else our probes
        would fail and it would be suspect): our link to it is fine even if
        nothing comes back on it. */
@@ -149,7 +150,7 @@ void rm_member_gossip_in(rm_member_t *self, zframe_t *peer, const rm_cred_t *who
                          const rm_gossip_t *gossip)
 {
     if (strcmp(who->role, RM_ROLE_NODE) != 0) {
-        zsys_warning("membership: refused GOSSIP from %s '%s'", who->role, who->name);
+        rm_log_warning("membership: refused GOSSIP from %s '%s'", who->role, who->name);
         return;
     }
     /* ZeroMQ's own routing ids are 5 bytes; the engine takes addresses of
@@ -179,7 +180,7 @@ static void on_peer_message(void *arg, const char *addr, const rm_cred_t *peer, 
     rm_msg_t msg;
     rm_err_t err;
     if (rm_msg_decode(data, len, &msg, &err) != 0)
-        zsys_warning("malformed message from %s: %s", peer->name, err.msg);
+        rm_log_warning("malformed message from %s: %s", peer->name, err.msg);
     else if (msg.type == RM_MSG_GOSSIP)
         receive(self, addr, peer, msg.u.gossip.payload.data, msg.u.gossip.payload.len);
     else if (self->recv_fn && strcmp(peer->role, RM_ROLE_NODE) == 0)
@@ -246,8 +247,8 @@ static void log_event(rm_member_t *self, const rm_swim_event_t *ev)
         return;
     const char *kind = (unsigned)ev->kind < sizeof what / sizeof what[0] ? what[ev->kind] : "?";
     /* The wall-clock ms lets benchmarks line up events across nodes. */
-    zsys_info("membership: %s is %s (%s) at %lld", ev->name, kind,
-              ev->no_inbound ? "no inbound" : ev->addr, (long long)zclock_time());
+    rm_log_info("membership: %s is %s (%s) at %lld", ev->name, kind,
+                ev->no_inbound ? "no inbound" : ev->addr, (long long)zclock_time());
     if ((ev->kind == RM_SWIM_EV_DEAD || ev->kind == RM_SWIM_EV_LEFT ||
          ev->kind == RM_SWIM_EV_REAPED) &&
         !ev->no_inbound)

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "rm_log.h"
 #include "rm_door.h"
 #include "rm_endpoint.h"
 
@@ -251,7 +252,7 @@ static void welcome(rm_peers_t *self, peer_t *peer, const uint8_t *data, size_t 
     int64_t now = now_ms();
     memset(&msg, 0, sizeof msg);
     if (rm_msg_decode(data, len, &msg, &err) != 0 || msg.type != RM_MSG_WELCOME) {
-        zsys_warning("peer %s: bad answer at its door", peer->addr);
+        rm_log_warning("peer %s: bad answer at its door", peer->addr);
         rm_msg_free(&msg);
         close_sockets(self, peer);
         drop_queue(peer);
@@ -263,7 +264,7 @@ static void welcome(rm_peers_t *self, peer_t *peer, const uint8_t *data, size_t 
     rm_codec_free(&rm_cred_desc, &peer->cred);
     if (rm_door_welcome_verify(&msg.u.welcome, self->identity.mesh_pk.b, (int64_t)time(NULL), who,
                                &peer->cred, &err) != 0) {
-        zsys_warning("peer %s: refused: %s", peer->addr, err.msg);
+        rm_log_warning("peer %s: refused: %s", peer->addr, err.msg);
         rm_msg_free(&msg);
         close_sockets(self, peer);
         start_backoff(peer, now);
@@ -324,8 +325,8 @@ void rm_peers_tick(rm_peers_t *self, int64_t now)
             peer->state = LINK_IDLE; /* the next send knocks again */
         } else if (peer->state == LINK_UP && peer->first_out &&
                    now - peer->first_out > RM_PEERS_SILENT_MS) {
-            zsys_info("peer %s: no answer for %d s, reconnecting", peer->addr,
-                      RM_PEERS_SILENT_MS / 1000);
+            rm_log_info("peer %s: no answer for %d s, reconnecting", peer->addr,
+                        RM_PEERS_SILENT_MS / 1000);
             open_door(self, peer, now);
         }
     }

@@ -1,3 +1,4 @@
+#include "rm_log.h"
 #include "rm_zap.h"
 
 #include <string.h>
@@ -8,8 +9,8 @@ bool rm_refusal_log_ok(rm_refusals_t *refusals)
     int64_t now = zclock_mono();
     if (now - refusals->window_start >= RM_REFUSAL_WINDOW_MS) {
         if (refusals->dropped)
-            zsys_warning("%u more refused connections or messages were not logged",
-                         refusals->dropped);
+            rm_log_warning("%u more refused connections or messages were not logged",
+                           refusals->dropped);
         refusals->window_start = now;
         refusals->logged = 0;
         refusals->dropped = 0;
@@ -71,8 +72,8 @@ void rm_zap_handle(zsock_t *zap, rm_roster_t *roster, rm_refusals_t *refusals)
     }
     if (strcmp(mechanism, "CURVE") != 0 || !key || zframe_size(key) != 32) {
         if (rm_refusal_log_ok(refusals))
-            zsys_warning("refused %s connection from %s: only CURVE is accepted", mechanism,
-                         address ? address : "?");
+            rm_log_warning("refused %s connection from %s: only CURVE is accepted", mechanism,
+                           address ? address : "?");
         reply(zap, rid, "400", "CURVE required", "");
         goto out;
     }
@@ -89,15 +90,15 @@ void rm_zap_handle(zsock_t *zap, rm_roster_t *roster, rm_refusals_t *refusals)
             goto out;
         }
         if (rm_refusal_log_ok(refusals))
-            zsys_warning("refused connection from %s: CURVE key %s presented no valid credential "
-                         "of this mesh",
-                         address ? address : "?", z85);
+            rm_log_warning("refused connection from %s: CURVE key %s presented no valid credential "
+                           "of this mesh",
+                           address ? address : "?", z85);
         reply(zap, rid, "400", "no credential", "");
         goto out;
     }
     if (rm_refusal_log_ok(refusals))
-        zsys_warning("refused connection from %s to unknown ZAP domain '%s'",
-                     address ? address : "?", domain ? domain : "");
+        rm_log_warning("refused connection from %s to unknown ZAP domain '%s'",
+                       address ? address : "?", domain ? domain : "");
     reply(zap, rid, "400", "unknown domain", "");
 out:
     zstr_free(&version);

@@ -11,6 +11,7 @@
     rm_blender_args makes what the slot tells Blender, rm_blender_tmpdir
     the TMPDIR it gives it, rm_blender_probe finds the driver. */
 #include "rm_blender.h"
+#include "rm_log.h"
 #include "rm_logs.h"
 
 #include "rm_blender_args.h"
@@ -22,6 +23,7 @@
 #include "rm_driver_event.h"
 #include "rm_fs.h"
 #include "rm_subprocess.h"
+#include "rm_text.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -129,8 +131,8 @@ static void send_frame_done(slot_t *self, rm_slot_output_t *out)
     rm_err_t err = {0};
     if (rm_logs_frame_path(self->task->log_path, frame, log, sizeof log) != 0 ||
         rm_logs_cut(self->task->log_path, &self->log_from, log, &err) != 0) {
-        zsys_warning("slot %d: frame %" PRIu64 ": no log of its own: %s", self->index, frame,
-                     err.msg);
+        rm_log_warning("slot %d: frame %" PRIu64 ": no log of its own: %s", self->index, frame,
+                       err.msg);
         log[0] = '\0';
     }
     out->pid = self->child.render_pid;
@@ -148,9 +150,11 @@ static void note(slot_t *self, const char *fmt, ...)
     va_end(args);
     if (!text)
         return;
-    zsys_info("slot %d: %s", self->index, text);
+    rm_log_info("slot %d: %s", self->index, text);
     if (self->log_fd >= 0) {
-        char *line = zsys_sprintf("rendermesh: slot %d: %s\n", self->index, text);
+        char *safe = rm_text_escaped(text, false);
+        char *line = safe ? zsys_sprintf("rendermesh: slot %d: %s\n", self->index, safe) : NULL;
+        free(safe);
         if (line)
             log_write(self->log_fd, line, strlen(line));
         zstr_free(&line);
@@ -698,7 +702,7 @@ static void slot_command(slot_t *self)
     } else if (streq(cmd, "RELEASE")) {
         on_release(self);
     } else {
-        zsys_warning("slot %d: unknown command %.40s", self->index, cmd);
+        rm_log_warning("slot %d: unknown command %.40s", self->index, cmd);
     }
     free(cmd);
     zmsg_destroy(&msg);
@@ -723,8 +727,8 @@ static slot_t *slot_new(zsock_t *pipe, const rm_slot_config_t *cfg)
     self->log_fd = -1;
     rm_err_t err;
     if (!(self->tmpdir = rm_blender_tmpdir_new(self->index, &err)))
-        zsys_warning("slot %d: no private TMPDIR (%s); Blender's temp dirs may pile up",
-                     self->index, err.msg);
+        rm_log_warning("slot %d: no private TMPDIR (%s); Blender's temp dirs may pile up",
+                       self->index, err.msg);
     char path[4096];
     if (cfg->driver && *cfg->driver)
         self->driver = dup_or_empty(cfg->driver);

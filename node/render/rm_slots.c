@@ -10,6 +10,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include "rm_log.h"
 #include "rm_blender.h"
 #include "rm_manifest.h"
 
@@ -336,7 +337,7 @@ int rm_slots_take(rm_slots_t *self, rm_job_t *job, const uint64_t *frames, uint3
     if (slot->nframes == 0 || rm_job_finished(job))
         return 0;
     if (start_task(self, slot, job, err) != 0) {
-        zsys_error("cannot start job %s: %s", rm_job_id(job), err->msg);
+        rm_log_error("cannot start job %s: %s", rm_job_id(job), err->msg);
         rm_job_log(job, "cannot start on %s: %s", self->node_name, err->msg);
         release_task(self, job, slot, err->msg);
         if (err->code == RM_ENOSPC || err->code == RM_EIO)
@@ -487,8 +488,8 @@ static void frame_done(rm_slots_t *self, rm_job_t *job, const rendered_t *r)
     const char *log_name = strrchr(r->log, '/');
     if (rc == 0 && log_name && log_name[1] &&
         rm_manifest_store_file(self->store, r->log, log_name + 1, &out.log, &log_size, &err) != 0) {
-        zsys_warning("job %s frame %llu: its log is not stored: %s", rm_job_id(job),
-                     (unsigned long long)r->frame, err.msg);
+        rm_log_warning("job %s frame %llu: its log is not stored: %s", rm_job_id(job),
+                       (unsigned long long)r->frame, err.msg);
         memset(&out.log, 0, sizeof out.log);
     }
     if (rc == 0 && self->output_fn)
@@ -507,8 +508,8 @@ static void frame_done(rm_slots_t *self, rm_job_t *job, const rendered_t *r)
     if (rc != 0) {
         /* The render is not lost from the job: the frame is rendered again
            once the disk has room. */
-        zsys_error("job %s frame %llu: cannot store the output: %s", rm_job_id(job),
-                   (unsigned long long)r->frame, err.msg);
+        rm_log_error("job %s frame %llu: cannot store the output: %s", rm_job_id(job),
+                     (unsigned long long)r->frame, err.msg);
         rm_job_log(job, "frame %llu rendered but not stored: %s", (unsigned long long)r->frame,
                    err.msg);
         rm_job_frame_release(job, r->frame, err.msg);
@@ -538,19 +539,19 @@ static void frame_failed(rm_slots_t *self, rm_job_t *job, const rm_slot_event_t 
     if (disk_nearly_full(rm_job_dir(job))) {
         char why[RM_ERR_MSG_MAX];
         snprintf(why, sizeof why, "disk full on %s: %s", self->node_name, ev->reason);
-        zsys_error("job %s frame %llu: %s; will retry", rm_job_id(job),
-                   (unsigned long long)ev->frame, why);
+        rm_log_error("job %s frame %llu: %s; will retry", rm_job_id(job),
+                     (unsigned long long)ev->frame, why);
         rm_job_log(job, "frame %llu: %s; will retry", (unsigned long long)ev->frame, why);
         rm_job_frame_release(job, ev->frame, why);
         self->paused_until = zclock_time() + DISK_FULL_BACKOFF_MS;
         return;
     }
-    zsys_warning("job %s frame %llu failed: %s", rm_job_id(job), (unsigned long long)ev->frame,
-                 ev->reason);
+    rm_log_warning("job %s frame %llu failed: %s", rm_job_id(job), (unsigned long long)ev->frame,
+                   ev->reason);
     rm_job_log(job, "frame %llu failed on %s: %s", (unsigned long long)ev->frame, self->node_name,
                ev->reason);
     if (rm_job_frame_failed(job, ev->frame, ev->reason, self->max_attempts, &err) != 0) {
-        zsys_error("job %s: %s", rm_job_id(job), err.msg);
+        rm_log_error("job %s: %s", rm_job_id(job), err.msg);
         rm_job_frame_release(job, ev->frame, ev->reason);
     }
 }
@@ -558,7 +559,7 @@ static void frame_failed(rm_slots_t *self, rm_job_t *job, const rm_slot_event_t 
 static void task_ended(rm_slots_t *self, slot_t *slot, rm_job_t *job, const rm_slot_event_t *ev)
 {
     if (ev->type == RM_SLOT_TASK_FAILED) {
-        zsys_warning("job %s: task failed: %s", slot->job_id, ev->reason);
+        rm_log_warning("job %s: task failed: %s", slot->job_id, ev->reason);
         if (job)
             rm_job_log(job, "task failed on %s: %s", self->node_name, ev->reason);
         if (job && ev->fatal)
@@ -658,7 +659,7 @@ bool rm_slots_handle(rm_slots_t *self, void *which)
         rm_slot_event_t ev;
         rm_err_t err;
         if (rm_slot_event_recv(slot->actor, &ev, &err) != 0) {
-            zsys_error("render slot: %s", err.msg);
+            rm_log_error("render slot: %s", err.msg);
             return true;
         }
         handle_event(self, slot, &ev);

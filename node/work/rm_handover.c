@@ -1,4 +1,5 @@
 #include "rm_handover.h"
+#include "rm_log.h"
 #include "rm_reqid.h"
 
 #include <sodium.h>
@@ -152,14 +153,14 @@ static size_t walk(rm_handover_t *self)
                 size_t cap = self->cap ? self->cap * 2 : 64;
                 item_t *grown = realloc(self->items, cap * sizeof *grown);
                 if (!grown) {
-                    zsys_error("hand-over: out of memory listing the frames held here");
+                    rm_log_error("hand-over: out of memory listing the frames held here");
                     return added;
                 }
                 self->items = grown;
                 self->cap = cap;
             }
             if (zhash_insert(self->listed, key, self) != 0) {
-                zsys_error("hand-over: out of memory listing the frames held here");
+                rm_log_error("hand-over: out of memory listing the frames held here");
                 return added;
             }
             item_t *it = &self->items[self->nitems++];
@@ -183,8 +184,8 @@ void rm_handover_start(rm_handover_t *self, int64_t now)
     self->started = true;
     self->walked_at = now;
     walk(self);
-    zsys_info("%s hands over before leaving: %zu finished frame output(s) held here", self->name,
-              self->nitems);
+    rm_log_info("%s hands over before leaving: %zu finished frame output(s) held here", self->name,
+                self->nitems);
 }
 
 static void ask_next(rm_handover_t *self, size_t index, int64_t now)
@@ -247,8 +248,8 @@ void rm_handover_tick(rm_handover_t *self, int64_t now, bool settled)
         if (!ask->used || now < ask->deadline)
             continue;
         const item_t *it = &self->items[ask->item];
-        zsys_warning("job %s frame %llu: %s did not take its output in time", it->job_id,
-                     (unsigned long long)it->frame, ask->target);
+        rm_log_warning("job %s frame %llu: %s did not take its output in time", it->job_id,
+                       (unsigned long long)it->frame, ask->target);
         ask_end(self, ask, TODO);
     }
     while (self->next_todo < self->nitems && self->asked < RM_HANDOVER_IN_FLIGHT) {
@@ -270,12 +271,13 @@ void rm_handover_tick(rm_handover_t *self, int64_t now, bool settled)
         handed += self->items[i].state == HANDED;
         no_one += self->items[i].state == NO_ONE;
     }
-    zsys_info("%s handed over %zu of %zu finished frame output(s) to members that stay", self->name,
-              handed, self->nitems);
+    rm_log_info("%s handed over %zu of %zu finished frame output(s) to members that stay",
+                self->name, handed, self->nitems);
     if (no_one > 0)
-        zsys_warning("%s leaves with the only known copy of %zu frame output(s): no member that "
-                     "stays (alive, not draining) took them; they come back with this node's home",
-                     self->name, no_one);
+        rm_log_warning(
+            "%s leaves with the only known copy of %zu frame output(s): no member that "
+            "stays (alive, not draining) took them; they come back with this node's home",
+            self->name, no_one);
 }
 
 int64_t rm_handover_wakeup(const rm_handover_t *self, int64_t now)
@@ -315,8 +317,8 @@ bool rm_handover_handle(rm_handover_t *self, const char *from, const rm_msg_t *m
                            (unsigned long long)it->frame, self->name, ask->target);
             ask_end(self, ask, HANDED);
         } else {
-            zsys_warning("job %s frame %llu: %s did not take its output: %s", it->job_id,
-                         (unsigned long long)it->frame, ask->target, msg->u.error.message);
+            rm_log_warning("job %s frame %llu: %s did not take its output: %s", it->job_id,
+                           (unsigned long long)it->frame, ask->target, msg->u.error.message);
             ask_end(self, ask, TODO); /* the next tick asks another */
         }
         return true;
@@ -342,6 +344,6 @@ void rm_handover_report(rm_handover_t *self)
         }
     }
     if (left > 0)
-        zsys_warning("%s leaves out of time: %zu finished frame output(s) not handed over: %s%s",
-                     self->name, left, list, left > LIST_MAX ? ", ..." : "");
+        rm_log_warning("%s leaves out of time: %zu finished frame output(s) not handed over: %s%s",
+                       self->name, left, list, left > LIST_MAX ? ", ..." : "");
 }

@@ -1,3 +1,4 @@
+#include "rm_log.h"
 #include "rm_prio.h"
 
 #include <stdio.h>
@@ -86,7 +87,7 @@ bool rm_prio_preempt(rm_jobs_t *jobs, rm_slots_t *slots, const rm_task_t *queue,
             continue;
         char why[100];
         snprintf(why, sizeof why, "preempted by job %s of higher priority", rm_job_id(by));
-        zsys_info("job %s: %s", id, why);
+        rm_log_info("job %s: %s", id, why);
         rm_slots_stop(slots, i, why);
         return true;
     }

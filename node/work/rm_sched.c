@@ -1,3 +1,4 @@
+#include "rm_log.h"
 #include "rm_sched.h"
 
 #include <stdio.h>
@@ -559,8 +560,8 @@ static int commit(rm_sched_t *self, rm_job_t *job, worker_t *w, const uint64_t *
         self->seq_first_assign = self->seq;
         /* Wall-clock ms: benchmarks line this up with the old
            coordinator's death. */
-        zsys_info("coordinator: first assignment of epoch %llu (to %s) at %lld",
-                  (unsigned long long)self->epoch, w->name, (long long)zclock_time());
+        rm_log_info("coordinator: first assignment of epoch %llu (to %s) at %lld",
+                    (unsigned long long)self->epoch, w->name, (long long)zclock_time());
     }
     self->assigned += n;
     if (add_task(out, rm_job_id(job), frames, n) != 0)
@@ -736,7 +737,7 @@ static void check_job_failure(rm_sched_t *self, rm_job_t *job)
                      rec->error ? rec->error : "");
         else
             continue;
-        zsys_warning("job %s fails: %s", rm_job_id(job), why);
+        rm_log_warning("job %s fails: %s", rm_job_id(job), why);
         rm_job_fail(job, why, NULL);
         return;
     }
@@ -751,7 +752,7 @@ static void check_job_failure(rm_sched_t *self, rm_job_t *job)
         snprintf(why, sizeof why,
                  "every node that can render failed %d frames of it and is blocklisted for it",
                  RM_SCHED_MAX_NODE_FAILURES);
-        zsys_warning("job %s fails: %s", rm_job_id(job), why);
+        rm_log_warning("job %s fails: %s", rm_job_id(job), why);
         rm_job_fail(job, why, NULL);
     }
 }

@@ -7,6 +7,7 @@
 
 #include <czmq.h>
 
+#include "rm_log.h"
 #include "rm_caps.h"
 #include "rm_prio.h"
 #include "rm_reqid.h"
@@ -126,7 +127,7 @@ static void send_to(rm_work_t *self, const char *addr, rm_msg_type_t type, uint6
     size_t len = 0;
     rm_err_t err;
     if (rm_msg_encode(type, req, body, &buf, &len, &err) != 0) {
-        zsys_warning("work: cannot encode %s: %s", rm_msg_name(type), err.msg);
+        rm_log_warning("work: cannot encode %s: %s", rm_msg_name(type), err.msg);
         return;
     }
     rm_member_send(self->member, addr, buf, len, NULL);
@@ -195,7 +196,7 @@ static void record_done(rm_work_t *self, const copy_t *c, const char *copy_on)
                              .warning = c->warning,
                              .log = c->log};
     if (rm_job_frame_done(job, c->frame, &out, self->name, &err) != 0) {
-        zsys_error("job %s frame %llu: %s", c->job_id, (unsigned long long)c->frame, err.msg);
+        rm_log_error("job %s frame %llu: %s", c->job_id, (unsigned long long)c->frame, err.msg);
         rm_job_frame_release(job, c->frame, err.msg);
         return;
     }
@@ -280,8 +281,8 @@ static void on_replicated(rm_work_t *self, const char *from, const rm_msg_t *msg
             self->copies[i] = self->copies[--self->ncopies];
             record_done(self, &done, done.replica);
         } else {
-            zsys_warning("job %s frame %llu: %s did not keep a copy: %s", c->job_id,
-                         (unsigned long long)c->frame, c->replica, msg->u.error.message);
+            rm_log_warning("job %s frame %llu: %s did not keep a copy: %s", c->job_id,
+                           (unsigned long long)c->frame, c->replica, msg->u.error.message);
             replicate_next(self, i, zclock_mono());
         }
         return;
@@ -481,8 +482,8 @@ static void start_task(rm_work_t *self, const rm_task_t *task)
         return; /* the coordinator sees it missing from the next report */
     rm_err_t err;
     if (rm_slots_take(self->slots, job, task->frames.items, task->frames.count, &err) != 0)
-        zsys_warning("job %s: cannot start %u frame(s) here: %s", task->job_id, task->frames.count,
-                     err.msg);
+        rm_log_warning("job %s: cannot start %u frame(s) here: %s", task->job_id,
+                       task->frames.count, err.msg);
 }
 
 /*  Queued tasks go to slots as they free. */
@@ -528,7 +529,7 @@ static void ask(rm_work_t *self, int64_t now)
     rm_work_req_t req;
     rm_err_t err;
     if (build_request(self, &req, &err) != 0) {
-        zsys_warning("work: %s", err.msg);
+        rm_log_warning("work: %s", err.msg);
         free_request(&req);
         return;
     }
@@ -565,7 +566,7 @@ static void handle_assign(rm_work_t *self, const char *from, const rm_msg_t *msg
                  (unsigned long long)assign->epoch, assign->coordinator,
                  (unsigned long long)self->election->coordinator_epoch,
                  self->election->coordinator);
-        zsys_warning("work: refused an assignment: %s", why);
+        rm_log_warning("work: refused an assignment: %s", why);
         send_error(self, from, msg->req, RM_ESTALE, why);
         return;
     }
@@ -681,8 +682,8 @@ void rm_work_tick(rm_work_t *self, int64_t now)
             i++;
             continue;
         }
-        zsys_warning("job %s frame %llu: %s did not answer for its copy", self->copies[i].job_id,
-                     (unsigned long long)self->copies[i].frame, self->copies[i].replica);
+        rm_log_warning("job %s frame %llu: %s did not answer for its copy", self->copies[i].job_id,
+                       (unsigned long long)self->copies[i].frame, self->copies[i].replica);
         size_t before = self->ncopies;
         replicate_next(self, i, now);
         if (self->ncopies == before)
@@ -760,8 +761,8 @@ void rm_work_job_changed(rm_work_t *self, rm_job_t *job)
 void rm_work_drain(rm_work_t *self, bool hand_back)
 {
     if (!self->draining)
-        zsys_info("%s is draining: %s", self->name,
-                  hand_back ? "handing its frames back" : "finishing its frames");
+        rm_log_info("%s is draining: %s", self->name,
+                    hand_back ? "handing its frames back" : "finishing its frames");
     self->draining = true;
     /* Queued tasks are not started: the next report omits them and the
        coordinator gives them to others at once. */
