@@ -219,22 +219,6 @@ static void child_send(child_t *c, const char *line)
         rm_subprocess_send(c->proc, line); /* if Blender is gone, its exit tells */
 }
 
-/*  The sandbox for the current task's Blender: its project to read, its
-    output folder (rm_blender_task_prepare made it) and the slot's TMPDIR
-    to write. */
-static rm_sandbox_t *sandbox_for(slot_t *self, char **argv, rm_err_t *err)
-{
-    const task_t *t = self->task;
-    rm_sandbox_paths_t paths = {.program = argv[0],
-                                .driver = self->driver,
-                                .node_home = self->node_home,
-                                .project_dir = t->project_dir,
-                                .out_dir = t->out_dir,
-                                .tmp_dir =
-                                    self->tmpdir ? rm_blender_tmpdir_path(self->tmpdir) : NULL};
-    return rm_sandbox_new(&paths, argv, err);
-}
-
 /*  Spawns Blender for the current task, from frames[next]. */
 static int child_spawn(slot_t *self, bool oneshot, rm_err_t *err)
 {
@@ -246,8 +230,15 @@ static int child_spawn(slot_t *self, bool oneshot, rm_err_t *err)
         return rm_err_set(err, RM_ENOMEM, "%s", strerror(ENOMEM));
     rm_sandbox_t *sandbox = NULL;
     if (self->sandbox) {
-        sandbox = sandbox_for(self, rm_blender_args_argv(args), err);
-        if (!sandbox) {
+        /* It reads its project, writes its output folder (made by
+           rm_blender_task_prepare) and the slot's TMPDIR. */
+        rm_sandbox_paths_t paths = {.driver = self->driver,
+                                    .node_home = self->node_home,
+                                    .project_dir = t->project_dir,
+                                    .out_dir = t->out_dir,
+                                    .tmp_dir =
+                                        self->tmpdir ? rm_blender_tmpdir_path(self->tmpdir) : NULL};
+        if (!(sandbox = rm_sandbox_new(&paths, rm_blender_args_argv(args), err))) {
             rm_blender_args_destroy(&args);
             return -1;
         }

@@ -23,9 +23,9 @@
 
 #include "rm_error.h"
 
-/*  What one Blender may see.  Paths are absolute; NULL or "" = none. */
+/*  What one Blender may see.  NULL or "" = none; a relative path is taken
+    against our working directory. */
 typedef struct {
-    const char *program;     /* Blender (or a wrapper): its folder is bound read-only */
     const char *driver;      /* the driver script, bound read-only */
     const char *node_home;   /* covered by an empty tmpfs */
     const char *project_dir; /* read-only; the working directory */
@@ -36,7 +36,8 @@ typedef struct {
 typedef struct _rm_sandbox_t rm_sandbox_t;
 
 /*  bwrap's command line that runs argv (NULL-terminated) with paths, with
-    argv[0] resolved on PATH to its real location.  NULL on error: the
+    argv[0] (Blender, or a wrapper) resolved on PATH to its real location,
+    whose folder is bound read-only.  NULL on error: the
     program or bwrap not found (RM_EBLENDER), out of memory. */
 rm_sandbox_t *rm_sandbox_new(const rm_sandbox_paths_t *paths, char *const *argv, rm_err_t *err);
 void rm_sandbox_destroy(rm_sandbox_t **self_p);
