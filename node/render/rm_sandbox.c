@@ -225,7 +225,10 @@ rm_sandbox_t *rm_sandbox_new(const rm_sandbox_paths_t *paths, char *const *argv,
     add(self, "--die-with-parent");
     add(self, "--new-session");
     add_system(self);
-    if (!is_under(program_dir, "/usr"))
+    /* Blender finds its own files beside it; a program in / gets only itself. */
+    if (!*program_dir)
+        add3(self, "--ro-bind", program, program);
+    else if (!is_under(program_dir, "/usr"))
         add3(self, "--ro-bind", program_dir, program_dir);
     if (is_set(paths->driver))
         add3(self, "--ro-bind", driver, driver);
