@@ -195,13 +195,13 @@ int main(int argc, char **argv)
     crypto_sign_keypair(mesh_pk, mesh_sk);
     setup_t s = {.dir = dir, .nworkers = nworkers, .roster = rm_roster_new()};
     s.workers = calloc((size_t)nworkers, sizeof *s.workers);
-    if (rm_token_issue(mesh_sk, RM_ROLE_NODE, "coord", 1, &s.server, &err) != 0)
+    if (rm_token_issue(mesh_sk, RM_ROLE_NODE, "coord", 1 * 86400, &s.server, &err) != 0)
         die("token", &err);
     for (int i = 0; i < nworkers; i++) {
         char name[32];
         rm_cred_t cred = {0};
         snprintf(name, sizeof name, "w%d", i);
-        if (rm_token_issue(mesh_sk, RM_ROLE_NODE, name, 1, &s.workers[i], &err) != 0 ||
+        if (rm_token_issue(mesh_sk, RM_ROLE_NODE, name, 1 * 86400, &s.workers[i], &err) != 0 ||
             rm_cred_verify(s.workers[i].credential.data, s.workers[i].credential.len, mesh_pk,
                            (int64_t)time(NULL), &cred, &err) != 0 ||
             rm_roster_add(s.roster, &cred, s.workers[i].credential.data,

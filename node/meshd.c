@@ -4,8 +4,10 @@
           [--slots N] [--name NAME] [--blender PATH]   (--opt=VALUE works too)
 
     Further settings live in DIR/meshd.conf (see rm_config.h and
-    docs/operations.md).  Exit status: 0 after SIGINT/SIGTERM, 1 when the
-    node cannot start, 2 on a usage error. */
+    docs/operations.md).  Exit status: 0 when it should stay down (after
+    SIGINT/SIGTERM, or drained by an admin), 1 when the node cannot start
+    or stopped unexpectedly, 2 on a usage error, 75 (EX_TEMPFAIL) when it
+    drained at a node's request only: start it again. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +15,8 @@
 
 #include "rm_config.h"
 #include "rm_node.h"
+
+#define MESHD_EXIT_RESTART 75 /* sysexits.h EX_TEMPFAIL */
 
 static void usage(FILE *out)
 {
@@ -150,8 +154,17 @@ int main(int argc, char **argv)
         if (which) {
             char *said = zstr_recv(which);
             /* The node ends on its own only after draining (meshctl drain,
-               or the hand-back above); anything else is a failure. */
-            if (!said || strcmp(said, "DRAINED") != 0) {
+               or the hand-back above); anything else is a failure.  Exit 0
+               tells a supervisor to leave it down (an admin's drain, or a
+               signal); a drain at a node's word alone exits
+               MESHD_EXIT_RESTART, which systemd's Restart=on-failure
+               restarts: a stolen node credential cannot keep nodes down. */
+            if (said && strcmp(said, "DRAINED RESTART") == 0) {
+                fprintf(stderr, "meshd: drained at a node's request, not an admin's: exit %d "
+                                "so that a supervisor starts it again\n",
+                        MESHD_EXIT_RESTART);
+                status = MESHD_EXIT_RESTART;
+            } else if (!said || strcmp(said, "DRAINED") != 0) {
                 fprintf(stderr, "meshd: the node stopped unexpectedly\n");
                 status = 1;
             }

@@ -311,6 +311,7 @@ static void handle_pipe(rm_node_ctx_t *self)
         self->terminated = true;
     else if (streq(command, "HAND_BACK") && !self->hand_back_until) {
         self->hand_back_until = zclock_mono() + HAND_BACK_MS;
+        self->stay_down = true; /* whoever sent the signal stops us on purpose */
         rm_work_drain(self->work, true);
     }
     zstr_free(&command);
@@ -390,12 +391,12 @@ static void node_actor(zsock_t *pipe, void *args)
         turn(self);
     }
     rm_log_info("%s stopping", self->config.name);
-    bool drained = self->drained;
+    bool drained = self->drained, stay_down = self->stay_down;
     leave_mesh(self);
     rm_node_stop(self);
     free(self);
     if (drained)
-        zstr_send(pipe, "DRAINED"); /* meshd exits 0 */
+        zstr_send(pipe, stay_down ? "DRAINED" : "DRAINED RESTART");
 }
 
 rm_node_t *rm_node_new(const rm_config_t *config, rm_err_t *err)

@@ -27,7 +27,10 @@ typedef struct _rm_node_t rm_node_t;
 rm_node_t *rm_node_new(const rm_config_t *config, rm_err_t *err);
 void rm_node_destroy(rm_node_t **self_p);
 
-/*  The actor, to poll for its end (it sends nothing else). */
+/*  The actor, to poll for its end.  After leaving on a drain it sends
+    "DRAINED" when it should stay down (an admin drained it, or SIGTERM
+    asked for a hand-back), "DRAINED RESTART" when it drained at a node's
+    word alone; it sends nothing else. */
 zactor_t *rm_node_actor(rm_node_t *self);
 
 #endif

@@ -13,6 +13,7 @@
 #include "rm_frames.h"
 #include "rm_manifest.h"
 #include "rm_render_opts.h"
+#include "rm_rights.h"
 
 #define MAX_WATCH_MS 60000
 #define SUBMIT_HOLD_MS 30000 /* how long a submission waits for a second node */
@@ -168,24 +169,28 @@ static void handle_submit(request_t *r)
         if (rm_slots_project_dir(self->slots, spec, project, sizeof project, &err) != 0)
             goto fail;
         char *submitter = strdup(r->who->name);
+        char *role = strdup(rm_role_effective(r->who->role));
         char *format = strdup(spec->format); /* "" keeps the file's own */
-        if (!submitter || !format) {
+        if (!submitter || !role || !format) {
             free(submitter);
+            free(role);
             free(format);
             rm_err_set(&err, RM_ENOMEM, "out of memory");
             goto fail;
         }
         free(spec->submitter);
+        free(spec->submitter_role);
         free(spec->format);
         spec->submitter = submitter;
+        spec->submitter_role = role;
         spec->format = format;
         spec->submitted_at = (int64_t)zclock_time();
         if (spec->chunk == 0)
             spec->chunk = 1;
         if (rm_jobs_create(self->jobs, spec, &job, &created, &err) != 0)
             goto fail;
-        rm_log_info("job %s '%s' from %s: %u frame range(s), accepted", spec->job_id, spec->name,
-                    r->who->name, spec->frames.count);
+        rm_log_info("job %s '%s' from %s '%s': %u frame range(s), accepted", spec->job_id,
+                    spec->name, spec->submitter_role, r->who->name, spec->frames.count);
         rm_job_log(job, "submitted by %s: %s", r->who->name, spec->blend);
     }
     /* Acknowledged once a second node holds it: a node lost now loses
@@ -378,6 +383,29 @@ static rm_job_t *find_job(request_t *r, const char *job_id)
     return job;
 }
 
+/*  The job if `who` may act on it (`action`: "cancel"): anyone's with the
+    right to manage any job, else only their own.  Else replies the refusal
+    and returns NULL. */
+static rm_job_t *find_own_job(request_t *r, const char *job_id, const char *action)
+{
+    rm_job_t *job = find_job(r, job_id);
+    if (!job || rm_role_has(r->who->role, RM_RIGHT_ANY_JOB))
+        return job;
+    const char *submitter = rm_job_spec(job)->submitter;
+    if (rm_role_has(r->who->role, RM_RIGHT_OWN_JOBS) && submitter &&
+        strcmp(submitter, r->who->name) == 0)
+        return job;
+    rm_err_t err;
+    rm_rights_require(r->who, RM_RIGHT_ANY_JOB, &err);
+    char text[RM_ERR_MSG_MAX + 160];
+    snprintf(text, sizeof text, "%s (%s job %s of '%.64s')", err.msg, action, rm_job_id(job),
+             submitter ? submitter : "");
+    if (rm_refusal_log_ok(&r->node->refusals))
+        rm_log_notice("refused: %s", text);
+    rm_node_reply_error(r->node->mesh, r->peer, r->msg->req, RM_EDENIED, text);
+    return NULL;
+}
+
 static void handle_job_info(request_t *r)
 {
     rm_job_t *job = find_job(r, r->msg->u.job_ref.job_id);
@@ -437,7 +465,7 @@ static void handle_nodes(request_t *r)
 
 static void handle_cancel(request_t *r)
 {
-    rm_job_t *job = find_job(r, r->msg->u.job_ref.job_id);
+    rm_job_t *job = find_own_job(r, r->msg->u.job_ref.job_id, "cancel");
     rm_err_t err;
     if (!job)
         return;
@@ -450,16 +478,20 @@ static void handle_cancel(request_t *r)
         return;
     }
     rm_work_job_changed(r->node->work, job); /* its renders here stop; others hear it by sync */
-    rm_job_log(job, "cancelled by %s", r->who->name);
-    rm_log_info("job %s cancelled by %s", rm_job_id(job), r->who->name);
+    rm_job_log(job, "cancelled by %s '%s'", rm_role_effective(r->who->role), r->who->name);
+    rm_log_info("job %s cancelled by %s '%s'", rm_job_id(job), rm_role_effective(r->who->role),
+                r->who->name);
     rm_node_reply_ok(r->node->mesh, r->peer, r->msg->req, "cancelled");
 }
 
 /*  LOGS: the job's log, or a frame's Blender log from wherever it is
-    (rm_logs.h). */
+    (rm_logs.h).  A node asks on behalf of a client whose rights the node
+    it came through checked. */
 static void handle_logs(request_t *r)
 {
-    rm_job_t *job = find_job(r, r->msg->u.logs.job_id);
+    bool carried = rm_role_has(r->who->role, RM_RIGHT_MESH);
+    rm_job_t *job = carried ? find_job(r, r->msg->u.logs.job_id)
+                            : find_own_job(r, r->msg->u.logs.job_id, "read the logs of");
     if (job)
         rm_logs_server_request(r->node->logs, r->peer, r->who, r->msg->req, job, &r->msg->u.logs);
 }
@@ -515,21 +547,54 @@ void rm_node_client_serve_watches(rm_node_ctx_t *self)
     self->nwatches = kept;
 }
 
+/*  This node drains.  An admin's drain (asked here, or carried by a node
+    naming the admin) keeps it down; a drain on a node's word alone lets a
+    supervisor start it again (meshd.c). */
+static void drain_self(request_t *r, const char *asked_by)
+{
+    rm_node_ctx_t *self = r->node;
+    const rm_drain_t *d = &r->msg->u.drain;
+    char text[RM_MAX_NAME + 64];
+    bool admin = rm_role_has(r->who->role, RM_RIGHT_DRAIN);
+    if (admin)
+        rm_log_notice("drain (%s) asked by %s '%s': leaving the mesh to stay down",
+                      d->hand_back ? "hand back" : "finish", rm_role_effective(r->who->role),
+                      r->who->name);
+    else if (asked_by && asked_by[0])
+        rm_log_notice("drain (%s) asked by admin '%s' through node '%s': leaving the mesh to "
+                      "stay down",
+                      d->hand_back ? "hand back" : "finish", asked_by, r->who->name);
+    else
+        rm_log_notice("drain (%s) asked by node '%s': leaving the mesh, to be started again",
+                      d->hand_back ? "hand back" : "finish", r->who->name);
+    self->stay_down = self->stay_down || admin || (asked_by && asked_by[0]);
+    rm_work_drain(self->work, d->hand_back);
+    snprintf(text, sizeof text, "%s is draining: %s, then it leaves", self->config.name,
+             d->hand_back ? "handing its frames back" : "finishing its frames");
+    rm_node_reply_ok(self->mesh, r->peer, r->msg->req, text);
+}
+
 static void handle_drain(request_t *r)
 {
     rm_node_ctx_t *self = r->node;
     const rm_drain_t *d = &r->msg->u.drain;
     char text[RM_MAX_NAME + 64];
-    if (!d->node[0] || strcmp(d->node, self->config.name) == 0) {
-        rm_work_drain(self->work, d->hand_back);
-        snprintf(text, sizeof text, "%s is draining: %s, then it leaves", self->config.name,
-                 d->hand_back ? "handing its frames back" : "finishing its frames");
-        rm_node_reply_ok(self->mesh, r->peer, r->msg->req, text);
+    rm_err_t err;
+    bool node = rm_role_has(r->who->role, RM_RIGHT_MESH);
+    bool here = !d->node[0] || strcmp(d->node, self->config.name) == 0;
+    if (node && !here) {
+        rm_node_reply_error(self->mesh, r->peer, r->msg->req, RM_EDENIED,
+                            "a node carries a drain only to the node it names");
         return;
     }
-    if (strcmp(r->who->role, RM_ROLE_NODE) == 0) {
-        rm_node_reply_error(self->mesh, r->peer, r->msg->req, RM_EINVAL,
-                            "a node drains only itself");
+    if (!node && rm_rights_require(r->who, RM_RIGHT_DRAIN, &err) != 0) {
+        if (rm_refusal_log_ok(&self->refusals))
+            rm_log_notice("refused: %s (drain %s)", err.msg, here ? self->config.name : d->node);
+        rm_node_reply_error(self->mesh, r->peer, r->msg->req, err.code, err.msg);
+        return;
+    }
+    if (here) {
+        drain_self(r, node ? d->asked_by : NULL);
         return;
     }
     const char *addr = rm_member_addr_of(self->member, d->node);
@@ -543,8 +608,7 @@ static void handle_drain(request_t *r)
     }
     uint8_t *buf = NULL;
     size_t len = 0;
-    rm_err_t err;
-    rm_drain_t forward = {.node = d->node, .hand_back = d->hand_back};
+    rm_drain_t forward = {.node = d->node, .hand_back = d->hand_back, .asked_by = r->who->name};
     if (rm_msg_encode(RM_MSG_DRAIN, 0, &forward, &buf, &len, &err) != 0 ||
         rm_member_send(self->member, addr, buf, len, &err) != 0) {
         rm_node_reply_error(self->mesh, r->peer, r->msg->req, err.code, err.msg);
@@ -552,6 +616,8 @@ static void handle_drain(request_t *r)
         return;
     }
     free(buf);
+    rm_log_notice("drain of %s asked by %s '%s': carried to it", d->node,
+                  rm_role_effective(r->who->role), r->who->name);
     snprintf(text, sizeof text, "asked %s to drain", d->node);
     rm_node_reply_ok(self->mesh, r->peer, r->msg->req, text);
 }
@@ -561,27 +627,47 @@ static void handle_gossip(request_t *r)
     rm_member_gossip_in(r->node->member, r->peer, r->who, &r->msg->u.gossip);
 }
 
-/*  What clients (and nodes, for these types) ask of this node. */
-static void (*const client_requests[RM_MSG_TYPE_COUNT])(request_t *r) = {
-    [RM_MSG_SUBMIT] = handle_submit,       [RM_MSG_CHUNK_PUT] = handle_chunk_put,
-    [RM_MSG_CHUNK_GET] = handle_chunk_get, [RM_MSG_STATUS] = handle_status,
-    [RM_MSG_JOBS] = handle_jobs,           [RM_MSG_JOB_INFO] = handle_job_info,
-    [RM_MSG_NODES] = handle_nodes,         [RM_MSG_CANCEL] = handle_cancel,
-    [RM_MSG_LOGS] = handle_logs,           [RM_MSG_WATCH] = handle_watch,
-    [RM_MSG_GOSSIP] = handle_gossip,       [RM_MSG_DRAIN] = handle_drain,
+/*  What clients (and nodes, for these types) ask of this node, and the
+    right each needs.  Requests about one job (CANCEL, LOGS) check the
+    owner in their handler; DRAIN sorts admins from carrying nodes. */
+typedef struct {
+    void (*handle)(request_t *r);
+    rm_right_t right;
+} request_kind_t;
+
+static const request_kind_t client_requests[RM_MSG_TYPE_COUNT] = {
+    [RM_MSG_SUBMIT] = {handle_submit, RM_RIGHT_SUBMIT},
+    [RM_MSG_CHUNK_PUT] = {handle_chunk_put, RM_RIGHT_SUBMIT},
+    [RM_MSG_CHUNK_GET] = {handle_chunk_get, RM_RIGHT_VIEW},
+    [RM_MSG_STATUS] = {handle_status, RM_RIGHT_VIEW},
+    [RM_MSG_JOBS] = {handle_jobs, RM_RIGHT_VIEW},
+    [RM_MSG_JOB_INFO] = {handle_job_info, RM_RIGHT_VIEW},
+    [RM_MSG_NODES] = {handle_nodes, RM_RIGHT_VIEW},
+    [RM_MSG_CANCEL] = {handle_cancel, RM_RIGHT_VIEW},
+    [RM_MSG_LOGS] = {handle_logs, RM_RIGHT_VIEW},
+    [RM_MSG_WATCH] = {handle_watch, RM_RIGHT_VIEW},
+    [RM_MSG_GOSSIP] = {handle_gossip, RM_RIGHT_MESH},
+    [RM_MSG_DRAIN] = {handle_drain, RM_RIGHT_VIEW},
 };
 
 static void dispatch(request_t *r)
 {
     rm_msg_type_t type = r->msg->type;
-    if (type < RM_MSG_TYPE_COUNT && client_requests[type]) {
-        client_requests[type](r);
+    rm_err_t err;
+    if (type >= RM_MSG_TYPE_COUNT || !client_requests[type].handle) {
+        char text[96];
+        snprintf(text, sizeof text, "a node does not take %s requests",
+                 rm_msg_name(type) ? rm_msg_name(type) : "unknown");
+        rm_node_reply_error(r->node->mesh, r->peer, r->msg->req, RM_EPROTO, text);
         return;
     }
-    char text[96];
-    snprintf(text, sizeof text, "a node does not take %s requests",
-             rm_msg_name(type) ? rm_msg_name(type) : "unknown");
-    rm_node_reply_error(r->node->mesh, r->peer, r->msg->req, RM_EPROTO, text);
+    if (rm_rights_require(r->who, client_requests[type].right, &err) != 0) {
+        if (rm_refusal_log_ok(&r->node->refusals))
+            rm_log_notice("refused %s: %s", rm_msg_name(type), err.msg);
+        rm_node_reply_error(r->node->mesh, r->peer, r->msg->req, err.code, err.msg);
+        return;
+    }
+    client_requests[type].handle(r);
 }
 
 void rm_node_client_handle(rm_node_ctx_t *self, zframe_t *peer, const rm_cred_t *who, rm_msg_t *msg)

@@ -82,7 +82,8 @@ typedef struct {
     size_t nwaiting;
     bool terminated;
     int64_t hand_back_until; /* SIGTERM: 0, or when to leave anyway */
-    bool drained;            /* left after draining: meshd exits 0 */
+    bool drained;            /* left after draining */
+    bool stay_down;          /* an admin (or SIGTERM) asked for the drain: meshd exits 0 */
 } rm_node_ctx_t;
 
 /*  HOME/name into out; RM_EINVAL if it does not fit. */

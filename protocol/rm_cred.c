@@ -12,6 +12,7 @@
 #include <zmq.h>
 
 #include "rm_fs.h"
+#include "rm_rights.h"
 
 #define TOKEN_HEADER "RENDERMESH-TOKEN 1\n"
 #define SIG_DOMAIN "rendermesh-credential-v1"
@@ -24,7 +25,7 @@ typedef struct {
 
 static const rm_field_t cred_fields[] = {
     RM_FIELD(rm_cred_t, version, RM_F_U64, 0, "credential format, 1"),
-    RM_FIELD(rm_cred_t, role, RM_F_STR, 16, "\"node\" or \"client\""),
+    RM_FIELD(rm_cred_t, role, RM_F_STR, 16, "admin, artist, node (or client: admin)"),
     RM_FIELD(rm_cred_t, name, RM_F_STR, RM_MAX_NAME, "node or user name"),
     RM_FIELD(rm_cred_t, curve_pk, RM_F_B32, 0, "CURVE public key vouched for"),
     RM_FIELD(rm_cred_t, mesh_pk, RM_F_B32, 0, "Ed25519 public key of the signing mesh"),
@@ -126,7 +127,7 @@ int rm_cred_verify(const uint8_t *data, size_t len, const uint8_t mesh_pk[32], i
         rm_err_set(err, RM_EAUTH, "credential has a forged signature");
         goto out;
     }
-    if (strcmp(cred->role, RM_ROLE_NODE) != 0 && strcmp(cred->role, RM_ROLE_CLIENT) != 0) {
+    if (!rm_role_known(cred->role)) {
         rm_err_set(err, RM_EAUTH, "credential of '%s' has unknown role '%s'", cred->name,
                    cred->role);
         goto out;
@@ -145,8 +146,8 @@ out:
     return rc;
 }
 
-int rm_token_issue(const uint8_t mesh_sk[64], const char *role, const char *name, int64_t days,
-                   rm_token_t *token, rm_err_t *err)
+int rm_token_issue(const uint8_t mesh_sk[64], const char *role, const char *name,
+                   int64_t lifetime_s, rm_token_t *token, rm_err_t *err)
 {
     rm_cred_t cred = {0};
     memset(token, 0, sizeof *token);
@@ -160,7 +161,7 @@ int rm_token_issue(const uint8_t mesh_sk[64], const char *role, const char *name
     cred.curve_pk = token->curve_pk;
     cred.mesh_pk = token->mesh_pk;
     cred.issued = (int64_t)time(NULL);
-    cred.expires = cred.issued + days * 86400;
+    cred.expires = cred.issued + lifetime_s;
     if (rm_cred_sign(&cred, mesh_sk, &token->credential, err) != 0) {
         sodium_memzero(token, sizeof *token);
         return -1;

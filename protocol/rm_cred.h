@@ -1,8 +1,8 @@
 /*  rm_cred: the mesh identity, signed credentials and join tokens.
 
     The mesh key is an Ed25519 key pair kept by `meshctl` (never on nodes).
-    A credential binds a CURVE public key to a role ("node" or "client"), a
-    name and an expiry, signed by the mesh key.  A node admits a peer only
+    A credential binds a CURVE public key to a role (rm_rights.h: "admin",
+    "artist", "node", or "client" from before roles), a name and an expiry, signed by the mesh key.  A node admits a peer only
     when the peer proves (by the CURVE handshake) that it holds the secret of
     a key that the mesh key signed: see docs/architecture.md, "Trust".
 
@@ -21,11 +21,13 @@
 #include "rm_msg.h"
 
 #define RM_ROLE_NODE "node"
-#define RM_ROLE_CLIENT "client"
+#define RM_ROLE_ADMIN "admin"
+#define RM_ROLE_ARTIST "artist"
+#define RM_ROLE_CLIENT "client" /* before roles; read as admin */
 
 typedef struct {
     uint64_t version;   /* 1 */
-    char *role;         /* "node" | "client" */
+    char *role;         /* "admin" | "artist" | "node" | "client" */
     char *name;         /* who: a node or user name */
     rm_hash_t curve_pk; /* the CURVE public key it vouches for */
     rm_hash_t mesh_pk;  /* Ed25519 public key of the mesh that signed it */
@@ -56,9 +58,9 @@ int rm_cred_verify(const uint8_t *data, size_t len, const uint8_t mesh_pk[32], i
                    rm_cred_t *cred, rm_err_t *err);
 
 /*  Creates a fresh CURVE key pair and a credential for it, signed by the mesh
-    key, valid for `days` days; fills *token. */
-int rm_token_issue(const uint8_t mesh_sk[64], const char *role, const char *name, int64_t days,
-                   rm_token_t *token, rm_err_t *err);
+    key, valid for `lifetime_s` seconds; fills *token. */
+int rm_token_issue(const uint8_t mesh_sk[64], const char *role, const char *name,
+                   int64_t lifetime_s, rm_token_t *token, rm_err_t *err);
 
 /*  Text form of a token (malloc'd, NUL-terminated) and back. */
 int rm_token_format(const rm_token_t *token, char **text, rm_err_t *err);

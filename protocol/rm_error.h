@@ -22,8 +22,9 @@ typedef enum {
     RM_ECANCELED, /* the job was cancelled */
     RM_ESTALE,    /* an assignment from an older coordinator epoch */
     RM_EAGAIN,    /* not possible yet (no second node holds the job): try again */
+    RM_EDENIED,   /* the sender's role lacks the right (an artist draining a node) */
 } rm_code_t;
-#define RM_CODE_LAST RM_EAGAIN
+#define RM_CODE_LAST RM_EDENIED
 
 #define RM_ERR_MSG_MAX 512
 

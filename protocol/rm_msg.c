@@ -71,10 +71,13 @@ static const rm_field_t job_spec_fields[] = {
     RM_FIELD(rm_job_spec_t, source_root, RM_F_STR, RM_MAX_PATH,
              "absolute folder on the submitting machine that the project was taken from; "
              "paths the .blend stores as absolute below it are read from the project"),
+    RM_FIELD(rm_job_spec_t, submitter_role, RM_F_STR, RM_MAX_NAME,
+             "the submitter's role (admin or artist), set by the node from the credential; "
+             "ignored from clients"),
 };
-/* The last four fields may be absent: jobs recorded before they existed. */
+/* The last five fields may be absent: jobs recorded before they existed. */
 const rm_struct_desc_t rm_job_spec_desc =
-    RM_DESC_OPT(rm_job_spec_t, "job_spec", job_spec_fields, 4, "A render job as submitted.");
+    RM_DESC_OPT(rm_job_spec_t, "job_spec", job_spec_fields, 5, "A render job as submitted.");
 
 static const rm_field_t job_summary_fields[] = {
     RM_FIELD(rm_job_summary_t, job_id, RM_F_STR, MAX_JOB_ID, "the job's id"),
@@ -98,9 +101,11 @@ static const rm_field_t job_summary_fields[] = {
              "why no node can start it now (none has what it requires); empty otherwise"),
     RM_FIELD(rm_job_summary_t, allow_scripts, RM_F_BOOL, 0,
              "the job runs the .blend's own Python (submitted with --allow-scripts)"),
+    RM_FIELD(rm_job_summary_t, submitter_role, RM_F_STR, RM_MAX_NAME,
+             "the submitter's role: admin or artist; empty for jobs from before roles"),
 };
 const rm_struct_desc_t rm_job_summary_desc =
-    RM_DESC_OPT(rm_job_summary_t, "job_summary", job_summary_fields, 2, "One job at a glance.");
+    RM_DESC_OPT(rm_job_summary_t, "job_summary", job_summary_fields, 3, "One job at a glance.");
 
 static const rm_field_t frame_info_fields[] = {
     RM_FIELD(rm_frame_info_t, frame, RM_F_U64, RM_FRAME_MAX, "frame number"),
@@ -420,11 +425,14 @@ static const rm_field_t drain_fields[] = {
     RM_FIELD(rm_drain_t, node, RM_F_STR, RM_MAX_NAME, "node to drain; empty: the one asked"),
     RM_FIELD(rm_drain_t, hand_back, RM_F_BOOL, 0,
              "give its frames back at once instead of finishing them"),
+    RM_FIELD(rm_drain_t, asked_by, RM_F_STR, RM_MAX_NAME,
+             "set by the node that carries an admin's drain to the node named: that admin"),
 };
 static const rm_struct_desc_t drain_desc =
-    RM_DESC(rm_drain_t, "drain", drain_fields,
-            "Client -> node: the node takes no new frames, finishes (or hands back) the ones it "
-            "has, then leaves the mesh and exits. Answered by OK.");
+    RM_DESC_OPT(rm_drain_t, "drain", drain_fields, 1,
+                "Admin -> node: the node takes no new frames, finishes (or hands back) the ones "
+                "it has, then leaves the mesh and exits with status 0 (stay down). Answered by "
+                "OK. Needs the admin role; a node carries it to the node named.");
 
 typedef struct {
     const char *name;

@@ -125,6 +125,7 @@ typedef struct {
     bool preempt;             /* stop running frames of lower priority for this job */
     RM_LIST(char *) requires; /* capabilities a node needs (e.g. "denoise"), sorted */
     char *source_root;        /* the submitter's folder the project was taken from ("" = unknown) */
+    char *submitter_role;     /* the submitter's role (rm_rights.h), set by the node; "" = before roles */
 } rm_job_spec_t;
 
 typedef struct {
@@ -179,6 +180,7 @@ typedef struct {
     uint64_t version;   /* grows with every change of the job's state */
     char *waiting;      /* why no node can start it (e.g. none can denoise), "" otherwise */
     bool allow_scripts; /* the .blend's own Python runs (--allow-scripts) */
+    char *submitter_role; /* admin | artist; "" for jobs from before roles */
 } rm_job_summary_t;
 
 typedef struct {
@@ -297,6 +299,7 @@ typedef struct {
 typedef struct {
     char *node;     /* node to drain; "" = the one asked */
     bool hand_back; /* give frames back at once instead of finishing them */
+    char *asked_by; /* node -> node: the admin whose drain is carried; "" from a client */
 } rm_drain_t;
 
 typedef struct {

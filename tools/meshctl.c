@@ -45,7 +45,8 @@ typedef struct {
     }
 
 static const rm_opt_spec_t init_opts[] = {OPT("name"), OPT("token"), FLAG("json"), END};
-static const rm_opt_spec_t invite_opts[] = {OPT("role"), OPT("name"), OPT("days"), END};
+static const rm_opt_spec_t invite_opts[] = {OPT("role"), OPT("name"), OPT("days"), OPT("expires"),
+                                            END};
 static const rm_opt_spec_t json_opts[] = {FLAG("json"), END};
 /* --wait or --wait=SECONDS */
 static const rm_opt_spec_t drain_opts[] = {FLAG("now"), OPTIONAL("wait"), FLAG("json"), END};
@@ -69,7 +70,7 @@ static const command_t commands[] = {
      "init [--name NAME] [--mesh ADDR] [--json]\n       meshctl init --token FILE [--mesh ADDR]",
      "create a mesh identity and this client's credential, or join with an invitation"},
     {"invite", rm_cmd_invite, invite_opts, 0, 0,
-     "invite [--role node|client] [--name NAME] [--days N] > FILE",
+     "invite [--role node|artist|admin] [--name NAME] [--expires DURATION] > FILE",
      "sign a credential for a new node or client (a secret token, to a file)"},
     {"submit", rm_cmd_submit, submit_opts, 1, 1,
      "submit FILE.blend [--frames 1-250|1,5,10-20|1-100:5] [--scene NAME] [--camera NAME]\n"

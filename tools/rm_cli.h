@@ -116,6 +116,10 @@ int rm_cli_parse_i64(const char *opt, const char *text, int64_t min, int64_t max
     user may type it in lower case).  *out points to the choice. */
 int rm_cli_parse_choice(const char *opt, const char *text, const char *const *choices,
                         const char **out, rm_err_t *err);
+/*  A duration: a whole number and a unit, s m h d w y ("90m", "12h", "2y";
+    a year is 365 days), in seconds within [min_s, max_s]. */
+int rm_cli_parse_duration(const char *opt, const char *text, int64_t min_s, int64_t max_s,
+                          int64_t *out, rm_err_t *err);
 /*  "1920x1080" with both sides in [4, 65536]. */
 int rm_cli_parse_resolution(const char *text, uint64_t *w, uint64_t *h, rm_err_t *err);
 /*  A job id as meshctl makes them: 16 lowercase hex characters. */

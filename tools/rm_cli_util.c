@@ -53,6 +53,37 @@ int rm_cli_parse_i64(const char *opt, const char *text, int64_t min, int64_t max
     return 0;
 }
 
+int rm_cli_parse_duration(const char *opt, const char *text, int64_t min_s, int64_t max_s,
+                          int64_t *out, rm_err_t *err)
+{
+    static const struct {
+        char unit;
+        int64_t seconds;
+    } units[] = {{'s', 1}, {'m', 60}, {'h', 3600}, {'d', 86400}, {'w', 7 * 86400}, {'y', 365 * 86400}};
+    size_t len = strlen(text);
+    char digits[24];
+    int64_t per = 0;
+    for (size_t i = 0; len > 1 && i < sizeof units / sizeof units[0]; i++)
+        if (text[len - 1] == units[i].unit)
+            per = units[i].seconds;
+    if (per && len - 1 < sizeof digits) {
+        memcpy(digits, text, len - 1);
+        digits[len - 1] = '\0';
+    }
+    errno = 0;
+    unsigned long long v = per && len - 1 < sizeof digits && all_digits(digits)
+                               ? strtoull(digits, NULL, 10)
+                               : 0;
+    if (!per || errno != 0 || v == 0 || v > (unsigned long long)(max_s / per) ||
+        (int64_t)v * per < min_s || (int64_t)v * per > max_s)
+        return rm_err_set(err, RM_EINVAL,
+                          "%s: '%s' is not a duration between %" PRId64 " and %" PRId64
+                          " seconds (a number and a unit: 90m, 12h, 30d, 2w, 1y)",
+                          opt, text, min_s, max_s);
+    *out = (int64_t)v * per;
+    return 0;
+}
+
 int rm_cli_parse_choice(const char *opt, const char *text, const char *const *choices,
                         const char **out, rm_err_t *err)
 {

@@ -24,6 +24,7 @@ void rm_cmd_json_summary(rm_json_t *j, const rm_job_summary_t *s)
     rm_json_i64(j, "started_at", s->started_at);
     rm_json_i64(j, "finished_at", s->finished_at);
     rm_json_str(j, "submitter", s->submitter);
+    rm_json_str(j, "submitter_role", s->submitter_role ? s->submitter_role : "");
     rm_json_bool(j, "allow_scripts", s->allow_scripts);
     rm_json_str(j, "error", s->error);
     rm_json_str(j, "waiting", s->waiting ? s->waiting : "");

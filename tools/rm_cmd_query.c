@@ -401,8 +401,14 @@ static int job_text(rm_job_reply_t *r, const rm_fetch_out_t *outs, size_t nouts)
     rm_job_summary_t *s = &r->summary;
     char age[24];
     rm_cli_fmt_age((rm_cli_now_ms() - s->submitted_at) / 1000, age, sizeof age);
+    char by[RM_MAX_NAME * 2 + 8];
+    if (s->submitter_role && *s->submitter_role)
+        snprintf(by, sizeof by, "%s '%s'", rm_cli_clean(s->submitter_role),
+                 rm_cli_clean(s->submitter));
+    else
+        snprintf(by, sizeof by, "%s", rm_cli_clean(s->submitter));
     printf("job       %s '%s', %s (submitted by %s, %s ago)\n", rm_cli_clean(s->job_id),
-           rm_cli_clean(s->name), rm_cli_clean(s->state), rm_cli_clean(s->submitter), age);
+           rm_cli_clean(s->name), rm_cli_clean(s->state), by, age);
     printf("frames    %" PRIu64 "/%" PRIu64 " done, %" PRIu64 " failed, %" PRIu64 " rendering\n",
            s->frames_done, s->frames_total, s->frames_failed, s->frames_rendering);
     if (s->allow_scripts)

@@ -1,7 +1,7 @@
 /*  meshctl init and meshctl invite: the mesh identity and credentials.
 
     `init` makes this machine the holder of a new mesh key (mesh.key, 0600,
-    never leaves it) and gives it a client credential; `init --token FILE`
+    never leaves it) and gives it an admin credential; `init --token FILE`
     sets up a client from an invitation instead.  `invite` signs a new
     credential and writes the token (a secret: its CURVE secret key) to
     stdout, which must be redirected to a file or a pipe. */
@@ -19,8 +19,10 @@
 
 #include "rm_fs.h"
 #include "rm_json.h"
+#include "rm_rights.h"
 
-#define CLIENT_DAYS 365
+#define CLIENT_LIFETIME_S (365 * 86400LL)
+#define YEAR_S (365 * 86400LL)
 
 static void home_path(const rm_cmd_ctx_t *ctx, const char *name, char *out, size_t size)
 {
@@ -86,7 +88,7 @@ static void print_init(const rm_cmd_ctx_t *ctx, const char *client_name, const u
                z85, key);
     else
         printf("joined mesh %s\n", z85);
-    printf("client credential '%s' saved in %s\n", client_name, token);
+    printf("credential '%s' saved in %s\n", client_name, token);
     if (wrote_config)
         printf("node address %s saved in %s/config\n", ctx->cfg.mesh, ctx->cfg.home);
     if (created_mesh)
@@ -111,7 +113,7 @@ static int init_mesh(const rm_cmd_ctx_t *ctx, const char *name, uint8_t mesh_pk[
     }
     if (rm_mesh_key_create(ctx->cfg.home, mesh_pk, mesh_sk, &err) != 0)
         return rm_cmd_fail(&err, NULL);
-    int rc = rm_token_issue(mesh_sk, RM_ROLE_CLIENT, name, CLIENT_DAYS, &token, &err);
+    int rc = rm_token_issue(mesh_sk, RM_ROLE_ADMIN, name, CLIENT_LIFETIME_S, &token, &err);
     sodium_memzero(mesh_sk, sizeof mesh_sk);
     if (rc == 0) {
         rc = rm_token_save(token_path, &token, &err);
@@ -125,7 +127,8 @@ static int init_mesh(const rm_cmd_ctx_t *ctx, const char *name, uint8_t mesh_pk[
     return RM_EXIT_OK;
 }
 
-/*  Checks an invitation: a valid client credential of its own mesh. */
+/*  Checks an invitation: a valid credential for a person (admin, artist,
+    or client from before roles), of its own mesh. */
 static int check_invitation(const char *file, const rm_token_t *token, char **name)
 {
     rm_cred_t cred;
@@ -136,10 +139,10 @@ static int check_invitation(const char *file, const rm_token_t *token, char **na
         return RM_EXIT_USAGE;
     }
     int rc = RM_EXIT_OK;
-    if (strcmp(cred.role, RM_ROLE_CLIENT) != 0) {
-        rm_cli_error("%s is a %s token (for meshd --token); a client needs a client invitation: "
-                     "meshctl invite --role client > client.token",
-                     file, cred.role);
+    if (strcmp(cred.role, RM_ROLE_NODE) == 0) {
+        rm_cli_error("%s is a node token (for meshd --token); a person needs an invitation made "
+                     "with: meshctl invite --role artist (or admin) > client.token",
+                     file);
         rc = RM_EXIT_USAGE;
     } else if (!(*name = strdup(cred.name))) {
         rc = RM_EXIT_FAILED;
@@ -229,19 +232,30 @@ static int emit_token(const char *text)
     return RM_EXIT_OK;
 }
 
-static int invite_args(const rm_cmd_ctx_t *ctx, const char **role, uint64_t *days, char *name,
-                       size_t size, rm_err_t *err)
+static int invite_args(const rm_cmd_ctx_t *ctx, const char **role, int64_t *lifetime_s,
+                       char *name, size_t size, rm_err_t *err)
 {
-    static const char *const roles[] = {RM_ROLE_NODE, RM_ROLE_CLIENT, NULL};
+    static const char *const roles[] = {RM_ROLE_NODE, RM_ROLE_ARTIST, RM_ROLE_ADMIN, NULL};
     const char *r = rm_args_get(ctx->args, "role");
     const char *d = rm_args_get(ctx->args, "days");
+    const char *e = rm_args_get(ctx->args, "expires");
     const char *n = rm_args_get(ctx->args, "name");
+    uint64_t days = 0;
     *role = RM_ROLE_NODE;
-    *days = 365;
+    *lifetime_s = YEAR_S;
+    if (r && strcmp(r, RM_ROLE_CLIENT) == 0)
+        return rm_err_set(err, RM_EINVAL,
+                          "--role client is gone: people are --role artist (submit, manage "
+                          "their own jobs) or --role admin (everything)");
+    if (d && e)
+        return rm_err_set(err, RM_EINVAL, "--days and --expires say the same thing: give one");
     if ((r && rm_cli_parse_choice("--role", r, roles, role, err) != 0) ||
-        (d && rm_cli_parse_u64("--days", d, 1, 3650, days, err) != 0) ||
+        (d && rm_cli_parse_u64("--days", d, 1, 3650, &days, err) != 0) ||
+        (e && rm_cli_parse_duration("--expires", e, 60, 10 * YEAR_S, lifetime_s, err) != 0) ||
         (n && check_name(n, err) != 0))
         return -1;
+    if (d)
+        *lifetime_s = (int64_t)days * 86400;
     uint8_t rnd[3];
     randombytes_buf(rnd, sizeof rnd);
     if (n)
@@ -254,12 +268,12 @@ static int invite_args(const rm_cmd_ctx_t *ctx, const char **role, uint64_t *day
 int rm_cmd_invite(rm_cmd_ctx_t *ctx)
 {
     const char *role = NULL;
-    uint64_t days = 0;
+    int64_t lifetime_s = 0;
     char name[RM_MAX_NAME], date[32];
     uint8_t mesh_pk[32], mesh_sk[64];
     rm_token_t token;
     rm_err_t err = {0};
-    if (invite_args(ctx, &role, &days, name, sizeof name, &err) != 0)
+    if (invite_args(ctx, &role, &lifetime_s, name, sizeof name, &err) != 0)
         return rm_cmd_fail(&err, NULL);
     if (isatty(STDOUT_FILENO))
         return emit_token(""); /* refuses before touching the key */
@@ -269,7 +283,7 @@ int rm_cmd_invite(rm_cmd_ctx_t *ctx)
                      err.msg);
         return RM_EXIT_NOREACH;
     }
-    int rc = rm_token_issue(mesh_sk, role, name, (int64_t)days, &token, &err);
+    int rc = rm_token_issue(mesh_sk, role, name, lifetime_s, &token, &err);
     sodium_memzero(mesh_sk, sizeof mesh_sk);
     if (rc != 0)
         return rm_cmd_fail(&err, NULL);
@@ -280,7 +294,11 @@ int rm_cmd_invite(rm_cmd_ctx_t *ctx)
         free(text);
     }
     rm_token_free(&token);
-    rm_cli_fmt_date((int64_t)time(NULL) + (int64_t)days * 86400, date, sizeof date);
+    /* Lifetimes may be minutes: the time of day matters. */
+    time_t until = time(NULL) + (time_t)lifetime_s;
+    struct tm tm;
+    if (!gmtime_r(&until, &tm) || strftime(date, sizeof date, "%Y-%m-%d %H:%M UTC", &tm) == 0)
+        snprintf(date, sizeof date, "?");
     if (rc == RM_EXIT_OK)
         fprintf(stderr, "meshctl: issued a %s credential for '%s', valid until %s\n", role, name,
                 date);

@@ -669,6 +669,7 @@ int rm_job_summary(const rm_job_t *job, rm_job_summary_t *out, rm_err_t *err)
     s.finished_at = job->rec.finished_at;
     s.submitter = spec->submitter;
     s.allow_scripts = spec->allow_scripts;
+    s.submitter_role = spec->submitter_role;
     s.error = job->rec.error;
     s.version = job->version;
     memset(out, 0, sizeof *out);

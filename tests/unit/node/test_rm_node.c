@@ -87,8 +87,8 @@ int main(void)
     uint8_t mesh_pk[32], mesh_sk[64];
     crypto_sign_keypair(mesh_pk, mesh_sk);
     rm_token_t node_token, client_token;
-    CHECK(rm_token_issue(mesh_sk, RM_ROLE_NODE, "n1", 1, &node_token, &err) == 0);
-    CHECK(rm_token_issue(mesh_sk, RM_ROLE_CLIENT, "alice", 1, &client_token, &err) == 0);
+    CHECK(rm_token_issue(mesh_sk, RM_ROLE_NODE, "n1", 1 * 86400, &node_token, &err) == 0);
+    CHECK(rm_token_issue(mesh_sk, RM_ROLE_CLIENT, "alice", 1 * 86400, &client_token, &err) == 0);
     char token_path[256];
     snprintf(token_path, sizeof token_path, "%s/node.token", home);
     CHECK(rm_token_save(token_path, &node_token, &err) == 0);
@@ -97,7 +97,7 @@ int main(void)
     uint8_t other_pk[32], other_sk[64];
     crypto_sign_keypair(other_pk, other_sk);
     rm_token_t stranger;
-    CHECK(rm_token_issue(other_sk, RM_ROLE_CLIENT, "mallory", 1, &stranger, &err) == 0);
+    CHECK(rm_token_issue(other_sk, RM_ROLE_CLIENT, "mallory", 1 * 86400, &stranger, &err) == 0);
 
     int port = rm_test_ports(2); /* main, door */
     CHECK(port != 0);

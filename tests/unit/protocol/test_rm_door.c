@@ -14,8 +14,8 @@ static void mesh_new(mesh_t *m)
     CHECK(sodium_init() >= 0);
     crypto_sign_keypair(m->mesh_pk, m->mesh_sk);
     rm_err_t err;
-    CHECK(rm_token_issue(m->mesh_sk, RM_ROLE_NODE, "node-a", 30, &m->node, &err) == 0);
-    CHECK(rm_token_issue(m->mesh_sk, RM_ROLE_CLIENT, "alice", 30, &m->client, &err) == 0);
+    CHECK(rm_token_issue(m->mesh_sk, RM_ROLE_NODE, "node-a", 30 * 86400, &m->node, &err) == 0);
+    CHECK(rm_token_issue(m->mesh_sk, RM_ROLE_CLIENT, "alice", 30 * 86400, &m->client, &err) == 0);
 }
 
 static void mesh_free(mesh_t *m)

@@ -826,7 +826,7 @@ static void test_newer_peer(void)
     rm_msg_free(&msg);
     msgpack_sbuffer_destroy(&m.sb);
 
-    /* A newer job_summary, nested in a list, with a 17th field of its own. */
+    /* A newer job_summary, nested in a list, with an 18th field of its own. */
     rm_job_summary_t sum;
     uint8_t *buf = NULL;
     size_t len = 0;
@@ -834,15 +834,15 @@ static void test_newer_peer(void)
     fill_summary(&sum, 5);
     CHECK(rm_codec_encode(&rm_job_summary_desc, &sum, &buf, &len, &err) == 0);
     rm_codec_free(&rm_job_summary_desc, &sum);
-    CHECK(buf[0] == 0xdc && buf[1] == 0 && buf[2] == 16); /* array 16 */
+    CHECK(buf[0] == 0xdc && buf[1] == 0 && buf[2] == 17); /* array 17 */
     mp_env(&m, 1, RM_MSG_JOBS_REPLY, 4);
     mp_raw(&m, "\x91\x92", 2);     /* [jobs: [summary, summary]] */
-    mp_raw(&m, "\xdc\x00\x11", 3); /* array 17 */
+    mp_raw(&m, "\xdc\x00\x12", 3); /* array 18 */
     mp_raw(&m, buf + 3, len - 3);
     msgpack_pack_array(&m.pk, 2);
     msgpack_pack_uint64(&m.pk, 1);
     msgpack_pack_array(&m.pk, 0);
-    mp_raw(&m, "\xdc\x00\x11", 3);
+    mp_raw(&m, "\xdc\x00\x12", 3);
     mp_raw(&m, buf + 3, len - 3);
     msgpack_pack_nil(&m.pk);
     free(buf);

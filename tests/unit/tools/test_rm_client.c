@@ -380,6 +380,21 @@ static void test_values(void)
     CHECK(rm_cli_parse_u64("--samples", "", 1, 1000, &u, &err) == -1);
     CHECK(rm_cli_parse_u64("--samples", "-1", 0, 1000, &u, &err) == -1);
     CHECK(rm_cli_parse_u64("x", "99999999999999999999999", 0, UINT64_MAX, &u, &err) == -1);
+    int64_t secs = 0;
+    CHECK(rm_cli_parse_duration("--expires", "90m", 60, 86400, &secs, &err) == 0 && secs == 5400);
+    CHECK(rm_cli_parse_duration("--expires", "2y", 60, 10 * 31536000LL, &secs, &err) == 0 &&
+          secs == 2 * 31536000LL);
+    CHECK(rm_cli_parse_duration("--expires", "1w", 60, 31536000, &secs, &err) == 0 &&
+          secs == 604800);
+    CHECK(rm_cli_parse_duration("--expires", "30s", 60, 86400, &secs, &err) == -1);
+    CHECK(strstr(err.msg, "--expires: '30s'") != NULL);
+    CHECK(rm_cli_parse_duration("--expires", "11y", 60, 10 * 31536000LL, &secs, &err) == -1);
+    CHECK(rm_cli_parse_duration("--expires", "10", 60, 86400, &secs, &err) == -1);
+    CHECK(rm_cli_parse_duration("--expires", "h", 60, 86400, &secs, &err) == -1);
+    CHECK(rm_cli_parse_duration("--expires", "-5d", 60, 86400 * 10, &secs, &err) == -1);
+    CHECK(rm_cli_parse_duration("--expires", "0d", 0, 86400, &secs, &err) == -1);
+    CHECK(rm_cli_parse_duration("--expires", "99999999999999999999d", 60, INT64_MAX, &secs,
+                                &err) == -1);
     CHECK(rm_cli_parse_i64("--priority", "-5", -10, 10, &i, &err) == 0 && i == -5);
     CHECK(rm_cli_parse_i64("--priority", "+7", -10, 10, &i, &err) == 0 && i == 7);
     CHECK(rm_cli_parse_i64("--priority", "11", -10, 10, &i, &err) == -1);
@@ -1021,10 +1036,10 @@ static void make_keys(keys_t *k)
     rm_err_t err;
     crypto_sign_keypair(k->mesh_pk, k->mesh_sk);
     crypto_sign_keypair(other_pk, other_sk);
-    CHECK(rm_token_issue(k->mesh_sk, RM_ROLE_CLIENT, "ann@box", 1, &k->client, &err) == 0);
-    CHECK(rm_token_issue(k->mesh_sk, RM_ROLE_NODE, "node-a", 1, &k->node, &err) == 0);
-    CHECK(rm_token_issue(k->mesh_sk, RM_ROLE_CLIENT, "bob@box", 1, &k->client2, &err) == 0);
-    CHECK(rm_token_issue(other_sk, RM_ROLE_NODE, "intruder", 1, &k->other_node, &err) == 0);
+    CHECK(rm_token_issue(k->mesh_sk, RM_ROLE_CLIENT, "ann@box", 1 * 86400, &k->client, &err) == 0);
+    CHECK(rm_token_issue(k->mesh_sk, RM_ROLE_NODE, "node-a", 1 * 86400, &k->node, &err) == 0);
+    CHECK(rm_token_issue(k->mesh_sk, RM_ROLE_CLIENT, "bob@box", 1 * 86400, &k->client2, &err) == 0);
+    CHECK(rm_token_issue(other_sk, RM_ROLE_NODE, "intruder", 1 * 86400, &k->other_node, &err) == 0);
 }
 
 static void free_keys(keys_t *k)

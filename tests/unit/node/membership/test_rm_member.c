@@ -205,8 +205,8 @@ int main(int argc, char **argv)
     uint8_t mesh_pk[32], mesh_sk[64];
     crypto_sign_keypair(mesh_pk, mesh_sk);
     rm_token_t n1, n2;
-    CHECK(rm_token_issue(mesh_sk, RM_ROLE_NODE, "n1", 1, &n1, &err) == 0);
-    CHECK(rm_token_issue(mesh_sk, RM_ROLE_NODE, "n2", 1, &n2, &err) == 0);
+    CHECK(rm_token_issue(mesh_sk, RM_ROLE_NODE, "n1", 1 * 86400, &n1, &err) == 0);
+    CHECK(rm_token_issue(mesh_sk, RM_ROLE_NODE, "n2", 1 * 86400, &n2, &err) == 0);
     char token_path[300];
     snprintf(token_path, sizeof token_path, "%s/n1.token", home);
     CHECK(rm_token_save(token_path, &n1, &err) == 0);
