@@ -98,7 +98,7 @@ NF_UNUSED static bool nf_put_project(const char *store_root, const char *scratch
 NF_UNUSED static bool nf_token(const nf_mesh_t *mesh, const char *name, rm_token_t *token)
 {
     rm_err_t err;
-    if (rm_token_issue(mesh->sk, RM_ROLE_NODE, name, 1, token, &err) != 0) {
+    if (rm_token_issue(mesh->sk, RM_ROLE_NODE, name, 86400, token, &err) != 0) {
         fprintf(stderr, "token: %s\n", err.msg);
         return false;
     }
