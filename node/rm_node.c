@@ -12,6 +12,7 @@
 #include "rm_node_client.h"
 #include "rm_node_ctx.h"
 #include "rm_node_door.h"
+#include "rm_node_revoke.h"
 #include "rm_node_start.h"
 #include "rm_reqid.h"
 #include "rm_zap.h"
@@ -117,13 +118,35 @@ static void serve_chunk(rm_node_ctx_t *self, const char *from, const rm_cred_t *
     free(chunk.data.data);
 }
 
-/*  DRAIN that came over one of our outbound links. */
+/*  DRAIN that came over one of our outbound links (a node carrying an
+    admin's drain to us, behind NAT): as on the main socket. */
 static void drain_over_link(rm_node_ctx_t *self, const char *from, const rm_cred_t *who,
                             const rm_msg_t *msg)
 {
-    (void)from, (void)who;
-    if (!msg->u.drain.node[0] || strcmp(msg->u.drain.node, self->config.name) == 0)
-        rm_work_drain(self->work, msg->u.drain.hand_back);
+    (void)from;
+    const rm_drain_t *d = &msg->u.drain;
+    if (d->node[0] && strcmp(d->node, self->config.name) != 0)
+        return;
+    const char *how = d->hand_back ? "hand back" : "finish";
+    if (d->asked_by && d->asked_by[0]) {
+        rm_log_notice("drain (%s) asked by admin '%s' through node '%s': leaving the mesh to "
+                      "stay down",
+                      how, d->asked_by, who->name);
+        self->stay_down = true;
+    } else {
+        rm_log_notice("drain (%s) asked by node '%s': leaving the mesh, to be started again", how,
+                      who->name);
+    }
+    rm_work_drain(self->work, d->hand_back);
+}
+
+/*  REVOKE from another node: new revocations are kept and passed on. */
+static void revoke_from_node(rm_node_ctx_t *self, const char *from, const rm_cred_t *who,
+                             const rm_msg_t *msg)
+{
+    (void)from;
+    size_t added = 0;
+    rm_node_revoke_in(self, who, &msg->u.revoke, &added, NULL);
 }
 
 static void to_jobsync(rm_node_ctx_t *self, const char *from, const rm_cred_t *who,
@@ -177,7 +200,7 @@ static const node_msg_fn node_requests[RM_MSG_TYPE_COUNT] = {
     [RM_MSG_JOB_SYNC] = to_jobsync,  [RM_MSG_JOB_HELD] = to_jobsync,
     [RM_MSG_JOB_DELTA] = to_jobsync, [RM_MSG_JOB_DIGEST] = to_jobsync,
     [RM_MSG_WORK_REQ] = to_work,     [RM_MSG_ASSIGN] = to_work,
-    [RM_MSG_REPLICATE] = to_work,
+    [RM_MSG_REPLICATE] = to_work,    [RM_MSG_REVOKE] = revoke_from_node,
 };
 
 /*  Requests over our own links to other nodes; on the main socket these
@@ -278,7 +301,8 @@ static void handle_mesh(rm_node_ctx_t *self)
     if (peer && payload && rm_node_door_key(payload, key) == 0)
         who = rm_roster_find(self->roster, key, (int64_t)time(NULL));
     if (!who || zmsg_size(in) != 0) {
-        rm_log_warning("refused a message from an unknown or expired peer");
+        if (rm_refusal_log_ok(&self->refusals))
+            rm_log_warning("refused a message from an unknown, expired or revoked peer");
         goto out;
     }
     if (rm_msg_decode(zframe_data(payload), zframe_size(payload), &msg, &err) != 0) {
@@ -330,6 +354,7 @@ static void turn(rm_node_ctx_t *self)
     rm_jobsync_tick(self->jobsync, now);
     rm_xfer_tick(self->xfer, now);
     rm_logs_server_tick(self->logs, now);
+    rm_node_revoke_tick(self, now);
     rm_node_client_serve_watches(self);
     char rendering[200];
     rm_member_meta_t meta;

@@ -13,6 +13,7 @@
 #include "rm_frames.h"
 #include "rm_manifest.h"
 #include "rm_render_opts.h"
+#include "rm_node_revoke.h"
 #include "rm_rights.h"
 
 #define MAX_WATCH_MS 60000
@@ -622,6 +623,20 @@ static void handle_drain(request_t *r)
     rm_node_reply_ok(self->mesh, r->peer, r->msg->req, text);
 }
 
+static void handle_revoke(request_t *r)
+{
+    size_t added = 0;
+    rm_err_t err;
+    char text[160];
+    if (rm_node_revoke_in(r->node, r->who, &r->msg->u.revoke, &added, &err) != 0) {
+        rm_node_reply_error(r->node->mesh, r->peer, r->msg->req, err.code, err.msg);
+        return;
+    }
+    snprintf(text, sizeof text, "%zu new revocation(s) of %u; every member hears of them", added,
+             r->msg->u.revoke.revocations.count);
+    rm_node_reply_ok(r->node->mesh, r->peer, r->msg->req, text);
+}
+
 static void handle_gossip(request_t *r)
 {
     rm_member_gossip_in(r->node->member, r->peer, r->who, &r->msg->u.gossip);
@@ -648,6 +663,7 @@ static const request_kind_t client_requests[RM_MSG_TYPE_COUNT] = {
     [RM_MSG_WATCH] = {handle_watch, RM_RIGHT_VIEW},
     [RM_MSG_GOSSIP] = {handle_gossip, RM_RIGHT_MESH},
     [RM_MSG_DRAIN] = {handle_drain, RM_RIGHT_VIEW},
+    [RM_MSG_REVOKE] = {handle_revoke, RM_RIGHT_REVOKE},
 };
 
 static void dispatch(request_t *r)

@@ -29,6 +29,8 @@ void rm_node_meta(rm_node_ctx_t *self, rm_member_meta_t *meta, char *rendering, 
         .acting = self->election.acting,
         .draining = self->work && rm_work_draining(self->work),
     };
+    if (self->revocations)
+        rm_revocations_digest(self->revocations, &meta->revoked);
 }
 
 void rm_node_reply(zsock_t *sock, zframe_t *peer, rm_msg_type_t type, uint64_t req,

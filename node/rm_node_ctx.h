@@ -16,6 +16,7 @@
 #include "rm_jobsync.h"
 #include "rm_logs.h"
 #include "rm_member.h"
+#include "rm_revocations.h"
 #include "rm_roster.h"
 #include "rm_sched.h"
 #include "rm_slots.h"
@@ -60,6 +61,9 @@ typedef struct {
     rm_door_watch_t *watch; /* failed handshakes on door and mesh */
     zpoller_t *poller;
     rm_roster_t *roster;
+    rm_revocations_t *revocations;
+    zhashx_t *revoke_sent; /* member name -> when it was last sent the whole set */
+    int64_t revoke_next;   /* next look for members whose revocations differ */
     rm_store_t *store;
     rm_jobs_t *jobs;
     rm_slots_t *slots;

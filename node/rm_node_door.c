@@ -7,6 +7,7 @@
 
 #include "rm_log.h"
 #include "rm_door.h"
+#include "rm_node_revoke.h"
 
 int rm_node_door_key(zframe_t *frame, uint8_t key[32])
 {
@@ -53,6 +54,13 @@ void rm_node_door_handle(rm_node_ctx_t *self)
                              &cred, &err) != 0) {
         if (rm_refusal_log_ok(&self->refusals))
             rm_log_warning("door: refused %s", err.msg);
+        goto out;
+    }
+    const rm_revocation_t *rev = rm_node_revoked(self, &cred);
+    if (rev) {
+        if (rm_refusal_log_ok(&self->refusals))
+            rm_log_warning("door: refused %s '%s' from %s: its credentials were revoked",
+                           cred.role, cred.name, who);
         goto out;
     }
     bool known = rm_roster_find(self->roster, key, (int64_t)time(NULL)) != NULL;

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "rm_log.h"
+#include "rm_node_revoke.h"
 #include "rm_blender_probe.h"
 #include "rm_sandbox.h"
 #include "rm_caps.h"
@@ -183,6 +184,7 @@ static int start_membership(rm_node_ctx_t *self, rm_err_t *err)
                                  self->poller, err);
     if (!self->member)
         return -1;
+    rm_node_revoke_watch_links(self);
     if (self->config.join[0] && rm_member_join(self->member, self->config.join, err) != 0)
         return rm_err_prefix(err, "--join %s: ", self->config.join);
     return 0;
@@ -240,6 +242,8 @@ int rm_node_start(rm_node_ctx_t *self, const rm_config_t *config, rm_err_t *err)
     if (rm_roster_load(self->roster, path, self->token.mesh_pk.b, (int64_t)time(NULL),
                        &roster_err) != 0)
         rm_log_warning("starting with an empty roster: %s", roster_err.msg);
+    if (rm_node_revoke_start(self, err) != 0)
+        return -1;
     if (rm_node_home_path(self, "chunks", path, sizeof path, err) != 0 ||
         !(self->store = rm_store_new(path, err)))
         return -1;
@@ -296,6 +300,8 @@ void rm_node_stop(rm_node_ctx_t *self)
     rm_jobs_destroy(&self->jobs);
     rm_store_destroy(&self->store);
     rm_roster_destroy(&self->roster);
+    rm_revocations_destroy(&self->revocations);
+    zhashx_destroy(&self->revoke_sent);
     rm_codec_free(&rm_cred_desc, &self->cred);
     rm_token_free(&self->token);
 }

@@ -13,15 +13,11 @@
 
 #include "rm_fs.h"
 #include "rm_rights.h"
+#include "rm_signed.h"
 
 #define TOKEN_HEADER "RENDERMESH-TOKEN 1\n"
 #define SIG_DOMAIN "rendermesh-credential-v1"
 #define MAX_TOKEN_FILE 16384
-
-typedef struct {
-    rm_bin_t body; /* encoded rm_cred_t */
-    rm_bin_t sig;  /* Ed25519 over SIG_DOMAIN || body */
-} signed_cred_t;
 
 static const rm_field_t cred_fields[] = {
     RM_FIELD(rm_cred_t, version, RM_F_U64, 0, "credential format, 1"),
@@ -35,13 +31,6 @@ static const rm_field_t cred_fields[] = {
 const rm_struct_desc_t rm_cred_desc =
     RM_DESC(rm_cred_t, "credential", cred_fields, "what the mesh key vouches for");
 
-static const rm_field_t signed_fields[] = {
-    RM_FIELD(signed_cred_t, body, RM_F_BIN, 2048, "encoded credential"),
-    RM_FIELD(signed_cred_t, sig, RM_F_BIN, 64, "Ed25519 signature of the body"),
-};
-static const rm_struct_desc_t signed_desc =
-    RM_DESC(signed_cred_t, "signed_credential", signed_fields, "credential with its signature");
-
 static const rm_field_t token_fields[] = {
     RM_FIELD(rm_token_t, version, RM_F_U64, 0, "token format, 1"),
     RM_FIELD(rm_token_t, mesh_pk, RM_F_B32, 0, "mesh public key"),
@@ -52,98 +41,40 @@ static const rm_field_t token_fields[] = {
 const rm_struct_desc_t rm_token_desc =
     RM_DESC(rm_token_t, "token", token_fields, "a join token (secret)");
 
-static void sig_message(const rm_bin_t *body, uint8_t **msg, size_t *len)
-{
-    *len = sizeof SIG_DOMAIN - 1 + body->len;
-    *msg = malloc(*len);
-    if (*msg) {
-        memcpy(*msg, SIG_DOMAIN, sizeof SIG_DOMAIN - 1);
-        memcpy(*msg + sizeof SIG_DOMAIN - 1, body->data, body->len);
-    }
-}
-
 int rm_cred_sign(const rm_cred_t *cred, const uint8_t mesh_sk[64], rm_bin_t *out, rm_err_t *err)
 {
-    signed_cred_t sc = {0};
-    uint8_t sig[crypto_sign_BYTES];
-    uint8_t *msg = NULL;
-    size_t msg_len = 0;
-    int rc = -1;
-
-    memset(out, 0, sizeof *out);
-    if (rm_codec_encode(&rm_cred_desc, cred, &sc.body.data, &sc.body.len, err) != 0)
-        goto out;
-    sig_message(&sc.body, &msg, &msg_len);
-    if (!msg) {
-        rm_err_set(err, RM_ENOMEM, "out of memory signing a credential");
-        goto out;
-    }
-    crypto_sign_detached(sig, NULL, msg, msg_len, mesh_sk);
-    sc.sig.data = sig;
-    sc.sig.len = sizeof sig;
-    rc = rm_codec_encode(&signed_desc, &sc, &out->data, &out->len, err);
-    sc.sig.data = NULL;
-out:
-    free(msg);
-    free(sc.body.data);
-    return rc;
+    return rm_signed_make(SIG_DOMAIN, &rm_cred_desc, cred, mesh_sk, out, err);
 }
 
 int rm_cred_verify(const uint8_t *data, size_t len, const uint8_t mesh_pk[32], int64_t now,
                    rm_cred_t *cred, rm_err_t *err)
 {
-    signed_cred_t sc = {0};
-    uint8_t *msg = NULL;
-    size_t msg_len = 0, used = 0;
-    int rc = -1;
-
-    memset(cred, 0, sizeof *cred);
-    if (rm_codec_decode(&signed_desc, &sc, data, len, &used, err) != 0) {
-        rm_err_prefix(err, "malformed credential: ");
-        rm_err_set(err, RM_EAUTH, "%s", err ? err->msg : "");
-        goto out;
-    }
-    if (used != len || sc.sig.len != crypto_sign_BYTES) {
-        rm_err_set(err, RM_EAUTH, "malformed credential: bad signature length or trailing bytes");
-        goto out;
-    }
-    if (rm_codec_decode(&rm_cred_desc, cred, sc.body.data, sc.body.len, &used, err) != 0) {
-        rm_err_prefix(err, "malformed credential body: ");
-        rm_err_set(err, RM_EAUTH, "%s", err ? err->msg : "");
-        goto out;
-    }
+    if (rm_signed_peek(&rm_cred_desc, data, len, cred, err) != 0)
+        return -1;
     /* Until the signature holds, every field is the sender's say-so: keep
        them out of messages that end up in logs. */
     if (memcmp(cred->mesh_pk.b, mesh_pk, 32) != 0) {
         rm_err_set(err, RM_EAUTH, "credential is signed by another mesh");
-        goto out;
+        goto fail;
     }
-    sig_message(&sc.body, &msg, &msg_len);
-    if (!msg) {
-        rm_err_set(err, RM_ENOMEM, "out of memory verifying a credential");
-        goto out;
-    }
-    if (crypto_sign_verify_detached(sc.sig.data, msg, msg_len, mesh_pk) != 0) {
-        rm_err_set(err, RM_EAUTH, "credential has a forged signature");
-        goto out;
+    if (rm_signed_check(SIG_DOMAIN, data, len, mesh_pk, err) != 0) {
+        rm_err_prefix(err, "credential has a ");
+        goto fail;
     }
     if (!rm_role_known(cred->role)) {
         rm_err_set(err, RM_EAUTH, "credential of '%s' has unknown role '%s'", cred->name,
                    cred->role);
-        goto out;
+        goto fail;
     }
     if (cred->expires <= now) {
         rm_err_set(err, RM_EAUTH, "credential of '%s' expired %lld s ago", cred->name,
                    (long long)(now - cred->expires));
-        goto out;
+        goto fail;
     }
-    rc = 0;
-out:
-    if (rc != 0)
-        rm_codec_free(&rm_cred_desc, cred);
-    free(msg);
-    rm_codec_free(&signed_desc, &sc);
-    return rc;
+    return 0;
+fail:
+    rm_codec_free(&rm_cred_desc, cred);
+    return -1;
 }
 
 int rm_token_issue(const uint8_t mesh_sk[64], const char *role, const char *name,

@@ -434,6 +434,17 @@ static const rm_struct_desc_t drain_desc =
                 "it has, then leaves the mesh and exits with status 0 (stay down). Answered by "
                 "OK. Needs the admin role; a node carries it to the node named.");
 
+static const rm_field_t revoke_fields[] = {
+    RM_FIELD_LIST(rm_revoke_msg_t, revocations, RM_F_BIN, RM_MAX_REVOKE,
+                  "signed revocations: [body, sig], the body [version, name, mesh_pk, "
+                  "revoked_at] signed by the mesh key"),
+};
+static const rm_struct_desc_t revoke_desc =
+    RM_DESC(rm_revoke_msg_t, "revoke", revoke_fields,
+            "Admin -> node, node -> node: credentials named in these revocations and issued at "
+            "or before their time are refused from now on. The node keeps them, passes new ones "
+            "to every member, and answers OK (from an admin: needs the admin role).");
+
 typedef struct {
     const char *name;
     const rm_struct_desc_t *desc;
@@ -473,6 +484,7 @@ static const msg_entry_t messages[RM_MSG_TYPE_COUNT] = {
     [RM_MSG_ASSIGN] = {"ASSIGN", &assign_desc},
     [RM_MSG_REPLICATE] = {"REPLICATE", &replicate_desc},
     [RM_MSG_DRAIN] = {"DRAIN", &drain_desc},
+    [RM_MSG_REVOKE] = {"REVOKE", &revoke_desc},
 };
 
 /* ------------------------------------------------------------------ */

@@ -66,6 +66,7 @@ typedef enum {
     RM_MSG_ASSIGN,      /* coordinator -> worker: render these frames (fenced by epoch) */
     RM_MSG_REPLICATE,   /* worker -> node: fetch this output from me and keep it; OK when held */
     RM_MSG_DRAIN,       /* client -> node: finish or hand back work, then leave -> OK */
+    RM_MSG_REVOKE,      /* admin -> node, node -> node: signed revocations, to keep and pass on */
     RM_MSG_TYPE_COUNT
 } rm_msg_type_t;
 
@@ -302,6 +303,12 @@ typedef struct {
     char *asked_by; /* node -> node: the admin whose drain is carried; "" from a client */
 } rm_drain_t;
 
+#define RM_MAX_REVOKE 4096 /* revocations in one REVOKE: a mesh holds at most as many */
+
+typedef struct {
+    RM_LIST(rm_bin_t) revocations; /* each signed by the mesh key (rm_revoke.h) */
+} rm_revoke_msg_t;
+
 typedef struct {
     uint64_t version;
     rm_msg_type_t type;
@@ -335,6 +342,7 @@ typedef struct {
         rm_assign_t assign;
         rm_replicate_t replicate;
         rm_drain_t drain;
+        rm_revoke_msg_t revoke;
     } u;
 } rm_msg_t;
 

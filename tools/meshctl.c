@@ -68,10 +68,10 @@ static const rm_opt_spec_t job_opts[] = {FLAG("files"), FLAG("json"), END};
 static const command_t commands[] = {
     {"init", rm_cmd_init, init_opts, 0, 0,
      "init [--name NAME] [--mesh ADDR] [--json]\n       meshctl init --token FILE [--mesh ADDR]",
-     "create a mesh identity and this client's credential, or join with an invitation"},
+     "create a mesh identity and this machine's admin credential, or join with an invitation"},
     {"invite", rm_cmd_invite, invite_opts, 0, 0,
      "invite [--role node|artist|admin] [--name NAME] [--expires DURATION] > FILE",
-     "sign a credential for a new node or client (a secret token, to a file)"},
+     "sign a credential for a new node, artist or admin (a secret token, to a file)"},
     {"submit", rm_cmd_submit, submit_opts, 1, 1,
      "submit FILE.blend [--frames 1-250|1,5,10-20|1-100:5] [--scene NAME] [--camera NAME]\n"
      "       [--samples N] [--percent N] [--resolution WxH]\n"
@@ -96,6 +96,8 @@ static const command_t commands[] = {
     /* up to 2 positionals: rm_cmd_drain refuses "--wait 60" with a hint */
     {"drain", rm_cmd_drain, drain_opts, 1, 2, "drain NODE [--now] [--wait[=SECONDS]] [--json]",
      "make a node finish its frames (--now: hand them back) and leave the mesh"},
+    {"revoke", rm_cmd_revoke, json_opts, 1, 1, "revoke NAME [--json]",
+     "refuse every credential of NAME issued until now, on every node (needs mesh.key)"},
 };
 
 #define NCOMMANDS (sizeof commands / sizeof commands[0])

@@ -32,6 +32,7 @@ int rm_cmd_fetch(rm_cmd_ctx_t *ctx);
 int rm_cmd_cancel(rm_cmd_ctx_t *ctx);
 int rm_cmd_logs(rm_cmd_ctx_t *ctx);
 int rm_cmd_drain(rm_cmd_ctx_t *ctx);
+int rm_cmd_revoke(rm_cmd_ctx_t *ctx);
 int rm_cmd_job(rm_cmd_ctx_t *ctx);
 
 /*  Loads HOME/client.token (exit 3 "no credentials in DIR: ..." if absent).

@@ -4,7 +4,8 @@
     never leaves it) and gives it an admin credential; `init --token FILE`
     sets up a client from an invitation instead.  `invite` signs a new
     credential and writes the token (a secret: its CURVE secret key) to
-    stdout, which must be redirected to a file or a pipe. */
+    stdout, which must be redirected to a file or a pipe.  `revoke` signs a
+    revocation of a name and hands it to a node, which passes it on. */
 #include "rm_cmd.h"
 
 #include <errno.h>
@@ -19,6 +20,7 @@
 
 #include "rm_fs.h"
 #include "rm_json.h"
+#include "rm_revoke.h"
 #include "rm_rights.h"
 
 #define CLIENT_LIFETIME_S (365 * 86400LL)
@@ -35,13 +37,14 @@ static bool exists(const char *path)
     return stat(path, &st) == 0;
 }
 
-static int check_name(const char *name, rm_err_t *err)
+static int check_name(const char *what, const char *name, rm_err_t *err)
 {
     if (!*name || strlen(name) >= RM_MAX_NAME)
-        return rm_err_set(err, RM_EINVAL, "--name must have 1 to %d characters", RM_MAX_NAME - 1);
+        return rm_err_set(err, RM_EINVAL, "%s must have 1 to %d characters", what,
+                          RM_MAX_NAME - 1);
     for (const char *p = name; *p; p++)
-        if ((unsigned char)*p < 0x20)
-            return rm_err_set(err, RM_EINVAL, "--name may not contain control characters");
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            return rm_err_set(err, RM_EINVAL, "%s may not contain control characters", what);
     return 0;
 }
 
@@ -190,7 +193,7 @@ int rm_cmd_init(rm_cmd_ctx_t *ctx)
     }
     if (!name)
         default_client_name(defname, sizeof defname);
-    if ((!token_file && check_name(name ? name : defname, &err) != 0) ||
+    if ((!token_file && check_name("--name", name ? name : defname, &err) != 0) ||
         (mesh && rm_endpoint_parse(mesh, RM_ENDPOINT_CONNECT, &ep, &err) != 0) ||
         rm_cli_mkdir_home(ctx->cfg.home, &err) != 0)
         return rm_cmd_fail(&err, NULL);
@@ -252,7 +255,7 @@ static int invite_args(const rm_cmd_ctx_t *ctx, const char **role, int64_t *life
     if ((r && rm_cli_parse_choice("--role", r, roles, role, err) != 0) ||
         (d && rm_cli_parse_u64("--days", d, 1, 3650, &days, err) != 0) ||
         (e && rm_cli_parse_duration("--expires", e, 60, 10 * YEAR_S, lifetime_s, err) != 0) ||
-        (n && check_name(n, err) != 0))
+        (n && check_name("--name", n, err) != 0))
         return -1;
     if (d)
         *lifetime_s = (int64_t)days * 86400;
@@ -303,4 +306,59 @@ int rm_cmd_invite(rm_cmd_ctx_t *ctx)
         fprintf(stderr, "meshctl: issued a %s credential for '%s', valid until %s\n", role, name,
                 date);
     return rc;
+}
+
+/*  --- revoke ------------------------------------------------------------- */
+
+int rm_cmd_revoke(rm_cmd_ctx_t *ctx)
+{
+    const char *name = rm_args_pos(ctx->args, 0);
+    uint8_t mesh_pk[32], mesh_sk[64];
+    rm_bin_t signed_rev = {0};
+    rm_err_t err = {0};
+    if (check_name("NAME", name, &err) != 0) {
+        rm_cli_error("%s", err.msg);
+        return RM_EXIT_USAGE;
+    }
+    if (rm_mesh_key_load(ctx->cfg.home, mesh_pk, mesh_sk, &err) != 0) {
+        rm_cli_error("%s\n  revocations are signed with the mesh key, on the machine that ran "
+                     "meshctl init (see --home)",
+                     err.msg);
+        return RM_EXIT_NOREACH;
+    }
+    int64_t now = (int64_t)time(NULL);
+    int rc = rm_revocation_sign(name, now, mesh_sk, &signed_rev, &err);
+    sodium_memzero(mesh_sk, sizeof mesh_sk);
+    if (rc != 0)
+        return rm_cmd_fail(&err, NULL);
+    rm_revoke_msg_t body = {.revocations = {.items = &signed_rev, .count = 1}};
+    rm_client_t *client = NULL;
+    rm_msg_t reply;
+    rc = rm_cmd_connect(ctx, &client);
+    if (rc == RM_EXIT_OK &&
+        rm_client_call(client, RM_MSG_REVOKE, &body, RM_MSG_OK, 0, &reply, &err) != 0)
+        rc = rm_cmd_fail(&err, client);
+    rm_client_destroy(&client);
+    free(signed_rev.data);
+    if (rc != RM_EXIT_OK)
+        return rc;
+    char at[40];
+    time_t t = (time_t)now;
+    struct tm tm;
+    if (!gmtime_r(&t, &tm) || strftime(at, sizeof at, "%Y-%m-%d %H:%M:%S UTC", &tm) == 0)
+        snprintf(at, sizeof at, "?");
+    if (ctx->json) {
+        rm_json_t *j = rm_json_new(stdout);
+        rm_json_object(j, NULL);
+        rm_json_str(j, "revoked", name);
+        rm_json_i64(j, "revoked_at", now);
+        rm_json_str(j, "message", reply.u.ok.message ? reply.u.ok.message : "");
+        rm_json_destroy(&j);
+    } else {
+        printf("revoked '%s': every credential of that name issued up to %s is refused;\n"
+               "  %s\n",
+               name, at, reply.u.ok.message ? rm_cli_clean(reply.u.ok.message) : "");
+    }
+    rm_msg_free(&reply);
+    return RM_EXIT_OK;
 }

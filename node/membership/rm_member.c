@@ -24,9 +24,10 @@ static const rm_field_t meta_fields[] = {
     RM_FIELD(rm_member_meta_t, epoch, RM_F_U64, RM_EPOCH_MAX, "highest coordinator epoch seen"),
     RM_FIELD(rm_member_meta_t, acting, RM_F_BOOL, 0, "coordinates in that epoch"),
     RM_FIELD(rm_member_meta_t, caps, RM_F_STR, RM_MAX_NAME, "what its Blender can do"),
+    RM_FIELD(rm_member_meta_t, revoked, RM_F_B32, 0, "digest of the revocations it holds"),
 };
 static const rm_struct_desc_t meta_desc = RM_DESC_OPT(rm_member_meta_t, "member_meta", meta_fields,
-                                                      1, "what a node gossips about itself");
+                                                      2, "what a node gossips about itself");
 
 typedef struct {
     rm_swim_member_t m;
@@ -279,6 +280,16 @@ int64_t rm_member_wakeup(rm_member_t *self)
     if (at > 1000)
         at = 1000; /* rm_peers_tick wants a call every second */
     return at < 0 ? 0 : at;
+}
+
+void rm_member_set_link_check(rm_member_t *self, rm_peers_check_fn *check, void *arg)
+{
+    rm_peers_set_check(self->peers, check, arg);
+}
+
+void rm_member_recheck_links(rm_member_t *self)
+{
+    rm_peers_recheck(self->peers);
 }
 
 void rm_member_set_meta(rm_member_t *self, const rm_member_meta_t *meta)

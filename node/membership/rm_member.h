@@ -23,6 +23,7 @@
 #include "rm_cred.h"
 #include "rm_election.h"
 #include "rm_msg.h"
+#include "rm_peers.h"
 
 typedef struct {
     char *role; /* node | stable */
@@ -36,6 +37,7 @@ typedef struct {
     bool draining;
     uint64_t epoch; /* highest coordinator epoch this node has seen */
     bool acting;    /* it coordinates in that epoch */
+    rm_hash_t revoked; /* digest of the revocations it holds (zero: none) */
 } rm_member_meta_t;
 
 typedef struct _rm_member_t rm_member_t;
@@ -102,6 +104,10 @@ void rm_member_tick(rm_member_t *self);
 
 /*  Milliseconds until rm_member_tick must run again. */
 int64_t rm_member_wakeup(rm_member_t *self);
+
+/*  Checks of the credentials on this node's own links (rm_peers.h). */
+void rm_member_set_link_check(rm_member_t *self, rm_peers_check_fn *check, void *arg);
+void rm_member_recheck_links(rm_member_t *self);
 
 /*  Gossips new metadata about this node (only if it changed). */
 void rm_member_set_meta(rm_member_t *self, const rm_member_meta_t *meta);

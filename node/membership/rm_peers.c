@@ -41,6 +41,8 @@ struct _rm_peers_t {
     size_t count;
     size_t cap;
     uint64_t next_req;
+    rm_peers_check_fn *check;
+    void *check_arg;
 };
 
 static int64_t now_ms(void)
@@ -245,6 +247,30 @@ int rm_peers_send(rm_peers_t *self, const char *addr, const uint8_t *data, size_
     return 0;
 }
 
+/*  False (with the reason) when the peer's credential may no longer be
+    used: expired, or refused by the check (revoked). */
+static bool cred_usable(rm_peers_t *self, const peer_t *peer, char *why, size_t size)
+{
+    int64_t now = (int64_t)time(NULL);
+    if (peer->cred.expires <= now) {
+        snprintf(why, size, "credential of '%s' expired %lld s ago", peer->cred.name,
+                 (long long)(now - peer->cred.expires));
+        return false;
+    }
+    return !self->check || self->check(self->check_arg, &peer->cred, now, why, size);
+}
+
+/*  Closes a link whose credential is no longer good; it is tried again
+    only after a backoff. */
+static void refuse_link(rm_peers_t *self, peer_t *peer, const char *why)
+{
+    rm_log_warning("peer %s: closing the link: %s", peer->addr, why);
+    close_sockets(self, peer);
+    drop_queue(peer);
+    peer->backoff = BACKOFF_MAX_MS;
+    start_backoff(peer, now_ms());
+}
+
 static void welcome(rm_peers_t *self, peer_t *peer, const uint8_t *data, size_t len)
 {
     rm_msg_t msg;
@@ -271,6 +297,11 @@ static void welcome(rm_peers_t *self, peer_t *peer, const uint8_t *data, size_t 
         return;
     }
     rm_msg_free(&msg);
+    char why[RM_ERR_MSG_MAX];
+    if (!cred_usable(self, peer, why, sizeof why)) {
+        refuse_link(self, peer, why);
+        return;
+    }
     zpoller_remove(self->poller, peer->door);
     zsock_destroy(&peer->door);
     char main_ep[300];
@@ -303,9 +334,14 @@ bool rm_peers_handle(rm_peers_t *self, void *which, rm_peers_recv_fn *fn, void *
         if (which == peer->door)
             welcome(self, peer, zframe_data(frame), zframe_size(frame));
         else {
-            peer->last_in = now_ms();
-            peer->first_out = 0;
-            fn(arg, peer->addr, &peer->cred, zframe_data(frame), zframe_size(frame));
+            char why[RM_ERR_MSG_MAX];
+            if (!cred_usable(self, peer, why, sizeof why)) {
+                refuse_link(self, peer, why);
+            } else {
+                peer->last_in = now_ms();
+                peer->first_out = 0;
+                fn(arg, peer->addr, &peer->cred, zframe_data(frame), zframe_size(frame));
+            }
         }
         zframe_destroy(&frame);
         return true;
@@ -340,6 +376,22 @@ void rm_peers_close(rm_peers_t *self, const char *addr)
             self->peers[i] = self->peers[--self->count];
             return;
         }
+}
+
+void rm_peers_set_check(rm_peers_t *self, rm_peers_check_fn *check, void *arg)
+{
+    self->check = check;
+    self->check_arg = arg;
+}
+
+void rm_peers_recheck(rm_peers_t *self)
+{
+    char why[RM_ERR_MSG_MAX];
+    for (size_t i = 0; i < self->count; i++) {
+        peer_t *peer = self->peers[i];
+        if (peer->state == LINK_UP && !cred_usable(self, peer, why, sizeof why))
+            refuse_link(self, peer, why);
+    }
 }
 
 const char *rm_peers_name(rm_peers_t *self, const char *addr)

@@ -35,6 +35,11 @@ typedef struct _rm_peers_t rm_peers_t;
 typedef void(rm_peers_recv_fn)(void *arg, const char *addr, const rm_cred_t *peer,
                                const uint8_t *data, size_t len);
 
+/*  Says whether a peer's credential may still be used at `now` (not
+    revoked); expiry is checked by rm_peers itself. */
+typedef bool(rm_peers_check_fn)(void *arg, const rm_cred_t *peer, int64_t now, char *why,
+                                size_t size);
+
 /*  identity is copied. */
 rm_peers_t *rm_peers_new(const rm_token_t *identity, zpoller_t *poller, rm_err_t *err);
 void rm_peers_destroy(rm_peers_t **self_p);
@@ -58,6 +63,13 @@ void rm_peers_heard(rm_peers_t *self, const char *addr);
 
 /*  Closes the link to addr (a member left or died). */
 void rm_peers_close(rm_peers_t *self, const char *addr);
+
+/*  From now on every link's credential is checked, at the door, on each
+    message and on rm_peers_recheck: a link whose peer's credential expired
+    or `check` refuses is closed, and knocks at the door again only after a
+    backoff (where it is refused again). */
+void rm_peers_set_check(rm_peers_t *self, rm_peers_check_fn *check, void *arg);
+void rm_peers_recheck(rm_peers_t *self);
 
 /*  The peer's verified name, or NULL if not connected. */
 const char *rm_peers_name(rm_peers_t *self, const char *addr);

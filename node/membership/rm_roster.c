@@ -145,6 +145,25 @@ const rm_cred_t *rm_roster_find(rm_roster_t *self, const uint8_t curve_pk[32], i
     return slot;
 }
 
+size_t rm_roster_drop(rm_roster_t *self, bool (*drop)(void *arg, const rm_cred_t *cred),
+                      void *arg)
+{
+    size_t kept = 0, dropped = 0;
+    for (size_t i = 0; i < self->count; i++) {
+        if (drop(arg, &self->entries[i])) {
+            rm_codec_free(&rm_cred_desc, &self->entries[i]);
+            free(self->signed_creds[i].data);
+            dropped++;
+            continue;
+        }
+        self->entries[kept] = self->entries[i];
+        self->signed_creds[kept] = self->signed_creds[i];
+        kept++;
+    }
+    self->count = kept;
+    return dropped;
+}
+
 size_t rm_roster_size(rm_roster_t *self)
 {
     return self->count;

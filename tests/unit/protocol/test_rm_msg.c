@@ -304,6 +304,13 @@ static bool fill_d(rm_msg_type_t t, rm_msg_t *m, bool big)
     case RM_MSG_DRAIN:
         m->u.drain.node = strdup("worker-3");
         m->u.drain.hand_back = big;
+        m->u.drain.asked_by = strdup("ann");
+        return true;
+    case RM_MSG_REVOKE:
+        m->u.revoke.revocations.count = big ? RM_MAX_REVOKE : 2;
+        m->u.revoke.revocations.items = calloc(m->u.revoke.revocations.count, sizeof(rm_bin_t));
+        for (uint32_t i = 0; i < m->u.revoke.revocations.count; i++)
+            m->u.revoke.revocations.items[i] = bin_of(big ? 200 : 90, (uint8_t)i);
         return true;
     default:
         return false;
