@@ -58,6 +58,12 @@ void rm_node_door_handle(rm_node_ctx_t *self)
     }
     const rm_revocation_t *rev = rm_node_revoked(self, &cred);
     if (rev) {
+        /* The holder proved the key a mesh credential vouched for: tell it
+           why, so a person sees "revoked", not a node that never answers. */
+        char text[RM_MAX_NAME + 96];
+        snprintf(text, sizeof text, "the credentials of '%s' were revoked by the mesh's admin",
+                 cred.name);
+        rm_node_reply_error(self->door, peer, msg.req, RM_EAUTH, text);
         if (rm_refusal_log_ok(&self->refusals))
             rm_log_warning("door: refused %s '%s' from %s: its credentials were revoked",
                            cred.role, cred.name, who);
