@@ -1,5 +1,7 @@
 /*  rm_peers against a real node in this process: the door handshake, then
-    requests over the main link; an unreachable peer backs off. */
+    requests over the main link; an unreachable peer backs off; a link
+    whose peer is revoked (the check refuses it) or whose credential
+    expires closes. */
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +26,13 @@ static void on_message(void *arg, const char *addr, const rm_cred_t *peer, const
         seen->replies++;
     snprintf(seen->name, sizeof seen->name, "%s", peer->name);
     rm_msg_free(&msg);
+}
+
+static bool refuse_n1(void *arg, const rm_cred_t *peer, int64_t now, char *why, size_t size)
+{
+    (void)arg, (void)now;
+    snprintf(why, size, "'%s' is revoked (test)", peer->name);
+    return strcmp(peer->name, "n1") != 0;
 }
 
 static void pump(rm_peers_t *peers, zpoller_t *poller, seen_t *seen, int want, int ms)
@@ -52,7 +61,8 @@ int main(void)
     snprintf(token_path, sizeof token_path, "%s/n1.token", home);
     CHECK(rm_token_save(token_path, &n1, &err) == 0);
 
-    int port = rm_test_ports(3); /* main, door, and one nobody listens on */
+    /* n1's main and door, one nobody listens on, n3's main and door */
+    int port = rm_test_ports(5);
     CHECK(port != 0);
     rm_config_t config;
     rm_config_init(&config);
@@ -99,6 +109,15 @@ int main(void)
     pump(peers, poller, &seen, 1000, 300); /* answers to repeated requests */
     int answered = seen.replies;
 
+    /* Revoked: the link closes at once and stays closed. */
+    rm_peers_set_check(peers, refuse_n1, NULL);
+    rm_peers_recheck(peers);
+    CHECK(rm_peers_name(peers, addr) == NULL);
+    CHECK(rm_peers_send(peers, addr, buf, len, &err) == 0);
+    pump(peers, poller, &seen, answered + 1, 1000);
+    CHECK_MSG(seen.replies == answered, "%d replies from a revoked peer", seen.replies - answered);
+    rm_peers_set_check(peers, NULL, NULL);
+
     /* Nobody at this address: the handshake times out, nothing is received. */
     char dead[64];
     snprintf(dead, sizeof dead, "tcp://127.0.0.1:%d", port + 2);
@@ -108,6 +127,38 @@ int main(void)
     CHECK(seen.replies == answered && rm_peers_name(peers, dead) == NULL);
     rm_peers_close(peers, dead);
     CHECK(rm_peers_count(peers) == 1);
+
+    /* n3 (n1's successor in this process) has a credential that lives
+       3 s: its link works, then closes at the first message after it
+       expired. */
+    rm_token_t n3;
+    CHECK(rm_token_issue(mesh_sk, RM_ROLE_NODE, "n3", 3, &n3, &err) == 0);
+    char n3_path[256], n3_addr[64];
+    snprintf(n3_path, sizeof n3_path, "%s/n3.token", home);
+    CHECK(rm_token_save(n3_path, &n3, &err) == 0);
+    rm_config_t config3 = config;
+    snprintf(config3.home, sizeof config3.home, "%s/n3", home);
+    snprintf(config3.token, sizeof config3.token, "%s", n3_path);
+    snprintf(config3.listen, sizeof config3.listen, "tcp://127.0.0.1:%d", port + 3);
+    snprintf(n3_addr, sizeof n3_addr, "tcp://127.0.0.1:%d", port + 3);
+    rm_node_destroy(&node); /* one node per process: it owns the ZAP endpoint */
+    rm_node_t *node3 = NULL;
+    for (int try = 0; try < 50 && !(node3 = rm_node_new(&config3, &err)); try++)
+        zclock_sleep(100);
+    CHECK_MSG(node3, "%s", err.msg);
+    CHECK(rm_peers_send(peers, n3_addr, buf, len, &err) == 0);
+    pump(peers, poller, &seen, answered + 1, 2000);
+    CHECK_MSG(seen.replies == answered + 1 && strcmp(seen.name, "n3") == 0, "n3: %d replies",
+              seen.replies - answered);
+    zclock_sleep(3500);
+    CHECK(rm_peers_send(peers, n3_addr, buf, len, &err) == 0);
+    pump(peers, poller, &seen, answered + 2, 1000);
+    CHECK_MSG(seen.replies == answered + 1, "%d replies after n3 expired",
+              seen.replies - answered - 1);
+    CHECK(rm_peers_name(peers, n3_addr) == NULL);
+    rm_peers_close(peers, n3_addr);
+    rm_node_destroy(&node3);
+    rm_token_free(&n3);
 
     free(buf);
     rm_peers_destroy(&peers);

@@ -308,6 +308,34 @@ static void test_world_readable_file_is_refused(void)
     rm_roster_destroy(&r);
 }
 
+static bool named_n2(void *arg, const rm_cred_t *cred)
+{
+    (void)arg;
+    return strcmp(cred->name, "n2") == 0;
+}
+
+static void test_drop_removes_what_it_is_told(void)
+{
+    rm_roster_t *r = rm_roster_new();
+    rm_cred_t c[3];
+    rm_bin_t b[3];
+    const char *names[] = {"n1", "n2", "n3"};
+    for (int i = 0; i < 3; i++) {
+        make_cred(mesh_sk, mesh_pk, names[i], NOW + DAY, &c[i], &b[i]);
+        add(r, &c[i], &b[i]);
+    }
+    CHECK(rm_roster_drop(r, named_n2, NULL) == 1);
+    CHECK(rm_roster_size(r) == 2);
+    CHECK(rm_roster_find(r, c[1].curve_pk.b, NOW) == NULL);
+    CHECK(rm_roster_find(r, c[0].curve_pk.b, NOW) && rm_roster_find(r, c[2].curve_pk.b, NOW));
+    CHECK(rm_roster_drop(r, named_n2, NULL) == 0);
+    for (int i = 0; i < 3; i++) {
+        rm_codec_free(&rm_cred_desc, &c[i]);
+        free(b[i].data);
+    }
+    rm_roster_destroy(&r);
+}
+
 int main(int argc, char **argv)
 {
     RM_TEST_ARGS(argc, argv);
@@ -326,6 +354,7 @@ int main(int argc, char **argv)
     RM_RUN(test_missing_file_is_an_empty_roster);
     RM_RUN(test_damaged_file_is_an_error_naming_it);
     RM_RUN(test_world_readable_file_is_refused);
+    RM_RUN(test_drop_removes_what_it_is_told);
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf %s", root);
     CHECK(system(cmd) == 0);
