@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "rm_hash.h"
+#include "rm_signed.h"
 
 typedef struct {
     rm_revocation_t rev;
@@ -83,6 +84,15 @@ int rm_revocations_add(rm_revocations_t *self, const uint8_t *data, size_t len,
     rm_revocation_t rev;
     if (added)
         *added = NULL;
+    /* The whole set comes again and again (anti-entropy): what changes
+       nothing is not worth a signature check. */
+    if (rm_signed_peek(&rm_revocation_desc, data, len, &rev, err) != 0)
+        return -1;
+    entry_t *known = zhashx_lookup(self->by_name, rev.name);
+    bool stale = known && known->rev.revoked_at >= rev.revoked_at;
+    rm_codec_free(&rm_revocation_desc, &rev);
+    if (stale)
+        return 0;
     if (rm_revocation_verify(data, len, self->mesh_pk, &rev, err) != 0)
         return -1;
     entry_t *held = zhashx_lookup(self->by_name, rev.name);
