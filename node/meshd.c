@@ -160,8 +160,9 @@ int main(int argc, char **argv)
                MESHD_EXIT_RESTART, which systemd's Restart=on-failure
                restarts: a stolen node credential cannot keep nodes down. */
             if (said && strcmp(said, "DRAINED RESTART") == 0) {
-                fprintf(stderr, "meshd: drained at a node's request, not an admin's: exit %d "
-                                "so that a supervisor starts it again\n",
+                fprintf(stderr,
+                        "meshd: drained at a node's request, not an admin's: exit %d "
+                        "so that a supervisor starts it again\n",
                         MESHD_EXIT_RESTART);
                 status = MESHD_EXIT_RESTART;
             } else if (!said || strcmp(said, "DRAINED") != 0) {

@@ -65,8 +65,8 @@ void rm_node_door_handle(rm_node_ctx_t *self)
                  cred.name);
         rm_node_reply_error(self->door, peer, msg.req, RM_EAUTH, text);
         if (rm_refusal_log_ok(&self->refusals))
-            rm_log_warning("door: refused %s '%s' from %s: its credentials were revoked",
-                           cred.role, cred.name, who);
+            rm_log_warning("door: refused %s '%s' from %s: its credentials were revoked", cred.role,
+                           cred.name, who);
         goto out;
     }
     bool known = rm_roster_find(self->roster, key, (int64_t)time(NULL)) != NULL;

@@ -99,8 +99,8 @@ int rm_node_revoke_in(rm_node_ctx_t *self, const rm_cred_t *who, const rm_revoke
     size_t bad = 0;
     rm_err_t why = {0};
     *added = 0;
-    fresh.revocations.items = calloc(msg->revocations.count ? msg->revocations.count : 1,
-                                     sizeof(rm_bin_t));
+    fresh.revocations.items =
+        calloc(msg->revocations.count ? msg->revocations.count : 1, sizeof(rm_bin_t));
     if (!fresh.revocations.items)
         return rm_err_set(err, RM_ENOMEM, "out of memory");
     for (uint32_t i = 0; i < msg->revocations.count; i++) {
@@ -115,8 +115,8 @@ int rm_node_revoke_in(rm_node_ctx_t *self, const rm_cred_t *who, const rm_revoke
             continue;
         char at[40];
         fmt_time(rev->revoked_at, at, sizeof at);
-        rm_log_notice("revoked: credentials of '%s' issued up to %s (from %s '%s')", rev->name,
-                      at, rm_role_effective(who->role), who->name);
+        rm_log_notice("revoked: credentials of '%s' issued up to %s (from %s '%s')", rev->name, at,
+                      rm_role_effective(who->role), who->name);
         fresh.revocations.items[fresh.revocations.count++] = *b;
     }
     if (bad > 0)
@@ -155,9 +155,8 @@ void rm_node_revoke_tick(rm_node_ctx_t *self, int64_t now)
         char *last = zhashx_lookup(self->revoke_sent, p->name);
         if (last && now - atoll(last) < RM_REVOKE_RESEND_MS)
             continue;
-        if (!all.revocations.items &&
-            !(all.revocations.items =
-                  rm_revocations_blobs(self->revocations, &all.revocations.count)))
+        if (!all.revocations.items && !(all.revocations.items = rm_revocations_blobs(
+                                            self->revocations, &all.revocations.count)))
             return;
         send_to(self, p->addr, &all);
         char stamp[24];

@@ -2,9 +2,9 @@
 
     The mesh key is an Ed25519 key pair kept by `meshctl` (never on nodes).
     A credential binds a CURVE public key to a role (rm_rights.h: "admin",
-    "artist", "node", or "client" from before roles), a name and an expiry, signed by the mesh key.  A node admits a peer only
-    when the peer proves (by the CURVE handshake) that it holds the secret of
-    a key that the mesh key signed: see docs/architecture.md, "Trust".
+    "artist", "node", or "client" from before roles), a name and an expiry, signed by the mesh key.
+   A node admits a peer only when the peer proves (by the CURVE handshake) that it holds the secret
+   of a key that the mesh key signed: see docs/architecture.md, "Trust".
 
     A join token is a secret file: the holder's CURVE key pair, its signed
     credential and the mesh's public key.  It is written as text:

@@ -58,9 +58,8 @@ rm_code_t rm_err_from_errno(int errnum)
 const char *rm_code_name(rm_code_t code)
 {
     static const char *const names[] = {
-        "OK",     "EINVAL",   "EPROTO",   "EAUTH",    "ENOTFOUND", "EIO",    "ENOSPC",
-        "ENOMEM", "ETIMEOUT", "EBLENDER", "EUNREACH", "ECANCELED", "ESTALE", "EAGAIN",
-        "EDENIED",
+        "OK",       "EINVAL",   "EPROTO",   "EAUTH",     "ENOTFOUND", "EIO",    "ENOSPC",  "ENOMEM",
+        "ETIMEOUT", "EBLENDER", "EUNREACH", "ECANCELED", "ESTALE",    "EAGAIN", "EDENIED",
     };
     if ((unsigned)code < sizeof names / sizeof names[0])
         return names[code];

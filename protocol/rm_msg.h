@@ -126,7 +126,8 @@ typedef struct {
     bool preempt;             /* stop running frames of lower priority for this job */
     RM_LIST(char *) requires; /* capabilities a node needs (e.g. "denoise"), sorted */
     char *source_root;        /* the submitter's folder the project was taken from ("" = unknown) */
-    char *submitter_role;     /* the submitter's role (rm_rights.h), set by the node; "" = before roles */
+    char *
+        submitter_role; /* the submitter's role (rm_rights.h), set by the node; "" = before roles */
 } rm_job_spec_t;
 
 typedef struct {
@@ -177,10 +178,10 @@ typedef struct {
     int64_t started_at;
     int64_t finished_at;
     char *submitter;
-    char *error;        /* why the job failed, "" otherwise */
-    uint64_t version;   /* grows with every change of the job's state */
-    char *waiting;      /* why no node can start it (e.g. none can denoise), "" otherwise */
-    bool allow_scripts; /* the .blend's own Python runs (--allow-scripts) */
+    char *error;          /* why the job failed, "" otherwise */
+    uint64_t version;     /* grows with every change of the job's state */
+    char *waiting;        /* why no node can start it (e.g. none can denoise), "" otherwise */
+    bool allow_scripts;   /* the .blend's own Python runs (--allow-scripts) */
     char *submitter_role; /* admin | artist; "" for jobs from before roles */
 } rm_job_summary_t;
 

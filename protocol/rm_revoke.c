@@ -14,8 +14,8 @@ static const rm_field_t revocation_fields[] = {
     RM_FIELD(rm_revocation_t, revoked_at, RM_F_I64, 0,
              "unix seconds: credentials of that name issued at or before it are revoked"),
 };
-const rm_struct_desc_t rm_revocation_desc = RM_DESC(
-    rm_revocation_t, "revocation", revocation_fields, "what the mesh key takes back");
+const rm_struct_desc_t rm_revocation_desc =
+    RM_DESC(rm_revocation_t, "revocation", revocation_fields, "what the mesh key takes back");
 
 int rm_revocation_sign(const char *name, int64_t revoked_at, const uint8_t mesh_sk[64],
                        rm_bin_t *out, rm_err_t *err)

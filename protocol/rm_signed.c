@@ -54,8 +54,7 @@ out:
     return rc;
 }
 
-static int open_blob(const uint8_t *data, size_t len, signed_t *s, const char *what,
-                     rm_err_t *err)
+static int open_blob(const uint8_t *data, size_t len, signed_t *s, const char *what, rm_err_t *err)
 {
     size_t used = 0;
     memset(s, 0, sizeof *s);

@@ -59,7 +59,8 @@ int rm_cli_parse_duration(const char *opt, const char *text, int64_t min_s, int6
     static const struct {
         char unit;
         int64_t seconds;
-    } units[] = {{'s', 1}, {'m', 60}, {'h', 3600}, {'d', 86400}, {'w', 7 * 86400}, {'y', 365 * 86400}};
+    } units[] = {{'s', 1},     {'m', 60},        {'h', 3600},
+                 {'d', 86400}, {'w', 7 * 86400}, {'y', 365 * 86400}};
     size_t len = strlen(text);
     char digits[24];
     int64_t per = 0;
@@ -71,9 +72,8 @@ int rm_cli_parse_duration(const char *opt, const char *text, int64_t min_s, int6
         digits[len - 1] = '\0';
     }
     errno = 0;
-    unsigned long long v = per && len - 1 < sizeof digits && all_digits(digits)
-                               ? strtoull(digits, NULL, 10)
-                               : 0;
+    unsigned long long v =
+        per && len - 1 < sizeof digits && all_digits(digits) ? strtoull(digits, NULL, 10) : 0;
     if (!per || errno != 0 || v == 0 || v > (unsigned long long)(max_s / per) ||
         (int64_t)v * per < min_s || (int64_t)v * per > max_s)
         return rm_err_set(err, RM_EINVAL,

@@ -40,8 +40,7 @@ static bool exists(const char *path)
 static int check_name(const char *what, const char *name, rm_err_t *err)
 {
     if (!*name || strlen(name) >= RM_MAX_NAME)
-        return rm_err_set(err, RM_EINVAL, "%s must have 1 to %d characters", what,
-                          RM_MAX_NAME - 1);
+        return rm_err_set(err, RM_EINVAL, "%s must have 1 to %d characters", what, RM_MAX_NAME - 1);
     for (const char *p = name; *p; p++)
         if ((unsigned char)*p < 0x20 || *p == 0x7f)
             return rm_err_set(err, RM_EINVAL, "%s may not contain control characters", what);
@@ -235,8 +234,8 @@ static int emit_token(const char *text)
     return RM_EXIT_OK;
 }
 
-static int invite_args(const rm_cmd_ctx_t *ctx, const char **role, int64_t *lifetime_s,
-                       char *name, size_t size, rm_err_t *err)
+static int invite_args(const rm_cmd_ctx_t *ctx, const char **role, int64_t *lifetime_s, char *name,
+                       size_t size, rm_err_t *err)
 {
     static const char *const roles[] = {RM_ROLE_NODE, RM_ROLE_ARTIST, RM_ROLE_ADMIN, NULL};
     const char *r = rm_args_get(ctx->args, "role");

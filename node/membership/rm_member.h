@@ -35,8 +35,8 @@ typedef struct {
     char *rendering;
     char *caps; /* what its Blender can do, space-separated; appended last on the wire */
     bool draining;
-    uint64_t epoch; /* highest coordinator epoch this node has seen */
-    bool acting;    /* it coordinates in that epoch */
+    uint64_t epoch;    /* highest coordinator epoch this node has seen */
+    bool acting;       /* it coordinates in that epoch */
     rm_hash_t revoked; /* digest of the revocations it holds (zero: none) */
 } rm_member_meta_t;
 

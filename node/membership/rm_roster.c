@@ -145,8 +145,7 @@ const rm_cred_t *rm_roster_find(rm_roster_t *self, const uint8_t curve_pk[32], i
     return slot;
 }
 
-size_t rm_roster_drop(rm_roster_t *self, bool (*drop)(void *arg, const rm_cred_t *cred),
-                      void *arg)
+size_t rm_roster_drop(rm_roster_t *self, bool (*drop)(void *arg, const rm_cred_t *cred), void *arg)
 {
     size_t kept = 0, dropped = 0;
     for (size_t i = 0; i < self->count; i++) {

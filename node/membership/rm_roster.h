@@ -33,8 +33,7 @@ int rm_roster_load(rm_roster_t *self, const char *path, const uint8_t mesh_pk[32
 const rm_cred_t *rm_roster_find(rm_roster_t *self, const uint8_t curve_pk[32], int64_t now);
 
 /*  Removes the credentials `drop` says to (revoked ones); returns how many. */
-size_t rm_roster_drop(rm_roster_t *self, bool (*drop)(void *arg, const rm_cred_t *cred),
-                      void *arg);
+size_t rm_roster_drop(rm_roster_t *self, bool (*drop)(void *arg, const rm_cred_t *cred), void *arg);
 
 size_t rm_roster_size(rm_roster_t *self);
 

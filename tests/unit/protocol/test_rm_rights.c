@@ -40,9 +40,9 @@ static void test_refusal_names_the_missing_right(void)
               "%s", err.msg);
     rm_cred_t n1 = {.role = "node", .name = "n1"};
     CHECK(rm_rights_require(&n1, RM_RIGHT_SUBMIT, &err) == -1);
-    CHECK_MSG(strcmp(err.msg, "node 'n1' may not submit jobs: that needs the admin or artist role") ==
-                  0,
-              "%s", err.msg);
+    CHECK_MSG(
+        strcmp(err.msg, "node 'n1' may not submit jobs: that needs the admin or artist role") == 0,
+        "%s", err.msg);
 }
 
 int main(void)

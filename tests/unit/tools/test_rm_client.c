@@ -393,8 +393,8 @@ static void test_values(void)
     CHECK(rm_cli_parse_duration("--expires", "h", 60, 86400, &secs, &err) == -1);
     CHECK(rm_cli_parse_duration("--expires", "-5d", 60, 86400 * 10, &secs, &err) == -1);
     CHECK(rm_cli_parse_duration("--expires", "0d", 0, 86400, &secs, &err) == -1);
-    CHECK(rm_cli_parse_duration("--expires", "99999999999999999999d", 60, INT64_MAX, &secs,
-                                &err) == -1);
+    CHECK(rm_cli_parse_duration("--expires", "99999999999999999999d", 60, INT64_MAX, &secs, &err) ==
+          -1);
     CHECK(rm_cli_parse_i64("--priority", "-5", -10, 10, &i, &err) == 0 && i == -5);
     CHECK(rm_cli_parse_i64("--priority", "+7", -10, 10, &i, &err) == 0 && i == 7);
     CHECK(rm_cli_parse_i64("--priority", "11", -10, 10, &i, &err) == -1);
