@@ -15,6 +15,7 @@
 #include "rm_render_opts.h"
 #include "rm_node_revoke.h"
 #include "rm_rights.h"
+#include "rm_spec_sig.h"
 
 #define MAX_WATCH_MS 60000
 #define SUBMIT_HOLD_MS 30000 /* how long a submission waits for a second node */
@@ -37,6 +38,8 @@ static int validate_spec(const rm_config_t *config, const rm_job_spec_t *spec, r
         return -1;
     if (rm_render_opts_check(spec, err) != 0)
         return -1;
+    if (spec->chunk == 0)
+        return rm_err_set(err, RM_EINVAL, "the job's chunk (frames per task) is 0: give 1 or more");
     if (spec->allow_scripts && !config->allow_scripts)
         return rm_err_set(err, RM_EAUTH,
                           "this node does not run Python embedded in .blend files "
@@ -45,6 +48,30 @@ static int validate_spec(const rm_config_t *config, const rm_job_spec_t *spec, r
         return rm_err_set(err, RM_EINVAL, "source_root '%s' is not an absolute path",
                           spec->source_root);
     return rm_caps_check_requires(spec, err);
+}
+
+/*  The spec as its sender signed it (rm_spec_sig.h). */
+static int signed_by_sender(request_t *r, const rm_job_spec_t *spec, rm_err_t *err)
+{
+    if (rm_hash_is_zero(&r->who->sign_pk))
+        return rm_err_set(err, RM_EAUTH,
+                          "the credential of '%s' predates signed jobs: ask an admin for a new "
+                          "one (meshctl invite --role artist --name %s)",
+                          r->who->name, r->who->name);
+    return rm_spec_check_sig(spec, r->who->sign_pk.b, err);
+}
+
+/*  The submitter's credential, as the door admitted it, goes with the job. */
+static int add_credential(request_t *r, rm_job_spec_t *spec, rm_err_t *err)
+{
+    const rm_bin_t *cred = rm_roster_signed(r->node->roster, r->who->curve_pk.b);
+    uint8_t *copy = cred ? malloc(cred->len) : NULL;
+    if (!copy)
+        return rm_err_set(err, RM_ENOMEM, "the submitter's credential is not at hand");
+    memcpy(copy, cred->data, cred->len);
+    free(spec->client_cred.data);
+    spec->client_cred = (rm_bin_t){.data = copy, .len = cred->len};
+    return 0;
 }
 
 static bool manifest_has_file(const rm_manifest_t *manifest, const char *path)
@@ -160,7 +187,7 @@ static void handle_submit(request_t *r)
         goto fail;
     }
     if (!job) {
-        if (validate_spec(&self->config, spec, &err) != 0 ||
+        if (signed_by_sender(r, spec, &err) != 0 || validate_spec(&self->config, spec, &err) != 0 ||
             need_chunks(r, spec, &complete, &err) != 0)
             goto fail;
         if (!complete)
@@ -186,9 +213,10 @@ static void handle_submit(request_t *r)
         spec->submitter_role = role;
         spec->format = format;
         spec->submitted_at = (int64_t)zclock_time();
-        if (spec->chunk == 0)
-            spec->chunk = 1;
-        if (rm_jobs_create(self->jobs, spec, &job, &created, &err) != 0)
+        /* Every node that gets the record checks what this node added. */
+        if (add_credential(r, spec, &err) != 0 ||
+            rm_spec_verify(spec, self->token.mesh_pk.b, &err) != 0 ||
+            rm_jobs_create(self->jobs, spec, &job, &created, &err) != 0)
             goto fail;
         rm_log_info("job %s '%s' from %s '%s': %u frame range(s), accepted", spec->job_id,
                     spec->name, spec->submitter_role, r->who->name, spec->frames.count);

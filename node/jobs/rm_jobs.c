@@ -12,6 +12,8 @@ struct _rm_jobs_t {
     rm_job_t **jobs;
     size_t count;
     size_t cap;
+    rm_jobs_spec_check_fn *adopt_check;
+    void *adopt_arg;
 };
 
 /*  Room for one more job, made before a job is written: a job on disk
@@ -144,9 +146,17 @@ rm_job_t *rm_jobs_at(rm_jobs_t *self, size_t index)
     return index < self->count ? self->jobs[index] : NULL;
 }
 
+void rm_jobs_set_adopt_check(rm_jobs_t *self, rm_jobs_spec_check_fn *check, void *arg)
+{
+    self->adopt_check = check;
+    self->adopt_arg = arg;
+}
+
 /*  A job this node did not know, taken from a peer. */
 static rm_job_t *jobs_adopt(rm_jobs_t *self, const rm_job_record_t *rec, rm_err_t *err)
 {
+    if (self->adopt_check && self->adopt_check(self->adopt_arg, &rec->spec, err) != 0)
+        return NULL;
     if (jobs_reserve(self, err) != 0)
         return NULL;
     rm_job_t *job = rm_job_adopt(self->root, rec, err);
