@@ -116,16 +116,20 @@ static int need_chunks(request_t *r, const rm_job_spec_t *spec, bool *complete, 
     return 0;
 }
 
-static rm_node_waiting_t *add_waiting(rm_node_ctx_t *self, zframe_t *peer, uint64_t req,
-                                      rm_msg_type_t type)
+static rm_node_waiting_t *add_waiting(request_t *r, rm_msg_type_t type)
 {
-    if (self->nwaiting == RM_NODE_MAX_WAITING)
+    rm_node_ctx_t *self = r->node;
+    size_t mine = 0;
+    for (size_t i = 0; i < self->nwaiting; i++)
+        mine += strcmp(self->waiting[i].who, r->who->name) == 0;
+    if (self->nwaiting == RM_NODE_MAX_WAITING || mine >= RM_NODE_MAX_PER_CLIENT)
         return NULL;
     rm_node_waiting_t *w = &self->waiting[self->nwaiting++];
     memset(w, 0, sizeof *w);
-    w->peer = zframe_dup(peer);
-    w->req = req;
+    w->peer = zframe_dup(r->peer);
+    w->req = r->msg->req;
     w->type = type;
+    snprintf(w->who, sizeof w->who, "%s", r->who->name);
     return w;
 }
 
@@ -224,9 +228,11 @@ static void handle_submit(request_t *r)
     }
     /* Acknowledged once a second node holds it: a node lost now loses
        nothing that was acknowledged. */
-    rm_node_waiting_t *w = add_waiting(self, r->peer, r->msg->req, RM_MSG_SUBMIT);
+    rm_node_waiting_t *w = add_waiting(r, RM_MSG_SUBMIT);
     if (!w) {
-        rm_err_set(&err, RM_EAGAIN, "this node is busy: submit again");
+        rm_err_set(&err, RM_EAGAIN,
+                   "this node is busy (or %s has %d requests waiting here): submit again",
+                   r->who->name, RM_NODE_MAX_PER_CLIENT);
         goto fail;
     }
     snprintf(w->job_id, sizeof w->job_id, "%s", rm_job_id(job));
@@ -285,7 +291,7 @@ static bool proxy_chunk(request_t *r)
     size_t n = rm_jobsync_sources(self->jobsync, NULL, sources, 16);
     if (strcmp(r->who->role, RM_ROLE_NODE) == 0 || n == 0)
         return false; /* nodes ask nodes themselves */
-    rm_node_waiting_t *w = add_waiting(self, r->peer, r->msg->req, RM_MSG_CHUNK_GET);
+    rm_node_waiting_t *w = add_waiting(r, RM_MSG_CHUNK_GET);
     if (!w)
         return false;
     w->hash = r->msg->u.chunk_ref.hash;
@@ -544,7 +550,12 @@ static void handle_watch(request_t *r)
     rm_job_t *job = find_job(r, w->job_id);
     if (!job)
         return;
-    if (rm_job_version(job) != w->version || self->nwatches == RM_NODE_MAX_WATCHES) {
+    size_t mine = 0;
+    for (size_t i = 0; i < self->nwatches; i++)
+        mine += strcmp(self->watches[i].who, r->who->name) == 0;
+    /* No room: answered at once, and the client asks again (a poll). */
+    if (rm_job_version(job) != w->version || self->nwatches == RM_NODE_MAX_WATCHES ||
+        mine >= RM_NODE_MAX_PER_CLIENT) {
         reply_watch(self, r->peer, r->msg->req, job);
         return;
     }
@@ -553,6 +564,7 @@ static void handle_watch(request_t *r)
     slot->req = r->msg->req;
     snprintf(slot->job_id, sizeof slot->job_id, "%s", w->job_id);
     slot->version = w->version;
+    snprintf(slot->who, sizeof slot->who, "%s", r->who->name);
     uint64_t timeout = w->timeout_ms < MAX_WATCH_MS ? w->timeout_ms : MAX_WATCH_MS;
     slot->deadline = zclock_time() + (int64_t)timeout;
 }
