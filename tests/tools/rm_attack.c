@@ -10,9 +10,14 @@
                                                     spec, scripts turned on
       rm_attack TOKEN ADDR assign JOB_ID FRAME COORD EPOCH
                                                     ASSIGN naming COORD
+      rm_attack TOKEN ADDR chunk-flood N            N CHUNK_GETs of random
+                                                    hashes, all at once;
+                                                    prints how many were
+                                                    answered within 1 s
 
     Exit 0 when it sent the message, 2 on a usage or connection error. */
 #include <czmq.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,7 +31,8 @@ static int usage(void)
 {
     fprintf(stderr, "usage: rm_attack TOKEN ADDR invent-job JOB_ID\n"
                     "       rm_attack TOKEN ADDR scripts-on JOB_ID NEW_ID\n"
-                    "       rm_attack TOKEN ADDR assign JOB_ID FRAME COORD EPOCH\n");
+                    "       rm_attack TOKEN ADDR assign JOB_ID FRAME COORD EPOCH\n"
+                    "       rm_attack TOKEN ADDR chunk-flood N\n");
     return 2;
 }
 
@@ -94,6 +100,30 @@ static int assign(rm_client_t *client, char **argv, uint64_t *req, rm_err_t *err
     return rm_client_send(client, RM_MSG_ASSIGN, &body, req, err);
 }
 
+/*  Asks for n chunks nobody has: the node fetches each from the members
+    before it answers, holding a waiting entry meanwhile. */
+static int chunk_flood(rm_client_t *client, long n, rm_err_t *err)
+{
+    for (long i = 0; i < n; i++) {
+        rm_chunk_ref_t ref;
+        uint64_t req;
+        randombytes_buf(ref.hash.b, sizeof ref.hash.b);
+        if (rm_client_send(client, RM_MSG_CHUNK_GET, &ref, &req, err) != 0)
+            return -1;
+    }
+    long answered = 0;
+    int64_t end = zclock_mono() + 1000;
+    while (zclock_mono() < end) {
+        rm_msg_t msg;
+        if (rm_client_recv(client, &msg, (int)(end - zclock_mono()), err) != 0)
+            break;
+        answered++;
+        rm_msg_free(&msg);
+    }
+    printf("%ld of %ld answered within 1 s\n", answered, n);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 5)
@@ -120,6 +150,13 @@ int main(int argc, char **argv)
         rc = scripts_on(client, argv[4], argv[5], &req, &err);
     else if (strcmp(what, "assign") == 0 && argc == 8)
         rc = assign(client, argv + 4, &req, &err);
+    else if (strcmp(what, "chunk-flood") == 0 && argc == 5) {
+        rc = chunk_flood(client, strtol(argv[4], NULL, 10), &err);
+        rm_client_destroy(&client);
+        if (rc != 0)
+            fprintf(stderr, "rm_attack: %s\n", err.msg);
+        return rc == 0 ? 0 : 2;
+    }
     else {
         rm_client_destroy(&client);
         return usage();
