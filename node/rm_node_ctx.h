@@ -50,7 +50,7 @@ typedef struct {
     rm_msg_type_t type;
     char job_id[65];
     rm_hash_t hash;
-    int64_t deadline; /* SUBMIT: when its own wait for a second node ends */
+    int64_t deadline;      /* SUBMIT: when its own wait for a second node ends */
     char who[RM_MAX_NAME]; /* the credential that asked */
 } rm_node_waiting_t;
 

@@ -50,6 +50,8 @@ static int load_identity(rm_node_ctx_t *self, rm_err_t *err)
     return 0;
 }
 
+#define HANDSHAKE_MS 5000
+
 static zsock_t *curve_router(const uint8_t pk[32], const uint8_t sk[32], const char *domain)
 {
     zsock_t *sock = zsock_new(ZMQ_ROUTER);
@@ -63,6 +65,9 @@ static zsock_t *curve_router(const uint8_t pk[32], const uint8_t sk[32], const c
     zsock_set_router_mandatory(sock, 1);
     zsock_set_linger(sock, 0);
     zsock_set_sndtimeo(sock, 0);
+    /* A peer that starts a handshake and stalls is dropped after this
+       (libzmq's default is 30 s): connections are not held for free. */
+    zsock_set_handshake_ivl(sock, HANDSHAKE_MS);
     return sock;
 }
 

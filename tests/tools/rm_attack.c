@@ -156,8 +156,7 @@ int main(int argc, char **argv)
         if (rc != 0)
             fprintf(stderr, "rm_attack: %s\n", err.msg);
         return rc == 0 ? 0 : 2;
-    }
-    else {
+    } else {
         rm_client_destroy(&client);
         return usage();
     }
