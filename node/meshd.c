@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "rm_config.h"
 #include "rm_node.h"
@@ -129,6 +130,13 @@ int main(int argc, char **argv)
     if (!config.listen[0]) {
         fprintf(stderr, "meshd: --listen tcp://HOST:PORT is required (or listen = in %s)\n", conf);
         return 2;
+    }
+    /* Every peer and client is a descriptor: take all the system allows
+       (the door watch keeps any one address from taking many). */
+    struct rlimit files;
+    if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+        files.rlim_cur = files.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &files);
     }
     zsys_init();
     zsys_set_logident("meshd");

@@ -15,6 +15,7 @@
 #include "rm_render_opts.h"
 #include "rm_node_revoke.h"
 #include "rm_rights.h"
+#include "rm_spec_sig.h"
 
 #define MAX_WATCH_MS 60000
 #define SUBMIT_HOLD_MS 30000 /* how long a submission waits for a second node */
@@ -37,6 +38,8 @@ static int validate_spec(const rm_config_t *config, const rm_job_spec_t *spec, r
         return -1;
     if (rm_render_opts_check(spec, err) != 0)
         return -1;
+    if (spec->chunk == 0)
+        return rm_err_set(err, RM_EINVAL, "the job's chunk (frames per task) is 0: give 1 or more");
     if (spec->allow_scripts && !config->allow_scripts)
         return rm_err_set(err, RM_EAUTH,
                           "this node does not run Python embedded in .blend files "
@@ -45,6 +48,30 @@ static int validate_spec(const rm_config_t *config, const rm_job_spec_t *spec, r
         return rm_err_set(err, RM_EINVAL, "source_root '%s' is not an absolute path",
                           spec->source_root);
     return rm_caps_check_requires(spec, err);
+}
+
+/*  The spec as its sender signed it (rm_spec_sig.h). */
+static int signed_by_sender(request_t *r, const rm_job_spec_t *spec, rm_err_t *err)
+{
+    if (rm_hash_is_zero(&r->who->sign_pk))
+        return rm_err_set(err, RM_EAUTH,
+                          "the credential of '%s' predates signed jobs: ask an admin for a new "
+                          "one (meshctl invite --role artist --name %s)",
+                          r->who->name, r->who->name);
+    return rm_spec_check_sig(spec, r->who->sign_pk.b, err);
+}
+
+/*  The submitter's credential, as the door admitted it, goes with the job. */
+static int add_credential(request_t *r, rm_job_spec_t *spec, rm_err_t *err)
+{
+    const rm_bin_t *cred = rm_roster_signed(r->node->roster, r->who->curve_pk.b);
+    uint8_t *copy = cred ? malloc(cred->len) : NULL;
+    if (!copy)
+        return rm_err_set(err, RM_ENOMEM, "the submitter's credential is not at hand");
+    memcpy(copy, cred->data, cred->len);
+    free(spec->client_cred.data);
+    spec->client_cred = (rm_bin_t){.data = copy, .len = cred->len};
+    return 0;
 }
 
 static bool manifest_has_file(const rm_manifest_t *manifest, const char *path)
@@ -89,16 +116,20 @@ static int need_chunks(request_t *r, const rm_job_spec_t *spec, bool *complete, 
     return 0;
 }
 
-static rm_node_waiting_t *add_waiting(rm_node_ctx_t *self, zframe_t *peer, uint64_t req,
-                                      rm_msg_type_t type)
+static rm_node_waiting_t *add_waiting(request_t *r, rm_msg_type_t type)
 {
-    if (self->nwaiting == RM_NODE_MAX_WAITING)
+    rm_node_ctx_t *self = r->node;
+    size_t mine = 0;
+    for (size_t i = 0; i < self->nwaiting; i++)
+        mine += strcmp(self->waiting[i].who, r->who->name) == 0;
+    if (self->nwaiting == RM_NODE_MAX_WAITING || mine >= RM_NODE_MAX_PER_CLIENT)
         return NULL;
     rm_node_waiting_t *w = &self->waiting[self->nwaiting++];
     memset(w, 0, sizeof *w);
-    w->peer = zframe_dup(peer);
-    w->req = req;
+    w->peer = zframe_dup(r->peer);
+    w->req = r->msg->req;
     w->type = type;
+    snprintf(w->who, sizeof w->who, "%s", r->who->name);
     return w;
 }
 
@@ -160,7 +191,7 @@ static void handle_submit(request_t *r)
         goto fail;
     }
     if (!job) {
-        if (validate_spec(&self->config, spec, &err) != 0 ||
+        if (signed_by_sender(r, spec, &err) != 0 || validate_spec(&self->config, spec, &err) != 0 ||
             need_chunks(r, spec, &complete, &err) != 0)
             goto fail;
         if (!complete)
@@ -186,9 +217,10 @@ static void handle_submit(request_t *r)
         spec->submitter_role = role;
         spec->format = format;
         spec->submitted_at = (int64_t)zclock_time();
-        if (spec->chunk == 0)
-            spec->chunk = 1;
-        if (rm_jobs_create(self->jobs, spec, &job, &created, &err) != 0)
+        /* Every node that gets the record checks what this node added. */
+        if (add_credential(r, spec, &err) != 0 ||
+            rm_spec_verify(spec, self->token.mesh_pk.b, &err) != 0 ||
+            rm_jobs_create(self->jobs, spec, &job, &created, &err) != 0)
             goto fail;
         rm_log_info("job %s '%s' from %s '%s': %u frame range(s), accepted", spec->job_id,
                     spec->name, spec->submitter_role, r->who->name, spec->frames.count);
@@ -196,9 +228,11 @@ static void handle_submit(request_t *r)
     }
     /* Acknowledged once a second node holds it: a node lost now loses
        nothing that was acknowledged. */
-    rm_node_waiting_t *w = add_waiting(self, r->peer, r->msg->req, RM_MSG_SUBMIT);
+    rm_node_waiting_t *w = add_waiting(r, RM_MSG_SUBMIT);
     if (!w) {
-        rm_err_set(&err, RM_EAGAIN, "this node is busy: submit again");
+        rm_err_set(&err, RM_EAGAIN,
+                   "this node is busy (or %s has %d requests waiting here): submit again",
+                   r->who->name, RM_NODE_MAX_PER_CLIENT);
         goto fail;
     }
     snprintf(w->job_id, sizeof w->job_id, "%s", rm_job_id(job));
@@ -257,7 +291,7 @@ static bool proxy_chunk(request_t *r)
     size_t n = rm_jobsync_sources(self->jobsync, NULL, sources, 16);
     if (strcmp(r->who->role, RM_ROLE_NODE) == 0 || n == 0)
         return false; /* nodes ask nodes themselves */
-    rm_node_waiting_t *w = add_waiting(self, r->peer, r->msg->req, RM_MSG_CHUNK_GET);
+    rm_node_waiting_t *w = add_waiting(r, RM_MSG_CHUNK_GET);
     if (!w)
         return false;
     w->hash = r->msg->u.chunk_ref.hash;
@@ -516,7 +550,12 @@ static void handle_watch(request_t *r)
     rm_job_t *job = find_job(r, w->job_id);
     if (!job)
         return;
-    if (rm_job_version(job) != w->version || self->nwatches == RM_NODE_MAX_WATCHES) {
+    size_t mine = 0;
+    for (size_t i = 0; i < self->nwatches; i++)
+        mine += strcmp(self->watches[i].who, r->who->name) == 0;
+    /* No room: answered at once, and the client asks again (a poll). */
+    if (rm_job_version(job) != w->version || self->nwatches == RM_NODE_MAX_WATCHES ||
+        mine >= RM_NODE_MAX_PER_CLIENT) {
         reply_watch(self, r->peer, r->msg->req, job);
         return;
     }
@@ -525,6 +564,7 @@ static void handle_watch(request_t *r)
     slot->req = r->msg->req;
     snprintf(slot->job_id, sizeof slot->job_id, "%s", w->job_id);
     slot->version = w->version;
+    snprintf(slot->who, sizeof slot->who, "%s", r->who->name);
     uint64_t timeout = w->timeout_ms < MAX_WATCH_MS ? w->timeout_ms : MAX_WATCH_MS;
     slot->deadline = zclock_time() + (int64_t)timeout;
 }

@@ -29,6 +29,9 @@
 
 #define RM_NODE_MAX_WATCHES 1024
 #define RM_NODE_MAX_WAITING 1024 /* client requests waiting on the mesh */
+/* What one credential may hold of either table: one client cannot fill
+   what the others need (5,000 CHUNK_GETs of random hashes). */
+#define RM_NODE_MAX_PER_CLIENT 64
 
 typedef struct {
     zframe_t *peer; /* routing id */
@@ -36,6 +39,7 @@ typedef struct {
     char job_id[65];
     uint64_t version;
     int64_t deadline;
+    char who[RM_MAX_NAME]; /* the credential that asked */
 } rm_node_watch_t;
 
 /*  A client request answered later: a submission waiting for a second node
@@ -46,7 +50,8 @@ typedef struct {
     rm_msg_type_t type;
     char job_id[65];
     rm_hash_t hash;
-    int64_t deadline; /* SUBMIT: when its own wait for a second node ends */
+    int64_t deadline;      /* SUBMIT: when its own wait for a second node ends */
+    char who[RM_MAX_NAME]; /* the credential that asked */
 } rm_node_waiting_t;
 
 /*  The actor's state: everything the node holds. */

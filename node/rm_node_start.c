@@ -12,6 +12,7 @@
 #include "rm_node_revoke.h"
 #include "rm_blender_probe.h"
 #include "rm_sandbox.h"
+#include "rm_spec_sig.h"
 #include "rm_caps.h"
 #include "rm_endpoint.h"
 #include "rm_zap.h"
@@ -49,6 +50,8 @@ static int load_identity(rm_node_ctx_t *self, rm_err_t *err)
     return 0;
 }
 
+#define HANDSHAKE_MS 5000
+
 static zsock_t *curve_router(const uint8_t pk[32], const uint8_t sk[32], const char *domain)
 {
     zsock_t *sock = zsock_new(ZMQ_ROUTER);
@@ -62,6 +65,9 @@ static zsock_t *curve_router(const uint8_t pk[32], const uint8_t sk[32], const c
     zsock_set_router_mandatory(sock, 1);
     zsock_set_linger(sock, 0);
     zsock_set_sndtimeo(sock, 0);
+    /* A peer that starts a handshake and stalls is dropped after this
+       (libzmq's default is 30 s): connections are not held for free. */
+    zsock_set_handshake_ivl(sock, HANDSHAKE_MS);
     return sock;
 }
 
@@ -174,6 +180,13 @@ static void load_epoch(rm_node_ctx_t *self)
     free(data);
 }
 
+/*  A job learnt from another node is taken only as its submitter signed it. */
+static int check_adopted_spec(void *arg, const rm_job_spec_t *spec, rm_err_t *err)
+{
+    rm_node_ctx_t *self = arg;
+    return rm_spec_verify(spec, self->token.mesh_pk.b, err);
+}
+
 static int start_membership(rm_node_ctx_t *self, rm_err_t *err)
 {
     load_epoch(self);
@@ -250,6 +263,7 @@ int rm_node_start(rm_node_ctx_t *self, const rm_config_t *config, rm_err_t *err)
     if (rm_node_home_path(self, "jobs", path, sizeof path, err) != 0 ||
         !(self->jobs = rm_jobs_new(path, err)))
         return -1;
+    rm_jobs_set_adopt_check(self->jobs, check_adopted_spec, self);
     probe_blender(self);
     if (rm_node_home_path(self, "projects", path, sizeof path, err) != 0 ||
         !(self->slots = rm_slots_new(&self->config, self->config.name, self->blender_ok, self->jobs,

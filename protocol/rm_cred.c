@@ -27,9 +27,12 @@ static const rm_field_t cred_fields[] = {
     RM_FIELD(rm_cred_t, mesh_pk, RM_F_B32, 0, "Ed25519 public key of the signing mesh"),
     RM_FIELD(rm_cred_t, issued, RM_F_I64, 0, "unix seconds"),
     RM_FIELD(rm_cred_t, expires, RM_F_I64, 0, "unix seconds"),
+    RM_FIELD(rm_cred_t, sign_pk, RM_F_B32, 0,
+             "Ed25519 key its holder signs records with (the jobs it submits)"),
 };
+/* sign_pk may be absent: credentials issued before signed records. */
 const rm_struct_desc_t rm_cred_desc =
-    RM_DESC(rm_cred_t, "credential", cred_fields, "what the mesh key vouches for");
+    RM_DESC_OPT(rm_cred_t, "credential", cred_fields, 1, "what the mesh key vouches for");
 
 static const rm_field_t token_fields[] = {
     RM_FIELD(rm_token_t, version, RM_F_U64, 0, "token format, 1"),
@@ -37,9 +40,10 @@ static const rm_field_t token_fields[] = {
     RM_FIELD(rm_token_t, curve_pk, RM_F_B32, 0, "holder's CURVE public key"),
     RM_FIELD(rm_token_t, curve_sk, RM_F_B32, 0, "holder's CURVE secret key"),
     RM_FIELD(rm_token_t, credential, RM_F_BIN, 4096, "signed credential of curve_pk"),
+    RM_FIELD(rm_token_t, sign_sk, RM_F_BIN, 64, "Ed25519 secret of the credential's sign_pk"),
 };
 const rm_struct_desc_t rm_token_desc =
-    RM_DESC(rm_token_t, "token", token_fields, "a join token (secret)");
+    RM_DESC_OPT(rm_token_t, "token", token_fields, 1, "a join token (secret)");
 
 int rm_cred_sign(const rm_cred_t *cred, const uint8_t mesh_sk[64], rm_bin_t *out, rm_err_t *err)
 {
@@ -85,6 +89,9 @@ int rm_token_issue(const uint8_t mesh_sk[64], const char *role, const char *name
     token->version = 1;
     crypto_sign_ed25519_sk_to_pk(token->mesh_pk.b, mesh_sk);
     crypto_box_keypair(token->curve_pk.b, token->curve_sk.b);
+    if (!(token->sign_sk.data = malloc(crypto_sign_SECRETKEYBYTES)))
+        return rm_err_set(err, RM_ENOMEM, "out of memory issuing a token");
+    token->sign_sk.len = crypto_sign_SECRETKEYBYTES;
 
     cred.version = 1;
     cred.role = (char *)role;
@@ -93,8 +100,9 @@ int rm_token_issue(const uint8_t mesh_sk[64], const char *role, const char *name
     cred.mesh_pk = token->mesh_pk;
     cred.issued = (int64_t)time(NULL);
     cred.expires = cred.issued + lifetime_s;
+    crypto_sign_keypair(cred.sign_pk.b, token->sign_sk.data);
     if (rm_cred_sign(&cred, mesh_sk, &token->credential, err) != 0) {
-        sodium_memzero(token, sizeof *token);
+        rm_token_free(token);
         return -1;
     }
     return 0;
@@ -164,6 +172,28 @@ int rm_token_parse(const char *text, size_t len, rm_token_t *token, rm_err_t *er
         rm_token_free(token);
         return rm_err_set(err, RM_EINVAL, "token is damaged (key pair does not match)");
     }
+    if (token->sign_sk.len != 0) {
+        rm_cred_t cred;
+        bool ok = token->sign_sk.len == crypto_sign_SECRETKEYBYTES &&
+                  rm_signed_peek(&rm_cred_desc, token->credential.data, token->credential.len,
+                                 &cred, NULL) == 0;
+        if (ok) {
+            /* From the seed: the secret's second half is only a copy of
+               the public key. */
+            uint8_t seed[crypto_sign_SEEDBYTES], sk[crypto_sign_SECRETKEYBYTES];
+            crypto_sign_ed25519_sk_to_seed(seed, token->sign_sk.data);
+            crypto_sign_seed_keypair(check, sk, seed);
+            ok = memcmp(check, cred.sign_pk.b, 32) == 0 &&
+                 memcmp(sk, token->sign_sk.data, sizeof sk) == 0;
+            sodium_memzero(seed, sizeof seed);
+            sodium_memzero(sk, sizeof sk);
+            rm_codec_free(&rm_cred_desc, &cred);
+        }
+        if (!ok) {
+            rm_token_free(token);
+            return rm_err_set(err, RM_EINVAL, "token is damaged (signing key does not match)");
+        }
+    }
     return 0;
 }
 
@@ -196,6 +226,8 @@ int rm_token_save(const char *path, const rm_token_t *token, rm_err_t *err)
 void rm_token_free(rm_token_t *token)
 {
     sodium_memzero(token->curve_sk.b, sizeof token->curve_sk.b);
+    if (token->sign_sk.data)
+        sodium_memzero(token->sign_sk.data, token->sign_sk.len);
     rm_codec_free(&rm_token_desc, token);
 }
 

@@ -33,6 +33,8 @@ typedef struct {
     rm_hash_t mesh_pk;  /* Ed25519 public key of the mesh that signed it */
     int64_t issued;     /* unix seconds */
     int64_t expires;    /* unix seconds */
+    rm_hash_t sign_pk;  /* Ed25519 key its holder signs records with (jobs it submits);
+                           zero in credentials from before signed records */
 } rm_cred_t;
 
 typedef struct {
@@ -41,6 +43,8 @@ typedef struct {
     rm_hash_t curve_pk;
     rm_hash_t curve_sk;
     rm_bin_t credential; /* signed credential of curve_pk */
+    rm_bin_t sign_sk;    /* 64-byte Ed25519 secret of the credential's sign_pk; empty in
+                            tokens from before signed records */
 } rm_token_t;
 
 extern const rm_struct_desc_t rm_cred_desc;

@@ -74,10 +74,17 @@ static const rm_field_t job_spec_fields[] = {
     RM_FIELD(rm_job_spec_t, submitter_role, RM_F_STR, RM_MAX_NAME,
              "the submitter's role (admin or artist), set by the node from the credential; "
              "ignored from clients"),
+    RM_FIELD(rm_job_spec_t, client_sig, RM_F_BIN, 64,
+             "the submitter's Ed25519 signature (credential sign_pk) of the domain "
+             "\"rendermesh-job-spec-v1\" and this spec encoded with submitter, submitted_at, "
+             "submitter_role, client_sig and client_cred empty"),
+    RM_FIELD(rm_job_spec_t, client_cred, RM_F_BIN, 4096,
+             "the submitter's signed credential, added by the node that took the SUBMIT; "
+             "ignored from clients"),
 };
-/* The last five fields may be absent: jobs recorded before they existed. */
+/* The last seven fields may be absent: jobs recorded before they existed. */
 const rm_struct_desc_t rm_job_spec_desc =
-    RM_DESC_OPT(rm_job_spec_t, "job_spec", job_spec_fields, 5, "A render job as submitted.");
+    RM_DESC_OPT(rm_job_spec_t, "job_spec", job_spec_fields, 7, "A render job as submitted.");
 
 static const rm_field_t job_summary_fields[] = {
     RM_FIELD(rm_job_summary_t, job_id, RM_F_STR, MAX_JOB_ID, "the job's id"),

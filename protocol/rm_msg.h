@@ -126,8 +126,9 @@ typedef struct {
     bool preempt;             /* stop running frames of lower priority for this job */
     RM_LIST(char *) requires; /* capabilities a node needs (e.g. "denoise"), sorted */
     char *source_root;        /* the submitter's folder the project was taken from ("" = unknown) */
-    char *
-        submitter_role; /* the submitter's role (rm_rights.h), set by the node; "" = before roles */
+    char *submitter_role;     /* admin | artist, set by the node; "" = before roles */
+    rm_bin_t client_sig;      /* the submitter's signature of the spec (rm_spec_sig.h) */
+    rm_bin_t client_cred;     /* the submitter's signed credential, added by the node */
 } rm_job_spec_t;
 
 typedef struct {

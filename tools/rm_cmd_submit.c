@@ -2,6 +2,8 @@
     node lacks, and optionally wait for the job and fetch its frames. */
 #include "rm_cmd.h"
 
+#include "rm_spec_sig.h"
+
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +11,7 @@
 
 #include "rm_fetch.h"
 #include "rm_project.h"
+#include "rm_spec_sig.h"
 #include "rm_submit.h"
 #include "rm_wait.h"
 
@@ -59,8 +62,28 @@ static void print_accepted(const submit_t *s)
     fflush(stdout);
 }
 
+/*  Signs the finished spec with this credential's signing key: nodes take
+    only jobs their submitter signed (rm_spec_sig.h). */
+static int sign_spec(const rm_cmd_ctx_t *ctx, rm_job_spec_t *spec, rm_err_t *err)
+{
+    rm_token_t token;
+    if (rm_cmd_load_token(ctx, &token) != RM_EXIT_OK)
+        return rm_err_set(err, RM_EAUTH, "cannot sign the job without this client's credential");
+    int rc = 0;
+    if (token.sign_sk.len != 64)
+        rc = rm_err_set(err, RM_EAUTH,
+                        "%s/client.token predates signed jobs: ask an admin for a new "
+                        "invitation (meshctl invite --role artist) and set it up with "
+                        "meshctl init --token",
+                        ctx->cfg.home);
+    else
+        rc = rm_spec_sign(spec, token.sign_sk.data, err);
+    rm_token_free(&token);
+    return rc;
+}
+
 /*  Builds the manifest and runs the conversation until ACCEPTED. */
-static int send_job(rm_client_t *client, submit_t *s, rm_err_t *err)
+static int send_job(const rm_cmd_ctx_t *ctx, rm_client_t *client, submit_t *s, rm_err_t *err)
 {
     rm_project_t *project =
         rm_project_new(s->req.deps.root, s->req.blend_abs, (const char *const *)s->req.deps.paths,
@@ -71,6 +94,8 @@ static int send_job(rm_client_t *client, submit_t *s, rm_err_t *err)
     s->req.spec.manifest = *rm_project_manifest_hash(project);
     if (!(s->req.spec.blend = strdup(rm_project_blend_rel(project))))
         rc = rm_err_set(err, RM_ENOMEM, "out of memory");
+    if (rc == 0)
+        rc = sign_spec(ctx, &s->req.spec, err);
     if (rc == 0)
         rc = rm_submit_run(client, project, &s->req.spec, &s->stats, err);
     rm_project_destroy(&project);
@@ -116,7 +141,7 @@ int rm_cmd_submit(rm_cmd_ctx_t *ctx)
     }
     rm_submit_new_id(job_id);
     int rc = (s.req.spec.job_id = strdup(job_id)) ? rm_cmd_connect(ctx, &client) : RM_EXIT_FAILED;
-    if (rc == RM_EXIT_OK && send_job(client, &s, &err) != 0)
+    if (rc == RM_EXIT_OK && send_job(ctx, client, &s, &err) != 0)
         rc = rm_cmd_fail(&err, client);
     else if (rc == RM_EXIT_OK && !ctx->json)
         print_accepted(&s);

@@ -6,12 +6,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <czmq.h>
 
 struct _rm_jobs_t {
     char *root;
-    rm_job_t **jobs;
+    rm_job_t **jobs; /* in submission order */
     size_t count;
     size_t cap;
+    zhashx_t *by_id; /* job id -> job: lookups on the loop are not scans */
+    rm_jobs_spec_check_fn *adopt_check;
+    void *adopt_arg;
 };
 
 /*  Room for one more job, made before a job is written: a job on disk
@@ -45,6 +49,13 @@ static void jobs_sort(rm_jobs_t *self)
         qsort(self->jobs, self->count, sizeof *self->jobs, cmp_job_age);
 }
 
+/*  Appends a job (room reserved) and indexes it. */
+static void jobs_append(rm_jobs_t *self, rm_job_t *job)
+{
+    self->jobs[self->count++] = job;
+    zhashx_update(self->by_id, rm_job_id(job), job);
+}
+
 static int jobs_load(rm_jobs_t *self, const char *job_id, rm_err_t *err)
 {
     if (jobs_reserve(self, err) != 0)
@@ -52,7 +63,7 @@ static int jobs_load(rm_jobs_t *self, const char *job_id, rm_err_t *err)
     rm_job_t *job = rm_job_load(self->root, job_id, err);
     if (!job)
         return -1;
-    self->jobs[self->count++] = job;
+    jobs_append(self, job);
     return 0;
 }
 
@@ -63,7 +74,9 @@ rm_jobs_t *rm_jobs_new(const char *root, rm_err_t *err)
         return NULL;
     }
     rm_jobs_t *self = calloc(1, sizeof *self);
-    if (!self || !(self->root = strdup(root))) {
+    if (!self || !(self->root = strdup(root)) || !(self->by_id = zhashx_new())) {
+        if (self)
+            free(self->root);
         free(self);
         rm_err_set(err, RM_ENOMEM, "out of memory");
         return NULL;
@@ -94,6 +107,7 @@ void rm_jobs_destroy(rm_jobs_t **self_p)
     rm_jobs_t *self = *self_p;
     for (size_t i = 0; i < self->count; i++)
         rm_job_destroy(&self->jobs[i]);
+    zhashx_destroy(&self->by_id);
     free(self->jobs);
     free(self->root);
     free(self);
@@ -119,7 +133,7 @@ int rm_jobs_create(rm_jobs_t *self, const rm_job_spec_t *spec, rm_job_t **job_ou
     rm_job_t *job = NULL;
     if (jobs_reserve(self, err) != 0 || !(job = rm_job_new(self->root, spec, err)))
         return -1;
-    self->jobs[self->count++] = job;
+    jobs_append(self, job);
     jobs_sort(self);
     *job_out = job;
     *created = true;
@@ -128,10 +142,7 @@ int rm_jobs_create(rm_jobs_t *self, const rm_job_spec_t *spec, rm_job_t **job_ou
 
 rm_job_t *rm_jobs_find(rm_jobs_t *self, const char *job_id)
 {
-    for (size_t i = 0; i < self->count; i++)
-        if (strcmp(rm_job_id(self->jobs[i]), job_id) == 0)
-            return self->jobs[i];
-    return NULL;
+    return job_id ? zhashx_lookup(self->by_id, job_id) : NULL;
 }
 
 size_t rm_jobs_count(rm_jobs_t *self)
@@ -144,14 +155,22 @@ rm_job_t *rm_jobs_at(rm_jobs_t *self, size_t index)
     return index < self->count ? self->jobs[index] : NULL;
 }
 
+void rm_jobs_set_adopt_check(rm_jobs_t *self, rm_jobs_spec_check_fn *check, void *arg)
+{
+    self->adopt_check = check;
+    self->adopt_arg = arg;
+}
+
 /*  A job this node did not know, taken from a peer. */
 static rm_job_t *jobs_adopt(rm_jobs_t *self, const rm_job_record_t *rec, rm_err_t *err)
 {
+    if (self->adopt_check && self->adopt_check(self->adopt_arg, &rec->spec, err) != 0)
+        return NULL;
     if (jobs_reserve(self, err) != 0)
         return NULL;
     rm_job_t *job = rm_job_adopt(self->root, rec, err);
     if (job)
-        self->jobs[self->count++] = job;
+        jobs_append(self, job);
     return job;
 }
 

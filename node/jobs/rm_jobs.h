@@ -44,7 +44,12 @@ rm_job_t *rm_jobs_at(rm_jobs_t *self, size_t index); /* in submission order */
     error); *changed is true if our state changed (version + 1): gossip it
     on.  The job's spec is NOT checked against this node's policy
     (allow_scripts, engines): the caller must, before rendering a job it
-    did not accept itself. */
+    did not accept itself.  An unknown job is created only if the check set
+    with rm_jobs_set_adopt_check accepts its spec (the submitter's
+    signature). */
+typedef int(rm_jobs_spec_check_fn)(void *arg, const rm_job_spec_t *spec, rm_err_t *err);
+void rm_jobs_set_adopt_check(rm_jobs_t *self, rm_jobs_spec_check_fn *check, void *arg);
+
 int rm_jobs_merge(rm_jobs_t *self, const uint8_t *buf, size_t len, rm_job_t **job, bool *changed,
                   rm_err_t *err);
 

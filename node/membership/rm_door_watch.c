@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -12,11 +13,13 @@
     (ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_CLOSED |                              \
      ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |                  \
      ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
-#define MAX_CONNS 256 /* addresses of connections not yet gone */
 #define ADDR_MAX 64
 
+/*  A connection not yet gone, at the index of its fd. */
 typedef struct {
-    int fd; /* -1: free */
+    bool open;
+    int64_t since; /* accepted at (mono ms) */
+    uint16_t port; /* the peer's, so that a reused number is not mistaken */
     char addr[ADDR_MAX];
 } conn_t;
 
@@ -24,10 +27,14 @@ typedef struct {
 typedef struct {
     char endpoint[80]; /* the monitor's inproc endpoint */
     char what[8];      /* "door", "main" */
+    char bound[256];   /* the socket's own tcp endpoint, from its ACCEPTED events */
     zsock_t *pair;
-    conn_t conns[MAX_CONNS];
-    size_t next; /* where the next address goes when the table is full */
-    int failed;  /* a failed handshake waiting for its DISCONNECTED: event, 0 = none */
+    conn_t *conns; /* indexed by fd, grown as fds are seen */
+    size_t nconns;
+    zhashx_t *per_addr; /* address -> connections open from it (as a pointer-sized count) */
+    int64_t session_ms; /* a connection is closed this long after it was accepted; 0: never */
+    size_t addr_cap;    /* connections open from one address */
+    int failed;         /* a failed handshake waiting for its DISCONNECTED: event, 0 = none */
     uint32_t failed_value;
 } watched_t;
 
@@ -70,7 +77,7 @@ void rm_door_watch_reason(int event, uint32_t value, char *out, size_t size)
 
 /*  The peer of fd, if fd is a TCP connection on the port of the watched
     endpoint ("tcp://HOST:PORT"): a number reused since is not misread. */
-static bool peer_address(int fd, const char *endpoint, char *out, size_t size)
+static bool peer_address(int fd, const char *endpoint, char *out, size_t size, uint16_t *peer_port)
 {
     struct sockaddr_storage local, peer;
     socklen_t llen = sizeof local, plen = sizeof peer;
@@ -84,10 +91,12 @@ static bool peer_address(int fd, const char *endpoint, char *out, size_t size)
         if (ntohs(((struct sockaddr_in *)&local)->sin_port) != port)
             return false;
         inet_ntop(AF_INET, &((struct sockaddr_in *)&peer)->sin_addr, ip, sizeof ip);
+        *peer_port = ntohs(((struct sockaddr_in *)&peer)->sin_port);
     } else if (local.ss_family == AF_INET6 && peer.ss_family == AF_INET6) {
         if (ntohs(((struct sockaddr_in6 *)&local)->sin6_port) != port)
             return false;
         inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&peer)->sin6_addr, ip, sizeof ip);
+        *peer_port = ntohs(((struct sockaddr_in6 *)&peer)->sin6_port);
     } else {
         return false;
     }
@@ -97,24 +106,64 @@ static bool peer_address(int fd, const char *endpoint, char *out, size_t size)
 
 static conn_t *find_conn(watched_t *w, int fd)
 {
-    for (size_t i = 0; i < MAX_CONNS; i++)
-        if (w->conns[i].fd == fd)
-            return &w->conns[i];
-    return NULL;
+    return fd >= 0 && (size_t)fd < w->nconns && w->conns[fd].open ? &w->conns[fd] : NULL;
 }
 
-static void on_accepted(watched_t *w, int fd, const char *endpoint)
+static size_t addr_count(watched_t *w, const char *addr)
 {
-    conn_t *c = find_conn(w, fd); /* a number reused: the old one is gone */
-    if (!c)
-        c = find_conn(w, -1);
-    if (!c) {
-        c = &w->conns[w->next];
-        w->next = (w->next + 1) % MAX_CONNS;
+    return (size_t)(uintptr_t)zhashx_lookup(w->per_addr, addr);
+}
+
+static void addr_add(watched_t *w, const char *addr, int delta)
+{
+    size_t n = addr_count(w, addr) + (size_t)delta;
+    if (n == 0)
+        zhashx_delete(w->per_addr, addr);
+    else
+        zhashx_update(w->per_addr, addr, (void *)(uintptr_t)n);
+}
+
+/*  Ends a connection libzmq holds: shutdown (not close: the fd stays
+    libzmq's), so its I/O thread sees the end and closes it.  Only if the fd
+    still is the connection we saw accepted. */
+static void cut(watched_t *w, int fd)
+{
+    conn_t *c = find_conn(w, fd);
+    char addr[ADDR_MAX];
+    uint16_t port = 0;
+    if (c && peer_address(fd, w->bound, addr, sizeof addr, &port) && port == c->port &&
+        strcmp(addr, c->addr) == 0)
+        shutdown(fd, SHUT_RDWR);
+}
+
+static void on_accepted(watched_t *w, zsock_t *pipe, int fd, const char *endpoint, int64_t now)
+{
+    if (fd < 0)
+        return;
+    if ((size_t)fd >= w->nconns) {
+        size_t n = (size_t)fd * 2 + 64;
+        conn_t *grown = realloc(w->conns, n * sizeof *grown);
+        if (!grown)
+            return;
+        memset(grown + w->nconns, 0, (n - w->nconns) * sizeof *grown);
+        w->conns = grown;
+        w->nconns = n;
     }
-    c->fd = fd;
-    if (!peer_address(fd, endpoint, c->addr, sizeof c->addr))
+    snprintf(w->bound, sizeof w->bound, "%s", endpoint);
+    conn_t *c = &w->conns[fd];
+    if (c->open) /* a number reused: the old one is gone */
+        addr_add(w, c->addr, -1);
+    memset(c, 0, sizeof *c);
+    c->open = true;
+    c->since = now;
+    if (!peer_address(fd, endpoint, c->addr, sizeof c->addr, &c->port))
         snprintf(c->addr, sizeof c->addr, "an unknown address");
+    addr_add(w, c->addr, +1);
+    if (w->addr_cap && addr_count(w, c->addr) > w->addr_cap) {
+        zstr_sendf(pipe, "%s: refused %s: %zu connections open from it (at most %zu)", w->what,
+                   c->addr, addr_count(w, c->addr) - 1, w->addr_cap);
+        cut(w, fd);
+    }
 }
 
 /*  A connection ended: if its handshake failed, the node hears of it. */
@@ -128,13 +177,35 @@ static void on_gone(watched_t *w, zsock_t *pipe, int fd)
                    c ? c->addr : "an unknown address", why);
     }
     w->failed = 0;
-    if (c)
-        c->fd = -1;
+    if (c) {
+        addr_add(w, c->addr, -1);
+        c->open = false;
+    }
+}
+
+/*  Door sessions are one HELLO and its WELCOME: a connection still open
+    after session_ms is someone holding the door, and is cut. */
+static void sweep(watched_t *w, zsock_t *pipe, int64_t now)
+{
+    size_t cut_n = 0;
+    const char *example = NULL;
+    for (size_t fd = 0; w->session_ms && fd < w->nconns; fd++) {
+        conn_t *c = &w->conns[fd];
+        if (!c->open || now - c->since < w->session_ms)
+            continue;
+        cut(w, (int)fd);
+        c->since = now; /* cut again only if it outlives another session */
+        cut_n++;
+        example = c->addr;
+    }
+    if (cut_n > 0)
+        zstr_sendf(pipe, "%s: closed %zu connection(s) open longer than %lld s (one from %s)",
+                   w->what, cut_n, (long long)(w->session_ms / 1000), example);
 }
 
 /*  One monitor event: frame 1 is a 16-bit event and a 32-bit value (native
     byte order), frame 2 the socket's endpoint (libzmq 4.3, stable events). */
-static void on_event(watched_t *w, zsock_t *pipe)
+static void on_event(watched_t *w, zsock_t *pipe, int64_t now)
 {
     zmsg_t *msg = zmsg_recv(w->pair);
     if (!msg)
@@ -151,7 +222,7 @@ static void on_event(watched_t *w, zsock_t *pipe)
             snprintf(endpoint, sizeof endpoint, "%.*s", (int)zframe_size(where),
                      (const char *)zframe_data(where));
         if (event == ZMQ_EVENT_ACCEPTED)
-            on_accepted(w, (int)value, endpoint);
+            on_accepted(w, pipe, (int)value, endpoint, now);
         else if (event == ZMQ_EVENT_DISCONNECTED || event == ZMQ_EVENT_CLOSED)
             on_gone(w, pipe, (int)value);
         else if (event & (ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
@@ -170,10 +241,9 @@ static void watch_actor(zsock_t *pipe, void *arg)
     bool ok = poller != NULL;
     for (size_t i = 0; i < args->n && ok; i++) {
         watched_t *w = &args->sock[i];
-        for (size_t k = 0; k < MAX_CONNS; k++)
-            w->conns[k].fd = -1;
+        w->per_addr = zhashx_new();
         w->pair = zsock_new(ZMQ_PAIR);
-        ok = w->pair && zsock_connect(w->pair, "%s", w->endpoint) == 0 &&
+        ok = w->per_addr && w->pair && zsock_connect(w->pair, "%s", w->endpoint) == 0 &&
              zpoller_add(poller, w->pair) == 0;
     }
     /* Signals are meshd's: only $TERM (zactor_destroy) ends this actor,
@@ -185,10 +255,17 @@ static void watch_actor(zsock_t *pipe, void *arg)
        monitors, which would stop libzmq's I/O thread (see destroy). */
     zsock_set_sndtimeo(pipe, 0);
     zsock_signal(pipe, ok ? 0 : 1);
+    int64_t next_sweep = zclock_mono() + 1000;
     while (ok) {
-        void *which = zpoller_wait(poller, -1);
+        void *which = zpoller_wait(poller, 1000);
         if (!which && zpoller_terminated(poller))
             break; /* the context ends */
+        int64_t now = zclock_mono();
+        if (now >= next_sweep) {
+            next_sweep = now + 1000;
+            for (size_t i = 0; i < args->n; i++)
+                sweep(&args->sock[i], pipe, now);
+        }
         if (which == pipe) {
             char *cmd = zstr_recv(pipe);
             bool term = !cmd || strcmp(cmd, "$TERM") == 0;
@@ -198,14 +275,24 @@ static void watch_actor(zsock_t *pipe, void *arg)
         }
         for (size_t i = 0; i < args->n; i++)
             if (which == args->sock[i].pair)
-                on_event(&args->sock[i], pipe);
+                on_event(&args->sock[i], pipe, now);
     }
-    for (size_t i = 0; i < args->n; i++)
+    for (size_t i = 0; i < args->n; i++) {
         zsock_destroy(&args->sock[i].pair);
+        zhashx_destroy(&args->sock[i].per_addr);
+        free(args->sock[i].conns);
+    }
     zpoller_destroy(&poller);
 }
 
 rm_door_watch_t *rm_door_watch_new(zsock_t *door, zsock_t *main_sock, rm_err_t *err)
+{
+    return rm_door_watch_new_limits(door, main_sock, RM_DOOR_SESSION_MS, RM_DOOR_PER_ADDRESS,
+                                    RM_MAIN_PER_ADDRESS, err);
+}
+
+rm_door_watch_t *rm_door_watch_new_limits(zsock_t *door, zsock_t *main_sock, int64_t session_ms,
+                                          size_t door_cap, size_t main_cap, rm_err_t *err)
 {
     rm_door_watch_t *self = calloc(1, sizeof *self);
     watch_args_t *args = calloc(1, sizeof *args);
@@ -222,8 +309,13 @@ rm_door_watch_t *rm_door_watch_new(zsock_t *door, zsock_t *main_sock, rm_err_t *
         if (!socks[i])
             continue;
         watched_t *w = &args->sock[args->n];
-        snprintf(w->endpoint, sizeof w->endpoint, "inproc://rm-door-watch-%p", (void *)socks[i]);
+        /* Unique in the process: a socket may get a destroyed one's address. */
+        static _Atomic unsigned serial;
+        snprintf(w->endpoint, sizeof w->endpoint, "inproc://rm-door-watch-%p-%u", (void *)socks[i],
+                 serial++);
         snprintf(w->what, sizeof w->what, "%s", names[i]);
+        w->session_ms = i == 0 ? session_ms : 0;
+        w->addr_cap = i == 0 ? door_cap : main_cap;
         if (zmq_socket_monitor(zsock_resolve(socks[i]), w->endpoint, WATCH_EVENTS) != 0) {
             rm_err_set(err, RM_EIO, "cannot monitor the %s socket: %s", names[i],
                        zmq_strerror(zmq_errno()));

@@ -17,7 +17,15 @@
     read is logged as "an unknown address".
 
     Failures the ZAP handler refused (ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) are
-    not reported again: rm_zap logged them with the peer's key. */
+    not reported again: rm_zap logged them with the peer's key.
+
+    It also keeps anyone from holding the node's connections: a door
+    connection is one HELLO and its WELCOME, so one still open
+    RM_DOOR_SESSION_MS after it was accepted is cut, and so is one beyond
+    RM_DOOR_PER_ADDRESS (main socket: RM_MAIN_PER_ADDRESS) open from one
+    address.  Cutting is shutdown(2) on libzmq's fd, after checking that the
+    number still names the connection seen accepted: libzmq then sees the
+    connection end and closes it, as if the peer had. */
 #ifndef RM_DOOR_WATCH_H
 #define RM_DOOR_WATCH_H
 
@@ -27,11 +35,20 @@
 #include "rm_error.h"
 #include "rm_zap.h"
 
+#define RM_DOOR_SESSION_MS 10000
+#define RM_DOOR_PER_ADDRESS 32  /* a studio behind one NAT knocks a few at a time */
+#define RM_MAIN_PER_ADDRESS 256 /* nodes and clients of one NAT, each one connection */
+
 typedef struct _rm_door_watch_t rm_door_watch_t;
 
 /*  Watches door and main (main may be NULL).  Call from the thread that owns
     the sockets, and destroy the watch before them. */
 rm_door_watch_t *rm_door_watch_new(zsock_t *door, zsock_t *main_sock, rm_err_t *err);
+
+/*  The same with other limits (tests): door sessions of session_ms, at
+    most door_cap and main_cap connections from one address. */
+rm_door_watch_t *rm_door_watch_new_limits(zsock_t *door, zsock_t *main_sock, int64_t session_ms,
+                                          size_t door_cap, size_t main_cap, rm_err_t *err);
 
 void rm_door_watch_destroy(rm_door_watch_t **self_p);
 

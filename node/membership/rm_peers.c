@@ -58,6 +58,7 @@ rm_peers_t *rm_peers_new(const rm_token_t *identity, zpoller_t *poller, rm_err_t
         return NULL;
     }
     self->identity = *identity;
+    self->identity.sign_sk = (rm_bin_t){0}; /* links sign nothing; the node's copy keeps it */
     self->identity.credential.data = malloc(identity->credential.len);
     if (!self->identity.credential.data) {
         free(self);

@@ -163,6 +163,12 @@ size_t rm_roster_drop(rm_roster_t *self, bool (*drop)(void *arg, const rm_cred_t
     return dropped;
 }
 
+const rm_bin_t *rm_roster_signed(rm_roster_t *self, const uint8_t curve_pk[32])
+{
+    rm_cred_t *slot = find_slot(self, curve_pk);
+    return slot ? &self->signed_creds[slot - self->entries] : NULL;
+}
+
 size_t rm_roster_size(rm_roster_t *self)
 {
     return self->count;

@@ -35,6 +35,10 @@ const rm_cred_t *rm_roster_find(rm_roster_t *self, const uint8_t curve_pk[32], i
 /*  Removes the credentials `drop` says to (revoked ones); returns how many. */
 size_t rm_roster_drop(rm_roster_t *self, bool (*drop)(void *arg, const rm_cred_t *cred), void *arg);
 
+/*  The signed credential admitted for this key (as the door received it),
+    or NULL. */
+const rm_bin_t *rm_roster_signed(rm_roster_t *self, const uint8_t curve_pk[32]);
+
 size_t rm_roster_size(rm_roster_t *self);
 
 #endif

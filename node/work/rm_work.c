@@ -481,6 +481,20 @@ static void start_task(rm_work_t *self, const rm_task_t *task)
     if (!job || rm_job_finished(job))
         return; /* the coordinator sees it missing from the next report */
     rm_err_t err;
+    /* This node's own policy, again at the start: whoever assigned the
+       task, a job this node would not take is not rendered here. */
+    const rm_job_spec_t *spec = rm_job_spec(job);
+    if (spec->allow_scripts && !self->config.allow_scripts) {
+        rm_log_warning("job %s: refused %u assigned frame(s): it runs the .blend's scripts and "
+                       "this node does not (allow_scripts = false)",
+                       task->job_id, task->frames.count);
+        return;
+    }
+    if (!rm_caps_satisfy(self->caps, spec, NULL)) {
+        rm_log_warning("job %s: refused %u assigned frame(s): this node lacks what it requires",
+                       task->job_id, task->frames.count);
+        return;
+    }
     if (rm_slots_take(self->slots, job, task->frames.items, task->frames.count, &err) != 0)
         rm_log_warning("job %s: cannot start %u frame(s) here: %s", task->job_id,
                        task->frames.count, err.msg);
@@ -553,11 +567,30 @@ static void ask(rm_work_t *self, int64_t now)
     free_request(&req);
 }
 
-static void handle_assign(rm_work_t *self, const char *from, const rm_msg_t *msg)
+static void handle_assign(rm_work_t *self, const char *from, const rm_cred_t *who,
+                          const rm_msg_t *msg)
 {
     const rm_assign_t *assign = &msg->u.assign;
+    const rm_election_t *e = self->election;
     int64_t now = zclock_mono();
     uint64_t asked_free = msg->req == self->ask_req ? self->asked_free : 0;
+    /* Only the coordinator this node follows assigns it work, in the epoch
+       it follows it in: another node's ASSIGN, or one naming another
+       coordinator, is refused (a stolen node credential assigns nothing). */
+    if (strcmp(who->name, assign->coordinator) != 0 ||
+        (!stale(self, assign->epoch, assign->coordinator) &&
+         (strcmp(assign->coordinator, e->coordinator) != 0 ||
+          assign->epoch != e->coordinator_epoch))) {
+        char why[RM_MAX_NAME * 3 + 120];
+        snprintf(why, sizeof why,
+                 "an assignment from %s naming %s (epoch %llu); this node follows %s (epoch %llu)",
+                 who->name, assign->coordinator, (unsigned long long)assign->epoch,
+                 e->coordinator[0] ? e->coordinator : "no coordinator",
+                 (unsigned long long)e->coordinator_epoch);
+        rm_log_warning("work: refused %s", why);
+        send_error(self, from, msg->req, RM_ESTALE, why);
+        return;
+    }
     if (msg->req == self->ask_req)
         self->asking = false;
     if (stale(self, assign->epoch, assign->coordinator)) {
@@ -723,7 +756,7 @@ bool rm_work_handle(rm_work_t *self, const char *from, const rm_cred_t *who, con
         handle_work_req(self, from, who, msg);
         return true;
     case RM_MSG_ASSIGN:
-        handle_assign(self, from, msg);
+        handle_assign(self, from, who, msg);
         return true;
     case RM_MSG_REPLICATE:
         serve_replicate(self, from, msg);

@@ -19,6 +19,7 @@
 #include "rm_manifest.h"
 #include "rm_member.h"
 #include "rm_node.h"
+#include "rm_spec_sig.h"
 #include "rm_store.h"
 
 #define NF_UNUSED __attribute__((unused))
@@ -47,6 +48,31 @@ NF_UNUSED static void nf_mesh_remove(nf_mesh_t *mesh)
     snprintf(cmd, sizeof cmd, "rm -rf %s", mesh->dir);
     if (system(cmd) != 0)
         fprintf(stderr, "cannot remove %s\n", mesh->dir);
+}
+
+/*  Makes `spec` what a node takes from a submitter: signed by an artist
+    credential of this mesh ("fixture-artist"), which goes with it
+    (rm_spec_sig.h).  Sign after the last change to the spec. */
+NF_UNUSED static bool nf_sign_spec(const nf_mesh_t *mesh, rm_job_spec_t *spec)
+{
+    rm_token_t token;
+    rm_err_t err;
+    if (rm_token_issue(mesh->sk, RM_ROLE_ARTIST, "fixture-artist", 86400, &token, &err) != 0)
+        return false;
+    free(spec->submitter);
+    free(spec->submitter_role);
+    free(spec->client_cred.data);
+    spec->submitter = strdup("fixture-artist");
+    spec->submitter_role = strdup(RM_ROLE_ARTIST);
+    spec->client_cred = token.credential;
+    token.credential = (rm_bin_t){0};
+    bool ok = spec->submitter && spec->submitter_role &&
+              rm_spec_sign(spec, token.sign_sk.data, &err) == 0 &&
+              rm_spec_verify(spec, mesh->pk, &err) == 0;
+    if (!ok)
+        fprintf(stderr, "nf_sign_spec: %s\n", err.msg);
+    rm_token_free(&token);
+    return ok;
 }
 
 /*  tools/fake_blender.py of this source tree. */

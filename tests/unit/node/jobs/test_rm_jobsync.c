@@ -123,12 +123,20 @@ static bool n1_has(const char *job_id)
     return pump_until(reply_came) && seen.found;
 }
 
-/*  A job created on n2 only (its changes not pushed yet). */
-static rm_job_t *new_job(const char *id)
+typedef enum { SIGNED, UNSIGNED, ALTERED } how_t;
+
+/*  A job created on n2 only (its changes not pushed yet): as its submitter
+    signed it, unsigned (a node inventing a job), or with --allow-scripts
+    turned on after it was signed. */
+static rm_job_t *make_job(const char *id, how_t how)
 {
     rm_job_spec_t spec;
     fx_spec(&spec, id, "1-4", 0, 0, 1);
     spec.manifest = project;
+    if (how != UNSIGNED)
+        CHECK(nf_sign_spec(&mesh, &spec));
+    if (how == ALTERED)
+        spec.allow_scripts = true;
     rm_job_t *job = NULL;
     bool created = false;
     rm_err_t err;
@@ -149,6 +157,11 @@ static void open_n2(const char *tag)
     jobsync = rm_jobsync_new(jobs, member, xfer, store, &err);
     CHECK_MSG(jobsync, "%s", err.msg);
     rm_jobsync_on_changed(jobsync, on_changed, NULL);
+}
+
+static rm_job_t *new_job(const char *id)
+{
+    return make_job(id, SIGNED);
 }
 
 static void close_n2(void)
@@ -229,6 +242,27 @@ static void test_digest_brings_a_job_the_other_node_missed(void)
     close_n2();
 }
 
+/*  A record n1 cannot verify is refused whole: an unsigned job, or one
+    whose spec differs from what its submitter signed. */
+static void test_unverifiable_jobs_are_refused(void)
+{
+    open_n2("d");
+    const char *ids[] = {"00000000000000c1", "00000000000000c2"};
+    how_t hows[] = {UNSIGNED, ALTERED};
+    for (int i = 0; i < 2; i++) {
+        rm_job_t *job = make_job(ids[i], hows[i]);
+        rm_err_t err;
+        seen.held_calls = 0;
+        CHECK_MSG(rm_jobsync_replicate(jobsync, job, 2000, on_held, NULL, &err) == 0, "%s",
+                  err.msg);
+        CHECK(pump_until(held_came));
+        CHECK_MSG(seen.held_calls == 1 && seen.held_status != 0, "%s: status %d", ids[i],
+                  seen.held_status);
+        CHECK(!n1_has(ids[i]));
+    }
+    close_n2();
+}
+
 int main(int argc, char **argv)
 {
     RM_TEST_ARGS(argc, argv);
@@ -268,6 +302,7 @@ int main(int argc, char **argv)
         RM_RUN(test_submitted_job_is_held_and_merged_by_another_node);
         RM_RUN(test_digest_brings_back_a_job_a_node_missed);
         RM_RUN(test_digest_brings_a_job_the_other_node_missed);
+        RM_RUN(test_unverifiable_jobs_are_refused);
     }
     rm_xfer_destroy(&xfer);
     rm_member_destroy(&member);

@@ -2,7 +2,11 @@
     actor as one line each, with the peer's address; good handshakes give
     nothing.  Real sockets on loopback; no ZAP handler here (libzmq then
     admits any key that completes the handshake). */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sodium.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "rm_door_watch.h"
 #include "rm_test.h"
@@ -68,6 +72,86 @@ static bool refused_with_address(rm_door_watch_t *w, const char *what, int tries
     return false;
 }
 
+/*  A plain TCP connection that says nothing: what holds a door open. */
+static int raw_connect(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+    if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+        close(fd);
+        return -1;
+    }
+    struct timeval tv = {.tv_sec = 0, .tv_usec = 100000};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    return fd;
+}
+
+/*  Milliseconds until the node closes fd (reads 0), at most limit_ms; -1
+    if it stays open. */
+static int64_t closed_within(int fd, int64_t limit_ms)
+{
+    int64_t start = zclock_mono();
+    char buf[256];
+    while (zclock_mono() - start < limit_ms) {
+        ssize_t n = read(fd, buf, sizeof buf); /* libzmq's greeting first */
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK))
+            return zclock_mono() - start;
+    }
+    return -1;
+}
+
+static bool line_has(rm_door_watch_t *w, const char *text, int tries)
+{
+    for (int i = 0; i < tries; i++) {
+        char *line = next_line(w);
+        if (!line)
+            return false;
+        bool ok = strstr(line, text) != NULL;
+        zstr_free(&line);
+        if (ok)
+            return true;
+    }
+    return false;
+}
+
+/*  Nobody holds the door: a connection is cut after the session time, and
+    one beyond the cap from one address at once. */
+static void test_door_cannot_be_held(void)
+{
+    keys_t door_keys, main_keys;
+    crypto_box_keypair(door_keys.pk, door_keys.sk);
+    crypto_box_keypair(main_keys.pk, main_keys.sk);
+    int door_port = 0, main_port = 0;
+    zsock_t *door = server(&door_keys, &door_port);
+    zsock_t *main_sock = server(&main_keys, &main_port);
+    rm_err_t err;
+    rm_door_watch_t *w = rm_door_watch_new_limits(door, main_sock, 1000, 2, 8, &err);
+    CHECK_MSG(w, "%s", err.msg);
+
+    int held = raw_connect(door_port);
+    CHECK(held >= 0);
+    int64_t ms = closed_within(held, 5000);
+    CHECK_MSG(ms >= 800 && ms < 4000, "a silent door connection closed after %lld ms",
+              (long long)ms);
+    CHECK(line_has(w, "door: closed 1 connection(s) open longer than 1 s (one from 127.0.0.1)", 5));
+    close(held);
+
+    int a = raw_connect(door_port), b = raw_connect(door_port);
+    zclock_sleep(200);
+    int c = raw_connect(door_port);
+    CHECK(a >= 0 && b >= 0 && c >= 0);
+    ms = closed_within(c, 700);
+    CHECK_MSG(ms >= 0, "a third connection from one address stays open");
+    CHECK(line_has(w, "door: refused 127.0.0.1: 2 connections open from it (at most 2)", 5));
+    close(a);
+    close(b);
+    close(c);
+    rm_door_watch_destroy(&w);
+    zsock_destroy(&main_sock);
+    zsock_destroy(&door);
+}
+
 int main(void)
 {
     CHECK(sodium_init() >= 0);
@@ -131,5 +215,6 @@ int main(void)
     CHECK(w == NULL);
     zsock_destroy(&main_sock);
     zsock_destroy(&door);
+    RM_RUN(test_door_cannot_be_held);
     RM_TEST_DONE();
 }

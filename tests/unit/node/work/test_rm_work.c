@@ -145,6 +145,7 @@ static bool submit(const char *id, const char *frames, const char *requires)
         spec.requires.items[0] = strdup(requires);
         spec.requires.count = 1;
     }
+    CHECK(nf_sign_spec(&mesh, &spec));
     rm_job_t *job = NULL;
     bool created = false;
     rm_err_t err;

@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# An attacker who knows mesh.pub holds N door connections (default 20,000)
+# for S seconds (default 60) against one meshd on loopback (bench/
+# door_flood.c: CURVE handshakes completed, then silence, from 127.1.x.y,
+# 32 per address).  Meanwhile `meshctl status` is timed every 0.5 s; the
+# node's RSS is read before, at its peak, and 15 s after the flood ends.
+# Targets (issue 8): the real client served within 1 s throughout; RSS back
+# within 20 % of the baseline.
+# Usage: bash bench/bench_door.sh [N] [SECONDS] [PORT]
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+n=${1:-20000}
+secs=${2:-60}
+port=${3:-23000}
+build="$root/build"
+bash "$root/tools/build.sh" "$build" >/dev/null
+meshctl="$build/tools/meshctl"
+meshd="$build/node/meshd"
+flood="$build/bench/door_flood"
+w=$(mktemp -d /tmp/rm-bench-door.XXXXXX)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
+  rm -rf "$w"
+}
+trap cleanup EXIT
+ulimit -n "$(ulimit -Hn)"
+export MESH_HOME="$w/client"
+"$meshctl" init --name bench >/dev/null
+"$meshctl" invite --role node --name n1 >"$w/n1.token" 2>/dev/null
+mkdir -p "$w/n1"
+echo "sandbox = false" >"$w/n1/meshd.conf"
+"$meshd" --home "$w/n1" --token "$w/n1.token" --listen "tcp://127.0.0.1:$port" \
+  --blender "$root/tools/fake_blender.py" >"$w/n1.log" 2>&1 &
+node=$!
+pids+=("$node")
+sleep 3
+
+now_ms() { date +%s%3N; }
+rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$node/status"; }
+# One status call: its milliseconds, or "fail".
+status_ms() {
+  local t0 t1
+  t0=$(now_ms)
+  if MESH_TIMEOUT_MS=5000 "$meshctl" --mesh "tcp://127.0.0.1:$port" status >/dev/null 2>&1; then
+    t1=$(now_ms)
+    echo $((t1 - t0))
+  else
+    echo fail
+  fi
+}
+for _ in $(seq 10); do status_ms >/dev/null; done
+base=$(rss_kb)
+base_ms=$(status_ms)
+
+"$flood" "$MESH_HOME/mesh.pub" 127.0.0.1 $((port + 1)) "$n" "$secs" >"$w/flood.out" 2>&1 &
+fpid=$!
+pids+=("$fpid")
+peak=$base
+calls=0 slow=0 failed=0 worst=0
+end=$((SECONDS + secs))
+while [ $SECONDS -lt $end ] && kill -0 "$fpid" 2>/dev/null; do
+  ms=$(status_ms)
+  calls=$((calls + 1))
+  if [ "$ms" = fail ]; then
+    failed=$((failed + 1))
+  else
+    [ "$ms" -gt 1000 ] && slow=$((slow + 1))
+    [ "$ms" -gt "$worst" ] && worst=$ms
+  fi
+  r=$(rss_kb)
+  [ "$r" -gt "$peak" ] && peak=$r
+  sleep 0.5
+done
+wait "$fpid" || true
+sleep 15
+after=$(rss_kb)
+after_ms=$(status_ms)
+cut=$(grep -c "door: closed" "$w/n1.log" || true)
+refused=$(grep -c "connections open from it" "$w/n1.log" || true)
+echo "door flood: $(head -1 "$w/flood.out")"
+printf '| N | seconds | status calls | worst | > 1 s | failed | RSS before | peak | 15 s after | after / before |\n'
+printf '|---|---|---|---|---|---|---|---|---|---|\n'
+printf '| %s | %s | %s | %s ms | %s | %s | %s MB | %s MB | %s MB | %s |\n' "$n" "$secs" "$calls" \
+  "$worst" "$slow" "$failed" $((base / 1024)) $((peak / 1024)) $((after / 1024)) \
+  "$(awk -v a="$after" -v b="$base" 'BEGIN {printf "%.2f", a / b}')"
+echo "status before: ${base_ms} ms, after: ${after_ms} ms; node log: $cut sweep line(s) cutting held connections, $refused per-address refusal line(s) (rate-limited)"

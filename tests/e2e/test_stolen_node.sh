@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# A stolen node credential, against two real nodes (issue 8, point 1): the
+# thief holds the token of n3, a node that is invited but not running, and
+# speaks the protocol with it (tests/tools/rm_attack.c).  It cannot invent a
+# job (no submitter's signature), cannot turn --allow-scripts on in a real
+# job's spec (the signature no longer holds), and no worker obeys its
+# ASSIGN, whether it names itself or the real coordinator.  Each refusal is
+# answered and logged with the sender.
+# shellcheck source=tests/e2e/mesh_lib.sh
+source "$(dirname "$0")/mesh_lib.sh"
+ATTACK="$RM_BUILD_DIR/tests/rm_attack"
+
+mesh_setup 2
+mesh_start 1
+mesh_start 2
+t=$(mesh_wait_members 30 "1 2" 2)
+coord=$(mesh_wait_coordinator 15 "1 2")
+c=$(mesh_host "${coord% *}")
+epoch=${coord#* }
+w=$((3 - c))
+pass "n1 and n2 alive, n$c coordinates in epoch $epoch"
+"$MESHCTL" invite --role node --name n3 >"$T/n3.token" 2>/dev/null
+job=$(mesh_submit 1 --frames 1-2)
+pass "job $job submitted (signed by the admin's credential)"
+
+attack() { # HOST ARGS...: rm_attack with n3's stolen token against node HOST
+  local i=$1
+  shift
+  netns_exec "$i" "$ATTACK" "$T/n3.token" "$(mesh_addr "$i")" "$@"
+}
+
+out=$(attack 1 invent-job 00000000000000f1) || fail "rm_attack invent-job: $out"
+case "$out" in *"ERROR EAUTH"*"job 00000000000000f1 carries no submitter credential"*) ;;
+*) fail "an invented job was answered: $out" ;; esac
+grep -q "jobs: record from n3 refused: .*00000000000000f1 carries no submitter credential" "$T/n1.log" ||
+  fail "n1 does not log the refused record with its sender"
+mesh_ctl 1 jobs --json | grep -q 00000000000000f1 && fail "n1 lists the invented job"
+pass "an invented job is refused: '$out', logged with the sender"
+
+out=$(attack 2 scripts-on "$job" 00000000000000f2) || fail "rm_attack scripts-on: $out"
+case "$out" in *"ERROR EAUTH"*"submitter's signature does not match its spec"*) ;;
+*) fail "a job with scripts turned on was answered: $out" ;; esac
+mesh_ctl 2 jobs --json | grep -q 00000000000000f2 && fail "n2 lists the altered job"
+pass "a real job's spec with --allow-scripts turned on is refused: '$out'"
+
+for named in n3 "n$c"; do
+  out=$(attack "$w" assign "$job" 1 "$named" "$epoch") || fail "rm_attack assign: $out"
+  case "$out" in *"ERROR ESTALE"*"an assignment from n3 naming $named"*) ;;
+  *) fail "ASSIGN naming $named was answered: $out" ;; esac
+  grep -q "work: refused an assignment from n3 naming $named" "$T/n$w.log" ||
+    fail "n$w does not log the refused ASSIGN naming $named"
+done
+pass "worker n$w refuses ASSIGN from n3, naming itself or the real coordinator n$c"
+mesh_gate_open "1 2"
+mesh_wait_job 60 "$job" "1 2" "j['state'] == 'done'" >/dev/null
+pass "the real job still renders to the end"
