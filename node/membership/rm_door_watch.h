@@ -36,8 +36,8 @@
 #include "rm_zap.h"
 
 #define RM_DOOR_SESSION_MS 10000
-#define RM_DOOR_PER_ADDRESS 32  /* a studio behind one NAT knocks a few at a time */
-#define RM_MAIN_PER_ADDRESS 256 /* nodes and clients of one NAT, each one connection */
+#define RM_DOOR_PER_ADDRESS 32   /* a studio behind one NAT knocks a few at a time */
+#define RM_MAIN_PER_ADDRESS 1024 /* authenticated: nodes and clients of one NAT, or loopback */
 
 typedef struct _rm_door_watch_t rm_door_watch_t;
 
