@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
      ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |                  \
      ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
 #define ADDR_MAX 64
+#define FLOOD_OVER 1000 /* connections gone since the peak: memory is given back */
 
 /*  A connection not yet gone, at the index of its fd. */
 typedef struct {
@@ -34,6 +36,7 @@ typedef struct {
     zhashx_t *per_addr; /* address -> connections open from it (as a pointer-sized count) */
     int64_t session_ms; /* a connection is closed this long after it was accepted; 0: never */
     size_t addr_cap;    /* connections open from one address */
+    size_t open;        /* connections open now */
     int failed;         /* a failed handshake waiting for its DISCONNECTED: event, 0 = none */
     uint32_t failed_value;
 } watched_t;
@@ -151,14 +154,17 @@ static void on_accepted(watched_t *w, zsock_t *pipe, int fd, const char *endpoin
     }
     snprintf(w->bound, sizeof w->bound, "%s", endpoint);
     conn_t *c = &w->conns[fd];
-    if (c->open) /* a number reused: the old one is gone */
+    if (c->open) { /* a number reused: the old one is gone */
         addr_add(w, c->addr, -1);
+        w->open--;
+    }
     memset(c, 0, sizeof *c);
     c->open = true;
     c->since = now;
     if (!peer_address(fd, endpoint, c->addr, sizeof c->addr, &c->port))
         snprintf(c->addr, sizeof c->addr, "an unknown address");
     addr_add(w, c->addr, +1);
+    w->open++;
     if (w->addr_cap && addr_count(w, c->addr) > w->addr_cap) {
         zstr_sendf(pipe, "%s: refused %s: %zu connections open from it (at most %zu)", w->what,
                    c->addr, addr_count(w, c->addr) - 1, w->addr_cap);
@@ -180,6 +186,7 @@ static void on_gone(watched_t *w, zsock_t *pipe, int fd)
     if (c) {
         addr_add(w, c->addr, -1);
         c->open = false;
+        w->open--;
     }
 }
 
@@ -256,6 +263,7 @@ static void watch_actor(zsock_t *pipe, void *arg)
     zsock_set_sndtimeo(pipe, 0);
     zsock_signal(pipe, ok ? 0 : 1);
     int64_t next_sweep = zclock_mono() + 1000;
+    size_t peak = 0; /* connections open at most since memory was last given back */
     while (ok) {
         void *which = zpoller_wait(poller, 1000);
         if (!which && zpoller_terminated(poller))
@@ -263,8 +271,19 @@ static void watch_actor(zsock_t *pipe, void *arg)
         int64_t now = zclock_mono();
         if (now >= next_sweep) {
             next_sweep = now + 1000;
-            for (size_t i = 0; i < args->n; i++)
+            size_t open = 0;
+            for (size_t i = 0; i < args->n; i++) {
                 sweep(&args->sock[i], pipe, now);
+                open += args->sock[i].open;
+            }
+            /* A flood is over: what libzmq freed goes back to the system
+               (glibc keeps freed memory in its arenas otherwise). */
+            if (open > peak)
+                peak = open;
+            else if (peak - open >= FLOOD_OVER) {
+                malloc_trim(0);
+                peak = open;
+            }
         }
         if (which == pipe) {
             char *cmd = zstr_recv(pipe);
