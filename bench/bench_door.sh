@@ -53,9 +53,16 @@ for _ in $(seq 10); do status_ms >/dev/null; done
 base=$(rss_kb)
 base_ms=$(status_ms)
 
-"$flood" "$MESH_HOME/mesh.pub" 127.0.0.1 $((port + 1)) "$n" "$secs" >"$w/flood.out" 2>&1 &
-fpid=$!
-pids+=("$fpid")
+# Each flood socket costs two descriptors: 6,000 per process.
+fpids=()
+for first in $(seq 0 6000 $((n - 1))); do
+  count=$((n - first < 6000 ? n - first : 6000))
+  "$flood" "$MESH_HOME/mesh.pub" 127.0.0.1 $((port + 1)) "$count" "$secs" "$first" \
+    >>"$w/flood.out" 2>&1 &
+  fpids+=($!)
+  pids+=($!)
+done
+fpid=${fpids[0]}
 peak=$base
 calls=0 slow=0 failed=0 worst=0
 end=$((SECONDS + secs))
@@ -72,13 +79,13 @@ while [ $SECONDS -lt $end ] && kill -0 "$fpid" 2>/dev/null; do
   [ "$r" -gt "$peak" ] && peak=$r
   sleep 0.5
 done
-wait "$fpid" || true
+for p in "${fpids[@]}"; do wait "$p" || true; done
 sleep 15
 after=$(rss_kb)
 after_ms=$(status_ms)
 cut=$(grep -c "door: closed" "$w/n1.log" || true)
 refused=$(grep -c "connections open from it" "$w/n1.log" || true)
-echo "door flood: $(head -1 "$w/flood.out")"
+echo "door flood: $(grep -c connecting "$w/flood.out") process(es): $(grep connecting "$w/flood.out" | tr '\n' ' ')"
 printf '| N | seconds | status calls | worst | > 1 s | failed | RSS before | peak | 15 s after | after / before |\n'
 printf '|---|---|---|---|---|---|---|---|---|---|\n'
 printf '| %s | %s | %s | %s ms | %s | %s | %s MB | %s MB | %s MB | %s |\n' "$n" "$secs" "$calls" \

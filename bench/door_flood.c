@@ -1,7 +1,7 @@
 /*  door_flood: holds N connections to a node's door, as an attacker who
     knows only mesh.pub can (bench/bench_door.sh, docs/benchmarks.md).
 
-    door_flood MESH_PUB_FILE HOST PORT N SECONDS
+    door_flood MESH_PUB_FILE HOST PORT N SECONDS [FIRST]
 
     Each connection is a CURVE DEALER with a fresh key, from one of many
     source addresses (127.1.x.y, 32 each: loopback answers for all of
@@ -9,7 +9,10 @@
     completes the handshake with the door key derived from the mesh
     public key (any key is admitted there) and then says nothing, holding
     the connection.  libzmq reconnects a connection the node cuts, so the
-    flood keeps pressing for SECONDS, then closes everything. */
+    flood keeps pressing for SECONDS, then closes everything.  Each socket
+    costs two descriptors here (its connection and its mailbox): run
+    several, each from its own addresses (FIRST: the first connection's
+    number, default 0). */
 #include <czmq.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -21,8 +24,8 @@
 
 int main(int argc, char **argv)
 {
-    if (argc != 6) {
-        fprintf(stderr, "usage: door_flood MESH_PUB_FILE HOST PORT N SECONDS\n");
+    if (argc != 6 && argc != 7) {
+        fprintf(stderr, "usage: door_flood MESH_PUB_FILE HOST PORT N SECONDS [FIRST]\n");
         return 2;
     }
     char z85[64] = "";
@@ -39,7 +42,7 @@ int main(int argc, char **argv)
         return 2;
     }
     rm_door_keypair(mesh_pk, door_pk, door_sk);
-    int n = atoi(argv[4]), seconds = atoi(argv[5]);
+    int n = atoi(argv[4]), seconds = atoi(argv[5]), first = argc == 7 ? atoi(argv[6]) : 0;
     void *ctx = zmq_ctx_new();
     zmq_ctx_set(ctx, ZMQ_MAX_SOCKETS, n + 16);
     zmq_ctx_set(ctx, ZMQ_IO_THREADS, 1);
@@ -59,7 +62,7 @@ int main(int argc, char **argv)
         zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, sk, 32);
         zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
         zmq_setsockopt(s, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl);
-        int a = i / PER_ADDRESS;
+        int a = (first + i) / PER_ADDRESS;
         char ep[128];
         snprintf(ep, sizeof ep, "tcp://127.1.%d.%d:0;%s:%s", a / 250, a % 250 + 1, argv[2],
                  argv[3]);
