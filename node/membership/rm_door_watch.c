@@ -15,6 +15,7 @@
      ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |                  \
      ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
 #define ADDR_MAX 64
+#define BAN_MS 60000
 #define FLOOD_OVER 1000 /* connections gone since the peak: memory is given back */
 
 /*  A connection not yet gone, at the index of its fd. */
@@ -37,6 +38,8 @@ typedef struct {
     int64_t session_ms; /* a connection is closed this long after it was accepted; 0: never */
     size_t addr_cap;    /* connections open from one address */
     size_t open;        /* connections open now */
+    zhashx_t *banned;   /* address -> until when (mono ms) its new connections are cut */
+    size_t turned_away; /* connections cut at once since the last sweep */
     int failed;         /* a failed handshake waiting for its DISCONNECTED: event, 0 = none */
     uint32_t failed_value;
 } watched_t;
@@ -139,6 +142,23 @@ static void cut(watched_t *w, int fd)
         shutdown(fd, SHUT_RDWR);
 }
 
+/*  An address that held the door, or opened too many connections, gets its
+    next connections cut as they are accepted, before any CURVE handshake
+    (cheap), for BAN_MS: holding the door costs the holder, not the node. */
+static void ban(watched_t *w, const char *addr, int64_t now)
+{
+    if (w->session_ms && strcmp(addr, "an unknown address") != 0)
+        zhashx_update(w->banned, addr, (void *)(intptr_t)(now + BAN_MS));
+}
+
+static bool is_banned(watched_t *w, const char *addr, int64_t now)
+{
+    intptr_t until = (intptr_t)zhashx_lookup(w->banned, addr);
+    if (until && until <= now)
+        zhashx_delete(w->banned, addr);
+    return until > now;
+}
+
 static void on_accepted(watched_t *w, zsock_t *pipe, int fd, const char *endpoint, int64_t now)
 {
     if (fd < 0)
@@ -165,10 +185,14 @@ static void on_accepted(watched_t *w, zsock_t *pipe, int fd, const char *endpoin
         snprintf(c->addr, sizeof c->addr, "an unknown address");
     addr_add(w, c->addr, +1);
     w->open++;
-    if (w->addr_cap && addr_count(w, c->addr) > w->addr_cap) {
+    if (is_banned(w, c->addr, now)) {
+        w->turned_away++;
+        cut(w, fd);
+    } else if (w->addr_cap && addr_count(w, c->addr) > w->addr_cap) {
         zstr_sendf(pipe, "%s: refused %s: %zu connections open from it (at most %zu)", w->what,
                    c->addr, addr_count(w, c->addr) - 1, w->addr_cap);
         cut(w, fd);
+        ban(w, c->addr, now);
     }
 }
 
@@ -201,6 +225,7 @@ static void sweep(watched_t *w, zsock_t *pipe, int64_t now)
         if (!c->open || now - c->since < w->session_ms)
             continue;
         cut(w, (int)fd);
+        ban(w, c->addr, now);
         c->since = now; /* cut again only if it outlives another session */
         cut_n++;
         example = c->addr;
@@ -208,6 +233,10 @@ static void sweep(watched_t *w, zsock_t *pipe, int64_t now)
     if (cut_n > 0)
         zstr_sendf(pipe, "%s: closed %zu connection(s) open longer than %lld s (one from %s)",
                    w->what, cut_n, (long long)(w->session_ms / 1000), example);
+    if (w->turned_away > 0)
+        zstr_sendf(pipe, "%s: turned away %zu connection(s) from addresses that held the door",
+                   w->what, w->turned_away);
+    w->turned_away = 0;
 }
 
 /*  One monitor event: frame 1 is a 16-bit event and a 32-bit value (native
@@ -249,9 +278,10 @@ static void watch_actor(zsock_t *pipe, void *arg)
     for (size_t i = 0; i < args->n && ok; i++) {
         watched_t *w = &args->sock[i];
         w->per_addr = zhashx_new();
+        w->banned = zhashx_new();
         w->pair = zsock_new(ZMQ_PAIR);
-        ok = w->per_addr && w->pair && zsock_connect(w->pair, "%s", w->endpoint) == 0 &&
-             zpoller_add(poller, w->pair) == 0;
+        ok = w->per_addr && w->banned && w->pair &&
+             zsock_connect(w->pair, "%s", w->endpoint) == 0 && zpoller_add(poller, w->pair) == 0;
     }
     /* Signals are meshd's: only $TERM (zactor_destroy) ends this actor,
        else destroying it would wait for an end signal already sent. */
@@ -299,6 +329,7 @@ static void watch_actor(zsock_t *pipe, void *arg)
     for (size_t i = 0; i < args->n; i++) {
         zsock_destroy(&args->sock[i].pair);
         zhashx_destroy(&args->sock[i].per_addr);
+        zhashx_destroy(&args->sock[i].banned);
         free(args->sock[i].conns);
     }
     zpoller_destroy(&poller);
