@@ -79,6 +79,9 @@ while [ $SECONDS -lt $end ] && kill -0 "$fpid" 2>/dev/null; do
   [ "$r" -gt "$peak" ] && peak=$r
   sleep 0.5
 done
+ps -o pid,pcpu,rss,comm -p "$node" "${fpids[@]}" >"$w/ps.out" 2>/dev/null || true
+# CPU of the node and of the attacker, over the flood so far.
+ps -o pid,pcpu,rss,comm -p "$node" "${fpids[@]}" >"$w/ps.out" 2>/dev/null || true
 for p in "${fpids[@]}"; do wait "$p" || true; done
 sleep 15
 after=$(rss_kb)
@@ -91,4 +94,6 @@ printf '|---|---|---|---|---|---|---|---|---|---|\n'
 printf '| %s | %s | %s | %s ms | %s | %s | %s MB | %s MB | %s MB | %s |\n' "$n" "$secs" "$calls" \
   "$worst" "$slow" "$failed" $((base / 1024)) $((peak / 1024)) $((after / 1024)) \
   "$(awk -v a="$after" -v b="$base" 'BEGIN {printf "%.2f", a / b}')"
+cat "$w/ps.out"
+grep "turned away\|closed\|refused" "$w/n1.log" | tail -3 || true
 echo "status before: ${base_ms} ms, after: ${after_ms} ms; node log: $cut sweep line(s) cutting held connections, $refused per-address refusal line(s) (rate-limited)"

@@ -16,6 +16,9 @@
      ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
 #define ADDR_MAX 64
 #define BAN_MS 60000
+/* A flood must not flood the node actor's pipe: refusal lines per window. */
+#define LINE_WINDOW_MS 10000
+#define LINES_PER_WINDOW 100
 #define FLOOD_OVER 1000 /* connections gone since the peak: memory is given back */
 
 /*  A connection not yet gone, at the index of its fd. */
@@ -34,13 +37,16 @@ typedef struct {
     zsock_t *pair;
     conn_t *conns; /* indexed by fd, grown as fds are seen */
     size_t nconns;
-    zhashx_t *per_addr; /* address -> connections open from it (as a pointer-sized count) */
-    int64_t session_ms; /* a connection is closed this long after it was accepted; 0: never */
-    size_t addr_cap;    /* connections open from one address */
-    size_t open;        /* connections open now */
-    zhashx_t *banned;   /* address -> until when (mono ms) its new connections are cut */
-    size_t turned_away; /* connections cut at once since the last sweep */
-    int failed;         /* a failed handshake waiting for its DISCONNECTED: event, 0 = none */
+    zhashx_t *per_addr;  /* address -> connections open from it (as a pointer-sized count) */
+    int64_t session_ms;  /* a connection is closed this long after it was accepted; 0: never */
+    size_t addr_cap;     /* connections open from one address */
+    size_t open;         /* connections open now */
+    zhashx_t *banned;    /* address -> until when (mono ms) its new connections are cut */
+    size_t turned_away;  /* connections cut at once since the last sweep */
+    int64_t lines_since; /* refusal lines sent to the node: a window of LINE_WINDOW_MS */
+    size_t lines;
+    size_t unsent; /* refusals not sent in that window (said in the next sweep) */
+    int failed;    /* a failed handshake waiting for its DISCONNECTED: event, 0 = none */
     uint32_t failed_value;
 } watched_t;
 
@@ -108,6 +114,22 @@ static bool peer_address(int fd, const char *endpoint, char *out, size_t size, u
     }
     snprintf(out, size, "%s", ip);
     return true;
+}
+
+/*  True when one more refusal line may go to the node now. */
+static bool line_ok(watched_t *w)
+{
+    int64_t now = zclock_mono();
+    if (now - w->lines_since >= LINE_WINDOW_MS) {
+        w->lines_since = now;
+        w->lines = 0;
+    }
+    if (w->lines < LINES_PER_WINDOW) {
+        w->lines++;
+        return true;
+    }
+    w->unsent++;
+    return false;
 }
 
 static conn_t *find_conn(watched_t *w, int fd)
@@ -189,8 +211,9 @@ static void on_accepted(watched_t *w, zsock_t *pipe, int fd, const char *endpoin
         w->turned_away++;
         cut(w, fd);
     } else if (w->addr_cap && addr_count(w, c->addr) > w->addr_cap) {
-        zstr_sendf(pipe, "%s: refused %s: %zu connections open from it (at most %zu)", w->what,
-                   c->addr, addr_count(w, c->addr) - 1, w->addr_cap);
+        if (line_ok(w))
+            zstr_sendf(pipe, "%s: refused %s: %zu connections open from it (at most %zu)", w->what,
+                       c->addr, addr_count(w, c->addr) - 1, w->addr_cap);
         cut(w, fd);
         ban(w, c->addr, now);
     }
@@ -200,7 +223,7 @@ static void on_accepted(watched_t *w, zsock_t *pipe, int fd, const char *endpoin
 static void on_gone(watched_t *w, zsock_t *pipe, int fd)
 {
     conn_t *c = find_conn(w, fd);
-    if (w->failed && w->failed != ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) {
+    if (w->failed && w->failed != ZMQ_EVENT_HANDSHAKE_FAILED_AUTH && line_ok(w)) {
         char why[200];
         rm_door_watch_reason(w->failed, w->failed_value, why, sizeof why);
         zstr_sendf(pipe, "%s: refused %s: handshake failed (%s)", w->what,
@@ -237,6 +260,10 @@ static void sweep(watched_t *w, zsock_t *pipe, int64_t now)
         zstr_sendf(pipe, "%s: turned away %zu connection(s) from addresses that held the door",
                    w->what, w->turned_away);
     w->turned_away = 0;
+    if (w->unsent > 0 && now - w->lines_since >= LINE_WINDOW_MS) {
+        zstr_sendf(pipe, "%s: %zu more refused connection(s) not reported", w->what, w->unsent);
+        w->unsent = 0;
+    }
 }
 
 /*  One monitor event: frame 1 is a 16-bit event and a 32-bit value (native
