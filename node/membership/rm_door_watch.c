@@ -16,6 +16,10 @@
      ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
 #define ADDR_MAX 64
 #define BAN_MS 60000
+/* Connections held past the session, per address and BAN_MS, before the
+   address is banned: one half-open connection (a laptop whose Wi-Fi
+   dropped, a partition) is only cut; a holder of many is turned away. */
+#define HOLD_STRIKES 4
 /* A flood must not flood the node actor's pipe: refusal lines per window. */
 #define LINE_WINDOW_MS 10000
 #define LINES_PER_WINDOW 100
@@ -24,6 +28,7 @@
 /*  A connection not yet gone, at the index of its fd. */
 typedef struct {
     bool open;
+    bool cut;      /* by us: its failed handshake is ours, not worth a line */
     int64_t since; /* accepted at (mono ms) */
     uint16_t port; /* the peer's, so that a reused number is not mistaken */
     char addr[ADDR_MAX];
@@ -37,11 +42,13 @@ typedef struct {
     zsock_t *pair;
     conn_t *conns; /* indexed by fd, grown as fds are seen */
     size_t nconns;
-    zhashx_t *per_addr;  /* address -> connections open from it (as a pointer-sized count) */
-    int64_t session_ms;  /* a connection is closed this long after it was accepted; 0: never */
-    size_t addr_cap;     /* connections open from one address */
-    size_t open;         /* connections open now */
-    zhashx_t *banned;    /* address -> until when (mono ms) its new connections are cut */
+    zhashx_t *per_addr; /* address -> connections open from it (as a pointer-sized count) */
+    int64_t session_ms; /* a connection is closed this long after it was accepted; 0: never */
+    size_t addr_cap;    /* connections open from one address */
+    size_t open;        /* connections open now */
+    zhashx_t *banned;   /* address -> until when (mono ms) its new connections are cut */
+    zhashx_t *strikes;  /* address -> its connections cut for holding the door, this window */
+    int64_t strikes_since;
     size_t turned_away;  /* connections cut at once since the last sweep */
     int64_t lines_since; /* refusal lines sent to the node: a window of LINE_WINDOW_MS */
     size_t lines;
@@ -160,8 +167,10 @@ static void cut(watched_t *w, int fd)
     char addr[ADDR_MAX];
     uint16_t port = 0;
     if (c && peer_address(fd, w->bound, addr, sizeof addr, &port) && port == c->port &&
-        strcmp(addr, c->addr) == 0)
+        strcmp(addr, c->addr) == 0) {
         shutdown(fd, SHUT_RDWR);
+        c->cut = true;
+    }
 }
 
 /*  An address that held the door, or opened too many connections, gets its
@@ -223,7 +232,7 @@ static void on_accepted(watched_t *w, zsock_t *pipe, int fd, const char *endpoin
 static void on_gone(watched_t *w, zsock_t *pipe, int fd)
 {
     conn_t *c = find_conn(w, fd);
-    if (w->failed && w->failed != ZMQ_EVENT_HANDSHAKE_FAILED_AUTH && line_ok(w)) {
+    if (w->failed && w->failed != ZMQ_EVENT_HANDSHAKE_FAILED_AUTH && !(c && c->cut) && line_ok(w)) {
         char why[200];
         rm_door_watch_reason(w->failed, w->failed_value, why, sizeof why);
         zstr_sendf(pipe, "%s: refused %s: handshake failed (%s)", w->what,
@@ -241,6 +250,10 @@ static void on_gone(watched_t *w, zsock_t *pipe, int fd)
     after session_ms is someone holding the door, and is cut. */
 static void sweep(watched_t *w, zsock_t *pipe, int64_t now)
 {
+    if (now - w->strikes_since >= BAN_MS) {
+        zhashx_purge(w->strikes);
+        w->strikes_since = now;
+    }
     size_t cut_n = 0;
     const char *example = NULL;
     for (size_t fd = 0; w->session_ms && fd < w->nconns; fd++) {
@@ -248,7 +261,10 @@ static void sweep(watched_t *w, zsock_t *pipe, int64_t now)
         if (!c->open || now - c->since < w->session_ms)
             continue;
         cut(w, (int)fd);
-        ban(w, c->addr, now);
+        size_t strikes = (size_t)(uintptr_t)zhashx_lookup(w->strikes, c->addr) + 1;
+        zhashx_update(w->strikes, c->addr, (void *)(uintptr_t)strikes);
+        if (strikes >= HOLD_STRIKES)
+            ban(w, c->addr, now);
         c->since = now; /* cut again only if it outlives another session */
         cut_n++;
         example = c->addr;
@@ -306,8 +322,9 @@ static void watch_actor(zsock_t *pipe, void *arg)
         watched_t *w = &args->sock[i];
         w->per_addr = zhashx_new();
         w->banned = zhashx_new();
+        w->strikes = zhashx_new();
         w->pair = zsock_new(ZMQ_PAIR);
-        ok = w->per_addr && w->banned && w->pair &&
+        ok = w->per_addr && w->banned && w->strikes && w->pair &&
              zsock_connect(w->pair, "%s", w->endpoint) == 0 && zpoller_add(poller, w->pair) == 0;
     }
     /* Signals are meshd's: only $TERM (zactor_destroy) ends this actor,
@@ -357,6 +374,7 @@ static void watch_actor(zsock_t *pipe, void *arg)
         zsock_destroy(&args->sock[i].pair);
         zhashx_destroy(&args->sock[i].per_addr);
         zhashx_destroy(&args->sock[i].banned);
+        zhashx_destroy(&args->sock[i].strikes);
         free(args->sock[i].conns);
     }
     zpoller_destroy(&poller);

@@ -25,7 +25,10 @@
     RM_DOOR_PER_ADDRESS (main socket: RM_MAIN_PER_ADDRESS) open from one
     address.  Cutting is shutdown(2) on libzmq's fd, after checking that the
     number still names the connection seen accepted: libzmq then sees the
-    connection end and closes it, as if the peer had. */
+    connection end and closes it, as if the peer had.  An address that went
+    past its cap, or held 4 connections past the session time within a
+    minute, has its next connections cut as they are accepted, before any
+    handshake, for a minute. */
 #ifndef RM_DOOR_WATCH_H
 #define RM_DOOR_WATCH_H
 

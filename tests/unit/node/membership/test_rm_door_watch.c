@@ -116,8 +116,9 @@ static bool line_has(rm_door_watch_t *w, const char *text, int tries)
 }
 
 /*  Nobody holds the door: one beyond the cap from one address is cut at
-    once, the others after the session time, and then the address's next
-    connections as they come. */
+    once (and the address banned: its next connections are cut as they
+    come), the others after the session time; four held connections get
+    an address banned too. */
 static void test_door_cannot_be_held(void)
 {
     keys_t door_keys, main_keys;
@@ -155,6 +156,24 @@ static void test_door_cannot_be_held(void)
     close(a);
     close(b);
     close(c);
+    close(d);
+    rm_door_watch_destroy(&w);
+
+    /* Held connections alone: a few are only cut; four get the address
+       banned (a fresh watch, so 127.0.0.1 starts clean). */
+    w = rm_door_watch_new_limits(door, main_sock, 1000, 8, 8, &err);
+    CHECK_MSG(w, "%s", err.msg);
+    int held[4];
+    for (int i = 0; i < 4; i++)
+        held[i] = raw_connect(door_port);
+    for (int i = 0; i < 4; i++) {
+        CHECK(held[i] >= 0 && closed_within(held[i], 5000) >= 0);
+        close(held[i]);
+    }
+    CHECK(line_has(w, "door: closed 4 connection(s) open longer than 1 s", 5));
+    d = raw_connect(door_port);
+    CHECK(d >= 0 && closed_within(d, 700) >= 0);
+    CHECK(line_has(w, "door: turned away 1 connection(s) from addresses that held the door", 5));
     close(d);
     rm_door_watch_destroy(&w);
     zsock_destroy(&main_sock);
