@@ -71,6 +71,7 @@ typedef struct {
     int64_t revoke_next;   /* next look for members whose revocations differ */
     rm_store_t *store;
     rm_jobs_t *jobs;
+    rm_job_trust_t trust; /* how jobs sign our frames and check peers' */
     rm_slots_t *slots;
     rm_member_t *member;
     rm_xfer_t *xfer;

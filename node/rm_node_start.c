@@ -12,6 +12,7 @@
 #include "rm_node_revoke.h"
 #include "rm_blender_probe.h"
 #include "rm_sandbox.h"
+#include "rm_signed.h"
 #include "rm_spec_sig.h"
 #include "rm_caps.h"
 #include "rm_endpoint.h"
@@ -187,6 +188,42 @@ static int check_adopted_spec(void *arg, const rm_job_spec_t *spec, rm_err_t *er
     return rm_spec_verify(spec, self->token.mesh_pk.b, err);
 }
 
+/*  A signer of frame records: a credential of this mesh (expired since is
+    fine: it was valid when it signed), not revoked. */
+static int check_signer(void *arg, const rm_bin_t *blob, rm_cred_t *out, rm_err_t *err)
+{
+    rm_node_ctx_t *self = arg;
+    rm_cred_t peek;
+    if (rm_signed_peek(&rm_cred_desc, blob->data, blob->len, &peek, err) != 0)
+        return -1;
+    int64_t issued = peek.issued;
+    rm_codec_free(&rm_cred_desc, &peek);
+    if (rm_cred_verify(blob->data, blob->len, self->token.mesh_pk.b, issued, out, err) != 0)
+        return -1;
+    const rm_revocation_t *rev = rm_node_revoked(self, out);
+    if (!rev)
+        return 0;
+    rm_err_set(err, RM_EAUTH, "the credentials of '%s' were revoked", out->name);
+    rm_codec_free(&rm_cred_desc, out);
+    return -1;
+}
+
+static void set_trust(rm_node_ctx_t *self)
+{
+    self->trust = (rm_job_trust_t){.name = self->cred.name,
+                                   .cred = self->token.credential,
+                                   .check_signer = check_signer,
+                                   .arg = self};
+    if (self->token.sign_sk.len == 64)
+        self->trust.sign_sk = self->token.sign_sk.data;
+    else
+        rm_log_warning("this node's credential predates signed frames: the frames it renders "
+                       "will not count on other nodes; ask an admin for a new one "
+                       "(meshctl invite --role node --name %s)",
+                       self->cred.name);
+    rm_jobs_set_trust(self->jobs, &self->trust);
+}
+
 static int start_membership(rm_node_ctx_t *self, rm_err_t *err)
 {
     load_epoch(self);
@@ -264,6 +301,7 @@ int rm_node_start(rm_node_ctx_t *self, const rm_config_t *config, rm_err_t *err)
         !(self->jobs = rm_jobs_new(path, err)))
         return -1;
     rm_jobs_set_adopt_check(self->jobs, check_adopted_spec, self);
+    set_trust(self);
     probe_blender(self);
     if (rm_node_home_path(self, "projects", path, sizeof path, err) != 0 ||
         !(self->slots = rm_slots_new(&self->config, self->config.name, self->blender_ok, self->jobs,

@@ -387,9 +387,14 @@ static const rm_struct_desc_t job_digest_desc =
 static const rm_field_t task_fields[] = {
     RM_FIELD(rm_task_t, job_id, RM_F_STR, MAX_JOB_ID, "the job's id"),
     RM_FIELD_LIST(rm_task_t, frames, RM_F_U64, RM_MAX_TASK_FRAMES, "frames, in order"),
+    RM_FIELD(rm_task_t, stamp, RM_F_U64, 0, "ASSIGN: the assignment's stamp (epoch << 32 | seq)"),
+    RM_FIELD(rm_task_t, grants, RM_F_BIN, 64 * RM_MAX_TASK_FRAMES,
+             "ASSIGN: the coordinator's Ed25519 signature of each frame's grant, 64 bytes per "
+             "frame"),
 };
+/* stamp and grants were appended: reports and older coordinators lack them. */
 const rm_struct_desc_t rm_task_desc =
-    RM_DESC(rm_task_t, "task", task_fields, "Frames of one job for one render slot.");
+    RM_DESC_OPT(rm_task_t, "task", task_fields, 2, "Frames of one job for one render slot.");
 
 static const rm_field_t work_req_fields[] = {
     RM_FIELD(rm_work_req_t, epoch, RM_F_U64, 0, "highest coordinator epoch the worker has seen"),

@@ -277,6 +277,11 @@ typedef struct {
 typedef struct {
     char *job_id;
     RM_LIST(uint64_t) frames;
+    /* Appended (in ASSIGN): the assignment's stamp and the coordinator's
+       signature of each frame's grant, 64 bytes per frame in order
+       (node/jobs/rm_job_proof.h).  Absent in reports. */
+    uint64_t stamp;
+    rm_bin_t grants;
 } rm_task_t;
 
 typedef struct {

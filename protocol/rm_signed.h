@@ -31,4 +31,13 @@ int rm_signed_peek(const rm_struct_desc_t *desc, const uint8_t *data, size_t len
 int rm_signed_check(const char *domain, const uint8_t *data, size_t len, const uint8_t pk[32],
                     rm_err_t *err);
 
+/*  Detached form, for records that carry their signature in a field of
+    their own (a frame's grant and done signatures): sig signs DOMAIN ||
+    the encoding of `record` with `desc`. */
+int rm_signed_sign_detached(const char *domain, const rm_struct_desc_t *desc, const void *record,
+                            const uint8_t sk[64], uint8_t sig[64], rm_err_t *err);
+/*  0, or RM_EAUTH "forged signature" (also for a signature not 64 bytes). */
+int rm_signed_check_detached(const char *domain, const rm_struct_desc_t *desc, const void *record,
+                             const rm_bin_t *sig, const uint8_t pk[32], rm_err_t *err);
+
 #endif

@@ -360,6 +360,11 @@ static void job_json(const rm_job_reply_t *r, const rm_fetch_out_t *outs, size_t
         rm_json_u64(j, "progress", f->progress);
         rm_json_str(j, "file", f->file);
         rm_json_u64(j, "size", f->size);
+        if (!rm_hash_is_zero(&f->output)) {
+            char hex[65];
+            rm_hash_hex(&f->output, hex);
+            rm_json_str(j, "output", hex); /* the manifest of its files */
+        }
         rm_json_str(j, "error", f->error);
         rm_json_str(j, "warning", f->warning ? f->warning : "");
         const rm_manifest_t *m = files_of(outs, nouts, f);

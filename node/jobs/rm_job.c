@@ -12,6 +12,7 @@
 #include "rm_job_journal.h"
 #include "rm_text.h"
 #include "rm_job_merge.h"
+#include "rm_job_proof.h"
 
 /*  How a change is journalled before it is applied. */
 typedef enum {
@@ -40,6 +41,7 @@ struct _rm_job_t {
     bool counted;
     uint64_t digest_version; /* rm_job_digest's cache */
     rm_hash_t digest;
+    const rm_job_trust_t *trust; /* signs our changes, checks merges; NULL: neither */
 };
 
 static char *strdup_or_empty(const char *s)
@@ -227,8 +229,38 @@ rm_job_t *rm_job_load(const char *root, const char *job_id, rm_err_t *err)
     merge brings is durable where it was made, and digests bring it back
     after a crash that lost it; an fsync per merge on every node would
     cost the whole mesh a disk flush per frame).  Not marked as changes. */
+/*  Every assigned or done record a merge would bring is signed as
+    rm_job_proof says, by signers the job or the batch holds. */
+static int check_proofs(rm_job_t *job, const rm_job_record_batch_t *b, rm_err_t *err)
+{
+    if (!job->trust || !job->trust->check_signer)
+        return 0;
+    rm_job_keys_t *keys = rm_job_keys_new(job->trust);
+    int rc = keys ? 0 : rm_err_set(err, RM_ENOMEM, "out of memory");
+    for (uint32_t i = 0; rc == 0 && i < job->rec.signers.count; i++)
+        rc = rm_job_keys_add(keys, &job->rec.signers.items[i], err);
+    for (size_t i = 0; rc == 0 && i < b->count; i++)
+        if (b->items[i].kind == RM_JOB_RECORD_SIGNER)
+            rc = rm_job_keys_add(keys, &b->items[i].cred, err);
+    for (size_t i = 0; rc == 0 && i < b->count; i++) {
+        const rm_frame_rec_t *f = &b->items[i].frame;
+        if (b->items[i].kind != RM_JOB_RECORD_FRAME)
+            continue;
+        /* Only attempts or failed_on change: what is signed stays ours. */
+        const rm_frame_rec_t *cur = rm_job_record_frame(&job->rec, f->frame, NULL);
+        if (cur && rm_job_merge_cmp(cur, f) == 0)
+            continue;
+        rc = rm_job_proof_check(keys, job->rec.spec.job_id, f, err);
+    }
+    rm_job_keys_destroy(&keys);
+    return rc;
+}
+
 static int apply_merge(rm_job_t *job, rm_job_record_batch_t *b, bool *changed, rm_err_t *err)
 {
+    *changed = false;
+    if (check_proofs(job, b, err) != 0)
+        return -1;
     bool was = job->merging;
     job->merging = true;
     int rc = commit_batch(job, b, JOURNAL_WRITE, err);
@@ -283,7 +315,8 @@ static void finish_if_done(rm_job_t *job)
         finish(job, NULL);
 }
 
-rm_job_t *rm_job_adopt(const char *root, const rm_job_record_t *rec, rm_err_t *err)
+rm_job_t *rm_job_adopt(const char *root, const rm_job_record_t *rec, const rm_job_trust_t *trust,
+                       rm_err_t *err)
 {
     bool changed;
     if (rm_frames_validate(rec->spec.frames.items, rec->spec.frames.count, err) != 0) {
@@ -294,6 +327,7 @@ rm_job_t *rm_job_adopt(const char *root, const rm_job_record_t *rec, rm_err_t *e
     rm_job_t *job = job_bottom(&rec->spec, err);
     if (!job)
         return NULL;
+    job->trust = trust;
     if (merge_record(job, rec, &changed, err) != 0 ||
         !(job->journal = rm_job_journal_create(root, &job->rec, err))) {
         rm_job_destroy(&job);
@@ -304,13 +338,49 @@ rm_job_t *rm_job_adopt(const char *root, const rm_job_record_t *rec, rm_err_t *e
     return job;
 }
 
+void rm_job_set_trust(rm_job_t *job, const rm_job_trust_t *trust)
+{
+    job->trust = trust;
+}
+
 /* ------------------------------------------------------------------ */
 /* State changes                                                       */
 /* ------------------------------------------------------------------ */
 
-/*  Adds the entry that assigns frame f to node with stamp epoch. */
-static int add_assignment(rm_job_record_batch_t *b, const rm_frame_rec_t *f, const char *node,
-                          uint64_t epoch)
+/*  True if this node signs what it changes. */
+static bool signs(const rm_job_t *job)
+{
+    return job->trust && job->trust->sign_sk && job->trust->cred.len > 0;
+}
+
+/*  This node's credential joins the job's signers with its first signature. */
+static int add_own_signer(rm_job_t *job, rm_job_record_batch_t *b, rm_err_t *err)
+{
+    const rm_bin_t *cred = &job->trust->cred;
+    if (rm_job_record_has_signer(&job->rec, cred))
+        return 0;
+    rm_job_record_entry_t *e = rm_job_record_batch_add(b, RM_JOB_RECORD_SIGNER, err);
+    if (!e || !(e->cred.data = malloc(cred->len)))
+        return rm_err_set(err, RM_ENOMEM, "out of memory");
+    memcpy(e->cred.data, cred->data, cred->len);
+    e->cred.len = cred->len;
+    return 0;
+}
+
+/*  A frame record leaving one state for another keeps no proof of the last. */
+static void drop_proof(rm_frame_rec_t *f)
+{
+    free(f->grant_by);
+    free(f->grant_sig.data);
+    free(f->done_sig.data);
+    f->grant_by = NULL;
+    f->grant_sig = f->done_sig = (rm_bin_t){0};
+}
+
+/*  Adds the entry that assigns frame f to node with stamp epoch, signed
+    if this node signs. */
+static int add_assignment(rm_job_t *job, rm_job_record_batch_t *b, const rm_frame_rec_t *f,
+                          const char *node, uint64_t epoch)
 {
     char *name = strdup_or_empty(node);
     rm_frame_rec_t *next = name ? change_frame(b, f, NULL) : NULL;
@@ -322,6 +392,9 @@ static int add_assignment(rm_job_record_batch_t *b, const rm_frame_rec_t *f, con
     next->epoch = epoch;
     free(next->node);
     next->node = name;
+    drop_proof(next);
+    if (signs(job) && rm_job_proof_sign_grant(job->rec.spec.job_id, next, job->trust, NULL) != 0)
+        return -1;
     return 0;
 }
 
@@ -336,11 +409,13 @@ int rm_job_assign(rm_job_t *job, const uint64_t *frames, uint32_t n, const char 
         if (!f || f->state == RM_FRAME_DONE || f->state == RM_FRAME_FAILED)
             rc = rm_err_set(err, RM_EINVAL, "job %s: frame %llu cannot be assigned",
                             job->rec.spec.job_id, (unsigned long long)frames[k]);
-        else if (add_assignment(&b, f, node, epoch) != 0)
+        else if (add_assignment(job, &b, f, node, epoch) != 0)
             rc = rm_err_set(err, RM_ENOMEM, "out of memory");
         else
             job->progress[index] = 0;
     }
+    if (rc == 0 && n > 0 && signs(job))
+        rc = add_own_signer(job, &b, err);
     if (rc == 0 && job->rec.started_at == 0 &&
         rm_job_record_batch_add(&b, RM_JOB_RECORD_START, err) == NULL)
         rc = -1;
@@ -362,8 +437,26 @@ static int commit_frame(rm_job_t *job, rm_job_record_batch_t *b, rm_err_t *err)
     return rc;
 }
 
+/*  The done record carries the grant it was rendered under and this
+    node's signature (none without a grant: peers then refuse it). */
+static int sign_done(rm_job_t *job, rm_job_record_batch_t *b, rm_frame_rec_t *next,
+                     const rm_job_grant_t *grant, rm_err_t *err)
+{
+    drop_proof(next);
+    if (!grant || !signs(job))
+        return 0;
+    next->epoch = grant->stamp;
+    if (!(next->grant_by = strdup(grant->by)) || !(next->grant_sig.data = malloc(64)))
+        return rm_err_set(err, RM_ENOMEM, "out of memory");
+    memcpy(next->grant_sig.data, grant->sig, 64);
+    next->grant_sig.len = 64;
+    if (rm_job_proof_sign_done(job->rec.spec.job_id, next, job->trust, err) != 0)
+        return -1;
+    return add_own_signer(job, b, err);
+}
+
 int rm_job_frame_done(rm_job_t *job, uint64_t frame, const rm_frame_output_t *out, const char *node,
-                      rm_err_t *err)
+                      const rm_job_grant_t *grant, rm_err_t *err)
 {
     const rm_frame_rec_t *cur = rm_job_record_frame(&job->rec, frame, NULL);
     if (!cur)
@@ -390,6 +483,10 @@ int rm_job_frame_done(rm_job_t *job, uint64_t frame, const rm_frame_output_t *ou
     next->warning = strdup_or_empty(out->warning);
     free(next->error);
     next->error = strdup(""); /* the failures before are in the job log */
+    if (sign_done(job, &b, next, grant, err) != 0) {
+        rm_job_record_batch_free(&b);
+        return -1;
+    }
     if (commit_frame(job, &b, err) != 0)
         return -1;
     if (all_done(job))
@@ -750,6 +847,36 @@ int rm_job_apply_record(rm_job_t *job, const rm_job_record_t *rec, bool *changed
     return 0;
 }
 
+/*  True if a frame of the delta names `name` as its node or coordinator. */
+static bool named_in(const rm_job_record_delta_t *delta, const char *name)
+{
+    for (uint32_t i = 0; name[0] && i < delta->frames.count; i++) {
+        const rm_frame_rec_t *f = &delta->frames.items[i];
+        if ((f->node && strcmp(f->node, name) == 0) ||
+            (f->grant_by && strcmp(f->grant_by, name) == 0))
+            return true;
+    }
+    return false;
+}
+
+/*  The signers (shallow) its frames' signatures need, so that a peer that
+    lacks them can check the delta. */
+static int delta_signers(const rm_job_t *job, rm_job_record_delta_t *delta, rm_err_t *err)
+{
+    uint32_t n = job->rec.signers.count;
+    if (n == 0)
+        return 0;
+    if (!(delta->signers.items = calloc(n, sizeof(rm_bin_t))))
+        return rm_err_set(err, RM_ENOMEM, "out of memory");
+    for (uint32_t i = 0; i < n; i++) {
+        char name[RM_MAX_NAME + 1];
+        rm_job_proof_signer_name(&job->rec.signers.items[i], name, sizeof name);
+        if (named_in(delta, name))
+            delta->signers.items[delta->signers.count++] = job->rec.signers.items[i];
+    }
+    return 0;
+}
+
 bool rm_job_has_changes(const rm_job_t *job)
 {
     return job->ndirty > 0 || job->dirty_job;
@@ -767,8 +894,11 @@ int rm_job_take_changes(rm_job_t *job, uint8_t **buf, size_t *len, bool *job_lev
         /* Shallow copies: only encoded, never freed through the delta. */
         for (uint32_t i = 0; i < job->ndirty; i++)
             delta.frames.items[delta.frames.count++] = job->rec.frames.items[job->dirty_list[i]];
-        int rc = rm_job_record_encode_delta(&delta, buf, len, err);
+        int rc = delta_signers(job, &delta, err);
+        if (rc == 0)
+            rc = rm_job_record_encode_delta(&delta, buf, len, err);
         free(delta.frames.items);
+        free(delta.signers.items);
         if (rc != 0)
             return -1;
     }

@@ -20,6 +20,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "rm_job_proof.h"
 #include "rm_job_record.h"
 
 typedef struct _rm_job_t rm_job_t;
@@ -36,7 +37,14 @@ rm_job_t *rm_job_load(const char *root, const char *job_id, rm_err_t *err);
     rm_job_record_decode_peer): every frame pending merged with the record,
     then written like rm_job_new.  RM_EPROTO if its frames do not match
     its spec. */
-rm_job_t *rm_job_adopt(const char *root, const rm_job_record_t *rec, rm_err_t *err);
+rm_job_t *rm_job_adopt(const char *root, const rm_job_record_t *rec, const rm_job_trust_t *trust,
+                       rm_err_t *err);
+
+/*  How the job signs this node's assignments and done records, and checks
+    those a merge brings (rm_job_proof.h): a merge that brings one that
+    does not verify changes nothing (RM_EAUTH).  NULL (the default):
+    nothing signed, nothing checked. */
+void rm_job_set_trust(rm_job_t *job, const rm_job_trust_t *trust);
 
 void rm_job_destroy(rm_job_t **self_p);
 
@@ -58,9 +66,10 @@ typedef struct {
     rm_hash_t log;       /* one-file manifest of the render's log; zero: none */
 } rm_frame_output_t;
 
-/*  Records a rendered frame (journal + fsync). */
+/*  Records a rendered frame (journal + fsync), signed with the grant it
+    was rendered under (NULL: unsigned, which peers that check refuse). */
 int rm_job_frame_done(rm_job_t *job, uint64_t frame, const rm_frame_output_t *out, const char *node,
-                      rm_err_t *err);
+                      const rm_job_grant_t *grant, rm_err_t *err);
 
 /*  Records a failed attempt on the frame's node, the one it was assigned
     to (journal + fsync): attempts + 1, "node: reason" appended to the

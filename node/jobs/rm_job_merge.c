@@ -37,9 +37,11 @@ static int order_carried(const rm_frame_rec_t *a, const rm_frame_rec_t *b)
     if ((c = order_u64(a->epoch, b->epoch)) || (c = order_str(a->node, b->node)) ||
         (c = order_hash(&a->output, &b->output)) || (c = order_u64(a->size, b->size)) ||
         (c = order_u64(a->render_ms, b->render_ms)) || (c = order_str(a->file, b->file)) ||
-        (c = order_str(a->error, b->error)) || (c = order_str(a->warning, b->warning)))
+        (c = order_str(a->error, b->error)) || (c = order_str(a->warning, b->warning)) ||
+        (c = order_hash(&a->log, &b->log)) || (c = order_str(a->grant_by, b->grant_by)) ||
+        (c = rm_job_record_cmp_bin(&a->grant_sig, &b->grant_sig)))
         return c;
-    return order_hash(&a->log, &b->log);
+    return rm_job_record_cmp_bin(&a->done_sig, &b->done_sig);
 }
 
 int rm_job_merge_cmp(const rm_frame_rec_t *a, const rm_frame_rec_t *b)
@@ -243,10 +245,28 @@ static int add_flags(const rm_job_record_t *ours, const rm_job_record_t *theirs,
     return 0;
 }
 
+/*  One entry per signer in `signers` that ours lacks: the signers come
+    first in a batch, so its frames can be checked against them. */
+static int add_signers(const rm_job_record_t *ours, const rm_bin_t *signers, uint32_t count,
+                       rm_job_record_batch_t *out, rm_err_t *err)
+{
+    for (uint32_t i = 0; i < count; i++) {
+        if (rm_job_record_has_signer(ours, &signers[i]))
+            continue;
+        rm_job_record_entry_t *e = rm_job_record_batch_add(out, RM_JOB_RECORD_SIGNER, err);
+        if (!e || !(e->cred.data = malloc(signers[i].len)))
+            return rm_err_set(err, RM_ENOMEM, "out of memory");
+        memcpy(e->cred.data, signers[i].data, signers[i].len);
+        e->cred.len = signers[i].len;
+    }
+    return 0;
+}
+
 int rm_job_merge_record(const rm_job_record_t *ours, const rm_job_record_t *theirs,
                         rm_job_record_batch_t *out, rm_err_t *err)
 {
-    if (frames_match(ours, theirs, err) != 0)
+    if (frames_match(ours, theirs, err) != 0 ||
+        add_signers(ours, theirs->signers.items, theirs->signers.count, out, err) != 0)
         return -1;
     for (uint32_t i = 0; i < theirs->frames.count; i++)
         if (add_join(&ours->frames.items[i], &theirs->frames.items[i], out, err) != 0)
@@ -257,6 +277,8 @@ int rm_job_merge_record(const rm_job_record_t *ours, const rm_job_record_t *thei
 int rm_job_merge_delta(const rm_job_record_t *ours, const rm_job_record_delta_t *delta,
                        rm_job_record_batch_t *out, rm_err_t *err)
 {
+    if (add_signers(ours, delta->signers.items, delta->signers.count, out, err) != 0)
+        return -1;
     for (uint32_t i = 0; i < delta->frames.count; i++) {
         const rm_frame_rec_t *rec = &delta->frames.items[i];
         const rm_frame_rec_t *cur = rm_job_record_frame(ours, rec->frame, NULL);

@@ -13,8 +13,9 @@
          two done records: the smaller output hash wins (frames are
          idempotent: either output is valid);
       3. still equal: the higher epoch, the greater node name, the greater
-         output hash, size, render_ms, file, error, warning, log (so that
-         the result never depends on the order of the arguments);
+         output hash, size, render_ms, file, error, warning, log, grant_by,
+         grant_sig, done_sig (so that the result never depends on the
+         order of the arguments);
       4. attempts = max of both; failed_on = union, sorted, capped to its
          first RM_MAX_FAILED_ON names (keeping the smallest makes the cap
          itself associative).
@@ -22,11 +23,12 @@
     kept together.  Per job: canceled = OR; error = the smallest non-empty
     reason (strcmp); started_at = min of the non-zero; finished_at = max;
     spec.submitted_at = min of the non-zero (one job submitted through two
-    nodes).  Every other spec field is immutable: a record whose spec
+    nodes); signers = union.  Every other spec field is immutable: a record whose spec
     differs (another manifest, ranges, settings) does not merge.
 
     Everything here is pure: records in, a verdict or the journal entries
-    that a merge needs out.  rm_job writes and applies those entries. */
+    that a merge needs out.  rm_job checks the signatures of those entries
+    (rm_job_proof), then writes and applies them. */
 #ifndef RM_JOB_MERGE_H
 #define RM_JOB_MERGE_H
 

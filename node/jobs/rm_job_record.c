@@ -6,6 +6,7 @@
 #include <czmq.h>
 
 #include "rm_frames.h"
+#include "rm_signed.h"
 
 /*  Format 2 appends failed_on to the fields of format 1. */
 #define FRAME_REC_FIELDS_V1                                                                        \
@@ -34,10 +35,14 @@ static const rm_field_t frame_rec_fields[] = {
     RM_FIELD(rm_frame_rec_t, warning, RM_F_STR, RM_MAX_TEXT,
              "what Blender reported (missing files)"),
     RM_FIELD(rm_frame_rec_t, log, RM_F_B32, 0, "one-file manifest of the last render's log"),
+    RM_FIELD(rm_frame_rec_t, grant_by, RM_F_STR, RM_MAX_NAME, "coordinator that assigned it"),
+    RM_FIELD(rm_frame_rec_t, grant_sig, RM_F_BIN, 64, "its signature of the assignment"),
+    RM_FIELD(rm_frame_rec_t, done_sig, RM_F_BIN, 64, "the rendering node's signature"),
 };
-/* warning and log may be absent: records written before they existed. */
+/* warning, log and the signatures may be absent: records written before
+   they existed. */
 const rm_struct_desc_t rm_job_record_frame_desc =
-    RM_DESC_OPT(rm_frame_rec_t, "frame_record", frame_rec_fields, 2, "a frame's durable state");
+    RM_DESC_OPT(rm_frame_rec_t, "frame_record", frame_rec_fields, 5, "a frame's durable state");
 
 #define JOB_RECORD_FIELDS(FRAME_DESC)                                                              \
     RM_FIELD(rm_job_record_t, version, RM_F_U64, 0, "record format, 2"),                           \
@@ -51,9 +56,14 @@ const rm_struct_desc_t rm_job_record_frame_desc =
 static const rm_field_t job_record_v1_fields[] = {JOB_RECORD_FIELDS(frame_rec_v1_desc)};
 static const rm_struct_desc_t job_record_v1_desc =
     RM_DESC(rm_job_record_t, "job_record", job_record_v1_fields, "snapshot of a job, v1");
-static const rm_field_t job_record_fields[] = {JOB_RECORD_FIELDS(rm_job_record_frame_desc)};
+static const rm_field_t job_record_fields[] = {
+    JOB_RECORD_FIELDS(rm_job_record_frame_desc),
+    /* Each is checked against the mesh key before it is used. */
+    RM_FIELD_LIST(rm_job_record_t, signers, RM_F_BIN, RM_JOB_MAX_SIGNERS,
+                  "credentials of the nodes that signed its frames"),
+};
 static const rm_struct_desc_t job_record_desc =
-    RM_DESC(rm_job_record_t, "job_record", job_record_fields, "snapshot of a job");
+    RM_DESC_OPT(rm_job_record_t, "job_record", job_record_fields, 1, "snapshot of a job");
 
 #define JOURNAL_FIELDS(FRAME_DESC, LAST_KIND, KINDS)                                               \
     RM_FIELD(rm_job_record_entry_t, kind, RM_F_U64, LAST_KIND, KINDS),                             \
@@ -66,17 +76,20 @@ static const rm_field_t journal_v1_fields[] = {JOURNAL_FIELDS(
 static const rm_struct_desc_t journal_v1_desc =
     RM_DESC(rm_job_record_entry_t, "journal_entry", journal_v1_fields, "one change of a job, v1");
 static const rm_field_t journal_fields[] = {
-    JOURNAL_FIELDS(rm_job_record_frame_desc, RM_JOB_RECORD_SUBMITTED,
-                   "1 frame 2 fail 3 cancel 4 start 5 finish 6 submitted_at")};
+    JOURNAL_FIELDS(rm_job_record_frame_desc, RM_JOB_RECORD_SIGNER,
+                   "1 frame 2 fail 3 cancel 4 start 5 finish 6 submitted_at 7 signer"),
+    RM_FIELD(rm_job_record_entry_t, cred, RM_F_BIN, RM_SIGNED_MAX, "a signer's credential")};
 static const rm_struct_desc_t journal_desc =
-    RM_DESC(rm_job_record_entry_t, "journal_entry", journal_fields, "one change of a job");
+    RM_DESC_OPT(rm_job_record_entry_t, "journal_entry", journal_fields, 1, "one change of a job");
 
 static const rm_field_t delta_fields[] = {
     RM_FIELD_LIST_OF(rm_job_record_delta_t, frames, rm_job_record_frame_desc, RM_MAX_FRAMES,
                      "frame records"),
+    RM_FIELD_LIST(rm_job_record_delta_t, signers, RM_F_BIN, RM_JOB_MAX_SIGNERS,
+                  "credentials its frames' signatures need"),
 };
 static const rm_struct_desc_t delta_desc =
-    RM_DESC(rm_job_record_delta_t, "frame_batch", delta_fields, "changed frames of one job");
+    RM_DESC_OPT(rm_job_record_delta_t, "frame_batch", delta_fields, 1, "changed frames of one job");
 
 /*  The descriptors of each format: a journal belongs to its snapshot. */
 struct rm_job_record_format {
@@ -146,6 +159,37 @@ int rm_job_record_encode(const rm_job_record_t *rec, uint8_t **buf, size_t *len,
     return rm_codec_encode(&job_record_desc, rec, buf, len, err);
 }
 
+int rm_job_record_cmp_bin(const rm_bin_t *a, const rm_bin_t *b)
+{
+    if (a->len != b->len)
+        return a->len < b->len ? -1 : 1;
+    int c = a->len ? memcmp(a->data, b->data, a->len) : 0;
+    return (c > 0) - (c < 0);
+}
+
+int rm_job_record_check_signers(const rm_bin_t *signers, uint32_t count, rm_err_t *err)
+{
+    for (uint32_t i = 0; i < count; i++) {
+        if (signers[i].len == 0 || signers[i].len > RM_SIGNED_MAX)
+            return rm_err_set(err, RM_EPROTO, "signer %u: %zu bytes, not 1-%d", i, signers[i].len,
+                              RM_SIGNED_MAX);
+        if (i > 0 && rm_job_record_cmp_bin(&signers[i - 1], &signers[i]) >= 0)
+            return rm_err_set(err, RM_EPROTO, "signers are not sorted and distinct");
+    }
+    return 0;
+}
+
+static int cmp_bin_ref(const void *key, const void *item)
+{
+    return rm_job_record_cmp_bin(key, item);
+}
+
+bool rm_job_record_has_signer(const rm_job_record_t *rec, const rm_bin_t *cred)
+{
+    return rec->signers.count &&
+           bsearch(cred, rec->signers.items, rec->signers.count, sizeof(rm_bin_t), cmp_bin_ref);
+}
+
 /*  Frames strictly ascending (rm_job_record_frame bisects), each well formed. */
 static int check_record(const rm_job_record_t *rec, rm_err_t *err)
 {
@@ -156,7 +200,7 @@ static int check_record(const rm_job_record_t *rec, rm_err_t *err)
         if (rm_job_record_check_frame(f, err) != 0)
             return -1;
     }
-    return 0;
+    return rm_job_record_check_signers(rec->signers.items, rec->signers.count, err);
 }
 
 /*  The format of a record: its first field, read without decoding the rest. */
@@ -248,6 +292,25 @@ void rm_job_record_entry_free(rm_job_record_entry_t *entry)
     rm_codec_free(&journal_desc, entry);
 }
 
+/*  Takes cred into its sorted place (a duplicate, or no memory: left in
+    the entry, which frees it). */
+static void add_signer(rm_job_record_t *rec, rm_bin_t *cred)
+{
+    uint32_t n = rec->signers.count, at = 0;
+    if (cred->len == 0 || rm_job_record_has_signer(rec, cred) || n >= RM_JOB_MAX_SIGNERS)
+        return;
+    rm_bin_t *grown = realloc(rec->signers.items, (n + 1) * sizeof *grown);
+    if (!grown)
+        return;
+    rec->signers.items = grown;
+    while (at < n && rm_job_record_cmp_bin(&grown[at], cred) < 0)
+        at++;
+    memmove(&grown[at + 1], &grown[at], (n - at) * sizeof *grown);
+    grown[at] = *cred;
+    rec->signers.count = n + 1;
+    *cred = (rm_bin_t){0};
+}
+
 void rm_job_record_apply(rm_job_record_t *rec, rm_job_record_entry_t *entry)
 {
     switch (entry->kind) {
@@ -276,6 +339,9 @@ void rm_job_record_apply(rm_job_record_t *rec, rm_job_record_entry_t *entry)
         break;
     case RM_JOB_RECORD_SUBMITTED:
         rec->spec.submitted_at = entry->at;
+        break;
+    case RM_JOB_RECORD_SIGNER:
+        add_signer(rec, &entry->cred);
         break;
     default:
         break;
@@ -322,10 +388,12 @@ int rm_job_record_decode_delta(const uint8_t *data, size_t len, rm_job_record_de
     size_t used = 0;
     if (rm_codec_decode(&delta_desc, delta, data, len, &used, err) != 0)
         return -1;
-    if (used == len)
+    if (used != len)
+        rm_err_set(err, RM_EPROTO, "%zu bytes after the frame records", len - used);
+    else if (rm_job_record_check_signers(delta->signers.items, delta->signers.count, err) == 0)
         return 0;
     rm_job_record_delta_free(delta);
-    return rm_err_set(err, RM_EPROTO, "%zu bytes after the frame records", len - used);
+    return -1;
 }
 
 void rm_job_record_delta_free(rm_job_record_delta_t *delta)

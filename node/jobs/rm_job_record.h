@@ -56,6 +56,12 @@ typedef struct {
     /* Appended to format 2 (absent in older records): kept with the output. */
     char *warning; /* what Blender reported while rendering it (missing files) */
     rm_hash_t log; /* one-file manifest of the Blender log of its last render */
+    /* Appended later still (rm_job_proof.h): the coordinator's signed
+       assignment of the frame to `node` at stamp `epoch`, and, once done,
+       the rendering node's signature of what it rendered. */
+    char *grant_by;     /* the coordinator that assigned it; "" or NULL: unsigned */
+    rm_bin_t grant_sig; /* 64 bytes, or empty */
+    rm_bin_t done_sig;  /* 64 bytes, or empty */
 } rm_frame_rec_t;
 
 /*  Codec descriptor of a frame record (current format). */
@@ -75,7 +81,14 @@ typedef struct {
     int64_t started_at;
     int64_t finished_at;
     RM_LIST(rm_frame_rec_t) frames; /* ascending frame numbers */
+    /* Credentials (signed by the mesh key) of the nodes whose signatures its
+       frames carry, sorted (rm_job_record_cmp_bin), distinct: a record can
+       be checked by a node that never met them. */
+    RM_LIST(rm_bin_t) signers;
 } rm_job_record_t;
+
+/*  Signers a job record or a delta carries at most. */
+#define RM_JOB_MAX_SIGNERS 4096
 
 /*  What one journal entry changes. */
 typedef enum {
@@ -85,13 +98,15 @@ typedef enum {
     RM_JOB_RECORD_START,     /* at: started_at */
     RM_JOB_RECORD_FINISH,    /* at: finished_at */
     RM_JOB_RECORD_SUBMITTED, /* at: spec.submitted_at */
+    RM_JOB_RECORD_SIGNER,    /* cred: a credential joins signers */
 } rm_job_record_kind_t;
 
 typedef struct {
     uint64_t kind; /* rm_job_record_kind_t */
     rm_frame_rec_t frame;
     char *text;
-    int64_t at; /* unix ms */
+    int64_t at;    /* unix ms */
+    rm_bin_t cred; /* appended: a signer's credential */
 } rm_job_record_entry_t;
 
 /*  Entries built before any is written: journalled together, then applied. */
@@ -104,6 +119,7 @@ typedef struct {
 /*  The changed frames of one job (JOB_DELTA's payload). */
 typedef struct {
     RM_LIST(rm_frame_rec_t) frames;
+    RM_LIST(rm_bin_t) signers; /* appended: the credentials its frames' signatures need */
 } rm_job_record_delta_t;
 
 /*  How a snapshot and its journal are written (format 1 or 2). */
@@ -163,6 +179,16 @@ int rm_job_record_check_frame(const rm_frame_rec_t *frame, rm_err_t *err);
 
 /*  True if `node` is in the frame's failed_on. */
 bool rm_job_record_failed_on(const rm_frame_rec_t *frame, const char *node);
+
+/*  Order of signers: length, then bytes. */
+int rm_job_record_cmp_bin(const rm_bin_t *a, const rm_bin_t *b);
+
+/*  Signers as a record or a delta must hold them: 1..RM_SIGNED_MAX bytes
+    each, sorted, distinct (RM_EPROTO). */
+int rm_job_record_check_signers(const rm_bin_t *signers, uint32_t count, rm_err_t *err);
+
+/*  True if the record's signers hold cred. */
+bool rm_job_record_has_signer(const rm_job_record_t *rec, const rm_bin_t *cred);
 
 /*  A job id is 1-64 lowercase hex characters: it names a directory. */
 bool rm_job_record_valid_id(const char *id);

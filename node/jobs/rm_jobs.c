@@ -16,6 +16,7 @@ struct _rm_jobs_t {
     zhashx_t *by_id; /* job id -> job: lookups on the loop are not scans */
     rm_jobs_spec_check_fn *adopt_check;
     void *adopt_arg;
+    const rm_job_trust_t *trust;
 };
 
 /*  Room for one more job, made before a job is written: a job on disk
@@ -52,6 +53,7 @@ static void jobs_sort(rm_jobs_t *self)
 /*  Appends a job (room reserved) and indexes it. */
 static void jobs_append(rm_jobs_t *self, rm_job_t *job)
 {
+    rm_job_set_trust(job, self->trust);
     self->jobs[self->count++] = job;
     zhashx_update(self->by_id, rm_job_id(job), job);
 }
@@ -161,6 +163,13 @@ void rm_jobs_set_adopt_check(rm_jobs_t *self, rm_jobs_spec_check_fn *check, void
     self->adopt_arg = arg;
 }
 
+void rm_jobs_set_trust(rm_jobs_t *self, const rm_job_trust_t *trust)
+{
+    self->trust = trust;
+    for (size_t i = 0; i < self->count; i++)
+        rm_job_set_trust(self->jobs[i], trust);
+}
+
 /*  A job this node did not know, taken from a peer. */
 static rm_job_t *jobs_adopt(rm_jobs_t *self, const rm_job_record_t *rec, rm_err_t *err)
 {
@@ -168,7 +177,7 @@ static rm_job_t *jobs_adopt(rm_jobs_t *self, const rm_job_record_t *rec, rm_err_
         return NULL;
     if (jobs_reserve(self, err) != 0)
         return NULL;
-    rm_job_t *job = rm_job_adopt(self->root, rec, err);
+    rm_job_t *job = rm_job_adopt(self->root, rec, self->trust, err);
     if (job)
         jobs_append(self, job);
     return job;

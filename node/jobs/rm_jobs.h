@@ -50,6 +50,10 @@ rm_job_t *rm_jobs_at(rm_jobs_t *self, size_t index); /* in submission order */
 typedef int(rm_jobs_spec_check_fn)(void *arg, const rm_job_spec_t *spec, rm_err_t *err);
 void rm_jobs_set_adopt_check(rm_jobs_t *self, rm_jobs_spec_check_fn *check, void *arg);
 
+/*  Every job held and every job to come signs and checks frame records
+    with trust (rm_job_set_trust); trust must outlive the table. */
+void rm_jobs_set_trust(rm_jobs_t *self, const rm_job_trust_t *trust);
+
 int rm_jobs_merge(rm_jobs_t *self, const uint8_t *buf, size_t len, rm_job_t **job, bool *changed,
                   rm_err_t *err);
 

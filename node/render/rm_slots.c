@@ -495,7 +495,7 @@ static void frame_done(rm_slots_t *self, rm_job_t *job, const rendered_t *r)
     if (rc == 0 && self->output_fn)
         self->output_fn(self->output_arg, job, r->frame, &out);
     else if (rc == 0)
-        rc = rm_job_frame_done(job, r->frame, &out, self->node_name, &err);
+        rc = rm_job_frame_done(job, r->frame, &out, self->node_name, NULL, &err);
     if (rc != 0 && err.code != RM_ENOSPC && err.code != RM_EIO && err.code != RM_ENOMEM) {
         /* What the render wrote cannot be an output (a link, a name no
            manifest takes): a failed attempt with the reason, not a retry

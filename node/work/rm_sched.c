@@ -514,8 +514,29 @@ static rm_job_t *pick_job(rm_sched_t *self, const worker_t *w, const rm_work_req
     return best;
 }
 
-static int add_task(rm_assign_t *out, const char *job_id, const uint64_t *frames, uint32_t n)
+/*  The grants of the frames just assigned, as the job signed them (none
+    if this node signs nothing). */
+static int task_grants(rm_task_t *t, rm_job_t *job, const uint64_t *frames, uint32_t n)
 {
+    uint8_t *sigs = malloc((size_t)n * 64);
+    if (!sigs)
+        return -1;
+    for (uint32_t k = 0; k < n; k++) {
+        const rm_frame_rec_t *rec = rm_job_frame(job, frames[k]);
+        if (!rec || rec->grant_sig.len != 64) {
+            free(sigs);
+            return 0;
+        }
+        memcpy(sigs + (size_t)k * 64, rec->grant_sig.data, 64);
+    }
+    t->grants = (rm_bin_t){.data = sigs, .len = (size_t)n * 64};
+    return 0;
+}
+
+static int add_task(rm_assign_t *out, rm_job_t *job, const uint64_t *frames, uint32_t n,
+                    uint64_t stamp)
+{
+    const char *job_id = rm_job_id(job);
     rm_task_t *grown = realloc(out->tasks.items, (out->tasks.count + 1) * sizeof *grown);
     if (!grown)
         return -1;
@@ -531,8 +552,9 @@ static int add_task(rm_assign_t *out, const char *job_id, const uint64_t *frames
     }
     memcpy(t->frames.items, frames, n * sizeof(uint64_t));
     t->frames.count = n;
+    t->stamp = stamp;
     out->tasks.count++;
-    return 0;
+    return task_grants(t, job, frames, n);
 }
 
 /*  Records an assignment made: in the job (stamped), in flight, in out. */
@@ -545,7 +567,8 @@ static int commit(rm_sched_t *self, rm_job_t *job, worker_t *w, const uint64_t *
     int64_t start = now;
     if (flights_of(self, w->name) >= w->slots && w->busy_until > now)
         start = w->busy_until;
-    if (rm_job_assign(job, frames, n, w->name, next_stamp(self), err) != 0)
+    uint64_t stamp = next_stamp(self);
+    if (rm_job_assign(job, frames, n, w->name, stamp, err) != 0)
         return -1;
     uint64_t ms = ms_for(self, job, w);
     for (uint32_t k = 0; k < n; k++) {
@@ -564,7 +587,7 @@ static int commit(rm_sched_t *self, rm_job_t *job, worker_t *w, const uint64_t *
                     (unsigned long long)self->epoch, w->name, (long long)zclock_time());
     }
     self->assigned += n;
-    if (add_task(out, rm_job_id(job), frames, n) != 0)
+    if (add_task(out, job, frames, n, stamp) != 0)
         return rm_err_set(err, RM_ENOMEM, "out of memory");
     return 0;
 }

@@ -9,6 +9,7 @@
 
 #include "rm_log.h"
 #include "rm_caps.h"
+#include "rm_grants.h"
 #include "rm_prio.h"
 #include "rm_reqid.h"
 
@@ -20,6 +21,7 @@
 #define RM_WORK_WARNING_MAX 2048 /* a frame's warning, as recorded */
 #define PRIO_EVERY_MS 200        /* running work is checked against new jobs */
 #define PREEMPT_EVERY_MS 1000    /* at most one running task stopped per second */
+#define GRANTS_PRUNE_MS 10000    /* grants of frames ended are dropped */
 
 /*  A rendered frame whose output waits for a second copy. */
 typedef struct {
@@ -71,6 +73,8 @@ struct _rm_work_t {
     serving_t *serving;
     size_t nserving, serving_cap;
     char caps[RM_MAX_NAME]; /* what this node's Blender can do (rm_caps) */
+    rm_grants_t *grants;    /* signed assignments of the frames given to us */
+    int64_t grants_at;
 };
 
 static void on_output(void *arg, rm_job_t *job, uint64_t frame, const rm_frame_output_t *out);
@@ -99,6 +103,11 @@ rm_work_t *rm_work_new(const rm_config_t *config, const char *name, rm_jobs_t *j
     self->member = member;
     self->xfer = xfer;
     self->election = election;
+    if (!(self->grants = rm_grants_new())) {
+        free(self);
+        rm_err_set(err, RM_ENOMEM, "out of memory");
+        return NULL;
+    }
     /* Request ids of this node's own: replies are matched by id and sender,
        and a random base keeps two nodes' ids apart. */
     rm_reqid_init(&self->ids, RM_REQ_WORK);
@@ -116,6 +125,7 @@ void rm_work_destroy(rm_work_t **self_p)
         rm_codec_free(&rm_task_desc, &self->queue[i]);
     free(self->copies);
     free(self->serving);
+    rm_grants_destroy(&self->grants);
     free(self);
     *self_p = NULL;
 }
@@ -195,7 +205,14 @@ static void record_done(rm_work_t *self, const copy_t *c, const char *copy_on)
                              .render_ms = c->render_ms,
                              .warning = c->warning,
                              .log = c->log};
-    if (rm_job_frame_done(job, c->frame, &out, self->name, &err) != 0) {
+    const rm_job_grant_t *grant = rm_grants_find(self->grants, c->job_id, c->frame);
+    if (!grant)
+        rm_log_warning("job %s frame %llu: rendered here without a signed assignment: the other "
+                       "nodes will not count it done",
+                       c->job_id, (unsigned long long)c->frame);
+    int rc = rm_job_frame_done(job, c->frame, &out, self->name, grant, &err);
+    rm_grants_drop(self->grants, c->job_id, c->frame);
+    if (rc != 0) {
         rm_log_error("job %s frame %llu: %s", c->job_id, (unsigned long long)c->frame, err.msg);
         rm_job_frame_release(job, c->frame, err.msg);
         return;
@@ -449,8 +466,12 @@ static int build_request(rm_work_t *self, rm_work_req_t *req, rm_err_t *err)
     }
     for (size_t i = 0; i < self->nqueue; i++) {
         memset(&all[count], 0, sizeof all[count]);
-        if (rm_codec_copy(&rm_task_desc, &all[count], &self->queue[i], NULL) == 0)
+        if (rm_codec_copy(&rm_task_desc, &all[count], &self->queue[i], NULL) == 0) {
+            free(all[count].grants.data); /* a report names frames only */
+            all[count].grants = (rm_bin_t){0};
+            all[count].stamp = 0;
             count++;
+        }
     }
     req->running.items = all;
     req->running.count = count;
@@ -521,6 +542,7 @@ static void apply_assign(rm_work_t *self, const rm_assign_t *assign, int64_t now
         self->idle_until = now + RM_WORK_IDLE_ASK_MS;
     for (uint32_t i = 0; i < assign->tasks.count; i++) {
         const rm_task_t *task = &assign->tasks.items[i];
+        rm_grants_take(self->grants, assign->coordinator, task);
         if (rm_slots_free(self->slots) > 0) {
             start_task(self, task);
         } else if (self->nqueue < RM_WORK_LOOKAHEAD) {
@@ -721,6 +743,10 @@ void rm_work_tick(rm_work_t *self, int64_t now)
         replicate_next(self, i, now);
         if (self->ncopies == before)
             i++;
+    }
+    if (now - self->grants_at >= GRANTS_PRUNE_MS) {
+        self->grants_at = now;
+        rm_grants_prune(self->grants, self->jobs);
     }
     check_priorities(self, now);
     start_queued(self);

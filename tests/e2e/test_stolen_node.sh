@@ -54,3 +54,20 @@ pass "worker n$w refuses ASSIGN from n3, naming itself or the real coordinator n
 mesh_gate_open "1 2"
 mesh_wait_job 60 "$job" "1 2" "j['state'] == 'done'" >/dev/null
 pass "the real job still renders to the end"
+
+# The finished frame 1 again, under the name of the node that rendered it,
+# with a smaller output hash: its signatures do not hold, so no node takes it.
+before=$(mesh_ctl 1 job "$job" --json | /usr/bin/python3 -c \
+  'import json,sys; f=[f for f in json.load(sys.stdin)["frames"] if f["frame"]==1][0]; print(f["output"], f["node"])')
+for i in 1 2; do
+  out=$(attack "$i" replace-frame "$job" 1) || fail "rm_attack replace-frame: $out"
+done
+for i in 1 2; do
+  mesh_until 10 "n$i logs the refused replacement" grep -q \
+    "jobs: frames from n3 refused: job $job frame 1 (done, ${before#* }): assignment by '${before#* }': forged signature" \
+    "$T/n$i.log" >/dev/null
+  after=$(mesh_ctl "$i" job "$job" --json | /usr/bin/python3 -c \
+    'import json,sys; f=[f for f in json.load(sys.stdin)["frames"] if f["frame"]==1][0]; print(f["output"], f["node"])')
+  [ "$after" = "$before" ] || fail "n$i took the replacement: $before became $after"
+done
+pass "a replacement of frame 1 in ${before#* }'s name is refused on both nodes, logged with the sender"

@@ -74,7 +74,7 @@ static rm_job_t *seed_job(void)
     rm_job_frame_done(
         job, 1,
         &(rm_frame_output_t){.output = out, .size = 10, .file = "frame_0001.png", .render_ms = 5},
-        "n1", NULL);
+        "n1", NULL, NULL);
     rm_job_frame_failed(job, 2, "boom", 3, NULL);
     rm_job_assign(job, &frames[2], 1, "n2", RM_STAMP(2, 2), NULL);
     rm_job_frame_failed(job, 3, "boom", 3, NULL);

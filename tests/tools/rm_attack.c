@@ -10,6 +10,13 @@
                                                     spec, scripts turned on
       rm_attack TOKEN ADDR assign JOB_ID FRAME COORD EPOCH
                                                     ASSIGN naming COORD
+      rm_attack TOKEN ADDR replace-frame JOB_ID FRAME
+                                                    JOB_DELTA: the done frame
+                                                    again under its node's
+                                                    name, with a smaller
+                                                    output hash (the merge's
+                                                    old winner), signed with
+                                                    the thief's key
       rm_attack TOKEN ADDR chunk-flood N            N CHUNK_GETs of random
                                                     hashes, all at once;
                                                     prints how many were
@@ -32,6 +39,7 @@ static int usage(void)
     fprintf(stderr, "usage: rm_attack TOKEN ADDR invent-job JOB_ID\n"
                     "       rm_attack TOKEN ADDR scripts-on JOB_ID NEW_ID\n"
                     "       rm_attack TOKEN ADDR assign JOB_ID FRAME COORD EPOCH\n"
+                    "       rm_attack TOKEN ADDR replace-frame JOB_ID FRAME\n"
                     "       rm_attack TOKEN ADDR chunk-flood N\n");
     return 2;
 }
@@ -100,6 +108,52 @@ static int assign(rm_client_t *client, char **argv, uint64_t *req, rm_err_t *err
     return rm_client_send(client, RM_MSG_ASSIGN, &body, req, err);
 }
 
+/*  The frame's done record as JOB_INFO shows it, with output hash zero:
+    the node named keeps its name, the signatures are the thief's. */
+static int replace_frame(rm_client_t *client, const rm_token_t *token, const char *job_id,
+                         uint64_t frame, uint64_t *req, rm_err_t *err)
+{
+    rm_job_ref_t ref = {(char *)job_id};
+    rm_msg_t reply;
+    if (rm_client_call(client, RM_MSG_JOB_INFO, &ref, RM_MSG_JOB_REPLY, 0, &reply, err) != 0)
+        return -1;
+    const rm_frame_info_t *info = NULL;
+    for (uint32_t i = 0; i < reply.u.job_reply.frames.count; i++)
+        if (reply.u.job_reply.frames.items[i].frame == frame)
+            info = &reply.u.job_reply.frames.items[i];
+    if (!info || strcmp(info->state, "done") != 0) {
+        rm_msg_free(&reply);
+        return rm_err_set(err, RM_EINVAL, "frame %llu of job %s is not done",
+                          (unsigned long long)frame, job_id);
+    }
+    uint8_t sig[64];
+    randombytes_buf(sig, sizeof sig);
+    rm_frame_rec_t rec = {.frame = frame,
+                          .state = RM_FRAME_DONE,
+                          .node = info->node,
+                          .size = info->size,
+                          .file = info->file,
+                          .render_ms = info->render_ms,
+                          .log = info->log,
+                          .grant_by = info->node,
+                          .grant_sig = {sig, sizeof sig},
+                          .done_sig = {sig, sizeof sig}};
+    /* The thief holds no key of the node it names: any 64 bytes; its own
+       credential goes with the delta as a signer. */
+    rm_bin_t signer = token->credential;
+    rm_job_record_delta_t delta = {.frames = {&rec, 1}, .signers = {&signer, 1}};
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    int rc = rm_job_record_encode_delta(&delta, &buf, &len, err);
+    if (rc == 0) {
+        rm_job_delta_t body = {.job_id = (char *)job_id, .frames = {buf, len}};
+        rc = rm_client_send(client, RM_MSG_JOB_DELTA, &body, req, err);
+    }
+    free(buf);
+    rm_msg_free(&reply);
+    return rc;
+}
+
 /*  Asks for n chunks nobody has: the node fetches each from the members
     before it answers, holding a waiting entry meanwhile. */
 static int chunk_flood(rm_client_t *client, long n, rm_err_t *err)
@@ -137,8 +191,8 @@ int main(int argc, char **argv)
         return 2;
     }
     rm_client_t *client = rm_client_new(argv[2], &token, 5000, &err);
-    rm_token_free(&token);
     if (!client) {
+        rm_token_free(&token);
         fprintf(stderr, "rm_attack: %s\n", err.msg);
         return 2;
     }
@@ -150,16 +204,21 @@ int main(int argc, char **argv)
         rc = scripts_on(client, argv[4], argv[5], &req, &err);
     else if (strcmp(what, "assign") == 0 && argc == 8)
         rc = assign(client, argv + 4, &req, &err);
+    else if (strcmp(what, "replace-frame") == 0 && argc == 6)
+        rc = replace_frame(client, &token, argv[4], strtoull(argv[5], NULL, 10), &req, &err);
     else if (strcmp(what, "chunk-flood") == 0 && argc == 5) {
         rc = chunk_flood(client, strtol(argv[4], NULL, 10), &err);
         rm_client_destroy(&client);
+        rm_token_free(&token);
         if (rc != 0)
             fprintf(stderr, "rm_attack: %s\n", err.msg);
         return rc == 0 ? 0 : 2;
     } else {
         rm_client_destroy(&client);
+        rm_token_free(&token);
         return usage();
     }
+    rm_token_free(&token);
     if (rc != 0) {
         fprintf(stderr, "rm_attack: %s\n", err.msg);
         rm_client_destroy(&client);

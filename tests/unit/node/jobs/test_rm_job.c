@@ -54,7 +54,7 @@ static void done(rm_job_t *job, uint64_t frame, const char *node)
 {
     rm_err_t err;
     rm_frame_output_t out = {.output = output, .size = 10, .file = "frame.png", .render_ms = 5};
-    CHECK_MSG(rm_job_frame_done(job, frame, &out, node, &err) == 0, "%s", err.msg);
+    CHECK_MSG(rm_job_frame_done(job, frame, &out, node, NULL, &err) == 0, "%s", err.msg);
 }
 
 static void fail(rm_job_t *job, uint64_t frame, const char *node, const char *reason, uint64_t max)
@@ -139,7 +139,7 @@ static void test_last_frame_done_finishes_the_job(void)
     rm_job_summary_t sum;
     CHECK(rm_job_summary(job, &sum, &err) == 0 && sum.finished_at > 0 && sum.frames_done == 2);
     rm_codec_free(&rm_job_summary_desc, &sum);
-    CHECK(rm_job_frame_done(job, 7, &(rm_frame_output_t){0}, "n1", &err) == -1 &&
+    CHECK(rm_job_frame_done(job, 7, &(rm_frame_output_t){0}, "n1", NULL, &err) == -1 &&
           err.code == RM_ENOTFOUND);
     rm_job_destroy(&job);
 }

@@ -330,7 +330,7 @@ static void local_change(replica_t *reps, int n, int r, bool job_events)
                                                          .size = 100 + below(3),
                                                          .file = file,
                                                          .render_ms = below(1000)},
-                                    node, &err) == 0,
+                                    node, NULL, &err) == 0,
                   "%s", err.msg);
     } else if (op < 78) {
         CHECK_MSG(fx_fail_on(job, frame, node, reasons[below(3)], 6, &err) == 0, "%s", err.msg);

@@ -153,7 +153,7 @@ static void test_loads_format_1(void)
     snprintf(path, sizeof path, "%s/00000000000000ee/job.state", dir);
     FILE *f = fopen(path, "rb");
     uint8_t head[2] = {0};
-    CHECK(f && fread(head, 1, 2, f) == 2 && head[0] == 0x97 && head[1] == 2);
+    CHECK(f && fread(head, 1, 2, f) == 2 && head[0] == 0x98 && head[1] == 2);
     if (f)
         fclose(f);
     rm_jobs_destroy(&jobs);
@@ -251,7 +251,7 @@ static void test_bad_input(void)
     expect_refused(dst, longer, "trailing byte");
     free(longer.p);
     /* Format 1 from the wire, or a future one. */
-    CHECK(x.p[0] == 0x97 && x.p[1] == 2);
+    CHECK(x.p[0] == 0x98 && x.p[1] == 2);
     x.p[1] = 1;
     expect_refused(dst, x, "format 1");
     x.p[1] = 3;
@@ -270,7 +270,7 @@ static void test_bad_input(void)
                 7));
     expect_refused(dst, y, "unsorted failed_on");
     memcpy(y.p, x.p, x.n);
-    CHECK(patch(y, "\x9d\x02\x00", "\x9d\x03\x00", 3));
+    CHECK(patch(y, "\xdc\x00\x10\x02\x00", "\xdc\x00\x10\x03\x00", 5));
     expect_refused(dst, y, "frames out of order");
     memcpy(y.p, x.p, x.n);
     CHECK(patch(y, JOB_ID, "00000000000/../a", 16));

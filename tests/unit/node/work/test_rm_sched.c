@@ -142,7 +142,7 @@ static void done_on(rm_job_t *job, uint64_t frame, const char *node, uint64_t ms
     CHECK_MSG(rm_job_frame_done(job, frame,
                                 &(rm_frame_output_t){
                                     .output = output, .size = 10, .file = "f.png", .render_ms = ms},
-                                node, &err) == 0,
+                                node, NULL, &err) == 0,
               "%s", err.msg);
 }
 
