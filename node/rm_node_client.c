@@ -192,10 +192,14 @@ static void handle_submit(request_t *r)
     }
     if (!job) {
         if (signed_by_sender(r, spec, &err) != 0 || validate_spec(&self->config, spec, &err) != 0 ||
+            rm_quota_check_spec(self->quota, rm_role_effective(r->who->role), spec, &err) != 0 ||
             need_chunks(r, spec, &complete, &err) != 0)
             goto fail;
         if (!complete)
             return;
+        if (rm_quota_admit(self->quota, self->jobs, r->who->name, (int64_t)zclock_mono(), &err) !=
+            0)
+            goto fail;
         /* Unpack before acknowledging: a full disk is the submitter's error
            to see now, not a job that fails later. */
         if (rm_slots_project_dir(self->slots, spec, project, sizeof project, &err) != 0)

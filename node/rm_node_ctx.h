@@ -16,6 +16,7 @@
 #include "rm_jobsync.h"
 #include "rm_logs.h"
 #include "rm_member.h"
+#include "rm_quota.h"
 #include "rm_revocations.h"
 #include "rm_roster.h"
 #include "rm_sched.h"
@@ -72,6 +73,7 @@ typedef struct {
     rm_store_t *store;
     rm_jobs_t *jobs;
     rm_job_trust_t trust; /* how jobs sign our frames and check peers' */
+    rm_quota_t *quota;    /* bounds and quotas of submissions */
     rm_slots_t *slots;
     rm_member_t *member;
     rm_xfer_t *xfer;

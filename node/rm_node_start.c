@@ -302,6 +302,8 @@ int rm_node_start(rm_node_ctx_t *self, const rm_config_t *config, rm_err_t *err)
         return -1;
     rm_jobs_set_adopt_check(self->jobs, check_adopted_spec, self);
     set_trust(self);
+    if (!(self->quota = rm_quota_new(&self->config)))
+        return rm_err_set(err, RM_ENOMEM, "out of memory");
     probe_blender(self);
     if (rm_node_home_path(self, "projects", path, sizeof path, err) != 0 ||
         !(self->slots = rm_slots_new(&self->config, self->config.name, self->blender_ok, self->jobs,
@@ -349,6 +351,7 @@ void rm_node_stop(rm_node_ctx_t *self)
     zsock_destroy(&self->mesh);
     zsock_destroy(&self->door);
     zsock_destroy(&self->zap);
+    rm_quota_destroy(&self->quota);
     rm_jobs_destroy(&self->jobs);
     rm_store_destroy(&self->store);
     rm_roster_destroy(&self->roster);

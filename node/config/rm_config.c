@@ -17,6 +17,11 @@ void rm_config_init(rm_config_t *config)
     config->max_attempts = 3;
     config->max_project_gb = 50;
     config->sandbox = true;
+    config->max_samples = 65536;
+    config->max_resolution = 16384;
+    config->artist_max_priority = 100;
+    config->quota_jobs = 1000;
+    config->quota_submits = 120;
 }
 
 static int set_str(char *dst, size_t size, const char *key, const char *value, rm_err_t *err)
@@ -75,6 +80,16 @@ int rm_config_set(rm_config_t *c, const char *key, const char *value, rm_err_t *
         return set_u64(&c->max_attempts, key, value, 1, 100, err);
     if (strcmp(key, "max_project_gb") == 0)
         return set_u64(&c->max_project_gb, key, value, 1, 1u << 20, err);
+    if (strcmp(key, "max_samples") == 0)
+        return set_u64(&c->max_samples, key, value, 1, 1u << 24, err);
+    if (strcmp(key, "max_resolution") == 0)
+        return set_u64(&c->max_resolution, key, value, 4, 65536, err);
+    if (strcmp(key, "artist_max_priority") == 0)
+        return set_u64(&c->artist_max_priority, key, value, 0, 1000000, err);
+    if (strcmp(key, "quota_jobs") == 0)
+        return set_u64(&c->quota_jobs, key, value, 0, 1000000, err);
+    if (strcmp(key, "quota_submits") == 0)
+        return set_u64(&c->quota_submits, key, value, 0, 100000, err);
     if (strcmp(key, "allow_scripts") == 0)
         return set_bool(&c->allow_scripts, key, value, err);
     if (strcmp(key, "sandbox") == 0)

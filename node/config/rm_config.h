@@ -20,6 +20,11 @@
                     unless it binds a wildcard host)
       no_inbound    true on a node others cannot connect to (NAT): it talks
                     through its own outbound connections only
+      max_samples, max_resolution, artist_max_priority
+                    bounds on what a job may ask (rm_quota.h)
+      quota_jobs, quota_submits
+                    unfinished jobs per submitter in the mesh, submissions
+                    per submitter per minute to this node (0: no limit)
       sandbox       run each Blender in a bubblewrap sandbox (default true;
                     false lets a .blend read and write what the node's user
                     can, and is the only way to render where bwrap cannot
@@ -51,6 +56,11 @@ typedef struct {
     char advertise[256];
     bool no_inbound;
     bool sandbox;
+    uint64_t max_samples;         /* highest --samples a job may ask (default 65536) */
+    uint64_t max_resolution;      /* widest side of --resolution (default 16384) */
+    uint64_t artist_max_priority; /* artists' priorities within ± this (default 100) */
+    uint64_t quota_jobs;          /* unfinished jobs per submitter (default 1000) */
+    uint64_t quota_submits;       /* submissions per submitter per minute (default 120) */
 } rm_config_t;
 
 /*  Defaults. */

@@ -1,6 +1,6 @@
 /*  rm_grants: a worker's signed assignments, held until their frames end. */
 #define _XOPEN_SOURCE 700
-#include "jobs/job_fixtures.h"
+#include "node/jobs/job_fixtures.h"
 
 #include <unistd.h>
 
