@@ -12,6 +12,7 @@
 #include "rm_node_client.h"
 #include "rm_node_ctx.h"
 #include "rm_node_door.h"
+#include "rm_node_remove.h"
 #include "rm_node_revoke.h"
 #include "rm_node_start.h"
 #include "rm_reqid.h"
@@ -149,6 +150,13 @@ static void revoke_from_node(rm_node_ctx_t *self, const char *from, const rm_cre
     rm_node_revoke_in(self, who, &msg->u.revoke, &added, NULL);
 }
 
+static void remove_from_node(rm_node_ctx_t *self, const char *from, const rm_cred_t *who,
+                             const rm_msg_t *msg)
+{
+    (void)from;
+    rm_node_remove_from_node(self, who, msg);
+}
+
 static void to_jobsync(rm_node_ctx_t *self, const char *from, const rm_cred_t *who,
                        const rm_msg_t *msg)
 {
@@ -197,10 +205,15 @@ typedef void (*node_msg_fn)(rm_node_ctx_t *self, const char *from, const rm_cred
 
 /*  Requests only nodes send, whichever socket they came in on. */
 static const node_msg_fn node_requests[RM_MSG_TYPE_COUNT] = {
-    [RM_MSG_JOB_SYNC] = to_jobsync,  [RM_MSG_JOB_HELD] = to_jobsync,
-    [RM_MSG_JOB_DELTA] = to_jobsync, [RM_MSG_JOB_DIGEST] = to_jobsync,
-    [RM_MSG_WORK_REQ] = to_work,     [RM_MSG_ASSIGN] = to_work,
-    [RM_MSG_REPLICATE] = to_work,    [RM_MSG_REVOKE] = revoke_from_node,
+    [RM_MSG_JOB_SYNC] = to_jobsync,
+    [RM_MSG_JOB_HELD] = to_jobsync,
+    [RM_MSG_JOB_DELTA] = to_jobsync,
+    [RM_MSG_JOB_DIGEST] = to_jobsync,
+    [RM_MSG_WORK_REQ] = to_work,
+    [RM_MSG_ASSIGN] = to_work,
+    [RM_MSG_REPLICATE] = to_work,
+    [RM_MSG_REVOKE] = revoke_from_node,
+    [RM_MSG_JOB_REMOVE] = remove_from_node,
 };
 
 /*  Requests over our own links to other nodes; on the main socket these
@@ -355,6 +368,7 @@ static void turn(rm_node_ctx_t *self)
     rm_xfer_tick(self->xfer, now);
     rm_logs_server_tick(self->logs, now);
     rm_node_revoke_tick(self, now);
+    rm_node_remove_tick(self, now);
     rm_node_client_serve_watches(self);
     char rendering[200];
     rm_member_meta_t meta;

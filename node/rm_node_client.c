@@ -13,6 +13,7 @@
 #include "rm_frames.h"
 #include "rm_manifest.h"
 #include "rm_render_opts.h"
+#include "rm_node_remove.h"
 #include "rm_node_revoke.h"
 #include "rm_rights.h"
 #include "rm_spec_sig.h"
@@ -523,6 +524,24 @@ static void handle_cancel(request_t *r)
     rm_node_reply_ok(r->node->mesh, r->peer, r->msg->req, "cancelled");
 }
 
+/*  JOB_REMOVE from a client: one signed removal (meshctl rm). */
+static void handle_remove(request_t *r)
+{
+    const rm_job_remove_t *m = &r->msg->u.job_remove;
+    const char *what = NULL;
+    rm_err_t err;
+    if (m->removals.count != 1)
+        rm_err_set(&err, RM_EINVAL, "one removal per request, not %u", m->removals.count);
+    else if (rm_node_remove_from_client(r->node, r->who, &m->removals.items[0], &what, &err) == 0) {
+        rm_node_reply_ok(r->node->mesh, r->peer, r->msg->req, what);
+        return;
+    }
+    if (rm_refusal_log_ok(&r->node->refusals))
+        rm_log_notice("refused: %s '%s' removing a job: %s", rm_role_effective(r->who->role),
+                      r->who->name, err.msg);
+    rm_node_reply_error(r->node->mesh, r->peer, r->msg->req, err.code, err.msg);
+}
+
 /*  LOGS: the job's log, or a frame's Blender log from wherever it is
     (rm_logs.h).  A node asks on behalf of a client whose rights the node
     it came through checked. */
@@ -708,6 +727,7 @@ static const request_kind_t client_requests[RM_MSG_TYPE_COUNT] = {
     [RM_MSG_GOSSIP] = {handle_gossip, RM_RIGHT_MESH},
     [RM_MSG_DRAIN] = {handle_drain, RM_RIGHT_VIEW},
     [RM_MSG_REVOKE] = {handle_revoke, RM_RIGHT_REVOKE},
+    [RM_MSG_JOB_REMOVE] = {handle_remove, RM_RIGHT_VIEW},
 };
 
 static void dispatch(request_t *r)

@@ -74,6 +74,8 @@ typedef struct {
     rm_jobs_t *jobs;
     rm_job_trust_t trust; /* how jobs sign our frames and check peers' */
     rm_quota_t *quota;    /* bounds and quotas of submissions */
+    int64_t remove_next;  /* next retention sweep (rm_node_remove) */
+    bool remove_sweep;    /* jobs were removed: collect their project folders */
     rm_slots_t *slots;
     rm_member_t *member;
     rm_xfer_t *xfer;

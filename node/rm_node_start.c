@@ -302,6 +302,7 @@ int rm_node_start(rm_node_ctx_t *self, const rm_config_t *config, rm_err_t *err)
         return -1;
     rm_jobs_set_adopt_check(self->jobs, check_adopted_spec, self);
     set_trust(self);
+    rm_jobs_set_retention(self->jobs, (int64_t)self->config.retain_days * 86400000);
     if (!(self->quota = rm_quota_new(&self->config)))
         return rm_err_set(err, RM_ENOMEM, "out of memory");
     probe_blender(self);

@@ -457,6 +457,18 @@ static const rm_struct_desc_t revoke_desc =
             "or before their time are refused from now on. The node keeps them, passes new ones "
             "to every member, and answers OK (from an admin: needs the admin role).");
 
+static const rm_field_t job_remove_fields[] = {
+    RM_FIELD_LIST(rm_job_remove_t, removals, RM_F_BIN, RM_MAX_REMOVE,
+                  "signed removals: [body, sig], the body [version, job_id, removed_at, "
+                  "credential] signed by the credential's signing key"),
+};
+static const rm_struct_desc_t job_remove_desc =
+    RM_DESC(rm_job_remove_t, "job_remove", job_remove_fields,
+            "Client -> node: remove these finished jobs (an admin any job, an artist their own): "
+            "their records, outputs and logs are deleted on every node; answered by OK. Node -> "
+            "node: removals to apply and keep (a node that offers a removed job gets its "
+            "removal back).");
+
 typedef struct {
     const char *name;
     const rm_struct_desc_t *desc;
@@ -497,6 +509,7 @@ static const msg_entry_t messages[RM_MSG_TYPE_COUNT] = {
     [RM_MSG_REPLICATE] = {"REPLICATE", &replicate_desc},
     [RM_MSG_DRAIN] = {"DRAIN", &drain_desc},
     [RM_MSG_REVOKE] = {"REVOKE", &revoke_desc},
+    [RM_MSG_JOB_REMOVE] = {"JOB_REMOVE", &job_remove_desc},
 };
 
 /* ------------------------------------------------------------------ */

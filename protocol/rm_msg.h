@@ -67,6 +67,7 @@ typedef enum {
     RM_MSG_REPLICATE,   /* worker -> node: fetch this output from me and keep it; OK when held */
     RM_MSG_DRAIN,       /* client -> node: finish or hand back work, then leave -> OK */
     RM_MSG_REVOKE,      /* admin -> node, node -> node: signed revocations, to keep and pass on */
+    RM_MSG_JOB_REMOVE,  /* client -> node, node -> node: signed job removals (meshctl rm) */
     RM_MSG_TYPE_COUNT
 } rm_msg_type_t;
 
@@ -316,6 +317,12 @@ typedef struct {
     RM_LIST(rm_bin_t) revocations; /* each signed by the mesh key (rm_revoke.h) */
 } rm_revoke_msg_t;
 
+#define RM_MAX_REMOVE 1024 /* removals in one JOB_REMOVE */
+
+typedef struct {
+    RM_LIST(rm_bin_t) removals; /* each signed by its author (rm_removal.h) */
+} rm_job_remove_t;
+
 typedef struct {
     uint64_t version;
     rm_msg_type_t type;
@@ -350,6 +357,7 @@ typedef struct {
         rm_replicate_t replicate;
         rm_drain_t drain;
         rm_revoke_msg_t revoke;
+        rm_job_remove_t job_remove;
     } u;
 } rm_msg_t;
 

@@ -30,6 +30,7 @@ int rm_cmd_nodes(rm_cmd_ctx_t *ctx);
 int rm_cmd_wait(rm_cmd_ctx_t *ctx);
 int rm_cmd_fetch(rm_cmd_ctx_t *ctx);
 int rm_cmd_cancel(rm_cmd_ctx_t *ctx);
+int rm_cmd_rm(rm_cmd_ctx_t *ctx);
 int rm_cmd_logs(rm_cmd_ctx_t *ctx);
 int rm_cmd_drain(rm_cmd_ctx_t *ctx);
 int rm_cmd_revoke(rm_cmd_ctx_t *ctx);

@@ -1,4 +1,4 @@
-/*  meshctl status, jobs, nodes, cancel and logs: one request, one answer. */
+/*  meshctl status, jobs, nodes, cancel, rm and logs: one request, one answer. */
 #include "rm_cmd.h"
 
 #include <inttypes.h>
@@ -6,7 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <czmq.h>
+
 #include "rm_frames.h"
+#include "rm_removal.h"
 #include "rm_text.h"
 
 /*  Connects and sends one request; exit code, *reply filled on 0. */
@@ -232,6 +235,45 @@ int rm_cmd_cancel(rm_cmd_ctx_t *ctx)
     return RM_EXIT_OK;
 }
 
+/*  --- rm ---------------------------------------------------------------------- */
+
+int rm_cmd_rm(rm_cmd_ctx_t *ctx)
+{
+    const char *job_id = NULL;
+    rm_token_t token;
+    rm_bin_t removal = {0};
+    rm_err_t err = {0};
+    rm_msg_t reply;
+    int rc = rm_cmd_job_arg(ctx, &job_id);
+    if (rc != RM_EXIT_OK || (rc = rm_cmd_load_token(ctx, &token)) != RM_EXIT_OK)
+        return rc;
+    /* Signed here: every node checks who removed it (rm_removal.h). */
+    int signed_rc = rm_removal_sign(job_id, (int64_t)zclock_time(), &token, &removal, &err);
+    rm_token_free(&token);
+    if (signed_rc != 0) {
+        rm_cli_error("%s", err.msg);
+        return RM_EXIT_FAILED;
+    }
+    rm_job_remove_t body = {.removals = {&removal, 1}};
+    rc = ask(ctx, RM_MSG_JOB_REMOVE, &body, RM_MSG_OK, &reply);
+    free(removal.data);
+    if (rc != RM_EXIT_OK)
+        return rc;
+    const char *msg = reply.u.ok.message ? rm_cli_clean(reply.u.ok.message) : "removed";
+    if (ctx->json) {
+        rm_json_t *j = rm_json_new(stdout);
+        rm_json_object(j, NULL);
+        rm_json_str(j, "job_id", job_id);
+        rm_json_bool(j, "removed", true);
+        rm_json_str(j, "message", msg);
+        rm_json_destroy(&j);
+    } else {
+        printf("job %s: %s\n", job_id, msg);
+    }
+    rm_msg_free(&reply);
+    return RM_EXIT_OK;
+}
+
 /*  --- logs -------------------------------------------------------------------- */
 
 static void logs_out(const rm_cmd_ctx_t *ctx, const rm_logs_t *req, const rm_logs_reply_t *r)
@@ -284,7 +326,7 @@ int rm_cmd_logs(rm_cmd_ctx_t *ctx)
     req.has_frame = frame != NULL;
     if (frame && rm_cli_parse_u64("FRAME", frame, 0, RM_FRAME_MAX, &req.frame, &err) != 0) {
         rm_cli_error("%s", err.msg);
-        return RM_EXIT_USAGE;
+        return RM_EXIT_FAILED;
     }
     rc = ask(ctx, RM_MSG_LOGS, &req, RM_MSG_LOGS_REPLY, &reply);
     if (rc != RM_EXIT_OK)

@@ -25,6 +25,8 @@
       quota_jobs, quota_submits
                     unfinished jobs per submitter in the mesh, submissions
                     per submitter per minute to this node (0: no limit)
+      retain_days   days a finished job is kept before every node deletes it
+                    (default 30; 0 = forever)
       sandbox       run each Blender in a bubblewrap sandbox (default true;
                     false lets a .blend read and write what the node's user
                     can, and is the only way to render where bwrap cannot
@@ -61,6 +63,7 @@ typedef struct {
     uint64_t artist_max_priority; /* artists' priorities within ± this (default 100) */
     uint64_t quota_jobs;          /* unfinished jobs per submitter (default 1000) */
     uint64_t quota_submits;       /* submissions per submitter per minute (default 120) */
+    uint64_t retain_days;         /* finished jobs kept this long (default 30; 0: forever) */
 } rm_config_t;
 
 /*  Defaults. */

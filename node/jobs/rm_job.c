@@ -679,6 +679,11 @@ bool rm_job_finished(const rm_job_t *job)
     return job->rec.canceled || job->rec.error[0] || all_done(job);
 }
 
+int64_t rm_job_finished_at(const rm_job_t *job)
+{
+    return job->rec.finished_at;
+}
+
 uint64_t rm_job_version(const rm_job_t *job)
 {
     return job->version;

@@ -102,8 +102,9 @@ void rm_job_frame_progress(rm_job_t *job, uint64_t frame, uint64_t percent);
 
 const char *rm_job_id(const rm_job_t *job);
 const rm_job_spec_t *rm_job_spec(const rm_job_t *job);
-const char *rm_job_state(const rm_job_t *job); /* queued|rendering|done|failed|canceled */
-bool rm_job_finished(const rm_job_t *job);     /* done, failed or canceled */
+const char *rm_job_state(const rm_job_t *job);   /* queued|rendering|done|failed|canceled */
+bool rm_job_finished(const rm_job_t *job);       /* done, failed or canceled */
+int64_t rm_job_finished_at(const rm_job_t *job); /* unix ms it finished; 0: not (known) */
 uint64_t rm_job_version(const rm_job_t *job);
 const rm_frame_rec_t *rm_job_frame(const rm_job_t *job, uint64_t frame);
 /*  Directory of the job: ROOT/<id> (outputs in out/, logs in logs/). */

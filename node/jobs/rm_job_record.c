@@ -228,6 +228,22 @@ static const rm_job_record_format_t *record_format(const uint8_t *data, size_t l
     return NULL;
 }
 
+int rm_job_record_peek_id(const uint8_t *data, size_t len, char *id, size_t size)
+{
+    rm_reader_t r;
+    uint32_t n, slen;
+    uint64_t version;
+    const char *s;
+    rm_reader_init(&r, data, len);
+    if (rm_read_array(&r, 0, &n, NULL) != 0 || n < 2 || rm_read_u64(&r, &version, NULL) != 0 ||
+        rm_read_array(&r, 0, &n, NULL) != 0 || n < 1 ||
+        rm_read_str_ref(&r, 64, &s, &slen, NULL) != 0 || slen >= size)
+        return -1;
+    memcpy(id, s, slen);
+    id[slen] = '\0';
+    return rm_job_record_valid_id(id) ? 0 : -1;
+}
+
 int rm_job_record_decode_snapshot(const uint8_t *data, size_t len, rm_job_record_t *rec,
                                   const rm_job_record_format_t **fmt, rm_err_t *err)
 {

@@ -141,6 +141,10 @@ int rm_job_record_decode_snapshot(const uint8_t *data, size_t len, rm_job_record
     only, nothing after it, a valid job id.  Anything else is RM_EPROTO. */
 int rm_job_record_decode_peer(const uint8_t *data, size_t len, rm_job_record_t *rec, rm_err_t *err);
 
+/*  The job id of an encoded record, read without decoding the rest (to
+    answer a record this node refuses): 0, or -1 if it is not there. */
+int rm_job_record_peek_id(const uint8_t *data, size_t len, char *id, size_t size);
+
 /*  Appends the encoding of one entry (current format) to *buf, *len. */
 int rm_job_record_encode_entry(const rm_job_record_entry_t *entry, uint8_t **buf, size_t *len,
                                rm_err_t *err);

@@ -8,6 +8,8 @@
 #include <sys/stat.h>
 #include <czmq.h>
 
+#include "rm_fs.h"
+
 struct _rm_jobs_t {
     char *root;
     rm_job_t **jobs; /* in submission order */
@@ -17,6 +19,8 @@ struct _rm_jobs_t {
     rm_jobs_spec_check_fn *adopt_check;
     void *adopt_arg;
     const rm_job_trust_t *trust;
+    rm_tombstones_t *tombstones;
+    int64_t retain_ms; /* finished jobs kept this long; 0: forever */
 };
 
 /*  Room for one more job, made before a job is written: a job on disk
@@ -76,7 +80,10 @@ rm_jobs_t *rm_jobs_new(const char *root, rm_err_t *err)
         return NULL;
     }
     rm_jobs_t *self = calloc(1, sizeof *self);
-    if (!self || !(self->root = strdup(root)) || !(self->by_id = zhashx_new())) {
+    char path[4200];
+    snprintf(path, sizeof path, "%s/.tombstones", root);
+    if (!self || !(self->root = strdup(root)) || !(self->by_id = zhashx_new()) ||
+        !(self->tombstones = rm_tombstones_new(path))) {
         if (self)
             free(self->root);
         free(self);
@@ -110,6 +117,7 @@ void rm_jobs_destroy(rm_jobs_t **self_p)
     for (size_t i = 0; i < self->count; i++)
         rm_job_destroy(&self->jobs[i]);
     zhashx_destroy(&self->by_id);
+    rm_tombstones_destroy(&self->tombstones);
     free(self->jobs);
     free(self->root);
     free(self);
@@ -170,9 +178,21 @@ void rm_jobs_set_trust(rm_jobs_t *self, const rm_job_trust_t *trust)
         rm_job_set_trust(self->jobs[i], trust);
 }
 
-/*  A job this node did not know, taken from a peer. */
+/*  A job this node did not know, taken from a peer: not one removed here,
+    nor one finished before the retention time. */
 static rm_job_t *jobs_adopt(rm_jobs_t *self, const rm_job_record_t *rec, rm_err_t *err)
 {
+    const rm_tombstone_t *t = rm_tombstones_find(self->tombstones, rec->spec.job_id);
+    if (t) {
+        rm_err_set(err, RM_ENOTFOUND, "job %s was removed", rec->spec.job_id);
+        return NULL;
+    }
+    if (self->retain_ms > 0 && rec->finished_at > 0 &&
+        rec->finished_at + self->retain_ms < (int64_t)zclock_time()) {
+        rm_err_set(err, RM_ENOTFOUND, "job %s finished before this mesh's retention time",
+                   rec->spec.job_id);
+        return NULL;
+    }
     if (self->adopt_check && self->adopt_check(self->adopt_arg, &rec->spec, err) != 0)
         return NULL;
     if (jobs_reserve(self, err) != 0)
@@ -210,4 +230,82 @@ int rm_jobs_merge(rm_jobs_t *self, const uint8_t *buf, size_t len, rm_job_t **jo
         jobs_sort(self);
     *job_out = job;
     return 0;
+}
+
+/*  Index of job_id in the table, or SIZE_MAX. */
+static size_t index_of(rm_jobs_t *self, const char *job_id)
+{
+    for (size_t i = 0; i < self->count; i++)
+        if (strcmp(rm_job_id(self->jobs[i]), job_id) == 0)
+            return i;
+    return SIZE_MAX;
+}
+
+/*  Takes the job out of the table and deletes its folder (renamed first:
+    a crash halfway leaves no half job to load). */
+static int drop_job(rm_jobs_t *self, rm_job_t *job, rm_err_t *err)
+{
+    char dir[4200], gone[4300];
+    size_t i = index_of(self, rm_job_id(job));
+    snprintf(dir, sizeof dir, "%s/%s", self->root, rm_job_id(job));
+    snprintf(gone, sizeof gone, "%s/.removed-%s", self->root, rm_job_id(job));
+    if (rename(dir, gone) != 0 && errno != ENOENT)
+        return rm_err_set(err, rm_err_from_errno(errno), "cannot remove %s: %s", dir,
+                          strerror(errno));
+    zhashx_delete(self->by_id, rm_job_id(job));
+    memmove(&self->jobs[i], &self->jobs[i + 1], (self->count - i - 1) * sizeof *self->jobs);
+    self->count--;
+    rm_job_destroy(&job);
+    rm_err_t ignored;
+    if (rm_fs_remove_tree(gone, &ignored) != 0)
+        fprintf(stderr, "meshd: %s\n", ignored.msg);
+    return 0;
+}
+
+int rm_jobs_remove(rm_jobs_t *self, const char *job_id, int64_t removed_at, const rm_bin_t *removal,
+                   rm_err_t *err)
+{
+    if (removal && rm_tombstones_add(self->tombstones, job_id, removed_at, removal, err) < 0)
+        return -1;
+    rm_job_t *job = rm_jobs_find(self, job_id);
+    return job ? drop_job(self, job, err) : 0;
+}
+
+const rm_bin_t *rm_jobs_removal(rm_jobs_t *self, const char *job_id)
+{
+    const rm_tombstone_t *t = rm_tombstones_find(self->tombstones, job_id);
+    return t ? &t->removal : NULL;
+}
+
+void rm_jobs_set_retention(rm_jobs_t *self, int64_t retain_ms)
+{
+    self->retain_ms = retain_ms;
+}
+
+size_t rm_jobs_expire(rm_jobs_t *self, int64_t now_ms, rm_jobs_expired_fn *fn, void *arg)
+{
+    size_t n = 0;
+    if (self->retain_ms <= 0)
+        return 0;
+    rm_tombstones_expire(self->tombstones, now_ms - self->retain_ms);
+    for (size_t i = 0; i < self->count;) {
+        rm_job_t *job = self->jobs[i];
+        int64_t finished = rm_job_finished_at(job);
+        rm_err_t err;
+        if (!rm_job_finished(job) || finished == 0 || finished + self->retain_ms >= now_ms) {
+            i++;
+            continue;
+        }
+        char id[RM_MAX_NAME + 1];
+        snprintf(id, sizeof id, "%s", rm_job_id(job));
+        if (drop_job(self, job, &err) != 0) {
+            fprintf(stderr, "meshd: %s\n", err.msg);
+            i++;
+            continue;
+        }
+        n++;
+        if (fn)
+            fn(arg, id);
+    }
+    return n;
 }

@@ -17,6 +17,7 @@
 
 #include "rm_job.h"
 #include "rm_msg.h"
+#include "rm_tombstones.h"
 
 typedef struct _rm_jobs_t rm_jobs_t;
 
@@ -56,5 +57,25 @@ void rm_jobs_set_trust(rm_jobs_t *self, const rm_job_trust_t *trust);
 
 int rm_jobs_merge(rm_jobs_t *self, const uint8_t *buf, size_t len, rm_job_t **job, bool *changed,
                   rm_err_t *err);
+
+/*  Removal (issue 8, point 5).  A job removed by `meshctl rm` is deleted
+    here (record, outputs, logs) and its signed removal kept as a
+    tombstone (rm_tombstones.h): a peer's record of it is refused
+    (RM_ENOTFOUND "job J was removed"), and rm_jobs_removal gives the
+    removal to answer that peer with.  Who may remove a job is the
+    caller's to check.  A NULL removal deletes without a tombstone. */
+int rm_jobs_remove(rm_jobs_t *self, const char *job_id, int64_t removed_at, const rm_bin_t *removal,
+                   rm_err_t *err);
+const rm_bin_t *rm_jobs_removal(rm_jobs_t *self, const char *job_id);
+
+/*  Finished jobs are deleted retain_ms after they finished (0: kept
+    forever), and a peer's record of one finished longer ago is refused,
+    so every node forgets the same jobs without a message. */
+void rm_jobs_set_retention(rm_jobs_t *self, int64_t retain_ms);
+
+/*  Deletes the jobs past retention (and forgets tombstones as old); calls
+    fn (if not NULL) with each id.  The number deleted. */
+typedef void(rm_jobs_expired_fn)(void *arg, const char *job_id);
+size_t rm_jobs_expire(rm_jobs_t *self, int64_t now_ms, rm_jobs_expired_fn *fn, void *arg);
 
 #endif

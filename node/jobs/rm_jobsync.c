@@ -360,6 +360,20 @@ static void merged(rm_jobsync_t *self, rm_job_t *job, bool created, const char *
         self->changed_fn(self->changed_arg, job, created);
 }
 
+/*  A peer offered a job removed here: its removal goes back (a job past
+    retention needs none: the peer deletes it itself). */
+static void removed_again(rm_jobsync_t *self, const char *from, const uint8_t *record, size_t len)
+{
+    char id[65];
+    const rm_bin_t *removal = rm_job_record_peek_id(record, len, id, sizeof id) == 0
+                                  ? rm_jobs_removal(self->jobs, id)
+                                  : NULL;
+    if (!removal)
+        return;
+    rm_job_remove_t body = {.removals = {(rm_bin_t *)removal, 1}};
+    send_to(self, from, RM_MSG_JOB_REMOVE, 0, &body);
+}
+
 static void handle_sync(rm_jobsync_t *self, const char *from, const rm_cred_t *who,
                         const rm_msg_t *msg)
 {
@@ -369,6 +383,10 @@ static void handle_sync(rm_jobsync_t *self, const char *from, const rm_cred_t *w
     rm_err_t err;
     size_t before = rm_jobs_count(self->jobs);
     if (rm_jobs_merge(self->jobs, sync->record.data, sync->record.len, &job, &changed, &err) != 0) {
+        if (err.code == RM_ENOTFOUND) { /* removed or past retention: not an attack */
+            removed_again(self, from, sync->record.data, sync->record.len);
+            return;
+        }
         rm_log_warning("jobs: record from %s refused: %s", who->name, err.msg);
         uint8_t *buf = NULL;
         size_t len = 0;
@@ -421,6 +439,12 @@ static void handle_delta(rm_jobsync_t *self, const char *from, const rm_cred_t *
                          const rm_msg_t *msg)
 {
     rm_job_t *job = rm_jobs_find(self->jobs, msg->u.job_delta.job_id);
+    const rm_bin_t *removal = job ? NULL : rm_jobs_removal(self->jobs, msg->u.job_delta.job_id);
+    if (removal) {
+        rm_job_remove_t body = {.removals = {(rm_bin_t *)removal, 1}};
+        send_to(self, from, RM_MSG_JOB_REMOVE, 0, &body);
+        return;
+    }
     if (!job) { /* the whole record has not reached us: ask for what we lack */
         send_digest(self, from, false);
         return;

@@ -312,6 +312,12 @@ static bool fill_d(rm_msg_type_t t, rm_msg_t *m, bool big)
         for (uint32_t i = 0; i < m->u.revoke.revocations.count; i++)
             m->u.revoke.revocations.items[i] = bin_of(big ? 200 : 90, (uint8_t)i);
         return true;
+    case RM_MSG_JOB_REMOVE:
+        m->u.job_remove.removals.count = big ? RM_MAX_REMOVE : 1;
+        m->u.job_remove.removals.items = calloc(m->u.job_remove.removals.count, sizeof(rm_bin_t));
+        for (uint32_t i = 0; i < m->u.job_remove.removals.count; i++)
+            m->u.job_remove.removals.items[i] = bin_of(big ? 400 : 300, (uint8_t)i);
+        return true;
     default:
         return false;
     }

@@ -463,6 +463,75 @@ static void test_compaction_under_merges(void)
     rm_jobs_destroy(&b);
 }
 
+/*  A removed job is gone from the table and the disk, after a restart
+    too; a peer's record of it is refused and the removal is at hand to
+    answer with. */
+static void test_remove(void)
+{
+    char dir[600], path[800];
+    rm_err_t err;
+    rm_jobs_t *jobs = fresh("remove", dir, sizeof dir);
+    rm_job_t *a = create(jobs, "00000000000000a1", "1", 1, 10);
+    create(jobs, "00000000000000a2", "1", 1, 20);
+    create(jobs, "00000000000000a3", "1", 1, 30);
+    bytes_t rec = export_job(a);
+    uint8_t sig[] = {9, 9};
+    rm_bin_t removal = {sig, sizeof sig};
+    CHECK_MSG(rm_jobs_remove(jobs, "00000000000000a2", 5, &removal, &err) == 0, "%s", err.msg);
+    CHECK(rm_jobs_count(jobs) == 2 && rm_jobs_find(jobs, "00000000000000a2") == NULL);
+    CHECK(strcmp(rm_job_id(rm_jobs_at(jobs, 1)), "00000000000000a3") == 0);
+    snprintf(path, sizeof path, "%s/00000000000000a2", dir);
+    CHECK(access(path, F_OK) != 0);
+    CHECK(rm_jobs_remove(jobs, "00000000000000a1", 6, &removal, &err) == 0);
+    jobs = reopen(&jobs, dir);
+    CHECK(rm_jobs_count(jobs) == 1 && rm_jobs_removal(jobs, "00000000000000a2") &&
+          rm_jobs_removal(jobs, "00000000000000a2")->len == 2);
+    rm_job_t *out = NULL;
+    bool changed = true;
+    CHECK(rm_jobs_merge(jobs, rec.p, rec.n, &out, &changed, &err) == -1 &&
+          err.code == RM_ENOTFOUND && strstr(err.msg, "was removed") && !changed);
+    char id[65];
+    CHECK(rm_job_record_peek_id(rec.p, rec.n, id, sizeof id) == 0 &&
+          strcmp(id, "00000000000000a1") == 0);
+    CHECK(rm_job_record_peek_id(rec.p, 3, id, sizeof id) == -1);
+    /* Without a removal: deleted, nothing kept. */
+    CHECK(rm_jobs_remove(jobs, "00000000000000a3", 7, NULL, &err) == 0);
+    CHECK(rm_jobs_count(jobs) == 0 && rm_jobs_removal(jobs, "00000000000000a3") == NULL);
+    free(rec.p);
+    rm_jobs_destroy(&jobs);
+}
+
+/*  Finished jobs leave retain_ms after they finished; others stay; a
+    record finished that long ago is not adopted. */
+static void test_retention(void)
+{
+    char dir[600];
+    rm_err_t err;
+    rm_jobs_t *jobs = fresh("retain", dir, sizeof dir);
+    rm_job_t *done = create(jobs, "00000000000000b1", "1", 1, 10);
+    create(jobs, "00000000000000b2", "1", 1, 20);
+    rm_frame_output_t out = {.size = 1, .file = "f.png"};
+    memset(out.output.b, 3, 32);
+    CHECK(rm_job_frame_done(done, 1, &out, "n1", NULL, &err) == 0 && rm_job_finished_at(done) > 0);
+    int64_t finished = rm_job_finished_at(done);
+    bytes_t rec = export_job(done);
+    CHECK(rm_jobs_expire(jobs, finished + 1000, NULL, NULL) == 0); /* kept forever */
+    rm_jobs_set_retention(jobs, 1000);
+    CHECK(rm_jobs_expire(jobs, finished + 1000, NULL, NULL) == 0);
+    CHECK(rm_jobs_expire(jobs, finished + 1001, NULL, NULL) == 1);
+    CHECK(rm_jobs_count(jobs) == 1 && rm_jobs_find(jobs, "00000000000000b2"));
+    rm_job_t *back = NULL;
+    bool changed;
+    rm_jobs_set_retention(jobs, 1);
+    usleep(20000);
+    CHECK(rm_jobs_merge(jobs, rec.p, rec.n, &back, &changed, &err) == -1 &&
+          strstr(err.msg, "retention"));
+    rm_jobs_set_retention(jobs, (int64_t)1 << 50);
+    CHECK_MSG(rm_jobs_merge(jobs, rec.p, rec.n, &back, &changed, &err) == 0, "%s", err.msg);
+    free(rec.p);
+    rm_jobs_destroy(&jobs);
+}
+
 int main(int argc, char **argv)
 {
     RM_TEST_ARGS(argc, argv);
@@ -478,6 +547,8 @@ int main(int argc, char **argv)
     RM_RUN(test_job_flags);
     RM_RUN(test_retry_beats_stale_assignment);
     RM_RUN(test_compaction_under_merges);
+    RM_RUN(test_remove);
+    RM_RUN(test_retention);
     fx_remove_tree(root);
     RM_TEST_DONE();
 }
