@@ -12,6 +12,7 @@
 #include "rm_node_client.h"
 #include "rm_node_ctx.h"
 #include "rm_node_door.h"
+#include "rm_node_gc.h"
 #include "rm_node_remove.h"
 #include "rm_node_revoke.h"
 #include "rm_node_start.h"
@@ -369,6 +370,7 @@ static void turn(rm_node_ctx_t *self)
     rm_logs_server_tick(self->logs, now);
     rm_node_revoke_tick(self, now);
     rm_node_remove_tick(self, now);
+    rm_node_gc_tick(self, now, false);
     rm_node_client_serve_watches(self);
     char rendering[200];
     rm_member_meta_t meta;
@@ -423,6 +425,8 @@ static void node_actor(zsock_t *pipe, void *args)
             handle_mesh(self);
         else if (which == rm_door_watch_actor(self->watch))
             rm_door_watch_handle(self->watch, &self->refusals);
+        else if (which && which == self->gc)
+            rm_node_gc_handle(self);
         else if (which && !rm_member_handle(self->member, which))
             rm_slots_handle(self->slots, which);
         else if (!which && zpoller_terminated(self->poller))

@@ -104,6 +104,14 @@ static int need_chunks(request_t *r, const rm_job_spec_t *spec, bool *complete, 
     }
     int rc = rm_manifest_missing(&manifest, self->store, &need.hashes.items, &need.hashes.count,
                                  RM_MAX_NEED, err);
+    /* Chunks this job reuses start their grace again: the collector
+       (rm_gc.h) must not take them before the job refers to them. */
+    if (rc == 0 && need.hashes.count == 0) {
+        rm_store_touch(self->store, &spec->manifest);
+        for (uint32_t i = 0; i < manifest.files.count; i++)
+            for (uint32_t j = 0; j < manifest.files.items[i].chunks.count; j++)
+                rm_store_touch(self->store, &manifest.files.items[i].chunks.items[j]);
+    }
     rm_manifest_free(&manifest);
     if (rc != 0) {
         free(need.hashes.items);

@@ -76,6 +76,9 @@ typedef struct {
     rm_quota_t *quota;    /* bounds and quotas of submissions */
     int64_t remove_next;  /* next retention sweep (rm_node_remove) */
     bool remove_sweep;    /* jobs were removed: collect their project folders */
+    zactor_t *gc;         /* the store's collector (rm_node_gc) */
+    int64_t gc_next;      /* next collection due (mono ms) */
+    bool gc_running, gc_due;
     rm_slots_t *slots;
     rm_member_t *member;
     rm_xfer_t *xfer;

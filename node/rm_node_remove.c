@@ -7,6 +7,7 @@
 
 #include "rm_fs.h"
 #include "rm_log.h"
+#include "rm_node_gc.h"
 #include "rm_removal.h"
 #include "rm_rights.h"
 
@@ -173,5 +174,6 @@ void rm_node_remove_tick(rm_node_ctx_t *self, int64_t now)
     if (self->remove_sweep) {
         self->remove_sweep = false;
         collect_projects(self);
+        rm_node_gc_tick(self, now, true); /* their chunks next */
     }
 }

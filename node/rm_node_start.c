@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "rm_log.h"
+#include "rm_node_gc.h"
 #include "rm_node_revoke.h"
 #include "rm_blender_probe.h"
 #include "rm_sandbox.h"
@@ -322,7 +323,8 @@ int rm_node_start(rm_node_ctx_t *self, const rm_config_t *config, rm_err_t *err)
        must keep polling after one. */
     zpoller_set_nonstop(self->poller, true);
     rm_slots_poll_on(self->slots, self->poller);
-    if (start_membership(self, err) != 0 || start_mesh_work(self, err) != 0)
+    if (start_membership(self, err) != 0 || start_mesh_work(self, err) != 0 ||
+        rm_node_gc_start(self, err) != 0)
         return -1;
     rm_log_info("%s listening on %s (door on port+1), %zu job(s) on disk", self->config.name,
                 self->config.listen, rm_jobs_count(self->jobs));
@@ -331,6 +333,7 @@ int rm_node_start(rm_node_ctx_t *self, const rm_config_t *config, rm_err_t *err)
 
 void rm_node_stop(rm_node_ctx_t *self)
 {
+    rm_node_gc_stop(self); /* before the store it reads */
     if (self->jobsync)
         rm_jobsync_flush(self->jobsync); /* what changed last goes out before we go */
     rm_work_destroy(&self->work);

@@ -338,6 +338,13 @@ int rm_store_get(rm_store_t *self, const rm_hash_t *hash, uint8_t **data, size_t
     return 0;
 }
 
+void rm_store_touch(rm_store_t *self, const rm_hash_t *hash)
+{
+    char path[RM_STORE_PATH_MAX];
+    chunk_path(self, hash, path, sizeof path);
+    (void)utimensat(AT_FDCWD, path, NULL, 0);
+}
+
 /*  --- Usage ------------------------------------------------------------------ */
 
 static bool is_hex_name(const char *name, size_t want)

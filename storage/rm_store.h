@@ -42,6 +42,11 @@ int rm_store_put_data(rm_store_t *self, const void *data, size_t len, rm_hash_t 
 int rm_store_get(rm_store_t *self, const rm_hash_t *hash, uint8_t **data, size_t *len,
                  rm_err_t *err);
 
+/*  Marks a chunk as just used (its modification time now), so that the
+    collector's grace (rm_gc.h) starts again: for chunks a new job reuses.
+    Quietly does nothing for a chunk that is not there. */
+void rm_store_touch(rm_store_t *self, const rm_hash_t *hash);
+
 /*  Total bytes and number of chunks (walks the tree; for stats and tests). */
 int rm_store_usage(rm_store_t *self, uint64_t *bytes, uint64_t *chunks, rm_err_t *err);
 

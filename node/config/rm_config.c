@@ -23,6 +23,7 @@ void rm_config_init(rm_config_t *config)
     config->quota_jobs = 1000;
     config->quota_submits = 120;
     config->retain_days = 30;
+    config->chunk_grace_minutes = 1440;
 }
 
 static int set_str(char *dst, size_t size, const char *key, const char *value, rm_err_t *err)
@@ -91,6 +92,8 @@ int rm_config_set(rm_config_t *c, const char *key, const char *value, rm_err_t *
         return set_u64(&c->quota_jobs, key, value, 0, 1000000, err);
     if (strcmp(key, "quota_submits") == 0)
         return set_u64(&c->quota_submits, key, value, 0, 100000, err);
+    if (strcmp(key, "chunk_grace_minutes") == 0)
+        return set_u64(&c->chunk_grace_minutes, key, value, 0, 525600, err);
     if (strcmp(key, "retain_days") == 0)
         return set_u64(&c->retain_days, key, value, 0, 36500, err);
     if (strcmp(key, "allow_scripts") == 0)

@@ -27,6 +27,9 @@
                     per submitter per minute to this node (0: no limit)
       retain_days   days a finished job is kept before every node deletes it
                     (default 30; 0 = forever)
+      chunk_grace_minutes
+                    minutes a chunk no job refers to is kept (uploads on their
+                    way, copies before their record; default 1440)
       sandbox       run each Blender in a bubblewrap sandbox (default true;
                     false lets a .blend read and write what the node's user
                     can, and is the only way to render where bwrap cannot
@@ -64,6 +67,7 @@ typedef struct {
     uint64_t quota_jobs;          /* unfinished jobs per submitter (default 1000) */
     uint64_t quota_submits;       /* submissions per submitter per minute (default 120) */
     uint64_t retain_days;         /* finished jobs kept this long (default 30; 0: forever) */
+    uint64_t chunk_grace_minutes; /* unreferenced chunks kept this long (default 1440) */
 } rm_config_t;
 
 /*  Defaults. */

@@ -6,11 +6,14 @@
 # and logs.  n2 comes back holding A, offers it, gets the signed removal
 # back and deletes it too; A never comes back to n1.  An admin removes B
 # once cancelled; a second removal says so.  With no job left, n1 deletes
-# the project folder they shared.
+# the project folder they shared, and (its chunk grace set to 0) every
+# chunk of its store: project, frames, logs.
 # shellcheck source=tests/e2e/mesh_lib.sh
 source "$(dirname "$0")/mesh_lib.sh"
 
 mesh_setup 2
+mkdir -p "$T/n1"
+echo "chunk_grace_minutes = 0" >"$T/n1/meshd.conf"
 mesh_start 1
 mesh_start 2
 t=$(mesh_wait_members 30 "1 2" 2)
@@ -75,3 +78,11 @@ mesh_until 20 "n1 deletes $b" grep -q "job $b removed by admin 'tester' through 
 mesh_until 20 "n1 deletes the project folder" \
   bash -c "[ -z \"\$(ls -A '$T/n1/projects')\" ]" >/dev/null
 pass "the admin removes bob's cancelled job $b on both nodes (again: 'already removed'); n1's project folder is gone"
+
+# chunks I: the chunk files in nI's store (its tmp/ aside).
+chunks() { find "$T/n$1/chunks" -mindepth 2 -type f -not -path "$T/n$1/chunks/tmp/*" | wc -l; }
+[ "$(chunks 1)" -gt 0 ] || mesh_say "n1 collected its chunks before this test looked"
+mesh_until 30 "n1 collects its chunks" bash -c "[ \$(find '$T/n1/chunks' -mindepth 2 -type f -not -path '$T/n1/chunks/tmp/*' | wc -l) = 0 ]" >/dev/null
+grep -q "store: [0-9]* chunk(s) nothing refers to deleted" "$T/n1.log" || fail "n1 does not log the collection"
+[ "$(chunks 2)" -gt 0 ] || fail "n2, with the default grace of a day, kept no chunk"
+pass "n1 deleted every chunk no job refers to; n2 keeps them for its day of grace"

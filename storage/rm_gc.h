@@ -1,0 +1,29 @@
+/*  rm_gc: chunks nothing refers to leave the store (issue 8, point 5).
+
+    The node names its roots: the manifest of every job's project and of
+    every frame's output and log it holds.  Each root and every chunk its
+    manifest lists are kept; any other chunk last written or touched
+    before `older_than` is deleted.  The grace covers what is on its way to
+    being referred to: an upload whose SUBMIT has not come yet, a frame
+    copied here before its done record (rm_store_touch renews a chunk a
+    new job reuses).  Runs off the node's loop (rm_node_gc): it reads
+    every root's manifest and walks the whole store. */
+#ifndef RM_GC_H
+#define RM_GC_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "rm_store.h"
+
+typedef struct {
+    uint64_t kept, deleted, bytes_freed, roots_missing;
+} rm_gc_stats_t;
+
+/*  Asked now and then during the walk: true stops it (0 is returned). */
+typedef bool(rm_gc_stop_fn)(void *arg);
+
+int rm_gc_collect(rm_store_t *store, const rm_hash_t *roots, size_t nroots, int64_t older_than,
+                  rm_gc_stop_fn *stop, void *stop_arg, rm_gc_stats_t *stats, rm_err_t *err);
+
+#endif
