@@ -24,6 +24,7 @@ w=$(mktemp -d /tmp/rm-bench-jobs.XXXXXX)
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
   rm -rf "$w"
 }
 trap cleanup EXIT
@@ -78,6 +79,6 @@ sort -n "$w/status.ms" | awk '
   { v[n++] = $1 }
   END { printf "  meshctl status: %d calls, median %d ms, p95 %d ms, max %d ms, %d failed\n",
         n + f, v[int(n / 2)], v[int(n * 0.95)], v[n - 1], f }'
-suspicions=$(cat "$w"/n*.log | grep -E " is (suspected|dead) .* at [0-9]+$" |
+suspicions=$(cat "$w"/n*.log | { grep -E " is (suspected|dead) .* at [0-9]+$" || true; } |
   awk -v t="$start" '$NF + 0 >= t { c++ } END { print c + 0 }')
 echo "  membership: $suspicions suspicion(s) or death(s) during the measurement"
