@@ -10,6 +10,7 @@
 #include <msgpack.h>
 
 #include "rm_frames.h"
+#include "rm_signed.h"
 
 #define MAX_CREDENTIAL 4096
 #define MAX_JOB_ID 64
@@ -412,11 +413,13 @@ static const rm_field_t assign_fields[] = {
     RM_FIELD(rm_assign_t, epoch, RM_F_U64, 0, "the coordinator's epoch number"),
     RM_FIELD(rm_assign_t, coordinator, RM_F_STR, RM_MAX_NAME, "its name (the epoch's tie-break)"),
     RM_FIELD_LIST_OF(rm_assign_t, tasks, rm_task_desc, RM_MAX_ASSIGN_TASKS, "one per free slot"),
+    RM_FIELD(rm_assign_t, coordinator_cred, RM_F_BIN, RM_SIGNED_MAX,
+             "the coordinator's signed credential (checks its grants where it is unknown)"),
 };
-static const rm_struct_desc_t assign_desc =
-    RM_DESC(rm_assign_t, "assign", assign_fields,
-            "Coordinator -> worker: render these. A worker that has seen a higher epoch refuses "
-            "it with ERROR (ESTALE).");
+static const rm_struct_desc_t assign_desc = RM_DESC_OPT(
+    rm_assign_t, "assign", assign_fields, 1,
+    "Coordinator -> worker: render these. A worker that has seen a higher epoch refuses "
+    "it with ERROR (ESTALE).");
 
 static const rm_field_t replicate_fields[] = {
     RM_FIELD(rm_replicate_t, hash, RM_F_B32, 0, "manifest of a rendered frame's files"),

@@ -296,6 +296,8 @@ typedef struct {
     uint64_t epoch;    /* the coordinator's epoch number */
     char *coordinator; /* its name (the epoch's tie-break) */
     RM_LIST(rm_task_t) tasks;
+    rm_bin_t coordinator_cred; /* appended: its credential, which the worker's done
+                                  records carry to nodes that never met it */
 } rm_assign_t;
 
 typedef struct {

@@ -353,12 +353,15 @@ static bool signs(const rm_job_t *job)
     return job->trust && job->trust->sign_sk && job->trust->cred.len > 0;
 }
 
-/*  This node's credential joins the job's signers with its first signature. */
-static int add_own_signer(rm_job_t *job, rm_job_record_batch_t *b, rm_err_t *err)
+/*  A credential joins the job's signers with the first signature it checks. */
+static int add_signer(rm_job_t *job, rm_job_record_batch_t *b, const rm_bin_t *cred, rm_err_t *err)
 {
-    const rm_bin_t *cred = &job->trust->cred;
-    if (rm_job_record_has_signer(&job->rec, cred))
+    if (cred->len == 0 || rm_job_record_has_signer(&job->rec, cred))
         return 0;
+    for (size_t i = 0; i < b->count; i++)
+        if (b->items[i].kind == RM_JOB_RECORD_SIGNER &&
+            rm_job_record_cmp_bin(&b->items[i].cred, cred) == 0)
+            return 0;
     rm_job_record_entry_t *e = rm_job_record_batch_add(b, RM_JOB_RECORD_SIGNER, err);
     if (!e || !(e->cred.data = malloc(cred->len)))
         return rm_err_set(err, RM_ENOMEM, "out of memory");
@@ -415,7 +418,7 @@ int rm_job_assign(rm_job_t *job, const uint64_t *frames, uint32_t n, const char 
             job->progress[index] = 0;
     }
     if (rc == 0 && n > 0 && signs(job))
-        rc = add_own_signer(job, &b, err);
+        rc = add_signer(job, &b, &job->trust->cred, err);
     if (rc == 0 && job->rec.started_at == 0 &&
         rm_job_record_batch_add(&b, RM_JOB_RECORD_START, err) == NULL)
         rc = -1;
@@ -452,7 +455,10 @@ static int sign_done(rm_job_t *job, rm_job_record_batch_t *b, rm_frame_rec_t *ne
     next->grant_sig.len = 64;
     if (rm_job_proof_sign_done(job->rec.spec.job_id, next, job->trust, err) != 0)
         return -1;
-    return add_own_signer(job, b, err);
+    /* next may move with the batch from here on */
+    if (add_signer(job, b, &job->trust->cred, err) != 0)
+        return -1;
+    return add_signer(job, b, &grant->cred, err);
 }
 
 int rm_job_frame_done(rm_job_t *job, uint64_t frame, const rm_frame_output_t *out, const char *node,

@@ -40,6 +40,8 @@ typedef struct {
     char by[RM_MAX_NAME + 1]; /* the coordinator */
     uint64_t stamp;           /* RM_STAMP of the assignment */
     uint8_t sig[64];
+    rm_bin_t cred; /* the coordinator's credential (borrowed; may be empty): it joins
+                      the job's signers with the done record */
 } rm_job_grant_t;
 
 /*  rec->grant_by = trust's name, rec->grant_sig over (job, frame, node,

@@ -178,6 +178,11 @@ void rm_jobs_set_trust(rm_jobs_t *self, const rm_job_trust_t *trust)
         rm_job_set_trust(self->jobs[i], trust);
 }
 
+const rm_job_trust_t *rm_jobs_trust(rm_jobs_t *self)
+{
+    return self->trust;
+}
+
 /*  A job this node did not know, taken from a peer: not one removed here,
     nor one finished before the retention time. */
 static rm_job_t *jobs_adopt(rm_jobs_t *self, const rm_job_record_t *rec, rm_err_t *err)

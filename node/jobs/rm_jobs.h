@@ -55,6 +55,8 @@ void rm_jobs_set_adopt_check(rm_jobs_t *self, rm_jobs_spec_check_fn *check, void
     with trust (rm_job_set_trust); trust must outlive the table. */
 void rm_jobs_set_trust(rm_jobs_t *self, const rm_job_trust_t *trust);
 
+const rm_job_trust_t *rm_jobs_trust(rm_jobs_t *self); /* NULL until set */
+
 int rm_jobs_merge(rm_jobs_t *self, const uint8_t *buf, size_t len, rm_job_t **job, bool *changed,
                   rm_err_t *err);
 

@@ -8,9 +8,10 @@
 #include <czmq.h>
 
 typedef struct {
-    rm_job_grant_t grant;
+    rm_job_grant_t grant; /* grant.cred points to cred below */
     char job_id[RM_MAX_NAME + 1];
     uint64_t frame;
+    uint8_t cred[];
 } held_t;
 
 struct _rm_grants_t {
@@ -48,16 +49,21 @@ static void key_of(const char *job_id, uint64_t frame, char *key, size_t size)
     snprintf(key, size, "%s/%" PRIu64, job_id, frame);
 }
 
-void rm_grants_take(rm_grants_t *self, const char *coordinator, const rm_task_t *task)
+void rm_grants_take(rm_grants_t *self, const char *coordinator, const rm_bin_t *cred,
+                    const rm_task_t *task)
 {
     uint32_t n = task->frames.count;
+    size_t cred_len = cred ? cred->len : 0;
     if (!coordinator || strlen(coordinator) > RM_MAX_NAME || strlen(task->job_id) > RM_MAX_NAME ||
         n == 0 || task->grants.len != (size_t)n * 64)
         return;
     for (uint32_t k = 0; k < n; k++) {
-        held_t *h = calloc(1, sizeof *h);
+        held_t *h = calloc(1, sizeof *h + cred_len);
         if (!h)
             return;
+        if (cred_len)
+            memcpy(h->cred, cred->data, cred_len);
+        h->grant.cred = (rm_bin_t){.data = cred_len ? h->cred : NULL, .len = cred_len};
         snprintf(h->grant.by, sizeof h->grant.by, "%s", coordinator);
         h->grant.stamp = task->stamp;
         memcpy(h->grant.sig, task->grants.data + (size_t)k * 64, 64);

@@ -18,7 +18,8 @@ void rm_grants_destroy(rm_grants_t **self_p);
 /*  Keeps the grants of an assigned task from `coordinator` (a task without
     one signature per frame keeps none); a later grant of a frame replaces
     the earlier. */
-void rm_grants_take(rm_grants_t *self, const char *coordinator, const rm_task_t *task);
+void rm_grants_take(rm_grants_t *self, const char *coordinator, const rm_bin_t *cred,
+                    const rm_task_t *task);
 
 /*  The grant of a frame, NULL if none is held. */
 const rm_job_grant_t *rm_grants_find(rm_grants_t *self, const char *job_id, uint64_t frame);

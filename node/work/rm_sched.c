@@ -697,6 +697,11 @@ int rm_sched_request(rm_sched_t *self, const char *worker, const rm_work_req_t *
     out->epoch = self->epoch;
     if (!(out->coordinator = strdup(self->name)))
         return rm_err_set(err, RM_ENOMEM, "out of memory");
+    const rm_job_trust_t *trust = rm_jobs_trust(self->jobs);
+    if (trust && trust->cred.len > 0 && (out->coordinator_cred.data = malloc(trust->cred.len))) {
+        memcpy(out->coordinator_cred.data, trust->cred.data, trust->cred.len);
+        out->coordinator_cred.len = trust->cred.len;
+    }
     worker_t *w = find_worker(self, worker);
     if (w) {
         w->last_report = now;

@@ -542,7 +542,7 @@ static void apply_assign(rm_work_t *self, const rm_assign_t *assign, int64_t now
         self->idle_until = now + RM_WORK_IDLE_ASK_MS;
     for (uint32_t i = 0; i < assign->tasks.count; i++) {
         const rm_task_t *task = &assign->tasks.items[i];
-        rm_grants_take(self->grants, assign->coordinator, task);
+        rm_grants_take(self->grants, assign->coordinator, &assign->coordinator_cred, task);
         if (rm_slots_free(self->slots) > 0) {
             start_task(self, task);
         } else if (self->nqueue < RM_WORK_LOOKAHEAD) {

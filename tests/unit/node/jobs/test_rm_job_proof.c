@@ -217,6 +217,55 @@ static void test_signed_frames_merge(void)
     node_free(&late);
 }
 
+/*  A worker that never merged the coordinator's record (its deltas were
+    lost, it died) still sends a done record a stranger can check: the
+    coordinator's credential came with the ASSIGN and goes with the frame. */
+static void test_done_carries_the_coordinators_credential(void)
+{
+    node_t c, w, o;
+    rm_err_t err;
+    node_init(&c, "coord4", "node");
+    node_init(&w, "worker4", "node");
+    node_init(&o, "observer4", "node");
+    rm_job_t *jc = job_on(&c, "d1"), *jw = job_on(&w, "d1");
+    uint64_t frame = 2;
+    CHECK(rm_job_assign(jc, &frame, 1, "worker4", RM_STAMP(5, 1), &err) == 0);
+    const rm_frame_rec_t *f = rm_job_frame(jc, 2);
+    rm_job_grant_t grant = {.stamp = f->epoch};
+    snprintf(grant.by, sizeof grant.by, "%s", f->grant_by);
+    memcpy(grant.sig, f->grant_sig.data, 64);
+    rm_frame_output_t out = output_of(0x66);
+    /* Without the credential: the stranger cannot check the grant. */
+    CHECK(rm_job_frame_done(jw, 2, &out, "worker4", &grant, &err) == 0);
+    bytes_t bare = changes_of(jw);
+    rm_job_t *jo = job_on(&o, "d1");
+    CHECK(merge(jo, bare, &err) == -1 && strstr(err.msg, "no credential of that node"));
+    rm_job_destroy(&jw);
+    /* With it: taken. */
+    node_t w5;
+    node_init(&w5, "worker5", "node");
+    frame = 3;
+    CHECK(rm_job_assign(jc, &frame, 1, "worker5", RM_STAMP(5, 2), &err) == 0);
+    f = rm_job_frame(jc, 3);
+    grant = (rm_job_grant_t){.stamp = f->epoch, .cred = c.token.credential};
+    snprintf(grant.by, sizeof grant.by, "%s", f->grant_by);
+    memcpy(grant.sig, f->grant_sig.data, 64);
+    rm_job_t *jw5 = job_on(&w5, "d1");
+    CHECK(rm_job_frame_done(jw5, 3, &out, "worker5", &grant, &err) == 0);
+    bytes_t carried = changes_of(jw5);
+    CHECK_MSG(merge(jo, carried, &err) == 0, "%s", err.msg);
+    CHECK(rm_job_frame(jo, 3)->state == RM_FRAME_DONE);
+    free(bare.p);
+    free(carried.p);
+    rm_job_destroy(&jc);
+    rm_job_destroy(&jw5);
+    rm_job_destroy(&jo);
+    node_free(&c);
+    node_free(&w);
+    node_free(&w5);
+    node_free(&o);
+}
+
 /*  A node that grants itself a frame in another's name, or an artist's
     credential as coordinator: refused. */
 static void test_grants_need_their_signer(void)
@@ -264,6 +313,7 @@ int main(int argc, char **argv)
     crypto_sign_keypair(mesh_pk, mesh_sk);
     RM_RUN(test_signed_frames_merge);
     RM_RUN(test_grants_need_their_signer);
+    RM_RUN(test_done_carries_the_coordinators_credential);
     fx_remove_tree(root);
     RM_TEST_DONE();
 }

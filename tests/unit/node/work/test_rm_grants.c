@@ -25,17 +25,23 @@ static void test_take_find_drop(void)
     uint64_t frames[] = {3, 4};
     uint8_t sigs[128];
     rm_task_t task = task_of("ab", frames, 2, sigs);
-    rm_grants_take(g, "n1", &task);
+    rm_grants_take(g, "n1", NULL, &task);
     const rm_job_grant_t *got = rm_grants_find(g, "ab", 4);
     CHECK(rm_grants_count(g) == 2 && got && strcmp(got->by, "n1") == 0);
     CHECK(got && got->stamp == RM_STAMP(4, 7) && got->sig[0] == 4 && got->sig[63] == 4);
     CHECK(rm_grants_find(g, "ab", 5) == NULL && rm_grants_find(g, "cd", 3) == NULL);
     /* A later grant of the frame replaces the earlier. */
     task.stamp = RM_STAMP(5, 1);
-    rm_grants_take(g, "n2", &task);
+    rm_grants_take(g, "n2", NULL, &task);
     got = rm_grants_find(g, "ab", 3);
     CHECK(rm_grants_count(g) == 2 && got && strcmp(got->by, "n2") == 0 &&
           got->stamp == RM_STAMP(5, 1));
+    /* The coordinator's credential is kept with each grant. */
+    uint8_t cred_bytes[] = {7, 7, 7};
+    rm_bin_t cred = {cred_bytes, sizeof cred_bytes};
+    rm_grants_take(g, "n3", &cred, &task);
+    got = rm_grants_find(g, "ab", 4);
+    CHECK(got && got->cred.len == 3 && got->cred.data != cred_bytes && got->cred.data[2] == 7);
     rm_grants_drop(g, "ab", 3);
     CHECK(rm_grants_find(g, "ab", 3) == NULL && rm_grants_count(g) == 1);
     rm_grants_destroy(&g);
@@ -51,9 +57,9 @@ static void test_unsigned_tasks_hold_nothing(void)
     uint8_t sigs[128];
     rm_task_t task = task_of("ab", frames, 2, sigs);
     task.grants.len = 64;
-    rm_grants_take(g, "n1", &task);
+    rm_grants_take(g, "n1", NULL, &task);
     task.grants = (rm_bin_t){0};
-    rm_grants_take(g, "n1", &task);
+    rm_grants_take(g, "n1", NULL, &task);
     CHECK(rm_grants_count(g) == 0);
     rm_grants_destroy(&g);
 }
@@ -73,9 +79,9 @@ static void test_prune(void)
     uint64_t frames[] = {1, 2};
     uint8_t sigs[128];
     rm_task_t task = task_of("ab", frames, 2, sigs);
-    rm_grants_take(g, "n1", &task);
+    rm_grants_take(g, "n1", NULL, &task);
     task.job_id = "cd"; /* a job this node does not hold */
-    rm_grants_take(g, "n1", &task);
+    rm_grants_take(g, "n1", NULL, &task);
     CHECK(rm_grants_count(g) == 4);
     rm_frame_output_t out = {.size = 1, .file = "f.png"};
     memset(out.output.b, 9, 32);
