@@ -379,11 +379,15 @@ static const rm_field_t job_digest_fields[] = {
     RM_FIELD_LIST_OF(rm_job_digest_t, jobs, digest_entry_desc, RM_MAX_DIGEST,
                      "every job the sender holds"),
     RM_FIELD(rm_job_digest_t, reply, RM_F_BOOL, 0, "answer with your own JOB_DIGEST too"),
+    RM_FIELD(rm_job_digest_t, summary, RM_F_B32, 0,
+             "XOR over every job the sender holds of BLAKE2b(job_id || digest); zero: none"),
 };
 static const rm_struct_desc_t job_digest_desc =
-    RM_DESC(rm_job_digest_t, "job_digest", job_digest_fields,
-            "Node -> node: anti-entropy. The receiver sends JOB_SYNC for every job whose "
-            "record differs from or is missing in the digest.");
+    RM_DESC_OPT(rm_job_digest_t, "job_digest", job_digest_fields, 1,
+                "Node -> node: anti-entropy. The receiver sends JOB_SYNC for every job whose "
+                "record differs from or is missing in the digest. A digest with a summary and "
+                "no jobs only asks whether the two nodes differ: a receiver whose own summary "
+                "differs answers with its whole digest (reply set).");
 
 static const rm_field_t task_fields[] = {
     RM_FIELD(rm_task_t, job_id, RM_F_STR, MAX_JOB_ID, "the job's id"),

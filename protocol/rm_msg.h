@@ -273,6 +273,9 @@ typedef struct {
 typedef struct {
     RM_LIST(rm_digest_entry_t) jobs;
     bool reply; /* answer with our own digest too */
+    /* Appended: the XOR over every job held of BLAKE2b(job_id, digest).  A
+       digest with a summary and no jobs asks only "do we differ?". */
+    rm_hash_t summary;
 } rm_job_digest_t;
 
 typedef struct {

@@ -40,7 +40,9 @@ struct _rm_job_t {
     uint64_t with_failures;
     bool counted;
     uint64_t digest_version; /* rm_job_digest's cache */
-    rm_hash_t digest;
+    rm_hash_t digest, digest_entry;
+    rm_job_dirty_fn *on_dirty;
+    void *on_dirty_arg;
     const rm_job_trust_t *trust; /* signs our changes, checks merges; NULL: neither */
 };
 
@@ -79,10 +81,24 @@ static void count_change(rm_job_t *job, const rm_frame_rec_t *before, const rm_f
     job->with_failures += (after->failed_on.count > 0) - (before->failed_on.count > 0);
 }
 
+/*  The job has something to spread: its table hears of it once. */
+static void became_dirty(rm_job_t *job)
+{
+    if (job->on_dirty && job->ndirty == 0 && !job->dirty_job)
+        job->on_dirty(job->on_dirty_arg, job);
+}
+
+static void set_dirty_job(rm_job_t *job)
+{
+    became_dirty(job);
+    job->dirty_job = true;
+}
+
 static void mark_dirty(rm_job_t *job, size_t index)
 {
     if (job->merging || !job->dirty || job->dirty[index])
         return;
+    became_dirty(job);
     job->dirty[index] = 1;
     job->dirty_list[job->ndirty++] = (uint32_t)index;
 }
@@ -93,7 +109,7 @@ static void apply_entry(rm_job_t *job, rm_job_record_entry_t *entry)
     size_t index = 0;
     const rm_frame_rec_t *cur = NULL;
     if (entry->kind != RM_JOB_RECORD_FRAME && !job->merging)
-        job->dirty_job = true;
+        set_dirty_job(job);
     if (entry->kind == RM_JOB_RECORD_FRAME &&
         (cur = rm_job_record_frame(&job->rec, entry->frame.frame, &index))) {
         mark_dirty(job, index);
@@ -300,7 +316,7 @@ static int finish(rm_job_t *job, rm_err_t *err)
     int rc = e ? rm_job_journal_append(job->journal, e, 1, true, err) : -1;
     if (rc == 0) {
         job->rec.finished_at = e->at;
-        job->dirty_job = true;
+        set_dirty_job(job);
         compact(job);
     }
     rm_job_record_batch_free(&b);
@@ -841,6 +857,12 @@ int rm_job_digest(rm_job_t *job, rm_hash_t *out, rm_err_t *err)
             return -1;
         crypto_generichash(job->digest.b, sizeof job->digest.b, buf, len, NULL, 0);
         free(buf);
+        crypto_generichash_state st;
+        crypto_generichash_init(&st, NULL, 0, sizeof job->digest_entry.b);
+        crypto_generichash_update(&st, (const uint8_t *)job->rec.spec.job_id,
+                                  strlen(job->rec.spec.job_id) + 1);
+        crypto_generichash_update(&st, job->digest.b, sizeof job->digest.b);
+        crypto_generichash_final(&st, job->digest_entry.b, sizeof job->digest_entry.b);
         job->digest_version = job->version;
     }
     *out = job->digest;
@@ -886,6 +908,21 @@ static int delta_signers(const rm_job_t *job, rm_job_record_delta_t *delta, rm_e
             delta->signers.items[delta->signers.count++] = job->rec.signers.items[i];
     }
     return 0;
+}
+
+int rm_job_digest_entry(rm_job_t *job, rm_hash_t *out, rm_err_t *err)
+{
+    rm_hash_t ignored;
+    if (rm_job_digest(job, &ignored, err) != 0)
+        return -1;
+    *out = job->digest_entry;
+    return 0;
+}
+
+void rm_job_on_dirty(rm_job_t *job, rm_job_dirty_fn *fn, void *arg)
+{
+    job->on_dirty = fn;
+    job->on_dirty_arg = arg;
 }
 
 bool rm_job_has_changes(const rm_job_t *job)

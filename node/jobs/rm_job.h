@@ -109,6 +109,11 @@ uint64_t rm_job_version(const rm_job_t *job);
 const rm_frame_rec_t *rm_job_frame(const rm_job_t *job, uint64_t frame);
 /*  Directory of the job: ROOT/<id> (outputs in out/, logs in logs/). */
 const char *rm_job_dir(const rm_job_t *job);
+/*  Called (if set) when the job gets changes to spread where it had none
+    (rm_job_has_changes turns true): rm_jobs keeps the jobs to flush. */
+typedef void(rm_job_dirty_fn)(void *arg, rm_job_t *job);
+void rm_job_on_dirty(rm_job_t *job, rm_job_dirty_fn *fn, void *arg);
+
 /*  Appends a line to the job's own log (ROOT/<id>/job.log). */
 void rm_job_log(rm_job_t *job, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -133,6 +138,11 @@ int rm_job_export(const rm_job_t *job, uint8_t **buf, size_t *len, rm_err_t *err
 /*  BLAKE2b-256 of rm_job_export's bytes (cached per version): two nodes
     with the same digest hold the same record. */
 int rm_job_digest(rm_job_t *job, rm_hash_t *out, rm_err_t *err);
+
+/*  BLAKE2b-256 of (job id, digest), cached with it: XORed over every job
+    held, it tells two nodes whether they differ at all (JOB_DIGEST's
+    summary). */
+int rm_job_digest_entry(rm_job_t *job, rm_hash_t *out, rm_err_t *err);
 
 /*  Merges a peer's record of this job by the merge rule: RM_EINVAL if its
     spec differs (rm_job_merge_check_spec), RM_EPROTO if its frames do.

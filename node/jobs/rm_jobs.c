@@ -15,7 +15,11 @@ struct _rm_jobs_t {
     rm_job_t **jobs; /* in submission order */
     size_t count;
     size_t cap;
-    zhashx_t *by_id; /* job id -> job: lookups on the loop are not scans */
+    zhashx_t *by_id;   /* job id -> job: lookups on the loop are not scans */
+    zhashx_t *dirty;   /* job id -> job with changes to spread: flushing is not a scan */
+    rm_job_t **active; /* the unfinished jobs, in submission order (rm_jobs_active) */
+    size_t nactive;
+    bool active_stale; /* rebuilt from jobs at the next rm_jobs_active */
     rm_jobs_spec_check_fn *adopt_check;
     void *adopt_arg;
     const rm_job_trust_t *trust;
@@ -52,6 +56,37 @@ static void jobs_sort(rm_jobs_t *self)
 {
     if (self->count > 1)
         qsort(self->jobs, self->count, sizeof *self->jobs, cmp_job_age);
+    self->active_stale = true;
+}
+
+rm_job_t *const *rm_jobs_active(rm_jobs_t *self, size_t *count)
+{
+    if (self->active_stale) {
+        rm_job_t **all = realloc(self->active, (self->count ? self->count : 1) * sizeof *all);
+        if (!all) { /* no memory: every job, finished ones too */
+            *count = self->count;
+            return self->jobs;
+        }
+        self->active = all;
+        self->nactive = 0;
+        for (size_t i = 0; i < self->count; i++)
+            self->active[self->nactive++] = self->jobs[i];
+        self->active_stale = false;
+    }
+    /* A job never becomes unfinished again: the finished ones just leave. */
+    size_t n = 0;
+    for (size_t i = 0; i < self->nactive; i++)
+        if (!rm_job_finished(self->active[i]))
+            self->active[n++] = self->active[i];
+    self->nactive = n;
+    *count = n;
+    return self->active;
+}
+
+static void on_dirty(void *arg, rm_job_t *job)
+{
+    rm_jobs_t *self = arg;
+    zhashx_update(self->dirty, rm_job_id(job), job);
 }
 
 /*  Appends a job (room reserved) and indexes it. */
@@ -59,7 +94,19 @@ static void jobs_append(rm_jobs_t *self, rm_job_t *job)
 {
     rm_job_set_trust(job, self->trust);
     self->jobs[self->count++] = job;
+    self->active_stale = true;
     zhashx_update(self->by_id, rm_job_id(job), job);
+    rm_job_on_dirty(job, on_dirty, self);
+    if (rm_job_has_changes(job)) /* made before the table heard of it */
+        on_dirty(self, job);
+}
+
+rm_job_t *rm_jobs_take_dirty(rm_jobs_t *self)
+{
+    rm_job_t *job = zhashx_first(self->dirty);
+    if (job)
+        zhashx_delete(self->dirty, rm_job_id(job));
+    return job;
 }
 
 static int jobs_load(rm_jobs_t *self, const char *job_id, rm_err_t *err)
@@ -83,7 +130,7 @@ rm_jobs_t *rm_jobs_new(const char *root, rm_err_t *err)
     char path[4200];
     snprintf(path, sizeof path, "%s/.tombstones", root);
     if (!self || !(self->root = strdup(root)) || !(self->by_id = zhashx_new()) ||
-        !(self->tombstones = rm_tombstones_new(path))) {
+        !(self->dirty = zhashx_new()) || !(self->tombstones = rm_tombstones_new(path))) {
         if (self)
             free(self->root);
         free(self);
@@ -117,6 +164,8 @@ void rm_jobs_destroy(rm_jobs_t **self_p)
     for (size_t i = 0; i < self->count; i++)
         rm_job_destroy(&self->jobs[i]);
     zhashx_destroy(&self->by_id);
+    zhashx_destroy(&self->dirty);
+    free(self->active);
     rm_tombstones_destroy(&self->tombstones);
     free(self->jobs);
     free(self->root);
@@ -258,6 +307,8 @@ static int drop_job(rm_jobs_t *self, rm_job_t *job, rm_err_t *err)
         return rm_err_set(err, rm_err_from_errno(errno), "cannot remove %s: %s", dir,
                           strerror(errno));
     zhashx_delete(self->by_id, rm_job_id(job));
+    zhashx_delete(self->dirty, rm_job_id(job));
+    self->active_stale = true;
     memmove(&self->jobs[i], &self->jobs[i + 1], (self->count - i - 1) * sizeof *self->jobs);
     self->count--;
     rm_job_destroy(&job);

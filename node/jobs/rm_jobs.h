@@ -33,8 +33,20 @@ int rm_jobs_create(rm_jobs_t *self, const rm_job_spec_t *spec, rm_job_t **job, b
                    rm_err_t *err);
 
 rm_job_t *rm_jobs_find(rm_jobs_t *self, const char *job_id);
+
+/*  A job with changes to spread (rm_job_has_changes), taken out of the set
+    of such jobs; NULL when none has any.  Spreading is then not a scan of
+    every job. */
+rm_job_t *rm_jobs_take_dirty(rm_jobs_t *self);
 size_t rm_jobs_count(rm_jobs_t *self);
 rm_job_t *rm_jobs_at(rm_jobs_t *self, size_t index); /* in submission order */
+
+/*  The unfinished jobs, in submission order: what the loop's scans (the
+    scheduler, priorities, a worker's report) look at, so that finished
+    jobs cost them nothing.  Valid until the table next changes (a job
+    created, adopted or removed); a job that finishes meanwhile stays in
+    it until the next call. */
+rm_job_t *const *rm_jobs_active(rm_jobs_t *self, size_t *count);
 
 /*  Merges an exported record (rm_job_export) into the table by the merge
     rule.  Input is decoded with bounds; anything malformed (truncated,

@@ -172,8 +172,8 @@ static int sync_body(rm_job_t *job, bool want_held, rm_job_sync_t *body, rm_err_
 
 void rm_jobsync_flush(rm_jobsync_t *self)
 {
-    for (size_t i = 0; i < rm_jobs_count(self->jobs); i++) {
-        rm_job_t *job = rm_jobs_at(self->jobs, i);
+    rm_job_t *job;
+    while ((job = rm_jobs_take_dirty(self->jobs))) {
         if (!rm_job_has_changes(job))
             continue;
         uint8_t *frames = NULL;
@@ -224,6 +224,29 @@ static int our_digest(rm_jobsync_t *self, rm_job_digest_t *out, bool reply)
     return 0;
 }
 
+/*  XOR over every job held of its digest entry (cached per version): equal
+    summaries, equal records (but for a collision nobody gains from). */
+static void our_summary(rm_jobsync_t *self, rm_hash_t *out)
+{
+    memset(out, 0, sizeof *out);
+    for (size_t i = 0, n = rm_jobs_count(self->jobs); i < n; i++) {
+        rm_hash_t e;
+        if (rm_job_digest_entry(rm_jobs_at(self->jobs, i), &e, NULL) != 0)
+            continue;
+        for (size_t k = 0; k < sizeof e.b; k++)
+            out->b[k] ^= e.b[k];
+    }
+}
+
+/*  The periodic question: only our summary; a peer that differs answers
+    with its whole digest. */
+static void send_summary(rm_jobsync_t *self, const char *addr)
+{
+    rm_job_digest_t digest = {.reply = true};
+    our_summary(self, &digest.summary);
+    send_to(self, addr, RM_MSG_JOB_DIGEST, 0, &digest);
+}
+
 static void send_digest(rm_jobsync_t *self, const char *addr, bool reply)
 {
     rm_job_digest_t digest;
@@ -237,6 +260,13 @@ static void send_digest(rm_jobsync_t *self, const char *addr, bool reply)
     goes to them whole. */
 static void answer_digest(rm_jobsync_t *self, const char *from, rm_job_digest_t *theirs)
 {
+    if (theirs->jobs.count == 0 && !rm_hash_is_zero(&theirs->summary)) {
+        rm_hash_t ours;
+        our_summary(self, &ours);
+        if (memcmp(ours.b, theirs->summary.b, sizeof ours.b) != 0)
+            send_digest(self, from, true);
+        return;
+    }
     if (theirs->jobs.count > 0)
         qsort(theirs->jobs.items, theirs->jobs.count, sizeof *theirs->jobs.items, cmp_entry);
     for (size_t i = 0; i < rm_jobs_count(self->jobs); i++) {
@@ -539,7 +569,7 @@ void rm_jobsync_tick(rm_jobsync_t *self, int64_t now)
         self->next_digest = now + RM_JOBSYNC_DIGEST_MS;
         const char *peer = random_peer(self);
         if (peer)
-            send_digest(self, peer, true);
+            send_summary(self, peer);
     }
     for (size_t i = 0; i < self->waiters.count;) {
         waiter_t w = self->waiters.items[i];
@@ -554,8 +584,10 @@ void rm_jobsync_tick(rm_jobsync_t *self, int64_t now)
     }
     for (size_t i = 0; i < self->projects.count; i++) {
         project_t *p = &self->projects.items[i];
+        if (p->state != PROJECT_FAILED || now < p->retry_at)
+            continue;
         rm_job_t *job = rm_jobs_find(self->jobs, p->job_id);
-        if (p->state == PROJECT_FAILED && now >= p->retry_at && job && !rm_job_finished(job))
+        if (job && !rm_job_finished(job))
             fetch_project(self, p, NULL);
     }
 }

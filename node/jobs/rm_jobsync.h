@@ -5,9 +5,12 @@
       frame records as JOB_DELTA, the whole record (JOB_SYNC) when a
       job-level field changed.  Changes merged in from a peer are not
       pushed again: their author pushes them.
-    - Pull (anti-entropy): every RM_JOBSYNC_DIGEST_MS a JOB_DIGEST (hash of
-      each record) goes to one random member; the receiver sends back every
-      record that differs, and its own digest so the sender does the same.
+    - Pull (anti-entropy): every RM_JOBSYNC_DIGEST_MS a JOB_DIGEST with
+      only a summary (the XOR of a hash per record) goes to one random
+      member; one whose summary differs answers with its whole digest (a
+      hash per record), the first sends back every record that differs
+      and its own digest, and the other does the same.  Nodes that agree
+      exchange 32 bytes, however many jobs they hold.
       This repairs lost messages and partitions, and is how a node behind
       NAT (no inbound connections) gets records: it asks.
     - A submission is acknowledged once a second node holds it

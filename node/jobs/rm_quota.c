@@ -78,8 +78,10 @@ int rm_quota_check_spec(const rm_quota_t *self, const char *role, const rm_job_s
 static uint64_t unfinished_of(rm_jobs_t *jobs, const char *submitter, uint64_t enough)
 {
     uint64_t n = 0;
-    for (size_t i = 0, count = rm_jobs_count(jobs); i < count && n < enough; i++) {
-        rm_job_t *job = rm_jobs_at(jobs, i);
+    size_t count = 0;
+    rm_job_t *const *active = rm_jobs_active(jobs, &count);
+    for (size_t i = 0; i < count && n < enough; i++) {
+        rm_job_t *job = active[i];
         const char *by = rm_job_spec(job)->submitter;
         n += !rm_job_finished(job) && by && strcmp(by, submitter) == 0;
     }

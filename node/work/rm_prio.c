@@ -11,8 +11,10 @@ rm_job_t *rm_prio_outranking(rm_jobs_t *jobs, const rm_job_t *job, bool preempti
 {
     const rm_job_spec_t *mine = rm_job_spec(job);
     rm_job_t *best = NULL;
-    for (size_t i = 0; i < rm_jobs_count(jobs); i++) {
-        rm_job_t *other = rm_jobs_at(jobs, i);
+    size_t n = 0;
+    rm_job_t *const *active = rm_jobs_active(jobs, &n);
+    for (size_t i = 0; i < n; i++) {
+        rm_job_t *other = active[i];
         const rm_job_spec_t *s = rm_job_spec(other);
         /* Strictly higher: equal priorities keep submission order, and
            taking back work for an equal job would only churn. */

@@ -238,10 +238,10 @@ static void give_back(rm_sched_t *self, size_t i, const char *why)
     takeover, or an assignment merged in from an older coordinator. */
 static void adopt_assigned(rm_sched_t *self, int64_t now)
 {
-    for (size_t j = 0; j < rm_jobs_count(self->jobs); j++) {
-        rm_job_t *job = rm_jobs_at(self->jobs, j);
-        if (rm_job_finished(job))
-            continue;
+    size_t n = 0;
+    rm_job_t *const *active = rm_jobs_active(self->jobs, &n);
+    for (size_t j = 0; j < n; j++) {
+        rm_job_t *job = active[j];
         for (size_t i = 0; i < rm_job_frame_count(job); i++) {
             const rm_frame_rec_t *rec = rm_job_frame_at(job, i);
             if (rec->state == RM_FRAME_ASSIGNED &&
@@ -480,8 +480,10 @@ static rm_job_t *pick_job(rm_sched_t *self, const worker_t *w, const rm_work_req
     for (size_t i = 0; i < self->nworkers; i++)
         if (usable(&self->workers[i]))
             slots += self->workers[i].slots;
-    for (size_t j = 0; j < rm_jobs_count(self->jobs); j++) {
-        rm_job_t *job = rm_jobs_at(self->jobs, j);
+    size_t n = 0;
+    rm_job_t *const *active = rm_jobs_active(self->jobs, &n);
+    for (size_t j = 0; j < n; j++) {
+        rm_job_t *job = active[j];
         if (!job_open_to(self, job, w, req) || (best && !serve_before(job, best)))
             continue;
         /* Counting pending frames matters only near the tail (task_size):
@@ -805,9 +807,9 @@ void rm_sched_tick(rm_sched_t *self, int64_t now)
         give_back(self, i, why);
     }
     adopt_assigned(self, now);
-    for (size_t j = 0; j < rm_jobs_count(self->jobs); j++) {
-        rm_job_t *job = rm_jobs_at(self->jobs, j);
-        if (!rm_job_finished(job))
-            check_job_failure(self, job);
-    }
+    size_t n = 0;
+    rm_job_t *const *active = rm_jobs_active(self->jobs, &n);
+    for (size_t j = 0; j < n; j++)
+        if (!rm_job_finished(active[j])) /* may have failed in this loop */
+            check_job_failure(self, active[j]);
 }

@@ -432,12 +432,13 @@ static int build_request(rm_work_t *self, rm_work_req_t *req, rm_err_t *err)
     req->free = 0;
     if (!self->draining && rm_slots_count(self->slots) > 0)
         req->free = rm_slots_free(self->slots) + RM_WORK_LOOKAHEAD - self->nqueue;
-    size_t n = rm_jobs_count(self->jobs);
+    size_t n = 0;
+    rm_job_t *const *active = rm_jobs_active(self->jobs, &n);
     req->ready.items = calloc(n ? n : 1, sizeof(char *));
     if (!req->ready.items)
         return rm_err_set(err, RM_ENOMEM, "out of memory");
     for (size_t i = 0; i < n && req->ready.count < RM_MAX_READY; i++) {
-        rm_job_t *job = rm_jobs_at(self->jobs, i);
+        rm_job_t *job = active[i];
         if (job_ready_here(self, job))
             req->ready.items[req->ready.count++] = (char *)rm_job_id(job);
     }
@@ -638,18 +639,19 @@ static bool ready_here(void *arg, rm_job_t *job)
     return job_ready_here(arg, job);
 }
 
-/*  Priorities act at once (rm_prio.h).  The queue is checked every turn,
-    right before it feeds a slot that freed: a job accepted in the same turn
-    goes first.  Preemption is checked every PRIO_EVERY_MS. */
+/*  Priorities act at once (rm_prio.h).  The queue is checked right before
+    it feeds a slot that freed (a job accepted in the same turn goes first)
+    and every PRIO_EVERY_MS, and so is preemption: each check looks at
+    every job, so not every loop turn. */
 static void check_priorities(rm_work_t *self, int64_t now)
 {
-    if (self->draining)
+    bool feeding = self->nqueue > 0 && rm_slots_free(self->slots) > 0;
+    if (self->draining || (!feeding && now - self->prio_at < PRIO_EVERY_MS))
         return;
+    self->prio_at = now;
     bool changed = self->nqueue > 0 && rm_prio_take_back(self->jobs, self->queue, &self->nqueue,
                                                          ready_here, self, self->name) > 0;
-    if (now - self->prio_at >= PRIO_EVERY_MS && now - self->preempt_at >= PREEMPT_EVERY_MS &&
-        rm_slots_free(self->slots) == 0) {
-        self->prio_at = now;
+    if (now - self->preempt_at >= PREEMPT_EVERY_MS && rm_slots_free(self->slots) == 0) {
         if (rm_prio_preempt(self->jobs, self->slots, self->queue, self->nqueue, ready_here, self)) {
             self->preempt_at = now;
             changed = true;

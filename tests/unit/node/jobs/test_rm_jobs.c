@@ -532,6 +532,42 @@ static void test_retention(void)
     rm_jobs_destroy(&jobs);
 }
 
+/*  The unfinished jobs, in submission order, kept without a rescan. */
+static void test_active(void)
+{
+    char dir[600];
+    rm_err_t err;
+    rm_jobs_t *jobs = fresh("active", dir, sizeof dir);
+    rm_job_t *a = create(jobs, "00000000000000c1", "1", 1, 10);
+    create(jobs, "00000000000000c2", "1", 1, 20);
+    size_t n = 0;
+    rm_job_t *const *act = rm_jobs_active(jobs, &n);
+    CHECK(n == 2 && act[0] == a);
+    CHECK(rm_job_cancel(a, &err) == 0);
+    act = rm_jobs_active(jobs, &n);
+    CHECK(n == 1 && strcmp(rm_job_id(act[0]), "00000000000000c2") == 0);
+    rm_job_t *early = create(jobs, "00000000000000c3", "1", 1, 5); /* submitted first */
+    act = rm_jobs_active(jobs, &n);
+    CHECK(n == 2 && act[0] == early);
+    CHECK(rm_jobs_remove(jobs, "00000000000000c3", 1, NULL, &err) == 0);
+    act = rm_jobs_active(jobs, &n);
+    CHECK(n == 1 && strcmp(rm_job_id(act[0]), "00000000000000c2") == 0);
+    /* Changes to spread are found without a scan, once each. */
+    for (rm_job_t *d; (d = rm_jobs_take_dirty(jobs));) {
+        uint8_t *buf = NULL;
+        size_t len = 0;
+        bool whole;
+        CHECK(rm_job_take_changes(d, &buf, &len, &whole, &err) == 0);
+        free(buf);
+    }
+    rm_job_t *c2 = rm_jobs_find(jobs, "00000000000000c2");
+    CHECK(rm_jobs_take_dirty(jobs) == NULL);
+    uint64_t frame = 1;
+    CHECK(rm_job_assign(c2, &frame, 1, "n1", RM_STAMP(1, 1), &err) == 0);
+    CHECK(rm_jobs_take_dirty(jobs) == c2 && rm_jobs_take_dirty(jobs) == NULL);
+    rm_jobs_destroy(&jobs);
+}
+
 int main(int argc, char **argv)
 {
     RM_TEST_ARGS(argc, argv);
@@ -549,6 +585,7 @@ int main(int argc, char **argv)
     RM_RUN(test_compaction_under_merges);
     RM_RUN(test_remove);
     RM_RUN(test_retention);
+    RM_RUN(test_active);
     fx_remove_tree(root);
     RM_TEST_DONE();
 }
