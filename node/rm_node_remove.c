@@ -92,15 +92,14 @@ static int from_node(rm_node_ctx_t *self, const rm_cred_t *who, const rm_bin_t *
     if (rm_removal_verify(blob->data, blob->len, self->token.mesh_pk.b, &r, &by, err) != 0)
         return -1;
     rm_job_t *job = rm_jobs_find(self->jobs, r.job_id);
-    int rc = 0;
-    /* An artist's removal of a job not here yet cannot be checked: it
-       comes back from a node that has it when this node offers the job. */
     const char *submitter = job ? rm_job_spec(job)->submitter : NULL;
-    if (job ? !rm_removal_allows(&by, submitter) : !rm_role_has(by.role, RM_RIGHT_ANY_JOB))
-        rc = job ? rm_err_set(err, RM_EDENIED, "%s '%s' may not remove job %s of '%s'",
-                              rm_role_effective(by.role), by.name, r.job_id, submitter)
-                 : 0;
-    else
+    int rc = 0;
+    if (job && !rm_removal_allows(&by, submitter))
+        rc = rm_err_set(err, RM_EDENIED, "%s '%s' may not remove job %s of '%s'",
+                        rm_role_effective(by.role), by.name, r.job_id, submitter);
+    /* An artist's removal of a job not here yet cannot be checked: it comes
+       back from a node that has the job when this node offers it. */
+    else if (job || rm_role_has(by.role, RM_RIGHT_ANY_JOB))
         rc = apply(self, &r, &by, blob, who->name, err);
     rm_codec_free(&rm_removal_desc, &r);
     rm_codec_free(&rm_cred_desc, &by);
