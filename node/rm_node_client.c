@@ -532,6 +532,31 @@ static void handle_cancel(request_t *r)
     rm_node_reply_ok(r->node->mesh, r->peer, r->msg->req, "cancelled");
 }
 
+/*  PRIORITY: the job's owner (or an admin) sets it within their bounds. */
+static void handle_priority(request_t *r)
+{
+    const rm_priority_t *p = &r->msg->u.priority;
+    rm_job_t *job = find_own_job(r, p->job_id, "change the priority of");
+    rm_err_t err;
+    if (!job)
+        return;
+    if (rm_job_finished(job))
+        rm_err_set(&err, RM_EINVAL, "job %s is %s: its priority no longer matters", p->job_id,
+                   rm_job_state(job));
+    else if (rm_quota_check_priority(r->node->quota, rm_role_effective(r->who->role), p->priority,
+                                     &err) == 0 &&
+             rm_job_set_priority(job, p->priority, &err) == 0) {
+        rm_job_log(job, "priority set to %lld by %s '%s'", (long long)p->priority,
+                   rm_role_effective(r->who->role), r->who->name);
+        rm_log_info("job %s: priority set to %lld by %s '%s'", p->job_id, (long long)p->priority,
+                    rm_role_effective(r->who->role), r->who->name);
+        rm_work_job_changed(r->node->work, job);
+        rm_node_reply_ok(r->node->mesh, r->peer, r->msg->req, "priority set");
+        return;
+    }
+    rm_node_reply_error(r->node->mesh, r->peer, r->msg->req, err.code, err.msg);
+}
+
 /*  JOB_REMOVE from a client: one signed removal (meshctl rm). */
 static void handle_remove(request_t *r)
 {
@@ -736,6 +761,7 @@ static const request_kind_t client_requests[RM_MSG_TYPE_COUNT] = {
     [RM_MSG_DRAIN] = {handle_drain, RM_RIGHT_VIEW},
     [RM_MSG_REVOKE] = {handle_revoke, RM_RIGHT_REVOKE},
     [RM_MSG_JOB_REMOVE] = {handle_remove, RM_RIGHT_VIEW},
+    [RM_MSG_PRIORITY] = {handle_priority, RM_RIGHT_SUBMIT},
 };
 
 static void dispatch(request_t *r)

@@ -301,6 +301,17 @@ static const rm_struct_desc_t cancel_desc =
     RM_DESC(rm_job_ref_t, "job_ref", job_ref_fields,
             "Client -> node: cancel a job. Answered by OK, or ERROR (ENOTFOUND).");
 
+static const rm_field_t priority_fields[] = {
+    RM_FIELD(rm_priority_t, job_id, RM_F_STR, MAX_JOB_ID, "the job's id"),
+    RM_FIELD(rm_priority_t, priority, RM_F_I64, 0, "its new priority (higher runs first)"),
+};
+static const rm_struct_desc_t priority_desc =
+    RM_DESC(rm_priority_t, "priority", priority_fields,
+            "Client -> node: set an unfinished job's priority (an admin any job, within "
+            "+-1000000; an artist their own, within the node's artist_max_priority). It spreads "
+            "like a cancel and acts at once (queued frames of lower jobs are taken back). "
+            "Answered by OK, or ERROR (ENOTFOUND, EDENIED, EINVAL).");
+
 static const rm_field_t logs_fields[] = {
     RM_FIELD(rm_logs_t, job_id, RM_F_STR, MAX_JOB_ID, "the job's id"),
     RM_FIELD(rm_logs_t, frame, RM_F_U64, RM_FRAME_MAX, "frame whose Blender log is wanted"),
@@ -517,6 +528,7 @@ static const msg_entry_t messages[RM_MSG_TYPE_COUNT] = {
     [RM_MSG_DRAIN] = {"DRAIN", &drain_desc},
     [RM_MSG_REVOKE] = {"REVOKE", &revoke_desc},
     [RM_MSG_JOB_REMOVE] = {"JOB_REMOVE", &job_remove_desc},
+    [RM_MSG_PRIORITY] = {"PRIORITY", &priority_desc},
 };
 
 /* ------------------------------------------------------------------ */

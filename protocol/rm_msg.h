@@ -68,6 +68,7 @@ typedef enum {
     RM_MSG_DRAIN,       /* client -> node: finish or hand back work, then leave -> OK */
     RM_MSG_REVOKE,      /* admin -> node, node -> node: signed revocations, to keep and pass on */
     RM_MSG_JOB_REMOVE,  /* client -> node, node -> node: signed job removals (meshctl rm) */
+    RM_MSG_PRIORITY,    /* client -> node: set a job's priority -> OK */
     RM_MSG_TYPE_COUNT
 } rm_msg_type_t;
 
@@ -194,6 +195,11 @@ typedef struct {
 typedef struct {
     char *job_id;
 } rm_job_ref_t; /* JOB_INFO and CANCEL */
+
+typedef struct {
+    char *job_id;
+    int64_t priority;
+} rm_priority_t;
 
 typedef struct {
     uint64_t frame;
@@ -363,6 +369,7 @@ typedef struct {
         rm_drain_t drain;
         rm_revoke_msg_t revoke;
         rm_job_remove_t job_remove;
+        rm_priority_t priority;
     } u;
 } rm_msg_t;
 

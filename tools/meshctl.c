@@ -91,6 +91,8 @@ static const command_t commands[] = {
     {"job", rm_cmd_job, job_opts, 1, 1, "job JOB [--files] [--json]",
      "one job frame by frame: who rendered each, attempts, reasons, warnings, files"},
     {"cancel", rm_cmd_cancel, json_opts, 1, 1, "cancel JOB [--json]", "cancel a job"},
+    {"priority", rm_cmd_priority, json_opts, 2, 2, "priority JOB N [--json]",
+     "set an unfinished job's priority (yours within the nodes' artist bounds, or any as admin)"},
     {"rm", rm_cmd_rm, json_opts, 1, 1, "rm JOB [--json]",
      "remove a finished job from every node: its record, frames and logs (yours, or any as admin)"},
     {"logs", rm_cmd_logs, json_opts, 1, 2, "logs JOB [FRAME] [--json]",

@@ -31,6 +31,7 @@ int rm_cmd_wait(rm_cmd_ctx_t *ctx);
 int rm_cmd_fetch(rm_cmd_ctx_t *ctx);
 int rm_cmd_cancel(rm_cmd_ctx_t *ctx);
 int rm_cmd_rm(rm_cmd_ctx_t *ctx);
+int rm_cmd_priority(rm_cmd_ctx_t *ctx);
 int rm_cmd_logs(rm_cmd_ctx_t *ctx);
 int rm_cmd_drain(rm_cmd_ctx_t *ctx);
 int rm_cmd_revoke(rm_cmd_ctx_t *ctx);

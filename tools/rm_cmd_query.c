@@ -235,6 +235,37 @@ int rm_cmd_cancel(rm_cmd_ctx_t *ctx)
     return RM_EXIT_OK;
 }
 
+/*  --- priority ---------------------------------------------------------------- */
+
+int rm_cmd_priority(rm_cmd_ctx_t *ctx)
+{
+    const char *job_id = NULL, *text = rm_args_pos(ctx->args, 1);
+    rm_msg_t reply;
+    int rc = rm_cmd_job_arg(ctx, &job_id);
+    char *end = NULL;
+    long long priority = text ? strtoll(text, &end, 10) : 0;
+    if (rc == RM_EXIT_OK && (!text || !*text || *end)) {
+        rm_cli_error("priority: '%s' is not a whole number", text ? text : "");
+        return RM_EXIT_USAGE;
+    }
+    rm_priority_t body = {(char *)job_id, priority};
+    if (rc == RM_EXIT_OK)
+        rc = ask(ctx, RM_MSG_PRIORITY, &body, RM_MSG_OK, &reply);
+    if (rc != RM_EXIT_OK)
+        return rc;
+    if (ctx->json) {
+        rm_json_t *j = rm_json_new(stdout);
+        rm_json_object(j, NULL);
+        rm_json_str(j, "job_id", job_id);
+        rm_json_i64(j, "priority", priority);
+        rm_json_destroy(&j);
+    } else {
+        printf("job %s: priority %lld\n", job_id, priority);
+    }
+    rm_msg_free(&reply);
+    return RM_EXIT_OK;
+}
+
 /*  --- rm ---------------------------------------------------------------------- */
 
 int rm_cmd_rm(rm_cmd_ctx_t *ctx)

@@ -456,6 +456,23 @@ static int commit_frame(rm_job_t *job, rm_job_record_batch_t *b, rm_err_t *err)
     return rc;
 }
 
+int rm_job_set_priority(rm_job_t *job, int64_t priority, rm_err_t *err)
+{
+    rm_job_record_batch_t b = {0};
+    rm_job_record_entry_t *e = rm_job_record_batch_add(&b, RM_JOB_RECORD_PRIORITY, err);
+    if (!e)
+        return -1;
+    if (e->at <= job->rec.priority_at) /* clocks apart: still the latest */
+        e->at = job->rec.priority_at + 1;
+    e->value = priority;
+    return commit_frame(job, &b, err);
+}
+
+int64_t rm_job_priority(const rm_job_t *job)
+{
+    return job->rec.priority_at ? job->rec.priority : job->rec.spec.priority;
+}
+
 /*  The done record carries the grant it was rendered under and this
     node's signature (none without a grant: peers then refuse it). */
 static int sign_done(rm_job_t *job, rm_job_record_batch_t *b, rm_frame_rec_t *next,
@@ -780,7 +797,7 @@ int rm_job_summary(const rm_job_t *job, rm_job_summary_t *out, rm_err_t *err)
     s.job_id = spec->job_id;
     s.name = spec->name;
     s.state = (char *)rm_job_state(job);
-    s.priority = spec->priority;
+    s.priority = rm_job_priority(job);
     s.frames_total = job->rec.frames.count;
     for (size_t i = 0; i < job->rec.frames.count; i++) {
         uint64_t st = job->rec.frames.items[i].state;

@@ -95,6 +95,13 @@ void rm_job_frame_reissue(rm_job_t *job, uint64_t frame, uint64_t stamp, const c
 
 /*  Fails the whole job (the .blend, scene or camera is unusable). */
 int rm_job_fail(rm_job_t *job, const char *reason, rm_err_t *err);
+
+/*  Sets the job's priority after submission (journal + fsync), stamped now
+    (later than any setting it holds): it spreads like a cancel. */
+int rm_job_set_priority(rm_job_t *job, int64_t priority, rm_err_t *err);
+
+/*  The priority it runs at: the latest set, else its spec's. */
+int64_t rm_job_priority(const rm_job_t *job);
 int rm_job_cancel(rm_job_t *job, rm_err_t *err);
 
 /*  Live progress of an assigned frame (not persisted). */

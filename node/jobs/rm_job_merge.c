@@ -237,6 +237,15 @@ static int add_flags(const rm_job_record_t *ours, const rm_job_record_t *theirs,
         (submitted != ours->spec.submitted_at &&
          add_at(out, RM_JOB_RECORD_SUBMITTED, submitted, err) != 0))
         return -1;
+    /* The priority register: the later setting wins, then the higher. */
+    if (theirs->priority_at > ours->priority_at ||
+        (theirs->priority_at == ours->priority_at && theirs->priority > ours->priority)) {
+        rm_job_record_entry_t *p = rm_job_record_batch_add(out, RM_JOB_RECORD_PRIORITY, err);
+        if (!p)
+            return -1;
+        p->at = theirs->priority_at;
+        p->value = theirs->priority;
+    }
     if (order_str(reason, ours->error) == 0)
         return 0;
     rm_job_record_entry_t *e = rm_job_record_batch_add(out, RM_JOB_RECORD_FAIL, err);

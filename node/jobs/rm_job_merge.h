@@ -23,7 +23,8 @@
     kept together.  Per job: canceled = OR; error = the smallest non-empty
     reason (strcmp); started_at = min of the non-zero; finished_at = max;
     spec.submitted_at = min of the non-zero (one job submitted through two
-    nodes); signers = union.  Every other spec field is immutable: a record whose spec
+    nodes); signers = union; the priority set after submission = the one
+    set latest (priority_at), then the higher.  Every other spec field is immutable: a record whose spec
     differs (another manifest, ranges, settings) does not merge.
 
     Everything here is pure: records in, a verdict or the journal entries

@@ -61,9 +61,12 @@ static const rm_field_t job_record_fields[] = {
     /* Each is checked against the mesh key before it is used. */
     RM_FIELD_LIST(rm_job_record_t, signers, RM_F_BIN, RM_JOB_MAX_SIGNERS,
                   "credentials of the nodes that signed its frames"),
+    RM_FIELD(rm_job_record_t, priority, RM_F_I64, 0, "priority set after submission"),
+    RM_FIELD(rm_job_record_t, priority_at, RM_F_I64, 0, "unix ms it was set; 0: the spec's"),
 };
+/* signers, priority and priority_at were appended: older snapshots lack them. */
 static const rm_struct_desc_t job_record_desc =
-    RM_DESC_OPT(rm_job_record_t, "job_record", job_record_fields, 1, "snapshot of a job");
+    RM_DESC_OPT(rm_job_record_t, "job_record", job_record_fields, 3, "snapshot of a job");
 
 #define JOURNAL_FIELDS(FRAME_DESC, LAST_KIND, KINDS)                                               \
     RM_FIELD(rm_job_record_entry_t, kind, RM_F_U64, LAST_KIND, KINDS),                             \
@@ -76,11 +79,12 @@ static const rm_field_t journal_v1_fields[] = {JOURNAL_FIELDS(
 static const rm_struct_desc_t journal_v1_desc =
     RM_DESC(rm_job_record_entry_t, "journal_entry", journal_v1_fields, "one change of a job, v1");
 static const rm_field_t journal_fields[] = {
-    JOURNAL_FIELDS(rm_job_record_frame_desc, RM_JOB_RECORD_SIGNER,
-                   "1 frame 2 fail 3 cancel 4 start 5 finish 6 submitted_at 7 signer"),
-    RM_FIELD(rm_job_record_entry_t, cred, RM_F_BIN, RM_SIGNED_MAX, "a signer's credential")};
+    JOURNAL_FIELDS(rm_job_record_frame_desc, RM_JOB_RECORD_PRIORITY,
+                   "1 frame 2 fail 3 cancel 4 start 5 finish 6 submitted_at 7 signer 8 priority"),
+    RM_FIELD(rm_job_record_entry_t, cred, RM_F_BIN, RM_SIGNED_MAX, "a signer's credential"),
+    RM_FIELD(rm_job_record_entry_t, value, RM_F_I64, 0, "the priority set")};
 static const rm_struct_desc_t journal_desc =
-    RM_DESC_OPT(rm_job_record_entry_t, "journal_entry", journal_fields, 1, "one change of a job");
+    RM_DESC_OPT(rm_job_record_entry_t, "journal_entry", journal_fields, 2, "one change of a job");
 
 static const rm_field_t delta_fields[] = {
     RM_FIELD_LIST_OF(rm_job_record_delta_t, frames, rm_job_record_frame_desc, RM_MAX_FRAMES,
@@ -358,6 +362,10 @@ void rm_job_record_apply(rm_job_record_t *rec, rm_job_record_entry_t *entry)
         break;
     case RM_JOB_RECORD_SIGNER:
         add_signer(rec, &entry->cred);
+        break;
+    case RM_JOB_RECORD_PRIORITY:
+        rec->priority = entry->value;
+        rec->priority_at = entry->at;
         break;
     default:
         break;

@@ -85,6 +85,11 @@ typedef struct {
        frames carry, sorted (rm_job_record_cmp_bin), distinct: a record can
        be checked by a node that never met them. */
     RM_LIST(rm_bin_t) signers;
+    /* The priority its submitter or an admin set after submission (meshctl
+       priority): the latest (priority_at, then the higher value) wins;
+       priority_at 0: the spec's. */
+    int64_t priority;
+    int64_t priority_at; /* unix ms */
 } rm_job_record_t;
 
 /*  Signers a job record or a delta carries at most. */
@@ -99,6 +104,7 @@ typedef enum {
     RM_JOB_RECORD_FINISH,    /* at: finished_at */
     RM_JOB_RECORD_SUBMITTED, /* at: spec.submitted_at */
     RM_JOB_RECORD_SIGNER,    /* cred: a credential joins signers */
+    RM_JOB_RECORD_PRIORITY,  /* value at `at`: the priority set after submission */
 } rm_job_record_kind_t;
 
 typedef struct {
@@ -107,6 +113,7 @@ typedef struct {
     char *text;
     int64_t at;    /* unix ms */
     rm_bin_t cred; /* appended: a signer's credential */
+    int64_t value; /* appended: PRIORITY's priority */
 } rm_job_record_entry_t;
 
 /*  Entries built before any is written: journalled together, then applied. */

@@ -66,11 +66,17 @@ int rm_quota_check_spec(const rm_quota_t *self, const char *role, const rm_job_s
                           "side (max_resolution in meshd.conf)",
                           (unsigned long long)spec->res_x, (unsigned long long)spec->res_y,
                           (unsigned long long)self->max_resolution);
+    return rm_quota_check_priority(self, role, spec->priority, err);
+}
+
+int rm_quota_check_priority(const rm_quota_t *self, const char *role, int64_t priority,
+                            rm_err_t *err)
+{
     bool artist = role && strcmp(role, "artist") == 0;
     int64_t bound = artist ? (int64_t)self->artist_max_priority : RM_QUOTA_MAX_PRIORITY;
-    if (spec->priority > bound || spec->priority < -bound)
+    if (priority > bound || priority < -bound)
         return rm_err_set(err, RM_EINVAL, "--priority %lld is outside %lld..%lld%s",
-                          (long long)spec->priority, (long long)-bound, (long long)bound,
+                          (long long)priority, (long long)-bound, (long long)bound,
                           artist ? " for artists (artist_max_priority in meshd.conf)" : "");
     return 0;
 }

@@ -28,6 +28,10 @@ void rm_quota_destroy(rm_quota_t **self_p);
 int rm_quota_check_spec(const rm_quota_t *self, const char *role, const rm_job_spec_t *spec,
                         rm_err_t *err);
 
+/*  A priority within the bounds of `role` (as rm_quota_check_spec). */
+int rm_quota_check_priority(const rm_quota_t *self, const char *role, int64_t priority,
+                            rm_err_t *err);
+
 /*  A new job from `submitter` at now_ms: RM_EAGAIN if it already has
     quota_jobs unfinished jobs in `jobs`, or sent quota_submits in the last
     minute; else 0, and the submission counts. */

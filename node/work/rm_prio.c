@@ -9,22 +9,22 @@
 rm_job_t *rm_prio_outranking(rm_jobs_t *jobs, const rm_job_t *job, bool preempting,
                              rm_prio_ready_fn *ready, void *arg)
 {
-    const rm_job_spec_t *mine = rm_job_spec(job);
+    int64_t mine = rm_job_priority(job);
     rm_job_t *best = NULL;
     size_t n = 0;
     rm_job_t *const *active = rm_jobs_active(jobs, &n);
     for (size_t i = 0; i < n; i++) {
         rm_job_t *other = active[i];
         const rm_job_spec_t *s = rm_job_spec(other);
+        int64_t p = rm_job_priority(other);
         /* Strictly higher: equal priorities keep submission order, and
            taking back work for an equal job would only churn. */
-        if (other == job || s->priority <= mine->priority || (preempting && !s->preempt) ||
-            rm_job_finished(other) || rm_job_count(other, RM_FRAME_PENDING) == 0)
+        if (other == job || p <= mine || (preempting && !s->preempt) || rm_job_finished(other) ||
+            rm_job_count(other, RM_FRAME_PENDING) == 0)
             continue;
         if (best) {
-            const rm_job_spec_t *b = rm_job_spec(best);
-            if (s->priority < b->priority ||
-                (s->priority == b->priority && s->submitted_at >= b->submitted_at))
+            int64_t bp = rm_job_priority(best);
+            if (p < bp || (p == bp && s->submitted_at >= rm_job_spec(best)->submitted_at))
                 continue;
         }
         if (ready && !ready(arg, other))
@@ -70,7 +70,7 @@ static rm_job_t *queued_preempting(rm_jobs_t *jobs, const rm_job_t *job, const r
     for (size_t i = 0; i < n; i++) {
         rm_job_t *q = rm_jobs_find(jobs, queue[i].job_id);
         if (q && !rm_job_finished(q) && rm_job_spec(q)->preempt &&
-            rm_job_spec(q)->priority > rm_job_spec(job)->priority)
+            rm_job_priority(q) > rm_job_priority(job))
             return q;
     }
     return NULL;

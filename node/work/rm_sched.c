@@ -441,8 +441,9 @@ static uint32_t task_size(rm_sched_t *self, const rm_job_t *job, const worker_t 
 static bool serve_before(const rm_job_t *a, const rm_job_t *b)
 {
     const rm_job_spec_t *x = rm_job_spec(a), *y = rm_job_spec(b);
-    if (x->priority != y->priority)
-        return x->priority > y->priority;
+    int64_t px = rm_job_priority(a), py = rm_job_priority(b);
+    if (px != py)
+        return px > py;
     if (x->submitted_at != y->submitted_at)
         return x->submitted_at < y->submitted_at;
     return strcmp(x->job_id, y->job_id) < 0;

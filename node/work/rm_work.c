@@ -817,6 +817,7 @@ void rm_work_job_changed(rm_work_t *self, rm_job_t *job)
 {
     if (rm_job_finished(job))
         rm_slots_cancel(self->slots, rm_job_id(job));
+    self->prio_at = 0; /* a priority may have changed: check at the next turn */
 }
 
 void rm_work_drain(rm_work_t *self, bool hand_back)

@@ -312,6 +312,10 @@ static bool fill_d(rm_msg_type_t t, rm_msg_t *m, bool big)
         for (uint32_t i = 0; i < m->u.revoke.revocations.count; i++)
             m->u.revoke.revocations.items[i] = bin_of(big ? 200 : 90, (uint8_t)i);
         return true;
+    case RM_MSG_PRIORITY:
+        m->u.priority.job_id = rep('a', big ? 64 : 16);
+        m->u.priority.priority = big ? -1000000 : 7;
+        return true;
     case RM_MSG_JOB_REMOVE:
         m->u.job_remove.removals.count = big ? RM_MAX_REMOVE : 1;
         m->u.job_remove.removals.items = calloc(m->u.job_remove.removals.count, sizeof(rm_bin_t));

@@ -239,6 +239,42 @@ static void test_cancel_survives_a_restart(void)
     rm_job_destroy(&job);
 }
 
+/*  A priority set after submission: kept across a restart; between two
+    copies the later setting wins, whichever copy merges into which. */
+static void test_priority_set_later(void)
+{
+    rm_job_t *job = new_job("00000000000000ad", "1-3");
+    rm_err_t err;
+    CHECK(rm_job_priority(job) == 0);
+    CHECK(rm_job_set_priority(job, 40, &err) == 0 && rm_job_priority(job) == 40);
+    job = reload(&job);
+    CHECK(rm_job_priority(job) == 40);
+    rm_job_t *other = new_job_in(root2, "00000000000000ad", "1-3");
+    uint8_t *rec = NULL;
+    size_t len = 0;
+    bool changed = false;
+    rm_job_record_t in = {0};
+    /* ours (40, earlier) into theirs, then theirs set later (-5) back into ours */
+    CHECK(rm_job_export(job, &rec, &len, &err) == 0 &&
+          rm_job_record_decode_peer(rec, len, &in, &err) == 0);
+    CHECK(rm_job_apply_record(other, &in, &changed, &err) == 0 && changed &&
+          rm_job_priority(other) == 40);
+    rm_job_record_free(&in);
+    free(rec);
+    CHECK(rm_job_set_priority(other, -5, &err) == 0 && rm_job_priority(other) == -5);
+    CHECK(rm_job_export(other, &rec, &len, &err) == 0 &&
+          rm_job_record_decode_peer(rec, len, &in, &err) == 0);
+    CHECK(rm_job_apply_record(job, &in, &changed, &err) == 0 && changed &&
+          rm_job_priority(job) == -5);
+    rm_job_summary_t sum;
+    CHECK(rm_job_summary(job, &sum, &err) == 0 && sum.priority == -5);
+    rm_codec_free(&rm_job_summary_desc, &sum);
+    rm_job_record_free(&in);
+    free(rec);
+    rm_job_destroy(&other);
+    rm_job_destroy(&job);
+}
+
 static void test_fail_survives_a_restart(void)
 {
     rm_job_t *job = new_job("00000000000000ac", "1-3");
@@ -427,6 +463,7 @@ int main(int argc, char **argv)
     RM_RUN(test_reissue_is_stamped);
     RM_RUN(test_cancel_survives_a_restart);
     RM_RUN(test_fail_survives_a_restart);
+    RM_RUN(test_priority_set_later);
     RM_RUN(test_restart_puts_assigned_frames_back);
     RM_RUN(test_many_retries_survive_a_restart);
     RM_RUN(test_progress_shows_in_info);

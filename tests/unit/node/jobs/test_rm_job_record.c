@@ -59,7 +59,7 @@ static void test_snapshot_round_trip(void)
     uint8_t *buf, *again;
     size_t len, again_len;
     rm_err_t err;
-    CHECK(rm_job_record_encode(&rec, &buf, &len, &err) == 0 && buf[0] == 0x98 && buf[1] == 2);
+    CHECK(rm_job_record_encode(&rec, &buf, &len, &err) == 0 && buf[0] == 0x9a && buf[1] == 2);
     CHECK_MSG(rm_job_record_decode_snapshot(buf, len, &back, &fmt, &err) == 0, "%s", err.msg);
     CHECK(fmt != NULL && back.started_at == 42 && back.frames.count == 3);
     CHECK(rm_job_record_failed_on(rm_job_record_frame(&back, 2, NULL), "n2"));
