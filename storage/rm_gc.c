@@ -59,7 +59,8 @@ static int mark(rm_store_t *store, const rm_hash_t *roots, size_t nroots, hashes
         if (rc != 0)
             return rm_err_set(err, RM_ENOMEM, "out of memory");
     }
-    qsort(keep->items, keep->count, sizeof *keep->items, cmp_hash);
+    if (keep->count > 1)
+        qsort(keep->items, keep->count, sizeof *keep->items, cmp_hash);
     return 0;
 }
 
@@ -79,7 +80,7 @@ static int sweep_dir(const char *dirpath, const hashes_t *keep, int64_t older_th
         }
         if (rm_hash_parse(de->d_name, &h) != 0)
             continue;
-        if (bsearch(&h, keep->items, keep->count, sizeof h, cmp_hash)) {
+        if (keep->count > 0 && bsearch(&h, keep->items, keep->count, sizeof h, cmp_hash)) {
             stats->kept++;
             continue;
         }
