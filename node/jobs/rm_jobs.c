@@ -145,6 +145,13 @@ rm_jobs_t *rm_jobs_new(const char *root, rm_err_t *err)
     }
     struct dirent *de;
     while ((de = readdir(dir))) {
+        if (strncmp(de->d_name, ".removed-", 9) == 0) { /* a removal a crash cut short */
+            char gone[4300];
+            rm_err_t ignored;
+            snprintf(gone, sizeof gone, "%s/%s", root, de->d_name);
+            rm_fs_remove_tree(gone, &ignored);
+            continue;
+        }
         if (!rm_job_record_valid_id(de->d_name))
             continue;
         rm_err_t load_err;

@@ -494,6 +494,11 @@ static void test_remove(void)
     CHECK(rm_job_record_peek_id(rec.p, rec.n, id, sizeof id) == 0 &&
           strcmp(id, "00000000000000a1") == 0);
     CHECK(rm_job_record_peek_id(rec.p, 3, id, sizeof id) == -1);
+    /* A removal a crash cut short is finished at the next start. */
+    snprintf(path, sizeof path, "%s/.removed-00000000000000a9", dir);
+    CHECK(mkdir(path, 0700) == 0);
+    jobs = reopen(&jobs, dir);
+    CHECK(access(path, F_OK) != 0 && rm_jobs_count(jobs) == 1);
     /* Without a removal: deleted, nothing kept. */
     CHECK(rm_jobs_remove(jobs, "00000000000000a3", 7, NULL, &err) == 0);
     CHECK(rm_jobs_count(jobs) == 0 && rm_jobs_removal(jobs, "00000000000000a3") == NULL);
