@@ -24,8 +24,9 @@
     reason (strcmp); started_at = min of the non-zero; finished_at = max;
     spec.submitted_at = min of the non-zero (one job submitted through two
     nodes); signers = union; the priority set after submission = the one
-    set latest (priority_at), then the higher.  Every other spec field is immutable: a record whose spec
-    differs (another manifest, ranges, settings) does not merge.
+    set latest (priority_at), then the higher.  Every other spec field is
+    immutable: a record whose spec differs (another manifest, ranges,
+    settings) does not merge.
 
     Everything here is pure: records in, a verdict or the journal entries
     that a merge needs out.  rm_job checks the signatures of those entries
