@@ -13,24 +13,16 @@
 
 #define SWEEP_EVERY_MS 60000
 
-static void send_removals(rm_node_ctx_t *self, const char *addr, const rm_bin_t *blob)
+/*  A new removal goes to every live member at once (lost: a later offer of
+    the job brings it back). */
+static void flood(rm_node_ctx_t *self, const rm_bin_t *blob)
 {
     rm_job_remove_t msg = {.removals = {(rm_bin_t *)blob, 1}};
     uint8_t *buf = NULL;
     size_t len = 0;
     if (rm_msg_encode(RM_MSG_JOB_REMOVE, 0, &msg, &buf, &len, NULL) == 0)
-        rm_member_send(self->member, addr, buf, len, NULL); /* lost: offers bring it back */
+        rm_member_broadcast(self->member, buf, len);
     free(buf);
-}
-
-/*  A new removal goes to every live member at once. */
-static void flood(rm_node_ctx_t *self, const rm_bin_t *blob)
-{
-    size_t n = 0;
-    const rm_member_peer_t *peers = rm_member_peers(self->member, &n);
-    for (size_t i = 0; i < n; i++)
-        if (peers[i].alive)
-            send_removals(self, peers[i].addr, blob);
 }
 
 /*  Deletes the job (stopping what renders it here first) and keeps the

@@ -85,11 +85,11 @@ static void send_to(rm_node_ctx_t *self, const char *addr, const rm_revoke_msg_t
 /*  New revocations go to every live member at once. */
 static void flood(rm_node_ctx_t *self, const rm_revoke_msg_t *fresh)
 {
-    size_t n = 0;
-    const rm_member_peer_t *peers = rm_member_peers(self->member, &n);
-    for (size_t i = 0; i < n; i++)
-        if (peers[i].alive)
-            send_to(self, peers[i].addr, fresh);
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    if (rm_msg_encode(RM_MSG_REVOKE, 0, fresh, &buf, &len, NULL) == 0)
+        rm_member_broadcast(self->member, buf, len); /* lost: digests repair it */
+    free(buf);
 }
 
 int rm_node_revoke_in(rm_node_ctx_t *self, const rm_cred_t *who, const rm_revoke_msg_t *msg,

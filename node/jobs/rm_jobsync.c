@@ -157,9 +157,7 @@ static void broadcast(rm_jobsync_t *self, rm_msg_type_t type, const void *body)
         rm_log_warning("jobs: cannot encode %s: %s", rm_msg_name(type), err.msg);
         return;
     }
-    for (size_t i = 0; i < count; i++)
-        if (peers[i].alive && peers[i].addr[0])
-            rm_member_send(self->member, peers[i].addr, buf, len, NULL);
+    rm_member_broadcast(self->member, buf, len);
     free(buf);
 }
 

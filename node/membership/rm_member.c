@@ -226,6 +226,17 @@ int rm_member_send(rm_member_t *self, const char *addr, const uint8_t *buf, size
     return rm_peers_send(self->peers, addr, buf, len, err);
 }
 
+size_t rm_member_broadcast(rm_member_t *self, const uint8_t *buf, size_t len)
+{
+    size_t count = 0, sent = 0;
+    const rm_member_peer_t *peers = rm_member_peers(self, &count);
+    for (size_t i = 0; peers && i < count; i++)
+        if (peers[i].alive && peers[i].addr[0] &&
+            rm_member_send(self, peers[i].addr, buf, len, NULL) == 0)
+            sent++;
+    return sent;
+}
+
 static void send_output(rm_member_t *self, const rm_swim_output_t *out)
 {
     rm_gossip_t body = {.payload = {.data = out->data, .len = out->len}};

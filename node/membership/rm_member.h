@@ -86,6 +86,10 @@ void rm_member_on_message(rm_member_t *self, rm_member_recv_fn *fn, void *arg);
 int rm_member_send(rm_member_t *self, const char *addr, const uint8_t *buf, size_t len,
                    rm_err_t *err);
 
+/*  Sends one encoded message to every alive member with an address (lost
+    ones are the caller's digests to repair); the number it went to. */
+size_t rm_member_broadcast(rm_member_t *self, const uint8_t *buf, size_t len);
+
 /*  The "rid:<hex>" address of a ROUTER routing id. */
 void rm_member_rid_addr(zframe_t *routing_id, char *out, size_t size);
 

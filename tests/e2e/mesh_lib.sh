@@ -124,6 +124,16 @@ mesh_start() {
   MESH_PID[$i]=$!
 }
 
+# mesh_artists NAME...: an artist's invitation for each, set up in $T/NAME
+# (use it with MESH_HOME="$T/NAME").
+mesh_artists() {
+  local who
+  for who in "$@"; do
+    "$MESHCTL" invite --role artist --name "$who" >"$T/$who.token" 2>/dev/null
+    MESH_HOME="$T/$who" "$MESHCTL" init --token "$T/$who.token" >/dev/null || fail "init $who"
+  done
+}
+
 # meshctl on host I.  MESH_CTL_TIMEOUT_MS bounds each wait for the node.
 mesh_ctl() {
   local i=$1

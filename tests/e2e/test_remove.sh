@@ -18,10 +18,7 @@ mesh_start 1
 mesh_start 2
 t=$(mesh_wait_members 30 "1 2" 2)
 pass "2 nodes alive (${t} s)"
-for who in bob carol; do
-  "$MESHCTL" invite --role artist --name "$who" >"$T/$who.token" 2>/dev/null
-  MESH_HOME="$T/$who" "$MESHCTL" init --token "$T/$who.token" >/dev/null || fail "init $who"
-done
+mesh_artists bob carol
 as() {
   local who=$1
   shift
