@@ -1,4 +1,5 @@
 #include "rm_log.h"
+#include "rm_ban_filter.h"
 #include "rm_door_watch.h"
 
 #include <arpa/inet.h>
@@ -55,6 +56,9 @@ typedef struct {
     size_t unsent; /* refusals not sent in that window (said in the next sweep) */
     int failed;    /* a failed handshake waiting for its DISCONNECTED: event, 0 = none */
     uint32_t failed_value;
+    bool bans_changed;  /* the kernel's filter is to be rebuilt at the next sweep */
+    int listener;       /* libzmq's listening fd, once found; -1 before */
+    bool filter_broken; /* the kernel refused the filter: cuts after accept only */
 } watched_t;
 
 typedef struct {
@@ -178,16 +182,62 @@ static void cut(watched_t *w, int fd)
     (cheap), for BAN_MS: holding the door costs the holder, not the node. */
 static void ban(watched_t *w, const char *addr, int64_t now)
 {
-    if (w->session_ms && strcmp(addr, "an unknown address") != 0)
-        zhashx_update(w->banned, addr, (void *)(intptr_t)(now + BAN_MS));
+    if (!w->session_ms || strcmp(addr, "an unknown address") == 0)
+        return;
+    if (!zhashx_lookup(w->banned, addr))
+        w->bans_changed = true;
+    zhashx_update(w->banned, addr, (void *)(intptr_t)(now + BAN_MS));
 }
 
 static bool is_banned(watched_t *w, const char *addr, int64_t now)
 {
     intptr_t until = (intptr_t)zhashx_lookup(w->banned, addr);
-    if (until && until <= now)
+    if (until && until <= now) {
         zhashx_delete(w->banned, addr);
+        w->bans_changed = true;
+    }
     return until > now;
+}
+
+/*  Bans that ended are dropped; if the set changed, the kernel's filter on
+    the listening socket is rebuilt, so that banned addresses' SYNs never
+    reach the accept queue (see rm_ban_filter). */
+static void refilter(watched_t *w, zsock_t *pipe, int64_t now)
+{
+    zlistx_t *ended = zlistx_new();
+    for (void *until = zhashx_first(w->banned); ended && until; until = zhashx_next(w->banned))
+        if ((intptr_t)until <= now)
+            zlistx_add_end(ended, (void *)zhashx_cursor(w->banned));
+    for (void *addr = ended ? zlistx_first(ended) : NULL; addr; addr = zlistx_next(ended)) {
+        zhashx_delete(w->banned, addr);
+        w->bans_changed = true;
+    }
+    zlistx_destroy(&ended);
+    const char *colon = strrchr(w->bound, ':');
+    if (!w->bans_changed || w->filter_broken || !colon)
+        return;
+    uint16_t port = (uint16_t)atoi(colon + 1);
+    if (w->listener < 0 || !rm_ban_filter_is_listener(w->listener, port))
+        w->listener = rm_ban_filter_listener(port);
+    if (w->listener < 0)
+        return; /* tried again at the next change */
+    w->bans_changed = false;
+    size_t n = zhashx_size(w->banned), included = 0;
+    const char **addrs = calloc(n ? n : 1, sizeof *addrs);
+    if (!addrs)
+        return;
+    size_t i = 0;
+    for (void *until = zhashx_first(w->banned); until && i < n; until = zhashx_next(w->banned))
+        addrs[i++] = zhashx_cursor(w->banned);
+    rm_err_t err = {0};
+    if (rm_ban_filter_attach(w->listener, addrs, i, &included, &err) != 0) {
+        w->filter_broken = true;
+        zstr_sendf(pipe, "%s: %s; banned addresses are cut after accept instead", w->what, err.msg);
+    } else if (included < i) {
+        zstr_sendf(pipe, "%s: %zu banned address(es) dropped by the kernel, %zu cut after accept",
+                   w->what, included, i - included);
+    }
+    free(addrs);
 }
 
 static void on_accepted(watched_t *w, zsock_t *pipe, int fd, const char *endpoint, int64_t now)
@@ -276,6 +326,7 @@ static void sweep(watched_t *w, zsock_t *pipe, int64_t now)
         zstr_sendf(pipe, "%s: turned away %zu connection(s) from addresses that held the door",
                    w->what, w->turned_away);
     w->turned_away = 0;
+    refilter(w, pipe, now);
     if (w->unsent > 0 && now - w->lines_since >= LINE_WINDOW_MS) {
         zstr_sendf(pipe, "%s: %zu more refused connection(s) not reported", w->what, w->unsent);
         w->unsent = 0;
@@ -321,6 +372,7 @@ static void watch_actor(zsock_t *pipe, void *arg)
     for (size_t i = 0; i < args->n && ok; i++) {
         watched_t *w = &args->sock[i];
         w->per_addr = zhashx_new();
+        w->listener = -1;
         w->banned = zhashx_new();
         w->strikes = zhashx_new();
         w->pair = zsock_new(ZMQ_PAIR);
@@ -441,6 +493,13 @@ void rm_door_watch_destroy(rm_door_watch_t **self_p)
     for (size_t i = 0; i < self->n; i++)
         zmq_socket_monitor(zsock_resolve(self->socks[i]), NULL, 0);
     zactor_destroy(&self->actor);
+    for (size_t i = 0; i < self->args->n; i++) {
+        watched_t *w = &self->args->sock[i];
+        const char *colon = strrchr(w->bound, ':');
+        if (w->listener >= 0 && colon &&
+            rm_ban_filter_is_listener(w->listener, (uint16_t)atoi(colon + 1)))
+            rm_ban_filter_attach(w->listener, NULL, 0, NULL, NULL);
+    }
     free(self->args);
     free(self);
     *self_p = NULL;

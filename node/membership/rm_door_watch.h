@@ -27,8 +27,10 @@
     number still names the connection seen accepted: libzmq then sees the
     connection end and closes it, as if the peer had.  An address that went
     past its cap, or held 4 connections past the session time within a
-    minute, has its next connections cut as they are accepted, before any
-    handshake, for a minute. */
+    minute, is banned for a minute: the kernel drops its SYNs (a filter on
+    the listening socket, rm_ban_filter), so that its reconnects neither
+    cost the node nor fill the accept queue the real clients wait in; what
+    the filter cannot hold is cut as it is accepted, before any handshake. */
 #ifndef RM_DOOR_WATCH_H
 #define RM_DOOR_WATCH_H
 
