@@ -71,13 +71,19 @@ static rm_jobs_t *make_job(const char *dir)
     return jobs;
 }
 
+static void admit(void *zap, const rm_cred_t *cred)
+{
+    rm_zap_admit(zap, cred->curve_pk.b, cred->expires);
+}
+
 static void coordinator(zsock_t *pipe, void *args)
 {
     setup_t *s = args;
     rm_err_t err;
-    zsock_t *zap = rm_zap_bind(&err);
+    rm_zap_t *zap = rm_zap_new(&err);
     if (!zap)
         die("zap", &err);
+    rm_roster_each(s->roster, admit, zap);
     zsock_t *router = zsock_new(ZMQ_ROUTER);
     zsock_set_zap_domain(router, RM_ZAP_DOMAIN_MESH);
     zsock_set_curve_server(router, 1);
@@ -100,18 +106,13 @@ static void coordinator(zsock_t *pipe, void *args)
     }
     rm_sched_set_workers(sched, workers, (size_t)s->nworkers, &err);
     rm_sched_set_acting(sched, true, 1, "coord", zclock_mono());
-    rm_refusals_t refusals = {0};
     zsock_signal(pipe, 0);
-    zpoller_t *poller = zpoller_new(pipe, zap, router, NULL);
+    zpoller_t *poller = zpoller_new(pipe, router, NULL);
     int64_t ticked = zclock_mono();
     for (;;) {
         void *which = zpoller_wait(poller, 250);
         if (which == pipe)
             break;
-        if (which == zap) {
-            rm_zap_handle(zap, s->roster, &refusals);
-            continue;
-        }
         if (which == router) {
             zmsg_t *in = zmsg_recv(router);
             zframe_t *peer = zmsg_pop(in);
@@ -156,7 +157,7 @@ static void coordinator(zsock_t *pipe, void *args)
     rm_sched_destroy(&sched);
     rm_jobs_destroy(&jobs);
     zsock_destroy(&router);
-    zsock_destroy(&zap);
+    rm_zap_destroy(&zap);
 }
 
 static int send_request(zsock_t *dealer, uint64_t req, uint64_t free_slots)

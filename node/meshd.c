@@ -139,6 +139,10 @@ int main(int argc, char **argv)
         setrlimit(RLIMIT_NOFILE, &files);
     }
     zsys_init();
+    /* Two libzmq I/O threads, before any socket: the door (which anyone
+       with mesh.pub can flood) gets one, the main socket the other (see
+       rm_node_start, bind_sockets). */
+    zsys_set_io_threads(RM_NODE_IO_THREADS);
     zsys_set_logident("meshd");
     rm_node_t *node = rm_node_new(&config, &err);
     if (!node) {

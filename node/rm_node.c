@@ -284,9 +284,7 @@ static void leave_mesh(rm_node_ctx_t *self)
     int64_t end = zclock_mono() + 1000;
     while (!rm_member_left(self->member) && zclock_mono() < end) {
         void *which = zpoller_wait(self->poller, 50);
-        if (which == self->zap)
-            rm_zap_handle(self->zap, self->roster, &self->refusals);
-        else if (which == self->mesh)
+        if (which == self->mesh)
             handle_mesh(self); /* answers from no-inbound peers come in here */
         else if (which == self->door)
             rm_node_door_handle(self);
@@ -417,8 +415,6 @@ static void node_actor(zsock_t *pipe, void *args)
         void *which = zpoller_wait(self->poller, (int)next_wakeup(self));
         if (which == self->pipe)
             handle_pipe(self);
-        else if (which == self->zap)
-            rm_zap_handle(self->zap, self->roster, &self->refusals);
         else if (which == self->door)
             rm_node_door_handle(self);
         else if (which == self->mesh)

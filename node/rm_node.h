@@ -22,6 +22,11 @@
 
 #include "rm_config.h"
 
+/*  libzmq I/O threads a node process wants, set before its first socket
+    (meshd does): the door's and the main socket's.  With fewer (a test
+    that runs a node in its own process) both share one. */
+#define RM_NODE_IO_THREADS 2
+
 typedef struct _rm_node_t rm_node_t;
 
 rm_node_t *rm_node_new(const rm_config_t *config, rm_err_t *err);

@@ -61,7 +61,7 @@ typedef struct {
     rm_config_t config;
     rm_token_t token;
     rm_cred_t cred; /* our own, verified */
-    zsock_t *zap;
+    rm_zap_t *zap;  /* the ZAP handler, its own actor: admits what the roster holds */
     zsock_t *door;
     zsock_t *mesh;
     rm_door_watch_t *watch; /* failed handshakes on door and mesh */

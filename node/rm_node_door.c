@@ -75,6 +75,7 @@ void rm_node_door_handle(rm_node_ctx_t *self)
         rm_log_error("door: %s", err.msg);
         goto out;
     }
+    rm_zap_admit(self->zap, key, cred.expires); /* before the WELCOME that lets it use main */
     char roster_path[1100];
     if (!known && rm_node_home_path(self, "roster", roster_path, sizeof roster_path, &err) == 0 &&
         rm_roster_save(self->roster, roster_path, &err) != 0)

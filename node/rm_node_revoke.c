@@ -23,7 +23,12 @@ const rm_revocation_t *rm_node_revoked(rm_node_ctx_t *self, const rm_cred_t *cre
 
 static bool roster_drop(void *arg, const rm_cred_t *cred)
 {
-    return rm_node_revoked(arg, cred) != NULL;
+    rm_node_ctx_t *self = arg;
+    if (!rm_node_revoked(self, cred))
+        return false;
+    if (self->zap)
+        rm_zap_forget(self->zap, cred->curve_pk.b);
+    return true;
 }
 
 static bool link_ok(void *arg, const rm_cred_t *peer, int64_t now, char *why, size_t size)

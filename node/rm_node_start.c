@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "rm_log.h"
+#include "rm_node.h"
 #include "rm_node_gc.h"
 #include "rm_node_revoke.h"
 #include "rm_blender_probe.h"
@@ -73,6 +74,11 @@ static zsock_t *curve_router(const uint8_t pk[32], const uint8_t sk[32], const c
     return sock;
 }
 
+static void admit(void *zap, const rm_cred_t *cred)
+{
+    rm_zap_admit(zap, cred->curve_pk.b, cred->expires);
+}
+
 static int bind_sockets(rm_node_ctx_t *self, rm_err_t *err)
 {
     rm_endpoint_t ep;
@@ -82,9 +88,9 @@ static int bind_sockets(rm_node_ctx_t *self, rm_err_t *err)
     rm_endpoint_format(&ep, ep.port, main_ep, sizeof main_ep);
     rm_endpoint_format(&ep, ep.port + 1, door_ep, sizeof door_ep);
     /* The ZAP handler first: a CURVE socket bound without one admits anyone. */
-    self->zap = rm_zap_bind(err);
-    if (!self->zap)
+    if (!(self->zap = rm_zap_new(err)))
         return -1;
+    rm_roster_each(self->roster, admit, self->zap);
     uint8_t door_pk[32], door_sk[32];
     rm_door_keypair(self->token.mesh_pk.b, door_pk, door_sk);
     self->door = curve_router(door_pk, door_sk, RM_ZAP_DOMAIN_DOOR);
@@ -99,6 +105,12 @@ static int bind_sockets(rm_node_ctx_t *self, rm_err_t *err)
         return rm_err_set(err, RM_EIO, "cannot create sockets");
     zsock_set_ipv6(self->mesh, ep.ipv6);
     zsock_set_ipv6(self->door, ep.ipv6);
+    /* A door flood keeps its I/O thread busy accepting and handshaking;
+       the main socket, where known clients and peers talk, has its own. */
+    if (zmq_ctx_get(zsys_init(), ZMQ_IO_THREADS) >= RM_NODE_IO_THREADS) {
+        zsock_set_affinity(self->door, 1);
+        zsock_set_affinity(self->mesh, 2);
+    }
     if (zsock_bind(self->mesh, "%s", main_ep) < 0)
         return rm_err_set(err, RM_EIO, "cannot listen on %s: %s", main_ep,
                           zmq_strerror(zmq_errno()));
@@ -315,8 +327,8 @@ int rm_node_start(rm_node_ctx_t *self, const rm_config_t *config, rm_err_t *err)
         return -1;
     if (!(self->watch = rm_door_watch_new(self->door, self->mesh, err)))
         return -1;
-    self->poller = zpoller_new(self->pipe, self->zap, self->door, self->mesh,
-                               rm_door_watch_actor(self->watch), NULL);
+    self->poller =
+        zpoller_new(self->pipe, self->door, self->mesh, rm_door_watch_actor(self->watch), NULL);
     if (!self->poller)
         return rm_err_set(err, RM_ENOMEM, "out of memory");
     /* Signals are meshd's to handle (it asks for a hand-back): the loop
@@ -354,7 +366,7 @@ void rm_node_stop(rm_node_ctx_t *self)
     rm_door_watch_destroy(&self->watch); /* before the sockets it watches */
     zsock_destroy(&self->mesh);
     zsock_destroy(&self->door);
-    zsock_destroy(&self->zap);
+    rm_zap_destroy(&self->zap);
     rm_quota_destroy(&self->quota);
     rm_jobs_destroy(&self->jobs);
     rm_store_destroy(&self->store);

@@ -10,8 +10,14 @@
 #include <time.h>
 
 #include "rm_door.h"
+#include "rm_known.h"
 
 #define DEFAULT_TIMEOUT_MS 5000
+/* What tells a direct connection to a remembered node worked or not. */
+#define MONITOR_EVENTS                                                                             \
+    (ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |                        \
+     ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |                       \
+     ZMQ_EVENT_DISCONNECTED)
 
 struct _rm_client_t {
     zsock_t *sock; /* DEALER to the node's main socket (the door while connecting) */
@@ -31,8 +37,11 @@ static void fmt_secs(int ms, char *buf, size_t size)
         snprintf(buf, size, "%.1f s", ms / 1000.0);
 }
 
+/*  A CURVE DEALER to ep's host at port; monitor, if not NULL, gets the
+    socket's handshake events (zmq_socket_monitor) from before it connects. */
 static zsock_t *curve_dealer(const rm_token_t *id, const uint8_t server_pk[32],
-                             const rm_endpoint_t *ep, int port, int timeout_ms, rm_err_t *err)
+                             const rm_endpoint_t *ep, int port, int timeout_ms, const char *monitor,
+                             rm_err_t *err)
 {
     zsock_t *sock = zsock_new(ZMQ_DEALER);
     if (!sock) {
@@ -46,6 +55,11 @@ static zsock_t *curve_dealer(const rm_token_t *id, const uint8_t server_pk[32],
     zsock_set_curve_serverkey_bin(sock, server_pk);
     zsock_set_curve_publickey_bin(sock, id->curve_pk.b);
     zsock_set_curve_secretkey_bin(sock, id->curve_sk.b);
+    if (monitor && zmq_socket_monitor(zsock_resolve(sock), monitor, MONITOR_EVENTS) != 0) {
+        rm_err_set(err, RM_EIO, "cannot watch a ZeroMQ socket: %s", zmq_strerror(zmq_errno()));
+        zsock_destroy(&sock);
+        return NULL;
+    }
     char endpoint[300];
     rm_endpoint_format(ep, port, endpoint, sizeof endpoint);
     if (zsock_connect(sock, "%s", endpoint) != 0) {
@@ -292,9 +306,10 @@ int rm_client_pipeline(rm_client_t *self, size_t n, size_t window, rm_client_sen
 /*  --- Connecting --------------------------------------------------------- */
 
 /*  Checks the node's WELCOME (rm_door_welcome_verify); returns the node's
-    CURVE key and keeps its name. */
+    CURVE key and keeps its name; remembers the WELCOME in known_dir (if
+    not NULL) for the next connection. */
 static int check_welcome(rm_client_t *self, const rm_token_t *id, const rm_welcome_t *w,
-                         uint8_t node_pk[32], rm_err_t *err)
+                         const char *known_dir, uint8_t node_pk[32], rm_err_t *err)
 {
     rm_cred_t cred;
     char who[300];
@@ -306,17 +321,20 @@ static int check_welcome(rm_client_t *self, const rm_token_t *id, const rm_welco
         rc = rm_err_set(err, RM_ENOMEM, "out of memory");
     memcpy(node_pk, cred.curve_pk.b, 32);
     rm_codec_free(&rm_cred_desc, &cred);
+    rm_err_t ignored = {0}; /* a cache: without it the door is used next time too */
+    if (rc == 0 && known_dir)
+        rm_known_save(known_dir, self->addr, w, &ignored);
     return rc;
 }
 
 /*  Step 1: HELLO at the door, WELCOME back. */
 static int door_handshake(rm_client_t *self, const rm_token_t *id, const rm_endpoint_t *ep,
-                          uint8_t node_pk[32], rm_err_t *err)
+                          const char *known_dir, uint8_t node_pk[32], rm_err_t *err)
 {
     uint8_t door_pk[32], door_sk[32];
     rm_door_keypair(id->mesh_pk.b, door_pk, door_sk);
     sodium_memzero(door_sk, sizeof door_sk);
-    self->sock = curve_dealer(id, door_pk, ep, ep->port + 1, self->timeout_ms, err);
+    self->sock = curve_dealer(id, door_pk, ep, ep->port + 1, self->timeout_ms, NULL, err);
     if (!self->sock)
         return -1;
     rm_hello_t hello = rm_door_hello(id);
@@ -335,15 +353,72 @@ static int door_handshake(rm_client_t *self, const rm_token_t *id, const rm_endp
     else if (rc != 0)
         rm_err_set(err, e.code, "%s", e.msg);
     else {
-        rc = check_welcome(self, id, &reply.u.welcome, node_pk, err);
+        rc = check_welcome(self, id, &reply.u.welcome, known_dir, node_pk, err);
         rm_msg_free(&reply);
     }
     zsock_destroy(&self->sock);
     return rc;
 }
 
+/*  The outcome of a connection's CURVE handshake, from its monitor: 1
+    succeeded, 0 refused or closed, -1 nothing within timeout_ms. */
+static int handshake_outcome(zsock_t *events, int timeout_ms)
+{
+    int64_t deadline = zclock_mono() + timeout_ms;
+    for (;;) {
+        int64_t left = deadline - zclock_mono();
+        zmq_pollitem_t item = {zsock_resolve(events), 0, ZMQ_POLLIN, 0};
+        if (left <= 0 || zmq_poll(&item, 1, (long)left) <= 0)
+            return -1;
+        zmsg_t *msg = zmsg_recv(events);
+        zframe_t *head = msg ? zmsg_first(msg) : NULL;
+        uint16_t event = 0;
+        if (head && zframe_size(head) == 6)
+            memcpy(&event, zframe_data(head), 2);
+        zmsg_destroy(&msg);
+        if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED)
+            return 1;
+        if (event != 0)
+            return 0;
+    }
+}
+
+/*  Step 2 alone, to a node met before (rm_known): 0 when its main socket
+    took us; RM_EUNREACH when nothing answered; another failure when the
+    node refused the connection (then the door is worth a try). */
+static int direct_connect(rm_client_t *self, const rm_token_t *id, const rm_endpoint_t *ep,
+                          const uint8_t node_pk[32], rm_err_t *err)
+{
+    char monitor[96];
+    static _Atomic unsigned serial;
+    snprintf(monitor, sizeof monitor, "inproc://rm-client-%p-%u", (void *)self, serial++);
+    self->sock = curve_dealer(id, node_pk, ep, ep->port, self->timeout_ms, monitor, err);
+    if (!self->sock)
+        return -1;
+    zsock_t *events = zsock_new_pair(monitor); /* ">" by default: connects */
+    int outcome = events ? handshake_outcome(events, self->timeout_ms) : 0;
+    /* Before the reader goes: libzmq blocks sending to a monitor nobody reads. */
+    zmq_socket_monitor(zsock_resolve(self->sock), NULL, 0);
+    zsock_destroy(&events);
+    if (outcome == 1)
+        return 0;
+    zsock_destroy(&self->sock);
+    char secs[32];
+    fmt_secs(self->timeout_ms, secs, sizeof secs);
+    if (outcome < 0)
+        return rm_err_set(err, RM_EUNREACH, "no answer from the node at %s within %s", self->addr,
+                          secs);
+    return rm_err_set(err, RM_EAUTH, "the node at %s refused the connection", self->addr);
+}
+
 rm_client_t *rm_client_new(const char *addr, const rm_token_t *identity, int timeout_ms,
                            rm_err_t *err)
+{
+    return rm_client_new_known(addr, identity, timeout_ms, NULL, err);
+}
+
+rm_client_t *rm_client_new_known(const char *addr, const rm_token_t *identity, int timeout_ms,
+                                 const char *known_dir, rm_err_t *err)
 {
     rm_endpoint_t ep;
     uint8_t node_pk[32];
@@ -360,8 +435,23 @@ rm_client_t *rm_client_new(const char *addr, const rm_token_t *identity, int tim
         return NULL;
     }
     self->timeout_ms = timeout_ms > 0 ? timeout_ms : DEFAULT_TIMEOUT_MS;
-    if (door_handshake(self, identity, &ep, node_pk, err) == 0)
-        self->sock = curve_dealer(identity, node_pk, &ep, ep.port, self->timeout_ms, err);
+    rm_err_t e = {0};
+    if (known_dir && rm_known_find(known_dir, addr, identity->mesh_pk.b, (int64_t)time(NULL),
+                                   node_pk, &self->node, &e) == 0) {
+        if (direct_connect(self, identity, &ep, node_pk, &e) == 0)
+            return self;
+        if (e.code == RM_EUNREACH) {
+            rm_err_set(err, e.code, "%s", e.msg);
+            rm_client_destroy(&self);
+            return NULL;
+        }
+        free(self->node);
+        self->node = NULL;
+    }
+    if (known_dir && e.code != 0 && e.code != RM_ENOTFOUND)
+        rm_known_forget(known_dir, addr); /* refused, or no longer valid: the door decides */
+    if (door_handshake(self, identity, &ep, known_dir, node_pk, err) == 0)
+        self->sock = curve_dealer(identity, node_pk, &ep, ep.port, self->timeout_ms, NULL, err);
     if (!self->sock)
         rm_client_destroy(&self);
     return self;

@@ -9,7 +9,9 @@
       2. the node, at PORT: a CURVE DEALER whose server key is the key that
          the node's credential vouches for, so only that node can answer.
     A node refuses a client of another mesh by not answering at all: that
-    shows up as RM_EUNREACH after the timeout.
+    shows up as RM_EUNREACH after the timeout.  A client that remembers a
+    node (rm_known) goes to step 2 at once, and to the door only if the
+    node refuses it there.
 
     Every message is one frame, rm_msg_encode (type, request id, body);
     replies carry the id of their request, so requests can be pipelined.
@@ -34,6 +36,13 @@ typedef struct _rm_client_t rm_client_t;
     not valid for our mesh, or the node refused ours), RM_EPROTO. */
 rm_client_t *rm_client_new(const char *addr, const rm_token_t *identity, int timeout_ms,
                            rm_err_t *err);
+
+/*  The same, remembering nodes in known_dir (rm_known): a node met before
+    is reached at its main socket directly, without the door; if it
+    refuses that connection (new key, lost roster), the door is used and
+    the new WELCOME remembered. */
+rm_client_t *rm_client_new_known(const char *addr, const rm_token_t *identity, int timeout_ms,
+                                 const char *known_dir, rm_err_t *err);
 void rm_client_destroy(rm_client_t **self_p);
 
 /*  The node's name (from its credential) and the address we connected to. */

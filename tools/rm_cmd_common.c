@@ -1,5 +1,6 @@
 /*  rm_cmd: what the commands that talk to a node share (see rm_cmd.h). */
 #include "rm_cmd.h"
+#include "rm_known.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -53,7 +54,9 @@ int rm_cmd_connect(const rm_cmd_ctx_t *ctx, rm_client_t **client)
     int rc = rm_cmd_load_token(ctx, &token);
     if (rc != RM_EXIT_OK)
         return rc;
-    *client = rm_client_new(ctx->cfg.mesh, &token, ctx->cfg.timeout_ms, &err);
+    char known[1100];
+    snprintf(known, sizeof known, "%s/%s", ctx->cfg.home, RM_KNOWN_DIR);
+    *client = rm_client_new_known(ctx->cfg.mesh, &token, ctx->cfg.timeout_ms, known, &err);
     rm_token_free(&token);
     if (!*client)
         return rm_cmd_fail(&err, NULL);

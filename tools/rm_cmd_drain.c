@@ -2,6 +2,7 @@
     (or, with --now, handing them back at once, as SIGTERM does), and with
     --wait follow the membership until the node has left. */
 #include "rm_cmd.h"
+#include "rm_known.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -122,7 +123,10 @@ static int wait_gone(const rm_cmd_ctx_t *ctx, rm_client_t **client, const char *
             int rc = rm_cmd_load_token(ctx, &token);
             if (rc != RM_EXIT_OK)
                 return rc;
-            rm_client_t *other = rm_client_new(s.alt, &token, ctx->cfg.timeout_ms, &err);
+            char known[1100];
+            snprintf(known, sizeof known, "%s/%s", ctx->cfg.home, RM_KNOWN_DIR);
+            rm_client_t *other =
+                rm_client_new_known(s.alt, &token, ctx->cfg.timeout_ms, known, &err);
             rm_token_free(&token);
             if (!other) {
                 snprintf(how, how_size, "gone");

@@ -25,6 +25,9 @@
 #define LINE_WINDOW_MS 10000
 #define LINES_PER_WINDOW 100
 #define FLOOD_OVER 1000 /* connections gone since the peak: memory is given back */
+/* libzmq frees a closed connection's buffers in its I/O thread after the
+   monitor reported it gone: given back again once that is done. */
+#define TRIM_AGAIN_MS 5000
 
 /*  A connection not yet gone, at the index of its fd. */
 typedef struct {
@@ -319,6 +322,8 @@ static void sweep(watched_t *w, zsock_t *pipe, int64_t now)
         cut_n++;
         example = c->addr;
     }
+    /* Bans take effect before the lines that tell of them go out. */
+    refilter(w, pipe, now);
     if (cut_n > 0)
         zstr_sendf(pipe, "%s: closed %zu connection(s) open longer than %lld s (one from %s)",
                    w->what, cut_n, (long long)(w->session_ms / 1000), example);
@@ -326,7 +331,6 @@ static void sweep(watched_t *w, zsock_t *pipe, int64_t now)
         zstr_sendf(pipe, "%s: turned away %zu connection(s) from addresses that held the door",
                    w->what, w->turned_away);
     w->turned_away = 0;
-    refilter(w, pipe, now);
     if (w->unsent > 0 && now - w->lines_since >= LINE_WINDOW_MS) {
         zstr_sendf(pipe, "%s: %zu more refused connection(s) not reported", w->what, w->unsent);
         w->unsent = 0;
@@ -364,6 +368,32 @@ static void on_event(watched_t *w, zsock_t *pipe, int64_t now)
     zmsg_destroy(&msg);
 }
 
+/*  After a flood: the table of connections, grown to the highest fd the
+    flood reached, shrinks back to the connections still open. */
+static void shrink(watched_t *w)
+{
+    size_t high = 0;
+    for (size_t fd = 0; fd < w->nconns; fd++)
+        if (w->conns[fd].open)
+            high = fd + 1;
+    size_t n = high * 2 + 64;
+    if (n >= w->nconns)
+        return;
+    conn_t *smaller = realloc(w->conns, n * sizeof *smaller);
+    if (smaller) {
+        w->conns = smaller;
+        w->nconns = n;
+    }
+}
+
+/*  Gives back what a flood left: the tables, then glibc's free memory. */
+static void give_back(watch_args_t *args)
+{
+    for (size_t i = 0; i < args->n; i++)
+        shrink(&args->sock[i]);
+    malloc_trim(0);
+}
+
 static void watch_actor(zsock_t *pipe, void *arg)
 {
     watch_args_t *args = arg;
@@ -390,6 +420,7 @@ static void watch_actor(zsock_t *pipe, void *arg)
     zsock_signal(pipe, ok ? 0 : 1);
     int64_t next_sweep = zclock_mono() + 1000;
     size_t peak = 0; /* connections open at most since memory was last given back */
+    int64_t trim_again = 0;
     while (ok) {
         void *which = zpoller_wait(poller, 1000);
         if (!which && zpoller_terminated(poller))
@@ -407,8 +438,12 @@ static void watch_actor(zsock_t *pipe, void *arg)
             if (open > peak)
                 peak = open;
             else if (peak - open >= FLOOD_OVER) {
-                malloc_trim(0);
+                give_back(args);
                 peak = open;
+                trim_again = now + TRIM_AGAIN_MS;
+            } else if (trim_again && now >= trim_again) {
+                give_back(args); /* what the I/O threads freed since */
+                trim_again = 0;
             }
         }
         if (which == pipe) {

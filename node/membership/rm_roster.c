@@ -173,3 +173,9 @@ size_t rm_roster_size(rm_roster_t *self)
 {
     return self->count;
 }
+
+void rm_roster_each(rm_roster_t *self, void (*fn)(void *arg, const rm_cred_t *cred), void *arg)
+{
+    for (size_t i = 0; i < self->count; i++)
+        fn(arg, &self->entries[i]);
+}

@@ -1,7 +1,8 @@
 /*  rm_roster: the CURVE keys this node admits, each with the verified
     credential that vouched for it.  Filled by the door (HELLO with a
-    credential the mesh key signed) and read by the ZAP handler, both in the
-    node actor, so no locking.  Expired entries stop admitting. */
+    credential the mesh key signed) in the node actor, which owns it (no
+    locking) and tells the ZAP handler's copy of the keys (rm_zap) what it
+    admits and forgets.  Expired entries stop admitting. */
 #ifndef RM_ROSTER_H
 #define RM_ROSTER_H
 
@@ -40,5 +41,8 @@ size_t rm_roster_drop(rm_roster_t *self, bool (*drop)(void *arg, const rm_cred_t
 const rm_bin_t *rm_roster_signed(rm_roster_t *self, const uint8_t curve_pk[32]);
 
 size_t rm_roster_size(rm_roster_t *self);
+
+/*  Calls fn for each credential in the roster, expired ones included. */
+void rm_roster_each(rm_roster_t *self, void (*fn)(void *arg, const rm_cred_t *cred), void *arg);
 
 #endif
