@@ -25,9 +25,11 @@
 #define LINE_WINDOW_MS 10000
 #define LINES_PER_WINDOW 100
 #define FLOOD_OVER 1000 /* connections gone since the peak: memory is given back */
-/* libzmq frees a closed connection's buffers in its I/O thread after the
-   monitor reported it gone: given back again once that is done. */
+/* libzmq frees a closed connection's buffers in its I/O threads after the
+   monitor reported it gone, seconds later when they are busy: given back
+   again every TRIM_AGAIN_MS for TRIM_FOR_MS after a flood. */
 #define TRIM_AGAIN_MS 5000
+#define TRIM_FOR_MS 30000
 
 /*  A connection not yet gone, at the index of its fd. */
 typedef struct {
@@ -420,7 +422,7 @@ static void watch_actor(zsock_t *pipe, void *arg)
     zsock_signal(pipe, ok ? 0 : 1);
     int64_t next_sweep = zclock_mono() + 1000;
     size_t peak = 0; /* connections open at most since memory was last given back */
-    int64_t trim_again = 0;
+    int64_t trim_again = 0, trim_until = 0;
     while (ok) {
         void *which = zpoller_wait(poller, 1000);
         if (!which && zpoller_terminated(poller))
@@ -441,9 +443,10 @@ static void watch_actor(zsock_t *pipe, void *arg)
                 give_back(args);
                 peak = open;
                 trim_again = now + TRIM_AGAIN_MS;
+                trim_until = now + TRIM_FOR_MS;
             } else if (trim_again && now >= trim_again) {
                 give_back(args); /* what the I/O threads freed since */
-                trim_again = 0;
+                trim_again = now < trim_until ? now + TRIM_AGAIN_MS : 0;
             }
         }
         if (which == pipe) {
