@@ -206,8 +206,10 @@ static void handle_submit(request_t *r)
             goto fail;
         if (!complete)
             return;
-        if (rm_quota_admit(self->quota, self->jobs, r->who->name, (int64_t)zclock_mono(), &err) !=
-            0)
+        if (rm_quota_check_stored(self->quota, self->jobs, self->store, r->who->name,
+                                  &spec->manifest, &err) != 0 ||
+            rm_quota_admit(self->quota, self->jobs, r->who->name, (int64_t)zclock_mono(), &err) !=
+                0)
             goto fail;
         /* Unpack before acknowledging: a full disk is the submitter's error
            to see now, not a job that fails later. */

@@ -22,6 +22,7 @@ void rm_config_init(rm_config_t *config)
     config->artist_max_priority = 100;
     config->quota_jobs = 1000;
     config->quota_submits = 120;
+    config->quota_stored_gb = 500;
     config->retain_days = 30;
     config->chunk_grace_minutes = 1440;
 }
@@ -92,6 +93,8 @@ int rm_config_set(rm_config_t *c, const char *key, const char *value, rm_err_t *
         return set_u64(&c->quota_jobs, key, value, 0, 1000000, err);
     if (strcmp(key, "quota_submits") == 0)
         return set_u64(&c->quota_submits, key, value, 0, 100000, err);
+    if (strcmp(key, "quota_stored_gb") == 0)
+        return set_u64(&c->quota_stored_gb, key, value, 0, 1u << 24, err);
     if (strcmp(key, "chunk_grace_minutes") == 0)
         return set_u64(&c->chunk_grace_minutes, key, value, 0, 525600, err);
     if (strcmp(key, "retain_days") == 0)

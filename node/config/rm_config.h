@@ -22,9 +22,10 @@
                     through its own outbound connections only
       max_samples, max_resolution, artist_max_priority
                     bounds on what a job may ask (rm_quota.h)
-      quota_jobs, quota_submits
+      quota_jobs, quota_submits, quota_stored_gb
                     unfinished jobs per submitter in the mesh, submissions
-                    per submitter per minute to this node (0: no limit)
+                    per submitter per minute to this node, GiB of projects
+                    per submitter held here (0: no limit)
       retain_days   days a finished job is kept before every node deletes it
                     (default 30; 0 = forever)
       chunk_grace_minutes
@@ -66,6 +67,7 @@ typedef struct {
     uint64_t artist_max_priority; /* artists' priorities within ± this (default 100) */
     uint64_t quota_jobs;          /* unfinished jobs per submitter (default 1000) */
     uint64_t quota_submits;       /* submissions per submitter per minute (default 120) */
+    uint64_t quota_stored_gb;     /* GiB of distinct projects per submitter (default 500) */
     uint64_t retain_days;         /* finished jobs kept this long (default 30; 0: forever) */
     uint64_t chunk_grace_minutes; /* unreferenced chunks kept this long (default 1440) */
 } rm_config_t;
