@@ -1,0 +1,287 @@
+/*  The shared files are INI (libinih, Debian's libinih-dev), with one
+    nesting AWS adds: a key with an empty value ("s3 =") followed by
+    indented "key = value" lines, which inih hands over as continuation
+    lines of that key. */
+#include "rm_aws_config.h"
+
+#include <ini.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rm_cred.h"
+
+#define SECRET_FILE_MAX 1024
+
+/*  What one profile of one file says. */
+typedef struct {
+    const char *want; /* the section to read: "bob" or "profile bob" (config) */
+    const char *alt;  /* "" or "default" for the config file's [default] */
+    bool found;
+    char access_key_id[128];
+    char secret_access_key[256];
+    char session_token[4096];
+    char region[64];
+    char endpoint[512];
+    char s3_endpoint[512];
+    char addressing_style[16];
+} profile_t;
+
+static void copy(char *dst, size_t size, const char *src)
+{
+    snprintf(dst, size, "%s", src ? src : "");
+}
+
+static bool set(const char *s)
+{
+    return s && *s;
+}
+
+/*  "key = value" of a nested line, trimmed. */
+static bool split_nested(const char *line, char *key, size_t ksize, char *value, size_t vsize)
+{
+    const char *eq = strchr(line, '=');
+    if (!eq)
+        return false;
+    size_t klen = (size_t)(eq - line);
+    while (klen > 0 && (line[klen - 1] == ' ' || line[klen - 1] == '\t'))
+        klen--;
+    const char *v = eq + 1;
+    while (*v == ' ' || *v == '\t')
+        v++;
+    snprintf(key, ksize, "%.*s", (int)klen, line);
+    copy(value, vsize, v);
+    size_t vlen = strlen(value);
+    while (vlen > 0 && (value[vlen - 1] == ' ' || value[vlen - 1] == '\t'))
+        value[--vlen] = '\0';
+    return true;
+}
+
+static int on_entry(void *arg, const char *section, const char *name, const char *value)
+{
+    profile_t *p = arg;
+    if (strcmp(section, p->want) != 0 && !(set(p->alt) && strcmp(section, p->alt) == 0))
+        return 1;
+    p->found = true;
+    if (strcmp(name, "aws_access_key_id") == 0)
+        copy(p->access_key_id, sizeof p->access_key_id, value);
+    else if (strcmp(name, "aws_secret_access_key") == 0)
+        copy(p->secret_access_key, sizeof p->secret_access_key, value);
+    else if (strcmp(name, "aws_session_token") == 0)
+        copy(p->session_token, sizeof p->session_token, value);
+    else if (strcmp(name, "region") == 0)
+        copy(p->region, sizeof p->region, value);
+    else if (strcmp(name, "endpoint_url") == 0)
+        copy(p->endpoint, sizeof p->endpoint, value);
+    else if (strcmp(name, "s3") == 0 && set(value)) {
+        char key[64], v[512];
+        if (split_nested(value, key, sizeof key, v, sizeof v)) {
+            if (strcmp(key, "endpoint_url") == 0)
+                copy(p->s3_endpoint, sizeof p->s3_endpoint, v);
+            else if (strcmp(key, "addressing_style") == 0)
+                copy(p->addressing_style, sizeof p->addressing_style, v);
+        }
+    }
+    return 1;
+}
+
+/*  Reads the profile from path; a missing file reads as nothing. */
+static int read_profile(const char *path, profile_t *p, rm_err_t *err)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    int line = ini_parse_file(f, on_entry, p);
+    fclose(f);
+    if (line != 0)
+        return rm_err_set(err, RM_EINVAL, "%s: cannot parse line %d", path, line);
+    return 0;
+}
+
+static const char *env(rm_aws_getenv_fn fn, void *arg, const char *name)
+{
+    const char *v = fn ? fn(arg, name) : NULL;
+    return v && *v ? v : NULL;
+}
+
+static const char *first(const char *a, const char *b, const char *c)
+{
+    return set(a) ? a : set(b) ? b : set(c) ? c : "";
+}
+
+/*  The shared files' paths: the environment's, else under home. */
+static void shared_paths(rm_aws_getenv_fn fn, void *arg, const char *home, char *creds,
+                         size_t csize, char *config, size_t fsize)
+{
+    const char *c = env(fn, arg, "AWS_SHARED_CREDENTIALS_FILE");
+    const char *f = env(fn, arg, "AWS_CONFIG_FILE");
+    snprintf(creds, csize, "%s", c ? c : "");
+    snprintf(config, fsize, "%s", f ? f : "");
+    if (!c && home)
+        snprintf(creds, csize, "%s/.aws/credentials", home);
+    if (!f && home)
+        snprintf(config, fsize, "%s/.aws/config", home);
+}
+
+static int read_secret_file(const char *path, char *out, size_t size, rm_err_t *err)
+{
+    uint8_t *data = NULL;
+    size_t len = 0;
+    if (rm_secret_read(path, &data, &len, SECRET_FILE_MAX, err) != 0)
+        return rm_err_prefix(err, "s3_secret_access_key_file: ");
+    while (len > 0 && (data[len - 1] == '\n' || data[len - 1] == '\r' || data[len - 1] == ' '))
+        len--;
+    int rc = 0;
+    if (len == 0 || len >= size)
+        rc = rm_err_set(err, RM_EINVAL, "s3_secret_access_key_file %s: %s", path,
+                        len == 0 ? "empty" : "too long for a secret access key");
+    else
+        snprintf(out, size, "%.*s", (int)len, (const char *)data);
+    sodium_memzero(data, len);
+    free(data);
+    return rc;
+}
+
+int rm_aws_resolve(const rm_aws_overrides_t *overrides, rm_aws_getenv_fn getenv_fn, void *env_arg,
+                   const char *home, rm_aws_settings_t *out, rm_err_t *err)
+{
+    static const rm_aws_overrides_t none;
+    const rm_aws_overrides_t *o = overrides ? overrides : &none;
+    memset(out, 0, sizeof *out);
+    const char *named = set(o->profile) ? o->profile : env(getenv_fn, env_arg, "AWS_PROFILE");
+    copy(out->profile, sizeof out->profile, named ? named : "default");
+
+    char creds_path[1024], config_path[1024], section[160];
+    shared_paths(getenv_fn, env_arg, home, creds_path, sizeof creds_path, config_path,
+                 sizeof config_path);
+    profile_t from_creds = {.want = out->profile, .alt = ""};
+    snprintf(section, sizeof section, "profile %s", out->profile);
+    /* The config file names profiles "[profile x]", but "[default]" as is. */
+    profile_t from_config = {.want = section,
+                             .alt = strcmp(out->profile, "default") == 0 ? "default" : ""};
+    int rc = 0;
+    if ((set(creds_path) && read_profile(creds_path, &from_creds, err) != 0) ||
+        (set(config_path) && read_profile(config_path, &from_config, err) != 0))
+        rc = -1;
+    else if (named && !from_creds.found && !from_config.found)
+        rc = rm_err_set(err, RM_EINVAL,
+                        "the AWS profile '%s' is found in neither %s nor %s (AWS_PROFILE or "
+                        "s3_profile in meshd.conf)",
+                        out->profile, set(creds_path) ? creds_path : "(no credentials file)",
+                        set(config_path) ? config_path : "(no config file)");
+    if (rc != 0)
+        goto out;
+
+    copy(out->region, sizeof out->region,
+         first(o->region, env(getenv_fn, env_arg, "AWS_REGION"),
+               first(env(getenv_fn, env_arg, "AWS_DEFAULT_REGION"), from_config.region, NULL)));
+    copy(out->endpoint, sizeof out->endpoint,
+         first(o->endpoint, env(getenv_fn, env_arg, "AWS_ENDPOINT_URL_S3"),
+               first(env(getenv_fn, env_arg, "AWS_ENDPOINT_URL"), from_config.s3_endpoint,
+                     from_config.endpoint)));
+    const char *style = first(o->addressing_style, from_config.addressing_style, NULL);
+    if (set(style) && strcmp(style, "path") != 0 && strcmp(style, "virtual") != 0 &&
+        strcmp(style, "auto") != 0) {
+        rc = rm_err_set(err, RM_EINVAL,
+                        "addressing style '%s' is not path, virtual or auto (s3 "
+                        "addressing_style of profile %s, or s3_addressing_style in meshd.conf)",
+                        style, out->profile);
+        goto out;
+    }
+    /* auto: virtual-hosted on AWS, path-style on other endpoints (MinIO,
+       Ceph and moto rarely have wildcard DNS for buckets). */
+    out->path_style =
+        strcmp(style, "path") == 0 || (strcmp(style, "virtual") != 0 && set(out->endpoint));
+    copy(out->imds, sizeof out->imds,
+         first(env(getenv_fn, env_arg, "AWS_EC2_METADATA_SERVICE_ENDPOINT"), RM_AWS_IMDS_DEFAULT,
+               NULL));
+
+    const char *env_id = env(getenv_fn, env_arg, "AWS_ACCESS_KEY_ID");
+    const char *env_secret = env(getenv_fn, env_arg, "AWS_SECRET_ACCESS_KEY");
+    if (set(o->access_key_id)) {
+        if (!set(o->secret_access_key_file)) {
+            rc = rm_err_set(err, RM_EINVAL,
+                            "s3_access_key_id is set in meshd.conf without "
+                            "s3_secret_access_key_file");
+            goto out;
+        }
+        copy(out->access_key_id, sizeof out->access_key_id, o->access_key_id);
+        if ((rc = read_secret_file(o->secret_access_key_file, out->secret_access_key,
+                                   sizeof out->secret_access_key, err)) != 0)
+            goto out;
+        out->source = RM_AWS_CREDS_CONFIG;
+        copy(out->source_file, sizeof out->source_file, o->secret_access_key_file);
+    } else if (env_id || env_secret) {
+        if (!env_id || !env_secret) {
+            rc = rm_err_set(err, RM_EINVAL, "%s is set in the environment without %s",
+                            env_id ? "AWS_ACCESS_KEY_ID" : "AWS_SECRET_ACCESS_KEY",
+                            env_id ? "AWS_SECRET_ACCESS_KEY" : "AWS_ACCESS_KEY_ID");
+            goto out;
+        }
+        copy(out->access_key_id, sizeof out->access_key_id, env_id);
+        copy(out->secret_access_key, sizeof out->secret_access_key, env_secret);
+        copy(out->session_token, sizeof out->session_token,
+             env(getenv_fn, env_arg, "AWS_SESSION_TOKEN"));
+        out->source = RM_AWS_CREDS_ENV;
+    } else {
+        const profile_t *p = set(from_creds.access_key_id)    ? &from_creds
+                             : set(from_config.access_key_id) ? &from_config
+                                                              : NULL;
+        if (p && !set(p->secret_access_key)) {
+            rc = rm_err_set(err, RM_EINVAL,
+                            "profile %s in %s has aws_access_key_id but no "
+                            "aws_secret_access_key",
+                            out->profile, p == &from_creds ? creds_path : config_path);
+            goto out;
+        }
+        if (p) {
+            copy(out->access_key_id, sizeof out->access_key_id, p->access_key_id);
+            copy(out->secret_access_key, sizeof out->secret_access_key, p->secret_access_key);
+            copy(out->session_token, sizeof out->session_token, p->session_token);
+            out->source = RM_AWS_CREDS_PROFILE;
+            copy(out->source_file, sizeof out->source_file,
+                 p == &from_creds ? creds_path : config_path);
+        }
+    }
+out:
+    sodium_memzero(&from_creds, sizeof from_creds);
+    sodium_memzero(&from_config, sizeof from_config);
+    if (rc != 0)
+        rm_aws_settings_clear(out);
+    return rc;
+}
+
+void rm_aws_describe(const rm_aws_settings_t *s, char *out, size_t size)
+{
+    char from[1400];
+    switch (s->source) {
+    case RM_AWS_CREDS_CONFIG:
+        snprintf(from, sizeof from, "credentials from meshd.conf (key id %s, secret in %s)",
+                 s->access_key_id, s->source_file);
+        break;
+    case RM_AWS_CREDS_ENV:
+        snprintf(from, sizeof from, "credentials from the environment (key id %s)",
+                 s->access_key_id);
+        break;
+    case RM_AWS_CREDS_PROFILE:
+        snprintf(from, sizeof from, "credentials of profile %s from %s (key id %s)", s->profile,
+                 s->source_file, s->access_key_id);
+        break;
+    case RM_AWS_CREDS_INSTANCE:
+        snprintf(from, sizeof from, "credentials of the instance role (key id %s)",
+                 s->access_key_id);
+        break;
+    default:
+        snprintf(from, sizeof from, "credentials from the instance role at %s", s->imds);
+    }
+    snprintf(out, size, "%s, region %s, endpoint %s (%s)", from,
+             set(s->region) ? s->region : "(not set)", set(s->endpoint) ? s->endpoint : "AWS",
+             s->path_style ? "path-style" : "virtual-hosted");
+}
+
+void rm_aws_settings_clear(rm_aws_settings_t *s)
+{
+    sodium_memzero(s->secret_access_key, sizeof s->secret_access_key);
+    sodium_memzero(s->session_token, sizeof s->session_token);
+}
