@@ -26,6 +26,7 @@ typedef struct {
     char endpoint[512];
     char s3_endpoint[512];
     char addressing_style[16];
+    char max_attempts[16];
 } profile_t;
 
 static void copy(char *dst, size_t size, const char *src)
@@ -74,6 +75,8 @@ static int on_entry(void *arg, const char *section, const char *name, const char
         copy(p->region, sizeof p->region, value);
     else if (strcmp(name, "endpoint_url") == 0)
         copy(p->endpoint, sizeof p->endpoint, value);
+    else if (strcmp(name, "max_attempts") == 0)
+        copy(p->max_attempts, sizeof p->max_attempts, value);
     else if (strcmp(name, "s3") == 0 && set(value)) {
         char key[64], v[512];
         if (split_nested(value, key, sizeof key, v, sizeof v)) {
@@ -193,6 +196,18 @@ int rm_aws_resolve(const rm_aws_overrides_t *overrides, rm_aws_getenv_fn getenv_
        Ceph and moto rarely have wildcard DNS for buckets). */
     out->path_style =
         strcmp(style, "path") == 0 || (strcmp(style, "virtual") != 0 && set(out->endpoint));
+    const char *attempts =
+        first(env(getenv_fn, env_arg, "AWS_MAX_ATTEMPTS"), from_config.max_attempts, "3");
+    char *end;
+    long n = strtol(attempts, &end, 10);
+    if (*end != '\0' || n < 1 || n > 20) {
+        rc = rm_err_set(err, RM_EINVAL,
+                        "max attempts '%s' is not a number from 1 to 20 (AWS_MAX_ATTEMPTS, or "
+                        "max_attempts of profile %s)",
+                        attempts, out->profile);
+        goto out;
+    }
+    out->max_attempts = (int)n;
     copy(out->imds, sizeof out->imds,
          first(env(getenv_fn, env_arg, "AWS_EC2_METADATA_SERVICE_ENDPOINT"), RM_AWS_IMDS_DEFAULT,
                NULL));

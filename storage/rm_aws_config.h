@@ -12,7 +12,8 @@
          credentials from AWS_SHARED_CREDENTIALS_FILE (~/.aws/credentials),
          then from AWS_CONFIG_FILE (~/.aws/config, section "[profile NAME]",
          or "[default]"), which also gives region, endpoint_url and the
-         nested "s3 =" settings endpoint_url and addressing_style;
+         nested "s3 =" settings endpoint_url and addressing_style, and
+         max_attempts (AWS_MAX_ATTEMPTS before it);
       4. credentials only: the instance role, through IMDSv2 (rm_aws_imds,
          at AWS_EC2_METADATA_SERVICE_ENDPOINT or http://169.254.169.254),
          when none of the above gives keys.
@@ -58,6 +59,7 @@ typedef struct {
     bool path_style;    /* path-style addressing (default: with a custom endpoint) */
     char profile[128];  /* the profile read ("default" when none was named) */
     char imds[256];     /* the instance metadata service's address */
+    int max_attempts;   /* AWS_MAX_ATTEMPTS, profile max_attempts; default 3 (standard mode) */
     char access_key_id[128];
     char secret_access_key[256];
     char session_token[4096];

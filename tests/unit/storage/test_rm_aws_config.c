@@ -61,6 +61,7 @@ static void test_environment(void)
     CHECK(strcmp(s.endpoint, "http://127.0.0.1:9000") == 0); /* the S3 one first */
     CHECK(s.path_style);                                     /* a custom endpoint */
     CHECK(strcmp(s.imds, RM_AWS_IMDS_DEFAULT) == 0 && strcmp(s.profile, "default") == 0);
+    CHECK(s.max_attempts == 3);
     char words[2000];
     rm_aws_describe(&s, words, sizeof words);
     CHECK_MSG(strstr(words, "credentials from the environment (key id AKIAENV)") &&
@@ -87,6 +88,7 @@ static void test_profiles_from_shared_files(void)
     write_file(".aws/config",
                "# comments are fine\n[default]\nregion = us-east-2\n"
                "[profile bob]\nregion = ap-south-1\nendpoint_url = http://general:2\n"
+               "max_attempts = 5\n"
                "s3 =\n  endpoint_url = http://minio:9000\n  addressing_style = virtual\n"
                "[profile carol]\nregion = eu-north-1\naws_access_key_id = AKIACAROL\n"
                "aws_secret_access_key = carolsecret\n",
@@ -105,6 +107,7 @@ static void test_profiles_from_shared_files(void)
     CHECK(strcmp(s.region, "ap-south-1") == 0);
     CHECK_MSG(strcmp(s.endpoint, "http://minio:9000") == 0, "%s", s.endpoint); /* s3's own */
     CHECK(!s.path_style); /* addressing_style = virtual */
+    CHECK(s.max_attempts == 5);
 
     /* Keys in the config file (no credentials file entry). */
     const char *carol[] = {"AWS_PROFILE=carol", NULL};
@@ -159,6 +162,9 @@ static void test_errors_name_the_setting(void)
     rm_aws_overrides_t no_secret = {.access_key_id = "AKIACONF"};
     CHECK(rm_aws_resolve(&no_secret, table_env, plain, home, &s, &err) == -1 &&
           strstr(err.msg, "without s3_secret_access_key_file"));
+    const char *attempts[] = {"AWS_MAX_ATTEMPTS=0", NULL};
+    CHECK(rm_aws_resolve(NULL, table_env, attempts, home, &s, &err) == -1 &&
+          strstr(err.msg, "max attempts '0' is not a number from 1 to 20"));
     rm_aws_overrides_t style = {.addressing_style = "sideways"};
     CHECK(rm_aws_resolve(&style, table_env, plain, home, &s, &err) == -1 &&
           strstr(err.msg, "addressing style 'sideways'"));
