@@ -1,5 +1,6 @@
 #define _GNU_SOURCE /* memmem */
 #include "rm_s3.h"
+#include "rm_s3_private.h"
 
 #include <curl/curl.h>
 #include <sodium.h>
@@ -9,44 +10,8 @@
 #include <time.h>
 
 #define KEY_MAX 1024
-#define ERROR_BODY_MAX 65536
+#define ERROR_BODY_MAX RM_S3_ERROR_BODY_MAX
 #define LIST_BODY_MAX (8u << 20) /* 1,000 keys of 1 KiB and their XML */
-
-struct _rm_s3_t {
-    CURL *curl;
-    rm_aws_settings_t settings;
-    char sigv4[128];       /* "aws:amz:REGION:s3" */
-    char scheme_host[600]; /* "https://s3.eu-west-1.amazonaws.com" */
-    char base_path[256];   /* the endpoint's own path, "" mostly */
-    int retry_unit_ms;
-};
-
-typedef struct {
-    uint8_t *data;
-    size_t len, cap, max;
-    bool over;
-} buf_t;
-
-typedef struct {
-    const char *method; /* GET PUT HEAD DELETE */
-    const char *bucket;
-    const char *key;   /* "" for the bucket itself */
-    const char *query; /* sorted and encoded, or NULL */
-    const uint8_t *body;
-    size_t body_len;
-    bool create_only;
-    uint64_t range_first, range_max; /* range_max 0: the whole object */
-    size_t max_body;                 /* of the answer */
-} req_t;
-
-typedef struct {
-    long status;
-    buf_t body;
-    char etag[128];
-    uint64_t length;
-    size_t sent; /* of req body */
-    const req_t *req;
-} resp_t;
 
 static bool curl_ready;
 
@@ -231,6 +196,8 @@ static int perform(rm_s3_t *self, const req_t *rq, resp_t *rs, rm_err_t *err)
     }
     if (rq->create_only)
         headers = curl_slist_append(headers, "If-None-Match: *");
+    if (strcmp(rq->method, "POST") == 0)
+        headers = curl_slist_append(headers, "Content-Type: application/xml");
     if (rq->range_max) {
         snprintf(line, sizeof line, "Range: bytes=%llu-%llu", (unsigned long long)rq->range_first,
                  (unsigned long long)(rq->range_first + rq->range_max - 1));
@@ -255,6 +222,10 @@ static int perform(rm_s3_t *self, const req_t *rq, resp_t *rs, rm_err_t *err)
         curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);
         curl_easy_setopt(c, CURLOPT_READDATA, rs);
         curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)rq->body_len);
+    } else if (strcmp(rq->method, "POST") == 0) {
+        curl_easy_setopt(c, CURLOPT_POST, 1L);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, rq->body ? (const char *)rq->body : "");
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)rq->body_len);
     } else if (strcmp(rq->method, "HEAD") == 0) {
         curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
     } else if (strcmp(rq->method, "DELETE") == 0) {
@@ -271,7 +242,7 @@ static int perform(rm_s3_t *self, const req_t *rq, resp_t *rs, rm_err_t *err)
 }
 
 /*  The text between <tag> and </tag> from *from on; *from moves past it. */
-static bool xml_value(const char **from, const char *end, const char *tag, char *out, size_t size)
+bool rm_s3_xml_value(const char **from, const char *end, const char *tag, char *out, size_t size)
 {
     char open[64], close[64];
     snprintf(open, sizeof open, "<%s>", tag);
@@ -326,9 +297,9 @@ static int fail(rm_s3_t *self, const req_t *rq, const resp_t *rs, rm_err_t *err)
     char code[128] = "", message[300] = "";
     const char *from = (const char *)rs->body.data, *end = from + rs->body.len;
     if (from) {
-        xml_value(&from, end, "Code", code, sizeof code);
+        rm_s3_xml_value(&from, end, "Code", code, sizeof code);
         from = (const char *)rs->body.data;
-        xml_value(&from, end, "Message", message, sizeof message);
+        rm_s3_xml_value(&from, end, "Message", message, sizeof message);
     }
     const char *hint = "";
     if (strcmp(code, "SignatureDoesNotMatch") == 0)
@@ -355,7 +326,7 @@ static int fail(rm_s3_t *self, const req_t *rq, const resp_t *rs, rm_err_t *err)
 
 /*  The request with the standard retry mode; 0 when it got an answer below
     300 (or one the caller takes: 404 for HEAD/GET, 412 for create-only). */
-static int request(rm_s3_t *self, const req_t *rq, resp_t *rs, rm_err_t *err)
+int rm_s3_request(rm_s3_t *self, const req_t *rq, resp_t *rs, rm_err_t *err)
 {
     int attempts = self->settings.max_attempts > 0 ? self->settings.max_attempts : 3;
     for (int attempt = 1;; attempt++) {
@@ -375,7 +346,7 @@ static int request(rm_s3_t *self, const req_t *rq, resp_t *rs, rm_err_t *err)
             char code[128] = "";
             const char *from = (const char *)rs->body.data;
             if (from)
-                xml_value(&from, from + rs->body.len, "Code", code, sizeof code);
+                rm_s3_xml_value(&from, from + rs->body.len, "Code", code, sizeof code);
             again = retryable(rs->status, code);
             if (!again || attempt >= attempts) {
                 int rc = fail(self, rq, rs, err);
@@ -399,7 +370,7 @@ static int request(rm_s3_t *self, const req_t *rq, resp_t *rs, rm_err_t *err)
     }
 }
 
-static int check_names(const char *method, const char *bucket, const char *key, rm_err_t *err)
+int rm_s3_check_names(const char *method, const char *bucket, const char *key, rm_err_t *err)
 {
     if (!bucket_ok(bucket))
         return rm_err_set(err, RM_EINVAL, "S3 %s: bucket name '%s' is not 3-63 of [a-z0-9.-]",
@@ -416,7 +387,7 @@ static int check_names(const char *method, const char *bucket, const char *key, 
 int rm_s3_put(rm_s3_t *self, const char *bucket, const char *key, const void *data, size_t len,
               bool create_only, rm_s3_object_t *out, rm_err_t *err)
 {
-    if (check_names("PUT", bucket, key, err) != 0)
+    if (rm_s3_check_names("PUT", bucket, key, err) != 0)
         return -1;
     req_t rq = {.method = "PUT",
                 .bucket = bucket,
@@ -426,7 +397,7 @@ int rm_s3_put(rm_s3_t *self, const char *bucket, const char *key, const void *da
                 .create_only = create_only,
                 .max_body = ERROR_BODY_MAX};
     resp_t rs;
-    if (request(self, &rq, &rs, err) != 0)
+    if (rm_s3_request(self, &rq, &rs, err) != 0)
         return -1;
     if (out) {
         memset(out, 0, sizeof *out);
@@ -443,7 +414,7 @@ int rm_s3_get(rm_s3_t *self, const char *bucket, const char *key, uint64_t first
 {
     *data = NULL;
     *len = 0;
-    if (check_names("GET", bucket, key, err) != 0)
+    if (rm_s3_check_names("GET", bucket, key, err) != 0)
         return -1;
     if (max > RM_S3_GET_MAX)
         max = RM_S3_GET_MAX;
@@ -457,7 +428,7 @@ int rm_s3_get(rm_s3_t *self, const char *bucket, const char *key, uint64_t first
         return rm_err_set(err, RM_EINVAL, "S3 GET s3://%s/%s: a range needs its length", bucket,
                           key);
     resp_t rs;
-    if (request(self, &rq, &rs, err) != 0)
+    if (rm_s3_request(self, &rq, &rs, err) != 0)
         return -1;
     *data = rs.body.data;
     *len = rs.body.len;
@@ -469,11 +440,11 @@ int rm_s3_get(rm_s3_t *self, const char *bucket, const char *key, uint64_t first
 int rm_s3_head(rm_s3_t *self, const char *bucket, const char *key, rm_s3_object_t *out,
                rm_err_t *err)
 {
-    if (check_names("HEAD", bucket, key, err) != 0)
+    if (rm_s3_check_names("HEAD", bucket, key, err) != 0)
         return -1;
     req_t rq = {.method = "HEAD", .bucket = bucket, .key = key, .max_body = ERROR_BODY_MAX};
     resp_t rs;
-    if (request(self, &rq, &rs, err) != 0)
+    if (rm_s3_request(self, &rq, &rs, err) != 0)
         return -1; /* 404: RM_ENOTFOUND (HEAD answers carry no error body) */
     memset(out, 0, sizeof *out);
     out->size = rs.length;
@@ -484,18 +455,18 @@ int rm_s3_head(rm_s3_t *self, const char *bucket, const char *key, rm_s3_object_
 
 int rm_s3_delete(rm_s3_t *self, const char *bucket, const char *key, rm_err_t *err)
 {
-    if (check_names("DELETE", bucket, key, err) != 0)
+    if (rm_s3_check_names("DELETE", bucket, key, err) != 0)
         return -1;
     req_t rq = {.method = "DELETE", .bucket = bucket, .key = key, .max_body = ERROR_BODY_MAX};
     resp_t rs;
-    if (request(self, &rq, &rs, err) != 0)
+    if (rm_s3_request(self, &rq, &rs, err) != 0)
         return -1;
     free(rs.body.data);
     return 0;
 }
 
 /*  A query value, %-encoded as SigV4 wants (unreserved characters kept). */
-static void query_encode(const char *in, char *out, size_t size)
+void rm_s3_query_encode(const char *in, char *out, size_t size)
 {
     size_t n = 0;
     for (const unsigned char *c = (const unsigned char *)in; *c && n + 4 < size; c++) {
@@ -508,46 +479,52 @@ static void query_encode(const char *in, char *out, size_t size)
     out[n] = '\0';
 }
 
-int rm_s3_list(rm_s3_t *self, const char *bucket, const char *prefix, rm_s3_list_fn fn, void *arg,
-               rm_err_t *err)
+int rm_s3_list(rm_s3_t *self, const char *bucket, const char *prefix, unsigned page,
+               rm_s3_list_fn fn, void *arg, rm_err_t *err)
 {
-    if (check_names("LIST", bucket, NULL, err) != 0)
+    if (rm_s3_check_names("LIST", bucket, NULL, err) != 0)
         return -1;
     char token[1024] = "", enc_token[3100], enc_prefix[3100], query[6400];
-    query_encode(prefix ? prefix : "", enc_prefix, sizeof enc_prefix);
+    rm_s3_query_encode(prefix ? prefix : "", enc_prefix, sizeof enc_prefix);
     for (;;) {
-        query_encode(token, enc_token, sizeof enc_token);
+        rm_s3_query_encode(token, enc_token, sizeof enc_token);
         /* Sorted by name, as the signature's canonical query. */
-        snprintf(query, sizeof query, "%s%s%slist-type=2&prefix=%s",
+        char max_keys[32] = "";
+        if (page)
+            snprintf(max_keys, sizeof max_keys, "&max-keys=%u", page);
+        snprintf(query, sizeof query, "%s%s%slist-type=2%s&prefix=%s",
                  token[0] ? "continuation-token=" : "", token[0] ? enc_token : "",
-                 token[0] ? "&" : "", enc_prefix);
+                 token[0] ? "&" : "", max_keys, enc_prefix);
         req_t rq = {.method = "GET",
                     .bucket = bucket,
                     .key = "",
                     .query = query,
                     .max_body = LIST_BODY_MAX};
         resp_t rs;
-        if (request(self, &rq, &rs, err) != 0)
+        if (rm_s3_request(self, &rq, &rs, err) != 0)
             return -1;
         const char *from = (const char *)rs.body.data, *end = from + rs.body.len;
         int rc = 0;
         char contents[4096];
-        while (rc == 0 && from && xml_value(&from, end, "Contents", contents, sizeof contents)) {
+        while (rc == 0 && from &&
+               rm_s3_xml_value(&from, end, "Contents", contents, sizeof contents)) {
             char key[KEY_MAX * 2], size[32] = "0", etag[128] = "";
             const char *c = contents, *cend = contents + strlen(contents);
             const char *c2 = contents, *c3 = contents;
-            if (!xml_value(&c, cend, "Key", key, sizeof key))
+            if (!rm_s3_xml_value(&c, cend, "Key", key, sizeof key))
                 continue;
-            xml_value(&c2, cend, "Size", size, sizeof size);
-            xml_value(&c3, cend, "ETag", etag, sizeof etag);
+            rm_s3_xml_value(&c2, cend, "Size", size, sizeof size);
+            rm_s3_xml_value(&c3, cend, "ETag", etag, sizeof etag);
             rc = fn(arg, key, strtoull(size, NULL, 10), etag);
         }
         char truncated[8] = "";
         from = (const char *)rs.body.data;
-        bool more = from && xml_value(&from, end, "IsTruncated", truncated, sizeof truncated) &&
+        bool more = from &&
+                    rm_s3_xml_value(&from, end, "IsTruncated", truncated, sizeof truncated) &&
                     strcmp(truncated, "true") == 0;
         from = (const char *)rs.body.data;
-        if (more && !(from && xml_value(&from, end, "NextContinuationToken", token, sizeof token)))
+        if (more &&
+            !(from && rm_s3_xml_value(&from, end, "NextContinuationToken", token, sizeof token)))
             more = false;
         free(rs.body.data);
         if (rc != 0 || !more)

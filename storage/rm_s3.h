@@ -51,6 +51,16 @@ bool rm_s3_key_ok(const char *key);
 int rm_s3_put(rm_s3_t *self, const char *bucket, const char *key, const void *data, size_t len,
               bool create_only, rm_s3_object_t *out, rm_err_t *err);
 
+/*  Stores the file at path as bucket/key in parts (multipart upload, for
+    objects too big for one PUT: parts of at least 5 MiB, at most 10,000,
+    each retried on its own); create_only as for rm_s3_put, checked when
+    the parts are put together.  An upload that fails is aborted, so no
+    parts are left to pay for. */
+#define RM_S3_PART_MIN (5u << 20)
+#define RM_S3_PARTS_MAX 10000
+int rm_s3_put_file_multipart(rm_s3_t *self, const char *bucket, const char *key, const char *path,
+                             bool create_only, rm_s3_object_t *out, rm_err_t *err);
+
 /*  Reads bucket/key (bytes [first, first + max) when max > 0, else the
     whole object up to RM_S3_GET_MAX) into *data (malloc'd), *len bytes.
     RM_ENOTFOUND for a missing object. */
@@ -66,9 +76,10 @@ int rm_s3_head(rm_s3_t *self, const char *bucket, const char *key, rm_s3_object_
 int rm_s3_delete(rm_s3_t *self, const char *bucket, const char *key, rm_err_t *err);
 
 /*  Calls fn for every object under prefix (ListObjectsV2, following
-    continuation tokens); fn returning non-zero stops the listing. */
+    continuation tokens), asking page keys at a time (0: the server's
+    default, 1,000 on S3); fn returning non-zero stops the listing. */
 typedef int (*rm_s3_list_fn)(void *arg, const char *key, uint64_t size, const char *etag);
-int rm_s3_list(rm_s3_t *self, const char *bucket, const char *prefix, rm_s3_list_fn fn, void *arg,
-               rm_err_t *err);
+int rm_s3_list(rm_s3_t *self, const char *bucket, const char *prefix, unsigned page,
+               rm_s3_list_fn fn, void *arg, rm_err_t *err);
 
 #endif

@@ -4,10 +4,11 @@
     them.
 
       rm_s3_tool put BUCKET KEY FILE [create-only]   prints "stored ETAG" or "existed"
+      rm_s3_tool putmp BUCKET KEY FILE [create-only] the same, as a multipart upload
       rm_s3_tool get BUCKET KEY OUT [FIRST LEN]
       rm_s3_tool head BUCKET KEY                      prints "SIZE ETAG"
       rm_s3_tool delete BUCKET KEY
-      rm_s3_tool list BUCKET PREFIX                   prints "KEY SIZE" per object
+      rm_s3_tool list BUCKET PREFIX [PAGE]            prints "KEY SIZE" per object
     Exit 0, or 1 with the error on stderr (2: missing, 3: usage). */
 #include <stdio.h>
 #include <stdlib.h>
@@ -88,6 +89,16 @@ int main(int argc, char **argv)
                 printf("stored %s\n", obj.etag);
         }
         free(data);
+    } else if (strcmp(op, "putmp") == 0 && argc >= 5) {
+        rm_s3_object_t obj;
+        if ((rc = rm_s3_put_file_multipart(s3, bucket, key, argv[4],
+                                           argc >= 6 && strcmp(argv[5], "create-only") == 0, &obj,
+                                           &err)) == 0) {
+            if (obj.existed)
+                printf("existed\n");
+            else
+                printf("stored %s\n", obj.etag);
+        }
     } else if (strcmp(op, "get") == 0 && argc >= 5) {
         uint8_t *data = NULL;
         size_t len = 0;
@@ -110,7 +121,8 @@ int main(int argc, char **argv)
     } else if (strcmp(op, "delete") == 0) {
         rc = rm_s3_delete(s3, bucket, key, &err);
     } else if (strcmp(op, "list") == 0) {
-        rc = rm_s3_list(s3, bucket, key, print_key, NULL, &err);
+        rc = rm_s3_list(s3, bucket, key, argc >= 5 ? (unsigned)atoi(argv[4]) : 0, print_key, NULL,
+                        &err);
     } else {
         fprintf(stderr, "rm_s3_tool: unknown command or missing arguments: %s\n", op);
         rm_s3_destroy(&s3);
