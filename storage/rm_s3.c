@@ -2,6 +2,8 @@
 #include "rm_s3.h"
 #include "rm_s3_private.h"
 
+#include "rm_aws_imds.h"
+
 #include <curl/curl.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -38,9 +40,16 @@ static bool bucket_ok(const char *bucket)
     return true;
 }
 
-rm_s3_t *rm_s3_new(const rm_aws_settings_t *settings, rm_err_t *err)
+rm_s3_t *rm_s3_new(const rm_aws_settings_t *given, rm_err_t *err)
 {
+    rm_aws_settings_t copy = *given, *settings = &copy;
+    int64_t expires = 0;
+    if (settings->source == RM_AWS_CREDS_NONE && rm_aws_imds_fetch(settings, &expires, err) != 0) {
+        rm_aws_settings_clear(settings);
+        return NULL;
+    }
     if (!settings->access_key_id[0] || !settings->secret_access_key[0]) {
+        rm_aws_settings_clear(settings);
         rm_err_set(err, RM_EAUTH, "no AWS credentials for S3 (%s)",
                    "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, a profile, or an "
                    "instance role");
@@ -63,10 +72,12 @@ rm_s3_t *rm_s3_new(const rm_aws_settings_t *settings, rm_err_t *err)
         return NULL;
     }
     self->settings = *settings;
+    rm_aws_settings_clear(settings);
+    self->expires = expires;
     self->retry_unit_ms = 1000;
-    snprintf(self->sigv4, sizeof self->sigv4, "aws:amz:%s:s3", settings->region);
-    if (settings->endpoint[0]) {
-        const char *e = settings->endpoint;
+    snprintf(self->sigv4, sizeof self->sigv4, "aws:amz:%s:s3", self->settings.region);
+    if (self->settings.endpoint[0]) {
+        const char *e = self->settings.endpoint;
         const char *host = strstr(e, "://");
         const char *path = host ? strchr(host + 3, '/') : NULL;
         if (!host || host == e) {
@@ -82,7 +93,7 @@ rm_s3_t *rm_s3_new(const rm_aws_settings_t *settings, rm_err_t *err)
             self->base_path[b - 1] = '\0';
     } else {
         snprintf(self->scheme_host, sizeof self->scheme_host, "https://s3.%s.amazonaws.com",
-                 settings->region);
+                 self->settings.region);
     }
     return self;
 }
@@ -332,6 +343,13 @@ int rm_s3_request(rm_s3_t *self, const req_t *rq, resp_t *rs, rm_err_t *err)
     for (int attempt = 1;; attempt++) {
         rm_err_t e = {0};
         bool again;
+        /* An instance role's keys are temporary: new ones before they end
+           (if the service does not answer, the old ones are tried). */
+        int64_t expires = 0;
+        if (self->settings.source == RM_AWS_CREDS_INSTANCE &&
+            rm_aws_imds_stale(self->expires, (int64_t)time(NULL)) &&
+            rm_aws_imds_fetch(&self->settings, &expires, &e) == 0)
+            self->expires = expires;
         if (perform(self, rq, rs, &e) != 0) {
             again = e.code == RM_EUNREACH;
             if (!again || attempt >= attempts) {

@@ -35,8 +35,9 @@ typedef struct {
     bool existed;   /* create-only PUT: the object was there already (412), untouched */
 } rm_s3_object_t;
 
-/*  A client with these settings (copied; credentials must be there: see
-    rm_aws_config for the instance role). */
+/*  A client with these settings (copied).  With no credentials in them
+    (RM_AWS_CREDS_NONE) it asks the instance role (rm_aws_imds), and asks
+    again before those expire. */
 rm_s3_t *rm_s3_new(const rm_aws_settings_t *settings, rm_err_t *err);
 void rm_s3_destroy(rm_s3_t **self_p);
 

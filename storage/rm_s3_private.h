@@ -16,6 +16,7 @@ struct _rm_s3_t {
     char sigv4[128];       /* "aws:amz:REGION:s3" */
     char scheme_host[600]; /* "https://s3.eu-west-1.amazonaws.com" */
     char base_path[256];   /* the endpoint's own path, "" mostly */
+    int64_t expires;       /* an instance role's keys end then (unix s); 0: never */
     int retry_unit_ms;
 };
 

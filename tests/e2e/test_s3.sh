@@ -4,7 +4,8 @@
 # byte; create-only writes leave a stored object untouched; ranged reads,
 # listings across pages, deletes; a wrong secret or key id gets an error
 # naming the bucket and the cause; connection errors are retried (3
-# attempts) before they are said.
+# attempts) before they are said; with no keys anywhere, the instance
+# role's, through IMDSv2.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/s3_lib.sh"
 
@@ -104,3 +105,42 @@ rc=0
 AWS_ENDPOINT_URL_S3="http://127.0.0.1:$dead" RM_S3_RETRY_UNIT_MS=10 "$TOOL" head frames x 2>"$T/err" || rc=$?
 grep -q "(3 attempt(s))" "$T/err" || fail "a dead endpoint: $(cat "$T/err")"
 pass "a dead endpoint: $(cat "$T/err")"
+
+# A session token is sent and signed: moto checks it (and refuses one it
+# did not issue) only if the signature over it held.
+rc=0
+AWS_SESSION_TOKEN=not-issued-here "$TOOL" put frames x "$T/frame.png" 2>"$T/err" || rc=$?
+grep -q "400 InvalidToken" "$T/err" || fail "a session token: $(cat "$T/err")"
+pass "a session token goes with each request"
+
+# No keys anywhere: the instance role, through IMDSv2 (tests/e2e/fake_imds.py
+# plays the metadata service: moto has none with roles).  moto refuses
+# session tokens it did not issue, so the role's keys here are long-term
+# ones, without a Token.
+free_port imds_port
+/usr/bin/python3 "$RM_SOURCE_DIR/tests/e2e/fake_imds.py" "$imds_port" render-node \
+  "$AWS_ACCESS_KEY_ID" "$AWS_SECRET_ACCESS_KEY" "$T/imds.log" &
+NODE_PID[imds]=$!
+for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$imds_port") 2>/dev/null && break; sleep 0.1; done
+role_env=(env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u AWS_REGION -u AWS_DEFAULT_REGION
+  "AWS_EC2_METADATA_SERVICE_ENDPOINT=http://127.0.0.1:$imds_port")
+out=$("${role_env[@]}" "$TOOL" put frames from-role.png "$T/frame.png") || fail "with the role: $out"
+[[ "$out" == stored* ]] || fail "with the role: $out"
+grep -q "^PUT /latest/api/token token" "$T/imds.log" || fail "no IMDSv2 token asked: $(cat "$T/imds.log")"
+grep -q "no-token" "$T/imds.log" && fail "a metadata request without the token: $(cat "$T/imds.log")"
+grep -q "GET /latest/meta-data/placement/region token" "$T/imds.log" ||
+  fail "the region was not asked of the instance"
+pass "credentials and region of the instance role (IMDSv2, token on every request)"
+
+kill "${NODE_PID[imds]}"
+unset 'NODE_PID[imds]'
+rc=0
+"${role_env[@]}" RM_S3_RETRY_UNIT_MS=10 "$TOOL" head frames x 2>"$T/err" || rc=$?
+grep -q "no instance metadata service at http://127.0.0.1:$imds_port" "$T/err" ||
+  fail "no metadata service: $(cat "$T/err")"
+/usr/bin/python3 "$RM_SOURCE_DIR/tests/e2e/fake_imds.py" "$imds_port" "" x x "$T/imds2.log" &
+NODE_PID[imds]=$!
+for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$imds_port") 2>/dev/null && break; sleep 0.1; done
+"${role_env[@]}" "$TOOL" head frames x 2>"$T/err" || true
+grep -q "this instance has no IAM role" "$T/err" || fail "no role: $(cat "$T/err")"
+pass "no metadata service, no role: each said ($(head -c 90 "$T/err")...)"
