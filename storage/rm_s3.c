@@ -253,11 +253,14 @@ static int perform(rm_s3_t *self, const req_t *rq, resp_t *rs, rm_err_t *err)
 }
 
 /*  The text between <tag> and </tag> from *from on; *from moves past it. */
-bool rm_s3_xml_value(const char **from, const char *end, const char *tag, char *out, size_t size)
+bool rm_s3_xml_span(const char **from, const char *end, const char *tag, const char **start,
+                    size_t *len)
 {
     char open[64], close[64];
     snprintf(open, sizeof open, "<%s>", tag);
     snprintf(close, sizeof close, "</%s>", tag);
+    if (!*from || *from >= end)
+        return false;
     const char *a = memmem(*from, (size_t)(end - *from), open, strlen(open));
     if (!a)
         return false;
@@ -265,6 +268,19 @@ bool rm_s3_xml_value(const char **from, const char *end, const char *tag, char *
     const char *b = memmem(a, (size_t)(end - a), close, strlen(close));
     if (!b)
         return false;
+    *start = a;
+    *len = (size_t)(b - a);
+    *from = b + strlen(close);
+    return true;
+}
+
+bool rm_s3_xml_value(const char **from, const char *end, const char *tag, char *out, size_t size)
+{
+    const char *a;
+    size_t len;
+    if (!rm_s3_xml_span(from, end, tag, &a, &len))
+        return false;
+    const char *b = a + len;
     /* XML's five entities; S3 escapes nothing else. */
     size_t n = 0;
     for (const char *p = a; p < b && n + 1 < size; p++) {
@@ -283,8 +299,37 @@ bool rm_s3_xml_value(const char **from, const char *end, const char *tag, char *
             out[n++] = *p;
     }
     out[n] = '\0';
-    *from = b + strlen(close);
     return true;
+}
+
+int rm_s3_parse_listing(const char *body, size_t len, rm_s3_list_fn fn, void *arg, char *token,
+                        size_t token_size, bool *more)
+{
+    const char *from = body, *end = body + len, *item;
+    size_t item_len;
+    int rc = 0;
+    *more = false;
+    if (!body)
+        return 0;
+    while (rc == 0 && rm_s3_xml_span(&from, end, "Contents", &item, &item_len)) {
+        char key[KEY_MAX * 2], size[32] = "0", etag[128] = "";
+        const char *c = item, *c2 = item, *c3 = item, *cend = item + item_len;
+        if (!rm_s3_xml_value(&c, cend, "Key", key, sizeof key))
+            continue;
+        rm_s3_xml_value(&c2, cend, "Size", size, sizeof size);
+        rm_s3_xml_value(&c3, cend, "ETag", etag, sizeof etag);
+        rc = fn(arg, key, strtoull(size, NULL, 10), etag);
+    }
+    char truncated[8] = "";
+    from = body;
+    *more = rm_s3_xml_value(&from, end, "IsTruncated", truncated, sizeof truncated) &&
+            strcmp(truncated, "true") == 0;
+    from = body;
+    if (*more && !rm_s3_xml_value(&from, end, "NextContinuationToken", token, token_size))
+        *more = false;
+    if (*more && !token[0])
+        *more = false; /* an empty token would list the first page again, for ever */
+    return rc;
 }
 
 static bool retryable(long status, const char *code)
@@ -521,29 +566,9 @@ int rm_s3_list(rm_s3_t *self, const char *bucket, const char *prefix, unsigned p
         resp_t rs;
         if (rm_s3_request(self, &rq, &rs, err) != 0)
             return -1;
-        const char *from = (const char *)rs.body.data, *end = from + rs.body.len;
-        int rc = 0;
-        char contents[4096];
-        while (rc == 0 && from &&
-               rm_s3_xml_value(&from, end, "Contents", contents, sizeof contents)) {
-            char key[KEY_MAX * 2], size[32] = "0", etag[128] = "";
-            const char *c = contents, *cend = contents + strlen(contents);
-            const char *c2 = contents, *c3 = contents;
-            if (!rm_s3_xml_value(&c, cend, "Key", key, sizeof key))
-                continue;
-            rm_s3_xml_value(&c2, cend, "Size", size, sizeof size);
-            rm_s3_xml_value(&c3, cend, "ETag", etag, sizeof etag);
-            rc = fn(arg, key, strtoull(size, NULL, 10), etag);
-        }
-        char truncated[8] = "";
-        from = (const char *)rs.body.data;
-        bool more = from &&
-                    rm_s3_xml_value(&from, end, "IsTruncated", truncated, sizeof truncated) &&
-                    strcmp(truncated, "true") == 0;
-        from = (const char *)rs.body.data;
-        if (more &&
-            !(from && rm_s3_xml_value(&from, end, "NextContinuationToken", token, sizeof token)))
-            more = false;
+        bool more = false;
+        int rc = rm_s3_parse_listing((const char *)rs.body.data, rs.body.len, fn, arg, token,
+                                     sizeof token, &more);
         free(rs.body.data);
         if (rc != 0 || !more)
             return 0;

@@ -57,8 +57,19 @@ int rm_s3_check_names(const char *method, const char *bucket, const char *key, r
 /*  A query value %-encoded as SigV4 wants. */
 void rm_s3_query_encode(const char *in, char *out, size_t size);
 
-/*  The text of the next <tag>...</tag> from *from on (entities decoded);
- *from moves past it. */
+/*  The next <tag>...</tag> from *from on: its raw text at *start (*len
+    bytes); moves *from past it. */
+bool rm_s3_xml_span(const char **from, const char *end, const char *tag, const char **start,
+                    size_t *len);
+
+/*  A ListObjectsV2 answer: fn for each <Contents> with a <Key> (stops at
+    fn's non-zero, returned); *more and token (the continuation) when the
+    answer says it is truncated. */
+int rm_s3_parse_listing(const char *body, size_t len, rm_s3_list_fn fn, void *arg, char *token,
+                        size_t token_size, bool *more);
+
+/*  The text of the next <tag>...</tag> from *from on, entities decoded;
+    moves *from past it. */
 bool rm_s3_xml_value(const char **from, const char *end, const char *tag, char *out, size_t size);
 
 #endif
