@@ -37,11 +37,12 @@ static void fmt_secs(int ms, char *buf, size_t size)
         snprintf(buf, size, "%.1f s", ms / 1000.0);
 }
 
-/*  A CURVE DEALER to ep's host at port; monitor, if not NULL, gets the
-    socket's handshake events (zmq_socket_monitor) from before it connects. */
+/*  A CURVE DEALER to ep's host at port.  With monitor (an inproc endpoint)
+    the socket's handshake events come to *events, a PAIR connected before
+    the DEALER connects, so that none is missed. */
 static zsock_t *curve_dealer(const rm_token_t *id, const uint8_t server_pk[32],
                              const rm_endpoint_t *ep, int port, int timeout_ms, const char *monitor,
-                             rm_err_t *err)
+                             zsock_t **events, rm_err_t *err)
 {
     zsock_t *sock = zsock_new(ZMQ_DEALER);
     if (!sock) {
@@ -55,8 +56,11 @@ static zsock_t *curve_dealer(const rm_token_t *id, const uint8_t server_pk[32],
     zsock_set_curve_serverkey_bin(sock, server_pk);
     zsock_set_curve_publickey_bin(sock, id->curve_pk.b);
     zsock_set_curve_secretkey_bin(sock, id->curve_sk.b);
-    if (monitor && zmq_socket_monitor(zsock_resolve(sock), monitor, MONITOR_EVENTS) != 0) {
+    if (monitor && (zmq_socket_monitor(zsock_resolve(sock), monitor, MONITOR_EVENTS) != 0 ||
+                    !(*events = zsock_new_pair(monitor)))) { /* ">" by default: connects */
         rm_err_set(err, RM_EIO, "cannot watch a ZeroMQ socket: %s", zmq_strerror(zmq_errno()));
+        if (zmq_socket_monitor(zsock_resolve(sock), NULL, 0) == 0)
+            zsock_destroy(events);
         zsock_destroy(&sock);
         return NULL;
     }
@@ -65,6 +69,10 @@ static zsock_t *curve_dealer(const rm_token_t *id, const uint8_t server_pk[32],
     if (zsock_connect(sock, "%s", endpoint) != 0) {
         rm_err_set(err, RM_EUNREACH, "cannot connect to %s: %s", endpoint,
                    zmq_strerror(zmq_errno()));
+        if (monitor) {
+            zmq_socket_monitor(zsock_resolve(sock), NULL, 0);
+            zsock_destroy(events);
+        }
         zsock_destroy(&sock);
     }
     return sock;
@@ -334,7 +342,7 @@ static int door_handshake(rm_client_t *self, const rm_token_t *id, const rm_endp
     uint8_t door_pk[32], door_sk[32];
     rm_door_keypair(id->mesh_pk.b, door_pk, door_sk);
     sodium_memzero(door_sk, sizeof door_sk);
-    self->sock = curve_dealer(id, door_pk, ep, ep->port + 1, self->timeout_ms, NULL, err);
+    self->sock = curve_dealer(id, door_pk, ep, ep->port + 1, self->timeout_ms, NULL, NULL, err);
     if (!self->sock)
         return -1;
     rm_hello_t hello = rm_door_hello(id);
@@ -392,11 +400,11 @@ static int direct_connect(rm_client_t *self, const rm_token_t *id, const rm_endp
     char monitor[96];
     static _Atomic unsigned serial;
     snprintf(monitor, sizeof monitor, "inproc://rm-client-%p-%u", (void *)self, serial++);
-    self->sock = curve_dealer(id, node_pk, ep, ep->port, self->timeout_ms, monitor, err);
+    zsock_t *events = NULL;
+    self->sock = curve_dealer(id, node_pk, ep, ep->port, self->timeout_ms, monitor, &events, err);
     if (!self->sock)
         return -1;
-    zsock_t *events = zsock_new_pair(monitor); /* ">" by default: connects */
-    int outcome = events ? handshake_outcome(events, self->timeout_ms) : 0;
+    int outcome = handshake_outcome(events, self->timeout_ms);
     /* Before the reader goes: libzmq blocks sending to a monitor nobody reads. */
     zmq_socket_monitor(zsock_resolve(self->sock), NULL, 0);
     zsock_destroy(&events);
@@ -451,7 +459,8 @@ rm_client_t *rm_client_new_known(const char *addr, const rm_token_t *identity, i
     if (known_dir && e.code != 0 && e.code != RM_ENOTFOUND)
         rm_known_forget(known_dir, addr); /* refused, or no longer valid: the door decides */
     if (door_handshake(self, identity, &ep, known_dir, node_pk, err) == 0)
-        self->sock = curve_dealer(identity, node_pk, &ep, ep.port, self->timeout_ms, NULL, err);
+        self->sock =
+            curve_dealer(identity, node_pk, &ep, ep.port, self->timeout_ms, NULL, NULL, err);
     if (!self->sock)
         rm_client_destroy(&self);
     return self;
