@@ -182,9 +182,11 @@ static void cut(watched_t *w, int fd)
     }
 }
 
-/*  An address that held the door, or opened too many connections, gets its
-    next connections cut as they are accepted, before any CURVE handshake
-    (cheap), for BAN_MS: holding the door costs the holder, not the node. */
+/*  An address that held the door, or opened too many connections, is
+    banned for BAN_MS: from the next sweep the kernel drops its SYNs
+    (refilter), and until then, or past what the filter holds, its
+    connections are cut as they are accepted, before any CURVE handshake.
+    Holding the door costs the holder, not the node. */
 static void ban(watched_t *w, const char *addr, int64_t now)
 {
     if (!w->session_ms || strcmp(addr, "an unknown address") == 0)
