@@ -206,6 +206,14 @@ static bool is_banned(watched_t *w, const char *addr, int64_t now)
     return until > now;
 }
 
+/*  The port of the watched socket's own endpoint (from its ACCEPTED
+    events), 0 before one was seen. */
+static uint16_t bound_port(const watched_t *w)
+{
+    const char *colon = strrchr(w->bound, ':');
+    return colon ? (uint16_t)atoi(colon + 1) : 0;
+}
+
 /*  Bans that ended are dropped; if the set changed, the kernel's filter on
     the listening socket is rebuilt, so that banned addresses' SYNs never
     reach the accept queue (see rm_ban_filter). */
@@ -220,10 +228,9 @@ static void refilter(watched_t *w, zsock_t *pipe, int64_t now)
         w->bans_changed = true;
     }
     zlistx_destroy(&ended);
-    const char *colon = strrchr(w->bound, ':');
-    if (!w->bans_changed || w->filter_broken || !colon)
+    uint16_t port = bound_port(w);
+    if (!w->bans_changed || w->filter_broken || !port)
         return;
-    uint16_t port = (uint16_t)atoi(colon + 1);
     if (w->listener < 0 || !rm_ban_filter_is_listener(w->listener, port))
         w->listener = rm_ban_filter_listener(port);
     if (w->listener < 0)
@@ -535,9 +542,7 @@ void rm_door_watch_destroy(rm_door_watch_t **self_p)
     zactor_destroy(&self->actor);
     for (size_t i = 0; i < self->args->n; i++) {
         watched_t *w = &self->args->sock[i];
-        const char *colon = strrchr(w->bound, ':');
-        if (w->listener >= 0 && colon &&
-            rm_ban_filter_is_listener(w->listener, (uint16_t)atoi(colon + 1)))
+        if (w->listener >= 0 && rm_ban_filter_is_listener(w->listener, bound_port(w)))
             rm_ban_filter_attach(w->listener, NULL, 0, NULL, NULL);
     }
     free(self->args);

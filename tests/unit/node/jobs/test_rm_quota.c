@@ -50,7 +50,8 @@ static void test_bounds_by_role(void)
     CHECK(q == NULL);
 }
 
-static void add_job(rm_jobs_t *jobs, const char *id, const char *submitter)
+static void add_project_job(rm_jobs_t *jobs, const char *id, const char *submitter,
+                            const rm_hash_t *manifest)
 {
     rm_job_spec_t spec;
     rm_job_t *job;
@@ -59,8 +60,16 @@ static void add_job(rm_jobs_t *jobs, const char *id, const char *submitter)
     fx_spec(&spec, id, "1", 1, 0, 1000);
     free(spec.submitter);
     spec.submitter = strdup(submitter);
+    spec.manifest = *manifest;
     CHECK_MSG(rm_jobs_create(jobs, &spec, &job, &created, &err) == 0, "%s", err.msg);
     rm_codec_free(&rm_job_spec_desc, &spec);
+}
+
+static void add_job(rm_jobs_t *jobs, const char *id, const char *submitter)
+{
+    rm_hash_t manifest;
+    memset(manifest.b, 1, sizeof manifest.b); /* fx_spec's */
+    add_project_job(jobs, id, submitter, &manifest);
 }
 
 /*  Unfinished jobs count; finished ones and other submitters' do not. */
@@ -118,21 +127,6 @@ static rm_hash_t store_project(rm_store_t *store, const char *path, uint64_t siz
     CHECK_MSG(rm_manifest_store(&m, store, NULL, NULL, &hash, &err) == 0, "%s", err.msg);
     free(chunks);
     return hash;
-}
-
-static void add_project_job(rm_jobs_t *jobs, const char *id, const char *submitter,
-                            const rm_hash_t *manifest)
-{
-    rm_job_spec_t spec;
-    rm_job_t *job;
-    bool created;
-    rm_err_t err;
-    fx_spec(&spec, id, "1", 1, 0, 1000);
-    free(spec.submitter);
-    spec.submitter = strdup(submitter);
-    spec.manifest = *manifest;
-    CHECK_MSG(rm_jobs_create(jobs, &spec, &job, &created, &err) == 0, "%s", err.msg);
-    rm_codec_free(&rm_job_spec_desc, &spec);
 }
 
 /*  Projects held count once each, per submitter, until their jobs are
