@@ -125,7 +125,8 @@ static size_t elem_size(const rm_field_t *f)
 
 static bool desc_ok(const rm_struct_desc_t *desc)
 {
-    return desc && (desc->fields || desc->nfields == 0) && desc->noptional <= desc->nfields;
+    return desc && (desc->fields || desc->nfields == 0) && desc->noptional <= desc->nfields &&
+           desc->nsparse <= desc->noptional;
 }
 
 /* ------------------------------------------------------------------ */
@@ -415,13 +416,43 @@ static int enc_b32(enc_t *e, const uint8_t *b)
     return packed(e, msgpack_pack_bin_body(&e->pk, b, 32));
 }
 
+/*  A sparse field holding nothing: it may be left out (RM_DESC_SPARSE). */
+static bool field_is_zero(const rm_field_t *f, const void *p)
+{
+    switch (f->type) {
+    case RM_F_U64:
+        return *(const uint64_t *)p == 0;
+    case RM_F_I64:
+        return *(const int64_t *)p == 0;
+    case RM_F_BOOL:
+        return !*(const bool *)p;
+    case RM_F_STR:
+        return !*(char *const *)p || !**(char *const *)p;
+    case RM_F_BIN:
+        return ((const rm_bin_t *)p)->len == 0;
+    case RM_F_B32: {
+        static const uint8_t zero[32];
+        return memcmp(p, zero, sizeof zero) == 0;
+    }
+    case RM_F_LIST:
+        return ((const rm_list_t *)p)->count == 0;
+    case RM_F_STRUCT:
+    default:
+        return false;
+    }
+}
+
 static int enc_struct(enc_t *e, const rm_struct_desc_t *desc, const void *obj)
 {
     if (!desc_ok(desc))
         return enc_set(e, RM_EINVAL, "bad descriptor");
-    if (enc_enter(e) || packed(e, msgpack_pack_array(&e->pk, desc->nfields)))
+    size_t n = desc->nfields;
+    while (n > desc->nfields - desc->nsparse &&
+           field_is_zero(&desc->fields[n - 1], (const char *)obj + desc->fields[n - 1].offset))
+        n--;
+    if (enc_enter(e) || packed(e, msgpack_pack_array(&e->pk, n)))
         return -1;
-    for (size_t i = 0; i < desc->nfields; i++) {
+    for (size_t i = 0; i < n; i++) {
         const rm_field_t *f = &desc->fields[i];
         size_t old = path_push_field(&e->path, f->name);
         int rc = enc_value(e, f, (const char *)obj + f->offset);

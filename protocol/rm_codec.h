@@ -86,6 +86,10 @@ struct rm_struct_desc {
     const char *doc;  /* one line for docs */
     size_t noptional; /* the last noptional fields may be absent (added
                          later; absent = zero), so older records still read */
+    size_t nsparse;   /* of those, the last nsparse are written only when one
+                         of them is set, so that a record from before them
+                         encodes to the very bytes it did (signatures and
+                         digests of old records hold) */
 };
 
 /*  Field helpers for descriptor tables. */
@@ -107,13 +111,19 @@ struct rm_struct_desc {
     }
 #define RM_DESC(S, name, fields, d)                                                                \
     {                                                                                              \
-        name, sizeof(S), fields, sizeof(fields) / sizeof(fields[0]), d, 0                          \
+        name, sizeof(S), fields, sizeof(fields) / sizeof(fields[0]), d, 0, 0                       \
     }
 /*  A struct whose last `nopt` fields were appended after records of it were
     written: a decoder takes an array without them (they stay zero). */
 #define RM_DESC_OPT(S, name, fields, nopt, d)                                                      \
     {                                                                                              \
-        name, sizeof(S), fields, sizeof(fields) / sizeof(fields[0]), d, nopt                       \
+        name, sizeof(S), fields, sizeof(fields) / sizeof(fields[0]), d, nopt, 0                    \
+    }
+/*  RM_DESC_OPT whose last `nsparse` fields (<= nopt) are left out of the
+    encoding while all of them are zero (empty strings, lists and bins). */
+#define RM_DESC_SPARSE(S, name, fields, nopt, nsparse, d)                                          \
+    {                                                                                              \
+        name, sizeof(S), fields, sizeof(fields) / sizeof(fields[0]), d, nopt, nsparse              \
     }
 
 /*  Appends the msgpack encoding of the struct at obj to *buf (realloc'd;

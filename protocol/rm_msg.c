@@ -82,10 +82,15 @@ static const rm_field_t job_spec_fields[] = {
     RM_FIELD(rm_job_spec_t, client_cred, RM_F_BIN, 4096,
              "the submitter's signed credential, added by the node that took the SUBMIT; "
              "ignored from clients"),
+    RM_FIELD(rm_job_spec_t, out_url, RM_F_STR, RM_MAX_PATH,
+             "s3://BUCKET/PREFIX/ under which each frame's files are written (create-only) "
+             "before it counts done; empty: frames are kept in the mesh"),
 };
-/* The last seven fields may be absent: jobs recorded before they existed. */
-const rm_struct_desc_t rm_job_spec_desc =
-    RM_DESC_OPT(rm_job_spec_t, "job_spec", job_spec_fields, 7, "A render job as submitted.");
+/* The last eight fields may be absent: jobs recorded before they existed.
+   out_url is left out when empty, so a job signed before it existed is
+   encoded, and its signature checked, as it was. */
+const rm_struct_desc_t rm_job_spec_desc = RM_DESC_SPARSE(rm_job_spec_t, "job_spec", job_spec_fields,
+                                                         8, 1, "A render job as submitted.");
 
 static const rm_field_t job_summary_fields[] = {
     RM_FIELD(rm_job_summary_t, job_id, RM_F_STR, MAX_JOB_ID, "the job's id"),
@@ -131,9 +136,12 @@ static const rm_field_t frame_info_fields[] = {
              "what Blender reported while rendering it (missing files); empty if none"),
     RM_FIELD(rm_frame_info_t, log, RM_F_B32, 0,
              "manifest chunk of the Blender log of its last render; all zero: none"),
+    RM_FIELD(rm_frame_info_t, stored, RM_F_STR, RM_MAX_PATH,
+             "where the done frame's main image is stored outside the mesh (s3://BUCKET/KEY); "
+             "empty: in the mesh only"),
 };
 const rm_struct_desc_t rm_frame_info_desc =
-    RM_DESC_OPT(rm_frame_info_t, "frame_info", frame_info_fields, 2, "One frame of a job.");
+    RM_DESC_OPT(rm_frame_info_t, "frame_info", frame_info_fields, 3, "One frame of a job.");
 
 static const rm_field_t node_info_fields[] = {
     RM_FIELD(rm_node_info_t, name, RM_F_STR, RM_MAX_NAME, "node name"),
@@ -160,7 +168,7 @@ static const rm_struct_desc_t node_info_desc =
 /* ------------------------------------------------------------------ */
 
 #define EMPTY_DESC(var, d)                                                                         \
-    static const rm_struct_desc_t var = {"empty", sizeof(rm_empty_t), NULL, 0, d, 0}
+    static const rm_struct_desc_t var = {"empty", sizeof(rm_empty_t), NULL, 0, d, 0, 0}
 
 static const rm_field_t error_fields[] = {
     RM_FIELD(rm_error_msg_t, code, RM_F_U64, 0, "error code, see the table of codes above"),

@@ -131,6 +131,7 @@ typedef struct {
     char *submitter_role;     /* admin | artist, set by the node; "" = before roles */
     rm_bin_t client_sig;      /* the submitter's signature of the spec (rm_spec_sig.h) */
     rm_bin_t client_cred;     /* the submitter's signed credential, added by the node */
+    char *out_url;            /* s3://BUCKET/PREFIX/ frames are written to; "" = the mesh */
 } rm_job_spec_t;
 
 typedef struct {
@@ -214,6 +215,7 @@ typedef struct {
     char *error;       /* last failure reason */
     char *warning;     /* e.g. files Blender reported missing while rendering it */
     rm_hash_t log;     /* one-file manifest of the Blender log of its last render; zero: none */
+    char *stored;      /* s3://BUCKET/KEY of its main image once stored there; "" otherwise */
 } rm_frame_info_t;
 
 typedef struct {

@@ -1,6 +1,7 @@
 #define _GNU_SOURCE /* memmem */
 #include "rm_s3.h"
 #include "rm_s3_private.h"
+#include "rm_s3_url.h"
 
 #include "rm_aws_imds.h"
 
@@ -29,16 +30,6 @@ bool rm_s3_key_ok(const char *key)
     return true;
 }
 
-static bool bucket_ok(const char *bucket)
-{
-    size_t n = bucket ? strlen(bucket) : 0;
-    if (n < 3 || n > 63)
-        return false;
-    for (const char *c = bucket; *c; c++)
-        if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '.' || *c == '-'))
-            return false;
-    return true;
-}
 
 rm_s3_t *rm_s3_new(const rm_aws_settings_t *given, rm_err_t *err)
 {
@@ -435,7 +426,7 @@ int rm_s3_request(rm_s3_t *self, const req_t *rq, resp_t *rs, rm_err_t *err)
 
 int rm_s3_check_names(const char *method, const char *bucket, const char *key, rm_err_t *err)
 {
-    if (!bucket_ok(bucket))
+    if (!rm_s3_bucket_ok(bucket))
         return rm_err_set(err, RM_EINVAL, "S3 %s: bucket name '%s' is not 3-63 of [a-z0-9.-]",
                           method, bucket ? bucket : "");
     if (key && !rm_s3_key_ok(key))
