@@ -89,8 +89,8 @@ static const rm_field_t job_spec_fields[] = {
 /* The last eight fields may be absent: jobs recorded before they existed.
    out_url is left out when empty, so a job signed before it existed is
    encoded, and its signature checked, as it was. */
-const rm_struct_desc_t rm_job_spec_desc = RM_DESC_SPARSE(rm_job_spec_t, "job_spec", job_spec_fields,
-                                                         8, 1, "A render job as submitted.");
+const rm_struct_desc_t rm_job_spec_desc =
+    RM_DESC_SPARSE(rm_job_spec_t, "job_spec", job_spec_fields, 8, 1, "A render job as submitted.");
 
 static const rm_field_t job_summary_fields[] = {
     RM_FIELD(rm_job_summary_t, job_id, RM_F_STR, MAX_JOB_ID, "the job's id"),

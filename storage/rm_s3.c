@@ -30,7 +30,6 @@ bool rm_s3_key_ok(const char *key)
     return true;
 }
 
-
 rm_s3_t *rm_s3_new(const rm_aws_settings_t *given, rm_err_t *err)
 {
     rm_aws_settings_t copy = *given, *settings = &copy;

@@ -36,7 +36,8 @@ static void test_refuses_what_s3_or_the_signer_cannot_take(void)
     check_refused("s3://Bucket/x", "not a bucket name");
     check_refused("s3://-bucket/x", "not a bucket name");
     check_refused("s3://bucket_1/x", "not a bucket name");
-    check_refused("s3://aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/x", "at most");
+    check_refused("s3://aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/x",
+                  "at most");
     check_refused("s3://bucket/a b.png", "keys here");
     check_refused("s3://bucket/a//b", "keys here");
     check_refused("s3://bucket/a/../b", "keys here");
