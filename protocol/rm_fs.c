@@ -208,3 +208,11 @@ int rm_fs_find_shared(const char *name, const char *source_path, const char *ins
     return rm_err_set(err, RM_ENOTFOUND, "%s not found (looked in %s%s%s)", name, candidates[0],
                       count > 1 ? " and " : "", count > 1 ? candidates[count - 1] : "");
 }
+
+bool rm_fs_blend_magic(const uint8_t *head, size_t n)
+{
+    bool blender = n >= 7 && memcmp(head, "BLENDER", 7) == 0;
+    bool gzip = n >= 2 && head[0] == 0x1f && head[1] == 0x8b;
+    bool zstd = n >= 4 && memcmp(head, "\x28\xb5\x2f\xfd", 4) == 0;
+    return blender || gzip || zstd;
+}

@@ -7,7 +7,9 @@
 #ifndef RM_FS_H
 #define RM_FS_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "rm_error.h"
@@ -33,6 +35,10 @@ int rm_fs_mkdir_p(const char *path, mode_t parent_mode, mode_t mode, rm_err_t *e
     never followed, so nothing outside the tree is touched.  A path that
     does not exist is not an error. */
 int rm_fs_remove_tree(const char *path, rm_err_t *err);
+
+/*  The first bytes of a .blend: "BLENDER", or a gzip or zstd stream
+    (compressed .blend files). */
+bool rm_fs_blend_magic(const uint8_t *head, size_t n);
 
 /*  A file we ship beside the programs (a Blender script): the first
     readable of source_path (a developer's tree), install_path (both may be

@@ -495,6 +495,34 @@ static const rm_struct_desc_t job_remove_desc =
             "node: removals to apply and keep (a node that offers a removed job gets its "
             "removal back).");
 
+static const rm_field_t import_fields[] = {
+    RM_FIELD(rm_import_t, blend, RM_F_STR, RM_MAX_PATH, "s3://BUCKET/KEY of the .blend"),
+    RM_FIELD_LIST(rm_import_t, attach, RM_F_STR, RM_MAX_ATTACH,
+                  "more of the project: s3://BUCKET/KEY (one object) or s3://BUCKET/PREFIX/ "
+                  "(every object under it), in the .blend's bucket"),
+};
+static const rm_struct_desc_t import_desc =
+    RM_DESC(rm_import_t, "import", import_fields,
+            "Client -> node: read this project from S3 into the node's store (the node's own "
+            "S3 settings; nothing passes through the client), paths relative to the deepest "
+            "prefix holding all of it. Answered at once by IMPORT_REPLY; asked again (the same "
+            "body) it answers how far the import is, then its manifest, which a SUBMIT names. "
+            "Needs the submit right.");
+
+static const rm_field_t import_reply_fields[] = {
+    RM_FIELD(rm_import_reply_t, state, RM_F_STR, RM_MAX_NAME, "running, done or failed"),
+    RM_FIELD(rm_import_reply_t, manifest, RM_F_B32, 0, "the project's manifest chunk, once done"),
+    RM_FIELD(rm_import_reply_t, blend, RM_F_STR, RM_MAX_PATH, "path of the .blend in it"),
+    RM_FIELD(rm_import_reply_t, root, RM_F_STR, RM_MAX_PATH,
+             "s3://BUCKET/PREFIX/ the manifest's paths are relative to"),
+    RM_FIELD(rm_import_reply_t, files, RM_F_U64, 0, "objects in the project"),
+    RM_FIELD(rm_import_reply_t, bytes, RM_F_U64, 0, "their bytes (once listed)"),
+    RM_FIELD(rm_import_reply_t, bytes_done, RM_F_U64, 0, "bytes read so far"),
+    RM_FIELD(rm_import_reply_t, error, RM_F_STR, RM_MAX_TEXT, "why it failed; empty otherwise"),
+};
+static const rm_struct_desc_t import_reply_desc = RM_DESC(
+    rm_import_reply_t, "import_reply", import_reply_fields, "Node -> client: how an IMPORT goes.");
+
 typedef struct {
     const char *name;
     const rm_struct_desc_t *desc;
@@ -537,6 +565,8 @@ static const msg_entry_t messages[RM_MSG_TYPE_COUNT] = {
     [RM_MSG_REVOKE] = {"REVOKE", &revoke_desc},
     [RM_MSG_JOB_REMOVE] = {"JOB_REMOVE", &job_remove_desc},
     [RM_MSG_PRIORITY] = {"PRIORITY", &priority_desc},
+    [RM_MSG_IMPORT] = {"IMPORT", &import_desc},
+    [RM_MSG_IMPORT_REPLY] = {"IMPORT_REPLY", &import_reply_desc},
 };
 
 /* ------------------------------------------------------------------ */

@@ -55,20 +55,22 @@ typedef enum {
     RM_MSG_CANCEL, /* client -> node: cancel a job -> OK */
     RM_MSG_LOGS,   /* client -> node: job log, or one frame's Blender log */
     RM_MSG_LOGS_REPLY,
-    RM_MSG_WATCH,       /* client -> node: answer when the job's version passes `version` */
-    RM_MSG_WATCH_REPLY, /* node -> client: the job's summary (also sent on timeout) */
-    RM_MSG_GOSSIP,      /* node -> node: one membership (rm_swim) message */
-    RM_MSG_JOB_SYNC,    /* node -> node: a job's whole record, to merge */
-    RM_MSG_JOB_HELD,    /* node -> node: that job is durable here, project included */
-    RM_MSG_JOB_DELTA,   /* node -> node: changed frame records of a job, to merge */
-    RM_MSG_JOB_DIGEST,  /* node -> node: hashes of every job record held (anti-entropy) */
-    RM_MSG_WORK_REQ,    /* worker -> coordinator: free slots, give me frames */
-    RM_MSG_ASSIGN,      /* coordinator -> worker: render these frames (fenced by epoch) */
-    RM_MSG_REPLICATE,   /* worker -> node: fetch this output from me and keep it; OK when held */
-    RM_MSG_DRAIN,       /* client -> node: finish or hand back work, then leave -> OK */
-    RM_MSG_REVOKE,      /* admin -> node, node -> node: signed revocations, to keep and pass on */
-    RM_MSG_JOB_REMOVE,  /* client -> node, node -> node: signed job removals (meshctl rm) */
-    RM_MSG_PRIORITY,    /* client -> node: set a job's priority -> OK */
+    RM_MSG_WATCH,        /* client -> node: answer when the job's version passes `version` */
+    RM_MSG_WATCH_REPLY,  /* node -> client: the job's summary (also sent on timeout) */
+    RM_MSG_GOSSIP,       /* node -> node: one membership (rm_swim) message */
+    RM_MSG_JOB_SYNC,     /* node -> node: a job's whole record, to merge */
+    RM_MSG_JOB_HELD,     /* node -> node: that job is durable here, project included */
+    RM_MSG_JOB_DELTA,    /* node -> node: changed frame records of a job, to merge */
+    RM_MSG_JOB_DIGEST,   /* node -> node: hashes of every job record held (anti-entropy) */
+    RM_MSG_WORK_REQ,     /* worker -> coordinator: free slots, give me frames */
+    RM_MSG_ASSIGN,       /* coordinator -> worker: render these frames (fenced by epoch) */
+    RM_MSG_REPLICATE,    /* worker -> node: fetch this output from me and keep it; OK when held */
+    RM_MSG_DRAIN,        /* client -> node: finish or hand back work, then leave -> OK */
+    RM_MSG_REVOKE,       /* admin -> node, node -> node: signed revocations, to keep and pass on */
+    RM_MSG_JOB_REMOVE,   /* client -> node, node -> node: signed job removals (meshctl rm) */
+    RM_MSG_PRIORITY,     /* client -> node: set a job's priority -> OK */
+    RM_MSG_IMPORT,       /* client -> node: read this project from S3 into the store */
+    RM_MSG_IMPORT_REPLY, /* node -> client: how the import goes, and its manifest once done */
     RM_MSG_TYPE_COUNT
 } rm_msg_type_t;
 
@@ -336,6 +338,24 @@ typedef struct {
     RM_LIST(rm_bin_t) removals; /* each signed by its author (rm_removal.h) */
 } rm_job_remove_t;
 
+#define RM_MAX_ATTACH 64 /* --attach sources of one import */
+
+typedef struct {
+    char *blend;            /* s3://BUCKET/KEY of the .blend */
+    RM_LIST(char *) attach; /* s3://BUCKET/KEY (an object) or s3://BUCKET/PREFIX/ */
+} rm_import_t;
+
+typedef struct {
+    char *state;        /* running | done | failed */
+    rm_hash_t manifest; /* the project's manifest, once done */
+    char *blend;        /* path of the .blend in it */
+    char *root;         /* s3://BUCKET/PREFIX/ the manifest's paths are relative to */
+    uint64_t files;
+    uint64_t bytes;      /* of all files (known once listed) */
+    uint64_t bytes_done; /* read so far */
+    char *error;         /* why it failed */
+} rm_import_reply_t;
+
 typedef struct {
     uint64_t version;
     rm_msg_type_t type;
@@ -372,6 +392,8 @@ typedef struct {
         rm_revoke_msg_t revoke;
         rm_job_remove_t job_remove;
         rm_priority_t priority;
+        rm_import_t import;
+        rm_import_reply_t import_reply;
     } u;
 } rm_msg_t;
 

@@ -356,10 +356,12 @@ static int fail(rm_s3_t *self, const req_t *rq, const resp_t *rs, rm_err_t *err)
         hint = ": the credentials lack the permission";
     else if (strcmp(code, "NoSuchBucket") == 0)
         hint = ": create the bucket, or check its name and the region";
-    rm_code_t rc = rs->status == 404   ? RM_ENOTFOUND
-                   : rs->status == 403 ? RM_EAUTH
-                   : rs->status >= 500 ? RM_EUNREACH
-                                       : RM_EIO;
+    /* RM_EUNREACH: S3 did not serve it now (5xx, throttling, a timeout),
+       which a caller may try again later; the rest will not pass. */
+    rm_code_t rc = retryable(rs->status, code) ? RM_EUNREACH
+                   : rs->status == 404         ? RM_ENOTFOUND
+                   : rs->status == 403         ? RM_EAUTH
+                                               : RM_EIO;
     /* A HEAD answer has no body: its status is all there is. */
     const char *bare = rs->status == 404   ? "NotFound"
                        : rs->status == 403 ? "Forbidden (wrong key, secret or permission)"

@@ -14,7 +14,10 @@
     waiting random × min(2^try, 20) s between them, on connection errors,
     500/502/503/504, RequestTimeout and throttling (SlowDown, Throttling,
     ThrottlingException, RequestLimitExceeded); never on other 4xx (a
-    wrong key or a missing permission is said at once).
+    wrong key or a missing permission is said at once).  A request that
+    still fails is RM_EUNREACH when S3 could not be reached or did not
+    serve it now (worth trying again later), RM_EAUTH for 403 (a wrong key
+    or secret, a missing permission), RM_ENOTFOUND for 404, RM_EIO else.
 
     One rm_s3_t per thread (a curl easy handle). */
 #ifndef RM_S3_H

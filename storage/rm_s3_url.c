@@ -67,6 +67,11 @@ int rm_s3_url_parse(const char *url, const char *what, rm_s3_url_t *out, rm_err_
     return 0;
 }
 
+bool rm_s3_url_key_ok(const char *key)
+{
+    return rm_s3_key_ok(key) && components_ok(key);
+}
+
 bool rm_s3_url_is_prefix(const rm_s3_url_t *url)
 {
     size_t n = strlen(url->key);

@@ -31,6 +31,10 @@ int rm_s3_url_parse(const char *url, const char *what, rm_s3_url_t *out, rm_err_
 /*  A bucket name S3 accepts for a new bucket. */
 bool rm_s3_bucket_ok(const char *bucket);
 
+/*  A key of an object this mesh can read or write: rm_s3_key_ok, and no
+    empty, "." or ".." component. */
+bool rm_s3_url_key_ok(const char *key);
+
 /*  The key is a prefix (empty, or ending with '/'). */
 bool rm_s3_url_is_prefix(const rm_s3_url_t *url);
 

@@ -1,6 +1,8 @@
 /*  rm_submit: the job a user asks for, and sending it (see rm_submit.h). */
 #include "rm_submit.h"
 
+#include "rm_fs.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <sodium.h>
@@ -30,10 +32,7 @@ int rm_submit_check_blend(const char *path, rm_err_t *err)
         return rm_err_set(err, RM_EINVAL, "cannot open %s: %s", path, strerror(errno));
     ssize_t n = read(fd, magic, sizeof magic);
     close(fd);
-    bool blender = n == 7 && memcmp(magic, "BLENDER", 7) == 0;
-    bool gzip = n >= 2 && magic[0] == 0x1f && magic[1] == 0x8b;
-    bool zstd = n >= 4 && memcmp(magic, "\x28\xb5\x2f\xfd", 4) == 0;
-    if (!blender && !gzip && !zstd)
+    if (n < 0 || !rm_fs_blend_magic(magic, (size_t)n))
         return rm_err_set(err, RM_EINVAL, "%s is not a .blend file", path);
     return 0;
 }

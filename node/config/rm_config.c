@@ -56,6 +56,31 @@ static int set_bool(bool *dst, const char *key, const char *value, rm_err_t *err
     return 0;
 }
 
+static int set_s3(rm_config_t *c, const char *key, const char *value, rm_err_t *err)
+{
+    if (strcmp(key, "s3_region") == 0)
+        return set_str(c->s3_region, sizeof c->s3_region, key, value, err);
+    if (strcmp(key, "s3_endpoint") == 0)
+        return set_str(c->s3_endpoint, sizeof c->s3_endpoint, key, value, err);
+    if (strcmp(key, "s3_profile") == 0)
+        return set_str(c->s3_profile, sizeof c->s3_profile, key, value, err);
+    if (strcmp(key, "s3_access_key_id") == 0)
+        return set_str(c->s3_access_key_id, sizeof c->s3_access_key_id, key, value, err);
+    if (strcmp(key, "s3_secret_access_key_file") == 0)
+        return set_str(c->s3_secret_access_key_file, sizeof c->s3_secret_access_key_file, key,
+                       value, err);
+    if (strcmp(key, "s3_addressing_style") == 0) {
+        if (strcmp(value, "path") != 0 && strcmp(value, "virtual") != 0 && value[0])
+            return rm_err_set(err, RM_EINVAL, "s3_addressing_style must be path or virtual");
+        return set_str(c->s3_addressing_style, sizeof c->s3_addressing_style, key, value, err);
+    }
+    if (strcmp(key, "s3_secret_access_key") == 0)
+        return rm_err_set(err, RM_EINVAL,
+                          "s3_secret_access_key: a secret is not written in meshd.conf; put it "
+                          "in a 0600 file and name it with s3_secret_access_key_file");
+    return rm_err_set(err, RM_EINVAL, "unknown setting '%s'", key);
+}
+
 int rm_config_set(rm_config_t *c, const char *key, const char *value, rm_err_t *err)
 {
     if (strcmp(key, "name") == 0)
@@ -107,6 +132,8 @@ int rm_config_set(rm_config_t *c, const char *key, const char *value, rm_err_t *
         return set_bool(&c->no_inbound, key, value, err);
     if (strcmp(key, "advertise") == 0)
         return set_str(c->advertise, sizeof c->advertise, key, value, err);
+    if (strncmp(key, "s3_", 3) == 0)
+        return set_s3(c, key, value, err);
     return rm_err_set(err, RM_EINVAL, "unknown setting '%s'", key);
 }
 

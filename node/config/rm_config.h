@@ -34,7 +34,12 @@
       sandbox       run each Blender in a bubblewrap sandbox (default true;
                     false lets a .blend read and write what the node's user
                     can, and is the only way to render where bwrap cannot
-                    run) */
+                    run)
+      s3_region, s3_endpoint, s3_profile, s3_access_key_id,
+      s3_secret_access_key_file, s3_addressing_style
+                    S3 settings that win over the environment and ~/.aws
+                    (rm_aws_config.h); the secret only as a path to a 0600
+                    file */
 #ifndef RM_CONFIG_H
 #define RM_CONFIG_H
 
@@ -70,6 +75,12 @@ typedef struct {
     uint64_t quota_stored_gb;     /* GiB of distinct projects per submitter (default 500) */
     uint64_t retain_days;         /* finished jobs kept this long (default 30; 0: forever) */
     uint64_t chunk_grace_minutes; /* unreferenced chunks kept this long (default 1440) */
+    char s3_region[64];
+    char s3_endpoint[512];
+    char s3_profile[128];
+    char s3_access_key_id[128];
+    char s3_secret_access_key_file[1024];
+    char s3_addressing_style[16];
 } rm_config_t;
 
 /*  Defaults. */

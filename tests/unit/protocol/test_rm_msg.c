@@ -322,6 +322,23 @@ static bool fill_d(rm_msg_type_t t, rm_msg_t *m, bool big)
         for (uint32_t i = 0; i < m->u.job_remove.removals.count; i++)
             m->u.job_remove.removals.items[i] = bin_of(big ? 400 : 300, (uint8_t)i);
         return true;
+    case RM_MSG_IMPORT:
+        m->u.import.blend = big ? rep('k', RM_MAX_PATH) : strdup("s3://bucket/sh010/scene.blend");
+        m->u.import.attach.count = big ? RM_MAX_ATTACH : 1;
+        m->u.import.attach.items = calloc(m->u.import.attach.count, sizeof(char *));
+        for (uint32_t i = 0; i < m->u.import.attach.count; i++)
+            m->u.import.attach.items[i] = big ? rep('t', RM_MAX_PATH) : strdup("s3://bucket/tex/");
+        return true;
+    case RM_MSG_IMPORT_REPLY:
+        m->u.import_reply.state = strdup("done");
+        memset(m->u.import_reply.manifest.b, 0x33, sizeof m->u.import_reply.manifest.b);
+        m->u.import_reply.blend = big ? rep('b', RM_MAX_PATH) : strdup("scene.blend");
+        m->u.import_reply.root = strdup("s3://bucket/sh010/");
+        m->u.import_reply.files = 3;
+        m->u.import_reply.bytes = big ? UINT64_MAX : 1000;
+        m->u.import_reply.bytes_done = 1000;
+        m->u.import_reply.error = big ? rep('e', RM_MAX_TEXT) : strdup("");
+        return true;
     default:
         return false;
     }

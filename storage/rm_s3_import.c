@@ -1,0 +1,295 @@
+#include "rm_s3_import.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "rm_fs.h"
+#include "rm_manifest.h"
+#include "rm_s3_url.h"
+
+typedef struct {
+    char *key;
+    uint64_t size;
+    char etag[128];
+} object_t;
+
+typedef struct {
+    object_t *items;
+    size_t count, cap;
+    const char *folder; /* listing: keys below folder + "/" only */
+    size_t folder_len;
+    const char *url; /* the attachment, for errors */
+    rm_err_t *err;
+} objects_t;
+
+static int add_object(objects_t *o, const char *key, uint64_t size, const char *etag)
+{
+    if (o->count == o->cap) {
+        size_t cap = o->cap ? o->cap * 2 : 16;
+        if (cap > RM_MANIFEST_MAX_FILES + 1)
+            return rm_err_set(o->err, RM_EINVAL, "the project has more than %d files",
+                              RM_MANIFEST_MAX_FILES);
+        object_t *grown = realloc(o->items, cap * sizeof *grown);
+        if (!grown)
+            return rm_err_set(o->err, RM_ENOMEM, "out of memory");
+        o->items = grown;
+        o->cap = cap;
+    }
+    object_t *obj = &o->items[o->count];
+    if (!(obj->key = strdup(key)))
+        return rm_err_set(o->err, RM_ENOMEM, "out of memory");
+    obj->size = size;
+    snprintf(obj->etag, sizeof obj->etag, "%s", etag ? etag : "");
+    o->count++;
+    return 0;
+}
+
+static void free_objects(objects_t *o)
+{
+    for (size_t i = 0; i < o->count; i++)
+        free(o->items[i].key);
+    free(o->items);
+}
+
+static int on_listed(void *arg, const char *key, uint64_t size, const char *etag)
+{
+    objects_t *o = arg;
+    size_t n = strlen(key);
+    if (n <= o->folder_len || strncmp(key, o->folder, o->folder_len) != 0 ||
+        key[o->folder_len] != '/')
+        return 0; /* a sibling that shares the prefix: tex2/ for tex */
+    if (key[n - 1] == '/')
+        return 0; /* a console's folder marker, not a file */
+    if (!rm_s3_url_key_ok(key))
+        return rm_err_set(o->err, RM_EINVAL,
+                          "%s: object %s has a key this mesh cannot read (A-Z a-z 0-9 . _ ~ - "
+                          "and '/' between names)",
+                          o->url, key);
+    return add_object(o, key, size, etag);
+}
+
+/*  One attachment: the object itself, else every object below KEY/. */
+static int add_attachment(rm_s3_t *s3, const char *bucket, const char *url, objects_t *o,
+                          rm_err_t *err)
+{
+    rm_s3_url_t u;
+    if (rm_s3_url_parse(url, "--attach", &u, err) != 0)
+        return -1;
+    if (strcmp(u.bucket, bucket) != 0)
+        return rm_err_set(err, RM_EINVAL,
+                          "--attach %s: a project is read from one bucket, and the .blend is in "
+                          "s3://%s",
+                          url, bucket);
+    size_t n = strlen(u.key);
+    if (n > 0 && u.key[n - 1] != '/') {
+        rm_s3_object_t head;
+        int rc = rm_s3_head(s3, bucket, u.key, &head, err);
+        if (rc == 0)
+            return add_object(o, u.key, head.size, head.etag);
+        if (err->code != RM_ENOTFOUND)
+            return -1;
+    } else if (n > 0) {
+        u.key[--n] = '\0';
+    }
+    /* Listed without the '/' so that s3://b/tex and s3://b/tex/ name the
+       same folder (on_listed keeps only keys below it). */
+    size_t before = o->count;
+    o->folder = u.key;
+    o->folder_len = n;
+    o->url = url;
+    o->err = err;
+    if (rm_s3_list(s3, bucket, u.key, 0, on_listed, o, err) != 0)
+        return -1;
+    if (o->count == before)
+        return rm_err_set(err, RM_ENOTFOUND, "--attach %s: no such object, and no object below it",
+                          url);
+    return 0;
+}
+
+static int by_key(const void *a, const void *b)
+{
+    return strcmp(((const object_t *)a)->key, ((const object_t *)b)->key);
+}
+
+/*  Sorted, each key once (an attachment may repeat the .blend). */
+static void dedupe(objects_t *o)
+{
+    qsort(o->items, o->count, sizeof *o->items, by_key);
+    size_t kept = 0;
+    for (size_t i = 0; i < o->count; i++) {
+        if (kept > 0 && strcmp(o->items[kept - 1].key, o->items[i].key) == 0) {
+            free(o->items[i].key);
+            continue;
+        }
+        o->items[kept++] = o->items[i];
+    }
+    o->count = kept;
+}
+
+/*  The deepest prefix (ending with '/', or "") that every key is below. */
+static void common_root(const objects_t *o, const char *blend_key, char *root, size_t size)
+{
+    snprintf(root, size, "%s", blend_key);
+    char *slash = strrchr(root, '/');
+    *(slash ? slash + 1 : root) = '\0';
+    for (size_t i = 0; i < o->count; i++) {
+        while (root[0] && strncmp(o->items[i].key, root, strlen(root)) != 0) {
+            root[strlen(root) - 1] = '\0'; /* the trailing '/' */
+            slash = strrchr(root, '/');
+            *(slash ? slash + 1 : root) = '\0';
+        }
+    }
+}
+
+typedef struct {
+    rm_s3_import_progress_fn progress;
+    rm_s3_import_stop_fn stop;
+    void *arg;
+    uint64_t files, bytes, done;
+} progress_t;
+
+static int fetch_object(rm_s3_t *s3, const char *bucket, const object_t *obj, const char *path,
+                        progress_t *p, rm_err_t *err)
+{
+    char dir[RM_MAX_PATH * 2];
+    snprintf(dir, sizeof dir, "%s", path);
+    *strrchr(dir, '/') = '\0';
+    if (rm_fs_mkdir_p(dir, 0700, 0700, err) != 0)
+        return -1;
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return rm_err_set(err, rm_err_from_errno(errno), "cannot create %s: %s", path,
+                          strerror(errno));
+    int rc = 0;
+    for (uint64_t off = 0; rc == 0 && off < obj->size;) {
+        uint64_t want = obj->size - off < RM_S3_IMPORT_RANGE ? obj->size - off : RM_S3_IMPORT_RANGE;
+        uint8_t *data = NULL;
+        size_t len = 0;
+        if (p->stop && p->stop(p->arg))
+            rc = rm_err_set(err, RM_ECANCELED, "import stopped");
+        else if (rm_s3_get(s3, bucket, obj->key, off, want, &data, &len, err) != 0)
+            rc = -1;
+        else if (len != want)
+            rc = rm_err_set(err, RM_EIO, "s3://%s/%s changed while it was read (%zu bytes at %llu)",
+                            bucket, obj->key, len, (unsigned long long)off);
+        else if (rm_fs_write_all(fd, data, len) != 0)
+            rc = rm_err_set(err, rm_err_from_errno(errno), "cannot write %s: %s", path,
+                            strerror(errno));
+        free(data);
+        off += want;
+        p->done += want;
+        if (rc == 0 && p->progress)
+            p->progress(p->arg, p->files, p->bytes, p->done);
+    }
+    close(fd);
+    if (rc != 0 || obj->size <= RM_S3_IMPORT_RANGE || !obj->etag[0])
+        return rc;
+    /* Read in several ranges: the object must still be the one listed, or
+       the file would mix two versions. */
+    rm_s3_object_t head;
+    if (rm_s3_head(s3, bucket, obj->key, &head, err) != 0)
+        return -1;
+    if (strcmp(head.etag, obj->etag) != 0 || head.size != obj->size)
+        return rm_err_set(err, RM_EIO, "s3://%s/%s was replaced while it was read: import again",
+                          bucket, obj->key);
+    return 0;
+}
+
+static int check_blend(const char *path, const char *url, rm_err_t *err)
+{
+    uint8_t head[8] = {0};
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd >= 0 ? read(fd, head, sizeof head) : -1;
+    if (fd >= 0)
+        close(fd);
+    if (n < 0 || !rm_fs_blend_magic(head, (size_t)n))
+        return rm_err_set(err, RM_EINVAL, "%s is not a .blend file", url);
+    return 0;
+}
+
+static int import_objects(rm_s3_t *s3, rm_store_t *store, const char *staging, const char *bucket,
+                          const objects_t *o, const char *blend_key, const char *root,
+                          progress_t *p, rm_s3_import_result_t *out, rm_err_t *err)
+{
+    size_t rootlen = strlen(root);
+    char **paths = calloc(o->count, sizeof *paths);
+    if (!paths)
+        return rm_err_set(err, RM_ENOMEM, "out of memory");
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < o->count; i++) {
+        size_t n = strlen(staging) + 1 + strlen(o->items[i].key + rootlen) + 1;
+        if (!(paths[i] = malloc(n)))
+            rc = rm_err_set(err, RM_ENOMEM, "out of memory");
+        else
+            snprintf(paths[i], n, "%s/%s", staging, o->items[i].key + rootlen);
+        if (rc == 0)
+            rc = fetch_object(s3, bucket, &o->items[i], paths[i], p, err);
+        if (rc == 0 && strcmp(o->items[i].key, blend_key) == 0) {
+            char url[RM_MAX_PATH * 2];
+            snprintf(url, sizeof url, "s3://%s/%s", bucket, blend_key);
+            rc = check_blend(paths[i], url, err);
+        }
+    }
+    rm_manifest_t manifest = {0};
+    if (rc == 0)
+        rc = rm_manifest_build(staging, (const char *const *)paths, o->count, store, NULL, NULL,
+                               &manifest, err);
+    if (rc == 0)
+        rc = rm_manifest_store(&manifest, store, NULL, NULL, &out->manifest, err);
+    rm_manifest_free(&manifest);
+    for (size_t i = 0; i < o->count; i++)
+        free(paths[i]);
+    free(paths);
+    return rc;
+}
+
+int rm_s3_import(rm_s3_t *s3, rm_store_t *store, const char *staging, const char *blend_url,
+                 const char *const *attach, size_t nattach, rm_s3_import_progress_fn progress,
+                 rm_s3_import_stop_fn stop, void *arg, rm_s3_import_result_t *out, rm_err_t *err)
+{
+    memset(out, 0, sizeof *out);
+    rm_s3_url_t blend;
+    if (rm_s3_url_parse(blend_url, "the .blend", &blend, err) != 0)
+        return -1;
+    if (rm_s3_url_is_prefix(&blend))
+        return rm_err_set(err, RM_EINVAL, "%s names a prefix, not a .blend file", blend_url);
+    objects_t o = {.err = err};
+    rm_s3_object_t head;
+    int rc = rm_s3_head(s3, blend.bucket, blend.key, &head, err);
+    if (rc == 0)
+        rc = add_object(&o, blend.key, head.size, head.etag);
+    for (size_t i = 0; rc == 0 && i < nattach; i++)
+        rc = add_attachment(s3, blend.bucket, attach[i], &o, err);
+    progress_t p = {.progress = progress, .stop = stop, .arg = arg};
+    char root[RM_MAX_PATH + 1] = "";
+    if (rc == 0) {
+        dedupe(&o);
+        common_root(&o, blend.key, root, sizeof root);
+        for (size_t i = 0; i < o.count; i++)
+            p.bytes += o.items[i].size;
+        p.files = o.count;
+        if (progress)
+            progress(arg, p.files, p.bytes, 0);
+        rc = rm_fs_remove_tree(staging, err); /* what a crash left */
+    }
+    if (rc == 0)
+        rc = rm_fs_mkdir_p(staging, 0700, 0700, err);
+    if (rc == 0)
+        rc = import_objects(s3, store, staging, blend.bucket, &o, blend.key, root, &p, out, err);
+    rm_err_t ignored;
+    if (rm_fs_remove_tree(staging, &ignored) != 0 && rc == 0)
+        rc = rm_err_set(err, ignored.code, "%s", ignored.msg);
+    if (rc == 0) {
+        snprintf(out->root, sizeof out->root, "s3://%s/%s", blend.bucket, root);
+        snprintf(out->blend, sizeof out->blend, "%s", blend.key + strlen(root));
+        out->files = p.files;
+        out->bytes = p.bytes;
+    }
+    free_objects(&o);
+    return rc;
+}
