@@ -13,6 +13,7 @@
 #include "rm_node_ctx.h"
 #include "rm_node_door.h"
 #include "rm_node_gc.h"
+#include "rm_node_s3.h"
 #include "rm_node_remove.h"
 #include "rm_node_revoke.h"
 #include "rm_node_start.h"
@@ -423,6 +424,8 @@ static void node_actor(zsock_t *pipe, void *args)
             rm_door_watch_handle(self->watch, &self->refusals);
         else if (which && which == self->gc)
             rm_node_gc_handle(self);
+        else if (rm_node_s3_handle(self, which))
+            ;
         else if (which && !rm_member_handle(self->member, which))
             rm_slots_handle(self->slots, which);
         else if (!which && zpoller_terminated(self->poller))

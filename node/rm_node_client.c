@@ -15,7 +15,9 @@
 #include "rm_render_opts.h"
 #include "rm_node_remove.h"
 #include "rm_node_revoke.h"
+#include "rm_node_s3.h"
 #include "rm_rights.h"
+#include "rm_s3_url.h"
 #include "rm_spec_sig.h"
 
 #define MAX_WATCH_MS 60000
@@ -45,10 +47,30 @@ static int validate_spec(const rm_config_t *config, const rm_job_spec_t *spec, r
         return rm_err_set(err, RM_EAUTH,
                           "this node does not run Python embedded in .blend files "
                           "(allow_scripts = false in its meshd.conf)");
-    if (spec->source_root && spec->source_root[0] && spec->source_root[0] != '/')
+    /* An S3 project's root is its prefix: no absolute path of the .blend
+       is below it, so the driver leaves them all as they are. */
+    if (spec->source_root && spec->source_root[0] && spec->source_root[0] != '/' &&
+        !rm_s3_url_is(spec->source_root))
         return rm_err_set(err, RM_EINVAL, "source_root '%s' is not an absolute path",
                           spec->source_root);
     return rm_caps_check_requires(spec, err);
+}
+
+/*  Frames to S3 (--out s3://BUCKET/PREFIX/): a prefix this node can write. */
+static int validate_out_url(const rm_node_ctx_t *self, const rm_job_spec_t *spec, rm_err_t *err)
+{
+    rm_s3_url_t url;
+    if (!spec->out_url || !spec->out_url[0])
+        return 0;
+    if (rm_s3_url_parse(spec->out_url, "--out", &url, err) != 0)
+        return -1;
+    if (!rm_s3_url_is_prefix(&url))
+        return rm_err_set(err, RM_EINVAL, "--out %s: frames go under a prefix: end it with '/'",
+                          spec->out_url);
+    if (!self->s3_ok)
+        return rm_err_set(err, RM_EINVAL, "--out %s: this node cannot write to S3: %s",
+                          spec->out_url, self->s3_why);
+    return 0;
 }
 
 /*  The spec as its sender signed it (rm_spec_sig.h). */
@@ -201,6 +223,7 @@ static void handle_submit(request_t *r)
     }
     if (!job) {
         if (signed_by_sender(r, spec, &err) != 0 || validate_spec(&self->config, spec, &err) != 0 ||
+            validate_out_url(self, spec, &err) != 0 ||
             rm_quota_check_spec(self->quota, rm_role_effective(r->who->role), spec, &err) != 0 ||
             need_chunks(r, spec, &complete, &err) != 0)
             goto fail;
@@ -740,6 +763,11 @@ static void handle_gossip(request_t *r)
     rm_member_gossip_in(r->node->member, r->peer, r->who, &r->msg->u.gossip);
 }
 
+static void handle_import(request_t *r)
+{
+    rm_node_s3_import(r->node, r->peer, r->who, r->msg);
+}
+
 /*  What clients (and nodes, for these types) ask of this node, and the
     right each needs.  Requests about one job (CANCEL, LOGS) check the
     owner in their handler; DRAIN sorts admins from carrying nodes. */
@@ -764,6 +792,7 @@ static const request_kind_t client_requests[RM_MSG_TYPE_COUNT] = {
     [RM_MSG_REVOKE] = {handle_revoke, RM_RIGHT_REVOKE},
     [RM_MSG_JOB_REMOVE] = {handle_remove, RM_RIGHT_VIEW},
     [RM_MSG_PRIORITY] = {handle_priority, RM_RIGHT_SUBMIT},
+    [RM_MSG_IMPORT] = {handle_import, RM_RIGHT_SUBMIT},
 };
 
 static void dispatch(request_t *r)

@@ -27,6 +27,8 @@
 #include "rm_door_watch.h"
 #include "rm_zap.h"
 #include "rm_config.h"
+#include "rm_aws_config.h"
+#include "rm_uploads.h"
 
 #define RM_NODE_MAX_WATCHES 1024
 #define RM_NODE_MAX_WAITING 1024 /* client requests waiting on the mesh */
@@ -54,6 +56,20 @@ typedef struct {
     int64_t deadline;      /* SUBMIT: when its own wait for a second node ends */
     char who[RM_MAX_NAME]; /* the credential that asked */
 } rm_node_waiting_t;
+
+#define RM_NODE_MAX_IMPORTS 16 /* imports remembered (running or ended) */
+
+/*  A project read from S3 (IMPORT): its key is the hash of what was asked. */
+typedef struct {
+    rm_hash_t key;
+    uint64_t id;
+    char who[RM_MAX_NAME];   /* the credential that asked first */
+    int64_t touched;         /* mono ms of the last IMPORT for it */
+    bool sent;               /* to the importer (one runs at a time; the others wait) */
+    bool ended;              /* done or failed: reply says which */
+    rm_import_t request;     /* owned copy */
+    rm_import_reply_t reply; /* owned strings */
+} rm_node_import_t;
 
 /*  The actor's state: everything the node holds. */
 typedef struct {
@@ -87,6 +103,13 @@ typedef struct {
     rm_work_t *work;
     rm_handover_t *handover; /* leaving: finished outputs go to members that stay */
     rm_logs_server_t *logs;
+    rm_aws_settings_t s3; /* resolved at start (secrets: never logged) */
+    bool s3_ok;           /* settings resolved; else s3_why says why not */
+    char s3_why[RM_ERR_MSG_MAX];
+    rm_uploads_t *uploads; /* frames to S3 outputs (rm_node_s3) */
+    zactor_t *importer;    /* projects from S3 into the store */
+    rm_node_import_t imports[RM_NODE_MAX_IMPORTS];
+    uint64_t import_ids;
     rm_election_t election;
     rm_refusals_t refusals; /* rate of refusal log lines */
     bool blender_ok;

@@ -12,6 +12,7 @@
 #include "rm_node.h"
 #include "rm_node_gc.h"
 #include "rm_node_revoke.h"
+#include "rm_node_s3.h"
 #include "rm_blender_probe.h"
 #include "rm_sandbox.h"
 #include "rm_signed.h"
@@ -265,9 +266,9 @@ static int start_mesh_work(rm_node_ctx_t *self, rm_err_t *err)
     if (!(self->xfer = rm_xfer_new(self->store, xfer_send, self, err)) ||
         !(self->jobsync = rm_jobsync_new(self->jobs, self->member, self->xfer, self->store, err)) ||
         !(self->sched = rm_sched_new(self->jobs, self->config.max_attempts, err)) ||
-        !(self->work =
-              rm_work_new(&self->config, self->config.name, self->jobs, self->slots, self->sched,
-                          self->jobsync, self->member, self->xfer, &self->election, err)) ||
+        !(self->work = rm_work_new(&self->config, self->config.name, self->jobs, self->slots,
+                                   self->sched, self->jobsync, self->member, self->xfer,
+                                   &self->election, self->uploads, self->s3_why, err)) ||
         !(self->logs = rm_logs_server_new(self->config.name, self->mesh, self->store, self->member,
                                           self->jobsync, self->xfer, err)))
         return -1;
@@ -335,8 +336,8 @@ int rm_node_start(rm_node_ctx_t *self, const rm_config_t *config, rm_err_t *err)
        must keep polling after one. */
     zpoller_set_nonstop(self->poller, true);
     rm_slots_poll_on(self->slots, self->poller);
-    if (start_membership(self, err) != 0 || start_mesh_work(self, err) != 0 ||
-        rm_node_gc_start(self, err) != 0)
+    if (start_membership(self, err) != 0 || rm_node_s3_start(self, err) != 0 ||
+        start_mesh_work(self, err) != 0 || rm_node_gc_start(self, err) != 0)
         return -1;
     rm_log_info("%s listening on %s (door on port+1), %zu job(s) on disk", self->config.name,
                 self->config.listen, rm_jobs_count(self->jobs));
@@ -349,6 +350,7 @@ void rm_node_stop(rm_node_ctx_t *self)
     if (self->jobsync)
         rm_jobsync_flush(self->jobsync); /* what changed last goes out before we go */
     rm_work_destroy(&self->work);
+    rm_node_s3_stop(self); /* after the worker, which queues its uploads */
     rm_handover_destroy(&self->handover);
     rm_sched_destroy(&self->sched);
     rm_xfer_destroy(&self->xfer); /* no callbacks after this */

@@ -845,7 +845,14 @@ int rm_job_info(const rm_job_t *job, rm_job_reply_t *out, rm_err_t *err)
         o->error = strdup_or_empty(f->error);
         o->warning = strdup_or_empty(f->warning);
         o->log = f->log;
-        if (!o->state || !o->node || !o->file || !o->error || !o->warning) {
+        /* A frame done for a job with an S3 output is stored there (it
+           counts done only then), its main image at the prefix + file. */
+        const char *url = job->rec.spec.out_url;
+        bool in_s3 = url && url[0] && f->state == RM_FRAME_DONE && f->file && f->file[0];
+        size_t n = in_s3 ? strlen(url) + strlen(f->file) + 1 : 1;
+        if ((o->stored = malloc(n)))
+            snprintf(o->stored, n, "%s%s", in_s3 ? url : "", in_s3 ? f->file : "");
+        if (!o->state || !o->node || !o->file || !o->error || !o->warning || !o->stored) {
             rm_err_set(err, RM_ENOMEM, "out of memory");
             goto fail;
         }

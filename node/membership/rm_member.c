@@ -216,6 +216,29 @@ static void send_rid(rm_member_t *self, const char *rid_hex, const uint8_t *buf,
     zmsg_destroy(&msg);
 }
 
+void rm_member_send_msg(rm_member_t *self, const char *addr, rm_msg_type_t type, uint64_t req,
+                        const void *body)
+{
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    rm_err_t err;
+    if (rm_msg_encode(type, req, body, &buf, &len, &err) != 0)
+        rm_log_warning("cannot encode %s: %s", rm_msg_name(type), err.msg);
+    else
+        rm_member_send(self, addr, buf, len, NULL);
+    free(buf);
+}
+
+void rm_member_send_error(rm_member_t *self, const char *addr, uint64_t req, rm_code_t code,
+                          const char *text)
+{
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    if (rm_msg_encode_error(req, code, text, &buf, &len, NULL) == 0)
+        rm_member_send(self, addr, buf, len, NULL);
+    free(buf);
+}
+
 int rm_member_send(rm_member_t *self, const char *addr, const uint8_t *buf, size_t len,
                    rm_err_t *err)
 {

@@ -86,6 +86,14 @@ void rm_member_on_message(rm_member_t *self, rm_member_recv_fn *fn, void *arg);
 int rm_member_send(rm_member_t *self, const char *addr, const uint8_t *buf, size_t len,
                    rm_err_t *err);
 
+/*  Encodes a message and sends it as rm_member_send does (an encoding
+    failure is logged: it is the caller's bug, never the peer's). */
+void rm_member_send_msg(rm_member_t *self, const char *addr, rm_msg_type_t type, uint64_t req,
+                        const void *body);
+/*  An ERROR answer to addr. */
+void rm_member_send_error(rm_member_t *self, const char *addr, uint64_t req, rm_code_t code,
+                          const char *text);
+
 /*  Sends one encoded message to every alive member with an address (lost
     ones are the caller's digests to repair); the number it went to. */
 size_t rm_member_broadcast(rm_member_t *self, const uint8_t *buf, size_t len);

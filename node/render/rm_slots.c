@@ -270,7 +270,10 @@ static int start_task(rm_slots_t *self, slot_t *slot, rm_job_t *job, rm_err_t *e
                      .res_x = spec->res_x,
                      .res_y = spec->res_y,
                      .no_denoise = spec->no_denoise,
-                     .source_root = spec->source_root},
+                     /* A local folder only: an S3 project's prefix is no
+                        absolute path the .blend can store. */
+                     .source_root =
+                         spec->source_root && spec->source_root[0] == '/' ? spec->source_root : ""},
         .allow_scripts = spec->allow_scripts,
         .frame_timeout_s = spec->task_timeout ? spec->task_timeout : self->task_timeout,
         .frames = slot->frames,

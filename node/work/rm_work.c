@@ -10,44 +10,16 @@
 #include "rm_log.h"
 #include "rm_caps.h"
 #include "rm_grants.h"
+#include "rm_outputs.h"
 #include "rm_prio.h"
 #include "rm_reqid.h"
 
-#define ADDR_MAX 300
-#define MAX_TRIED 8
 #define WORKERS_EVERY_MS 100
 #define SCHED_EVERY_MS 250
-#define ASK_AGAIN_MS 1000        /* an unanswered WORK_REQ is repeated */
-#define RM_WORK_WARNING_MAX 2048 /* a frame's warning, as recorded */
-#define PRIO_EVERY_MS 200        /* running work is checked against new jobs */
-#define PREEMPT_EVERY_MS 1000    /* at most one running task stopped per second */
-#define GRANTS_PRUNE_MS 10000    /* grants of frames ended are dropped */
-
-/*  A rendered frame whose output waits for a second copy. */
-typedef struct {
-    char job_id[65];
-    uint64_t frame;
-    rm_hash_t output;
-    uint64_t size;
-    char file[RM_MAX_PATH + 1];
-    uint64_t render_ms;
-    char warning[RM_WORK_WARNING_MAX]; /* cut to this length */
-    rm_hash_t log;
-    char replica[RM_MAX_NAME + 1];
-    char replica_addr[ADDR_MAX];
-    char tried[MAX_TRIED][RM_MAX_NAME + 1];
-    int ntried;
-    uint64_t req;
-    int64_t deadline;
-} copy_t;
-
-/*  A REPLICATE we serve: answered once the output and its log are fetched. */
-typedef struct {
-    char from[ADDR_MAX];
-    uint64_t req;
-    rm_hash_t hash, log;
-    bool out_pending, log_pending; /* fetches not ended yet */
-} serving_t;
+#define ASK_AGAIN_MS 1000     /* an unanswered WORK_REQ is repeated */
+#define PRIO_EVERY_MS 200     /* running work is checked against new jobs */
+#define PREEMPT_EVERY_MS 1000 /* at most one running task stopped per second */
+#define GRANTS_PRUNE_MS 10000 /* grants of frames ended are dropped */
 
 struct _rm_work_t {
     rm_config_t config;
@@ -63,21 +35,22 @@ struct _rm_work_t {
     int64_t next_report, asked_at, idle_until, workers_at, sched_at;
     bool asking;
     uint64_t ask_req;
-    rm_reqid_t ids; /* of WORK_REQs and REPLICATEs sent */
-    copy_t *copies;
-    size_t ncopies, copies_cap;
+    rm_reqid_t ids;                     /* of WORK_REQs and REPLICATEs sent */
+    rm_outputs_t *outputs;              /* rendered frames made durable, copies kept for others */
     rm_task_t queue[RM_WORK_LOOKAHEAD]; /* assigned, waiting for a slot */
     size_t nqueue;
     uint64_t asked_free; /* the free count of the last WORK_REQ */
     int64_t prio_at, preempt_at;
-    serving_t *serving;
-    size_t nserving, serving_cap;
     char caps[RM_MAX_NAME]; /* what this node's Blender can do (rm_caps) */
     rm_grants_t *grants;    /* signed assignments of the frames given to us */
     int64_t grants_at;
 };
 
-static void on_output(void *arg, rm_job_t *job, uint64_t frame, const rm_frame_output_t *out);
+static void on_output(void *arg, rm_job_t *job, uint64_t frame, const rm_frame_output_t *out)
+{
+    rm_work_t *self = arg;
+    rm_outputs_add(self->outputs, job, frame, out);
+}
 
 void rm_work_set_caps(rm_work_t *self, const char *caps)
 {
@@ -87,7 +60,7 @@ void rm_work_set_caps(rm_work_t *self, const char *caps)
 rm_work_t *rm_work_new(const rm_config_t *config, const char *name, rm_jobs_t *jobs,
                        rm_slots_t *slots, rm_sched_t *sched, rm_jobsync_t *jobsync,
                        rm_member_t *member, rm_xfer_t *xfer, const rm_election_t *election,
-                       rm_err_t *err)
+                       rm_uploads_t *uploads, const char *s3_why, rm_err_t *err)
 {
     rm_work_t *self = calloc(1, sizeof *self);
     if (!self) {
@@ -103,7 +76,10 @@ rm_work_t *rm_work_new(const rm_config_t *config, const char *name, rm_jobs_t *j
     self->member = member;
     self->xfer = xfer;
     self->election = election;
-    if (!(self->grants = rm_grants_new())) {
+    if (!(self->grants = rm_grants_new()) ||
+        !(self->outputs = rm_outputs_new(name, jobs, member, xfer, self->grants, uploads, s3_why,
+                                         config->max_attempts, err))) {
+        rm_grants_destroy(&self->grants);
         free(self);
         rm_err_set(err, RM_ENOMEM, "out of memory");
         return NULL;
@@ -123,279 +99,10 @@ void rm_work_destroy(rm_work_t **self_p)
     rm_slots_on_output(self->slots, NULL, NULL);
     for (size_t i = 0; i < self->nqueue; i++)
         rm_codec_free(&rm_task_desc, &self->queue[i]);
-    free(self->copies);
-    free(self->serving);
+    rm_outputs_destroy(&self->outputs);
     rm_grants_destroy(&self->grants);
     free(self);
     *self_p = NULL;
-}
-
-static void send_to(rm_work_t *self, const char *addr, rm_msg_type_t type, uint64_t req,
-                    const void *body)
-{
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    rm_err_t err;
-    if (rm_msg_encode(type, req, body, &buf, &len, &err) != 0) {
-        rm_log_warning("work: cannot encode %s: %s", rm_msg_name(type), err.msg);
-        return;
-    }
-    rm_member_send(self->member, addr, buf, len, NULL);
-    free(buf);
-}
-
-static void send_error(rm_work_t *self, const char *addr, uint64_t req, rm_code_t code,
-                       const char *text)
-{
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    if (rm_msg_encode_error(req, code, text, &buf, &len, NULL) == 0)
-        rm_member_send(self->member, addr, buf, len, NULL);
-    free(buf);
-}
-
-/* ---------------------------------------------------------------- outputs */
-
-/*  The alive member (not tried yet) that ranks first for this frame:
-    rendezvous hashing spreads copies over the mesh. */
-static const char *pick_replica(rm_work_t *self, const copy_t *c, const char **addr)
-{
-    size_t count = 0;
-    const rm_member_peer_t *peers = rm_member_peers(self->member, &count);
-    const char *best = NULL;
-    uint64_t best_score = 0;
-    for (size_t i = 0; peers && i < count; i++) {
-        if (!peers[i].alive || !peers[i].addr[0] || (peers[i].has_meta && peers[i].meta->draining))
-            continue;
-        bool tried = false;
-        for (int t = 0; t < c->ntried && !tried; t++)
-            tried = strcmp(c->tried[t], peers[i].name) == 0;
-        if (tried)
-            continue;
-        char key[400];
-        uint64_t score;
-        int n = snprintf(key, sizeof key, "%s/%llu/%s", c->job_id, (unsigned long long)c->frame,
-                         peers[i].name);
-        crypto_generichash((uint8_t *)&score, sizeof score, (const uint8_t *)key, (size_t)n, NULL,
-                           0);
-        if (!best || score > best_score) {
-            best = peers[i].name;
-            best_score = score;
-            *addr = peers[i].addr;
-        }
-    }
-    return best;
-}
-
-static void record_done(rm_work_t *self, const copy_t *c, const char *copy_on)
-{
-    rm_job_t *job = rm_jobs_find(self->jobs, c->job_id);
-    rm_err_t err;
-    if (!job)
-        return;
-    const rm_frame_rec_t *rec = rm_job_frame(job, c->frame);
-    if (rec && rec->state == RM_FRAME_DONE) {
-        rm_job_log(job, "frame %llu: the copy rendered on %s was not needed (done by %s first)",
-                   (unsigned long long)c->frame, self->name, rec->node ? rec->node : "?");
-        return;
-    }
-    rm_frame_output_t out = {.output = c->output,
-                             .size = c->size,
-                             .file = c->file,
-                             .render_ms = c->render_ms,
-                             .warning = c->warning,
-                             .log = c->log};
-    const rm_job_grant_t *grant = rm_grants_find(self->grants, c->job_id, c->frame);
-    if (!grant)
-        rm_log_warning("job %s frame %llu: rendered here without a signed assignment: the other "
-                       "nodes will not count it done",
-                       c->job_id, (unsigned long long)c->frame);
-    int rc = rm_job_frame_done(job, c->frame, &out, self->name, grant, &err);
-    rm_grants_drop(self->grants, c->job_id, c->frame);
-    if (rc != 0) {
-        rm_log_error("job %s frame %llu: %s", c->job_id, (unsigned long long)c->frame, err.msg);
-        rm_job_frame_release(job, c->frame, err.msg);
-        return;
-    }
-    if (copy_on)
-        rm_job_log(job, "frame %llu stored on %s and %s", (unsigned long long)c->frame, self->name,
-                   copy_on);
-    else
-        rm_job_log(job, "frame %llu stored on %s only (no other node to copy it to)",
-                   (unsigned long long)c->frame, self->name);
-}
-
-/*  Asks the next replica, or records the frame with the one copy there is. */
-static void replicate_next(rm_work_t *self, size_t i, int64_t now)
-{
-    copy_t *c = &self->copies[i];
-    const char *addr = NULL;
-    const char *replica = c->ntried < MAX_TRIED ? pick_replica(self, c, &addr) : NULL;
-    if (!replica) {
-        copy_t done = *c;
-        self->copies[i] = self->copies[--self->ncopies];
-        record_done(self, &done, NULL);
-        return;
-    }
-    snprintf(c->replica, sizeof c->replica, "%s", replica);
-    snprintf(c->replica_addr, sizeof c->replica_addr, "%s", addr);
-    snprintf(c->tried[c->ntried++], sizeof c->tried[0], "%s", replica);
-    c->req = rm_reqid_next(&self->ids);
-    c->deadline = now + RM_WORK_REPLICATE_MS;
-    rm_replicate_t body = {
-        .hash = c->output, .job_id = c->job_id, .frame = c->frame, .log = c->log};
-    send_to(self, addr, RM_MSG_REPLICATE, c->req, &body);
-}
-
-/*  The replica answers over our link to it, or over its own connection to
-    us ("rid:"), whose routing id we cannot tie to its name: accept those. */
-static bool reply_from(const copy_t *c, const char *from)
-{
-    return strcmp(from, c->replica_addr) == 0 || strncmp(from, "rid:", 4) == 0;
-}
-
-static void on_output(void *arg, rm_job_t *job, uint64_t frame, const rm_frame_output_t *out)
-{
-    rm_work_t *self = arg;
-    if (self->ncopies == self->copies_cap) {
-        size_t cap = self->copies_cap ? self->copies_cap * 2 : 16;
-        copy_t *grown = realloc(self->copies, cap * sizeof *grown);
-        if (!grown) {
-            rm_job_frame_release(job, frame, "out of memory");
-            return;
-        }
-        self->copies = grown;
-        self->copies_cap = cap;
-    }
-    copy_t *c = &self->copies[self->ncopies++];
-    memset(c, 0, sizeof *c);
-    snprintf(c->job_id, sizeof c->job_id, "%s", rm_job_id(job));
-    snprintf(c->file, sizeof c->file, "%s", out->file);
-    snprintf(c->warning, sizeof c->warning, "%s", out->warning ? out->warning : "");
-    c->frame = frame;
-    c->output = out->output;
-    c->size = out->size;
-    c->render_ms = out->render_ms;
-    c->log = out->log;
-    const rm_frame_rec_t *rec = rm_job_frame(job, frame);
-    if (rec && rec->state == RM_FRAME_DONE) { /* a copy finished first */
-        copy_t done = *c;
-        self->ncopies--;
-        record_done(self, &done, NULL);
-        return;
-    }
-    replicate_next(self, self->ncopies - 1, zclock_mono());
-}
-
-static void on_replicated(rm_work_t *self, const char *from, const rm_msg_t *msg)
-{
-    for (size_t i = 0; i < self->ncopies; i++) {
-        copy_t *c = &self->copies[i];
-        if (c->req != msg->req || !reply_from(c, from))
-            continue;
-        if (msg->type == RM_MSG_OK) {
-            copy_t done = *c;
-            self->copies[i] = self->copies[--self->ncopies];
-            record_done(self, &done, done.replica);
-        } else {
-            rm_log_warning("job %s frame %llu: %s did not keep a copy: %s", c->job_id,
-                           (unsigned long long)c->frame, c->replica, msg->u.error.message);
-            replicate_next(self, i, zclock_mono());
-        }
-        return;
-    }
-}
-
-static bool hash_is_zero(const rm_hash_t *h)
-{
-    static const rm_hash_t zero;
-    return memcmp(h->b, zero.b, sizeof zero.b) == 0;
-}
-
-/*  Answers serving[i] (OK when status is 0) and forgets it. */
-static void serving_end(rm_work_t *self, size_t i, int status, const char *error)
-{
-    serving_t s = self->serving[i];
-    self->serving[i] = self->serving[--self->nserving];
-    if (status == 0) {
-        rm_ok_t ok = {.message = "held"};
-        send_to(self, s.from, RM_MSG_OK, s.req, &ok);
-    } else {
-        send_error(self, s.from, s.req, (rm_code_t)status, error);
-    }
-}
-
-static bool find_serving(rm_work_t *self, const char *from, uint64_t req, size_t *at)
-{
-    for (size_t i = 0; i < self->nserving; i++)
-        if (self->serving[i].req == req && strcmp(self->serving[i].from, from) == 0) {
-            *at = i;
-            return true;
-        }
-    return false;
-}
-
-static void on_fetched_output(void *arg, const rm_hash_t *hash, int status, const char *error)
-{
-    rm_work_t *self = arg;
-    for (size_t i = 0; i < self->nserving;) {
-        serving_t *s = &self->serving[i];
-        bool out = s->out_pending && memcmp(s->hash.b, hash->b, 32) == 0;
-        bool log = s->log_pending && memcmp(s->log.b, hash->b, 32) == 0;
-        if (!out && !log) {
-            i++;
-            continue;
-        }
-        s->out_pending &= !out;
-        s->log_pending &= !log;
-        if (status != 0 || (!s->out_pending && !s->log_pending))
-            serving_end(self, i, status, error); /* serving[i] is another one now */
-        else
-            i++;
-    }
-}
-
-static void serve_replicate(rm_work_t *self, const char *from, const rm_msg_t *msg)
-{
-    /* A copy on a leaving node is no copy: the sender asks another. */
-    if (self->draining) {
-        send_error(self, from, msg->req, RM_EAGAIN, "this node is leaving the mesh");
-        return;
-    }
-    if (self->nserving == self->serving_cap) {
-        size_t cap = self->serving_cap ? self->serving_cap * 2 : 16;
-        serving_t *grown = realloc(self->serving, cap * sizeof *grown);
-        if (!grown) {
-            send_error(self, from, msg->req, RM_ENOMEM, "out of memory");
-            return;
-        }
-        self->serving = grown;
-        self->serving_cap = cap;
-    }
-    const rm_replicate_t *r = &msg->u.replicate;
-    serving_t *s = &self->serving[self->nserving++];
-    memset(s, 0, sizeof *s);
-    snprintf(s->from, sizeof s->from, "%s", from);
-    s->req = msg->req;
-    s->hash = r->hash;
-    s->log = r->log;
-    s->out_pending = true;
-    s->log_pending = !hash_is_zero(&r->log);
-    /* Either fetch may end inside rm_xfer_fetch (already here): the entry is
-       looked up again after each. */
-    const char *sources[1] = {from};
-    rm_err_t err;
-    rm_hash_t hash = r->hash, log = r->log;
-    size_t at;
-    if (rm_xfer_fetch(self->xfer, &hash, true, sources, 1, on_fetched_output, self, &err) != 0 &&
-        find_serving(self, from, msg->req, &at)) {
-        serving_end(self, at, err.code, err.msg);
-        return;
-    }
-    if (find_serving(self, from, msg->req, &at) && self->serving[at].log_pending &&
-        rm_xfer_fetch(self->xfer, &log, true, sources, 1, on_fetched_output, self, &err) != 0 &&
-        find_serving(self, from, msg->req, &at))
-        serving_end(self, at, err.code, err.msg);
 }
 
 /* ---------------------------------------------------------------- worker */
@@ -446,22 +153,25 @@ static int build_request(rm_work_t *self, rm_work_req_t *req, rm_err_t *err)
     uint32_t count = 0;
     if (rm_slots_running(self->slots, &running, &count, err) != 0)
         return -1;
-    rm_task_t *all = realloc(running, (count + self->ncopies + self->nqueue + 1) * sizeof *all);
+    rm_task_t *all = realloc(running, (count + rm_outputs_count(self->outputs) + self->nqueue + 1) *
+                                          sizeof *all);
     if (!all) {
         free_tasks(running, count);
         return rm_err_set(err, RM_ENOMEM, "out of memory");
     }
-    for (size_t i = 0; i < self->ncopies; i++) {
+    for (size_t i = 0, n = rm_outputs_count(self->outputs); i < n; i++) {
         rm_task_t *t = &all[count];
+        uint64_t frame;
+        const char *job_id = rm_outputs_at(self->outputs, i, &frame);
         memset(t, 0, sizeof *t);
-        t->job_id = strdup(self->copies[i].job_id);
+        t->job_id = strdup(job_id);
         t->frames.items = malloc(sizeof(uint64_t));
         if (!t->job_id || !t->frames.items) {
             free(t->job_id);
             free(t->frames.items);
             break;
         }
-        t->frames.items[0] = self->copies[i].frame;
+        t->frames.items[0] = frame;
         t->frames.count = 1;
         count++;
     }
@@ -584,7 +294,7 @@ static void ask(rm_work_t *self, int64_t now)
             self->ask_req = rm_reqid_next(&self->ids);
             self->asking = true;
             self->asked_at = now;
-            send_to(self, addr, RM_MSG_WORK_REQ, self->ask_req, &req);
+            rm_member_send_msg(self->member, addr, RM_MSG_WORK_REQ, self->ask_req, &req);
         }
     }
     free_request(&req);
@@ -611,7 +321,7 @@ static void handle_assign(rm_work_t *self, const char *from, const rm_cred_t *wh
                  e->coordinator[0] ? e->coordinator : "no coordinator",
                  (unsigned long long)e->coordinator_epoch);
         rm_log_warning("work: refused %s", why);
-        send_error(self, from, msg->req, RM_ESTALE, why);
+        rm_member_send_error(self->member, from, msg->req, RM_ESTALE, why);
         return;
     }
     if (msg->req == self->ask_req)
@@ -623,12 +333,12 @@ static void handle_assign(rm_work_t *self, const char *from, const rm_cred_t *wh
                  (unsigned long long)self->election->coordinator_epoch,
                  self->election->coordinator);
         rm_log_warning("work: refused an assignment: %s", why);
-        send_error(self, from, msg->req, RM_ESTALE, why);
+        rm_member_send_error(self->member, from, msg->req, RM_ESTALE, why);
         return;
     }
     if (self->draining) {
         if (assign->tasks.count > 0)
-            send_error(self, from, msg->req, RM_EINVAL, "this node is draining");
+            rm_member_send_error(self->member, from, msg->req, RM_EINVAL, "this node is draining");
         return;
     }
     apply_assign(self, assign, now, asked_free);
@@ -674,15 +384,15 @@ static void handle_work_req(rm_work_t *self, const char *from, const rm_cred_t *
         char why[RM_MAX_NAME + 64];
         snprintf(why, sizeof why, "not the coordinator (%s is)",
                  self->election->coordinator[0] ? self->election->coordinator : "nobody");
-        send_error(self, from, msg->req, RM_EINVAL, why);
+        rm_member_send_error(self->member, from, msg->req, RM_EINVAL, why);
         return;
     }
     /* A node asks for itself only: the name is its credential's. */
     if (rm_sched_request(self->sched, who->name, &msg->u.work_req, zclock_mono(), &assign, &err) !=
         0)
-        send_error(self, from, msg->req, err.code, err.msg);
+        rm_member_send_error(self->member, from, msg->req, err.code, err.msg);
     else
-        send_to(self, from, RM_MSG_ASSIGN, msg->req, &assign);
+        rm_member_send_msg(self->member, from, RM_MSG_ASSIGN, msg->req, &assign);
     rm_codec_free(rm_msg_desc(RM_MSG_ASSIGN), &assign);
 }
 
@@ -734,18 +444,7 @@ void rm_work_tick(rm_work_t *self, int64_t now)
         self->sched_at = now;
         rm_sched_tick(self->sched, now);
     }
-    for (size_t i = 0; i < self->ncopies;) {
-        if (now < self->copies[i].deadline) {
-            i++;
-            continue;
-        }
-        rm_log_warning("job %s frame %llu: %s did not answer for its copy", self->copies[i].job_id,
-                       (unsigned long long)self->copies[i].frame, self->copies[i].replica);
-        size_t before = self->ncopies;
-        replicate_next(self, i, now);
-        if (self->ncopies == before)
-            i++;
-    }
+    rm_outputs_tick(self->outputs, now);
     if (now - self->grants_at >= GRANTS_PRUNE_MS) {
         self->grants_at = now;
         rm_grants_prune(self->grants, self->jobs);
@@ -771,9 +470,7 @@ int64_t rm_work_wakeup(rm_work_t *self, int64_t now)
     if (!self->draining && rm_slots_count(self->slots) > 0 &&
         rm_slots_free(self->slots) + RM_WORK_LOOKAHEAD > self->nqueue && self->idle_until < at)
         at = self->idle_until;
-    for (size_t i = 0; i < self->ncopies; i++)
-        if (self->copies[i].deadline < at)
-            at = self->copies[i].deadline;
+    at = rm_outputs_wakeup(self->outputs, at);
     return at - now < 0 ? 0 : at - now;
 }
 
@@ -787,8 +484,7 @@ bool rm_work_handle(rm_work_t *self, const char *from, const rm_cred_t *who, con
         handle_assign(self, from, who, msg);
         return true;
     case RM_MSG_REPLICATE:
-        serve_replicate(self, from, msg);
-        return true;
+        return rm_outputs_handle(self->outputs, from, msg, self->draining);
     case RM_MSG_OK:
     case RM_MSG_ERROR:
         if (msg->req == self->ask_req && self->asking) {
@@ -797,12 +493,7 @@ bool rm_work_handle(rm_work_t *self, const char *from, const rm_cred_t *who, con
                 self->idle_until = zclock_mono() + RM_WORK_IDLE_ASK_MS;
             return true;
         }
-        for (size_t i = 0; i < self->ncopies; i++)
-            if (self->copies[i].req == msg->req && reply_from(&self->copies[i], from)) {
-                on_replicated(self, from, msg);
-                return true;
-            }
-        return false;
+        return rm_outputs_handle(self->outputs, from, msg, self->draining);
     default:
         return false;
     }
@@ -848,8 +539,8 @@ bool rm_work_draining(const rm_work_t *self)
 bool rm_work_drained(rm_work_t *self)
 {
     /* Copies it still serves end first: rm_handover hands them on. */
-    if (!self->draining || rm_slots_busy(self->slots) > 0 || self->ncopies > 0 ||
-        self->nserving > 0)
+    if (!self->draining || rm_slots_busy(self->slots) > 0 || rm_outputs_count(self->outputs) > 0 ||
+        rm_outputs_serving(self->outputs) > 0)
         return false;
     rm_task_t *running = NULL;
     uint32_t count = 0;
@@ -857,4 +548,9 @@ bool rm_work_drained(rm_work_t *self)
         return false;
     free_tasks(running, count);
     return count == 0;
+}
+
+void rm_work_upload_event(rm_work_t *self)
+{
+    rm_outputs_upload_event(self->outputs);
 }

@@ -13,8 +13,9 @@
     rendered frame is recorded done only once another node holds a copy of
     its output (REPLICATE, answered OK once that node has fetched it), so a
     node that dies after rendering loses nothing; alone in the mesh, the
-    frame is recorded at once.  A frame that another node finished first
-    is not recorded twice: the first output is the job's.
+    frame is recorded at once; with an S3 output, once its files are in
+    S3 (rm_outputs.h).  A frame that another node finished first is not
+    recorded twice: the first output is the job's.
 
     Coordinator side: a WORK_REQ goes to rm_sched (this node's own goes
     there directly, without the network), and rm_sched's tick runs here.
@@ -37,21 +38,22 @@
 #include "rm_member.h"
 #include "rm_sched.h"
 #include "rm_slots.h"
+#include "rm_uploads.h"
 
 #define RM_WORK_REPORT_MS 2000
-#define RM_WORK_IDLE_ASK_MS 500    /* asking again after an ASSIGN without tasks */
-#define RM_WORK_REPLICATE_MS 10000 /* a replica that does not answer: ask another */
+#define RM_WORK_IDLE_ASK_MS 500 /* asking again after an ASSIGN without tasks */
 /*  Tasks a worker holds beyond its free slots, so that a slot that frees
     starts its next frame without a round trip to the coordinator. */
 #define RM_WORK_LOOKAHEAD 1
 
 typedef struct _rm_work_t rm_work_t;
 
-/*  election is read, never written: the node's own. */
+/*  election is read, never written: the node's own.  uploads: the node's
+    S3 uploader (rm_outputs.h), NULL with s3_why saying why there is none. */
 rm_work_t *rm_work_new(const rm_config_t *config, const char *name, rm_jobs_t *jobs,
                        rm_slots_t *slots, rm_sched_t *sched, rm_jobsync_t *jobsync,
                        rm_member_t *member, rm_xfer_t *xfer, const rm_election_t *election,
-                       rm_err_t *err);
+                       rm_uploads_t *uploads, const char *s3_why, rm_err_t *err);
 void rm_work_destroy(rm_work_t **self_p);
 
 /*  Reports, requests, the scheduler's tick, replication time-outs. */
@@ -61,6 +63,9 @@ int64_t rm_work_wakeup(rm_work_t *self, int64_t now);
 /*  WORK_REQ, ASSIGN, REPLICATE, and the OK/ERROR answers to ours.  Returns
     false for other messages. */
 bool rm_work_handle(rm_work_t *self, const char *from, const rm_cred_t *who, const rm_msg_t *msg);
+
+/*  The uploader's actor is readable: its event is taken in. */
+void rm_work_upload_event(rm_work_t *self);
 
 /*  The membership changed: the scheduler's view of the workers. */
 void rm_work_members_changed(rm_work_t *self);

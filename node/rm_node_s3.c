@@ -1,0 +1,357 @@
+#include "rm_node_s3.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rm_log.h"
+#include "rm_s3.h"
+#include "rm_s3_import.h"
+#include "rm_s3_url.h"
+
+#define PROGRESS_EVERY_MS 250
+
+/*  The importer's thread: one import at a time, sent by the node, so that
+    anything else on the pipe while one runs is the node stopping. */
+typedef struct {
+    rm_aws_settings_t settings;
+    rm_store_t *store;
+    char staging[1100]; /* HOME/imports */
+} importer_args_t;
+
+typedef struct {
+    zsock_t *pipe;
+    uint64_t id;
+    int64_t sent_at;
+} import_run_t;
+
+static void on_progress(void *arg, uint64_t files, uint64_t bytes, uint64_t done)
+{
+    import_run_t *run = arg;
+    int64_t now = zclock_mono();
+    if (done != 0 && done != bytes && now - run->sent_at < PROGRESS_EVERY_MS)
+        return;
+    run->sent_at = now;
+    zsock_send(run->pipe, "s8888", "PROGRESS", run->id, files, bytes, done);
+}
+
+static bool asked_to_stop(void *arg)
+{
+    import_run_t *run = arg;
+    return (zsock_events(run->pipe) & ZMQ_POLLIN) != 0;
+}
+
+static void run_import(zsock_t *pipe, importer_args_t *args, rm_s3_t **s3, zmsg_t *msg)
+{
+    char *id = zmsg_popstr(msg), *blend = zmsg_popstr(msg);
+    const char *attach[RM_MAX_ATTACH];
+    size_t nattach = 0;
+    char *item;
+    while (nattach < RM_MAX_ATTACH && (item = zmsg_popstr(msg)))
+        attach[nattach++] = item;
+    import_run_t run = {.pipe = pipe, .id = id ? strtoull(id, NULL, 10) : 0};
+    rm_err_t err = {0};
+    rm_s3_import_result_t res;
+    char staging[1200];
+    snprintf(staging, sizeof staging, "%s/%llu", args->staging, (unsigned long long)run.id);
+    int rc = blend ? 0 : rm_err_set(&err, RM_EINVAL, "no .blend");
+    if (rc == 0 && !*s3 && !(*s3 = rm_s3_new(&args->settings, &err)))
+        rc = -1;
+    if (rc == 0)
+        rc = rm_s3_import(*s3, args->store, staging, blend, attach, nattach, on_progress,
+                          asked_to_stop, &run, &res, &err);
+    if (rc == 0)
+        zsock_send(pipe, "s8bss88", "DONE", run.id, res.manifest.b, sizeof res.manifest.b, res.root,
+                   res.blend, res.files, res.bytes);
+    else
+        zsock_send(pipe, "s8s", "FAILED", run.id, err.msg);
+    zstr_free(&id);
+    zstr_free(&blend);
+    for (size_t i = 0; i < nattach; i++)
+        free((char *)attach[i]);
+}
+
+static void importer_actor(zsock_t *pipe, void *arg)
+{
+    importer_args_t *args = arg;
+    rm_s3_t *s3 = NULL;
+    zsock_signal(pipe, 0);
+    while (true) {
+        zmsg_t *msg = zmsg_recv(pipe);
+        if (!msg)
+            break;
+        char *cmd = zmsg_popstr(msg);
+        bool term = !cmd || strcmp(cmd, "$TERM") == 0;
+        if (!term && strcmp(cmd, "IMPORT") == 0)
+            run_import(pipe, args, &s3, msg);
+        zstr_free(&cmd);
+        zmsg_destroy(&msg);
+        if (term)
+            break;
+    }
+    rm_s3_destroy(&s3);
+    rm_aws_settings_clear(&args->settings);
+    free(args);
+}
+
+static void clear_import(rm_node_import_t *im);
+
+static const char *real_env(void *arg, const char *name)
+{
+    (void)arg;
+    return getenv(name);
+}
+
+static void resolve(rm_node_ctx_t *self)
+{
+    const rm_config_t *c = &self->config;
+    rm_aws_overrides_t o = {.region = c->s3_region,
+                            .endpoint = c->s3_endpoint,
+                            .profile = c->s3_profile,
+                            .access_key_id = c->s3_access_key_id,
+                            .secret_access_key_file = c->s3_secret_access_key_file,
+                            .addressing_style = c->s3_addressing_style};
+    rm_err_t err = {0};
+    if (rm_aws_resolve(&o, real_env, NULL, getenv("HOME"), &self->s3, &err) != 0) {
+        snprintf(self->s3_why, sizeof self->s3_why, "%s", err.msg);
+        rm_log_warning("no S3 on this node: %s", self->s3_why);
+        return;
+    }
+    self->s3_ok = true;
+    char text[1024];
+    rm_aws_describe(&self->s3, text, sizeof text);
+    rm_log_info("S3: %s", text);
+}
+
+int rm_node_s3_start(rm_node_ctx_t *self, rm_err_t *err)
+{
+    resolve(self);
+    if (!self->s3_ok)
+        return 0;
+    char tmp[1100];
+    if (rm_node_home_path(self, "tmp", tmp, sizeof tmp, err) != 0 ||
+        !(self->uploads = rm_uploads_new(&self->s3, self->store, tmp, 1000, err)))
+        return -1;
+    importer_args_t *args = calloc(1, sizeof *args);
+    if (!args)
+        return rm_err_set(err, RM_ENOMEM, "out of memory");
+    args->settings = self->s3;
+    args->store = self->store;
+    if (rm_node_home_path(self, "imports", args->staging, sizeof args->staging, err) != 0 ||
+        !(self->importer = zactor_new(importer_actor, args))) {
+        rm_aws_settings_clear(&args->settings);
+        free(args);
+        return rm_err_set(err, RM_ENOMEM, "cannot start the S3 importer");
+    }
+    zpoller_add(self->poller, self->importer);
+    zpoller_add(self->poller, rm_uploads_actor(self->uploads));
+    return 0;
+}
+
+void rm_node_s3_stop(rm_node_ctx_t *self)
+{
+    zactor_destroy(&self->importer);
+    rm_uploads_destroy(&self->uploads);
+    for (size_t i = 0; i < RM_NODE_MAX_IMPORTS; i++)
+        clear_import(&self->imports[i]);
+    rm_aws_settings_clear(&self->s3);
+}
+
+/* ---------------------------------------------------------------- imports */
+
+static rm_node_import_t *find_import(rm_node_ctx_t *self, uint64_t id)
+{
+    for (size_t i = 0; i < RM_NODE_MAX_IMPORTS; i++)
+        if (self->imports[i].id == id && id != 0)
+            return &self->imports[i];
+    return NULL;
+}
+
+static void set_str(char **field, const char *value)
+{
+    free(*field);
+    *field = strdup(value ? value : "");
+}
+
+/*  What the request asks, as one hash: the same request finds its import. */
+static void import_key(const rm_import_t *m, rm_hash_t *key)
+{
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, NULL, 0, sizeof key->b);
+    crypto_generichash_update(&st, (const uint8_t *)m->blend, strlen(m->blend) + 1);
+    for (uint32_t i = 0; i < m->attach.count; i++)
+        crypto_generichash_update(&st, (const uint8_t *)m->attach.items[i],
+                                  strlen(m->attach.items[i]) + 1);
+    crypto_generichash_final(&st, key->b, sizeof key->b);
+}
+
+/*  Sends the oldest import not started yet, if none runs. */
+static void start_next(rm_node_ctx_t *self)
+{
+    rm_node_import_t *next = NULL;
+    for (size_t i = 0; i < RM_NODE_MAX_IMPORTS; i++) {
+        rm_node_import_t *im = &self->imports[i];
+        if (im->id && im->sent && !im->ended)
+            return; /* one at a time */
+        if (im->id && !im->ended && (!next || im->id < next->id))
+            next = im;
+    }
+    if (!next)
+        return;
+    char id[24];
+    snprintf(id, sizeof id, "%llu", (unsigned long long)next->id);
+    zmsg_t *msg = zmsg_new();
+    zmsg_addstr(msg, "IMPORT");
+    zmsg_addstr(msg, id);
+    zmsg_addstr(msg, next->request.blend);
+    for (uint32_t i = 0; i < next->request.attach.count; i++)
+        zmsg_addstr(msg, next->request.attach.items[i]);
+    next->sent = true;
+    if (zmsg_send(&msg, self->importer) != 0) {
+        zmsg_destroy(&msg);
+        next->ended = true;
+        set_str(&next->reply.state, "failed");
+        set_str(&next->reply.error, "cannot reach the importer");
+    }
+}
+
+static void clear_import(rm_node_import_t *im)
+{
+    rm_codec_free(rm_msg_desc(RM_MSG_IMPORT), &im->request);
+    rm_codec_free(rm_msg_desc(RM_MSG_IMPORT_REPLY), &im->reply);
+    memset(im, 0, sizeof *im);
+}
+
+/*  A free entry: an unused one, else the least recently asked of those
+    ended; NULL when every entry is a running import. */
+static rm_node_import_t *free_entry(rm_node_ctx_t *self)
+{
+    rm_node_import_t *best = NULL;
+    for (size_t i = 0; i < RM_NODE_MAX_IMPORTS; i++) {
+        rm_node_import_t *im = &self->imports[i];
+        if (!im->id)
+            return im;
+        if (im->ended && (!best || im->touched < best->touched))
+            best = im;
+    }
+    if (best)
+        clear_import(best);
+    return best;
+}
+
+static int check_request(const rm_import_t *m, rm_err_t *err)
+{
+    rm_s3_url_t url;
+    if (rm_s3_url_parse(m->blend, "the .blend", &url, err) != 0)
+        return -1;
+    for (uint32_t i = 0; i < m->attach.count; i++)
+        if (rm_s3_url_parse(m->attach.items[i], "--attach", &url, err) != 0)
+            return -1;
+    return 0;
+}
+
+void rm_node_s3_import(rm_node_ctx_t *self, zframe_t *peer, const rm_cred_t *who,
+                       const rm_msg_t *msg)
+{
+    const rm_import_t *m = &msg->u.import;
+    rm_err_t err = {0};
+    if (check_request(m, &err) != 0) {
+        rm_node_reply_error(self->mesh, peer, msg->req, err.code, err.msg);
+        return;
+    }
+    if (!self->s3_ok) {
+        rm_node_reply_error(self->mesh, peer, msg->req, RM_EINVAL, self->s3_why);
+        return;
+    }
+    rm_hash_t key;
+    import_key(m, &key);
+    int64_t now = zclock_mono();
+    rm_node_import_t *im = NULL;
+    for (size_t i = 0; i < RM_NODE_MAX_IMPORTS && !im; i++)
+        if (self->imports[i].id && memcmp(self->imports[i].key.b, key.b, sizeof key.b) == 0)
+            im = &self->imports[i];
+    /* An import that failed, or whose chunks the store no longer has, is
+       made again when asked again. */
+    if (im && im->ended &&
+        (strcmp(im->reply.state, "failed") == 0 || !rm_store_has(self->store, &im->reply.manifest)))
+        clear_import(im), im = NULL;
+    if (!im) {
+        if (!(im = free_entry(self))) {
+            rm_node_reply_error(self->mesh, peer, msg->req, RM_EAGAIN,
+                                "this node is busy importing other projects: ask again later");
+            return;
+        }
+        im->key = key;
+        im->id = ++self->import_ids;
+        snprintf(im->who, sizeof im->who, "%s", who->name);
+        set_str(&im->reply.state, "running");
+        if (rm_codec_copy(rm_msg_desc(RM_MSG_IMPORT), &im->request, m, &err) != 0) {
+            clear_import(im);
+            rm_node_reply_error(self->mesh, peer, msg->req, err.code, err.msg);
+            return;
+        }
+        rm_log_info("importing %s (%u attachment(s)) from S3 for '%s'", m->blend, m->attach.count,
+                    who->name);
+        start_next(self);
+    }
+    im->touched = now;
+    rm_node_reply(self->mesh, peer, RM_MSG_IMPORT_REPLY, msg->req, &im->reply);
+}
+
+static void import_event(rm_node_ctx_t *self)
+{
+    zmsg_t *msg = zmsg_recv(self->importer);
+    char *what = msg ? zmsg_popstr(msg) : NULL;
+    char *id = msg ? zmsg_popstr(msg) : NULL;
+    rm_node_import_t *im = id ? find_import(self, strtoull(id, NULL, 10)) : NULL;
+    if (im && what && strcmp(what, "PROGRESS") == 0) {
+        char *f = zmsg_popstr(msg), *b = zmsg_popstr(msg), *d = zmsg_popstr(msg);
+        im->reply.files = f ? strtoull(f, NULL, 10) : 0;
+        im->reply.bytes = b ? strtoull(b, NULL, 10) : 0;
+        im->reply.bytes_done = d ? strtoull(d, NULL, 10) : 0;
+        zstr_free(&f), zstr_free(&b), zstr_free(&d);
+    } else if (im && what && strcmp(what, "DONE") == 0) {
+        zframe_t *hash = zmsg_pop(msg);
+        char *root = zmsg_popstr(msg), *blend = zmsg_popstr(msg);
+        char *f = zmsg_popstr(msg), *b = zmsg_popstr(msg);
+        if (hash && zframe_size(hash) == sizeof im->reply.manifest.b)
+            memcpy(im->reply.manifest.b, zframe_data(hash), sizeof im->reply.manifest.b);
+        set_str(&im->reply.root, root);
+        set_str(&im->reply.blend, blend);
+        im->reply.files = f ? strtoull(f, NULL, 10) : 0;
+        im->reply.bytes = im->reply.bytes_done = b ? strtoull(b, NULL, 10) : 0;
+        set_str(&im->reply.state, "done");
+        im->ended = true;
+        rm_log_info("imported %s: %llu file(s), %llu bytes", im->request.blend,
+                    (unsigned long long)im->reply.files, (unsigned long long)im->reply.bytes);
+        zframe_destroy(&hash);
+        zstr_free(&root), zstr_free(&blend), zstr_free(&f), zstr_free(&b);
+    } else if (im && what && strcmp(what, "FAILED") == 0) {
+        char *text = zmsg_popstr(msg);
+        set_str(&im->reply.state, "failed");
+        set_str(&im->reply.error, text);
+        im->ended = true;
+        rm_log_warning("import of %s failed: %s", im->request.blend, text ? text : "?");
+        zstr_free(&text);
+    }
+    zstr_free(&what);
+    zstr_free(&id);
+    zmsg_destroy(&msg);
+    start_next(self);
+}
+
+bool rm_node_s3_handle(rm_node_ctx_t *self, void *which)
+{
+    if (!which)
+        return false;
+    if (self->importer && which == self->importer) {
+        import_event(self);
+        return true;
+    }
+    if (self->uploads && which == rm_uploads_actor(self->uploads)) {
+        rm_work_upload_event(self->work);
+        return true;
+    }
+    return false;
+}

@@ -1,0 +1,27 @@
+/*  rm_node_s3: the node's S3: its settings, resolved once at start the way
+    AWS's SDKs resolve them (meshd.conf's s3_* keys, then the environment,
+    ~/.aws, then the instance role: rm_aws_config.h); the uploader that
+    makes frames of jobs with an S3 output durable (rm_uploads, used by
+    the worker); and IMPORT, which reads a project from S3 into the store
+    in a thread of its own (rm_s3_import) while the client asks how far it
+    is.  A node without usable settings still runs: it says why at start,
+    and IMPORT and S3 outputs fail with that reason. */
+#ifndef RM_NODE_S3_H
+#define RM_NODE_S3_H
+
+#include "rm_node_ctx.h"
+
+/*  Resolves the settings and starts the uploader and the importer (never
+    fails the node for S3's sake; only for memory). */
+int rm_node_s3_start(rm_node_ctx_t *self, rm_err_t *err);
+/*  After the worker, which uses the uploader. */
+void rm_node_s3_stop(rm_node_ctx_t *self);
+
+/*  An event of the importer or the uploader: true if `which` was one. */
+bool rm_node_s3_handle(rm_node_ctx_t *self, void *which);
+
+/*  IMPORT from a client: started, or how far it is, or its result. */
+void rm_node_s3_import(rm_node_ctx_t *self, zframe_t *peer, const rm_cred_t *who,
+                       const rm_msg_t *msg);
+
+#endif
