@@ -33,7 +33,12 @@ static void on_progress(void *arg, uint64_t files, uint64_t bytes, uint64_t done
     if (done != 0 && done != bytes && now - run->sent_at < PROGRESS_EVERY_MS)
         return;
     run->sent_at = now;
-    zsock_send(run->pipe, "s8888", "PROGRESS", run->id, files, bytes, done);
+    char id[24], f[24], b[24], d[24];
+    snprintf(id, sizeof id, "%llu", (unsigned long long)run->id);
+    snprintf(f, sizeof f, "%llu", (unsigned long long)files);
+    snprintf(b, sizeof b, "%llu", (unsigned long long)bytes);
+    snprintf(d, sizeof d, "%llu", (unsigned long long)done);
+    zstr_sendx(run->pipe, "PROGRESS", id, f, b, d, NULL);
 }
 
 static bool asked_to_stop(void *arg)
@@ -61,11 +66,17 @@ static void run_import(zsock_t *pipe, importer_args_t *args, rm_s3_t **s3, zmsg_
     if (rc == 0)
         rc = rm_s3_import(*s3, args->store, staging, blend, attach, nattach, on_progress,
                           asked_to_stop, &run, &res, &err);
-    if (rc == 0)
-        zsock_send(pipe, "s8bss88", "DONE", run.id, res.manifest.b, sizeof res.manifest.b, res.root,
-                   res.blend, res.files, res.bytes);
-    else
-        zsock_send(pipe, "s8s", "FAILED", run.id, err.msg);
+    /* Events are text frames (the manifest's hash as hex), read with
+       zmsg_popstr on the node's side. */
+    char files[24], bytes[24], hex[65];
+    snprintf(files, sizeof files, "%llu", rc == 0 ? (unsigned long long)res.files : 0ULL);
+    snprintf(bytes, sizeof bytes, "%llu", rc == 0 ? (unsigned long long)res.bytes : 0ULL);
+    if (rc == 0) {
+        rm_hash_hex(&res.manifest, hex);
+        zstr_sendx(pipe, "DONE", id, hex, res.root, res.blend, files, bytes, NULL);
+    } else {
+        zstr_sendx(pipe, "FAILED", id, err.msg, NULL);
+    }
     zstr_free(&id);
     zstr_free(&blend);
     for (size_t i = 0; i < nattach; i++)
@@ -271,10 +282,9 @@ void rm_node_s3_import(rm_node_ctx_t *self, zframe_t *peer, const rm_cred_t *who
     for (size_t i = 0; i < RM_NODE_MAX_IMPORTS && !im; i++)
         if (self->imports[i].id && memcmp(self->imports[i].key.b, key.b, sizeof key.b) == 0)
             im = &self->imports[i];
-    /* An import that failed, or whose chunks the store no longer has, is
-       made again when asked again. */
-    if (im && im->ended &&
-        (strcmp(im->reply.state, "failed") == 0 || !rm_store_has(self->store, &im->reply.manifest)))
+    /* An import whose manifest the store no longer has is made again. */
+    if (im && im->ended && strcmp(im->reply.state, "done") == 0 &&
+        !rm_store_has(self->store, &im->reply.manifest))
         clear_import(im), im = NULL;
     if (!im) {
         if (!(im = free_entry(self))) {
@@ -297,6 +307,10 @@ void rm_node_s3_import(rm_node_ctx_t *self, zframe_t *peer, const rm_cred_t *who
     }
     im->touched = now;
     rm_node_reply(self->mesh, peer, RM_MSG_IMPORT_REPLY, msg->req, &im->reply);
+    /* A failure is said once; the next ask (a new submission, maybe after
+       the settings were fixed) starts again. */
+    if (im->ended && strcmp(im->reply.state, "failed") == 0)
+        clear_import(im);
 }
 
 static void import_event(rm_node_ctx_t *self)
@@ -312,11 +326,10 @@ static void import_event(rm_node_ctx_t *self)
         im->reply.bytes_done = d ? strtoull(d, NULL, 10) : 0;
         zstr_free(&f), zstr_free(&b), zstr_free(&d);
     } else if (im && what && strcmp(what, "DONE") == 0) {
-        zframe_t *hash = zmsg_pop(msg);
-        char *root = zmsg_popstr(msg), *blend = zmsg_popstr(msg);
+        char *hash = zmsg_popstr(msg), *root = zmsg_popstr(msg), *blend = zmsg_popstr(msg);
         char *f = zmsg_popstr(msg), *b = zmsg_popstr(msg);
-        if (hash && zframe_size(hash) == sizeof im->reply.manifest.b)
-            memcpy(im->reply.manifest.b, zframe_data(hash), sizeof im->reply.manifest.b);
+        if (!hash || rm_hash_parse(hash, &im->reply.manifest) != 0)
+            memset(&im->reply.manifest, 0, sizeof im->reply.manifest);
         set_str(&im->reply.root, root);
         set_str(&im->reply.blend, blend);
         im->reply.files = f ? strtoull(f, NULL, 10) : 0;
@@ -325,7 +338,7 @@ static void import_event(rm_node_ctx_t *self)
         im->ended = true;
         rm_log_info("imported %s: %llu file(s), %llu bytes", im->request.blend,
                     (unsigned long long)im->reply.files, (unsigned long long)im->reply.bytes);
-        zframe_destroy(&hash);
+        zstr_free(&hash);
         zstr_free(&root), zstr_free(&blend), zstr_free(&f), zstr_free(&b);
     } else if (im && what && strcmp(what, "FAILED") == 0) {
         char *text = zmsg_popstr(msg);

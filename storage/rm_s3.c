@@ -478,13 +478,20 @@ int rm_s3_get(rm_s3_t *self, const char *bucket, const char *key, uint64_t first
                 .key = key,
                 .range_first = first,
                 .range_max = max,
-                .max_body = max ? (size_t)max : RM_S3_GET_MAX};
+                /* room for an error's body however small the range */
+                .max_body = max ? (size_t)max + ERROR_BODY_MAX : RM_S3_GET_MAX};
     if (first && !max)
         return rm_err_set(err, RM_EINVAL, "S3 GET s3://%s/%s: a range needs its length", bucket,
                           key);
     resp_t rs;
     if (rm_s3_request(self, &rq, &rs, err) != 0)
         return -1;
+    if (max && rs.body.len > max) {
+        free(rs.body.data);
+        return rm_err_set(err, RM_EIO,
+                          "S3 GET s3://%s/%s: the server sent more than the range asked", bucket,
+                          key);
+    }
     *data = rs.body.data;
     *len = rs.body.len;
     if (!*data && !(*data = malloc(1))) /* an empty object */
@@ -499,8 +506,19 @@ int rm_s3_head(rm_s3_t *self, const char *bucket, const char *key, rm_s3_object_
         return -1;
     req_t rq = {.method = "HEAD", .bucket = bucket, .key = key, .max_body = ERROR_BODY_MAX};
     resp_t rs;
-    if (rm_s3_request(self, &rq, &rs, err) != 0)
-        return -1; /* 404: RM_ENOTFOUND (HEAD answers carry no error body) */
+    if (rm_s3_request(self, &rq, &rs, err) != 0) {
+        /* A HEAD answer carries no error body, so a 403 cannot say whether
+           the secret or a permission is wrong: one byte asked with GET
+           brings S3's reason (SignatureDoesNotMatch, AccessDenied). */
+        uint8_t *byte = NULL;
+        size_t n = 0;
+        rm_err_t why = {0};
+        if (err && err->code == RM_EAUTH &&
+            rm_s3_get(self, bucket, key, 0, 1, &byte, &n, &why) != 0 && why.code == RM_EAUTH)
+            *err = why;
+        free(byte);
+        return -1; /* 404: RM_ENOTFOUND */
+    }
     memset(out, 0, sizeof *out);
     out->size = rs.length;
     snprintf(out->etag, sizeof out->etag, "%s", rs.etag);

@@ -73,14 +73,17 @@ static const command_t commands[] = {
      "invite [--role node|artist|admin] [--name NAME] [--expires DURATION] > FILE",
      "sign a credential for a new node, artist or admin (a secret token, to a file)"},
     {"submit", rm_cmd_submit, submit_opts, 1, 1,
-     "submit FILE.blend [--frames 1-250|1,5,10-20|1-100:5] [--scene NAME] [--camera NAME]\n"
+     "submit FILE.blend|s3://BUCKET/KEY.blend [--frames 1-250|1,5,10-20|1-100:5]\n"
+     "       [--scene NAME] [--camera NAME]\n"
      "       [--samples N] [--percent N] [--resolution WxH]\n"
      "       [--engine CYCLES|BLENDER_EEVEE|BLENDER_WORKBENCH] [--device CPU|CUDA|OPTIX|HIP]\n"
      "       [--format PNG|JPEG|OPEN_EXR|OPEN_EXR_MULTILAYER|TIFF] [--chunk N] [--root DIR]\n"
-     "       [--attach PATH]... [--allow-missing] [--no-scan] [--no-denoise] [--priority N]\n"
-     "       [--preempt] [--name NAME] [--timeout SECONDS] [--allow-scripts]\n"
-     "       [--out DIR [--job-dir] [--overwrite]] [--wait [--strict]] [--json]",
-     "send a .blend and the files it uses to the mesh as a render job"},
+     "       [--attach PATH|s3://BUCKET/KEY[/]]... [--allow-missing] [--no-scan] [--no-denoise]\n"
+     "       [--priority N] [--preempt] [--name NAME] [--timeout SECONDS] [--allow-scripts]\n"
+     "       [--out DIR [--job-dir] [--overwrite] | --out s3://BUCKET/PREFIX/]\n"
+     "       [--wait [--strict]] [--json]",
+     "send a .blend and the files it uses to the mesh as a render job (an s3:// project is "
+     "read by the node; --out s3:// stores each frame there)"},
     {"status", rm_cmd_status, json_opts, 0, 0, "status [--json]", "the node's and mesh's state"},
     {"jobs", rm_cmd_jobs, json_opts, 0, 0, "jobs [--json]", "list jobs"},
     {"nodes", rm_cmd_nodes, json_opts, 0, 0, "nodes [--json]", "list the mesh's nodes"},

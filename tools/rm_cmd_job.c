@@ -41,6 +41,8 @@ void rm_cmd_json_fetch(rm_json_t *j, const char *dir, const rm_fetch_stats_t *st
     rm_json_u64(j, "replaced", st->replaced);
     rm_json_u64(j, "not_done", st->not_done);
     rm_json_u64(j, "bytes_fetched", st->bytes);
+    rm_json_str(j, "out_url", st->out_url);
+    rm_json_u64(j, "stored", st->stored);
 }
 
 int rm_cmd_job_end(const rm_job_summary_t *s, bool quiet)
@@ -80,6 +82,9 @@ void rm_cmd_print_fetch(const char *dir, const rm_fetch_stats_t *st)
     if (st->not_done)
         printf("; %u not rendered (yet)", st->not_done);
     printf("\n");
+    if (st->out_url[0])
+        printf("%u frame%s stored in %s (meshctl job JOB lists each)\n", st->stored,
+               st->stored == 1 ? "" : "s", st->out_url);
 }
 
 int rm_cmd_strict(rm_client_t *client, const char *job_id, rm_job_summary_t *final, bool quiet)

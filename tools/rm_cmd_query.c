@@ -1,6 +1,8 @@
 /*  meshctl status, jobs, nodes, cancel, rm and logs: one request, one answer. */
 #include "rm_cmd.h"
 
+#include "rm_s3_url.h"
+
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -409,6 +411,8 @@ static void job_json(const rm_job_reply_t *r, const rm_fetch_out_t *outs, size_t
     rm_json_t *j = rm_json_new(stdout);
     rm_json_object(j, NULL);
     rm_cmd_json_summary(j, &r->summary);
+    rm_json_str(j, "source", r->spec.source_root ? r->spec.source_root : "");
+    rm_json_str(j, "out_url", r->spec.out_url ? r->spec.out_url : "");
     size_t n = 0;
     node_count_t *c = count_nodes(r, &n);
     rm_json_array(j, "nodes");
@@ -440,6 +444,7 @@ static void job_json(const rm_job_reply_t *r, const rm_fetch_out_t *outs, size_t
         }
         rm_json_str(j, "error", f->error);
         rm_json_str(j, "warning", f->warning ? f->warning : "");
+        rm_json_str(j, "stored", f->stored ? f->stored : "");
         const rm_manifest_t *m = files_of(outs, nouts, f);
         rm_json_array(j, "files");
         for (uint32_t k = 0; m && k < m->files.count; k++) {
@@ -462,6 +467,15 @@ static void job_notes(rm_job_reply_t *r, const rm_fetch_out_t *outs, size_t nout
         rm_frame_info_t *f = &r->frames.items[i];
         if (f->warning && *f->warning)
             printf("warning   frame %" PRIu64 ": %s\n", f->frame, rm_cli_clean(f->warning));
+    }
+    bool first = true;
+    for (uint32_t i = 0; i < r->frames.count; i++) {
+        rm_frame_info_t *f = &r->frames.items[i];
+        if (f->stored && *f->stored) {
+            printf("%-9s frame %" PRIu64 ": %s\n", first ? "stored" : "", f->frame,
+                   rm_cli_clean(f->stored));
+            first = false;
+        }
     }
     for (size_t i = 0; i < nouts; i++) {
         const rm_manifest_t *m = &outs[i].manifest;
@@ -489,6 +503,12 @@ static int job_text(rm_job_reply_t *r, const rm_fetch_out_t *outs, size_t nouts)
            rm_cli_clean(s->name), rm_cli_clean(s->state), by, age);
     printf("frames    %" PRIu64 "/%" PRIu64 " done, %" PRIu64 " failed, %" PRIu64 " rendering\n",
            s->frames_done, s->frames_total, s->frames_failed, s->frames_rendering);
+    if (r->spec.source_root && rm_s3_url_is(r->spec.source_root))
+        printf("project   %s%s (read from S3 by the nodes)\n", rm_cli_clean(r->spec.source_root),
+               rm_cli_clean(r->spec.blend));
+    if (r->spec.out_url && *r->spec.out_url)
+        printf("output    %s (each frame stored there before it counts done)\n",
+               rm_cli_clean(r->spec.out_url));
     if (s->allow_scripts)
         printf(
             "scripts   allowed: the .blend's own Python runs (submitted with --allow-scripts)\n");

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "rm_fetch.h"
+#include "rm_import.h"
 #include "rm_project.h"
 #include "rm_spec_sig.h"
 #include "rm_submit.h"
@@ -22,7 +23,9 @@ typedef struct {
     bool waited;
     rm_fetch_stats_t fetch;
     bool fetched;
-    char *out_dir; /* --out DIR, or DIR/JOB with --job-dir */
+    char *out_dir;    /* --out DIR, or DIR/JOB with --job-dir */
+    uint64_t files;   /* in the project */
+    const char *node; /* that read it from S3 (the client's) */
 } submit_t;
 
 static void print_json(const submit_t *s)
@@ -34,9 +37,10 @@ static void print_json(const submit_t *s)
     rm_json_u64(j, "chunks_sent", s->stats.chunks_sent);
     rm_json_u64(j, "bytes_sent", s->stats.bytes_sent);
     rm_json_u64(j, "chunks_total", s->stats.chunks_total);
-    rm_json_str(j, "root", s->req.deps.root);
+    rm_json_str(j, "root", s->req.spec.source_root);
     rm_json_str(j, "blend", s->req.spec.blend);
-    rm_json_u64(j, "project_files", s->req.deps.npaths);
+    rm_json_u64(j, "project_files", s->files);
+    rm_json_str(j, "out_url", s->req.spec.out_url ? s->req.spec.out_url : "");
     rm_json_u64(j, "missing", s->req.deps.missing);
     rm_json_array(j, "requires");
     for (uint32_t i = 0; i < s->req.spec.requires.count; i++)
@@ -57,8 +61,15 @@ static void print_accepted(const submit_t *s)
 {
     char size[32];
     rm_cli_fmt_bytes(s->stats.bytes_sent, size, sizeof size);
-    printf("job %s accepted: %" PRIu64 " frames; sent %u of %u chunks (%s)\n", s->req.spec.job_id,
-           s->stats.frames_total, s->stats.chunks_sent, s->stats.chunks_total, size);
+    if (s->req.s3)
+        printf("job %s accepted: %" PRIu64 " frames; project read from %s by node %s\n",
+               s->req.spec.job_id, s->stats.frames_total, s->req.spec.source_root, s->node);
+    else
+        printf("job %s accepted: %" PRIu64 " frames; sent %u of %u chunks (%s)\n",
+               s->req.spec.job_id, s->stats.frames_total, s->stats.chunks_sent,
+               s->stats.chunks_total, size);
+    if (s->req.spec.out_url && s->req.spec.out_url[0])
+        printf("frames will be stored in %sframe_####.ext\n", s->req.spec.out_url);
     fflush(stdout);
 }
 
@@ -82,9 +93,34 @@ static int sign_spec(const rm_cmd_ctx_t *ctx, rm_job_spec_t *spec, rm_err_t *err
     return rc;
 }
 
+/*  A project in S3: the node reads it (IMPORT), then the SUBMIT names the
+    manifest it made. */
+static int send_s3_job(const rm_cmd_ctx_t *ctx, rm_client_t *client, submit_t *s, rm_err_t *err)
+{
+    rm_import_reply_t imported;
+    int rc = rm_import_run(client, s->req.blend, s->req.attach, s->req.nattach,
+                           ctx->json ? NULL : stderr, &imported, err);
+    if (rc == 0) {
+        s->req.spec.manifest = imported.manifest;
+        s->files = imported.files;
+        s->node = rm_client_node(client);
+        if (!(s->req.spec.blend = strdup(imported.blend)) ||
+            !(s->req.spec.source_root = strdup(imported.root)))
+            rc = rm_err_set(err, RM_ENOMEM, "out of memory");
+    }
+    rm_codec_free(rm_msg_desc(RM_MSG_IMPORT_REPLY), &imported);
+    if (rc == 0)
+        rc = sign_spec(ctx, &s->req.spec, err);
+    if (rc == 0)
+        rc = rm_submit_run(client, NULL, &s->req.spec, &s->stats, err);
+    return rc;
+}
+
 /*  Builds the manifest and runs the conversation until ACCEPTED. */
 static int send_job(const rm_cmd_ctx_t *ctx, rm_client_t *client, submit_t *s, rm_err_t *err)
 {
+    if (s->req.s3)
+        return send_s3_job(ctx, client, s, err);
     rm_project_t *project =
         rm_project_new(s->req.deps.root, s->req.blend_abs, (const char *const *)s->req.deps.paths,
                        s->req.deps.npaths, err);
@@ -92,6 +128,7 @@ static int send_job(const rm_cmd_ctx_t *ctx, rm_client_t *client, submit_t *s, r
         return -1;
     int rc = 0;
     s->req.spec.manifest = *rm_project_manifest_hash(project);
+    s->files = s->req.deps.npaths;
     if (!(s->req.spec.blend = strdup(rm_project_blend_rel(project))))
         rc = rm_err_set(err, RM_ENOMEM, "out of memory");
     if (rc == 0)

@@ -445,7 +445,11 @@ int rm_fetch_job(rm_client_t *client, const char *job_id, const char *dir, bool 
     memset(st, 0, sizeof *st);
     if (rm_client_call(client, RM_MSG_JOB_INFO, &ref, RM_MSG_JOB_REPLY, 0, &reply, err) != 0)
         return -1;
-    int rc = fetch_all(client, &reply.u.job_reply, dir, overwrite, st, err);
+    const rm_job_reply_t *job = &reply.u.job_reply;
+    int rc = fetch_all(client, job, dir, overwrite, st, err);
+    snprintf(st->out_url, sizeof st->out_url, "%s", job->spec.out_url ? job->spec.out_url : "");
+    for (uint32_t i = 0; i < job->frames.count; i++)
+        st->stored += job->frames.items[i].stored && job->frames.items[i].stored[0];
     rm_msg_free(&reply);
     return rc;
 }

@@ -32,6 +32,8 @@ typedef struct {
     uint32_t replaced;    /* of fetched: different files replaced (overwrite) */
     uint32_t not_done;    /* frames without output (yet) */
     uint64_t bytes;       /* bytes written now */
+    uint32_t stored;      /* frames stored in S3 (the job's out_url) */
+    char out_url[RM_MAX_PATH + 1];
 } rm_fetch_stats_t;
 
 /*  Fetches into dir (created if needed).  RM_EINVAL when files in dir

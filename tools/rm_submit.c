@@ -2,6 +2,7 @@
 #include "rm_submit.h"
 
 #include "rm_fs.h"
+#include "rm_s3_url.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -138,7 +139,7 @@ static int parse_strings(const rm_args_t *args, const char *blend, rm_job_spec_t
     return 0;
 }
 
-static int parse_paths(const rm_args_t *args, rm_submit_req_t *req, rm_err_t *err)
+static int parse_attach(const rm_args_t *args, rm_submit_req_t *req, rm_err_t *err)
 {
     struct stat st;
     req->nattach = rm_args_count(args, "attach");
@@ -147,14 +148,66 @@ static int parse_paths(const rm_args_t *args, rm_submit_req_t *req, rm_err_t *er
         return rm_err_set(err, RM_ENOMEM, "out of memory");
     for (size_t i = 0; i < req->nattach; i++) {
         req->attach[i] = rm_args_nth(args, "attach", i);
-        if (stat(req->attach[i], &st) != 0)
+        if (rm_s3_url_is(req->attach[i]) != req->s3)
+            return rm_err_set(err, RM_EINVAL,
+                              "--attach %s: a project is read from one place: the .blend %s is %s",
+                              req->attach[i], req->blend, req->s3 ? "in S3" : "a local file");
+        rm_s3_url_t url;
+        if (req->s3 && rm_s3_url_parse(req->attach[i], "--attach", &url, err) != 0)
+            return -1;
+        if (!req->s3 && stat(req->attach[i], &st) != 0)
             return rm_err_set(err, RM_EINVAL, "--attach %s: %s", req->attach[i], strerror(errno));
     }
-    req->out = rm_args_get(args, "out");
-    if (req->out && !*req->out)
-        return rm_err_set(err, RM_EINVAL, "--out needs a directory");
-    req->wait = rm_args_has(args, "wait") || req->out;
     return 0;
+}
+
+/*  --out DIR: wait and fetch there; --out s3://BUCKET/PREFIX/: the nodes
+    store each frame there (create-only) before it counts done. */
+static int parse_out(const rm_args_t *args, rm_submit_req_t *req, rm_err_t *err)
+{
+    const char *out = rm_args_get(args, "out");
+    req->wait = rm_args_has(args, "wait");
+    if (out && !*out)
+        return rm_err_set(err, RM_EINVAL, "--out needs a directory or s3://BUCKET/PREFIX/");
+    if (!out)
+        return 0;
+    if (!rm_s3_url_is(out)) {
+        req->out = out;
+        req->wait = true;
+        return 0;
+    }
+    rm_s3_url_t url;
+    if (rm_s3_url_parse(out, "--out", &url, err) != 0)
+        return -1;
+    /* A prefix is a folder: frame_0001.png goes below it, not beside. */
+    bool slash = rm_s3_url_is_prefix(&url);
+    size_t n = strlen(out) + 2;
+    if (!(req->spec.out_url = malloc(n)))
+        return rm_err_set(err, RM_ENOMEM, "out of memory");
+    snprintf(req->spec.out_url, n, "%s%s", out, slash ? "" : "/");
+    if (strlen(req->spec.out_url) > RM_MAX_PATH)
+        return rm_err_set(err, RM_EINVAL, "--out %s: longer than %d characters", out, RM_MAX_PATH);
+    return 0;
+}
+
+/*  A project already in S3: the node reads it (rm_import), so nothing here
+    can read the scene: the frames are the user's to give. */
+static int parse_s3_project(const rm_args_t *args, rm_submit_req_t *req, rm_err_t *err)
+{
+    rm_s3_url_t url;
+    if (rm_s3_url_parse(req->blend, "the .blend", &url, err) != 0)
+        return -1;
+    if (rm_s3_url_is_prefix(&url))
+        return rm_err_set(err, RM_EINVAL, "%s names a prefix, not a .blend file", req->blend);
+    if (rm_args_has(args, "root"))
+        return rm_err_set(err, RM_EINVAL,
+                          "--root is for local projects: an S3 project's root is the deepest "
+                          "prefix holding the .blend and its attachments");
+    if (!rm_args_has(args, "frames"))
+        return rm_err_set(err, RM_EINVAL,
+                          "%s is read by the nodes, not by the Blender here: give --frames",
+                          req->blend);
+    return parse_attach(args, req, err) || parse_frames(args, req, &req->spec, err) ? -1 : 0;
 }
 
 /*  Asks the local Blender what the file needs, unless --no-scan. */
@@ -211,12 +264,17 @@ int rm_submit_req_parse(const rm_args_t *args, rm_submit_req_t *req, rm_err_t *e
     req->blend = rm_args_pos(args, 0);
     if (!req->blend || rm_args_npos(args) != 1)
         return rm_err_set(err, RM_EINVAL, "submit takes one .blend file");
+    req->s3 = rm_s3_url_is(req->blend);
+    if (parse_render(args, &req->spec, err) != 0 ||
+        parse_strings(args, req->blend, &req->spec, err) != 0 || parse_out(args, req, err) != 0)
+        return -1;
+    if (req->s3)
+        return parse_s3_project(args, req, err);
     if (!(req->blend_abs = rm_path_absolute(req->blend)))
         return rm_err_set(err, RM_ENOMEM, "out of memory");
     /* Reading the scene starts Blender: every cheaper check first. */
     bool given = rm_args_has(args, "frames");
-    if (rm_submit_check_blend(req->blend, err) != 0 || parse_render(args, &req->spec, err) != 0 ||
-        parse_strings(args, req->blend, &req->spec, err) != 0 || parse_paths(args, req, err) != 0 ||
+    if (rm_submit_check_blend(req->blend, err) != 0 || parse_attach(args, req, err) != 0 ||
         (given && parse_frames(args, req, &req->spec, err) != 0) || scan(args, req, err) != 0 ||
         (!given && parse_frames(args, req, &req->spec, err) != 0) ||
         project_files(args, req, err) != 0 || denoise(req, err) != 0)
@@ -313,7 +371,7 @@ static int submit_once(rm_client_t *client, const rm_project_t *project, const r
                        rm_msg_t *reply, rm_err_t *err)
 {
     rm_err_t e = {0};
-    uint64_t extra = rm_project_bytes_total(project) / 100000;
+    uint64_t extra = project ? rm_project_bytes_total(project) / 100000 : 0;
     int extra_ms = extra > 600000 ? 600000 : (int)extra;
     for (int attempt = 0; attempt <= RM_SUBMIT_RETRIES; attempt++) {
         if (rm_client_call(client, RM_MSG_SUBMIT, spec, 0, extra_ms, reply, &e) == 0)
@@ -336,6 +394,11 @@ static int on_need(rm_client_t *client, rm_project_t *project, const rm_need_t *
                    rm_hash_t **prev, uint32_t *nprev, uint32_t *repeats, rm_submit_stats_t *stats,
                    rm_err_t *err)
 {
+    if (!project)
+        return rm_err_set(err, RM_EAGAIN,
+                          "node %s no longer holds all of the project it read from S3: submit "
+                          "again",
+                          rm_client_node(client));
     *repeats = same_need(need, *prev, *nprev) ? *repeats + 1 : 0;
     if (*repeats >= 3 || need->hashes.count == 0)
         return rm_err_set(err, RM_EPROTO,
@@ -359,7 +422,7 @@ int rm_submit_run(rm_client_t *client, rm_project_t *project, const rm_job_spec_
     uint32_t nprev = 0, repeats = 0;
     int rc = 1;
     memset(stats, 0, sizeof *stats);
-    stats->chunks_total = rm_project_chunks_total(project);
+    stats->chunks_total = project ? rm_project_chunks_total(project) : 0;
     while (rc > 0) {
         rm_msg_t reply;
         if (submit_once(client, project, spec, &reply, err) != 0) {

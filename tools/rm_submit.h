@@ -25,10 +25,11 @@
 typedef struct {
     rm_job_spec_t spec;  /* heap strings, free with rm_submit_req_free */
     const char *blend;   /* the .blend, as given */
+    bool s3;             /* it is an s3:// URL: the node reads the project (rm_import) */
     char *blend_abs;     /* absolute, lexical */
     const char **attach; /* --attach paths (point into the command line) */
     size_t nattach;
-    const char *out; /* --out DIR or NULL */
+    const char *out; /* --out DIR or NULL (--out s3://... is spec.out_url) */
     bool wait;       /* --wait or --out */
     bool scanned;    /* the local Blender read the file (not --no-scan) */
     rm_scan_t scan;  /* what it found */
@@ -41,8 +42,11 @@ typedef struct {
     (rm_scan, unless --no-scan) for the frame range, the files the .blend
     uses (missing ones refused unless --allow-missing: rm_deps) and whether
     it denoises (then spec.requires holds "denoise", or --no-denoise sets
-    spec.no_denoise).  RM_EINVAL with a message naming
-    the option or file.  The job id is left empty (see rm_submit_new_id). */
+    spec.no_denoise).  An s3:// .blend is read by the node, not here: its
+    URL and those of --attach are checked, and --frames is required.
+    --out s3://BUCKET/PREFIX/ sets spec.out_url.  RM_EINVAL with a message
+    naming the option or file.  The job id is left empty (see
+    rm_submit_new_id). */
 int rm_submit_req_parse(const rm_args_t *args, rm_submit_req_t *req, rm_err_t *err);
 void rm_submit_req_free(rm_submit_req_t *req);
 
@@ -61,7 +65,8 @@ typedef struct {
 } rm_submit_stats_t;
 
 /*  Runs the submit conversation for `spec` (whose manifest must be the
-    project's) until the node accepts the job.  Failures: the node refused
+    project's; project NULL: one the node imported from S3, and a NEED is
+    an error) until the node accepts the job.  Failures: the node refused
     (rm_client_refused), RM_ETIMEOUT, or the project changed on disk. */
 int rm_submit_run(rm_client_t *client, rm_project_t *project, const rm_job_spec_t *spec,
                   rm_submit_stats_t *stats, rm_err_t *err);
