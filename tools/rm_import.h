@@ -19,7 +19,7 @@
     the manifest, the .blend's path in it and the root.  progress: where
     to say how far it is (NULL: nowhere).  A failed import is RM_EIO with
     the node's reason. */
-int rm_import_run(rm_client_t *client, const char *blend, const char *const *attach,
-                  size_t nattach, FILE *progress, rm_import_reply_t *out, rm_err_t *err);
+int rm_import_run(rm_client_t *client, const char *blend, const char *const *attach, size_t nattach,
+                  FILE *progress, rm_import_reply_t *out, rm_err_t *err);
 
 #endif
