@@ -87,6 +87,15 @@ static zchunk_t *list_roots(rm_node_ctx_t *self)
         if (rc != 0)
             zchunk_destroy(&roots);
     }
+    /* Frames rendered here and not recorded yet (waiting for a copy or for
+       S3) are kept however long they wait. */
+    rm_outputs_t *outputs = self->work ? rm_work_outputs(self->work) : NULL;
+    for (size_t i = 0, n = outputs ? rm_outputs_count(outputs) : 0; roots && i < n; i++) {
+        rm_hash_t out, log;
+        rm_outputs_hashes_at(outputs, i, &out, &log);
+        if ((add_root(roots, &out) | add_root(roots, &log)) != 0)
+            zchunk_destroy(&roots);
+    }
     return roots;
 }
 

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rm_fs.h"
 #include "rm_log.h"
 #include "rm_s3.h"
 #include "rm_s3_import.h"
@@ -140,6 +141,7 @@ int rm_node_s3_start(rm_node_ctx_t *self, rm_err_t *err)
     resolve(self);
     if (!self->s3_ok)
         return 0;
+    rm_s3_global_init(); /* before the threads that make S3 clients */
     char tmp[1100];
     if (rm_node_home_path(self, "tmp", tmp, sizeof tmp, err) != 0 ||
         !(self->uploads = rm_uploads_new(&self->s3, self->store, tmp, 1000, err)))
@@ -149,8 +151,15 @@ int rm_node_s3_start(rm_node_ctx_t *self, rm_err_t *err)
         return rm_err_set(err, RM_ENOMEM, "out of memory");
     args->settings = self->s3;
     args->store = self->store;
-    if (rm_node_home_path(self, "imports", args->staging, sizeof args->staging, err) != 0 ||
-        !(self->importer = zactor_new(importer_actor, args))) {
+    rm_err_t left;
+    if (rm_node_home_path(self, "imports", args->staging, sizeof args->staging, err) != 0) {
+        rm_aws_settings_clear(&args->settings);
+        free(args);
+        return -1;
+    }
+    if (rm_fs_remove_tree(args->staging, &left) != 0) /* what a crash left */
+        rm_log_warning("cannot empty %s: %s", args->staging, left.msg);
+    if (!(self->importer = zactor_new(importer_actor, args))) {
         rm_aws_settings_clear(&args->settings);
         free(args);
         return rm_err_set(err, RM_ENOMEM, "cannot start the S3 importer");

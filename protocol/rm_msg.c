@@ -136,7 +136,7 @@ static const rm_field_t frame_info_fields[] = {
              "what Blender reported while rendering it (missing files); empty if none"),
     RM_FIELD(rm_frame_info_t, log, RM_F_B32, 0,
              "manifest chunk of the Blender log of its last render; all zero: none"),
-    RM_FIELD(rm_frame_info_t, stored, RM_F_STR, RM_MAX_PATH,
+    RM_FIELD(rm_frame_info_t, stored, RM_F_STR, RM_MAX_PATH * 2,
              "where the done frame's main image is stored outside the mesh (s3://BUCKET/KEY); "
              "empty: in the mesh only"),
 };

@@ -18,6 +18,14 @@
 
 static bool curl_ready;
 
+void rm_s3_global_init(void)
+{
+    if (!curl_ready) {
+        curl_global_init(CURL_GLOBAL_DEFAULT);
+        curl_ready = true;
+    }
+}
+
 bool rm_s3_key_ok(const char *key)
 {
     size_t n = key ? strlen(key) : 0;
@@ -32,6 +40,7 @@ bool rm_s3_key_ok(const char *key)
 
 rm_s3_t *rm_s3_new(const rm_aws_settings_t *given, rm_err_t *err)
 {
+    rm_s3_global_init(); /* a no-op after the first, which meshd makes at start */
     rm_aws_settings_t copy = *given, *settings = &copy;
     int64_t expires = 0;
     if (settings->source == RM_AWS_CREDS_NONE && rm_aws_imds_fetch(settings, &expires, err) != 0) {
@@ -50,10 +59,6 @@ rm_s3_t *rm_s3_new(const rm_aws_settings_t *given, rm_err_t *err)
                    "no AWS region for S3: set AWS_REGION, the profile's region, or s3_region "
                    "in meshd.conf");
         return NULL;
-    }
-    if (!curl_ready) {
-        curl_global_init(CURL_GLOBAL_DEFAULT); /* before threads use S3 (meshd's start) */
-        curl_ready = true;
     }
     rm_s3_t *self = calloc(1, sizeof *self);
     if (!self || !(self->curl = curl_easy_init())) {

@@ -25,15 +25,16 @@ typedef struct {
     size_t folder_len;
     const char *url; /* the attachment, for errors */
     rm_err_t *err;
+    bool failed; /* a listed key was refused: the listing stopped short */
 } objects_t;
 
 static int add_object(objects_t *o, const char *key, uint64_t size, const char *etag)
 {
+    if (o->count >= RM_MANIFEST_MAX_FILES)
+        return rm_err_set(o->err, RM_EINVAL, "the project has more than %d files",
+                          RM_MANIFEST_MAX_FILES);
     if (o->count == o->cap) {
         size_t cap = o->cap ? o->cap * 2 : 16;
-        if (cap > RM_MANIFEST_MAX_FILES + 1)
-            return rm_err_set(o->err, RM_EINVAL, "the project has more than %d files",
-                              RM_MANIFEST_MAX_FILES);
         object_t *grown = realloc(o->items, cap * sizeof *grown);
         if (!grown)
             return rm_err_set(o->err, RM_ENOMEM, "out of memory");
@@ -60,17 +61,19 @@ static int on_listed(void *arg, const char *key, uint64_t size, const char *etag
 {
     objects_t *o = arg;
     size_t n = strlen(key);
-    if (n <= o->folder_len || strncmp(key, o->folder, o->folder_len) != 0 ||
-        key[o->folder_len] != '/')
+    if (o->folder_len > 0 && (n <= o->folder_len || strncmp(key, o->folder, o->folder_len) != 0 ||
+                              key[o->folder_len] != '/'))
         return 0; /* a sibling that shares the prefix: tex2/ for tex */
     if (key[n - 1] == '/')
         return 0; /* a console's folder marker, not a file */
-    if (!rm_s3_url_key_ok(key))
-        return rm_err_set(o->err, RM_EINVAL,
-                          "%s: object %s has a key this mesh cannot read (A-Z a-z 0-9 . _ ~ - "
-                          "and '/' between names)",
-                          o->url, key);
-    return add_object(o, key, size, etag);
+    int rc = rm_s3_url_key_ok(key)
+                 ? add_object(o, key, size, etag)
+                 : rm_err_set(o->err, RM_EINVAL,
+                              "%s: object %s has a key this mesh cannot read (A-Z a-z 0-9 . _ ~ "
+                              "- and '/' between names)",
+                              o->url, key);
+    o->failed |= rc != 0;
+    return rc;
 }
 
 /*  One attachment: the object itself, else every object below KEY/. */
@@ -103,7 +106,7 @@ static int add_attachment(rm_s3_t *s3, const char *bucket, const char *url, obje
     o->folder_len = n;
     o->url = url;
     o->err = err;
-    if (rm_s3_list(s3, bucket, u.key, 0, on_listed, o, err) != 0)
+    if (rm_s3_list(s3, bucket, u.key, 0, on_listed, o, err) != 0 || o->failed)
         return -1;
     if (o->count == before)
         return rm_err_set(err, RM_ENOTFOUND, "--attach %s: no such object, and no object below it",
@@ -187,10 +190,10 @@ static int fetch_object(rm_s3_t *s3, const char *bucket, const object_t *obj, co
             p->progress(p->arg, p->files, p->bytes, p->done);
     }
     close(fd);
-    if (rc != 0 || obj->size <= RM_S3_IMPORT_RANGE || !obj->etag[0])
+    if (rc != 0 || !obj->etag[0])
         return rc;
-    /* Read in several ranges: the object must still be the one listed, or
-       the file would mix two versions. */
+    /* The object must still be the one listed, or the file could hold part
+       of another version (or two versions, read in several ranges). */
     rm_s3_object_t head;
     if (rm_s3_head(s3, bucket, obj->key, &head, err) != 0)
         return -1;
@@ -284,6 +287,8 @@ int rm_s3_import(rm_s3_t *s3, rm_store_t *store, const char *staging, const char
     rm_err_t ignored;
     if (rm_fs_remove_tree(staging, &ignored) != 0 && rc == 0)
         rc = rm_err_set(err, ignored.code, "%s", ignored.msg);
+    if (rc == 0 && strlen(blend.bucket) + strlen(root) + 6 > sizeof out->root)
+        rc = rm_err_set(err, RM_EINVAL, "%s: the project's prefix is too long", blend_url);
     if (rc == 0) {
         snprintf(out->root, sizeof out->root, "s3://%s/%s", blend.bucket, root);
         snprintf(out->blend, sizeof out->blend, "%s", blend.key + strlen(root));

@@ -375,6 +375,34 @@ const char *rm_outputs_at(const rm_outputs_t *self, size_t i, uint64_t *frame)
     return self->copies[i].job_id;
 }
 
+void rm_outputs_hashes_at(const rm_outputs_t *self, size_t i, rm_hash_t *output, rm_hash_t *log)
+{
+    *output = self->copies[i].output;
+    *log = self->copies[i].log;
+}
+
+bool rm_outputs_can_s3(const rm_outputs_t *self)
+{
+    return self->uploads != NULL;
+}
+
+void rm_outputs_release_uploads(rm_outputs_t *self)
+{
+    for (size_t i = 0; i < self->ncopies;) {
+        copy_t *c = &self->copies[i];
+        if (!c->upload) {
+            i++;
+            continue;
+        }
+        rm_uploads_drop(self->uploads, c->upload);
+        rm_job_t *job = rm_jobs_find(self->jobs, c->job_id);
+        if (job)
+            rm_job_frame_release(job, c->frame, "its node left before S3 stored it");
+        rm_grants_drop(self->grants, c->job_id, c->frame);
+        self->copies[i] = self->copies[--self->ncopies];
+    }
+}
+
 size_t rm_outputs_serving(const rm_outputs_t *self)
 {
     return self->nserving;

@@ -50,6 +50,17 @@ void rm_outputs_add(rm_outputs_t *self, rm_job_t *job, uint64_t frame,
 size_t rm_outputs_count(const rm_outputs_t *self);
 const char *rm_outputs_at(const rm_outputs_t *self, size_t i, uint64_t *frame);
 
+/*  The output and log manifests of the i-th frame waiting (the store's
+    collector keeps them: an S3 outage may outlast its grace). */
+void rm_outputs_hashes_at(const rm_outputs_t *self, size_t i, rm_hash_t *output, rm_hash_t *log);
+
+/*  This node can write frames to S3 (jobs with an S3 output are for it). */
+bool rm_outputs_can_s3(const rm_outputs_t *self);
+
+/*  Handing back (drain): frames waiting for S3 are given up (released to
+    pending, not counted as attempts), so the node can leave. */
+void rm_outputs_release_uploads(rm_outputs_t *self);
+
 /*  Copies served to others and not answered yet. */
 size_t rm_outputs_serving(const rm_outputs_t *self);
 

@@ -112,7 +112,8 @@ static void run_item(actor_t *a, size_t i)
     rm_err_t err = {0};
     rm_s3_output_stats_t stats;
     int rc = 0;
-    if (!a->s3 && !(a->s3 = rm_s3_new(&a->settings, &err)))
+    bool no_client = !a->s3 && !(a->s3 = rm_s3_new(&a->settings, &err));
+    if (no_client)
         rc = -1;
     if (rc == 0) {
         rm_s3_set_retry_unit(a->s3, a->unit_ms);
@@ -123,7 +124,9 @@ static void run_item(actor_t *a, size_t i)
         ev.state = RM_UPLOAD_STORED;
         ev.files = stats.files;
         ev.existed = stats.existed;
-    } else if (err.code == RM_EUNREACH) {
+    } else if (err.code == RM_EUNREACH && !no_client) {
+        /* Without a client there is nothing to wait for: no credentials
+           (no instance role answers) is not an outage. */
         it->tries++;
         uint32_t cap = it->tries >= 6 ? RM_UPLOADS_BACKOFF_MAX_S : 1u << it->tries;
         if (cap > RM_UPLOADS_BACKOFF_MAX_S)

@@ -9,6 +9,8 @@
     the upload waits, its files on this node's disk, and is tried again
     after random × min(2^tries, RM_UPLOADS_BACKOFF_MAX_S) s; the node is
     told each time (WAITING), so the job's log says why its frames wait.
+    No credentials at all (none set, and no instance role answering) fail
+    at once.
 
     Stopping waits for the file being sent (curl gives up on a stalled
     transfer after 60 s); uploads not finished are forgotten: their

@@ -119,6 +119,10 @@ static bool job_ready_here(rm_work_t *self, rm_job_t *job)
        frame: such jobs wait for a node that has it. */
     if (!rm_caps_satisfy(self->caps, rm_job_spec(job), NULL))
         return false;
+    /* Frames this node could not store are left to nodes that can. */
+    const char *out_url = rm_job_spec(job)->out_url;
+    if (out_url && out_url[0] && !rm_outputs_can_s3(self->outputs))
+        return false;
     return rm_jobsync_project_ready(self->jobsync, job);
 }
 
@@ -524,6 +528,7 @@ void rm_work_drain(rm_work_t *self, bool hand_back)
     self->nqueue = 0;
     if (hand_back && !self->hand_back) {
         self->hand_back = true;
+        rm_outputs_release_uploads(self->outputs);
         for (size_t i = 0; i < rm_jobs_count(self->jobs); i++)
             rm_slots_cancel(self->slots, rm_job_id(rm_jobs_at(self->jobs, i)));
     }
@@ -553,4 +558,9 @@ bool rm_work_drained(rm_work_t *self)
 void rm_work_upload_event(rm_work_t *self)
 {
     rm_outputs_upload_event(self->outputs);
+}
+
+rm_outputs_t *rm_work_outputs(rm_work_t *self)
+{
+    return self->outputs;
 }

@@ -38,6 +38,7 @@
 #include "rm_member.h"
 #include "rm_sched.h"
 #include "rm_slots.h"
+#include "rm_outputs.h"
 #include "rm_uploads.h"
 
 #define RM_WORK_REPORT_MS 2000
@@ -63,6 +64,9 @@ int64_t rm_work_wakeup(rm_work_t *self, int64_t now);
 /*  WORK_REQ, ASSIGN, REPLICATE, and the OK/ERROR answers to ours.  Returns
     false for other messages. */
 bool rm_work_handle(rm_work_t *self, const char *from, const rm_cred_t *who, const rm_msg_t *msg);
+
+/*  The frames waiting to be durable (rm_outputs.h), for the collector. */
+rm_outputs_t *rm_work_outputs(rm_work_t *self);
 
 /*  The uploader's actor is readable: its event is taken in. */
 void rm_work_upload_event(rm_work_t *self);
