@@ -67,6 +67,8 @@ static int validate_out_url(const rm_node_ctx_t *self, const rm_job_spec_t *spec
     if (!rm_s3_url_is_prefix(&url))
         return rm_err_set(err, RM_EINVAL, "--out %s: frames go under a prefix: end it with '/'",
                           spec->out_url);
+    if (rm_node_s3_bucket_allowed(self, spec->out_url, "--out", err) != 0)
+        return -1;
     if (!self->s3_ok)
         return rm_err_set(err, RM_EINVAL, "--out %s: this node cannot write to S3: %s",
                           spec->out_url, self->s3_why);

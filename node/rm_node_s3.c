@@ -260,13 +260,35 @@ static rm_node_import_t *free_entry(rm_node_ctx_t *self)
     return best;
 }
 
-static int check_request(const rm_import_t *m, rm_err_t *err)
+int rm_node_s3_bucket_allowed(const rm_node_ctx_t *self, const char *url, const char *what,
+                              rm_err_t *err)
 {
-    rm_s3_url_t url;
-    if (rm_s3_url_parse(m->blend, "the .blend", &url, err) != 0)
+    rm_s3_url_t u;
+    if (rm_s3_url_parse(url, what, &u, err) != 0)
+        return -1;
+    const char *list = self->config.s3_buckets;
+    if (!list[0])
+        return 0;
+    size_t n = strlen(u.bucket);
+    for (const char *at = list; *at;) {
+        while (*at == ',' || *at == ' ')
+            at++;
+        size_t len = strcspn(at, ", ");
+        if (len == n && strncmp(at, u.bucket, n) == 0)
+            return 0;
+        at += len;
+    }
+    return rm_err_set(err, RM_EDENIED,
+                      "%s %s: this node reads and writes only the buckets in its s3_buckets (%s)",
+                      what, url, list);
+}
+
+static int check_request(const rm_node_ctx_t *self, const rm_import_t *m, rm_err_t *err)
+{
+    if (rm_node_s3_bucket_allowed(self, m->blend, "the .blend", err) != 0)
         return -1;
     for (uint32_t i = 0; i < m->attach.count; i++)
-        if (rm_s3_url_parse(m->attach.items[i], "--attach", &url, err) != 0)
+        if (rm_node_s3_bucket_allowed(self, m->attach.items[i], "--attach", err) != 0)
             return -1;
     return 0;
 }
@@ -276,7 +298,7 @@ void rm_node_s3_import(rm_node_ctx_t *self, zframe_t *peer, const rm_cred_t *who
 {
     const rm_import_t *m = &msg->u.import;
     rm_err_t err = {0};
-    if (check_request(m, &err) != 0) {
+    if (check_request(self, m, &err) != 0) {
         rm_node_reply_error(self->mesh, peer, msg->req, err.code, err.msg);
         return;
     }

@@ -17,6 +17,13 @@ int rm_node_s3_start(rm_node_ctx_t *self, rm_err_t *err);
 /*  After the worker, which uses the uploader. */
 void rm_node_s3_stop(rm_node_ctx_t *self);
 
+/*  RM_EDENIED unless meshd.conf's s3_buckets is empty or names the bucket
+    of url (an s3:// URL already parsed by the caller): jobs reach only the
+    buckets the node's operator lets them, whatever else its credentials
+    can read or write.  `what` names the option for the message. */
+int rm_node_s3_bucket_allowed(const rm_node_ctx_t *self, const char *url, const char *what,
+                              rm_err_t *err);
+
 /*  An event of the importer or the uploader: true if `which` was one. */
 bool rm_node_s3_handle(rm_node_ctx_t *self, void *which);
 

@@ -74,6 +74,8 @@ static int set_s3(rm_config_t *c, const char *key, const char *value, rm_err_t *
             return rm_err_set(err, RM_EINVAL, "s3_addressing_style must be path or virtual");
         return set_str(c->s3_addressing_style, sizeof c->s3_addressing_style, key, value, err);
     }
+    if (strcmp(key, "s3_buckets") == 0)
+        return set_str(c->s3_buckets, sizeof c->s3_buckets, key, value, err);
     if (strcmp(key, "s3_secret_access_key") == 0)
         return rm_err_set(err, RM_EINVAL,
                           "s3_secret_access_key: a secret is not written in meshd.conf; put it "

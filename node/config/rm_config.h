@@ -39,7 +39,9 @@
       s3_secret_access_key_file, s3_addressing_style
                     S3 settings that win over the environment and ~/.aws
                     (rm_aws_config.h); the secret only as a path to a 0600
-                    file */
+                    file
+      s3_buckets    the buckets jobs may read projects from and write frames
+                    to, comma-separated (default: any the credentials reach) */
 #ifndef RM_CONFIG_H
 #define RM_CONFIG_H
 
@@ -81,6 +83,7 @@ typedef struct {
     char s3_access_key_id[128];
     char s3_secret_access_key_file[1024];
     char s3_addressing_style[16];
+    char s3_buckets[1024]; /* buckets S3 projects and outputs may use, comma-separated; "": any */
 } rm_config_t;
 
 /*  Defaults. */

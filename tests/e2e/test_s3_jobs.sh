@@ -141,8 +141,19 @@ n=$(count_objects renders outage)
 pass "S3 away mid-job: the frames waited on the node (the job's log says why) and all 3 arrived"
 
 # A wrong secret: the project and the frames both fail, naming bucket and cause.
+# The operator also limits the buckets jobs may use: others are refused.
 stop_node n1
+echo "s3_buckets = projects, renders" >>"$T/n1/meshd.conf"
 AWS_ENDPOINT_URL_S3=$NODE_ENDPOINT AWS_SECRET_ACCESS_KEY=wrong-secret start_node n1 "$port"
+rc=0
+"$MESHCTL" submit s3://payroll/shot.blend --frames 1 >"$T/other.out" 2>&1 || rc=$?
+[ $rc != 0 ] && grep -q "s3://payroll/shot.blend: this node reads and writes only the buckets in its s3_buckets (projects, renders)" "$T/other.out" ||
+  fail "a project in another bucket: exit $rc: $(cat "$T/other.out")"
+rc=0
+"$MESHCTL" submit "$(sample_scene)" --frames 1 --out s3://payroll/x/ >"$T/other.out" 2>&1 || rc=$?
+[ $rc != 0 ] && grep -q "s3://payroll/x/: this node reads and writes only" "$T/other.out" ||
+  fail "frames to another bucket: exit $rc: $(cat "$T/other.out")"
+pass "s3_buckets: a project or frames in another bucket are refused by name"
 rc=0
 "$MESHCTL" submit s3://projects/shot.blend --frames 1 >"$T/bad.out" 2>&1 || rc=$?
 [ $rc != 0 ] || fail "a project read with a wrong secret was accepted"
