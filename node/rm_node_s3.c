@@ -19,6 +19,7 @@ typedef struct {
     rm_aws_settings_t settings;
     rm_store_t *store;
     char staging[1100]; /* HOME/imports */
+    char cache[1100];   /* HOME/imports-cache: objects read before (rm_s3_import.h) */
 } importer_args_t;
 
 typedef struct {
@@ -65,16 +66,17 @@ static void run_import(zsock_t *pipe, importer_args_t *args, rm_s3_t **s3, zmsg_
     if (rc == 0 && !*s3 && !(*s3 = rm_s3_new(&args->settings, &err)))
         rc = -1;
     if (rc == 0)
-        rc = rm_s3_import(*s3, args->store, staging, blend, attach, nattach, on_progress,
-                          asked_to_stop, &run, &res, &err);
+        rc = rm_s3_import(*s3, args->store, staging, args->cache, blend, attach, nattach,
+                          on_progress, asked_to_stop, &run, &res, &err);
     /* Events are text frames (the manifest's hash as hex), read with
        zmsg_popstr on the node's side. */
-    char files[24], bytes[24], hex[65];
+    char files[24], bytes[24], reused[24], hex[65];
     snprintf(files, sizeof files, "%llu", rc == 0 ? (unsigned long long)res.files : 0ULL);
     snprintf(bytes, sizeof bytes, "%llu", rc == 0 ? (unsigned long long)res.bytes : 0ULL);
+    snprintf(reused, sizeof reused, "%llu", rc == 0 ? (unsigned long long)res.reused : 0ULL);
     if (rc == 0) {
         rm_hash_hex(&res.manifest, hex);
-        zstr_sendx(pipe, "DONE", id, hex, res.root, res.blend, files, bytes, NULL);
+        zstr_sendx(pipe, "DONE", id, hex, res.root, res.blend, files, bytes, reused, NULL);
     } else {
         zstr_sendx(pipe, "FAILED", id, err.msg, NULL);
     }
@@ -152,7 +154,8 @@ int rm_node_s3_start(rm_node_ctx_t *self, rm_err_t *err)
     args->settings = self->s3;
     args->store = self->store;
     rm_err_t left;
-    if (rm_node_home_path(self, "imports", args->staging, sizeof args->staging, err) != 0) {
+    if (rm_node_home_path(self, "imports", args->staging, sizeof args->staging, err) != 0 ||
+        rm_node_home_path(self, "imports-cache", args->cache, sizeof args->cache, err) != 0) {
         rm_aws_settings_clear(&args->settings);
         free(args);
         return -1;
@@ -358,7 +361,7 @@ static void import_event(rm_node_ctx_t *self)
         zstr_free(&f), zstr_free(&b), zstr_free(&d);
     } else if (im && what && strcmp(what, "DONE") == 0) {
         char *hash = zmsg_popstr(msg), *root = zmsg_popstr(msg), *blend = zmsg_popstr(msg);
-        char *f = zmsg_popstr(msg), *b = zmsg_popstr(msg);
+        char *f = zmsg_popstr(msg), *b = zmsg_popstr(msg), *r = zmsg_popstr(msg);
         if (!hash || rm_hash_parse(hash, &im->reply.manifest) != 0)
             memset(&im->reply.manifest, 0, sizeof im->reply.manifest);
         set_str(&im->reply.root, root);
@@ -367,10 +370,12 @@ static void import_event(rm_node_ctx_t *self)
         im->reply.bytes = im->reply.bytes_done = b ? strtoull(b, NULL, 10) : 0;
         set_str(&im->reply.state, "done");
         im->ended = true;
-        rm_log_info("imported %s: %llu file(s), %llu bytes", im->request.blend,
-                    (unsigned long long)im->reply.files, (unsigned long long)im->reply.bytes);
+        rm_log_info("imported %s: %llu file(s), %llu bytes; %s of them known already (not read "
+                    "again)",
+                    im->request.blend, (unsigned long long)im->reply.files,
+                    (unsigned long long)im->reply.bytes, r ? r : "0");
         zstr_free(&hash);
-        zstr_free(&root), zstr_free(&blend), zstr_free(&f), zstr_free(&b);
+        zstr_free(&root), zstr_free(&blend), zstr_free(&f), zstr_free(&b), zstr_free(&r);
     } else if (im && what && strcmp(what, "FAILED") == 0) {
         char *text = zmsg_popstr(msg);
         set_str(&im->reply.state, "failed");

@@ -159,7 +159,7 @@ typedef struct {
 static int fetch_object(rm_s3_t *s3, const char *bucket, const object_t *obj, const char *path,
                         progress_t *p, rm_err_t *err)
 {
-    char dir[RM_MAX_PATH * 2];
+    char dir[RM_MAX_PATH * 2 + 8];
     snprintf(dir, sizeof dir, "%s", path);
     *strrchr(dir, '/') = '\0';
     if (rm_fs_mkdir_p(dir, 0700, 0700, err) != 0)
@@ -215,45 +215,129 @@ static int check_blend(const char *path, const char *url, rm_err_t *err)
     return 0;
 }
 
-static int import_objects(rm_s3_t *s3, rm_store_t *store, const char *staging, const char *bucket,
-                          const objects_t *o, const char *blend_key, const char *root,
-                          progress_t *p, rm_s3_import_result_t *out, rm_err_t *err)
+/*  The cache of objects read before: CACHE/<hex> (hex of BLAKE2b of
+    bucket, key, ETag and size) holds the hash of the object's one-file
+    manifest.  An object whose entry is there and whose chunks the store
+    still has is not read again. */
+static void cache_path(const char *cache, const char *bucket, const object_t *obj, char *out,
+                       size_t size)
 {
-    size_t rootlen = strlen(root);
-    char **paths = calloc(o->count, sizeof *paths);
-    if (!paths)
-        return rm_err_set(err, RM_ENOMEM, "out of memory");
-    int rc = 0;
-    for (size_t i = 0; rc == 0 && i < o->count; i++) {
-        size_t n = strlen(staging) + 1 + strlen(o->items[i].key + rootlen) + 1;
-        if (!(paths[i] = malloc(n)))
-            rc = rm_err_set(err, RM_ENOMEM, "out of memory");
-        else
-            snprintf(paths[i], n, "%s/%s", staging, o->items[i].key + rootlen);
-        if (rc == 0)
-            rc = fetch_object(s3, bucket, &o->items[i], paths[i], p, err);
-        if (rc == 0 && strcmp(o->items[i].key, blend_key) == 0) {
-            char url[RM_MAX_PATH * 2];
-            snprintf(url, sizeof url, "s3://%s/%s", bucket, blend_key);
-            rc = check_blend(paths[i], url, err);
-        }
+    char id[RM_S3_BUCKET_MAX + RM_MAX_PATH + 200], hex[65];
+    int n = snprintf(id, sizeof id, "%s%c%s%c%s%c%llu", bucket, 0, obj->key, 0, obj->etag, 0,
+                     (unsigned long long)obj->size);
+    rm_hash_t h;
+    rm_hash(id, n > 0 && (size_t)n < sizeof id ? (size_t)n : sizeof id, &h);
+    rm_hash_hex(&h, hex);
+    snprintf(out, size, "%s/%s", cache, hex);
+}
+
+/*  The object's file entry from the cache into *file (path not set); -1
+    when it is not there, or its chunks are not all in the store. */
+static int cached_file(rm_store_t *store, const char *cache, const char *bucket,
+                       const object_t *obj, rm_manifest_file_t *file)
+{
+    char path[RM_MAX_PATH + 80];
+    rm_hash_t hash;
+    if (!cache || !obj->etag[0])
+        return -1;
+    cache_path(cache, bucket, obj, path, sizeof path);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd >= 0 ? read(fd, hash.b, sizeof hash.b) : -1;
+    if (fd >= 0)
+        close(fd);
+    rm_manifest_t m = {0};
+    rm_err_t err;
+    if (n != (ssize_t)sizeof hash.b || rm_manifest_load(store, &hash, &m, &err) != 0)
+        return -1;
+    int rc = m.files.count == 1 && m.files.items[0].size == obj->size ? 0 : -1;
+    for (uint32_t i = 0; rc == 0 && i < m.files.items[0].chunks.count; i++)
+        if (!rm_store_has(store, &m.files.items[0].chunks.items[i]))
+            rc = -1;
+    if (rc == 0) {
+        *file = m.files.items[0];
+        file->path = NULL;
+        m.files.items[0].chunks.items = NULL; /* moved to *file */
+        m.files.items[0].chunks.count = 0;
     }
-    rm_manifest_t manifest = {0};
-    if (rc == 0)
-        rc = rm_manifest_build(staging, (const char *const *)paths, o->count, store, NULL, NULL,
-                               &manifest, err);
-    if (rc == 0)
-        rc = rm_manifest_store(&manifest, store, NULL, NULL, &out->manifest, err);
-    rm_manifest_free(&manifest);
-    for (size_t i = 0; i < o->count; i++)
-        free(paths[i]);
-    free(paths);
+    rm_manifest_free(&m);
     return rc;
 }
 
-int rm_s3_import(rm_s3_t *s3, rm_store_t *store, const char *staging, const char *blend_url,
-                 const char *const *attach, size_t nattach, rm_s3_import_progress_fn progress,
-                 rm_s3_import_stop_fn stop, void *arg, rm_s3_import_result_t *out, rm_err_t *err)
+/*  The staged file chunked into the store as its file entry, remembered
+    in the cache (best effort: a cache that cannot be written only costs a
+    read next time). */
+static int store_file(rm_store_t *store, const char *cache, const char *bucket, const object_t *obj,
+                      const char *staged, rm_manifest_file_t *file, rm_err_t *err)
+{
+    rm_hash_t hash;
+    uint64_t size;
+    rm_manifest_t m = {0};
+    if (rm_manifest_store_file(store, staged, "f", &hash, &size, err) != 0 ||
+        rm_manifest_load(store, &hash, &m, err) != 0)
+        return -1;
+    *file = m.files.items[0];
+    file->path = NULL;
+    m.files.items[0].chunks.items = NULL; /* moved to *file */
+    m.files.items[0].chunks.count = 0;
+    rm_manifest_free(&m);
+    if (cache && obj->etag[0]) {
+        char path[RM_MAX_PATH + 80];
+        rm_err_t ignored;
+        cache_path(cache, bucket, obj, path, sizeof path);
+        if (rm_fs_mkdir_p(cache, 0700, 0700, &ignored) == 0)
+            rm_fs_write_atomic(path, hash.b, sizeof hash.b, 0600, &ignored);
+    }
+    unlink(staged); /* its bytes are in the store now */
+    return 0;
+}
+
+static int import_objects(rm_s3_t *s3, rm_store_t *store, const char *staging, const char *cache,
+                          const char *bucket, const objects_t *o, const char *blend_key,
+                          const char *root, progress_t *p, rm_s3_import_result_t *out,
+                          rm_err_t *err)
+{
+    size_t rootlen = strlen(root);
+    /* Keys sorted, less a common prefix: paths sorted as a manifest's are. */
+    rm_manifest_t manifest = {.version = 1};
+    manifest.files.items = calloc(o->count ? o->count : 1, sizeof *manifest.files.items);
+    if (!manifest.files.items)
+        return rm_err_set(err, RM_ENOMEM, "out of memory");
+    manifest.files.count = (uint32_t)o->count;
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < o->count; i++) {
+        const object_t *obj = &o->items[i];
+        rm_manifest_file_t *file = &manifest.files.items[i];
+        const char *rel = obj->key + rootlen;
+        if (cached_file(store, cache, bucket, obj, file) == 0) {
+            out->reused++;
+            p->done += obj->size;
+            if (p->progress)
+                p->progress(p->arg, p->files, p->bytes, p->done);
+        } else {
+            char staged[RM_MAX_PATH * 2 + 8];
+            snprintf(staged, sizeof staged, "%s/%s", staging, rel);
+            rc = fetch_object(s3, bucket, obj, staged, p, err);
+            if (rc == 0 && strcmp(obj->key, blend_key) == 0) {
+                char url[RM_MAX_PATH * 2];
+                snprintf(url, sizeof url, "s3://%s/%s", bucket, blend_key);
+                rc = check_blend(staged, url, err);
+            }
+            if (rc == 0)
+                rc = store_file(store, cache, bucket, obj, staged, file, err);
+        }
+        if (rc == 0 && !(file->path = strdup(rel)))
+            rc = rm_err_set(err, RM_ENOMEM, "out of memory");
+    }
+    if (rc == 0)
+        rc = rm_manifest_store(&manifest, store, NULL, NULL, &out->manifest, err);
+    rm_manifest_free(&manifest);
+    return rc;
+}
+
+int rm_s3_import(rm_s3_t *s3, rm_store_t *store, const char *staging, const char *cache,
+                 const char *blend_url, const char *const *attach, size_t nattach,
+                 rm_s3_import_progress_fn progress, rm_s3_import_stop_fn stop, void *arg,
+                 rm_s3_import_result_t *out, rm_err_t *err)
 {
     memset(out, 0, sizeof *out);
     rm_s3_url_t blend;
@@ -283,7 +367,8 @@ int rm_s3_import(rm_s3_t *s3, rm_store_t *store, const char *staging, const char
     if (rc == 0)
         rc = rm_fs_mkdir_p(staging, 0700, 0700, err);
     if (rc == 0)
-        rc = import_objects(s3, store, staging, blend.bucket, &o, blend.key, root, &p, out, err);
+        rc = import_objects(s3, store, staging, cache, blend.bucket, &o, blend.key, root, &p, out,
+                            err);
     rm_err_t ignored;
     if (rm_fs_remove_tree(staging, &ignored) != 0 && rc == 0)
         rc = rm_err_set(err, ignored.code, "%s", ignored.msg);

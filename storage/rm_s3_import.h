@@ -10,8 +10,10 @@
     relative to the deepest prefix holding all of them, so that "//../tex"
     resolves on a node as it would in the bucket.  Each object is read in
     ranges of RM_S3_IMPORT_RANGE bytes into a staging folder, its size
-    checked against the listing, then the folder is chunked into the store
-    (rm_manifest_build) and removed. */
+    checked against the listing and its ETag, chunked into the store and
+    removed.  An object read before (the same bucket, key, ETag and size)
+    whose chunks the store still has is not read again: a cache folder
+    remembers each object's chunks. */
 #ifndef RM_S3_IMPORT_H
 #define RM_S3_IMPORT_H
 
@@ -31,6 +33,7 @@ typedef struct {
     rm_hash_t manifest;
     uint64_t files;
     uint64_t bytes;
+    uint64_t reused; /* objects not read again: the cache knew them */
 } rm_s3_import_result_t;
 
 /*  Told after the listing (bytes_done 0) and after each range read. */
@@ -40,13 +43,15 @@ typedef void (*rm_s3_import_progress_fn)(void *arg, uint64_t files, uint64_t byt
 typedef bool (*rm_s3_import_stop_fn)(void *arg);
 
 /*  Imports blend_url and attach[0..nattach) (s3:// URLs) into store,
-    staging the files under `staging` (made, then removed).  Errors name
+    staging the files under `staging` (made, then removed), remembering
+    objects in `cache` (a folder; NULL: none).  Errors name
     the URL or object and the cause: RM_EINVAL (a bad URL, another bucket,
     a key the signer cannot take, not a .blend), RM_ENOTFOUND (no such
     object, an empty prefix), S3's own errors (rm_s3), RM_EIO (an object
     that changed size while read). */
-int rm_s3_import(rm_s3_t *s3, rm_store_t *store, const char *staging, const char *blend_url,
-                 const char *const *attach, size_t nattach, rm_s3_import_progress_fn progress,
-                 rm_s3_import_stop_fn stop, void *arg, rm_s3_import_result_t *out, rm_err_t *err);
+int rm_s3_import(rm_s3_t *s3, rm_store_t *store, const char *staging, const char *cache,
+                 const char *blend_url, const char *const *attach, size_t nattach,
+                 rm_s3_import_progress_fn progress, rm_s3_import_stop_fn stop, void *arg,
+                 rm_s3_import_result_t *out, rm_err_t *err);
 
 #endif

@@ -107,7 +107,9 @@ etags() {
   s3 list-objects-v2 --bucket renders --prefix sh010 --query 'Contents[].[Key,ETag,LastModified]' --output text
 }
 etags >"$T/etags.before"
-"$MESHCTL" submit s3://projects/shot.blend --attach s3://projects/textures/ --frames 1-3 \
+gets_before=$(grep -c "GET /projects/textures/big.bin" "$T/moto.log" || true)
+# textures without its slash: the same folder, asked another way (a new import).
+"$MESHCTL" submit s3://projects/shot.blend --attach s3://projects/textures --frames 1-3 \
   --out s3://renders/sh010 --wait --json >"$T/again.json" 2>/dev/null || fail "second submit"
 [ "$(json state <"$T/again.json")" = done ] || fail "the second job: $(cat "$T/again.json")"
 etags >"$T/etags.after"
@@ -116,6 +118,13 @@ again=$(json job_id <"$T/again.json")
 "$MESHCTL" logs "$again" >"$T/again.log"
 grep -q "were in S3 already (left untouched)" "$T/again.log" || fail "the job's log: $(cat "$T/again.log")"
 pass "a second render of stored frames leaves them untouched (same ETag and time), and its log says so"
+[ "$(json chunks_sent <"$T/again.json")" = 0 ] && [ "$(json job_id <"$T/again.json")" != "$job" ] ||
+  fail "the second submission: $(cat "$T/again.json")"
+grep -q "imported s3://projects/shot.blend: 3 file(s), [0-9]* bytes; 3 of them known already" "$T/n1.log" ||
+  fail "the second import read objects again: $(grep imported "$T/n1.log")"
+[ "$(grep -c "GET /projects/textures/big.bin" "$T/moto.log" || true)" = "$gets_before" ] ||
+  fail "the second import read big.bin again"
+pass "the same project submitted again is not read from S3 again (the node knows its objects by ETag)"
 
 # S3 away mid-job: the frames wait on the node, then every one arrives.
 "$MESHCTL" submit s3://projects/shot.blend --attach s3://projects/textures/ --frames 1-3 \
