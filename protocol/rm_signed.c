@@ -60,7 +60,8 @@ static int open_blob(const uint8_t *data, size_t len, signed_t *s, const char *w
     memset(s, 0, sizeof *s);
     if (rm_codec_decode(&signed_desc, s, data, len, &used, err) != 0) {
         rm_err_prefix(err, "malformed %s: ", what);
-        rm_err_set(err, RM_EAUTH, "%s", err ? err->msg : "");
+        if (err)
+            err->code = RM_EAUTH; /* the message stays: rm_err_set cannot format it into itself */
         return -1;
     }
     if (used != len || s->sig.len != crypto_sign_BYTES) {
@@ -83,7 +84,8 @@ int rm_signed_peek(const rm_struct_desc_t *desc, const uint8_t *data, size_t len
     if (rc != 0) {
         rm_codec_free(desc, record);
         rm_err_prefix(err, "malformed %s body: ", desc->name);
-        rm_err_set(err, RM_EAUTH, "%s", err ? err->msg : "");
+        if (err)
+            err->code = RM_EAUTH;
     }
     rm_codec_free(&signed_desc, &s);
     return rc;
