@@ -1,6 +1,6 @@
 /*  meshd: the rendermesh node daemon.
 
-    meshd --home DIR [--token FILE] --listen tcp://HOST:PORT [--join ADDR]
+    meshd --home DIR [--token FILE] --listen tcp://HOST:PORT [--join ADDR|s3://BUCKET/PREFIX/]
           [--slots N] [--name NAME] [--blender PATH]   (--opt=VALUE works too)
 
     Further settings live in DIR/meshd.conf (see rm_config.h and
@@ -21,7 +21,8 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: meshd --home DIR [--token FILE] --listen tcp://HOST:PORT [--join ADDR]\n"
+    fprintf(out, "usage: meshd --home DIR [--token FILE] --listen tcp://HOST:PORT\n"
+                 "             [--join tcp://HOST:PORT | s3://BUCKET/PREFIX/]\n"
                  "             [--slots N] [--name NAME] [--blender PATH] [--threads N]\n"
                  "             [--task-timeout S] [--slot-idle S]\n"
                  "             [--advertise tcp://HOST:PORT] [--no-inbound]\n"

@@ -13,6 +13,7 @@
 #include "rm_node_ctx.h"
 #include "rm_node_door.h"
 #include "rm_node_gc.h"
+#include "rm_node_rendezvous.h"
 #include "rm_node_s3.h"
 #include "rm_node_remove.h"
 #include "rm_node_revoke.h"
@@ -370,6 +371,7 @@ static void turn(rm_node_ctx_t *self)
     rm_node_revoke_tick(self, now);
     rm_node_remove_tick(self, now);
     rm_node_gc_tick(self, now, false);
+    rm_node_rendezvous_tick(self, now);
     rm_node_client_serve_watches(self);
     char rendering[200];
     rm_member_meta_t meta;
@@ -424,7 +426,7 @@ static void node_actor(zsock_t *pipe, void *args)
             rm_door_watch_handle(self->watch, &self->refusals);
         else if (which && which == self->gc)
             rm_node_gc_handle(self);
-        else if (rm_node_s3_handle(self, which))
+        else if (rm_node_s3_handle(self, which) || rm_node_rendezvous_handle(self, which))
             ;
         else if (which && !rm_member_handle(self->member, which))
             rm_slots_handle(self->slots, which);

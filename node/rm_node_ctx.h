@@ -110,6 +110,11 @@ typedef struct {
     zactor_t *importer;    /* projects from S3 into the store */
     rm_node_import_t imports[RM_NODE_MAX_IMPORTS];
     uint64_t import_ids;
+    zactor_t *rendezvous; /* --join s3://: entries in a bucket (rm_node_rendezvous) */
+    char rendezvous_prefix[1025];
+    int64_t rendezvous_put_at, rendezvous_look_at;
+    zhashx_t *rendezvous_ignored; /* keys of entries refused (said once) */
+    char advertise[300];          /* the address this node gives others */
     rm_election_t election;
     rm_refusals_t refusals; /* rate of refusal log lines */
     bool blender_ok;

@@ -12,7 +12,9 @@
 #include "rm_node.h"
 #include "rm_node_gc.h"
 #include "rm_node_revoke.h"
+#include "rm_node_rendezvous.h"
 #include "rm_node_s3.h"
+#include "rm_s3_url.h"
 #include "rm_blender_probe.h"
 #include "rm_sandbox.h"
 #include "rm_signed.h"
@@ -249,7 +251,10 @@ static int start_membership(rm_node_ctx_t *self, rm_err_t *err)
     if (!self->member)
         return -1;
     rm_node_revoke_watch_links(self);
-    if (self->config.join[0] && rm_member_join(self->member, self->config.join, err) != 0)
+    snprintf(self->advertise, sizeof self->advertise, "%s", addr);
+    /* s3://: the members are found in the bucket (rm_node_rendezvous). */
+    if (self->config.join[0] && !rm_s3_url_is(self->config.join) &&
+        rm_member_join(self->member, self->config.join, err) != 0)
         return rm_err_prefix(err, "--join %s: ", self->config.join);
     return 0;
 }
@@ -337,7 +342,8 @@ int rm_node_start(rm_node_ctx_t *self, const rm_config_t *config, rm_err_t *err)
     zpoller_set_nonstop(self->poller, true);
     rm_slots_poll_on(self->slots, self->poller);
     if (start_membership(self, err) != 0 || rm_node_s3_start(self, err) != 0 ||
-        start_mesh_work(self, err) != 0 || rm_node_gc_start(self, err) != 0)
+        rm_node_rendezvous_start(self, err) != 0 || start_mesh_work(self, err) != 0 ||
+        rm_node_gc_start(self, err) != 0)
         return -1;
     rm_log_info("%s listening on %s (door on port+1), %zu job(s) on disk", self->config.name,
                 self->config.listen, rm_jobs_count(self->jobs));
@@ -350,6 +356,7 @@ void rm_node_stop(rm_node_ctx_t *self)
     if (self->jobsync)
         rm_jobsync_flush(self->jobsync); /* what changed last goes out before we go */
     rm_work_destroy(&self->work);
+    rm_node_rendezvous_stop(self);
     rm_node_s3_stop(self); /* after the worker, which queues its uploads */
     rm_handover_destroy(&self->handover);
     rm_sched_destroy(&self->sched);
