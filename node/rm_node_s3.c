@@ -20,6 +20,7 @@ typedef struct {
     rm_store_t *store;
     char staging[1100]; /* HOME/imports */
     char cache[1100];   /* HOME/imports-cache: objects read before (rm_s3_import.h) */
+    uint64_t max_bytes; /* max_project_gb */
 } importer_args_t;
 
 typedef struct {
@@ -66,8 +67,8 @@ static void run_import(zsock_t *pipe, importer_args_t *args, rm_s3_t **s3, zmsg_
     if (rc == 0 && !*s3 && !(*s3 = rm_s3_new(&args->settings, &err)))
         rc = -1;
     if (rc == 0)
-        rc = rm_s3_import(*s3, args->store, staging, args->cache, blend, attach, nattach,
-                          on_progress, asked_to_stop, &run, &res, &err);
+        rc = rm_s3_import(*s3, args->store, staging, args->cache, args->max_bytes, blend, attach,
+                          nattach, on_progress, asked_to_stop, &run, &res, &err);
     /* Events are text frames (the manifest's hash as hex), read with
        zmsg_popstr on the node's side. */
     char files[24], bytes[24], reused[24], hex[65];
@@ -153,6 +154,7 @@ int rm_node_s3_start(rm_node_ctx_t *self, rm_err_t *err)
         return rm_err_set(err, RM_ENOMEM, "out of memory");
     args->settings = self->s3;
     args->store = self->store;
+    args->max_bytes = self->config.max_project_gb << 30;
     rm_err_t left;
     if (rm_node_home_path(self, "imports", args->staging, sizeof args->staging, err) != 0 ||
         rm_node_home_path(self, "imports-cache", args->cache, sizeof args->cache, err) != 0) {
@@ -269,21 +271,11 @@ int rm_node_s3_bucket_allowed(const rm_node_ctx_t *self, const char *url, const 
     rm_s3_url_t u;
     if (rm_s3_url_parse(url, what, &u, err) != 0)
         return -1;
-    const char *list = self->config.s3_buckets;
-    if (!list[0])
+    if (rm_s3_url_bucket_listed(self->config.s3_buckets, &u))
         return 0;
-    size_t n = strlen(u.bucket);
-    for (const char *at = list; *at;) {
-        while (*at == ',' || *at == ' ')
-            at++;
-        size_t len = strcspn(at, ", ");
-        if (len == n && strncmp(at, u.bucket, n) == 0)
-            return 0;
-        at += len;
-    }
     return rm_err_set(err, RM_EDENIED,
                       "%s %s: this node reads and writes only the buckets in its s3_buckets (%s)",
-                      what, url, list);
+                      what, url, self->config.s3_buckets);
 }
 
 static int check_request(const rm_node_ctx_t *self, const rm_import_t *m, rm_err_t *err)

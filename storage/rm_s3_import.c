@@ -335,9 +335,9 @@ static int import_objects(rm_s3_t *s3, rm_store_t *store, const char *staging, c
 }
 
 int rm_s3_import(rm_s3_t *s3, rm_store_t *store, const char *staging, const char *cache,
-                 const char *blend_url, const char *const *attach, size_t nattach,
-                 rm_s3_import_progress_fn progress, rm_s3_import_stop_fn stop, void *arg,
-                 rm_s3_import_result_t *out, rm_err_t *err)
+                 uint64_t max_bytes, const char *blend_url, const char *const *attach,
+                 size_t nattach, rm_s3_import_progress_fn progress, rm_s3_import_stop_fn stop,
+                 void *arg, rm_s3_import_result_t *out, rm_err_t *err)
 {
     memset(out, 0, sizeof *out);
     rm_s3_url_t blend;
@@ -360,6 +360,14 @@ int rm_s3_import(rm_s3_t *s3, rm_store_t *store, const char *staging, const char
         for (size_t i = 0; i < o.count; i++)
             p.bytes += o.items[i].size;
         p.files = o.count;
+        if (max_bytes && p.bytes > max_bytes)
+            rc = rm_err_set(err, RM_EINVAL,
+                            "%s: the project is %llu MiB, more than this node takes (%llu MiB: "
+                            "max_project_gb)",
+                            blend_url, (unsigned long long)(p.bytes >> 20),
+                            (unsigned long long)(max_bytes >> 20));
+    }
+    if (rc == 0) {
         if (progress)
             progress(arg, p.files, p.bytes, 0);
         rc = rm_fs_remove_tree(staging, err); /* what a crash left */

@@ -44,14 +44,15 @@ typedef bool (*rm_s3_import_stop_fn)(void *arg);
 
 /*  Imports blend_url and attach[0..nattach) (s3:// URLs) into store,
     staging the files under `staging` (made, then removed), remembering
-    objects in `cache` (a folder; NULL: none).  Errors name
+    objects in `cache` (a folder; NULL: none); a project over max_bytes
+    (0: no limit) is refused (RM_EINVAL) before anything is read.  Errors name
     the URL or object and the cause: RM_EINVAL (a bad URL, another bucket,
     a key the signer cannot take, not a .blend), RM_ENOTFOUND (no such
     object, an empty prefix), S3's own errors (rm_s3), RM_EIO (an object
     that changed size while read). */
 int rm_s3_import(rm_s3_t *s3, rm_store_t *store, const char *staging, const char *cache,
-                 const char *blend_url, const char *const *attach, size_t nattach,
-                 rm_s3_import_progress_fn progress, rm_s3_import_stop_fn stop, void *arg,
-                 rm_s3_import_result_t *out, rm_err_t *err);
+                 uint64_t max_bytes, const char *blend_url, const char *const *attach,
+                 size_t nattach, rm_s3_import_progress_fn progress, rm_s3_import_stop_fn stop,
+                 void *arg, rm_s3_import_result_t *out, rm_err_t *err);
 
 #endif

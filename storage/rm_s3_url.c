@@ -77,3 +77,18 @@ bool rm_s3_url_is_prefix(const rm_s3_url_t *url)
     size_t n = strlen(url->key);
     return n == 0 || url->key[n - 1] == '/';
 }
+
+bool rm_s3_url_bucket_listed(const char *list, const rm_s3_url_t *url)
+{
+    if (!list || !list[0])
+        return true;
+    size_t n = strlen(url->bucket);
+    for (const char *at = list; *at;) {
+        at += strspn(at, ", ");
+        size_t len = strcspn(at, ", ");
+        if (len == n && strncmp(at, url->bucket, n) == 0)
+            return true;
+        at += len;
+    }
+    return false;
+}

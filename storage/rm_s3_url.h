@@ -35,6 +35,10 @@ bool rm_s3_bucket_ok(const char *bucket);
     empty, "." or ".." component. */
 bool rm_s3_url_key_ok(const char *key);
 
+/*  True when `list` (bucket names separated by commas and/or spaces) is
+    empty or names url's bucket: meshd.conf's s3_buckets. */
+bool rm_s3_url_bucket_listed(const char *list, const rm_s3_url_t *url);
+
 /*  The key is a prefix (empty, or ending with '/'). */
 bool rm_s3_url_is_prefix(const rm_s3_url_t *url);
 

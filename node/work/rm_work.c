@@ -13,6 +13,7 @@
 #include "rm_outputs.h"
 #include "rm_prio.h"
 #include "rm_reqid.h"
+#include "rm_s3_url.h"
 
 #define WORKERS_EVERY_MS 100
 #define SCHED_EVERY_MS 250
@@ -121,7 +122,10 @@ static bool job_ready_here(rm_work_t *self, rm_job_t *job)
         return false;
     /* Frames this node could not store are left to nodes that can. */
     const char *out_url = rm_job_spec(job)->out_url;
-    if (out_url && out_url[0] && !rm_outputs_can_s3(self->outputs))
+    rm_s3_url_t url;
+    if (out_url && out_url[0] &&
+        (!rm_outputs_can_s3(self->outputs) || rm_s3_url_parse(out_url, "--out", &url, NULL) != 0 ||
+         !rm_s3_url_bucket_listed(self->config.s3_buckets, &url)))
         return false;
     return rm_jobsync_project_ready(self->jobsync, job);
 }

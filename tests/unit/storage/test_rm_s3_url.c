@@ -54,11 +54,25 @@ static void test_tells_urls_from_paths(void)
     CHECK(!rm_s3_bucket_ok("ab.") && !rm_s3_bucket_ok(""));
 }
 
+static void test_bucket_lists(void)
+{
+    rm_s3_url_t u;
+    rm_err_t err;
+    CHECK(rm_s3_url_parse("s3://renders/sh010/", "x", &u, &err) == 0);
+    CHECK(rm_s3_url_bucket_listed("", &u) && rm_s3_url_bucket_listed(NULL, &u));
+    CHECK(rm_s3_url_bucket_listed("projects, renders", &u));
+    CHECK(rm_s3_url_bucket_listed("renders", &u));
+    CHECK(rm_s3_url_bucket_listed(" renders ,projects", &u));
+    CHECK(!rm_s3_url_bucket_listed("projects", &u));
+    CHECK(!rm_s3_url_bucket_listed("render, renders2, xrenders", &u));
+}
+
 int main(int argc, char **argv)
 {
     RM_TEST_ARGS(argc, argv);
     RM_RUN(test_parses_bucket_and_key);
     RM_RUN(test_refuses_what_s3_or_the_signer_cannot_take);
     RM_RUN(test_tells_urls_from_paths);
+    RM_RUN(test_bucket_lists);
     RM_TEST_DONE();
 }
