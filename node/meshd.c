@@ -16,6 +16,7 @@
 
 #include "rm_config.h"
 #include "rm_node.h"
+#include "rm_s3.h"
 
 #define MESHD_EXIT_RESTART 75 /* sysexits.h EX_TEMPFAIL */
 
@@ -145,9 +146,15 @@ int main(int argc, char **argv)
        rm_node_start, bind_sockets). */
     zsys_set_io_threads(RM_NODE_IO_THREADS);
     zsys_set_logident("meshd");
+    /* libcurl (and the TLS library under it) is set up once, here, in the
+       main thread, as libcurl asks: the node's S3 threads only use it.  Done
+       in another thread, TLS state was tied to that thread and torn down
+       wrongly at exit. */
+    rm_s3_global_init();
     rm_node_t *node = rm_node_new(&config, &err);
     if (!node) {
         fprintf(stderr, "meshd: cannot start: %s\n", err.msg);
+        rm_s3_global_cleanup();
         return 1;
     }
     /* czmq's signal handler sets zsys_interrupted on SIGINT and SIGTERM. */
@@ -188,5 +195,6 @@ int main(int argc, char **argv)
     }
     zpoller_destroy(&poller);
     rm_node_destroy(&node);
+    rm_s3_global_cleanup();
     return status;
 }

@@ -144,7 +144,6 @@ int rm_node_s3_start(rm_node_ctx_t *self, rm_err_t *err)
     resolve(self);
     if (!self->s3_ok)
         return 0;
-    rm_s3_global_init(); /* before the threads that make S3 clients */
     char tmp[1100];
     if (rm_node_home_path(self, "tmp", tmp, sizeof tmp, err) != 0 ||
         !(self->uploads = rm_uploads_new(&self->s3, self->store, tmp, 1000, err)))

@@ -26,6 +26,14 @@ void rm_s3_global_init(void)
     }
 }
 
+void rm_s3_global_cleanup(void)
+{
+    if (curl_ready) {
+        curl_global_cleanup();
+        curl_ready = false;
+    }
+}
+
 bool rm_s3_key_ok(const char *key)
 {
     size_t n = key ? strlen(key) : 0;

@@ -38,9 +38,12 @@ typedef struct {
     bool existed;   /* create-only PUT: the object was there already (412), untouched */
 } rm_s3_object_t;
 
-/*  libcurl's global set-up, which is not thread-safe: call once before
-    any thread makes a client (meshd does at start). */
+/*  libcurl's global set-up, which is not thread-safe: call once in the
+    main thread before any thread makes a client (meshd does at start;
+    rm_s3_new does it for programs that did not), and the clean-up at the
+    end. */
 void rm_s3_global_init(void);
+void rm_s3_global_cleanup(void);
 
 /*  A client with these settings (copied).  With no credentials in them
     (RM_AWS_CREDS_NONE) it asks the instance role (rm_aws_imds), and asks
