@@ -1,4 +1,4 @@
-#include "rm_job.h"
+#include "rm_job_private.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -21,32 +21,7 @@ typedef enum {
     JOURNAL_BEST_EFFORT /* written, no fsync; applied even if the write failed */
 } durability_t;
 
-struct _rm_job_t {
-    rm_job_record_t rec;
-    rm_job_journal_t *journal; /* NULL only while an adopted job is built */
-    uint64_t version;
-    uint64_t *progress; /* per frame index, percent while assigned */
-    /* Local changes not yet taken by rm_job_take_changes (merges are not
-       local: they came from a peer, which spreads them itself). */
-    uint8_t *dirty;       /* per frame index */
-    uint32_t *dirty_list; /* indexes of the dirty frames */
-    uint32_t ndirty;
-    bool dirty_job; /* a job-level field changed */
-    bool merging;   /* changes being applied come from a peer */
-    /* Frames per state and frames with a failure anywhere, kept up to date
-       by apply_entry (set by recount after bulk changes): the scheduler
-       asks these per assignment, so they must not cost a scan. */
-    uint64_t counts[4];
-    uint64_t with_failures;
-    bool counted;
-    uint64_t digest_version; /* rm_job_digest's cache */
-    rm_hash_t digest, digest_entry;
-    rm_job_dirty_fn *on_dirty;
-    void *on_dirty_arg;
-    const rm_job_trust_t *trust; /* signs our changes, checks merges; NULL: neither */
-};
-
-static char *strdup_or_empty(const char *s)
+char *rm_job_strdup_or_empty(const char *s)
 {
     return strdup(s ? s : "");
 }
@@ -272,7 +247,7 @@ static int check_proofs(rm_job_t *job, const rm_job_record_batch_t *b, rm_err_t 
     return rc;
 }
 
-static int apply_merge(rm_job_t *job, rm_job_record_batch_t *b, bool *changed, rm_err_t *err)
+int rm_job_apply_merge(rm_job_t *job, rm_job_record_batch_t *b, bool *changed, rm_err_t *err)
 {
     *changed = false;
     if (check_proofs(job, b, err) != 0)
@@ -287,17 +262,17 @@ static int apply_merge(rm_job_t *job, rm_job_record_batch_t *b, bool *changed, r
     return rc;
 }
 
-static int merge_record(rm_job_t *job, const rm_job_record_t *in, bool *changed, rm_err_t *err)
+int rm_job_merge_in(rm_job_t *job, const rm_job_record_t *in, bool *changed, rm_err_t *err)
 {
     rm_job_record_batch_t b = {0};
     int rc = rm_job_merge_record(&job->rec, in, &b, err);
     if (rc == 0)
-        rc = apply_merge(job, &b, changed, err);
+        rc = rm_job_apply_merge(job, &b, changed, err);
     rm_job_record_batch_free(&b);
     return rc;
 }
 
-static bool all_done(const rm_job_t *job)
+bool rm_job_all_done(const rm_job_t *job)
 {
     if (job->counted)
         return job->counts[RM_FRAME_DONE] == job->rec.frames.count;
@@ -325,9 +300,9 @@ static int finish(rm_job_t *job, rm_err_t *err)
 
 /*  A merge that brought the last frame done: this node saw the job finish
     (finished_at merges by max, so every node ends with the same time). */
-static void finish_if_done(rm_job_t *job)
+void rm_job_finish_if_done(rm_job_t *job)
 {
-    if (job->rec.finished_at == 0 && all_done(job))
+    if (job->rec.finished_at == 0 && rm_job_all_done(job))
         finish(job, NULL);
 }
 
@@ -344,13 +319,13 @@ rm_job_t *rm_job_adopt(const char *root, const rm_job_record_t *rec, const rm_jo
     if (!job)
         return NULL;
     job->trust = trust;
-    if (merge_record(job, rec, &changed, err) != 0 ||
+    if (rm_job_merge_in(job, rec, &changed, err) != 0 ||
         !(job->journal = rm_job_journal_create(root, &job->rec, err))) {
         rm_job_destroy(&job);
         return NULL;
     }
     job->version = 1;
-    finish_if_done(job);
+    rm_job_finish_if_done(job);
     return job;
 }
 
@@ -401,7 +376,7 @@ static void drop_proof(rm_frame_rec_t *f)
 static int add_assignment(rm_job_t *job, rm_job_record_batch_t *b, const rm_frame_rec_t *f,
                           const char *node, uint64_t epoch)
 {
-    char *name = strdup_or_empty(node);
+    char *name = rm_job_strdup_or_empty(node);
     rm_frame_rec_t *next = name ? change_frame(b, f, NULL) : NULL;
     if (!next) {
         free(name);
@@ -517,9 +492,9 @@ int rm_job_frame_done(rm_job_t *job, uint64_t frame, const rm_frame_output_t *ou
     free(next->file);
     free(next->node);
     free(next->warning);
-    next->file = strdup_or_empty(out->file);
-    next->node = strdup_or_empty(node);
-    next->warning = strdup_or_empty(out->warning);
+    next->file = rm_job_strdup_or_empty(out->file);
+    next->node = rm_job_strdup_or_empty(node);
+    next->warning = rm_job_strdup_or_empty(out->warning);
     free(next->error);
     next->error = strdup(""); /* the failures before are in the job log */
     if (sign_done(job, &b, next, grant, err) != 0) {
@@ -528,7 +503,7 @@ int rm_job_frame_done(rm_job_t *job, uint64_t frame, const rm_frame_output_t *ou
     }
     if (commit_frame(job, &b, err) != 0)
         return -1;
-    if (all_done(job))
+    if (rm_job_all_done(job))
         return finish(job, err);
     return 0;
 }
@@ -703,7 +678,7 @@ const char *rm_job_state(const rm_job_t *job)
         return "canceled";
     if (job->rec.error[0])
         return "failed";
-    if (all_done(job))
+    if (rm_job_all_done(job))
         return "done";
     for (size_t i = 0; i < job->rec.frames.count; i++) {
         const rm_frame_rec_t *f = &job->rec.frames.items[i];
@@ -715,7 +690,7 @@ const char *rm_job_state(const rm_job_t *job)
 
 bool rm_job_finished(const rm_job_t *job)
 {
-    return job->rec.canceled || job->rec.error[0] || all_done(job);
+    return job->rec.canceled || job->rec.error[0] || rm_job_all_done(job);
 }
 
 int64_t rm_job_finished_at(const rm_job_t *job)
@@ -782,219 +757,4 @@ size_t rm_job_frame_count(const rm_job_t *job)
 const rm_frame_rec_t *rm_job_frame_at(const rm_job_t *job, size_t index)
 {
     return index < job->rec.frames.count ? &job->rec.frames.items[index] : NULL;
-}
-
-static const char *frame_state_name(uint64_t state)
-{
-    static const char *const names[] = {"pending", "assigned", "done", "failed"};
-    return state <= RM_FRAME_FAILED ? names[state] : "unknown";
-}
-
-int rm_job_summary(const rm_job_t *job, rm_job_summary_t *out, rm_err_t *err)
-{
-    rm_job_summary_t s = {0};
-    const rm_job_spec_t *spec = &job->rec.spec;
-    s.job_id = spec->job_id;
-    s.name = spec->name;
-    s.state = (char *)rm_job_state(job);
-    s.priority = rm_job_priority(job);
-    s.frames_total = job->rec.frames.count;
-    for (size_t i = 0; i < job->rec.frames.count; i++) {
-        uint64_t st = job->rec.frames.items[i].state;
-        s.frames_done += st == RM_FRAME_DONE;
-        s.frames_failed += st == RM_FRAME_FAILED;
-        s.frames_rendering += st == RM_FRAME_ASSIGNED;
-    }
-    s.submitted_at = spec->submitted_at;
-    s.started_at = job->rec.started_at;
-    s.finished_at = job->rec.finished_at;
-    s.submitter = spec->submitter;
-    s.allow_scripts = spec->allow_scripts;
-    s.submitter_role = spec->submitter_role;
-    s.error = job->rec.error;
-    s.version = job->version;
-    memset(out, 0, sizeof *out);
-    return rm_codec_copy(&rm_job_summary_desc, out, &s, err);
-}
-
-int rm_job_info(const rm_job_t *job, rm_job_reply_t *out, rm_err_t *err)
-{
-    memset(out, 0, sizeof *out);
-    if (rm_job_summary(job, &out->summary, err) != 0 ||
-        rm_codec_copy(&rm_job_spec_desc, &out->spec, &job->rec.spec, err) != 0)
-        goto fail;
-    uint32_t n = job->rec.frames.count;
-    out->frames.items = calloc(n ? n : 1, sizeof(rm_frame_info_t));
-    if (!out->frames.items) {
-        rm_err_set(err, RM_ENOMEM, "out of memory");
-        goto fail;
-    }
-    out->frames.count = n;
-    for (uint32_t i = 0; i < n; i++) {
-        const rm_frame_rec_t *f = &job->rec.frames.items[i];
-        rm_frame_info_t *o = &out->frames.items[i];
-        o->frame = f->frame;
-        o->state = strdup(frame_state_name(f->state));
-        o->node = strdup_or_empty(f->node);
-        o->attempts = f->attempts;
-        o->render_ms = f->render_ms;
-        o->progress = f->state == RM_FRAME_ASSIGNED ? job->progress[i] : 0;
-        o->output = f->output;
-        o->size = f->size;
-        o->file = strdup_or_empty(f->file);
-        o->error = strdup_or_empty(f->error);
-        o->warning = strdup_or_empty(f->warning);
-        o->log = f->log;
-        /* A frame done for a job with an S3 output is stored there (it
-           counts done only then), its main image at the prefix + file. */
-        const char *url = job->rec.spec.out_url;
-        bool in_s3 = url && url[0] && f->state == RM_FRAME_DONE && f->file && f->file[0];
-        size_t n = in_s3 ? strlen(url) + strlen(f->file) + 1 : 1;
-        if ((o->stored = malloc(n)))
-            snprintf(o->stored, n, "%s%s", in_s3 ? url : "", in_s3 ? f->file : "");
-        if (!o->state || !o->node || !o->file || !o->error || !o->warning || !o->stored) {
-            rm_err_set(err, RM_ENOMEM, "out of memory");
-            goto fail;
-        }
-    }
-    return 0;
-fail:
-    rm_codec_free(rm_msg_desc(RM_MSG_JOB_REPLY), out);
-    return -1;
-}
-
-/* ------------------------------------------------------------------ */
-/* Replication                                                         */
-/* ------------------------------------------------------------------ */
-
-int rm_job_export(const rm_job_t *job, uint8_t **buf, size_t *len, rm_err_t *err)
-{
-    return rm_job_record_encode(&job->rec, buf, len, err);
-}
-
-int rm_job_digest(rm_job_t *job, rm_hash_t *out, rm_err_t *err)
-{
-    if (job->digest_version != job->version || job->version == 0) {
-        uint8_t *buf = NULL;
-        size_t len = 0;
-        if (rm_job_export(job, &buf, &len, err) != 0)
-            return -1;
-        crypto_generichash(job->digest.b, sizeof job->digest.b, buf, len, NULL, 0);
-        free(buf);
-        crypto_generichash_state st;
-        crypto_generichash_init(&st, NULL, 0, sizeof job->digest_entry.b);
-        crypto_generichash_update(&st, (const uint8_t *)job->rec.spec.job_id,
-                                  strlen(job->rec.spec.job_id) + 1);
-        crypto_generichash_update(&st, job->digest.b, sizeof job->digest.b);
-        crypto_generichash_final(&st, job->digest_entry.b, sizeof job->digest_entry.b);
-        job->digest_version = job->version;
-    }
-    *out = job->digest;
-    return 0;
-}
-
-int rm_job_apply_record(rm_job_t *job, const rm_job_record_t *rec, bool *changed, rm_err_t *err)
-{
-    *changed = false;
-    if (rm_job_merge_check_spec(&job->rec.spec, &rec->spec, err) != 0 ||
-        merge_record(job, rec, changed, err) != 0)
-        return -1;
-    if (*changed)
-        finish_if_done(job);
-    return 0;
-}
-
-/*  True if a frame of the delta names `name` as its node or coordinator. */
-static bool named_in(const rm_job_record_delta_t *delta, const char *name)
-{
-    for (uint32_t i = 0; name[0] && i < delta->frames.count; i++) {
-        const rm_frame_rec_t *f = &delta->frames.items[i];
-        if ((f->node && strcmp(f->node, name) == 0) ||
-            (f->grant_by && strcmp(f->grant_by, name) == 0))
-            return true;
-    }
-    return false;
-}
-
-/*  The signers (shallow) its frames' signatures need, so that a peer that
-    lacks them can check the delta. */
-static int delta_signers(const rm_job_t *job, rm_job_record_delta_t *delta, rm_err_t *err)
-{
-    uint32_t n = job->rec.signers.count;
-    if (n == 0)
-        return 0;
-    if (!(delta->signers.items = calloc(n, sizeof(rm_bin_t))))
-        return rm_err_set(err, RM_ENOMEM, "out of memory");
-    for (uint32_t i = 0; i < n; i++) {
-        char name[RM_MAX_NAME + 1];
-        rm_job_proof_signer_name(&job->rec.signers.items[i], name, sizeof name);
-        if (named_in(delta, name))
-            delta->signers.items[delta->signers.count++] = job->rec.signers.items[i];
-    }
-    return 0;
-}
-
-int rm_job_digest_entry(rm_job_t *job, rm_hash_t *out, rm_err_t *err)
-{
-    rm_hash_t ignored;
-    if (rm_job_digest(job, &ignored, err) != 0)
-        return -1;
-    *out = job->digest_entry;
-    return 0;
-}
-
-void rm_job_on_dirty(rm_job_t *job, rm_job_dirty_fn *fn, void *arg)
-{
-    job->on_dirty = fn;
-    job->on_dirty_arg = arg;
-}
-
-bool rm_job_has_changes(const rm_job_t *job)
-{
-    return job->ndirty > 0 || job->dirty_job;
-}
-
-int rm_job_take_changes(rm_job_t *job, uint8_t **buf, size_t *len, bool *job_level, rm_err_t *err)
-{
-    *buf = NULL;
-    *len = 0;
-    *job_level = job->dirty_job;
-    if (job->ndirty > 0) {
-        rm_job_record_delta_t delta = {.frames = {calloc(job->ndirty, sizeof(rm_frame_rec_t)), 0}};
-        if (!delta.frames.items)
-            return rm_err_set(err, RM_ENOMEM, "out of memory");
-        /* Shallow copies: only encoded, never freed through the delta. */
-        for (uint32_t i = 0; i < job->ndirty; i++)
-            delta.frames.items[delta.frames.count++] = job->rec.frames.items[job->dirty_list[i]];
-        int rc = delta_signers(job, &delta, err);
-        if (rc == 0)
-            rc = rm_job_record_encode_delta(&delta, buf, len, err);
-        free(delta.frames.items);
-        free(delta.signers.items);
-        if (rc != 0)
-            return -1;
-    }
-    for (uint32_t i = 0; i < job->ndirty; i++)
-        job->dirty[job->dirty_list[i]] = 0;
-    job->ndirty = 0;
-    job->dirty_job = false;
-    return 0;
-}
-
-int rm_job_apply_changes(rm_job_t *job, const uint8_t *buf, size_t len, bool *changed,
-                         rm_err_t *err)
-{
-    rm_job_record_delta_t in = {0};
-    rm_job_record_batch_t b = {0};
-    *changed = false;
-    if (rm_job_record_decode_delta(buf, len, &in, err) != 0)
-        return rm_err_prefix(err, "job %s: ", job->rec.spec.job_id);
-    int rc = rm_job_merge_delta(&job->rec, &in, &b, err);
-    if (rc == 0)
-        rc = apply_merge(job, &b, changed, err);
-    if (*changed)
-        finish_if_done(job);
-    rm_job_record_batch_free(&b);
-    rm_job_record_delta_free(&in);
-    return rc;
 }
