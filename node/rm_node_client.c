@@ -642,14 +642,14 @@ static void handle_watch(request_t *r)
         reply_watch(self, r->peer, r->msg->req, job);
         return;
     }
-    rm_node_watch_t *slot = &self->watches[self->nwatches++];
-    slot->peer = zframe_dup(r->peer);
-    slot->req = r->msg->req;
-    snprintf(slot->job_id, sizeof slot->job_id, "%s", w->job_id);
-    slot->version = w->version;
-    snprintf(slot->who, sizeof slot->who, "%s", r->who->name);
+    rm_node_watch_t *watch = &self->watches[self->nwatches++];
+    watch->peer = zframe_dup(r->peer);
+    watch->req = r->msg->req;
+    snprintf(watch->job_id, sizeof watch->job_id, "%s", w->job_id);
+    watch->version = w->version;
+    snprintf(watch->who, sizeof watch->who, "%s", r->who->name);
     uint64_t timeout = w->timeout_ms < MAX_WATCH_MS ? w->timeout_ms : MAX_WATCH_MS;
-    slot->deadline = zclock_time() + (int64_t)timeout;
+    watch->deadline = zclock_time() + (int64_t)timeout;
 }
 
 /*  Answers the watches whose job changed or whose time is up. */

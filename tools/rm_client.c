@@ -240,31 +240,31 @@ typedef struct {
     uint64_t req;
     size_t i;
     bool used;
-} slot_t;
+} in_flight_t; /* a request of the window awaiting its reply */
 
-static slot_t *find_slot(slot_t *slots, size_t window, uint64_t req)
+static in_flight_t *find_in_flight(in_flight_t *window_reqs, size_t window, uint64_t req)
 {
     for (size_t k = 0; k < window; k++)
-        if (slots[k].used && slots[k].req == req)
-            return &slots[k];
+        if (window_reqs[k].used && window_reqs[k].req == req)
+            return &window_reqs[k];
     return NULL;
 }
 
-static int fill_window(rm_client_t *self, slot_t *slots, size_t window, size_t n, size_t *next,
-                       rm_client_send_fn send_fn, void *arg, rm_err_t *err)
+static int fill_window(rm_client_t *self, in_flight_t *window_reqs, size_t window, size_t n,
+                       size_t *next, rm_client_send_fn send_fn, void *arg, rm_err_t *err)
 {
     for (size_t k = 0; k < window && *next < n; k++) {
-        if (slots[k].used)
+        if (window_reqs[k].used)
             continue;
-        if (send_fn(arg, self, *next, &slots[k].req, err) != 0)
+        if (send_fn(arg, self, *next, &window_reqs[k].req, err) != 0)
             return -1;
-        slots[k].i = (*next)++;
-        slots[k].used = true;
+        window_reqs[k].i = (*next)++;
+        window_reqs[k].used = true;
     }
     return 0;
 }
 
-static int pipeline_step(rm_client_t *self, slot_t *slots, size_t window,
+static int pipeline_step(rm_client_t *self, in_flight_t *window_reqs, size_t window,
                          rm_client_reply_fn reply_fn, void *arg, size_t *done, rm_err_t *err)
 {
     rm_msg_t reply;
@@ -277,16 +277,16 @@ static int pipeline_step(rm_client_t *self, slot_t *slots, size_t window,
                               rm_client_node(self), self->addr, secs);
         return rm_err_set(err, e.code, "%s", e.msg);
     }
-    slot_t *slot = find_slot(slots, window, reply.req);
-    if (!slot) {
+    in_flight_t *pending = find_in_flight(window_reqs, window, reply.req);
+    if (!pending) {
         rm_msg_free(&reply); /* the reply to a request we gave up on */
         return 0;
     }
     if (reply.type == RM_MSG_ERROR)
         return refusal(self, &reply, err);
-    int rc = reply_fn(arg, slot->i, &reply, err);
+    int rc = reply_fn(arg, pending->i, &reply, err);
     rm_msg_free(&reply);
-    slot->used = false;
+    pending->used = false;
     (*done)++;
     return rc;
 }
@@ -297,17 +297,17 @@ int rm_client_pipeline(rm_client_t *self, size_t n, size_t window, rm_client_sen
     self->refused = false;
     if (window == 0)
         window = 1;
-    slot_t *slots = calloc(window, sizeof *slots);
-    if (!slots)
+    in_flight_t *window_reqs = calloc(window, sizeof *window_reqs);
+    if (!window_reqs)
         return rm_err_set(err, RM_ENOMEM, "out of memory");
     size_t next = 0, done = 0;
     int rc = 0;
     while (rc == 0 && done < n) {
-        rc = fill_window(self, slots, window, n, &next, send_fn, arg, err);
+        rc = fill_window(self, window_reqs, window, n, &next, send_fn, arg, err);
         if (rc == 0)
-            rc = pipeline_step(self, slots, window, reply_fn, arg, &done, err);
+            rc = pipeline_step(self, window_reqs, window, reply_fn, arg, &done, err);
     }
-    free(slots);
+    free(window_reqs);
     return rc;
 }
 

@@ -73,9 +73,9 @@ static void *grow(void *items_p, size_t *count, size_t *cap, size_t size)
         *items = grown;
         *cap = next;
     }
-    void *slot = (char *)*items + (*count)++ * size;
-    memset(slot, 0, size);
-    return slot;
+    void *item = (char *)*items + (*count)++ * size;
+    memset(item, 0, size);
+    return item;
 }
 #define PUSH(list) grow(&(list).items, &(list).count, &(list).cap, sizeof *(list).items)
 

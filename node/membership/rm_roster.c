@@ -47,7 +47,7 @@ void rm_roster_destroy(rm_roster_t **self_p)
     *self_p = NULL;
 }
 
-static rm_cred_t *find_slot(rm_roster_t *self, const uint8_t curve_pk[32])
+static rm_cred_t *find_entry(rm_roster_t *self, const uint8_t curve_pk[32])
 {
     for (size_t i = 0; i < self->count; i++)
         if (memcmp(self->entries[i].curve_pk.b, curve_pk, 32) == 0)
@@ -65,12 +65,12 @@ int rm_roster_add(rm_roster_t *self, const rm_cred_t *cred, const uint8_t *signe
         return rm_err_set(err, RM_ENOMEM, "out of memory adding to the roster");
     }
     memcpy(blob.data, signed_cred, len);
-    rm_cred_t *slot = find_slot(self, cred->curve_pk.b);
-    if (slot) {
-        size_t i = (size_t)(slot - self->entries);
-        rm_codec_free(&rm_cred_desc, slot);
+    rm_cred_t *entry = find_entry(self, cred->curve_pk.b);
+    if (entry) {
+        size_t i = (size_t)(entry - self->entries);
+        rm_codec_free(&rm_cred_desc, entry);
         free(self->signed_creds[i].data);
-        *slot = copy;
+        *entry = copy;
         self->signed_creds[i] = blob;
         return 0;
     }
@@ -139,10 +139,10 @@ int rm_roster_load(rm_roster_t *self, const char *path, const uint8_t mesh_pk[32
 
 const rm_cred_t *rm_roster_find(rm_roster_t *self, const uint8_t curve_pk[32], int64_t now)
 {
-    rm_cred_t *slot = find_slot(self, curve_pk);
-    if (!slot || slot->expires <= now)
+    rm_cred_t *entry = find_entry(self, curve_pk);
+    if (!entry || entry->expires <= now)
         return NULL;
-    return slot;
+    return entry;
 }
 
 size_t rm_roster_drop(rm_roster_t *self, bool (*drop)(void *arg, const rm_cred_t *cred), void *arg)
@@ -165,8 +165,8 @@ size_t rm_roster_drop(rm_roster_t *self, bool (*drop)(void *arg, const rm_cred_t
 
 const rm_bin_t *rm_roster_signed(rm_roster_t *self, const uint8_t curve_pk[32])
 {
-    rm_cred_t *slot = find_slot(self, curve_pk);
-    return slot ? &self->signed_creds[slot - self->entries] : NULL;
+    rm_cred_t *entry = find_entry(self, curve_pk);
+    return entry ? &self->signed_creds[entry - self->entries] : NULL;
 }
 
 size_t rm_roster_size(rm_roster_t *self)
