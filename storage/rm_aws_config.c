@@ -1,16 +1,16 @@
-/*  The shared files are INI (libinih, Debian's libinih-dev), with one
+/*  The shared files are INI (rm_ini, libinih), with one
     nesting AWS adds: a key with an empty value ("s3 =") followed by
     indented "key = value" lines, which inih hands over as continuation
     lines of that key. */
 #include "rm_aws_config.h"
 
-#include <ini.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "rm_cred.h"
+#include "rm_ini.h"
 
 #define SECRET_FILE_MAX 1024
 
@@ -59,7 +59,7 @@ static bool split_nested(const char *line, char *key, size_t ksize, char *value,
     return true;
 }
 
-static int on_entry(void *arg, const char *section, const char *name, const char *value)
+static int on_profile_entry(void *arg, const char *section, const char *name, const char *value)
 {
     profile_t *p = arg;
     if (strcmp(section, p->want) != 0 && !(set(p->alt) && strcmp(section, p->alt) == 0))
@@ -95,7 +95,7 @@ static int read_profile(const char *path, profile_t *p, rm_err_t *err)
     FILE *f = fopen(path, "r");
     if (!f)
         return 0;
-    int line = ini_parse_file(f, on_entry, p);
+    int line = rm_ini_parse_file(f, true, on_profile_entry, p);
     fclose(f);
     if (line != 0)
         return rm_err_set(err, RM_EINVAL, "%s: cannot parse line %d", path, line);

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rm_ini.h"
+
 void rm_config_init(rm_config_t *config)
 {
     memset(config, 0, sizeof *config);
@@ -139,22 +141,58 @@ int rm_config_set(rm_config_t *c, const char *key, const char *value, rm_err_t *
     return rm_err_set(err, RM_EINVAL, "unknown setting '%s'", key);
 }
 
-static char *trim(char *s)
+/*  What a parse of meshd.conf carries to each entry. */
+typedef struct {
+    rm_config_t *config;
+    const char *const *set; /* keys the command line gave: they win */
+    size_t nset;
+    rm_err_t *err;
+    bool failed;
+} conf_parse_t;
+
+static bool given_as_flag(const conf_parse_t *p, const char *key)
 {
-    while (isspace((unsigned char)*s))
-        s++;
-    size_t n = strlen(s);
-    while (n > 0 && isspace((unsigned char)s[n - 1]))
-        s[--n] = '\0';
-    return s;
+    for (size_t i = 0; i < p->nset; i++)
+        if (strcmp(p->set[i], key) == 0)
+            return true;
+    return false;
 }
 
-static int is_set(const char *key, const char *const *set, size_t nset)
+/*  One "key = value" line: a "#" starts a comment anywhere on it, and one
+    pair of double quotes around the value is taken off. */
+static int on_conf_entry(void *arg, const char *section, const char *key, const char *raw)
 {
-    for (size_t i = 0; i < nset; i++)
-        if (strcmp(set[i], key) == 0)
-            return 1;
-    return 0;
+    conf_parse_t *p = arg;
+    p->failed = true;
+    if (section[0]) {
+        rm_err_set(p->err, RM_EINVAL, "meshd.conf has no sections ('[%s]')", section);
+        return 0;
+    }
+    if (strchr(key, '#')) {
+        rm_err_set(p->err, RM_EINVAL, "expected 'key = value'");
+        return 0;
+    }
+    char value[4096];
+    if (snprintf(value, sizeof value, "%s", raw) >= (int)sizeof value) {
+        rm_err_set(p->err, RM_EINVAL, "the value of '%s' is too long (max %zu bytes)", key,
+                   sizeof value - 1);
+        return 0;
+    }
+    char *hash = strchr(value, '#');
+    if (hash)
+        *hash = '\0';
+    size_t n = strlen(value);
+    while (n > 0 && isspace((unsigned char)value[n - 1]))
+        value[--n] = '\0';
+    char *v = value;
+    if (n >= 2 && v[0] == '"' && v[n - 1] == '"') {
+        v[n - 1] = '\0';
+        v++;
+    }
+    if (!given_as_flag(p, key) && rm_config_set(p->config, key, v, p->err) != 0)
+        return 0;
+    p->failed = false;
+    return 1;
 }
 
 int rm_config_load(rm_config_t *config, const char *path, const char *const *set, size_t nset,
@@ -167,34 +205,14 @@ int rm_config_load(rm_config_t *config, const char *path, const char *const *set
         return rm_err_set(err, rm_err_from_errno(errno), "cannot read %s: %s", path,
                           strerror(errno));
     }
-    char line[2048];
-    int lineno = 0;
-    int rc = 0;
-    while (rc == 0 && fgets(line, sizeof line, f)) {
-        lineno++;
-        char *hash = strchr(line, '#');
-        if (hash)
-            *hash = '\0';
-        char *text = trim(line);
-        if (!*text)
-            continue;
-        char *eq = strchr(text, '=');
-        if (!eq) {
-            rc = rm_err_set(err, RM_EINVAL, "%s:%d: expected 'key = value'", path, lineno);
-            break;
-        }
-        *eq = '\0';
-        char *key = trim(text), *value = trim(eq + 1);
-        size_t vlen = strlen(value);
-        if (vlen >= 2 && value[0] == '"' && value[vlen - 1] == '"') {
-            value[vlen - 1] = '\0';
-            value++;
-        }
-        if (is_set(key, set, nset))
-            continue;
-        if (rm_config_set(config, key, value, err) != 0)
-            rc = rm_err_prefix(err, "%s:%d: ", path, lineno);
-    }
+    conf_parse_t p = {.config = config, .set = set, .nset = nset, .err = err};
+    int line = rm_ini_parse_file(f, false, on_conf_entry, &p);
     fclose(f);
-    return rc;
+    if (line < 0)
+        return rm_err_set(err, RM_ENOMEM, "out of memory reading %s", path);
+    if (line == 0)
+        return 0;
+    if (!p.failed) /* inih refused the line before any entry */
+        rm_err_set(err, RM_EINVAL, "expected 'key = value'");
+    return rm_err_prefix(err, "%s:%d: ", path, line);
 }

@@ -194,6 +194,29 @@ static void test_instance_role_when_nothing_else(void)
               "%s", words);
 }
 
+/*  Session tokens from STS/SSO run to ~1,000 bytes or more: read whole,
+    and a value with " ; " in it is kept whole too, as AWS's CLI does. */
+static void test_a_long_session_token_is_read_whole(void)
+{
+    remove_files();
+    char token[1501];
+    for (size_t i = 0; i < sizeof token - 1; i++)
+        token[i] = (char)('A' + i % 26);
+    token[sizeof token - 1] = '\0';
+    char text[2048];
+    snprintf(text, sizeof text,
+             "[default]\naws_access_key_id = AKIALONG\naws_secret_access_key = a;b ; c\n"
+             "aws_session_token = %s\n",
+             token);
+    write_file(".aws/credentials", text, 0600);
+    rm_aws_settings_t s;
+    rm_err_t err = {0};
+    const char *plain[] = {NULL};
+    CHECK_MSG(rm_aws_resolve(NULL, table_env, plain, home, &s, &err) == 0, "%s", err.msg);
+    CHECK_MSG(strcmp(s.session_token, token) == 0, "token of %zu bytes", strlen(s.session_token));
+    CHECK_MSG(strcmp(s.secret_access_key, "a;b ; c") == 0, "'%s'", s.secret_access_key);
+}
+
 int main(int argc, char **argv)
 {
     RM_TEST_ARGS(argc, argv);
@@ -205,6 +228,7 @@ int main(int argc, char **argv)
     RM_RUN(test_profiles_from_shared_files);
     RM_RUN(test_errors_name_the_setting);
     RM_RUN(test_instance_role_when_nothing_else);
+    RM_RUN(test_a_long_session_token_is_read_whole);
     remove_files();
     rmdir(dir);
     rmdir(home);

@@ -220,6 +220,33 @@ static void test_too_long_string_is_refused(void)
     CHECK(c.name[0] == '\0');
 }
 
+static void test_sections_are_refused_with_the_line(void)
+{
+    const char *path = conf_file("section.conf", "name = a\n[s3]\nregion = x\n");
+    rm_config_t c;
+    rm_config_init(&c);
+    rm_err_t err = {0};
+    CHECK(rm_config_load(&c, path, NULL, 0, &err) != 0);
+    CHECK_MSG(strstr(err.msg, "section.conf:3: ") && strstr(err.msg, "no sections"), "%s", err.msg);
+}
+
+/*  Lines are not cut at any small length (a bucket list, a long path). */
+static void test_long_values_are_read_whole(void)
+{
+    char buckets[1200] = "", text[1400];
+    for (int i = 0; i < 60; i++)
+        snprintf(buckets + strlen(buckets), sizeof buckets - strlen(buckets), "%sbucket-%04d",
+                 i ? "," : "", i);
+    snprintf(text, sizeof text, "s3_buckets = %s # all of them\nname = after\n", buckets);
+    const char *path = conf_file("long.conf", text);
+    rm_config_t c;
+    rm_config_init(&c);
+    rm_err_t err = {0};
+    CHECK_MSG(rm_config_load(&c, path, NULL, 0, &err) == 0, "%s", err.msg);
+    CHECK_MSG(strcmp(c.s3_buckets, buckets) == 0, "%.40s", c.s3_buckets);
+    CHECK(strcmp(c.name, "after") == 0);
+}
+
 int main(int argc, char **argv)
 {
     RM_TEST_ARGS(argc, argv);
@@ -236,6 +263,8 @@ int main(int argc, char **argv)
     RM_RUN(test_numbers_at_range_ends_are_accepted);
     RM_RUN(test_bools_and_role_take_only_their_words);
     RM_RUN(test_too_long_string_is_refused);
+    RM_RUN(test_sections_are_refused_with_the_line);
+    RM_RUN(test_long_values_are_read_whole);
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf %s", root);
     CHECK(system(cmd) == 0);
