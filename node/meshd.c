@@ -20,7 +20,7 @@
 
 #define MESHD_EXIT_RESTART 75 /* sysexits.h EX_TEMPFAIL */
 
-static void usage(FILE *out)
+static void print_meshd_usage(FILE *out)
 {
     fprintf(out, "usage: meshd --home DIR [--token FILE] --listen tcp://HOST:PORT\n"
                  "             [--join tcp://HOST:PORT | s3://BUCKET/PREFIX/]\n"
@@ -75,13 +75,13 @@ static int parse_args(int argc, char **argv, rm_config_t *config, const char **s
     while ((opt = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
         const char *arg = argv[optind - 1];
         if (opt == 'h') {
-            usage(stdout);
+            print_meshd_usage(stdout);
             return -1;
         }
         if (opt == ':' || opt == '?') {
             fprintf(stderr, opt == ':' ? "meshd: %s needs a value\n" : "meshd: unknown option %s\n",
                     arg);
-            usage(stderr);
+            print_meshd_usage(stderr);
             return 2;
         }
         if (opt == OPT_HOME) {
@@ -102,7 +102,7 @@ static int parse_args(int argc, char **argv, rm_config_t *config, const char **s
     }
     if (optind < argc) {
         fprintf(stderr, "meshd: unexpected argument %s\n", argv[optind]);
-        usage(stderr);
+        print_meshd_usage(stderr);
         return 2;
     }
     return 0;
@@ -120,7 +120,7 @@ int main(int argc, char **argv)
         return rc < 0 ? 0 : rc;
     if (!config.home[0]) {
         fprintf(stderr, "meshd: --home DIR is required\n");
-        usage(stderr);
+        print_meshd_usage(stderr);
         return 2;
     }
     char conf[1100];

@@ -14,7 +14,7 @@ typedef struct {
     rm_store_t *store;
 } gc_actor_t;
 
-static bool asked_to_stop(void *arg)
+static bool collector_asked_to_stop(void *arg)
 {
     return (zsock_events(arg) & ZMQ_POLLIN) != 0;
 }
@@ -39,7 +39,7 @@ static void gc_actor(zsock_t *pipe, void *args)
             if (older && roots && zframe_size(roots) % sizeof(rm_hash_t) == 0)
                 rc = rm_gc_collect(store, (const rm_hash_t *)zframe_data(roots),
                                    zframe_size(roots) / sizeof(rm_hash_t), atoll(older),
-                                   asked_to_stop, pipe, &st, &err);
+                                   collector_asked_to_stop, pipe, &st, &err);
             zsock_send(pipe, "s8888s", "DONE", st.kept, st.deleted, st.bytes_freed,
                        st.roots_missing, rc == 0 ? "" : err.msg);
             zstr_free(&older);

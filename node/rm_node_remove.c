@@ -15,7 +15,7 @@
 
 /*  A new removal goes to every live member at once (lost: a later offer of
     the job brings it back). */
-static void flood(rm_node_ctx_t *self, const rm_bin_t *blob)
+static void flood_removal(rm_node_ctx_t *self, const rm_bin_t *blob)
 {
     rm_job_remove_t msg = {.removals = {(rm_bin_t *)blob, 1}};
     uint8_t *buf = NULL;
@@ -27,8 +27,8 @@ static void flood(rm_node_ctx_t *self, const rm_bin_t *blob)
 
 /*  Deletes the job (stopping what renders it here first) and keeps the
     removal; the caller has checked it may.  1: removed now. */
-static int apply(rm_node_ctx_t *self, const rm_removal_t *r, const rm_cred_t *by,
-                 const rm_bin_t *blob, const char *via, rm_err_t *err)
+static int remove_job_here(rm_node_ctx_t *self, const rm_removal_t *r, const rm_cred_t *by,
+                           const rm_bin_t *blob, const char *via, rm_err_t *err)
 {
     rm_job_t *job = rm_jobs_find(self->jobs, r->job_id);
     if (!job && rm_jobs_removal(self->jobs, r->job_id))
@@ -67,8 +67,8 @@ int rm_node_remove_from_client(rm_node_ctx_t *self, const rm_cred_t *who, const 
     else if (!rm_job_finished(job))
         rm_err_set(err, RM_EINVAL, "job %s is still %s: cancel it first (meshctl cancel %s)",
                    r.job_id, rm_job_state(job), r.job_id);
-    else if ((rc = apply(self, &r, &by, removal, NULL, err)) >= 0) {
-        flood(self, removal);
+    else if ((rc = remove_job_here(self, &r, &by, removal, NULL, err)) >= 0) {
+        flood_removal(self, removal);
         rc = 0;
     }
     rm_codec_free(&rm_removal_desc, &r);
@@ -92,7 +92,7 @@ static int from_node(rm_node_ctx_t *self, const rm_cred_t *who, const rm_bin_t *
     /* An artist's removal of a job not here yet cannot be checked: it comes
        back from a node that has the job when this node offers it. */
     else if (job || rm_role_has(by.role, RM_RIGHT_ANY_JOB))
-        rc = apply(self, &r, &by, blob, who->name, err);
+        rc = remove_job_here(self, &r, &by, blob, who->name, err);
     rm_codec_free(&rm_removal_desc, &r);
     rm_codec_free(&rm_cred_desc, &by);
     return rc;
@@ -107,7 +107,7 @@ void rm_node_remove_from_node(rm_node_ctx_t *self, const rm_cred_t *who, const r
         if (rc < 0 && rm_refusal_log_ok(&self->refusals))
             rm_log_warning("jobs: removal from %s refused: %s", who->name, err.msg);
         if (rc > 0)
-            flood(self, &m->removals.items[i]);
+            flood_removal(self, &m->removals.items[i]);
     }
 }
 

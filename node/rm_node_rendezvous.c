@@ -26,7 +26,7 @@ typedef struct {
     const char *prefix;
 } listing_t;
 
-static int on_entry(void *arg, const char *key, uint64_t size, const char *etag)
+static int on_listed_entry(void *arg, const char *key, uint64_t size, const char *etag)
 {
     (void)etag;
     listing_t *l = arg;
@@ -37,14 +37,14 @@ static int on_entry(void *arg, const char *key, uint64_t size, const char *etag)
     return ++l->count >= MAX_ENTRIES;
 }
 
-static void look(zsock_t *pipe, rm_s3_t *s3, const args_t *a)
+static void look_for_nodes(zsock_t *pipe, rm_s3_t *s3, const args_t *a)
 {
     char list_prefix[RM_S3_KEY_MAX + 1];
     snprintf(list_prefix, sizeof list_prefix, "%s", a->prefix);
     list_prefix[strlen(list_prefix) - 1] = '\0';
     listing_t l = {zmsg_new(), 0, a->prefix};
     rm_err_t err = {0};
-    if (rm_s3_list(s3, a->bucket, list_prefix, 0, on_entry, &l, &err) != 0) {
+    if (rm_s3_list(s3, a->bucket, list_prefix, 0, on_listed_entry, &l, &err) != 0) {
         zmsg_destroy(&l.seen);
         zstr_sendx(pipe, "ERROR", err.msg, NULL);
         return;
@@ -86,7 +86,7 @@ static void rendezvous_actor(zsock_t *pipe, void *arg)
         else if (!s3)
             zstr_sendx(pipe, "ERROR", err.msg, NULL);
         else if (strcmp(cmd, "LOOK") == 0)
-            look(pipe, s3, a);
+            look_for_nodes(pipe, s3, a);
         else if (strcmp(cmd, "PUT") == 0 && key && body)
             rc = rm_s3_put(s3, a->bucket, key, zframe_data(body), zframe_size(body), false, &obj,
                            &err);

@@ -45,7 +45,7 @@ static bool link_ok(void *arg, const rm_cred_t *peer, int64_t now, char *why, si
 
 /*  What the set covers is refused from now on: the roster forgets it (so
     ZAP and the main socket refuse it), our links to it close. */
-static void apply(rm_node_ctx_t *self)
+static void enforce_revocations(rm_node_ctx_t *self)
 {
     size_t dropped = rm_roster_drop(self->roster, roster_drop, self);
     char path[1100];
@@ -69,7 +69,7 @@ int rm_node_revoke_start(rm_node_ctx_t *self, rm_err_t *err)
         return -1;
     if (rm_revocations_count(self->revocations) > 0)
         rm_log_info("%zu revocation(s) on disk", rm_revocations_count(self->revocations));
-    apply(self);
+    enforce_revocations(self);
     return 0;
 }
 
@@ -78,7 +78,7 @@ void rm_node_revoke_watch_links(rm_node_ctx_t *self)
     rm_member_set_link_check(self->member, link_ok, self);
 }
 
-static void send_to(rm_node_ctx_t *self, const char *addr, const rm_revoke_msg_t *msg)
+static void send_revocations(rm_node_ctx_t *self, const char *addr, const rm_revoke_msg_t *msg)
 {
     uint8_t *buf = NULL;
     size_t len = 0;
@@ -88,7 +88,7 @@ static void send_to(rm_node_ctx_t *self, const char *addr, const rm_revoke_msg_t
 }
 
 /*  New revocations go to every live member at once. */
-static void flood(rm_node_ctx_t *self, const rm_revoke_msg_t *fresh)
+static void flood_revocations(rm_node_ctx_t *self, const rm_revoke_msg_t *fresh)
 {
     uint8_t *buf = NULL;
     size_t len = 0;
@@ -134,8 +134,8 @@ int rm_node_revoke_in(rm_node_ctx_t *self, const rm_cred_t *who, const rm_revoke
         if (rm_node_home_path(self, "revocations", path, sizeof path, &save_err) != 0 ||
             rm_revocations_save(self->revocations, path, &save_err) != 0)
             rm_log_error("cannot save the revocations: %s", save_err.msg);
-        apply(self);
-        flood(self, &fresh);
+        enforce_revocations(self);
+        flood_revocations(self, &fresh);
     }
     free(fresh.revocations.items);
     if (bad > 0 && *added == 0 && bad == msg->revocations.count)
@@ -163,7 +163,7 @@ void rm_node_revoke_tick(rm_node_ctx_t *self, int64_t now)
         if (!all.revocations.items && !(all.revocations.items = rm_revocations_blobs(
                                             self->revocations, &all.revocations.count)))
             return;
-        send_to(self, p->addr, &all);
+        send_revocations(self, p->addr, &all);
         char stamp[24];
         snprintf(stamp, sizeof stamp, "%lld", (long long)now);
         zhashx_update(self->revoke_sent, p->name, strdup(stamp));

@@ -44,7 +44,7 @@ static void on_progress(void *arg, uint64_t files, uint64_t bytes, uint64_t done
     zstr_sendx(run->pipe, "PROGRESS", id, f, b, d, NULL);
 }
 
-static bool asked_to_stop(void *arg)
+static bool importer_asked_to_stop(void *arg)
 {
     import_run_t *run = arg;
     return (zsock_events(run->pipe) & ZMQ_POLLIN) != 0;
@@ -68,7 +68,7 @@ static void run_import(zsock_t *pipe, importer_args_t *args, rm_s3_t **s3, zmsg_
         rc = -1;
     if (rc == 0)
         rc = rm_s3_import(*s3, args->store, staging, args->cache, args->max_bytes, blend, attach,
-                          nattach, on_progress, asked_to_stop, &run, &res, &err);
+                          nattach, on_progress, importer_asked_to_stop, &run, &res, &err);
     /* Events are text frames (the manifest's hash as hex), read with
        zmsg_popstr on the node's side. */
     char files[24], bytes[24], reused[24], hex[65];
@@ -192,7 +192,7 @@ static rm_node_import_t *find_import(rm_node_ctx_t *self, uint64_t id)
     return NULL;
 }
 
-static void set_str(char **field, const char *value)
+static void replace_str(char **field, const char *value)
 {
     free(*field);
     *field = strdup(value ? value : "");
@@ -235,8 +235,8 @@ static void start_next(rm_node_ctx_t *self)
     if (zmsg_send(&msg, self->importer) != 0) {
         zmsg_destroy(&msg);
         next->ended = true;
-        set_str(&next->reply.state, "failed");
-        set_str(&next->reply.error, "cannot reach the importer");
+        replace_str(&next->reply.state, "failed");
+        replace_str(&next->reply.error, "cannot reach the importer");
     }
 }
 
@@ -320,7 +320,7 @@ void rm_node_s3_import(rm_node_ctx_t *self, zframe_t *peer, const rm_cred_t *who
         im->key = key;
         im->id = ++self->import_ids;
         snprintf(im->who, sizeof im->who, "%s", who->name);
-        set_str(&im->reply.state, "running");
+        replace_str(&im->reply.state, "running");
         if (rm_codec_copy(rm_msg_desc(RM_MSG_IMPORT), &im->request, m, &err) != 0) {
             clear_import(im);
             rm_node_reply_error(self->mesh, peer, msg->req, err.code, err.msg);
@@ -355,11 +355,11 @@ static void import_event(rm_node_ctx_t *self)
         char *f = zmsg_popstr(msg), *b = zmsg_popstr(msg), *r = zmsg_popstr(msg);
         if (!hash || rm_hash_parse(hash, &im->reply.manifest) != 0)
             memset(&im->reply.manifest, 0, sizeof im->reply.manifest);
-        set_str(&im->reply.root, root);
-        set_str(&im->reply.blend, blend);
+        replace_str(&im->reply.root, root);
+        replace_str(&im->reply.blend, blend);
         im->reply.files = f ? strtoull(f, NULL, 10) : 0;
         im->reply.bytes = im->reply.bytes_done = b ? strtoull(b, NULL, 10) : 0;
-        set_str(&im->reply.state, "done");
+        replace_str(&im->reply.state, "done");
         im->ended = true;
         rm_log_info("imported %s: %llu file(s), %llu bytes; %s of them known already (not read "
                     "again)",
@@ -369,8 +369,8 @@ static void import_event(rm_node_ctx_t *self)
         zstr_free(&root), zstr_free(&blend), zstr_free(&f), zstr_free(&b), zstr_free(&r);
     } else if (im && what && strcmp(what, "FAILED") == 0) {
         char *text = zmsg_popstr(msg);
-        set_str(&im->reply.state, "failed");
-        set_str(&im->reply.error, text);
+        replace_str(&im->reply.state, "failed");
+        replace_str(&im->reply.error, text);
         im->ended = true;
         rm_log_warning("import of %s failed: %s", im->request.blend, text ? text : "?");
         zstr_free(&text);

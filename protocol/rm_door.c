@@ -28,7 +28,7 @@ static int check_version(uint64_t proto, const char *who, rm_err_t *err)
     return 0;
 }
 
-static int fail(rm_cred_t *cred)
+static int refuse_cred(rm_cred_t *cred)
 {
     rm_codec_free(&rm_cred_desc, cred);
     memset(cred, 0, sizeof *cred);
@@ -46,13 +46,13 @@ int rm_door_hello_verify(const rm_hello_t *hello, const uint8_t mesh_pk[32],
     if (rm_cred_verify(hello->credential.data, hello->credential.len, mesh_pk, now, cred, &e) !=
         0) {
         rm_err_set(err, e.code, "%s: %s", who, e.msg);
-        return fail(cred);
+        return refuse_cred(cred);
     }
     /* Else a peer could present someone else's (public) credential. */
     if (memcmp(cred->curve_pk.b, curve_pk, 32) != 0) {
         rm_err_set(err, RM_EAUTH, "%s: credential of '%s' belongs to another CURVE key", who,
                    cred->name);
-        return fail(cred);
+        return refuse_cred(cred);
     }
     return 0;
 }
@@ -68,14 +68,14 @@ int rm_door_welcome_verify(const rm_welcome_t *welcome, const uint8_t mesh_pk[32
         0) {
         rm_err_set(err, e.code == RM_ENOMEM ? RM_ENOMEM : RM_EAUTH,
                    "%s is not a node of this mesh: %s", who, e.msg);
-        return fail(cred);
+        return refuse_cred(cred);
     }
     /* Only a node may answer at a door: a client's credential would let
        its holder pose as a node to the newcomer. */
     if (strcmp(cred->role, RM_ROLE_NODE) != 0) {
         rm_err_set(err, RM_EAUTH, "%s is not a node: its credential ('%s') has role '%s'", who,
                    cred->name, cred->role);
-        return fail(cred);
+        return refuse_cred(cred);
     }
     return 0;
 }

@@ -50,7 +50,7 @@ int rm_fs_fsync_dir(const char *path, rm_err_t *err)
 
 /*  Creates PATH.tmp-<random> exclusively, so two writers of one file (two
     threads, two processes) never share a temporary file. */
-static int open_tmp(const char *path, char *tmp, size_t size, mode_t mode, rm_err_t *err)
+static int open_temp_beside(const char *path, char *tmp, size_t size, mode_t mode, rm_err_t *err)
 {
     for (int attempt = 0; attempt < 16; attempt++) {
         uint8_t rnd[8];
@@ -84,7 +84,7 @@ static void dir_of(const char *path, char *dir, size_t size)
 int rm_fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode, rm_err_t *err)
 {
     char tmp[PATH_MAX + 32];
-    int fd = open_tmp(path, tmp, sizeof tmp, mode, err);
+    int fd = open_temp_beside(path, tmp, sizeof tmp, mode, err);
     if (fd < 0)
         return -1;
     /* fchmod: the umask must not loosen nor tighten a secret's mode */

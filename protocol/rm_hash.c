@@ -34,3 +34,8 @@ bool rm_hash_is_zero(const rm_hash_t *hash)
         acc |= hash->b[i];
     return acc == 0;
 }
+
+int rm_hash_cmp(const void *a, const void *b)
+{
+    return memcmp(a, b, sizeof(rm_hash_t));
+}

@@ -18,5 +18,7 @@ void rm_hash(const void *data, size_t len, rm_hash_t *out);
 void rm_hash_hex(const rm_hash_t *hash, char out[65]);
 int rm_hash_parse(const char *hex, rm_hash_t *out); /* 0 or -1 */
 bool rm_hash_is_zero(const rm_hash_t *hash);
+/*  Orders two rm_hash_t (qsort/bsearch comparator, memcmp order). */
+int rm_hash_cmp(const void *a, const void *b);
 
 #endif

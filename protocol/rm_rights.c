@@ -31,7 +31,7 @@ static const char *const descriptions[RM_RIGHT_COUNT] = {
     [RM_RIGHT_MESH] = "speak the node-to-node protocol",
 };
 
-static const role_t *find(const char *role)
+static const role_t *find_role(const char *role)
 {
     const char *name = rm_role_effective(role);
     for (size_t i = 0; i < sizeof roles / sizeof roles[0]; i++)
@@ -42,7 +42,7 @@ static const role_t *find(const char *role)
 
 bool rm_role_known(const char *role)
 {
-    return role && find(role) != NULL;
+    return role && find_role(role) != NULL;
 }
 
 const char *rm_role_effective(const char *role)
@@ -52,7 +52,7 @@ const char *rm_role_effective(const char *role)
 
 bool rm_role_has(const char *role, rm_right_t right)
 {
-    const role_t *r = role ? find(role) : NULL;
+    const role_t *r = role ? find_role(role) : NULL;
     return r && right < RM_RIGHT_COUNT && r->rights[right];
 }
 

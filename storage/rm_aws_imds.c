@@ -16,7 +16,7 @@ typedef struct {
     size_t len;
 } answer_t;
 
-static size_t on_body(char *ptr, size_t size, size_t n, void *arg)
+static size_t on_imds_body(char *ptr, size_t size, size_t n, void *arg)
 {
     answer_t *a = arg;
     size_t len = size * n;
@@ -41,7 +41,7 @@ static int call(const char *imds, const char *method, const char *path, const ch
     memset(a, 0, sizeof *a);
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_imds_body);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, a);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)RM_AWS_IMDS_TIMEOUT_MS);

@@ -30,11 +30,6 @@ static int push(hashes_t *h, const rm_hash_t *x)
     return 0;
 }
 
-static int cmp_hash(const void *a, const void *b)
-{
-    return memcmp(a, b, sizeof(rm_hash_t));
-}
-
 /*  Every root and the chunks its manifest lists, sorted. */
 static int mark(rm_store_t *store, const rm_hash_t *roots, size_t nroots, hashes_t *keep,
                 rm_gc_stats_t *stats, rm_err_t *err)
@@ -60,7 +55,7 @@ static int mark(rm_store_t *store, const rm_hash_t *roots, size_t nroots, hashes
             return rm_err_set(err, RM_ENOMEM, "out of memory");
     }
     if (keep->count > 1)
-        qsort(keep->items, keep->count, sizeof *keep->items, cmp_hash);
+        qsort(keep->items, keep->count, sizeof *keep->items, rm_hash_cmp);
     return 0;
 }
 
@@ -80,7 +75,7 @@ static int sweep_dir(const char *dirpath, const hashes_t *keep, int64_t older_th
         }
         if (rm_hash_parse(de->d_name, &h) != 0)
             continue;
-        if (keep->count > 0 && bsearch(&h, keep->items, keep->count, sizeof h, cmp_hash)) {
+        if (keep->count > 0 && bsearch(&h, keep->items, keep->count, sizeof h, rm_hash_cmp)) {
             stats->kept++;
             continue;
         }

@@ -279,7 +279,7 @@ static int append_chunk(rm_manifest_file_t *file, uint32_t *cap, const rm_hash_t
 }
 
 /*  Reads until buf holds `want` bytes or the file ends. */
-static int fill(int fd, uint8_t *buf, size_t *have, size_t want, bool *eof)
+static int fill_buffer(int fd, uint8_t *buf, size_t *have, size_t want, bool *eof)
 {
     while (*have < want && !*eof) {
         ssize_t n = read(fd, buf + *have, want - *have);
@@ -303,7 +303,7 @@ static int chunk_fd(int fd, emitter_t *em, rm_manifest_file_t *file, rm_err_t *e
     uint32_t cap = 0;
     bool eof = false;
     for (;;) {
-        if (fill(fd, em->buf, &have, RM_READ_BUF, &eof) != 0)
+        if (fill_buffer(fd, em->buf, &have, RM_READ_BUF, &eof) != 0)
             return rm_err_set(err, rm_err_from_errno(errno), "read error: %s", strerror(errno));
         size_t pos = 0;
         while (have - pos > 0 && (eof || have - pos >= RM_CHUNK_MAX)) {
@@ -349,7 +349,7 @@ out:
 
 /*  --- Build -------------------------------------------------------------------- */
 
-static int build_files(const rm_tree_t *t, emitter_t *em, rm_manifest_t *m, rm_err_t *err)
+static int emit_files(const rm_tree_t *t, emitter_t *em, rm_manifest_t *m, rm_err_t *err)
 {
     m->files.items = calloc(t->count ? t->count : 1, sizeof *m->files.items);
     if (!m->files.items)
@@ -389,7 +389,7 @@ int rm_manifest_build(const char *root, const char *const *paths, size_t npaths,
         goto out;
     }
     manifest->version = RM_MANIFEST_VERSION;
-    if (build_files(&t, &em, manifest, err) != 0)
+    if (emit_files(&t, &em, manifest, err) != 0)
         goto out;
     rc = 0;
 out:

@@ -121,7 +121,7 @@ void rm_s3_set_retry_unit(rm_s3_t *self, int unit_ms)
 
 /*  --- One request ------------------------------------------------------ */
 
-static size_t on_body(char *ptr, size_t size, size_t n, void *arg)
+static size_t on_s3_body(char *ptr, size_t size, size_t n, void *arg)
 {
     resp_t *rs = arg;
     buf_t *b = &rs->body;
@@ -222,7 +222,7 @@ static int perform(rm_s3_t *self, const req_t *rq, resp_t *rs, rm_err_t *err)
     curl_easy_setopt(c, CURLOPT_AWS_SIGV4, self->sigv4);
     curl_easy_setopt(c, CURLOPT_USERNAME, self->settings.access_key_id);
     curl_easy_setopt(c, CURLOPT_PASSWORD, self->settings.secret_access_key);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_s3_body);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, rs);
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, rs);
@@ -351,7 +351,7 @@ static bool retryable(long status, const char *code)
 
 /*  What a failure says: the request, the server's code and message, and a
     hint for the common causes. */
-static int fail(rm_s3_t *self, const req_t *rq, const resp_t *rs, rm_err_t *err)
+static int request_failed(rm_s3_t *self, const req_t *rq, const resp_t *rs, rm_err_t *err)
 {
     char code[128] = "", message[300] = "";
     const char *from = (const char *)rs->body.data, *end = from + rs->body.len;
@@ -417,7 +417,7 @@ int rm_s3_request(rm_s3_t *self, const req_t *rq, resp_t *rs, rm_err_t *err)
                 rm_s3_xml_value(&from, from + rs->body.len, "Code", code, sizeof code);
             again = retryable(rs->status, code);
             if (!again || attempt >= attempts) {
-                int rc = fail(self, rq, rs, err);
+                int rc = request_failed(self, rq, rs, err);
                 free(rs->body.data);
                 rs->body.data = NULL;
                 return rc;

@@ -129,7 +129,7 @@ bool rm_store_has(rm_store_t *self, const rm_hash_t *hash)
 
 /*  Creates ROOT/tmp/<random> exclusively, so two writers of the same chunk
     (two threads, two processes) never share a temporary file. */
-static int open_tmp(rm_store_t *self, char *path, size_t size, rm_err_t *err)
+static int open_store_temp(rm_store_t *self, char *path, size_t size, rm_err_t *err)
 {
     for (int attempt = 0; attempt < 16; attempt++) {
         uint8_t rnd[8];
@@ -176,7 +176,7 @@ static int write_chunk_file(rm_store_t *self, const char *hex, const void *data,
                             const char *final, rm_err_t *err)
 {
     char tmp[RM_STORE_PATH_MAX];
-    int fd = open_tmp(self, tmp, sizeof tmp, err);
+    int fd = open_store_temp(self, tmp, sizeof tmp, err);
     if (fd < 0)
         return rm_err_prefix(err, "chunk %s: ", hex);
     const char *what = "writing";

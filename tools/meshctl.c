@@ -109,7 +109,7 @@ static const command_t commands[] = {
 
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
-static void usage(FILE *out)
+static void print_meshctl_usage(FILE *out)
 {
     fprintf(out, "usage: meshctl [--mesh ADDR] [--home DIR] COMMAND [ARGS]\n\ncommands:\n");
     for (size_t i = 0; i < NCOMMANDS; i++)
@@ -197,7 +197,7 @@ int main(int argc, char **argv)
             printf("meshctl %s (protocol %d)\n", RM_VERSION, RM_PROTO_VERSION);
             return RM_EXIT_OK;
         }
-        usage(asks_help(argc, argv) ? stdout : stderr);
+        print_meshctl_usage(asks_help(argc, argv) ? stdout : stderr);
         return asks_help(argc, argv) ? RM_EXIT_OK : RM_EXIT_USAGE;
     }
     if (strcmp(argv[ci], "help") == 0) {
@@ -205,7 +205,7 @@ int main(int argc, char **argv)
         if (cmd)
             command_usage(cmd, stdout);
         else
-            usage(stdout);
+            print_meshctl_usage(stdout);
         return RM_EXIT_OK;
     }
     const command_t *cmd = find_command(argv[ci]);

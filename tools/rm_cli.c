@@ -281,7 +281,7 @@ void rm_cli_env_from_process(rm_cli_env_t *env)
     env->timeout_ms = getenv("MESH_TIMEOUT_MS");
 }
 
-static bool is_set(const char *s)
+static bool is_nonempty(const char *s)
 {
     return s && *s;
 }
@@ -297,16 +297,16 @@ static int copy_str(char *dst, size_t size, const char *src, const char *what, r
 static int resolve_home(const char *flag_home, const rm_cli_env_t *env, rm_cli_config_t *cfg,
                         rm_err_t *err)
 {
-    if (is_set(flag_home))
+    if (is_nonempty(flag_home))
         return copy_str(cfg->home, sizeof cfg->home, flag_home, "--home", err);
-    if (is_set(env->mesh_home))
+    if (is_nonempty(env->mesh_home))
         return copy_str(cfg->home, sizeof cfg->home, env->mesh_home, "MESH_HOME", err);
     const char *user_home = env->user_home;
-    if (!is_set(user_home)) {
+    if (!is_nonempty(user_home)) {
         struct passwd *pw = getpwuid(getuid());
         user_home = pw ? pw->pw_dir : NULL;
     }
-    if (!is_set(user_home))
+    if (!is_nonempty(user_home))
         return rm_err_set(err, RM_EINVAL, "cannot find a home directory: set HOME or MESH_HOME");
     int n = snprintf(cfg->home, sizeof cfg->home, "%s/.config/rendermesh", user_home);
     if (n < 0 || (size_t)n >= sizeof cfg->home)
@@ -358,7 +358,7 @@ static int read_config(const char *path, rm_cli_config_t *cfg, rm_err_t *err)
 static int resolve_timeout(const rm_cli_env_t *env, rm_cli_config_t *cfg, rm_err_t *err)
 {
     cfg->timeout_ms = RM_CLI_DEFAULT_TIMEOUT_MS;
-    if (!is_set(env->timeout_ms))
+    if (!is_nonempty(env->timeout_ms))
         return 0;
     uint64_t v = 0;
     if (rm_cli_parse_u64("MESH_TIMEOUT_MS", env->timeout_ms, 1, 3600000, &v, err) != 0)
@@ -373,11 +373,11 @@ int rm_cli_config_resolve(const char *flag_home, const char *flag_mesh, const rm
     memset(cfg, 0, sizeof *cfg);
     if (resolve_home(flag_home, env, cfg, err) != 0 || resolve_timeout(env, cfg, err) != 0)
         return -1;
-    if (is_set(flag_mesh)) {
+    if (is_nonempty(flag_mesh)) {
         snprintf(cfg->mesh_from, sizeof cfg->mesh_from, "--mesh");
         return copy_str(cfg->mesh, sizeof cfg->mesh, flag_mesh, "--mesh", err);
     }
-    if (is_set(env->mesh_addr)) {
+    if (is_nonempty(env->mesh_addr)) {
         snprintf(cfg->mesh_from, sizeof cfg->mesh_from, "MESH_ADDR");
         return copy_str(cfg->mesh, sizeof cfg->mesh, env->mesh_addr, "MESH_ADDR", err);
     }

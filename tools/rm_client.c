@@ -40,9 +40,9 @@ static void fmt_secs(int ms, char *buf, size_t size)
 /*  A CURVE DEALER to ep's host at port.  With monitor (an inproc endpoint)
     the socket's handshake events come to *events, a PAIR connected before
     the DEALER connects, so that none is missed. */
-static zsock_t *curve_dealer(const rm_token_t *id, const uint8_t server_pk[32],
-                             const rm_endpoint_t *ep, int port, int timeout_ms, const char *monitor,
-                             zsock_t **events, rm_err_t *err)
+static zsock_t *client_dealer(const rm_token_t *id, const uint8_t server_pk[32],
+                              const rm_endpoint_t *ep, int port, int timeout_ms,
+                              const char *monitor, zsock_t **events, rm_err_t *err)
 {
     zsock_t *sock = zsock_new(ZMQ_DEALER);
     if (!sock) {
@@ -342,7 +342,7 @@ static int door_handshake(rm_client_t *self, const rm_token_t *id, const rm_endp
     uint8_t door_pk[32], door_sk[32];
     rm_door_keypair(id->mesh_pk.b, door_pk, door_sk);
     sodium_memzero(door_sk, sizeof door_sk);
-    self->sock = curve_dealer(id, door_pk, ep, ep->port + 1, self->timeout_ms, NULL, NULL, err);
+    self->sock = client_dealer(id, door_pk, ep, ep->port + 1, self->timeout_ms, NULL, NULL, err);
     if (!self->sock)
         return -1;
     rm_hello_t hello = rm_door_hello(id);
@@ -401,7 +401,7 @@ static int direct_connect(rm_client_t *self, const rm_token_t *id, const rm_endp
     static _Atomic unsigned serial;
     snprintf(monitor, sizeof monitor, "inproc://rm-client-%p-%u", (void *)self, serial++);
     zsock_t *events = NULL;
-    self->sock = curve_dealer(id, node_pk, ep, ep->port, self->timeout_ms, monitor, &events, err);
+    self->sock = client_dealer(id, node_pk, ep, ep->port, self->timeout_ms, monitor, &events, err);
     if (!self->sock)
         return -1;
     int outcome = handshake_outcome(events, self->timeout_ms);
@@ -460,7 +460,7 @@ rm_client_t *rm_client_new_known(const char *addr, const rm_token_t *identity, i
         rm_known_forget(known_dir, addr); /* refused, or no longer valid: the door decides */
     if (door_handshake(self, identity, &ep, known_dir, node_pk, err) == 0)
         self->sock =
-            curve_dealer(identity, node_pk, &ep, ep.port, self->timeout_ms, NULL, NULL, err);
+            client_dealer(identity, node_pk, &ep, ep.port, self->timeout_ms, NULL, NULL, err);
     if (!self->sock)
         rm_client_destroy(&self);
     return self;

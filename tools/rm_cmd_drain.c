@@ -59,7 +59,7 @@ static bool gone(const char *state)
 }
 
 /*  Asks `client` for the member list and fills *s.  0, or -1 with err. */
-static int look(rm_client_t *client, sighting_t *s, rm_err_t *err)
+static int read_members(rm_client_t *client, sighting_t *s, rm_err_t *err)
 {
     rm_msg_t reply;
     if (rm_client_call(client, RM_MSG_NODES, NULL, RM_MSG_NODES_REPLY, 0, &reply, err) != 0) {
@@ -107,7 +107,7 @@ static int wait_gone(const rm_cmd_ctx_t *ctx, rm_client_t **client, const char *
         /* The drained node calls itself left as soon as it starts leaving,
            before the others know: only they can tell that it is gone. */
         asked_target = strcmp(rm_client_node(*client), node) == 0;
-        if (look(*client, &s, &err) == 0) {
+        if (read_members(*client, &s, &err) == 0) {
             have_err = false;
             if (!asked_target && (!s.present || gone(s.state))) {
                 snprintf(how, how_size, "%s", s.present ? s.state : "gone");

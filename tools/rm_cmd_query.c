@@ -15,8 +15,8 @@
 #include "rm_text.h"
 
 /*  Connects and sends one request; exit code, *reply filled on 0. */
-static int ask(rm_cmd_ctx_t *ctx, rm_msg_type_t type, const void *body, rm_msg_type_t expect,
-               rm_msg_t *reply)
+static int query_node(rm_cmd_ctx_t *ctx, rm_msg_type_t type, const void *body, rm_msg_type_t expect,
+                      rm_msg_t *reply)
 {
     rm_client_t *client = NULL;
     rm_err_t err = {0};
@@ -70,7 +70,7 @@ static void status_text(rm_status_reply_t *s)
 int rm_cmd_status(rm_cmd_ctx_t *ctx)
 {
     rm_msg_t reply;
-    int rc = ask(ctx, RM_MSG_STATUS, NULL, RM_MSG_STATUS_REPLY, &reply);
+    int rc = query_node(ctx, RM_MSG_STATUS, NULL, RM_MSG_STATUS_REPLY, &reply);
     if (rc != RM_EXIT_OK)
         return rc;
     if (ctx->json)
@@ -120,7 +120,7 @@ static int jobs_text(rm_jobs_reply_t *r)
 int rm_cmd_jobs(rm_cmd_ctx_t *ctx)
 {
     rm_msg_t reply;
-    int rc = ask(ctx, RM_MSG_JOBS, NULL, RM_MSG_JOBS_REPLY, &reply);
+    int rc = query_node(ctx, RM_MSG_JOBS, NULL, RM_MSG_JOBS_REPLY, &reply);
     if (rc != RM_EXIT_OK)
         return rc;
     if (ctx->json) {
@@ -191,7 +191,7 @@ static int nodes_text(const rm_nodes_reply_t *r)
 int rm_cmd_nodes(rm_cmd_ctx_t *ctx)
 {
     rm_msg_t reply;
-    int rc = ask(ctx, RM_MSG_NODES, NULL, RM_MSG_NODES_REPLY, &reply);
+    int rc = query_node(ctx, RM_MSG_NODES, NULL, RM_MSG_NODES_REPLY, &reply);
     if (rc != RM_EXIT_OK)
         return rc;
     if (ctx->json) {
@@ -217,7 +217,7 @@ int rm_cmd_cancel(rm_cmd_ctx_t *ctx)
     int rc = rm_cmd_job_arg(ctx, &job_id);
     rm_job_ref_t ref = {(char *)job_id};
     if (rc == RM_EXIT_OK)
-        rc = ask(ctx, RM_MSG_CANCEL, &ref, RM_MSG_OK, &reply);
+        rc = query_node(ctx, RM_MSG_CANCEL, &ref, RM_MSG_OK, &reply);
     if (rc != RM_EXIT_OK)
         return rc;
     const char *msg = reply.u.ok.message ? rm_cli_clean(reply.u.ok.message) : "";
@@ -252,7 +252,7 @@ int rm_cmd_priority(rm_cmd_ctx_t *ctx)
     }
     rm_priority_t body = {(char *)job_id, priority};
     if (rc == RM_EXIT_OK)
-        rc = ask(ctx, RM_MSG_PRIORITY, &body, RM_MSG_OK, &reply);
+        rc = query_node(ctx, RM_MSG_PRIORITY, &body, RM_MSG_OK, &reply);
     if (rc != RM_EXIT_OK)
         return rc;
     if (ctx->json) {
@@ -288,7 +288,7 @@ int rm_cmd_rm(rm_cmd_ctx_t *ctx)
         return RM_EXIT_FAILED;
     }
     rm_job_remove_t body = {.removals = {&removal, 1}};
-    rc = ask(ctx, RM_MSG_JOB_REMOVE, &body, RM_MSG_OK, &reply);
+    rc = query_node(ctx, RM_MSG_JOB_REMOVE, &body, RM_MSG_OK, &reply);
     free(removal.data);
     if (rc != RM_EXIT_OK)
         return rc;
@@ -361,7 +361,7 @@ int rm_cmd_logs(rm_cmd_ctx_t *ctx)
         rm_cli_error("%s", err.msg);
         return RM_EXIT_FAILED;
     }
-    rc = ask(ctx, RM_MSG_LOGS, &req, RM_MSG_LOGS_REPLY, &reply);
+    rc = query_node(ctx, RM_MSG_LOGS, &req, RM_MSG_LOGS_REPLY, &reply);
     if (rc != RM_EXIT_OK)
         return rc;
     logs_out(ctx, &req, &reply.u.logs_reply);

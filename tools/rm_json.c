@@ -36,7 +36,7 @@ void rm_json_destroy(rm_json_t **self_p)
 
 /*  Adds value (a new reference, taken) under key to the innermost open
     container, or makes it the root; false if it was dropped. */
-static bool add(rm_json_t *self, const char *key, json_t *value)
+static bool add_value(rm_json_t *self, const char *key, json_t *value)
 {
     if (!value)
         return false;
@@ -125,7 +125,7 @@ static void open_container(rm_json_t *self, const char *key, json_t *c)
         return;
     }
     json_incref(c); /* add consumes one reference; open[] borrows the other */
-    if (add(self, key, c))
+    if (add_value(self, key, c))
         self->open[self->depth++] = c;
     json_decref(c);
 }
@@ -154,31 +154,32 @@ void rm_json_str(rm_json_t *self, const char *key, const char *value)
 
 void rm_json_strn(rm_json_t *self, const char *key, const uint8_t *value, size_t len)
 {
-    add(self, key, utf8_string(value, len));
+    add_value(self, key, utf8_string(value, len));
 }
 
 void rm_json_u64(rm_json_t *self, const char *key, uint64_t value)
 {
-    add(self, key, value <= INT64_MAX ? json_integer((json_int_t)value) : json_real((double)value));
+    add_value(self, key,
+              value <= INT64_MAX ? json_integer((json_int_t)value) : json_real((double)value));
 }
 
 void rm_json_i64(rm_json_t *self, const char *key, int64_t value)
 {
-    add(self, key, json_integer(value));
+    add_value(self, key, json_integer(value));
 }
 
 void rm_json_double(rm_json_t *self, const char *key, double value)
 {
     json_t *real = json_real(value); /* NULL if not finite */
-    add(self, key, real ? real : json_null());
+    add_value(self, key, real ? real : json_null());
 }
 
 void rm_json_bool(rm_json_t *self, const char *key, bool value)
 {
-    add(self, key, json_boolean(value));
+    add_value(self, key, json_boolean(value));
 }
 
 void rm_json_null(rm_json_t *self, const char *key)
 {
-    add(self, key, json_null());
+    add_value(self, key, json_null());
 }

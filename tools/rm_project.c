@@ -44,7 +44,8 @@ struct _rm_project_t {
 
 /*  --- Streaming the chunker over a file ---------------------------------- */
 
-static int fill(int fd, uint8_t *buf, size_t *have, bool *eof, const char *path, rm_err_t *err)
+static int fill_chunk_buffer(int fd, uint8_t *buf, size_t *have, bool *eof, const char *path,
+                             rm_err_t *err)
 {
     while (*have < SCAN_BUF && !*eof) {
         ssize_t n = read(fd, buf + *have, SCAN_BUF - *have);
@@ -75,7 +76,7 @@ int rm_chunk_file(const char *path, rm_chunk_fn fn, void *arg, rm_err_t *err)
             memmove(buf, buf + pos, have - pos);
             have -= pos;
             pos = 0;
-            rc = fill(fd, buf, &have, &eof, path, err);
+            rc = fill_chunk_buffer(fd, buf, &have, &eof, path, err);
             continue;
         }
         if (pos == have)
@@ -153,7 +154,7 @@ static int build_index(rm_project_t *self, rm_err_t *err)
 
 /*  Where each file is read again: root and its path in the manifest, the
     lexical path rm_manifest_build read it from. */
-static int build_files(rm_project_t *self, const char *root, rm_err_t *err)
+static int locate_files(rm_project_t *self, const char *root, rm_err_t *err)
 {
     int rc = 0;
     self->nfiles = self->manifest.files.count;
@@ -206,7 +207,7 @@ rm_project_t *rm_project_new(const char *root, const char *blend, const char *co
         rm_manifest_build(abs_root, paths, npaths, NULL, count_sink, &self->bytes_total,
                           &self->manifest, err) != 0 ||
         rm_manifest_store(&self->manifest, NULL, keep_sink, self, &self->mhash, err) != 0 ||
-        build_index(self, err) != 0 || build_files(self, abs_root, err) != 0) {
+        build_index(self, err) != 0 || locate_files(self, abs_root, err) != 0) {
         free(abs_root);
         rm_project_destroy(&self);
         return NULL;

@@ -46,8 +46,8 @@ void rm_submit_new_id(char out[17])
 }
 
 /*  Copies `value` (or `dflt` when NULL) into a heap string of < max bytes. */
-static int set_str(char **field, const char *opt, const char *value, const char *dflt, size_t max,
-                   rm_err_t *err)
+static int copy_option(char **field, const char *opt, const char *value, const char *dflt,
+                       size_t max, rm_err_t *err)
 {
     const char *v = value ? value : dflt;
     if (strlen(v) >= max)
@@ -75,13 +75,13 @@ static int opt_choice(const rm_args_t *args, const char *name, const char *const
     snprintf(opt, sizeof opt, "--%s", name);
     if (v && rm_cli_parse_choice(opt, v, choices, &choice, err) != 0)
         return -1;
-    return set_str(field, opt, choice, "", 32, err);
+    return copy_option(field, opt, choice, "", 32, err);
 }
 
 /*  The frames: --frames, else the scene's own range as the local Blender
     read it, so `submit` without --frames renders what `blender -a` would. */
-static int parse_frames(const rm_args_t *args, const rm_submit_req_t *req, rm_job_spec_t *spec,
-                        rm_err_t *err)
+static int choose_frames(const rm_args_t *args, const rm_submit_req_t *req, rm_job_spec_t *spec,
+                         rm_err_t *err)
 {
     const char *text = rm_args_get(args, "frames");
     rm_frame_range_t *ranges = NULL;
@@ -129,9 +129,10 @@ static int parse_render(const rm_args_t *args, rm_job_spec_t *s, rm_err_t *err)
 static int parse_strings(const rm_args_t *args, const char *blend, rm_job_spec_t *s, rm_err_t *err)
 {
     const char *base = strrchr(blend, '/') ? strrchr(blend, '/') + 1 : blend;
-    if (set_str(&s->name, "--name", rm_args_get(args, "name"), base, RM_MAX_NAME, err) != 0 ||
-        set_str(&s->scene, "--scene", rm_args_get(args, "scene"), "", RM_MAX_NAME, err) != 0 ||
-        set_str(&s->camera, "--camera", rm_args_get(args, "camera"), "", RM_MAX_NAME, err) != 0 ||
+    if (copy_option(&s->name, "--name", rm_args_get(args, "name"), base, RM_MAX_NAME, err) != 0 ||
+        copy_option(&s->scene, "--scene", rm_args_get(args, "scene"), "", RM_MAX_NAME, err) != 0 ||
+        copy_option(&s->camera, "--camera", rm_args_get(args, "camera"), "", RM_MAX_NAME, err) !=
+            0 ||
         opt_choice(args, "engine", rm_render_opts_engines, "", &s->engine, err) != 0 ||
         opt_choice(args, "device", rm_render_opts_devices, "", &s->device, err) != 0 ||
         opt_choice(args, "format", rm_render_opts_formats, "", &s->format, err) != 0)
@@ -207,7 +208,7 @@ static int parse_s3_project(const rm_args_t *args, rm_submit_req_t *req, rm_err_
         return rm_err_set(err, RM_EINVAL,
                           "%s is read by the nodes, not by the Blender here: give --frames",
                           req->blend);
-    return parse_attach(args, req, err) || parse_frames(args, req, &req->spec, err) ? -1 : 0;
+    return parse_attach(args, req, err) || choose_frames(args, req, &req->spec, err) ? -1 : 0;
 }
 
 /*  Asks the local Blender what the file needs, unless --no-scan. */
@@ -275,8 +276,8 @@ int rm_submit_req_parse(const rm_args_t *args, rm_submit_req_t *req, rm_err_t *e
     /* Reading the scene starts Blender: every cheaper check first. */
     bool given = rm_args_has(args, "frames");
     if (rm_submit_check_blend(req->blend, err) != 0 || parse_attach(args, req, err) != 0 ||
-        (given && parse_frames(args, req, &req->spec, err) != 0) || scan(args, req, err) != 0 ||
-        (!given && parse_frames(args, req, &req->spec, err) != 0) ||
+        (given && choose_frames(args, req, &req->spec, err) != 0) || scan(args, req, err) != 0 ||
+        (!given && choose_frames(args, req, &req->spec, err) != 0) ||
         project_files(args, req, err) != 0 || denoise(req, err) != 0)
         return -1;
     return 0;
@@ -331,14 +332,9 @@ static int chunk_ok(void *arg, size_t i, rm_msg_t *reply, rm_err_t *err)
     return 0;
 }
 
-static int cmp_hash(const void *a, const void *b)
-{
-    return memcmp(a, b, sizeof(rm_hash_t));
-}
-
 /*  Sends the distinct chunks of one NEED. */
-static int upload(rm_client_t *client, rm_project_t *project, const rm_need_t *need,
-                  rm_submit_stats_t *stats, rm_err_t *err)
+static int send_chunks(rm_client_t *client, rm_project_t *project, const rm_need_t *need,
+                       rm_submit_stats_t *stats, rm_err_t *err)
 {
     size_t n = need->hashes.count;
     rm_hash_t *hashes = malloc((n ? n : 1) * sizeof *hashes);
@@ -349,10 +345,10 @@ static int upload(rm_client_t *client, rm_project_t *project, const rm_need_t *n
         goto out;
     }
     memcpy(hashes, need->hashes.items, n * sizeof *hashes);
-    qsort(hashes, n, sizeof *hashes, cmp_hash);
+    qsort(hashes, n, sizeof *hashes, rm_hash_cmp);
     size_t distinct = 0;
     for (size_t i = 0; i < n; i++)
-        if (distinct == 0 || cmp_hash(&hashes[distinct - 1], &hashes[i]) != 0)
+        if (distinct == 0 || rm_hash_cmp(&hashes[distinct - 1], &hashes[i]) != 0)
             hashes[distinct++] = hashes[i];
     upload_t u = {project, hashes, lens, stats};
     rc = rm_client_pipeline(client, distinct, RM_SUBMIT_WINDOW, put_chunk, chunk_ok, &u, err);
@@ -412,7 +408,7 @@ static int on_need(rm_client_t *client, rm_project_t *project, const rm_need_t *
     memcpy(*prev, need->hashes.items, need->hashes.count * sizeof(rm_hash_t));
     *nprev = need->hashes.count;
     stats->rounds++;
-    return upload(client, project, need, stats, err);
+    return send_chunks(client, project, need, stats, err);
 }
 
 int rm_submit_run(rm_client_t *client, rm_project_t *project, const rm_job_spec_t *spec,

@@ -29,7 +29,7 @@ void rm_config_init(rm_config_t *config)
     config->chunk_grace_minutes = 1440;
 }
 
-static int set_str(char *dst, size_t size, const char *key, const char *value, rm_err_t *err)
+static int set_string(char *dst, size_t size, const char *key, const char *value, rm_err_t *err)
 {
     if (strlen(value) >= size)
         return rm_err_set(err, RM_EINVAL, "%s: value too long (max %zu)", key, size - 1);
@@ -61,23 +61,23 @@ static int set_bool(bool *dst, const char *key, const char *value, rm_err_t *err
 static int set_s3(rm_config_t *c, const char *key, const char *value, rm_err_t *err)
 {
     if (strcmp(key, "s3_region") == 0)
-        return set_str(c->s3_region, sizeof c->s3_region, key, value, err);
+        return set_string(c->s3_region, sizeof c->s3_region, key, value, err);
     if (strcmp(key, "s3_endpoint") == 0)
-        return set_str(c->s3_endpoint, sizeof c->s3_endpoint, key, value, err);
+        return set_string(c->s3_endpoint, sizeof c->s3_endpoint, key, value, err);
     if (strcmp(key, "s3_profile") == 0)
-        return set_str(c->s3_profile, sizeof c->s3_profile, key, value, err);
+        return set_string(c->s3_profile, sizeof c->s3_profile, key, value, err);
     if (strcmp(key, "s3_access_key_id") == 0)
-        return set_str(c->s3_access_key_id, sizeof c->s3_access_key_id, key, value, err);
+        return set_string(c->s3_access_key_id, sizeof c->s3_access_key_id, key, value, err);
     if (strcmp(key, "s3_secret_access_key_file") == 0)
-        return set_str(c->s3_secret_access_key_file, sizeof c->s3_secret_access_key_file, key,
-                       value, err);
+        return set_string(c->s3_secret_access_key_file, sizeof c->s3_secret_access_key_file, key,
+                          value, err);
     if (strcmp(key, "s3_addressing_style") == 0) {
         if (strcmp(value, "path") != 0 && strcmp(value, "virtual") != 0 && value[0])
             return rm_err_set(err, RM_EINVAL, "s3_addressing_style must be path or virtual");
-        return set_str(c->s3_addressing_style, sizeof c->s3_addressing_style, key, value, err);
+        return set_string(c->s3_addressing_style, sizeof c->s3_addressing_style, key, value, err);
     }
     if (strcmp(key, "s3_buckets") == 0)
-        return set_str(c->s3_buckets, sizeof c->s3_buckets, key, value, err);
+        return set_string(c->s3_buckets, sizeof c->s3_buckets, key, value, err);
     if (strcmp(key, "s3_secret_access_key") == 0)
         return rm_err_set(err, RM_EINVAL,
                           "s3_secret_access_key: a secret is not written in meshd.conf; put it "
@@ -88,17 +88,17 @@ static int set_s3(rm_config_t *c, const char *key, const char *value, rm_err_t *
 int rm_config_set(rm_config_t *c, const char *key, const char *value, rm_err_t *err)
 {
     if (strcmp(key, "name") == 0)
-        return set_str(c->name, sizeof c->name, key, value, err);
+        return set_string(c->name, sizeof c->name, key, value, err);
     if (strcmp(key, "listen") == 0)
-        return set_str(c->listen, sizeof c->listen, key, value, err);
+        return set_string(c->listen, sizeof c->listen, key, value, err);
     if (strcmp(key, "join") == 0)
-        return set_str(c->join, sizeof c->join, key, value, err);
+        return set_string(c->join, sizeof c->join, key, value, err);
     if (strcmp(key, "blender") == 0)
-        return set_str(c->blender, sizeof c->blender, key, value, err);
+        return set_string(c->blender, sizeof c->blender, key, value, err);
     if (strcmp(key, "role") == 0) {
         if (strcmp(value, "node") != 0 && strcmp(value, "stable") != 0)
             return rm_err_set(err, RM_EINVAL, "role: '%s' is not node or stable", value);
-        return set_str(c->role, sizeof c->role, key, value, err);
+        return set_string(c->role, sizeof c->role, key, value, err);
     }
     if (strcmp(key, "slots") == 0)
         return set_u64(&c->slots, key, value, 1, 64, err);
@@ -135,7 +135,7 @@ int rm_config_set(rm_config_t *c, const char *key, const char *value, rm_err_t *
     if (strcmp(key, "no_inbound") == 0)
         return set_bool(&c->no_inbound, key, value, err);
     if (strcmp(key, "advertise") == 0)
-        return set_str(c->advertise, sizeof c->advertise, key, value, err);
+        return set_string(c->advertise, sizeof c->advertise, key, value, err);
     if (strncmp(key, "s3_", 3) == 0)
         return set_s3(c, key, value, err);
     return rm_err_set(err, RM_EINVAL, "unknown setting '%s'", key);

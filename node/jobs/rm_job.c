@@ -111,7 +111,7 @@ static int commit_batch(rm_job_t *job, rm_job_record_batch_t *b, durability_t ho
     return 0;
 }
 
-static void compact(rm_job_t *job)
+static void compact_journal(rm_job_t *job)
 {
     if (job->journal)
         rm_job_journal_compact(job->journal, &job->rec);
@@ -257,7 +257,7 @@ int rm_job_apply_merge(rm_job_t *job, rm_job_record_batch_t *b, bool *changed, r
     int rc = commit_batch(job, b, JOURNAL_WRITE, err);
     job->merging = was;
     if (rc == 0 && b->count > 0)
-        compact(job);
+        compact_journal(job);
     *changed = rc == 0 && b->count > 0;
     return rc;
 }
@@ -292,7 +292,7 @@ static int finish(rm_job_t *job, rm_err_t *err)
     if (rc == 0) {
         job->rec.finished_at = e->at;
         set_dirty_job(job);
-        compact(job);
+        compact_journal(job);
     }
     rm_job_record_batch_free(&b);
     return rc;
@@ -345,7 +345,8 @@ static bool signs(const rm_job_t *job)
 }
 
 /*  A credential joins the job's signers with the first signature it checks. */
-static int add_signer(rm_job_t *job, rm_job_record_batch_t *b, const rm_bin_t *cred, rm_err_t *err)
+static int journal_signer(rm_job_t *job, rm_job_record_batch_t *b, const rm_bin_t *cred,
+                          rm_err_t *err)
 {
     if (cred->len == 0 || rm_job_record_has_signer(&job->rec, cred))
         return 0;
@@ -409,13 +410,13 @@ int rm_job_assign(rm_job_t *job, const uint64_t *frames, uint32_t n, const char 
             job->progress[index] = 0;
     }
     if (rc == 0 && n > 0 && signs(job))
-        rc = add_signer(job, &b, &job->trust->cred, err);
+        rc = journal_signer(job, &b, &job->trust->cred, err);
     if (rc == 0 && job->rec.started_at == 0 &&
         rm_job_record_batch_add(&b, RM_JOB_RECORD_START, err) == NULL)
         rc = -1;
     if (rc == 0 && b.count > 0) {
         commit_batch(job, &b, JOURNAL_BEST_EFFORT, NULL);
-        compact(job);
+        compact_journal(job);
     }
     rm_job_record_batch_free(&b);
     return rc;
@@ -426,7 +427,7 @@ static int commit_frame(rm_job_t *job, rm_job_record_batch_t *b, rm_err_t *err)
 {
     int rc = commit_batch(job, b, JOURNAL_SYNC, err);
     if (rc == 0)
-        compact(job);
+        compact_journal(job);
     rm_job_record_batch_free(b);
     return rc;
 }
@@ -464,9 +465,9 @@ static int sign_done(rm_job_t *job, rm_job_record_batch_t *b, rm_frame_rec_t *ne
     if (rm_job_proof_sign_done(job->rec.spec.job_id, next, job->trust, err) != 0)
         return -1;
     /* next may move with the batch from here on */
-    if (add_signer(job, b, &job->trust->cred, err) != 0)
+    if (journal_signer(job, b, &job->trust->cred, err) != 0)
         return -1;
-    return add_signer(job, b, &grant->cred, err);
+    return journal_signer(job, b, &grant->cred, err);
 }
 
 int rm_job_frame_done(rm_job_t *job, uint64_t frame, const rm_frame_output_t *out, const char *node,
@@ -587,7 +588,7 @@ void rm_job_frame_release(rm_job_t *job, uint64_t frame, const char *reason)
         next->error = strdup_text(reason);
     }
     commit_batch(job, &b, JOURNAL_BEST_EFFORT, NULL); /* see rm_job.h */
-    compact(job);
+    compact_journal(job);
     rm_job_record_batch_free(&b);
 }
 
@@ -603,7 +604,7 @@ void rm_job_frame_reissue(rm_job_t *job, uint64_t frame, uint64_t stamp, const c
         next->state = RM_FRAME_PENDING;
         next->epoch = stamp;
         commit_batch(job, &b, JOURNAL_BEST_EFFORT, NULL); /* worth redoing only, like assignments */
-        compact(job);
+        compact_journal(job);
     }
     rm_job_record_batch_free(&b);
 }
@@ -627,7 +628,7 @@ static int end_job(rm_job_t *job, uint64_t kind, const char *reason, rm_err_t *e
         if (job->rec.frames.items[i].state == RM_FRAME_ASSIGNED)
             job->rec.frames.items[i].state = RM_FRAME_PENDING;
     recount(job);
-    compact(job);
+    compact_journal(job);
     return 0;
 }
 

@@ -314,7 +314,7 @@ void rm_job_record_entry_free(rm_job_record_entry_t *entry)
 
 /*  Takes cred into its sorted place (a duplicate, or no memory: left in
     the entry, which frees it). */
-static void add_signer(rm_job_record_t *rec, rm_bin_t *cred)
+static void insert_signer(rm_job_record_t *rec, rm_bin_t *cred)
 {
     uint32_t n = rec->signers.count, at = 0;
     if (cred->len == 0 || rm_job_record_has_signer(rec, cred) || n >= RM_JOB_MAX_SIGNERS)
@@ -361,7 +361,7 @@ void rm_job_record_apply(rm_job_record_t *rec, rm_job_record_entry_t *entry)
         rec->spec.submitted_at = entry->at;
         break;
     case RM_JOB_RECORD_SIGNER:
-        add_signer(rec, &entry->cred);
+        insert_signer(rec, &entry->cred);
         break;
     case RM_JOB_RECORD_PRIORITY:
         rec->priority = entry->value;

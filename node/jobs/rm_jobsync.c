@@ -115,8 +115,8 @@ void rm_jobsync_on_changed(rm_jobsync_t *self, rm_jobsync_changed_fn *fn, void *
 
 /* ---------------------------------------------------------------- sending */
 
-static void send_to(rm_jobsync_t *self, const char *addr, rm_msg_type_t type, uint64_t req,
-                    const void *body)
+static void send_job_message(rm_jobsync_t *self, const char *addr, rm_msg_type_t type, uint64_t req,
+                             const void *body)
 {
     uint8_t *buf = NULL;
     size_t len = 0;
@@ -242,7 +242,7 @@ static void send_summary(rm_jobsync_t *self, const char *addr)
 {
     rm_job_digest_t digest = {.reply = true};
     our_summary(self, &digest.summary);
-    send_to(self, addr, RM_MSG_JOB_DIGEST, 0, &digest);
+    send_job_message(self, addr, RM_MSG_JOB_DIGEST, 0, &digest);
 }
 
 static void send_digest(rm_jobsync_t *self, const char *addr, bool reply)
@@ -250,7 +250,7 @@ static void send_digest(rm_jobsync_t *self, const char *addr, bool reply)
     rm_job_digest_t digest;
     if (our_digest(self, &digest, reply) != 0)
         return;
-    send_to(self, addr, RM_MSG_JOB_DIGEST, 0, &digest);
+    send_job_message(self, addr, RM_MSG_JOB_DIGEST, 0, &digest);
     free(digest.jobs.items);
 }
 
@@ -281,7 +281,7 @@ static void answer_digest(rm_jobsync_t *self, const char *from, rm_job_digest_t 
         rm_job_sync_t body;
         rm_err_t err;
         if (sync_body(job, false, &body, &err) == 0)
-            send_to(self, from, RM_MSG_JOB_SYNC, 0, &body);
+            send_job_message(self, from, RM_MSG_JOB_SYNC, 0, &body);
         free(body.record.data);
     }
     if (theirs->reply)
@@ -290,7 +290,7 @@ static void answer_digest(rm_jobsync_t *self, const char *from, rm_job_digest_t 
 
 /* ---------------------------------------------------------------- projects */
 
-static void on_fetched(void *arg, const rm_hash_t *hash, int status, const char *error)
+static void on_project_fetched(void *arg, const rm_hash_t *hash, int status, const char *error)
 {
     rm_jobsync_t *self = arg;
     for (size_t i = 0; i < self->projects.count; i++) {
@@ -301,7 +301,7 @@ static void on_fetched(void *arg, const rm_hash_t *hash, int status, const char 
         p->retry_at = zclock_mono() + RM_JOBSYNC_PROJECT_RETRY_MS;
         if (status == 0 && p->held_to[0]) {
             rm_job_ref_t body = {.job_id = p->job_id};
-            send_to(self, p->held_to, RM_MSG_JOB_HELD, 0, &body);
+            send_job_message(self, p->held_to, RM_MSG_JOB_HELD, 0, &body);
             p->held_to[0] = '\0';
         }
         if (status != 0)
@@ -315,7 +315,7 @@ static void on_fetched(void *arg, const rm_hash_t *hash, int status, const char 
         }
         if (status == 0) {
             rm_job_ref_t body = {.job_id = h->job_id};
-            send_to(self, h->from, RM_MSG_JOB_HELD, h->req, &body);
+            send_job_message(self, h->from, RM_MSG_JOB_HELD, h->req, &body);
         } else {
             uint8_t *buf = NULL;
             size_t len = 0;
@@ -346,7 +346,8 @@ static void fetch_project(rm_jobsync_t *self, project_t *p, const char *first_ad
     rm_err_t err;
     rm_hash_t manifest = p->manifest;
     /* The callback may run before this returns (all here already). */
-    if (rm_xfer_fetch(self->xfer, &manifest, true, sources, n, on_fetched, self, &err) != 0) {
+    if (rm_xfer_fetch(self->xfer, &manifest, true, sources, n, on_project_fetched, self, &err) !=
+        0) {
         p = find_project(self, p->job_id);
         if (p) {
             p->state = PROJECT_FAILED;
@@ -399,7 +400,7 @@ static void removed_again(rm_jobsync_t *self, const char *from, const uint8_t *r
     if (!removal)
         return;
     rm_job_remove_t body = {.removals = {(rm_bin_t *)removal, 1}};
-    send_to(self, from, RM_MSG_JOB_REMOVE, 0, &body);
+    send_job_message(self, from, RM_MSG_JOB_REMOVE, 0, &body);
 }
 
 static void handle_sync(rm_jobsync_t *self, const char *from, const rm_cred_t *who,
@@ -433,7 +434,7 @@ static void handle_sync(rm_jobsync_t *self, const char *from, const rm_cred_t *w
     project_t *p = track_project(self, job, from, false);
     if (p && p->state == PROJECT_READY) {
         rm_job_ref_t body = {.job_id = (char *)rm_job_id(job)};
-        send_to(self, from, RM_MSG_JOB_HELD, msg->req, &body);
+        send_job_message(self, from, RM_MSG_JOB_HELD, msg->req, &body);
         return;
     }
     held_t *h = PUSH(self->helds);
@@ -470,7 +471,7 @@ static void handle_delta(rm_jobsync_t *self, const char *from, const rm_cred_t *
     const rm_bin_t *removal = job ? NULL : rm_jobs_removal(self->jobs, msg->u.job_delta.job_id);
     if (removal) {
         rm_job_remove_t body = {.removals = {(rm_bin_t *)removal, 1}};
-        send_to(self, from, RM_MSG_JOB_REMOVE, 0, &body);
+        send_job_message(self, from, RM_MSG_JOB_REMOVE, 0, &body);
         return;
     }
     if (!job) { /* the whole record has not reached us: ask for what we lack */
@@ -539,7 +540,7 @@ int rm_jobsync_replicate(rm_jobsync_t *self, rm_job_t *job, int64_t timeout_ms,
     }
     uint64_t req = rm_reqid_next(&self->ids);
     for (size_t i = 0; i < n; i++)
-        send_to(self, sources[i], RM_MSG_JOB_SYNC, req, &body);
+        send_job_message(self, sources[i], RM_MSG_JOB_SYNC, req, &body);
     free(body.record.data);
     return 0;
 }

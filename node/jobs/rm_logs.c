@@ -281,7 +281,7 @@ static void drop_pending(rm_logs_server_t *self, size_t i)
     self->pending[i] = self->pending[--self->npending];
 }
 
-static void on_fetched(void *arg, const rm_hash_t *hash, int status, const char *error)
+static void on_log_fetched(void *arg, const rm_hash_t *hash, int status, const char *error)
 {
     rm_logs_server_t *self = arg;
     for (size_t i = 0; i < self->npending;) {
@@ -325,8 +325,8 @@ static void serve_stored(rm_logs_server_t *self, zframe_t *peer, const rm_cred_t
     if (err.code == RM_ENOTFOUND && n > 0 && strcmp(who->role, RM_ROLE_NODE) != 0 &&
         (p = add_pending(self, peer, req))) {
         p->hash = rec->log;
-        if (rm_xfer_fetch(self->xfer, &p->hash, true, sources, n, on_fetched, self, &err) == 0)
-            return; /* answered by on_fetched, maybe already */
+        if (rm_xfer_fetch(self->xfer, &p->hash, true, sources, n, on_log_fetched, self, &err) == 0)
+            return; /* answered by on_log_fetched, maybe already */
         drop_pending(self, self->npending - 1);
     }
     send_error(self, peer, req, err.code, err.msg);

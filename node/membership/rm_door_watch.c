@@ -398,7 +398,7 @@ static void shrink(watched_t *w)
 }
 
 /*  Gives back what a flood left: the tables, then glibc's free memory. */
-static void give_back(watch_args_t *args)
+static void release_flood_memory(watch_args_t *args)
 {
     for (size_t i = 0; i < args->n; i++)
         shrink(&args->sock[i]);
@@ -449,12 +449,12 @@ static void watch_actor(zsock_t *pipe, void *arg)
             if (open > peak)
                 peak = open;
             else if (peak - open >= FLOOD_OVER) {
-                give_back(args);
+                release_flood_memory(args);
                 peak = open;
                 trim_again = now + TRIM_AGAIN_MS;
                 trim_until = now + TRIM_FOR_MS;
             } else if (trim_again && now >= trim_again) {
-                give_back(args); /* what the I/O threads freed since */
+                release_flood_memory(args); /* what the I/O threads freed since */
                 trim_again = now < trim_until ? now + TRIM_AGAIN_MS : 0;
             }
         }

@@ -115,7 +115,7 @@ void rm_peers_destroy(rm_peers_t **self_p)
     *self_p = NULL;
 }
 
-static zsock_t *curve_dealer(rm_peers_t *self, const peer_t *peer, const uint8_t server_pk[32])
+static zsock_t *link_dealer(rm_peers_t *self, const peer_t *peer, const uint8_t server_pk[32])
 {
     zsock_t *sock = zsock_new(ZMQ_DEALER);
     if (!sock)
@@ -145,7 +145,7 @@ static void open_door(rm_peers_t *self, peer_t *peer, int64_t now)
     close_sockets(self, peer);
     char door_ep[300];
     rm_endpoint_format(&peer->ep, peer->ep.port + 1, door_ep, sizeof door_ep);
-    peer->door = curve_dealer(self, peer, self->door_pk);
+    peer->door = link_dealer(self, peer, self->door_pk);
     if (!peer->door || zsock_connect(peer->door, "%s", door_ep) != 0) {
         close_sockets(self, peer);
         start_backoff(peer, now);
@@ -166,7 +166,7 @@ static void open_door(rm_peers_t *self, peer_t *peer, int64_t now)
     peer->deadline = now + RM_PEERS_HANDSHAKE_MS;
 }
 
-static peer_t *find(rm_peers_t *self, const char *addr)
+static peer_t *find_peer(rm_peers_t *self, const char *addr)
 {
     for (size_t i = 0; i < self->count; i++)
         if (strcmp(self->peers[i]->addr, addr) == 0)
@@ -216,7 +216,7 @@ static void send_now(peer_t *peer, const uint8_t *data, size_t len)
 
 void rm_peers_heard(rm_peers_t *self, const char *addr)
 {
-    peer_t *peer = find(self, addr);
+    peer_t *peer = find_peer(self, addr);
     if (peer && peer->state == LINK_UP) {
         peer->last_in = now_ms();
         peer->first_out = 0;
@@ -227,7 +227,7 @@ int rm_peers_send(rm_peers_t *self, const char *addr, const uint8_t *data, size_
                   rm_err_t *err)
 {
     rm_err_t local;
-    peer_t *peer = find(self, addr);
+    peer_t *peer = find_peer(self, addr);
     if (!peer && !(peer = add_peer(self, addr, err ? err : &local)))
         return -1;
     if (peer->state == LINK_UP) {
@@ -307,7 +307,7 @@ static void welcome(rm_peers_t *self, peer_t *peer, const uint8_t *data, size_t 
     zsock_destroy(&peer->door);
     char main_ep[300];
     rm_endpoint_format(&peer->ep, peer->ep.port, main_ep, sizeof main_ep);
-    peer->main = curve_dealer(self, peer, peer->cred.curve_pk.b);
+    peer->main = link_dealer(self, peer, peer->cred.curve_pk.b);
     if (!peer->main || zsock_connect(peer->main, "%s", main_ep) != 0) {
         close_sockets(self, peer);
         start_backoff(peer, now);
@@ -397,7 +397,7 @@ void rm_peers_recheck(rm_peers_t *self)
 
 const char *rm_peers_name(rm_peers_t *self, const char *addr)
 {
-    peer_t *peer = find(self, addr);
+    peer_t *peer = find_peer(self, addr);
     return peer && peer->state == LINK_UP ? peer->cred.name : NULL;
 }
 

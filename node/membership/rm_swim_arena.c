@@ -31,7 +31,7 @@ void rm_swim_arena_destroy(rm_swim_arena_t **self_p)
 
 /*  Copies the live records into a new buffer of exactly their size.  Out
     of memory: stays as it is (the put goes on in the old buffer). */
-static void compact(rm_swim_arena_t *self)
+static void shrink_to_live(rm_swim_arena_t *self)
 {
     size_t live = self->len - self->garbage;
     char *a = malloc(live ? live : 1);
@@ -54,7 +54,7 @@ static void compact(rm_swim_arena_t *self)
 static int ensure(rm_swim_arena_t *self, size_t need)
 {
     if (self->garbage > 4096 && self->garbage > self->len / 2)
-        compact(self);
+        shrink_to_live(self);
     if ((uint64_t)self->len + need > UINT32_MAX)
         return -1;
     if (self->len + need <= self->cap)

@@ -1,6 +1,6 @@
 /*  rm_swim_members: entries in an array grown by an eighth, strings in an
     arena, names in a hash index.  The arena and the index hold no
-    pointers into the table; they ask it (record_of, key_of). */
+    pointers into the table; they ask it (record_of, member_key_of). */
 #include "rm_swim_members.h"
 
 #include <stdio.h>
@@ -53,7 +53,7 @@ static uint32_t *record_of(void *owner, uint32_t i, size_t *size)
     return &self->e[i].str;
 }
 
-static const char *key_of(const void *owner, uint32_t idx)
+static const char *member_key_of(const void *owner, uint32_t idx)
 {
     const rm_swim_members_t *self = owner;
     return name_at(self, &self->e[idx]);
@@ -66,7 +66,7 @@ rm_swim_members_t *rm_swim_members_new(int64_t epoch)
         return NULL;
     self->epoch = epoch;
     self->arena = rm_swim_arena_new(record_of, self);
-    self->names = rm_swim_names_new(key_of, self);
+    self->names = rm_swim_names_new(member_key_of, self);
     if (!self->arena || !self->names)
         rm_swim_members_destroy(&self);
     return self;

@@ -24,7 +24,7 @@ struct _rm_sandbox_t {
     bool failed; /* out of memory */
 };
 
-static void add(rm_sandbox_t *self, const char *value)
+static void add_arg(rm_sandbox_t *self, const char *value)
 {
     if (self->failed)
         return;
@@ -49,12 +49,12 @@ static void add(rm_sandbox_t *self, const char *value)
 
 static void add3(rm_sandbox_t *self, const char *option, const char *a, const char *b)
 {
-    add(self, option);
-    add(self, a);
-    add(self, b);
+    add_arg(self, option);
+    add_arg(self, a);
+    add_arg(self, b);
 }
 
-static bool is_set(const char *path)
+static bool is_given(const char *path)
 {
     return path && *path;
 }
@@ -74,7 +74,7 @@ static bool is_under(const char *path, const char *dir)
 static void absolute(const char *path, char out[PATH_MAX])
 {
     char cwd[PATH_MAX];
-    if (!is_set(path))
+    if (!is_given(path))
         *out = '\0';
     else if (*path == '/' || !getcwd(cwd, sizeof cwd))
         snprintf(out, PATH_MAX, "%s", path);
@@ -138,10 +138,10 @@ static void add_system(rm_sandbox_t *self)
     for (size_t i = 0; i < sizeof etc / sizeof *etc; i++)
         add3(self, "--ro-bind-try", etc[i], etc[i]);
     add3(self, "--ro-bind-try", "/sys", "/sys");
-    add(self, "--proc");
-    add(self, "/proc");
-    add(self, "--dev");
-    add(self, "/dev");
+    add_arg(self, "--proc");
+    add_arg(self, "/proc");
+    add_arg(self, "--dev");
+    add_arg(self, "/dev");
     glob_t g;
     if (glob("/dev/nvidia*", 0, NULL, &g) == 0) {
         for (size_t i = 0; i < g.gl_pathc; i++)
@@ -168,14 +168,14 @@ static bool env_passes(const char *entry)
 
 static void add_env(rm_sandbox_t *self, const char *tmp_dir)
 {
-    add(self, "--clearenv");
+    add_arg(self, "--clearenv");
     for (char **e = environ; *e; e++) {
         if (!env_passes(*e))
             continue;
         const char *eq = strchr(*e, '=');
         char name[256];
         size_t n = (size_t)(eq - *e);
-        if (n >= sizeof name || (is_set(tmp_dir) && strncmp(*e, "TMPDIR=", 7) == 0))
+        if (n >= sizeof name || (is_given(tmp_dir) && strncmp(*e, "TMPDIR=", 7) == 0))
             continue;
         memcpy(name, *e, n);
         name[n] = '\0';
@@ -183,7 +183,7 @@ static void add_env(rm_sandbox_t *self, const char *tmp_dir)
     }
     /* The driver's parent is the sandbox's pid 1, not a sign of a dead node. */
     add3(self, "--setenv", "RM_SANDBOXED", "1");
-    if (is_set(tmp_dir)) {
+    if (is_given(tmp_dir)) {
         add3(self, "--setenv", "TMPDIR", tmp_dir);
         add3(self, "--setenv", "HOME", tmp_dir);
     }
@@ -205,7 +205,7 @@ rm_sandbox_t *rm_sandbox_new(const rm_sandbox_paths_t *paths, char *const *argv,
         return NULL;
     snprintf(program_dir, sizeof program_dir, "%s", program);
     *strrchr(program_dir, '/') = '\0';
-    if (is_set(paths->driver) && !realpath(paths->driver, driver)) {
+    if (is_given(paths->driver) && !realpath(paths->driver, driver)) {
         rm_err_set(err, RM_EBLENDER, "%s: %s", paths->driver, strerror(errno));
         return NULL;
     }
@@ -219,18 +219,18 @@ rm_sandbox_t *rm_sandbox_new(const rm_sandbox_paths_t *paths, char *const *argv,
         rm_err_set(err, RM_ENOMEM, "out of memory");
         return NULL;
     }
-    add(self, bwrap);
+    add_arg(self, bwrap);
     /* Every namespace: no network, no view of the node's processes. */
-    add(self, "--unshare-all");
-    add(self, "--die-with-parent");
-    add(self, "--new-session");
+    add_arg(self, "--unshare-all");
+    add_arg(self, "--die-with-parent");
+    add_arg(self, "--new-session");
     add_system(self);
     /* Blender finds its own files beside it; a program in / gets only itself. */
     if (!*program_dir)
         add3(self, "--ro-bind", program, program);
     else if (!is_under(program_dir, "/usr"))
         add3(self, "--ro-bind", program_dir, program_dir);
-    if (is_set(paths->driver))
+    if (is_given(paths->driver))
         add3(self, "--ro-bind", driver, driver);
     char home[PATH_MAX], home_real[PATH_MAX], project[PATH_MAX], out[PATH_MAX], tmp[PATH_MAX];
     absolute(paths->node_home, home);
@@ -238,11 +238,11 @@ rm_sandbox_t *rm_sandbox_new(const rm_sandbox_paths_t *paths, char *const *argv,
     absolute(paths->out_dir, out);
     absolute(paths->tmp_dir, tmp);
     if (*home) {
-        add(self, "--tmpfs");
-        add(self, home);
+        add_arg(self, "--tmpfs");
+        add_arg(self, home);
         if (realpath(home, home_real) && strcmp(home_real, home) != 0) {
-            add(self, "--tmpfs");
-            add(self, home_real);
+            add_arg(self, "--tmpfs");
+            add_arg(self, home_real);
         }
     }
     if (*project)
@@ -252,12 +252,12 @@ rm_sandbox_t *rm_sandbox_new(const rm_sandbox_paths_t *paths, char *const *argv,
     if (*tmp)
         add3(self, "--bind", tmp, tmp);
     add_env(self, tmp);
-    add(self, "--chdir");
-    add(self, *project ? project : "/");
-    add(self, "--");
-    add(self, program);
+    add_arg(self, "--chdir");
+    add_arg(self, *project ? project : "/");
+    add_arg(self, "--");
+    add_arg(self, program);
     for (size_t i = 1; argv[i]; i++)
-        add(self, argv[i]);
+        add_arg(self, argv[i]);
     if (self->failed) {
         rm_sandbox_destroy(&self);
         rm_err_set(err, RM_ENOMEM, "out of memory");

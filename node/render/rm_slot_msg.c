@@ -226,7 +226,7 @@ void rm_slot_task_destroy(rm_slot_task_t **task_p)
     *task_p = NULL;
 }
 
-static bool parse_frames(rm_slot_task_t *t, const char *list)
+static bool parse_frame_list(rm_slot_task_t *t, const char *list)
 {
     size_t count = 1;
     for (const char *p = list; *p; p++)
@@ -269,7 +269,7 @@ static rm_slot_task_t *task_decode(char **f)
     bool ok = true;
     for (size_t j = 0; j < sizeof nums / sizeof *nums; j++, i++)
         ok = ok && parse_u64(f[i], nums[j]);
-    ok = ok && t->allow_scripts <= 1 && t->no_denoise <= 1 && parse_frames(t, f[i]);
+    ok = ok && t->allow_scripts <= 1 && t->no_denoise <= 1 && parse_frame_list(t, f[i]);
     rm_render_task_t view = {.job_id = t->job_id,
                              .blend = t->blend,
                              .out_dir = t->out_dir,

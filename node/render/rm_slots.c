@@ -244,7 +244,7 @@ static void format_frames(const uint64_t *frames, uint32_t n, char *buf, size_t 
                  (unsigned long long)frames[n - 1]);
 }
 
-static int start_task(rm_slots_t *self, slot_t *slot, rm_job_t *job, rm_err_t *err)
+static int start_in_slot(rm_slots_t *self, slot_t *slot, rm_job_t *job, rm_err_t *err)
 {
     const rm_job_spec_t *spec = rm_job_spec(job);
     char project[4096], blend[8192], out_dir[4096], log_path[4200], range[64];
@@ -339,7 +339,7 @@ int rm_slots_take(rm_slots_t *self, rm_job_t *job, const uint64_t *frames, uint3
     }
     if (slot->nframes == 0 || rm_job_finished(job))
         return 0;
-    if (start_task(self, slot, job, err) != 0) {
+    if (start_in_slot(self, slot, job, err) != 0) {
         rm_log_error("cannot start job %s: %s", rm_job_id(job), err->msg);
         rm_job_log(job, "cannot start on %s: %s", self->node_name, err->msg);
         release_task(self, job, slot, err->msg);

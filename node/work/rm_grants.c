@@ -44,7 +44,7 @@ void rm_grants_destroy(rm_grants_t **self_p)
     *self_p = NULL;
 }
 
-static void key_of(const char *job_id, uint64_t frame, char *key, size_t size)
+static void grant_key_of(const char *job_id, uint64_t frame, char *key, size_t size)
 {
     snprintf(key, size, "%s/%" PRIu64, job_id, frame);
 }
@@ -70,7 +70,7 @@ void rm_grants_take(rm_grants_t *self, const char *coordinator, const rm_bin_t *
         snprintf(h->job_id, sizeof h->job_id, "%s", task->job_id);
         h->frame = task->frames.items[k];
         char key[RM_MAX_NAME + 32];
-        key_of(h->job_id, h->frame, key, sizeof key);
+        grant_key_of(h->job_id, h->frame, key, sizeof key);
         zhashx_update(self->by_frame, key, h);
     }
 }
@@ -78,7 +78,7 @@ void rm_grants_take(rm_grants_t *self, const char *coordinator, const rm_bin_t *
 const rm_job_grant_t *rm_grants_find(rm_grants_t *self, const char *job_id, uint64_t frame)
 {
     char key[RM_MAX_NAME + 32];
-    key_of(job_id, frame, key, sizeof key);
+    grant_key_of(job_id, frame, key, sizeof key);
     held_t *h = zhashx_lookup(self->by_frame, key);
     return h ? &h->grant : NULL;
 }
@@ -86,7 +86,7 @@ const rm_job_grant_t *rm_grants_find(rm_grants_t *self, const char *job_id, uint
 void rm_grants_drop(rm_grants_t *self, const char *job_id, uint64_t frame)
 {
     char key[RM_MAX_NAME + 32];
-    key_of(job_id, frame, key, sizeof key);
+    grant_key_of(job_id, frame, key, sizeof key);
     zhashx_delete(self->by_frame, key);
 }
 

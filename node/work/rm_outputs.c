@@ -162,7 +162,7 @@ static bool reply_from(const copy_t *c, const char *from)
 }
 
 /*  The frame's files go to S3 under the job's out_url. */
-static void upload(rm_outputs_t *self, size_t i, rm_job_t *job, const char *out_url)
+static void upload_frame(rm_outputs_t *self, size_t i, rm_job_t *job, const char *out_url)
 {
     copy_t *c = &self->copies[i];
     rm_s3_url_t url;
@@ -213,7 +213,7 @@ void rm_outputs_add(rm_outputs_t *self, rm_job_t *job, uint64_t frame, const rm_
         self->ncopies--;
         record_done(self, &done, NULL);
     } else if (out_url && out_url[0]) {
-        upload(self, self->ncopies - 1, job, out_url);
+        upload_frame(self, self->ncopies - 1, job, out_url);
     } else {
         replicate_next(self, self->ncopies - 1, zclock_mono());
     }

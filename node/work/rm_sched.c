@@ -222,7 +222,7 @@ static bool live(const rm_frame_rec_t *rec)
 
 /*  Removes flight i and, unless another copy runs, re-stamps its frame
     pending so that the next request picks it up. */
-static void give_back(rm_sched_t *self, size_t i, const char *why)
+static void give_back_flight(rm_sched_t *self, size_t i, const char *why)
 {
     flight_t f = self->flights[i];
     remove_flight(self, i);
@@ -667,7 +667,7 @@ static void reconcile(rm_sched_t *self, const char *worker, const rm_work_req_t 
         }
         char why[RM_MAX_NAME + 64];
         snprintf(why, sizeof why, "%s no longer renders it", worker);
-        give_back(self, i, why);
+        give_back_flight(self, i, why);
     }
     for (uint32_t t = 0; t < req->running.count; t++) {
         const rm_task_t *task = &req->running.items[t];
@@ -805,7 +805,7 @@ void rm_sched_tick(rm_sched_t *self, int64_t now)
             i++;
             continue;
         }
-        give_back(self, i, why);
+        give_back_flight(self, i, why);
     }
     adopt_assigned(self, now);
     size_t n = 0;

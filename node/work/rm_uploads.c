@@ -85,7 +85,7 @@ static void drop_item(actor_t *a, uint64_t id)
 }
 
 /*  Commands from the node; false on $TERM. */
-static bool handle_pipe(actor_t *a)
+static bool handle_node_command(actor_t *a)
 {
     zmsg_t *msg = zmsg_recv(a->pipe);
     if (!msg)
@@ -167,12 +167,12 @@ static void uploads_actor(zsock_t *pipe, void *args)
         if (due < a->count) {
             run_item(a, due);
             if (zsock_events(pipe) & ZMQ_POLLIN)
-                running = handle_pipe(a);
+                running = handle_node_command(a);
             continue;
         }
         void *which = zpoller_wait(poller, next < 0 ? -1 : (int)(next - now));
         if (which == pipe)
-            running = handle_pipe(a);
+            running = handle_node_command(a);
         else if (zpoller_terminated(poller))
             running = false;
     }

@@ -215,7 +215,7 @@ static bool stale(const rm_work_t *self, uint64_t epoch, const char *coordinator
            strcmp(coordinator, e->coordinator) < 0;
 }
 
-static void start_task(rm_work_t *self, const rm_task_t *task)
+static void begin_task(rm_work_t *self, const rm_task_t *task)
 {
     rm_job_t *job = rm_jobs_find(self->jobs, task->job_id);
     if (!job || rm_job_finished(job))
@@ -246,7 +246,7 @@ static void start_queued(rm_work_t *self)
     while (self->nqueue > 0 && rm_slots_free(self->slots) > 0) {
         rm_task_t task = self->queue[0];
         memmove(self->queue, self->queue + 1, --self->nqueue * sizeof *self->queue);
-        start_task(self, &task);
+        begin_task(self, &task);
         rm_codec_free(&rm_task_desc, &task);
         self->next_report = 0; /* tell the coordinator at once what runs */
     }
@@ -263,7 +263,7 @@ static void apply_assign(rm_work_t *self, const rm_assign_t *assign, int64_t now
         const rm_task_t *task = &assign->tasks.items[i];
         rm_grants_take(self->grants, assign->coordinator, &assign->coordinator_cred, task);
         if (rm_slots_free(self->slots) > 0) {
-            start_task(self, task);
+            begin_task(self, task);
         } else if (self->nqueue < RM_WORK_LOOKAHEAD) {
             memset(&self->queue[self->nqueue], 0, sizeof self->queue[0]);
             if (rm_codec_copy(&rm_task_desc, &self->queue[self->nqueue], task, NULL) == 0)
@@ -276,7 +276,7 @@ static void apply_assign(rm_work_t *self, const rm_assign_t *assign, int64_t now
         self->next_report = 0; /* tell the coordinator at once what runs */
 }
 
-static void ask(rm_work_t *self, int64_t now)
+static void ask_for_work(rm_work_t *self, int64_t now)
 {
     const char *coordinator = self->election->coordinator;
     if (!coordinator[0])
@@ -465,7 +465,7 @@ void rm_work_tick(rm_work_t *self, int64_t now)
                 rm_slots_count(self->slots) > 0 &&
                 rm_slots_free(self->slots) + RM_WORK_LOOKAHEAD > self->nqueue;
     if (want || now >= self->next_report)
-        ask(self, now);
+        ask_for_work(self, now);
 }
 
 int64_t rm_work_wakeup(rm_work_t *self, int64_t now)
