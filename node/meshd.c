@@ -64,6 +64,15 @@ static void mark_set(const char **set, size_t *nset, const char *key)
     set[(*nset)++] = key;
 }
 
+/*  Whether the option word ("--name" or "--name=value") spells `name` in
+    full: getopt_long also takes unique abbreviations, which would let a
+    later option silently change what an old script's word means. */
+static bool spelled_out(const char *word, const char *name)
+{
+    size_t len = strcspn(word + 2, "=");
+    return strncmp(word, "--", 2) == 0 && len == strlen(name) && strncmp(word + 2, name, len) == 0;
+}
+
 /*  Fills config from the command line; set[] gets the keys given there, so
     meshd.conf does not override them.  0, or the exit status to end with:
     -1 for --help (exit 0), 2 for a usage error. */
@@ -72,8 +81,10 @@ static int parse_args(int argc, char **argv, rm_config_t *config, const char **s
     rm_err_t err;
     opterr = 0; /* our own messages, as before getopt_long */
     int opt;
-    while ((opt = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
-        const char *arg = argv[optind - 1];
+    int at = optind, index = -1;
+    while ((opt = getopt_long(argc, argv, ":h", options, &index)) != -1) {
+        const char *arg = argv[optind - 1], *word = argv[at];
+        at = optind;
         if (opt == 'h') {
             print_meshd_usage(stdout);
             return -1;
@@ -81,6 +92,14 @@ static int parse_args(int argc, char **argv, rm_config_t *config, const char **s
         if (opt == ':' || opt == '?') {
             fprintf(stderr, opt == ':' ? "meshd: %s needs a value\n" : "meshd: unknown option %s\n",
                     arg);
+            print_meshd_usage(stderr);
+            return 2;
+        }
+        bool abbreviated = index >= 0 && !spelled_out(word, options[index].name);
+        index = -1; /* getopt_long sets it for long options only */
+        if (abbreviated) {
+            fprintf(stderr, "meshd: unknown option %.*s (options are spelled in full)\n",
+                    (int)strcspn(word, "="), word);
             print_meshd_usage(stderr);
             return 2;
         }

@@ -24,6 +24,14 @@ expect_exit 2 "reversed" "$MESHCTL" submit "$scene" --frames 10-1
 expect_exit 2 "engine" "$MESHCTL" submit "$scene" --frames 1 --engine POVRAY
 pass "missing file, non-.blend, empty and reversed ranges, bad engine refused (exit 2)"
 
+# meshd's options are spelled in full, as meshctl's are: an abbreviation
+# that getopt_long would take today could mean another option tomorrow.
+expect_exit 2 "unknown option --hom" "$MESHD" --hom "$T/n9"
+expect_exit 2 "unknown option --task-tim" "$MESHD" --home "$T/n9" --task-tim 30
+expect_exit 2 "not a number" "$MESHD" --home="$T/n9" --slots=many
+[ ! -e "$T/n9" ] || fail "meshd refused its options but made its home"
+pass "meshd refuses abbreviated options and bad values, naming them (exit 2)"
+
 # Embedded Python runs only where the node's owner allowed it.
 expect_exit 1 "does not run Python" "$MESHCTL" submit "$scene" --frames 1 --allow-scripts
 pass "a job asking to run the .blend's scripts is refused by default"
