@@ -38,11 +38,24 @@ static int count_entries(const char *dirpath)
     return n;
 }
 
-static void test_put_get(const char *root)
+/*  The folder the tests work in; each case's store is a folder of its own. */
+static char base[] = "/tmp/rm_store_test.XXXXXX";
+static char root[1024]; /* the store of the running case */
+
+/*  A new, empty store for the running case, in `root`. */
+static rm_store_t *open_store(void)
 {
     rm_err_t err;
+    snprintf(root, sizeof root, "%s/%s", base, rm_test_case);
     rm_store_t *store = rm_store_new(root, &err);
     CHECK_MSG(store, "%s", err.msg);
+    return store;
+}
+
+static void test_a_chunk_comes_back_as_it_was_put(void)
+{
+    rm_err_t err;
+    rm_store_t *store = open_store();
     if (!store)
         return;
     uint8_t data[5000];
@@ -50,34 +63,79 @@ static void test_put_get(const char *root)
     rm_hash_t h;
     CHECK(rm_store_put_data(store, data, sizeof data, &h, &err) == 0);
     CHECK(rm_store_has(store, &h));
-    CHECK(rm_store_put(store, &h, data, sizeof data, &err) == 0); /* exists: no-op */
-
     uint8_t *got = NULL;
     size_t len = 0;
     CHECK(rm_store_get(store, &h, &got, &len, &err) == 0);
     CHECK(len == sizeof data && got && memcmp(got, data, len) == 0);
     free(got);
+    rm_store_destroy(&store);
+}
 
+static void test_putting_a_chunk_it_has_is_a_no_op(void)
+{
+    rm_err_t err;
+    rm_store_t *store = open_store();
+    if (!store)
+        return;
+    uint8_t data[5000];
+    fill_random(data, sizeof data, 1);
+    rm_hash_t h;
+    CHECK(rm_store_put_data(store, data, sizeof data, &h, &err) == 0);
+    CHECK(rm_store_put(store, &h, data, sizeof data, &err) == 0); /* exists: no-op */
+    uint64_t bytes = 0, chunks = 0;
+    CHECK(rm_store_usage(store, &bytes, &chunks, &err) == 0);
+    CHECK(bytes == sizeof data && chunks == 1);
+    rm_store_destroy(&store);
+}
+
+static void test_an_empty_chunk_round_trips(void)
+{
+    rm_err_t err;
+    rm_store_t *store = open_store();
+    if (!store)
+        return;
     rm_hash_t empty;
     CHECK(rm_store_put_data(store, "", 0, &empty, &err) == 0);
-    got = NULL;
+    uint8_t *got = NULL;
+    size_t len = 0;
     CHECK(rm_store_get(store, &empty, &got, &len, &err) == 0 && len == 0);
     free(got);
+    rm_store_destroy(&store);
+}
 
+static void test_usage_counts_bytes_and_chunks(void)
+{
+    rm_err_t err;
+    rm_store_t *store = open_store();
+    if (!store)
+        return;
+    uint8_t data[5000];
+    fill_random(data, sizeof data, 1);
+    rm_hash_t h, empty;
+    CHECK(rm_store_put_data(store, data, sizeof data, &h, &err) == 0);
+    CHECK(rm_store_put(store, &h, data, sizeof data, &err) == 0);
+    CHECK(rm_store_put_data(store, "", 0, &empty, &err) == 0);
     uint64_t bytes = 0, chunks = 0;
     CHECK(rm_store_usage(store, &bytes, &chunks, &err) == 0);
     CHECK(bytes == sizeof data && chunks == 2);
+    rm_store_destroy(&store);
+}
+
+static void test_names_its_root_and_destroys_to_null(void)
+{
+    rm_store_t *store = open_store();
+    if (!store)
+        return;
     CHECK(strcmp(rm_store_root(store), root) == 0);
     rm_store_destroy(&store);
     CHECK(store == NULL);
     rm_store_destroy(&store); /* NULL is fine */
 }
 
-static void test_refusals(const char *root)
+static void test_refuses_data_that_does_not_hash_to_its_name(void)
 {
     rm_err_t err;
-    rm_store_t *store = rm_store_new(root, &err);
-    CHECK_MSG(store, "%s", err.msg);
+    rm_store_t *store = open_store();
     if (!store)
         return;
     uint8_t data[100];
@@ -87,7 +145,15 @@ static void test_refusals(const char *root)
     CHECK(rm_store_put(store, &wrong, data, sizeof data, &err) == -1);
     CHECK(err.code == RM_EPROTO && strstr(err.msg, "hashes to"));
     CHECK(!rm_store_has(store, &wrong));
+    rm_store_destroy(&store);
+}
 
+static void test_refuses_a_chunk_over_the_size_limit(void)
+{
+    rm_err_t err;
+    rm_store_t *store = open_store();
+    if (!store)
+        return;
     size_t big_len = RM_MAX_CHUNK_SIZE + 1;
     uint8_t *big = calloc(1, big_len);
     rm_hash_t big_h;
@@ -95,7 +161,17 @@ static void test_refusals(const char *root)
     CHECK(rm_store_put(store, &big_h, big, big_len, &err) == -1 && err.code == RM_EINVAL);
     CHECK(rm_store_put_data(store, big, big_len, &big_h, &err) == -1 && err.code == RM_EINVAL);
     free(big);
+    rm_store_destroy(&store);
+}
 
+static void test_a_chunk_it_lacks_is_not_found_by_name(void)
+{
+    rm_err_t err;
+    rm_store_t *store = open_store();
+    if (!store)
+        return;
+    rm_hash_t wrong;
+    rm_hash("other", 5, &wrong);
     uint8_t *got = NULL;
     size_t len = 0;
     CHECK(rm_store_get(store, &wrong, &got, &len, &err) == -1 && err.code == RM_ENOTFOUND);
@@ -103,16 +179,21 @@ static void test_refusals(const char *root)
     rm_hash_hex(&wrong, hex);
     CHECK(strstr(err.msg, hex) != NULL);
     rm_store_destroy(&store);
+}
 
+static void test_refuses_an_empty_root(void)
+{
+    rm_err_t err;
     rm_store_t *bad = rm_store_new("", &err);
     CHECK(bad == NULL && err.code == RM_EINVAL);
 }
 
-static void test_corruption(const char *root)
+/*  A chunk damaged on disk is refused and removed; a good copy can be
+    stored again afterwards. */
+static void test_a_corrupt_chunk_is_refused_removed_and_replaceable(void)
 {
     rm_err_t err;
-    rm_store_t *store = rm_store_new(root, &err);
-    CHECK_MSG(store, "%s", err.msg);
+    rm_store_t *store = open_store();
     if (!store)
         return;
     uint8_t data[3000];
@@ -120,7 +201,7 @@ static void test_corruption(const char *root)
     rm_hash_t h;
     CHECK(rm_store_put_data(store, data, sizeof data, &h, &err) == 0);
 
-    char hex[65], path[1024];
+    char hex[65], path[1200];
     rm_hash_hex(&h, hex);
     CHECK(snprintf(path, sizeof path, "%s/%.2s/%s", root, hex, hex) < (int)sizeof path);
     FILE *f = fopen(path, "r+b");
@@ -136,17 +217,19 @@ static void test_corruption(const char *root)
     CHECK(err.code == RM_EIO && strstr(err.msg, "corrupt") && strstr(err.msg, hex));
     CHECK(got == NULL);
     CHECK(access(path, F_OK) != 0 && !rm_store_has(store, &h));
-    /* a good copy can be stored again afterwards */
     CHECK(rm_store_put(store, &h, data, sizeof data, &err) == 0);
     CHECK(rm_store_get(store, &h, &got, &len, &err) == 0 && len == sizeof data);
     free(got);
     rm_store_destroy(&store);
 }
 
-static void test_tmp_cleanup(const char *root)
+/*  A half-written chunk a crash left in tmp/ is gone when the store opens. */
+static void test_opening_removes_a_crash_leftover(void)
 {
+    rm_store_t *store = open_store(); /* makes the store's folders */
+    rm_store_destroy(&store);
     rm_err_t err;
-    char tmp[1024];
+    char tmp[1200];
     CHECK(snprintf(tmp, sizeof tmp, "%s/tmp/deadbeef", root) < (int)sizeof tmp);
     FILE *f = fopen(tmp, "wb");
     CHECK(f != NULL);
@@ -154,7 +237,7 @@ static void test_tmp_cleanup(const char *root)
         fputs("half a chunk", f);
         fclose(f);
     }
-    rm_store_t *store = rm_store_new(root, &err);
+    store = rm_store_new(root, &err);
     CHECK_MSG(store, "%s", err.msg);
     CHECK(access(tmp, F_OK) != 0);
     rm_store_destroy(&store);
@@ -201,7 +284,8 @@ static void fill_until_full(rm_store_t *store, const char *mnt)
     }
 }
 
-static void test_enospc(const char *base)
+/*  A full disk: ENOSPC, nothing half-written, what was stored readable. */
+static void test_a_full_disk_is_enospc_and_leaves_the_store_whole(void)
 {
     if (geteuid() != 0) {
         printf("skipped ENOSPC (needs root)\n");
@@ -228,19 +312,22 @@ static void test_enospc(const char *base)
 int main(int argc, char **argv)
 {
     RM_TEST_ARGS(argc, argv);
-    char base[] = "/tmp/rm_store_test.XXXXXX";
     if (!mkdtemp(base)) {
         perror("mkdtemp");
         return 1;
     }
-    char root[1024];
-    snprintf(root, sizeof root, "%s/store", base);
-
-    test_put_get(root);
-    test_refusals(root);
-    test_corruption(root);
-    test_tmp_cleanup(root);
-    test_enospc(base);
+    RM_RUN(test_a_chunk_comes_back_as_it_was_put);
+    RM_RUN(test_putting_a_chunk_it_has_is_a_no_op);
+    RM_RUN(test_an_empty_chunk_round_trips);
+    RM_RUN(test_usage_counts_bytes_and_chunks);
+    RM_RUN(test_names_its_root_and_destroys_to_null);
+    RM_RUN(test_refuses_data_that_does_not_hash_to_its_name);
+    RM_RUN(test_refuses_a_chunk_over_the_size_limit);
+    RM_RUN(test_a_chunk_it_lacks_is_not_found_by_name);
+    RM_RUN(test_refuses_an_empty_root);
+    RM_RUN(test_a_corrupt_chunk_is_refused_removed_and_replaceable);
+    RM_RUN(test_opening_removes_a_crash_leftover);
+    RM_RUN(test_a_full_disk_is_enospc_and_leaves_the_store_whole);
     remove_tree(base);
     RM_TEST_DONE();
 }
