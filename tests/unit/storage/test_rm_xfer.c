@@ -332,21 +332,73 @@ static int fetch(net_t *net, const rm_hash_t *h, bool tree, const char *const *s
 
 /*  --- Tests ---------------------------------------------------------------- */
 
-/*  The project from A and B, which hold a part each, and C, which is down. */
-static void test_tree_three_sources(const project_t *p)
+/*  The project, made once in main; each case fetches into a store named
+    after it. */
+static project_t project;
+static const project_t *const p = &project;
+
+/*  The running case's network and the store it fetches into. */
+static net_t net;
+static rm_store_t *dest;
+
+static void begin(void)
 {
-    net_t net;
-    rm_store_t *a = new_store(p, "a"), *b = new_store(p, "b"), *dest = new_store(p, "dest1");
-    copy_chunk(p->origin, a, &p->mhash);
+    dest = new_store(p, rm_test_case);
+    net_start(&net, dest);
+}
+
+static void end(void)
+{
+    net_stop(&net);
+    rm_store_destroy(&dest);
+}
+
+/*  Fetches, then runs network and clock until no fetch is left. */
+static done_t fetch_run(const rm_hash_t *h, bool tree, const char *const *src, size_t n)
+{
+    done_t d = {0};
+    fetch(&net, h, tree, src, n, &d);
+    run(&net);
+    return d;
+}
+
+/*  Origin has everything and answers; down has everything and is silent. */
+static const char *origin_src[] = {"tcp://origin:1"}, *down_src[] = {"tcp://down:1"};
+
+static void begin_origin_down(void)
+{
+    begin();
+    add_node(&net, "tcp://origin:1", p->origin, NODE_OK);
+    add_node(&net, "tcp://down:1", p->origin, NODE_DOWN);
+}
+
+/*  Sources made once: A holds the manifest and two chunks in three, B the
+    other third and one of A's; partial all but chunks[0]. */
+static rm_store_t *store_a, *store_b, *partial;
+
+static void make_sources(void)
+{
+    store_a = new_store(p, "a");
+    store_b = new_store(p, "b");
+    partial = new_store(p, "partial");
+    copy_chunk(p->origin, store_a, &p->mhash);
+    copy_chunk(p->origin, partial, &p->mhash);
     for (uint32_t i = 0; i < p->nchunks; i++) {
         if (i % 3 != 1)
-            copy_chunk(p->origin, a, &p->chunks[i]);
+            copy_chunk(p->origin, store_a, &p->chunks[i]);
         if (i % 3 != 0)
-            copy_chunk(p->origin, b, &p->chunks[i]);
+            copy_chunk(p->origin, store_b, &p->chunks[i]);
+        if (i != 0)
+            copy_chunk(p->origin, partial, &p->chunks[i]);
     }
-    net_start(&net, dest);
-    add_node(&net, "tcp://a:7000", a, NODE_OK);
-    add_node(&net, "tcp://b:7000", b, NODE_OK);
+}
+
+/*  The project from A and B, which hold a part each, and C, which is down. */
+static void test_fetches_a_project_from_the_sources_that_answer(void)
+{
+    begin();
+    add_node(&net, "tcp://a:7000", store_a, NODE_OK);
+    add_node(&net, "tcp://b:7000", store_b, NODE_OK);
     add_node(&net, "tcp://c:7000", p->origin, NODE_DOWN);
     const char *src[] = {"tcp://a:7000", "tcp://b:7000", "tcp://c:7000"};
     done_t d = {0};
@@ -374,25 +426,24 @@ static void test_tree_three_sources(const project_t *p)
               (unsigned long long)chunks, (unsigned long long)bytes);
     CHECK(rm_xfer_wakeup(net.xfer, net.now) == RM_XFER_IDLE);
     check_materialized(p, dest, "out1");
-    net_stop(&net);
-    rm_store_destroy(&a);
-    rm_store_destroy(&b);
-    rm_store_destroy(&dest);
+    end();
 }
 
 /*  A source with corrupted data, one that sends another chunk, a good one. */
-static void test_bad_data(const project_t *p)
+static const char *bad_src[] = {"tcp://corrupt:1", "tcp://other:1", "tcp://good:1"};
+
+static void begin_bad_data(void)
 {
-    net_t net;
-    rm_store_t *dest = new_store(p, "dest2");
-    net_start(&net, dest);
-    add_node(&net, "tcp://corrupt:1", p->origin, NODE_CORRUPT);
-    add_node(&net, "tcp://other:1", p->origin, NODE_OTHER);
-    add_node(&net, "tcp://good:1", p->origin, NODE_OK);
-    const char *src[] = {"tcp://corrupt:1", "tcp://other:1", "tcp://good:1"};
-    done_t d1 = {0}, d2 = {0};
-    fetch(&net, &p->chunks[0], false, src, 3, &d1);
-    run(&net);
+    begin();
+    add_node(&net, bad_src[0], p->origin, NODE_CORRUPT);
+    add_node(&net, bad_src[1], p->origin, NODE_OTHER);
+    add_node(&net, bad_src[2], p->origin, NODE_OK);
+}
+
+static void test_bad_data_is_dropped_and_the_next_source_asked(void)
+{
+    begin_bad_data();
+    done_t d1 = fetch_run(&p->chunks[0], false, bad_src, 3);
     CHECK_MSG(d1.calls == 1 && d1.status == 0, "%s", d1.error);
     CHECK(net.nodes[0].requests == 1 && net.nodes[1].requests == 1 && net.nodes[2].requests == 1);
     uint8_t *data = NULL;
@@ -400,9 +451,13 @@ static void test_bad_data(const project_t *p)
     rm_err_t err;
     CHECK(rm_store_get(dest, &p->chunks[0], &data, &len, &err) == 0);
     free(data);
+    end();
+}
 
-    fetch(&net, &p->chunks[1], false, src, 2, &d2); /* only the bad ones */
-    run(&net);
+static void test_only_bad_data_fails_the_fetch_and_stores_nothing(void)
+{
+    begin_bad_data();
+    done_t d2 = fetch_run(&p->chunks[1], false, bad_src, 2); /* only the bad ones */
     char hex[65];
     rm_hash_hex(&p->chunks[1], hex);
     CHECK_MSG(d2.calls == 1 && d2.status == RM_EPROTO && strstr(d2.error, hex) &&
@@ -410,47 +465,60 @@ static void test_bad_data(const project_t *p)
               "%d: %s", d2.status, d2.error);
     printf("bad data: %s\n", d2.error);
     CHECK(!rm_store_has(dest, &p->chunks[1]));
-    net_stop(&net);
-    rm_store_destroy(&dest);
+    end();
 }
 
-/*  A chunk nobody has; a project with one chunk nobody has; a chunk only a
-    silent node has; a "manifest" that is not one. */
-static void test_failures(const project_t *p)
+/*  A and B have all but chunks[0], origin has everything, down is silent. */
+static const char *fail_src[] = {"tcp://a:1", "tcp://b:1", "tcp://origin:1"};
+
+static void begin_failures(void)
 {
-    net_t net;
-    rm_store_t *a = new_store(p, "partial"), *dest = new_store(p, "dest3");
-    copy_chunk(p->origin, a, &p->mhash);
-    for (uint32_t i = 1; i < p->nchunks; i++)
-        copy_chunk(p->origin, a, &p->chunks[i]);
-    net_start(&net, dest);
-    add_node(&net, "tcp://a:1", a, NODE_OK);
-    add_node(&net, "tcp://b:1", a, NODE_OK);
+    begin();
+    add_node(&net, "tcp://a:1", partial, NODE_OK);
+    add_node(&net, "tcp://b:1", partial, NODE_OK);
     add_node(&net, "tcp://origin:1", p->origin, NODE_OK);
     add_node(&net, "tcp://down:1", p->origin, NODE_DOWN);
-    const char *src[] = {"tcp://a:1", "tcp://b:1", "tcp://origin:1"};
+}
+
+static void end_failures(void)
+{
+    CHECK(rm_xfer_wakeup(net.xfer, net.now) == RM_XFER_IDLE);
+    end();
+}
+
+static void test_a_chunk_nobody_has_is_not_found(void)
+{
+    begin_failures();
     char hex[65];
     rm_hash_t nobody;
     fill_random(nobody.b, sizeof nobody.b, 99);
     rm_hash_hex(&nobody, hex);
-    done_t d1 = {0}, d2 = {0}, d3 = {0}, d4 = {0};
-    fetch(&net, &nobody, false, src, 3, &d1);
-    run(&net);
+    done_t d1 = fetch_run(&nobody, false, fail_src, 3);
     CHECK_MSG(d1.calls == 1 && d1.status == RM_ENOTFOUND && strstr(d1.error, hex) &&
                   strstr(d1.error, "no source has it (asked 3)"),
               "%d: %s", d1.status, d1.error);
     printf("nobody has it: %s\n", d1.error);
+    end_failures();
+}
 
-    fetch(&net, &p->mhash, true, src, 2, &d2); /* a and b lack chunks[0] */
-    run(&net);
+static void test_a_project_with_a_chunk_nobody_has_fails_naming_it(void)
+{
+    begin_failures();
+    char hex[65];
+    done_t d2 = fetch_run(&p->mhash, true, fail_src, 2); /* a and b lack chunks[0] */
     rm_hash_hex(&p->chunks[0], hex);
     CHECK_MSG(d2.calls == 1 && d2.status == RM_ENOTFOUND && strstr(d2.error, hex) &&
                   strstr(d2.error, "fetching manifest"),
               "%d: %s", d2.status, d2.error);
     printf("project with a lost chunk: %s\n", d2.error);
+    end_failures();
+}
 
-    const char *down[] = {"tcp://down:1"};
-    fetch(&net, &p->chunks[0], false, down, 1, &d3);
+static void test_a_silent_source_times_out_on_time(void)
+{
+    begin_failures();
+    done_t d3 = {0};
+    fetch(&net, &p->chunks[0], false, down_src, 1, &d3);
     CHECK(rm_xfer_wakeup(net.xfer, net.now) == 0);
     net_tick(&net, net.now);
     net_tick(&net, net.now + RM_XFER_TIMEOUT_MS - 1);
@@ -459,36 +527,35 @@ static void test_failures(const project_t *p)
     CHECK_MSG(d3.calls == 1 && d3.status == RM_ETIMEOUT && strstr(d3.error, "tcp://down:1"),
               "%d: %s", d3.status, d3.error);
     printf("silent source: %s\n", d3.error);
+    end_failures();
+}
 
-    rm_hash_t junk; /* a chunk that is not a manifest */
+static void test_a_chunk_that_is_not_a_manifest_fails_a_project_fetch(void)
+{
+    begin_failures();
+    rm_hash_t junk;
     uint8_t bytes[1000];
     fill_random(bytes, sizeof bytes, 7);
     rm_err_t err;
-    CHECK(rm_store_put_data(a, bytes, sizeof bytes, &junk, &err) == 0);
-    fetch(&net, &junk, true, src, 1, &d4);
-    run(&net);
+    CHECK(rm_store_put_data(partial, bytes, sizeof bytes, &junk, &err) == 0);
+    done_t d4 = fetch_run(&junk, true, fail_src, 1);
     CHECK_MSG(d4.calls == 1 && d4.status != 0 && strstr(d4.error, "manifest"), "%d: %s", d4.status,
               d4.error);
     printf("not a manifest: %s\n", d4.error);
-    CHECK(rm_xfer_wakeup(net.xfer, net.now) == RM_XFER_IDLE);
-    net_stop(&net);
-    rm_store_destroy(&a);
-    rm_store_destroy(&dest);
+    end_failures();
 }
 
 /*  Two fetches of the project (one source each) and one of a chunk in it,
     at once: both project callbacks run, no chunk comes twice. */
-static void test_shared(const project_t *p)
+static void test_fetches_of_one_project_share_its_chunks(void)
 {
-    net_t net;
-    rm_store_t *a = new_store(p, "a"), *b = new_store(p, "b"), *dest = new_store(p, "dest4");
-    net_start(&net, dest);
-    add_node(&net, "tcp://a:7000", a, NODE_OK); /* filled by the first test */
-    add_node(&net, "tcp://b:7000", b, NODE_OK);
+    begin();
+    add_node(&net, "tcp://a:7000", store_a, NODE_OK);
+    add_node(&net, "tcp://b:7000", store_b, NODE_OK);
     add_node(&net, "tcp://origin:1", p->origin, NODE_OK);
-    const char *sa[] = {"tcp://a:7000"}, *sb[] = {"tcp://b:7000"}, *so[] = {"tcp://origin:1"};
+    const char *sa[] = {"tcp://a:7000"}, *sb[] = {"tcp://b:7000"};
     done_t d1 = {0}, d2 = {0}, d3 = {0};
-    fetch(&net, &p->chunks[1], false, so, 1, &d3);
+    fetch(&net, &p->chunks[1], false, origin_src, 1, &d3);
     fetch(&net, &p->mhash, true, sa, 1, &d1);
     fetch(&net, &p->mhash, true, sb, 1, &d2); /* joins, adds b */
     CHECK(rm_xfer_active(net.xfer) == 2);
@@ -501,32 +568,32 @@ static void test_shared(const project_t *p)
     CHECK_MSG(chunks == p->nchunks + 1, "%llu chunks received", (unsigned long long)chunks);
     CHECK(net.nodes[1].requests > 0); /* b's chunks came from b */
     check_materialized(p, dest, "out4");
-    net_stop(&net);
-    rm_store_destroy(&a);
-    rm_store_destroy(&b);
-    rm_store_destroy(&dest);
+    end();
+}
+
+/*  A CHUNK_DATA reply carrying hash from the origin's store. */
+static rm_msg_t chunk_reply(uint64_t req, const rm_hash_t *hash, uint8_t **data)
+{
+    size_t len = 0;
+    rm_err_t err;
+    *data = NULL;
+    CHECK(rm_store_get(p->origin, hash, data, &len, &err) == 0);
+    rm_msg_t msg = {.version = RM_PROTO_VERSION, .type = RM_MSG_CHUNK_DATA, .req = req};
+    msg.u.chunk = (rm_chunk_t){*hash, {*data, len}};
+    return msg;
 }
 
 /*  Replies from the wrong address, with unknown req ids, of other types,
-    twice, or after their timeout are not ours. */
-static void test_stray_replies(const project_t *p)
+    or twice are not ours. */
+static void test_stray_replies_are_not_taken(void)
 {
-    net_t net;
-    rm_store_t *dest = new_store(p, "dest5");
-    net_start(&net, dest);
-    add_node(&net, "tcp://origin:1", p->origin, NODE_OK);
-    add_node(&net, "tcp://down:1", p->origin, NODE_DOWN);
-    const char *so[] = {"tcp://origin:1"};
+    begin_origin_down();
     done_t d = {0};
-    fetch(&net, &p->chunks[2], false, so, 1, &d);
+    fetch(&net, &p->chunks[2], false, origin_src, 1, &d);
     CHECK(net.nreqs == 1);
     uint64_t req = net.reqs[0].req;
-    uint8_t *data = NULL;
-    size_t len = 0;
-    rm_err_t err;
-    CHECK(rm_store_get(p->origin, &p->chunks[2], &data, &len, &err) == 0);
-    rm_msg_t msg = {.version = RM_PROTO_VERSION, .type = RM_MSG_CHUNK_DATA, .req = req};
-    msg.u.chunk = (rm_chunk_t){p->chunks[2], {data, len}};
+    uint8_t *data;
+    rm_msg_t msg = chunk_reply(req, &p->chunks[2], &data);
     CHECK(!rm_xfer_on_message(net.xfer, "tcp://evil:1", &msg));
     msg.req = req + 1;
     CHECK(!rm_xfer_on_message(net.xfer, "tcp://origin:1", &msg));
@@ -542,41 +609,40 @@ static void test_stray_replies(const project_t *p)
     CHECK(rm_xfer_on_message(net.xfer, "tcp://origin:1", &msg));
     CHECK(d.calls == 1 && d.status == 0);
     CHECK(!rm_xfer_on_message(net.xfer, "tcp://origin:1", &msg)); /* duplicate */
-    net.next = 1;
-    net.reqs[0].closed = true;
-    net.open--;
+    free(data);
+    end();
+}
 
-    /* Late: down answers after its request timed out and origin was asked. */
+/*  Late: down answers after its request timed out and origin was asked. */
+static void test_a_reply_after_its_timeout_is_not_taken(void)
+{
+    begin_origin_down();
     const char *both[] = {"tcp://down:1", "tcp://origin:1"};
     done_t d2 = {0};
     fetch(&net, &p->chunks[3], false, both, 2, &d2);
-    CHECK(net.nreqs == 2 && net.reqs[1].node == 1);
-    uint64_t late = net.reqs[1].req;
-    net.next = 2;
+    CHECK(net.nreqs == 1 && net.reqs[0].node == 1);
+    uint64_t late = net.reqs[0].req;
+    net.next = 1;
     net_tick(&net, net.now);
     net_tick(&net, net.now + RM_XFER_TIMEOUT_MS);
-    CHECK(net.nreqs == 3 && net.reqs[2].node == 0);
-    free(data);
-    CHECK(rm_store_get(p->origin, &p->chunks[3], &data, &len, &err) == 0);
-    msg = (rm_msg_t){.version = RM_PROTO_VERSION, .type = RM_MSG_CHUNK_DATA, .req = late};
-    msg.u.chunk = (rm_chunk_t){p->chunks[3], {data, len}};
+    CHECK(net.nreqs == 2 && net.reqs[1].node == 0);
+    uint8_t *data;
+    rm_msg_t msg = chunk_reply(late, &p->chunks[3], &data);
     CHECK(!rm_xfer_on_message(net.xfer, "tcp://down:1", &msg));
     CHECK(d2.calls == 0);
     run(&net);
     CHECK_MSG(d2.calls == 1 && d2.status == 0, "%s", d2.error);
     uint64_t chunks = 0;
     rm_xfer_stats(net.xfer, NULL, &chunks);
-    CHECK(chunks == 2);
+    CHECK(chunks == 1);
     free(data);
-    net_stop(&net);
-    rm_store_destroy(&dest);
+    end();
 }
 
 /*  Everything already here: the callback runs before rm_xfer_fetch returns
     and nothing is sent. */
-static void test_already_here(const project_t *p)
+static void test_what_is_here_already_completes_at_once_unsent(void)
 {
-    net_t net;
     net_start(&net, p->origin);
     done_t d1 = {0}, d2 = {0};
     const char *src[] = {"tcp://nowhere:1"};
@@ -589,43 +655,51 @@ static void test_already_here(const project_t *p)
     net_stop(&net);
 }
 
-/*  Unreachable sources are skipped; when all are, the fetch fails at once.
-    A callback may start another fetch.  Pending fetches are dropped
-    silently by destroy.  Bad arguments fail without a callback. */
-static void test_unreachable_and_api(const project_t *p)
+/*  nowhere is not on the network. */
+static const char *reach_src[] = {"tcp://nowhere:1", "tcp://origin:1"};
+
+static void test_an_unreachable_source_is_skipped(void)
 {
-    net_t net;
-    rm_store_t *dest = new_store(p, "dest6");
-    net_start(&net, dest);
-    add_node(&net, "tcp://origin:1", p->origin, NODE_OK);
-    add_node(&net, "tcp://down:1", p->origin, NODE_DOWN);
-    const char *src[] = {"tcp://nowhere:1", "tcp://origin:1"};
-    done_t d1 = {0}, d2 = {0}, d3 = {0};
-    fetch(&net, &p->chunks[4], false, src, 2, &d1);
-    run(&net);
+    begin_origin_down();
+    done_t d1 = fetch_run(&p->chunks[4], false, reach_src, 2);
     CHECK_MSG(d1.calls == 1 && d1.status == 0, "%s", d1.error);
+    end();
+}
 
-    fetch(&net, &p->chunks[5], false, src, 1, &d2);
+static void test_with_no_source_reachable_the_fetch_fails_at_once(void)
+{
+    begin_origin_down();
+    done_t d2 = {0};
+    fetch(&net, &p->chunks[5], false, reach_src, 1, &d2);
     CHECK_MSG(d2.calls == 1 && d2.status == RM_EUNREACH, "%d: %s", d2.status, d2.error);
+    end();
+}
 
+static void test_bad_arguments_fail_without_a_callback(void)
+{
+    begin_origin_down();
+    done_t d3 = {0};
     rm_err_t err;
     CHECK(rm_xfer_fetch(net.xfer, &p->chunks[5], false, NULL, 1, on_done, &d3, &err) == -1);
     CHECK(err.code == RM_EINVAL);
     const char *empty[] = {""};
     CHECK(rm_xfer_fetch(net.xfer, &p->chunks[5], false, empty, 1, on_done, &d3, &err) == -1);
     CHECK(d3.calls == 0);
+    end();
+}
 
-    const char *down[] = {"tcp://down:1"};
-    fetch(&net, &p->mhash, true, down, 1, &d3);
+static void test_destroy_drops_pending_fetches_silently(void)
+{
+    begin_origin_down();
+    done_t d3 = {0};
+    fetch(&net, &p->mhash, true, down_src, 1, &d3);
     CHECK(rm_xfer_active(net.xfer) == 1);
-    net_stop(&net); /* no callback */
+    end(); /* no callback */
     CHECK(d3.calls == 0);
-    rm_store_destroy(&dest);
 }
 
 /*  A callback that starts the next fetch. */
 typedef struct {
-    net_t *net;
     const rm_hash_t *next;
     const char *src;
     done_t last;
@@ -643,34 +717,29 @@ static void on_chain(void *arg, const rm_hash_t *hash, int status, const char *e
         const rm_hash_t *next = c->next;
         c->next = NULL;
         rm_err_t err;
-        CHECK(rm_xfer_fetch(c->net->xfer, next, false, &c->src, 1, on_done, &c->last, &err) == 0);
+        CHECK(rm_xfer_fetch(net.xfer, next, false, &c->src, 1, on_done, &c->last, &err) == 0);
     }
 }
 
-static void test_chained(const project_t *p)
+static void test_a_callback_may_start_another_fetch(void)
 {
-    net_t net;
-    rm_store_t *dest = new_store(p, "dest7");
-    net_start(&net, dest);
+    begin();
     add_node(&net, "tcp://origin:1", p->origin, NODE_OK);
-    chain_t c = {&net, &p->chunks[7], "tcp://origin:1", {0}, 0};
+    chain_t c = {&p->chunks[7], "tcp://origin:1", {0}, 0};
     rm_err_t err;
     CHECK(rm_xfer_fetch(net.xfer, &p->chunks[6], false, &c.src, 1, on_chain, &c, &err) == 0);
     run(&net);
     CHECK(c.calls == 1 && c.last.calls == 1 && c.last.status == 0);
     CHECK(rm_store_has(dest, &p->chunks[7]));
-    net_stop(&net);
-    rm_store_destroy(&dest);
+    end();
 }
 
 /*  A single source that answers one request every 3/5 of the timeout: the
     last of a window waits far longer than the timeout, but the source never
     falls silent, so nothing times out. */
-static void test_slow_source(const project_t *p)
+static void test_a_slow_source_that_keeps_answering_does_not_time_out(void)
 {
-    net_t net;
-    rm_store_t *dest = new_store(p, "dest8");
-    net_start(&net, dest);
+    begin();
     add_node(&net, "tcp://slow:1", p->origin, NODE_OK);
     const char *src[] = {"tcp://slow:1"};
     done_t d = {0};
@@ -684,55 +753,46 @@ static void test_slow_source(const project_t *p)
     CHECK_MSG(net.nreqs == p->nchunks + 1, "%zu requests", net.nreqs);
     CHECK(net.max_open == RM_XFER_WINDOW);
     printf("slow source: %zu requests, %lld ms\n", net.nreqs, (long long)net.now);
-    net_stop(&net);
-    rm_store_destroy(&dest);
+    end();
 }
 
 /*  The first source is dead: once the manifest's request to it timed out,
     it is asked last, so the project costs one timeout, not one per chunk. */
-static void test_dead_first(const project_t *p)
+static void test_a_dead_first_source_costs_one_timeout(void)
 {
-    net_t net;
-    rm_store_t *dest = new_store(p, "dest9");
-    net_start(&net, dest);
+    begin();
     add_node(&net, "tcp://down:1", p->origin, NODE_DOWN);
     add_node(&net, "tcp://origin:1", p->origin, NODE_OK);
     const char *src[] = {"tcp://down:1", "tcp://origin:1"};
-    done_t d = {0};
     int64_t start = net.now;
-    fetch(&net, &p->mhash, true, src, 2, &d);
-    run(&net);
+    done_t d = fetch_run(&p->mhash, true, src, 2);
     CHECK_MSG(d.calls == 1 && d.status == 0, "%d: %s", d.status, d.error);
     CHECK_MSG(net.nodes[0].requests == 1, "down asked %d times", net.nodes[0].requests);
     CHECK(net.now - start == RM_XFER_TIMEOUT_MS);
-    net_stop(&net);
-    rm_store_destroy(&dest);
+    end();
 }
 
 /*  Chunks that reach the store by another way while queued or in flight
     are not asked for (again), even when their source went silent. */
-static void test_arrived_meanwhile(const project_t *p)
+static void test_chunks_that_arrive_meanwhile_are_not_asked_for(void)
 {
-    net_t net;
-    rm_store_t *dest = new_store(p, "dest10");
+    dest = new_store(p, rm_test_case);
     copy_chunk(p->origin, dest, &p->mhash);
     net_start(&net, dest);
     add_node(&net, "tcp://down:1", p->origin, NODE_DOWN);
-    const char *src[] = {"tcp://down:1"};
     done_t d = {0};
-    fetch(&net, &p->mhash, true, src, 1, &d);
+    fetch(&net, &p->mhash, true, down_src, 1, &d);
     CHECK(net.nreqs == RM_XFER_WINDOW); /* the rest is queued */
     for (uint32_t i = 0; i < p->nchunks; i++)
         copy_chunk(p->origin, dest, &p->chunks[i]);
     run(&net);
     CHECK_MSG(d.calls == 1 && d.status == 0, "%d: %s", d.status, d.error);
     CHECK(net.nreqs == RM_XFER_WINDOW);
-    net_stop(&net);
-    rm_store_destroy(&dest);
+    end();
 }
 
 /*  A full disk ends the fetch with RM_ENOSPC (a tiny tmpfs, as root). */
-static void test_enospc(const project_t *p)
+static void test_a_full_disk_ends_the_fetch_with_enospc(void)
 {
     if (geteuid() != 0) {
         printf("skipped ENOSPC (needs root)\n");
@@ -747,53 +807,60 @@ static void test_enospc(const project_t *p)
         return;
     }
     rm_err_t err;
-    rm_store_t *dest = rm_store_new(mnt, &err);
+    dest = rm_store_new(mnt, &err);
     CHECK_MSG(dest, "%s", err.msg);
     if (dest) {
-        net_t net;
         net_start(&net, dest);
         add_node(&net, "tcp://origin:1", p->origin, NODE_OK);
-        const char *src[] = {"tcp://origin:1"};
-        done_t d = {0};
-        fetch(&net, &p->mhash, true, src, 1, &d);
-        run(&net);
+        done_t d = fetch_run(&p->mhash, true, origin_src, 1);
         CHECK_MSG(d.calls == 1 && d.status == RM_ENOSPC, "%d: %s", d.status, d.error);
         printf("full disk: %s\n", d.error);
-        net_stop(&net);
-        rm_store_destroy(&dest);
+        end();
     }
     snprintf(cmd, sizeof cmd, "umount '%s'", mnt);
     CHECK(system(cmd) == 0);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
-    project_t p = {0};
-    snprintf(p.base, sizeof p.base, "/tmp/rm_xfer_test.XXXXXX");
-    if (!mkdtemp(p.base)) {
+    RM_TEST_ARGS(argc, argv);
+    snprintf(project.base, sizeof project.base, "/tmp/rm_xfer_test.XXXXXX");
+    if (!mkdtemp(project.base)) {
         perror("mkdtemp");
         return 1;
     }
-    make_project(&p);
-    if (p.origin) {
-        test_tree_three_sources(&p);
-        test_bad_data(&p);
-        test_failures(&p);
-        test_shared(&p);
-        test_stray_replies(&p);
-        test_already_here(&p);
-        test_unreachable_and_api(&p);
-        test_chained(&p);
-        test_slow_source(&p);
-        test_dead_first(&p);
-        test_arrived_meanwhile(&p);
-        test_enospc(&p);
+    make_project(&project);
+    if (project.origin) {
+        make_sources();
+        RM_RUN(test_fetches_a_project_from_the_sources_that_answer);
+        RM_RUN(test_bad_data_is_dropped_and_the_next_source_asked);
+        RM_RUN(test_only_bad_data_fails_the_fetch_and_stores_nothing);
+        RM_RUN(test_a_chunk_nobody_has_is_not_found);
+        RM_RUN(test_a_project_with_a_chunk_nobody_has_fails_naming_it);
+        RM_RUN(test_a_silent_source_times_out_on_time);
+        RM_RUN(test_a_chunk_that_is_not_a_manifest_fails_a_project_fetch);
+        RM_RUN(test_fetches_of_one_project_share_its_chunks);
+        RM_RUN(test_stray_replies_are_not_taken);
+        RM_RUN(test_a_reply_after_its_timeout_is_not_taken);
+        RM_RUN(test_what_is_here_already_completes_at_once_unsent);
+        RM_RUN(test_an_unreachable_source_is_skipped);
+        RM_RUN(test_with_no_source_reachable_the_fetch_fails_at_once);
+        RM_RUN(test_bad_arguments_fail_without_a_callback);
+        RM_RUN(test_destroy_drops_pending_fetches_silently);
+        RM_RUN(test_a_callback_may_start_another_fetch);
+        RM_RUN(test_a_slow_source_that_keeps_answering_does_not_time_out);
+        RM_RUN(test_a_dead_first_source_costs_one_timeout);
+        RM_RUN(test_chunks_that_arrive_meanwhile_are_not_asked_for);
+        RM_RUN(test_a_full_disk_ends_the_fetch_with_enospc);
     }
-    rm_manifest_free(&p.m);
-    free(p.chunks);
-    rm_store_destroy(&p.origin);
+    rm_store_destroy(&store_a);
+    rm_store_destroy(&store_b);
+    rm_store_destroy(&partial);
+    rm_manifest_free(&project.m);
+    free(project.chunks);
+    rm_store_destroy(&project.origin);
     char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", p.base);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", project.base);
     CHECK(system(cmd) == 0);
     RM_TEST_DONE();
 }
