@@ -270,10 +270,19 @@ static int start_mesh_work(rm_node_ctx_t *self, rm_err_t *err)
 {
     if (!(self->xfer = rm_xfer_new(self->store, xfer_send, self, err)) ||
         !(self->jobsync = rm_jobsync_new(self->jobs, self->member, self->xfer, self->store, err)) ||
-        !(self->sched = rm_sched_new(self->jobs, self->config.max_attempts, err)) ||
-        !(self->work = rm_work_new(&self->config, self->config.name, self->jobs, self->slots,
-                                   self->sched, self->jobsync, self->member, self->xfer,
-                                   &self->election, self->uploads, self->s3_why, err)) ||
+        !(self->sched = rm_sched_new(self->jobs, self->config.max_attempts, err)))
+        return -1;
+    rm_work_parts_t parts = {.config = &self->config,
+                             .jobs = self->jobs,
+                             .slots = self->slots,
+                             .sched = self->sched,
+                             .jobsync = self->jobsync,
+                             .member = self->member,
+                             .xfer = self->xfer,
+                             .election = &self->election,
+                             .uploads = self->uploads,
+                             .s3_why = self->s3_why};
+    if (!(self->work = rm_work_new(&parts, err)) ||
         !(self->logs = rm_logs_server_new(self->config.name, self->mesh, self->store, self->member,
                                           self->jobsync, self->xfer, err)))
         return -1;

@@ -331,23 +331,22 @@ static void serve_replicate(rm_outputs_t *self, const char *from, const rm_msg_t
         serving_end(self, at, err.code, err.msg);
 }
 
-rm_outputs_t *rm_outputs_new(const char *name, rm_jobs_t *jobs, rm_member_t *member,
-                             rm_xfer_t *xfer, rm_grants_t *grants, rm_uploads_t *uploads,
-                             const char *s3_why, uint64_t max_attempts, rm_err_t *err)
+rm_outputs_t *rm_outputs_new(const rm_work_parts_t *parts, rm_grants_t *grants, rm_err_t *err)
 {
     rm_outputs_t *self = calloc(1, sizeof *self);
     if (!self) {
         rm_err_set(err, RM_ENOMEM, "out of memory");
         return NULL;
     }
-    snprintf(self->name, sizeof self->name, "%s", name);
-    snprintf(self->s3_why, sizeof self->s3_why, "%s", s3_why ? s3_why : "no S3 settings");
-    self->jobs = jobs;
-    self->member = member;
-    self->xfer = xfer;
+    snprintf(self->name, sizeof self->name, "%s", parts->config->name);
+    snprintf(self->s3_why, sizeof self->s3_why, "%s",
+             parts->s3_why ? parts->s3_why : "no S3 settings");
+    self->jobs = parts->jobs;
+    self->member = parts->member;
+    self->xfer = parts->xfer;
     self->grants = grants;
-    self->uploads = uploads;
-    self->max_attempts = max_attempts;
+    self->uploads = parts->uploads;
+    self->max_attempts = parts->config->max_attempts;
     /* Answers come back to the worker (RM_REQ_WORK), which hands them here. */
     rm_reqid_init(&self->ids, RM_REQ_WORK);
     return self;

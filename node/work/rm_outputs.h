@@ -28,18 +28,17 @@
 #include "rm_jobs.h"
 #include "rm_member.h"
 #include "rm_uploads.h"
+#include "rm_work_parts.h"
 #include "rm_xfer.h"
 
 #define RM_OUTPUTS_REPLICATE_MS 10000 /* a replica that does not answer: ask another */
 
 typedef struct _rm_outputs_t rm_outputs_t;
 
-/*  grants: the worker's, read and dropped here.  uploads: NULL where this
-    node has no S3 settings; s3_why then says why (for the frame's error).
-    max_attempts: a frame's failures before it fails the job. */
-rm_outputs_t *rm_outputs_new(const char *name, rm_jobs_t *jobs, rm_member_t *member,
-                             rm_xfer_t *xfer, rm_grants_t *grants, rm_uploads_t *uploads,
-                             const char *s3_why, uint64_t max_attempts, rm_err_t *err);
+/*  From the node's parts: its name, jobs, member, xfer, S3 uploader (NULL:
+    none, s3_why says why) and max_attempts (a frame's failures before it
+    fails the job).  grants: the worker's, read and dropped here. */
+rm_outputs_t *rm_outputs_new(const rm_work_parts_t *parts, rm_grants_t *grants, rm_err_t *err);
 void rm_outputs_destroy(rm_outputs_t **self_p);
 
 /*  A frame rendered here: made durable, then recorded done. */

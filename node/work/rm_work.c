@@ -58,28 +58,24 @@ void rm_work_set_caps(rm_work_t *self, const char *caps)
     snprintf(self->caps, sizeof self->caps, "%s", caps ? caps : "");
 }
 
-rm_work_t *rm_work_new(const rm_config_t *config, const char *name, rm_jobs_t *jobs,
-                       rm_slots_t *slots, rm_sched_t *sched, rm_jobsync_t *jobsync,
-                       rm_member_t *member, rm_xfer_t *xfer, const rm_election_t *election,
-                       rm_uploads_t *uploads, const char *s3_why, rm_err_t *err)
+rm_work_t *rm_work_new(const rm_work_parts_t *parts, rm_err_t *err)
 {
     rm_work_t *self = calloc(1, sizeof *self);
     if (!self) {
         rm_err_set(err, RM_ENOMEM, "out of memory");
         return NULL;
     }
-    self->config = *config;
-    snprintf(self->name, sizeof self->name, "%s", name);
-    self->jobs = jobs;
-    self->slots = slots;
-    self->sched = sched;
-    self->jobsync = jobsync;
-    self->member = member;
-    self->xfer = xfer;
-    self->election = election;
+    self->config = *parts->config;
+    snprintf(self->name, sizeof self->name, "%s", parts->config->name);
+    self->jobs = parts->jobs;
+    self->slots = parts->slots;
+    self->sched = parts->sched;
+    self->jobsync = parts->jobsync;
+    self->member = parts->member;
+    self->xfer = parts->xfer;
+    self->election = parts->election;
     if (!(self->grants = rm_grants_new()) ||
-        !(self->outputs = rm_outputs_new(name, jobs, member, xfer, self->grants, uploads, s3_why,
-                                         config->max_attempts, err))) {
+        !(self->outputs = rm_outputs_new(parts, self->grants, err))) {
         rm_grants_destroy(&self->grants);
         free(self);
         rm_err_set(err, RM_ENOMEM, "out of memory");
@@ -88,7 +84,7 @@ rm_work_t *rm_work_new(const rm_config_t *config, const char *name, rm_jobs_t *j
     /* Request ids of this node's own: replies are matched by id and sender,
        and a random base keeps two nodes' ids apart. */
     rm_reqid_init(&self->ids, RM_REQ_WORK);
-    rm_slots_on_output(slots, on_output, self);
+    rm_slots_on_output(self->slots, on_output, self);
     return self;
 }
 

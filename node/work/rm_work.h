@@ -40,6 +40,7 @@
 #include "rm_slots.h"
 #include "rm_outputs.h"
 #include "rm_uploads.h"
+#include "rm_work_parts.h"
 
 #define RM_WORK_REPORT_MS 2000
 #define RM_WORK_IDLE_ASK_MS 500 /* asking again after an ASSIGN without tasks */
@@ -49,12 +50,8 @@
 
 typedef struct _rm_work_t rm_work_t;
 
-/*  election is read, never written: the node's own.  uploads: the node's
-    S3 uploader (rm_outputs.h), NULL with s3_why saying why there is none. */
-rm_work_t *rm_work_new(const rm_config_t *config, const char *name, rm_jobs_t *jobs,
-                       rm_slots_t *slots, rm_sched_t *sched, rm_jobsync_t *jobsync,
-                       rm_member_t *member, rm_xfer_t *xfer, const rm_election_t *election,
-                       rm_uploads_t *uploads, const char *s3_why, rm_err_t *err);
+/*  The worker of the node whose parts are given (kept, not owned). */
+rm_work_t *rm_work_new(const rm_work_parts_t *parts, rm_err_t *err);
 void rm_work_destroy(rm_work_t **self_p);
 
 /*  Reports, requests, the scheduler's tick, replication time-outs. */
