@@ -150,13 +150,20 @@ static zactor_t *slot_with(const char *blender, int startup_timeout_s)
     return rm_slot_new(&config);
 }
 
+/*  The fixture (made once in main) and the slot with the real Blender that
+    cases (a) to (d) share, as a node's slot serves one task after another. */
+static fixture_t fixture;
+static const fixture_t *const fx = &fixture;
+static zactor_t *slot;
+
 /*  (a) three frames, then a second task of the same job in the same Blender. */
-static void test_persistent(const fixture_t *fx, zactor_t *slot)
+static const uint64_t first[] = {1, 2, 3}, second[] = {4, 5};
+
+static void test_a_task_renders_each_frame_to_a_png(void)
 {
-    const uint64_t first[] = {1, 2, 3}, second[] = {4, 5};
     char out[256], log[256];
     rm_render_task_t task = base_task(fx, "a000000000000001", "a", first, 3, out, log);
-    outcome_t o1, o2;
+    outcome_t o1;
     run_task(slot, &task, false, &o1);
     CHECK_MSG(o1.end == RM_SLOT_TASK_DONE && !o1.oneshot, "end %s: %s", rm_slot_event_name(o1.end),
               o1.end_reason);
@@ -169,6 +176,15 @@ static void test_persistent(const fixture_t *fx, zactor_t *slot)
         CHECK_MSG(is_png(want), "%s is not a PNG", want);
         CHECK(o1.done_frames[i] == (uint64_t)i + 1);
     }
+    printf("persistent: first task (start + 3 frames) %" PRId64 " ms\n", o1.ms);
+}
+
+static void test_the_next_task_of_a_job_reuses_its_blender(void)
+{
+    char out[256], log[256];
+    rm_render_task_t task = base_task(fx, "a000000000000001", "a_reuse", first, 3, out, log);
+    outcome_t o1, o2;
+    run_task(slot, &task, false, &o1);
     task.frames = second;
     task.frame_count = 2;
     run_task(slot, &task, false, &o2);
@@ -179,15 +195,19 @@ static void test_persistent(const fixture_t *fx, zactor_t *slot)
     CHECK(is_png(o2.files[1]));
     CHECK_MSG(file_contains(log, "Saved: ") && file_contains(log, "Fra:4"),
               "log %s lacks Blender's output", log);
-    printf("persistent: first task (start + 3 frames) %" PRId64
-           " ms, reused task (2 frames) %" PRId64 " ms\n",
-           o1.ms, o2.ms);
+    printf("persistent: reused task (2 frames) %" PRId64 " ms\n", o2.ms);
+}
 
-    /* RELEASE ends the idle Blender: the next task needs a new one. */
+/*  RELEASE ends the idle Blender: the next task needs a new one. */
+static void test_release_ends_the_idle_blender(void)
+{
     const uint64_t third[] = {6};
+    char out[256], log[256];
+    rm_render_task_t task = base_task(fx, "a000000000000001", "a_release", third, 1, out, log);
+    outcome_t o1, o2;
+    run_task(slot, &task, false, &o1);
+    CHECK_MSG(o1.done == 1 && o1.pids[0] > 0, "before RELEASE: %d done", o1.done);
     CHECK(rm_slot_release(slot) == 0);
-    task.frames = third;
-    task.frame_count = 1;
     run_task(slot, &task, false, &o2);
     CHECK_MSG(o2.end == RM_SLOT_TASK_DONE && o2.done == 1 && o2.pids[0] != o1.pids[0],
               "after RELEASE: %s, %d done, pid %d (was %d)", rm_slot_event_name(o2.end), o2.done,
@@ -195,7 +215,7 @@ static void test_persistent(const fixture_t *fx, zactor_t *slot)
 }
 
 /*  (b) a scene or camera that is not in the file breaks the job. */
-static void test_bad_names(const fixture_t *fx, zactor_t *slot)
+static void test_a_scene_not_in_the_file_fails_the_job(void)
 {
     const uint64_t frames[] = {1};
     char out[256], log[256];
@@ -208,8 +228,14 @@ static void test_bad_names(const fixture_t *fx, zactor_t *slot)
     CHECK_MSG(strstr(o.end_reason, "Nope") && strstr(o.end_reason, "\"Scene\"") &&
                   strstr(o.end_reason, "\"Alt\""),
               "reason: %s", o.end_reason);
+}
 
-    task.job_id = "b000000000000002";
+static void test_a_camera_not_in_the_file_fails_the_job(void)
+{
+    const uint64_t frames[] = {1};
+    char out[256], log[256];
+    outcome_t o;
+    rm_render_task_t task = base_task(fx, "b000000000000002", "b", frames, 1, out, log);
     task.settings.scene = "";
     task.settings.camera = "Nope";
     run_task(slot, &task, false, &o);
@@ -221,7 +247,7 @@ static void test_bad_names(const fixture_t *fx, zactor_t *slot)
 
 /*  (c) a file Blender cannot read is the job's fault, not a render of the
     default cube. */
-static void test_corrupt(const fixture_t *fx, zactor_t *slot)
+static void test_a_file_blender_cannot_read_fails_the_job(void)
 {
     const uint64_t frames[] = {1};
     char out[256], log[256];
@@ -236,112 +262,164 @@ static void test_corrupt(const fixture_t *fx, zactor_t *slot)
     printf("corrupt file: %s\n", o.end_reason);
 }
 
-/*  (d) a frame over its timeout is killed; the slot renders on afterwards.
-    Also: PROGRESS while a slow frame renders, and CANCEL. */
-static void test_timeout_cancel(const fixture_t *fx, zactor_t *slot)
+/*  (d) a slow frame, and after it a frame of another job that renders. */
+static rm_render_task_t slow_task(const char *job, char *out, char *log)
 {
-    const uint64_t slow[] = {1}, after[] = {6};
+    static const uint64_t slow[] = {1};
+    rm_render_task_t task = base_task(fx, job, "d", slow, 1, out, log);
+    task.settings = (rm_render_settings_t){.samples = 4096, .res_x = 320, .res_y = 180};
+    return task;
+}
+
+static void check_renders_on(const char *name)
+{
+    const uint64_t after[] = {6};
     char out[256], log[256];
     outcome_t o;
-    rm_render_task_t task = base_task(fx, "d000000000000001", "d", slow, 1, out, log);
-    task.settings = (rm_render_settings_t){.samples = 4096, .res_x = 320, .res_y = 180};
+    rm_render_task_t task = base_task(fx, "a000000000000001", name, after, 1, out, log);
+    run_task(slot, &task, false, &o);
+    CHECK_MSG(o.end == RM_SLOT_TASK_DONE && o.done == 1, "after %s: %s, %d done", name,
+              rm_slot_event_name(o.end), o.done);
+}
+
+/*  A frame over its timeout is killed; the slot renders on afterwards. */
+static void test_a_frame_over_its_timeout_is_killed_and_the_slot_renders_on(void)
+{
+    char out[256], log[256];
+    outcome_t o;
+    rm_render_task_t task = slow_task("d000000000000001", out, log);
     task.frame_timeout_s = 1;
     run_task(slot, &task, false, &o);
     CHECK_MSG(o.end == RM_SLOT_TASK_DONE && o.failed == 1 && o.done == 0, "timeout: %s, %d failed",
               rm_slot_event_name(o.end), o.failed);
     CHECK_MSG(strstr(o.reasons[0], "timed out after 1 s"), "reason: %s", o.reasons[0]);
     printf("timeout: task ended after %" PRId64 " ms\n", o.ms);
+    check_renders_on("d_after");
+}
 
-    task.job_id = "d000000000000002";
-    task.frame_timeout_s = 0;
+/*  PROGRESS while a slow frame renders; CANCEL at the first one ends the
+    task; the slot renders on afterwards. */
+static void test_cancel_at_the_first_progress_of_a_slow_frame_ends_the_task(void)
+{
+    char out[256], log[256];
+    outcome_t o;
+    rm_render_task_t task = slow_task("d000000000000002", out, log);
     run_task(slot, &task, true, &o);
     CHECK_MSG(o.end == RM_SLOT_TASK_CANCELED, "cancel: %s", rm_slot_event_name(o.end));
     CHECK_MSG(o.progress >= 1, "no PROGRESS during a slow frame");
     printf("cancel: first PROGRESS and cancel after %" PRId64 " ms\n", o.ms);
-
-    task = base_task(fx, "a000000000000001", "d_after", after, 1, out, log);
-    run_task(slot, &task, false, &o);
-    CHECK_MSG(o.end == RM_SLOT_TASK_DONE && o.done == 1, "after timeout: %s, %d done",
-              rm_slot_event_name(o.end), o.done);
+    check_renders_on("d_after_cancel");
 }
 
 /*  (e) Blender crashing before it is ready, and while rendering. */
-static void test_crash(const fixture_t *fx)
+static const uint64_t crash_frames[] = {1, 2};
+
+static void test_blender_crashing_at_start_fails_the_task_not_the_job(void)
 {
-    char at_start[128], mid_frame[128];
+    char at_start[128];
     snprintf(at_start, sizeof at_start, "%s/crash_start.sh", fx->dir);
-    snprintf(mid_frame, sizeof mid_frame, "%s/crash_frame.sh", fx->dir);
     write_script(at_start, "#!/bin/sh\necho 'fake blender: about to crash'\nkill -SEGV $$\n");
+    char out[256], log[256];
+    outcome_t o;
+    rm_render_task_t task = base_task(fx, "e000000000000001", "e", crash_frames, 2, out, log);
+    zactor_t *crashing = slot_with(at_start, 10);
+    run_task(crashing, &task, false, &o);
+    CHECK_MSG(o.end == RM_SLOT_TASK_FAILED && !o.fatal, "crash at start: %s fatal %d",
+              rm_slot_event_name(o.end), o.fatal);
+    CHECK_MSG(strstr(o.end_reason, "signal 11"), "reason: %s", o.end_reason);
+    zactor_destroy(&crashing);
+}
+
+static void test_blender_crashing_mid_frame_fails_the_frames(void)
+{
+    char mid_frame[128];
+    snprintf(mid_frame, sizeof mid_frame, "%s/crash_frame.sh", fx->dir);
     write_script(mid_frame, "#!/bin/sh\n"
                             "printf '{\"event\":\"ready\",\"pid\":%d}\\n' $$ >&3\n"
                             "read -r line\n"
                             "echo \"fake blender: got $line\"\n"
                             "kill -SEGV $$\n");
-    const uint64_t frames[] = {1, 2};
     char out[256], log[256];
     outcome_t o;
-    rm_render_task_t task = base_task(fx, "e000000000000001", "e", frames, 2, out, log);
-
-    zactor_t *slot = slot_with(at_start, 10);
-    run_task(slot, &task, false, &o);
-    CHECK_MSG(o.end == RM_SLOT_TASK_FAILED && !o.fatal, "crash at start: %s fatal %d",
-              rm_slot_event_name(o.end), o.fatal);
-    CHECK_MSG(strstr(o.end_reason, "signal 11"), "reason: %s", o.end_reason);
-    zactor_destroy(&slot);
-
-    slot = slot_with(mid_frame, 10);
-    run_task(slot, &task, false, &o);
+    rm_render_task_t task = base_task(fx, "e000000000000001", "e_mid", crash_frames, 2, out, log);
+    zactor_t *crashing = slot_with(mid_frame, 10);
+    run_task(crashing, &task, false, &o);
     CHECK_MSG(o.end == RM_SLOT_TASK_DONE && o.failed == 2, "crash mid-frame: %s, %d failed",
               rm_slot_event_name(o.end), o.failed);
     CHECK_MSG(strstr(o.reasons[0], "crashed with signal 11") && o.failed_frames[1] == 2,
               "reason: %s", o.reasons[0]);
     CHECK_MSG(file_contains(log, "fake blender: got {\"cmd\":\"render\",\"frame\":1"),
               "log %s lacks the fake's output", log);
-    zactor_destroy(&slot);
+    zactor_destroy(&crashing);
 }
 
 /*  (f) a driver that cannot serve: the task completes in one-shot mode. */
-static void test_fallback(const fixture_t *fx)
+static const uint64_t fallback_frames[] = {7, 8};
+
+static void test_a_driver_that_exits_falls_back_to_one_shot(void)
 {
-    char exits[128], hangs[128];
+    char exits[128];
     snprintf(exits, sizeof exits, "%s/noserve_exit.sh", fx->dir);
-    snprintf(hangs, sizeof hangs, "%s/noserve_hang.sh", fx->dir);
     write_script(exits, "#!/bin/sh\nRM_DRIVER_FORCE_ONESHOT=1 exec " BLENDER " \"$@\"\n");
-    write_script(hangs, "#!/bin/sh\nRM_DRIVER_FORCE_ONESHOT=hang exec " BLENDER " \"$@\"\n");
-    const uint64_t frames[] = {7, 8}, more[] = {9};
     char out[256], log[256];
     outcome_t o;
-    rm_render_task_t task = base_task(fx, "f000000000000001", "f", frames, 2, out, log);
-
-    zactor_t *slot = slot_with(exits, 30);
-    run_task(slot, &task, false, &o);
+    rm_render_task_t task = base_task(fx, "f000000000000001", "f", fallback_frames, 2, out, log);
+    zactor_t *noserve = slot_with(exits, 30);
+    run_task(noserve, &task, false, &o);
     CHECK_MSG(o.end == RM_SLOT_TASK_DONE && o.oneshot && o.done == 2,
               "exit fallback: %s %d, %d done", rm_slot_event_name(o.end), o.oneshot, o.done);
     CHECK(is_png(o.files[1]));
     CHECK_MSG(file_contains(log, "falling back"), "log %s does not mention the fallback", log);
     printf("fallback after exit: %" PRId64 " ms for 2 frames\n", o.ms);
-    zactor_destroy(&slot);
+    zactor_destroy(&noserve);
+}
 
-    slot = slot_with(hangs, 3);
-    run_task(slot, &task, false, &o);
+/*  A slot (3 s startup timeout) whose driver hangs, and its first task of
+    the job, that falls back after the timeout. */
+static zactor_t *hang_fallback(rm_render_task_t *task, char *out, char *log, outcome_t *o)
+{
+    char hangs[128];
+    snprintf(hangs, sizeof hangs, "%s/noserve_hang.sh", fx->dir);
+    write_script(hangs, "#!/bin/sh\nRM_DRIVER_FORCE_ONESHOT=hang exec " BLENDER " \"$@\"\n");
+    *task = base_task(fx, "f000000000000001", rm_test_case, fallback_frames, 2, out, log);
+    zactor_t *hanging = slot_with(hangs, 3);
+    run_task(hanging, task, false, o);
+    return hanging;
+}
+
+static void test_a_driver_that_hangs_falls_back_after_the_startup_timeout(void)
+{
+    char out[256], log[256];
+    rm_render_task_t task;
+    outcome_t o;
+    zactor_t *hanging = hang_fallback(&task, out, log, &o);
     CHECK_MSG(o.end == RM_SLOT_TASK_DONE && o.oneshot && o.done == 2,
               "hang fallback: %s %d, %d done", rm_slot_event_name(o.end), o.oneshot, o.done);
     CHECK_MSG(o.ms >= 3000, "fallback came before the startup timeout (%" PRId64 " ms)", o.ms);
-    int64_t first_ms = o.ms;
-    /* The slot remembers: the job's next task goes straight to one-shot. */
+    printf("fallback after hang: %" PRId64 " ms (3 s timeout)\n", o.ms);
+    zactor_destroy(&hanging);
+}
+
+/*  The slot remembers: the job's next task goes straight to one-shot. */
+static void test_a_job_that_fell_back_goes_straight_to_one_shot(void)
+{
+    char out[256], log[256];
+    rm_render_task_t task;
+    outcome_t o;
+    zactor_t *hanging = hang_fallback(&task, out, log, &o);
+    const uint64_t more[] = {9};
     char log2[256];
     snprintf(log2, sizeof log2, "%s/logs/f2.log", fx->dir);
     task.log_path = log2;
     task.frames = more;
     task.frame_count = 1;
-    run_task(slot, &task, false, &o);
+    run_task(hanging, &task, false, &o);
     CHECK_MSG(o.end == RM_SLOT_TASK_DONE && o.oneshot && o.done == 1, "hang fallback again: %s",
               rm_slot_event_name(o.end));
     CHECK_MSG(file_contains(log2, "(one-shot)") && !file_contains(log2, "(persistent)"),
               "second task tried the serve mode again (%s)", log2);
-    printf("fallback after hang: %" PRId64 " ms (3 s timeout), next one-shot task %" PRId64 " ms\n",
-           first_ms, o.ms);
-    zactor_destroy(&slot);
+    printf("next one-shot task %" PRId64 " ms\n", o.ms);
+    zactor_destroy(&hanging);
 }
 
 static int setup(fixture_t *fx)
@@ -379,27 +457,34 @@ static int setup(fixture_t *fx)
     return 0;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    RM_TEST_ARGS(argc, argv);
     zsys_init();
     zsys_set_logstream(NULL); /* keep slot notes out of the test output */
-    fixture_t fx;
-    if (setup(&fx) != 0) {
+    if (setup(&fixture) != 0) {
         CHECK_MSG(false, "setup failed");
         RM_TEST_DONE();
     }
     int64_t start = zclock_mono();
-    zactor_t *slot = slot_with(BLENDER, 60);
+    slot = slot_with(BLENDER, 60);
     CHECK(slot != NULL);
-    test_persistent(&fx, slot);
-    test_bad_names(&fx, slot);
-    test_corrupt(&fx, slot);
-    test_timeout_cancel(&fx, slot);
+    RM_RUN(test_a_task_renders_each_frame_to_a_png);
+    RM_RUN(test_the_next_task_of_a_job_reuses_its_blender);
+    RM_RUN(test_release_ends_the_idle_blender);
+    RM_RUN(test_a_scene_not_in_the_file_fails_the_job);
+    RM_RUN(test_a_camera_not_in_the_file_fails_the_job);
+    RM_RUN(test_a_file_blender_cannot_read_fails_the_job);
+    RM_RUN(test_a_frame_over_its_timeout_is_killed_and_the_slot_renders_on);
+    RM_RUN(test_cancel_at_the_first_progress_of_a_slow_frame_ends_the_task);
     zactor_destroy(&slot);
-    test_crash(&fx);
-    test_fallback(&fx);
+    RM_RUN(test_blender_crashing_at_start_fails_the_task_not_the_job);
+    RM_RUN(test_blender_crashing_mid_frame_fails_the_frames);
+    RM_RUN(test_a_driver_that_exits_falls_back_to_one_shot);
+    RM_RUN(test_a_driver_that_hangs_falls_back_after_the_startup_timeout);
+    RM_RUN(test_a_job_that_fell_back_goes_straight_to_one_shot);
     printf("all slot tests took %" PRId64 " ms\n", zclock_mono() - start);
-    zdir_t *dir = zdir_new(fx.dir, NULL);
+    zdir_t *dir = zdir_new(fixture.dir, NULL);
     if (dir && !rm_test_failures)
         zdir_remove(dir, true);
     zdir_destroy(&dir);
