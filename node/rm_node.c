@@ -275,33 +275,22 @@ static void on_job_merged(void *arg, rm_job_t *job, bool created)
     rm_work_job_changed(self->work, job);
 }
 
-static void handle_mesh(rm_node_ctx_t *self);
-
-/*  Graceful leave: the others hear it from us instead of suspecting us. */
+/*  Graceful leave: the others hear it from us instead of suspecting us.
+    For at most a second the loop runs on (answers from no-inbound peers
+    come in on the main socket), with only the membership's turn. */
 static void leave_mesh(rm_node_ctx_t *self)
 {
     if (!self->member || rm_member_alive(self->member) <= 1)
         return;
     rm_member_leave(self->member);
-    int64_t end = zclock_mono() + 1000;
-    while (!rm_member_left(self->member) && zclock_mono() < end) {
-        void *which = zpoller_wait(self->poller, 50);
-        if (which == self->mesh)
-            handle_mesh(self); /* answers from no-inbound peers come in here */
-        else if (which == self->door)
-            rm_node_door_handle(self);
-        else if (which == rm_door_watch_actor(self->watch))
-            rm_door_watch_handle(self->watch, &self->refusals);
-        else if (which == self->pipe)
-            zstr_free(&(char *){zstr_recv(self->pipe)});
-        else if (which && !rm_member_handle(self->member, which))
-            rm_slots_handle(self->slots, which); /* slot events; slots stop next */
-        rm_member_tick(self->member);
-    }
+    self->leaving = true;
+    rm_loop_run(self->loop, 1000);
 }
 
-static void handle_mesh(rm_node_ctx_t *self)
+static void on_mesh_readable(void *arg, void *sock)
 {
+    (void)sock;
+    rm_node_ctx_t *self = arg;
     zmsg_t *in = zmsg_recv(self->mesh);
     if (!in)
         return;
@@ -341,11 +330,16 @@ out:
 /* ---------------------------------------------------------------- the actor */
 
 /*  "$TERM": stop now.  "HAND_BACK" (meshd on SIGTERM): give frames back,
-    wait for outputs in hand to be stored and copied, leave, then "DRAINED". */
-static void handle_pipe(rm_node_ctx_t *self)
+    wait for outputs in hand to be stored and copied, leave, then "DRAINED".
+    While leaving, commands are read and dropped: the node is stopping. */
+static void on_pipe_readable(void *arg, void *sock)
 {
+    (void)sock;
+    rm_node_ctx_t *self = arg;
     char *command = zstr_recv(self->pipe);
-    if (!command || streq(command, "$TERM"))
+    if (self->leaving)
+        ;
+    else if (!command || streq(command, "$TERM"))
         self->terminated = true;
     else if (streq(command, "HAND_BACK") && !self->hand_back_until) {
         self->hand_back_until = zclock_mono() + HAND_BACK_MS;
@@ -395,6 +389,38 @@ static void turn(rm_node_ctx_t *self)
     }
 }
 
+static void on_door_readable(void *arg, void *sock)
+{
+    (void)sock;
+    rm_node_door_handle(arg);
+}
+
+static void on_watch_readable(void *arg, void *sock)
+{
+    (void)sock;
+    rm_node_ctx_t *self = arg;
+    rm_door_watch_handle(self->watch, &self->refusals);
+}
+
+/*  The loop's turn after every event: the node's work, then how long it
+    may sleep.  While leaving, only the membership's. */
+static int64_t node_turn(void *arg)
+{
+    rm_node_ctx_t *self = arg;
+    if (self->leaving) {
+        rm_member_tick(self->member);
+        if (rm_member_left(self->member))
+            rm_loop_stop(self->loop);
+        return 50;
+    }
+    turn(self);
+    if (self->terminated) {
+        rm_loop_stop(self->loop);
+        return -1;
+    }
+    return next_wakeup(self);
+}
+
 static void node_actor(zsock_t *pipe, void *args)
 {
     start_args_t *start = args;
@@ -413,27 +439,24 @@ static void node_actor(zsock_t *pipe, void *args)
     }
     rm_member_on_message(self->member, on_node_message, self);
     rm_jobsync_on_changed(self->jobsync, on_job_merged, self);
-    zsock_signal(pipe, 0);
-    while (!self->terminated) {
-        void *which = zpoller_wait(self->poller, (int)next_wakeup(self));
-        if (which == self->pipe)
-            handle_pipe(self);
-        else if (which == self->door)
-            rm_node_door_handle(self);
-        else if (which == self->mesh)
-            handle_mesh(self);
-        else if (which == rm_door_watch_actor(self->watch))
-            rm_door_watch_handle(self->watch, &self->refusals);
-        else if (which && which == self->gc)
-            rm_node_gc_handle(self);
-        else if (rm_node_s3_handle(self, which) || rm_node_rendezvous_handle(self, which))
-            ;
-        else if (which && !rm_member_handle(self->member, which))
-            rm_slots_handle(self->slots, which);
-        else if (!which && zpoller_terminated(self->poller))
-            break;
-        turn(self);
+    /* Who reads what: the node's own sockets here; the peer links
+       (rm_member), the render slots (rm_slots), the S3 threads
+       (rm_node_s3), the store's collector (rm_node_gc) and the rendezvous
+       thread (rm_node_rendezvous) registered theirs as they started. */
+    if (rm_loop_reader(self->loop, self->pipe, on_pipe_readable, self) != 0 ||
+        rm_loop_reader(self->loop, self->door, on_door_readable, self) != 0 ||
+        rm_loop_reader(self->loop, self->mesh, on_mesh_readable, self) != 0 ||
+        rm_loop_reader(self->loop, rm_door_watch_actor(self->watch), on_watch_readable, self) !=
+            0) {
+        rm_err_set(start->err, RM_ENOMEM, "out of memory");
+        rm_node_stop(self);
+        free(self);
+        zsock_signal(pipe, 1);
+        return;
     }
+    rm_loop_set_turn(self->loop, node_turn, self);
+    zsock_signal(pipe, 0);
+    rm_loop_run(self->loop, -1); /* until the turn stops it: self->terminated */
     rm_log_info("%s stopping", self->config.name);
     bool drained = self->drained, stay_down = self->stay_down;
     leave_mesh(self);

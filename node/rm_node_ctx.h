@@ -81,7 +81,8 @@ typedef struct {
     zsock_t *door;
     zsock_t *mesh;
     rm_door_watch_t *watch; /* failed handshakes on door and mesh */
-    zpoller_t *poller;
+    rm_loop_t *loop;        /* every socket the node reads, and its wake-up */
+    bool leaving;           /* rm_node: the last second, telling the others */
     rm_roster_t *roster;
     rm_revocations_t *revocations;
     zhashx_t *revoke_sent; /* member name -> when it was last sent the whole set */

@@ -52,10 +52,12 @@ static void gc_actor(zsock_t *pipe, void *args)
     }
 }
 
+static void on_collected(void *arg, void *sock);
+
 int rm_node_gc_start(rm_node_ctx_t *self, rm_err_t *err)
 {
     self->gc = zactor_new(gc_actor, self->store);
-    if (!self->gc || zpoller_add(self->poller, self->gc) != 0)
+    if (!self->gc || rm_loop_reader(self->loop, self->gc, on_collected, self) != 0)
         return rm_err_set(err, RM_ENOMEM, "cannot start the store's collector");
     self->gc_next = zclock_mono() + 60000; /* not while the node starts */
     return 0;
@@ -63,6 +65,7 @@ int rm_node_gc_start(rm_node_ctx_t *self, rm_err_t *err)
 
 void rm_node_gc_stop(rm_node_ctx_t *self)
 {
+    rm_loop_reader_end(self->loop, self->gc);
     zactor_destroy(&self->gc);
 }
 
@@ -124,8 +127,11 @@ void rm_node_gc_tick(rm_node_ctx_t *self, int64_t now, bool now_due)
     zmsg_destroy(&msg);
 }
 
-void rm_node_gc_handle(rm_node_ctx_t *self)
+/*  The collector's report of one collection. */
+static void on_collected(void *arg, void *sock)
 {
+    (void)sock;
+    rm_node_ctx_t *self = arg;
     char *done = NULL, *why = NULL;
     uint64_t kept = 0, deleted = 0, freed = 0, missing = 0;
     if (zsock_recv(self->gc, "s8888s", &done, &kept, &deleted, &freed, &missing, &why) != 0)

@@ -17,7 +17,4 @@ void rm_node_gc_stop(rm_node_ctx_t *self);
 /*  Starts a collection if none runs and one is due (or `now_due`). */
 void rm_node_gc_tick(rm_node_ctx_t *self, int64_t now, bool now_due);
 
-/*  The actor's answer (its socket was readable). */
-void rm_node_gc_handle(rm_node_ctx_t *self);
-
 #endif

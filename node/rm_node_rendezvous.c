@@ -111,6 +111,8 @@ static void entry_key(const rm_node_ctx_t *self, char *out, size_t size)
     snprintf(out, size, "%s%s", self->rendezvous_prefix, self->config.name);
 }
 
+static void on_rendezvous_readable(void *arg, void *sock);
+
 int rm_node_rendezvous_start(rm_node_ctx_t *self, rm_err_t *err)
 {
     if (!rm_s3_url_is(self->config.join))
@@ -137,7 +139,8 @@ int rm_node_rendezvous_start(rm_node_ctx_t *self, rm_err_t *err)
         free(a);
         return rm_err_set(err, RM_ENOMEM, "cannot start the rendezvous");
     }
-    zpoller_add(self->poller, self->rendezvous);
+    if (rm_loop_reader(self->loop, self->rendezvous, on_rendezvous_readable, self) != 0)
+        return rm_err_set(err, RM_ENOMEM, "out of memory");
     if (!(self->rendezvous_ignored = zhashx_new()))
         return rm_err_set(err, RM_ENOMEM, "out of memory");
     self->rendezvous_put_at = self->rendezvous_look_at = 0; /* at the first turn */
@@ -156,6 +159,7 @@ void rm_node_rendezvous_stop(rm_node_ctx_t *self)
     char key[RM_S3_KEY_MAX + RM_MAX_NAME + 2];
     entry_key(self, key, sizeof key);
     zstr_sendx(self->rendezvous, "DELETE", key, NULL);
+    rm_loop_reader_end(self->loop, self->rendezvous);
     zactor_destroy(&self->rendezvous);
 }
 
@@ -234,10 +238,11 @@ static void seen(rm_node_ctx_t *self, zmsg_t *msg)
                     self->config.join);
 }
 
-bool rm_node_rendezvous_handle(rm_node_ctx_t *self, void *which)
+/*  An answer of the rendezvous thread. */
+static void on_rendezvous_readable(void *arg, void *sock)
 {
-    if (!which || !self->rendezvous || which != self->rendezvous)
-        return false;
+    (void)sock;
+    rm_node_ctx_t *self = arg;
     zmsg_t *msg = zmsg_recv(self->rendezvous);
     char *what = msg ? zmsg_popstr(msg) : NULL;
     if (what && strcmp(what, "SEEN") == 0) {
@@ -249,5 +254,4 @@ bool rm_node_rendezvous_handle(rm_node_ctx_t *self, void *which)
     }
     zstr_free(&what);
     zmsg_destroy(&msg);
-    return true;
 }

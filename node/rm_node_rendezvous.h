@@ -18,7 +18,4 @@ void rm_node_rendezvous_stop(rm_node_ctx_t *self);
 
 void rm_node_rendezvous_tick(rm_node_ctx_t *self, int64_t now);
 
-/*  An answer of the rendezvous thread: true if `which` was its actor. */
-bool rm_node_rendezvous_handle(rm_node_ctx_t *self, void *which);
-
 #endif

@@ -139,6 +139,9 @@ static void resolve(rm_node_ctx_t *self)
     rm_log_info("S3: %s", text);
 }
 
+static void on_importer_readable(void *arg, void *sock);
+static void on_uploads_readable(void *arg, void *sock);
+
 int rm_node_s3_start(rm_node_ctx_t *self, rm_err_t *err)
 {
     resolve(self);
@@ -168,14 +171,18 @@ int rm_node_s3_start(rm_node_ctx_t *self, rm_err_t *err)
         free(args);
         return rm_err_set(err, RM_ENOMEM, "cannot start the S3 importer");
     }
-    zpoller_add(self->poller, self->importer);
-    zpoller_add(self->poller, rm_uploads_actor(self->uploads));
+    if (rm_loop_reader(self->loop, self->importer, on_importer_readable, self) != 0 ||
+        rm_loop_reader(self->loop, rm_uploads_actor(self->uploads), on_uploads_readable, self) != 0)
+        return rm_err_set(err, RM_ENOMEM, "out of memory");
     return 0;
 }
 
 void rm_node_s3_stop(rm_node_ctx_t *self)
 {
+    rm_loop_reader_end(self->loop, self->importer);
     zactor_destroy(&self->importer);
+    if (self->uploads)
+        rm_loop_reader_end(self->loop, rm_uploads_actor(self->uploads));
     rm_uploads_destroy(&self->uploads);
     for (size_t i = 0; i < RM_NODE_MAX_IMPORTS; i++)
         clear_import(&self->imports[i]);
@@ -381,17 +388,15 @@ static void import_event(rm_node_ctx_t *self)
     start_next(self);
 }
 
-bool rm_node_s3_handle(rm_node_ctx_t *self, void *which)
+static void on_importer_readable(void *arg, void *sock)
 {
-    if (!which)
-        return false;
-    if (self->importer && which == self->importer) {
-        import_event(self);
-        return true;
-    }
-    if (self->uploads && which == rm_uploads_actor(self->uploads)) {
-        rm_work_upload_event(self->work);
-        return true;
-    }
-    return false;
+    (void)sock;
+    import_event(arg);
+}
+
+static void on_uploads_readable(void *arg, void *sock)
+{
+    (void)sock;
+    rm_node_ctx_t *self = arg;
+    rm_work_upload_event(self->work);
 }

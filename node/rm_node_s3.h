@@ -24,9 +24,6 @@ void rm_node_s3_stop(rm_node_ctx_t *self);
 int rm_node_s3_bucket_allowed(const rm_node_ctx_t *self, const char *url, const char *what,
                               rm_err_t *err);
 
-/*  An event of the importer or the uploader: true if `which` was one. */
-bool rm_node_s3_handle(rm_node_ctx_t *self, void *which);
-
 /*  IMPORT from a client: started, or how far it is, or its result. */
 void rm_node_s3_import(rm_node_ctx_t *self, zframe_t *peer, const rm_cred_t *who,
                        const rm_msg_t *msg);

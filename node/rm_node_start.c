@@ -247,7 +247,7 @@ static int start_membership(rm_node_ctx_t *self, rm_err_t *err)
     if (advertised_address(&self->config, addr, sizeof addr, err) != 0)
         return -1;
     self->member = rm_member_new(&self->config, &self->token, self->cred.name, addr, self->mesh,
-                                 self->poller, err);
+                                 self->loop, err);
     if (!self->member)
         return -1;
     rm_node_revoke_watch_links(self);
@@ -342,14 +342,10 @@ int rm_node_start(rm_node_ctx_t *self, const rm_config_t *config, rm_err_t *err)
         return -1;
     if (!(self->watch = rm_door_watch_new(self->door, self->mesh, err)))
         return -1;
-    self->poller =
-        zpoller_new(self->pipe, self->door, self->mesh, rm_door_watch_actor(self->watch), NULL);
-    if (!self->poller)
+    /* The parts started below register what they read on the loop; the
+       node's own sockets are registered by rm_node.c. */
+    if (!(self->loop = rm_loop_new()) || rm_slots_watch(self->slots, self->loop) != 0)
         return rm_err_set(err, RM_ENOMEM, "out of memory");
-    /* Signals are meshd's to handle (it asks for a hand-back): the loop
-       must keep polling after one. */
-    zpoller_set_nonstop(self->poller, true);
-    rm_slots_poll_on(self->slots, self->poller);
     if (start_membership(self, err) != 0 || rm_node_s3_start(self, err) != 0 ||
         rm_node_rendezvous_start(self, err) != 0 || start_mesh_work(self, err) != 0 ||
         rm_node_gc_start(self, err) != 0)
@@ -377,7 +373,6 @@ void rm_node_stop(rm_node_ctx_t *self)
     rm_member_destroy(&self->member);
     for (size_t i = 0; i < self->nwatches; i++)
         zframe_destroy(&self->watches[i].peer);
-    zpoller_destroy(&self->poller);
     if (self->slots)
         rm_slots_flush(self->slots); /* rendered frames are kept, not rendered again */
     rm_slots_destroy(&self->slots);
@@ -393,4 +388,5 @@ void rm_node_stop(rm_node_ctx_t *self)
     zhashx_destroy(&self->revoke_sent);
     rm_codec_free(&rm_cred_desc, &self->cred);
     rm_token_free(&self->token);
+    rm_loop_destroy(&self->loop); /* last: the parts above end their readers on it */
 }

@@ -59,7 +59,7 @@ static void on_peer_message(void *arg, const char *addr, const rm_cred_t *peer, 
                             size_t len);
 
 rm_member_t *rm_member_new(const rm_config_t *config, const rm_token_t *identity, const char *name,
-                           const char *addr, zsock_t *mesh, zpoller_t *poller, rm_err_t *err)
+                           const char *addr, zsock_t *mesh, rm_loop_t *loop, rm_err_t *err)
 {
     rm_member_t *self = calloc(1, sizeof *self);
     if (!self) {
@@ -74,7 +74,7 @@ rm_member_t *rm_member_new(const rm_config_t *config, const rm_token_t *identity
     uint64_t seed;
     randombytes_buf(&seed, sizeof seed);
     self->swim = rm_swim_new(&cfg, name, addr, seed, zclock_mono(), err);
-    self->peers = self->swim ? rm_peers_new(identity, poller, err) : NULL;
+    self->peers = self->swim ? rm_peers_new(identity, loop, on_peer_message, self, err) : NULL;
     if (!self->peers) {
         rm_member_destroy(&self);
         return NULL;
@@ -193,11 +193,6 @@ void rm_member_on_message(rm_member_t *self, rm_member_recv_fn *fn, void *arg)
 {
     self->recv_fn = fn;
     self->recv_arg = arg;
-}
-
-bool rm_member_handle(rm_member_t *self, void *which)
-{
-    return rm_peers_handle(self->peers, which, on_peer_message, self);
 }
 
 /*  Answers over the ROUTER connection the message came in on. */

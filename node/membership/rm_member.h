@@ -60,9 +60,10 @@ typedef void(rm_member_recv_fn)(void *arg, const char *from, const rm_cred_t *wh
 
 /*  name/addr: this node's member name (its credential's) and advertised
     address ("nat:NAME" for a no-inbound node).  mesh: the node's main ROUTER, used
-    to answer senders over their own connection. */
+    to answer senders over their own connection.  loop: where the peer
+    links' sockets are read. */
 rm_member_t *rm_member_new(const rm_config_t *config, const rm_token_t *identity, const char *name,
-                           const char *addr, zsock_t *mesh, zpoller_t *poller, rm_err_t *err);
+                           const char *addr, zsock_t *mesh, rm_loop_t *loop, rm_err_t *err);
 void rm_member_destroy(rm_member_t **self_p);
 
 /*  Starts joining through the member at seed_addr. */
@@ -72,9 +73,6 @@ int rm_member_join(rm_member_t *self, const char *seed_addr, rm_err_t *err);
     credential `who`.  Refusals are logged, never answered. */
 void rm_member_gossip_in(rm_member_t *self, zframe_t *peer, const rm_cred_t *who,
                          const rm_gossip_t *gossip);
-
-/*  If `which` is one of the peer links, handles it and returns true. */
-bool rm_member_handle(rm_member_t *self, void *which);
 
 /*  Where node messages that are not GOSSIP go when they come in on our
     outbound links (messages on the main ROUTER go through the node). */

@@ -31,12 +31,15 @@ typedef struct {
     int64_t backoff;   /* next backoff */
     int64_t last_in;   /* last message received */
     int64_t first_out; /* first message sent since last_in, 0 if none */
+    struct _rm_peers_t *owner;
 } peer_t;
 
 struct _rm_peers_t {
     rm_token_t identity;
     uint8_t door_pk[32];
-    zpoller_t *poller;
+    rm_loop_t *loop;
+    rm_peers_recv_fn *recv;
+    void *recv_arg;
     peer_t **peers;
     size_t count;
     size_t cap;
@@ -50,7 +53,8 @@ static int64_t now_ms(void)
     return zclock_mono();
 }
 
-rm_peers_t *rm_peers_new(const rm_token_t *identity, zpoller_t *poller, rm_err_t *err)
+rm_peers_t *rm_peers_new(const rm_token_t *identity, rm_loop_t *loop, rm_peers_recv_fn *recv,
+                         void *recv_arg, rm_err_t *err)
 {
     rm_peers_t *self = calloc(1, sizeof *self);
     if (!self) {
@@ -68,7 +72,9 @@ rm_peers_t *rm_peers_new(const rm_token_t *identity, zpoller_t *poller, rm_err_t
     memcpy(self->identity.credential.data, identity->credential.data, identity->credential.len);
     uint8_t door_sk[32];
     rm_door_keypair(identity->mesh_pk.b, self->door_pk, door_sk);
-    self->poller = poller;
+    self->loop = loop;
+    self->recv = recv;
+    self->recv_arg = recv_arg;
     self->next_req = 1;
     return self;
 }
@@ -83,11 +89,11 @@ static void drop_queue(peer_t *peer)
 static void close_sockets(rm_peers_t *self, peer_t *peer)
 {
     if (peer->door) {
-        zpoller_remove(self->poller, peer->door);
+        rm_loop_reader_end(self->loop, peer->door);
         zsock_destroy(&peer->door);
     }
     if (peer->main) {
-        zpoller_remove(self->poller, peer->main);
+        rm_loop_reader_end(self->loop, peer->main);
         zsock_destroy(&peer->main);
     }
     rm_codec_free(&rm_cred_desc, &peer->cred);
@@ -139,6 +145,8 @@ static void start_backoff(peer_t *peer, int64_t now)
     peer->backoff = peer->backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : peer->backoff * 2;
 }
 
+static void on_link_readable(void *arg, void *which);
+
 /*  Knocks at the peer's door with our credential. */
 static void open_door(rm_peers_t *self, peer_t *peer, int64_t now)
 {
@@ -151,7 +159,11 @@ static void open_door(rm_peers_t *self, peer_t *peer, int64_t now)
         start_backoff(peer, now);
         return;
     }
-    zpoller_add(self->poller, peer->door);
+    if (rm_loop_reader(self->loop, peer->door, on_link_readable, peer) != 0) {
+        close_sockets(self, peer);
+        start_backoff(peer, now);
+        return;
+    }
     rm_hello_t hello = rm_door_hello(&self->identity);
     uint8_t *buf = NULL;
     size_t len = 0;
@@ -181,6 +193,7 @@ static peer_t *add_peer(rm_peers_t *self, const char *addr, rm_err_t *err)
         rm_err_set(err, RM_ENOMEM, "out of memory");
         return NULL;
     }
+    peer->owner = self;
     if (strlen(addr) >= sizeof peer->addr ||
         rm_endpoint_parse(addr, RM_ENDPOINT_CONNECT, &peer->ep, err) != 0) {
         free(peer);
@@ -303,7 +316,7 @@ static void welcome(rm_peers_t *self, peer_t *peer, const uint8_t *data, size_t 
         refuse_link(self, peer, why);
         return;
     }
-    zpoller_remove(self->poller, peer->door);
+    rm_loop_reader_end(self->loop, peer->door);
     zsock_destroy(&peer->door);
     char main_ep[300];
     rm_endpoint_format(&peer->ep, peer->ep.port, main_ep, sizeof main_ep);
@@ -313,7 +326,11 @@ static void welcome(rm_peers_t *self, peer_t *peer, const uint8_t *data, size_t 
         start_backoff(peer, now);
         return;
     }
-    zpoller_add(self->poller, peer->main);
+    if (rm_loop_reader(self->loop, peer->main, on_link_readable, peer) != 0) {
+        close_sockets(self, peer);
+        start_backoff(peer, now);
+        return;
+    }
     peer->state = LINK_UP;
     peer->backoff = BACKOFF_MIN_MS;
     peer->last_in = now;
@@ -323,31 +340,28 @@ static void welcome(rm_peers_t *self, peer_t *peer, const uint8_t *data, size_t 
     drop_queue(peer);
 }
 
-bool rm_peers_handle(rm_peers_t *self, void *which, rm_peers_recv_fn *fn, void *arg)
+/*  A door answer or a message on one of a peer's sockets. */
+static void on_link_readable(void *arg, void *which)
 {
-    for (size_t i = 0; i < self->count; i++) {
-        peer_t *peer = self->peers[i];
-        if (which != peer->door && which != peer->main)
-            continue;
-        zframe_t *frame = zframe_recv(which);
-        if (!frame)
-            return true;
-        if (which == peer->door)
-            welcome(self, peer, zframe_data(frame), zframe_size(frame));
-        else {
-            char why[RM_ERR_MSG_MAX];
-            if (!cred_usable(self, peer, why, sizeof why)) {
-                refuse_link(self, peer, why);
-            } else {
-                peer->last_in = now_ms();
-                peer->first_out = 0;
-                fn(arg, peer->addr, &peer->cred, zframe_data(frame), zframe_size(frame));
-            }
+    peer_t *peer = arg;
+    rm_peers_t *self = peer->owner;
+    zframe_t *frame = zframe_recv(which);
+    if (!frame)
+        return;
+    if (which == peer->door)
+        welcome(self, peer, zframe_data(frame), zframe_size(frame));
+    else {
+        char why[RM_ERR_MSG_MAX];
+        if (!cred_usable(self, peer, why, sizeof why)) {
+            refuse_link(self, peer, why);
+        } else {
+            peer->last_in = now_ms();
+            peer->first_out = 0;
+            self->recv(self->recv_arg, peer->addr, &peer->cred, zframe_data(frame),
+                       zframe_size(frame));
         }
-        zframe_destroy(&frame);
-        return true;
     }
-    return false;
+    zframe_destroy(&frame);
 }
 
 void rm_peers_tick(rm_peers_t *self, int64_t now)

@@ -24,6 +24,7 @@
 #include <stdbool.h>
 
 #include "rm_cred.h"
+#include "rm_loop.h"
 
 #define RM_PEERS_HANDSHAKE_MS 3000
 #define RM_PEERS_SILENT_MS 10000
@@ -40,18 +41,16 @@ typedef void(rm_peers_recv_fn)(void *arg, const char *addr, const rm_cred_t *pee
 typedef bool(rm_peers_check_fn)(void *arg, const rm_cred_t *peer, int64_t now, char *why,
                                 size_t size);
 
-/*  identity is copied. */
-rm_peers_t *rm_peers_new(const rm_token_t *identity, zpoller_t *poller, rm_err_t *err);
+/*  identity is copied.  Each link's sockets are read on loop; what peers
+    send goes to recv(recv_arg, ...). */
+rm_peers_t *rm_peers_new(const rm_token_t *identity, rm_loop_t *loop, rm_peers_recv_fn *recv,
+                         void *recv_arg, rm_err_t *err);
 void rm_peers_destroy(rm_peers_t **self_p);
 
 /*  Sends one message to the node at addr, connecting first if needed.
     0 when sent or queued; -1 (err) for a bad address or a full queue. */
 int rm_peers_send(rm_peers_t *self, const char *addr, const uint8_t *data, size_t len,
                   rm_err_t *err);
-
-/*  If `which` is one of the peers' sockets, handles what arrived (door
-    answers, messages: passed to fn) and returns true. */
-bool rm_peers_handle(rm_peers_t *self, void *which, rm_peers_recv_fn *fn, void *arg);
 
 /*  Handshake timeouts, backoff, silent links.  Call at least every second. */
 void rm_peers_tick(rm_peers_t *self, int64_t now);

@@ -30,6 +30,7 @@ typedef struct {
     uint64_t current;   /* frame being rendered (first not yet reported) */
     bool loaded;        /* its Blender may still hold a scene */
     int64_t idle_since; /* when its last task ended */
+    struct _rm_slots_t *owner;
 } slot_t;
 
 /*  A rendered frame waiting for its files to be chunked into the store
@@ -74,6 +75,7 @@ struct _rm_slots_t {
     int64_t paused_until;
     rm_slots_output_fn *output_fn;
     void *output_arg;
+    rm_loop_t *loop; /* where the slots' pipes are read; NULL: not yet */
 };
 
 rm_slots_t *rm_slots_new(const rm_config_t *config, const char *node_name, bool blender_ok,
@@ -128,8 +130,11 @@ void rm_slots_destroy(rm_slots_t **self_p)
     if (!self_p || !*self_p)
         return;
     rm_slots_t *self = *self_p;
-    for (size_t i = 0; i < self->count; i++)
+    for (size_t i = 0; i < self->count; i++) {
+        if (self->loop)
+            rm_loop_reader_end(self->loop, self->slots[i].actor);
         zactor_destroy(&self->slots[i].actor);
+    }
     for (size_t i = 0; i < self->nrendered; i++)
         rendered_free(&self->rendered[i]);
     free(self->rendered);
@@ -140,10 +145,17 @@ void rm_slots_destroy(rm_slots_t **self_p)
     *self_p = NULL;
 }
 
-void rm_slots_poll_on(rm_slots_t *self, zpoller_t *poller)
+static void on_slot_readable(void *arg, void *sock);
+
+int rm_slots_watch(rm_slots_t *self, rm_loop_t *loop)
 {
-    for (size_t i = 0; i < self->count; i++)
-        zpoller_add(poller, self->slots[i].actor);
+    self->loop = loop;
+    for (size_t i = 0; i < self->count; i++) {
+        self->slots[i].owner = self;
+        if (rm_loop_reader(loop, self->slots[i].actor, on_slot_readable, &self->slots[i]) != 0)
+            return -1;
+    }
+    return 0;
 }
 
 size_t rm_slots_count(rm_slots_t *self)
@@ -648,14 +660,11 @@ void rm_slots_tick(rm_slots_t *self, int64_t now)
 
 static void handle_event(rm_slots_t *self, slot_t *slot, rm_slot_event_t *ev);
 
-bool rm_slots_handle(rm_slots_t *self, void *which)
+static void on_slot_readable(void *arg, void *sock)
 {
-    slot_t *slot = NULL;
-    for (size_t i = 0; i < self->count; i++)
-        if ((void *)self->slots[i].actor == which)
-            slot = &self->slots[i];
-    if (!slot)
-        return false;
+    (void)sock;
+    slot_t *slot = arg;
+    rm_slots_t *self = slot->owner;
     /* Take every event the slot has sent, so a finished task frees the slot
        before the outputs of its frames are stored. */
     do {
@@ -663,12 +672,11 @@ bool rm_slots_handle(rm_slots_t *self, void *which)
         rm_err_t err;
         if (rm_slot_event_recv(slot->actor, &ev, &err) != 0) {
             rm_log_error("render slot: %s", err.msg);
-            return true;
+            return;
         }
         handle_event(self, slot, &ev);
         rm_slot_event_clear(&ev);
     } while (zsock_events(zactor_sock(slot->actor)) & ZMQ_POLLIN);
-    return true;
 }
 
 static void handle_event(rm_slots_t *self, slot_t *slot, rm_slot_event_t *ev_in)

@@ -5,7 +5,7 @@
     into job state: a rendered file is chunked into the store and handed on
     (rm_slots_on_output); a failed frame counts an attempt on this node; a
     job-fatal failure fails the job.  Runs inside
-    the node actor (its pollable pipes are added to the node's poller). */
+    the node actor (the slots' pipes are read on the node's loop). */
 #ifndef RM_SLOTS_H
 #define RM_SLOTS_H
 
@@ -14,6 +14,7 @@
 
 #include "rm_config.h"
 #include "rm_jobs.h"
+#include "rm_loop.h"
 #include "rm_msg.h"
 #include "rm_store.h"
 
@@ -26,11 +27,8 @@ rm_slots_t *rm_slots_new(const rm_config_t *config, const char *node_name, bool 
                          rm_err_t *err);
 void rm_slots_destroy(rm_slots_t **self_p);
 
-/*  Adds every slot pipe to poller. */
-void rm_slots_poll_on(rm_slots_t *self, zpoller_t *poller);
-
-/*  If `which` is a slot pipe, handles one event from it and returns true. */
-bool rm_slots_handle(rm_slots_t *self, void *which);
+/*  Reads the slots' events on loop from now on.  0, or -1 out of memory. */
+int rm_slots_watch(rm_slots_t *self, rm_loop_t *loop);
 
 /*  Free slots (0 while paused after a full disk). */
 size_t rm_slots_free(rm_slots_t *self);

@@ -201,10 +201,10 @@ NF_UNUSED static int nf_node_stop(pid_t pid)
 }
 
 /*  A member run by the test, named `name` (no inbound connections: it only
-    connects out, "nat:NAME" as rm_node names it), its sockets in poller.
+    connects out, "nat:NAME" as rm_node names it), its links read on loop.
     *token must outlive it. */
 NF_UNUSED static rm_member_t *nf_member_new(const nf_mesh_t *mesh, const char *name,
-                                            rm_token_t *token, zpoller_t *poller)
+                                            rm_token_t *token, rm_loop_t *loop)
 {
     if (!nf_token(mesh, name, token))
         return NULL;
@@ -214,7 +214,7 @@ NF_UNUSED static rm_member_t *nf_member_new(const nf_mesh_t *mesh, const char *n
     char addr[300];
     snprintf(addr, sizeof addr, "nat:%s", name);
     rm_err_t err;
-    rm_member_t *member = rm_member_new(&mine, token, name, addr, NULL, poller, &err);
+    rm_member_t *member = rm_member_new(&mine, token, name, addr, NULL, loop, &err);
     if (!member)
         fprintf(stderr, "member %s: %s\n", name, err.msg);
     return member;

@@ -20,7 +20,7 @@ static nf_mesh_t mesh;
 static rm_hash_t project;
 static char n1_addr[64];
 static rm_token_t n2_token;
-static zpoller_t *poller;
+static rm_loop_t *loop;
 static rm_member_t *member;
 static rm_store_t *store;
 static rm_jobs_t *jobs;
@@ -84,9 +84,7 @@ static bool pump_until(bool (*done)(void))
 {
     int64_t end = zclock_mono() + DEADLINE_MS;
     while (!done() && zclock_mono() < end) {
-        void *which = zpoller_wait(poller, 20);
-        if (which)
-            rm_member_handle(member, which);
+        rm_loop_run_once(loop, 20);
         rm_member_tick(member);
         int64_t now = zclock_mono();
         if (jobsync) {
@@ -290,8 +288,8 @@ int main(int argc, char **argv)
     CHECK(nf_put_project(path, mesh.dir, &same) && memcmp(same.b, project.b, 32) == 0);
     rm_err_t err;
     store = rm_store_new(path, &err);
-    poller = zpoller_new(NULL);
-    member = nf_member_new(&mesh, "n2", &n2_token, poller);
+    loop = rm_loop_new();
+    member = nf_member_new(&mesh, "n2", &n2_token, loop);
     xfer = store ? rm_xfer_new(store, xfer_send, NULL, &err) : NULL;
     CHECK(node && store && member && xfer);
     if (node && store && member && xfer) {
@@ -306,7 +304,7 @@ int main(int argc, char **argv)
     }
     rm_xfer_destroy(&xfer);
     rm_member_destroy(&member);
-    zpoller_destroy(&poller);
+    rm_loop_destroy(&loop);
     rm_store_destroy(&store);
     rm_node_destroy(&node);
     rm_token_free(&n2_token);

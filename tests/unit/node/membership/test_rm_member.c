@@ -16,7 +16,7 @@
 static char home[] = "/tmp/rm-test-member.XXXXXX";
 static char node_addr[64];
 static rm_member_t *member;
-static zpoller_t *poller;
+static rm_loop_t *loop;
 
 /*  What the node said in its last NODES_REPLY about "n2" (got_reply counts
     replies). */
@@ -56,9 +56,7 @@ static bool pump_until(bool (*done)(void), int ms)
     int64_t end = zclock_mono() + ms;
     while (!done() && zclock_mono() < end) {
         int64_t wait = rm_member_wakeup(member);
-        void *which = zpoller_wait(poller, (int)(wait < 0 || wait > 50 ? 50 : wait));
-        if (which)
-            rm_member_handle(member, which);
+        rm_loop_run_once(loop, wait < 0 || wait > 50 ? 50 : wait);
         rm_member_tick(member);
     }
     return done();
@@ -228,8 +226,8 @@ int main(int argc, char **argv)
     rm_config_t mine;
     rm_config_init(&mine);
     mine.no_inbound = true;
-    poller = zpoller_new(NULL);
-    member = rm_member_new(&mine, &n2, "n2", "nat:n2", NULL, poller,
+    loop = rm_loop_new();
+    member = rm_member_new(&mine, &n2, "n2", "nat:n2", NULL, loop,
                            &err); /* as rm_node names a no-inbound node */
     CHECK_MSG(member, "%s", err.msg);
     if (!member)
@@ -243,7 +241,7 @@ int main(int argc, char **argv)
     RM_RUN(test_leave_reaches_the_node);
 
     rm_member_destroy(&member);
-    zpoller_destroy(&poller);
+    rm_loop_destroy(&loop);
     rm_node_destroy(&node);
     rm_token_free(&n1);
     rm_token_free(&n2);

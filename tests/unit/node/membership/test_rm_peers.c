@@ -35,13 +35,11 @@ static bool refuse_n1(void *arg, const rm_cred_t *peer, int64_t now, char *why, 
     return strcmp(peer->name, "n1") != 0;
 }
 
-static void pump(rm_peers_t *peers, zpoller_t *poller, seen_t *seen, int want, int ms)
+static void pump(rm_peers_t *peers, rm_loop_t *loop, seen_t *seen, int want, int ms)
 {
     int64_t end = zclock_mono() + ms;
     while (seen->replies < want && zclock_mono() < end) {
-        void *which = zpoller_wait(poller, 50);
-        if (which)
-            rm_peers_handle(peers, which, on_message, seen);
+        rm_loop_run_once(loop, 50);
         rm_peers_tick(peers, zclock_mono());
     }
 }
@@ -59,7 +57,7 @@ static int port;
 typedef struct {
     rm_config_t config;
     rm_node_t *node;
-    zpoller_t *poller;
+    rm_loop_t *loop;
     rm_peers_t *peers;
     char addr[64];
     uint8_t *buf; /* a STATUS request */
@@ -100,8 +98,8 @@ static void open_link(link_t *l, bool with_n1)
     snprintf(l->addr, sizeof l->addr, "tcp://127.0.0.1:%d", port);
     if (with_n1)
         l->node = start_node(&l->config);
-    l->poller = zpoller_new(NULL);
-    l->peers = rm_peers_new(&n2, l->poller, &err);
+    l->loop = rm_loop_new();
+    l->peers = rm_peers_new(&n2, l->loop, on_message, &l->seen, &err);
     CHECK(l->peers != NULL);
     CHECK(rm_msg_encode(RM_MSG_STATUS, 1, NULL, &l->buf, &l->len, &err) == 0);
 }
@@ -111,7 +109,7 @@ static void link_up(link_t *l)
 {
     rm_err_t err;
     CHECK(rm_peers_send(l->peers, l->addr, l->buf, l->len, &err) == 0);
-    pump(l->peers, l->poller, &l->seen, 1, 5000);
+    pump(l->peers, l->loop, &l->seen, 1, 5000);
     CHECK_MSG(l->seen.replies == 1, "%d replies", l->seen.replies);
 }
 
@@ -119,7 +117,7 @@ static void close_link(link_t *l)
 {
     free(l->buf);
     rm_peers_destroy(&l->peers);
-    zpoller_destroy(&l->poller);
+    rm_loop_destroy(&l->loop);
     rm_node_destroy(&l->node);
 }
 
@@ -131,7 +129,7 @@ static void test_requests_sent_before_the_handshake_are_delivered_after_it(void)
     open_link(&l, true);
     CHECK(rm_peers_send(l.peers, l.addr, l.buf, l.len, &err) == 0);
     CHECK(rm_peers_send(l.peers, l.addr, l.buf, l.len, &err) == 0);
-    pump(l.peers, l.poller, &l.seen, 2, 5000);
+    pump(l.peers, l.loop, &l.seen, 2, 5000);
     CHECK_MSG(l.seen.replies == 2, "%d replies", l.seen.replies);
     CHECK(strcmp(l.seen.name, "n1") == 0);
     CHECK(rm_peers_name(l.peers, l.addr) && strcmp(rm_peers_name(l.peers, l.addr), "n1") == 0);
@@ -154,7 +152,7 @@ static void test_a_link_carries_on_when_the_peer_restarts(void)
        caller, this one repeats its request until it is answered. */
     for (int try = 0; try < 10 && l.seen.replies < before + 1; try++) {
         CHECK(rm_peers_send(l.peers, l.addr, l.buf, l.len, &err) == 0);
-        pump(l.peers, l.poller, &l.seen, before + 1, 500);
+        pump(l.peers, l.loop, &l.seen, before + 1, 500);
     }
     CHECK_MSG(l.seen.replies >= before + 1, "%d replies after restart", l.seen.replies);
     close_link(&l);
@@ -172,7 +170,7 @@ static void test_a_revoked_peer_link_closes_at_once_and_stays_closed(void)
     rm_peers_recheck(l.peers);
     CHECK(rm_peers_name(l.peers, l.addr) == NULL);
     CHECK(rm_peers_send(l.peers, l.addr, l.buf, l.len, &err) == 0);
-    pump(l.peers, l.poller, &l.seen, answered + 1, 1000);
+    pump(l.peers, l.loop, &l.seen, answered + 1, 1000);
     CHECK_MSG(l.seen.replies == answered, "%d replies from a revoked peer",
               l.seen.replies - answered);
     rm_peers_set_check(l.peers, NULL, NULL);
@@ -190,7 +188,7 @@ static void test_an_unreachable_peer_times_out_and_gives_nothing(void)
     char dead[64];
     snprintf(dead, sizeof dead, "tcp://127.0.0.1:%d", port + 2);
     CHECK(rm_peers_send(l.peers, dead, l.buf, l.len, &err) == 0);
-    pump(l.peers, l.poller, &l.seen, answered + 1, RM_PEERS_HANDSHAKE_MS + 500);
+    pump(l.peers, l.loop, &l.seen, answered + 1, RM_PEERS_HANDSHAKE_MS + 500);
     CHECK(l.seen.replies == answered && rm_peers_name(l.peers, dead) == NULL);
     rm_peers_close(l.peers, dead);
     CHECK(rm_peers_count(l.peers) == 1);
@@ -224,12 +222,12 @@ static void test_a_link_closes_once_the_peer_credential_expired(void)
     rm_node_t *node3 = start_node(&config3);
     int answered = l.seen.replies;
     CHECK(rm_peers_send(l.peers, n3_addr, l.buf, l.len, &err) == 0);
-    pump(l.peers, l.poller, &l.seen, answered + 1, 2000);
+    pump(l.peers, l.loop, &l.seen, answered + 1, 2000);
     CHECK_MSG(l.seen.replies == answered + 1 && strcmp(l.seen.name, "n3") == 0, "n3: %d replies",
               l.seen.replies - answered);
     zclock_sleep(3500);
     CHECK(rm_peers_send(l.peers, n3_addr, l.buf, l.len, &err) == 0);
-    pump(l.peers, l.poller, &l.seen, answered + 2, 1000);
+    pump(l.peers, l.loop, &l.seen, answered + 2, 1000);
     CHECK_MSG(l.seen.replies == answered + 1, "%d replies after n3 expired",
               l.seen.replies - answered - 1);
     CHECK(rm_peers_name(l.peers, n3_addr) == NULL);

@@ -22,7 +22,7 @@ typedef struct {
     rm_store_t *store;
     rm_jobs_t *jobs;
     rm_slots_t *slots;
-    zpoller_t *poller;
+    rm_loop_t *loop;
     rm_hash_t project; /* manifest of a one-file project: scene.blend */
 } fixture_t;
 
@@ -115,15 +115,15 @@ static bool fx_setup(fixture_t *fx, uint64_t slot_idle_s, bool gated)
     if (!fx->slots)
         return false;
     CHECK(rm_slots_count(fx->slots) == 1 && rm_slots_free(fx->slots) == 1);
-    fx->poller = zpoller_new(NULL);
-    rm_slots_poll_on(fx->slots, fx->poller);
-    return true;
+    fx->loop = rm_loop_new();
+    CHECK(fx->loop && rm_slots_watch(fx->slots, fx->loop) == 0);
+    return fx->loop != NULL;
 }
 
 static void fx_teardown(fixture_t *fx)
 {
-    zpoller_destroy(&fx->poller);
     rm_slots_destroy(&fx->slots);
+    rm_loop_destroy(&fx->loop);
     rm_jobs_destroy(&fx->jobs);
     rm_store_destroy(&fx->store);
     fx_remove_tree(fx->dir);
@@ -159,9 +159,7 @@ static bool pump_until(fixture_t *fx, bool (*done)(fixture_t *, void *), void *a
     while (!done(fx, arg)) {
         if (zclock_mono() > deadline)
             return false;
-        void *which = zpoller_wait(fx->poller, 50);
-        if (which)
-            rm_slots_handle(fx->slots, which);
+        rm_loop_run_once(fx->loop, 50);
         rm_slots_flush(fx->slots);
     }
     return true;
@@ -364,11 +362,8 @@ static void test_canceled_job_task_stops(void)
     CHECK_MSG(rm_slots_take(fx.slots, other, more, 1, &err) == 0, "%s", err.msg);
     CHECK(pump_until(&fx, frame_progressing, other));
     rm_slots_cancel(fx.slots, "00000000000000a3");
-    for (int i = 0; i < 10; i++) {
-        void *which = zpoller_wait(fx.poller, 20);
-        if (which)
-            rm_slots_handle(fx.slots, which);
-    }
+    for (int i = 0; i < 10; i++)
+        rm_loop_run_once(fx.loop, 20);
     CHECK_MSG(rm_slots_busy(fx.slots) == 1, "job %s, frame 1 %d", rm_job_state(other),
               (int)rm_job_frame(other, 1)->state);
     fx_teardown(&fx);

@@ -24,7 +24,7 @@ static nf_mesh_t mesh;
 static rm_hash_t project;
 static char n1_addr[64];
 static rm_token_t n3_token;
-static zpoller_t *poller;
+static rm_loop_t *loop;
 static rm_member_t *member;
 static rm_store_t *store;         /* n3's */
 static rm_store_t *node_store[2]; /* n1's and n2's, read by the test */
@@ -82,9 +82,7 @@ static bool pump_until(bool (*done)(void), int ms)
 {
     int64_t end = zclock_mono() + ms;
     while (!done() && zclock_mono() < end) {
-        void *which = zpoller_wait(poller, 20);
-        if (which)
-            rm_member_handle(member, which);
+        rm_loop_run_once(loop, 20);
         rm_member_tick(member);
         int64_t now = zclock_mono();
         rm_jobsync_tick(jobsync, now);
@@ -294,8 +292,8 @@ int main(int argc, char **argv)
     store = rm_store_new(path, &err);
     snprintf(path, sizeof path, "%s/n3/jobs", mesh.dir);
     jobs = rm_jobs_new(path, &err);
-    poller = zpoller_new(NULL);
-    member = nf_member_new(&mesh, "n3", &n3_token, poller);
+    loop = rm_loop_new();
+    member = nf_member_new(&mesh, "n3", &n3_token, loop);
     xfer = store ? rm_xfer_new(store, xfer_send, NULL, &err) : NULL;
     jobsync = jobs && member && xfer ? rm_jobsync_new(jobs, member, xfer, store, &err) : NULL;
     CHECK(node_store[0] && node_store[1] && jobsync);
@@ -310,7 +308,7 @@ int main(int argc, char **argv)
     rm_jobsync_destroy(&jobsync);
     rm_xfer_destroy(&xfer);
     rm_member_destroy(&member);
-    zpoller_destroy(&poller);
+    rm_loop_destroy(&loop);
     rm_jobs_destroy(&jobs);
     rm_store_destroy(&store);
     for (int i = 0; i < 2; i++)

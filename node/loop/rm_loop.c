@@ -1,0 +1,187 @@
+#include "rm_loop.h"
+
+#include <stdlib.h>
+
+typedef struct {
+    void *sock;
+    rm_loop_reader_fn *fn;
+    void *arg;
+    rm_loop_t *loop;
+} reader_t;
+
+struct _rm_loop_t {
+    zloop_t *zloop;
+    zlistx_t *readers; /* reader_t, owned */
+    rm_loop_turn_fn *turn;
+    void *turn_arg;
+    int wake_id;   /* the wake-up timer; -1: none armed */
+    bool stopping; /* rm_loop_stop: zloop_start returns after this event */
+    bool once;     /* rm_loop_run_once: return after a reader's event */
+    bool handled;  /* a reader's event was handled in this run */
+};
+
+static void destroy_reader(void **item)
+{
+    free(*item);
+    *item = NULL;
+}
+
+rm_loop_t *rm_loop_new(void)
+{
+    rm_loop_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->zloop = zloop_new();
+    self->readers = zlistx_new();
+    if (!self->zloop || !self->readers) {
+        rm_loop_destroy(&self);
+        return NULL;
+    }
+    zlistx_set_destructor(self->readers, destroy_reader);
+    /* The node stops when its owner says so: meshd's main thread turns
+       SIGTERM into a drain, so czmq's interrupt flag must not end us. */
+    zloop_set_nonstop(self->zloop, true);
+    self->wake_id = -1;
+    return self;
+}
+
+void rm_loop_destroy(rm_loop_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    rm_loop_t *self = *self_p;
+    zloop_destroy(&self->zloop);
+    zlistx_destroy(&self->readers);
+    free(self);
+    *self_p = NULL;
+}
+
+static reader_t *find_reader(rm_loop_t *self, void *sock)
+{
+    for (reader_t *r = zlistx_first(self->readers); r; r = zlistx_next(self->readers))
+        if (r->sock == sock)
+            return r;
+    return NULL;
+}
+
+static void arm_wake(rm_loop_t *self, int64_t ms);
+
+/*  After any event: the owner's turn, then the next wake-up.  -1 ends
+    zloop_start. */
+static int after_event(rm_loop_t *self)
+{
+    if (self->turn && !self->stopping)
+        arm_wake(self, self->turn(self->turn_arg));
+    return self->stopping || (self->once && self->handled) ? -1 : 0;
+}
+
+static int on_wake(zloop_t *zloop, int timer_id, void *arg)
+{
+    (void)zloop;
+    (void)timer_id;
+    rm_loop_t *self = arg;
+    self->wake_id = -1; /* a one-shot timer: zloop drops it after this */
+    return after_event(self);
+}
+
+static void arm_wake(rm_loop_t *self, int64_t ms)
+{
+    if (self->wake_id >= 0)
+        zloop_timer_end(self->zloop, self->wake_id);
+    self->wake_id = -1;
+    if (ms >= 0)
+        self->wake_id = zloop_timer(self->zloop, (size_t)ms, 1, on_wake, self);
+}
+
+static int on_readable(zloop_t *zloop, zsock_t *sock, void *arg)
+{
+    (void)zloop;
+    reader_t *r = arg;
+    rm_loop_t *self = r->loop;
+    r->fn(r->arg, sock); /* may end this reader: r is not used after */
+    self->handled = true;
+    return after_event(self);
+}
+
+int rm_loop_reader(rm_loop_t *self, void *sock, rm_loop_reader_fn *fn, void *arg)
+{
+    reader_t *r = find_reader(self, sock);
+    if (r) {
+        r->fn = fn;
+        r->arg = arg;
+        return 0;
+    }
+    if (!(r = calloc(1, sizeof *r)))
+        return -1;
+    *r = (reader_t){.sock = sock, .fn = fn, .arg = arg, .loop = self};
+    if (zloop_reader(self->zloop, sock, on_readable, r) != 0) {
+        free(r);
+        return -1;
+    }
+    /* Like zpoller: an error on one socket does not take it off the loop. */
+    zloop_reader_set_tolerant(self->zloop, sock);
+    if (!zlistx_add_end(self->readers, r)) {
+        zloop_reader_end(self->zloop, sock);
+        free(r);
+        return -1;
+    }
+    return 0;
+}
+
+void rm_loop_reader_end(rm_loop_t *self, void *sock)
+{
+    reader_t *r = self && sock ? find_reader(self, sock) : NULL;
+    if (!r)
+        return;
+    zloop_reader_end(self->zloop, sock);
+    void *handle = zlistx_find(self->readers, r);
+    if (handle)
+        zlistx_delete(self->readers, handle);
+}
+
+void rm_loop_set_turn(rm_loop_t *self, rm_loop_turn_fn *fn, void *arg)
+{
+    self->turn = fn;
+    self->turn_arg = arg;
+}
+
+static int on_deadline(zloop_t *zloop, int timer_id, void *arg)
+{
+    (void)zloop;
+    (void)timer_id;
+    (void)arg;
+    return -1;
+}
+
+static void run(rm_loop_t *self, int64_t ms, bool once)
+{
+    self->stopping = false;
+    self->once = once;
+    self->handled = false;
+    if (self->turn)
+        arm_wake(self, self->turn(self->turn_arg));
+    if (self->stopping)
+        return;
+    int deadline = ms >= 0 ? zloop_timer(self->zloop, (size_t)ms, 1, on_deadline, NULL) : -1;
+    zloop_start(self->zloop);
+    /* zloop_start has returned: timers can be ended at once. */
+    if (deadline >= 0)
+        zloop_timer_end(self->zloop, deadline);
+    self->once = false;
+}
+
+void rm_loop_run(rm_loop_t *self, int64_t ms)
+{
+    run(self, ms, false);
+}
+
+bool rm_loop_run_once(rm_loop_t *self, int64_t ms)
+{
+    run(self, ms, true);
+    return self->handled;
+}
+
+void rm_loop_stop(rm_loop_t *self)
+{
+    self->stopping = true;
+}
