@@ -47,6 +47,11 @@ static void hash_chunks(const uint8_t *data, const size_t *lens, size_t n, rm_ha
     }
 }
 
+/*  The splitmix64(seed 42) stream of DATA_LEN bytes, made once in main,
+    and room for its chunk lengths. */
+static uint8_t *data;
+static size_t *lens;
+
 static void test_small_inputs(void)
 {
     uint8_t buf[RM_CHUNK_MIN + 1] = {0};
@@ -57,7 +62,9 @@ static void test_small_inputs(void)
     CHECK(n > RM_CHUNK_MIN && n <= RM_CHUNK_MIN + 1);
 }
 
-static void test_bounds_and_average(const uint8_t *data, size_t *lens)
+/*  Every chunk but the last is within the bounds; together they are the
+    input. */
+static void test_chunks_are_bounded_and_cover_the_input(void)
 {
     size_t n = split(data, DATA_LEN, lens);
     size_t total = 0;
@@ -68,26 +75,39 @@ static void test_bounds_and_average(const uint8_t *data, size_t *lens)
                       lens[i]);
     }
     CHECK(total == DATA_LEN);
+}
+
+static void test_chunks_average_about_the_configured_size(void)
+{
+    size_t n = split(data, DATA_LEN, lens);
     double avg = (double)DATA_LEN / (double)n;
     printf("%zu chunks, average %.0f bytes\n", n, avg);
     CHECK_MSG(avg > 0.6 * RM_CHUNK_AVG && avg < 1.6 * RM_CHUNK_AVG, "average %.0f", avg);
+}
 
-    /* long runs of one byte value: no content cuts, still bounded */
+/*  Long runs of one byte value: no content cuts, still bounded. */
+static void test_a_run_of_one_byte_value_is_cut_within_the_bounds(void)
+{
     uint8_t *zeros = calloc(1, 1024 * 1024);
     size_t zlen = rm_chunker_next(zeros, 1024 * 1024);
     CHECK(zlen >= RM_CHUNK_MIN && zlen <= RM_CHUNK_MAX);
     free(zeros);
 }
 
-static void test_determinism_and_windows(const uint8_t *data, size_t *lens)
+static void test_cut_points_are_deterministic(void)
 {
     size_t n = split(data, DATA_LEN, lens);
     size_t *again = malloc(MAX_CHUNKS * sizeof *again);
     CHECK(split(data, DATA_LEN, again) == n);
     CHECK(memcmp(lens, again, n * sizeof *lens) == 0);
+    free(again);
+}
 
-    /* A reader that only ever sees RM_CHUNK_MAX * 2 bytes at a time (as the
-       manifest builder does) must find the same cut points. */
+/*  A reader that only ever sees RM_CHUNK_MAX * 2 bytes at a time (as the
+    manifest builder does) must find the same cut points. */
+static void test_a_reader_of_two_max_chunks_at_a_time_finds_the_same_cuts(void)
+{
+    size_t n = split(data, DATA_LEN, lens);
     size_t off = 0, i = 0;
     while (off < DATA_LEN) {
         size_t window = DATA_LEN - off < 2 * RM_CHUNK_MAX ? DATA_LEN - off : 2 * RM_CHUNK_MAX;
@@ -97,12 +117,11 @@ static void test_determinism_and_windows(const uint8_t *data, size_t *lens)
         i++;
     }
     CHECK(i == n);
-    free(again);
 }
 
 /*  Cut points of the splitmix64(seed 42) stream: part of the storage format.
     If this fails, every chunk hash of every stored project changes. */
-static void test_golden(const uint8_t *data, size_t *lens)
+static void test_cut_points_match_the_golden_ones(void)
 {
     static const size_t golden[] = {87990, 72759, 68051, 68208, 22209, 69054, 109588, 87044};
     size_t n = split(data, DATA_LEN, lens);
@@ -120,7 +139,8 @@ static int hash_in(const rm_hash_t *h, const rm_hash_t *set, size_t n)
     return 0;
 }
 
-static void test_insertion(const uint8_t *data, size_t *lens)
+/*  A small insertion near the start: only the chunk(s) around it change. */
+static void test_an_insertion_keeps_the_chunks_away_from_it(void)
 {
     size_t ins = 100, at = 1000;
     uint8_t *edited = malloc(DATA_LEN + ins);
@@ -151,17 +171,20 @@ static void test_insertion(const uint8_t *data, size_t *lens)
 int main(int argc, char **argv)
 {
     RM_TEST_ARGS(argc, argv);
-    uint8_t *data = malloc(DATA_LEN);
-    size_t *lens = malloc(MAX_CHUNKS * sizeof *lens);
+    data = malloc(DATA_LEN);
+    lens = malloc(MAX_CHUNKS * sizeof *lens);
     if (!data || !lens)
         return 1;
     fill_random(data, DATA_LEN, 42);
 
     RM_RUN(test_small_inputs);
-    test_bounds_and_average(data, lens);
-    test_determinism_and_windows(data, lens);
-    test_golden(data, lens);
-    test_insertion(data, lens);
+    RM_RUN(test_chunks_are_bounded_and_cover_the_input);
+    RM_RUN(test_chunks_average_about_the_configured_size);
+    RM_RUN(test_a_run_of_one_byte_value_is_cut_within_the_bounds);
+    RM_RUN(test_cut_points_are_deterministic);
+    RM_RUN(test_a_reader_of_two_max_chunks_at_a_time_finds_the_same_cuts);
+    RM_RUN(test_cut_points_match_the_golden_ones);
+    RM_RUN(test_an_insertion_keeps_the_chunks_away_from_it);
     free(lens);
     free(data);
     RM_TEST_DONE();
