@@ -164,17 +164,62 @@ static uint32_t count_distinct(const rm_manifest_t *m, rm_hash_t *out, uint32_t 
     return n;
 }
 
-static void test_build_and_hash(const fixture_t *fx, rm_store_t *store, rm_hash_t *mhash)
+/*  The project tree and the store, made once in main. */
+static fixture_t fixture;
+static const fixture_t *const fx = &fixture;
+static rm_store_t *store;
+
+/*  The project's manifest, built and stored once (by the first case that
+    asks). */
+static const rm_hash_t *project_hash(void)
+{
+    static rm_hash_t mhash;
+    static bool stored;
+    if (!stored) {
+        rm_err_t err;
+        rm_manifest_t m;
+        char *rel = NULL;
+        CHECK_MSG(build(fx, store, NULL, NULL, &m, &rel, &err) == 0, "%s", err.msg);
+        CHECK_MSG(rm_manifest_store(&m, store, NULL, NULL, &mhash, &err) == 0, "%s", err.msg);
+        rm_manifest_free(&m);
+        free(rel);
+        stored = true;
+    }
+    return &mhash;
+}
+
+/*  Files in path order with their sizes and modes: followed symlinks
+    inside, a path named twice once, a FIFO and files no path names left
+    out; ".." in the .blend's path removed lexically. */
+static void test_a_build_lists_the_files_the_paths_name(void)
 {
     rm_err_t err;
-    rm_manifest_t m, m2;
-    char *rel = NULL, *rel2 = NULL;
+    rm_manifest_t m;
+    char *rel = NULL;
     CHECK_MSG(build(fx, store, NULL, NULL, &m, &rel, &err) == 0, "%s", err.msg);
     CHECK(rel && strcmp(rel, "scene.blend") == 0);
     check_layout(&m);
-    check_streaming_cuts(fx, &m);
-    CHECK_MSG(rm_manifest_store(&m, store, NULL, NULL, mhash, &err) == 0, "%s", err.msg);
+    rm_manifest_free(&m);
+    free(rel);
+}
 
+static void test_a_file_read_in_buffers_is_cut_as_if_read_whole(void)
+{
+    rm_err_t err;
+    rm_manifest_t m;
+    char *rel = NULL;
+    CHECK_MSG(build(fx, store, NULL, NULL, &m, &rel, &err) == 0, "%s", err.msg);
+    check_streaming_cuts(fx, &m);
+    rm_manifest_free(&m);
+    free(rel);
+}
+
+static void test_the_same_tree_gives_the_same_hash_and_no_new_chunks(void)
+{
+    rm_err_t err;
+    rm_manifest_t m2;
+    char *rel2 = NULL;
+    const rm_hash_t *mhash = project_hash();
     uint64_t bytes, before, after;
     CHECK(rm_store_usage(store, &bytes, &before, &err) == 0);
     rm_hash_t again;
@@ -184,7 +229,17 @@ static void test_build_and_hash(const fixture_t *fx, rm_store_t *store, rm_hash_
     CHECK(rm_store_usage(store, &bytes, &after, &err) == 0);
     CHECK_MSG(before == after, "second build added %llu chunks",
               (unsigned long long)(after - before));
+    rm_manifest_free(&m2);
+    free(rel2);
+}
 
+static void test_a_stored_manifest_loads_back_the_same(void)
+{
+    rm_err_t err;
+    rm_manifest_t m;
+    char *rel = NULL;
+    const rm_hash_t *mhash = project_hash();
+    CHECK_MSG(build(fx, store, NULL, NULL, &m, &rel, &err) == 0, "%s", err.msg);
     rm_manifest_t loaded;
     CHECK_MSG(rm_manifest_load(store, mhash, &loaded, &err) == 0, "%s", err.msg);
     check_layout(&loaded);
@@ -196,9 +251,7 @@ static void test_build_and_hash(const fixture_t *fx, rm_store_t *store, rm_hash_
     }
     rm_manifest_free(&loaded);
     rm_manifest_free(&m);
-    rm_manifest_free(&m2);
     free(rel);
-    free(rel2);
 }
 
 typedef struct {
@@ -221,7 +274,8 @@ static int count_sink(void *arg, const rm_hash_t *hash, const uint8_t *data, siz
     return 0;
 }
 
-static void test_sink(const fixture_t *fx)
+/*  A build without a store hands each distinct chunk to the sink once. */
+static void test_a_sink_gets_each_distinct_chunk_once(void)
 {
     rm_err_t err;
     rm_manifest_t m;
@@ -236,22 +290,26 @@ static void test_sink(const fixture_t *fx)
     free(s);
 }
 
-static void test_refused(const fixture_t *fx, rm_store_t *store)
+static void test_refuses_a_path_outside_the_root(void)
 {
     rm_err_t err;
     rm_manifest_t m;
     char blend[512], out[512];
     pathf(blend, sizeof blend, fx->proj, "scene.blend");
     pathf(out, sizeof out, fx->base, "outside/other.png");
-
     const char *a1[] = {blend, out};
     CHECK(rm_manifest_build(fx->proj, a1, 2, store, NULL, NULL, &m, &err) == -1);
     CHECK_MSG(err.code == RM_EINVAL && strstr(err.msg, out) && strstr(err.msg, fx->proj) &&
                   strstr(err.msg, "outside the project root"),
               "%s", err.msg);
     CHECK(m.files.count == 0 && m.files.items == NULL);
+}
 
-    char loop[512], fifo[512];
+static void test_refuses_a_symlink_loop(void)
+{
+    rm_err_t err;
+    rm_manifest_t m;
+    char loop[512];
     pathf(loop, sizeof loop, fx->proj, "loop");
     CHECK(mkdir(loop, 0700) == 0);
     pathf(loop, sizeof loop, fx->proj, "loop/inner");
@@ -264,18 +322,34 @@ static void test_refused(const fixture_t *fx, rm_store_t *store)
     CHECK_MSG(err.code == RM_EINVAL && strstr(err.msg, "symlink loop at"), "%s", err.msg);
     pathf(loop, sizeof loop, fx->proj, "loop/inner/up");
     CHECK(unlink(loop) == 0);
+}
 
+static void test_refuses_a_path_that_is_not_a_regular_file(void)
+{
+    rm_err_t err;
+    rm_manifest_t m;
+    char fifo[512];
     pathf(fifo, sizeof fifo, fx->proj, "textures/fifo");
     const char *a5[] = {fifo};
     CHECK(rm_manifest_build(fx->proj, a5, 1, store, NULL, NULL, &m, &err) == -1);
     CHECK_MSG(err.code == RM_EINVAL && strstr(err.msg, fifo), "%s", err.msg);
+}
 
+static void test_a_missing_path_is_not_found(void)
+{
+    rm_err_t err;
+    rm_manifest_t m;
     char nope[512];
     pathf(nope, sizeof nope, fx->proj, "nope.png");
     const char *a3[] = {nope};
     CHECK(rm_manifest_build(fx->proj, a3, 1, store, NULL, NULL, &m, &err) == -1);
     CHECK_MSG(err.code == RM_ENOTFOUND && strstr(err.msg, nope), "%s", err.msg);
+}
 
+static void test_a_broken_symlink_is_not_found(void)
+{
+    rm_err_t err;
+    rm_manifest_t m;
     char broken[512];
     pathf(broken, sizeof broken, fx->proj, "broken.png");
     CHECK(symlink("nowhere.png", broken) == 0);
@@ -290,7 +364,7 @@ static void test_refused(const fixture_t *fx, rm_store_t *store)
     to a file outside the root followed, and ".." taken lexically (after
     a symlinked folder, ".." goes back up the link's name, not its
     target's parent, as Blender does). */
-static void test_root_and_links(const fixture_t *fx, rm_store_t *store)
+static void test_a_root_above_the_blend_keeps_linked_folders_by_name(void)
 {
     rm_err_t err;
     rm_manifest_t m;
@@ -319,8 +393,18 @@ static void test_root_and_links(const fixture_t *fx, rm_store_t *store)
                       m.files.items[i].size == want[i].size,
                   "file %u: %s", i, m.files.items[i].path);
     rm_manifest_free(&m);
+    CHECK(unlink(link) == 0);
+}
 
-    /* the same shot with its root at the .blend's folder: the link escapes it */
+/*  The same shot with its root at the .blend's folder: the link escapes it. */
+static void test_a_linked_folder_escaping_the_root_is_refused(void)
+{
+    rm_err_t err;
+    rm_manifest_t m;
+    char link[512], blend[512], other[512];
+    pathf(link, sizeof link, fx->proj, "linked");
+    CHECK(symlink("../outside", link) == 0);
+    pathf(blend, sizeof blend, fx->proj, "linked/../scene.blend");
     pathf(other, sizeof other, fx->proj, "linked/../../outside/other.png");
     const char *p2[] = {blend, other};
     CHECK(rm_manifest_build(fx->proj, p2, 2, store, NULL, NULL, &m, &err) == -1);
@@ -346,57 +430,101 @@ static void compare_tree(const fixture_t *fx, const rm_manifest_t *m, const char
     }
 }
 
-static void test_materialize(const fixture_t *fx, rm_store_t *store, const rm_hash_t *mhash)
+/*  Into a folder whose parents do not exist yet. */
+static void test_materializes_the_project_byte_for_byte(void)
 {
     rm_err_t err;
     rm_manifest_t m;
     char out[512];
     pathf(out, sizeof out, fx->base, "job/a/b");
-    CHECK_MSG(rm_manifest_load(store, mhash, &m, &err) == 0, "%s", err.msg);
-    CHECK_MSG(rm_manifest_materialize(&m, store, out, &err) == 0, "%s", err.msg);
-    compare_tree(fx, &m, out);
-    /* again over the existing tree: rewritten, still identical */
+    CHECK_MSG(rm_manifest_load(store, project_hash(), &m, &err) == 0, "%s", err.msg);
     CHECK_MSG(rm_manifest_materialize(&m, store, out, &err) == 0, "%s", err.msg);
     compare_tree(fx, &m, out);
     rm_manifest_free(&m);
 }
 
-static void test_missing(const fixture_t *fx, rm_store_t *store, const rm_hash_t *mhash)
+/*  Again over the existing tree: rewritten, still identical. */
+static void test_materializing_over_an_existing_tree_rewrites_it(void)
 {
     rm_err_t err;
     rm_manifest_t m;
+    char out[512];
+    pathf(out, sizeof out, fx->base, "job_again");
+    CHECK_MSG(rm_manifest_load(store, project_hash(), &m, &err) == 0, "%s", err.msg);
+    CHECK_MSG(rm_manifest_materialize(&m, store, out, &err) == 0, "%s", err.msg);
+    CHECK_MSG(rm_manifest_materialize(&m, store, out, &err) == 0, "%s", err.msg);
+    compare_tree(fx, &m, out);
+    rm_manifest_free(&m);
+}
+
+/*  The project's manifest and an empty store of the running case's own
+    (store2), with the chunks of scene.blend (file 1) when `scene`. */
+static rm_store_t *lacking_store(rm_manifest_t *m, bool scene)
+{
+    rm_err_t err;
     char dir2[512];
-    pathf(dir2, sizeof dir2, fx->base, "store2");
+    pathf(dir2, sizeof dir2, fx->base, rm_test_case);
     rm_store_t *store2 = rm_store_new(dir2, &err);
-    CHECK_MSG(rm_manifest_load(store, mhash, &m, &err) == 0, "%s", err.msg);
+    CHECK_MSG(store2, "%s", err.msg);
+    CHECK_MSG(rm_manifest_load(store, project_hash(), m, &err) == 0, "%s", err.msg);
+    const rm_manifest_file_t *f = &m->files.items[1];
+    for (uint32_t j = 0; scene && store2 && j < f->chunks.count; j++) {
+        uint8_t *data = NULL;
+        size_t len = 0;
+        CHECK(rm_store_get(store, &f->chunks.items[j], &data, &len, &err) == 0);
+        CHECK(rm_store_put(store2, &f->chunks.items[j], data, len, &err) == 0);
+        free(data);
+    }
+    return store2;
+}
+
+static void test_missing_lists_every_distinct_chunk_in_order(void)
+{
+    rm_err_t err;
+    rm_manifest_t m;
+    rm_store_t *store2 = lacking_store(&m, false);
     rm_hash_t distinct[256];
     uint32_t ndistinct = count_distinct(&m, distinct, 256);
-
     rm_hash_t *missing = NULL;
     uint32_t nmissing = 0;
     CHECK(rm_manifest_missing(&m, store2, &missing, &nmissing, 100000, &err) == 0);
     CHECK(nmissing == ndistinct && memcmp(missing, distinct, ndistinct * sizeof *missing) == 0);
     free(missing);
+    rm_manifest_free(&m);
+    rm_store_destroy(&store2);
+}
 
-    /* give store2 the chunks of scene.blend (file 1): they are no longer missing */
-    const rm_manifest_file_t *scene = &m.files.items[1];
-    for (uint32_t j = 0; j < scene->chunks.count; j++) {
-        uint8_t *data = NULL;
-        size_t len = 0;
-        CHECK(rm_store_get(store, &scene->chunks.items[j], &data, &len, &err) == 0);
-        CHECK(rm_store_put(store2, &scene->chunks.items[j], data, len, &err) == 0);
-        free(data);
-    }
-    missing = NULL;
-    nmissing = 0;
+/*  Given the chunks of scene.blend, they are no longer missing. */
+static void test_missing_leaves_out_chunks_the_store_has(void)
+{
+    rm_err_t err;
+    rm_manifest_t m;
+    rm_store_t *store2 = lacking_store(&m, true);
+    rm_hash_t distinct[256];
+    uint32_t ndistinct = count_distinct(&m, distinct, 256);
+    rm_hash_t *missing = NULL;
+    uint32_t nmissing = 0;
     CHECK(rm_manifest_missing(&m, store2, &missing, &nmissing, 100000, &err) == 0);
-    CHECK(nmissing == ndistinct - scene->chunks.count);
+    CHECK(nmissing == ndistinct - m.files.items[1].chunks.count);
     for (uint32_t i = 0; i < nmissing; i++) {
         CHECK(!rm_store_has(store2, &missing[i]));
         for (uint32_t k = 0; k < i; k++)
             CHECK(memcmp(&missing[k], &missing[i], sizeof *missing) != 0);
     }
-    /* appending: already listed ones are not repeated, the cap counts them */
+    free(missing);
+    rm_manifest_free(&m);
+    rm_store_destroy(&store2);
+}
+
+/*  Appending: already listed ones are not repeated, the cap counts them. */
+static void test_missing_appends_without_repeats_up_to_the_cap(void)
+{
+    rm_err_t err;
+    rm_manifest_t m;
+    rm_store_t *store2 = lacking_store(&m, true);
+    rm_hash_t *missing = NULL;
+    uint32_t nmissing = 0;
+    CHECK(rm_manifest_missing(&m, store2, &missing, &nmissing, 100000, &err) == 0);
     uint32_t before = nmissing;
     CHECK(rm_manifest_missing(&m, store2, &missing, &nmissing, 100000, &err) == 0);
     CHECK(nmissing == before);
@@ -405,7 +533,15 @@ static void test_missing(const fixture_t *fx, rm_store_t *store, const rm_hash_t
     nmissing = 0;
     CHECK(rm_manifest_missing(&m, store2, &missing, &nmissing, 2, &err) == 0 && nmissing == 2);
     free(missing);
+    rm_manifest_free(&m);
+    rm_store_destroy(&store2);
+}
 
+static void test_materializing_without_a_chunk_names_it(void)
+{
+    rm_err_t err;
+    rm_manifest_t m;
+    rm_store_t *store2 = lacking_store(&m, true);
     char out[512], hex[65];
     pathf(out, sizeof out, fx->base, "job2");
     CHECK(rm_manifest_materialize(&m, store2, out, &err) == -1);
@@ -433,7 +569,7 @@ static int decode_path(const char *path, rm_err_t *err)
     return rc;
 }
 
-static void test_hostile_paths(void)
+static void test_refuses_hostile_paths_naming_them(void)
 {
     rm_err_t err;
     const char *bad[] = {"../x", "/etc/passwd", "a//b", "a/./b", "",    "a/../../b",
@@ -445,11 +581,19 @@ static void test_hostile_paths(void)
         snprintf(quoted, sizeof quoted, "'%s'", bad[i]);
         CHECK_MSG(rc != -1 || strstr(err.msg, quoted), "%s", err.msg);
     }
+}
+
+static void test_accepts_odd_but_safe_paths(void)
+{
+    rm_err_t err;
     const char *good[] = {"a", "a\\b", "..a/b..", ".hidden/x", "textures/a b.png"};
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
         CHECK_MSG(decode_path(good[i], &err) == 0, "'%s' refused: %s", good[i], err.msg);
+}
 
-    /* repeated paths and a bad version */
+static void test_refuses_a_path_named_twice(void)
+{
+    rm_err_t err;
     rm_hash_t chunk = {{1}};
     rm_manifest_file_t files[2] = {{"a", 0644, 1, {&chunk, 1}}, {"a", 0644, 1, {&chunk, 1}}};
     rm_manifest_t m = {1, {files, 2}};
@@ -459,16 +603,26 @@ static void test_hostile_paths(void)
     CHECK(rm_codec_encode(&rm_manifest_desc, &m, &buf, &len, &err) == 0);
     CHECK(rm_manifest_decode(buf, len, &out, &err) == -1 && err.code == RM_EPROTO);
     free(buf);
-    buf = NULL;
-    m.version = 2;
-    m.files.count = 1;
+}
+
+/*  A manifest of another version, whole or cut in half. */
+static void test_refuses_a_manifest_of_another_version(void)
+{
+    rm_err_t err;
+    rm_hash_t chunk = {{1}};
+    rm_manifest_file_t file = {"a", 0644, 1, {&chunk, 1}};
+    rm_manifest_t m = {2, {&file, 1}};
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    rm_manifest_t out;
     CHECK(rm_codec_encode(&rm_manifest_desc, &m, &buf, &len, &err) == 0);
     CHECK(rm_manifest_decode(buf, len, &out, &err) == -1 && err.code == RM_EPROTO);
     CHECK(rm_manifest_decode(buf, len / 2, &out, &err) == -1);
     free(buf);
 }
 
-static void test_store_file(const fixture_t *fx, rm_store_t *store)
+/*  A rendered frame: one file, one manifest, under the name given. */
+static void test_a_frame_is_stored_as_a_manifest_of_one_file(void)
 {
     rm_err_t err;
     char frame[512], out[512];
@@ -491,17 +645,26 @@ static void test_store_file(const fixture_t *fx, rm_store_t *store)
     free(da);
     free(db);
     rm_manifest_free(&m);
+}
+
+static void test_a_frame_name_that_climbs_is_refused(void)
+{
+    rm_err_t err;
+    char frame[512];
+    pathf(frame, sizeof frame, fx->base, "frame_climbs.png");
+    write_file(frame, 700 * 1000, 9, 0644);
+    rm_hash_t h;
+    uint64_t size = 0;
     CHECK(rm_manifest_store_file(store, frame, "../x.png", &h, &size, &err) == -1);
     CHECK(err.code == RM_EINVAL && strstr(err.msg, "../x.png"));
 }
 
-/*  A frame's files: every file Blender wrote, one manifest, by name; a
-    link, a repeated or climbing name, a missing file are refused. */
-static void test_store_files(const fixture_t *fx, rm_store_t *store)
+/*  A frame's files, as Blender wrote them into the running case's folder:
+    frame_0007.exr, passes/normal_0007.png. */
+static void frame_files(char *dir, size_t size)
 {
-    rm_err_t err;
-    char dir[512], path[600];
-    pathf(dir, sizeof dir, fx->base, "out7");
+    char path[600];
+    pathf(dir, size, fx->base, rm_test_case);
     CHECK(mkdir(dir, 0700) == 0);
     pathf(path, sizeof path, dir, "passes");
     CHECK(mkdir(path, 0700) == 0);
@@ -509,6 +672,14 @@ static void test_store_files(const fixture_t *fx, rm_store_t *store)
     write_file(path, 3000, 1, 0644);
     pathf(path, sizeof path, dir, "passes/normal_0007.png");
     write_file(path, 500, 2, 0644);
+}
+
+/*  Every file Blender wrote, one manifest, by name. */
+static void test_the_files_of_a_frame_are_stored_as_one_manifest_by_name(void)
+{
+    rm_err_t err;
+    char dir[512];
+    frame_files(dir, sizeof dir);
     const char *names[] = {"passes/normal_0007.png", "frame_0007.exr"};
     rm_hash_t h;
     uint64_t size = 0;
@@ -519,8 +690,19 @@ static void test_store_files(const fixture_t *fx, rm_store_t *store)
     CHECK(m.files.count == 2 && strcmp(m.files.items[0].path, "frame_0007.exr") == 0 &&
           strcmp(m.files.items[1].path, "passes/normal_0007.png") == 0);
     rm_manifest_free(&m);
+}
+
+/*  A link, a repeated or climbing name, a missing file, no file at all. */
+static void test_frame_files_that_are_not_plain_and_present_are_refused(void)
+{
+    rm_err_t err;
+    char dir[512], path[600];
+    frame_files(dir, sizeof dir);
     pathf(path, sizeof path, dir, "link.png");
     CHECK(symlink("/etc/passwd", path) == 0);
+    const char *names[] = {"passes/normal_0007.png", "frame_0007.exr"};
+    rm_hash_t h;
+    uint64_t size = 0;
     const char *bad[][2] = {{"frame_0007.exr", "link.png"},
                             {"frame_0007.exr", "frame_0007.exr"},
                             {"frame_0007.exr", "../x.png"},
@@ -540,7 +722,8 @@ static int count_tmp_files(const char *dir)
     return system(cmd) == 0 ? 0 : 1;
 }
 
-static void test_materialize_enospc(const fixture_t *fx, rm_store_t *store, const rm_hash_t *mhash)
+/*  A full disk: ENOSPC, and no temporary file left behind. */
+static void test_materializing_on_a_full_disk_is_enospc_and_leaves_no_tmp_file(void)
 {
     if (geteuid() != 0) {
         printf("skipped ENOSPC (needs root)\n");
@@ -556,7 +739,7 @@ static void test_materialize_enospc(const fixture_t *fx, rm_store_t *store, cons
     }
     rm_err_t err;
     rm_manifest_t m;
-    CHECK(rm_manifest_load(store, mhash, &m, &err) == 0);
+    CHECK(rm_manifest_load(store, project_hash(), &m, &err) == 0);
     CHECK(rm_manifest_materialize(&m, store, mnt, &err) == -1);
     CHECK_MSG(err.code == RM_ENOSPC, "%s: %s", rm_code_name(err.code), err.msg);
     printf("materialize on a full disk: %s\n", err.msg);
@@ -569,32 +752,47 @@ static void test_materialize_enospc(const fixture_t *fx, rm_store_t *store, cons
 int main(int argc, char **argv)
 {
     RM_TEST_ARGS(argc, argv);
-    fixture_t fx;
-    snprintf(fx.base, sizeof fx.base, "/tmp/rm_manifest_test.XXXXXX");
-    if (!mkdtemp(fx.base)) {
+    snprintf(fixture.base, sizeof fixture.base, "/tmp/rm_manifest_test.XXXXXX");
+    if (!mkdtemp(fixture.base)) {
         perror("mkdtemp");
         return 1;
     }
-    make_tree(&fx);
+    make_tree(&fixture);
     rm_err_t err;
-    rm_store_t *store = rm_store_new(fx.store_dir, &err);
+    store = rm_store_new(fixture.store_dir, &err);
     CHECK_MSG(store, "%s", err.msg);
     if (store) {
-        rm_hash_t mhash;
-        test_build_and_hash(&fx, store, &mhash);
-        test_sink(&fx);
-        test_refused(&fx, store);
-        test_root_and_links(&fx, store);
-        test_materialize(&fx, store, &mhash);
-        test_missing(&fx, store, &mhash);
-        test_store_file(&fx, store);
-        test_store_files(&fx, store);
-        test_materialize_enospc(&fx, store, &mhash);
+        RM_RUN(test_a_build_lists_the_files_the_paths_name);
+        RM_RUN(test_a_file_read_in_buffers_is_cut_as_if_read_whole);
+        RM_RUN(test_the_same_tree_gives_the_same_hash_and_no_new_chunks);
+        RM_RUN(test_a_stored_manifest_loads_back_the_same);
+        RM_RUN(test_a_sink_gets_each_distinct_chunk_once);
+        RM_RUN(test_refuses_a_path_outside_the_root);
+        RM_RUN(test_refuses_a_symlink_loop);
+        RM_RUN(test_refuses_a_path_that_is_not_a_regular_file);
+        RM_RUN(test_a_missing_path_is_not_found);
+        RM_RUN(test_a_broken_symlink_is_not_found);
+        RM_RUN(test_a_root_above_the_blend_keeps_linked_folders_by_name);
+        RM_RUN(test_a_linked_folder_escaping_the_root_is_refused);
+        RM_RUN(test_materializes_the_project_byte_for_byte);
+        RM_RUN(test_materializing_over_an_existing_tree_rewrites_it);
+        RM_RUN(test_missing_lists_every_distinct_chunk_in_order);
+        RM_RUN(test_missing_leaves_out_chunks_the_store_has);
+        RM_RUN(test_missing_appends_without_repeats_up_to_the_cap);
+        RM_RUN(test_materializing_without_a_chunk_names_it);
+        RM_RUN(test_a_frame_is_stored_as_a_manifest_of_one_file);
+        RM_RUN(test_a_frame_name_that_climbs_is_refused);
+        RM_RUN(test_the_files_of_a_frame_are_stored_as_one_manifest_by_name);
+        RM_RUN(test_frame_files_that_are_not_plain_and_present_are_refused);
+        RM_RUN(test_materializing_on_a_full_disk_is_enospc_and_leaves_no_tmp_file);
     }
-    RM_RUN(test_hostile_paths);
+    RM_RUN(test_refuses_hostile_paths_naming_them);
+    RM_RUN(test_accepts_odd_but_safe_paths);
+    RM_RUN(test_refuses_a_path_named_twice);
+    RM_RUN(test_refuses_a_manifest_of_another_version);
     rm_store_destroy(&store);
     char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", fx.base);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", fixture.base);
     CHECK(system(cmd) == 0);
     RM_TEST_DONE();
 }
