@@ -31,7 +31,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define STARTUP_TIMEOUT_S 120                    /* default for rm_slot_config_t */
+#define STARTUP_TIMEOUT_S 120                    /* default for rm_blender_config_t */
 #define PROGRESS_INTERVAL_MS 250                 /* PROGRESS at most 4 a second */
 #define OUTPUT_LINE_MAX 4096                     /* longer Blender lines are scanned in pieces */
 #define RESULT_LINE_MAX RM_DRIVER_EVENT_LINE_MAX /* longer driver lines are dropped */
@@ -702,7 +702,7 @@ static void slot_command(slot_t *self)
 /* ------------------------------------------------------------------------ */
 /*  The actor                                                                */
 
-static slot_t *slot_new(zsock_t *pipe, const rm_slot_config_t *cfg)
+static slot_t *slot_new(zsock_t *pipe, const rm_blender_config_t *cfg)
 {
     slot_t *self = calloc(1, sizeof *self);
     if (!self)
@@ -804,7 +804,7 @@ static void slot_actor(zsock_t *pipe, void *args)
     slot_destroy(&self);
 }
 
-zactor_t *rm_slot_new(const rm_slot_config_t *config)
+zactor_t *rm_blender_new(const rm_blender_config_t *config)
 {
     if (!config || !config->blender || !*config->blender)
         return NULL;

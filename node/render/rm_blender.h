@@ -30,10 +30,10 @@ typedef struct {
                               one-shot fallback waits at least 120 s */
     bool sandbox;          /* run each Blender in rm_sandbox (else as we run) */
     const char *node_home; /* hidden from a sandboxed Blender */
-} rm_slot_config_t;
+} rm_blender_config_t;
 
 /*  Starts a slot.  Strings in config are copied.  NULL if config lacks the
     Blender path.  Destroy with zactor_destroy (kills Blender). */
-zactor_t *rm_slot_new(const rm_slot_config_t *config);
+zactor_t *rm_blender_new(const rm_blender_config_t *config);
 
 #endif

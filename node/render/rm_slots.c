@@ -109,12 +109,12 @@ rm_slots_t *rm_slots_new(const rm_config_t *config, const char *node_name, bool 
         return NULL;
     }
     for (size_t i = 0; i < n; i++) {
-        rm_slot_config_t sc = {.blender = config->blender,
-                               .index = (int)i,
-                               .threads = (int)config->threads,
-                               .sandbox = config->sandbox,
-                               .node_home = config->home};
-        self->slots[i].actor = rm_slot_new(&sc);
+        rm_blender_config_t sc = {.blender = config->blender,
+                                  .index = (int)i,
+                                  .threads = (int)config->threads,
+                                  .sandbox = config->sandbox,
+                                  .node_home = config->home};
+        self->slots[i].actor = rm_blender_new(&sc);
         if (!self->slots[i].actor) {
             rm_err_set(err, RM_EBLENDER, "cannot start render slot %zu", i);
             rm_slots_destroy(&self);

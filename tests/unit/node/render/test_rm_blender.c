@@ -145,9 +145,9 @@ static void write_script(const char *path, const char *text)
 
 static zactor_t *slot_with(const char *blender, int startup_timeout_s)
 {
-    rm_slot_config_t config = {
+    rm_blender_config_t config = {
         .blender = blender, .index = 0, .startup_timeout_s = startup_timeout_s};
-    return rm_slot_new(&config);
+    return rm_blender_new(&config);
 }
 
 /*  The fixture (made once in main) and the slot with the real Blender that
