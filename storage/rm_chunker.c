@@ -6,6 +6,10 @@
     (relative to the content), which is what makes re-submits cheap. */
 #include "rm_chunker.h"
 
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
 #include "rm_msg.h"
 
 _Static_assert(RM_CHUNK_MAX <= RM_MAX_CHUNK_SIZE, "chunks must fit the store and the wire");
@@ -112,4 +116,42 @@ size_t rm_chunker_next(const uint8_t *data, size_t len)
             return i + 1;
     }
     return end;
+}
+
+/*  Reads until buf holds RM_CHUNKER_BUF bytes or the file ends. */
+static int fill_chunker_buf(int fd, uint8_t *buf, size_t *have, bool *eof, rm_err_t *err)
+{
+    while (*have < RM_CHUNKER_BUF && !*eof) {
+        ssize_t n = read(fd, buf + *have, RM_CHUNKER_BUF - *have);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return rm_err_set(err, rm_err_from_errno(errno), "read error: %s", strerror(errno));
+        *eof = n == 0;
+        *have += (size_t)n;
+    }
+    return 0;
+}
+
+int rm_chunker_stream(int fd, uint8_t *buf, rm_chunker_fn *fn, void *arg, rm_err_t *err)
+{
+    size_t have = 0;
+    uint64_t offset = 0;
+    bool eof = false;
+    for (;;) {
+        if (fill_chunker_buf(fd, buf, &have, &eof, err) != 0)
+            return -1;
+        size_t pos = 0;
+        while (have - pos > 0 && (eof || have - pos >= RM_CHUNK_MAX)) {
+            size_t n = rm_chunker_next(buf + pos, have - pos);
+            if (fn(arg, offset, buf + pos, n, err) != 0)
+                return -1;
+            pos += n;
+            offset += n;
+        }
+        if (eof)
+            return 0;
+        memmove(buf, buf + pos, have - pos);
+        have -= pos;
+    }
 }

@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rm_error.h"
+
 #define RM_CHUNK_MIN (16 * 1024)
 #define RM_CHUNK_AVG (64 * 1024)
 #define RM_CHUNK_MAX (256 * 1024)
@@ -18,5 +20,20 @@
     found by FastCDC, or len if len <= RM_CHUNK_MIN, never more than
     RM_CHUNK_MAX.  Pure function. */
 size_t rm_chunker_next(const uint8_t *data, size_t len);
+
+/*  The buffer rm_chunker_stream reads into: two chunks' worth. */
+#define RM_CHUNKER_BUF (2 * RM_CHUNK_MAX)
+
+/*  One chunk of a stream: its offset and bytes (valid during the call
+    only).  0 to go on; -1 (err set) stops the stream. */
+typedef int(rm_chunker_fn)(void *arg, uint64_t offset, const uint8_t *data, size_t len,
+                           rm_err_t *err);
+
+/*  Streams fd, from where it is to its end, through the chunker, reading
+    into buf (RM_CHUNKER_BUF bytes, the caller's): fn for each chunk in
+    order.  A cut is made only while buf holds RM_CHUNK_MAX bytes or the
+    file has ended, so the cut points are those of the whole file in
+    memory.  0, or -1 with err: a read error, or what the failing fn said. */
+int rm_chunker_stream(int fd, uint8_t *buf, rm_chunker_fn *fn, void *arg, rm_err_t *err);
 
 #endif

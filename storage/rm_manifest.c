@@ -243,8 +243,6 @@ typedef struct {
     uint8_t *buf;    /* 2 * RM_CHUNK_MAX bytes of file being chunked */
 } emitter_t;
 
-#define RM_READ_BUF (2 * RM_CHUNK_MAX)
-
 static int emit_chunk(emitter_t *em, const uint8_t *data, size_t len, rm_hash_t *hash,
                       rm_err_t *err)
 {
@@ -278,48 +276,28 @@ static int append_chunk(rm_manifest_file_t *file, uint32_t *cap, const rm_hash_t
     return 0;
 }
 
-/*  Reads until buf holds `want` bytes or the file ends. */
-static int fill_buffer(int fd, uint8_t *buf, size_t *have, size_t want, bool *eof)
+typedef struct {
+    emitter_t *em;
+    rm_manifest_file_t *file;
+    uint32_t cap;
+} file_chunks_t;
+
+static int on_file_chunk(void *arg, uint64_t offset, const uint8_t *data, size_t len, rm_err_t *err)
 {
-    while (*have < want && !*eof) {
-        ssize_t n = read(fd, buf + *have, want - *have);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -1;
-        if (n == 0)
-            *eof = true;
-        *have += (size_t)n;
-    }
+    (void)offset;
+    file_chunks_t *fc = arg;
+    rm_hash_t h;
+    if (emit_chunk(fc->em, data, len, &h, err) != 0 ||
+        append_chunk(fc->file, &fc->cap, &h, err) != 0)
+        return -1;
+    fc->file->size += len;
     return 0;
 }
 
-/*  Cuts chunks only while the buffer holds at least RM_CHUNK_MAX bytes (or
-    the file has ended): the chunker never looks further than that, so the
-    cut points are those of the whole file in memory. */
 static int chunk_fd(int fd, emitter_t *em, rm_manifest_file_t *file, rm_err_t *err)
 {
-    size_t have = 0;
-    uint32_t cap = 0;
-    bool eof = false;
-    for (;;) {
-        if (fill_buffer(fd, em->buf, &have, RM_READ_BUF, &eof) != 0)
-            return rm_err_set(err, rm_err_from_errno(errno), "read error: %s", strerror(errno));
-        size_t pos = 0;
-        while (have - pos > 0 && (eof || have - pos >= RM_CHUNK_MAX)) {
-            size_t n = rm_chunker_next(em->buf + pos, have - pos);
-            rm_hash_t h;
-            if (emit_chunk(em, em->buf + pos, n, &h, err) != 0 ||
-                append_chunk(file, &cap, &h, err) != 0)
-                return -1;
-            pos += n;
-            file->size += n;
-        }
-        if (eof)
-            return 0;
-        memmove(em->buf, em->buf + pos, have - pos);
-        have -= pos;
-    }
+    file_chunks_t fc = {.em = em, .file = file};
+    return rm_chunker_stream(fd, em->buf, on_file_chunk, &fc, err);
 }
 
 /*  Fills file (path already set) from the file at abs. */
@@ -383,7 +361,7 @@ int rm_manifest_build(const char *root, const char *const *paths, size_t npaths,
         if (rm_tree_add(&t, paths[i], err) != 0)
             goto out;
     rm_tree_sort(&t);
-    em.buf = malloc(RM_READ_BUF);
+    em.buf = malloc(RM_CHUNKER_BUF);
     if (!em.buf) {
         rm_err_set(err, RM_ENOMEM, "out of memory");
         goto out;
@@ -580,7 +558,7 @@ int rm_manifest_store_file(rm_store_t *store, const char *path, const char *name
 {
     rm_manifest_file_t file = {0};
     rm_manifest_t m = {RM_MANIFEST_VERSION, {&file, 1}};
-    emitter_t em = {store, NULL, NULL, {0}, malloc(RM_READ_BUF)};
+    emitter_t em = {store, NULL, NULL, {0}, malloc(RM_CHUNKER_BUF)};
     int rc = -1;
     if (check_path(name, RM_EINVAL, err) != 0)
         goto out;
@@ -614,7 +592,7 @@ int rm_manifest_store_files(rm_store_t *store, const char *dir, const char *cons
     const char **sorted = malloc(n * sizeof *sorted);
     rm_manifest_file_t *files = calloc(n, sizeof *files);
     rm_manifest_t m = {RM_MANIFEST_VERSION, {files, (uint32_t)n}};
-    emitter_t em = {store, NULL, NULL, {0}, malloc(RM_READ_BUF)};
+    emitter_t em = {store, NULL, NULL, {0}, malloc(RM_CHUNKER_BUF)};
     int rc = -1;
     if (!sorted || !files || !em.buf) {
         rm_err_set(err, RM_ENOMEM, "out of memory storing %s", dir);

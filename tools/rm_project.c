@@ -14,8 +14,6 @@
 #include "rm_store.h"
 #include "rm_tree.h"
 
-#define SCAN_BUF (2 * RM_CHUNK_MAX)
-
 typedef struct {
     char *path;        /* where it is on this machine */
     uint64_t size;     /* as in the manifest */
@@ -42,50 +40,17 @@ struct _rm_project_t {
     uint64_t bytes_total;
 };
 
-/*  --- Streaming the chunker over a file ---------------------------------- */
-
-static int fill_chunk_buffer(int fd, uint8_t *buf, size_t *have, bool *eof, const char *path,
-                             rm_err_t *err)
-{
-    while (*have < SCAN_BUF && !*eof) {
-        ssize_t n = read(fd, buf + *have, SCAN_BUF - *have);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return rm_err_set(err, RM_EIO, "cannot read %s: %s", path, strerror(errno));
-        *eof = n == 0;
-        *have += (size_t)n;
-    }
-    return 0;
-}
-
-int rm_chunk_file(const char *path, rm_chunk_fn fn, void *arg, rm_err_t *err)
+int rm_chunk_file(const char *path, rm_chunker_fn *fn, void *arg, rm_err_t *err)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return rm_err_set(err, rm_err_from_errno(errno), "cannot open %s: %s", path,
                           strerror(errno));
-    uint8_t *buf = malloc(SCAN_BUF);
-    size_t have = 0, pos = 0;
-    uint64_t offset = 0;
-    bool eof = false;
-    int rc = buf ? 0 : rm_err_set(err, RM_ENOMEM, "out of memory reading %s", path);
-    while (rc == 0) {
-        /* the chunker sees up to RM_CHUNK_MAX bytes, or all that is left */
-        if (!eof && have - pos < RM_CHUNK_MAX) {
-            memmove(buf, buf + pos, have - pos);
-            have -= pos;
-            pos = 0;
-            rc = fill_chunk_buffer(fd, buf, &have, &eof, path, err);
-            continue;
-        }
-        if (pos == have)
-            break;
-        size_t n = rm_chunker_next(buf + pos, have - pos);
-        rc = fn(arg, offset, buf + pos, n, err);
-        pos += n;
-        offset += n;
-    }
+    uint8_t *buf = malloc(RM_CHUNKER_BUF);
+    int rc = buf ? rm_chunker_stream(fd, buf, fn, arg, err)
+                 : rm_err_set(err, RM_ENOMEM, "out of memory reading %s", path);
+    if (rc != 0 && buf)
+        rm_err_prefix(err, "%s: ", path);
     free(buf);
     close(fd);
     return rc;

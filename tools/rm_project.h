@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rm_chunker.h"
 #include "rm_error.h"
 #include "rm_msg.h"
 
@@ -43,8 +44,6 @@ int rm_project_chunk(rm_project_t *self, const rm_hash_t *hash, uint8_t **data, 
 /*  Streams the file at `path` through the chunker: fn is called for each
     chunk in order with its offset and bytes (valid during the call only).
     Stops at the first fn that fails. */
-typedef int (*rm_chunk_fn)(void *arg, uint64_t offset, const uint8_t *data, size_t len,
-                           rm_err_t *err);
-int rm_chunk_file(const char *path, rm_chunk_fn fn, void *arg, rm_err_t *err);
+int rm_chunk_file(const char *path, rm_chunker_fn *fn, void *arg, rm_err_t *err);
 
 #endif
