@@ -1,6 +1,8 @@
 /*  Tests for rm_chunker: FastCDC cut points are deterministic, bounded,
     about the configured average, stable under a small insertion, and never
     change between versions (golden cut points). */
+#include <sys/wait.h>
+
 #include "rm_chunker.h"
 #include "rm_store.h"
 #include "rm_test.h"
@@ -168,6 +170,80 @@ static void test_an_insertion_keeps_the_chunks_away_from_it(void)
     free(edited);
 }
 
+/*  rm_chunker_stream over a file: the same chunks, in order, at their
+    offsets, as the whole file in memory gives (reads come in pieces of
+    whatever size a pipe delivers: here a pipe fed by a child). */
+typedef struct {
+    size_t n;
+    uint64_t next_offset;
+    bool same;
+} streamed_t;
+
+static int on_streamed(void *arg, uint64_t offset, const uint8_t *chunk, size_t len, rm_err_t *err)
+{
+    (void)err;
+    streamed_t *st = arg;
+    st->same = st->same && offset == st->next_offset && len == lens[st->n] &&
+               memcmp(chunk, data + offset, len) == 0;
+    st->n++;
+    st->next_offset += len;
+    return 0;
+}
+
+static void test_a_stream_gives_the_chunks_of_the_whole_file(void)
+{
+    size_t n = split(data, DATA_LEN, lens);
+    int fds[2];
+    CHECK(pipe(fds) == 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(fds[0]);
+        for (size_t off = 0; off < DATA_LEN;) { /* odd-sized writes */
+            size_t piece = DATA_LEN - off < 77777 ? DATA_LEN - off : 77777;
+            ssize_t w = write(fds[1], data + off, piece);
+            if (w <= 0)
+                _exit(1);
+            off += (size_t)w;
+        }
+        _exit(0);
+    }
+    close(fds[1]);
+    uint8_t *buf = malloc(RM_CHUNKER_BUF);
+    streamed_t st = {.same = true};
+    rm_err_t err = {0};
+    CHECK_MSG(rm_chunker_stream(fds[0], buf, on_streamed, &st, &err) == 0, "%s", err.msg);
+    CHECK_MSG(st.same && st.n == n && st.next_offset == DATA_LEN, "%zu of %zu chunks", st.n, n);
+    free(buf);
+    close(fds[0]);
+    int status = 0;
+    CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+static int stop_at_second(void *arg, uint64_t offset, const uint8_t *chunk, size_t len,
+                          rm_err_t *err)
+{
+    (void)offset, (void)chunk, (void)len;
+    if (++*(int *)arg == 2)
+        return rm_err_set(err, RM_EIO, "second chunk refused");
+    return 0;
+}
+
+static void test_a_stream_stops_at_the_first_refusal_with_its_reason(void)
+{
+    char path[] = "/tmp/rm-test-chunker.XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0 && write(fd, data, 4 * RM_CHUNK_MAX) == 4 * RM_CHUNK_MAX);
+    CHECK(lseek(fd, 0, SEEK_SET) == 0);
+    uint8_t *buf = malloc(RM_CHUNKER_BUF);
+    int calls = 0;
+    rm_err_t err = {0};
+    CHECK(rm_chunker_stream(fd, buf, stop_at_second, &calls, &err) != 0);
+    CHECK(calls == 2 && strcmp(err.msg, "second chunk refused") == 0);
+    free(buf);
+    close(fd);
+    unlink(path);
+}
+
 int main(int argc, char **argv)
 {
     RM_TEST_ARGS(argc, argv);
@@ -185,6 +261,8 @@ int main(int argc, char **argv)
     RM_RUN(test_a_reader_of_two_max_chunks_at_a_time_finds_the_same_cuts);
     RM_RUN(test_cut_points_match_the_golden_ones);
     RM_RUN(test_an_insertion_keeps_the_chunks_away_from_it);
+    RM_RUN(test_a_stream_gives_the_chunks_of_the_whole_file);
+    RM_RUN(test_a_stream_stops_at_the_first_refusal_with_its_reason);
     free(lens);
     free(data);
     RM_TEST_DONE();
