@@ -108,7 +108,7 @@ for run in $(seq 1 "$runs"); do
   until_ok 30 "run $run: every node follows n1" all_follow_n1 "$pb"
 
   # Through n2, so that the submission does not depend on the victim.
-  job=$(MESH_TIMEOUT_MS=20000 ctl "$pb" 2 submit "$w/scene.blend" --frames "1-$frames" --chunk 1 --json |
+  job=$(MESH_TIMEOUT_MS=20000 ctl "$pb" 2 submit "$w/scene.blend" --frames "1-$frames" --chunk 1 --no-scan --json |
     python3 -c 'import json, sys; print(json.load(sys.stdin)["job_id"])')
   # Frames flowing: every slot has finished a frame or two on average.
   deadline=$(($(now) + 60000))

@@ -147,7 +147,7 @@ for run in $(seq 1 "$runs"); do
   cpu0=$(mesh_cpu)
 
   t_submit=$(now)
-  out=$(MESH_TIMEOUT_MS=20000 ctl "$pb" 1 submit "$w/scene.blend" --frames "1-$frames" --chunk 1 --json)
+  out=$(MESH_TIMEOUT_MS=20000 ctl "$pb" 1 submit "$w/scene.blend" --frames "1-$frames" --chunk 1 --no-scan --json)
   t_ack=$(now)
   job=$(echo "$out" | python3 -c 'import json, sys; print(json.load(sys.stdin)["job_id"])')
   MESH_TIMEOUT_MS=20000 timeout "$limit_s" "$meshctl" --mesh "tcp://127.0.0.1:$((pb + 2))" \
