@@ -146,122 +146,154 @@ static int read_secret_file(const char *path, char *out, size_t size, rm_err_t *
     return rc;
 }
 
+/*  Where the settings are read from: the environment, the shared files. */
+typedef struct {
+    rm_aws_getenv_fn getenv_fn;
+    void *env_arg;
+    char creds_path[1024], config_path[1024];
+    char config_section[160]; /* "profile NAME" */
+    profile_t from_creds, from_config;
+} sources_t;
+
+/*  The profile named by meshd.conf or AWS_PROFILE (else "default") from
+    both shared files; naming one that neither holds is an error. */
+static int read_profiles(const rm_aws_overrides_t *o, const char *home, sources_t *src,
+                         rm_aws_settings_t *out, rm_err_t *err)
+{
+    const char *named =
+        set(o->profile) ? o->profile : env(src->getenv_fn, src->env_arg, "AWS_PROFILE");
+    copy(out->profile, sizeof out->profile, named ? named : "default");
+    shared_paths(src->getenv_fn, src->env_arg, home, src->creds_path, sizeof src->creds_path,
+                 src->config_path, sizeof src->config_path);
+    src->from_creds = (profile_t){.want = out->profile, .alt = ""};
+    snprintf(src->config_section, sizeof src->config_section, "profile %s", out->profile);
+    /* The config file names profiles "[profile x]", but "[default]" as is. */
+    src->from_config = (profile_t){.want = src->config_section,
+                                   .alt = strcmp(out->profile, "default") == 0 ? "default" : ""};
+    if ((set(src->creds_path) && read_profile(src->creds_path, &src->from_creds, err) != 0) ||
+        (set(src->config_path) && read_profile(src->config_path, &src->from_config, err) != 0))
+        return -1;
+    if (named && !src->from_creds.found && !src->from_config.found)
+        return rm_err_set(err, RM_EINVAL,
+                          "the AWS profile '%s' is found in neither %s nor %s (AWS_PROFILE or "
+                          "s3_profile in meshd.conf)",
+                          out->profile,
+                          set(src->creds_path) ? src->creds_path : "(no credentials file)",
+                          set(src->config_path) ? src->config_path : "(no config file)");
+    return 0;
+}
+
+/*  Where S3 is and how to talk to it: region, endpoint, addressing style,
+    attempts, the metadata service. */
+static int resolve_service(const rm_aws_overrides_t *o, const sources_t *src,
+                           rm_aws_settings_t *out, rm_err_t *err)
+{
+    rm_aws_getenv_fn getenv_fn = src->getenv_fn;
+    void *env_arg = src->env_arg;
+    const profile_t *cfg = &src->from_config;
+    copy(out->region, sizeof out->region,
+         first(o->region, env(getenv_fn, env_arg, "AWS_REGION"),
+               first(env(getenv_fn, env_arg, "AWS_DEFAULT_REGION"), cfg->region, NULL)));
+    copy(
+        out->endpoint, sizeof out->endpoint,
+        first(o->endpoint, env(getenv_fn, env_arg, "AWS_ENDPOINT_URL_S3"),
+              first(env(getenv_fn, env_arg, "AWS_ENDPOINT_URL"), cfg->s3_endpoint, cfg->endpoint)));
+    const char *style = first(o->addressing_style, cfg->addressing_style, NULL);
+    if (set(style) && strcmp(style, "path") != 0 && strcmp(style, "virtual") != 0 &&
+        strcmp(style, "auto") != 0)
+        return rm_err_set(err, RM_EINVAL,
+                          "addressing style '%s' is not path, virtual or auto (s3 "
+                          "addressing_style of profile %s, or s3_addressing_style in meshd.conf)",
+                          style, out->profile);
+    /* auto: virtual-hosted on AWS, path-style on other endpoints (MinIO,
+       Ceph and moto rarely have wildcard DNS for buckets). */
+    out->path_style =
+        strcmp(style, "path") == 0 || (strcmp(style, "virtual") != 0 && set(out->endpoint));
+    const char *attempts =
+        first(env(getenv_fn, env_arg, "AWS_MAX_ATTEMPTS"), cfg->max_attempts, "3");
+    char *end;
+    long n = strtol(attempts, &end, 10);
+    if (*end != '\0' || n < 1 || n > 20)
+        return rm_err_set(err, RM_EINVAL,
+                          "max attempts '%s' is not a number from 1 to 20 (AWS_MAX_ATTEMPTS, or "
+                          "max_attempts of profile %s)",
+                          attempts, out->profile);
+    out->max_attempts = (int)n;
+    copy(out->imds, sizeof out->imds,
+         first(env(getenv_fn, env_arg, "AWS_EC2_METADATA_SERVICE_ENDPOINT"), RM_AWS_IMDS_DEFAULT,
+               NULL));
+    return 0;
+}
+
+/*  The credential chain, first found wins: meshd.conf's key id and secret
+    file, the environment, the profile's keys; none: the instance role
+    (source stays RM_AWS_CREDS_NONE, rm_aws_imds fetches them). */
+static int resolve_credentials(const rm_aws_overrides_t *o, const sources_t *src,
+                               rm_aws_settings_t *out, rm_err_t *err)
+{
+    const char *env_id = env(src->getenv_fn, src->env_arg, "AWS_ACCESS_KEY_ID");
+    const char *env_secret = env(src->getenv_fn, src->env_arg, "AWS_SECRET_ACCESS_KEY");
+    if (set(o->access_key_id)) {
+        if (!set(o->secret_access_key_file))
+            return rm_err_set(err, RM_EINVAL,
+                              "s3_access_key_id is set in meshd.conf without "
+                              "s3_secret_access_key_file");
+        copy(out->access_key_id, sizeof out->access_key_id, o->access_key_id);
+        if (read_secret_file(o->secret_access_key_file, out->secret_access_key,
+                             sizeof out->secret_access_key, err) != 0)
+            return -1;
+        out->source = RM_AWS_CREDS_CONFIG;
+        copy(out->source_file, sizeof out->source_file, o->secret_access_key_file);
+        return 0;
+    }
+    if (env_id || env_secret) {
+        if (!env_id || !env_secret)
+            return rm_err_set(err, RM_EINVAL, "%s is set in the environment without %s",
+                              env_id ? "AWS_ACCESS_KEY_ID" : "AWS_SECRET_ACCESS_KEY",
+                              env_id ? "AWS_SECRET_ACCESS_KEY" : "AWS_ACCESS_KEY_ID");
+        copy(out->access_key_id, sizeof out->access_key_id, env_id);
+        copy(out->secret_access_key, sizeof out->secret_access_key, env_secret);
+        copy(out->session_token, sizeof out->session_token,
+             env(src->getenv_fn, src->env_arg, "AWS_SESSION_TOKEN"));
+        out->source = RM_AWS_CREDS_ENV;
+        return 0;
+    }
+    const profile_t *p = set(src->from_creds.access_key_id)    ? &src->from_creds
+                         : set(src->from_config.access_key_id) ? &src->from_config
+                                                               : NULL;
+    if (!p)
+        return 0;
+    const char *file = p == &src->from_creds ? src->creds_path : src->config_path;
+    if (!set(p->secret_access_key))
+        return rm_err_set(err, RM_EINVAL,
+                          "profile %s in %s has aws_access_key_id but no aws_secret_access_key",
+                          out->profile, file);
+    copy(out->access_key_id, sizeof out->access_key_id, p->access_key_id);
+    copy(out->secret_access_key, sizeof out->secret_access_key, p->secret_access_key);
+    copy(out->session_token, sizeof out->session_token, p->session_token);
+    out->source = RM_AWS_CREDS_PROFILE;
+    copy(out->source_file, sizeof out->source_file, file);
+    return 0;
+}
+
 int rm_aws_resolve(const rm_aws_overrides_t *overrides, rm_aws_getenv_fn getenv_fn, void *env_arg,
                    const char *home, rm_aws_settings_t *out, rm_err_t *err)
 {
     static const rm_aws_overrides_t none;
     const rm_aws_overrides_t *o = overrides ? overrides : &none;
     memset(out, 0, sizeof *out);
-    const char *named = set(o->profile) ? o->profile : env(getenv_fn, env_arg, "AWS_PROFILE");
-    copy(out->profile, sizeof out->profile, named ? named : "default");
-
-    char creds_path[1024], config_path[1024], section[160];
-    shared_paths(getenv_fn, env_arg, home, creds_path, sizeof creds_path, config_path,
-                 sizeof config_path);
-    profile_t from_creds = {.want = out->profile, .alt = ""};
-    snprintf(section, sizeof section, "profile %s", out->profile);
-    /* The config file names profiles "[profile x]", but "[default]" as is. */
-    profile_t from_config = {.want = section,
-                             .alt = strcmp(out->profile, "default") == 0 ? "default" : ""};
-    int rc = 0;
-    if ((set(creds_path) && read_profile(creds_path, &from_creds, err) != 0) ||
-        (set(config_path) && read_profile(config_path, &from_config, err) != 0))
-        rc = -1;
-    else if (named && !from_creds.found && !from_config.found)
-        rc = rm_err_set(err, RM_EINVAL,
-                        "the AWS profile '%s' is found in neither %s nor %s (AWS_PROFILE or "
-                        "s3_profile in meshd.conf)",
-                        out->profile, set(creds_path) ? creds_path : "(no credentials file)",
-                        set(config_path) ? config_path : "(no config file)");
-    if (rc != 0)
-        goto out;
-
-    copy(out->region, sizeof out->region,
-         first(o->region, env(getenv_fn, env_arg, "AWS_REGION"),
-               first(env(getenv_fn, env_arg, "AWS_DEFAULT_REGION"), from_config.region, NULL)));
-    copy(out->endpoint, sizeof out->endpoint,
-         first(o->endpoint, env(getenv_fn, env_arg, "AWS_ENDPOINT_URL_S3"),
-               first(env(getenv_fn, env_arg, "AWS_ENDPOINT_URL"), from_config.s3_endpoint,
-                     from_config.endpoint)));
-    const char *style = first(o->addressing_style, from_config.addressing_style, NULL);
-    if (set(style) && strcmp(style, "path") != 0 && strcmp(style, "virtual") != 0 &&
-        strcmp(style, "auto") != 0) {
-        rc = rm_err_set(err, RM_EINVAL,
-                        "addressing style '%s' is not path, virtual or auto (s3 "
-                        "addressing_style of profile %s, or s3_addressing_style in meshd.conf)",
-                        style, out->profile);
-        goto out;
-    }
-    /* auto: virtual-hosted on AWS, path-style on other endpoints (MinIO,
-       Ceph and moto rarely have wildcard DNS for buckets). */
-    out->path_style =
-        strcmp(style, "path") == 0 || (strcmp(style, "virtual") != 0 && set(out->endpoint));
-    const char *attempts =
-        first(env(getenv_fn, env_arg, "AWS_MAX_ATTEMPTS"), from_config.max_attempts, "3");
-    char *end;
-    long n = strtol(attempts, &end, 10);
-    if (*end != '\0' || n < 1 || n > 20) {
-        rc = rm_err_set(err, RM_EINVAL,
-                        "max attempts '%s' is not a number from 1 to 20 (AWS_MAX_ATTEMPTS, or "
-                        "max_attempts of profile %s)",
-                        attempts, out->profile);
-        goto out;
-    }
-    out->max_attempts = (int)n;
-    copy(out->imds, sizeof out->imds,
-         first(env(getenv_fn, env_arg, "AWS_EC2_METADATA_SERVICE_ENDPOINT"), RM_AWS_IMDS_DEFAULT,
-               NULL));
-
-    const char *env_id = env(getenv_fn, env_arg, "AWS_ACCESS_KEY_ID");
-    const char *env_secret = env(getenv_fn, env_arg, "AWS_SECRET_ACCESS_KEY");
-    if (set(o->access_key_id)) {
-        if (!set(o->secret_access_key_file)) {
-            rc = rm_err_set(err, RM_EINVAL,
-                            "s3_access_key_id is set in meshd.conf without "
-                            "s3_secret_access_key_file");
-            goto out;
-        }
-        copy(out->access_key_id, sizeof out->access_key_id, o->access_key_id);
-        if ((rc = read_secret_file(o->secret_access_key_file, out->secret_access_key,
-                                   sizeof out->secret_access_key, err)) != 0)
-            goto out;
-        out->source = RM_AWS_CREDS_CONFIG;
-        copy(out->source_file, sizeof out->source_file, o->secret_access_key_file);
-    } else if (env_id || env_secret) {
-        if (!env_id || !env_secret) {
-            rc = rm_err_set(err, RM_EINVAL, "%s is set in the environment without %s",
-                            env_id ? "AWS_ACCESS_KEY_ID" : "AWS_SECRET_ACCESS_KEY",
-                            env_id ? "AWS_SECRET_ACCESS_KEY" : "AWS_ACCESS_KEY_ID");
-            goto out;
-        }
-        copy(out->access_key_id, sizeof out->access_key_id, env_id);
-        copy(out->secret_access_key, sizeof out->secret_access_key, env_secret);
-        copy(out->session_token, sizeof out->session_token,
-             env(getenv_fn, env_arg, "AWS_SESSION_TOKEN"));
-        out->source = RM_AWS_CREDS_ENV;
-    } else {
-        const profile_t *p = set(from_creds.access_key_id)    ? &from_creds
-                             : set(from_config.access_key_id) ? &from_config
-                                                              : NULL;
-        if (p && !set(p->secret_access_key)) {
-            rc = rm_err_set(err, RM_EINVAL,
-                            "profile %s in %s has aws_access_key_id but no "
-                            "aws_secret_access_key",
-                            out->profile, p == &from_creds ? creds_path : config_path);
-            goto out;
-        }
-        if (p) {
-            copy(out->access_key_id, sizeof out->access_key_id, p->access_key_id);
-            copy(out->secret_access_key, sizeof out->secret_access_key, p->secret_access_key);
-            copy(out->session_token, sizeof out->session_token, p->session_token);
-            out->source = RM_AWS_CREDS_PROFILE;
-            copy(out->source_file, sizeof out->source_file,
-                 p == &from_creds ? creds_path : config_path);
-        }
-    }
-out:
-    sodium_memzero(&from_creds, sizeof from_creds);
-    sodium_memzero(&from_config, sizeof from_config);
+    sources_t *src = calloc(1, sizeof *src);
+    if (!src)
+        return rm_err_set(err, RM_ENOMEM, "out of memory");
+    src->getenv_fn = getenv_fn;
+    src->env_arg = env_arg;
+    int rc = read_profiles(o, home, src, out, err);
+    if (rc == 0)
+        rc = resolve_service(o, src, out, err);
+    if (rc == 0)
+        rc = resolve_credentials(o, src, out, err);
+    sodium_memzero(src, sizeof *src); /* the profiles' secrets */
+    free(src);
     if (rc != 0)
         rm_aws_settings_clear(out);
     return rc;
