@@ -1,7 +1,8 @@
 /*  rm_node_client: what clients (meshctl, and nodes asking as clients)
-    ask of a node on its main socket: SUBMIT and its chunks, STATUS, JOBS,
-    JOB_INFO, NODES, CANCEL, LOGS, WATCH, DRAIN; a table from message type
-    to handler. */
+    ask of a node on its main socket: SUBMIT and its chunks (handled by
+    rm_node_submit), STATUS, JOBS, JOB_INFO, NODES, CANCEL, LOGS, WATCH,
+    DRAIN, ...; a table from message type to handler and the right each
+    needs. */
 #ifndef RM_NODE_CLIENT_H
 #define RM_NODE_CLIENT_H
 

@@ -66,3 +66,26 @@ void rm_node_reply_ok(zsock_t *sock, zframe_t *peer, uint64_t req, const char *t
     rm_ok_t body = {.message = (char *)text};
     rm_node_reply(sock, peer, RM_MSG_OK, req, &body);
 }
+
+rm_node_waiting_t *rm_node_waiting_add(rm_node_request_t *r, rm_msg_type_t type)
+{
+    rm_node_ctx_t *self = r->node;
+    size_t mine = 0;
+    for (size_t i = 0; i < self->nwaiting; i++)
+        mine += strcmp(self->waiting[i].who, r->who->name) == 0;
+    if (self->nwaiting == RM_NODE_MAX_WAITING || mine >= RM_NODE_MAX_PER_CLIENT)
+        return NULL;
+    rm_node_waiting_t *w = &self->waiting[self->nwaiting++];
+    memset(w, 0, sizeof *w);
+    w->peer = zframe_dup(r->peer);
+    w->req = r->msg->req;
+    w->type = type;
+    snprintf(w->who, sizeof w->who, "%s", r->who->name);
+    return w;
+}
+
+void rm_node_waiting_drop(rm_node_ctx_t *self, size_t i)
+{
+    zframe_destroy(&self->waiting[i].peer);
+    self->waiting[i] = self->waiting[--self->nwaiting];
+}

@@ -140,6 +140,20 @@ int rm_node_home_path(const rm_node_ctx_t *self, const char *name, char *out, si
     the text meta->rendering points to. */
 void rm_node_meta(rm_node_ctx_t *self, rm_member_meta_t *meta, char *rendering, size_t size);
 
+/*  A client request on the main socket, while its handler runs. */
+typedef struct {
+    rm_node_ctx_t *node;
+    zframe_t *peer;
+    const rm_cred_t *who;
+    rm_msg_t *msg; /* the handler may take its strings (SUBMIT) */
+} rm_node_request_t;
+
+/*  A request answered later (a SUBMIT held by a second node, a chunk
+    fetched from the members): NULL when the node waits on too many, or on
+    too many of this client's. */
+rm_node_waiting_t *rm_node_waiting_add(rm_node_request_t *r, rm_msg_type_t type);
+void rm_node_waiting_drop(rm_node_ctx_t *self, size_t i);
+
 /*  Replies to `peer` on the ROUTER `sock` (the frame is copied). */
 void rm_node_reply(zsock_t *sock, zframe_t *peer, rm_msg_type_t type, uint64_t req,
                    const void *body);
