@@ -34,6 +34,7 @@ typedef struct {
     int64_t deadline;             /* INT64_MAX while it waits for S3 */
     uint64_t upload;              /* its rm_uploads id; 0: replicated to a node */
     char stored[RM_MAX_PATH * 3]; /* s3://BUCKET/KEY of its main image */
+    uint32_t s3_waits;            /* times S3 could not be reached for it */
 } copy_t;
 
 /*  A REPLICATE we serve: answered once the output and its log are fetched. */
@@ -443,16 +444,24 @@ void rm_outputs_upload_event(rm_outputs_t *self)
     copy_t *c = &self->copies[i];
     rm_job_t *job = rm_jobs_find(self->jobs, c->job_id);
     if (ev.state == RM_UPLOAD_WAITING) {
-        rm_log_warning("job %s frame %llu waits on this node for S3 (again in %u s): %s", c->job_id,
-                       (unsigned long long)c->frame, ev.wait_s, ev.text);
+        /* Said at the 1st, 2nd, 4th, 8th... wait: an outage of hours
+           leaves a few lines per frame, not one a minute. */
+        uint32_t n = ++c->s3_waits;
+        if ((n & (n - 1)) != 0)
+            return;
+        rm_log_warning("job %s frame %llu waits on this node for S3 (try %u, again in %u s): %s",
+                       c->job_id, (unsigned long long)c->frame, n, ev.wait_s, ev.text);
         if (job)
-            rm_job_log(job, "frame %llu waits on %s for S3 (again in %u s): %s",
-                       (unsigned long long)c->frame, self->name, ev.wait_s, ev.text);
+            rm_job_log(job, "frame %llu waits on %s for S3 (try %u, again in %u s): %s",
+                       (unsigned long long)c->frame, self->name, n, ev.wait_s, ev.text);
         return;
     }
     copy_t done = *c;
     self->copies[i] = self->copies[--self->ncopies];
     if (ev.state == RM_UPLOAD_STORED) {
+        if (job && done.s3_waits > 0)
+            rm_job_log(job, "frame %llu reached S3 after %u failed tries",
+                       (unsigned long long)done.frame, done.s3_waits);
         if (job && ev.existed > 0)
             rm_job_log(job, "frame %llu: %u of its %u file(s) were in S3 already (left untouched)",
                        (unsigned long long)done.frame, ev.existed, ev.files);

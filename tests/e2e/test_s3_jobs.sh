@@ -146,7 +146,9 @@ NODE_PID[proxy]=$!
 [ "$(json state <"$T/outage.end")" = done ] || fail "after the outage: $(cat "$T/outage.end")"
 n=$(count_objects renders outage)
 [ "$n" = 3 ] || fail "after the outage renders/outage/ holds $n objects"
-"$MESHCTL" logs "$outage" | grep -q "waits on n1 for S3" || fail "the job's log does not say its frames waited"
+"$MESHCTL" logs "$outage" >"$T/outage.log"
+grep -q "waits on n1 for S3 (try 1," "$T/outage.log" || fail "the job's log does not say its frames waited"
+grep -q "reached S3 after [0-9]* failed tries" "$T/outage.log" || fail "the job's log does not say the frames got there"
 pass "S3 away mid-job: the frames waited on the node (the job's log says why) and all 3 arrived"
 
 # A wrong secret: the project and the frames both fail, naming bucket and cause.
