@@ -91,6 +91,28 @@ sample_scene() {
   echo "$dir/scene.blend"
 }
 
+# textured_project DIR FRAMES: DIR/shot.blend (64x36, 2 samples) whose
+# floor is textured by //textures/green.png, a 16x16 PNG written here.
+textured_project() {
+  local dir=$1 frames=$2
+  need_blender
+  mkdir -p "$dir/textures"
+  python3 - "$dir/textures/green.png" <<'PY'
+import struct, sys, zlib
+w = h = 16
+raw = b"".join(b"\x00" + b"\x10\xe0\x10" * w for _ in range(h))
+def chunk(kind, body):
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+png = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
+       + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+open(sys.argv[1], "wb").write(png)
+PY
+  blender -b --factory-startup --python "$RM_SOURCE_DIR/tools/make_sample_scene.py" -- \
+    "$dir/shot.blend" --frames "$frames" --res 64x36 --samples 2 \
+    --texture "$dir/textures/green.png" >"$dir.make.log" 2>&1 ||
+    fail "cannot make the textured scene (see $dir.make.log)"
+}
+
 mesh_init() {
   "$MESHCTL" init --name tester >/dev/null
 }

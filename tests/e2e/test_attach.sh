@@ -7,20 +7,7 @@
 source "$(dirname "$0")/lib.sh"
 need_blender
 
-mkdir -p "$T/proj/textures"
-python3 - "$T/proj/textures/green.png" <<'PY'
-import struct, sys, zlib
-w = h = 16
-raw = b"".join(b"\x00" + b"\x10\xe0\x10" * w for _ in range(h))
-def chunk(kind, body):
-    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-png = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
-       + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
-open(sys.argv[1], "wb").write(png)
-PY
-blender -b --factory-startup --python "$RM_SOURCE_DIR/tools/make_sample_scene.py" -- \
-  "$T/proj/shot.blend" --frames 2 --res 64x36 --samples 2 \
-  --texture "$T/proj/textures/green.png" >"$T/make.log" 2>&1 || fail "cannot make the scene"
+textured_project "$T/proj" 2
 # Move the project: only relative paths can still work.
 mv "$T/proj" "$T/moved"
 
@@ -59,7 +46,7 @@ mv "$T/green.png" "$T/moved/textures/green.png"
 
 # An attached path outside the .blend's folder is refused before anything is sent.
 rc=0
-"$MESHCTL" submit "$T/moved/shot.blend" --frames 1 --attach "$T/make.log" >"$T/out.txt" 2>&1 || rc=$?
+"$MESHCTL" submit "$T/moved/shot.blend" --frames 1 --attach "$T/proj.make.log" >"$T/out.txt" 2>&1 || rc=$?
 [ $rc = 2 ] || fail "an attachment outside the project exited $rc: $(cat "$T/out.txt")"
 pass "an attachment outside the project folder is refused"
 stop_node n1

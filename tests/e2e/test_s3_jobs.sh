@@ -24,20 +24,7 @@ count_objects() {
 
 # The project: a scene whose floor is textured by //textures/green.png,
 # and a file over one read range (8 MiB) that travels with it.
-mkdir -p "$T/proj/textures"
-python3 - "$T/proj/textures/green.png" <<'PY'
-import struct, sys, zlib
-w = h = 16
-raw = b"".join(b"\x00" + b"\x10\xe0\x10" * w for _ in range(h))
-def chunk(kind, body):
-    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-png = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
-       + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
-open(sys.argv[1], "wb").write(png)
-PY
-blender -b --factory-startup --python "$RM_SOURCE_DIR/tools/make_sample_scene.py" -- \
-  "$T/proj/shot.blend" --frames 3 --res 64x36 --samples 2 \
-  --texture "$T/proj/textures/green.png" >"$T/make.log" 2>&1 || fail "cannot make the scene"
+textured_project "$T/proj" 3
 head -c $((20 * 1024 * 1024 + 12345)) /dev/urandom >"$T/proj/textures/big.bin"
 # Top-level prefixes: moto 5.2.1 refuses a listing prefix holding "/"
 # (docs/architecture.md, S3), and the node lists "textures" for textures/.
