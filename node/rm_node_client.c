@@ -250,6 +250,9 @@ static void handle_nodes(request_t *r)
         me->slots_busy = meta.slots_busy;
         me->ms_per_frame = meta.ms_per_frame;
         me->blender_ok = meta.blender_ok;
+        me->store_known = meta.store_known;
+        me->store_bytes = meta.store_bytes;
+        me->store_cap = meta.store_cap;
     } else {
         for (size_t i = 0; i < 4; i++)
             free(fresh[i]);

@@ -31,6 +31,17 @@ void rm_node_meta(rm_node_ctx_t *self, rm_member_meta_t *meta, char *rendering, 
     };
     if (self->revocations)
         rm_revocations_digest(self->revocations, &meta->revoked);
+    if (self->store)
+        meta->store_known = rm_node_store_bytes(self, &meta->store_bytes);
+    meta->store_cap = self->config.store_cap_mb * 1024 * 1024;
+}
+
+bool rm_node_store_bytes(rm_node_ctx_t *self, uint64_t *bytes)
+{
+    *bytes = self->store_measured
+                 ? self->store_bytes_at + (rm_store_bytes_added(self->store) - self->store_added_at)
+                 : 0;
+    return self->store_measured;
 }
 
 void rm_node_reply(zsock_t *sock, zframe_t *peer, rm_msg_type_t type, uint64_t req,

@@ -96,6 +96,11 @@ typedef struct {
     zactor_t *gc;         /* the store's collector (rm_node_gc) */
     int64_t gc_next;      /* next collection due (mono ms) */
     bool gc_running, gc_due;
+    /* The store's size: measured by the last collection, plus what was
+       written since it began (rm_store_bytes_added then: store_added_at). */
+    bool store_measured;
+    uint64_t store_bytes_at, store_added_at, gc_added_at;
+    int64_t gc_cap_after; /* no collection for the cap before (mono ms) */
     rm_slots_t *slots;
     rm_member_t *member;
     rm_xfer_t *xfer;
@@ -153,6 +158,9 @@ typedef struct {
     too many of this client's. */
 rm_node_waiting_t *rm_node_waiting_add(rm_node_request_t *r, rm_msg_type_t type);
 void rm_node_waiting_drop(rm_node_ctx_t *self, size_t i);
+
+/*  The chunk store's size now, and whether it has been measured yet. */
+bool rm_node_store_bytes(rm_node_ctx_t *self, uint64_t *bytes);
 
 /*  Replies to `peer` on the ROUTER `sock` (the frame is copied). */
 void rm_node_reply(zsock_t *sock, zframe_t *peer, rm_msg_type_t type, uint64_t req,

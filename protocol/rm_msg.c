@@ -158,9 +158,12 @@ static const rm_field_t node_info_fields[] = {
              "Blender version, or why rendering is disabled"),
     RM_FIELD(rm_node_info_t, caps, RM_F_STR, RM_MAX_NAME,
              "what its Blender can do, space-separated (denoise: OpenImageDenoise)"),
+    RM_FIELD(rm_node_info_t, store_known, RM_F_BOOL, 0, "its chunk store has been measured"),
+    RM_FIELD(rm_node_info_t, store_bytes, RM_F_U64, 0, "bytes in its chunk store"),
+    RM_FIELD(rm_node_info_t, store_cap, RM_F_U64, 0, "its store's size cap in bytes; 0: none"),
 };
 static const rm_struct_desc_t node_info_desc =
-    RM_DESC_OPT(rm_node_info_t, "node_info", node_info_fields, 1, "One member of the mesh.");
+    RM_DESC_OPT(rm_node_info_t, "node_info", node_info_fields, 4, "One member of the mesh.");
 
 /* ------------------------------------------------------------------ */
 /* Message bodies: one descriptor per message type, whose doc describes */

@@ -237,7 +237,10 @@ typedef struct {
     uint64_t ms_per_frame; /* measured, 0 = unknown */
     bool blender_ok;
     char *blender;
-    char *caps; /* what its Blender can do, space-separated (e.g. "denoise") */
+    char *caps;           /* what its Blender can do, space-separated (e.g. "denoise") */
+    bool store_known;     /* its chunk store has been measured */
+    uint64_t store_bytes; /* then: bytes in it */
+    uint64_t store_cap;   /* its size cap in bytes; 0: none */
 } rm_node_info_t;
 
 typedef struct {

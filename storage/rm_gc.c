@@ -30,37 +30,96 @@ static int push(hashes_t *h, const rm_hash_t *x)
     return 0;
 }
 
-/*  Every root and the chunks its manifest lists, sorted. */
-static int mark(rm_store_t *store, const rm_hash_t *roots, size_t nroots, hashes_t *keep,
+/*  The root and the chunks its manifest lists, appended (unsorted). */
+static int add_tree(rm_store_t *store, const rm_hash_t *root, hashes_t *out, rm_gc_stats_t *stats)
+{
+    rm_manifest_t m = {0};
+    if (push(out, root) != 0)
+        return -1;
+    if (!rm_store_has(store, root)) {
+        stats->roots_missing++;
+        return 0;
+    }
+    rm_err_t ignored;
+    /* A root that is not a manifest (damaged): its own chunk is kept. */
+    if (rm_manifest_load(store, root, &m, &ignored) != 0)
+        return 0;
+    int rc = 0;
+    for (uint32_t f = 0; rc == 0 && f < m.files.count; f++)
+        for (uint32_t c = 0; rc == 0 && c < m.files.items[f].chunks.count; c++)
+            rc = push(out, &m.files.items[f].chunks.items[c]);
+    rm_manifest_free(&m);
+    return rc;
+}
+
+static void sort_unique(hashes_t *h)
+{
+    if (h->count < 2)
+        return;
+    qsort(h->items, h->count, sizeof *h->items, rm_hash_cmp);
+    size_t out = 1;
+    for (size_t i = 1; i < h->count; i++)
+        if (rm_hash_cmp(&h->items[out - 1], &h->items[i]) != 0)
+            h->items[out++] = h->items[i];
+    h->count = out;
+}
+
+static bool holds(const hashes_t *h, const rm_hash_t *x)
+{
+    return h->count > 0 && bsearch(x, h->items, h->count, sizeof *x, rm_hash_cmp) != NULL;
+}
+
+/*  Bytes on disk of the chunks of `set` (sorted) that `keep` lacks. */
+static uint64_t bytes_beyond(rm_store_t *store, const hashes_t *set, const hashes_t *keep)
+{
+    uint64_t n = 0;
+    for (size_t i = 0; i < set->count; i++) {
+        int64_t size =
+            holds(keep, &set->items[i]) ? -1 : rm_store_chunk_size(store, &set->items[i]);
+        n += size > 0 ? (uint64_t)size : 0;
+    }
+    return n;
+}
+
+/*  keep: every root's tree, then the evictable roots' that fit under the
+    cap; drop: the chunks of the evicted ones.  Both sorted. */
+static int mark(rm_store_t *store, const rm_gc_plan_t *plan, hashes_t *keep, hashes_t *drop,
                 rm_gc_stats_t *stats, rm_err_t *err)
 {
-    for (size_t i = 0; i < nroots; i++) {
-        rm_manifest_t m = {0};
-        if (push(keep, &roots[i]) != 0)
+    for (size_t i = 0; i < plan->nroots; i++)
+        if (add_tree(store, &plan->roots[i], keep, stats) != 0)
             return rm_err_set(err, RM_ENOMEM, "out of memory");
-        if (!rm_store_has(store, &roots[i])) {
-            stats->roots_missing++;
-            continue;
+    sort_unique(keep);
+    hashes_t none = {0};
+    uint64_t used = plan->cap_bytes ? bytes_beyond(store, keep, &none) : 0;
+    bool full = false;
+    for (size_t i = 0; i < plan->nevictable; i++) {
+        hashes_t tree = {0};
+        if (add_tree(store, &plan->evictable[i], &tree, stats) != 0) {
+            free(tree.items);
+            return rm_err_set(err, RM_ENOMEM, "out of memory");
         }
-        rm_err_t ignored;
-        /* A root that is not a manifest (damaged): its own chunk is kept. */
-        if (rm_manifest_load(store, &roots[i], &m, &ignored) != 0)
-            continue;
+        sort_unique(&tree);
+        uint64_t more = plan->cap_bytes && !full ? bytes_beyond(store, &tree, keep) : 0;
+        full = full || (plan->cap_bytes && used + more > plan->cap_bytes);
+        hashes_t *into = full ? drop : keep;
         int rc = 0;
-        for (uint32_t f = 0; rc == 0 && f < m.files.count; f++)
-            for (uint32_t c = 0; rc == 0 && c < m.files.items[f].chunks.count; c++)
-                rc = push(keep, &m.files.items[f].chunks.items[c]);
-        rm_manifest_free(&m);
+        for (size_t k = 0; rc == 0 && k < tree.count; k++)
+            rc = push(into, &tree.items[k]);
+        free(tree.items);
         if (rc != 0)
             return rm_err_set(err, RM_ENOMEM, "out of memory");
+        if (full)
+            stats->evicted++;
+        else
+            used += more;
+        sort_unique(into);
     }
-    if (keep->count > 1)
-        qsort(keep->items, keep->count, sizeof *keep->items, rm_hash_cmp);
     return 0;
 }
 
-static int sweep_dir(const char *dirpath, const hashes_t *keep, int64_t older_than,
-                     rm_gc_stop_fn *stop, void *stop_arg, rm_gc_stats_t *stats)
+static int sweep_dir(const char *dirpath, const hashes_t *keep, const hashes_t *drop,
+                     const rm_gc_plan_t *plan, rm_gc_stats_t *stats)
 {
     DIR *dir = opendir(dirpath);
     if (!dir)
@@ -69,21 +128,20 @@ static int sweep_dir(const char *dirpath, const hashes_t *keep, int64_t older_th
     uint64_t seen = 0;
     while ((de = readdir(dir)) != NULL) {
         rm_hash_t h;
-        if (stop && (++seen & 1023) == 0 && stop(stop_arg)) {
+        if (plan->stop && (++seen & 1023) == 0 && plan->stop(plan->stop_arg)) {
             closedir(dir);
             return 1;
         }
         if (rm_hash_parse(de->d_name, &h) != 0)
             continue;
-        if (keep->count > 0 && bsearch(&h, keep->items, keep->count, sizeof h, rm_hash_cmp)) {
-            stats->kept++;
-            continue;
-        }
         char path[PATH_MAX + 80];
         struct stat st;
         if (snprintf(path, sizeof path, "%s/%s", dirpath, de->d_name) >= (int)sizeof path ||
-            lstat(path, &st) != 0 || !S_ISREG(st.st_mode) || st.st_mtime >= older_than) {
+            lstat(path, &st) != 0 || !S_ISREG(st.st_mode))
+            continue;
+        if (holds(keep, &h) || (!holds(drop, &h) && st.st_mtime >= plan->older_than)) {
             stats->kept++;
+            stats->bytes_kept += (uint64_t)st.st_size;
             continue;
         }
         if (unlink(path) == 0) {
@@ -95,19 +153,20 @@ static int sweep_dir(const char *dirpath, const hashes_t *keep, int64_t older_th
     return 0;
 }
 
-int rm_gc_collect(rm_store_t *store, const rm_hash_t *roots, size_t nroots, int64_t older_than,
-                  rm_gc_stop_fn *stop, void *stop_arg, rm_gc_stats_t *stats, rm_err_t *err)
+int rm_gc_collect(rm_store_t *store, const rm_gc_plan_t *plan, rm_gc_stats_t *stats, rm_err_t *err)
 {
-    hashes_t keep = {0};
+    hashes_t keep = {0}, drop = {0};
     memset(stats, 0, sizeof *stats);
-    if (mark(store, roots, nroots, &keep, stats, err) != 0) {
+    if (mark(store, plan, &keep, &drop, stats, err) != 0) {
         free(keep.items);
+        free(drop.items);
         return -1;
     }
     const char *root = rm_store_root(store);
     DIR *dir = opendir(root);
     if (!dir) {
         free(keep.items);
+        free(drop.items);
         return rm_err_set(err, rm_err_from_errno(errno), "cannot open store %s: %s", root,
                           strerror(errno));
     }
@@ -117,11 +176,12 @@ int rm_gc_collect(rm_store_t *store, const rm_hash_t *roots, size_t nroots, int6
             continue;
         char path[PATH_MAX + 8];
         snprintf(path, sizeof path, "%s/%s", root, de->d_name);
-        if (sweep_dir(path, &keep, older_than, stop, stop_arg, stats) != 0 ||
-            (stop && stop(stop_arg)))
+        if (sweep_dir(path, &keep, &drop, plan, stats) != 0 ||
+            (plan->stop && plan->stop(plan->stop_arg)))
             break;
     }
     closedir(dir);
     free(keep.items);
+    free(drop.items);
     return 0;
 }

@@ -7,7 +7,11 @@
     being referred to: an upload whose SUBMIT has not come yet, a frame
     copied here before its done record (rm_store_touch renews a chunk a
     new job reuses).  Runs off the node's loop (rm_node_gc): it reads
-    every root's manifest and walks the whole store. */
+    every root's manifest and walks the whole store.
+
+    With a size cap (issue 9, point 6) the node also names evictable roots
+    (finished jobs' projects), most recently used first: they are kept
+    while the store fits under the cap, the rest evicted (LRU). */
 #ifndef RM_GC_H
 #define RM_GC_H
 
@@ -18,12 +22,28 @@
 
 typedef struct {
     uint64_t kept, deleted, bytes_freed, roots_missing;
+    uint64_t bytes_kept; /* the store's size once collected */
+    uint64_t evicted;    /* evictable roots let go to stay under the cap */
 } rm_gc_stats_t;
 
 /*  Asked now and then during the walk: true stops it (0 is returned). */
 typedef bool(rm_gc_stop_fn)(void *arg);
 
-int rm_gc_collect(rm_store_t *store, const rm_hash_t *roots, size_t nroots, int64_t older_than,
-                  rm_gc_stop_fn *stop, void *stop_arg, rm_gc_stats_t *stats, rm_err_t *err);
+typedef struct {
+    const rm_hash_t *roots; /* kept, whatever the cap */
+    size_t nroots;
+    /* Kept too while the store stays under cap_bytes, the most recently
+       used first: once one does not fit, it and every older one are let
+       go, their chunks deleted at once (no grace: nothing is on its way
+       to them) unless a kept root shares them.  cap_bytes 0: all kept. */
+    const rm_hash_t *evictable;
+    size_t nevictable;
+    uint64_t cap_bytes;
+    int64_t older_than; /* unreferenced chunks written before it are deleted */
+    rm_gc_stop_fn *stop;
+    void *stop_arg;
+} rm_gc_plan_t;
+
+int rm_gc_collect(rm_store_t *store, const rm_gc_plan_t *plan, rm_gc_stats_t *stats, rm_err_t *err);
 
 #endif

@@ -23,6 +23,9 @@
 struct _rm_store_t {
     char *root;
     char *tmpdir;
+    /* Bytes of the chunks this process wrote (threads share the store):
+       with a measured size, the store's size now (rm_store_bytes_added). */
+    _Atomic uint64_t bytes_added;
 };
 
 /*  ROOT/ab/<64 hex> is the longest path we build. */
@@ -217,9 +220,23 @@ static int put_verified(rm_store_t *self, const rm_hash_t *hash, const char *hex
         return rm_err_prefix(err, "chunk %s: ", hex);
     if (write_chunk_file(self, hex, data, len, final, err) != 0)
         return -1;
+    self->bytes_added += len;
     if (rm_fs_fsync_dir(dir, err) != 0)
         return rm_err_prefix(err, "chunk %s: ", hex);
     return 0;
+}
+
+uint64_t rm_store_bytes_added(rm_store_t *self)
+{
+    return self->bytes_added;
+}
+
+int64_t rm_store_chunk_size(rm_store_t *self, const rm_hash_t *hash)
+{
+    char path[RM_STORE_PATH_MAX];
+    struct stat st;
+    chunk_path(self, hash, path, sizeof path);
+    return lstat(path, &st) == 0 && S_ISREG(st.st_mode) ? (int64_t)st.st_size : -1;
 }
 
 int rm_store_put(rm_store_t *self, const rm_hash_t *hash, const void *data, size_t len,

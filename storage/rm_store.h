@@ -47,6 +47,13 @@ int rm_store_get(rm_store_t *self, const rm_hash_t *hash, uint8_t **data, size_t
     Quietly does nothing for a chunk that is not there. */
 void rm_store_touch(rm_store_t *self, const rm_hash_t *hash);
 
+/*  Bytes of the chunks this store object has written since it was opened
+    (from every thread): added to a size measured by a walk, the size now. */
+uint64_t rm_store_bytes_added(rm_store_t *self);
+
+/*  The chunk's size on disk, or -1 if it is not there. */
+int64_t rm_store_chunk_size(rm_store_t *self, const rm_hash_t *hash);
+
 /*  Total bytes and number of chunks (walks the tree; for stats and tests). */
 int rm_store_usage(rm_store_t *self, uint64_t *bytes, uint64_t *chunks, rm_err_t *err);
 

@@ -156,17 +156,35 @@ static void node_json(rm_json_t *j, const rm_node_info_t *n)
     rm_json_bool(j, "blender_ok", n->blender_ok);
     rm_json_str(j, "blender", n->blender);
     rm_json_str(j, "caps", n->caps ? n->caps : "");
+    if (n->store_known)
+        rm_json_u64(j, "store_bytes", n->store_bytes);
+    rm_json_u64(j, "store_cap", n->store_cap);
     rm_json_end(j);
+}
+
+/*  "1.2 GB", or "1.2 GB / 10 GB" under a cap; "" (printed "-") until the
+    node has measured its store. */
+static void store_text(const rm_node_info_t *n, char *out, size_t size)
+{
+    char held[24] = "", cap[24] = "";
+    out[0] = '\0';
+    if (!n->store_known)
+        return;
+    rm_cli_fmt_bytes(n->store_bytes, held, sizeof held);
+    if (n->store_cap)
+        rm_cli_fmt_bytes(n->store_cap, cap, sizeof cap);
+    snprintf(out, size, "%s%s%s", held, n->store_cap ? " / " : "", cap);
 }
 
 static int nodes_text(const rm_nodes_reply_t *r)
 {
-    static const char *const head[] = {"NAME",      "STATE",    "ADDRESS", "ROLE",   "SLOTS",
-                                       "RENDERING", "MS/FRAME", "CAN",     "BLENDER"};
-    rm_table_t *t = rm_table_new(9, head);
+    static const char *const head[] = {"NAME",      "STATE",    "ADDRESS", "ROLE",  "SLOTS",
+                                       "RENDERING", "MS/FRAME", "CAN",     "STORE", "BLENDER"};
+    rm_table_t *t = rm_table_new(10, head);
     for (uint32_t i = 0; t && i < r->nodes.count; i++) {
         const rm_node_info_t *n = &r->nodes.items[i];
-        char slots[48], ms[24], blender[300];
+        char slots[48], ms[24], blender[300], store[48];
+        store_text(n, store, sizeof store);
         snprintf(slots, sizeof slots, "%" PRIu64 "/%" PRIu64, n->slots_busy, n->slots);
         snprintf(ms, sizeof ms, "%" PRIu64, n->ms_per_frame);
         if (n->ms_per_frame == 0)
@@ -175,7 +193,7 @@ static int nodes_text(const rm_nodes_reply_t *r)
                  n->blender_ok ? "" : "no: ", n->blender ? n->blender : "");
         const char *row[] = {n->name, n->state,     n->address, n->role,
                              slots,   n->rendering, ms,         n->caps ? n->caps : "",
-                             blender};
+                             store,   blender};
         if (rm_table_add(t, row) != 0)
             rm_table_destroy(&t);
     }

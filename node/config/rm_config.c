@@ -126,6 +126,8 @@ int rm_config_set(rm_config_t *c, const char *key, const char *value, rm_err_t *
         return set_u64(&c->quota_stored_gb, key, value, 0, 1u << 24, err);
     if (strcmp(key, "chunk_grace_minutes") == 0)
         return set_u64(&c->chunk_grace_minutes, key, value, 0, 525600, err);
+    if (strcmp(key, "store_cap_mb") == 0)
+        return set_u64(&c->store_cap_mb, key, value, 0, UINT64_C(1) << 30, err);
     if (strcmp(key, "retain_days") == 0)
         return set_u64(&c->retain_days, key, value, 0, 36500, err);
     if (strcmp(key, "allow_scripts") == 0)

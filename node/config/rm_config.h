@@ -77,6 +77,8 @@ typedef struct {
     uint64_t quota_stored_gb;     /* GiB of distinct projects per submitter (default 500) */
     uint64_t retain_days;         /* finished jobs kept this long (default 30; 0: forever) */
     uint64_t chunk_grace_minutes; /* unreferenced chunks kept this long (default 1440) */
+    uint64_t store_cap_mb;        /* the chunk store's size cap (0: none); finished jobs'
+                                     projects are evicted, least recently used first */
     char s3_region[64];
     char s3_endpoint[512];
     char s3_profile[128];

@@ -25,9 +25,12 @@ static const rm_field_t meta_fields[] = {
     RM_FIELD(rm_member_meta_t, acting, RM_F_BOOL, 0, "coordinates in that epoch"),
     RM_FIELD(rm_member_meta_t, caps, RM_F_STR, RM_MAX_NAME, "what its Blender can do"),
     RM_FIELD(rm_member_meta_t, revoked, RM_F_B32, 0, "digest of the revocations it holds"),
+    RM_FIELD(rm_member_meta_t, store_known, RM_F_BOOL, 0, "its chunk store has been measured"),
+    RM_FIELD(rm_member_meta_t, store_bytes, RM_F_U64, 0, "bytes in its chunk store"),
+    RM_FIELD(rm_member_meta_t, store_cap, RM_F_U64, 0, "its store's size cap in bytes; 0: none"),
 };
 static const rm_struct_desc_t meta_desc = RM_DESC_OPT(rm_member_meta_t, "member_meta", meta_fields,
-                                                      2, "what a node gossips about itself");
+                                                      5, "what a node gossips about itself");
 
 typedef struct {
     rm_swim_member_t m;
@@ -388,6 +391,9 @@ static int fill_info(const rm_swim_member_t *m, rm_node_info_t *info, rm_err_t *
     info->slots_busy = alive ? meta.slots_busy : 0;
     info->ms_per_frame = meta.ms_per_frame;
     info->blender_ok = meta.blender_ok;
+    info->store_known = meta.store_known;
+    info->store_bytes = meta.store_bytes;
+    info->store_cap = meta.store_cap;
     rm_codec_free(&meta_desc, &meta);
     if (!info->name || !info->state || !info->address || !info->role || !info->rendering ||
         !info->blender || !info->caps)

@@ -35,9 +35,12 @@ typedef struct {
     char *rendering;
     char *caps; /* what its Blender can do, space-separated; appended last on the wire */
     bool draining;
-    uint64_t epoch;    /* highest coordinator epoch this node has seen */
-    bool acting;       /* it coordinates in that epoch */
-    rm_hash_t revoked; /* digest of the revocations it holds (zero: none) */
+    uint64_t epoch;       /* highest coordinator epoch this node has seen */
+    bool acting;          /* it coordinates in that epoch */
+    rm_hash_t revoked;    /* digest of the revocations it holds (zero: none) */
+    bool store_known;     /* its chunk store has been measured (by a collection) */
+    uint64_t store_bytes; /* then: bytes in it */
+    uint64_t store_cap;   /* its size cap in bytes (store_cap_mb); 0: none */
 } rm_member_meta_t;
 
 typedef struct _rm_member_t rm_member_t;

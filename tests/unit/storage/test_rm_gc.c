@@ -1,4 +1,6 @@
-/*  rm_gc: what no root reaches leaves the store once its grace is over. */
+/*  rm_gc: what no root reaches leaves the store once its grace is over;
+    under a size cap, the least recently used evictable roots go first and
+    the roots that must stay are never touched. */
 #include "rm_gc.h"
 #include "rm_manifest.h"
 #include "rm_test.h"
@@ -29,6 +31,12 @@ static void age_chunk(rm_store_t *store, const rm_hash_t *h, int age)
     snprintf(path, sizeof path, "%s/%.2s/%s", rm_store_root(store), hex, hex);
     struct timespec t[2] = {{time(NULL) - age, 0}, {time(NULL) - age, 0}};
     CHECK(utimensat(AT_FDCWD, path, t, 0) == 0);
+}
+
+/*  A plan of `n` roots, older_than `grace` seconds back, no cap. */
+static rm_gc_plan_t plan_of(const rm_hash_t *roots, size_t n, int grace)
+{
+    return (rm_gc_plan_t){.roots = roots, .nroots = n, .older_than = time(NULL) - grace};
 }
 
 static bool stop_now(void *arg)
@@ -62,11 +70,13 @@ static void test_collects_what_no_root_reaches(void)
     rm_hash_t roots[] = {project, output, lost};
     rm_gc_stats_t st;
     /* Everything is younger than the grace: nothing goes. */
-    CHECK(rm_gc_collect(store, roots, 3, time(NULL) - 60, NULL, NULL, &st, &err) == 0);
+    rm_gc_plan_t plan = plan_of(roots, 3, 60);
+    CHECK(rm_gc_collect(store, &plan, &st, &err) == 0);
     CHECK(st.deleted == 0 && st.kept == chunks && st.roots_missing == 1);
+    CHECK(st.bytes_kept == bytes && st.evicted == 0);
     /* Past it, only the stray upload goes. */
     age_chunk(store, &stray, 120);
-    CHECK(rm_gc_collect(store, roots, 3, time(NULL) - 60, NULL, NULL, &st, &err) == 0);
+    CHECK(rm_gc_collect(store, &plan, &st, &err) == 0);
     CHECK(st.deleted == 1 && st.bytes_freed == 26 && !rm_store_has(store, &stray));
     CHECK(rm_store_has(store, &project) && rm_store_has(store, &output) &&
           rm_store_has(store, &m.files.items[0].chunks.items[1]));
@@ -75,11 +85,124 @@ static void test_collects_what_no_root_reaches(void)
     age_chunk(store, &one, 120);
     age_chunk(store, &project, 120);
     rm_store_touch(store, &one);
-    CHECK(rm_gc_collect(store, roots + 1, 1, time(NULL) - 60, NULL, NULL, &st, &err) == 0);
+    plan = plan_of(roots + 1, 1, 60);
+    CHECK(rm_gc_collect(store, &plan, &st, &err) == 0);
     CHECK(rm_store_has(store, &one) && !rm_store_has(store, &project));
     /* Asked to stop: it stops without error. */
-    CHECK(rm_gc_collect(store, NULL, 0, time(NULL) + 60, stop_now, NULL, &st, &err) == 0);
+    plan = plan_of(NULL, 0, -60);
+    plan.stop = stop_now;
+    CHECK(rm_gc_collect(store, &plan, &st, &err) == 0);
     rm_manifest_free(&m);
+    rm_store_destroy(&store);
+}
+
+/*  A project of `copies` x 21 bytes of `text` stored as DIR/NAME; its
+    manifest's hash in *root. */
+static void make_project(rm_store_t *store, const char *name, const char *text, size_t copies,
+                         rm_hash_t *root)
+{
+    char sub[700], src[800];
+    rm_err_t err;
+    snprintf(sub, sizeof sub, "%s/%s", dir, name);
+    CHECK(mkdir(sub, 0700) == 0);
+    snprintf(src, sizeof src, "%s/scene.blend", sub);
+    write_file(src, text, copies);
+    const char *paths[] = {src};
+    rm_manifest_t m = {0};
+    CHECK_MSG(rm_manifest_build(sub, paths, 1, store, NULL, NULL, &m, &err) == 0, "%s", err.msg);
+    CHECK(rm_manifest_store(&m, store, NULL, NULL, root, &err) == 0);
+    rm_manifest_free(&m);
+}
+
+static uint64_t usage(rm_store_t *store)
+{
+    uint64_t bytes = 0, chunks = 0;
+    rm_err_t err;
+    CHECK(rm_store_usage(store, &bytes, &chunks, &err) == 0);
+    return bytes;
+}
+
+/*  Three finished projects of ~400 KB and one that must stay, under a cap
+    that holds the one that must stay and about two more: the oldest
+    evictable one goes, at once (no grace), the others and the one that
+    must stay are whole. */
+static void test_a_cap_evicts_the_least_recently_used_first(void)
+{
+    char path[700];
+    rm_err_t err;
+    snprintf(path, sizeof path, "%s/capped", dir);
+    rm_store_t *store = rm_store_new(path, &err);
+    rm_hash_t must, newest, middle, oldest;
+    make_project(store, "must", "the running job's scene", 20000, &must);
+    uint64_t one = usage(store);
+    make_project(store, "newest", "finished a minute ago ", 20000, &newest);
+    make_project(store, "middle", "finished an hour ago  ", 20000, &middle);
+    make_project(store, "oldest", "finished yesterday    ", 20000, &oldest);
+    uint64_t all = usage(store);
+    rm_hash_t evictable[] = {newest, middle, oldest}; /* most recently used first */
+    rm_gc_plan_t plan = plan_of(&must, 1, 60);
+    plan.evictable = evictable;
+    plan.nevictable = 3;
+    plan.cap_bytes = one * 3 + one / 2;
+    rm_gc_stats_t st;
+    CHECK_MSG(rm_gc_collect(store, &plan, &st, &err) == 0, "%s", err.msg);
+    CHECK_MSG(st.evicted == 1 && !rm_store_has(store, &oldest), "evicted %llu",
+              (unsigned long long)st.evicted);
+    CHECK(rm_store_has(store, &must) && rm_store_has(store, &newest) &&
+          rm_store_has(store, &middle));
+    uint64_t now = usage(store);
+    CHECK_MSG(now <= plan.cap_bytes && now < all && st.bytes_kept == now, "%llu of cap %llu",
+              (unsigned long long)now, (unsigned long long)plan.cap_bytes);
+    rm_store_destroy(&store);
+}
+
+/*  What must stay stays, even over the cap; an evictable root that shares
+    its chunks with it keeps those. */
+static void test_what_must_stay_stays_over_the_cap(void)
+{
+    char path[700];
+    rm_err_t err;
+    snprintf(path, sizeof path, "%s/over", dir);
+    rm_store_t *store = rm_store_new(path, &err);
+    rm_hash_t must, same;
+    make_project(store, "must2", "a scene two jobs share ", 20000, &must);
+    make_project(store, "same", "a scene two jobs share ", 20000, &same); /* same chunks */
+    rm_gc_plan_t plan = plan_of(&must, 1, 60);
+    plan.evictable = &same;
+    plan.nevictable = 1;
+    plan.cap_bytes = 1000; /* far less than the project */
+    rm_gc_stats_t st;
+    CHECK(rm_gc_collect(store, &plan, &st, &err) == 0);
+    CHECK(rm_store_has(store, &must) && st.bytes_kept > plan.cap_bytes);
+    rm_manifest_t m = {0};
+    CHECK(rm_manifest_load(store, &must, &m, &err) == 0);
+    for (uint32_t c = 0; c < m.files.items[0].chunks.count; c++)
+        CHECK(rm_store_has(store, &m.files.items[0].chunks.items[c]));
+    rm_manifest_free(&m);
+    /* Without a cap every evictable root is kept. */
+    make_project(store, "other", "another finished scene ", 20000, &same);
+    plan.evictable = &same;
+    plan.cap_bytes = 0;
+    CHECK(rm_gc_collect(store, &plan, &st, &err) == 0);
+    CHECK(st.evicted == 0 && rm_store_has(store, &same));
+    rm_store_destroy(&store);
+}
+
+/*  The store counts the bytes of the chunks it writes (not those it had). */
+static void test_the_store_counts_what_it_adds(void)
+{
+    char path[700];
+    rm_err_t err;
+    snprintf(path, sizeof path, "%s/counted", dir);
+    rm_store_t *store = rm_store_new(path, &err);
+    rm_hash_t h;
+    CHECK(rm_store_bytes_added(store) == 0);
+    CHECK(rm_store_put_data(store, "twelve bytes", 12, &h, &err) == 0);
+    CHECK(rm_store_put_data(store, "twelve bytes", 12, &h, &err) == 0); /* there already */
+    CHECK(rm_store_bytes_added(store) == 12 && rm_store_chunk_size(store, &h) == 12);
+    rm_hash_t absent;
+    memset(absent.b, 7, 32);
+    CHECK(rm_store_chunk_size(store, &absent) == -1);
     rm_store_destroy(&store);
 }
 
@@ -88,6 +211,9 @@ int main(int argc, char **argv)
     RM_TEST_ARGS(argc, argv);
     CHECK(mkdtemp(dir) != NULL);
     RM_RUN(test_collects_what_no_root_reaches);
+    RM_RUN(test_a_cap_evicts_the_least_recently_used_first);
+    RM_RUN(test_what_must_stay_stays_over_the_cap);
+    RM_RUN(test_the_store_counts_what_it_adds);
     char cmd[200];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     CHECK(system(cmd) == 0);
