@@ -31,6 +31,8 @@
       chunk_grace_minutes
                     minutes a chunk no job refers to is kept (uploads on their
                     way, copies before their record; default 1440)
+      store_cap_mb  the chunk store's size cap in MiB (0, the default: none);
+                    over it finished jobs' projects are evicted, LRU
       sandbox       run each Blender in a bubblewrap sandbox (default true;
                     false lets a .blend read and write what the node's user
                     can, and is the only way to render where bwrap cannot
