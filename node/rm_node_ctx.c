@@ -13,6 +13,16 @@ int rm_node_home_path(const rm_node_ctx_t *self, const char *name, char *out, si
 }
 
 /*  What this node gossips about itself, from its live state. */
+/*  Two significant digits (3,456,789 -> 3,400,000): every change of the
+    meta is gossiped, and the store's size changes with every chunk. */
+static uint64_t two_digits(uint64_t n)
+{
+    uint64_t unit = 1;
+    while (n / unit >= 100)
+        unit *= 10;
+    return n / unit * unit;
+}
+
 void rm_node_meta(rm_node_ctx_t *self, rm_member_meta_t *meta, char *rendering, size_t size)
 {
     rm_slots_describe(self->slots, rendering, size);
@@ -31,8 +41,10 @@ void rm_node_meta(rm_node_ctx_t *self, rm_member_meta_t *meta, char *rendering, 
     };
     if (self->revocations)
         rm_revocations_digest(self->revocations, &meta->revoked);
-    if (self->store)
-        meta->store_known = rm_node_store_bytes(self, &meta->store_bytes);
+    if (self->store && rm_node_store_bytes(self, &meta->store_bytes)) {
+        meta->store_known = true;
+        meta->store_bytes = two_digits(meta->store_bytes);
+    }
     meta->store_cap = self->config.store_cap_mb * 1024 * 1024;
 }
 
