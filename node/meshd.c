@@ -82,7 +82,9 @@ static int parse_args(int argc, char **argv, rm_config_t *config, const char **s
     opterr = 0; /* our own messages, as before getopt_long */
     int opt;
     int at = optind, index = -1;
-    while ((opt = getopt_long(argc, argv, ":h", options, &index)) != -1) {
+    /* "+": no reordering of argv (meshd takes no operands), so argv[at] is
+       the word getopt_long just read. */
+    while ((opt = getopt_long(argc, argv, "+:h", options, &index)) != -1) {
         const char *arg = argv[optind - 1], *word = argv[at];
         at = optind;
         if (opt == 'h') {

@@ -12,7 +12,6 @@ int rm_node_home_path(const rm_node_ctx_t *self, const char *name, char *out, si
     return 0;
 }
 
-/*  What this node gossips about itself, from its live state. */
 /*  Two significant digits (3,456,789 -> 3,400,000): every change of the
     meta is gossiped, and the store's size changes with every chunk. */
 static uint64_t two_digits(uint64_t n)
@@ -23,6 +22,7 @@ static uint64_t two_digits(uint64_t n)
     return n / unit * unit;
 }
 
+/*  What this node gossips about itself, from its live state. */
 void rm_node_meta(rm_node_ctx_t *self, rm_member_meta_t *meta, char *rendering, size_t size)
 {
     rm_slots_describe(self->slots, rendering, size);

@@ -48,6 +48,7 @@ static void gc_actor(zsock_t *pipe, void *args)
                     .nevictable = zframe_size(evictable) / sizeof(rm_hash_t),
                     .cap_bytes = strtoull(cap, NULL, 10),
                     .older_than = atoll(older),
+                    .started_at = (int64_t)time(NULL) - 1,
                     .stop = collector_asked_to_stop,
                     .stop_arg = pipe,
                 };
@@ -206,6 +207,10 @@ static void on_collected(void *arg, void *sock)
         return;
     self->gc_running = false;
     uint64_t cap = self->config.store_cap_mb * 1024 * 1024;
+    bool failed = why && why[0];
+    /* Failed, or still over the cap with what must stay: not again soon. */
+    self->gc_cap_after =
+        zclock_mono() + (failed || (cap && bytes > cap) ? GC_CAP_STUCK_MS : GC_CAP_EVERY_MS);
     if (!why || !why[0]) {
         /* What was written while it walked may be counted twice: a size a
            little high until the next collection. */
@@ -216,8 +221,6 @@ static void on_collected(void *arg, void *sock)
             rm_log_info("store: the projects of %llu finished job(s) evicted, the least recently "
                         "used first, to stay under store_cap_mb (%llu MB held)",
                         (unsigned long long)evicted, (unsigned long long)(bytes >> 20));
-        self->gc_cap_after =
-            zclock_mono() + (cap && bytes > cap ? GC_CAP_STUCK_MS : GC_CAP_EVERY_MS);
         if (cap && bytes > cap)
             rm_log_warning("store: %llu MB held, over store_cap_mb (%llu MB), in what must stay "
                            "(unfinished jobs' projects, frames' outputs and logs)",

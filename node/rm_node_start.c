@@ -357,6 +357,12 @@ int rm_node_start(rm_node_ctx_t *self, const rm_config_t *config, rm_err_t *err)
 
 void rm_node_stop(rm_node_ctx_t *self)
 {
+    /* The node's own readers (rm_node.c), before their sockets go. */
+    rm_loop_reader_end(self->loop, self->pipe);
+    rm_loop_reader_end(self->loop, self->door);
+    rm_loop_reader_end(self->loop, self->mesh);
+    if (self->watch)
+        rm_loop_reader_end(self->loop, rm_door_watch_actor(self->watch));
     rm_node_gc_stop(self); /* before the store it reads */
     if (self->jobsync)
         rm_jobsync_flush(self->jobsync); /* what changed last goes out before we go */

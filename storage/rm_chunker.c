@@ -119,12 +119,15 @@ size_t rm_chunker_next(const uint8_t *data, size_t len)
 }
 
 /*  Reads until buf holds RM_CHUNKER_BUF bytes or the file ends. */
-static int fill_chunker_buf(int fd, uint8_t *buf, size_t *have, bool *eof, rm_err_t *err)
+static int fill_chunker_buf(int fd, const char *name, uint8_t *buf, size_t *have, bool *eof,
+                            rm_err_t *err)
 {
     while (*have < RM_CHUNKER_BUF && !*eof) {
         ssize_t n = read(fd, buf + *have, RM_CHUNKER_BUF - *have);
         if (n < 0 && errno == EINTR)
             continue;
+        if (n < 0 && name)
+            return rm_err_set(err, RM_EIO, "cannot read %s: %s", name, strerror(errno));
         if (n < 0)
             return rm_err_set(err, rm_err_from_errno(errno), "read error: %s", strerror(errno));
         *eof = n == 0;
@@ -133,13 +136,14 @@ static int fill_chunker_buf(int fd, uint8_t *buf, size_t *have, bool *eof, rm_er
     return 0;
 }
 
-int rm_chunker_stream(int fd, uint8_t *buf, rm_chunker_fn *fn, void *arg, rm_err_t *err)
+int rm_chunker_stream(int fd, const char *name, uint8_t *buf, rm_chunker_fn *fn, void *arg,
+                      rm_err_t *err)
 {
     size_t have = 0;
     uint64_t offset = 0;
     bool eof = false;
     for (;;) {
-        if (fill_chunker_buf(fd, buf, &have, &eof, err) != 0)
+        if (fill_chunker_buf(fd, name, buf, &have, &eof, err) != 0)
             return -1;
         size_t pos = 0;
         while (have - pos > 0 && (eof || have - pos >= RM_CHUNK_MAX)) {

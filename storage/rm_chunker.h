@@ -33,7 +33,10 @@ typedef int(rm_chunker_fn)(void *arg, uint64_t offset, const uint8_t *data, size
     into buf (RM_CHUNKER_BUF bytes, the caller's): fn for each chunk in
     order.  A cut is made only while buf holds RM_CHUNK_MAX bytes or the
     file has ended, so the cut points are those of the whole file in
-    memory.  0, or -1 with err: a read error, or what the failing fn said. */
-int rm_chunker_stream(int fd, uint8_t *buf, rm_chunker_fn *fn, void *arg, rm_err_t *err);
+    memory.  0, or -1 with err: a read error ("cannot read NAME: why",
+    RM_EIO; "read error: why" when name is NULL), or what the failing fn
+    said. */
+int rm_chunker_stream(int fd, const char *name, uint8_t *buf, rm_chunker_fn *fn, void *arg,
+                      rm_err_t *err);
 
 #endif

@@ -81,40 +81,75 @@ static uint64_t bytes_beyond(rm_store_t *store, const hashes_t *set, const hashe
     return n;
 }
 
+/*  Adds tree's chunks (sorted, distinct) to keep (sorted, distinct) in one
+    pass.  -1: out of memory. */
+static int merge_into(hashes_t *keep, const hashes_t *tree)
+{
+    size_t n = keep->count + tree->count;
+    rm_hash_t *out = malloc((n ? n : 1) * sizeof *out);
+    if (!out)
+        return -1;
+    size_t i = 0, j = 0, k = 0;
+    while (i < keep->count || j < tree->count) {
+        int c = i == keep->count   ? 1
+                : j == tree->count ? -1
+                                   : rm_hash_cmp(&keep->items[i], &tree->items[j]);
+        out[k++] = c <= 0 ? keep->items[i++] : tree->items[j++];
+        if (c == 0)
+            j++;
+    }
+    free(keep->items);
+    keep->items = out;
+    keep->count = k;
+    keep->cap = n ? n : 1;
+    return 0;
+}
+
 /*  keep: every root's tree, then the evictable roots' that fit under the
-    cap; drop: the chunks of the evicted ones.  Both sorted. */
+    cap (all of them without a cap); drop: the chunks of the evicted ones.
+    Both sorted. */
 static int mark(rm_store_t *store, const rm_gc_plan_t *plan, hashes_t *keep, hashes_t *drop,
                 rm_gc_stats_t *stats, rm_err_t *err)
 {
     for (size_t i = 0; i < plan->nroots; i++)
         if (add_tree(store, &plan->roots[i], keep, stats) != 0)
             return rm_err_set(err, RM_ENOMEM, "out of memory");
+    if (!plan->cap_bytes) { /* every evictable root is kept: one sort */
+        for (size_t i = 0; i < plan->nevictable; i++)
+            if (add_tree(store, &plan->evictable[i], keep, stats) != 0)
+                return rm_err_set(err, RM_ENOMEM, "out of memory");
+        sort_unique(keep);
+        return 0;
+    }
     sort_unique(keep);
     hashes_t none = {0};
-    uint64_t used = plan->cap_bytes ? bytes_beyond(store, keep, &none) : 0;
+    uint64_t used = bytes_beyond(store, keep, &none);
     bool full = false;
     for (size_t i = 0; i < plan->nevictable; i++) {
         hashes_t tree = {0};
-        if (add_tree(store, &plan->evictable[i], &tree, stats) != 0) {
-            free(tree.items);
-            return rm_err_set(err, RM_ENOMEM, "out of memory");
-        }
+        int rc = add_tree(store, &plan->evictable[i], &tree, stats);
         sort_unique(&tree);
-        uint64_t more = plan->cap_bytes && !full ? bytes_beyond(store, &tree, keep) : 0;
-        full = full || (plan->cap_bytes && used + more > plan->cap_bytes);
-        hashes_t *into = full ? drop : keep;
-        int rc = 0;
-        for (size_t k = 0; rc == 0 && k < tree.count; k++)
-            rc = push(into, &tree.items[k]);
+        uint64_t more = rc == 0 ? bytes_beyond(store, &tree, keep) : 0;
+        full = full || used + more > plan->cap_bytes;
+        bool any_new = false; /* chunks no kept root holds: only then is it evicted */
+        for (size_t k = 0; rc == 0 && k < tree.count; k++) {
+            if (holds(keep, &tree.items[k]))
+                continue;
+            any_new = true;
+            if (full)
+                rc = push(drop, &tree.items[k]);
+        }
+        if (rc == 0 && !full)
+            rc = merge_into(keep, &tree);
         free(tree.items);
         if (rc != 0)
             return rm_err_set(err, RM_ENOMEM, "out of memory");
-        if (full)
+        if (full && any_new)
             stats->evicted++;
-        else
+        else if (!full)
             used += more;
-        sort_unique(into);
     }
+    sort_unique(drop);
     return 0;
 }
 
@@ -139,7 +174,10 @@ static int sweep_dir(const char *dirpath, const hashes_t *keep, const hashes_t *
         if (snprintf(path, sizeof path, "%s/%s", dirpath, de->d_name) >= (int)sizeof path ||
             lstat(path, &st) != 0 || !S_ISREG(st.st_mode))
             continue;
-        if (holds(keep, &h) || (!holds(drop, &h) && st.st_mtime >= plan->older_than)) {
+        /* An evicted project's chunk is kept if something wrote or
+           touched it since the collection began (a new job on it). */
+        int64_t since = holds(drop, &h) ? plan->started_at : plan->older_than;
+        if (holds(keep, &h) || st.st_mtime >= since) {
             stats->kept++;
             stats->bytes_kept += (uint64_t)st.st_size;
             continue;

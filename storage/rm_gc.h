@@ -34,12 +34,16 @@ typedef struct {
     size_t nroots;
     /* Kept too while the store stays under cap_bytes, the most recently
        used first: once one does not fit, it and every older one are let
-       go, their chunks deleted at once (no grace: nothing is on its way
-       to them) unless a kept root shares them.  cap_bytes 0: all kept. */
+       go, their chunks deleted without the grace unless a kept root shares
+       them or something wrote or touched them since started_at (a new job
+       on that project: rm_store_put touches a chunk it already has).
+       cap_bytes 0: all kept. */
     const rm_hash_t *evictable;
     size_t nevictable;
     uint64_t cap_bytes;
     int64_t older_than; /* unreferenced chunks written before it are deleted */
+    int64_t started_at; /* when the roots were listed (unix s): an evicted root's
+                           chunk written or touched since is kept */
     rm_gc_stop_fn *stop;
     void *stop_arg;
 } rm_gc_plan_t;

@@ -297,7 +297,7 @@ static int on_file_chunk(void *arg, uint64_t offset, const uint8_t *data, size_t
 static int chunk_fd(int fd, emitter_t *em, rm_manifest_file_t *file, rm_err_t *err)
 {
     file_chunks_t fc = {.em = em, .file = file};
-    return rm_chunker_stream(fd, em->buf, on_file_chunk, &fc, err);
+    return rm_chunker_stream(fd, NULL, em->buf, on_file_chunk, &fc, err);
 }
 
 /*  Fills file (path already set) from the file at abs. */

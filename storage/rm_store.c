@@ -210,8 +210,10 @@ static int write_chunk_file(rm_store_t *self, const char *hex, const void *data,
 static int put_verified(rm_store_t *self, const rm_hash_t *hash, const char *hex, const void *data,
                         size_t len, rm_err_t *err)
 {
-    if (rm_store_has(self, hash))
+    if (rm_store_has(self, hash)) {
+        rm_store_touch(self, hash); /* in use again: the collector's grace starts anew */
         return 0;
+    }
     char dir[RM_STORE_PATH_MAX];
     char final[RM_STORE_PATH_MAX];
     snprintf(dir, sizeof dir, "%s/%.2s", self->root, hex);

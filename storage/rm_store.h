@@ -28,7 +28,8 @@ bool rm_store_has(rm_store_t *self, const rm_hash_t *hash);
 
 /*  Stores data under `hash` after checking that the data hashes to it
     (RM_EPROTO "chunk ab12..: data hashes to cd34..") and that it is not
-    larger than RM_MAX_CHUNK_SIZE.  Storing a chunk that exists is a no-op.
+    larger than RM_MAX_CHUNK_SIZE.  Storing a chunk that exists only marks
+    it as just used (rm_store_touch).
     A full disk gives RM_ENOSPC and leaves nothing behind. */
 int rm_store_put(rm_store_t *self, const rm_hash_t *hash, const void *data, size_t len,
                  rm_err_t *err);

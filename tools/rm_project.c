@@ -47,10 +47,8 @@ int rm_chunk_file(const char *path, rm_chunker_fn *fn, void *arg, rm_err_t *err)
         return rm_err_set(err, rm_err_from_errno(errno), "cannot open %s: %s", path,
                           strerror(errno));
     uint8_t *buf = malloc(RM_CHUNKER_BUF);
-    int rc = buf ? rm_chunker_stream(fd, buf, fn, arg, err)
+    int rc = buf ? rm_chunker_stream(fd, path, buf, fn, arg, err)
                  : rm_err_set(err, RM_ENOMEM, "out of memory reading %s", path);
-    if (rc != 0 && buf)
-        rm_err_prefix(err, "%s: ", path);
     free(buf);
     close(fd);
     return rc;

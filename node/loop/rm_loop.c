@@ -14,10 +14,11 @@ struct _rm_loop_t {
     zlistx_t *readers; /* reader_t, owned */
     rm_loop_turn_fn *turn;
     void *turn_arg;
-    int wake_id;   /* the wake-up timer; -1: none armed */
-    bool stopping; /* rm_loop_stop: zloop_start returns after this event */
-    bool once;     /* rm_loop_run_once: return after a reader's event */
-    bool handled;  /* a reader's event was handled in this run */
+    int wake_id;    /* the wake-up timer; -1: none armed */
+    bool stopping;  /* rm_loop_stop: zloop_start returns after this event */
+    bool once;      /* rm_loop_run_once: return after a reader's event */
+    bool handled;   /* a reader's event was handled in this run */
+    bool timed_out; /* this run's deadline passed */
 };
 
 static void destroy_reader(void **item)
@@ -84,6 +85,11 @@ static int on_wake(zloop_t *zloop, int timer_id, void *arg)
     return after_event(self);
 }
 
+/*  czmq 4.2.1 never resets zloop's "terminated" after a first
+    zloop_start, so from the second run on zloop_timer_end removes a timer
+    at once, even inside handlers: never end a timer from a timer handler
+    while zloop walks its timers (on_wake clears wake_id before the turn
+    for that reason; readers' handlers run after the timers' walk). */
 static void arm_wake(rm_loop_t *self, int64_t ms)
 {
     if (self->wake_id >= 0)
@@ -105,13 +111,11 @@ static int on_readable(zloop_t *zloop, zsock_t *sock, void *arg)
 
 int rm_loop_reader(rm_loop_t *self, void *sock, rm_loop_reader_fn *fn, void *arg)
 {
-    reader_t *r = find_reader(self, sock);
-    if (r) {
-        r->fn = fn;
-        r->arg = arg;
-        return 0;
-    }
-    if (!(r = calloc(1, sizeof *r)))
+    /* Known already: registered again, so that zloop rebuilds its poll set
+       (a new socket may have the address of one destroyed unannounced). */
+    rm_loop_reader_end(self, sock);
+    reader_t *r = calloc(1, sizeof *r);
+    if (!r)
         return -1;
     *r = (reader_t){.sock = sock, .fn = fn, .arg = arg, .loop = self};
     if (zloop_reader(self->zloop, sock, on_readable, r) != 0) {
@@ -149,7 +153,7 @@ static int on_deadline(zloop_t *zloop, int timer_id, void *arg)
 {
     (void)zloop;
     (void)timer_id;
-    (void)arg;
+    ((rm_loop_t *)arg)->timed_out = true;
     return -1;
 }
 
@@ -158,12 +162,20 @@ static void run(rm_loop_t *self, int64_t ms, bool once)
     self->stopping = false;
     self->once = once;
     self->handled = false;
+    self->timed_out = false;
     if (self->turn)
         arm_wake(self, self->turn(self->turn_arg));
     if (self->stopping)
         return;
-    int deadline = ms >= 0 ? zloop_timer(self->zloop, (size_t)ms, 1, on_deadline, NULL) : -1;
-    zloop_start(self->zloop);
+    /* At least 1 ms: zloop runs due timers before ready readers, so a
+       0 ms deadline would end the run before any event is read. */
+    int deadline =
+        ms >= 0 ? zloop_timer(self->zloop, ms > 0 ? (size_t)ms : 1, 1, on_deadline, self) : -1;
+    /* zloop_start also returns when zmq_poll fails: a signal delivered to
+       this thread (EINTR) goes on; the context ending (ETERM) ends the run. */
+    while (zloop_start(self->zloop) == 0 && zmq_errno() == EINTR && !self->stopping &&
+           !self->timed_out && !(self->once && self->handled))
+        ;
     /* zloop_start has returned: timers can be ended at once. */
     if (deadline >= 0)
         zloop_timer_end(self->zloop, deadline);

@@ -1,6 +1,7 @@
 /*  Tests for rm_chunker: FastCDC cut points are deterministic, bounded,
     about the configured average, stable under a small insertion, and never
     change between versions (golden cut points). */
+#include <fcntl.h>
 #include <sys/wait.h>
 
 #include "rm_chunker.h"
@@ -211,7 +212,7 @@ static void test_a_stream_gives_the_chunks_of_the_whole_file(void)
     uint8_t *buf = malloc(RM_CHUNKER_BUF);
     streamed_t st = {.same = true};
     rm_err_t err = {0};
-    CHECK_MSG(rm_chunker_stream(fds[0], buf, on_streamed, &st, &err) == 0, "%s", err.msg);
+    CHECK_MSG(rm_chunker_stream(fds[0], NULL, buf, on_streamed, &st, &err) == 0, "%s", err.msg);
     CHECK_MSG(st.same && st.n == n && st.next_offset == DATA_LEN, "%zu of %zu chunks", st.n, n);
     free(buf);
     close(fds[0]);
@@ -237,8 +238,15 @@ static void test_a_stream_stops_at_the_first_refusal_with_its_reason(void)
     uint8_t *buf = malloc(RM_CHUNKER_BUF);
     int calls = 0;
     rm_err_t err = {0};
-    CHECK(rm_chunker_stream(fd, buf, stop_at_second, &calls, &err) != 0);
+    CHECK(rm_chunker_stream(fd, "the file", buf, stop_at_second, &calls, &err) != 0);
     CHECK(calls == 2 && strcmp(err.msg, "second chunk refused") == 0);
+    /* A read that fails names the file (a directory cannot be read). */
+    int dirfd = open("/tmp", O_RDONLY | O_DIRECTORY);
+    calls = 0;
+    CHECK(rm_chunker_stream(dirfd, "/tmp", buf, stop_at_second, &calls, &err) != 0);
+    CHECK_MSG(calls == 0 && err.code == RM_EIO && strstr(err.msg, "cannot read /tmp: "), "%s",
+              err.msg);
+    close(dirfd);
     free(buf);
     close(fd);
     unlink(path);

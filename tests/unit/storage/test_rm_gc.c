@@ -114,6 +114,19 @@ static void make_project(rm_store_t *store, const char *name, const char *text, 
     rm_manifest_free(&m);
 }
 
+/*  Sets the modification time of a root and its chunks `age` seconds back. */
+static void age_tree(rm_store_t *store, const rm_hash_t *root, int age)
+{
+    rm_manifest_t m = {0};
+    rm_err_t err;
+    age_chunk(store, root, age);
+    CHECK(rm_manifest_load(store, root, &m, &err) == 0);
+    for (uint32_t f = 0; f < m.files.count; f++)
+        for (uint32_t c = 0; c < m.files.items[f].chunks.count; c++)
+            age_chunk(store, &m.files.items[f].chunks.items[c], age);
+    rm_manifest_free(&m);
+}
+
 static uint64_t usage(rm_store_t *store)
 {
     uint64_t bytes = 0, chunks = 0;
@@ -140,7 +153,12 @@ static void test_a_cap_evicts_the_least_recently_used_first(void)
     make_project(store, "oldest", "finished yesterday    ", 20000, &oldest);
     uint64_t all = usage(store);
     rm_hash_t evictable[] = {newest, middle, oldest}; /* most recently used first */
+    /* Every chunk written an hour ago, before this collection began. */
+    age_tree(store, &must, 3600);
+    for (size_t i = 0; i < 3; i++)
+        age_tree(store, &evictable[i], 3600);
     rm_gc_plan_t plan = plan_of(&must, 1, 60);
+    plan.started_at = time(NULL) - 1;
     plan.evictable = evictable;
     plan.nevictable = 3;
     plan.cap_bytes = one * 3 + one / 2;
@@ -200,9 +218,44 @@ static void test_the_store_counts_what_it_adds(void)
     CHECK(rm_store_put_data(store, "twelve bytes", 12, &h, &err) == 0);
     CHECK(rm_store_put_data(store, "twelve bytes", 12, &h, &err) == 0); /* there already */
     CHECK(rm_store_bytes_added(store) == 12 && rm_store_chunk_size(store, &h) == 12);
+    /* Putting a chunk it has marks it used, as rm_store_touch does: an old
+       unreferenced chunk put again outlives the grace. */
+    age_chunk(store, &h, 3600);
+    CHECK(rm_store_put_data(store, "twelve bytes", 12, &h, &err) == 0);
+    rm_gc_plan_t plan = plan_of(NULL, 0, 60);
+    rm_gc_stats_t st;
+    CHECK(rm_gc_collect(store, &plan, &st, &err) == 0);
+    CHECK(st.deleted == 0 && rm_store_has(store, &h));
     rm_hash_t absent;
     memset(absent.b, 7, 32);
     CHECK(rm_store_chunk_size(store, &absent) == -1);
+    rm_store_destroy(&store);
+}
+
+/*  A new job on an evicted project while the collector walks: the chunks
+    it touched (a SUBMIT finding them here) stay, the others go. */
+static void test_what_a_new_job_touches_during_a_collection_stays(void)
+{
+    char path[700];
+    rm_err_t err;
+    snprintf(path, sizeof path, "%s/touched", dir);
+    rm_store_t *store = rm_store_new(path, &err);
+    rm_hash_t old;
+    make_project(store, "touched-project", "a project used again ", 20000, &old);
+    age_tree(store, &old, 3600);
+    rm_manifest_t m = {0};
+    CHECK(rm_manifest_load(store, &old, &m, &err) == 0);
+    rm_hash_t first = m.files.items[0].chunks.items[0], second = m.files.items[0].chunks.items[1];
+    rm_gc_plan_t plan = plan_of(NULL, 0, 60);
+    plan.started_at = time(NULL) - 1;
+    plan.evictable = &old;
+    plan.nevictable = 1;
+    plan.cap_bytes = 1;            /* nothing fits */
+    rm_store_touch(store, &first); /* after the roots were listed */
+    rm_gc_stats_t st;
+    CHECK(rm_gc_collect(store, &plan, &st, &err) == 0);
+    CHECK(st.evicted == 1 && rm_store_has(store, &first) && !rm_store_has(store, &second));
+    rm_manifest_free(&m);
     rm_store_destroy(&store);
 }
 
@@ -214,6 +267,7 @@ int main(int argc, char **argv)
     RM_RUN(test_a_cap_evicts_the_least_recently_used_first);
     RM_RUN(test_what_must_stay_stays_over_the_cap);
     RM_RUN(test_the_store_counts_what_it_adds);
+    RM_RUN(test_what_a_new_job_touches_during_a_collection_stays);
     char cmd[200];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     CHECK(system(cmd) == 0);

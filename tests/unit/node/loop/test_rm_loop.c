@@ -69,6 +69,24 @@ static void test_a_run_with_nothing_to_read_ends_after_its_time(void)
     rm_loop_destroy(&loop);
 }
 
+/*  A run of 0 ms still reads what is ready (zloop runs due timers first). */
+static void test_a_zero_wait_still_reads_what_is_ready(void)
+{
+    rm_loop_t *loop = rm_loop_new();
+    pipe_t a;
+    pipe_open(&a, "zero");
+    CHECK(rm_loop_reader(loop, a.in, on_read, &a) == 0);
+    zstr_send(a.out, "ready");
+    zclock_sleep(50); /* delivered before the run */
+    CHECK(rm_loop_run_once(loop, 0) && a.reads == 1);
+    /* Registering a known socket again is allowed (and rebuilds the poll set). */
+    CHECK(rm_loop_reader(loop, a.in, on_read, &a) == 0);
+    zstr_send(a.out, "again");
+    CHECK(rm_loop_run_once(loop, 2000) && a.reads == 1 + 1);
+    rm_loop_destroy(&loop);
+    pipe_close(&a);
+}
+
 typedef struct {
     int turns;
     int stop_after;
@@ -173,5 +191,6 @@ int main(int argc, char **argv)
     RM_RUN(test_the_turn_runs_after_each_event_and_wakes_the_loop);
     RM_RUN(test_readers_come_and_go_inside_handlers);
     RM_RUN(test_an_interrupt_does_not_end_the_loop);
+    RM_RUN(test_a_zero_wait_still_reads_what_is_ready);
     RM_TEST_DONE();
 }
