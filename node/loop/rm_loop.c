@@ -1,5 +1,6 @@
 #include "rm_loop.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 
 typedef struct {
@@ -11,6 +12,12 @@ typedef struct {
 
 struct _rm_loop_t {
     zloop_t *zloop;
+    /* The wake-up timer only kicks this pipe; the turn runs in the kick's
+       reader.  zloop calls the readers of one poll after its timers with
+       the reader table of that poll: a reader ended by a turn run from a
+       timer (a peer link closed) could still be called, its argument
+       freed.  From a reader, an ended reader makes zloop poll again. */
+    zsock_t *kick_in, *kick_out;
     zlistx_t *readers; /* reader_t, owned */
     rm_loop_turn_fn *turn;
     void *turn_arg;
@@ -27,6 +34,8 @@ static void destroy_reader(void **item)
     *item = NULL;
 }
 
+static int on_kick(zloop_t *zloop, zsock_t *sock, void *arg);
+
 rm_loop_t *rm_loop_new(void)
 {
     rm_loop_t *self = calloc(1, sizeof *self);
@@ -34,10 +43,21 @@ rm_loop_t *rm_loop_new(void)
         return NULL;
     self->zloop = zloop_new();
     self->readers = zlistx_new();
-    if (!self->zloop || !self->readers) {
+    /* A name never used before: an inproc name is freed some time after
+       its socket is closed. */
+    static _Atomic unsigned long loops;
+    char endpoint[64];
+    snprintf(endpoint, sizeof endpoint, "inproc://rm-loop-kick-%lu", ++loops);
+    self->kick_in = zsock_new(ZMQ_PAIR);
+    self->kick_out = zsock_new(ZMQ_PAIR);
+    if (!self->zloop || !self->readers || !self->kick_in || !self->kick_out ||
+        zsock_bind(self->kick_in, "%s", endpoint) != 0 ||
+        zsock_connect(self->kick_out, "%s", endpoint) != 0 ||
+        zloop_reader(self->zloop, self->kick_in, on_kick, self) != 0) {
         rm_loop_destroy(&self);
         return NULL;
     }
+    zloop_reader_set_tolerant(self->zloop, self->kick_in);
     zlistx_set_destructor(self->readers, destroy_reader);
     /* The node stops when its owner says so: meshd's main thread turns
        SIGTERM into a drain, so czmq's interrupt flag must not end us. */
@@ -53,6 +73,8 @@ void rm_loop_destroy(rm_loop_t **self_p)
     rm_loop_t *self = *self_p;
     zloop_destroy(&self->zloop);
     zlistx_destroy(&self->readers);
+    zsock_destroy(&self->kick_in);
+    zsock_destroy(&self->kick_out);
     free(self);
     *self_p = NULL;
 }
@@ -82,14 +104,25 @@ static int on_wake(zloop_t *zloop, int timer_id, void *arg)
     (void)timer_id;
     rm_loop_t *self = arg;
     self->wake_id = -1; /* a one-shot timer: zloop drops it after this */
-    return after_event(self);
+    zmq_send(zsock_resolve(self->kick_out), "", 0, ZMQ_DONTWAIT);
+    return 0;
+}
+
+/*  The wake-up, read as a reader: the turn. */
+static int on_kick(zloop_t *zloop, zsock_t *sock, void *arg)
+{
+    (void)zloop;
+    char byte;
+    while (zmq_recv(zsock_resolve(sock), &byte, sizeof byte, ZMQ_DONTWAIT) >= 0)
+        ;
+    return after_event(arg);
 }
 
 /*  czmq 4.2.1 never resets zloop's "terminated" after a first
     zloop_start, so from the second run on zloop_timer_end removes a timer
-    at once, even inside handlers: never end a timer from a timer handler
-    while zloop walks its timers (on_wake clears wake_id before the turn
-    for that reason; readers' handlers run after the timers' walk). */
+    at once, even inside handlers: a timer is never ended while zloop walks
+    its timers (only readers' handlers, which run after the walk, arm the
+    wake-up again). */
 static void arm_wake(rm_loop_t *self, int64_t ms)
 {
     if (self->wake_id >= 0)
