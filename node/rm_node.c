@@ -77,8 +77,10 @@ static int64_t next_wakeup(rm_node_ctx_t *self)
     for (size_t i = 0; i < self->nwatches; i++)
         if (self->watches[i].deadline - now < wait)
             wait = self->watches[i].deadline - now;
-    int64_t more[] = {rm_work_wakeup(self->work, mono), rm_jobsync_wakeup(self->jobsync, mono),
-                      rm_xfer_wakeup(self->xfer, mono), rm_handover_wakeup(self->handover, mono)};
+    int64_t more[] = {
+        rm_work_wakeup(self->work, mono),     rm_jobsync_wakeup(self->jobsync, mono),
+        rm_xfer_wakeup(self->xfer, mono),     rm_handover_wakeup(self->handover, mono),
+        rm_repair_wakeup(self->repair, mono), rm_node_client_wakeup(self, mono)};
     for (size_t i = 0; i < sizeof more / sizeof more[0]; i++)
         if (more[i] < wait)
             wait = more[i];
@@ -172,6 +174,13 @@ static void to_work(rm_node_ctx_t *self, const char *from, const rm_cred_t *who,
     rm_work_handle(self->work, from, who, msg);
 }
 
+static void to_repair(rm_node_ctx_t *self, const char *from, const rm_cred_t *who,
+                      const rm_msg_t *msg)
+{
+    (void)who;
+    rm_repair_handle(self->repair, from, msg);
+}
+
 static void to_logs(rm_node_ctx_t *self, const char *from, const rm_cred_t *who,
                     const rm_msg_t *msg)
 {
@@ -208,15 +217,11 @@ typedef void (*node_msg_fn)(rm_node_ctx_t *self, const char *from, const rm_cred
 
 /*  Requests only nodes send, whichever socket they came in on. */
 static const node_msg_fn node_requests[RM_MSG_TYPE_COUNT] = {
-    [RM_MSG_JOB_SYNC] = to_jobsync,
-    [RM_MSG_JOB_HELD] = to_jobsync,
-    [RM_MSG_JOB_DELTA] = to_jobsync,
-    [RM_MSG_JOB_DIGEST] = to_jobsync,
-    [RM_MSG_WORK_REQ] = to_work,
-    [RM_MSG_ASSIGN] = to_work,
-    [RM_MSG_REPLICATE] = to_work,
-    [RM_MSG_REVOKE] = revoke_from_node,
-    [RM_MSG_JOB_REMOVE] = remove_from_node,
+    [RM_MSG_JOB_SYNC] = to_jobsync,     [RM_MSG_JOB_HELD] = to_jobsync,
+    [RM_MSG_JOB_DELTA] = to_jobsync,    [RM_MSG_JOB_DIGEST] = to_jobsync,
+    [RM_MSG_WORK_REQ] = to_work,        [RM_MSG_ASSIGN] = to_work,
+    [RM_MSG_REPLICATE] = to_work,       [RM_MSG_HAVE] = to_repair,
+    [RM_MSG_REVOKE] = revoke_from_node, [RM_MSG_JOB_REMOVE] = remove_from_node,
 };
 
 /*  Requests over our own links to other nodes; on the main socket these
@@ -232,12 +237,13 @@ static const node_msg_fn answers[RM_REQ_OWNER_COUNT] = {
     [RM_REQ_NONE] = unexpected_answer, [RM_REQ_JOBSYNC] = unexpected_answer,
     [RM_REQ_WORK] = to_work,           [RM_REQ_LOGS] = to_logs,
     [RM_REQ_HANDOVER] = to_handover,   [RM_REQ_XFER] = to_xfer,
+    [RM_REQ_REPAIR] = to_repair,
 };
 
 static bool is_answer(rm_msg_type_t type)
 {
     return type == RM_MSG_OK || type == RM_MSG_ERROR || type == RM_MSG_CHUNK_DATA ||
-           type == RM_MSG_LOGS_REPLY;
+           type == RM_MSG_LOGS_REPLY || type == RM_MSG_HAVE_REPLY;
 }
 
 /*  A message from another node, if the node-to-node tables take it;
@@ -365,8 +371,10 @@ static void turn(rm_node_ctx_t *self)
     rm_node_revoke_tick(self, now);
     rm_node_remove_tick(self, now);
     rm_node_gc_tick(self, now, false);
+    rm_repair_tick(self->repair, now);
     rm_node_rendezvous_tick(self, now);
     rm_node_client_serve_watches(self);
+    rm_node_client_expire_waits(self, now);
     char rendering[200];
     rm_member_meta_t meta;
     rm_node_meta(self, &meta, rendering, sizeof rendering);

@@ -17,12 +17,20 @@
 #include "rm_rights.h"
 
 #define MAX_WATCH_MS 60000
+/*  A chunk a client asked for and this node still seeks on the mesh by
+    then: the client is told to ask again (RM_EAGAIN) rather than left
+    waiting past its patience while dead members time out one by one. */
+#define PROXY_ANSWER_MS 2000
 
 typedef rm_node_request_t request_t;
 
 static void on_chunk_fetched(void *arg, const rm_hash_t *hash, int status, const char *error)
 {
     rm_node_ctx_t *self = arg;
+    /* No member has it: if it is a done frame's output, that frame may
+       have to be rendered again (rm_repair). */
+    if (status == RM_ENOTFOUND)
+        rm_repair_output_missing(self->repair, hash);
     for (size_t i = 0; i < self->nwaiting;) {
         rm_node_waiting_t *w = &self->waiting[i];
         if (w->type != RM_MSG_CHUNK_GET || memcmp(w->hash.b, hash->b, 32) != 0) {
@@ -55,12 +63,40 @@ static bool proxy_chunk(request_t *r)
     if (!w)
         return false;
     w->hash = r->msg->u.chunk_ref.hash;
+    w->deadline = zclock_mono() + PROXY_ANSWER_MS;
     rm_err_t err;
     if (rm_xfer_fetch(self->xfer, &w->hash, false, sources, n, on_chunk_fetched, self, &err) != 0) {
         rm_node_waiting_drop(self, self->nwaiting - 1);
         return false;
     }
     return true;
+}
+
+void rm_node_client_expire_waits(rm_node_ctx_t *self, int64_t now)
+{
+    for (size_t i = 0; i < self->nwaiting;) {
+        rm_node_waiting_t *w = &self->waiting[i];
+        if (w->type != RM_MSG_CHUNK_GET || w->deadline > now) {
+            i++;
+            continue;
+        }
+        char hex[65], text[RM_ERR_MSG_MAX];
+        rm_hash_hex(&w->hash, hex);
+        snprintf(text, sizeof text,
+                 "chunk %.16s: not on node %s; fetching it from the mesh, ask again", hex,
+                 self->config.name);
+        rm_node_reply_error(self->mesh, w->peer, w->req, RM_EAGAIN, text);
+        rm_node_waiting_drop(self, i); /* the fetch goes on: the next ask finds it here */
+    }
+}
+
+int64_t rm_node_client_wakeup(const rm_node_ctx_t *self, int64_t now)
+{
+    int64_t at = INT64_MAX;
+    for (size_t i = 0; i < self->nwaiting; i++)
+        if (self->waiting[i].type == RM_MSG_CHUNK_GET && self->waiting[i].deadline < at)
+            at = self->waiting[i].deadline;
+    return at == INT64_MAX ? INT64_MAX : at - now < 0 ? 0 : at - now;
 }
 
 static void handle_chunk_get(request_t *r)

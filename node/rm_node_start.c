@@ -289,6 +289,9 @@ static int start_mesh_work(rm_node_ctx_t *self, rm_err_t *err)
     if (!(self->handover =
               rm_handover_new(self->config.name, self->jobs, self->store, self->member)))
         return rm_err_set(err, RM_ENOMEM, "out of memory");
+    if (!(self->repair = rm_repair_new(self->config.name, self->jobs, self->member, self->store,
+                                       &self->election, err)))
+        return -1;
     rm_work_set_caps(self->work, self->caps);
     return 0;
 }
@@ -370,6 +373,7 @@ void rm_node_stop(rm_node_ctx_t *self)
     rm_node_rendezvous_stop(self);
     rm_node_s3_stop(self); /* after the worker, which queues its uploads */
     rm_handover_destroy(&self->handover);
+    rm_repair_destroy(&self->repair);
     rm_sched_destroy(&self->sched);
     rm_xfer_destroy(&self->xfer); /* no callbacks after this */
     rm_logs_server_destroy(&self->logs);

@@ -418,10 +418,14 @@ static const rm_field_t task_fields[] = {
     RM_FIELD(rm_task_t, grants, RM_F_BIN, 64 * RM_MAX_TASK_FRAMES,
              "ASSIGN: the coordinator's Ed25519 signature of each frame's grant, 64 bytes per "
              "frame"),
+    RM_FIELD_LIST(rm_task_t, gens, RM_F_U64, RM_MAX_TASK_FRAMES,
+                  "ASSIGN: each frame's generation (how often its output was lost), in order; "
+                  "absent while all are 0"),
 };
-/* stamp and grants were appended: reports and older coordinators lack them. */
+/* stamp, grants and gens were appended: reports and older coordinators
+   lack them; gens is written only when a frame was reopened. */
 const rm_struct_desc_t rm_task_desc =
-    RM_DESC_OPT(rm_task_t, "task", task_fields, 2, "Frames of one job for one render slot.");
+    RM_DESC_SPARSE(rm_task_t, "task", task_fields, 3, 1, "Frames of one job for one render slot.");
 
 static const rm_field_t work_req_fields[] = {
     RM_FIELD(rm_work_req_t, epoch, RM_F_U64, 0, "highest coordinator epoch the worker has seen"),
@@ -526,6 +530,22 @@ static const rm_field_t import_reply_fields[] = {
 static const rm_struct_desc_t import_reply_desc = RM_DESC(
     rm_import_reply_t, "import_reply", import_reply_fields, "Node -> client: how an IMPORT goes.");
 
+static const rm_field_t have_fields[] = {
+    RM_FIELD_LIST(rm_have_t, outputs, RM_F_B32, RM_MAX_HAVE, "manifests of done frames' outputs"),
+};
+static const rm_struct_desc_t have_desc =
+    RM_DESC(rm_have_t, "have", have_fields,
+            "Node -> node: which of these outputs do you hold whole? Asked of every live "
+            "member when the nodes known to hold a done frame's output are gone; answered by "
+            "HAVE_REPLY.");
+
+static const rm_field_t have_reply_fields[] = {
+    RM_FIELD(rm_have_reply_t, held, RM_F_BIN, (RM_MAX_HAVE + 7) / 8,
+             "bit i (byte i/8, bit i%8): outputs[i] held, its manifest and every chunk"),
+};
+static const rm_struct_desc_t have_reply_desc =
+    RM_DESC(rm_have_reply_t, "have_reply", have_reply_fields, "Node -> node: answers HAVE.");
+
 typedef struct {
     const char *name;
     const rm_struct_desc_t *desc;
@@ -570,6 +590,8 @@ static const msg_entry_t messages[RM_MSG_TYPE_COUNT] = {
     [RM_MSG_PRIORITY] = {"PRIORITY", &priority_desc},
     [RM_MSG_IMPORT] = {"IMPORT", &import_desc},
     [RM_MSG_IMPORT_REPLY] = {"IMPORT_REPLY", &import_reply_desc},
+    [RM_MSG_HAVE] = {"HAVE", &have_desc},
+    [RM_MSG_HAVE_REPLY] = {"HAVE_REPLY", &have_reply_desc},
 };
 
 /* ------------------------------------------------------------------ */

@@ -71,6 +71,8 @@ typedef enum {
     RM_MSG_PRIORITY,     /* client -> node: set a job's priority -> OK */
     RM_MSG_IMPORT,       /* client -> node: read this project from S3 into the store */
     RM_MSG_IMPORT_REPLY, /* node -> client: how the import goes, and its manifest once done */
+    RM_MSG_HAVE,         /* node -> node: which of these frame outputs do you hold whole? */
+    RM_MSG_HAVE_REPLY,   /* node -> node: the answer, one bit per output */
     RM_MSG_TYPE_COUNT
 } rm_msg_type_t;
 
@@ -299,6 +301,9 @@ typedef struct {
        (node/jobs/rm_job_proof.h).  Absent in reports. */
     uint64_t stamp;
     rm_bin_t grants;
+    /* Appended last (ASSIGN): each frame's generation, in order, which its
+       grant signs; left out while every one is 0 (frames never reopened). */
+    RM_LIST(uint64_t) gens;
 } rm_task_t;
 
 typedef struct {
@@ -322,6 +327,18 @@ typedef struct {
     uint64_t frame;
     rm_hash_t log; /* the frame's Blender log (one-file manifest); zero: none */
 } rm_replicate_t;
+
+#define RM_MAX_HAVE 4096 /* outputs asked about in one HAVE */
+
+typedef struct {
+    RM_LIST(rm_hash_t) outputs; /* manifests of done frames' outputs */
+} rm_have_t;
+
+typedef struct {
+    /* Bit i (byte i / 8, bit i % 8) set: the node holds outputs[i] whole,
+       its manifest and every chunk it lists. */
+    rm_bin_t held;
+} rm_have_reply_t;
 
 typedef struct {
     char *node;     /* node to drain; "" = the one asked */
@@ -397,6 +414,8 @@ typedef struct {
         rm_priority_t priority;
         rm_import_t import;
         rm_import_reply_t import_reply;
+        rm_have_t have;
+        rm_have_reply_t have_reply;
     } u;
 } rm_msg_t;
 

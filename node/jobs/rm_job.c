@@ -89,6 +89,11 @@ static void apply_entry(rm_job_t *job, rm_job_record_entry_t *entry)
         (cur = rm_job_record_frame(&job->rec, entry->frame.frame, &index))) {
         mark_dirty(job, index);
         count_change(job, cur, &entry->frame);
+        if (cur->state == RM_FRAME_DONE && entry->frame.state != RM_FRAME_DONE) {
+            job->reopened = true;
+            if (job->on_reopen)
+                job->on_reopen(job->on_reopen_arg, job);
+        }
     }
     rm_job_record_apply(&job->rec, entry);
 }
@@ -291,6 +296,7 @@ static int finish(rm_job_t *job, rm_err_t *err)
     int rc = e ? rm_job_journal_append(job->journal, e, 1, true, err) : -1;
     if (rc == 0) {
         job->rec.finished_at = e->at;
+        job->reopened = false;
         set_dirty_job(job);
         compact_journal(job);
     }
@@ -299,10 +305,11 @@ static int finish(rm_job_t *job, rm_err_t *err)
 }
 
 /*  A merge that brought the last frame done: this node saw the job finish
-    (finished_at merges by max, so every node ends with the same time). */
+    (finished_at merges by max, so every node ends with the same time);
+    again after a reopened frame was rendered again. */
 void rm_job_finish_if_done(rm_job_t *job)
 {
-    if (job->rec.finished_at == 0 && rm_job_all_done(job))
+    if ((job->rec.finished_at == 0 || job->reopened) && rm_job_all_done(job))
         finish(job, NULL);
 }
 
@@ -477,7 +484,11 @@ int rm_job_frame_done(rm_job_t *job, uint64_t frame, const rm_frame_output_t *ou
     if (!cur)
         return rm_err_set(err, RM_ENOTFOUND, "job %s has no frame %llu", job->rec.spec.job_id,
                           (unsigned long long)frame);
-    if (cur->state == RM_FRAME_DONE)
+    /* The generation it was given at: a later one than this node's done
+       record counts (the reopen has not reached us yet); an earlier one
+       was lost and reopened since, and its grant signs that generation. */
+    uint64_t gen = grant ? grant->gen : cur->gen;
+    if (gen < cur->gen || (gen == cur->gen && cur->state == RM_FRAME_DONE))
         return 0;
     rm_job_record_batch_t b = {0};
     rm_frame_rec_t *next = change_frame(&b, cur, err);
@@ -486,6 +497,7 @@ int rm_job_frame_done(rm_job_t *job, uint64_t frame, const rm_frame_output_t *ou
         return -1;
     }
     next->state = RM_FRAME_DONE;
+    next->gen = gen;
     next->output = out->output;
     next->size = out->size;
     next->render_ms = out->render_ms;
@@ -607,6 +619,44 @@ void rm_job_frame_reissue(rm_job_t *job, uint64_t frame, uint64_t stamp, const c
         compact_journal(job);
     }
     rm_job_record_batch_free(&b);
+}
+
+int rm_job_frame_reopen(rm_job_t *job, uint64_t frame, const rm_hash_t *output, const char *reason,
+                        rm_err_t *err)
+{
+    const rm_frame_rec_t *cur = rm_job_record_frame(&job->rec, frame, NULL);
+    if (!cur || cur->state != RM_FRAME_DONE || rm_hash_cmp(&cur->output, output) != 0 ||
+        job->rec.canceled || job->rec.error[0])
+        return 0;
+    rm_job_record_batch_t b = {0};
+    rm_frame_rec_t *next = change_frame(&b, cur, err);
+    if (!next) {
+        rm_job_record_batch_free(&b);
+        return -1;
+    }
+    next->state = RM_FRAME_PENDING;
+    next->gen = cur->gen + 1;
+    next->epoch = 0; /* below any assignment of the new generation */
+    next->size = next->render_ms = 0;
+    memset(&next->output, 0, sizeof next->output);
+    memset(&next->log, 0, sizeof next->log);
+    drop_proof(next);
+    free(next->node);
+    free(next->file);
+    free(next->warning);
+    free(next->error);
+    next->node = strdup("");
+    next->file = strdup("");
+    next->warning = strdup("");
+    next->error = strdup_text(reason);
+    if (!next->node || !next->file || !next->warning || !next->error) {
+        rm_job_record_batch_free(&b);
+        return rm_err_set(err, RM_ENOMEM, "out of memory");
+    }
+    if (commit_frame(job, &b, err) != 0)
+        return -1;
+    rm_job_log(job, "frame %llu: %s; rendering it again", (unsigned long long)frame, reason);
+    return 0;
 }
 
 /*  The job ends (failed or cancelled): journalled (fsync'd) and applied.

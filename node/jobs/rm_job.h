@@ -93,6 +93,16 @@ void rm_job_frame_release(rm_job_t *job, uint64_t frame, const char *reason);
     on every node.  Journalled without fsync. */
 void rm_job_frame_reissue(rm_job_t *job, uint64_t frame, uint64_t stamp, const char *reason);
 
+/*  A done frame whose output no live node holds any more: pending again
+    at the next generation (rm_job_merge.h: it wins over the done record
+    on every node), output cleared, `reason` as its error, journalled
+    (fsync) and spread; the job is unfinished until it is rendered again.
+    Nothing happens (0) unless the frame is done with `output` (rendered
+    again already, or another output won) in a job neither cancelled nor
+    failed. */
+int rm_job_frame_reopen(rm_job_t *job, uint64_t frame, const rm_hash_t *output, const char *reason,
+                        rm_err_t *err);
+
 /*  Fails the whole job (the .blend, scene or camera is unusable). */
 int rm_job_fail(rm_job_t *job, const char *reason, rm_err_t *err);
 
@@ -120,6 +130,9 @@ const char *rm_job_dir(const rm_job_t *job);
     (rm_job_has_changes turns true): rm_jobs keeps the jobs to flush. */
 typedef void(rm_job_dirty_fn)(void *arg, rm_job_t *job);
 void rm_job_on_dirty(rm_job_t *job, rm_job_dirty_fn *fn, void *arg);
+/*  Called (if set) when a done frame goes back to live (reopened here or
+    by a merge): a finished job is unfinished again. */
+void rm_job_on_reopen(rm_job_t *job, rm_job_dirty_fn *fn, void *arg);
 
 /*  Appends a line to the job's own log (ROOT/<id>/job.log). */
 void rm_job_log(rm_job_t *job, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -47,6 +47,10 @@ static int order_carried(const rm_frame_rec_t *a, const rm_frame_rec_t *b)
 int rm_job_merge_cmp(const rm_frame_rec_t *a, const rm_frame_rec_t *b)
 {
     int ca = frame_class(a->state), cb = frame_class(b->state), c;
+    /* A later generation is the frame after its output was lost: it wins
+       over everything the generations before decided, done included. */
+    if ((c = order_u64(a->gen, b->gen)) != 0)
+        return c;
     if (ca != cb)
         return ca < cb ? -1 : 1;
     /* Attempts first: the live record with more attempts is the later one

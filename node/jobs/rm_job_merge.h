@@ -4,6 +4,9 @@
 
     Per frame, records are totally ordered and two records merge to the
     greater one, except attempts and failed_on, merged on their own:
+      0. the higher generation (gen): a frame reopened because no live node
+         holds its output any more is pending at gen + 1, above its done
+         record of gen;
       1. class: live (pending, assigned) < failed < done;
       2. two live records: more attempts wins (a retry is newer than the
          assignment it retries), then the higher stamp (epoch field: the
@@ -19,8 +22,8 @@
       4. attempts = max of both; failed_on = union, sorted, capped to its
          first RM_MAX_FAILED_ON names (keeping the smallest makes the cap
          itself associative).
-    The winner's epoch, node, output, size, file, render_ms and error are
-    kept together.  Per job: canceled = OR; error = the smallest non-empty
+    The winner's gen, epoch, node, output, size, file, render_ms and error
+    are kept together.  Per job: canceled = OR; error = the smallest non-empty
     reason (strcmp); started_at = min of the non-zero; finished_at = max;
     spec.submitted_at = min of the non-zero (one job submitted through two
     nodes); signers = union; the priority set after submission = the one

@@ -30,6 +30,11 @@ struct _rm_job_t {
     rm_hash_t digest, digest_entry;
     rm_job_dirty_fn *on_dirty;
     void *on_dirty_arg;
+    /* A done frame went back to live (reopened here or by a merge): the
+       job is unfinished again, and finishes anew when it is done. */
+    bool reopened;
+    rm_job_dirty_fn *on_reopen;
+    void *on_reopen_arg;
     const rm_job_trust_t *trust; /* signs our changes, checks merges; NULL: neither */
 };
 

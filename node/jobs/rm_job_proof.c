@@ -17,6 +17,7 @@ typedef struct {
     char *node;
     uint64_t stamp;
     char *by;
+    uint64_t gen; /* appended: the frame's generation; not written while 0 */
 } grant_body_t;
 
 static const rm_field_t grant_fields[] = {
@@ -25,9 +26,12 @@ static const rm_field_t grant_fields[] = {
     RM_FIELD(grant_body_t, node, RM_F_STR, RM_MAX_NAME, "assigned to"),
     RM_FIELD(grant_body_t, stamp, RM_F_U64, 0, "RM_STAMP of the assignment"),
     RM_FIELD(grant_body_t, by, RM_F_STR, RM_MAX_NAME, "coordinator"),
+    RM_FIELD(grant_body_t, gen, RM_F_U64, 0, "the frame's generation"),
 };
+/* gen only once non-zero, so grants of frames never reopened sign the
+   bytes they always did. */
 static const rm_struct_desc_t grant_desc =
-    RM_DESC(grant_body_t, "frame_grant", grant_fields, "what a grant signs");
+    RM_DESC_SPARSE(grant_body_t, "frame_grant", grant_fields, 1, 1, "what a grant signs");
 
 typedef struct {
     grant_body_t grant;
@@ -58,7 +62,8 @@ static grant_body_t grant_of(const char *job_id, const rm_frame_rec_t *rec)
                           .frame = rec->frame,
                           .node = rec->node,
                           .stamp = rec->epoch,
-                          .by = rec->grant_by};
+                          .by = rec->grant_by,
+                          .gen = rec->gen};
 }
 
 static done_body_t done_of(const char *job_id, const rm_frame_rec_t *rec)

@@ -39,13 +39,14 @@ typedef struct {
 typedef struct {
     char by[RM_MAX_NAME + 1]; /* the coordinator */
     uint64_t stamp;           /* RM_STAMP of the assignment */
+    uint64_t gen;             /* the frame's generation it was given at */
     uint8_t sig[64];
     rm_bin_t cred; /* the coordinator's credential (borrowed; may be empty): it joins
                       the job's signers with the done record */
 } rm_job_grant_t;
 
 /*  rec->grant_by = trust's name, rec->grant_sig over (job, frame, node,
-    epoch, grant_by). */
+    epoch, grant_by, gen). */
 int rm_job_proof_sign_grant(const char *job_id, rm_frame_rec_t *rec, const rm_job_trust_t *trust,
                             rm_err_t *err);
 

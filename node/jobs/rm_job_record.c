@@ -38,11 +38,12 @@ static const rm_field_t frame_rec_fields[] = {
     RM_FIELD(rm_frame_rec_t, grant_by, RM_F_STR, RM_MAX_NAME, "coordinator that assigned it"),
     RM_FIELD(rm_frame_rec_t, grant_sig, RM_F_BIN, 64, "its signature of the assignment"),
     RM_FIELD(rm_frame_rec_t, done_sig, RM_F_BIN, 64, "the rendering node's signature"),
+    RM_FIELD(rm_frame_rec_t, gen, RM_F_U64, 0, "generation: + 1 each time its output was lost"),
 };
-/* warning, log and the signatures may be absent: records written before
-   they existed. */
-const rm_struct_desc_t rm_job_record_frame_desc =
-    RM_DESC_OPT(rm_frame_rec_t, "frame_record", frame_rec_fields, 5, "a frame's durable state");
+/* warning, log, the signatures and gen may be absent: records written
+   before they existed; gen is written only once non-zero. */
+const rm_struct_desc_t rm_job_record_frame_desc = RM_DESC_SPARSE(
+    rm_frame_rec_t, "frame_record", frame_rec_fields, 6, 1, "a frame's durable state");
 
 #define JOB_RECORD_FIELDS(FRAME_DESC)                                                              \
     RM_FIELD(rm_job_record_t, version, RM_F_U64, 0, "record format, 2"),                           \

@@ -62,6 +62,12 @@ typedef struct {
     char *grant_by;     /* the coordinator that assigned it; "" or NULL: unsigned */
     rm_bin_t grant_sig; /* 64 bytes, or empty */
     rm_bin_t done_sig;  /* 64 bytes, or empty */
+    /* Appended last: the frame's generation.  A done frame whose output no
+       live node holds any more is reopened, pending at gen + 1, which wins
+       over every record of the generations before (rm_job_merge.h); left
+       out of the encoding while 0, so records of frames never reopened are
+       the bytes they were. */
+    uint64_t gen;
 } rm_frame_rec_t;
 
 /*  Codec descriptor of a frame record (current format). */

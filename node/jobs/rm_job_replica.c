@@ -95,6 +95,12 @@ void rm_job_on_dirty(rm_job_t *job, rm_job_dirty_fn *fn, void *arg)
     job->on_dirty_arg = arg;
 }
 
+void rm_job_on_reopen(rm_job_t *job, rm_job_dirty_fn *fn, void *arg)
+{
+    job->on_reopen = fn;
+    job->on_reopen_arg = arg;
+}
+
 bool rm_job_has_changes(const rm_job_t *job)
 {
     return job->ndirty > 0 || job->dirty_job;

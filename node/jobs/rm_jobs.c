@@ -73,7 +73,8 @@ rm_job_t *const *rm_jobs_active(rm_jobs_t *self, size_t *count)
             self->active[self->nactive++] = self->jobs[i];
         self->active_stale = false;
     }
-    /* A job never becomes unfinished again: the finished ones just leave. */
+    /* Finished ones just leave; one that becomes unfinished again (a lost
+       output reopened) marks the list stale (on_reopen). */
     size_t n = 0;
     for (size_t i = 0; i < self->nactive; i++)
         if (!rm_job_finished(self->active[i]))
@@ -89,6 +90,13 @@ static void on_dirty(void *arg, rm_job_t *job)
     zhashx_update(self->dirty, rm_job_id(job), job);
 }
 
+/*  A finished job with a frame to render again is active again. */
+static void on_reopen(void *arg, rm_job_t *job)
+{
+    (void)job;
+    ((rm_jobs_t *)arg)->active_stale = true;
+}
+
 /*  Appends a job (room reserved) and indexes it. */
 static void jobs_append(rm_jobs_t *self, rm_job_t *job)
 {
@@ -97,6 +105,7 @@ static void jobs_append(rm_jobs_t *self, rm_job_t *job)
     self->active_stale = true;
     zhashx_update(self->by_id, rm_job_id(job), job);
     rm_job_on_dirty(job, on_dirty, self);
+    rm_job_on_reopen(job, on_reopen, self);
     if (rm_job_has_changes(job)) /* made before the table heard of it */
         on_dirty(self, job);
 }

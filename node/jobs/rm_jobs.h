@@ -44,7 +44,7 @@ rm_job_t *rm_jobs_at(rm_jobs_t *self, size_t index); /* in submission order */
 /*  The unfinished jobs, in submission order: what the loop's scans (the
     scheduler, priorities, a worker's report) look at, so that finished
     jobs cost them nothing.  Valid until the table next changes (a job
-    created, adopted or removed); a job that finishes meanwhile stays in
+    created, adopted, removed or reopened); a job that finishes meanwhile stays in
     it until the next call. */
 rm_job_t *const *rm_jobs_active(rm_jobs_t *self, size_t *count);
 

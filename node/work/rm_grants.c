@@ -55,7 +55,8 @@ void rm_grants_take(rm_grants_t *self, const char *coordinator, const rm_bin_t *
     uint32_t n = task->frames.count;
     size_t cred_len = cred ? cred->len : 0;
     if (!coordinator || strlen(coordinator) > RM_MAX_NAME || strlen(task->job_id) > RM_MAX_NAME ||
-        n == 0 || task->grants.len != (size_t)n * 64)
+        n == 0 || task->grants.len != (size_t)n * 64 ||
+        (task->gens.count != 0 && task->gens.count != n))
         return;
     for (uint32_t k = 0; k < n; k++) {
         held_t *h = calloc(1, sizeof *h + cred_len);
@@ -66,6 +67,7 @@ void rm_grants_take(rm_grants_t *self, const char *coordinator, const rm_bin_t *
         h->grant.cred = (rm_bin_t){.data = cred_len ? h->cred : NULL, .len = cred_len};
         snprintf(h->grant.by, sizeof h->grant.by, "%s", coordinator);
         h->grant.stamp = task->stamp;
+        h->grant.gen = task->gens.count ? task->gens.items[k] : 0;
         memcpy(h->grant.sig, task->grants.data + (size_t)k * 64, 64);
         snprintf(h->job_id, sizeof h->job_id, "%s", task->job_id);
         h->frame = task->frames.items[k];

@@ -93,6 +93,16 @@ static const char *pick_replica(rm_outputs_t *self, const copy_t *c, const char 
     return best;
 }
 
+/*  Done already at the generation this node was given the frame at (a
+    grant of a later generation: it was reopened since that record). */
+static bool done_already(rm_outputs_t *self, const char *job_id, const rm_frame_rec_t *rec)
+{
+    if (!rec || rec->state != RM_FRAME_DONE)
+        return false;
+    const rm_job_grant_t *grant = rm_grants_find(self->grants, job_id, rec->frame);
+    return !grant || grant->gen <= rec->gen;
+}
+
 static void record_done(rm_outputs_t *self, const copy_t *c, const char *copy_on)
 {
     rm_job_t *job = rm_jobs_find(self->jobs, c->job_id);
@@ -100,7 +110,7 @@ static void record_done(rm_outputs_t *self, const copy_t *c, const char *copy_on
     if (!job)
         return;
     const rm_frame_rec_t *rec = rm_job_frame(job, c->frame);
-    if (rec && rec->state == RM_FRAME_DONE) {
+    if (done_already(self, c->job_id, rec)) {
         rm_job_log(job, "frame %llu: the copy rendered on %s was not needed (done by %s first)",
                    (unsigned long long)c->frame, self->name, rec->node ? rec->node : "?");
         return;
@@ -209,7 +219,7 @@ void rm_outputs_add(rm_outputs_t *self, rm_job_t *job, uint64_t frame, const rm_
     c->log = out->log;
     const rm_frame_rec_t *rec = rm_job_frame(job, frame);
     const char *out_url = rm_job_spec(job)->out_url;
-    if (rec && rec->state == RM_FRAME_DONE) { /* a copy finished first */
+    if (done_already(self, c->job_id, rec)) { /* a copy finished first */
         copy_t done = *c;
         self->ncopies--;
         record_done(self, &done, NULL);

@@ -522,17 +522,31 @@ static rm_job_t *pick_job(rm_sched_t *self, const worker_t *w, const rm_work_req
 static int task_grants(rm_task_t *t, rm_job_t *job, const uint64_t *frames, uint32_t n)
 {
     uint8_t *sigs = malloc((size_t)n * 64);
-    if (!sigs)
+    uint64_t *gens = calloc(n, sizeof *gens);
+    bool reopened = false;
+    if (!sigs || !gens) {
+        free(sigs);
+        free(gens);
         return -1;
+    }
     for (uint32_t k = 0; k < n; k++) {
         const rm_frame_rec_t *rec = rm_job_frame(job, frames[k]);
         if (!rec || rec->grant_sig.len != 64) {
             free(sigs);
+            free(gens);
             return 0;
         }
         memcpy(sigs + (size_t)k * 64, rec->grant_sig.data, 64);
+        gens[k] = rec->gen;
+        reopened |= rec->gen > 0;
     }
     t->grants = (rm_bin_t){.data = sigs, .len = (size_t)n * 64};
+    if (reopened) { /* the worker's done record must name the generation signed */
+        t->gens.items = gens;
+        t->gens.count = n;
+    } else {
+        free(gens);
+    }
     return 0;
 }
 

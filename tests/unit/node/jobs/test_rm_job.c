@@ -144,6 +144,50 @@ static void test_last_frame_done_finishes_the_job(void)
     rm_job_destroy(&job);
 }
 
+/*  A done frame whose output is lost comes back pending at the next
+    generation; the job is unfinished until it is rendered again. */
+static void test_lost_output_reopens_the_frame(void)
+{
+    rm_job_t *job = new_job("00000000000000b1", "1-2");
+    rm_err_t err;
+    rm_hash_t other;
+    memset(other.b, 0x77, 32);
+    done(job, 1, "n1");
+    done(job, 2, "n2");
+    CHECK(rm_job_finished(job));
+    int64_t first_finish = rm_job_finished_at(job);
+    /* Another output than the one held: rendered again already. */
+    CHECK(rm_job_frame_reopen(job, 2, &other, "output lost: x", &err) == 0);
+    CHECK(rm_job_frame(job, 2)->state == RM_FRAME_DONE && rm_job_frame(job, 2)->gen == 0);
+    CHECK(rm_job_frame_reopen(job, 2, &output, "output lost: n2 is dead", &err) == 0);
+    const rm_frame_rec_t *f = rm_job_frame(job, 2);
+    CHECK(f->state == RM_FRAME_PENDING && f->gen == 1 &&
+          strcmp(f->error, "output lost: n2 is dead") == 0);
+    CHECK(rm_hash_cmp(&f->output, &other) != 0 && f->node[0] == '\0');
+    CHECK(!rm_job_finished(job) && strcmp(rm_job_state(job), "rendering") == 0);
+    job = reload(&job); /* journalled */
+    CHECK(rm_job_frame(job, 2)->gen == 1 && rm_job_frame(job, 2)->state == RM_FRAME_PENDING);
+    usleep(2000);
+    assign(job, 2, "n3");
+    CHECK(rm_job_frame(job, 2)->gen == 1);
+    done(job, 2, "n3");
+    CHECK(rm_job_finished(job) && rm_job_frame(job, 2)->gen == 1);
+    CHECK(rm_job_finished_at(job) > first_finish); /* finished anew */
+    rm_job_destroy(&job);
+}
+
+/*  Nothing is rendered again for a cancelled job. */
+static void test_cancelled_job_is_not_reopened(void)
+{
+    rm_job_t *job = new_job("00000000000000b2", "1-2");
+    rm_err_t err;
+    done(job, 1, "n1");
+    CHECK(rm_job_cancel(job, &err) == 0);
+    CHECK(rm_job_frame_reopen(job, 1, &output, "output lost", &err) == 0);
+    CHECK(rm_job_frame(job, 1)->state == RM_FRAME_DONE && rm_job_frame(job, 1)->gen == 0);
+    rm_job_destroy(&job);
+}
+
 static void test_failure_goes_back_to_pending(void)
 {
     rm_job_t *job = new_job("00000000000000a5", "1-2");
@@ -455,6 +499,8 @@ int main(int argc, char **argv)
     RM_RUN(test_refuses_bad_frame_ranges);
     RM_RUN(test_assign_marks_frames_and_start);
     RM_RUN(test_last_frame_done_finishes_the_job);
+    RM_RUN(test_lost_output_reopens_the_frame);
+    RM_RUN(test_cancelled_job_is_not_reopened);
     RM_RUN(test_failure_goes_back_to_pending);
     RM_RUN(test_last_attempt_fails_the_job);
     RM_RUN(test_each_node_fails_a_frame_once);

@@ -168,11 +168,15 @@ static void check_raised(const rm_frame_rec_t *before, const rm_frame_rec_t *src
         CHECK(rm_job_merge_cmp(after, x) >= 0);
         CHECK(after->attempts >= x->attempts);
         CHECK(names_kept(x, after));
-        CHECK(x->state != RM_FRAME_DONE || after->state == RM_FRAME_DONE);
-        CHECK(x->state != RM_FRAME_FAILED || after->state == RM_FRAME_FAILED ||
+        CHECK(after->gen >= x->gen);
+        /* Within a generation done and failed are for good; a later one
+           (a lost output reopened) starts the frame again. */
+        bool same_gen = after->gen == x->gen;
+        CHECK(!same_gen || x->state != RM_FRAME_DONE || after->state == RM_FRAME_DONE);
+        CHECK(!same_gen || x->state != RM_FRAME_FAILED || after->state == RM_FRAME_FAILED ||
               after->state == RM_FRAME_DONE);
         /* The one way down: a newer attempt or a later stamp (rm_job.h). */
-        if (x->state == RM_FRAME_ASSIGNED && after->state == RM_FRAME_PENDING) {
+        if (same_gen && x->state == RM_FRAME_ASSIGNED && after->state == RM_FRAME_PENDING) {
             CHECK(after->attempts > x->attempts || after->epoch > x->epoch);
             stats.lowered++;
         }
@@ -332,6 +336,14 @@ static void local_change(replica_t *reps, int n, int r, bool job_events)
                                                          .render_ms = below(1000)},
                                     node, NULL, &err) == 0,
                   "%s", err.msg);
+    } else if (op < 60) {
+        /* Its output lost: the frame comes back at the next generation. */
+        const rm_frame_rec_t *f = rm_job_frame(job, frame);
+        if (f && f->state == RM_FRAME_DONE) {
+            rm_hash_t lost = f->output;
+            CHECK_MSG(rm_job_frame_reopen(job, frame, &lost, "output lost: test", &err) == 0, "%s",
+                      err.msg);
+        }
     } else if (op < 78) {
         CHECK_MSG(fx_fail_on(job, frame, node, reasons[below(3)], 6, &err) == 0, "%s", err.msg);
     } else if (op < 85) {
@@ -467,6 +479,15 @@ static void test_rule(void)
     CHECK(rm_job_merge_cmp(&f, &p) > 0 && rm_job_merge_cmp(&d2, &f) > 0);
     CHECK(rm_job_merge_cmp(&d1, &d2) > 0); /* the smaller output */
     CHECK(rm_job_merge_cmp(&d1, &d1) == 0);
+    /* A later generation wins over everything before it, done included,
+       and loses to whatever its own generation decides next. */
+    rm_frame_rec_t reopened = {.frame = 1, .state = RM_FRAME_PENDING, .gen = 1};
+    CHECK(rm_job_merge_cmp(&reopened, &d1) > 0 && rm_job_merge_cmp(&reopened, &a2) > 0);
+    rm_frame_rec_t again = d2;
+    again.gen = 1;
+    CHECK(rm_job_merge_cmp(&again, &reopened) > 0 && rm_job_merge_cmp(&again, &d1) > 0);
+    rm_frame_rec_t late = d1; /* a gen-0 done arriving after the reopen */
+    CHECK(rm_job_merge_cmp(&late, &reopened) < 0);
 }
 
 static bytes_t encode_join(const rm_frame_rec_t *a, const rm_frame_rec_t *b)

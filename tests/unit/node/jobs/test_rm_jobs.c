@@ -570,6 +570,17 @@ static void test_active(void)
     uint64_t frame = 1;
     CHECK(rm_job_assign(c2, &frame, 1, "n1", RM_STAMP(1, 1), &err) == 0);
     CHECK(rm_jobs_take_dirty(jobs) == c2 && rm_jobs_take_dirty(jobs) == NULL);
+    /* A finished job whose frame is reopened (its output lost) is active
+       again. */
+    rm_hash_t out;
+    memset(out.b, 0x42, 32);
+    CHECK(rm_job_frame_done(c2, 1, &(rm_frame_output_t){.output = out, .file = "f.png"}, "n1", NULL,
+                            &err) == 0);
+    act = rm_jobs_active(jobs, &n);
+    CHECK(n == 0);
+    CHECK(rm_job_frame_reopen(c2, 1, &out, "output lost: test", &err) == 0);
+    act = rm_jobs_active(jobs, &n);
+    CHECK(n == 1 && act[0] == c2);
     rm_jobs_destroy(&jobs);
 }
 

@@ -1,0 +1,65 @@
+/*  rm_repair: frames whose output no live node holds any more are
+    rendered again, without anyone asking.
+
+    Without an S3 output a done frame's output is on two nodes
+    (rm_outputs.h); spot instances are reclaimed several at a time with
+    their disks, so both can go at once.  An audit finds such frames:
+    - the coordinator audits when a member it has not audited for is gone
+      (dead, left, or forgotten) and when it becomes coordinator: every
+      done frame whose renderer is gone (a suspect is not gone yet);
+    - any node audits the frames whose output a client asked it for and no
+      member had (rm_repair_output_missing: `meshctl fetch`).
+    An audit asks every live member HAVE (which of these outputs do you
+    hold whole, manifest and every chunk?) and waits for the answers (a
+    member silent for RM_REPAIR_ANSWER_MS holds nothing).  A frame that no
+    one holds, this node included, is reopened (rm_job_frame_reopen):
+    pending at the next generation, with the reason `meshctl job` shows;
+    every node's merge takes it over the done record, and the coordinator
+    schedules it like any pending frame.  Cancelled and failed jobs are
+    left as they are, and so are jobs with an S3 output: their frames
+    count done only once stored in S3.
+
+    An audit asks about at most RM_MAX_HAVE outputs at a time; more are
+    asked in the rounds after. */
+#ifndef RM_REPAIR_H
+#define RM_REPAIR_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "rm_election.h"
+#include "rm_jobs.h"
+#include "rm_member.h"
+#include "rm_store.h"
+
+#define RM_REPAIR_SETTLE_MS 2000  /* after a member is gone: others going too are batched */
+#define RM_REPAIR_ANSWER_MS 5000  /* a member that has not answered HAVE holds nothing */
+#define RM_REPAIR_MAX_SUSPECTS 64 /* outputs a fetch missed, waiting for an audit */
+
+typedef struct _rm_repair_t rm_repair_t;
+
+/*  name: this node's.  None of the parts is owned. */
+rm_repair_t *rm_repair_new(const char *name, rm_jobs_t *jobs, rm_member_t *member,
+                           rm_store_t *store, const rm_election_t *election, rm_err_t *err);
+void rm_repair_destroy(rm_repair_t **self_p);
+
+/*  A done frame's output (its manifest's hash) that no member could give
+    this node: the frames with that output are audited at once. */
+void rm_repair_output_missing(rm_repair_t *self, const rm_hash_t *output);
+
+/*  HAVE from another node (answered), HAVE_REPLY or ERROR to ours.  False
+    for other messages. */
+bool rm_repair_handle(rm_repair_t *self, const char *from, const rm_msg_t *msg);
+
+/*  True if the store holds the output whole: its manifest and every chunk
+    the manifest lists. */
+bool rm_repair_holds(rm_store_t *store, const rm_hash_t *output);
+
+void rm_repair_tick(rm_repair_t *self, int64_t now);
+/*  Milliseconds until rm_repair_tick must run again. */
+int64_t rm_repair_wakeup(const rm_repair_t *self, int64_t now);
+
+/*  Frames reopened by this node since it started. */
+uint64_t rm_repair_reopened(const rm_repair_t *self);
+
+#endif
