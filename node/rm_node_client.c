@@ -27,9 +27,10 @@ typedef rm_node_request_t request_t;
 static void on_chunk_fetched(void *arg, const rm_hash_t *hash, int status, const char *error)
 {
     rm_node_ctx_t *self = arg;
-    /* No member has it: if it is a done frame's output, that frame may
-       have to be rendered again (rm_repair). */
-    if (status == RM_ENOTFOUND)
+    /* No member gave it (none had it, or those that may have did not
+       answer): if it is a done frame's output, the frame may have to be
+       rendered again (rm_repair asks every live member first). */
+    if (status != 0)
         rm_repair_output_missing(self->repair, hash);
     for (size_t i = 0; i < self->nwaiting;) {
         rm_node_waiting_t *w = &self->waiting[i];
@@ -163,12 +164,17 @@ static int members_now(rm_node_ctx_t *self, rm_nodes_reply_t *nodes)
 }
 
 /*  A job that no node can start says so (rm_caps_waiting). */
-static void note_waiting(const rm_job_t *job, rm_job_summary_t *s, const rm_nodes_reply_t *nodes)
+static void note_waiting(rm_node_ctx_t *self, const rm_job_t *job, rm_job_summary_t *s,
+                         const rm_nodes_reply_t *nodes)
 {
     char why[512];
     if (rm_job_finished(job))
         return;
     rm_caps_waiting(rm_job_spec(job), nodes->nodes.items, nodes->nodes.count, why, sizeof why);
+    if (!why[0] && rm_jobsync_project_nowhere(self->jobsync, rm_job_id(job)))
+        snprintf(why, sizeof why,
+                 "no node holds all of the project's files any more (evicted under "
+                 "store_cap_mb, or lost with their nodes): submit the project again");
     char *copy = why[0] ? strdup(why) : NULL;
     if (copy) {
         free(s->waiting);
@@ -194,7 +200,7 @@ static void handle_jobs(request_t *r)
         if (rm_job_summary(job, &reply.jobs.items[i], &err) != 0)
             break;
         if (have_nodes)
-            note_waiting(job, &reply.jobs.items[i], &nodes);
+            note_waiting(self, job, &reply.jobs.items[i], &nodes);
         reply.jobs.count++;
     }
     if (have_nodes)
@@ -250,7 +256,7 @@ static void handle_job_info(request_t *r)
     }
     rm_nodes_reply_t nodes;
     if (members_now(r->node, &nodes) == 0) {
-        note_waiting(job, &reply.summary, &nodes);
+        note_waiting(r->node, job, &reply.summary, &nodes);
         rm_codec_free(rm_msg_desc(RM_MSG_NODES_REPLY), &nodes);
     }
     rm_node_reply(r->node->mesh, r->peer, RM_MSG_JOB_REPLY, r->msg->req, &reply);

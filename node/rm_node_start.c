@@ -289,8 +289,8 @@ static int start_mesh_work(rm_node_ctx_t *self, rm_err_t *err)
     if (!(self->handover =
               rm_handover_new(self->config.name, self->jobs, self->store, self->member)))
         return rm_err_set(err, RM_ENOMEM, "out of memory");
-    if (!(self->repair = rm_repair_new(self->config.name, self->jobs, self->member, self->store,
-                                       &self->election, err)))
+    if (!(self->repair = rm_repair_new(self->config.name, self->config.repair_after_s, self->jobs,
+                                       self->member, self->store, &self->election, err)))
         return -1;
     rm_work_set_caps(self->work, self->caps);
     return 0;

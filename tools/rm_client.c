@@ -265,7 +265,8 @@ static int fill_window(rm_client_t *self, in_flight_t *window_reqs, size_t windo
 }
 
 static int pipeline_step(rm_client_t *self, in_flight_t *window_reqs, size_t window,
-                         rm_client_reply_fn reply_fn, void *arg, size_t *done, rm_err_t *err)
+                         bool errors_too, rm_client_reply_fn reply_fn, void *arg, size_t *done,
+                         rm_err_t *err)
 {
     rm_msg_t reply;
     rm_err_t e = {0};
@@ -282,17 +283,20 @@ static int pipeline_step(rm_client_t *self, in_flight_t *window_reqs, size_t win
         rm_msg_free(&reply); /* the reply to a request we gave up on */
         return 0;
     }
-    if (reply.type == RM_MSG_ERROR)
+    bool error = reply.type == RM_MSG_ERROR;
+    if (error && !errors_too)
         return refusal(self, &reply, err);
     int rc = reply_fn(arg, pending->i, &reply, err);
+    self->refused = rc < 0 && error; /* reply_fn took the node's answer as final */
     rm_msg_free(&reply);
     pending->used = false;
     (*done)++;
     return rc;
 }
 
-int rm_client_pipeline(rm_client_t *self, size_t n, size_t window, rm_client_send_fn send_fn,
-                       rm_client_reply_fn reply_fn, void *arg, rm_err_t *err)
+static int pipeline(rm_client_t *self, size_t n, size_t window, bool errors_too,
+                    rm_client_send_fn send_fn, rm_client_reply_fn reply_fn, void *arg,
+                    rm_err_t *err)
 {
     self->refused = false;
     if (window == 0)
@@ -305,10 +309,22 @@ int rm_client_pipeline(rm_client_t *self, size_t n, size_t window, rm_client_sen
     while (rc == 0 && done < n) {
         rc = fill_window(self, window_reqs, window, n, &next, send_fn, arg, err);
         if (rc == 0)
-            rc = pipeline_step(self, window_reqs, window, reply_fn, arg, &done, err);
+            rc = pipeline_step(self, window_reqs, window, errors_too, reply_fn, arg, &done, err);
     }
     free(window_reqs);
-    return rc;
+    return rc > 0 ? 0 : rc; /* RM_CLIENT_STOP: ended early, on purpose */
+}
+
+int rm_client_pipeline(rm_client_t *self, size_t n, size_t window, rm_client_send_fn send_fn,
+                       rm_client_reply_fn reply_fn, void *arg, rm_err_t *err)
+{
+    return pipeline(self, n, window, false, send_fn, reply_fn, arg, err);
+}
+
+int rm_client_pipeline_each(rm_client_t *self, size_t n, size_t window, rm_client_send_fn send_fn,
+                            rm_client_reply_fn reply_fn, void *arg, rm_err_t *err)
+{
+    return pipeline(self, n, window, true, send_fn, reply_fn, arg, err);
 }
 
 /*  --- Connecting --------------------------------------------------------- */

@@ -83,4 +83,14 @@ typedef int (*rm_client_reply_fn)(void *arg, size_t i, rm_msg_t *reply, rm_err_t
 int rm_client_pipeline(rm_client_t *self, size_t n, size_t window, rm_client_send_fn send_fn,
                        rm_client_reply_fn reply_fn, void *arg, rm_err_t *err);
 
+/*  The same, but an ERROR reply goes to reply_fn like any other, so one
+    request's answer (RM_EAGAIN: a chunk the node is still fetching from
+    the mesh) does not end the run.  When reply_fn fails (-1) on an ERROR
+    reply, rm_client_refused is true; when it returns RM_CLIENT_STOP the
+    run ends there and succeeds (the rest is not worth asking for).
+    Replies to requests still in flight are dropped later. */
+#define RM_CLIENT_STOP 1
+int rm_client_pipeline_each(rm_client_t *self, size_t n, size_t window, rm_client_send_fn send_fn,
+                            rm_client_reply_fn reply_fn, void *arg, rm_err_t *err);
+
 #endif

@@ -40,6 +40,8 @@ void rm_cmd_json_fetch(rm_json_t *j, const char *dir, const rm_fetch_stats_t *st
     rm_json_u64(j, "present", st->present);
     rm_json_u64(j, "replaced", st->replaced);
     rm_json_u64(j, "not_done", st->not_done);
+    rm_json_u64(j, "rendered_again", st->again);
+    rm_json_u64(j, "stored_only", st->stored_only);
     rm_json_u64(j, "bytes_fetched", st->bytes);
     rm_json_str(j, "out_url", st->out_url);
     rm_json_u64(j, "stored", st->stored);
@@ -81,6 +83,10 @@ void rm_cmd_print_fetch(const char *dir, const rm_fetch_stats_t *st)
         printf("; %u different file%s replaced", st->replaced, st->replaced == 1 ? "" : "s");
     if (st->not_done)
         printf("; %u not rendered (yet)", st->not_done);
+    if (st->again)
+        printf("; %u rendered again after their output was lost", st->again);
+    if (st->stored_only)
+        printf("; %u only in S3 now, not fetched", st->stored_only);
     printf("\n");
     if (st->out_url[0])
         printf("%u frame%s stored in %s (meshctl job JOB lists each)\n", st->stored,

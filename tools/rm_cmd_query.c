@@ -414,13 +414,13 @@ static node_count_t *count_nodes(const rm_job_reply_t *r, size_t *n)
     return c;
 }
 
-/*  The output files of frame f, or NULL when they were not asked for. */
-static const rm_manifest_t *files_of(const rm_fetch_out_t *outs, size_t nouts,
-                                     const rm_frame_info_t *f)
+/*  Frame f's entry in outs, or NULL when its files were not asked for. */
+static const rm_fetch_out_t *out_of(const rm_fetch_out_t *outs, size_t nouts,
+                                    const rm_frame_info_t *f)
 {
     for (size_t i = 0; i < nouts; i++)
         if (outs[i].frame == f)
-            return &outs[i].manifest;
+            return &outs[i];
     return NULL;
 }
 
@@ -463,7 +463,10 @@ static void job_json(const rm_job_reply_t *r, const rm_fetch_out_t *outs, size_t
         rm_json_str(j, "error", f->error);
         rm_json_str(j, "warning", f->warning ? f->warning : "");
         rm_json_str(j, "stored", f->stored ? f->stored : "");
-        const rm_manifest_t *m = files_of(outs, nouts, f);
+        const rm_fetch_out_t *o = out_of(outs, nouts, f);
+        const rm_manifest_t *m = o ? &o->manifest : NULL;
+        if (o && o->error) /* its output manifest could not be had now */
+            rm_json_str(j, "files_error", o->error);
         rm_json_array(j, "files");
         for (uint32_t k = 0; m && k < m->files.count; k++) {
             rm_json_object(j, NULL);
@@ -495,15 +498,21 @@ static void job_notes(rm_job_reply_t *r, const rm_fetch_out_t *outs, size_t nout
             first = false;
         }
     }
+    first = true;
     for (size_t i = 0; i < nouts; i++) {
         const rm_manifest_t *m = &outs[i].manifest;
         for (uint32_t k = 0; k < m->files.count; k++) {
             char size[32];
             rm_cli_fmt_bytes(m->files.items[k].size, size, sizeof size);
-            printf("%-9s frame %" PRIu64 ": %s (%s)\n", i || k ? "" : "files", outs[i].frame->frame,
+            printf("%-9s frame %" PRIu64 ": %s (%s)\n", first ? "files" : "", outs[i].frame->frame,
                    rm_cli_clean(m->files.items[k].path), size);
+            first = false;
         }
     }
+    for (size_t i = 0; i < nouts; i++) /* lost, or the node is fetching it from the mesh */
+        if (outs[i].error)
+            printf("%-9s frame %" PRIu64 ": output not reachable now (%s)\n", "note",
+                   outs[i].frame->frame, rm_cli_clean(outs[i].error));
 }
 
 static int job_text(rm_job_reply_t *r, const rm_fetch_out_t *outs, size_t nouts)
@@ -590,8 +599,8 @@ int rm_cmd_job(rm_cmd_ctx_t *ctx)
         rm_client_destroy(&client);
         return rc;
     }
-    /* the output files are one more request per frame, and need every
-       frame's manifest reachable: only on demand */
+    /* the output files are one more request per frame: only on demand; a
+       frame whose manifest no node can give now gets a note, not a failure */
     if (rm_args_has(ctx->args, "files") &&
         rm_fetch_manifests(client, &reply.u.job_reply, &outs, &nouts, &not_done, &err) != 0)
         rc = rm_cmd_fail(&err, client);

@@ -17,6 +17,7 @@ void rm_config_init(rm_config_t *config)
     config->task_timeout = 3600;
     config->slot_idle_s = 10;
     config->max_attempts = 3;
+    config->repair_after_s = 60;
     config->max_project_gb = 50;
     config->sandbox = true;
     config->max_samples = 65536;
@@ -128,6 +129,8 @@ int rm_config_set(rm_config_t *c, const char *key, const char *value, rm_err_t *
         return set_u64(&c->chunk_grace_minutes, key, value, 0, 525600, err);
     if (strcmp(key, "store_cap_mb") == 0)
         return set_u64(&c->store_cap_mb, key, value, 0, UINT64_C(1) << 30, err);
+    if (strcmp(key, "repair_after_s") == 0)
+        return set_u64(&c->repair_after_s, key, value, 0, 86400, err);
     if (strcmp(key, "retain_days") == 0)
         return set_u64(&c->retain_days, key, value, 0, 36500, err);
     if (strcmp(key, "allow_scripts") == 0)

@@ -33,6 +33,11 @@
                     way, copies before their record; default 1440)
       store_cap_mb  the chunk store's size cap in MiB (0, the default: none);
                     over it finished jobs' projects are evicted, LRU
+      repair_after_s
+                    seconds a node must be dead or gone before the coordinator
+                    renders again the frames whose outputs only it held
+                    (default 60: a network cut shorter than that re-renders
+                    nothing)
       sandbox       run each Blender in a bubblewrap sandbox (default true;
                     false lets a .blend read and write what the node's user
                     can, and is the only way to render where bwrap cannot
@@ -81,6 +86,8 @@ typedef struct {
     uint64_t chunk_grace_minutes; /* unreferenced chunks kept this long (default 1440) */
     uint64_t store_cap_mb;        /* the chunk store's size cap (0: none); finished jobs'
                                      projects are evicted, least recently used first */
+    uint64_t repair_after_s;      /* a renderer gone this long: its lost outputs are rendered
+                                     again (default 60) */
     char s3_region[64];
     char s3_endpoint[512];
     char s3_profile[128];

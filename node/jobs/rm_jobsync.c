@@ -26,6 +26,7 @@ typedef struct {
     rm_hash_t manifest;
     enum { PROJECT_FETCHING, PROJECT_READY, PROJECT_FAILED } state;
     int64_t retry_at;
+    bool nowhere; /* the last fetch failed: no member had some chunk of it */
     /* Learnt from this member: told JOB_HELD once the project is here, so
        a submission is acknowledged even when the second node could not be
        asked directly (it is behind NAT, or the record reached it first by
@@ -298,6 +299,7 @@ static void on_project_fetched(void *arg, const rm_hash_t *hash, int status, con
         if (p->state != PROJECT_FETCHING || memcmp(p->manifest.b, hash->b, 32) != 0)
             continue;
         p->state = status == 0 ? PROJECT_READY : PROJECT_FAILED;
+        p->nowhere = status == RM_ENOTFOUND;
         p->retry_at = zclock_mono() + RM_JOBSYNC_PROJECT_RETRY_MS;
         if (status == 0 && p->held_to[0]) {
             rm_job_ref_t body = {.job_id = p->job_id};
@@ -371,6 +373,12 @@ static project_t *track_project(rm_jobsync_t *self, rm_job_t *job, const char *f
         snprintf(p->held_to, sizeof p->held_to, "%s", first_addr);
     fetch_project(self, p, first_addr);
     return find_project(self, rm_job_id(job));
+}
+
+bool rm_jobsync_project_nowhere(rm_jobsync_t *self, const char *job_id)
+{
+    project_t *p = find_project(self, job_id);
+    return p && p->state == PROJECT_FAILED && p->nowhere;
 }
 
 bool rm_jobsync_project_ready(rm_jobsync_t *self, rm_job_t *job)

@@ -73,6 +73,12 @@ int rm_jobsync_replicate(rm_jobsync_t *self, rm_job_t *job, int64_t timeout_ms,
     needed). */
 bool rm_jobsync_project_ready(rm_jobsync_t *self, rm_job_t *job);
 
+/*  True if this node's last fetch of the job's project failed because no
+    member had some of its chunks (every copy evicted under store_cap_mb,
+    or lost with its nodes): it is tried again, but only a new submission
+    of the project brings it back. */
+bool rm_jobsync_project_nowhere(rm_jobsync_t *self, const char *job_id);
+
 /*  Every alive member that accepts connections, as addresses (at most max),
     the member named `first` (if alive) first: sources for rm_xfer. */
 size_t rm_jobsync_sources(rm_jobsync_t *self, const char *first, const char **out, size_t max);

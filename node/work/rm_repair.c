@@ -22,6 +22,12 @@ typedef struct {
     bool held;
 } candidate_t;
 
+/*  A member seen gone (dead, left, or no longer a member). */
+typedef struct {
+    int64_t since; /* mono ms it was first seen gone */
+    bool audited;  /* the coordinator audited for it */
+} gone_t;
+
 /*  A member asked HAVE. */
 typedef struct {
     char addr[RM_MAX_PATH + 1];
@@ -37,14 +43,17 @@ struct _rm_repair_t {
     const rm_election_t *election;
     rm_reqid_t ids;
     /* What starts an audit. */
-    zhashx_t *gone_seen; /* gone members the coordinator's audits covered */
+    int64_t repair_after_ms;
+    zhashx_t *gone_since; /* member name -> gone_t */
     bool was_acting;
-    int64_t look_at;  /* next comparison of who is gone */
-    int64_t audit_at; /* an audit is due then; 0: none */
-    bool audit_gone;  /* it looks at frames whose renderer is gone */
-    size_t skip;      /* candidates the rounds before looked at */
-    rm_hash_t suspects[RM_REPAIR_MAX_SUSPECTS];
+    int64_t look_at;                            /* next comparison of who is gone */
+    int64_t audit_at;                           /* an audit is due then; 0: none */
+    bool audit_gone;                            /* it looks at frames whose renderer is gone */
+    size_t skip;                                /* candidates the rounds before looked at */
+    rm_hash_t suspects[RM_REPAIR_MAX_SUSPECTS]; /* missed by fetches since the audit began */
     size_t nsuspects;
+    rm_hash_t looking[RM_REPAIR_MAX_SUSPECTS]; /* those the audit running looks for */
+    size_t nlooking;
     /* The round running. */
     bool running;
     candidate_t *cands;
@@ -56,16 +65,25 @@ struct _rm_repair_t {
     uint64_t reopened;
 };
 
-rm_repair_t *rm_repair_new(const char *name, rm_jobs_t *jobs, rm_member_t *member,
-                           rm_store_t *store, const rm_election_t *election, rm_err_t *err)
+static void free_since(void **item)
+{
+    free(*item);
+    *item = NULL;
+}
+
+rm_repair_t *rm_repair_new(const char *name, uint64_t repair_after_s, rm_jobs_t *jobs,
+                           rm_member_t *member, rm_store_t *store, const rm_election_t *election,
+                           rm_err_t *err)
 {
     rm_repair_t *self = calloc(1, sizeof *self);
-    if (!self || !(self->gone_seen = zhashx_new())) {
+    if (!self || !(self->gone_since = zhashx_new())) {
         free(self);
         rm_err_set(err, RM_ENOMEM, "out of memory");
         return NULL;
     }
+    zhashx_set_destructor(self->gone_since, free_since);
     snprintf(self->name, sizeof self->name, "%s", name);
+    self->repair_after_ms = (int64_t)repair_after_s * 1000;
     self->jobs = jobs;
     self->member = member;
     self->store = store;
@@ -90,7 +108,7 @@ void rm_repair_destroy(rm_repair_t **self_p)
     if (!self)
         return;
     end_round(self);
-    zhashx_destroy(&self->gone_seen);
+    zhashx_destroy(&self->gone_since);
     free(self);
     *self_p = NULL;
 }
@@ -135,10 +153,23 @@ static const char *gone_state(rm_repair_t *self, const char *node)
     return strcmp(state, "dead") == 0 || strcmp(state, "left") == 0 ? state : NULL;
 }
 
-static bool suspected(const rm_repair_t *self, const rm_hash_t *output)
+/*  When this node first saw `node` gone (now, if it had not). */
+static int64_t gone_since(rm_repair_t *self, const char *node, int64_t now)
 {
-    for (size_t i = 0; i < self->nsuspects; i++)
-        if (rm_hash_cmp(&self->suspects[i], output) == 0)
+    gone_t *g = zhashx_lookup(self->gone_since, node);
+    if (g)
+        return g->since;
+    if ((g = calloc(1, sizeof *g))) {
+        g->since = now;
+        zhashx_insert(self->gone_since, node, g);
+    }
+    return now;
+}
+
+static bool looked_for(const rm_repair_t *self, const rm_hash_t *output)
+{
+    for (size_t i = 0; i < self->nlooking; i++)
+        if (rm_hash_cmp(&self->looking[i], output) == 0)
             return true;
     return false;
 }
@@ -174,7 +205,7 @@ static int add_candidate(rm_repair_t *self, const rm_job_t *job, const rm_frame_
 /*  The round's candidates: done frames whose renderer is gone (if the
     audit looks at those) or whose output a fetch missed, past the ones
     the rounds before looked at. */
-static void collect(rm_repair_t *self)
+static void collect(rm_repair_t *self, int64_t now)
 {
     size_t seen = 0;
     self->more = false;
@@ -187,14 +218,18 @@ static void collect(rm_repair_t *self)
             if (f->state != RM_FRAME_DONE)
                 continue;
             const char *state = gone_state(self, f->node);
-            if (!(self->audit_gone && state) && !suspected(self, &f->output))
+            /* A renderer gone only for a short while may be behind a
+               network cut: its frames wait until repair_after_s. */
+            bool long_gone = state && now - gone_since(self, f->node, now) >= self->repair_after_ms;
+            if (!(self->audit_gone && long_gone) && !looked_for(self, &f->output))
                 continue;
             if (seen++ < self->skip)
                 continue;
             add_candidate(self, job, f, state);
         }
     }
-    self->skip = self->more ? self->skip + RM_MAX_HAVE : 0;
+    /* The next round starts at the frame that did not fit. */
+    self->skip = self->more ? seen - 1 : 0;
 }
 
 /*  Asks every live member that can be reached which candidates it holds. */
@@ -260,15 +295,12 @@ static void reopen(rm_repair_t *self, const candidate_t *c, size_t asked)
 /*  Every member answered, or the time is up: what no one holds is lost. */
 static void conclude(rm_repair_t *self, int64_t now)
 {
-    for (size_t i = 0; i < self->ncands; i++) {
-        candidate_t *c = &self->cands[i];
-        if (!c->held)
-            reopen(self, c, self->nasked);
-        for (size_t k = 0; k < self->nsuspects; k++)
-            if (rm_hash_cmp(&self->suspects[k], &c->output) == 0)
-                self->suspects[k] = self->suspects[--self->nsuspects];
-    }
+    for (size_t i = 0; i < self->ncands; i++)
+        if (!self->cands[i].held)
+            reopen(self, &self->cands[i], self->nasked);
     bool more = self->more;
+    if (!more)
+        self->nlooking = 0; /* the audit looked at every frame with those outputs */
     end_round(self);
     if (more)
         self->audit_at = now; /* the next RM_MAX_HAVE */
@@ -281,11 +313,16 @@ static void start_round(rm_repair_t *self, int64_t now)
     if (!self->cands)
         return;
     self->running = true;
-    collect(self);
+    if (self->skip == 0) { /* a new audit: it looks for what fetches missed until now */
+        memcpy(self->looking, self->suspects, self->nsuspects * sizeof *self->suspects);
+        self->nlooking = self->nsuspects;
+        self->nsuspects = 0;
+    }
+    collect(self, now);
     if (!self->more)
         self->audit_gone = false;
     if (self->ncands == 0) {
-        self->nsuspects = 0; /* held here, or no longer a done frame's output */
+        self->nlooking = 0; /* held here, or no longer a done frame's output */
         end_round(self);
         return;
     }
@@ -301,26 +338,30 @@ static void start_round(rm_repair_t *self, int64_t now)
 static void look_for_gone(rm_repair_t *self, int64_t now)
 {
     bool acting = self->election->acting;
-    bool due = acting && !self->was_acting;
+    int64_t due_at = acting && !self->was_acting ? now + RM_REPAIR_SETTLE_MS : 0;
     self->was_acting = acting;
     size_t count = 0;
     const rm_member_peer_t *peers = rm_member_peers(self->member, &count);
     for (size_t i = 0; peers && i < count; i++) {
         const char *name = peers[i].name;
-        if (gone_state(self, name)) {
-            if (!zhashx_lookup(self->gone_seen, name)) {
-                zhashx_insert(self->gone_seen, name, (void *)1);
-                due |= acting;
-            }
-        } else {
-            zhashx_delete(self->gone_seen, name); /* back: its next death counts */
+        if (!gone_state(self, name)) {
+            zhashx_delete(self->gone_since, name); /* back: its next death counts anew */
+            continue;
+        }
+        gone_since(self, name, now);
+        gone_t *g = zhashx_lookup(self->gone_since, name);
+        /* The coordinator audits once for each member gone long enough. */
+        if (g && acting && !g->audited && now - g->since >= self->repair_after_ms) {
+            g->audited = true;
+            if (!due_at || due_at > now)
+                due_at = now;
         }
     }
-    if (due) {
+    if (due_at) {
         self->audit_gone = true;
         self->skip = 0;
-        if (!self->audit_at || self->audit_at > now + RM_REPAIR_SETTLE_MS)
-            self->audit_at = now + RM_REPAIR_SETTLE_MS;
+        if (!self->audit_at || self->audit_at > due_at)
+            self->audit_at = due_at;
     }
 }
 

@@ -4,9 +4,11 @@
     Without an S3 output a done frame's output is on two nodes
     (rm_outputs.h); spot instances are reclaimed several at a time with
     their disks, so both can go at once.  An audit finds such frames:
-    - the coordinator audits when a member it has not audited for is gone
-      (dead, left, or forgotten) and when it becomes coordinator: every
-      done frame whose renderer is gone (a suspect is not gone yet);
+    - the coordinator audits when a member has been gone (dead, left, or
+      forgotten; a suspect is not gone yet) for repair_after_s, and when it
+      becomes coordinator: every done frame whose renderer has been gone
+      that long (a network cut looks like death until it heals: a shorter
+      one re-renders nothing);
     - any node audits the frames whose output a client asked it for and no
       member had (rm_repair_output_missing: `meshctl fetch`).
     An audit asks every live member HAVE (which of these outputs do you
@@ -32,15 +34,19 @@
 #include "rm_member.h"
 #include "rm_store.h"
 
-#define RM_REPAIR_SETTLE_MS 2000  /* after a member is gone: others going too are batched */
+#define RM_REPAIR_SETTLE_MS 2000  /* a new coordinator audits once membership settled */
 #define RM_REPAIR_ANSWER_MS 5000  /* a member that has not answered HAVE holds nothing */
 #define RM_REPAIR_MAX_SUSPECTS 64 /* outputs a fetch missed, waiting for an audit */
 
 typedef struct _rm_repair_t rm_repair_t;
 
-/*  name: this node's.  None of the parts is owned. */
-rm_repair_t *rm_repair_new(const char *name, rm_jobs_t *jobs, rm_member_t *member,
-                           rm_store_t *store, const rm_election_t *election, rm_err_t *err);
+/*  name: this node's; repair_after_s: how long a renderer must have been
+    gone (as this node saw it) before the coordinator's audit counts its
+    frames (a network cut looks like death for a while).  None of the
+    parts is owned. */
+rm_repair_t *rm_repair_new(const char *name, uint64_t repair_after_s, rm_jobs_t *jobs,
+                           rm_member_t *member, rm_store_t *store, const rm_election_t *election,
+                           rm_err_t *err);
 void rm_repair_destroy(rm_repair_t **self_p);
 
 /*  A done frame's output (its manifest's hash) that no member could give
