@@ -289,8 +289,9 @@ static int start_mesh_work(rm_node_ctx_t *self, rm_err_t *err)
     if (!(self->handover =
               rm_handover_new(self->config.name, self->jobs, self->store, self->member)))
         return rm_err_set(err, RM_ENOMEM, "out of memory");
-    if (!(self->repair = rm_repair_new(self->config.name, self->config.repair_after_s, self->jobs,
-                                       self->member, self->store, &self->election, err)))
+    if (!(self->repair =
+              rm_repair_new(self->config.name, self->config.repair_after_s, self->jobs,
+                            self->member, self->store, self->xfer, &self->election, err)))
         return -1;
     rm_work_set_caps(self->work, self->caps);
     return 0;
@@ -328,6 +329,10 @@ int rm_node_start(rm_node_ctx_t *self, const rm_config_t *config, rm_err_t *err)
     if (rm_node_home_path(self, "chunks", path, sizeof path, err) != 0 ||
         !(self->store = rm_store_new(path, err)))
         return -1;
+    if (rm_store_removed_at_open(self->store) > 0)
+        rm_log_warning("store: %llu chunk(s) written just before a crash did not reach the disk "
+                       "whole: removed (fetched again when needed)",
+                       (unsigned long long)rm_store_removed_at_open(self->store));
     if (rm_node_home_path(self, "jobs", path, sizeof path, err) != 0 ||
         !(self->jobs = rm_jobs_new(path, err)))
         return -1;

@@ -19,7 +19,10 @@ typedef struct {
     rm_hash_t output;
     char renderer[RM_MAX_NAME + 1];
     char renderer_state[16]; /* dead, left, gone; "" if the renderer is alive */
-    bool held;
+    bool held_here;
+    uint32_t holders; /* members that answered they hold it whole */
+    size_t holder;    /* the first of them (index into asked) */
+    size_t lacking;   /* a member that answered it lacks it (index), or SIZE_MAX */
 } candidate_t;
 
 /*  A member seen gone (dead, left, or no longer a member). */
@@ -31,6 +34,7 @@ typedef struct {
 /*  A member asked HAVE. */
 typedef struct {
     char addr[RM_MAX_PATH + 1];
+    char name[RM_MAX_NAME + 1];
     uint64_t req;
     bool answered;
 } asked_t;
@@ -40,6 +44,7 @@ struct _rm_repair_t {
     rm_jobs_t *jobs;
     rm_member_t *member;
     rm_store_t *store;
+    rm_xfer_t *xfer;
     const rm_election_t *election;
     rm_reqid_t ids;
     /* What starts an audit. */
@@ -63,6 +68,7 @@ struct _rm_repair_t {
     int64_t deadline;
     bool more; /* candidates left for another round */
     uint64_t reopened;
+    uint64_t copied; /* second copies made of outputs left on one node */
 };
 
 static void free_since(void **item)
@@ -72,8 +78,8 @@ static void free_since(void **item)
 }
 
 rm_repair_t *rm_repair_new(const char *name, uint64_t repair_after_s, rm_jobs_t *jobs,
-                           rm_member_t *member, rm_store_t *store, const rm_election_t *election,
-                           rm_err_t *err)
+                           rm_member_t *member, rm_store_t *store, rm_xfer_t *xfer,
+                           const rm_election_t *election, rm_err_t *err)
 {
     rm_repair_t *self = calloc(1, sizeof *self);
     if (!self || !(self->gone_since = zhashx_new())) {
@@ -87,6 +93,7 @@ rm_repair_t *rm_repair_new(const char *name, uint64_t repair_after_s, rm_jobs_t 
     self->jobs = jobs;
     self->member = member;
     self->store = store;
+    self->xfer = xfer;
     self->election = election;
     rm_reqid_init(&self->ids, RM_REQ_REPAIR);
     return self;
@@ -190,10 +197,14 @@ static int add_candidate(rm_repair_t *self, const rm_job_t *job, const rm_frame_
         self->more = true;
         return 0;
     }
-    if (rm_repair_holds(self->store, &f->output))
+    /* Held here: the frame is safe, but maybe on this node alone. */
+    bool here = rm_repair_holds(self->store, &f->output);
+    if (here && !self->audit_gone)
         return 0;
     candidate_t *c = &self->cands[self->ncands++];
     memset(c, 0, sizeof *c);
+    c->held_here = here;
+    c->lacking = SIZE_MAX;
     snprintf(c->job_id, sizeof c->job_id, "%s", rm_job_id(job));
     snprintf(c->renderer, sizeof c->renderer, "%s", f->node ? f->node : "");
     snprintf(c->renderer_state, sizeof c->renderer_state, "%s", state ? state : "");
@@ -253,6 +264,7 @@ static void ask_members(rm_repair_t *self, int64_t now)
             continue;
         asked_t *a = &self->asked[self->nasked++];
         snprintf(a->addr, sizeof a->addr, "%s", peers[i].addr);
+        snprintf(a->name, sizeof a->name, "%s", peers[i].name);
         a->req = rm_reqid_next(&self->ids);
         rm_member_send_msg(self->member, a->addr, RM_MSG_HAVE, a->req, &have);
     }
@@ -292,12 +304,54 @@ static void reopen(rm_repair_t *self, const candidate_t *c, size_t asked)
     }
 }
 
+static void on_copied(void *arg, const rm_hash_t *hash, int status, const char *error)
+{
+    rm_repair_t *self = arg;
+    char hex[65];
+    rm_hash_hex(hash, hex);
+    if (status != 0)
+        rm_log_warning("output %.16s: a second copy could not be fetched: %s", hex, error);
+    else
+        self->copied++;
+}
+
+/*  An output on one node only (the other copy went with its node): a
+    second one, here if another member holds it, else on a member that
+    lacks it (REPLICATE: it fetches the output from this node).  Nothing
+    waits for it: the next audit looks again. */
+static void second_copy(rm_repair_t *self, const candidate_t *c)
+{
+    rm_err_t err;
+    if (!c->held_here) {
+        const char *sources[1] = {self->asked[c->holder].addr};
+        rm_log_info("job %s frame %llu: its output is left on %s only; copying it here", c->job_id,
+                    (unsigned long long)c->frame, self->asked[c->holder].name);
+        rm_hash_t output = c->output;
+        if (rm_xfer_fetch(self->xfer, &output, true, sources, 1, on_copied, self, &err) != 0)
+            rm_log_warning("job %s frame %llu: cannot copy its output: %s", c->job_id,
+                           (unsigned long long)c->frame, err.msg);
+        return;
+    }
+    if (c->lacking == SIZE_MAX)
+        return; /* no member to copy it to */
+    rm_replicate_t body = {.hash = c->output, .job_id = (char *)c->job_id, .frame = c->frame};
+    rm_log_info("job %s frame %llu: its output is left on this node only; copying it to %s",
+                c->job_id, (unsigned long long)c->frame, self->asked[c->lacking].name);
+    rm_member_send_msg(self->member, self->asked[c->lacking].addr, RM_MSG_REPLICATE,
+                       rm_reqid_next(&self->ids), &body);
+}
+
 /*  Every member answered, or the time is up: what no one holds is lost. */
 static void conclude(rm_repair_t *self, int64_t now)
 {
-    for (size_t i = 0; i < self->ncands; i++)
-        if (!self->cands[i].held)
-            reopen(self, &self->cands[i], self->nasked);
+    for (size_t i = 0; i < self->ncands; i++) {
+        candidate_t *c = &self->cands[i];
+        uint32_t copies = c->holders + (c->held_here ? 1 : 0);
+        if (copies == 0)
+            reopen(self, c, self->nasked);
+        else if (copies == 1)
+            second_copy(self, c);
+    }
     bool more = self->more;
     if (!more)
         self->nlooking = 0; /* the audit looked at every frame with those outputs */
@@ -392,6 +446,11 @@ uint64_t rm_repair_reopened(const rm_repair_t *self)
     return self->reopened;
 }
 
+uint64_t rm_repair_copied(const rm_repair_t *self)
+{
+    return self->copied;
+}
+
 static void serve_have(rm_repair_t *self, const char *from, const rm_msg_t *msg)
 {
     const rm_have_t *have = &msg->u.have;
@@ -415,18 +474,30 @@ static void take_answer(rm_repair_t *self, const rm_msg_t *msg)
     for (size_t i = 0; self->running && i < self->nasked && !a; i++)
         if (self->asked[i].req == msg->req && !self->asked[i].answered)
             a = &self->asked[i];
-    if (!a)
-        return; /* a round that ended */
+    if (!a) { /* a round that ended, or a second copy's answer */
+        if (msg->type == RM_MSG_OK)
+            self->copied++;
+        else if (msg->type == RM_MSG_ERROR)
+            rm_log_warning("a second copy of an output was refused: %s", msg->u.error.message);
+        return;
+    }
     a->answered = true;
     self->nwaiting--;
     if (msg->type != RM_MSG_HAVE_REPLY) /* an older node: it holds nothing we know of */
         return;
     const rm_bin_t *held = &msg->u.have_reply.held;
+    size_t who = (size_t)(a - self->asked);
     if (held->len != (self->ncands + 7) / 8)
         return;
-    for (size_t i = 0; i < self->ncands; i++)
-        if (held->data[i / 8] & (1u << (i % 8)))
-            self->cands[i].held = true;
+    for (size_t i = 0; i < self->ncands; i++) {
+        candidate_t *c = &self->cands[i];
+        if (held->data[i / 8] & (1u << (i % 8))) {
+            if (c->holders++ == 0)
+                c->holder = who;
+        } else if (c->lacking == SIZE_MAX) {
+            c->lacking = who;
+        }
+    }
 }
 
 bool rm_repair_handle(rm_repair_t *self, const char *from, const rm_msg_t *msg)
@@ -436,6 +507,7 @@ bool rm_repair_handle(rm_repair_t *self, const char *from, const rm_msg_t *msg)
         serve_have(self, from, msg);
         return true;
     case RM_MSG_HAVE_REPLY:
+    case RM_MSG_OK:
     case RM_MSG_ERROR:
         if (rm_reqid_owner(msg->req) != RM_REQ_REPAIR)
             return false;

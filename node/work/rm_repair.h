@@ -21,6 +21,12 @@
     left as they are, and so are jobs with an S3 output: their frames
     count done only once stored in S3.
 
+    The coordinator's audit also counts the copies of the outputs this
+    node holds itself: an output left on one node (its other copy went
+    with its node) gets a second one, as before it counted done: fetched
+    here when another member holds it, else sent to a member that lacks
+    it (REPLICATE: that member fetches it from this node).
+
     An audit asks about at most RM_MAX_HAVE outputs at a time; more are
     asked in the rounds after. */
 #ifndef RM_REPAIR_H
@@ -33,6 +39,7 @@
 #include "rm_jobs.h"
 #include "rm_member.h"
 #include "rm_store.h"
+#include "rm_xfer.h"
 
 #define RM_REPAIR_SETTLE_MS 2000  /* a new coordinator audits once membership settled */
 #define RM_REPAIR_ANSWER_MS 5000  /* a member that has not answered HAVE holds nothing */
@@ -45,8 +52,8 @@ typedef struct _rm_repair_t rm_repair_t;
     frames (a network cut looks like death for a while).  None of the
     parts is owned. */
 rm_repair_t *rm_repair_new(const char *name, uint64_t repair_after_s, rm_jobs_t *jobs,
-                           rm_member_t *member, rm_store_t *store, const rm_election_t *election,
-                           rm_err_t *err);
+                           rm_member_t *member, rm_store_t *store, rm_xfer_t *xfer,
+                           const rm_election_t *election, rm_err_t *err);
 void rm_repair_destroy(rm_repair_t **self_p);
 
 /*  A done frame's output (its manifest's hash) that no member could give
@@ -67,5 +74,7 @@ int64_t rm_repair_wakeup(const rm_repair_t *self, int64_t now);
 
 /*  Frames reopened by this node since it started. */
 uint64_t rm_repair_reopened(const rm_repair_t *self);
+/*  Second copies made of outputs left on one node. */
+uint64_t rm_repair_copied(const rm_repair_t *self);
 
 #endif

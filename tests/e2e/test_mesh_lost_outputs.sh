@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Spot instances are reclaimed several at a time, with their disks.  Four
-# nodes render a 16-frame job; only the coordinator and one other node
+# nodes render a 24-frame job; only the coordinator and one other node
 # finish frames, until some finished frame has both its copies on those two
 # (each output is on its renderer and one copy picked among the others).
 # Both are then killed at once and their homes deleted.  The survivors
@@ -13,7 +13,7 @@
 source "$(dirname "$0")/mesh_lib.sh"
 
 N=4
-FRAMES=16
+FRAMES=24
 HOSTS="1 2 3 4"
 mesh_setup $N
 for i in $HOSTS; do
@@ -37,8 +37,9 @@ pass "job $job submitted through n$s1"
 frames_json() {
   mesh_ctl "$s1" job "$job" --json >"$T/frames.json" 2>/dev/null
 }
-# The done frames whose output no survivor holds: "FRAME HASH" lines.
-lost_frames() {
+# The done frames by how many survivors hold their output: "COPIES FRAME
+# HASH" lines.
+copies_on_survivors() {
   python3 - "$T/frames.json" "$T" $survivors <<'EOF'
 import json, os, sys
 j = json.load(open(sys.argv[1]))
@@ -47,29 +48,33 @@ for f in j["frames"]:
     if f["state"] != "done" or not f.get("output"):
         continue
     h = f["output"]
-    held = any(os.path.exists("%s/n%s/chunks/%s/%s" % (t, i, h[:2], h)) for i in hosts)
-    if not held:
-        print(f["frame"], h)
+    held = sum(os.path.exists("%s/n%s/chunks/%s/%s" % (t, i, h[:2], h)) for i in hosts)
+    print(held, f["frame"], h)
 EOF
 }
 
 # One frame at a time on each of the two, until a finished frame has no
-# copy on a survivor (a third of them, on average).
+# copy on a survivor and another has one only (a third of them each, on
+# average).
 [ -d "$T/n$s1/chunks" ] || fail "no store at $T/n$s1/chunks: the layout this test reads changed"
 done_two=0
 : >"$T/lost"
-while [ ! -s "$T/lost" ]; do
-  [ "$done_two" -lt 12 ] || skip "12 frames done on n$c and n$k, each with a copy on a survivor"
+: >"$T/single"
+while [ ! -s "$T/lost" ] || [ ! -s "$T/single" ]; do
+  [ "$done_two" -lt 14 ] || skip "14 frames done on n$c and n$k, and not one lost and one single"
   mesh_gate_allow "$c" 1
   mesh_gate_allow "$k" 1
   done_two=$((done_two + 2))
   mesh_wait_job 60 "$job" "$s1" "j['frames_done'] >= $done_two" >/dev/null
   sleep 0.5 # the copies are made before the frame counts done; the record spreads after
   frames_json || fail "meshctl job $job through n$s1 failed"
-  lost_frames >"$T/lost" || fail "cannot read $T/frames.json"
+  copies_on_survivors >"$T/copies" || fail "cannot read $T/frames.json"
+  awk '$1 == 0 { print $2, $3 }' "$T/copies" >"$T/lost"
+  awk '$1 == 1 { print $2, $3 }' "$T/copies" >"$T/single"
 done
 lost=$(cut -d' ' -f1 "$T/lost" | tr '\n' ' ')
-pass "$done_two frames done on n$c and n$k; frames ${lost}have no copy outside them"
+single=$(cut -d' ' -f1 "$T/single" | tr '\n' ' ')
+pass "$done_two frames done on n$c and n$k; frames ${lost}have no copy outside them, frames ${single}one"
 
 mesh_kill "$c"
 mesh_kill "$k"
@@ -127,6 +132,18 @@ for f in j["frames"]:
         assert f["state"] == "done" and f["node"] not in gone, f
 EOF
 pass "every lost frame was rendered again by a survivor"
+
+# Outputs left on one survivor get their second copy back.
+_two_copies() {
+  local f h i
+  while read -r f h; do
+    for i in $survivors; do
+      [ -f "$T/n$i/chunks/${h:0:2}/$h" ] || return 1
+    done
+  done <"$T/single"
+}
+t=$(mesh_until 30 "outputs of frames ${single}on both survivors" _two_copies)
+pass "frames ${single}had one copy left: both survivors hold them again (${t} s)"
 
 wait "$fetch_pid"
 [ "$(cat "$T/fetch-early.rc")" = 0 ] ||

@@ -292,6 +292,12 @@ static bool fill_d(rm_msg_type_t t, rm_msg_t *m, bool big)
             task->frames.items = calloc(RM_MAX_TASK_FRAMES, sizeof(uint64_t));
             task->frames.count = big ? RM_MAX_TASK_FRAMES : 1;
             task->frames.items[0] = i;
+            if (big) { /* frames reopened: their generations (sparse) */
+                task->gens.items = calloc(RM_MAX_TASK_FRAMES, sizeof(uint64_t));
+                task->gens.count = RM_MAX_TASK_FRAMES;
+                for (uint32_t k = 0; k < RM_MAX_TASK_FRAMES; k++)
+                    task->gens.items[k] = k + 1;
+            }
         }
         m->u.assign.tasks.count = n;
         return true;
@@ -338,6 +344,15 @@ static bool fill_d(rm_msg_type_t t, rm_msg_t *m, bool big)
         m->u.import_reply.bytes = big ? UINT64_MAX : 1000;
         m->u.import_reply.bytes_done = 1000;
         m->u.import_reply.error = big ? rep('e', RM_MAX_TEXT) : strdup("");
+        return true;
+    case RM_MSG_HAVE:
+        m->u.have.outputs.count = big ? RM_MAX_HAVE : 2;
+        m->u.have.outputs.items = calloc(m->u.have.outputs.count, sizeof(rm_hash_t));
+        for (uint32_t i = 0; i < m->u.have.outputs.count; i++)
+            hash_fill(&m->u.have.outputs.items[i], (uint8_t)i);
+        return true;
+    case RM_MSG_HAVE_REPLY:
+        m->u.have_reply.held = bin_of(big ? (RM_MAX_HAVE + 7) / 8 : 1, 7);
         return true;
     default:
         return false;
