@@ -3,7 +3,16 @@
     Durability: a chunk is written to ROOT/tmp/<random>, fsync'd, renamed to
     ROOT/ab/<hash> and the directory fsync'd, so after a crash a chunk name
     either holds the whole chunk or does not exist.  Leftovers in tmp/ are
-    only ever partial chunks and are removed at open. */
+    only ever partial chunks and are removed at open.
+
+    Chunks written without waiting (rm_store_put_unsynced) skip both
+    fsyncs: before the first, ROOT/unsynced is made (and synced), and
+    rm_store_sync removes it after a syncfs once no such write is under
+    way.  A crash in between may leave a chunk name over data that never
+    reached the disk; so at open, if ROOT/unsynced is there, every chunk
+    written since it was made is read back, and those that do not hash
+    right are removed. */
+#define _GNU_SOURCE /* syncfs */
 #include "rm_store.h"
 
 #include <ctype.h>
@@ -11,6 +20,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,7 +36,17 @@ struct _rm_store_t {
     /* Bytes of the chunks this process wrote (threads share the store):
        with a measured size, the store's size now (rm_store_bytes_added). */
     _Atomic uint64_t bytes_added;
+    /* Writes that did not wait for the disk (threads share the store). */
+    pthread_mutex_t lock;
+    bool unsynced;            /* ROOT/unsynced is there */
+    uint64_t writes_started;  /* unsynced writes begun, ever */
+    uint32_t writing;         /* unsynced writes under way */
+    uint64_t removed_at_open; /* unsynced chunks a crash left damaged */
 };
+
+#define UNSYNCED_MARK "unsynced"
+
+static int recover_unsynced(rm_store_t *self, rm_err_t *err);
 
 /*  ROOT/ab/<64 hex> is the longest path we build. */
 #define RM_STORE_PATH_MAX (PATH_MAX + 80)
@@ -87,7 +107,9 @@ rm_store_t *rm_store_new(const char *root, rm_err_t *err)
         goto fail;
     }
     snprintf(self->tmpdir, n, "%s/tmp", root);
-    if (rm_fs_mkdir_p(self->tmpdir, 0700, 0700, err) != 0 || clean_tmp(self->tmpdir, err) != 0) {
+    pthread_mutex_init(&self->lock, NULL);
+    if (rm_fs_mkdir_p(self->tmpdir, 0700, 0700, err) != 0 || clean_tmp(self->tmpdir, err) != 0 ||
+        recover_unsynced(self, err) != 0) {
         rm_err_prefix(err, "opening store %s: ", root);
         goto fail;
     }
@@ -102,6 +124,8 @@ void rm_store_destroy(rm_store_t **self_p)
     if (!self_p || !*self_p)
         return;
     rm_store_t *self = *self_p;
+    if (self->tmpdir) /* initialised with it */
+        pthread_mutex_destroy(&self->lock);
     free(self->root);
     free(self->tmpdir);
     free(self);
@@ -176,7 +200,7 @@ static int chunk_write_error(const char *hex, const char *what, const char *path
 }
 
 static int write_chunk_file(rm_store_t *self, const char *hex, const void *data, size_t len,
-                            const char *final, rm_err_t *err)
+                            const char *final, bool sync, rm_err_t *err)
 {
     char tmp[RM_STORE_PATH_MAX];
     int fd = open_store_temp(self, tmp, sizeof tmp, err);
@@ -184,7 +208,7 @@ static int write_chunk_file(rm_store_t *self, const char *hex, const void *data,
         return rm_err_prefix(err, "chunk %s: ", hex);
     const char *what = "writing";
     int rc = rm_fs_write_all(fd, data, len);
-    if (rc == 0) {
+    if (rc == 0 && sync) {
         what = "syncing";
         rc = fsync(fd);
     }
@@ -206,9 +230,35 @@ static int write_chunk_file(rm_store_t *self, const char *hex, const void *data,
     return 0;
 }
 
-/*  Writes a chunk whose hash the caller has just computed itself. */
+/*  Makes ROOT/unsynced, durably, before the first write that does not
+    wait for the disk.  Called with the lock held. */
+static int mark_unsynced(rm_store_t *self, rm_err_t *err)
+{
+    if (self->unsynced)
+        return 0;
+    char path[RM_STORE_PATH_MAX];
+    snprintf(path, sizeof path, "%s/" UNSYNCED_MARK, self->root);
+    int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return rm_err_set(err, rm_err_from_errno(errno), "cannot create %s: %s", path,
+                          strerror(errno));
+    /* Its time says since when chunks may not be on disk. */
+    int rc = futimens(fd, NULL) == 0 && fsync(fd) == 0 ? 0 : -1;
+    int saved = errno;
+    close(fd);
+    if (rc != 0)
+        return rm_err_set(err, rm_err_from_errno(saved), "cannot write %s: %s", path,
+                          strerror(saved));
+    if (rm_fs_fsync_dir(self->root, err) != 0)
+        return -1;
+    self->unsynced = true;
+    return 0;
+}
+
+/*  Writes a chunk whose hash the caller has just computed itself; `sync`:
+    durable when this returns, else once rm_store_sync has run. */
 static int put_verified(rm_store_t *self, const rm_hash_t *hash, const char *hex, const void *data,
-                        size_t len, rm_err_t *err)
+                        size_t len, bool sync, rm_err_t *err)
 {
     if (rm_store_has(self, hash)) {
         rm_store_touch(self, hash); /* in use again: the collector's grace starts anew */
@@ -220,12 +270,64 @@ static int put_verified(rm_store_t *self, const rm_hash_t *hash, const char *hex
     chunk_path(self, hash, final, sizeof final);
     if (ensure_prefix_dir(self, dir, err) != 0)
         return rm_err_prefix(err, "chunk %s: ", hex);
-    if (write_chunk_file(self, hex, data, len, final, err) != 0)
+    if (!sync) {
+        pthread_mutex_lock(&self->lock);
+        int rc = mark_unsynced(self, err);
+        if (rc == 0) {
+            self->writes_started++;
+            self->writing++;
+        }
+        pthread_mutex_unlock(&self->lock);
+        if (rc != 0)
+            return rm_err_prefix(err, "chunk %s: ", hex);
+        rc = write_chunk_file(self, hex, data, len, final, false, err);
+        pthread_mutex_lock(&self->lock);
+        self->writing--;
+        pthread_mutex_unlock(&self->lock);
+        if (rc == 0)
+            self->bytes_added += len;
+        return rc;
+    }
+    if (write_chunk_file(self, hex, data, len, final, true, err) != 0)
         return -1;
     self->bytes_added += len;
     if (rm_fs_fsync_dir(dir, err) != 0)
         return rm_err_prefix(err, "chunk %s: ", hex);
     return 0;
+}
+
+int rm_store_sync(rm_store_t *self, rm_err_t *err)
+{
+    pthread_mutex_lock(&self->lock);
+    bool unsynced = self->unsynced;
+    uint64_t started = self->writes_started;
+    pthread_mutex_unlock(&self->lock);
+    if (!unsynced)
+        return 0;
+    int fd = open(self->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0 || syncfs(fd) != 0) {
+        int saved = errno;
+        if (fd >= 0)
+            close(fd);
+        return rm_err_set(err, rm_err_from_errno(saved), "cannot sync the store %s: %s", self->root,
+                          strerror(saved));
+    }
+    close(fd);
+    pthread_mutex_lock(&self->lock);
+    /* A write begun meanwhile may not be on disk: the mark stays for it. */
+    if (self->writes_started == started && self->writing == 0) {
+        char path[RM_STORE_PATH_MAX];
+        snprintf(path, sizeof path, "%s/" UNSYNCED_MARK, self->root);
+        unlink(path); /* lost in a crash: the next open checks for nothing */
+        self->unsynced = false;
+    }
+    pthread_mutex_unlock(&self->lock);
+    return 0;
+}
+
+uint64_t rm_store_removed_at_open(const rm_store_t *self)
+{
+    return self->removed_at_open;
 }
 
 uint64_t rm_store_bytes_added(rm_store_t *self)
@@ -241,8 +343,9 @@ int64_t rm_store_chunk_size(rm_store_t *self, const rm_hash_t *hash)
     return lstat(path, &st) == 0 && S_ISREG(st.st_mode) ? (int64_t)st.st_size : -1;
 }
 
-int rm_store_put(rm_store_t *self, const rm_hash_t *hash, const void *data, size_t len,
-                 rm_err_t *err)
+/*  Checks that data is a chunk that hashes to `hash`, then writes it. */
+static int put_checked(rm_store_t *self, const rm_hash_t *hash, const void *data, size_t len,
+                       bool sync, rm_err_t *err)
 {
     char hex[65];
     rm_hash_hex(hash, hex);
@@ -259,7 +362,19 @@ int rm_store_put(rm_store_t *self, const rm_hash_t *hash, const void *data, size
         rm_hash_hex(&actual, got);
         return rm_err_set(err, RM_EPROTO, "chunk %s: data hashes to %s", hex, got);
     }
-    return put_verified(self, hash, hex, data, len, err);
+    return put_verified(self, hash, hex, data, len, sync, err);
+}
+
+int rm_store_put(rm_store_t *self, const rm_hash_t *hash, const void *data, size_t len,
+                 rm_err_t *err)
+{
+    return put_checked(self, hash, data, len, true, err);
+}
+
+int rm_store_put_unsynced(rm_store_t *self, const rm_hash_t *hash, const void *data, size_t len,
+                          rm_err_t *err)
+{
+    return put_checked(self, hash, data, len, false, err);
 }
 
 int rm_store_put_data(rm_store_t *self, const void *data, size_t len, rm_hash_t *hash,
@@ -273,7 +388,7 @@ int rm_store_put_data(rm_store_t *self, const void *data, size_t len, rm_hash_t 
     char hex[65];
     rm_hash(data, len, &h);
     rm_hash_hex(&h, hex);
-    if (put_verified(self, &h, hex, data, len, err) != 0)
+    if (put_verified(self, &h, hex, data, len, true, err) != 0)
         return -1;
     *hash = h;
     return 0;
@@ -415,4 +530,60 @@ int rm_store_usage(rm_store_t *self, uint64_t *bytes, uint64_t *chunks, rm_err_t
     *bytes = b;
     *chunks = c;
     return 0;
+}
+
+/*  Reads back every chunk of ROOT/ab written since `since` (seconds):
+    rm_store_get removes one that does not hash right.  The count of those
+    removed goes to *removed. */
+static int check_prefix_dir(rm_store_t *self, const char *dirpath, time_t since, uint64_t *removed)
+{
+    DIR *dir = opendir(dirpath);
+    if (!dir)
+        return 0;
+    struct dirent *de;
+    while ((de = readdir(dir)) != NULL) {
+        char path[RM_STORE_PATH_MAX];
+        struct stat st;
+        rm_hash_t hash;
+        if (!is_hex_name(de->d_name, 64) ||
+            snprintf(path, sizeof path, "%s/%s", dirpath, de->d_name) >= (int)sizeof path ||
+            lstat(path, &st) != 0 || !S_ISREG(st.st_mode) || st.st_mtime < since ||
+            rm_hash_parse(de->d_name, &hash) != 0)
+            continue;
+        uint8_t *data = NULL;
+        size_t len = 0;
+        rm_err_t e;
+        if (rm_store_get(self, &hash, &data, &len, &e) != 0 && e.code == RM_EIO)
+            (*removed)++;
+        free(data);
+    }
+    closedir(dir);
+    return 0;
+}
+
+static int recover_unsynced(rm_store_t *self, rm_err_t *err)
+{
+    char mark[RM_STORE_PATH_MAX];
+    struct stat st;
+    snprintf(mark, sizeof mark, "%s/" UNSYNCED_MARK, self->root);
+    if (stat(mark, &st) != 0)
+        return 0;
+    time_t since = st.st_mtime - 2; /* coarse clocks */
+    uint64_t removed = 0;
+    DIR *dir = opendir(self->root);
+    if (!dir)
+        return rm_err_set(err, rm_err_from_errno(errno), "cannot open %s: %s", self->root,
+                          strerror(errno));
+    struct dirent *de;
+    while ((de = readdir(dir)) != NULL) {
+        char path[RM_STORE_PATH_MAX];
+        if (is_hex_name(de->d_name, 2) &&
+            snprintf(path, sizeof path, "%s/%s", self->root, de->d_name) < (int)sizeof path)
+            check_prefix_dir(self, path, since, &removed);
+    }
+    closedir(dir);
+    self->removed_at_open = removed;
+    self->unsynced = true; /* removing the mark waits for the sync */
+    self->writes_started = 0;
+    return rm_store_sync(self, err);
 }

@@ -34,6 +34,24 @@ bool rm_store_has(rm_store_t *self, const rm_hash_t *hash);
 int rm_store_put(rm_store_t *self, const rm_hash_t *hash, const void *data, size_t len,
                  rm_err_t *err);
 
+/*  rm_store_put without waiting for the disk: the chunk is there at once,
+    durable once rm_store_sync has returned.  Many chunks in a row (a
+    project arriving) then cost one sync instead of two fsyncs each.  A
+    crash before the sync may leave such a chunk's name over data that
+    never reached the disk: the next rm_store_new reads back every chunk
+    written since the first unsynced one and removes those that do not
+    hash right. */
+int rm_store_put_unsynced(rm_store_t *self, const rm_hash_t *hash, const void *data, size_t len,
+                          rm_err_t *err);
+
+/*  Makes every chunk written so far durable (syncfs of the store's file
+    system); nothing to do if every write waited for the disk. */
+int rm_store_sync(rm_store_t *self, rm_err_t *err);
+
+/*  Chunks written without waiting that rm_store_new found damaged (a crash
+    came before their sync) and removed. */
+uint64_t rm_store_removed_at_open(const rm_store_t *self);
+
 /*  Hashes data, stores it, returns its hash in *hash. */
 int rm_store_put_data(rm_store_t *self, const void *data, size_t len, rm_hash_t *hash,
                       rm_err_t *err);

@@ -256,6 +256,11 @@ static int intern(rm_xfer_t *self, const char *name, uint32_t *id)
     for its callbacks.  e NULL = success. */
 static void fetch_end(rm_xfer_t *self, fetch_t *f, const rm_err_t *e)
 {
+    /* Chunks are written without waiting for the disk: one sync when a
+       fetch has them all, before its caller relies on them. */
+    rm_err_t synced;
+    if (!e && rm_store_sync(self->store, &synced) != 0)
+        e = &synced;
     f->ended = true;
     for (fetch_t **p = &self->active; *p; p = &(*p)->next)
         if (*p == f) {
@@ -503,8 +508,8 @@ static void handle_reply(rm_xfer_t *self, want_t *w, const rm_msg_t *msg)
     } else if (memcmp(msg->u.chunk.hash.b, w->hash.b, sizeof w->hash.b) != 0) {
         rm_hash_hex(&msg->u.chunk.hash, hex);
         source_failed(self, w, w->asked, RM_EPROTO, "sent chunk %s instead", hex);
-    } else if (rm_store_put(self->store, &w->hash, msg->u.chunk.data.data, msg->u.chunk.data.len,
-                            &e) == 0) {
+    } else if (rm_store_put_unsynced(self->store, &w->hash, msg->u.chunk.data.data,
+                                     msg->u.chunk.data.len, &e) == 0) {
         self->bytes += msg->u.chunk.data.len;
         self->chunks++;
         want_stored(self, w);

@@ -12,7 +12,9 @@
     asked last until it answers again, so a dead peer costs one round of
     timeouts, not one per chunk.  A chunk that two fetches need is asked for
     once, and one that reaches the store by another way while it waits is
-    not asked for at all.
+    not asked for at all.  Chunks are stored without waiting for the disk
+    (rm_store_put_unsynced) and a fetch that has them all syncs the store
+    before it ends: when `done` says 0, they are durable.
 
     rm_xfer does no I/O and reads no clock, so the node actor can drive it
     from its poll loop and a test can drive it with a fake network and a
