@@ -10,6 +10,7 @@
 
 #include "rm_log.h"
 #include "rm_node_client.h"
+#include "rm_node_upload.h"
 #include "rm_node_ctx.h"
 #include "rm_node_door.h"
 #include "rm_node_gc.h"
@@ -111,16 +112,11 @@ static void serve_chunk(rm_node_ctx_t *self, const char *from, const rm_cred_t *
 {
     (void)who;
     rm_chunk_t chunk = {.hash = msg->u.chunk_ref.hash};
-    uint8_t *buf = NULL;
-    size_t len = 0;
     rm_err_t err;
     if (rm_store_get(self->store, &chunk.hash, &chunk.data.data, &chunk.data.len, &err) != 0)
-        rm_msg_encode_error(msg->req, err.code, err.msg, &buf, &len, NULL);
+        rm_member_send_error(self->member, from, msg->req, err.code, err.msg);
     else
-        rm_msg_encode(RM_MSG_CHUNK_DATA, msg->req, &chunk, &buf, &len, NULL);
-    if (buf)
-        rm_member_send(self->member, from, buf, len, NULL);
-    free(buf);
+        rm_node_upload_chunk(self, NULL, from, msg->req, &chunk);
     free(chunk.data.data);
 }
 
@@ -375,6 +371,7 @@ static void turn(rm_node_ctx_t *self)
     rm_node_rendezvous_tick(self, now);
     rm_node_client_serve_watches(self);
     rm_node_client_expire_waits(self, now);
+    rm_node_upload_tick(self, now);
     char rendering[200];
     rm_member_meta_t meta;
     rm_node_meta(self, &meta, rendering, sizeof rendering);

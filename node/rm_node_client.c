@@ -14,6 +14,7 @@
 #include "rm_node_revoke.h"
 #include "rm_node_s3.h"
 #include "rm_node_submit.h"
+#include "rm_node_upload.h"
 #include "rm_rights.h"
 
 #define MAX_WATCH_MS 60000
@@ -45,7 +46,7 @@ static void on_chunk_fetched(void *arg, const rm_hash_t *hash, int status, const
         else if (rm_store_get(self->store, hash, &chunk.data.data, &chunk.data.len, &err) != 0)
             rm_node_reply_error(self->mesh, w->peer, w->req, err.code, err.msg);
         else
-            rm_node_reply(self->mesh, w->peer, RM_MSG_CHUNK_DATA, w->req, &chunk);
+            rm_node_upload_chunk(self, w->peer, NULL, w->req, &chunk);
         free(chunk.data.data);
         rm_node_waiting_drop(self, i);
     }
@@ -109,7 +110,7 @@ static void handle_chunk_get(request_t *r)
             rm_node_reply_error(r->node->mesh, r->peer, r->msg->req, err.code, err.msg);
         return;
     }
-    rm_node_reply(r->node->mesh, r->peer, RM_MSG_CHUNK_DATA, r->msg->req, &chunk);
+    rm_node_upload_chunk(r->node, r->peer, NULL, r->msg->req, &chunk);
     free(chunk.data.data);
 }
 

@@ -12,6 +12,7 @@
 #include "rm_blender.h"
 #include "rm_cred.h"
 #include "rm_handover.h"
+#include "rm_rate.h"
 #include "rm_repair.h"
 #include "rm_jobs.h"
 #include "rm_jobsync.h"
@@ -110,6 +111,8 @@ typedef struct {
     rm_work_t *work;
     rm_handover_t *handover; /* leaving: finished outputs go to members that stay */
     rm_repair_t *repair;     /* frames whose output no live node holds: rendered again */
+    rm_rate_t upload;        /* upload_limit_mbps (rm_node_upload) */
+    zlistx_t *upload_queue;  /* chunks waiting for it */
     rm_logs_server_t *logs;
     rm_aws_settings_t s3; /* resolved at start (secrets: never logged) */
     bool s3_ok;           /* settings resolved; else s3_why says why not */

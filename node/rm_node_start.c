@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "rm_log.h"
+#include "rm_node_upload.h"
 #include "rm_node.h"
 #include "rm_node_gc.h"
 #include "rm_node_revoke.h"
@@ -358,6 +359,12 @@ int rm_node_start(rm_node_ctx_t *self, const rm_config_t *config, rm_err_t *err)
         rm_node_rendezvous_start(self, err) != 0 || start_mesh_work(self, err) != 0 ||
         rm_node_gc_start(self, err) != 0)
         return -1;
+    rm_node_upload_start(self);
+    rm_xfer_set_download_limit(self->xfer, self->config.download_limit_mbps * 125000);
+    if (self->config.upload_limit_mbps || self->config.download_limit_mbps)
+        rm_log_info("chunk traffic limited: upload %llu Mbit/s, download %llu Mbit/s (0: none)",
+                    (unsigned long long)self->config.upload_limit_mbps,
+                    (unsigned long long)self->config.download_limit_mbps);
     rm_log_info("%s listening on %s (door on port+1), %zu job(s) on disk", self->config.name,
                 self->config.listen, rm_jobs_count(self->jobs));
     return 0;
@@ -372,6 +379,7 @@ void rm_node_stop(rm_node_ctx_t *self)
     if (self->watch)
         rm_loop_reader_end(self->loop, rm_door_watch_actor(self->watch));
     rm_node_gc_stop(self); /* before the store it reads */
+    rm_node_upload_stop(self);
     if (self->jobsync)
         rm_jobsync_flush(self->jobsync); /* what changed last goes out before we go */
     rm_work_destroy(&self->work);

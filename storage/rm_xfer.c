@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "rm_manifest.h"
+#include "rm_rate.h"
 #include "rm_reqid.h"
 
 /*  A manifest chunk lists fewer than 32 Ki hashes: chains stay short. */
@@ -60,6 +61,7 @@ typedef struct want {
     bool armed; /* deadline set (at the first tick after sending) */
     int64_t deadline;
     bool all_notfound; /* every failure so far was ENOTFOUND */
+    bool charged;      /* RATE_GUESS taken from the download limit for the request out */
     rm_code_t last_code;
     char *last; /* why the last source failed */
 } want_t;
@@ -85,7 +87,13 @@ struct _rm_xfer_t {
     uint32_t naddrs, capaddrs;
     rm_reqid_t ids;
     uint64_t bytes, chunks;
+    rm_rate_t down; /* the download limit (rm_xfer_set_download_limit) */
+    int64_t now;    /* the last tick's clock */
 };
+
+/*  What a request is counted at before its answer says (FastCDC's chunks
+    average 64 KiB): the window does not burst past the limit. */
+#define RATE_GUESS (64 * 1024)
 
 /*  --- Wants: table, queue, window ------------------------------------------ */
 
@@ -438,6 +446,8 @@ static int send_request(rm_xfer_t *self, want_t *w)
         }
         w->asked = (uint32_t)i;
         w->next = (uint32_t)i + 1;
+        w->charged = rm_rate_limited(&self->down);
+        rm_rate_take(&self->down, RATE_GUESS, self->now);
         w->req = req;
         w->armed = false;
         w->inflight_at = (int)self->ninflight;
@@ -451,7 +461,8 @@ static int send_request(rm_xfer_t *self, want_t *w)
     store meanwhile (a client's CHUNK_PUT, another node) is not asked for. */
 static void pump(rm_xfer_t *self)
 {
-    while (self->ninflight < RM_XFER_WINDOW && self->qhead) {
+    while (self->ninflight < RM_XFER_WINDOW && self->qhead &&
+           rm_rate_wait(&self->down, self->now) == 0) {
         want_t *w = self->qhead;
         queue_remove(self, w);
         if (rm_store_has(self->store, &w->hash))
@@ -494,10 +505,20 @@ static void clean_text(char *out, size_t size, const char *in)
 }
 
 /*  A reply to w: stores the chunk, or counts the source as failed. */
+/*  The download limit counts what a request really brought, not the guess. */
+static void settle(rm_xfer_t *self, want_t *w, uint64_t bytes)
+{
+    if (w->charged)
+        rm_rate_refund(&self->down, RATE_GUESS);
+    w->charged = false;
+    rm_rate_take(&self->down, bytes, self->now);
+}
+
 static void handle_reply(rm_xfer_t *self, want_t *w, const rm_msg_t *msg)
 {
     rm_err_t e;
     char hex[65];
+    settle(self, w, msg->type == RM_MSG_CHUNK_DATA ? msg->u.chunk.data.len : 0);
     if (msg->type == RM_MSG_ERROR) {
         uint64_t code = msg->u.error.code;
         char text[160];
@@ -686,6 +707,8 @@ bool rm_xfer_on_message(rm_xfer_t *self, const char *from, const rm_msg_t *msg)
 
 void rm_xfer_tick(rm_xfer_t *self, int64_t now_ms)
 {
+    if (self)
+        self->now = now_ms;
     for (size_t k = 0; self && k < self->ninflight;) {
         want_t *w = self->inflight[k];
         if (!w->armed || w->deadline > now_ms) {
@@ -693,6 +716,7 @@ void rm_xfer_tick(rm_xfer_t *self, int64_t now_ms)
             continue;
         }
         inflight_remove(self, w); /* the last entry moves to k */
+        settle(self, w, 0);
         self->addrs[w->src[w->asked]].stalled = true;
         if (w->nusers == 0) {
             want_forget(self, w);
@@ -712,9 +736,17 @@ void rm_xfer_tick(rm_xfer_t *self, int64_t now_ms)
     drain(self);
 }
 
+void rm_xfer_set_download_limit(rm_xfer_t *self, uint64_t bytes_per_s)
+{
+    rm_rate_init(&self->down, bytes_per_s, self->now);
+}
+
 int64_t rm_xfer_wakeup(rm_xfer_t *self, int64_t now_ms)
 {
     int64_t best = RM_XFER_IDLE;
+    /* Requests held back by the download limit go when it allows. */
+    if (self && self->qhead && self->ninflight < RM_XFER_WINDOW && rm_rate_limited(&self->down))
+        best = rm_rate_wait(&self->down, now_ms);
     for (size_t k = 0; self && k < self->ninflight; k++) {
         const want_t *w = self->inflight[k];
         if (!w->armed)

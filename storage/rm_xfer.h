@@ -55,6 +55,12 @@ typedef void(rm_xfer_done_fn)(void *arg, const rm_hash_t *hash, int status, cons
 
 rm_xfer_t *rm_xfer_new(rm_store_t *store, rm_xfer_send_fn *send, void *send_arg, rm_err_t *err);
 
+/*  Limits what this node downloads to bytes_per_s (0: no limit): requests
+    wait until the bytes already asked for (counted at 64 KiB each until
+    their answer says) fit the rate.  Tests and benchmarks emulate a real
+    link with it (meshd.conf download_limit_mbps). */
+void rm_xfer_set_download_limit(rm_xfer_t *self, uint64_t bytes_per_s);
+
 /*  Drops pending fetches without calling them back. */
 void rm_xfer_destroy(rm_xfer_t **self_p);
 

@@ -131,6 +131,10 @@ int rm_config_set(rm_config_t *c, const char *key, const char *value, rm_err_t *
         return set_u64(&c->store_cap_mb, key, value, 0, UINT64_C(1) << 30, err);
     if (strcmp(key, "repair_after_s") == 0)
         return set_u64(&c->repair_after_s, key, value, 0, 86400, err);
+    if (strcmp(key, "upload_limit_mbps") == 0)
+        return set_u64(&c->upload_limit_mbps, key, value, 0, 1000000, err);
+    if (strcmp(key, "download_limit_mbps") == 0)
+        return set_u64(&c->download_limit_mbps, key, value, 0, 1000000, err);
     if (strcmp(key, "retain_days") == 0)
         return set_u64(&c->retain_days, key, value, 0, 36500, err);
     if (strcmp(key, "allow_scripts") == 0)

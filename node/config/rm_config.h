@@ -33,6 +33,9 @@
                     way, copies before their record; default 1440)
       store_cap_mb  the chunk store's size cap in MiB (0, the default: none);
                     over it finished jobs' projects are evicted, LRU
+      upload_limit_mbps, download_limit_mbps
+                    this node's chunk traffic in megabits per second (0, the
+                    default: none): to share a link, or to emulate one
       repair_after_s
                     seconds a node must be dead or gone before the coordinator
                     renders again the frames whose outputs only it held
@@ -88,6 +91,8 @@ typedef struct {
                                      projects are evicted, least recently used first */
     uint64_t repair_after_s;      /* a renderer gone this long: its lost outputs are rendered
                                      again (default 60) */
+    uint64_t upload_limit_mbps;   /* chunks sent, megabits per second (0: no limit) */
+    uint64_t download_limit_mbps; /* chunks fetched, megabits per second (0: no limit) */
     char s3_region[64];
     char s3_endpoint[512];
     char s3_profile[128];

@@ -35,6 +35,7 @@ typedef struct {
 typedef struct {
     char addr[RM_MAX_PATH + 1];
     char name[RM_MAX_NAME + 1];
+    bool draining; /* leaving: no place for a second copy */
     uint64_t req;
     bool answered;
 } asked_t;
@@ -265,6 +266,7 @@ static void ask_members(rm_repair_t *self, int64_t now)
         asked_t *a = &self->asked[self->nasked++];
         snprintf(a->addr, sizeof a->addr, "%s", peers[i].addr);
         snprintf(a->name, sizeof a->name, "%s", peers[i].name);
+        a->draining = peers[i].has_meta && peers[i].meta->draining;
         a->req = rm_reqid_next(&self->ids);
         rm_member_send_msg(self->member, a->addr, RM_MSG_HAVE, a->req, &have);
     }
@@ -494,7 +496,7 @@ static void take_answer(rm_repair_t *self, const rm_msg_t *msg)
         if (held->data[i / 8] & (1u << (i % 8))) {
             if (c->holders++ == 0)
                 c->holder = who;
-        } else if (c->lacking == SIZE_MAX) {
+        } else if (c->lacking == SIZE_MAX && !a->draining) {
             c->lacking = who;
         }
     }

@@ -432,6 +432,39 @@ static void test_a_slow_source_that_keeps_answering_does_not_time_out(void)
     end();
 }
 
+/*  A download limit spreads the fetch over bytes / rate (less the quarter
+    second the limit saves up before it starts); without one it takes no
+    time on this clock. */
+static void test_a_download_limit_paces_the_fetch(void)
+{
+    begin();
+    add_node(&net, "tcp://a:7000", p->origin, NODE_OK);
+    const char *src[] = {"tcp://a:7000"};
+    uint64_t rate = p->bytes / 2; /* two seconds of it */
+    rm_xfer_set_download_limit(net.xfer, rate);
+    net_tick(&net, net.now);
+    done_t d = {0};
+    int64_t start = net.now;
+    fetch(&net, &p->mhash, true, src, 1, &d);
+    for (int round = 0; round < 100000 && rm_xfer_active(net.xfer) > 0; round++) {
+        net_pump(&net);
+        int64_t wait = rm_xfer_wakeup(net.xfer, net.now);
+        if (wait == RM_XFER_IDLE)
+            break;
+        net_tick(&net, net.now + (wait > 0 ? wait : 1));
+    }
+    CHECK_MSG(d.calls == 1 && d.status == 0, "%d calls, status %d: %s", d.calls, d.status, d.error);
+    /* The last chunk is counted when it arrives: nothing waits after it. */
+    int64_t ms = net.now - start,
+            least = (int64_t)((p->bytes - rate / 4 - 256 * 1024) * 1000 / rate);
+    CHECK_MSG(ms >= least && ms <= 2500, "%lld ms for %llu bytes at %llu B/s", (long long)ms,
+              (unsigned long long)p->bytes, (unsigned long long)rate);
+    CHECK(net.max_open < RM_XFER_WINDOW); /* the window did not burst past the limit */
+    printf("download limit: %llu bytes at %llu B/s in %lld ms, %zu open at most\n",
+           (unsigned long long)p->bytes, (unsigned long long)rate, (long long)ms, net.max_open);
+    end();
+}
+
 /*  The first source is dead: once the manifest's request to it timed out,
     it is asked last, so the project costs one timeout, not one per chunk. */
 static void test_a_dead_first_source_costs_one_timeout(void)
@@ -526,6 +559,7 @@ int main(int argc, char **argv)
         RM_RUN(test_a_callback_may_start_another_fetch);
         RM_RUN(test_a_slow_source_that_keeps_answering_does_not_time_out);
         RM_RUN(test_a_dead_first_source_costs_one_timeout);
+        RM_RUN(test_a_download_limit_paces_the_fetch);
         RM_RUN(test_chunks_that_arrive_meanwhile_are_not_asked_for);
         RM_RUN(test_a_full_disk_ends_the_fetch_with_enospc);
     }

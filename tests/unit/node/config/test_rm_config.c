@@ -36,6 +36,7 @@ static void test_defaults_are_documented_values(void)
     CHECK(strcmp(c.blender, "blender") == 0);
     CHECK(strcmp(c.role, "node") == 0);
     CHECK(!c.allow_scripts && !c.no_inbound);
+    CHECK(c.repair_after_s == 60 && c.upload_limit_mbps == 0 && c.download_limit_mbps == 0);
 }
 
 static void test_file_sets_keys_with_comments_and_quotes(void)
@@ -53,7 +54,10 @@ static void test_file_sets_keys_with_comments_and_quotes(void)
                                               "role = stable\n"
                                               "allow_scripts = true\n"
                                               "no_inbound = true\n"
-                                              "advertise = tcp://farm-07.lan:7700\n");
+                                              "advertise = tcp://farm-07.lan:7700\n"
+                                              "repair_after_s = 5\n"
+                                              "upload_limit_mbps = 100\n"
+                                              "download_limit_mbps = 1000\n");
     rm_config_t c;
     rm_config_init(&c);
     rm_err_t err = {0};
@@ -66,6 +70,7 @@ static void test_file_sets_keys_with_comments_and_quotes(void)
     CHECK(strcmp(c.role, "stable") == 0);
     CHECK(c.allow_scripts && c.no_inbound);
     CHECK(strcmp(c.advertise, "tcp://farm-07.lan:7700") == 0);
+    CHECK(c.repair_after_s == 5 && c.upload_limit_mbps == 100 && c.download_limit_mbps == 1000);
 }
 
 /*  meshd: flags are applied first, then the file is loaded with the flag
