@@ -183,7 +183,10 @@ static int build_request(rm_work_t *self, rm_work_req_t *req, rm_err_t *err)
         memset(&all[count], 0, sizeof all[count]);
         if (rm_codec_copy(&rm_task_desc, &all[count], &self->queue[i], NULL) == 0) {
             free(all[count].grants.data); /* a report names frames only */
+            free(all[count].gens.items);
             all[count].grants = (rm_bin_t){0};
+            all[count].gens.items = NULL;
+            all[count].gens.count = 0;
             all[count].stamp = 0;
             count++;
         }
