@@ -67,7 +67,8 @@ void rm_node_upload_chunk(rm_node_ctx_t *self, zframe_t *peer, const char *addr,
     queued_t *q = NULL;
     if (queue_empty && rm_rate_wait(&self->upload, now) == 0) {
         send_now(self, peer, addr, buf, len);
-    } else if (!(q = calloc(1, sizeof *q)) || !zlistx_add_end(self->upload_queue, q)) {
+    } else if (!self->upload_queue || !(q = calloc(1, sizeof *q)) ||
+               !zlistx_add_end(self->upload_queue, q)) {
         free(q); /* no memory: sent now, over the limit */
         send_now(self, peer, addr, buf, len);
     } else {

@@ -12,6 +12,7 @@
     each public call, when no loop over our tables is in progress. */
 #include "rm_xfer.h"
 
+#include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -377,6 +378,16 @@ static int expand(rm_xfer_t *self, fetch_t *f)
     rm_hash_t *missing = NULL;
     uint32_t n = 0;
     int rc = rm_manifest_missing(&m, self->store, &missing, &n, UINT32_MAX, &e);
+    /* In random order: nodes fetching one project at once hold different
+       chunks early and serve them to each other instead of all waiting on
+       the same few (without a map of who holds what, a random pick is
+       what rarest-first comes to). */
+    for (uint32_t i = n; rc == 0 && i > 1; i--) {
+        uint32_t j = randombytes_uniform(i);
+        rm_hash_t t = missing[i - 1];
+        missing[i - 1] = missing[j];
+        missing[j] = t;
+    }
     for (uint32_t i = 0; i < n && rc == 0; i++)
         rc = need_chunk(self, f, &missing[i], &e);
     free(missing);

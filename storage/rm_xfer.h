@@ -1,8 +1,10 @@
 /*  rm_xfer: fetches chunks, or a manifest and every chunk it lists, from
     other nodes into this node's store.
 
-    A project arrives from several peers at once: requests (CHUNK_GET) are
-    spread round-robin over the sources a fetch names, at most
+    A project arrives from several peers at once: its chunks are asked for
+    in random order (nodes fetching it together then hold different chunks
+    and serve each other), requests (CHUNK_GET) spread round-robin over the
+    sources a fetch names, at most
     RM_XFER_WINDOW in flight in all, the rest queued.  A source that answers
     ENOTFOUND, sends data that does not hash right or cannot be sent to is
     skipped for that chunk and the next one asked; so is one that times out:
