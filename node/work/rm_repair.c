@@ -389,8 +389,8 @@ static void start_round(rm_repair_t *self, int64_t now)
         conclude(self, now);
 }
 
-/*  The coordinator audits when a member its audits did not cover is gone,
-    and when it starts coordinating. */
+/*  The coordinator audits once for each member that has been gone for
+    repair_after_s, and when it starts coordinating. */
 static void look_for_gone(rm_repair_t *self, int64_t now)
 {
     bool acting = self->election->acting;
