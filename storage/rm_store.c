@@ -262,7 +262,8 @@ static int put_verified(rm_store_t *self, const rm_hash_t *hash, const char *hex
 {
     if (rm_store_has(self, hash)) {
         rm_store_touch(self, hash); /* in use again: the collector's grace starts anew */
-        return 0;
+        /* It may be one written without waiting: durable now, as asked. */
+        return sync ? rm_store_sync(self, err) : 0;
     }
     char dir[RM_STORE_PATH_MAX];
     char final[RM_STORE_PATH_MAX];

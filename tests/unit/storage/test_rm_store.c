@@ -261,6 +261,10 @@ static void test_unsynced_chunks_are_durable_after_a_sync(void)
     CHECK(rm_store_has(store, &h) && access(mark, F_OK) == 0);
     data[0] ^= 1;
     CHECK(rm_store_put_unsynced(store, &h, data, sizeof data, &err) == -1 && err.code == RM_EPROTO);
+    data[0] ^= 1;
+    /* Put again, waiting for the disk: it is there, and made durable. */
+    CHECK(rm_store_put(store, &h, data, sizeof data, &err) == 0 && access(mark, F_OK) != 0);
+    CHECK(rm_store_put_unsynced(store, &h, data, sizeof data, &err) == 0);
     CHECK_MSG(rm_store_sync(store, &err) == 0, "%s", err.msg);
     CHECK(access(mark, F_OK) != 0);
     rm_store_destroy(&store);
