@@ -26,6 +26,7 @@ struct _rm_loop_t {
     bool once;      /* rm_loop_run_once: return after a reader's event */
     bool handled;   /* a reader's event was handled in this run */
     bool timed_out; /* this run's deadline passed */
+    int end_id;     /* the timer that ends a run past its deadline; -1: none */
 };
 
 static void destroy_reader(void **item)
@@ -63,6 +64,7 @@ rm_loop_t *rm_loop_new(void)
        SIGTERM into a drain, so czmq's interrupt flag must not end us. */
     zloop_set_nonstop(self->zloop, true);
     self->wake_id = -1;
+    self->end_id = -1;
     return self;
 }
 
@@ -95,7 +97,7 @@ static int after_event(rm_loop_t *self)
 {
     if (self->turn && !self->stopping)
         arm_wake(self, self->turn(self->turn_arg));
-    return self->stopping || (self->once && self->handled) ? -1 : 0;
+    return self->stopping || self->timed_out || (self->once && self->handled) ? -1 : 0;
 }
 
 static int on_wake(zloop_t *zloop, int timer_id, void *arg)
@@ -182,12 +184,25 @@ void rm_loop_set_turn(rm_loop_t *self, rm_loop_turn_fn *fn, void *arg)
     self->turn_arg = arg;
 }
 
-static int on_deadline(zloop_t *zloop, int timer_id, void *arg)
+static int on_run_end(zloop_t *zloop, int timer_id, void *arg)
 {
     (void)zloop;
     (void)timer_id;
-    ((rm_loop_t *)arg)->timed_out = true;
+    ((rm_loop_t *)arg)->end_id = -1; /* a one-shot timer: zloop drops it after this */
     return -1;
+}
+
+/*  zloop runs the due timers of a poll before the readers that poll found
+    ready, and a timer's -1 skips them: so the deadline ends the run only
+    at the next round, and what was ready is read first (a 0 ms run reads
+    what is ready however late the poll returns on a loaded machine). */
+static int on_deadline(zloop_t *zloop, int timer_id, void *arg)
+{
+    (void)timer_id;
+    rm_loop_t *self = arg;
+    self->timed_out = true;
+    self->end_id = zloop_timer(zloop, 1, 1, on_run_end, self);
+    return self->end_id < 0 ? -1 : 0;
 }
 
 static void run(rm_loop_t *self, int64_t ms, bool once)
@@ -200,8 +215,7 @@ static void run(rm_loop_t *self, int64_t ms, bool once)
         arm_wake(self, self->turn(self->turn_arg));
     if (self->stopping)
         return;
-    /* At least 1 ms: zloop runs due timers before ready readers, so a
-       0 ms deadline would end the run before any event is read. */
+    self->end_id = -1;
     int deadline =
         ms >= 0 ? zloop_timer(self->zloop, ms > 0 ? (size_t)ms : 1, 1, on_deadline, self) : -1;
     /* zloop_start also returns when zmq_poll fails: a signal delivered to
@@ -210,8 +224,11 @@ static void run(rm_loop_t *self, int64_t ms, bool once)
            !self->timed_out && !(self->once && self->handled))
         ;
     /* zloop_start has returned: timers can be ended at once. */
-    if (deadline >= 0)
+    if (deadline >= 0 && !self->timed_out)
         zloop_timer_end(self->zloop, deadline);
+    if (self->end_id >= 0)
+        zloop_timer_end(self->zloop, self->end_id);
+    self->end_id = -1;
     self->once = false;
 }
 
