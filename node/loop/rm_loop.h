@@ -41,7 +41,9 @@ void rm_loop_reader_end(rm_loop_t *self, void *sock);
 void rm_loop_set_turn(rm_loop_t *self, rm_loop_turn_fn *fn, void *arg);
 
 /*  Runs events until rm_loop_stop is called, or for at most ms (< 0: no
-    limit).  Runs the turn once first, so that its wake-up is set. */
+    limit; what is ready when the time is up is still read, so a 0 ms run
+    reads what is ready).  Runs the turn once first, so that its wake-up is
+    set. */
 void rm_loop_run(rm_loop_t *self, int64_t ms);
 /*  Like rm_loop_run, but returns after the first reader's event too;
     true if one was handled. */
