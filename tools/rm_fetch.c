@@ -26,7 +26,7 @@ typedef enum {
     FR_SKIPPED,  /* lost on the mesh, but in S3 */
 } fr_state_t;
 
-typedef enum { FILE_TODO, FILE_BEGUN, FILE_DONE, FILE_SKIP } file_state_t;
+typedef enum { FILE_WANTED, FILE_BEGUN, FILE_DONE, FILE_SKIP } file_state_t;
 
 typedef struct {
     uint64_t frame;
@@ -360,7 +360,7 @@ static int plan_frames(fetch_t *fx, rm_err_t *err)
             continue;
         w->planned = true;
         for (uint32_t j = 0; j < w->manifest.files.count; j++)
-            w->left += w->fstate[j] == FILE_TODO;
+            w->left += w->fstate[j] == FILE_WANTED;
         if (w->left == 0)
             w->state = FR_DONE;
     }
@@ -393,7 +393,7 @@ static int fetch_one(fetch_t *fx, wframe_t *w, uint32_t j, rm_err_t *err)
 {
     rm_fetch_file_t *f = &w->files[j];
     rm_fetch_pass_t got = RM_FETCH_AGAIN;
-    if (w->fstate[j] == FILE_TODO) {
+    if (w->fstate[j] == FILE_WANTED) {
         if (rm_fetch_file_begin(f, fx->dir, &w->manifest.files.items[j], err) != 0)
             return -1;
         w->fstate[j] = FILE_BEGUN;
@@ -414,7 +414,7 @@ static int fetch_one(fetch_t *fx, wframe_t *w, uint32_t j, rm_err_t *err)
         char why[256];
         snprintf(why, sizeof why, "%s", f->lost_why);
         rm_fetch_file_abandon(f);
-        w->fstate[j] = FILE_TODO; /* not parked: frame_lost drops the others */
+        w->fstate[j] = FILE_WANTED; /* not parked: frame_lost drops the others */
         frame_lost(fx, w, why);
         return 0;
     }
@@ -429,7 +429,7 @@ static int fetch_files(fetch_t *fx, rm_err_t *err)
         wframe_t *w = &fx->fr[i];
         for (uint32_t j = 0; w->state == FR_FILES && w->planned && j < w->manifest.files.count;
              j++) {
-            bool waiting = w->fstate[j] == FILE_TODO || w->fstate[j] == FILE_BEGUN;
+            bool waiting = w->fstate[j] == FILE_WANTED || w->fstate[j] == FILE_BEGUN;
             if (waiting && w->fdue[j] <= rm_cli_mono_ms() && fetch_one(fx, w, j, err) != 0)
                 return -1;
         }
@@ -557,7 +557,7 @@ static int64_t next_due(const fetch_t *fx)
         if (w->state == FR_MANIFEST && w->due < due)
             due = w->due;
         for (uint32_t j = 0; w->state == FR_FILES && w->planned && j < w->manifest.files.count; j++)
-            if ((w->fstate[j] == FILE_TODO || w->fstate[j] == FILE_BEGUN) && w->fdue[j] < due)
+            if ((w->fstate[j] == FILE_WANTED || w->fstate[j] == FILE_BEGUN) && w->fdue[j] < due)
                 due = w->fdue[j];
     }
     return left ? (due < fx->next_info ? due : fx->next_info) : 0;
