@@ -120,6 +120,21 @@ static void serve_chunk(rm_node_ctx_t *self, const char *from, const rm_cred_t *
     free(chunk.data.data);
 }
 
+/*  CHUNK_MAP: which chunks of a project this node holds, for a peer that
+    fetches it (rm_xfer.h). */
+static void serve_chunk_map(rm_node_ctx_t *self, const char *from, const rm_cred_t *who,
+                            const rm_msg_t *msg)
+{
+    (void)who;
+    rm_chunk_map_reply_t reply = {{0}, {0}};
+    rm_err_t err;
+    if (rm_xfer_chunk_map(self->xfer, &msg->u.chunk_map.hash, &reply, &err) != 0)
+        rm_member_send_error(self->member, from, msg->req, err.code, err.msg);
+    else
+        rm_member_send_msg(self->member, from, RM_MSG_CHUNK_MAP_REPLY, msg->req, &reply);
+    rm_codec_free(rm_msg_desc(RM_MSG_CHUNK_MAP_REPLY), &reply);
+}
+
 /*  DRAIN that came over one of our outbound links (a node carrying an
     admin's drain to us, behind NAT): as on the main socket. */
 static void drain_over_link(rm_node_ctx_t *self, const char *from, const rm_cred_t *who,
@@ -213,11 +228,17 @@ typedef void (*node_msg_fn)(rm_node_ctx_t *self, const char *from, const rm_cred
 
 /*  Requests only nodes send, whichever socket they came in on. */
 static const node_msg_fn node_requests[RM_MSG_TYPE_COUNT] = {
-    [RM_MSG_JOB_SYNC] = to_jobsync,     [RM_MSG_JOB_HELD] = to_jobsync,
-    [RM_MSG_JOB_DELTA] = to_jobsync,    [RM_MSG_JOB_DIGEST] = to_jobsync,
-    [RM_MSG_WORK_REQ] = to_work,        [RM_MSG_ASSIGN] = to_work,
-    [RM_MSG_REPLICATE] = to_work,       [RM_MSG_HAVE] = to_repair,
-    [RM_MSG_REVOKE] = revoke_from_node, [RM_MSG_JOB_REMOVE] = remove_from_node,
+    [RM_MSG_JOB_SYNC] = to_jobsync,
+    [RM_MSG_JOB_HELD] = to_jobsync,
+    [RM_MSG_JOB_DELTA] = to_jobsync,
+    [RM_MSG_JOB_DIGEST] = to_jobsync,
+    [RM_MSG_WORK_REQ] = to_work,
+    [RM_MSG_ASSIGN] = to_work,
+    [RM_MSG_REPLICATE] = to_work,
+    [RM_MSG_HAVE] = to_repair,
+    [RM_MSG_CHUNK_MAP] = serve_chunk_map,
+    [RM_MSG_REVOKE] = revoke_from_node,
+    [RM_MSG_JOB_REMOVE] = remove_from_node,
 };
 
 /*  Requests over our own links to other nodes; on the main socket these
@@ -239,7 +260,7 @@ static const node_msg_fn answers[RM_REQ_OWNER_COUNT] = {
 static bool is_answer(rm_msg_type_t type)
 {
     return type == RM_MSG_OK || type == RM_MSG_ERROR || type == RM_MSG_CHUNK_DATA ||
-           type == RM_MSG_LOGS_REPLY || type == RM_MSG_HAVE_REPLY;
+           type == RM_MSG_LOGS_REPLY || type == RM_MSG_HAVE_REPLY || type == RM_MSG_CHUNK_MAP_REPLY;
 }
 
 /*  A message from another node, if the node-to-node tables take it;

@@ -546,6 +546,27 @@ static const rm_field_t have_reply_fields[] = {
 static const rm_struct_desc_t have_reply_desc =
     RM_DESC(rm_have_reply_t, "have_reply", have_reply_fields, "Node -> node: answers HAVE.");
 
+static const rm_field_t chunk_map_fields[] = {
+    RM_FIELD(rm_chunk_ref_t, hash, RM_F_B32, 0, "the project's manifest chunk"),
+};
+static const rm_struct_desc_t chunk_map_desc =
+    RM_DESC(rm_chunk_ref_t, "chunk_map", chunk_map_fields,
+            "Node -> node: which chunks of this manifest do you hold? Asked of the other "
+            "sources about twice a second while a project is fetched, so chunks are asked "
+            "of peers that hold them, the rarest first; answered by CHUNK_MAP_REPLY.");
+
+static const rm_field_t chunk_map_reply_fields[] = {
+    RM_FIELD(rm_chunk_map_reply_t, held, RM_F_BIN, (RM_MAX_MAP_CHUNKS + 7) / 8,
+             "bit i (byte i/8, bit i%8): the i-th distinct chunk the manifest lists (in listing "
+             "order, a repeat counted where it first appears) is held; missing bits are clear"),
+    RM_FIELD(rm_chunk_map_reply_t, coming, RM_F_BIN, (RM_MAX_MAP_CHUNKS + 7) / 8,
+             "same order: chunks asked of a peer and awaited (soon held)"),
+};
+static const rm_struct_desc_t chunk_map_reply_desc =
+    RM_DESC(rm_chunk_map_reply_t, "chunk_map_reply", chunk_map_reply_fields,
+            "Node -> node: answers CHUNK_MAP (ERROR ENOTFOUND when the manifest is not "
+            "there: which chunks it lists is unknown).");
+
 typedef struct {
     const char *name;
     const rm_struct_desc_t *desc;
@@ -592,6 +613,8 @@ static const msg_entry_t messages[RM_MSG_TYPE_COUNT] = {
     [RM_MSG_IMPORT_REPLY] = {"IMPORT_REPLY", &import_reply_desc},
     [RM_MSG_HAVE] = {"HAVE", &have_desc},
     [RM_MSG_HAVE_REPLY] = {"HAVE_REPLY", &have_reply_desc},
+    [RM_MSG_CHUNK_MAP] = {"CHUNK_MAP", &chunk_map_desc},
+    [RM_MSG_CHUNK_MAP_REPLY] = {"CHUNK_MAP_REPLY", &chunk_map_reply_desc},
 };
 
 /* ------------------------------------------------------------------ */

@@ -73,6 +73,8 @@ typedef enum {
     RM_MSG_IMPORT_REPLY, /* node -> client: how the import goes, and its manifest once done */
     RM_MSG_HAVE,         /* node -> node: which of these frame outputs do you hold whole? */
     RM_MSG_HAVE_REPLY,   /* node -> node: the answer, one bit per output */
+    RM_MSG_CHUNK_MAP,    /* node -> node: which chunks of this manifest do you hold? */
+    RM_MSG_CHUNK_MAP_REPLY, /* node -> node: the answer, one bit per distinct chunk */
     RM_MSG_TYPE_COUNT
 } rm_msg_type_t;
 
@@ -154,7 +156,7 @@ typedef struct {
 
 typedef struct {
     rm_hash_t hash;
-} rm_chunk_ref_t; /* CHUNK_OK and CHUNK_GET */
+} rm_chunk_ref_t; /* CHUNK_OK, CHUNK_GET and CHUNK_MAP */
 
 typedef struct {
     char *node;
@@ -340,6 +342,21 @@ typedef struct {
     rm_bin_t held;
 } rm_have_reply_t;
 
+/*  A manifest of at most RM_MAX_CHUNK_SIZE bytes lists fewer distinct
+    chunks than this (a hash takes more than 32 bytes in it). */
+#define RM_MAX_MAP_CHUNKS (RM_MAX_CHUNK_SIZE / 32)
+
+typedef struct {
+    /* Bit i (byte i / 8, bit i % 8) set: the node holds the i-th distinct
+       chunk the manifest lists, counted in listing order (files in order,
+       each file's chunks in order, a repeated chunk counted where it first
+       appears).  Shorter than the chunks: the bits missing are clear. */
+    rm_bin_t held;
+    /* Same order: chunks the node has asked a peer for and awaits (soon
+       held: others ask it for them rather than the seed for another copy). */
+    rm_bin_t coming;
+} rm_chunk_map_reply_t;
+
 typedef struct {
     char *node;     /* node to drain; "" = the one asked */
     bool hand_back; /* give frames back at once instead of finishing them */
@@ -416,6 +433,8 @@ typedef struct {
         rm_import_reply_t import_reply;
         rm_have_t have;
         rm_have_reply_t have_reply;
+        rm_chunk_ref_t chunk_map; /* CHUNK_MAP: the manifest */
+        rm_chunk_map_reply_t chunk_map_reply;
     } u;
 } rm_msg_t;
 

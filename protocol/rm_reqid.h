@@ -18,7 +18,7 @@ typedef enum {
     RM_REQ_WORK,     /* the worker (WORK_REQ -> ASSIGN, REPLICATE -> OK / ERROR) */
     RM_REQ_LOGS,     /* LOGS forwarded to another node (-> LOGS_REPLY / ERROR) */
     RM_REQ_HANDOVER, /* a leaving node's outputs (REPLICATE -> OK / ERROR) */
-    RM_REQ_XFER,     /* chunk transfers (CHUNK_GET -> CHUNK_DATA / ERROR) */
+    RM_REQ_XFER,     /* chunk transfers (CHUNK_GET -> CHUNK_DATA, CHUNK_MAP -> ..._REPLY) */
     RM_REQ_REPAIR,   /* lost outputs sought (HAVE -> HAVE_REPLY / ERROR) */
     RM_REQ_OWNER_COUNT
 } rm_req_owner_t;

@@ -419,6 +419,39 @@ out:
     return rc;
 }
 
+int rm_manifest_chunks(const rm_manifest_t *manifest, rm_hash_t **chunks, uint32_t *nchunks,
+                       rm_err_t *err)
+{
+    hash_set_t seen = {0};
+    uint64_t total = 0;
+    for (uint32_t i = 0; i < manifest->files.count; i++)
+        total += manifest->files.items[i].chunks.count;
+    /* Sized for every listing, repeats included: a manifest is one chunk,
+       so this is small. */
+    rm_hash_t *list = malloc((total ? total : 1) * sizeof *list);
+    uint32_t n = 0;
+    if (!list || total > UINT32_MAX)
+        goto nomem;
+    for (uint32_t i = 0; i < manifest->files.count; i++) {
+        const rm_manifest_file_t *f = &manifest->files.items[i];
+        for (uint32_t j = 0; j < f->chunks.count; j++) {
+            int added = hash_set_add(&seen, &f->chunks.items[j]);
+            if (added < 0)
+                goto nomem;
+            if (added)
+                list[n++] = f->chunks.items[j];
+        }
+    }
+    hash_set_free(&seen);
+    *chunks = list;
+    *nchunks = n;
+    return 0;
+nomem:
+    hash_set_free(&seen);
+    free(list);
+    return rm_err_set(err, RM_ENOMEM, "out of memory listing a manifest's chunks");
+}
+
 /*  --- Materialize ----------------------------------------------------------------- */
 
 static int make_dir(const char *path, rm_err_t *err)

@@ -62,6 +62,12 @@ int rm_manifest_decode(const uint8_t *data, size_t len, rm_manifest_t *manifest,
 int rm_manifest_missing(const rm_manifest_t *manifest, rm_store_t *store, rm_hash_t **missing,
                         uint32_t *nmissing, uint32_t max, rm_err_t *err);
 
+/*  Lists (malloc'd) the manifest's distinct chunks in listing order: files
+    in order, each file's chunks in order, a repeated chunk where it first
+    appears (the bit order of a CHUNK_MAP_REPLY). */
+int rm_manifest_chunks(const rm_manifest_t *manifest, rm_hash_t **chunks, uint32_t *nchunks,
+                       rm_err_t *err);
+
 /*  Writes every file of the manifest under dir (created 0700), from chunks
     in store, verifying sizes; writes each file to a temporary name and
     renames it, so a half-written tree is never mistaken for a complete one.

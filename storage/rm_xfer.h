@@ -1,20 +1,26 @@
 /*  rm_xfer: fetches chunks, or a manifest and every chunk it lists, from
     other nodes into this node's store.
 
-    A project arrives from several peers at once: its chunks are asked for
-    in random order (nodes fetching it together then hold different chunks
-    and serve each other), requests (CHUNK_GET) spread round-robin over the
-    sources a fetch names, at most
-    RM_XFER_WINDOW in flight in all, the rest queued.  A source that answers
-    ENOTFOUND, sends data that does not hash right or cannot be sent to is
-    skipped for that chunk and the next one asked; so is one that times out:
-    sends nothing for RM_XFER_TIMEOUT_MS after the request (each answer
-    restarts the clock of its other requests, so a slow link that keeps
-    delivering is not taken for a dead peer).  A source that timed out is
-    asked last until it answers again, so a dead peer costs one round of
-    timeouts, not one per chunk.  A chunk that two fetches need is asked for
-    once, and one that reaches the store by another way while it waits is
-    not asked for at all.  Chunks are stored without waiting for the disk
+    A project arrives from several peers at once, as a swarm: while it is
+    fetched, its sources are asked twice a second which of its chunks they
+    hold (CHUNK_MAP, answered by rm_xfer_chunk_map on their side), and each
+    source is asked (CHUNK_GET) the rarest chunk it holds, the first picks
+    at random, so nodes fetching one project together soon hold different
+    chunks and serve each other while they fetch.  The window (at most
+    RM_XFER_WINDOW requests in flight in all, the rest queued) is shared
+    among the sources; once every chunk left is asked for, the last ones
+    are asked of a second holder too (endgame).  A source that sends no
+    map is asked anything.  A source that answers ENOTFOUND, sends data
+    that does not hash right or cannot be sent to is skipped for that chunk
+    and the next one asked (ENOTFOUND only until its map lists the chunk);
+    so is one that times out: sends nothing for RM_XFER_TIMEOUT_MS after
+    the request (each answer restarts the clock of its other requests, so
+    a slow link that keeps delivering is not taken for a dead peer).  A
+    source that timed out is asked only what no other can give until it
+    answers again, so a dead peer costs one round of timeouts, not one per
+    chunk.  A chunk that two fetches need is asked for once, and one that
+    reaches the store by another way while it waits is not asked for at
+    all.  Chunks are stored without waiting for the disk
     (rm_store_put_unsynced) and a fetch that has them all syncs the store
     before it ends: when `done` says 0, they are durable.
 
@@ -82,9 +88,9 @@ int rm_xfer_fetch(rm_xfer_t *self, const rm_hash_t *hash, bool tree, const char 
                   size_t nsources, rm_xfer_done_fn *fn, void *arg, rm_err_t *err);
 
 /*  Feeds a decoded message that came from `from`.  True if it was a reply
-    to one of our requests (CHUNK_DATA or ERROR with a req id we issued and
-    still wait for, from the address we asked); false otherwise, including
-    late and duplicate replies: the caller handles or drops it. */
+    to one of our requests (CHUNK_DATA, CHUNK_MAP_REPLY or ERROR with a req
+    id we issued and still wait for, from the address we asked); false
+    otherwise, including late replies: the caller handles or drops it. */
 bool rm_xfer_on_message(rm_xfer_t *self, const char *from, const rm_msg_t *msg);
 
 /*  Expires requests, sends queued ones and starts the timeout of those sent
@@ -95,6 +101,15 @@ void rm_xfer_tick(rm_xfer_t *self, int64_t now_ms);
 /*  Ms until rm_xfer_tick must run: 0 when requests wait for their timeout
     to start, RM_XFER_IDLE when nothing is in flight. */
 int64_t rm_xfer_wakeup(rm_xfer_t *self, int64_t now_ms);
+
+/*  This node's answer to a CHUNK_MAP about `manifest`: bit i of map->held
+    set when the i-th distinct chunk it lists (rm_manifest_chunks) is in
+    the store, of map->coming when this node is fetching it from a peer
+    (free with rm_codec_free).  -1 (err): RM_ENOTFOUND when the manifest is
+    not here (which chunks it lists is unknown), or it does not load, or
+    memory runs out. */
+int rm_xfer_chunk_map(rm_xfer_t *self, const rm_hash_t *manifest, rm_chunk_map_reply_t *map,
+                      rm_err_t *err);
 
 /*  Fetches in progress (several waiters on one hash count once). */
 size_t rm_xfer_active(rm_xfer_t *self);

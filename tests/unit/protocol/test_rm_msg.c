@@ -233,6 +233,7 @@ static bool fill_b(rm_msg_type_t t, rm_msg_t *m, bool big)
         return true;
     case RM_MSG_CHUNK_OK:
     case RM_MSG_CHUNK_GET:
+    case RM_MSG_CHUNK_MAP:
         hash_fill(&m->u.chunk_ref.hash, (int)t);
         return true;
     case RM_MSG_STATUS:
@@ -353,6 +354,10 @@ static bool fill_d(rm_msg_type_t t, rm_msg_t *m, bool big)
         return true;
     case RM_MSG_HAVE_REPLY:
         m->u.have_reply.held = bin_of(big ? (RM_MAX_HAVE + 7) / 8 : 1, 7);
+        return true;
+    case RM_MSG_CHUNK_MAP_REPLY:
+        m->u.chunk_map_reply.held = bin_of(big ? (RM_MAX_MAP_CHUNKS + 7) / 8 : 3, 5);
+        m->u.chunk_map_reply.coming = bin_of(big ? (RM_MAX_MAP_CHUNKS + 7) / 8 : 2, 6);
         return true;
     default:
         return false;

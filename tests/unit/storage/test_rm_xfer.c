@@ -92,7 +92,7 @@ static void test_fetches_a_project_from_the_sources_that_answer(void)
     for (size_t i = 0; i < 3; i++)
         CHECK_MSG(net.nodes[i].requests > 0, "%s got no request", net.nodes[i].addr);
     for (size_t i = 0; i < net.nreqs; i++) /* once timed out, c is not asked again */
-        CHECK(net.reqs[i].node != 2 || net.reqs[i].sent_at == start);
+        CHECK(net.reqs[i].node != 2 || net.reqs[i].map || net.reqs[i].sent_at == start);
     printf("tree fetch: %zu requests (a %d, b %d, c %d), %lld ms\n", net.nreqs,
            net.nodes[0].requests, net.nodes[1].requests, net.nodes[2].requests,
            (long long)(net.now - start));
@@ -121,7 +121,8 @@ static void test_bad_data_is_dropped_and_the_next_source_asked(void)
     begin_bad_data();
     done_t d1 = fetch_run(&p->chunks[0], false, bad_src, 3);
     CHECK_MSG(d1.calls == 1 && d1.status == 0, "%s", d1.error);
-    CHECK(net.nodes[0].requests == 1 && net.nodes[1].requests == 1 && net.nodes[2].requests == 1);
+    /* corrupt, then another (other, sending the wrong chunk, or good) */
+    CHECK(net.nodes[0].requests == 1 && net.nodes[1].requests <= 1 && net.nodes[2].requests == 1);
     uint8_t *data = NULL;
     size_t len = 0;
     rm_err_t err;
