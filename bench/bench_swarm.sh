@@ -46,7 +46,7 @@ print(sum(n["state"] == "alive" for n in json.load(sys.stdin)["nodes"]))')
 done
 [ "$alive" = "$nodes" ] || fail "only $alive of $nodes nodes alive"
 
-held() { du -sb "$T/n$1/chunks" | cut -f1; }
+held() { du -sb "$T/n$1/chunks" 2>/dev/null | cut -f1; } # a chunk being written may vanish under du
 base=()
 for i in $(seq 1 "$nodes"); do base[$i]=$(held "$i"); done
 

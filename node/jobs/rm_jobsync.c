@@ -55,6 +55,8 @@ struct _rm_jobsync_t {
     rm_store_t *store;
     rm_jobsync_changed_fn *changed_fn;
     void *changed_arg;
+    rm_jobsync_lacking_fn *lacking_fn;
+    void *lacking_arg;
     LIST(waiter_t) waiters;
     LIST(project_t) projects;
     LIST(held_t) helds;
@@ -108,6 +110,12 @@ void rm_jobsync_destroy(rm_jobsync_t **self_p)
     *self_p = NULL;
 }
 
+void rm_jobsync_on_project_lacking(rm_jobsync_t *self, rm_jobsync_lacking_fn *fn, void *arg)
+{
+    self->lacking_fn = fn;
+    self->lacking_arg = arg;
+}
+
 void rm_jobsync_on_changed(rm_jobsync_t *self, rm_jobsync_changed_fn *fn, void *arg)
 {
     self->changed_fn = fn;
@@ -137,10 +145,20 @@ size_t rm_jobsync_sources(rm_jobsync_t *self, const char *first, const char **ou
     const char *first_addr = first ? rm_member_addr_of(self->member, first) : NULL;
     if (first_addr && n < max)
         out[n++] = first_addr;
-    for (size_t i = 0; peers && i < count && n < max; i++)
-        if (peers[i].alive && peers[i].addr[0] &&
-            (!first_addr || strcmp(peers[i].addr, first_addr)))
+    /* A random sample when there are more than max: nodes of a big mesh
+       fetching one project do not all ask the same few members. */
+    size_t seen = 0;
+    for (size_t i = 0; peers && i < count; i++) {
+        if (!peers[i].alive || !peers[i].addr[0] ||
+            (first_addr && strcmp(peers[i].addr, first_addr) == 0))
+            continue;
+        size_t start = first_addr ? 1 : 0, room = max - start;
+        if (n < max)
             out[n++] = peers[i].addr;
+        else if (room > 0 && randombytes_uniform((uint32_t)(seen + 1)) < room)
+            out[start + randombytes_uniform((uint32_t)room)] = peers[i].addr;
+        seen++;
+    }
     return n;
 }
 
@@ -306,8 +324,12 @@ static void on_project_fetched(void *arg, const rm_hash_t *hash, int status, con
             send_job_message(self, p->held_to, RM_MSG_JOB_HELD, 0, &body);
             p->held_to[0] = '\0';
         }
-        if (status != 0)
+        if (status != 0) {
             rm_log_warning("job %s: cannot fetch its project yet: %s", p->job_id, error);
+            rm_job_t *job = rm_jobs_find(self->jobs, p->job_id);
+            if (job && self->lacking_fn)
+                self->lacking_fn(self->lacking_arg, job, status, error);
+        }
     }
     for (size_t i = 0; i < self->helds.count;) {
         held_t *h = &self->helds.items[i];

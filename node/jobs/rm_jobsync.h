@@ -50,6 +50,12 @@ void rm_jobsync_destroy(rm_jobsync_t **self_p);
 
 void rm_jobsync_on_changed(rm_jobsync_t *self, rm_jobsync_changed_fn *fn, void *arg);
 
+/*  A job's project could not be fetched from the members (each try, every
+    RM_JOBSYNC_PROJECT_RETRY_MS): status and error say why.  The node reads
+    a project that came from S3 again from there (rm_node_s3_refill). */
+typedef void(rm_jobsync_lacking_fn)(void *arg, rm_job_t *job, int status, const char *error);
+void rm_jobsync_on_project_lacking(rm_jobsync_t *self, rm_jobsync_lacking_fn *fn, void *arg);
+
 /*  Pushes local changes.  Call after anything that may change a job. */
 void rm_jobsync_flush(rm_jobsync_t *self);
 
@@ -79,8 +85,9 @@ bool rm_jobsync_project_ready(rm_jobsync_t *self, rm_job_t *job);
     of the project brings it back. */
 bool rm_jobsync_project_nowhere(rm_jobsync_t *self, const char *job_id);
 
-/*  Every alive member that accepts connections, as addresses (at most max),
-    the member named `first` (if alive) first: sources for rm_xfer. */
+/*  Every alive member that accepts connections, as addresses (at most max:
+    a random sample of them when there are more), the member named `first`
+    (if alive) first: sources for rm_xfer. */
 size_t rm_jobsync_sources(rm_jobsync_t *self, const char *first, const char **out, size_t max);
 
 #endif
