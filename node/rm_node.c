@@ -298,6 +298,14 @@ static void on_job_merged(void *arg, rm_job_t *job, bool created)
     rm_work_job_changed(self->work, job);
 }
 
+/*  No member could give a job's project: one that came from S3 is read
+    from there again. */
+static void on_project_lacking(void *arg, rm_job_t *job, int status, const char *error)
+{
+    (void)status, (void)error;
+    rm_node_s3_refill(arg, job);
+}
+
 /*  Graceful leave: the others hear it from us instead of suspecting us.
     For at most a second the loop runs on (answers from no-inbound peers
     come in on the main socket), with only the membership's turn. */
@@ -465,6 +473,7 @@ static void node_actor(zsock_t *pipe, void *args)
     }
     rm_member_on_message(self->member, on_node_message, self);
     rm_jobsync_on_changed(self->jobsync, on_job_merged, self);
+    rm_jobsync_on_project_lacking(self->jobsync, on_project_lacking, self);
     /* Who reads what: the node's own sockets here; the peer links
        (rm_member), the render slots (rm_slots), the S3 threads
        (rm_node_s3), the store's collector (rm_node_gc) and the rendezvous

@@ -71,6 +71,8 @@ typedef struct {
     bool ended;              /* done or failed: reply says which */
     rm_import_t request;     /* owned copy */
     rm_import_reply_t reply; /* owned strings */
+    char job_id[65];         /* a job's project read again (rm_node_s3_refill); "" = IMPORT */
+    rm_hash_t expected;      /* that job's manifest */
 } rm_node_import_t;
 
 /*  The actor's state: everything the node holds. */

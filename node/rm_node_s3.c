@@ -7,6 +7,7 @@
 
 #include "rm_fs.h"
 #include "rm_log.h"
+#include "rm_manifest.h"
 #include "rm_s3.h"
 #include "rm_s3_import.h"
 #include "rm_s3_url.h"
@@ -345,6 +346,105 @@ void rm_node_s3_import(rm_node_ctx_t *self, zframe_t *peer, const rm_cred_t *who
         clear_import(im);
 }
 
+/*  Every top-level entry of the manifest but the .blend, as URLs below
+    root: a file's object, a folder's prefix (each once). */
+static int refill_request(const rm_job_spec_t *spec, const rm_manifest_t *m, rm_import_t *req,
+                          rm_err_t *err)
+{
+    const char *root = spec->source_root;
+    size_t rl = strlen(root);
+    char url[RM_MAX_PATH + 2];
+    if (snprintf(url, sizeof url, "%s%s", root, spec->blend) >= (int)sizeof url ||
+        !(req->blend = strdup(url)))
+        return rm_err_set(err, RM_EINVAL, "the .blend's URL is too long");
+    for (uint32_t i = 0; i < m->files.count; i++) {
+        const char *path = m->files.items[i].path, *slash = strchr(path, '/');
+        if (strcmp(path, spec->blend) == 0)
+            continue;
+        size_t len = slash ? (size_t)(slash - path) + 1 : strlen(path);
+        if (rl + len >= sizeof url)
+            return rm_err_set(err, RM_EINVAL, "the URL of %s is too long", path);
+        snprintf(url, sizeof url, "%s%.*s", root, (int)len, path);
+        bool seen = false;
+        for (uint32_t k = 0; k < req->attach.count && !seen; k++)
+            seen = strcmp(req->attach.items[k], url) == 0;
+        if (seen)
+            continue;
+        if (req->attach.count == RM_MAX_ATTACH)
+            return rm_err_set(err, RM_EINVAL,
+                              "the project has more than %d top-level files and folders",
+                              RM_MAX_ATTACH);
+        char **grown = realloc(req->attach.items, (req->attach.count + 1) * sizeof *grown);
+        if (!grown || !(grown[req->attach.count] = strdup(url))) {
+            if (grown)
+                req->attach.items = grown;
+            return rm_err_set(err, RM_ENOMEM, "out of memory");
+        }
+        req->attach.items = grown;
+        req->attach.count++;
+    }
+    return 0;
+}
+
+#define REFILL_AGAIN_MS 60000
+
+void rm_node_s3_refill(rm_node_ctx_t *self, rm_job_t *job)
+{
+    const rm_job_spec_t *spec = rm_job_spec(job);
+    /* A node without S3 settings said so at start; the others may read it. */
+    if (!self->s3_ok || !spec->source_root || !rm_s3_url_is(spec->source_root))
+        return;
+    int64_t now = zclock_mono();
+    rm_node_import_t *im = NULL;
+    for (size_t i = 0; i < RM_NODE_MAX_IMPORTS && !im; i++)
+        if (strcmp(self->imports[i].job_id, rm_job_id(job)) == 0)
+            im = &self->imports[i];
+    if (im && (!im->ended || now - im->touched < REFILL_AGAIN_MS))
+        return;
+    if (im)
+        clear_import(im);
+    if (!(im = free_entry(self)))
+        return; /* every entry a running import: the next try finds room */
+    /* The entry is the job's from here, failed or not: a failure is not
+       tried (nor logged) again for a minute. */
+    im->id = ++self->import_ids;
+    im->touched = now;
+    im->expected = spec->manifest;
+    snprintf(im->job_id, sizeof im->job_id, "%s", rm_job_id(job));
+    snprintf(im->who, sizeof im->who, "%s", self->config.name);
+    rm_err_t err = {0};
+    rm_manifest_t m;
+    char hex[65];
+    rm_hash_hex(&spec->manifest, hex);
+    /* The manifest says which objects, and it is the mesh's alone. */
+    int rc = rm_store_has(self->store, &spec->manifest)
+                 ? rm_manifest_load(self->store, &spec->manifest, &m, &err)
+                 : rm_err_set(&err, RM_ENOTFOUND,
+                              "its manifest %.16s (the list of its files) is on no member; submit "
+                              "the project again",
+                              hex);
+    if (rc == 0) {
+        rc = refill_request(spec, &m, &im->request, &err);
+        rm_manifest_free(&m);
+    }
+    if (rc == 0)
+        rc = check_request(self, &im->request, &err);
+    if (rc != 0) {
+        im->ended = true;
+        replace_str(&im->reply.state, "failed");
+        replace_str(&im->reply.error, err.msg);
+        rm_log_warning("job %s: cannot read its project from %s again: %s", rm_job_id(job),
+                       spec->source_root, err.msg);
+        return;
+    }
+    const rm_import_t req = im->request;
+    replace_str(&im->reply.state, "running");
+    rm_log_notice("job %s: no member holds all of its project: reading it from %s again (%u "
+                  "attachment(s))",
+                  rm_job_id(job), spec->source_root, req.attach.count);
+    start_next(self);
+}
+
 static void import_event(rm_node_ctx_t *self)
 {
     zmsg_t *msg = zmsg_recv(self->importer);
@@ -372,6 +472,11 @@ static void import_event(rm_node_ctx_t *self)
                     "again)",
                     im->request.blend, (unsigned long long)im->reply.files,
                     (unsigned long long)im->reply.bytes, r ? r : "0");
+        if (im->job_id[0] && memcmp(im->expected.b, im->reply.manifest.b, 32) != 0)
+            rm_log_warning("job %s: its project in S3 changed since it was submitted (read "
+                           "again, it is not the project the job names): it cannot be rendered "
+                           "as submitted unless a member still holds it",
+                           im->job_id);
         zstr_free(&hash);
         zstr_free(&root), zstr_free(&blend), zstr_free(&f), zstr_free(&b), zstr_free(&r);
     } else if (im && what && strcmp(what, "FAILED") == 0) {

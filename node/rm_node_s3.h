@@ -24,6 +24,16 @@ void rm_node_s3_stop(rm_node_ctx_t *self);
 int rm_node_s3_bucket_allowed(const rm_node_ctx_t *self, const char *url, const char *what,
                               rm_err_t *err);
 
+/*  A job's project that no member could give (rm_jobsync_on_project_lacking):
+    if it came from S3 (its spec's source_root is s3://), its objects are
+    read from there again into the store, as IMPORT reads them, so the
+    next fetch finds every chunk here.  The .blend and each top-level file
+    or folder of the project are read (objects read before whose chunks
+    are still here are not read again); once per job at a time, and not
+    again within a minute of the last try.  The job's manifest must be
+    here: it is not in S3, and it names the objects. */
+void rm_node_s3_refill(rm_node_ctx_t *self, rm_job_t *job);
+
 /*  IMPORT from a client: started, or how far it is, or its result. */
 void rm_node_s3_import(rm_node_ctx_t *self, zframe_t *peer, const rm_cred_t *who,
                        const rm_msg_t *msg);

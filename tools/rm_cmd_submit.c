@@ -39,6 +39,9 @@ static void print_json(const submit_t *s)
     rm_json_u64(j, "chunks_total", s->stats.chunks_total);
     rm_json_str(j, "root", s->req.spec.source_root);
     rm_json_str(j, "blend", s->req.spec.blend);
+    char manifest[65];
+    rm_hash_hex(&s->req.spec.manifest, manifest);
+    rm_json_str(j, "manifest", manifest);
     rm_json_u64(j, "project_files", s->files);
     rm_json_str(j, "out_url", s->req.spec.out_url ? s->req.spec.out_url : "");
     rm_json_u64(j, "missing", s->req.deps.missing);
