@@ -140,7 +140,9 @@ void xfer_source_failed(rm_xfer_t *self, want_t *w, uint32_t i, rm_code_t code, 
         snprintf(w->last, n, "%s: %s", name, why);
     w->failed |= (uint64_t)1 << i;
     w->last_code = code;
-    if (code != RM_ENOTFOUND)
+    if (code == RM_ETIMEOUT || code == RM_EUNREACH)
+        w->silent |= (uint64_t)1 << i;
+    else if (code != RM_ENOTFOUND)
         w->all_notfound = false;
 }
 
@@ -236,8 +238,16 @@ void xfer_want_exhausted(rm_xfer_t *self, want_t *w)
     char hex[65];
     rm_err_t e;
     rm_hash_hex(&w->hash, hex);
-    if (w->all_notfound)
+    /* Not found when every source that answered said so: the silent ones
+       are most likely dead (a waiting client fetch waits for a re-render
+       on ENOTFOUND, and gives up on the others). */
+    int silent = __builtin_popcountll(w->silent);
+    if (w->all_notfound && silent == 0)
         rm_err_set(&e, RM_ENOTFOUND, "chunk %s: no source has it (asked %u)", hex, w->nsrc);
+    else if (w->all_notfound && (uint32_t)silent < w->nsrc)
+        rm_err_set(&e, RM_ENOTFOUND,
+                   "chunk %s: no source has it (asked %u; %d did not answer, last: %s)", hex,
+                   w->nsrc, silent, w->last ? w->last : "?");
     else
         rm_err_set(&e, w->last_code, "chunk %s: no source could send it (asked %u; last: %s)", hex,
                    w->nsrc, w->last ? w->last : "?");

@@ -74,10 +74,12 @@ void rm_xfer_destroy(rm_xfer_t **self_p);
 
 /*  Fetches one chunk (tree = false) or a manifest chunk and then every chunk
     it lists that the store lacks (tree = true), asking `sources` (copied).
-    When every source failed for some chunk the fetch ends with an error
-    naming it: RM_ENOTFOUND "chunk ab12..: no source has it (asked 3)" when
-    all said so, else the last failure's code (RM_ETIMEOUT, RM_EPROTO,
-    RM_EUNREACH) and reason.  A manifest that does not parse, or a local
+    When every source failed for some chunk (or, with chunk maps, lacks it)
+    the fetch ends with an error naming it: RM_ENOTFOUND "chunk ab12..: no
+    source has it (asked 3)" when every source that answered said so and
+    at least one answered (the silent ones are counted in the message),
+    else the last failure's code (RM_ETIMEOUT, RM_EPROTO, RM_EUNREACH) and
+    reason.  A manifest that does not parse, or a local
     store error (RM_ENOSPC, RM_EIO), ends it at once.  If the same hash is
     already being fetched the same way (tree or not), the new sources join
     that fetch and fn is called too when it ends.  fn may be NULL.  It runs

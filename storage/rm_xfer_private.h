@@ -76,7 +76,8 @@ typedef struct want {
     uint64_t has;        /* bit a: ... and that map says a holds it */
     uint64_t coming;     /* bit a: ... or that a awaits it from a peer */
     int64_t stuck_since; /* queued, and every source left lacks it; 0: not */
-    bool all_notfound;   /* every failure so far was ENOTFOUND */
+    bool all_notfound;   /* every failure so far was ENOTFOUND or silence */
+    uint64_t silent;     /* bit i: src[i] failed it by timing out or being unreachable */
     rm_code_t last_code;
     char *last; /* why the last source failed */
 } want_t;

@@ -83,9 +83,11 @@ mesh_say "killed n$c (the coordinator) and n$k at once, their homes deleted"
 
 # Fetching now: the node looks for copies on members that are gone.
 fetch_dir="$T/fetch-early"
-(MESH_CTL_TIMEOUT_MS=5000 MESH_CTL_LIMIT=300 mesh_ctl "$s1" fetch "$job" "$fetch_dir" --json \
-  >"$T/fetch-early.out" 2>"$T/fetch-early.err"
-echo $? >"$T/fetch-early.rc") &
+# (errexit holds in the subshell: the status is caught, so it is written.)
+(rc=0
+MESH_CTL_TIMEOUT_MS=5000 MESH_CTL_LIMIT=300 mesh_ctl "$s1" fetch "$job" "$fetch_dir" --json \
+  >"$T/fetch-early.out" 2>"$T/fetch-early.err" || rc=$?
+echo $rc >"$T/fetch-early.rc") &
 fetch_pid=$!
 
 coord2=$(mesh_wait_coordinator 30 "$survivors" "n$c")

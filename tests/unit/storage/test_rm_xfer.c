@@ -178,6 +178,20 @@ static void test_a_chunk_nobody_has_is_not_found(void)
     end_failures();
 }
 
+/*  A holds no chunks[0] and down is silent: not found (a client fetch then
+    waits for a re-render rather than failing), the silent one counted. */
+static void test_lacking_and_silent_sources_mean_not_found(void)
+{
+    begin_failures();
+    const char *src[] = {"tcp://down:1", "tcp://a:1"};
+    done_t d = fetch_run(&p->chunks[0], false, src, 2);
+    CHECK_MSG(d.calls == 1 && d.status == RM_ENOTFOUND &&
+                  strstr(d.error, "no source has it (asked 2; 1 did not answer"),
+              "%d: %s", d.status, d.error);
+    printf("lacking and silent: %s\n", d.error);
+    end_failures();
+}
+
 static void test_a_project_with_a_chunk_nobody_has_fails_naming_it(void)
 {
     begin_failures();
@@ -546,6 +560,7 @@ int main(int argc, char **argv)
         RM_RUN(test_bad_data_is_dropped_and_the_next_source_asked);
         RM_RUN(test_only_bad_data_fails_the_fetch_and_stores_nothing);
         RM_RUN(test_a_chunk_nobody_has_is_not_found);
+        RM_RUN(test_lacking_and_silent_sources_mean_not_found);
         RM_RUN(test_a_project_with_a_chunk_nobody_has_fails_naming_it);
         RM_RUN(test_a_silent_source_times_out_on_time);
         RM_RUN(test_a_chunk_that_is_not_a_manifest_fails_a_project_fetch);
