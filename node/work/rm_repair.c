@@ -54,6 +54,7 @@ struct _rm_repair_t {
     bool was_acting;
     int64_t look_at;                            /* next comparison of who is gone */
     int64_t audit_at;                           /* an audit is due then; 0: none */
+    int64_t recheck_at;                         /* renderers found gone too recently: look again */
     bool audit_gone;                            /* it looks at frames whose renderer is gone */
     size_t skip;                                /* candidates the rounds before looked at */
     rm_hash_t suspects[RM_REPAIR_MAX_SUSPECTS]; /* missed by fetches since the audit began */
@@ -232,7 +233,14 @@ static void collect(rm_repair_t *self, int64_t now)
             const char *state = gone_state(self, f->node);
             /* A renderer gone only for a short while may be behind a
                network cut: its frames wait until repair_after_s. */
-            bool long_gone = state && now - gone_since(self, f->node, now) >= self->repair_after_ms;
+            int64_t since = state ? gone_since(self, f->node, now) : now;
+            bool long_gone = state && now - since >= self->repair_after_ms;
+            /* One membership never knew (a coordinator that restarted, a
+               node forgotten long ago) is first seen gone now: looked at
+               again once repair_after_s has passed, as a death would be. */
+            if (self->audit_gone && state && !long_gone &&
+                (!self->recheck_at || since + self->repair_after_ms < self->recheck_at))
+                self->recheck_at = since + self->repair_after_ms;
             if (!(self->audit_gone && long_gone) && !looked_for(self, &f->output))
                 continue;
             if (seen++ < self->skip)
@@ -412,6 +420,11 @@ static void look_for_gone(rm_repair_t *self, int64_t now)
             if (!due_at || due_at > now)
                 due_at = now;
         }
+    }
+    if (acting && self->recheck_at && now >= self->recheck_at) {
+        self->recheck_at = 0;
+        if (!due_at || due_at > now)
+            due_at = now;
     }
     if (due_at) {
         self->audit_gone = true;

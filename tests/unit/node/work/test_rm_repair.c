@@ -160,6 +160,44 @@ static void test_lost_outputs_are_rendered_again_and_lone_ones_copied(void)
     CHECK(!rm_repair_holds(store, &outputs[3]) && !rm_repair_holds(n1_store, &outputs[3]));
 }
 
+#define JOB_ID2 "00000000000000e2"
+
+static bool job2_reopened(void)
+{
+    rm_job_t *job = rm_jobs_find(jobs, JOB_ID2);
+    return job && rm_job_frame(job, 1)->state == RM_FRAME_PENDING;
+}
+
+/*  A frame rendered by a node no member knows (forgotten long ago, or this
+    coordinator restarted since): its first audit sees the renderer gone
+    only now, and within repair_after_s it is looked at again and found
+    lost, with no member dying meanwhile. */
+static void test_a_renderer_no_member_knows_is_audited_after_repair_after_s(void)
+{
+    rm_job_spec_t spec;
+    rm_job_t *job = NULL;
+    bool created = false;
+    rm_err_t err;
+    fx_spec(&spec, JOB_ID2, "1", 0xce, 0, 1);
+    CHECK(rm_jobs_create(jobs, &spec, &job, &created, &err) == 0);
+    rm_codec_free(&rm_job_spec_desc, &spec);
+    rm_frame_output_t out = {.size = 30, .file = "frame_0001.png", .render_ms = 5};
+    memset(out.output.b, 0xe2, sizeof out.output.b); /* on no node */
+    CHECK(job && rm_job_frame_done(job, 1, &out, "forgotten", NULL, &err) == 0);
+    rm_repair_destroy(&repair);
+    repair = rm_repair_new("n3", 1, jobs, member, store, xfer, &election, &err);
+    CHECK_MSG(repair != NULL, "%s", err.msg);
+    int64_t start = zclock_mono();
+    CHECK(pump_until(job2_reopened, DEADLINE_MS));
+    int64_t took = zclock_mono() - start;
+    /* Not before the settle time and repair_after_s (1 s) both passed. */
+    CHECK_MSG(took >= RM_REPAIR_SETTLE_MS + 900, "%lld ms", (long long)took);
+    const rm_frame_rec_t *f = job ? rm_job_frame(job, 1) : NULL;
+    CHECK(f && strstr(f->error, "rendered on forgotten, which is gone"));
+    printf("a frame of a node no member knows: reopened after %lld ms: %s\n", (long long)took,
+           f ? f->error : "");
+}
+
 int main(int argc, char **argv)
 {
     RM_TEST_ARGS(argc, argv);
@@ -202,8 +240,10 @@ int main(int argc, char **argv)
         /* Made once n1 is a member: an audit before would find no one. */
         repair = rm_repair_new("n3", 0, jobs, member, store, xfer, &election, &err);
         CHECK_MSG(repair != NULL, "%s", err.msg);
-        if (repair)
+        if (repair) {
             RM_RUN(test_lost_outputs_are_rendered_again_and_lone_ones_copied);
+            RM_RUN(test_a_renderer_no_member_knows_is_audited_after_repair_after_s);
+        }
     }
     rm_repair_destroy(&repair);
     rm_xfer_destroy(&xfer);
