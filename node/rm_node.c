@@ -19,6 +19,7 @@
 #include "rm_node_remove.h"
 #include "rm_node_revoke.h"
 #include "rm_node_start.h"
+#include "rm_node_submit.h"
 #include "rm_reqid.h"
 #include "rm_zap.h"
 
@@ -113,10 +114,12 @@ static void serve_chunk(rm_node_ctx_t *self, const char *from, const rm_cred_t *
     (void)who;
     rm_chunk_t chunk = {.hash = msg->u.chunk_ref.hash};
     rm_err_t err;
-    if (rm_store_get(self->store, &chunk.hash, &chunk.data.data, &chunk.data.len, &err) != 0)
+    if (rm_store_get(self->store, &chunk.hash, &chunk.data.data, &chunk.data.len, &err) != 0) {
         rm_member_send_error(self->member, from, msg->req, err.code, err.msg);
-    else
+    } else {
         rm_node_upload_chunk(self, NULL, from, msg->req, &chunk);
+        rm_node_submit_progress(self);
+    }
     free(chunk.data.data);
 }
 

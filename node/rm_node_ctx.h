@@ -56,6 +56,7 @@ typedef struct {
     char job_id[65];
     rm_hash_t hash;
     int64_t deadline;      /* SUBMIT: when its own wait for a second node ends */
+    int64_t since;         /* SUBMIT: when that wait began */
     char who[RM_MAX_NAME]; /* the credential that asked */
 } rm_node_waiting_t;
 
@@ -122,6 +123,7 @@ typedef struct {
     rm_uploads_t *uploads; /* frames to S3 outputs (rm_node_s3) */
     zactor_t *importer;    /* projects from S3 into the store */
     rm_node_import_t imports[RM_NODE_MAX_IMPORTS];
+    int64_t submit_progress_at; /* mono ms rm_node_submit_progress last looked */
     uint64_t import_ids;
     zactor_t *rendezvous; /* --join s3://: entries in a bucket (rm_node_rendezvous) */
     char rendezvous_prefix[1025];

@@ -17,7 +17,8 @@
 #include "rm_s3_url.h"
 #include "rm_spec_sig.h"
 
-#define SUBMIT_HOLD_MS 30000 /* how long a submission waits for a second node */
+/*  However long the members keep fetching: past this, "submit again". */
+#define SUBMIT_WAIT_MAX_MS (3600 * 1000)
 
 /*  Everything a node can check about a spec without Blender. */
 static int validate_spec(const rm_config_t *config, const rm_job_spec_t *spec, rm_err_t *err)
@@ -238,7 +239,22 @@ void rm_node_submit_handle(rm_node_request_t *r)
         rm_job_log(job, "submitted by %s: %s", r->who->name, spec->blend);
     }
     /* Acknowledged once a second node holds it: a node lost now loses
-       nothing that was acknowledged. */
+       nothing that was acknowledged.  The same client asking again while
+       it waits (its own wait for the answer ran out) gets the answer to
+       its latest ask; the wait goes on as it was. */
+    int64_t wait_ms = (int64_t)self->config.submit_wait_s * 1000;
+    for (size_t i = 0; i < self->nwaiting; i++) {
+        rm_node_waiting_t *w = &self->waiting[i];
+        if (w->type == RM_MSG_SUBMIT && strcmp(w->job_id, rm_job_id(job)) == 0 &&
+            strcmp(w->who, r->who->name) == 0) {
+            zframe_destroy(&w->peer);
+            w->peer = zframe_dup(r->peer);
+            w->req = r->msg->req;
+            if (rm_jobsync_replicate(self->jobsync, job, wait_ms, on_job_held, self, &err) != 0)
+                goto fail;
+            return;
+        }
+    }
     rm_node_waiting_t *w = rm_node_waiting_add(r, RM_MSG_SUBMIT);
     if (!w) {
         rm_err_set(&err, RM_EAGAIN,
@@ -247,8 +263,9 @@ void rm_node_submit_handle(rm_node_request_t *r)
         goto fail;
     }
     snprintf(w->job_id, sizeof w->job_id, "%s", rm_job_id(job));
-    w->deadline = zclock_mono() + SUBMIT_HOLD_MS;
-    if (rm_jobsync_replicate(self->jobsync, job, SUBMIT_HOLD_MS, on_job_held, self, &err) != 0) {
+    w->since = zclock_mono();
+    w->deadline = w->since + wait_ms;
+    if (rm_jobsync_replicate(self->jobsync, job, wait_ms, on_job_held, self, &err) != 0) {
         rm_node_waiting_drop(self, self->nwaiting - 1);
         goto fail;
     }
@@ -256,6 +273,26 @@ void rm_node_submit_handle(rm_node_request_t *r)
 fail:
     rm_log_warning("job %s from %s refused: %s", spec->job_id, r->who->name, err.msg);
     rm_node_reply_error(self->mesh, r->peer, r->msg->req, err.code, err.msg);
+}
+
+void rm_node_submit_progress(rm_node_ctx_t *self)
+{
+    int64_t now = zclock_mono();
+    if (now - self->submit_progress_at < 1000)
+        return; /* once a second is enough: the waits are seconds long */
+    self->submit_progress_at = now;
+    for (size_t i = 0; i < self->nwaiting; i++) {
+        rm_node_waiting_t *w = &self->waiting[i];
+        if (w->type != RM_MSG_SUBMIT)
+            continue;
+        int64_t until = now + (int64_t)self->config.submit_wait_s * 1000;
+        if (until > w->since + SUBMIT_WAIT_MAX_MS)
+            until = w->since + SUBMIT_WAIT_MAX_MS;
+        if (until > w->deadline) {
+            w->deadline = until;
+            rm_jobsync_replicate_extend(self->jobsync, w->job_id, until);
+        }
+    }
 }
 
 void rm_node_submit_chunk_put(rm_node_request_t *r)

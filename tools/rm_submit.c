@@ -360,20 +360,39 @@ out:
 
 /*  --- The conversation ------------------------------------------------------ */
 
+/*  The node answers a STATUS: it is alive, only its answer to SUBMIT is
+    not ready (a second node is still fetching the project). */
+static bool node_alive(rm_client_t *client)
+{
+    rm_msg_t reply;
+    rm_err_t e;
+    if (rm_client_call(client, RM_MSG_STATUS, NULL, RM_MSG_STATUS_REPLY, 0, &reply, &e) != 0)
+        return false;
+    rm_msg_free(&reply);
+    return true;
+}
+
 /*  SUBMIT, sent again (same job id) when no answer comes.  The node
     unpacks the project before it answers ACCEPTED, so a big project gets
-    more time: 10 ms per MB (100 MB/s) on top of the usual timeout. */
+    more time: 10 ms per MB (100 MB/s) on top of the usual timeout.  It
+    answers ACCEPTED once a second node holds the job, which over slow
+    links takes longer than any one wait: while the node answers STATUS,
+    SUBMIT is asked again (the node itself says when its members stopped
+    fetching: EAGAIN); only waits the node does not answer at all count
+    against RM_SUBMIT_RETRIES. */
 static int submit_once(rm_client_t *client, const rm_project_t *project, const rm_job_spec_t *spec,
                        rm_msg_t *reply, rm_err_t *err)
 {
     rm_err_t e = {0};
     uint64_t extra = project ? rm_project_bytes_total(project) / 100000 : 0;
     int extra_ms = extra > 600000 ? 600000 : (int)extra;
-    for (int attempt = 0; attempt <= RM_SUBMIT_RETRIES; attempt++) {
+    for (int attempt = 0; attempt <= RM_SUBMIT_RETRIES;) {
         if (rm_client_call(client, RM_MSG_SUBMIT, spec, 0, extra_ms, reply, &e) == 0)
             return 0;
         if (e.code != RM_ETIMEOUT || rm_client_refused(client))
             break;
+        if (!node_alive(client))
+            attempt++;
     }
     return rm_err_set(err, e.code, "%s", e.msg);
 }

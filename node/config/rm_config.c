@@ -18,6 +18,7 @@ void rm_config_init(rm_config_t *config)
     config->slot_idle_s = 10;
     config->max_attempts = 3;
     config->repair_after_s = 60;
+    config->submit_wait_s = 30;
     config->max_project_gb = 50;
     config->sandbox = true;
     config->max_samples = 65536;
@@ -131,6 +132,8 @@ int rm_config_set(rm_config_t *c, const char *key, const char *value, rm_err_t *
         return set_u64(&c->store_cap_mb, key, value, 0, UINT64_C(1) << 30, err);
     if (strcmp(key, "repair_after_s") == 0)
         return set_u64(&c->repair_after_s, key, value, 0, 86400, err);
+    if (strcmp(key, "submit_wait_s") == 0)
+        return set_u64(&c->submit_wait_s, key, value, 1, 3600, err);
     if (strcmp(key, "upload_limit_mbps") == 0)
         return set_u64(&c->upload_limit_mbps, key, value, 0, 1000000, err);
     if (strcmp(key, "download_limit_mbps") == 0)

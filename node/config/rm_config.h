@@ -41,6 +41,10 @@
                     renders again the frames whose outputs only it held
                     (default 60: a network cut shorter than that re-renders
                     nothing)
+      submit_wait_s seconds a submission waits for a second node to hold it
+                    while no chunk moves from this node to the others
+                    (default 30; as long as they keep fetching, it waits on,
+                    an hour at most)
       sandbox       run each Blender in a bubblewrap sandbox (default true;
                     false lets a .blend read and write what the node's user
                     can, and is the only way to render where bwrap cannot
@@ -91,6 +95,8 @@ typedef struct {
                                      projects are evicted, least recently used first */
     uint64_t repair_after_s;      /* a renderer gone this long: its lost outputs are rendered
                                      again (default 60) */
+    uint64_t submit_wait_s;       /* a submission waits this long for a second node while
+                                     nothing moves (default 30) */
     uint64_t upload_limit_mbps;   /* chunks sent, megabits per second (0: no limit) */
     uint64_t download_limit_mbps; /* chunks fetched, megabits per second (0: no limit) */
     char s3_region[64];

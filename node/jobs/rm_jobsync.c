@@ -556,16 +556,26 @@ int rm_jobsync_replicate(rm_jobsync_t *self, rm_job_t *job, int64_t timeout_ms,
             return 0;
         }
     }
-    waiter_t *w = PUSH(self->waiters);
-    if (!w)
+    /* Asked again (the client sent SUBMIT again): the wait goes on as it
+       was, and the members hear of the job again. */
+    waiter_t *w = NULL;
+    for (size_t i = 0; i < self->waiters.count && !w; i++)
+        if (strcmp(self->waiters.items[i].job_id, rm_job_id(job)) == 0 &&
+            self->waiters.items[i].fn == fn && self->waiters.items[i].arg == arg)
+            w = &self->waiters.items[i];
+    bool fresh = !w;
+    if (fresh && !(w = PUSH(self->waiters)))
         return rm_err_set(err, RM_ENOMEM, "out of memory");
-    snprintf(w->job_id, sizeof w->job_id, "%s", rm_job_id(job));
-    w->fn = fn;
-    w->arg = arg;
-    w->deadline = zclock_mono() + timeout_ms;
+    if (fresh) {
+        snprintf(w->job_id, sizeof w->job_id, "%s", rm_job_id(job));
+        w->fn = fn;
+        w->arg = arg;
+        w->deadline = zclock_mono() + timeout_ms;
+    }
     rm_job_sync_t body;
     if (sync_body(job, true, &body, err) != 0) {
-        self->waiters.count--;
+        if (fresh)
+            self->waiters.count--;
         return -1;
     }
     uint64_t req = rm_reqid_next(&self->ids);
@@ -573,6 +583,14 @@ int rm_jobsync_replicate(rm_jobsync_t *self, rm_job_t *job, int64_t timeout_ms,
         send_job_message(self, sources[i], RM_MSG_JOB_SYNC, req, &body);
     free(body.record.data);
     return 0;
+}
+
+void rm_jobsync_replicate_extend(rm_jobsync_t *self, const char *job_id, int64_t deadline)
+{
+    for (size_t i = 0; i < self->waiters.count; i++)
+        if (strcmp(self->waiters.items[i].job_id, job_id) == 0 &&
+            self->waiters.items[i].deadline < deadline)
+            self->waiters.items[i].deadline = deadline;
 }
 
 /* ---------------------------------------------------------------- tick */

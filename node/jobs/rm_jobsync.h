@@ -70,9 +70,15 @@ bool rm_jobsync_handle(rm_jobsync_t *self, const char *from, const rm_cred_t *wh
 
 /*  Has a second node hold the job: fn is called once, with 0 when one
     answered JOB_HELD, or at once when no other member is alive; with
-    RM_EAGAIN after timeout_ms otherwise. */
+    RM_EAGAIN after timeout_ms otherwise.  Asked again for the same job, fn
+    and arg while that wait runs: the job is sent to the members again and
+    the one wait goes on, its end unchanged. */
 int rm_jobsync_replicate(rm_jobsync_t *self, rm_job_t *job, int64_t timeout_ms,
                          rm_jobsync_held_fn *fn, void *arg, rm_err_t *err);
+
+/*  The waits for job_id end no sooner than `deadline` (mono ms): the
+    members are still fetching its project (rm_node_submit_progress). */
+void rm_jobsync_replicate_extend(rm_jobsync_t *self, const char *job_id, int64_t deadline);
 
 /*  True once every chunk of the job's project is in the store here; until
     then a fetch from the members is under way (started by this call if

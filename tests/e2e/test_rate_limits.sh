@@ -5,6 +5,8 @@
 # between two nodes on loopback in well under a second; with n1's upload
 # limited to 8 Mbit/s (1 MB/s) it takes about 3.75 s (the limit saves up a
 # quarter second), and likewise with n2's download limited to 8 Mbit/s.
+# Over a link slower than the node's wait for a second node
+# (submit_wait_s), the wait follows the copy.
 # shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"
 
@@ -21,7 +23,7 @@ project() { # NAME: a 4 MiB project of incompressible data
 submit_ms() {
   local t0 t1
   t0=$(date +%s%N)
-  MESH_TIMEOUT_MS=20000 "$MESHCTL" submit "$T/$1/scene.blend" --attach "$T/$1/data.bin" \
+  MESH_TIMEOUT_MS=${WAIT_MS:-20000} "$MESHCTL" submit "$T/$1/scene.blend" --attach "$T/$1/data.bin" \
     --frames 1 --no-scan --json >"$T/$1.submit" 2>&1 || fail "submit $1: $(cat "$T/$1.submit")"
   t1=$(date +%s%N)
   echo $(((t1 - t0) / 1000000))
@@ -70,3 +72,16 @@ down_ms=$(submit_ms down)
 [ "$down_ms" -ge 3200 ] && [ "$down_ms" -le 9000 ] ||
   fail "n2's download at 8 Mbit/s: 4 MiB held by two nodes in $down_ms ms, not ~3,900"
 pass "n2's download limited to 8 Mbit/s: $down_ms ms"
+stop_node n1
+stop_node n2
+
+# A slow link longer than the node's wait for a second node (submit_wait_s
+# = 2, the copy ~4 s) and than meshctl's waits (1 s): the node's wait
+# follows the copy, meshctl asks again while the node answers, and the
+# submission is acknowledged.
+start_pair "upload_limit_mbps = 8
+submit_wait_s = 2" ""
+project slow
+slow_ms=$(WAIT_MS=1000 submit_ms slow) # meshctl's own waits are shorter still
+[ "$slow_ms" -ge 3200 ] || fail "acknowledged in $slow_ms ms: before n2 could hold the project"
+pass "a copy (~4 s) longer than submit_wait_s (2 s): acknowledged in $slow_ms ms, the wait following it"

@@ -37,6 +37,7 @@ static void test_defaults_are_documented_values(void)
     CHECK(strcmp(c.role, "node") == 0);
     CHECK(!c.allow_scripts && !c.no_inbound);
     CHECK(c.repair_after_s == 60 && c.upload_limit_mbps == 0 && c.download_limit_mbps == 0);
+    CHECK(c.submit_wait_s == 30);
 }
 
 static void test_file_sets_keys_with_comments_and_quotes(void)
@@ -56,6 +57,7 @@ static void test_file_sets_keys_with_comments_and_quotes(void)
                                               "no_inbound = true\n"
                                               "advertise = tcp://farm-07.lan:7700\n"
                                               "repair_after_s = 5\n"
+                                              "submit_wait_s = 3\n"
                                               "upload_limit_mbps = 100\n"
                                               "download_limit_mbps = 1000\n");
     rm_config_t c;
@@ -71,6 +73,7 @@ static void test_file_sets_keys_with_comments_and_quotes(void)
     CHECK(c.allow_scripts && c.no_inbound);
     CHECK(strcmp(c.advertise, "tcp://farm-07.lan:7700") == 0);
     CHECK(c.repair_after_s == 5 && c.upload_limit_mbps == 100 && c.download_limit_mbps == 1000);
+    CHECK(c.submit_wait_s == 3);
 }
 
 /*  meshd: flags are applied first, then the file is loaded with the flag
