@@ -16,6 +16,7 @@
 #include "rm_node_submit.h"
 #include "rm_node_upload.h"
 #include "rm_rights.h"
+#include "rm_s3_url.h"
 
 #define MAX_WATCH_MS 60000
 /*  A chunk a client asked for and this node still seeks on the mesh by
@@ -172,10 +173,13 @@ static void note_waiting(rm_node_ctx_t *self, const rm_job_t *job, rm_job_summar
     if (rm_job_finished(job))
         return;
     rm_caps_waiting(rm_job_spec(job), nodes->nodes.items, nodes->nodes.count, why, sizeof why);
+    const char *root = rm_job_spec(job)->source_root;
     if (!why[0] && rm_jobsync_project_nowhere(self->jobsync, rm_job_id(job)))
         snprintf(why, sizeof why,
                  "no node holds all of the project's files any more (evicted under "
-                 "store_cap_mb, or lost with their nodes): submit the project again");
+                 "store_cap_mb, or lost with their nodes): %s",
+                 root && rm_s3_url_is(root) ? "the nodes with S3 read it from S3 again"
+                                            : "submit the project again");
     char *copy = why[0] ? strdup(why) : NULL;
     if (copy) {
         free(s->waiting);

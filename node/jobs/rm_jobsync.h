@@ -88,7 +88,8 @@ bool rm_jobsync_project_ready(rm_jobsync_t *self, rm_job_t *job);
 /*  True if this node's last fetch of the job's project failed because no
     member had some of its chunks (every copy evicted under store_cap_mb,
     or lost with its nodes): it is tried again, but only a new submission
-    of the project brings it back. */
+    of the project brings it back, or S3 for a project read from there
+    (rm_jobsync_on_project_lacking). */
 bool rm_jobsync_project_nowhere(rm_jobsync_t *self, const char *job_id);
 
 /*  Every alive member that accepts connections, as addresses (at most max:
