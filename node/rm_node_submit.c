@@ -265,10 +265,14 @@ void rm_node_submit_handle(rm_node_request_t *r)
     snprintf(w->job_id, sizeof w->job_id, "%s", rm_job_id(job));
     w->since = zclock_mono();
     w->deadline = w->since + wait_ms;
+    int64_t deadline = w->deadline; /* w may be answered, and gone, inside the call */
     if (rm_jobsync_replicate(self->jobsync, job, wait_ms, on_job_held, self, &err) != 0) {
         rm_node_waiting_drop(self, self->nwaiting - 1);
         goto fail;
     }
+    /* jobsync keeps one wait per job: it must last as long as this one (a
+       second client submitting the same job). */
+    rm_jobsync_replicate_extend(self->jobsync, rm_job_id(job), deadline);
     return;
 fail:
     rm_log_warning("job %s from %s refused: %s", spec->job_id, r->who->name, err.msg);
