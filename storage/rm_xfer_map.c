@@ -171,6 +171,13 @@ bool xfer_on_map_reply(rm_xfer_t *self, const char *from, const rm_msg_t *msg)
         return false;
     map_request_t asked = self->maps[k];
     self->maps[k] = self->maps[--self->nmaps];
+    /* It answers: no longer taken for dead (a chunk request that timed out
+       left it asked only what no other source can give).  Its chunk
+       requests keep their clocks: maps are not held back by its upload. */
+    if (self->addrs[asked.addr].stalled) {
+        self->addrs[asked.addr].stalled = false;
+        self->queue_gen++;
+    }
     /* An ERROR (the manifest is not there yet, or an older node that does
        not know CHUNK_MAP): it stays a source asked without a map. */
     fetch_t *f = xfer_find_fetch(self, &asked.manifest, true);

@@ -27,10 +27,11 @@ typedef struct {
     char addr[16];
     rm_store_t *store;
     rm_xfer_t *xfer;
-    bool dead;         /* answers nothing, sends nothing */
-    int64_t up_free;   /* its upload is busy until then */
-    uint64_t uploaded; /* chunk bytes sent */
-    int64_t finished;  /* when its fetch ended; -1 not yet */
+    bool dead;          /* answers nothing, sends nothing */
+    int64_t mute_until; /* drops chunk requests until then (maps still answered) */
+    int64_t up_free;    /* its upload is busy until then */
+    uint64_t uploaded;  /* chunk bytes sent */
+    int64_t finished;   /* when its fetch ended; -1 not yet */
     int status;
     char error[RM_ERR_MSG_MAX];
 } node_t;
@@ -97,6 +98,8 @@ static void serve(size_t to, size_t from, const rm_msg_t *msg)
         else
             CHECK(rm_msg_encode_error(msg->req, err.code, err.msg, &buf, &len, &err) == 0);
         rm_codec_free(rm_msg_desc(RM_MSG_CHUNK_MAP_REPLY), &reply);
+    } else if (now < n->mute_until) {
+        return; /* a hiccup: its uploads stall, its maps do not */
     } else {
         rm_chunk_t c = {msg->u.chunk_ref.hash, {NULL, 0}};
         if (rm_store_get(n->store, &c.hash, &c.data.data, &c.data.len, &err) != 0) {
@@ -188,6 +191,7 @@ static void setup(void)
         CHECK_MSG(nodes[i].store, "%s", err.msg);
         nodes[i].xfer = rm_xfer_new(nodes[i].store, sim_send, (void *)(uintptr_t)i, &err);
         nodes[i].dead = false;
+        nodes[i].mute_until = 0;
         nodes[i].up_free = 0;
         nodes[i].uploaded = 0;
         nodes[i].finished = -1;
@@ -300,6 +304,28 @@ static void test_a_peer_that_dies_does_not_stop_the_swarm(void)
     teardown();
 }
 
+/*  A peer's uploads stall for longer than a request's timeout, then come
+    back: the nodes whose requests to it timed out ask it again once it
+    answers their chunk maps, and its upload is used for the rest. */
+static void test_a_peer_that_stalls_is_asked_again_once_it_answers(void)
+{
+    setup();
+    start_fetches();
+    double bound = (double)project_bytes / UPLOAD;
+    int64_t back = (int64_t)(bound / 4) + RM_XFER_TIMEOUT_MS + 1000;
+    nodes[3].mute_until = back;
+    simulate(back, NODES, -1);
+    uint64_t before = nodes[3].uploaded;
+    simulate((int64_t)(bound * 10), NODES, -1);
+    double after = (double)(nodes[3].uploaded - before) / (double)project_bytes;
+    for (size_t i = 1; i < NODES; i++)
+        CHECK_MSG(nodes[i].finished >= 0 && nodes[i].status == 0, "n%zu: %d %s", i, nodes[i].status,
+                  nodes[i].error);
+    printf("n3 stalled until %lld ms: it uploaded %.2f copies after\n", (long long)back, after);
+    CHECK_MSG(after >= 0.3, "n3 uploaded %.2f copies once back", after);
+    teardown();
+}
+
 /*  The seed dies before every chunk left it: the fetches end, naming a
     chunk no source could send (the dead seed's silence the last reason),
     instead of waiting for ever. */
@@ -334,6 +360,7 @@ int main(int argc, char **argv)
     char dir[160];
     const char *cases[] = {"test_a_project_swarms_near_the_lower_bound",
                            "test_a_peer_that_dies_does_not_stop_the_swarm",
+                           "test_a_peer_that_stalls_is_asked_again_once_it_answers",
                            "test_chunks_only_a_dead_seed_had_end_the_fetches"};
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         snprintf(dir, sizeof dir, "%s/%s", base, cases[i]);
@@ -341,6 +368,7 @@ int main(int argc, char **argv)
     }
     RM_RUN(test_a_project_swarms_near_the_lower_bound);
     RM_RUN(test_a_peer_that_dies_does_not_stop_the_swarm);
+    RM_RUN(test_a_peer_that_stalls_is_asked_again_once_it_answers);
     RM_RUN(test_chunks_only_a_dead_seed_had_end_the_fetches);
     free(events);
     char cmd[128];
