@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config clang clang-format libclang-rt-14-dev
   libzmq3-dev libczmq-dev libsodium-dev libmsgpack-dev libcurl4-openssl-dev libjansson-dev
-  libinih-dev
+  libinih-dev libssl-dev
   blender bubblewrap python3 iproute2 procps file openimageio-tools
 )
 
