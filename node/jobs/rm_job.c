@@ -477,6 +477,22 @@ static int sign_done(rm_job_t *job, rm_job_record_batch_t *b, rm_frame_rec_t *ne
     return journal_signer(job, b, &grant->cred, err);
 }
 
+/*  Replaces a changed frame record's strings (NULL: empty); -1 when memory
+    ran out (the record then holds NULLs: the caller drops its batch). */
+static int set_frame_texts(rm_frame_rec_t *f, const char *node, const char *file,
+                           const char *warning, const char *error)
+{
+    free(f->node);
+    free(f->file);
+    free(f->warning);
+    free(f->error);
+    f->node = rm_job_strdup_or_empty(node);
+    f->file = rm_job_strdup_or_empty(file);
+    f->warning = rm_job_strdup_or_empty(warning);
+    f->error = strdup_text(error);
+    return f->node && f->file && f->warning && f->error ? 0 : -1;
+}
+
 int rm_job_frame_done(rm_job_t *job, uint64_t frame, const rm_frame_output_t *out, const char *node,
                       const rm_job_grant_t *grant, rm_err_t *err)
 {
@@ -502,14 +518,11 @@ int rm_job_frame_done(rm_job_t *job, uint64_t frame, const rm_frame_output_t *ou
     next->size = out->size;
     next->render_ms = out->render_ms;
     next->log = out->log;
-    free(next->file);
-    free(next->node);
-    free(next->warning);
-    next->file = rm_job_strdup_or_empty(out->file);
-    next->node = rm_job_strdup_or_empty(node);
-    next->warning = rm_job_strdup_or_empty(out->warning);
-    free(next->error);
-    next->error = strdup(""); /* the failures before are in the job log */
+    /* The failures before are in the job log: the error is cleared. */
+    if (set_frame_texts(next, node, out->file, out->warning, "") != 0) {
+        rm_job_record_batch_free(&b);
+        return rm_err_set(err, RM_ENOMEM, "out of memory");
+    }
     if (sign_done(job, &b, next, grant, err) != 0) {
         rm_job_record_batch_free(&b);
         return -1;
@@ -641,15 +654,7 @@ int rm_job_frame_reopen(rm_job_t *job, uint64_t frame, const rm_hash_t *output, 
     memset(&next->output, 0, sizeof next->output);
     memset(&next->log, 0, sizeof next->log);
     drop_proof(next);
-    free(next->node);
-    free(next->file);
-    free(next->warning);
-    free(next->error);
-    next->node = strdup("");
-    next->file = strdup("");
-    next->warning = strdup("");
-    next->error = strdup_text(reason);
-    if (!next->node || !next->file || !next->warning || !next->error) {
+    if (set_frame_texts(next, NULL, NULL, NULL, reason) != 0) {
         rm_job_record_batch_free(&b);
         return rm_err_set(err, RM_ENOMEM, "out of memory");
     }
