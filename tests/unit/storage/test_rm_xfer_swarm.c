@@ -181,6 +181,9 @@ static void simulate(int64_t limit, size_t victim, int64_t kill_at)
 
 static void setup(void)
 {
+    char home[160];
+    snprintf(home, sizeof home, "%s/%s", base, rm_test_case);
+    CHECK(mkdir(home, 0700) == 0);
     now = 0;
     for (size_t i = 0; i < NODES; i++) {
         char dir[128];
@@ -356,15 +359,6 @@ int main(int argc, char **argv)
     if (!mkdtemp(base)) {
         perror("mkdtemp");
         return 1;
-    }
-    char dir[160];
-    const char *cases[] = {"test_a_project_swarms_near_the_lower_bound",
-                           "test_a_peer_that_dies_does_not_stop_the_swarm",
-                           "test_a_peer_that_stalls_is_asked_again_once_it_answers",
-                           "test_chunks_only_a_dead_seed_had_end_the_fetches"};
-    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
-        snprintf(dir, sizeof dir, "%s/%s", base, cases[i]);
-        CHECK(mkdir(dir, 0700) == 0);
     }
     RM_RUN(test_a_project_swarms_near_the_lower_bound);
     RM_RUN(test_a_peer_that_dies_does_not_stop_the_swarm);
