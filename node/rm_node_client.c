@@ -231,11 +231,8 @@ static rm_job_t *find_job(request_t *r, const char *job_id)
 static rm_job_t *find_own_job(request_t *r, const char *job_id, const char *action)
 {
     rm_job_t *job = find_job(r, job_id);
-    if (!job || rm_role_has(r->who->role, RM_RIGHT_ANY_JOB))
-        return job;
-    const char *submitter = rm_job_spec(job)->submitter;
-    if (rm_role_has(r->who->role, RM_RIGHT_OWN_JOBS) && submitter &&
-        strcmp(submitter, r->who->name) == 0)
+    const char *submitter = job ? rm_job_spec(job)->submitter : NULL;
+    if (!job || rm_rights_manage(r->who, submitter))
         return job;
     rm_err_t err;
     rm_rights_require(r->who, RM_RIGHT_ANY_JOB, &err);
@@ -308,17 +305,29 @@ static void handle_nodes(request_t *r)
     rm_codec_free(rm_msg_desc(RM_MSG_NODES_REPLY), &reply);
 }
 
+/*  A client's cancel or priority carries the order it signed: every node
+    that merges the change checks it (rm_job_order.h). */
+static bool has_order(request_t *r, const rm_bin_t *order)
+{
+    if (order->len > 0)
+        return true;
+    rm_node_reply_error(r->node->mesh, r->peer, r->msg->req, RM_EAUTH,
+                        "this meshctl predates signed cancels and priorities: update it");
+    return false;
+}
+
 static void handle_cancel(request_t *r)
 {
-    rm_job_t *job = find_own_job(r, r->msg->u.job_ref.job_id, "cancel");
+    const rm_cancel_t *c = &r->msg->u.cancel;
+    rm_job_t *job = find_own_job(r, c->job_id, "cancel");
     rm_err_t err;
-    if (!job)
+    if (!job || !has_order(r, &c->order))
         return;
     if (rm_job_finished(job) && strcmp(rm_job_state(job), "canceled") != 0) {
         rm_node_reply_ok(r->node->mesh, r->peer, r->msg->req, "job already finished");
         return;
     }
-    if (rm_job_cancel(job, &err) != 0) {
+    if (rm_job_cancel(job, &c->order, &err) != 0) {
         rm_node_reply_error(r->node->mesh, r->peer, r->msg->req, err.code, err.msg);
         return;
     }
@@ -335,14 +344,14 @@ static void handle_priority(request_t *r)
     const rm_priority_t *p = &r->msg->u.priority;
     rm_job_t *job = find_own_job(r, p->job_id, "change the priority of");
     rm_err_t err;
-    if (!job)
+    if (!job || !has_order(r, &p->order))
         return;
     if (rm_job_finished(job))
         rm_err_set(&err, RM_EINVAL, "job %s is %s: its priority no longer matters", p->job_id,
                    rm_job_state(job));
     else if (rm_quota_check_priority(r->node->quota, rm_role_effective(r->who->role), p->priority,
                                      &err) == 0 &&
-             rm_job_set_priority(job, p->priority, &err) == 0) {
+             rm_job_set_priority(job, p->priority, &p->order, &err) == 0) {
         rm_job_log(job, "priority set to %lld by %s '%s'", (long long)p->priority,
                    rm_role_effective(r->who->role), r->who->name);
         rm_log_info("job %s: priority set to %lld by %s '%s'", p->job_id, (long long)p->priority,

@@ -33,7 +33,7 @@ static int remove_job_here(rm_node_ctx_t *self, const rm_removal_t *r, const rm_
     rm_job_t *job = rm_jobs_find(self->jobs, r->job_id);
     if (!job && rm_jobs_removal(self->jobs, r->job_id))
         return 0;
-    if (job && !rm_job_finished(job) && rm_job_cancel(job, err) == 0)
+    if (job && !rm_job_finished(job) && rm_job_cancel(job, NULL, err) == 0)
         rm_work_job_changed(self->work, job);
     if (rm_jobs_remove(self->jobs, r->job_id, r->removed_at, blob, err) != 0)
         return -1;

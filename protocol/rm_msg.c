@@ -10,6 +10,7 @@
 #include <msgpack.h>
 
 #include "rm_frames.h"
+#include "rm_job_order.h"
 #include "rm_signed.h"
 
 #define MAX_CREDENTIAL 4096
@@ -308,20 +309,31 @@ static const rm_struct_desc_t nodes_reply_desc =
     RM_DESC(rm_nodes_reply_t, "nodes_reply", nodes_reply_fields,
             "Node -> client: the mesh's members as this node sees them.");
 
+static const rm_field_t cancel_fields[] = {
+    RM_FIELD(rm_cancel_t, job_id, RM_F_STR, MAX_JOB_ID, "the job's id"),
+    RM_FIELD(rm_cancel_t, order, RM_F_BIN, RM_JOB_ORDER_MAX,
+             "the cancel signed by who asked: [body, sig], the body [version, kind 1, job_id, at, "
+             "0, credential]"),
+};
 static const rm_struct_desc_t cancel_desc =
-    RM_DESC(rm_job_ref_t, "job_ref", job_ref_fields,
-            "Client -> node: cancel a job. Answered by OK, or ERROR (ENOTFOUND).");
+    RM_DESC_OPT(rm_cancel_t, "cancel", cancel_fields, 1,
+                "Client -> node: cancel a job (its submitter or an admin). Every node that merges "
+                "the cancel checks the order. Answered by OK, or ERROR (ENOTFOUND, EDENIED, EAUTH: "
+                "no order, or one that does not verify).");
 
 static const rm_field_t priority_fields[] = {
     RM_FIELD(rm_priority_t, job_id, RM_F_STR, MAX_JOB_ID, "the job's id"),
     RM_FIELD(rm_priority_t, priority, RM_F_I64, 0, "its new priority (higher runs first)"),
+    RM_FIELD(rm_priority_t, order, RM_F_BIN, RM_JOB_ORDER_MAX,
+             "the priority signed by who asked: [body, sig], the body [version, kind 2, job_id, "
+             "at, priority, credential]"),
 };
-static const rm_struct_desc_t priority_desc =
-    RM_DESC(rm_priority_t, "priority", priority_fields,
-            "Client -> node: set an unfinished job's priority (an admin any job, within "
-            "+-1000000; an artist their own, within the node's artist_max_priority). It spreads "
-            "like a cancel and acts at once (queued frames of lower jobs are taken back). "
-            "Answered by OK, or ERROR (ENOTFOUND, EDENIED, EINVAL).");
+static const rm_struct_desc_t priority_desc = RM_DESC_OPT(
+    rm_priority_t, "priority", priority_fields, 1,
+    "Client -> node: set an unfinished job's priority (an admin any job, within "
+    "+-1000000; an artist their own, within the node's artist_max_priority). It spreads "
+    "like a cancel and acts at once (queued frames of lower jobs are taken back). "
+    "Answered by OK, or ERROR (ENOTFOUND, EDENIED, EINVAL, EAUTH).");
 
 static const rm_field_t logs_fields[] = {
     RM_FIELD(rm_logs_t, job_id, RM_F_STR, MAX_JOB_ID, "the job's id"),

@@ -201,11 +201,17 @@ typedef struct {
 
 typedef struct {
     char *job_id;
-} rm_job_ref_t; /* JOB_INFO and CANCEL */
+} rm_job_ref_t; /* JOB_INFO */
+
+typedef struct {
+    char *job_id;
+    rm_bin_t order; /* signed by who asked (rm_job_order.h); absent from older clients */
+} rm_cancel_t;
 
 typedef struct {
     char *job_id;
     int64_t priority;
+    rm_bin_t order; /* signed by who asked (rm_job_order.h); absent from older clients */
 } rm_priority_t;
 
 typedef struct {
@@ -410,7 +416,8 @@ typedef struct {
         rm_chunk_ref_t chunk_ref; /* CHUNK_OK, CHUNK_GET */
         rm_status_reply_t status_reply;
         rm_jobs_reply_t jobs_reply;
-        rm_job_ref_t job_ref; /* JOB_INFO, CANCEL */
+        rm_job_ref_t job_ref; /* JOB_INFO */
+        rm_cancel_t cancel;
         rm_job_reply_t job_reply;
         rm_nodes_reply_t nodes_reply;
         rm_logs_t logs;

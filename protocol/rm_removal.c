@@ -55,8 +55,5 @@ int rm_removal_verify(const uint8_t *data, size_t len, const uint8_t mesh_pk[32]
 
 bool rm_removal_allows(const rm_cred_t *cred, const char *submitter)
 {
-    if (rm_role_has(cred->role, RM_RIGHT_ANY_JOB))
-        return true;
-    return rm_role_has(cred->role, RM_RIGHT_OWN_JOBS) && submitter &&
-           strcmp(submitter, cred->name) == 0;
+    return rm_rights_manage(cred, submitter);
 }

@@ -75,3 +75,11 @@ int rm_rights_require(const rm_cred_t *who, rm_right_t right, rm_err_t *err)
     return rm_err_set(err, RM_EDENIED, "%s '%s' may not %s: that needs the %s role", who->role,
                       who->name, rm_right_describe(right), holders[0] ? holders : "(no)");
 }
+
+bool rm_rights_manage(const rm_cred_t *who, const char *submitter)
+{
+    if (rm_role_has(who->role, RM_RIGHT_ANY_JOB))
+        return true;
+    return rm_role_has(who->role, RM_RIGHT_OWN_JOBS) && submitter &&
+           strcmp(submitter, who->name) == 0;
+}

@@ -44,4 +44,9 @@ const char *rm_right_describe(rm_right_t right);
     needs the admin role"). */
 int rm_rights_require(const rm_cred_t *who, rm_right_t right, rm_err_t *err);
 
+/*  True when `who` may manage (cancel, reprioritise, remove) a job
+    submitted by `submitter`: anyone's with RM_RIGHT_ANY_JOB, else its own
+    with RM_RIGHT_OWN_JOBS. */
+bool rm_rights_manage(const rm_cred_t *who, const char *submitter);
+
 #endif

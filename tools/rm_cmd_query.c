@@ -11,6 +11,7 @@
 #include <czmq.h>
 
 #include "rm_frames.h"
+#include "rm_job_order.h"
 #include "rm_removal.h"
 #include "rm_text.h"
 
@@ -228,14 +229,36 @@ int rm_cmd_nodes(rm_cmd_ctx_t *ctx)
 
 /*  --- cancel ------------------------------------------------------------------ */
 
+/*  Signed here: every node that merges the change checks who asked for it
+    (rm_job_order.h). */
+static int sign_order(rm_cmd_ctx_t *ctx, rm_job_order_kind_t kind, const char *job_id,
+                      int64_t priority, rm_bin_t *out)
+{
+    rm_token_t token;
+    rm_err_t err = {0};
+    int rc = rm_cmd_load_token(ctx, &token);
+    if (rc != RM_EXIT_OK)
+        return rc;
+    rc = rm_job_order_sign(kind, job_id, (int64_t)zclock_time(), priority, &token, out, &err);
+    rm_token_free(&token);
+    if (rc == 0)
+        return RM_EXIT_OK;
+    rm_cli_error("%s", err.msg);
+    return RM_EXIT_FAILED;
+}
+
 int rm_cmd_cancel(rm_cmd_ctx_t *ctx)
 {
     const char *job_id = NULL;
     rm_msg_t reply;
+    rm_cancel_t body = {0};
     int rc = rm_cmd_job_arg(ctx, &job_id);
-    rm_job_ref_t ref = {(char *)job_id};
     if (rc == RM_EXIT_OK)
-        rc = query_node(ctx, RM_MSG_CANCEL, &ref, RM_MSG_OK, &reply);
+        rc = sign_order(ctx, RM_JOB_ORDER_CANCEL, job_id, 0, &body.order);
+    body.job_id = (char *)job_id;
+    if (rc == RM_EXIT_OK)
+        rc = query_node(ctx, RM_MSG_CANCEL, &body, RM_MSG_OK, &reply);
+    free(body.order.data);
     if (rc != RM_EXIT_OK)
         return rc;
     const char *msg = reply.u.ok.message ? rm_cli_clean(reply.u.ok.message) : "";
@@ -268,9 +291,12 @@ int rm_cmd_priority(rm_cmd_ctx_t *ctx)
         rm_cli_error("priority: '%s' is not a whole number", text ? text : "");
         return RM_EXIT_USAGE;
     }
-    rm_priority_t body = {(char *)job_id, priority};
+    rm_priority_t body = {(char *)job_id, priority, {0}};
+    if (rc == RM_EXIT_OK)
+        rc = sign_order(ctx, RM_JOB_ORDER_PRIORITY, job_id, priority, &body.order);
     if (rc == RM_EXIT_OK)
         rc = query_node(ctx, RM_MSG_PRIORITY, &body, RM_MSG_OK, &reply);
+    free(body.order.data);
     if (rc != RM_EXIT_OK)
         return rc;
     if (ctx->json) {

@@ -6,12 +6,14 @@
 #include <string.h>
 #include <time.h>
 
+#include <czmq.h>
 #include <sodium.h>
 
 #include "rm_frames.h"
 #include "rm_job_journal.h"
 #include "rm_text.h"
 #include "rm_job_merge.h"
+#include "rm_job_order.h"
 #include "rm_job_proof.h"
 
 /*  How a change is journalled before it is applied. */
@@ -214,6 +216,7 @@ rm_job_t *rm_job_load(const char *root, const char *job_id, rm_err_t *err)
         if (job->rec.frames.items[i].state == RM_FRAME_ASSIGNED)
             job->rec.frames.items[i].state = RM_FRAME_PENDING;
     recount(job);
+    job->early_finish = job->rec.finished_at != 0 && !rm_job_finished(job);
     if (rm_job_journal_snapshot(job->journal, &job->rec, err) != 0) {
         rm_job_destroy(&job);
         return NULL;
@@ -221,12 +224,9 @@ rm_job_t *rm_job_load(const char *root, const char *job_id, rm_err_t *err)
     return job;
 }
 
-/*  Applies the entries of a merge (journalled as JOURNAL_WRITE: what a
-    merge brings is durable where it was made, and digests bring it back
-    after a crash that lost it; an fsync per merge on every node would
-    cost the whole mesh a disk flush per frame).  Not marked as changes. */
 /*  Every assigned or done record a merge would bring is signed as
-    rm_job_proof says, by signers the job or the batch holds. */
+    rm_job_proof says, by signers the job or the batch holds; every cancel
+    and priority it brings carries the order of who asked. */
 static int check_proofs(rm_job_t *job, const rm_job_record_batch_t *b, rm_err_t *err)
 {
     if (!job->trust || !job->trust->check_signer)
@@ -239,8 +239,15 @@ static int check_proofs(rm_job_t *job, const rm_job_record_batch_t *b, rm_err_t 
         if (b->items[i].kind == RM_JOB_RECORD_SIGNER)
             rc = rm_job_keys_add(keys, &b->items[i].cred, err);
     for (size_t i = 0; rc == 0 && i < b->count; i++) {
-        const rm_frame_rec_t *f = &b->items[i].frame;
-        if (b->items[i].kind != RM_JOB_RECORD_FRAME)
+        const rm_job_record_entry_t *e = &b->items[i];
+        const rm_frame_rec_t *f = &e->frame;
+        if (e->kind == RM_JOB_RECORD_CANCEL)
+            rc = rm_job_proof_check_order(job->trust, &job->rec.spec, RM_JOB_ORDER_CANCEL,
+                                          &e->order, 0, 0, zclock_time(), err);
+        else if (e->kind == RM_JOB_RECORD_PRIORITY)
+            rc = rm_job_proof_check_order(job->trust, &job->rec.spec, RM_JOB_ORDER_PRIORITY,
+                                          &e->order, e->at, e->value, zclock_time(), err);
+        if (e->kind != RM_JOB_RECORD_FRAME)
             continue;
         /* Only attempts or failed_on change: what is signed stays ours. */
         const rm_frame_rec_t *cur = rm_job_record_frame(&job->rec, f->frame, NULL);
@@ -252,6 +259,10 @@ static int check_proofs(rm_job_t *job, const rm_job_record_batch_t *b, rm_err_t 
     return rc;
 }
 
+/*  Applies the entries of a merge (journalled as JOURNAL_WRITE: what a
+    merge brings is durable where it was made, and digests bring it back
+    after a crash that lost it; an fsync per merge on every node would
+    cost the whole mesh a disk flush per frame).  Not marked as changes. */
 int rm_job_apply_merge(rm_job_t *job, rm_job_record_batch_t *b, bool *changed, rm_err_t *err)
 {
     *changed = false;
@@ -261,6 +272,8 @@ int rm_job_apply_merge(rm_job_t *job, rm_job_record_batch_t *b, bool *changed, r
     job->merging = true;
     int rc = commit_batch(job, b, JOURNAL_WRITE, err);
     job->merging = was;
+    if (job->rec.finished_at != 0 && !rm_job_finished(job))
+        job->early_finish = true;
     if (rc == 0 && b->count > 0)
         compact_journal(job);
     *changed = rc == 0 && b->count > 0;
@@ -297,6 +310,7 @@ static int finish(rm_job_t *job, rm_err_t *err)
     if (rc == 0) {
         job->rec.finished_at = e->at;
         job->reopened = false;
+        job->early_finish = false;
         set_dirty_job(job);
         compact_journal(job);
     }
@@ -309,7 +323,7 @@ static int finish(rm_job_t *job, rm_err_t *err)
     again after a reopened frame was rendered again. */
 void rm_job_finish_if_done(rm_job_t *job)
 {
-    if ((job->rec.finished_at == 0 || job->reopened) && rm_job_all_done(job))
+    if ((job->rec.finished_at == 0 || job->reopened || job->early_finish) && rm_job_all_done(job))
         finish(job, NULL);
 }
 
@@ -439,15 +453,46 @@ static int commit_frame(rm_job_t *job, rm_job_record_batch_t *b, rm_err_t *err)
     return rc;
 }
 
-int rm_job_set_priority(rm_job_t *job, int64_t priority, rm_err_t *err)
+/*  *out = a copy of order (nothing for NULL or empty). */
+static int copy_order(rm_bin_t *out, const rm_bin_t *order, rm_err_t *err)
+{
+    if (!order || order->len == 0)
+        return 0;
+    if (!(out->data = malloc(order->len)))
+        return rm_err_set(err, RM_ENOMEM, "out of memory");
+    memcpy(out->data, order->data, order->len);
+    out->len = order->len;
+    return 0;
+}
+
+int rm_job_set_priority(rm_job_t *job, int64_t priority, const rm_bin_t *order, rm_err_t *err)
 {
     rm_job_record_batch_t b = {0};
     rm_job_record_entry_t *e = rm_job_record_batch_add(&b, RM_JOB_RECORD_PRIORITY, err);
     if (!e)
         return -1;
-    if (e->at <= job->rec.priority_at) /* clocks apart: still the latest */
-        e->at = job->rec.priority_at + 1;
+    int64_t now = e->at;
     e->value = priority;
+    int rc = copy_order(&e->order, order, err);
+    if (rc == 0 && e->order.len > 0) {
+        rm_job_order_t o;
+        if ((rc = rm_job_order_peek(&e->order, &o, err)) == 0) {
+            e->at = o.at;
+            rm_codec_free(&rm_job_order_desc, &o);
+            rc = rm_job_proof_check_order(job->trust, &job->rec.spec, RM_JOB_ORDER_PRIORITY,
+                                          &e->order, e->at, priority, now, err);
+        }
+        if (rc == 0 && e->at <= job->rec.priority_at)
+            rc = rm_err_set(err, RM_ESTALE,
+                            "job %s: a priority set at the same time or later stands (%lld)",
+                            job->rec.spec.job_id, (long long)rm_job_priority(job));
+    } else if (rc == 0 && e->at <= job->rec.priority_at) {
+        e->at = job->rec.priority_at + 1; /* clocks apart: still the latest */
+    }
+    if (rc != 0) {
+        rm_job_record_batch_free(&b);
+        return -1;
+    }
     return commit_frame(job, &b, err);
 }
 
@@ -667,14 +712,15 @@ int rm_job_frame_reopen(rm_job_t *job, uint64_t frame, const rm_hash_t *output, 
 /*  The job ends (failed or cancelled): journalled (fsync'd) and applied.
     Its assigned frames go back to pending, not journalled nor spread
     (see rm_job.h). */
-static int end_job(rm_job_t *job, uint64_t kind, const char *reason, rm_err_t *err)
+static int end_job(rm_job_t *job, uint64_t kind, const char *reason, const rm_bin_t *order,
+                   rm_err_t *err)
 {
     rm_job_record_batch_t b = {0};
     rm_job_record_entry_t *e = rm_job_record_batch_add(&b, kind, err);
     int rc = -1;
     if (e && kind == RM_JOB_RECORD_FAIL && !(e->text = strdup_text(reason)))
         rm_err_set(err, RM_ENOMEM, "out of memory");
-    else if (e)
+    else if (e && copy_order(&e->order, order, err) == 0)
         rc = commit_batch(job, &b, JOURNAL_SYNC, err);
     rm_job_record_batch_free(&b);
     if (rc != 0)
@@ -691,18 +737,22 @@ int rm_job_fail(rm_job_t *job, const char *reason, rm_err_t *err)
 {
     if (job->rec.error[0])
         return 0;
-    if (end_job(job, RM_JOB_RECORD_FAIL, reason, err) != 0)
+    if (end_job(job, RM_JOB_RECORD_FAIL, reason, NULL, err) != 0)
         return -1;
     return finish(job, err);
 }
 
-int rm_job_cancel(rm_job_t *job, rm_err_t *err)
+int rm_job_cancel(rm_job_t *job, const rm_bin_t *order, rm_err_t *err)
 {
+    if (order && order->len > 0 &&
+        rm_job_proof_check_order(job->trust, &job->rec.spec, RM_JOB_ORDER_CANCEL, order, 0, 0,
+                                 zclock_time(), err) != 0)
+        return -1;
     if (job->rec.canceled)
         return 0;
-    if (end_job(job, RM_JOB_RECORD_CANCEL, NULL, err) != 0)
+    if (end_job(job, RM_JOB_RECORD_CANCEL, NULL, order, err) != 0)
         return -1;
-    return job->rec.finished_at == 0 ? finish(job, err) : 0;
+    return job->rec.finished_at == 0 || job->early_finish ? finish(job, err) : 0;
 }
 
 void rm_job_frame_progress(rm_job_t *job, uint64_t frame, uint64_t percent)

@@ -106,13 +106,20 @@ int rm_job_frame_reopen(rm_job_t *job, uint64_t frame, const rm_hash_t *output, 
 /*  Fails the whole job (the .blend, scene or camera is unusable). */
 int rm_job_fail(rm_job_t *job, const char *reason, rm_err_t *err);
 
-/*  Sets the job's priority after submission (journal + fsync), stamped now
-    (later than any setting it holds): it spreads like a cancel. */
-int rm_job_set_priority(rm_job_t *job, int64_t priority, rm_err_t *err);
+/*  Sets the job's priority after submission (journal + fsync): it spreads
+    like a cancel.  With a signed order (rm_job_order.h) the setting is the
+    order's, at its time, checked as a peer's would be (rm_job_proof_check_order);
+    RM_ESTALE if a setting as late is already held.  Without one (NULL or
+    empty: tests, nodes without trust) it is stamped now, later than any
+    setting held, and peers that check orders refuse it. */
+int rm_job_set_priority(rm_job_t *job, int64_t priority, const rm_bin_t *order, rm_err_t *err);
 
 /*  The priority it runs at: the latest set, else its spec's. */
 int64_t rm_job_priority(const rm_job_t *job);
-int rm_job_cancel(rm_job_t *job, rm_err_t *err);
+/*  Cancels the job (journal + fsync).  `order`: the signed cancel, checked
+    as a peer's would be; NULL or empty for a cancel this node makes on its
+    own (a removal of the job), which peers that check orders refuse. */
+int rm_job_cancel(rm_job_t *job, const rm_bin_t *order, rm_err_t *err);
 
 /*  Live progress of an assigned frame (not persisted). */
 void rm_job_frame_progress(rm_job_t *job, uint64_t frame, uint64_t percent);

@@ -224,6 +224,34 @@ static int add_at(rm_job_record_batch_t *out, uint64_t kind, int64_t at, rm_err_
     return 0;
 }
 
+static int copy_bin(rm_bin_t *out, const rm_bin_t *in, rm_err_t *err)
+{
+    if (in->len == 0)
+        return 0;
+    if (!(out->data = malloc(in->len)))
+        return rm_err_set(err, RM_ENOMEM, "out of memory");
+    memcpy(out->data, in->data, in->len);
+    out->len = in->len;
+    return 0;
+}
+
+/*  canceled = OR; of two signed cancels the smaller order is kept (an
+    unsigned one, made by a node on its own, yields to a signed one).  A
+    cancel merged in is stamped now, when this node learns of it. */
+static int add_cancel(const rm_job_record_t *ours, const rm_job_record_t *theirs,
+                      rm_job_record_batch_t *out, rm_err_t *err)
+{
+    if (!theirs->canceled)
+        return 0;
+    const rm_bin_t *order = &theirs->cancel_order;
+    if (ours->canceled &&
+        (order->len == 0 ||
+         (ours->cancel_order.len > 0 && rm_job_record_cmp_bin(&ours->cancel_order, order) <= 0)))
+        return 0;
+    rm_job_record_entry_t *e = rm_job_record_batch_add(out, RM_JOB_RECORD_CANCEL, err);
+    return e ? copy_bin(&e->order, order, err) : -1;
+}
+
 /*  One entry per job-level field that merging `theirs` changes. */
 static int add_flags(const rm_job_record_t *ours, const rm_job_record_t *theirs,
                      rm_job_record_batch_t *out, rm_err_t *err)
@@ -233,19 +261,22 @@ static int add_flags(const rm_job_record_t *ours, const rm_job_record_t *theirs,
     int64_t finished =
         ours->finished_at > theirs->finished_at ? ours->finished_at : theirs->finished_at;
     int64_t submitted = min_nonzero(ours->spec.submitted_at, theirs->spec.submitted_at);
-    /* A cancel merged in is stamped now, when this node learns of it. */
-    if ((theirs->canceled && !ours->canceled &&
-         !rm_job_record_batch_add(out, RM_JOB_RECORD_CANCEL, err)) ||
+    if (add_cancel(ours, theirs, out, err) != 0 ||
         (started != ours->started_at && add_at(out, RM_JOB_RECORD_START, started, err) != 0) ||
         (finished != ours->finished_at && add_at(out, RM_JOB_RECORD_FINISH, finished, err) != 0) ||
         (submitted != ours->spec.submitted_at &&
          add_at(out, RM_JOB_RECORD_SUBMITTED, submitted, err) != 0))
         return -1;
-    /* The priority register: the later setting wins, then the higher. */
-    if (theirs->priority_at > ours->priority_at ||
-        (theirs->priority_at == ours->priority_at && theirs->priority > ours->priority)) {
+    /* The priority register: the later setting wins, then the higher,
+       then the smaller order (two people set the same at the same ms). */
+    int later = theirs->priority_at != ours->priority_at
+                    ? (theirs->priority_at > ours->priority_at ? 1 : -1)
+                : theirs->priority != ours->priority
+                    ? (theirs->priority > ours->priority ? 1 : -1)
+                    : -rm_job_record_cmp_bin(&theirs->priority_order, &ours->priority_order);
+    if (later > 0) {
         rm_job_record_entry_t *p = rm_job_record_batch_add(out, RM_JOB_RECORD_PRIORITY, err);
-        if (!p)
+        if (!p || copy_bin(&p->order, &theirs->priority_order, err) != 0)
             return -1;
         p->at = theirs->priority_at;
         p->value = theirs->priority;

@@ -23,11 +23,14 @@
          first RM_MAX_FAILED_ON names (keeping the smallest makes the cap
          itself associative).
     The winner's gen, epoch, node, output, size, file, render_ms and error
-    are kept together.  Per job: canceled = OR; error = the smallest non-empty
+    are kept together.  Per job: canceled = OR, with the smaller signed
+    order (a signed one over none); error = the smallest non-empty
     reason (strcmp); started_at = min of the non-zero; finished_at = max;
     spec.submitted_at = min of the non-zero (one job submitted through two
     nodes); signers = union; the priority set after submission = the one
-    set latest (priority_at), then the higher.  Every other spec field is
+    set latest (priority_at), then the higher, then the smaller order.  A
+    CANCEL or PRIORITY entry carries the winning order, which rm_job checks
+    (rm_job_proof_check_order) before applying.  Every other spec field is
     immutable: a record whose spec differs (another manifest, ranges,
     settings) does not merge.
 

@@ -33,6 +33,11 @@ struct _rm_job_t {
     /* A done frame went back to live (reopened here or by a merge): the
        job is unfinished again, and finishes anew when it is done. */
     bool reopened;
+    /* A merge left finished_at set on a job not finished here (a peer saw
+       it finish before a frame was reopened, or a node sent a time of its
+       own making): the job's finish is stamped anew when it finishes, so
+       a forged time long past cannot have every node retire it at once. */
+    bool early_finish;
     rm_job_dirty_fn *on_reopen;
     void *on_reopen_arg;
     const rm_job_trust_t *trust; /* signs our changes, checks merges; NULL: neither */

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rm_job_order.h"
 #include "rm_signed.h"
 
 /*  Domains keep a grant's signature from passing for a done record's, or
@@ -244,5 +245,50 @@ int rm_job_proof_check(rm_job_keys_t *keys, const char *job_id, const rm_frame_r
     if (rc != 0)
         rm_err_prefix(err, "job %s frame %llu (%s, %s): ", job_id, (unsigned long long)rec->frame,
                       rec->state == RM_FRAME_DONE ? "done" : "assigned", node[0] ? node : "?");
+    return rc;
+}
+
+/*  The order's own fields against the record's: 0 or RM_EAUTH. */
+static int order_matches(const rm_job_order_t *o, const rm_job_spec_t *spec, uint64_t kind,
+                         int64_t at, int64_t value, rm_err_t *err)
+{
+    const char *what = rm_job_order_kind_name(kind);
+    if (o->kind != kind || strcmp(o->job_id, spec->job_id) != 0)
+        return rm_err_set(err, RM_EAUTH, "%s of job %s: the order is a %s of job %s", what,
+                          spec->job_id, rm_job_order_kind_name(o->kind), o->job_id);
+    if (kind == RM_JOB_ORDER_PRIORITY && (o->at != at || o->priority != value))
+        return rm_err_set(
+            err, RM_EAUTH,
+            "priority of job %s: the order says %lld at %lld, the record %lld at %lld",
+            spec->job_id, (long long)o->priority, (long long)o->at, (long long)value,
+            (long long)at);
+    return 0;
+}
+
+int rm_job_proof_check_order(const rm_job_trust_t *trust, const rm_job_spec_t *spec, uint64_t kind,
+                             const rm_bin_t *order, int64_t at, int64_t value, int64_t now_ms,
+                             rm_err_t *err)
+{
+    if (!trust || !trust->check_signer)
+        return 0;
+    const char *what = rm_job_order_kind_name(kind);
+    if (order->len == 0)
+        return rm_err_set(err, RM_EAUTH, "%s of job %s without the signature of who asked", what,
+                          spec->job_id);
+    rm_job_order_t o;
+    rm_cred_t cred = {0};
+    if (rm_job_order_peek(order, &o, err) != 0)
+        return rm_err_prefix(err, "%s of job %s: ", what, spec->job_id);
+    int rc = order_matches(&o, spec, kind, at, value, err);
+    if (rc == 0 && o.at > now_ms + RM_JOB_ORDER_SKEW_MS)
+        rc = rm_err_set(
+            err, RM_EINVAL, "%s of job %s: signed %lld s ahead of this node's clock (at most %d s)",
+            what, spec->job_id, (long long)((o.at - now_ms) / 1000), RM_JOB_ORDER_SKEW_MS / 1000);
+    if (rc == 0 && (rc = trust->check_signer(trust->arg, &o.cred, &cred, err)) != 0)
+        rm_err_prefix(err, "%s of job %s: ", what, spec->job_id);
+    if (rc == 0)
+        rc = rm_job_order_check(order, &o, &cred, spec->submitter, err);
+    rm_codec_free(&rm_cred_desc, &cred);
+    rm_codec_free(&rm_job_order_desc, &o);
     return rc;
 }

@@ -10,6 +10,9 @@
     callback.  So no node can put its output under another node's name, or
     mark done a frame that no coordinator gave it.
 
+    Cancels and priorities carry the signed order of who asked
+    (rm_job_order.h), checked here too: a node may not manage jobs.
+
     What a stolen node credential can still do: the election takes claims
     at their word (rm_election.h), so such a node can make itself
     coordinator, grant itself frames and render them; its records then
@@ -70,6 +73,23 @@ int rm_job_keys_add(rm_job_keys_t *self, const rm_bin_t *cred, rm_err_t *err);
     Records in other states carry no proof (0). */
 int rm_job_proof_check(rm_job_keys_t *keys, const char *job_id, const rm_frame_rec_t *rec,
                        rm_err_t *err);
+
+/*  How far ahead of this node's clock a signed order's time may be: a
+    priority set from a clock further ahead would win the register for
+    that long against every later setting. */
+#define RM_JOB_ORDER_SKEW_MS (10 * 60 * 1000)
+
+/*  Checks a cancel's or priority's signed order (rm_job_order.h) against
+    the job it changes: of this kind, naming this job, signed by a
+    credential of this mesh not revoked (trust->check_signer) and valid
+    then, of an admin or the job's submitter, not signed more than
+    RM_JOB_ORDER_SKEW_MS ahead of now_ms; a priority order says `value` at
+    `at`.  RM_EAUTH (an empty order: "without its signature"), RM_EDENIED
+    or RM_EINVAL naming the job and what fails.  0 when trust checks
+    nothing (no check_signer). */
+int rm_job_proof_check_order(const rm_job_trust_t *trust, const rm_job_spec_t *spec, uint64_t kind,
+                             const rm_bin_t *order, int64_t at, int64_t value, int64_t now_ms,
+                             rm_err_t *err);
 
 /*  The name in a signer's credential, unchecked, into name (empty if
     malformed): for choosing which signers a delta carries. */

@@ -6,6 +6,7 @@
 #include <czmq.h>
 
 #include "rm_frames.h"
+#include "rm_job_order.h"
 #include "rm_signed.h"
 
 /*  Format 2 appends failed_on to the fields of format 1. */
@@ -64,10 +65,16 @@ static const rm_field_t job_record_fields[] = {
                   "credentials of the nodes that signed its frames"),
     RM_FIELD(rm_job_record_t, priority, RM_F_I64, 0, "priority set after submission"),
     RM_FIELD(rm_job_record_t, priority_at, RM_F_I64, 0, "unix ms it was set; 0: the spec's"),
+    RM_FIELD(rm_job_record_t, cancel_order, RM_F_BIN, RM_JOB_ORDER_MAX,
+             "the cancel, signed by who asked"),
+    RM_FIELD(rm_job_record_t, priority_order, RM_F_BIN, RM_JOB_ORDER_MAX,
+             "the priority set, signed by who asked"),
 };
-/* signers, priority and priority_at were appended: older snapshots lack them. */
+/* signers, priority, priority_at and the orders were appended: older
+   snapshots lack them.  The orders only once there is one, so the records
+   of jobs never cancelled or reprioritised are the bytes they were. */
 static const rm_struct_desc_t job_record_desc =
-    RM_DESC_OPT(rm_job_record_t, "job_record", job_record_fields, 3, "snapshot of a job");
+    RM_DESC_SPARSE(rm_job_record_t, "job_record", job_record_fields, 5, 2, "snapshot of a job");
 
 #define JOURNAL_FIELDS(FRAME_DESC, LAST_KIND, KINDS)                                               \
     RM_FIELD(rm_job_record_entry_t, kind, RM_F_U64, LAST_KIND, KINDS),                             \
@@ -83,9 +90,11 @@ static const rm_field_t journal_fields[] = {
     JOURNAL_FIELDS(rm_job_record_frame_desc, RM_JOB_RECORD_PRIORITY,
                    "1 frame 2 fail 3 cancel 4 start 5 finish 6 submitted_at 7 signer 8 priority"),
     RM_FIELD(rm_job_record_entry_t, cred, RM_F_BIN, RM_SIGNED_MAX, "a signer's credential"),
-    RM_FIELD(rm_job_record_entry_t, value, RM_F_I64, 0, "the priority set")};
-static const rm_struct_desc_t journal_desc =
-    RM_DESC_OPT(rm_job_record_entry_t, "journal_entry", journal_fields, 2, "one change of a job");
+    RM_FIELD(rm_job_record_entry_t, value, RM_F_I64, 0, "the priority set"),
+    RM_FIELD(rm_job_record_entry_t, order, RM_F_BIN, RM_JOB_ORDER_MAX,
+             "a cancel's or priority's signed order")};
+static const rm_struct_desc_t journal_desc = RM_DESC_SPARSE(
+    rm_job_record_entry_t, "journal_entry", journal_fields, 3, 1, "one change of a job");
 
 static const rm_field_t delta_fields[] = {
     RM_FIELD_LIST_OF(rm_job_record_delta_t, frames, rm_job_record_frame_desc, RM_MAX_FRAMES,
@@ -332,6 +341,14 @@ static void insert_signer(rm_job_record_t *rec, rm_bin_t *cred)
     *cred = (rm_bin_t){0};
 }
 
+/*  *into takes the bytes of *from, which takes the old ones to be freed. */
+static void swap_bin(rm_bin_t *into, rm_bin_t *from)
+{
+    rm_bin_t old = *into;
+    *into = *from;
+    *from = old;
+}
+
 void rm_job_record_apply(rm_job_record_t *rec, rm_job_record_entry_t *entry)
 {
     switch (entry->kind) {
@@ -351,6 +368,8 @@ void rm_job_record_apply(rm_job_record_t *rec, rm_job_record_entry_t *entry)
         break;
     case RM_JOB_RECORD_CANCEL:
         rec->canceled = true;
+        if (entry->order.len > 0)
+            swap_bin(&rec->cancel_order, &entry->order);
         break;
     case RM_JOB_RECORD_START:
         rec->started_at = entry->at;
@@ -367,6 +386,7 @@ void rm_job_record_apply(rm_job_record_t *rec, rm_job_record_entry_t *entry)
     case RM_JOB_RECORD_PRIORITY:
         rec->priority = entry->value;
         rec->priority_at = entry->at;
+        swap_bin(&rec->priority_order, &entry->order);
         break;
     default:
         break;

@@ -96,6 +96,12 @@ typedef struct {
        priority_at 0: the spec's. */
     int64_t priority;
     int64_t priority_at; /* unix ms */
+    /* Appended: the signed orders (rm_job_order.h) behind `canceled` and the
+       priority, which a node that merges them checks; empty in records
+       written before them and for a cancel this node made on its own (the
+       removal of an unfinished job). */
+    rm_bin_t cancel_order;
+    rm_bin_t priority_order;
 } rm_job_record_t;
 
 /*  Signers a job record or a delta carries at most. */
@@ -105,21 +111,22 @@ typedef struct {
 typedef enum {
     RM_JOB_RECORD_FRAME = 1, /* frame: the frame's new record */
     RM_JOB_RECORD_FAIL,      /* text: why the job failed */
-    RM_JOB_RECORD_CANCEL,
+    RM_JOB_RECORD_CANCEL,    /* order: the signed cancel, if any */
     RM_JOB_RECORD_START,     /* at: started_at */
     RM_JOB_RECORD_FINISH,    /* at: finished_at */
     RM_JOB_RECORD_SUBMITTED, /* at: spec.submitted_at */
     RM_JOB_RECORD_SIGNER,    /* cred: a credential joins signers */
-    RM_JOB_RECORD_PRIORITY,  /* value at `at`: the priority set after submission */
+    RM_JOB_RECORD_PRIORITY,  /* value at `at`, by `order`: the priority set after submission */
 } rm_job_record_kind_t;
 
 typedef struct {
     uint64_t kind; /* rm_job_record_kind_t */
     rm_frame_rec_t frame;
     char *text;
-    int64_t at;    /* unix ms */
-    rm_bin_t cred; /* appended: a signer's credential */
-    int64_t value; /* appended: PRIORITY's priority */
+    int64_t at;     /* unix ms */
+    rm_bin_t cred;  /* appended: a signer's credential */
+    int64_t value;  /* appended: PRIORITY's priority */
+    rm_bin_t order; /* appended: CANCEL's or PRIORITY's signed order */
 } rm_job_record_entry_t;
 
 /*  Entries built before any is written: journalled together, then applied. */

@@ -3,8 +3,9 @@
 # thief holds the token of n3, a node that is invited but not running, and
 # speaks the protocol with it (tests/tools/rm_attack.c).  It cannot invent a
 # job (no submitter's signature), cannot turn --allow-scripts on in a real
-# job's spec (the signature no longer holds), and no worker obeys its
-# ASSIGN, whether it names itself or the real coordinator.  Each refusal is
+# job's spec (the signature no longer holds), cannot cancel a job or change
+# its priority (no order of its submitter or an admin), and no worker obeys
+# its ASSIGN, whether it names itself or the real coordinator.  Each refusal is
 # answered and logged with the sender.
 # shellcheck source=tests/e2e/mesh_lib.sh
 source "$(dirname "$0")/mesh_lib.sh"
@@ -51,6 +52,28 @@ for named in n3 "n$c"; do
     fail "n$w does not log the refused ASSIGN naming $named"
 done
 pass "worker n$w refuses ASSIGN from n3, naming itself or the real coordinator n$c"
+
+# The job's record cancelled, or its priority raised, as n3 would spread it:
+# without the order of who asked, or with one n3 signed itself.
+for what in cancel priority; do
+  out=$(attack 1 order "$job" $what unsigned) || fail "rm_attack order $what unsigned: $out"
+  case "$out" in *"ERROR EAUTH"*"$what of job $job without the signature of who asked"*) ;;
+  *) fail "an unsigned $what was answered: $out" ;; esac
+  out=$(attack 2 order "$job" $what own-key) || fail "rm_attack order $what own-key: $out"
+  case "$out" in *"ERROR EDENIED"*"$what of job $job by node 'n3': only an admin or the job's submitter may"*) ;;
+  *) fail "a $what signed by n3 was answered: $out" ;; esac
+done
+grep -q "jobs: record from n3 refused: .*cancel of job $job without the signature of who asked" \
+  "$T/n1.log" || fail "n1 does not log the refused cancel with its sender"
+grep -q "jobs: record from n3 refused: .*priority of job $job by node 'n3'" "$T/n2.log" ||
+  fail "n2 does not log the refused priority with its sender"
+for i in 1 2; do
+  state=$(mesh_ctl "$i" job "$job" --json | /usr/bin/python3 -c \
+    'import json,sys; j=json.load(sys.stdin); print(j["state"], j["priority"])')
+  [ "$state" = "queued 0" ] || [ "$state" = "rendering 0" ] ||
+    fail "n$i: the job is '$state' after the forged orders"
+done
+pass "a cancel or priority spread by n3, unsigned or signed with its own key, is refused and logged; the job is untouched"
 mesh_gate_open "1 2"
 mesh_wait_job 60 "$job" "1 2" "j['state'] == 'done'" >/dev/null
 pass "the real job still renders to the end"

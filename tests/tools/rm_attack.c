@@ -17,6 +17,12 @@
                                                     output hash (the merge's
                                                     old winner), signed with
                                                     the thief's key
+      rm_attack TOKEN ADDR order JOB_ID cancel|priority unsigned|own-key
+                                                    JOB_SYNC of a real job's
+                                                    record cancelled, or its
+                                                    priority set to 999999,
+                                                    without an order or with
+                                                    one signed by the thief
       rm_attack TOKEN ADDR chunk-flood N            N CHUNK_GETs of random
                                                     hashes, all at once;
                                                     prints how many were
@@ -31,6 +37,7 @@
 
 #include "rm_client.h"
 #include "rm_cred.h"
+#include "rm_job_order.h"
 #include "rm_job_record.h"
 #include "rm_msg.h"
 
@@ -40,6 +47,7 @@ static int usage(void)
                     "       rm_attack TOKEN ADDR scripts-on JOB_ID NEW_ID\n"
                     "       rm_attack TOKEN ADDR assign JOB_ID FRAME COORD EPOCH\n"
                     "       rm_attack TOKEN ADDR replace-frame JOB_ID FRAME\n"
+                    "       rm_attack TOKEN ADDR order JOB_ID cancel|priority unsigned|own-key\n"
                     "       rm_attack TOKEN ADDR chunk-flood N\n");
     return 2;
 }
@@ -154,6 +162,45 @@ static int replace_frame(rm_client_t *client, const rm_token_t *token, const cha
     return rc;
 }
 
+/*  A real job's record as the thief would have every node take it:
+    cancelled, or at priority 999999 from now on, with no order or one the
+    thief signed itself (a node may not manage jobs). */
+static int order_job(rm_client_t *client, const rm_token_t *token, char **argv, uint64_t *req,
+                     rm_err_t *err)
+{
+    bool cancel = strcmp(argv[1], "cancel") == 0, own_key = strcmp(argv[2], "own-key") == 0;
+    rm_job_ref_t ref = {argv[0]};
+    rm_msg_t reply;
+    if (rm_client_call(client, RM_MSG_JOB_INFO, &ref, RM_MSG_JOB_REPLY, 0, &reply, err) != 0)
+        return -1;
+    rm_job_record_t rec;
+    int rc = rm_job_record_init(&rec, &reply.u.job_reply.spec, err);
+    rm_msg_free(&reply);
+    if (rc != 0)
+        return -1;
+    int64_t now = zclock_time();
+    rm_bin_t *order = cancel ? &rec.cancel_order : &rec.priority_order;
+    rec.canceled = cancel;
+    if (!cancel) {
+        rec.priority = 999999;
+        rec.priority_at = now;
+    }
+    if (own_key)
+        rc = rm_job_order_sign(cancel ? RM_JOB_ORDER_CANCEL : RM_JOB_ORDER_PRIORITY, argv[0], now,
+                               rec.priority, token, order, err);
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    if (rc == 0)
+        rc = rm_job_record_encode(&rec, &buf, &len, err);
+    rm_job_record_free(&rec);
+    if (rc != 0)
+        return -1;
+    rm_job_sync_t sync = {.record = {.data = buf, .len = len}, .want_held = true};
+    rc = rm_client_send(client, RM_MSG_JOB_SYNC, &sync, req, err);
+    free(buf);
+    return rc;
+}
+
 /*  Asks for n chunks nobody has: the node fetches each from the members
     before it answers, holding a waiting entry meanwhile. */
 static int chunk_flood(rm_client_t *client, long n, rm_err_t *err)
@@ -206,6 +253,8 @@ int main(int argc, char **argv)
         rc = assign(client, argv + 4, &req, &err);
     else if (strcmp(what, "replace-frame") == 0 && argc == 6)
         rc = replace_frame(client, &token, argv[4], strtoull(argv[5], NULL, 10), &req, &err);
+    else if (strcmp(what, "order") == 0 && argc == 7)
+        rc = order_job(client, &token, argv + 4, &req, &err);
     else if (strcmp(what, "chunk-flood") == 0 && argc == 5) {
         rc = chunk_flood(client, strtol(argv[4], NULL, 10), &err);
         rm_client_destroy(&client);

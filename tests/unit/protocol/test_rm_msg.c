@@ -9,6 +9,7 @@
 #include <msgpack.h>
 
 #include "rm_frames.h"
+#include "rm_job_order.h"
 #include "rm_msg.h"
 #include "rm_test.h"
 
@@ -247,8 +248,11 @@ static bool fill_b(rm_msg_type_t t, rm_msg_t *m, bool big)
         fill_jobs(&m->u.jobs_reply, big ? 20000 : 3);
         return true;
     case RM_MSG_JOB_INFO:
-    case RM_MSG_CANCEL:
         m->u.job_ref.job_id = strdup("fedcba9876543210");
+        return true;
+    case RM_MSG_CANCEL:
+        m->u.cancel.job_id = strdup("fedcba9876543210");
+        m->u.cancel.order = bin_of(big ? RM_JOB_ORDER_MAX : 330, 8);
         return true;
     default:
         return false;
@@ -322,6 +326,7 @@ static bool fill_d(rm_msg_type_t t, rm_msg_t *m, bool big)
     case RM_MSG_PRIORITY:
         m->u.priority.job_id = rep('a', big ? 64 : 16);
         m->u.priority.priority = big ? -1000000 : 7;
+        m->u.priority.order = bin_of(big ? RM_JOB_ORDER_MAX : 340, 9);
         return true;
     case RM_MSG_JOB_REMOVE:
         m->u.job_remove.removals.count = big ? RM_MAX_REMOVE : 1;

@@ -1127,7 +1127,7 @@ static void test_requests(const keys_t *k)
         CHECK(reply.type == RM_MSG_STATUS_REPLY && strcmp(reply.u.status_reply.node, "fake") == 0);
         rm_msg_free(&reply);
         CHECK(!rm_client_refused(c));
-        rm_job_ref_t ref = {"0123456789abcdef"};
+        rm_cancel_t ref = {"0123456789abcdef", {0}};
         CHECK(rm_client_call(c, RM_MSG_CANCEL, &ref, RM_MSG_OK, 0, &reply, &err) == -1);
         CHECK(rm_client_refused(c) && err.code == RM_ENOTFOUND);
         CHECK(strcmp(err.msg, "no such job") == 0);

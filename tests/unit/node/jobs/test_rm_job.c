@@ -4,6 +4,7 @@
 #include "job_fixtures.h"
 
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "rm_test.h"
@@ -182,7 +183,7 @@ static void test_cancelled_job_is_not_reopened(void)
     rm_job_t *job = new_job("00000000000000b2", "1-2");
     rm_err_t err;
     done(job, 1, "n1");
-    CHECK(rm_job_cancel(job, &err) == 0);
+    CHECK(rm_job_cancel(job, NULL, &err) == 0);
     CHECK(rm_job_frame_reopen(job, 1, &output, "output lost", &err) == 0);
     CHECK(rm_job_frame(job, 1)->state == RM_FRAME_DONE && rm_job_frame(job, 1)->gen == 0);
     rm_job_destroy(&job);
@@ -276,7 +277,7 @@ static void test_cancel_survives_a_restart(void)
     rm_job_t *job = new_job("00000000000000ab", "1-3");
     rm_err_t err;
     assign(job, 1, "n1");
-    CHECK(rm_job_cancel(job, &err) == 0 && rm_job_finished(job));
+    CHECK(rm_job_cancel(job, NULL, &err) == 0 && rm_job_finished(job));
     CHECK(rm_job_frame(job, 1)->state == RM_FRAME_PENDING);
     job = reload(&job);
     CHECK(strcmp(rm_job_state(job), "canceled") == 0);
@@ -290,7 +291,7 @@ static void test_priority_set_later(void)
     rm_job_t *job = new_job("00000000000000ad", "1-3");
     rm_err_t err;
     CHECK(rm_job_priority(job) == 0);
-    CHECK(rm_job_set_priority(job, 40, &err) == 0 && rm_job_priority(job) == 40);
+    CHECK(rm_job_set_priority(job, 40, NULL, &err) == 0 && rm_job_priority(job) == 40);
     job = reload(&job);
     CHECK(rm_job_priority(job) == 40);
     rm_job_t *other = new_job_in(root2, "00000000000000ad", "1-3");
@@ -305,7 +306,7 @@ static void test_priority_set_later(void)
           rm_job_priority(other) == 40);
     rm_job_record_free(&in);
     free(rec);
-    CHECK(rm_job_set_priority(other, -5, &err) == 0 && rm_job_priority(other) == -5);
+    CHECK(rm_job_set_priority(other, -5, NULL, &err) == 0 && rm_job_priority(other) == -5);
     CHECK(rm_job_export(other, &rec, &len, &err) == 0 &&
           rm_job_record_decode_peer(rec, len, &in, &err) == 0);
     CHECK(rm_job_apply_record(job, &in, &changed, &err) == 0 && changed &&
@@ -317,6 +318,52 @@ static void test_priority_set_later(void)
     free(rec);
     rm_job_destroy(&other);
     rm_job_destroy(&job);
+}
+
+/*  Job `from`'s record into `into`, its finished_at first set to `at`
+    when non-zero. */
+static void merge_record(rm_job_t *from, rm_job_t *into, int64_t at)
+{
+    uint8_t *rec = NULL;
+    size_t len = 0;
+    bool changed = false;
+    rm_job_record_t in = {0};
+    rm_err_t err;
+    CHECK(rm_job_export(from, &rec, &len, &err) == 0 &&
+          rm_job_record_decode_peer(rec, len, &in, &err) == 0);
+    if (at)
+        in.finished_at = at;
+    CHECK_MSG(rm_job_apply_record(into, &in, &changed, &err) == 0, "%s", err.msg);
+    rm_job_record_free(&in);
+    free(rec);
+}
+
+/*  A finished_at from a peer on a job not finished here (a node's forgery,
+    a time long past) does not stand for the finish: the job's finish is
+    stamped when it finishes here, through a merge, a render or a cancel,
+    after a restart too, so no node retires it at once. */
+static void test_early_finish_is_stamped_again(void)
+{
+    rm_job_t *a = new_job("00000000000000ae", "1-2");
+    rm_job_t *b = new_job_in(root2, "00000000000000ae", "1-2");
+    rm_err_t err;
+    int64_t start = (int64_t)time(NULL) * 1000;
+    done(a, 1, "n1");
+    merge_record(a, b, 1);
+    CHECK(rm_job_finished_at(b) == 1 && !rm_job_finished(b));
+    rm_job_destroy(&b);
+    CHECK_MSG((b = rm_job_load(root2, "00000000000000ae", &err)) != NULL, "%s", err.msg);
+    done(a, 2, "n1");
+    merge_record(a, b, 1);
+    CHECK(rm_job_finished(b) && rm_job_finished_at(b) >= start);
+    rm_job_t *c = new_job("00000000000000af", "1-2");
+    rm_job_t *d = new_job_in(root2, "00000000000000af", "1-2");
+    merge_record(c, d, 1);
+    CHECK(rm_job_cancel(d, NULL, &err) == 0 && rm_job_finished_at(d) >= start);
+    rm_job_destroy(&a);
+    rm_job_destroy(&b);
+    rm_job_destroy(&c);
+    rm_job_destroy(&d);
 }
 
 static void test_fail_survives_a_restart(void)
@@ -510,6 +557,7 @@ int main(int argc, char **argv)
     RM_RUN(test_cancel_survives_a_restart);
     RM_RUN(test_fail_survives_a_restart);
     RM_RUN(test_priority_set_later);
+    RM_RUN(test_early_finish_is_stamped_again);
     RM_RUN(test_restart_puts_assigned_frames_back);
     RM_RUN(test_many_retries_survive_a_restart);
     RM_RUN(test_progress_shows_in_info);

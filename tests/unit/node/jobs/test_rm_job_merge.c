@@ -353,7 +353,7 @@ static void local_change(replica_t *reps, int n, int r, bool job_events)
     } else if (job_events && op < 99) {
         CHECK_MSG(rm_job_fail(job, reasons[below(3)], &err) == 0, "%s", err.msg);
     } else if (job_events) {
-        CHECK_MSG(rm_job_cancel(job, &err) == 0, "%s", err.msg);
+        CHECK_MSG(rm_job_cancel(job, NULL, &err) == 0, "%s", err.msg);
     }
 }
 

@@ -8,6 +8,7 @@
 #include <sodium.h>
 #include <unistd.h>
 
+#include "rm_job_order.h"
 #include "rm_signed.h"
 #include "rm_test.h"
 
@@ -306,6 +307,119 @@ static void test_grants_need_their_signer(void)
     node_free(&o);
 }
 
+/*  The job's record, exported by `from`, merged into the observer's table:
+    0, or -1 with *err. */
+static int sync_record(rm_job_t *from, rm_jobs_t *table, rm_err_t *err)
+{
+    uint8_t *rec = NULL;
+    size_t len = 0;
+    rm_job_t *held = NULL;
+    bool changed = false;
+    CHECK(rm_job_export(from, &rec, &len, err) == 0);
+    int rc = rm_jobs_merge(table, rec, len, &held, &changed, err);
+    free(rec);
+    return rc;
+}
+
+static rm_bin_t order_by(const rm_token_t *who, rm_job_order_kind_t kind, const char *job_id,
+                         int64_t at, int64_t priority)
+{
+    rm_bin_t order = {0};
+    rm_err_t err;
+    CHECK_MSG(rm_job_order_sign(kind, job_id, at, priority, who, &order, &err) == 0, "%s", err.msg);
+    return order;
+}
+
+/*  Cancels and priorities (issue 8, point 1): only with the signed order of
+    the job's submitter or an admin, checked where they are made and by
+    every node that merges them. */
+static void test_orders_need_their_signer(void)
+{
+    node_t a, o, thief, tester, eve, ann;
+    rm_err_t err;
+    node_init(&a, "orders-a", "node");
+    node_init(&o, "orders-o", "node");
+    node_init(&thief, "orders-thief", "node");
+    node_init(&tester, "tester", "artist"); /* fx_spec's submitter */
+    node_init(&eve, "eve", "artist");
+    node_init(&ann, "ann", "admin");
+    int64_t now = (int64_t)time(NULL) * 1000;
+    rm_jobs_t *seen = rm_jobs_new(o.dir, &err);
+    rm_jobs_set_trust(seen, &o.trust);
+
+    /* A node's own cancel (what a removal makes) carries no order: peers
+       refuse it, and with it the record that brings it. */
+    rm_job_t *bare = job_on(&a, "c0");
+    CHECK(rm_job_cancel(bare, NULL, &err) == 0 && rm_job_finished(bare));
+    CHECK(sync_record(bare, seen, &err) == -1 && err.code == RM_EAUTH);
+    CHECK_MSG(strstr(err.msg, "cancel of job c0 without the signature of who asked"), "%s",
+              err.msg);
+    CHECK(rm_jobs_find(seen, "c0") == NULL);
+
+    /* Orders signed by a node, another artist, or for another job: refused
+       where they are made. */
+    rm_job_t *job = job_on(&a, "c1");
+    rm_bin_t by_node = order_by(&thief.token, RM_JOB_ORDER_CANCEL, "c1", now, 0);
+    rm_bin_t by_eve = order_by(&eve.token, RM_JOB_ORDER_CANCEL, "c1", now, 0);
+    rm_bin_t other_job = order_by(&tester.token, RM_JOB_ORDER_CANCEL, "c2", now, 0);
+    CHECK(rm_job_cancel(job, &by_node, &err) == -1 && err.code == RM_EDENIED &&
+          strstr(err.msg, "node 'orders-thief'"));
+    CHECK(rm_job_cancel(job, &by_eve, &err) == -1 && err.code == RM_EDENIED);
+    CHECK(rm_job_cancel(job, &other_job, &err) == -1 && err.code == RM_EAUTH &&
+          strstr(err.msg, "the order is a cancel of job c2"));
+    CHECK(!rm_job_finished(job));
+
+    /* The submitter's priority and cancel: taken, and taken by a peer. */
+    rm_bin_t prio = order_by(&tester.token, RM_JOB_ORDER_PRIORITY, "c1", now, 5);
+    CHECK(rm_job_set_priority(job, 7, &prio, &err) == -1 && err.code == RM_EAUTH &&
+          strstr(err.msg, "the order says 5"));
+    CHECK_MSG(rm_job_set_priority(job, 5, &prio, &err) == 0, "%s", err.msg);
+    CHECK(rm_job_priority(job) == 5);
+    CHECK(rm_job_set_priority(job, 5, &prio, &err) == -1 && err.code == RM_ESTALE);
+    CHECK_MSG(sync_record(job, seen, &err) == 0, "%s", err.msg);
+    CHECK(rm_job_priority(rm_jobs_find(seen, "c1")) == 5);
+    rm_bin_t ahead = order_by(&ann.token, RM_JOB_ORDER_PRIORITY, "c1", now + 3600 * 1000, 9);
+    CHECK(rm_job_set_priority(job, 9, &ahead, &err) == -1 && err.code == RM_EINVAL &&
+          strstr(err.msg, "ahead of this node's clock"));
+    rm_bin_t cancel = order_by(&tester.token, RM_JOB_ORDER_CANCEL, "c1", now, 0);
+    CHECK_MSG(rm_job_cancel(job, &cancel, &err) == 0, "%s", err.msg);
+    CHECK_MSG(sync_record(job, seen, &err) == 0, "%s", err.msg);
+    CHECK(strcmp(rm_job_state(rm_jobs_find(seen, "c1")), "canceled") == 0);
+
+    /* A record whose priority was changed on the way: the order no longer
+       says what it says. */
+    rm_job_t *job3 = job_on(&a, "c3");
+    rm_bin_t prio3 = order_by(&ann.token, RM_JOB_ORDER_PRIORITY, "c3", now, 2);
+    CHECK_MSG(rm_job_set_priority(job3, 2, &prio3, &err) == 0, "%s", err.msg);
+    uint8_t *buf = NULL, *forged = NULL;
+    size_t len = 0, flen = 0;
+    rm_job_record_t rec = {0};
+    CHECK(rm_job_export(job3, &buf, &len, &err) == 0);
+    CHECK(rm_job_record_decode_peer(buf, len, &rec, &err) == 0);
+    rec.priority = 1000;
+    CHECK_MSG(rm_job_record_encode(&rec, &forged, &flen, &err) == 0, "%s", err.msg);
+    rm_job_t *held = NULL;
+    bool changed = false;
+    CHECK(rm_jobs_merge(seen, forged, flen, &held, &changed, &err) == -1 && err.code == RM_EAUTH &&
+          strstr(err.msg, "the order says 2"));
+    CHECK_MSG(rm_jobs_merge(seen, buf, len, &held, &changed, &err) == 0, "%s", err.msg);
+    CHECK(held && rm_job_priority(held) == 2);
+    rm_job_record_free(&rec);
+    free(buf);
+    free(forged);
+
+    rm_bin_t *orders[] = {&by_node, &by_eve, &other_job, &prio, &ahead, &cancel, &prio3};
+    for (size_t i = 0; i < sizeof orders / sizeof orders[0]; i++)
+        free(orders[i]->data);
+    rm_jobs_destroy(&seen);
+    rm_job_destroy(&bare);
+    rm_job_destroy(&job);
+    rm_job_destroy(&job3);
+    node_t *nodes[] = {&a, &o, &thief, &tester, &eve, &ann};
+    for (size_t i = 0; i < sizeof nodes / sizeof nodes[0]; i++)
+        node_free(nodes[i]);
+}
+
 int main(int argc, char **argv)
 {
     RM_TEST_ARGS(argc, argv);
@@ -314,6 +428,7 @@ int main(int argc, char **argv)
     RM_RUN(test_signed_frames_merge);
     RM_RUN(test_grants_need_their_signer);
     RM_RUN(test_done_carries_the_coordinators_credential);
+    RM_RUN(test_orders_need_their_signer);
     fx_remove_tree(root);
     RM_TEST_DONE();
 }

@@ -114,7 +114,7 @@ static void test_reload_keeps_every_job_in_order(void)
     create(jobs, "00000000000000b1", "1-2", 0xab, 3000);
     create(jobs, "00000000000000b3", "1-2", 0xab, 1000);
     rm_job_t *b1 = rm_jobs_find(jobs, "00000000000000b1");
-    CHECK(b1 && rm_job_cancel(b1, NULL) == 0);
+    CHECK(b1 && rm_job_cancel(b1, NULL, NULL) == 0);
     const char *order[] = {"00000000000000b3", "00000000000000b2", "00000000000000b1"};
     for (size_t i = 0; i < 3; i++)
         CHECK(strcmp(rm_job_id(rm_jobs_at(jobs, i)), order[i]) == 0);
@@ -372,7 +372,7 @@ static void test_job_flags(void)
     CHECK(rm_job_fail(ja, "zeta: scene missing", &err) == 0);
     usleep(3000);
     CHECK(rm_job_fail(jb, "alpha: camera missing", &err) == 0);
-    CHECK(rm_job_cancel(jb, &err) == 0);
+    CHECK(rm_job_cancel(jb, NULL, &err) == 0);
     rm_job_summary_t sa, sb;
     summary_of(ja, &sa);
     summary_of(jb, &sb);
@@ -548,7 +548,7 @@ static void test_active(void)
     size_t n = 0;
     rm_job_t *const *act = rm_jobs_active(jobs, &n);
     CHECK(n == 2 && act[0] == a);
-    CHECK(rm_job_cancel(a, &err) == 0);
+    CHECK(rm_job_cancel(a, NULL, &err) == 0);
     act = rm_jobs_active(jobs, &n);
     CHECK(n == 1 && strcmp(rm_job_id(act[0]), "00000000000000c2") == 0);
     rm_job_t *early = create(jobs, "00000000000000c3", "1", 1, 5); /* submitted first */

@@ -84,7 +84,7 @@ static void test_unfinished_jobs(void)
     CHECK(rm_quota_admit(q, jobs, "carol", 0, &err) == 0);
     CHECK(rm_quota_admit(q, jobs, "bob", 0, &err) == -1 && err.code == RM_EAGAIN &&
           strstr(err.msg, "'bob' has 2 unfinished jobs") && strstr(err.msg, "quota_jobs"));
-    rm_job_cancel(rm_jobs_find(jobs, "b1"), &err);
+    rm_job_cancel(rm_jobs_find(jobs, "b1"), NULL, &err);
     CHECK_MSG(rm_quota_admit(q, jobs, "bob", 0, &err) == 0, "%s", err.msg);
     rm_quota_destroy(&q);
     rm_jobs_destroy(&jobs);

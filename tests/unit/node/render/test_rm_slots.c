@@ -349,7 +349,7 @@ static void test_canceled_job_task_stops(void)
     CHECK_MSG(pump_until(&fx, frame_progressing, job), "frame 1 never rendered");
     CHECK(rm_slots_busy(fx.slots) == 1);
 
-    CHECK(rm_job_cancel(job, &err) == 0);
+    CHECK(rm_job_cancel(job, NULL, &err) == 0);
     rm_slots_cancel(fx.slots, "00000000000000a3");
     CHECK_MSG(pump_until(&fx, slot_idle, NULL), "the task of a cancelled job still runs");
     CHECK(rm_slots_free(fx.slots) == 1);

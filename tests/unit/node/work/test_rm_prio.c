@@ -76,7 +76,7 @@ static void open_table(table_t *t, bool all)
 static void settle(table_t *t)
 {
     rm_err_t err;
-    CHECK(rm_job_cancel(t->top, &err) == 0);
+    CHECK(rm_job_cancel(t->top, NULL, &err) == 0);
     CHECK(rm_job_assign(t->top_late, (uint64_t[]){1, 2}, 2, "A", RM_STAMP(1, 1), &err) == 0);
     rm_job_frame_release(t->top_late, 2, "taken back");
 }
@@ -131,7 +131,7 @@ static void test_a_finished_job_does_not_outrank(void)
     table_t t;
     rm_err_t err;
     open_table(&t, true);
-    CHECK(rm_job_cancel(t.top, &err) == 0);
+    CHECK(rm_job_cancel(t.top, NULL, &err) == 0);
     CHECK(rm_prio_outranking(t.jobs, t.low, false, NULL, NULL) == t.top_late);
     close_table(&t);
 }
@@ -142,7 +142,7 @@ static void test_a_job_with_nothing_pending_does_not_outrank(void)
     table_t t;
     rm_err_t err;
     open_table(&t, true);
-    CHECK(rm_job_cancel(t.top, &err) == 0);
+    CHECK(rm_job_cancel(t.top, NULL, &err) == 0);
     CHECK(rm_job_assign(t.top_late, (uint64_t[]){1, 2}, 2, "A", RM_STAMP(1, 1), &err) == 0);
     CHECK(rm_prio_outranking(t.jobs, t.low, false, NULL, NULL) == t.mid);
     CHECK(rm_prio_outranking(t.jobs, t.low, true, NULL, NULL) == NULL);
