@@ -245,6 +245,34 @@ static rm_job_t *find_own_job(request_t *r, const char *job_id, const char *acti
     return NULL;
 }
 
+/*  True if the job's data is kept from the asker: an artist asking of
+    another's job where artists_private is set.  Nodes and admins see all. */
+static bool private_to(const request_t *r, rm_job_t *job)
+{
+    return r->node->config.artists_private &&
+           strcmp(rm_role_effective(r->who->role), "artist") == 0 &&
+           !rm_rights_manage(r->who, rm_job_spec(job)->submitter);
+}
+
+/*  Content is fetched by hash: without the hashes (and the S3 places of
+    its frames) the job is only seen. */
+static void redact(rm_job_reply_t *reply)
+{
+    reply->redacted = true;
+    memset(&reply->spec.manifest, 0, sizeof reply->spec.manifest);
+    if (reply->spec.out_url)
+        reply->spec.out_url[0] = '\0';
+    if (reply->spec.source_root && strncmp(reply->spec.source_root, "s3://", 5) == 0)
+        reply->spec.source_root[0] = '\0';
+    for (uint32_t i = 0; i < reply->frames.count; i++) {
+        rm_frame_info_t *f = &reply->frames.items[i];
+        memset(&f->output, 0, sizeof f->output);
+        memset(&f->log, 0, sizeof f->log);
+        if (f->stored)
+            f->stored[0] = '\0';
+    }
+}
+
 static void handle_job_info(request_t *r)
 {
     rm_job_t *job = find_job(r, r->msg->u.job_ref.job_id);
@@ -256,6 +284,8 @@ static void handle_job_info(request_t *r)
         rm_node_reply_error(r->node->mesh, r->peer, r->msg->req, err.code, err.msg);
         return;
     }
+    if (private_to(r, job))
+        redact(&reply);
     rm_nodes_reply_t nodes;
     if (members_now(r->node, &nodes) == 0) {
         note_waiting(r->node, job, &reply.summary, &nodes);

@@ -296,9 +296,12 @@ static const rm_field_t job_reply_fields[] = {
     RM_FIELD_STRUCT(rm_job_reply_t, spec, rm_job_spec_desc, "the job as submitted"),
     RM_FIELD_LIST_OF(rm_job_reply_t, frames, rm_frame_info_desc, RM_MAX_FRAMES,
                      "every frame, in frame order"),
+    RM_FIELD(rm_job_reply_t, redacted, RM_F_BOOL, 0,
+             "true: another's job shown to an artist where the node keeps artists' data private "
+             "(artists_private): no manifest, output, log or S3 place in it"),
 };
-static const rm_struct_desc_t job_reply_desc = RM_DESC(
-    rm_job_reply_t, "job_reply", job_reply_fields, "Node -> client: one job with its frames.");
+static const rm_struct_desc_t job_reply_desc = RM_DESC_OPT(
+    rm_job_reply_t, "job_reply", job_reply_fields, 1, "Node -> client: one job with its frames.");
 
 EMPTY_DESC(nodes_desc, "Client -> node: list the mesh's members. Answered by NODES_REPLY.");
 

@@ -234,6 +234,10 @@ typedef struct {
     rm_job_summary_t summary;
     rm_job_spec_t spec;
     RM_LIST(rm_frame_info_t) frames;
+    /* Appended: the hashes of its project, frames and logs and its S3
+       places are left out (an artist asking of another's job where the
+       node has artists_private set). */
+    bool redacted;
 } rm_job_reply_t;
 
 typedef struct {

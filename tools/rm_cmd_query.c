@@ -457,6 +457,7 @@ static void job_json(const rm_job_reply_t *r, const rm_fetch_out_t *outs, size_t
     rm_cmd_json_summary(j, &r->summary);
     rm_json_str(j, "source", r->spec.source_root ? r->spec.source_root : "");
     rm_json_str(j, "out_url", r->spec.out_url ? r->spec.out_url : "");
+    rm_json_bool(j, "private", r->redacted); /* its data is kept from you (artists_private) */
     size_t n = 0;
     node_count_t *c = count_nodes(r, &n);
     rm_json_array(j, "nodes");
@@ -556,6 +557,8 @@ static int job_text(rm_job_reply_t *r, const rm_fetch_out_t *outs, size_t nouts)
            rm_cli_clean(s->name), rm_cli_clean(s->state), by, age);
     printf("frames    %" PRIu64 "/%" PRIu64 " done, %" PRIu64 " failed, %" PRIu64 " rendering\n",
            s->frames_done, s->frames_total, s->frames_failed, s->frames_rendering);
+    if (r->redacted)
+        printf("private   its project, frames and logs are its submitter's (artists_private)\n");
     if (r->spec.source_root && rm_s3_url_is(r->spec.source_root))
         printf("project   %s%s (read from S3 by the nodes)\n", rm_cli_clean(r->spec.source_root),
                rm_cli_clean(r->spec.blend));

@@ -572,6 +572,14 @@ int rm_fetch_job(rm_client_t *client, const char *job_id, const char *dir, bool 
     if (rm_client_call(client, RM_MSG_JOB_INFO, &ref, RM_MSG_JOB_REPLY, 0, &reply, err) != 0)
         return -1;
     const rm_job_reply_t *job = &reply.u.job_reply;
+    if (job->redacted) {
+        rm_err_set(err, RM_EDENIED,
+                   "job %s is %.64s's: on this mesh artists fetch only their own jobs' frames "
+                   "(artists_private in meshd.conf)",
+                   job_id, job->summary.submitter ? job->summary.submitter : "");
+        rm_msg_free(&reply);
+        return -1;
+    }
     snprintf(st->out_url, sizeof st->out_url, "%s", job->spec.out_url ? job->spec.out_url : "");
     for (uint32_t i = 0; i < job->frames.count; i++)
         st->stored += job->frames.items[i].stored && job->frames.items[i].stored[0];

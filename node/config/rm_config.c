@@ -142,6 +142,8 @@ int rm_config_set(rm_config_t *c, const char *key, const char *value, rm_err_t *
         return set_u64(&c->retain_days, key, value, 0, 36500, err);
     if (strcmp(key, "allow_scripts") == 0)
         return set_bool(&c->allow_scripts, key, value, err);
+    if (strcmp(key, "artists_private") == 0)
+        return set_bool(&c->artists_private, key, value, err);
     if (strcmp(key, "sandbox") == 0)
         return set_bool(&c->sandbox, key, value, err);
     if (strcmp(key, "no_inbound") == 0)

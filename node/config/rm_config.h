@@ -22,6 +22,9 @@
                     through its own outbound connections only
       max_samples, max_resolution, artist_max_priority
                     bounds on what a job may ask (rm_quota.h)
+      artists_private
+                    true: an artist sees others' jobs without the hashes of
+                    their projects, frames and logs, so cannot fetch them
       quota_jobs, quota_submits, quota_stored_gb
                     unfinished jobs per submitter in the mesh, submissions
                     per submitter per minute to this node, GiB of projects
@@ -86,6 +89,7 @@ typedef struct {
     uint64_t max_samples;         /* highest --samples a job may ask (default 65536) */
     uint64_t max_resolution;      /* widest side of --resolution (default 16384) */
     uint64_t artist_max_priority; /* artists' priorities within ± this (default 100) */
+    bool artists_private;         /* artists see others' jobs without their data's hashes */
     uint64_t quota_jobs;          /* unfinished jobs per submitter (default 1000) */
     uint64_t quota_submits;       /* submissions per submitter per minute (default 120) */
     uint64_t quota_stored_gb;     /* GiB of distinct projects per submitter (default 500) */

@@ -35,7 +35,7 @@ static void test_defaults_are_documented_values(void)
     CHECK(c.max_project_gb == 50);
     CHECK(strcmp(c.blender, "blender") == 0);
     CHECK(strcmp(c.role, "node") == 0);
-    CHECK(!c.allow_scripts && !c.no_inbound);
+    CHECK(!c.allow_scripts && !c.no_inbound && !c.artists_private);
     CHECK(c.repair_after_s == 60 && c.upload_limit_mbps == 0 && c.download_limit_mbps == 0);
     CHECK(c.submit_wait_s == 30);
 }
@@ -55,6 +55,7 @@ static void test_file_sets_keys_with_comments_and_quotes(void)
                                               "role = stable\n"
                                               "allow_scripts = true\n"
                                               "no_inbound = true\n"
+                                              "artists_private = true\n"
                                               "advertise = tcp://farm-07.lan:7700\n"
                                               "repair_after_s = 5\n"
                                               "submit_wait_s = 3\n"
@@ -70,7 +71,7 @@ static void test_file_sets_keys_with_comments_and_quotes(void)
     CHECK(c.slots == 4 && c.threads == 16 && c.task_timeout == 600);
     CHECK(c.slot_idle_s == 0 && c.max_attempts == 5);
     CHECK(strcmp(c.role, "stable") == 0);
-    CHECK(c.allow_scripts && c.no_inbound);
+    CHECK(c.allow_scripts && c.no_inbound && c.artists_private);
     CHECK(strcmp(c.advertise, "tcp://farm-07.lan:7700") == 0);
     CHECK(c.repair_after_s == 5 && c.upload_limit_mbps == 100 && c.download_limit_mbps == 1000);
     CHECK(c.submit_wait_s == 3);
