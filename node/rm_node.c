@@ -22,6 +22,7 @@
 #include "rm_node_submit.h"
 #include "rm_reqid.h"
 #include "rm_zap.h"
+#include "rm_rights.h"
 
 #define HAND_BACK_MS 15000 /* SIGTERM: longest wait for outputs in hand and their hand-over */
 
@@ -347,7 +348,7 @@ static void on_mesh_readable(void *arg, void *sock)
         rm_node_reply_error(self->mesh, peer, header_req(payload), RM_EPROTO, err.msg);
         goto out;
     }
-    if (strcmp(who->role, RM_ROLE_NODE) == 0) {
+    if (rm_role_has(who->role, RM_RIGHT_MESH)) {
         char from[300];
         rm_member_rid_addr(peer, from, sizeof from);
         if (node_message(self, from, who, &msg, false))

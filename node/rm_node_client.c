@@ -60,7 +60,7 @@ static bool proxy_chunk(request_t *r)
     rm_node_ctx_t *self = r->node;
     const char *sources[16];
     size_t n = rm_jobsync_sources(self->jobsync, NULL, sources, 16);
-    if (strcmp(r->who->role, RM_ROLE_NODE) == 0 || n == 0)
+    if (rm_role_has(r->who->role, RM_RIGHT_MESH) || n == 0)
         return false; /* nodes ask nodes themselves */
     rm_node_waiting_t *w = rm_node_waiting_add(r, RM_MSG_CHUNK_GET);
     if (!w)

@@ -23,6 +23,7 @@
 #include "rm_caps.h"
 #include "rm_endpoint.h"
 #include "rm_zap.h"
+#include "rm_rights.h"
 
 #define DOOR_RCVHWM 16
 #define DOOR_MAX_MSG 8192 /* a HELLO is a few hundred bytes */
@@ -40,10 +41,11 @@ static int load_identity(rm_node_ctx_t *self, rm_err_t *err)
     if (rm_cred_verify(self->token.credential.data, self->token.credential.len,
                        self->token.mesh_pk.b, (int64_t)time(NULL), &self->cred, err) != 0)
         return rm_err_prefix(err, "token %s: ", src);
-    if (strcmp(self->cred.role, RM_ROLE_NODE) != 0)
+    if (!rm_role_has(self->cred.role, RM_RIGHT_MESH))
         return rm_err_set(err, RM_EAUTH,
-                          "token %s is for a %s, not a node (meshctl invite --role node)", src,
-                          self->cred.role);
+                          "token %s is for a %s, not a node (meshctl invite --role node, or "
+                          "--role worker)",
+                          src, self->cred.role);
     if (self->config.token[0] && rm_token_save(identity, &self->token, err) != 0)
         return -1;
     /* Members, the election and every peer know a node by its credential's
@@ -367,6 +369,9 @@ int rm_node_start(rm_node_ctx_t *self, const rm_config_t *config, rm_err_t *err)
                     (unsigned long long)self->config.download_limit_mbps);
     rm_log_info("%s listening on %s (door on port+1), %zu job(s) on disk", self->config.name,
                 self->config.listen, rm_jobs_count(self->jobs));
+    if (!rm_role_has(self->cred.role, RM_RIGHT_COORDINATE))
+        rm_log_info("%s holds a worker's credential: it renders, never coordinates",
+                    self->config.name);
     return 0;
 }
 

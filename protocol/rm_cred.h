@@ -21,6 +21,7 @@
 #include "rm_msg.h"
 
 #define RM_ROLE_NODE "node"
+#define RM_ROLE_WORKER "worker" /* a meshd that renders but never coordinates */
 #define RM_ROLE_ADMIN "admin"
 #define RM_ROLE_ARTIST "artist"
 #define RM_ROLE_CLIENT "client" /* before roles; read as admin */

@@ -4,6 +4,8 @@
 #include <inttypes.h>
 #include <string.h>
 
+#include "rm_rights.h"
+
 rm_hello_t rm_door_hello(const rm_token_t *identity)
 {
     return (rm_hello_t){.proto = RM_PROTO_VERSION, .credential = identity->credential};
@@ -72,7 +74,7 @@ int rm_door_welcome_verify(const rm_welcome_t *welcome, const uint8_t mesh_pk[32
     }
     /* Only a node may answer at a door: a client's credential would let
        its holder pose as a node to the newcomer. */
-    if (strcmp(cred->role, RM_ROLE_NODE) != 0) {
+    if (!rm_role_has(cred->role, RM_RIGHT_MESH)) {
         rm_err_set(err, RM_EAUTH, "%s is not a node: its credential ('%s') has role '%s'", who,
                    cred->name, cred->role);
         return refuse_cred(cred);

@@ -244,7 +244,7 @@ typedef struct {
     char *name;
     char *state; /* alive | suspect | dead | draining */
     char *address;
-    char *role; /* node | stable */
+    char *role; /* node | stable | worker (its credential may not coordinate) */
     uint64_t slots;
     uint64_t slots_busy;
     char *rendering;       /* "JOB:FRAME ..." now being rendered */

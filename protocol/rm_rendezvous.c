@@ -4,6 +4,7 @@
 
 #include "rm_endpoint.h"
 #include "rm_signed.h"
+#include "rm_rights.h"
 
 #define SIG_DOMAIN "rendermesh-rendezvous-v1"
 
@@ -40,7 +41,7 @@ int rm_rendezvous_verify(const uint8_t *data, size_t len, const uint8_t mesh_pk[
                    (unsigned long long)entry->version);
     else if (rm_cred_verify(entry->cred.data, entry->cred.len, mesh_pk, now_s, cred, err) != 0)
         ;
-    else if (strcmp(cred->role, RM_ROLE_NODE) != 0)
+    else if (!rm_role_has(cred->role, RM_RIGHT_MESH))
         rm_err_set(err, RM_EAUTH, "'%s' is no node (its role is %s)", cred->name, cred->role);
     else if (rm_hash_is_zero(&cred->sign_pk))
         rm_err_set(err, RM_EAUTH, "the credential of '%s' has no signing key", cred->name);

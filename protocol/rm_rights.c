@@ -18,7 +18,8 @@ static const role_t roles[] = {
       [RM_RIGHT_REVOKE] = true}},
     {RM_ROLE_ARTIST,
      {[RM_RIGHT_VIEW] = true, [RM_RIGHT_SUBMIT] = true, [RM_RIGHT_OWN_JOBS] = true}},
-    {RM_ROLE_NODE, {[RM_RIGHT_VIEW] = true, [RM_RIGHT_MESH] = true}},
+    {RM_ROLE_NODE, {[RM_RIGHT_VIEW] = true, [RM_RIGHT_MESH] = true, [RM_RIGHT_COORDINATE] = true}},
+    {RM_ROLE_WORKER, {[RM_RIGHT_VIEW] = true, [RM_RIGHT_MESH] = true}},
 };
 
 static const char *const descriptions[RM_RIGHT_COUNT] = {
@@ -29,6 +30,7 @@ static const char *const descriptions[RM_RIGHT_COUNT] = {
     [RM_RIGHT_DRAIN] = "drain nodes",
     [RM_RIGHT_REVOKE] = "revoke credentials",
     [RM_RIGHT_MESH] = "speak the node-to-node protocol",
+    [RM_RIGHT_COORDINATE] = "coordinate the mesh",
 };
 
 static const role_t *find_role(const char *role)

@@ -7,7 +7,13 @@
       artist  submit jobs; cancel, read the logs of, and fetch the frames of
               their own jobs; a read-only view of everything else;
       node    a meshd: the node-to-node protocol, reading state, and
-              carrying a client's request to the node it is for.
+              carrying a client's request to the node it is for; it may
+              coordinate the mesh (be elected, assign frames);
+      worker  a meshd that renders but never coordinates: not a candidate
+              in the election, its claims not followed, its assignments
+              not obeyed nor counted (for machines more exposed than the
+              rest, such as spot instances: a stolen worker credential
+              cannot take the mesh's work over).
     "client" is the role every person had before roles existed; it is read
     as admin, since such a credential could do everything. */
 #ifndef RM_RIGHTS_H
@@ -18,13 +24,14 @@
 #include "rm_cred.h"
 
 typedef enum {
-    RM_RIGHT_VIEW,     /* status, nodes, jobs and their frames at a glance */
-    RM_RIGHT_SUBMIT,   /* submit jobs and upload their projects */
-    RM_RIGHT_OWN_JOBS, /* cancel, logs and outputs of the jobs one submitted */
-    RM_RIGHT_ANY_JOB,  /* the same for anyone's job */
-    RM_RIGHT_DRAIN,    /* make another node leave the mesh */
-    RM_RIGHT_REVOKE,   /* revoke credentials */
-    RM_RIGHT_MESH,     /* node-to-node protocol (membership, jobs, work) */
+    RM_RIGHT_VIEW,       /* status, nodes, jobs and their frames at a glance */
+    RM_RIGHT_SUBMIT,     /* submit jobs and upload their projects */
+    RM_RIGHT_OWN_JOBS,   /* cancel, logs and outputs of the jobs one submitted */
+    RM_RIGHT_ANY_JOB,    /* the same for anyone's job */
+    RM_RIGHT_DRAIN,      /* make another node leave the mesh */
+    RM_RIGHT_REVOKE,     /* revoke credentials */
+    RM_RIGHT_MESH,       /* node-to-node protocol (membership, jobs, work) */
+    RM_RIGHT_COORDINATE, /* be elected coordinator, assign frames */
     RM_RIGHT_COUNT
 } rm_right_t;
 

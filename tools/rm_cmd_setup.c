@@ -141,7 +141,7 @@ static int check_invitation(const char *file, const rm_token_t *token, char **na
         return RM_EXIT_USAGE;
     }
     int rc = RM_EXIT_OK;
-    if (strcmp(cred.role, RM_ROLE_NODE) == 0) {
+    if (rm_role_has(cred.role, RM_RIGHT_MESH)) {
         rm_cli_error("%s is a node token (for meshd --token); a person needs an invitation made "
                      "with: meshctl invite --role artist (or admin) > client.token",
                      file);
@@ -237,7 +237,8 @@ static int emit_token(const char *text)
 static int invite_args(const rm_cmd_ctx_t *ctx, const char **role, int64_t *lifetime_s, char *name,
                        size_t size, rm_err_t *err)
 {
-    static const char *const roles[] = {RM_ROLE_NODE, RM_ROLE_ARTIST, RM_ROLE_ADMIN, NULL};
+    static const char *const roles[] = {RM_ROLE_NODE, RM_ROLE_WORKER, RM_ROLE_ARTIST, RM_ROLE_ADMIN,
+                                        NULL};
     const char *r = rm_args_get(ctx->args, "role");
     const char *d = rm_args_get(ctx->args, "days");
     const char *e = rm_args_get(ctx->args, "expires");

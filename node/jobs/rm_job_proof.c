@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "rm_job_order.h"
+#include "rm_rights.h"
 #include "rm_signed.h"
 
 /*  Domains keep a grant's signature from passing for a done record's, or
@@ -120,6 +121,7 @@ typedef struct {
     const rm_bin_t *cred;
     char name[RM_MAX_NAME + 1];
     key_state_t state;
+    bool coordinates; /* its role may coordinate (grant frames) */
     uint8_t pk[32];
     char why[RM_ERR_MSG_MAX];
 } signer_key_t;
@@ -184,23 +186,27 @@ static void check_key(rm_job_keys_t *self, signer_key_t *k)
         snprintf(k->why, sizeof k->why, "%s", err.msg);
         return;
     }
-    if (strcmp(c.role ? c.role : "", "node") != 0)
+    if (!rm_role_has(c.role, RM_RIGHT_MESH))
         snprintf(k->why, sizeof k->why, "'%s' is not a node (role %s)", k->name,
                  c.role ? c.role : "?");
     else if (rm_hash_is_zero(&c.sign_pk))
         snprintf(k->why, sizeof k->why, "the credential of '%s' has no signing key", k->name);
     else {
         memcpy(k->pk, c.sign_pk.b, sizeof k->pk);
+        k->coordinates = rm_role_has(c.role, RM_RIGHT_COORDINATE);
         k->state = KEY_GOOD;
     }
     rm_codec_free(&rm_cred_desc, &c);
 }
 
-/*  0 if one of the checked keys of `name` verifies the signature. */
+/*  0 if one of the checked keys of `name` verifies the signature; a grant
+    only by a credential whose role may coordinate (a worker's grants do
+    not count). */
 static int check_by(rm_job_keys_t *self, const char *name, const char *domain,
                     const rm_struct_desc_t *desc, const void *body, const rm_bin_t *sig,
                     const char *what, rm_err_t *err)
 {
+    bool grant = strcmp(domain, GRANT_DOMAIN) == 0;
     const char *why = NULL;
     for (size_t i = 0; i < self->count; i++) {
         signer_key_t *k = &self->keys[i];
@@ -210,6 +216,10 @@ static int check_by(rm_job_keys_t *self, const char *name, const char *domain,
             check_key(self, k);
         if (k->state == KEY_BAD) {
             why = k->why;
+            continue;
+        }
+        if (grant && !k->coordinates) {
+            why = "a worker's credential, which may not coordinate";
             continue;
         }
         if (rm_signed_check_detached(domain, desc, body, sig, k->pk, NULL) == 0)

@@ -13,10 +13,13 @@
     Cancels and priorities carry the signed order of who asked
     (rm_job_order.h), checked here too: a node may not manage jobs.
 
-    What a stolen node credential can still do: the election takes claims
-    at their word (rm_election.h), so such a node can make itself
-    coordinator, grant itself frames and render them; its records then
-    carry its own name, on every node. */
+    A grant counts only when signed by a credential that may coordinate
+    (role node): a worker's grants are refused.
+
+    What a stolen node credential can still do: the election takes a
+    node's claims at their word (rm_election.h), so such a node can make
+    itself coordinator, grant itself frames and render them; its records
+    then carry its own name, on every node. */
 #ifndef RM_JOB_PROOF_H
 #define RM_JOB_PROOF_H
 

@@ -12,6 +12,7 @@
 #include "rm_manifest.h"
 #include "rm_msg.h"
 #include "rm_reqid.h"
+#include "rm_rights.h"
 
 int rm_logs_frame_path(const char *task_log, uint64_t frame, char *buf, size_t size)
 {
@@ -322,7 +323,7 @@ static void serve_stored(rm_logs_server_t *self, zframe_t *peer, const rm_cred_t
     const char *sources[16];
     size_t n = rm_jobsync_sources(self->jobsync, rec->node, sources, 16);
     pending_t *p = NULL;
-    if (err.code == RM_ENOTFOUND && n > 0 && strcmp(who->role, RM_ROLE_NODE) != 0 &&
+    if (err.code == RM_ENOTFOUND && n > 0 && !rm_role_has(who->role, RM_RIGHT_MESH) &&
         (p = add_pending(self, peer, req))) {
         p->hash = rec->log;
         if (rm_xfer_fetch(self->xfer, &p->hash, true, sources, n, on_log_fetched, self, &err) == 0)
@@ -341,7 +342,7 @@ static void forward(rm_logs_server_t *self, zframe_t *peer, const rm_cred_t *who
     const char *node = rec->node && rec->node[0] ? rec->node : NULL;
     for (uint32_t i = 0; !node && i < rec->failed_on.count; i++)
         node = rec->failed_on.items[i];
-    if (!node || strcmp(node, self->name) == 0 || strcmp(who->role, RM_ROLE_NODE) == 0) {
+    if (!node || strcmp(node, self->name) == 0 || rm_role_has(who->role, RM_RIGHT_MESH)) {
         snprintf(text, sizeof text, "no log for frame %llu of job %s on %s (not rendered yet?)",
                  (unsigned long long)rec->frame, rm_job_id(job), self->name);
         send_error(self, peer, req, RM_ENOTFOUND, text);

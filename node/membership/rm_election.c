@@ -5,7 +5,7 @@
 
 static bool candidate(const rm_election_member_t *m)
 {
-    return m->alive && !m->no_inbound && !m->draining;
+    return m->alive && !m->no_inbound && !m->draining && !m->worker;
 }
 
 /*  Rank: stable first, then the smaller name. */
@@ -34,7 +34,8 @@ static const rm_election_member_t *highest_claim(const rm_election_member_t *mem
         const rm_election_member_t *m = &members[i];
         bool acts = i == 0 ? self_acting : m->acting;
         uint64_t e = i == 0 ? self_epoch : m->epoch;
-        if (m->alive && acts && (!claim || higher_claim(e, m->name, *epoch, claim->name))) {
+        if (m->alive && acts && !m->worker &&
+            (!claim || higher_claim(e, m->name, *epoch, claim->name))) {
             claim = m;
             *epoch = e;
         }
@@ -49,7 +50,9 @@ bool rm_election_update(rm_election_t *e, const rm_election_member_t *members, s
     const rm_election_member_t *self = &members[0], *best = NULL;
     uint64_t seen = e->epoch;
     for (size_t i = 0; i < count; i++) {
-        if (members[i].epoch > seen)
+        /* A worker's epoch is only an echo of its coordinators' (which
+           gossip it themselves): a stolen one must not push it up. */
+        if (!members[i].worker && members[i].epoch > seen)
             seen = members[i].epoch;
         if (candidate(&members[i]) && (!best || better(&members[i], best)))
             best = &members[i];

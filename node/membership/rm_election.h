@@ -4,7 +4,9 @@
     Every node runs the same rule over what gossip tells it:
     - candidates are alive members (not suspect, dead, left or draining)
       that accept connections (a no-inbound node cannot be reached by the
-      workers it would command);
+      workers it would command) and whose credential may coordinate (a
+      member known to hold a worker's credential is none, and its claims
+      are not followed: a stolen worker credential cannot take over);
     - the best candidate is the first by (role stable before node, name);
     - the best candidate, if it is not already the coordinator with the
       highest claim, claims the next epoch: one above the highest epoch any
@@ -38,6 +40,7 @@ typedef struct {
     bool draining;
     uint64_t epoch; /* the highest epoch it has gossiped */
     bool acting;    /* it claims to coordinate in that epoch */
+    bool worker;    /* its credential may not coordinate (role worker) */
 } rm_election_member_t;
 
 typedef struct {

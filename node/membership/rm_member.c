@@ -7,6 +7,8 @@
 
 #include "rm_log.h"
 #include "rm_peers.h"
+#include "rm_rights.h"
+#include "rm_signed.h"
 #include "rm_swim.h"
 
 #define RID_PREFIX "rid:"
@@ -56,6 +58,10 @@ struct _rm_member_t {
     size_t cap;                   /* of all three */
     rm_member_recv_fn *recv_fn;
     void *recv_arg;
+    /* Names of members whose credential, as their messages proved it, is a
+       worker's: not candidates, their claims not followed (rm_election). */
+    zhashx_t *workers;
+    bool worker; /* this node's own credential is a worker's */
 };
 
 static void on_peer_message(void *arg, const char *addr, const rm_cred_t *peer, const uint8_t *data,
@@ -78,7 +84,14 @@ rm_member_t *rm_member_new(const rm_config_t *config, const rm_token_t *identity
     randombytes_buf(&seed, sizeof seed);
     self->swim = rm_swim_new(&cfg, name, addr, seed, zclock_mono(), err);
     self->peers = self->swim ? rm_peers_new(identity, loop, on_peer_message, self, err) : NULL;
-    if (!self->peers) {
+    self->workers = self->peers ? zhashx_new() : NULL;
+    rm_cred_t own;
+    if (rm_signed_peek(&rm_cred_desc, identity->credential.data, identity->credential.len, &own,
+                       NULL) == 0) {
+        self->worker = !rm_role_has(own.role, RM_RIGHT_COORDINATE);
+        rm_codec_free(&rm_cred_desc, &own);
+    }
+    if (!self->workers) {
         rm_member_destroy(&self);
         return NULL;
     }
@@ -92,6 +105,7 @@ void rm_member_destroy(rm_member_t **self_p)
     rm_member_t *self = *self_p;
     rm_peers_destroy(&self->peers);
     rm_swim_destroy(&self->swim);
+    zhashx_destroy(&self->workers);
     for (size_t i = 0; i < self->cap; i++)
         rm_codec_free(&meta_desc, &self->decoded[i].meta);
     free(self->decoded);
@@ -139,6 +153,10 @@ static void receive(rm_member_t *self, const char *from_addr, const rm_cred_t *w
                        who->name);
         return;
     }
+    if (rm_role_has(who->role, RM_RIGHT_COORDINATE))
+        zhashx_delete(self->workers, who->name);
+    else
+        zhashx_update(self->workers, who->name, self); /* any non-NULL item */
     if (rm_swim_receive(self->swim, zclock_mono(), from_addr, data, len, &err) != 0)
         rm_log_warning("membership: bad message from '%s': %s", who->name, err.msg);
     /* An alive member that talks to us hears us too (else our probes
@@ -153,7 +171,7 @@ static void receive(rm_member_t *self, const char *from_addr, const rm_cred_t *w
 void rm_member_gossip_in(rm_member_t *self, zframe_t *peer, const rm_cred_t *who,
                          const rm_gossip_t *gossip)
 {
-    if (strcmp(who->role, RM_ROLE_NODE) != 0) {
+    if (!rm_role_has(who->role, RM_RIGHT_MESH)) {
         rm_log_warning("membership: refused GOSSIP from %s '%s'", who->role, who->name);
         return;
     }
@@ -187,7 +205,7 @@ static void on_peer_message(void *arg, const char *addr, const rm_cred_t *peer, 
         rm_log_warning("malformed message from %s: %s", peer->name, err.msg);
     else if (msg.type == RM_MSG_GOSSIP)
         receive(self, addr, peer, msg.u.gossip.payload.data, msg.u.gossip.payload.len);
-    else if (self->recv_fn && strcmp(peer->role, RM_ROLE_NODE) == 0)
+    else if (self->recv_fn && rm_role_has(peer->role, RM_RIGHT_MESH))
         self->recv_fn(self->recv_arg, addr, peer, &msg);
     rm_msg_free(&msg);
 }
@@ -368,7 +386,15 @@ size_t rm_member_alive(rm_member_t *self)
     return rm_swim_count(self->swim, RM_SWIM_MASK(RM_SWIM_ALIVE));
 }
 
-static int fill_info(const rm_swim_member_t *m, rm_node_info_t *info, rm_err_t *err)
+/*  True if the member's credential is known to be a worker's. */
+static bool is_worker(rm_member_t *self, const char *name)
+{
+    return strcmp(name, self->name) == 0 ? self->worker
+                                         : zhashx_lookup(self->workers, name) != NULL;
+}
+
+static int fill_info(rm_member_t *self, const rm_swim_member_t *m, rm_node_info_t *info,
+                     rm_err_t *err)
 {
     rm_member_meta_t meta = {0};
     size_t used = 0;
@@ -379,7 +405,7 @@ static int fill_info(const rm_swim_member_t *m, rm_node_info_t *info, rm_err_t *
                              ? "draining"
                              : rm_swim_state_name(m->state));
     info->address = strdup(m->no_inbound ? "(no inbound)" : m->addr);
-    info->role = strdup(has_meta ? meta.role : "");
+    info->role = strdup(is_worker(self, m->name) ? RM_ROLE_WORKER : has_meta ? meta.role : "");
     /* What a member last gossiped stays in the view after it stops: one
        that is not alive (suspect counts as gone, as for the scheduler,
        which gives its frames back) renders nothing, whatever it said. */
@@ -413,7 +439,7 @@ int rm_member_list(rm_member_t *self, rm_nodes_reply_t *reply, rm_err_t *err)
         if (rm_swim_member_at(self->swim, i, &m) != 0)
             continue;
         reply->nodes.count++;
-        if (fill_info(&m, &reply->nodes.items[reply->nodes.count - 1], err) != 0) {
+        if (fill_info(self, &m, &reply->nodes.items[reply->nodes.count - 1], err) != 0) {
             rm_codec_free(rm_msg_desc(RM_MSG_NODES_REPLY), reply);
             return -1;
         }
@@ -467,6 +493,7 @@ const rm_election_member_t *rm_member_view(rm_member_t *self, size_t *count)
             .draining = d->has_meta && d->meta.draining,
             .epoch = d->has_meta ? d->meta.epoch : 0,
             .acting = d->has_meta && d->meta.acting,
+            .worker = is_worker(self, d->m.name),
         };
     }
     return *count ? self->view : NULL;

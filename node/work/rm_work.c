@@ -14,6 +14,7 @@
 #include "rm_prio.h"
 #include "rm_reqid.h"
 #include "rm_s3_url.h"
+#include "rm_rights.h"
 
 #define WORKERS_EVERY_MS 100
 #define SCHED_EVERY_MS 250
@@ -318,15 +319,18 @@ static void handle_assign(rm_work_t *self, const char *from, const rm_cred_t *wh
        it follows it in: another node's ASSIGN, or one naming another
        coordinator, is refused (a stolen node credential assigns nothing). */
     if (strcmp(who->name, assign->coordinator) != 0 ||
+        !rm_role_has(who->role, RM_RIGHT_COORDINATE) ||
         (!stale(self, assign->epoch, assign->coordinator) &&
          (strcmp(assign->coordinator, e->coordinator) != 0 ||
           assign->epoch != e->coordinator_epoch))) {
-        char why[RM_MAX_NAME * 3 + 120];
-        snprintf(why, sizeof why,
-                 "an assignment from %s naming %s (epoch %llu); this node follows %s (epoch %llu)",
-                 who->name, assign->coordinator, (unsigned long long)assign->epoch,
-                 e->coordinator[0] ? e->coordinator : "no coordinator",
-                 (unsigned long long)e->coordinator_epoch);
+        char why[RM_MAX_NAME * 3 + 160];
+        snprintf(
+            why, sizeof why,
+            "an assignment from %s naming %s (epoch %llu); this node follows %s (epoch %llu)%s",
+            who->name, assign->coordinator, (unsigned long long)assign->epoch,
+            e->coordinator[0] ? e->coordinator : "no coordinator",
+            (unsigned long long)e->coordinator_epoch,
+            rm_role_has(who->role, RM_RIGHT_COORDINATE) ? "" : "; a worker may not coordinate");
         rm_log_warning("work: refused %s", why);
         rm_member_send_error(self->member, from, msg->req, RM_ESTALE, why);
         return;

@@ -18,6 +18,7 @@
 #   mesh_setup N                 N hosts, a mesh identity (client in $MESH_HOME)
 #   mesh_start I [meshd flags]   meshd on host I as node nI, home $T/nI, log $T/nI.log,
 #                                joining host 1 (except host 1); --slots 1 --threads 1
+#                                (a node credential; MESH_ROLE[I]=worker for a worker)
 #   mesh_ctl I ARGS...           meshctl on host I, talking to nI (bounded by `timeout`)
 #   mesh_wait_members S HOSTS N  every host in HOSTS sees N members alive, within S s
 #   mesh_coordinator I           "NAME EPOCH" of the coordinator nI follows
@@ -108,7 +109,8 @@ mesh_addr() {
 mesh_start() {
   local i=$1
   shift
-  [ -f "$T/n$i/identity.token" ] || "$MESHCTL" invite --role node --name "n$i" >"$T/n$i.token"
+  [ -f "$T/n$i/identity.token" ] ||
+    "$MESHCTL" invite --role "${MESH_ROLE[$i]:-node}" --name "n$i" >"$T/n$i.token"
   mkdir -p "$T/n$i"
   mkdir -p "$T/gate/n$i"
   # The gate is the test's folder, which a sandboxed Blender cannot write.

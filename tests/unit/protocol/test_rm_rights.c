@@ -14,7 +14,8 @@ static void test_roles(void)
 static void test_rights(void)
 {
     for (int r = 0; r < RM_RIGHT_COUNT; r++)
-        CHECK(rm_role_has("admin", (rm_right_t)r) == (r != RM_RIGHT_MESH));
+        CHECK(rm_role_has("admin", (rm_right_t)r) ==
+              (r != RM_RIGHT_MESH && r != RM_RIGHT_COORDINATE));
     CHECK(rm_role_has("client", RM_RIGHT_DRAIN) && rm_role_has("client", RM_RIGHT_REVOKE));
     CHECK(rm_role_has("artist", RM_RIGHT_VIEW) && rm_role_has("artist", RM_RIGHT_SUBMIT) &&
           rm_role_has("artist", RM_RIGHT_OWN_JOBS));
@@ -25,6 +26,10 @@ static void test_rights(void)
     CHECK(rm_role_has("node", RM_RIGHT_MESH) && rm_role_has("node", RM_RIGHT_VIEW));
     CHECK(!rm_role_has("node", RM_RIGHT_SUBMIT) && !rm_role_has("node", RM_RIGHT_ANY_JOB) &&
           !rm_role_has("node", RM_RIGHT_DRAIN));
+    /* A worker is a node that never coordinates; people never do. */
+    CHECK(rm_role_known("worker") && rm_role_has("worker", RM_RIGHT_MESH) &&
+          !rm_role_has("worker", RM_RIGHT_COORDINATE) && !rm_role_has("worker", RM_RIGHT_SUBMIT));
+    CHECK(rm_role_has("node", RM_RIGHT_COORDINATE) && !rm_role_has("admin", RM_RIGHT_COORDINATE));
     CHECK(!rm_role_has("mallory", RM_RIGHT_VIEW) && !rm_role_has(NULL, RM_RIGHT_VIEW));
     CHECK(!rm_role_has("admin", RM_RIGHT_COUNT));
 }

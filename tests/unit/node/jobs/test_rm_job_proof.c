@@ -296,6 +296,30 @@ static void test_grants_need_their_signer(void)
     bytes_t by_artist = changes_of(ja);
     CHECK(merge(jo, by_artist, &err) == -1 && strstr(err.msg, "is not a node"));
     CHECK(rm_job_frame(jo, 1)->state == RM_FRAME_PENDING);
+    /* A worker's credential renders but grants nothing. */
+    node_t wk, c;
+    node_init(&wk, "spot-7", "worker");
+    node_init(&c, "coord-b", "node");
+    rm_job_t *jwk = job_on(&wk, "b1"), *jc = job_on(&c, "b1");
+    CHECK(rm_job_assign(jwk, &frame, 1, "spot-7", RM_STAMP(9, 3), &err) == 0);
+    bytes_t by_worker = changes_of(jwk);
+    CHECK(merge(jo, by_worker, &err) == -1 && err.code == RM_EAUTH &&
+          strstr(err.msg, "a worker's credential, which may not coordinate"));
+    CHECK(rm_job_assign(jc, &frame, 1, "spot-7", RM_STAMP(9, 4), &err) == 0);
+    bytes_t granted = changes_of(jc);
+    CHECK_MSG(merge(jwk, granted, &err) == 0 && merge(jo, granted, &err) == 0, "%s", err.msg);
+    render_done(jwk, &wk, 0x77);
+    bytes_t rendered = changes_of(jwk);
+    CHECK_MSG(merge(jo, rendered, &err) == 0, "a worker's done record refused: %s", err.msg);
+    CHECK(rm_job_frame(jo, 1)->state == RM_FRAME_DONE &&
+          strcmp(rm_job_frame(jo, 1)->node, "spot-7") == 0);
+    free(by_worker.p);
+    free(granted.p);
+    free(rendered.p);
+    rm_job_destroy(&jwk);
+    rm_job_destroy(&jc);
+    node_free(&wk);
+    node_free(&c);
     free(own.p);
     free(renamed.p);
     free(by_artist.p);

@@ -6,7 +6,7 @@
 
 #define M(n, alive, stable, epoch, acting)                                                         \
     {                                                                                              \
-        n, alive, stable, false, false, epoch, acting                                              \
+        n, alive, stable, false, false, epoch, acting, false                                       \
     }
 
 /*  n2, alone so far: it has claimed epoch 1. */
@@ -95,8 +95,8 @@ static void test_the_best_of_the_rest_claims_above_a_dead_coordinator(void)
 static void test_no_inbound_and_draining_nodes_are_never_candidates(void)
 {
     rm_election_t nat = {0};
-    rm_election_member_t nats[] = {{"a", true, true, true, false, 0, false},
-                                   {"b", true, false, false, true, 0, false},
+    rm_election_member_t nats[] = {{"a", true, true, true, false, 0, false, false},
+                                   {"b", true, false, false, true, 0, false, false},
                                    M("c", true, false, 0, false)};
     CHECK(!rm_election_update(&nat, nats, 3) && !nat.acting && nat.coordinator[0] == '\0');
 }
@@ -111,6 +111,32 @@ static void test_two_claims_of_one_epoch_are_ordered_by_name(void)
     CHECK(!x.acting && strcmp(x.coordinator, "n4") == 0);
 }
 
+/*  A worker's credential may not coordinate: it is never a candidate, and
+    its claim, however high, is not followed nor raises the next epoch. */
+static void test_workers_never_coordinate(void)
+{
+    rm_election_member_t w = M("a-worker", true, true, 0, false);
+    w.worker = true;
+    rm_election_t self = {0};
+    rm_election_member_t alone[] = {w};
+    CHECK(!rm_election_update(&self, alone, 1) && !self.acting && self.coordinator[0] == '\0');
+    /* n2 sees n1 acting in epoch 3 and a worker (smaller name, "stable")
+       claiming a huge epoch: n1 stays the coordinator. */
+    rm_election_t n2 = {.epoch = 3};
+    rm_election_member_t thief = M("a-thief", true, true, RM_EPOCH_MAX, true);
+    thief.worker = true;
+    rm_election_member_t seen[] = {M("n2", true, false, 3, false), M("n1", true, false, 3, true),
+                                   thief};
+    rm_election_update(&n2, seen, 3);
+    CHECK(!n2.acting && strcmp(n2.coordinator, "n1") == 0 && n2.coordinator_epoch == 3);
+    CHECK(n2.epoch == 3);
+    /* n1 keeps acting in epoch 3. */
+    rm_election_t n1 = {.epoch = 3, .acting = true};
+    rm_election_member_t seen_by_n1[] = {M("n1", true, false, 3, true),
+                                         M("n2", true, false, 3, false), thief};
+    CHECK(!rm_election_update(&n1, seen_by_n1, 3) && n1.acting && n1.epoch == 3);
+}
+
 int main(int argc, char **argv)
 {
     RM_TEST_ARGS(argc, argv);
@@ -122,5 +148,6 @@ int main(int argc, char **argv)
     RM_RUN(test_the_best_of_the_rest_claims_above_a_dead_coordinator);
     RM_RUN(test_no_inbound_and_draining_nodes_are_never_candidates);
     RM_RUN(test_two_claims_of_one_epoch_are_ordered_by_name);
+    RM_RUN(test_workers_never_coordinate);
     RM_TEST_DONE();
 }
