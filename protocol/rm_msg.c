@@ -231,7 +231,7 @@ static const rm_struct_desc_t accepted_desc =
             "Node -> client: the job is stored durably and will be rendered.");
 
 static const rm_field_t chunk_fields[] = {
-    RM_FIELD(rm_chunk_t, hash, RM_F_B32, 0, "BLAKE2b-256 of data"),
+    RM_FIELD(rm_chunk_t, hash, RM_F_B32, 0, "SHA-256 of data"),
     RM_FIELD(rm_chunk_t, data, RM_F_BIN, RM_MAX_CHUNK_SIZE, "the chunk's bytes"),
 };
 static const rm_struct_desc_t chunk_put_desc =
@@ -243,7 +243,7 @@ static const rm_struct_desc_t chunk_data_desc =
             "Node -> client: the chunk asked for by CHUNK_GET. Check its hash.");
 
 static const rm_field_t chunk_ref_fields[] = {
-    RM_FIELD(rm_chunk_ref_t, hash, RM_F_B32, 0, "BLAKE2b-256 of the chunk"),
+    RM_FIELD(rm_chunk_ref_t, hash, RM_F_B32, 0, "SHA-256 of the chunk"),
 };
 static const rm_struct_desc_t chunk_ok_desc =
     RM_DESC(rm_chunk_ref_t, "chunk_ref", chunk_ref_fields,

@@ -15,7 +15,8 @@
 #include "rm_codec.h"
 #include "rm_hash.h"
 
-#define RM_PROTO_VERSION 1
+/*  2: content hashes are SHA-256 (1: BLAKE2b-256, rm_hash.h). */
+#define RM_PROTO_VERSION 2
 /*  No message may be larger: set as ZMQ_MAXMSGSIZE on every socket. */
 #define RM_MAX_MSG_SIZE (16 * 1024 * 1024)
 #define RM_MAX_CHUNK_SIZE (1024 * 1024) /* storage chunks are smaller (FastCDC max) */

@@ -28,7 +28,7 @@ static const rm_field_t rm_manifest_file_fields[] = {
     RM_FIELD(rm_manifest_file_t, mode, RM_F_U64, 07777, "permission bits (0644, 0755)"),
     RM_FIELD(rm_manifest_file_t, size, RM_F_U64, 0, "file size in bytes"),
     RM_FIELD_LIST(rm_manifest_file_t, chunks, RM_F_B32, RM_MANIFEST_MAX_CHUNKS_PER_FILE,
-                  "BLAKE2b-256 hashes of the file's chunks, in order"),
+                  "SHA-256 hashes of the file's chunks, in order"),
 };
 
 static const rm_struct_desc_t rm_manifest_file_desc =

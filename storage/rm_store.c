@@ -79,6 +79,56 @@ static int clean_tmp(const char *tmpdir, rm_err_t *err)
 
 /*  --- Open and close ------------------------------------------------------ */
 
+static bool is_hex_name(const char *name, size_t want);
+
+/*  ROOT/FORMAT names the hash chunks are named by. */
+#define FORMAT_FILE "FORMAT"
+#define FORMAT_NOW "sha256\n"
+
+/*  True if ROOT holds a chunk folder (ROOT/ab/). */
+static bool holds_chunks(const rm_store_t *self)
+{
+    DIR *dir = opendir(self->root);
+    struct dirent *de;
+    bool any = false;
+    while (dir && !any && (de = readdir(dir)) != NULL)
+        any = is_hex_name(de->d_name, 2);
+    if (dir)
+        closedir(dir);
+    return any;
+}
+
+/*  A store is read only by the hash that named its chunks: a store without
+    ROOT/FORMAT that holds chunks was written by a meshd of protocol 1
+    (BLAKE2b names) and is refused by name, never misread as corrupt. */
+static int check_format(rm_store_t *self, rm_err_t *err)
+{
+    char path[RM_STORE_PATH_MAX], text[32] = "";
+    snprintf(path, sizeof path, "%s/" FORMAT_FILE, self->root);
+    FILE *f = fopen(path, "r");
+    if (f) {
+        size_t n = fread(text, 1, sizeof text - 1, f);
+        fclose(f);
+        text[n] = '\0';
+        if (strcmp(text, FORMAT_NOW) == 0)
+            return 0;
+        text[strcspn(text, "\n")] = '\0';
+        return rm_err_set(err, RM_EINVAL,
+                          "its chunks are named by '%s' (%s); this meshd names them by sha256",
+                          text, path);
+    }
+    if (errno != ENOENT)
+        return rm_err_set(err, rm_err_from_errno(errno), "cannot read %s: %s", path,
+                          strerror(errno));
+    if (holds_chunks(self))
+        return rm_err_set(err, RM_EINVAL,
+                          "it holds chunks named by BLAKE2b, written by a meshd of protocol 1; "
+                          "this meshd names them by SHA-256 (protocol 2): start it with a new "
+                          "home, after fetching what you need with the meshd and meshctl that "
+                          "wrote this one");
+    return rm_fs_write_atomic(path, FORMAT_NOW, strlen(FORMAT_NOW), 0600, err);
+}
+
 rm_store_t *rm_store_new(const char *root, rm_err_t *err)
 {
     if (!root || !*root) {
@@ -108,8 +158,8 @@ rm_store_t *rm_store_new(const char *root, rm_err_t *err)
     }
     snprintf(self->tmpdir, n, "%s/tmp", root);
     pthread_mutex_init(&self->lock, NULL);
-    if (rm_fs_mkdir_p(self->tmpdir, 0700, 0700, err) != 0 || clean_tmp(self->tmpdir, err) != 0 ||
-        recover_unsynced(self, err) != 0) {
+    if (rm_fs_mkdir_p(self->tmpdir, 0700, 0700, err) != 0 || check_format(self, err) != 0 ||
+        clean_tmp(self->tmpdir, err) != 0 || recover_unsynced(self, err) != 0) {
         rm_err_prefix(err, "opening store %s: ", root);
         goto fail;
     }

@@ -1,7 +1,9 @@
 /*  rm_store: content-addressed chunk store on disk.
 
-    A chunk is at most RM_MAX_CHUNK_SIZE bytes named by its BLAKE2b-256 hash
-    (libsodium crypto_generichash, 32-byte output, no key).  Chunks live in
+    A chunk is at most RM_MAX_CHUNK_SIZE bytes named by its SHA-256 hash
+    (rm_hash).  ROOT/FORMAT says so ("sha256"); a store without it that
+    holds chunks was named by BLAKE2b (protocol 1) and is refused at open,
+    naming what to do.  Chunks live in
     ROOT/ab/abcdef...(64 hex) and are written to a temporary file in ROOT/tmp,
     fsync'd and renamed into place, so a crash or a full disk never leaves a
     partial chunk under a valid name.  Reads re-verify the hash: a chunk that

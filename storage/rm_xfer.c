@@ -16,7 +16,7 @@
 static size_t bucket_of(const rm_hash_t *h)
 {
     uint64_t v;
-    memcpy(&v, h->b, sizeof v); /* already uniform: it is a BLAKE2b output */
+    memcpy(&v, h->b, sizeof v); /* already uniform: it is a SHA-256 output */
     return (size_t)(v % XFER_BUCKETS);
 }
 

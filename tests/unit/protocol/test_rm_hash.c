@@ -2,14 +2,17 @@
 
 #include "rm_test.h"
 
-static void test_hash_is_blake2b_256(void)
+static void test_hash_is_sha256(void)
 {
     rm_hash_t h;
     char hex[65];
     rm_hash("abc", 3, &h);
     rm_hash_hex(&h, hex);
-    /* BLAKE2b-256("abc"), the reference value */
-    CHECK(strcmp(hex, "bddd813c634239723171ef3fee98579b94964e3bb1cb3e427262c8c068d52319") == 0);
+    /* SHA-256("abc"), FIPS 180-2's example */
+    CHECK(strcmp(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad") == 0);
+    rm_hash("", 0, &h);
+    rm_hash_hex(&h, hex);
+    CHECK(strcmp(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855") == 0);
 }
 
 static void test_hex_round_trips(void)
@@ -32,7 +35,7 @@ static void test_parse_refuses_bad_hex(void)
     rm_hash("abc", 3, &h);
     rm_hash_hex(&h, hex);
     back = h;
-    CHECK(rm_hash_parse("bddd", &back) == -1);
+    CHECK(rm_hash_parse("ba78", &back) == -1);
     CHECK(rm_hash_parse(NULL, &back) == -1);
     hex[10] = 'g';
     CHECK(rm_hash_parse(hex, &back) == -1);
@@ -51,7 +54,7 @@ static void test_zero(void)
 int main(int argc, char **argv)
 {
     RM_TEST_ARGS(argc, argv);
-    RM_RUN(test_hash_is_blake2b_256);
+    RM_RUN(test_hash_is_sha256);
     RM_RUN(test_hex_round_trips);
     RM_RUN(test_parse_refuses_bad_hex);
     RM_RUN(test_zero);

@@ -566,7 +566,7 @@ static void test_null_body(void)
     rm_msg_t m;
     rm_err_t err;
     CHECK(rm_msg_encode(RM_MSG_STATUS, 3, NULL, &buf, &len, &err) == 0);
-    CHECK(len == 5 && memcmp(buf, "\x94\x01\x0c\x03\x90", 5) == 0);
+    CHECK(len == 5 && memcmp(buf, "\x94\x02\x0c\x03\x90", 5) == 0);
     free(buf);
     CHECK(rm_msg_encode(RM_MSG_SUBMIT, 3, NULL, &buf, &len, &err) == 0);
     CHECK(rm_msg_decode(buf, len, &m, &err) == 0);
@@ -662,26 +662,26 @@ static void test_envelope(void)
     REFUSED((const uint8_t *)"\xa1x", 2, "envelope: expected array, got str");
     REFUSED((const uint8_t *)"\x90", 1, "envelope: empty array");
     REFUSED((const uint8_t *)"\x91\xa1x", 3, "envelope version: expected int, got str");
-    mp_env(&m, 2, RM_MSG_STATUS, 4);
+    mp_env(&m, 1, RM_MSG_STATUS, 4); /* BLAKE2b names: refused, not misread */
     msgpack_pack_array(&m.pk, 0);
-    MP_REFUSED(&m, "protocol version 2 not supported (this node speaks version 1)");
+    MP_REFUSED(&m, "protocol version 1 not supported (this node speaks version 2)");
     msgpack_sbuffer_destroy(&m.sb);
     mp_env(&m, 7, 0, 1); /* another version's envelope may have another shape */
     MP_REFUSED(&m, "protocol version 7 not supported");
     msgpack_sbuffer_destroy(&m.sb);
-    mp_env(&m, 1, RM_MSG_STATUS, 3);
+    mp_env(&m, RM_PROTO_VERSION, RM_MSG_STATUS, 3);
     MP_REFUSED(&m, "envelope: 3 elements, expected 4");
     msgpack_sbuffer_destroy(&m.sb);
     const uint64_t bad_types[] = {0, RM_MSG_TYPE_COUNT, 99, UINT64_MAX};
     for (int i = 0; i < 4; i++) {
         char want[64];
-        mp_env(&m, 1, bad_types[i], 4);
+        mp_env(&m, RM_PROTO_VERSION, bad_types[i], 4);
         msgpack_pack_array(&m.pk, 0);
         snprintf(want, sizeof want, "unknown message type %llu", (unsigned long long)bad_types[i]);
         MP_REFUSED(&m, want);
         msgpack_sbuffer_destroy(&m.sb);
     }
-    mp_env(&m, 1, RM_MSG_STATUS, 4);
+    mp_env(&m, RM_PROTO_VERSION, RM_MSG_STATUS, 4);
     msgpack_pack_map(&m.pk, 0);
     MP_REFUSED(&m, "STATUS: empty: expected array, got map");
     msgpack_sbuffer_destroy(&m.sb);
@@ -690,7 +690,7 @@ static void test_envelope(void)
 static void test_trailing(void)
 {
     mp_t m;
-    mp_env(&m, 1, RM_MSG_STATUS, 4);
+    mp_env(&m, RM_PROTO_VERSION, RM_MSG_STATUS, 4);
     msgpack_pack_array(&m.pk, 0);
     msgpack_pack_nil(&m.pk);
     MP_REFUSED(&m, "STATUS: 1 stray byte(s) after the message");
@@ -698,7 +698,7 @@ static void test_trailing(void)
     /* A later revision's extra envelope element is skipped... */
     rm_msg_t msg;
     rm_err_t err;
-    mp_env(&m, 1, RM_MSG_STATUS, 5);
+    mp_env(&m, RM_PROTO_VERSION, RM_MSG_STATUS, 5);
     msgpack_pack_array(&m.pk, 0);
     mp_str(&m, "trace-id");
     CHECK_MSG(decode((const uint8_t *)m.sb.data, m.sb.size, &msg, &err) == 0, "%s", err.msg);
@@ -706,7 +706,7 @@ static void test_trailing(void)
     rm_msg_free(&msg);
     msgpack_sbuffer_destroy(&m.sb);
     /* ...but bounded like everything else. */
-    mp_env(&m, 1, RM_MSG_STATUS, 5);
+    mp_env(&m, RM_PROTO_VERSION, RM_MSG_STATUS, 5);
     msgpack_pack_array(&m.pk, 0);
     mp_raw(&m, "\xdb\x7f\xff\xff\xff", 5);
     MP_REFUSED(&m, "STATUS: envelope[4]: str of 2147483647 bytes but only 0 bytes left");
@@ -716,36 +716,36 @@ static void test_trailing(void)
 static void test_huge_lengths(void)
 {
     mp_t m;
-    mp_env(&m, 1, RM_MSG_SUBMIT, 4);
+    mp_env(&m, RM_PROTO_VERSION, RM_MSG_SUBMIT, 4);
     mp_raw(&m, "\xdd\x07\xff\xff\xff", 5);
     MP_REFUSED(&m, "SUBMIT: job_spec: array of 134217727 items but only 0 bytes left");
     msgpack_sbuffer_destroy(&m.sb);
-    mp_env(&m, 1, RM_MSG_NEED, 4);
+    mp_env(&m, RM_PROTO_VERSION, RM_MSG_NEED, 4);
     msgpack_pack_array(&m.pk, 1);
     mp_raw(&m, "\xdd\x07\xff\xff\xff", 5);
     MP_REFUSED(&m, "NEED: need.hashes: 134217727 items, max 4096");
     msgpack_sbuffer_destroy(&m.sb);
     /* Fewer bytes than the declared elements need at the least. */
-    mp_env(&m, 1, RM_MSG_NEED, 4);
+    mp_env(&m, RM_PROTO_VERSION, RM_MSG_NEED, 4);
     msgpack_pack_array(&m.pk, 1);
     msgpack_pack_array(&m.pk, 100);
     for (int i = 0; i < 100; i++)
         msgpack_pack_nil(&m.pk);
     MP_REFUSED(&m, "NEED: need.hashes: 100 items of at least 34 bytes but only 100 bytes left");
     msgpack_sbuffer_destroy(&m.sb);
-    mp_env(&m, 1, RM_MSG_LOGS_REPLY, 4);
+    mp_env(&m, RM_PROTO_VERSION, RM_MSG_LOGS_REPLY, 4);
     msgpack_pack_array(&m.pk, 2);
     mp_raw(&m, "\xc6\xff\xff\xff\xff", 5);
     msgpack_pack_true(&m.pk);
     MP_REFUSED(&m, "LOGS_REPLY: logs_reply.text: bin of 4294967295 bytes, max 4194304");
     msgpack_sbuffer_destroy(&m.sb);
-    mp_env(&m, 1, RM_MSG_CHUNK_PUT, 4);
+    mp_env(&m, RM_PROTO_VERSION, RM_MSG_CHUNK_PUT, 4);
     msgpack_pack_array(&m.pk, 2);
     msgpack_pack_bin_with_body(&m.pk, "0123456789abcdef0123456789abcdef", 32);
     mp_raw(&m, "\xc6\x00\x10\x00\x00", 5);
     MP_REFUSED(&m, "CHUNK_PUT: chunk.data: bin of 1048576 bytes but only 0 bytes left");
     msgpack_sbuffer_destroy(&m.sb);
-    mp_env(&m, 1, RM_MSG_JOB_REPLY, 4);
+    mp_env(&m, RM_PROTO_VERSION, RM_MSG_JOB_REPLY, 4);
     msgpack_pack_array(&m.pk, 3);
     mp_raw(&m, "\xdd\x07\xff\xff\xff", 5);
     MP_REFUSED(&m, "JOB_REPLY: job_reply.summary: array of 134217727 items but only 0 bytes left");
@@ -762,7 +762,7 @@ static void test_huge_lengths(void)
 static void test_field_errors(void)
 {
     mp_t m;
-    mp_env(&m, 1, RM_MSG_NEED, 4);
+    mp_env(&m, RM_PROTO_VERSION, RM_MSG_NEED, 4);
     msgpack_pack_array(&m.pk, 1);
     msgpack_pack_array(&m.pk, RM_MAX_NEED + 1);
     for (int i = 0; i < RM_MAX_NEED + 1; i++)
@@ -770,54 +770,54 @@ static void test_field_errors(void)
     MP_REFUSED(&m, "NEED: need.hashes: 4097 items, max 4096");
     msgpack_sbuffer_destroy(&m.sb);
 
-    mp_env(&m, 1, RM_MSG_ACCEPTED, 4);
+    mp_env(&m, RM_PROTO_VERSION, RM_MSG_ACCEPTED, 4);
     msgpack_pack_array(&m.pk, 2);
     mp_str(&m, "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdefX");
     msgpack_pack_uint64(&m.pk, 1);
     MP_REFUSED(&m, "ACCEPTED: accepted.job_id: str of 65 bytes, max 64");
     msgpack_sbuffer_destroy(&m.sb);
 
-    mp_env(&m, 1, RM_MSG_ACCEPTED, 4);
+    mp_env(&m, RM_PROTO_VERSION, RM_MSG_ACCEPTED, 4);
     msgpack_pack_array(&m.pk, 2);
     mp_str(&m, "x");
     msgpack_pack_uint64(&m.pk, RM_MAX_FRAMES + 1);
     MP_REFUSED(&m, "ACCEPTED: accepted.frames_total: 100001 is above the maximum 100000");
     msgpack_sbuffer_destroy(&m.sb);
 
-    mp_env(&m, 1, RM_MSG_ACCEPTED, 4);
+    mp_env(&m, RM_PROTO_VERSION, RM_MSG_ACCEPTED, 4);
     msgpack_pack_array(&m.pk, 1);
     mp_str(&m, "x");
     MP_REFUSED(&m, "ACCEPTED: accepted: 1 fields, expected at least 2");
     msgpack_sbuffer_destroy(&m.sb);
 
-    mp_env(&m, 1, RM_MSG_ACCEPTED, 4);
+    mp_env(&m, RM_PROTO_VERSION, RM_MSG_ACCEPTED, 4);
     msgpack_pack_array(&m.pk, 2);
     mp_str(&m, "x");
     mp_str(&m, "10");
     MP_REFUSED(&m, "ACCEPTED: accepted.frames_total: expected int, got str");
     msgpack_sbuffer_destroy(&m.sb);
 
-    mp_env(&m, 1, RM_MSG_ERROR, 4);
+    mp_env(&m, RM_PROTO_VERSION, RM_MSG_ERROR, 4);
     msgpack_pack_array(&m.pk, 2);
     msgpack_pack_int64(&m.pk, -2);
     mp_str(&m, "x");
     MP_REFUSED(&m, "ERROR: error.code: expected an unsigned int, got -2");
     msgpack_sbuffer_destroy(&m.sb);
 
-    mp_env(&m, 1, RM_MSG_ERROR, 4);
+    mp_env(&m, RM_PROTO_VERSION, RM_MSG_ERROR, 4);
     msgpack_pack_array(&m.pk, 2);
     msgpack_pack_uint64(&m.pk, 1);
     msgpack_pack_str_with_body(&m.pk, "bad\0news", 8);
     MP_REFUSED(&m, "ERROR: error.message: NUL byte inside a string");
     msgpack_sbuffer_destroy(&m.sb);
 
-    mp_env(&m, 1, RM_MSG_CHUNK_GET, 4);
+    mp_env(&m, RM_PROTO_VERSION, RM_MSG_CHUNK_GET, 4);
     msgpack_pack_array(&m.pk, 1);
     msgpack_pack_bin_with_body(&m.pk, "0123456789abcdef0123456789abcde", 31);
     MP_REFUSED(&m, "CHUNK_GET: chunk_ref.hash: expected 32 bytes, got 31");
     msgpack_sbuffer_destroy(&m.sb);
 
-    mp_env(&m, 1, RM_MSG_LOGS, 4);
+    mp_env(&m, RM_PROTO_VERSION, RM_MSG_LOGS, 4);
     msgpack_pack_array(&m.pk, 3);
     mp_str(&m, "j");
     msgpack_pack_uint64(&m.pk, 1);
@@ -825,7 +825,7 @@ static void test_field_errors(void)
     MP_REFUSED(&m, "LOGS: logs.has_frame: expected bool, got int");
     msgpack_sbuffer_destroy(&m.sb);
 
-    mp_env(&m, 1, RM_MSG_WATCH, 4);
+    mp_env(&m, RM_PROTO_VERSION, RM_MSG_WATCH, 4);
     msgpack_pack_array(&m.pk, 3);
     mp_str(&m, "j");
     msgpack_pack_uint64(&m.pk, 1);
@@ -867,7 +867,7 @@ static void test_newer_peer(void)
     mp_t m;
     rm_msg_t msg;
     rm_err_t err;
-    mp_env(&m, 1, RM_MSG_ACCEPTED, 4);
+    mp_env(&m, RM_PROTO_VERSION, RM_MSG_ACCEPTED, 4);
     msgpack_pack_array(&m.pk, 6);
     mp_str(&m, "0123456789abcdef");
     msgpack_pack_uint64(&m.pk, 250);
@@ -894,7 +894,7 @@ static void test_newer_peer(void)
     CHECK(rm_codec_encode(&rm_job_summary_desc, &sum, &buf, &len, &err) == 0);
     rm_codec_free(&rm_job_summary_desc, &sum);
     CHECK(buf[0] == 0xdc && buf[1] == 0 && buf[2] == 17); /* array 17 */
-    mp_env(&m, 1, RM_MSG_JOBS_REPLY, 4);
+    mp_env(&m, RM_PROTO_VERSION, RM_MSG_JOBS_REPLY, 4);
     mp_raw(&m, "\x91\x92", 2);     /* [jobs: [summary, summary]] */
     mp_raw(&m, "\xdc\x00\x12", 3); /* array 18 */
     mp_raw(&m, buf + 3, len - 3);
@@ -920,7 +920,7 @@ static void test_replicate_without_log(void)
     rm_err_t err;
     uint8_t hash[32];
     memset(hash, 5, sizeof hash);
-    mp_env(&m, 1, RM_MSG_REPLICATE, 4);
+    mp_env(&m, RM_PROTO_VERSION, RM_MSG_REPLICATE, 4);
     msgpack_pack_array(&m.pk, 3);
     msgpack_pack_bin_with_body(&m.pk, hash, 32);
     mp_str(&m, "0123456789abcdef");
@@ -941,7 +941,7 @@ static void test_depth(void)
     for (int extra = RM_CODEC_MAX_DEPTH - 1; extra <= RM_CODEC_MAX_DEPTH; extra++) {
         rm_msg_t msg;
         rm_err_t err;
-        mp_env(&m, 1, RM_MSG_CHUNK_OK, 4);
+        mp_env(&m, RM_PROTO_VERSION, RM_MSG_CHUNK_OK, 4);
         msgpack_pack_array(&m.pk, 2);
         msgpack_pack_bin_with_body(&m.pk, "0123456789abcdef0123456789abcdef", 32);
         /* body is level 1; `extra` more levels below its trailing element */

@@ -243,6 +243,41 @@ static void test_opening_removes_a_crash_leftover(void)
     rm_store_destroy(&store);
 }
 
+/*  ROOT/FORMAT says the chunks are named by SHA-256; a store of protocol 1
+    (chunks, no FORMAT: BLAKE2b names) or another format is refused by name,
+    its chunks left alone. */
+static void test_a_store_of_another_hash_is_refused(void)
+{
+    rm_store_t *store = open_store();
+    rm_err_t err;
+    uint8_t data[100];
+    rm_hash_t h;
+    fill_random(data, sizeof data, 7);
+    CHECK(store && rm_store_put_data(store, data, sizeof data, &h, &err) == 0);
+    rm_store_destroy(&store);
+    char format[1200], chunk[1200], hex[65];
+    rm_hash_hex(&h, hex);
+    snprintf(format, sizeof format, "%s/FORMAT", root);
+    snprintf(chunk, sizeof chunk, "%s/%.2s/%s", root, hex, hex);
+    FILE *f = fopen(format, "r");
+    char text[16] = "";
+    CHECK(f && fgets(text, sizeof text, f) && strcmp(text, "sha256\n") == 0);
+    if (f)
+        fclose(f);
+    CHECK(unlink(format) == 0);
+    store = rm_store_new(root, &err);
+    CHECK(!store && err.code == RM_EINVAL && strstr(err.msg, "named by BLAKE2b") &&
+          strstr(err.msg, "start it with a new home"));
+    CHECK(access(chunk, F_OK) == 0);
+    f = fopen(format, "w");
+    CHECK(f && fputs("blake3\n", f) >= 0);
+    if (f)
+        fclose(f);
+    store = rm_store_new(root, &err);
+    CHECK(!store && strstr(err.msg, "named by 'blake3'"));
+    rm_store_destroy(&store);
+}
+
 /*  Chunks written without waiting: there at once, the mark until a sync. */
 static void test_unsynced_chunks_are_durable_after_a_sync(void)
 {
@@ -389,6 +424,7 @@ int main(int argc, char **argv)
     RM_RUN(test_refuses_an_empty_root);
     RM_RUN(test_a_corrupt_chunk_is_refused_removed_and_replaceable);
     RM_RUN(test_opening_removes_a_crash_leftover);
+    RM_RUN(test_a_store_of_another_hash_is_refused);
     RM_RUN(test_unsynced_chunks_are_durable_after_a_sync);
     RM_RUN(test_opening_after_a_crash_removes_unsynced_damage);
     RM_RUN(test_a_full_disk_is_enospc_and_leaves_the_store_whole);
