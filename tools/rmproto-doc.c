@@ -51,7 +51,7 @@ static void intro_types(void)
            "| bool | bool | |\n"
            "| str | str | no NUL byte inside; UTF-8 not checked; empty string for none |\n"
            "| bin | bin | raw bytes |\n"
-           "| bin(32) | bin | exactly 32 bytes: a hash (SHA-256 of content; job digests BLAKE2b) |\n"
+           "| bin(32) | bin | exactly 32 bytes: a hash (SHA-256 of content, BLAKE2b digest) |\n"
            "| `struct` | array | the struct's fields in table order |\n"
            "| list of T | array | elements of type T |\n\n");
 }
