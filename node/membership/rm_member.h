@@ -8,8 +8,10 @@
     is also how a node behind NAT (no_inbound) takes full part: it only
     connects out, and is answered over its own connections.
 
-    Every GOSSIP must come from a peer whose credential has role node, and
-    the member name inside the message must be that credential's name.
+    Every GOSSIP must come from a peer whose credential has role node or
+    worker, and the member name inside the message must be that
+    credential's name.  A member whose messages come with a worker's
+    credential is marked as one in the view (rm_election passes it over).
 
     Each node gossips a small record about itself (rm_member_meta_t): role,
     slots, speed, what it renders, whether Blender works, draining. */
