@@ -186,7 +186,6 @@ void rm_node_submit_handle(rm_node_request_t *r)
     rm_err_t err;
     rm_job_t *job = rm_jobs_find(self->jobs, spec->job_id);
     bool complete = false, created = false;
-    char project[4096];
     if (job && memcmp(rm_job_spec(job)->manifest.b, spec->manifest.b, 32) != 0) {
         rm_err_set(&err, RM_EINVAL, "job id %s is taken by another project", spec->job_id);
         goto fail;
@@ -208,9 +207,11 @@ void rm_node_submit_handle(rm_node_request_t *r)
             rm_quota_admit(self->quota, self->jobs, r->who->name, (int64_t)zclock_mono(), &err) !=
                 0)
             goto fail;
-        /* Unpack before acknowledging: a full disk is the submitter's error
-           to see now, not a job that fails later. */
-        if (rm_slots_project_dir(self->slots, spec, project, sizeof project, &err) != 0)
+        /* Checked before acknowledging: a project over max_project_gb or a
+           full disk is the submitter's error to see now, not a job that
+           fails later.  It is unpacked when a render starts here, as on
+           every other node, not while the submitter waits. */
+        if (rm_slots_project_check(self->slots, spec, &err) != 0)
             goto fail;
         char *submitter = strdup(r->who->name);
         char *role = strdup(rm_role_effective(r->who->role));

@@ -373,8 +373,9 @@ static bool node_alive(rm_client_t *client)
 }
 
 /*  SUBMIT, sent again (same job id) when no answer comes.  The node
-    unpacks the project before it answers ACCEPTED, so a big project gets
-    more time: 10 ms per MB (100 MB/s) on top of the usual timeout.  It
+    makes the project durable (one sync of its store) before it answers
+    ACCEPTED, so a big project gets more time: 10 ms per MB (100 MB/s) on
+    top of the usual timeout.  It
     answers ACCEPTED once a second node holds the job, which over slow
     links takes longer than any one wait: while the node answers STATUS,
     SUBMIT is asked again (the node itself says when its members stopped

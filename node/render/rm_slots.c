@@ -198,38 +198,70 @@ uint64_t rm_slots_ms_per_frame(rm_slots_t *self)
     return sum / n;
 }
 
-int rm_slots_project_dir(rm_slots_t *self, const rm_job_spec_t *spec, char *dir, size_t size,
-                         rm_err_t *err)
+/*  A manifest may name one chunk many times: what unpacking would write is
+    bounded by the project's declared size, within max_project_gb and the
+    free disk, before anything is written. */
+static int check_unpack(rm_slots_t *self, const rm_job_spec_t *spec, const rm_manifest_t *manifest,
+                        rm_err_t *err)
 {
-    char hex[65], marker[4200];
+    uint64_t total = 0;
+    for (uint32_t i = 0; i < manifest->files.count; i++)
+        total += manifest->files.items[i].size;
+    struct statvfs vfs;
+    if (total > self->max_project_bytes)
+        return rm_err_set(err, RM_EINVAL,
+                          "the project of job %s is %llu bytes, over this node's "
+                          "max_project_gb (%llu GiB)",
+                          spec->job_id, (unsigned long long)total,
+                          (unsigned long long)(self->max_project_bytes >> 30));
+    if (statvfs(self->projects_dir, &vfs) == 0 &&
+        total + DISK_LOW_BYTES > (uint64_t)vfs.f_bavail * vfs.f_frsize)
+        return rm_err_set(err, RM_ENOSPC, "disk full: unpacking job %s needs %llu bytes, %llu free",
+                          spec->job_id, (unsigned long long)total,
+                          (unsigned long long)((uint64_t)vfs.f_bavail * vfs.f_frsize));
+    return 0;
+}
+
+/*  PROJECTS/<manifest hex> and its completion marker. */
+static int project_paths(rm_slots_t *self, const rm_job_spec_t *spec, char *dir, size_t size,
+                         char *marker, size_t marker_size, rm_err_t *err)
+{
+    char hex[65];
     rm_hash_hex(&spec->manifest, hex);
-    if ((size_t)snprintf(dir, size, "%s/%s", self->projects_dir, hex) >= size)
+    if ((size_t)snprintf(dir, size, "%s/%s", self->projects_dir, hex) >= size ||
+        (size_t)snprintf(marker, marker_size, "%s/.complete", dir) >= marker_size)
         return rm_err_set(err, RM_EINVAL, "projects path too long");
-    snprintf(marker, sizeof marker, "%s/.complete", dir);
+    return 0;
+}
+
+int rm_slots_project_check(rm_slots_t *self, const rm_job_spec_t *spec, rm_err_t *err)
+{
+    char dir[4096], marker[4200];
+    if (project_paths(self, spec, dir, sizeof dir, marker, sizeof marker, err) != 0)
+        return -1;
     if (access(marker, F_OK) == 0)
         return 0;
     rm_manifest_t manifest = {0};
     if (rm_manifest_load(self->store, &spec->manifest, &manifest, err) != 0)
         return -1;
-    /* A manifest may name one chunk many times: bound what unpacking writes
-       by the project's declared size, before writing anything. */
-    uint64_t total = 0;
-    for (uint32_t i = 0; i < manifest.files.count; i++)
-        total += manifest.files.items[i].size;
-    struct statvfs vfs;
-    int rc = -1;
-    if (total > self->max_project_bytes)
-        rm_err_set(err, RM_EINVAL,
-                   "the project of job %s is %llu bytes, over this node's "
-                   "max_project_gb (%llu GiB)",
-                   spec->job_id, (unsigned long long)total,
-                   (unsigned long long)(self->max_project_bytes >> 30));
-    else if (statvfs(self->projects_dir, &vfs) == 0 &&
-             total + DISK_LOW_BYTES > (uint64_t)vfs.f_bavail * vfs.f_frsize)
-        rm_err_set(err, RM_ENOSPC, "disk full: unpacking job %s needs %llu bytes, %llu free",
-                   spec->job_id, (unsigned long long)total,
-                   (unsigned long long)((uint64_t)vfs.f_bavail * vfs.f_frsize));
-    else
+    int rc = check_unpack(self, spec, &manifest, err);
+    rm_manifest_free(&manifest);
+    return rc;
+}
+
+int rm_slots_project_dir(rm_slots_t *self, const rm_job_spec_t *spec, char *dir, size_t size,
+                         rm_err_t *err)
+{
+    char marker[4200];
+    if (project_paths(self, spec, dir, size, marker, sizeof marker, err) != 0)
+        return -1;
+    if (access(marker, F_OK) == 0)
+        return 0;
+    rm_manifest_t manifest = {0};
+    if (rm_manifest_load(self->store, &spec->manifest, &manifest, err) != 0)
+        return -1;
+    int rc = check_unpack(self, spec, &manifest, err);
+    if (rc == 0)
         rc = rm_manifest_materialize(&manifest, self->store, dir, err);
     rm_manifest_free(&manifest);
     if (rc != 0)

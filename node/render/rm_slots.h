@@ -78,6 +78,11 @@ void rm_slots_describe(rm_slots_t *self, char *buf, size_t size);
 /*  Mean render time per frame (ms) over recent frames, 0 if unknown. */
 uint64_t rm_slots_ms_per_frame(rm_slots_t *self);
 
+/*  What materializing a job's project would check, without writing: its
+    manifest is here, its size within max_project_gb and the free disk
+    (RM_EINVAL, RM_ENOSPC naming the job).  0 at once if it is unpacked. */
+int rm_slots_project_check(rm_slots_t *self, const rm_job_spec_t *spec, rm_err_t *err);
+
 /*  Materializes a job's project (once per manifest) and returns its
     directory in dir: PROJECTS/<manifest hex>. */
 int rm_slots_project_dir(rm_slots_t *self, const rm_job_spec_t *spec, char *dir, size_t size,
