@@ -250,7 +250,7 @@ static rm_job_t *find_own_job(request_t *r, const char *job_id, const char *acti
 static bool private_to(const request_t *r, rm_job_t *job)
 {
     return r->node->config.artists_private &&
-           strcmp(rm_role_effective(r->who->role), "artist") == 0 &&
+           strcmp(rm_role_effective(r->who->role), RM_ROLE_ARTIST) == 0 &&
            !rm_rights_manage(r->who, rm_job_spec(job)->submitter);
 }
 

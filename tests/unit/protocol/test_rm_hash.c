@@ -1,5 +1,8 @@
 #include "rm_hash.h"
 
+#include <sodium.h>
+#include <string.h>
+
 #include "rm_test.h"
 
 static void test_hash_is_sha256(void)
@@ -13,6 +16,21 @@ static void test_hash_is_sha256(void)
     rm_hash("", 0, &h);
     rm_hash_hex(&h, hex);
     CHECK(strcmp(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855") == 0);
+}
+
+/*  libcrypto's SHA-256 (with the CPU's extensions) and libsodium's (the
+    fallback) agree, at every size a chunk may have. */
+static void test_agrees_with_libsodium(void)
+{
+    static uint8_t data[1 << 20];
+    randombytes_buf(data, sizeof data);
+    size_t sizes[] = {0, 1, 55, 56, 63, 64, 65, 4095, 65536, 65537, sizeof data};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        rm_hash_t h, want;
+        rm_hash(data, sizes[i], &h);
+        crypto_hash_sha256(want.b, data, sizes[i]);
+        CHECK_MSG(memcmp(&h, &want, sizeof h) == 0, "%zu bytes", sizes[i]);
+    }
 }
 
 static void test_hex_round_trips(void)
@@ -55,6 +73,7 @@ int main(int argc, char **argv)
 {
     RM_TEST_ARGS(argc, argv);
     RM_RUN(test_hash_is_sha256);
+    RM_RUN(test_agrees_with_libsodium);
     RM_RUN(test_hex_round_trips);
     RM_RUN(test_parse_refuses_bad_hex);
     RM_RUN(test_zero);
