@@ -376,11 +376,7 @@ static int journal_signer(rm_job_t *job, rm_job_record_batch_t *b, const rm_bin_
             rm_job_record_cmp_bin(&b->items[i].cred, cred) == 0)
             return 0;
     rm_job_record_entry_t *e = rm_job_record_batch_add(b, RM_JOB_RECORD_SIGNER, err);
-    if (!e || !(e->cred.data = malloc(cred->len)))
-        return rm_err_set(err, RM_ENOMEM, "out of memory");
-    memcpy(e->cred.data, cred->data, cred->len);
-    e->cred.len = cred->len;
-    return 0;
+    return e ? rm_job_record_copy_bin(&e->cred, cred, err) : -1;
 }
 
 /*  A frame record leaving one state for another keeps no proof of the last. */
@@ -453,18 +449,6 @@ static int commit_frame(rm_job_t *job, rm_job_record_batch_t *b, rm_err_t *err)
     return rc;
 }
 
-/*  *out = a copy of order (nothing for NULL or empty). */
-static int copy_order(rm_bin_t *out, const rm_bin_t *order, rm_err_t *err)
-{
-    if (!order || order->len == 0)
-        return 0;
-    if (!(out->data = malloc(order->len)))
-        return rm_err_set(err, RM_ENOMEM, "out of memory");
-    memcpy(out->data, order->data, order->len);
-    out->len = order->len;
-    return 0;
-}
-
 int rm_job_set_priority(rm_job_t *job, int64_t priority, const rm_bin_t *order, rm_err_t *err)
 {
     rm_job_record_batch_t b = {0};
@@ -473,7 +457,7 @@ int rm_job_set_priority(rm_job_t *job, int64_t priority, const rm_bin_t *order, 
         return -1;
     int64_t now = e->at;
     e->value = priority;
-    int rc = copy_order(&e->order, order, err);
+    int rc = rm_job_record_copy_bin(&e->order, order, err);
     if (rc == 0 && e->order.len > 0) {
         rm_job_order_t o;
         if ((rc = rm_job_order_peek(&e->order, &o, err)) == 0) {
@@ -720,7 +704,7 @@ static int end_job(rm_job_t *job, uint64_t kind, const char *reason, const rm_bi
     int rc = -1;
     if (e && kind == RM_JOB_RECORD_FAIL && !(e->text = strdup_text(reason)))
         rm_err_set(err, RM_ENOMEM, "out of memory");
-    else if (e && copy_order(&e->order, order, err) == 0)
+    else if (e && rm_job_record_copy_bin(&e->order, order, err) == 0)
         rc = commit_batch(job, &b, JOURNAL_SYNC, err);
     rm_job_record_batch_free(&b);
     if (rc != 0)

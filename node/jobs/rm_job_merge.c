@@ -224,17 +224,6 @@ static int add_at(rm_job_record_batch_t *out, uint64_t kind, int64_t at, rm_err_
     return 0;
 }
 
-static int copy_bin(rm_bin_t *out, const rm_bin_t *in, rm_err_t *err)
-{
-    if (in->len == 0)
-        return 0;
-    if (!(out->data = malloc(in->len)))
-        return rm_err_set(err, RM_ENOMEM, "out of memory");
-    memcpy(out->data, in->data, in->len);
-    out->len = in->len;
-    return 0;
-}
-
 /*  canceled = OR; of two signed cancels the smaller order is kept (an
     unsigned one, made by a node on its own, yields to a signed one).  A
     cancel merged in is stamped now, when this node learns of it. */
@@ -249,7 +238,7 @@ static int add_cancel(const rm_job_record_t *ours, const rm_job_record_t *theirs
          (ours->cancel_order.len > 0 && rm_job_record_cmp_bin(&ours->cancel_order, order) <= 0)))
         return 0;
     rm_job_record_entry_t *e = rm_job_record_batch_add(out, RM_JOB_RECORD_CANCEL, err);
-    return e ? copy_bin(&e->order, order, err) : -1;
+    return e ? rm_job_record_copy_bin(&e->order, order, err) : -1;
 }
 
 /*  One entry per job-level field that merging `theirs` changes. */
@@ -276,7 +265,7 @@ static int add_flags(const rm_job_record_t *ours, const rm_job_record_t *theirs,
                     : -rm_job_record_cmp_bin(&theirs->priority_order, &ours->priority_order);
     if (later > 0) {
         rm_job_record_entry_t *p = rm_job_record_batch_add(out, RM_JOB_RECORD_PRIORITY, err);
-        if (!p || copy_bin(&p->order, &theirs->priority_order, err) != 0)
+        if (!p || rm_job_record_copy_bin(&p->order, &theirs->priority_order, err) != 0)
             return -1;
         p->at = theirs->priority_at;
         p->value = theirs->priority;
@@ -298,10 +287,8 @@ static int add_signers(const rm_job_record_t *ours, const rm_bin_t *signers, uin
         if (rm_job_record_has_signer(ours, &signers[i]))
             continue;
         rm_job_record_entry_t *e = rm_job_record_batch_add(out, RM_JOB_RECORD_SIGNER, err);
-        if (!e || !(e->cred.data = malloc(signers[i].len)))
-            return rm_err_set(err, RM_ENOMEM, "out of memory");
-        memcpy(e->cred.data, signers[i].data, signers[i].len);
-        e->cred.len = signers[i].len;
+        if (!e || rm_job_record_copy_bin(&e->cred, &signers[i], err) != 0)
+            return -1;
     }
     return 0;
 }

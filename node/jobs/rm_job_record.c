@@ -181,6 +181,17 @@ int rm_job_record_cmp_bin(const rm_bin_t *a, const rm_bin_t *b)
     return (c > 0) - (c < 0);
 }
 
+int rm_job_record_copy_bin(rm_bin_t *out, const rm_bin_t *in, rm_err_t *err)
+{
+    if (!in || in->len == 0)
+        return 0;
+    if (!(out->data = malloc(in->len)))
+        return rm_err_set(err, RM_ENOMEM, "out of memory");
+    memcpy(out->data, in->data, in->len);
+    out->len = in->len;
+    return 0;
+}
+
 int rm_job_record_check_signers(const rm_bin_t *signers, uint32_t count, rm_err_t *err)
 {
     for (uint32_t i = 0; i < count; i++) {

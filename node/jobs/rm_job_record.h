@@ -207,6 +207,9 @@ bool rm_job_record_failed_on(const rm_frame_rec_t *frame, const char *node);
 /*  Order of signers: length, then bytes. */
 int rm_job_record_cmp_bin(const rm_bin_t *a, const rm_bin_t *b);
 
+/*  *out (empty) = a malloc'd copy of in; nothing for an empty in. */
+int rm_job_record_copy_bin(rm_bin_t *out, const rm_bin_t *in, rm_err_t *err);
+
 /*  Signers as a record or a delta must hold them: 1..RM_SIGNED_MAX bytes
     each, sorted, distinct (RM_EPROTO). */
 int rm_job_record_check_signers(const rm_bin_t *signers, uint32_t count, rm_err_t *err);

@@ -234,23 +234,10 @@ static int project_paths(rm_slots_t *self, const rm_job_spec_t *spec, char *dir,
     return 0;
 }
 
-int rm_slots_project_check(rm_slots_t *self, const rm_job_spec_t *spec, rm_err_t *err)
-{
-    char dir[4096], marker[4200];
-    if (project_paths(self, spec, dir, sizeof dir, marker, sizeof marker, err) != 0)
-        return -1;
-    if (access(marker, F_OK) == 0)
-        return 0;
-    rm_manifest_t manifest = {0};
-    if (rm_manifest_load(self->store, &spec->manifest, &manifest, err) != 0)
-        return -1;
-    int rc = check_unpack(self, spec, &manifest, err);
-    rm_manifest_free(&manifest);
-    return rc;
-}
-
-int rm_slots_project_dir(rm_slots_t *self, const rm_job_spec_t *spec, char *dir, size_t size,
-                         rm_err_t *err)
+/*  The project's directory in dir; its checks always, and unless
+    check_only its files, once per manifest. */
+static int prepare_project(rm_slots_t *self, const rm_job_spec_t *spec, char *dir, size_t size,
+                           bool check_only, rm_err_t *err)
 {
     char marker[4200];
     if (project_paths(self, spec, dir, size, marker, sizeof marker, err) != 0)
@@ -261,11 +248,13 @@ int rm_slots_project_dir(rm_slots_t *self, const rm_job_spec_t *spec, char *dir,
     if (rm_manifest_load(self->store, &spec->manifest, &manifest, err) != 0)
         return -1;
     int rc = check_unpack(self, spec, &manifest, err);
-    if (rc == 0)
+    if (rc == 0 && !check_only)
         rc = rm_manifest_materialize(&manifest, self->store, dir, err);
     rm_manifest_free(&manifest);
-    if (rc != 0)
+    if (rc != 0 && !check_only)
         return rm_err_prefix(err, "unpacking the project of job %s: ", spec->job_id);
+    if (rc != 0 || check_only)
+        return rc;
     /* The marker vouches for the files: they reach the disk first. */
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd >= 0) {
@@ -277,6 +266,18 @@ int rm_slots_project_dir(rm_slots_t *self, const rm_job_spec_t *spec, char *dir,
         return rm_err_set(err, rm_err_from_errno(errno), "cannot write %s: %s", marker,
                           strerror(errno));
     return 0;
+}
+
+int rm_slots_project_check(rm_slots_t *self, const rm_job_spec_t *spec, rm_err_t *err)
+{
+    char dir[4096];
+    return prepare_project(self, spec, dir, sizeof dir, true, err);
+}
+
+int rm_slots_project_dir(rm_slots_t *self, const rm_job_spec_t *spec, char *dir, size_t size,
+                         rm_err_t *err)
+{
+    return prepare_project(self, spec, dir, size, false, err);
 }
 
 static void format_frames(const uint64_t *frames, uint32_t n, char *buf, size_t size)

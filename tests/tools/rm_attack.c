@@ -53,20 +53,26 @@ static int usage(void)
 }
 
 /*  Sends a job's whole record, asking to be told once it is held. */
+static int send_sync(rm_client_t *client, const rm_job_record_t *rec, uint64_t *req, rm_err_t *err)
+{
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    if (rm_job_record_encode(rec, &buf, &len, err) != 0)
+        return -1;
+    rm_job_sync_t sync = {.record = {.data = buf, .len = len}, .want_held = true};
+    int rc = rm_client_send(client, RM_MSG_JOB_SYNC, &sync, req, err);
+    free(buf);
+    return rc;
+}
+
+/*  A new record of spec, sent whole. */
 static int send_record(rm_client_t *client, const rm_job_spec_t *spec, uint64_t *req, rm_err_t *err)
 {
     rm_job_record_t rec;
-    uint8_t *buf = NULL;
-    size_t len = 0;
     if (rm_job_record_init(&rec, spec, err) != 0)
         return -1;
-    int rc = rm_job_record_encode(&rec, &buf, &len, err);
+    int rc = send_sync(client, &rec, req, err);
     rm_job_record_free(&rec);
-    if (rc != 0)
-        return -1;
-    rm_job_sync_t sync = {.record = {.data = buf, .len = len}, .want_held = true};
-    rc = rm_client_send(client, RM_MSG_JOB_SYNC, &sync, req, err);
-    free(buf);
     return rc;
 }
 
@@ -188,16 +194,9 @@ static int order_job(rm_client_t *client, const rm_token_t *token, char **argv, 
     if (own_key)
         rc = rm_job_order_sign(cancel ? RM_JOB_ORDER_CANCEL : RM_JOB_ORDER_PRIORITY, argv[0], now,
                                rec.priority, token, order, err);
-    uint8_t *buf = NULL;
-    size_t len = 0;
     if (rc == 0)
-        rc = rm_job_record_encode(&rec, &buf, &len, err);
+        rc = send_sync(client, &rec, req, err);
     rm_job_record_free(&rec);
-    if (rc != 0)
-        return -1;
-    rm_job_sync_t sync = {.record = {.data = buf, .len = len}, .want_held = true};
-    rc = rm_client_send(client, RM_MSG_JOB_SYNC, &sync, req, err);
-    free(buf);
     return rc;
 }
 
