@@ -191,6 +191,19 @@ static int sweep_dir(const char *dirpath, const hashes_t *keep, const hashes_t *
     return 0;
 }
 
+typedef struct {
+    const hashes_t *keep, *drop;
+    const rm_gc_plan_t *plan;
+} verdict_t;
+
+/*  The rule of sweep_dir, for a chunk in a pack. */
+static bool keep_packed(void *arg, const rm_hash_t *hash, int64_t used_at)
+{
+    const verdict_t *v = arg;
+    int64_t since = holds(v->drop, hash) ? v->plan->started_at : v->plan->older_than;
+    return holds(v->keep, hash) || used_at >= since;
+}
+
 int rm_gc_collect(rm_store_t *store, const rm_gc_plan_t *plan, rm_gc_stats_t *stats, rm_err_t *err)
 {
     hashes_t keep = {0}, drop = {0};
@@ -219,7 +232,17 @@ int rm_gc_collect(rm_store_t *store, const rm_gc_plan_t *plan, rm_gc_stats_t *st
             break;
     }
     closedir(dir);
+    int rc = 0;
+    if (!plan->stop || !plan->stop(plan->stop_arg)) {
+        verdict_t v = {&keep, &drop, plan};
+        rm_packs_sweep_stats_t ps = {0};
+        rc = rm_store_sweep_packs(store, keep_packed, &v, &ps, err);
+        stats->kept += ps.kept;
+        stats->deleted += ps.deleted;
+        stats->bytes_freed += ps.bytes_freed;
+        stats->bytes_kept += ps.bytes_kept;
+    }
     free(keep.items);
     free(drop.items);
-    return 0;
+    return rc;
 }

@@ -29,10 +29,12 @@
 #include <unistd.h>
 
 #include "rm_fs.h"
+#include "rm_packs.h"
 
 struct _rm_store_t {
     char *root;
     char *tmpdir;
+    rm_packs_t *packs; /* where chunks written without waiting go */
     /* Bytes of the chunks this process wrote (threads share the store):
        with a measured size, the store's size now (rm_store_bytes_added). */
     _Atomic uint64_t bytes_added;
@@ -46,7 +48,8 @@ struct _rm_store_t {
 
 #define UNSYNCED_MARK "unsynced"
 
-static int recover_unsynced(rm_store_t *self, rm_err_t *err);
+static time_t unsynced_since(rm_store_t *self);
+static int recover_unsynced(rm_store_t *self, time_t since, rm_err_t *err);
 
 /*  ROOT/ab/<64 hex> is the longest path we build. */
 #define RM_STORE_PATH_MAX (PATH_MAX + 80)
@@ -159,10 +162,18 @@ rm_store_t *rm_store_new(const char *root, rm_err_t *err)
     snprintf(self->tmpdir, n, "%s/tmp", root);
     pthread_mutex_init(&self->lock, NULL);
     if (rm_fs_mkdir_p(self->tmpdir, 0700, 0700, err) != 0 || check_format(self, err) != 0 ||
-        clean_tmp(self->tmpdir, err) != 0 || recover_unsynced(self, err) != 0) {
+        clean_tmp(self->tmpdir, err) != 0) {
         rm_err_prefix(err, "opening store %s: ", root);
         goto fail;
     }
+    time_t since = unsynced_since(self);
+    uint64_t damaged = 0;
+    if (!(self->packs = rm_packs_new(root, since, &damaged, err)) ||
+        recover_unsynced(self, since, err) != 0) {
+        rm_err_prefix(err, "opening store %s: ", root);
+        goto fail;
+    }
+    self->removed_at_open += damaged;
     return self;
 fail:
     rm_store_destroy(&self);
@@ -174,6 +185,7 @@ void rm_store_destroy(rm_store_t **self_p)
     if (!self_p || !*self_p)
         return;
     rm_store_t *self = *self_p;
+    rm_packs_destroy(&self->packs);
     if (self->tmpdir) /* initialised with it */
         pthread_mutex_destroy(&self->lock);
     free(self->root);
@@ -200,8 +212,19 @@ bool rm_store_has(rm_store_t *self, const rm_hash_t *hash)
 {
     char path[RM_STORE_PATH_MAX];
     struct stat st;
+    if (rm_packs_has(self->packs, hash))
+        return true;
     chunk_path(self, hash, path, sizeof path);
     return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+bool rm_store_peek(const char *root, const rm_hash_t *hash)
+{
+    char hex[65], path[RM_STORE_PATH_MAX];
+    struct stat st;
+    rm_hash_hex(hash, hex);
+    snprintf(path, sizeof path, "%s/%.2s/%s", root, hex, hex);
+    return (stat(path, &st) == 0 && S_ISREG(st.st_mode)) || rm_packs_peek(root, hash);
 }
 
 /*  Creates ROOT/tmp/<random> exclusively, so two writers of the same chunk
@@ -315,12 +338,6 @@ static int put_verified(rm_store_t *self, const rm_hash_t *hash, const char *hex
         /* It may be one written without waiting: durable now, as asked. */
         return sync ? rm_store_sync(self, err) : 0;
     }
-    char dir[RM_STORE_PATH_MAX];
-    char final[RM_STORE_PATH_MAX];
-    snprintf(dir, sizeof dir, "%s/%.2s", self->root, hex);
-    chunk_path(self, hash, final, sizeof final);
-    if (ensure_prefix_dir(self, dir, err) != 0)
-        return rm_err_prefix(err, "chunk %s: ", hex);
     if (!sync) {
         pthread_mutex_lock(&self->lock);
         int rc = mark_unsynced(self, err);
@@ -331,14 +348,20 @@ static int put_verified(rm_store_t *self, const rm_hash_t *hash, const char *hex
         pthread_mutex_unlock(&self->lock);
         if (rc != 0)
             return rm_err_prefix(err, "chunk %s: ", hex);
-        rc = write_chunk_file(self, hex, data, len, final, false, err);
+        rc = rm_packs_put(self->packs, hash, data, len, err);
         pthread_mutex_lock(&self->lock);
         self->writing--;
         pthread_mutex_unlock(&self->lock);
         if (rc == 0)
-            self->bytes_added += len;
+            self->bytes_added += RM_PACKS_HEADER + len;
         return rc;
     }
+    char dir[RM_STORE_PATH_MAX];
+    char final[RM_STORE_PATH_MAX];
+    snprintf(dir, sizeof dir, "%s/%.2s", self->root, hex);
+    chunk_path(self, hash, final, sizeof final);
+    if (ensure_prefix_dir(self, dir, err) != 0)
+        return rm_err_prefix(err, "chunk %s: ", hex);
     if (write_chunk_file(self, hex, data, len, final, true, err) != 0)
         return -1;
     self->bytes_added += len;
@@ -376,6 +399,28 @@ int rm_store_sync(rm_store_t *self, rm_err_t *err)
     return 0;
 }
 
+int rm_store_sweep_packs(rm_store_t *self, rm_packs_keep_fn *keep, void *arg,
+                         rm_packs_sweep_stats_t *stats, rm_err_t *err)
+{
+    /* Records copied out of a pack are synced before it goes; a crash
+       before that sync must find them checked at the next open, as any
+       write that did not wait. */
+    pthread_mutex_lock(&self->lock);
+    int rc = mark_unsynced(self, err);
+    if (rc == 0) {
+        self->writes_started++;
+        self->writing++;
+    }
+    pthread_mutex_unlock(&self->lock);
+    if (rc != 0)
+        return -1;
+    rc = rm_packs_sweep(self->packs, keep, arg, stats, err);
+    pthread_mutex_lock(&self->lock);
+    self->writing--;
+    pthread_mutex_unlock(&self->lock);
+    return rc;
+}
+
 uint64_t rm_store_removed_at_open(const rm_store_t *self)
 {
     return self->removed_at_open;
@@ -390,6 +435,9 @@ int64_t rm_store_chunk_size(rm_store_t *self, const rm_hash_t *hash)
 {
     char path[RM_STORE_PATH_MAX];
     struct stat st;
+    int64_t packed = rm_packs_size(self->packs, hash);
+    if (packed >= 0)
+        return packed;
     chunk_path(self, hash, path, sizeof path);
     return lstat(path, &st) == 0 && S_ISREG(st.st_mode) ? (int64_t)st.st_size : -1;
 }
@@ -500,6 +548,12 @@ int rm_store_get(rm_store_t *self, const rm_hash_t *hash, uint8_t **data, size_t
     rm_hash_hex(hash, hex);
     chunk_path(self, hash, path, sizeof path);
 
+    rm_err_t packed = {0};
+    int rc = rm_packs_get(self->packs, hash, data, len, &packed);
+    if (rc == 0)
+        return 0;
+    if (packed.code != RM_ENOTFOUND) /* err may be NULL: callers that only ask */
+        return rm_err_set(err, packed.code, "%s", packed.msg);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0 && errno == ENOENT)
         return rm_err_set(err, RM_ENOTFOUND, "chunk %s not in store %s", hex, self->root);
@@ -507,7 +561,7 @@ int rm_store_get(rm_store_t *self, const rm_hash_t *hash, uint8_t **data, size_t
         return rm_err_set(err, RM_EIO, "chunk %s: cannot open %s: %s", hex, path, strerror(errno));
     uint8_t *buf = NULL;
     size_t size = 0;
-    int rc = read_chunk_fd(fd, path, hex, &buf, &size, err);
+    rc = read_chunk_fd(fd, path, hex, &buf, &size, err);
     close(fd);
     if (rc != 0)
         return -1;
@@ -526,6 +580,8 @@ int rm_store_get(rm_store_t *self, const rm_hash_t *hash, uint8_t **data, size_t
 void rm_store_touch(rm_store_t *self, const rm_hash_t *hash)
 {
     char path[RM_STORE_PATH_MAX];
+    if (rm_packs_touch(self->packs, hash))
+        return;
     chunk_path(self, hash, path, sizeof path);
     (void)utimensat(AT_FDCWD, path, NULL, 0);
 }
@@ -578,8 +634,10 @@ int rm_store_usage(rm_store_t *self, uint64_t *bytes, uint64_t *chunks, rm_err_t
     closedir(dir);
     if (rc != 0)
         return -1;
-    *bytes = b;
-    *chunks = c;
+    uint64_t pb, pc;
+    rm_packs_usage(self->packs, &pb, &pc);
+    *bytes = b + pb;
+    *chunks = c + pc;
     return 0;
 }
 
@@ -612,14 +670,20 @@ static int check_prefix_dir(rm_store_t *self, const char *dirpath, time_t since,
     return 0;
 }
 
-static int recover_unsynced(rm_store_t *self, rm_err_t *err)
+/*  Since when writes may not have reached the disk (the unsynced mark's
+    time), or -1: every write was synced. */
+static time_t unsynced_since(rm_store_t *self)
 {
     char mark[RM_STORE_PATH_MAX];
     struct stat st;
     snprintf(mark, sizeof mark, "%s/" UNSYNCED_MARK, self->root);
-    if (stat(mark, &st) != 0)
+    return stat(mark, &st) == 0 ? st.st_mtime - 2 /* coarse clocks */ : -1;
+}
+
+static int recover_unsynced(rm_store_t *self, time_t since, rm_err_t *err)
+{
+    if (since < 0)
         return 0;
-    time_t since = st.st_mtime - 2; /* coarse clocks */
     uint64_t removed = 0;
     DIR *dir = opendir(self->root);
     if (!dir)
@@ -633,7 +697,7 @@ static int recover_unsynced(rm_store_t *self, rm_err_t *err)
             check_prefix_dir(self, path, since, &removed);
     }
     closedir(dir);
-    self->removed_at_open = removed;
+    self->removed_at_open += removed;
     self->unsynced = true; /* removing the mark waits for the sync */
     self->writes_started = 0;
     return rm_store_sync(self, err);

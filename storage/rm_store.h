@@ -3,11 +3,14 @@
     A chunk is at most RM_MAX_CHUNK_SIZE bytes named by its SHA-256 hash
     (rm_hash).  ROOT/FORMAT says so ("sha256"); a store without it that
     holds chunks was named by BLAKE2b (protocol 1) and is refused at open,
-    naming what to do.  Chunks live in
-    ROOT/ab/abcdef...(64 hex) and are written to a temporary file in ROOT/tmp,
-    fsync'd and renamed into place, so a crash or a full disk never leaves a
-    partial chunk under a valid name.  Reads re-verify the hash: a chunk that
-    rotted on disk is reported (RM_EIO "chunk ... is corrupt") and removed. */
+    naming what to do.  A chunk written and synced on its own
+    (rm_store_put) lives in ROOT/ab/abcdef...(64 hex): written to a
+    temporary file in ROOT/tmp, fsync'd and renamed into place, so a crash
+    or a full disk never leaves a partial chunk under a valid name.  Chunks
+    written without waiting (rm_store_put_unsynced: projects and frames
+    arriving) are appended to pack files in ROOT/packs (rm_packs.h).
+    Reads re-verify the hash: a chunk that rotted on disk is reported
+    (RM_EIO "chunk ... is corrupt") and removed. */
 #ifndef RM_STORE_H
 #define RM_STORE_H
 
@@ -18,6 +21,7 @@
 #include "rm_error.h"
 #include "rm_hash.h"
 #include "rm_msg.h"
+#include "rm_packs.h"
 
 typedef struct _rm_store_t rm_store_t;
 
@@ -50,9 +54,19 @@ int rm_store_put_unsynced(rm_store_t *self, const rm_hash_t *hash, const void *d
     system); nothing to do if every write waited for the disk. */
 int rm_store_sync(rm_store_t *self, rm_err_t *err);
 
+/*  The collector's pass over the chunks in packs (rm_packs_sweep), which
+    rm_gc makes after walking the chunk files. */
+int rm_store_sweep_packs(rm_store_t *self, rm_packs_keep_fn *keep, void *arg,
+                         rm_packs_sweep_stats_t *stats, rm_err_t *err);
+
 /*  Chunks written without waiting that rm_store_new found damaged (a crash
     came before their sync) and removed. */
 uint64_t rm_store_removed_at_open(const rm_store_t *self);
+
+/*  Whether the store at root holds a chunk, from its files alone (a chunk
+    file or a pack record): for a store another process or store object
+    writes, as tests watch a node's.  Slow: reads every pack's headers. */
+bool rm_store_peek(const char *root, const rm_hash_t *hash);
 
 /*  Hashes data, stores it, returns its hash in *hash. */
 int rm_store_put_data(rm_store_t *self, const void *data, size_t len, rm_hash_t *hash,

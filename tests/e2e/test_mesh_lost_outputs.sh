@@ -40,15 +40,17 @@ frames_json() {
 # The done frames by how many survivors hold their output: "COPIES FRAME
 # HASH" lines.
 copies_on_survivors() {
-  python3 - "$T/frames.json" "$T" $survivors <<'EOF'
-import json, os, sys
+  python3 - "$T/frames.json" "$RM_SOURCE_DIR/tests/e2e" "$T" $survivors <<'EOF'
+import json, sys
+sys.path.insert(0, sys.argv[2])
+from store_tool import holds
 j = json.load(open(sys.argv[1]))
-t, hosts = sys.argv[2], sys.argv[3:]
+t, hosts = sys.argv[3], sys.argv[4:]
 for f in j["frames"]:
     if f["state"] != "done" or not f.get("output"):
         continue
     h = f["output"]
-    held = sum(os.path.exists("%s/n%s/chunks/%s/%s" % (t, i, h[:2], h)) for i in hosts)
+    held = sum(holds("%s/n%s/chunks" % (t, i), h) for i in hosts)
     print(held, f["frame"], h)
 EOF
 }
@@ -135,12 +137,15 @@ for f in j["frames"]:
 EOF
 pass "every lost frame was rendered again by a survivor"
 
+# store_holds I HASH: nI's store holds the chunk (a file or a pack record).
+store_holds() { python3 "$RM_SOURCE_DIR/tests/e2e/store_tool.py" holds "$T/n$1/chunks" "$2"; }
+
 # Outputs left on one survivor get their second copy back.
 _two_copies() {
   local f h i
   while read -r f h; do
     for i in $survivors; do
-      [ -f "$T/n$i/chunks/${h:0:2}/$h" ] || return 1
+      store_holds "$i" "$h" || return 1
     done
   done <"$T/single"
 }

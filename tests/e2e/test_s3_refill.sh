@@ -53,7 +53,7 @@ manifest=$(json manifest <"$T/submit.json")
 stop_node n1
 stop_node n2
 for n in n1 n2; do
-  find "$T/$n/chunks" -mindepth 2 -type f ! -name "$manifest" -delete
+  python3 "$RM_SOURCE_DIR/tests/e2e/store_tool.py" keep-only "$T/$n/chunks" "$manifest"
   rm -rf "$T/$n/projects" "$T/$n/imports-cache"
 done
 RM_FAKE_FRAME_MS=50 start_pair
