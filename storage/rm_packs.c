@@ -1,5 +1,5 @@
 /*  rm_packs: chunks appended to pack files (see rm_packs.h). */
-#define _GNU_SOURCE /* pwritev */
+#define _GNU_SOURCE /* pwritev, sync_file_range */
 #include "rm_packs.h"
 
 #include <dirent.h>
@@ -21,6 +21,7 @@
 #define MAGIC "RMP1"
 #define NAME_LEN 21 /* 16 hex + ".pack" */
 #define NO_PACK UINT32_MAX
+#define FLUSH_BYTES ((uint64_t)4 << 20)
 
 typedef struct {
     rm_hash_t hash;
@@ -36,6 +37,9 @@ typedef struct {
     uint64_t size;       /* bytes of records in the file */
     uint64_t live_bytes; /* of records the index points to */
     uint64_t live;
+    uint64_t flushed;   /* bytes whose write-back has been started */
+    int64_t touched_at; /* unix s of the last utimensat */
+    bool dirty;         /* appended to since the last rm_packs_sync */
     bool in_use;
 } pack_t;
 
@@ -285,6 +289,14 @@ static int write_record(rm_packs_t *self, const rm_hash_t *hash, const void *dat
     *slot = self->cur;
     *off = p->size;
     p->size += want;
+    p->dirty = true;
+    /* Start writing back what is appended, without waiting: the store's
+       sync that makes a submission durable then finds little left to do. */
+    if (p->size - p->flushed >= FLUSH_BYTES) {
+        (void)sync_file_range(self->cur_fd, (off_t)p->flushed, (off_t)(p->size - p->flushed),
+                              SYNC_FILE_RANGE_WRITE);
+        p->flushed = p->size;
+    }
     return 0;
 }
 
@@ -572,14 +584,21 @@ bool rm_packs_touch(rm_packs_t *self, const rm_hash_t *hash)
     char path[PATH_MAX + 32];
     pthread_mutex_lock(&self->lock);
     entry_t *e = lookup(self, hash);
+    bool found = e != NULL, stamp = false;
     if (e) {
-        e->used_at = (int64_t)time(NULL);
-        pack_path(self, self->packs[e->pack].name, path, sizeof path);
+        /* A new job touches each chunk it reuses: its pack's time once a
+           second is enough (an open takes it for every record in it). */
+        int64_t now = (int64_t)time(NULL);
+        pack_t *p = &self->packs[e->pack];
+        e->used_at = now;
+        stamp = p->touched_at != now;
+        p->touched_at = now;
+        pack_path(self, p->name, path, sizeof path);
     }
     pthread_mutex_unlock(&self->lock);
-    if (e)
+    if (stamp)
         (void)utimensat(AT_FDCWD, path, NULL, 0);
-    return e != NULL;
+    return found;
 }
 
 static bool pack_holds(const char *path, const rm_hash_t *hash)
@@ -622,6 +641,47 @@ bool rm_packs_peek(const char *root, const rm_hash_t *hash)
     if (dir)
         closedir(dir);
     return found;
+}
+
+int rm_packs_sync(rm_packs_t *self, rm_err_t *err)
+{
+    pthread_mutex_lock(&self->lock);
+    uint32_t n = self->npacks;
+    bool *todo = calloc(n ? n : 1, sizeof *todo);
+    char(*names)[NAME_LEN + 1] = calloc(n ? n : 1, sizeof *names);
+    for (uint32_t i = 0; todo && names && i < n; i++)
+        if (self->packs[i].in_use && self->packs[i].dirty) {
+            todo[i] = true;
+            memcpy(names[i], self->packs[i].name, sizeof names[i]);
+            self->packs[i].dirty = false;
+        }
+    pthread_mutex_unlock(&self->lock);
+    int rc = 0;
+    if (!todo || !names)
+        rc = rm_err_set(err, RM_ENOMEM, "out of memory");
+    for (uint32_t i = 0; rc == 0 && i < n; i++) {
+        if (!todo[i])
+            continue;
+        char path[PATH_MAX + 32];
+        pack_path(self, names[i], path, sizeof path);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0 && errno == ENOENT)
+            continue; /* swept meanwhile: its records were synced where they went */
+        if (fd < 0 || fsync(fd) != 0) {
+            rc = rm_err_set(err, rm_err_from_errno(errno), "cannot sync pack %s: %s", path,
+                            strerror(errno));
+            pthread_mutex_lock(&self->lock);
+            if (self->packs[i].in_use && strcmp(self->packs[i].name, names[i]) == 0)
+                self->packs[i].dirty = true; /* the next sync tries again */
+            pthread_mutex_unlock(&self->lock);
+        }
+        if (fd >= 0)
+            close(fd);
+    }
+    free(todo);
+    free(names);
+    /* New packs' names. */
+    return rc == 0 ? rm_fs_fsync_dir(self->dir, err) : -1;
 }
 
 void rm_packs_usage(rm_packs_t *self, uint64_t *bytes, uint64_t *chunks)

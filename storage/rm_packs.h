@@ -76,6 +76,10 @@ bool rm_packs_touch(rm_packs_t *self, const rm_hash_t *hash);
     process writes (tests).  Reads every record's header. */
 bool rm_packs_peek(const char *root, const rm_hash_t *hash);
 
+/*  Makes every record appended so far durable: fsyncs each pack appended
+    to since the last sync, then the packs folder. */
+int rm_packs_sync(rm_packs_t *self, rm_err_t *err);
+
 /*  Bytes of the pack files and chunks they hold. */
 void rm_packs_usage(rm_packs_t *self, uint64_t *bytes, uint64_t *chunks);
 

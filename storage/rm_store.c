@@ -5,13 +5,14 @@
     either holds the whole chunk or does not exist.  Leftovers in tmp/ are
     only ever partial chunks and are removed at open.
 
-    Chunks written without waiting (rm_store_put_unsynced) skip both
-    fsyncs: before the first, ROOT/unsynced is made (and synced), and
-    rm_store_sync removes it after a syncfs once no such write is under
-    way.  A crash in between may leave a chunk name over data that never
-    reached the disk; so at open, if ROOT/unsynced is there, every chunk
-    written since it was made is read back, and those that do not hash
-    right are removed. */
+    Chunks written without waiting (rm_store_put_unsynced) are appended to
+    packs (rm_packs.h) with no fsync: before the first, ROOT/unsynced is
+    made (and synced), and rm_store_sync removes it after fsyncing the
+    packs appended to, once no such write is under way.  A crash in
+    between may leave records over data that never reached the disk; so at
+    open, if ROOT/unsynced is there, every pack (and chunk file, from
+    before packs) written since it was made is read back, cut at or rid of
+    what does not hash right, and the file system synced. */
 #define _GNU_SOURCE /* syncfs */
 #include "rm_store.h"
 
@@ -370,7 +371,11 @@ static int put_verified(rm_store_t *self, const rm_hash_t *hash, const char *hex
     return 0;
 }
 
-int rm_store_sync(rm_store_t *self, rm_err_t *err)
+/*  Makes what was written without waiting durable: the packs appended to
+    (only they: a syncfs would also wait for every other file on the file
+    system, such as the project a submitter just wrote beside the node),
+    or, after a crash (`whole_fs`), whatever an open cut or removed. */
+static int sync_unsynced(rm_store_t *self, bool whole_fs, rm_err_t *err)
 {
     pthread_mutex_lock(&self->lock);
     bool unsynced = self->unsynced;
@@ -378,15 +383,18 @@ int rm_store_sync(rm_store_t *self, rm_err_t *err)
     pthread_mutex_unlock(&self->lock);
     if (!unsynced)
         return 0;
-    int fd = open(self->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0 || syncfs(fd) != 0) {
+    if (!whole_fs && rm_packs_sync(self->packs, err) != 0)
+        return rm_err_prefix(err, "cannot sync the store %s: ", self->root);
+    int fd = whole_fs ? open(self->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+    if (whole_fs && (fd < 0 || syncfs(fd) != 0)) {
         int saved = errno;
         if (fd >= 0)
             close(fd);
         return rm_err_set(err, rm_err_from_errno(saved), "cannot sync the store %s: %s", self->root,
                           strerror(saved));
     }
-    close(fd);
+    if (fd >= 0)
+        close(fd);
     pthread_mutex_lock(&self->lock);
     /* A write begun meanwhile may not be on disk: the mark stays for it. */
     if (self->writes_started == started && self->writing == 0) {
@@ -419,6 +427,11 @@ int rm_store_sweep_packs(rm_store_t *self, rm_packs_keep_fn *keep, void *arg,
     self->writing--;
     pthread_mutex_unlock(&self->lock);
     return rc;
+}
+
+int rm_store_sync(rm_store_t *self, rm_err_t *err)
+{
+    return sync_unsynced(self, false, err);
 }
 
 uint64_t rm_store_removed_at_open(const rm_store_t *self)
@@ -700,5 +713,5 @@ static int recover_unsynced(rm_store_t *self, time_t since, rm_err_t *err)
     self->removed_at_open += removed;
     self->unsynced = true; /* removing the mark waits for the sync */
     self->writes_started = 0;
-    return rm_store_sync(self, err);
+    return sync_unsynced(self, true, err);
 }

@@ -40,18 +40,19 @@ bool rm_store_has(rm_store_t *self, const rm_hash_t *hash);
 int rm_store_put(rm_store_t *self, const rm_hash_t *hash, const void *data, size_t len,
                  rm_err_t *err);
 
-/*  rm_store_put without waiting for the disk: the chunk is there at once,
-    durable once rm_store_sync has returned.  Many chunks in a row (a
-    project arriving) then cost one sync instead of two fsyncs each.  A
-    crash before the sync may leave such a chunk's name over data that
-    never reached the disk: the next rm_store_new reads back every chunk
-    written since the first unsynced one and removes those that do not
-    hash right. */
+/*  rm_store_put without waiting for the disk, appended to a pack: the
+    chunk is there at once, durable once rm_store_sync has returned.  Many
+    chunks in a row (a project arriving) then cost a copy each and one sync
+    for all.  A crash before the sync may leave records over data that
+    never reached the disk: the next rm_store_new reads back every pack
+    written since the first unsynced write and cuts it at the first record
+    that does not hash right. */
 int rm_store_put_unsynced(rm_store_t *self, const rm_hash_t *hash, const void *data, size_t len,
                           rm_err_t *err);
 
-/*  Makes every chunk written so far durable (syncfs of the store's file
-    system); nothing to do if every write waited for the disk. */
+/*  Makes every chunk written so far durable (fsync of the packs appended
+    to since the last sync); nothing to do if every write waited for the
+    disk. */
 int rm_store_sync(rm_store_t *self, rm_err_t *err);
 
 /*  The collector's pass over the chunks in packs (rm_packs_sweep), which
