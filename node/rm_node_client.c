@@ -590,6 +590,7 @@ typedef struct {
 static const request_kind_t client_requests[RM_MSG_TYPE_COUNT] = {
     [RM_MSG_SUBMIT] = {rm_node_submit_handle, RM_RIGHT_SUBMIT},
     [RM_MSG_CHUNK_PUT] = {rm_node_submit_chunk_put, RM_RIGHT_SUBMIT},
+    [RM_MSG_CHUNKS_HELD] = {rm_node_submit_chunks_held, RM_RIGHT_SUBMIT},
     [RM_MSG_CHUNK_GET] = {handle_chunk_get, RM_RIGHT_VIEW},
     [RM_MSG_STATUS] = {handle_status, RM_RIGHT_VIEW},
     [RM_MSG_JOBS] = {handle_jobs, RM_RIGHT_VIEW},

@@ -300,6 +300,22 @@ void rm_node_submit_progress(rm_node_ctx_t *self)
     }
 }
 
+void rm_node_submit_chunks_held(rm_node_request_t *r)
+{
+    const rm_need_t *ask = &r->msg->u.chunks_held;
+    uint32_t n = ask->hashes.count;
+    rm_have_reply_t reply = {.held = {.data = calloc((n + 7) / 8 + 1, 1), .len = (n + 7) / 8}};
+    if (!reply.held.data) {
+        rm_node_reply_error(r->node->mesh, r->peer, r->msg->req, RM_ENOMEM, "out of memory");
+        return;
+    }
+    for (uint32_t i = 0; i < n; i++)
+        if (rm_store_has(r->node->store, &ask->hashes.items[i]))
+            reply.held.data[i / 8] |= (uint8_t)(1u << (i % 8));
+    rm_node_reply(r->node->mesh, r->peer, RM_MSG_CHUNKS_HELD_REPLY, r->msg->req, &reply);
+    free(reply.held.data);
+}
+
 void rm_node_submit_chunk_put(rm_node_request_t *r)
 {
     rm_chunk_t *chunk = &r->msg->u.chunk;

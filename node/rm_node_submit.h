@@ -18,4 +18,8 @@ void rm_node_submit_progress(rm_node_ctx_t *self);
 /*  CHUNK_PUT: the chunk stored (its hash checked), CHUNK_OK. */
 void rm_node_submit_chunk_put(rm_node_request_t *r);
 
+/*  CHUNKS_HELD: which of the chunks asked about the store holds (a client
+    streaming a project it is still chunking). */
+void rm_node_submit_chunks_held(rm_node_request_t *r);
+
 #endif

@@ -583,6 +583,24 @@ static const rm_struct_desc_t chunk_map_reply_desc =
             "Node -> node: answers CHUNK_MAP (ERROR ENOTFOUND when the manifest is not "
             "there: which chunks it lists is unknown).");
 
+static const rm_field_t chunks_held_fields[] = {
+    RM_FIELD_LIST(rm_need_t, hashes, RM_F_B32, RM_MAX_NEED, "chunks asked about"),
+};
+static const rm_struct_desc_t chunks_held_desc =
+    RM_DESC(rm_need_t, "chunks_held", chunks_held_fields,
+            "Client -> node: which of these chunks do you hold? Asked while a project is still "
+            "being chunked, so that what the node lacks is sent (CHUNK_PUT) before SUBMIT "
+            "names the project, and what it holds is not sent again; answered by "
+            "CHUNKS_HELD_REPLY. Needs the submit right.");
+
+static const rm_field_t chunks_held_reply_fields[] = {
+    RM_FIELD(rm_have_reply_t, held, RM_F_BIN, (RM_MAX_NEED + 7) / 8,
+             "bit i (byte i/8, bit i%8): hashes[i] is held; missing bits are clear"),
+};
+static const rm_struct_desc_t chunks_held_reply_desc =
+    RM_DESC(rm_have_reply_t, "chunks_held_reply", chunks_held_reply_fields,
+            "Node -> client: answers CHUNKS_HELD.");
+
 typedef struct {
     const char *name;
     const rm_struct_desc_t *desc;
@@ -631,6 +649,8 @@ static const msg_entry_t messages[RM_MSG_TYPE_COUNT] = {
     [RM_MSG_HAVE_REPLY] = {"HAVE_REPLY", &have_reply_desc},
     [RM_MSG_CHUNK_MAP] = {"CHUNK_MAP", &chunk_map_desc},
     [RM_MSG_CHUNK_MAP_REPLY] = {"CHUNK_MAP_REPLY", &chunk_map_reply_desc},
+    [RM_MSG_CHUNKS_HELD] = {"CHUNKS_HELD", &chunks_held_desc},
+    [RM_MSG_CHUNKS_HELD_REPLY] = {"CHUNKS_HELD_REPLY", &chunks_held_reply_desc},
 };
 
 /* ------------------------------------------------------------------ */

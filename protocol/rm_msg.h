@@ -75,7 +75,9 @@ typedef enum {
     RM_MSG_HAVE,         /* node -> node: which of these frame outputs do you hold whole? */
     RM_MSG_HAVE_REPLY,   /* node -> node: the answer, one bit per output */
     RM_MSG_CHUNK_MAP,    /* node -> node: which chunks of this manifest do you hold? */
-    RM_MSG_CHUNK_MAP_REPLY, /* node -> node: the answer, one bit per distinct chunk */
+    RM_MSG_CHUNK_MAP_REPLY,   /* node -> node: the answer, one bit per distinct chunk */
+    RM_MSG_CHUNKS_HELD,       /* client -> node: which of these chunks do you hold? */
+    RM_MSG_CHUNKS_HELD_REPLY, /* node -> client: the answer, one bit per chunk asked */
     RM_MSG_TYPE_COUNT
 } rm_msg_type_t;
 
@@ -447,6 +449,8 @@ typedef struct {
         rm_have_reply_t have_reply;
         rm_chunk_ref_t chunk_map; /* CHUNK_MAP: the manifest */
         rm_chunk_map_reply_t chunk_map_reply;
+        rm_need_t chunks_held;             /* CHUNKS_HELD: the chunks asked about */
+        rm_have_reply_t chunks_held_reply; /* CHUNKS_HELD_REPLY: bit i, hashes[i] held */
     } u;
 } rm_msg_t;
 

@@ -12,6 +12,7 @@
 #include "rm_fetch.h"
 #include "rm_import.h"
 #include "rm_project.h"
+#include "rm_push.h"
 #include "rm_spec_sig.h"
 #include "rm_submit.h"
 #include "rm_wait.h"
@@ -124,11 +125,18 @@ static int send_job(const rm_cmd_ctx_t *ctx, rm_client_t *client, submit_t *s, r
 {
     if (s->req.s3)
         return send_s3_job(ctx, client, s, err);
+    /* The chunks go to the node while the project is chunked. */
+    rm_push_t *push = rm_push_new(client, RM_PUSH_MAX_BUFFERED, err);
+    if (!push)
+        return -1;
     rm_project_t *project =
         rm_project_new(s->req.deps.root, s->req.blend_abs, (const char *const *)s->req.deps.paths,
-                       s->req.deps.npaths, err);
-    if (!project)
+                       s->req.deps.npaths, rm_push_sink, push, err);
+    if (!project || rm_push_finish(push, err) != 0) {
+        rm_project_destroy(&project);
+        rm_push_destroy(&push);
         return -1;
+    }
     int rc = 0;
     s->req.spec.manifest = *rm_project_manifest_hash(project);
     s->files = s->req.deps.npaths;
@@ -138,7 +146,10 @@ static int send_job(const rm_cmd_ctx_t *ctx, rm_client_t *client, submit_t *s, r
         rc = sign_spec(ctx, &s->req.spec, err);
     if (rc == 0)
         rc = rm_submit_run(client, project, &s->req.spec, &s->stats, err);
+    s->stats.chunks_sent += rm_push_chunks_sent(push);
+    s->stats.bytes_sent += rm_push_bytes_sent(push);
     rm_project_destroy(&project);
+    rm_push_destroy(&push);
     return rc;
 }
 

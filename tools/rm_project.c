@@ -38,6 +38,8 @@ struct _rm_project_t {
     pindex_t *index; /* sorted by hash, one entry per distinct chunk */
     size_t nindex;
     uint64_t bytes_total;
+    rm_chunk_sink_fn sink; /* the caller's, while building */
+    void *sink_arg;
 };
 
 int rm_chunk_file(const char *path, rm_chunker_fn *fn, void *arg, rm_err_t *err)
@@ -56,21 +58,21 @@ int rm_chunk_file(const char *path, rm_chunker_fn *fn, void *arg, rm_err_t *err)
 
 /*  --- Building -------------------------------------------------------------- */
 
+/*  Counts each new chunk's bytes and hands it on to the caller's sink. */
 static int count_sink(void *arg, const rm_hash_t *hash, const uint8_t *data, size_t len,
                       rm_err_t *err)
 {
-    (void)hash;
-    (void)data;
-    (void)err;
-    *(uint64_t *)arg += len;
-    return 0;
+    rm_project_t *self = arg;
+    self->bytes_total += len;
+    return self->sink ? self->sink(self->sink_arg, hash, data, len, err) : 0;
 }
 
 static int keep_sink(void *arg, const rm_hash_t *hash, const uint8_t *data, size_t len,
                      rm_err_t *err)
 {
     rm_project_t *self = arg;
-    (void)hash;
+    if (self->sink && self->sink(self->sink_arg, hash, data, len, err) != 0)
+        return -1;
     free(self->mchunk);
     self->mchunk = malloc(len ? len : 1);
     if (!self->mchunk)
@@ -156,7 +158,7 @@ static int blend_rel(rm_project_t *self, const char *root, const char *blend, rm
 }
 
 rm_project_t *rm_project_new(const char *root, const char *blend, const char *const *paths,
-                             size_t npaths, rm_err_t *err)
+                             size_t npaths, rm_chunk_sink_fn sink, void *sink_arg, rm_err_t *err)
 {
     rm_project_t *self = calloc(1, sizeof *self);
     char *abs_root = rm_path_absolute(root);
@@ -166,9 +168,11 @@ rm_project_t *rm_project_new(const char *root, const char *blend, const char *co
         rm_project_destroy(&self);
         return NULL;
     }
+    self->sink = sink;
+    self->sink_arg = sink_arg;
     if (blend_rel(self, abs_root, blend, err) != 0 ||
-        rm_manifest_build(abs_root, paths, npaths, NULL, count_sink, &self->bytes_total,
-                          &self->manifest, err) != 0 ||
+        rm_manifest_build(abs_root, paths, npaths, NULL, count_sink, self, &self->manifest, err) !=
+            0 ||
         rm_manifest_store(&self->manifest, NULL, keep_sink, self, &self->mhash, err) != 0 ||
         build_index(self, err) != 0 || locate_files(self, abs_root, err) != 0) {
         free(abs_root);

@@ -17,14 +17,17 @@
 
 #include "rm_chunker.h"
 #include "rm_error.h"
+#include "rm_manifest.h"
 #include "rm_msg.h"
 
 typedef struct _rm_project_t rm_project_t;
 
 /*  `paths` (the .blend among them) are stored below `root`; `blend` names
-    the .blend, which must be inside root. */
+    the .blend, which must be inside root.  `sink` (if not NULL) gets each
+    new chunk as it is made, the manifest chunk last (rm_push sends them
+    on while the rest is chunked). */
 rm_project_t *rm_project_new(const char *root, const char *blend, const char *const *paths,
-                             size_t npaths, rm_err_t *err);
+                             size_t npaths, rm_chunk_sink_fn sink, void *sink_arg, rm_err_t *err);
 void rm_project_destroy(rm_project_t **self_p);
 
 const rm_hash_t *rm_project_manifest_hash(const rm_project_t *self);

@@ -360,6 +360,15 @@ static bool fill_d(rm_msg_type_t t, rm_msg_t *m, bool big)
     case RM_MSG_HAVE_REPLY:
         m->u.have_reply.held = bin_of(big ? (RM_MAX_HAVE + 7) / 8 : 1, 7);
         return true;
+    case RM_MSG_CHUNKS_HELD:
+        m->u.chunks_held.hashes.count = big ? RM_MAX_NEED : 3;
+        m->u.chunks_held.hashes.items = calloc(m->u.chunks_held.hashes.count, sizeof(rm_hash_t));
+        for (uint32_t i = 0; i < m->u.chunks_held.hashes.count; i++)
+            hash_fill(&m->u.chunks_held.hashes.items[i], (uint8_t)(i + 3));
+        return true;
+    case RM_MSG_CHUNKS_HELD_REPLY:
+        m->u.chunks_held_reply.held = bin_of(big ? (RM_MAX_NEED + 7) / 8 : 1, 3);
+        return true;
     case RM_MSG_CHUNK_MAP_REPLY:
         m->u.chunk_map_reply.held = bin_of(big ? (RM_MAX_MAP_CHUNKS + 7) / 8 : 3, 5);
         m->u.chunk_map_reply.coming = bin_of(big ? (RM_MAX_MAP_CHUNKS + 7) / 8 : 2, 6);
