@@ -98,6 +98,12 @@ bool rm_client_refused(const rm_client_t *self)
     return self->refused;
 }
 
+static void free_sent(void *data, void *hint)
+{
+    (void)hint;
+    free(data);
+}
+
 int rm_client_send(rm_client_t *self, rm_msg_type_t type, const void *body, uint64_t *req,
                    rm_err_t *err)
 {
@@ -106,9 +112,18 @@ int rm_client_send(rm_client_t *self, rm_msg_type_t type, const void *body, uint
     uint64_t id = ++self->next_req;
     if (rm_msg_encode(type, id, body, &buf, &len, err) != 0)
         return -1;
-    int rc = zmq_send(zsock_resolve(self->sock), buf, len, 0);
+    /* The encoded bytes go to libzmq as they are, not copied again: a
+       submission sends its project through here. */
+    zmq_msg_t msg;
+    int rc = zmq_msg_init_data(&msg, buf, len, free_sent, NULL);
+    if (rc != 0) {
+        free(buf);
+    } else if ((rc = zmq_msg_send(&msg, zsock_resolve(self->sock), 0)) < 0) {
+        int saved = zmq_errno();
+        zmq_msg_close(&msg); /* frees buf */
+        errno = saved;
+    }
     int e = zmq_errno();
-    free(buf);
     if (rc < 0)
         return rm_err_set(err, e == EAGAIN ? RM_ETIMEOUT : RM_EIO, "cannot send %s to %s: %s",
                           rm_msg_name(type), self->addr, zmq_strerror(e));

@@ -27,6 +27,7 @@ struct _rm_push_t {
     size_t nready, ready_cap;
     chunk_t flying[RM_PUSH_WINDOW];
     size_t nflying;
+    size_t batch;    /* chunks asked about at once: 16 at first, doubling to RM_PUSH_BATCH */
     size_t buffered; /* bytes of chunks kept */
     size_t max_buffered, peak;
     bool streaming;
@@ -43,6 +44,7 @@ rm_push_t *rm_push_new(rm_client_t *client, size_t max_buffered, rm_err_t *err)
     }
     self->client = client;
     self->max_buffered = max_buffered;
+    self->batch = 16; /* the node starts storing after ~1 MB, not after the first 256 chunks */
     self->streaming = true;
     return self;
 }
@@ -258,8 +260,11 @@ int rm_push_sink(void *arg, const rm_hash_t *hash, const uint8_t *data, size_t l
     self->buffered += len;
     if (self->buffered > self->peak)
         self->peak = self->buffered;
-    if (self->filling.count == RM_PUSH_BATCH && ask(self, err) != 0)
-        return -1;
+    if (self->filling.count == self->batch) {
+        if (ask(self, err) != 0)
+            return -1;
+        self->batch = self->batch * 2 < RM_PUSH_BATCH ? self->batch * 2 : RM_PUSH_BATCH;
+    }
     if (pump(self, false, err) != 0)
         return -1;
     /* Over the bound: what is kept can only shrink by the answers, so
