@@ -99,6 +99,7 @@ typedef struct {
     int64_t remove_next;  /* next retention sweep (rm_node_remove) */
     bool remove_sweep;    /* jobs were removed: collect their project folders */
     zactor_t *gc;         /* the store's collector (rm_node_gc) */
+    void *gc_args;        /* what it works on, freed with it */
     int64_t gc_next;      /* next collection due (mono ms) */
     bool gc_running, gc_due;
     /* The store's size: measured by the last collection, plus what was

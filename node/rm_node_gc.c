@@ -6,14 +6,15 @@
 
 #include "rm_gc.h"
 #include "rm_log.h"
+#include "rm_s3_import.h"
 
 #define GC_EVERY_MS (3600 * 1000)
 #define GC_CAP_EVERY_MS 10000  /* over the cap: collect at most this often... */
 #define GC_CAP_STUCK_MS 300000 /* ...or this, when what must stay is over it */
 
 typedef struct {
-    zsock_t *pipe;
     rm_store_t *store;
+    char imports_cache[1100]; /* S3 objects read before (rm_s3_import) */
 } gc_actor_t;
 
 static bool collector_asked_to_stop(void *arg)
@@ -25,7 +26,8 @@ static bool collector_asked_to_stop(void *arg)
     answers DONE with the stats. */
 static void gc_actor(zsock_t *pipe, void *args)
 {
-    rm_store_t *store = args;
+    const gc_actor_t *gc = args;
+    rm_store_t *store = gc->store;
     zsock_signal(pipe, 0);
     while (true) {
         zmsg_t *msg = zmsg_recv(pipe);
@@ -54,8 +56,10 @@ static void gc_actor(zsock_t *pipe, void *args)
                 };
                 rc = rm_gc_collect(store, &plan, &st, &err);
             }
-            zsock_send(pipe, "s888888s", "DONE", st.kept, st.deleted, st.bytes_freed,
-                       st.roots_missing, st.bytes_kept, st.evicted, rc == 0 ? "" : err.msg);
+            /* Entries of S3 objects whose chunks were just deleted. */
+            uint64_t pruned = rc == 0 ? rm_s3_import_prune(gc->imports_cache, store) : 0;
+            zsock_send(pipe, "s8888888s", "DONE", st.kept, st.deleted, st.bytes_freed,
+                       st.roots_missing, st.bytes_kept, st.evicted, pruned, rc == 0 ? "" : err.msg);
             zstr_free(&older);
             zstr_free(&cap);
             zframe_destroy(&roots);
@@ -72,7 +76,15 @@ static void on_collected(void *arg, void *sock);
 
 int rm_node_gc_start(rm_node_ctx_t *self, rm_err_t *err)
 {
-    self->gc = zactor_new(gc_actor, self->store);
+    gc_actor_t *args = calloc(1, sizeof *args);
+    if (!args)
+        return rm_err_set(err, RM_ENOMEM, "out of memory");
+    self->gc_args = args; /* lives as long as the actor: both end in rm_node_gc_stop */
+    args->store = self->store;
+    if (rm_node_home_path(self, "imports-cache", args->imports_cache, sizeof args->imports_cache,
+                          err) != 0)
+        return -1;
+    self->gc = zactor_new(gc_actor, args);
     if (!self->gc || rm_loop_reader(self->loop, self->gc, on_collected, self) != 0)
         return rm_err_set(err, RM_ENOMEM, "cannot start the store's collector");
     /* Not while the node starts; sooner with a cap, which needs the
@@ -85,6 +97,8 @@ void rm_node_gc_stop(rm_node_ctx_t *self)
 {
     rm_loop_reader_end(self->loop, self->gc);
     zactor_destroy(&self->gc);
+    free(self->gc_args);
+    self->gc_args = NULL;
 }
 
 static int add_root(zchunk_t *roots, const rm_hash_t *h)
@@ -201,9 +215,9 @@ static void on_collected(void *arg, void *sock)
     (void)sock;
     rm_node_ctx_t *self = arg;
     char *done = NULL, *why = NULL;
-    uint64_t kept = 0, deleted = 0, freed = 0, missing = 0, bytes = 0, evicted = 0;
-    if (zsock_recv(self->gc, "s888888s", &done, &kept, &deleted, &freed, &missing, &bytes, &evicted,
-                   &why) != 0)
+    uint64_t kept = 0, deleted = 0, freed = 0, missing = 0, bytes = 0, evicted = 0, pruned = 0;
+    if (zsock_recv(self->gc, "s8888888s", &done, &kept, &deleted, &freed, &missing, &bytes,
+                   &evicted, &pruned, &why) != 0)
         return;
     self->gc_running = false;
     uint64_t cap = self->config.store_cap_mb * 1024 * 1024;
@@ -233,6 +247,10 @@ static void on_collected(void *arg, void *sock)
         rm_log_info("store: %llu chunk(s) nothing refers to deleted (%llu bytes), %llu kept",
                     (unsigned long long)deleted, (unsigned long long)freed,
                     (unsigned long long)kept);
+    if (pruned > 0)
+        rm_log_info("store: %llu entr%s of S3 objects read before forgotten (their chunks were "
+                    "deleted)",
+                    (unsigned long long)pruned, pruned == 1 ? "y" : "ies");
     (void)missing;
     zstr_free(&done);
     zstr_free(&why);

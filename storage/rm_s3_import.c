@@ -1,5 +1,6 @@
 #include "rm_s3_import.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -215,7 +216,7 @@ static int check_blend(const char *path, const char *url, rm_err_t *err)
     return 0;
 }
 
-/*  The cache of objects read before: CACHE/<hex> (hex of BLAKE2b of
+/*  The cache of objects read before: CACHE/<hex> (hex of SHA-256 of
     bucket, key, ETag and size) holds the hash of the object's one-file
     manifest.  An object whose entry is there and whose chunks the store
     still has is not read again. */
@@ -261,6 +262,30 @@ static int cached_file(rm_store_t *store, const char *cache, const char *bucket,
     }
     rm_manifest_free(&m);
     return rc;
+}
+
+uint64_t rm_s3_import_prune(const char *cache, rm_store_t *store)
+{
+    DIR *dir = opendir(cache);
+    uint64_t removed = 0;
+    struct dirent *de;
+    while (dir && (de = readdir(dir)) != NULL) {
+        rm_hash_t name, hash;
+        char path[RM_MAX_PATH + 80];
+        if (rm_hash_parse(de->d_name, &name) != 0 ||
+            snprintf(path, sizeof path, "%s/%s", cache, de->d_name) >= (int)sizeof path)
+            continue; /* not an entry (a temporary file of one being written) */
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        ssize_t n = fd >= 0 ? read(fd, hash.b, sizeof hash.b) : -1;
+        if (fd >= 0)
+            close(fd);
+        if (fd >= 0 && (n != (ssize_t)sizeof hash.b || !rm_store_has(store, &hash)) &&
+            unlink(path) == 0)
+            removed++;
+    }
+    if (dir)
+        closedir(dir);
+    return removed;
 }
 
 /*  The staged file chunked into the store as its file entry, remembered

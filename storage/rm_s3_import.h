@@ -55,4 +55,10 @@ int rm_s3_import(rm_s3_t *s3, rm_store_t *store, const char *staging, const char
                  size_t nattach, rm_s3_import_progress_fn progress, rm_s3_import_stop_fn stop,
                  void *arg, rm_s3_import_result_t *out, rm_err_t *err);
 
+/*  Removes the entries of `cache` whose object's manifest the store no
+    longer holds (the collector deleted it: reading the object again is
+    then needed anyway), so the cache does not grow with every object ever
+    imported.  Returns how many went. */
+uint64_t rm_s3_import_prune(const char *cache, rm_store_t *store);
+
 #endif
