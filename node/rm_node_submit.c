@@ -310,8 +310,12 @@ void rm_node_submit_chunks_held(rm_node_request_t *r)
         return;
     }
     for (uint32_t i = 0; i < n; i++)
-        if (rm_store_has(r->node->store, &ask->hashes.items[i]))
+        if (rm_store_has(r->node->store, &ask->hashes.items[i])) {
             reply.held.data[i / 8] |= (uint8_t)(1u << (i % 8));
+            /* Not sent again on the strength of this answer: the
+               collector's grace starts anew, so the SUBMIT finds it. */
+            rm_store_touch(r->node->store, &ask->hashes.items[i]);
+        }
     rm_node_reply(r->node->mesh, r->peer, RM_MSG_CHUNKS_HELD_REPLY, r->msg->req, &reply);
     free(reply.held.data);
 }

@@ -19,6 +19,7 @@
 #include "rm_msg.h"
 
 #define MAGIC "RMP1"
+#define DEAD "RMPX" /* a record found rotten: skipped at open */
 #define NAME_LEN 21 /* 16 hex + ".pack" */
 #define NO_PACK UINT32_MAX
 #define FLUSH_BYTES ((uint64_t)4 << 20)
@@ -46,6 +47,8 @@ typedef struct {
 struct _rm_packs_t {
     char *dir;
     pthread_mutex_t lock;
+    pthread_mutex_t sync_lock; /* one rm_packs_sync at a time (see there) */
+    uint8_t key[crypto_shorthash_KEYBYTES];
     entry_t *table; /* open addressing, linear probing; cap a power of two */
     size_t cap, count;
     pack_t *packs;
@@ -56,11 +59,21 @@ struct _rm_packs_t {
 
 /*  --- Index ---------------------------------------------------------------- */
 
+/*  A keyed hash of the chunk's hash: a submitter who grinds chunks whose
+    SHA-256 share leading bytes cannot pile them up in one probe chain. */
+static size_t slot_of(const uint8_t key[crypto_shorthash_KEYBYTES], const rm_hash_t *hash,
+                      size_t cap)
+{
+    uint8_t out[crypto_shorthash_BYTES];
+    uint64_t h;
+    crypto_shorthash(out, hash->b, sizeof hash->b, key);
+    memcpy(&h, out, sizeof h);
+    return (size_t)h & (cap - 1);
+}
+
 static size_t home(const rm_packs_t *self, const rm_hash_t *hash)
 {
-    uint64_t h;
-    memcpy(&h, hash->b, sizeof h); /* SHA-256: any 8 bytes are uniform */
-    return (size_t)h & (self->cap - 1);
+    return slot_of(self->key, hash, self->cap);
 }
 
 static entry_t *lookup(rm_packs_t *self, const rm_hash_t *hash)
@@ -74,11 +87,9 @@ static entry_t *lookup(rm_packs_t *self, const rm_hash_t *hash)
     }
 }
 
-static void place(entry_t *table, size_t cap, const entry_t *e)
+static void place(const rm_packs_t *self, entry_t *table, size_t cap, const entry_t *e)
 {
-    uint64_t h;
-    memcpy(&h, e->hash.b, sizeof h);
-    size_t i = (size_t)h & (cap - 1);
+    size_t i = slot_of(self->key, &e->hash, cap);
     while (table[i].used)
         i = (i + 1) & (cap - 1);
     table[i] = *e;
@@ -92,7 +103,7 @@ static int grow(rm_packs_t *self)
         return -1;
     for (size_t i = 0; i < self->cap; i++)
         if (self->table[i].used)
-            place(table, cap, &self->table[i]);
+            place(self, table, cap, &self->table[i]);
     free(self->table);
     self->table = table;
     self->cap = cap;
@@ -103,7 +114,7 @@ static int insert(rm_packs_t *self, const entry_t *e)
 {
     if ((self->count + 1) * 4 > self->cap * 3 && grow(self) != 0)
         return -1;
-    place(self->table, self->cap, e);
+    place(self, self->table, self->cap, e);
     self->count++;
     pack_t *p = &self->packs[e->pack];
     p->live++;
@@ -214,10 +225,12 @@ static void encode_header(uint8_t *hdr, const rm_hash_t *hash, size_t len)
     memcpy(hdr + 8, hash->b, 32);
 }
 
-/*  Length in a header, or -1 if it is not one. */
-static int64_t decode_header(const uint8_t *hdr, rm_hash_t *hash)
+/*  Length in a header, or -1 if it is not one; *dead: a record marked
+    rotten, to be skipped. */
+static int64_t decode_header(const uint8_t *hdr, rm_hash_t *hash, bool *dead)
 {
-    if (memcmp(hdr, MAGIC, 4) != 0)
+    *dead = memcmp(hdr, DEAD, 4) == 0;
+    if (memcmp(hdr, MAGIC, 4) != 0 && !*dead)
         return -1;
     uint32_t len = 0;
     for (int i = 0; i < 4; i++)
@@ -344,20 +357,30 @@ static int scan_pack(rm_packs_t *self, const char *name, time_t verify_since, ui
     }
     uint8_t hdr[RM_PACKS_HEADER];
     int rc = 0;
+    bool readable = true; /* stopped by a read error: nothing is cut */
     while (off < size) {
         rm_hash_t hash;
         int64_t len = -1;
-        if (off + RM_PACKS_HEADER <= size && pread_all(fd, hdr, sizeof hdr, off) == 0)
-            len = decode_header(hdr, &hash);
+        bool dead = false;
+        if (off + RM_PACKS_HEADER <= size) {
+            if (pread_all(fd, hdr, sizeof hdr, off) != 0) {
+                readable = false;
+                break;
+            }
+            len = decode_header(hdr, &hash, &dead);
+        }
         if (len < 0 || off + RM_PACKS_HEADER + (uint64_t)len > size)
-            break;
-        if (verify) {
+            break; /* not a whole record: what a crash left half written */
+        bool good = !dead;
+        if (good && verify) {
             rm_hash_t actual;
-            if (pread_all(fd, buf, (size_t)len, off + RM_PACKS_HEADER) != 0)
+            if (pread_all(fd, buf, (size_t)len, off + RM_PACKS_HEADER) != 0) {
+                readable = false;
                 break;
+            }
             rm_hash(buf, (size_t)len, &actual);
-            if (memcmp(actual.b, hash.b, sizeof hash.b) != 0)
-                break;
+            good = memcmp(actual.b, hash.b, sizeof hash.b) == 0;
+            *damaged += !good; /* its data never reached the disk: skipped */
         }
         /* A second copy (a crash while a sweep copied it) is garbage. */
         entry_t e = {.hash = hash,
@@ -366,21 +389,23 @@ static int scan_pack(rm_packs_t *self, const char *name, time_t verify_since, ui
                      .offset = off,
                      .used_at = (int64_t)st.st_mtime,
                      .used = true};
-        if (!lookup(self, &hash) && insert(self, &e) != 0) {
+        if (good && !lookup(self, &hash) && insert(self, &e) != 0) {
             rc = rm_err_set(err, RM_ENOMEM, "out of memory indexing pack %s", path);
             break;
         }
         off += RM_PACKS_HEADER + (uint64_t)len;
     }
     free(buf);
-    if (rc == 0 && off < size) {
-        /* What a crash left half written: cut, counted as one record (the
-           rest cannot be told apart from garbage). */
+    if (rc == 0 && readable && off < size) {
+        /* What a crash left half written: cut (the rest cannot be told
+           apart from garbage), counted as one record. */
         (*damaged)++;
         if (ftruncate(fd, (off_t)off) != 0)
             rc = rm_err_set(err, rm_err_from_errno(errno), "cannot cut pack %s at %llu: %s", path,
                             (unsigned long long)off, strerror(errno));
     }
+    if (!readable)
+        off = size; /* kept as it is; a sweep copies out what was read */
     close(fd);
     self->packs[slot].size = off;
     if (rc == 0 && off == 0) { /* nothing whole in it */
@@ -414,6 +439,8 @@ rm_packs_t *rm_packs_new(const char *root, time_t verify_since, uint64_t *damage
     self->cur = NO_PACK;
     self->cur_fd = -1;
     pthread_mutex_init(&self->lock, NULL);
+    pthread_mutex_init(&self->sync_lock, NULL);
+    randombytes_buf(self->key, sizeof self->key);
     if (rm_fs_mkdir_p(self->dir, 0700, 0700, err) != 0) {
         rm_packs_destroy(&self);
         return NULL;
@@ -442,6 +469,7 @@ void rm_packs_destroy(rm_packs_t **self_p)
     rm_packs_t *self = *self_p;
     close_current(self);
     pthread_mutex_destroy(&self->lock);
+    pthread_mutex_destroy(&self->sync_lock);
     free(self->table);
     free(self->packs);
     free(self->dir);
@@ -507,14 +535,24 @@ static bool find(rm_packs_t *self, const rm_hash_t *hash, place_t *at)
 }
 
 /*  Drops hash if its record is still the one at `at` (a sweep may have
-    moved it meanwhile). */
+    moved it meanwhile), and marks the record dead on disk (best effort):
+    a rotten chunk must not come back at the next open, where the node
+    would say it holds it. */
 static void drop_at(rm_packs_t *self, const rm_hash_t *hash, const place_t *at)
 {
     pthread_mutex_lock(&self->lock);
     entry_t *e = lookup(self, hash);
-    if (e && e->pack == at->pack && e->offset == at->offset)
+    bool dropped = e && e->pack == at->pack && e->offset == at->offset;
+    if (dropped)
         drop(self, e);
     pthread_mutex_unlock(&self->lock);
+    char path[PATH_MAX + 32];
+    pack_path(self, at->name, path, sizeof path);
+    int fd = dropped ? open(path, O_WRONLY | O_CLOEXEC) : -1;
+    if (fd >= 0) {
+        (void)!pwrite(fd, DEAD, 4, (off_t)at->offset);
+        close(fd);
+    }
 }
 
 /*  Reads the record at `at` into buf (RM_PACKS_HEADER + len bytes) and
@@ -534,7 +572,8 @@ static int read_record(rm_packs_t *self, const rm_hash_t *hash, const place_t *a
     if (rc != 0)
         return -1;
     rm_hash_t named, actual;
-    if (decode_header(buf, &named) != (int64_t)at->len ||
+    bool dead;
+    if (decode_header(buf, &named, &dead) != (int64_t)at->len || dead ||
         memcmp(named.b, hash->b, sizeof named.b) != 0)
         return 1;
     rm_hash(buf + RM_PACKS_HEADER, at->len, &actual);
@@ -615,10 +654,11 @@ static bool pack_holds(const char *path, const rm_hash_t *hash)
     bool found = false;
     while (!found && off + RM_PACKS_HEADER <= size && pread_all(fd, hdr, sizeof hdr, off) == 0) {
         rm_hash_t h;
-        int64_t len = decode_header(hdr, &h);
+        bool dead;
+        int64_t len = decode_header(hdr, &h, &dead);
         if (len < 0 || off + RM_PACKS_HEADER + (uint64_t)len > size)
             break;
-        found = memcmp(h.b, hash->b, sizeof h.b) == 0;
+        found = !dead && memcmp(h.b, hash->b, sizeof h.b) == 0;
         off += RM_PACKS_HEADER + (uint64_t)len;
     }
     close(fd);
@@ -643,8 +683,12 @@ bool rm_packs_peek(const char *root, const rm_hash_t *hash)
     return found;
 }
 
+/*  Syncs are one at a time: a sync that finds a pack no longer dirty
+    because another is fsyncing it must not return before that fsync has:
+    its caller is about to say that what it wrote is durable. */
 int rm_packs_sync(rm_packs_t *self, rm_err_t *err)
 {
+    pthread_mutex_lock(&self->sync_lock);
     pthread_mutex_lock(&self->lock);
     uint32_t n = self->npacks;
     bool *todo = calloc(n ? n : 1, sizeof *todo);
@@ -657,31 +701,41 @@ int rm_packs_sync(rm_packs_t *self, rm_err_t *err)
         }
     pthread_mutex_unlock(&self->lock);
     int rc = 0;
-    if (!todo || !names)
+    uint32_t i = 0;
+    if (!todo || !names) {
         rc = rm_err_set(err, RM_ENOMEM, "out of memory");
-    for (uint32_t i = 0; rc == 0 && i < n; i++) {
+        n = 0;
+    }
+    for (; rc == 0 && i < n; i++) {
         if (!todo[i])
             continue;
         char path[PATH_MAX + 32];
         pack_path(self, names[i], path, sizeof path);
         int fd = open(path, O_RDONLY | O_CLOEXEC);
         if (fd < 0 && errno == ENOENT)
-            continue; /* swept meanwhile: its records were synced where they went */
+            continue; /* emptied and removed by a sweep meanwhile */
         if (fd < 0 || fsync(fd) != 0) {
             rc = rm_err_set(err, rm_err_from_errno(errno), "cannot sync pack %s: %s", path,
                             strerror(errno));
-            pthread_mutex_lock(&self->lock);
-            if (self->packs[i].in_use && strcmp(self->packs[i].name, names[i]) == 0)
-                self->packs[i].dirty = true; /* the next sync tries again */
-            pthread_mutex_unlock(&self->lock);
+            break;
         }
-        if (fd >= 0)
-            close(fd);
+        close(fd);
+    }
+    if (rc != 0 && todo && names) {
+        /* This pack and those after it: the next sync tries again. */
+        pthread_mutex_lock(&self->lock);
+        for (; i < n; i++)
+            if (todo[i] && self->packs[i].in_use && strcmp(self->packs[i].name, names[i]) == 0)
+                self->packs[i].dirty = true;
+        pthread_mutex_unlock(&self->lock);
     }
     free(todo);
     free(names);
     /* New packs' names. */
-    return rc == 0 ? rm_fs_fsync_dir(self->dir, err) : -1;
+    if (rc == 0)
+        rc = rm_fs_fsync_dir(self->dir, err);
+    pthread_mutex_unlock(&self->sync_lock);
+    return rc;
 }
 
 void rm_packs_usage(rm_packs_t *self, uint64_t *bytes, uint64_t *chunks)
@@ -804,20 +858,6 @@ static int move_record(rm_packs_t *self, const moved_t *m, uint8_t *buf, rm_err_
     return rc;
 }
 
-/*  The current pack and its folder on disk: what was copied out of a pack
-    is durable before that pack is removed. */
-static int sync_current(rm_packs_t *self, rm_err_t *err)
-{
-    pthread_mutex_lock(&self->lock);
-    int rc = self->cur_fd >= 0 ? fsync(self->cur_fd) : 0;
-    int saved = errno;
-    pthread_mutex_unlock(&self->lock);
-    if (rc != 0)
-        return rm_err_set(err, rm_err_from_errno(saved), "cannot sync a pack in %s: %s", self->dir,
-                          strerror(saved));
-    return rm_fs_fsync_dir(self->dir, err);
-}
-
 /*  Removes pack p once nothing in the index points into it. */
 static bool remove_pack(rm_packs_t *self, uint32_t p)
 {
@@ -850,18 +890,35 @@ int rm_packs_sweep(rm_packs_t *self, rm_packs_keep_fn *keep, void *arg,
         free(dirty);
         return rm_err_set(err, RM_ENOMEM, "out of memory sweeping packs");
     }
+    /* Packs left with nothing kept go first: they need no copy, so a full
+       disk that stops the copies below still frees them. */
+    bool removed = false;
+    for (uint32_t p = 0; p < npacks; p++)
+        if (dirty[p] == EMPTIED && remove_pack(self, p)) {
+            stats->packs_removed++;
+            removed = true;
+        }
+    /* Then one pack at a time: its kept records copied, synced wherever
+       they went (the copies may fill more than one pack), the pack removed. */
     uint8_t *buf = nmoves ? malloc(RM_PACKS_HEADER + RM_MAX_CHUNK_SIZE) : NULL;
     if (nmoves && !buf)
         rc = rm_err_set(err, RM_ENOMEM, "out of memory sweeping packs");
-    for (size_t i = 0; rc == 0 && i < nmoves; i++)
-        rc = move_record(self, &moves[i], buf, err);
+    for (size_t i = 0; rc == 0 && i < nmoves;) {
+        uint32_t p = moves[i].pack;
+        for (; rc == 0 && i < nmoves && moves[i].pack == p; i++)
+            rc = move_record(self, &moves[i], buf, err);
+        if (rc == 0)
+            rc = rm_packs_sync(self, err);
+        if (rc == 0 && remove_pack(self, p)) {
+            stats->packs_rewritten++;
+            removed = true;
+        }
+    }
     free(buf);
-    if (rc == 0 && nmoves)
-        rc = sync_current(self, err);
-    /* Only then may the packs copied out go (the ones left empty too). */
-    for (uint32_t p = 0; rc == 0 && p < npacks; p++)
-        if (dirty[p] != CLEAN && remove_pack(self, p))
-            *(dirty[p] == REWRITTEN ? &stats->packs_rewritten : &stats->packs_removed) += 1;
+    if (removed) { /* the names gone, durably: what was dropped stays dropped */
+        rm_err_t ignored;
+        rm_fs_fsync_dir(self->dir, &ignored);
+    }
     free(moves);
     free(dirty);
     return rc;

@@ -9,20 +9,23 @@
     Packs are only ever appended to, up to RM_PACKS_MAX_BYTES each; the
     index (hash -> pack, offset, length) is in memory, rebuilt at open by
     reading every record's header.  Durability is the store's (rm_store.h):
-    records are synced with the store's syncfs; at open, packs written
-    since the store's unsynced mark are read back in full and cut at the
-    first record that does not hash right (a crash before the sync); a
-    record cut short or not a record ends its pack at open in any case.
+    records are made durable by rm_packs_sync (an fsync of each pack
+    appended to); at open, packs written since the store's unsynced mark
+    are read back in full and a record that does not hash right is skipped
+    (its data never reached the disk); a record cut short or not a record
+    ends its pack (cut there) in any case.  A record found rotten when read
+    is dropped and marked dead on disk ("RMPX"), so it is not taken again.
 
     A chunk is deleted by dropping it from the index; its bytes go when the
-    collector (rm_packs_sweep) copies a pack's live records into the
-    current pack, syncs, and removes the old one, so that nothing deleted
-    comes back at the next open.  The same hash in two packs (a crash
-    during such a copy) is harmless: the first one read is used, the other
-    is garbage for the next sweep.
+    collector (rm_packs_sweep) removes a pack that holds nothing kept, or
+    copies a pack's kept records into the current pack, syncs, and removes
+    the old one.  Until then (a crash, a full disk) a deleted chunk comes
+    back at the next open, valid, for the next sweep.  The same hash in two
+    packs (a crash during such a copy) is harmless: the first one read is
+    used, the other is garbage for the next sweep.
 
-    Threads share it: the index is behind a mutex, reads and writes of
-    record data happen outside it where they can. */
+    Threads share it: the index and appends are behind a mutex; reads of
+    record data and fsyncs happen outside it. */
 #ifndef RM_PACKS_H
 #define RM_PACKS_H
 

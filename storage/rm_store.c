@@ -380,6 +380,7 @@ static int sync_unsynced(rm_store_t *self, bool whole_fs, rm_err_t *err)
     pthread_mutex_lock(&self->lock);
     bool unsynced = self->unsynced;
     uint64_t started = self->writes_started;
+    bool busy = self->writing > 0; /* it may end after the packs are looked at */
     pthread_mutex_unlock(&self->lock);
     if (!unsynced)
         return 0;
@@ -397,7 +398,7 @@ static int sync_unsynced(rm_store_t *self, bool whole_fs, rm_err_t *err)
         close(fd);
     pthread_mutex_lock(&self->lock);
     /* A write begun meanwhile may not be on disk: the mark stays for it. */
-    if (self->writes_started == started && self->writing == 0) {
+    if (!busy && self->writes_started == started && self->writing == 0) {
         char path[RM_STORE_PATH_MAX];
         snprintf(path, sizeof path, "%s/" UNSYNCED_MARK, self->root);
         unlink(path); /* lost in a crash: the next open checks for nothing */

@@ -164,7 +164,12 @@ static int on_held(rm_push_t *self, size_t b, rm_msg_t *msg, rm_err_t *err)
         return 0;
     }
     if (msg->type == RM_MSG_ERROR)
-        rc = rm_err_set(err, (rm_code_t)msg->u.error.code, "%s", msg->u.error.message);
+        rc = rm_err_set(err,
+                        msg->u.error.code > RM_OK && msg->u.error.code <= RM_CODE_LAST
+                            ? (rm_code_t)msg->u.error.code
+                            : RM_EIO,
+                        "node %s refused CHUNKS_HELD: %s", rm_client_node(self->client),
+                        msg->u.error.message ? msg->u.error.message : "no reason given");
     else if (msg->type != RM_MSG_CHUNKS_HELD_REPLY)
         rc = rm_err_set(err, RM_EPROTO, "node %s answered CHUNKS_HELD with %s",
                         rm_client_node(self->client), rm_msg_name(msg->type));
@@ -194,8 +199,12 @@ static int on_put(rm_push_t *self, size_t f, rm_msg_t *msg, rm_err_t *err)
     self->buffered -= c.len;
     free(c.data);
     if (msg->type == RM_MSG_ERROR)
-        return rm_err_set(err, (rm_code_t)msg->u.error.code, "node %s refused a chunk: %s",
-                          rm_client_node(self->client), msg->u.error.message);
+        return rm_err_set(err,
+                          msg->u.error.code > RM_OK && msg->u.error.code <= RM_CODE_LAST
+                              ? (rm_code_t)msg->u.error.code
+                              : RM_EIO,
+                          "node %s refused a chunk: %s", rm_client_node(self->client),
+                          msg->u.error.message ? msg->u.error.message : "no reason given");
     if (msg->type != RM_MSG_CHUNK_OK || memcmp(&msg->u.chunk_ref.hash, &c.hash, sizeof c.hash))
         return rm_err_set(err, RM_EPROTO, "node %s did not acknowledge the chunk it was sent",
                           rm_client_node(self->client));
