@@ -144,6 +144,14 @@ mesh_ctl() {
     timeout "${MESH_CTL_LIMIT:-60}" "$MESHCTL" --mesh "$(mesh_addr "$i")" "$@"
 }
 
+# mesh_as WHO I ARGS...: meshctl on host I with the credential in $T/WHO
+# (a client invited into that home: an artist, an admin).
+mesh_as() {
+  local who=$1
+  shift
+  MESH_HOME="$T/$who" mesh_ctl "$@"
+}
+
 # mesh_py CODE ARGS...: python with the JSON on stdin as `d`.
 mesh_py() {
   local code=$1

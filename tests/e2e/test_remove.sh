@@ -19,11 +19,6 @@ mesh_start 2
 t=$(mesh_wait_members 30 "1 2" 2)
 pass "2 nodes alive (${t} s)"
 mesh_artists bob carol
-as() {
-  local who=$1
-  shift
-  MESH_HOME="$T/$who" mesh_ctl "$@"
-}
 # refused WHO HOST TEXT ARGS...: meshctl exits 1 saying TEXT.
 refused() {
   local who=$1 i=$2 text=$3 rc=0
@@ -48,7 +43,7 @@ pass "carol may not remove bob's job; bob may not remove a job still rendering"
 
 mesh_term 2
 mesh_wait_exit 2 30
-out=$(as bob 1 rm "$a") || fail "bob: meshctl rm $a: $out"
+out=$(mesh_as bob 1 rm "$a") || fail "bob: meshctl rm $a: $out"
 [ "$out" = "job $a: removed" ] || fail "meshctl rm said: $out"
 mesh_ctl 1 jobs --json | grep -q "$a" && fail "n1 still lists $a"
 [ -e "$T/n1/jobs/$a" ] && fail "n1 keeps $T/n1/jobs/$a"

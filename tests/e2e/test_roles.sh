@@ -34,17 +34,12 @@ done
 mkdir -p "$T/thief"
 cp "$T/n1.token" "$T/thief/client.token"
 chmod 600 "$T/thief/client.token"
-as() {
-  local who=$1
-  shift
-  MESH_HOME="$T/$who" mesh_ctl "$@"
-}
 pass "invitations: --role artist with --expires 2h; --role client refused with a hint"
 
 job=$(MESH_HOME="$T/bob" mesh_submit 1 --frames 1-3)
-line=$(as bob 1 job "$job" | head -1)
+line=$(mesh_as bob 1 job "$job" | head -1)
 case "$line" in *"submitted by artist 'bob'"*) ;; *) fail "meshctl job: $line" ;; esac
-role=$(as carol 2 jobs --json | mesh_py "print([j['submitter_role'] for j in d['jobs'] if j['job_id'] == '$job'][0])")
+role=$(mesh_as carol 2 jobs --json | mesh_py "print([j['submitter_role'] for j in d['jobs'] if j['job_id'] == '$job'][0])")
 [ "$role" = artist ] || fail "jobs --json through n2 says submitter_role '$role'"
 pass "bob's job $job shows 'submitted by artist 'bob''; jobs --json has submitter_role artist"
 
@@ -58,35 +53,35 @@ expect_refused() {
 }
 expect_refused "carol cancelling bob's job" \
   "artist 'carol' may not manage other people's jobs: that needs the admin role (cancel job $job of 'bob')" \
-  as carol 1 cancel "$job"
+  mesh_as carol 1 cancel "$job"
 expect_refused "carol reading bob's logs" "artist 'carol' may not manage other people's jobs" \
-  as carol 2 logs "$job"
-as carol 2 job "$job" >/dev/null || fail "carol cannot see bob's job"
+  mesh_as carol 2 logs "$job"
+mesh_as carol 2 job "$job" >/dev/null || fail "carol cannot see bob's job"
 expect_refused "carol draining n2" "artist 'carol' may not drain nodes: that needs the admin role" \
-  as carol 1 drain n2
-expect_refused "bob draining n1" "artist 'bob' may not drain nodes" as bob 1 drain n1
+  mesh_as carol 1 drain n2
+expect_refused "bob draining n1" "artist 'bob' may not drain nodes" mesh_as bob 1 drain n1
 grep -q "refused DRAIN: artist 'carol' may not drain nodes\|refused: artist 'carol' may not drain" "$T/n1.log" ||
   fail "n1 did not log carol's refused drain"
 pass "carol sees bob's job but may not cancel it or read its logs; artists may not drain (refusals name the right, n1 logs them)"
 
 expect_refused "a node credential submitting" "node 'n1' may not submit jobs: that needs the admin or artist role" \
-  as thief 2 submit "$(mesh_scene)" --frames 1
+  mesh_as thief 2 submit "$(mesh_scene)" --frames 1
 expect_refused "a node credential cancelling" "node 'n1' may not manage other people's jobs" \
-  as thief 2 cancel "$job"
+  mesh_as thief 2 cancel "$job"
 expect_refused "a node credential draining another node" "a node carries a drain only to the node it names" \
-  as thief 1 drain n2
+  mesh_as thief 1 drain n2
 pass "a node credential used as a client may not submit, cancel, or drain another node"
 
-as bob 1 logs "$job" >"$T/bob.log" || fail "bob cannot read his job's log"
+mesh_as bob 1 logs "$job" >"$T/bob.log" || fail "bob cannot read his job's log"
 grep -q "submitted by bob" "$T/bob.log" || fail "bob's job log: $(cat "$T/bob.log")"
-as bob 2 cancel "$job" >/dev/null || fail "bob cannot cancel his own job"
+mesh_as bob 2 cancel "$job" >/dev/null || fail "bob cannot cancel his own job"
 mesh_wait_job 20 "$job" "1 2" "j['state'] == 'canceled'" >/dev/null
 mesh_log_has 2 "$job" "cancelled by artist 'bob'" || fail "n2's job log does not say bob cancelled it"
 pass "bob reads his job's log and cancels it; the job log says 'cancelled by artist 'bob''"
 
 # A drain on a node's word alone (a stolen node credential, speaking to the
 # node it names): the node drains, but exits 75 so a supervisor restarts it.
-as thief 2 drain n2 >/dev/null 2>&1 || fail "n2 refused to drain at n1's word"
+mesh_as thief 2 drain n2 >/dev/null 2>&1 || fail "n2 refused to drain at n1's word"
 mesh_wait_exit 2 30
 [ "$MESH_RC" = 75 ] || fail "n2 drained at a node's word exited $MESH_RC, not 75"
 grep -q "drain (finish) asked by node 'n1': leaving the mesh, to be started again" "$T/n2.log" ||
