@@ -43,6 +43,15 @@ static void clear_packs(void)
         closedir(d);
 }
 
+static void remove_root(void)
+{
+    char dir[128];
+    clear_packs();
+    snprintf(dir, sizeof dir, "%s/packs", root);
+    rmdir(dir);
+    rmdir(root);
+}
+
 static void read_all(rm_packs_t *p, const seen_t *s, bool must)
 {
     for (size_t i = 0; i < s->count; i++) {
@@ -63,6 +72,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!root[0]) {
         snprintf(root, sizeof root, "/tmp/fuzz_packs.%d", (int)getpid());
         mkdir(root, 0700);
+        atexit(remove_root);
     }
     char dir[128], path[200];
     snprintf(dir, sizeof dir, "%s/packs", root);
