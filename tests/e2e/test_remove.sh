@@ -23,7 +23,7 @@ mesh_artists bob carol
 refused() {
   local who=$1 i=$2 text=$3 rc=0
   shift 3
-  as "$who" "$i" "$@" >"$T/out" 2>"$T/err" || rc=$?
+  mesh_as "$who" "$i" "$@" >"$T/out" 2>"$T/err" || rc=$?
   [ $rc = 1 ] || fail "$who: meshctl $*: exit $rc, $(cat "$T/out" "$T/err")"
   grep -qF -- "$text" "$T/err" || fail "$who: meshctl $* said: $(cat "$T/err")"
 }
