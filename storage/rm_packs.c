@@ -327,8 +327,9 @@ static int append(rm_packs_t *self, const rm_hash_t *hash, const void *data, siz
 
 /*  --- Open: read every pack's records ------------------------------------- */
 
-/*  Reads a pack's records into the index; cuts it at the first that is
-    not whole (or, when verifying, does not hash right). */
+/*  Reads a pack's records into the index: a dead one, or when verifying
+    one that does not hash right, is skipped; the pack is cut at the first
+    that is not whole (a torn tail); a read error leaves it as it is. */
 static int scan_pack(rm_packs_t *self, const char *name, time_t verify_since, uint64_t *damaged,
                      rm_err_t *err)
 {
@@ -423,7 +424,7 @@ static bool is_pack_name(const char *name)
 
 rm_packs_t *rm_packs_new(const char *root, time_t verify_since, uint64_t *damaged, rm_err_t *err)
 {
-    rm_packs_t *self = calloc(1, sizeof *self);
+    rm_packs_t *self = sodium_init() >= 0 ? calloc(1, sizeof *self) : NULL; /* pack names */
     size_t n = strlen(root) + sizeof "/packs";
     *damaged = 0;
     if (!self || !(self->dir = malloc(n)) || !(self->table = calloc(1024, sizeof *self->table))) {
