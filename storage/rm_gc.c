@@ -204,6 +204,12 @@ static bool keep_packed(void *arg, const rm_hash_t *hash, int64_t used_at)
     return holds(v->keep, hash) || used_at >= since;
 }
 
+static bool stop_packed(void *arg)
+{
+    const verdict_t *v = arg;
+    return v->plan->stop && v->plan->stop(v->plan->stop_arg);
+}
+
 int rm_gc_collect(rm_store_t *store, const rm_gc_plan_t *plan, rm_gc_stats_t *stats, rm_err_t *err)
 {
     hashes_t keep = {0}, drop = {0};
@@ -236,7 +242,7 @@ int rm_gc_collect(rm_store_t *store, const rm_gc_plan_t *plan, rm_gc_stats_t *st
     if (!plan->stop || !plan->stop(plan->stop_arg)) {
         verdict_t v = {&keep, &drop, plan};
         rm_packs_sweep_stats_t ps = {0};
-        rc = rm_store_sweep_packs(store, keep_packed, &v, &ps, err);
+        rc = rm_store_sweep_packs(store, keep_packed, stop_packed, &v, &ps, err);
         stats->kept += ps.kept;
         stats->deleted += ps.deleted;
         stats->bytes_freed += ps.bytes_freed;

@@ -876,7 +876,7 @@ static bool remove_pack(rm_packs_t *self, uint32_t p)
     return empty && unlink(path) == 0;
 }
 
-int rm_packs_sweep(rm_packs_t *self, rm_packs_keep_fn *keep, void *arg,
+int rm_packs_sweep(rm_packs_t *self, rm_packs_keep_fn *keep, rm_packs_stop_fn *stop, void *arg,
                    rm_packs_sweep_stats_t *stats, rm_err_t *err)
 {
     moved_t *moves = NULL;
@@ -904,7 +904,7 @@ int rm_packs_sweep(rm_packs_t *self, rm_packs_keep_fn *keep, void *arg,
     uint8_t *buf = nmoves ? malloc(RM_PACKS_HEADER + RM_MAX_CHUNK_SIZE) : NULL;
     if (nmoves && !buf)
         rc = rm_err_set(err, RM_ENOMEM, "out of memory sweeping packs");
-    for (size_t i = 0; rc == 0 && i < nmoves;) {
+    for (size_t i = 0; rc == 0 && i < nmoves && !(stop && stop(arg));) {
         uint32_t p = moves[i].pack;
         for (; rc == 0 && i < nmoves && moves[i].pack == p; i++)
             rc = move_record(self, &moves[i], buf, err);

@@ -89,6 +89,8 @@ void rm_packs_usage(rm_packs_t *self, uint64_t *bytes, uint64_t *chunks);
 /*  The collector's verdict on a chunk last written or touched at used_at
     (unix s): true keeps it. */
 typedef bool(rm_packs_keep_fn)(void *arg, const rm_hash_t *hash, int64_t used_at);
+/*  Asked between packs: true stops the sweep (what is done stays done). */
+typedef bool(rm_packs_stop_fn)(void *arg);
 
 typedef struct {
     uint64_t kept, deleted, bytes_freed, bytes_kept;
@@ -99,7 +101,7 @@ typedef struct {
     nothing kept and rewrites each that holds dropped bytes (its kept
     records appended to the current pack, synced before the old pack is
     removed).  Stats are added to. */
-int rm_packs_sweep(rm_packs_t *self, rm_packs_keep_fn *keep, void *arg,
+int rm_packs_sweep(rm_packs_t *self, rm_packs_keep_fn *keep, rm_packs_stop_fn *stop, void *arg,
                    rm_packs_sweep_stats_t *stats, rm_err_t *err);
 
 #endif

@@ -408,8 +408,8 @@ static int sync_unsynced(rm_store_t *self, bool whole_fs, rm_err_t *err)
     return 0;
 }
 
-int rm_store_sweep_packs(rm_store_t *self, rm_packs_keep_fn *keep, void *arg,
-                         rm_packs_sweep_stats_t *stats, rm_err_t *err)
+int rm_store_sweep_packs(rm_store_t *self, rm_packs_keep_fn *keep, rm_packs_stop_fn *stop,
+                         void *arg, rm_packs_sweep_stats_t *stats, rm_err_t *err)
 {
     /* Records copied out of a pack are synced before it goes; a crash
        before that sync must find them checked at the next open, as any
@@ -423,7 +423,7 @@ int rm_store_sweep_packs(rm_store_t *self, rm_packs_keep_fn *keep, void *arg,
     pthread_mutex_unlock(&self->lock);
     if (rc != 0)
         return -1;
-    rc = rm_packs_sweep(self->packs, keep, arg, stats, err);
+    rc = rm_packs_sweep(self->packs, keep, stop, arg, stats, err);
     pthread_mutex_lock(&self->lock);
     self->writing--;
     pthread_mutex_unlock(&self->lock);

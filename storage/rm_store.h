@@ -57,8 +57,8 @@ int rm_store_sync(rm_store_t *self, rm_err_t *err);
 
 /*  The collector's pass over the chunks in packs (rm_packs_sweep), which
     rm_gc makes after walking the chunk files. */
-int rm_store_sweep_packs(rm_store_t *self, rm_packs_keep_fn *keep, void *arg,
-                         rm_packs_sweep_stats_t *stats, rm_err_t *err);
+int rm_store_sweep_packs(rm_store_t *self, rm_packs_keep_fn *keep, rm_packs_stop_fn *stop,
+                         void *arg, rm_packs_sweep_stats_t *stats, rm_err_t *err);
 
 /*  Chunks written without waiting that rm_store_new found damaged (a crash
     came before their sync) and removed. */

@@ -94,7 +94,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     rm_packs_sweep_stats_t st = {0};
     /* The sweep lists what is indexed (keep_all) and copies nothing: no
        record was dropped, unless the open skipped or cut some. */
-    if (s && rm_packs_sweep(p, keep_all, s, &st, &err) == 0)
+    if (s && rm_packs_sweep(p, keep_all, NULL, s, &st, &err) == 0)
         read_all(p, s, verify);
     free(s);
     rm_packs_destroy(&p);

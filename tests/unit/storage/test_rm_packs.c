@@ -196,7 +196,7 @@ static void test_rotted_bytes_are_dropped_and_swept(void)
         return;
     CHECK(!rm_packs_has(p, &h[0]) && !rm_packs_peek(root, &h[0]) && rm_packs_has(p, &h[1]));
     rm_packs_sweep_stats_t st = {0};
-    CHECK_MSG(rm_packs_sweep(p, keep_all, NULL, &st, &err) == 0, "%s", err.msg);
+    CHECK_MSG(rm_packs_sweep(p, keep_all, NULL, NULL, &st, &err) == 0, "%s", err.msg);
     CHECK(st.kept == 1 && st.packs_rewritten == 1 && reads_back(p, &h[1], 3000, 401));
     rm_packs_destroy(&p);
     if (!(p = open_packs(NULL, -1)))
@@ -231,7 +231,7 @@ static void test_what_a_sweep_drops_never_comes_back(void)
         even += (h[i].b[0] & 1) == 0;
     rm_packs_sweep_stats_t st = {0};
     rm_err_t err;
-    CHECK_MSG(rm_packs_sweep(p, keep_even, NULL, &st, &err) == 0, "%s", err.msg);
+    CHECK_MSG(rm_packs_sweep(p, keep_even, NULL, NULL, &st, &err) == 0, "%s", err.msg);
     CHECK(st.kept == (uint64_t)even && st.deleted == (uint64_t)(N - even));
     CHECK(st.bytes_freed == (uint64_t)(N - even) * 2000 && st.packs_rewritten == 1);
     for (int i = 0; i < N; i++)
@@ -251,11 +251,39 @@ static void test_what_a_sweep_drops_never_comes_back(void)
     for (int i = 0; i < N; i++)
         CHECK(rm_packs_has(p, &h[i]) == ((h[i].b[0] & 1) == 0));
     memset(&st, 0, sizeof st);
-    CHECK(rm_packs_sweep(p, keep_none, NULL, &st, &err) == 0 && st.packs_removed == 1);
+    CHECK(rm_packs_sweep(p, keep_none, NULL, NULL, &st, &err) == 0 && st.packs_removed == 1);
     CHECK(pack_files(NULL, 0) == 0);
     /* A new chunk after the sweep emptied the current pack goes to a new one. */
     put_chunks(p, h, 1, 2000, 500);
     CHECK(pack_files(NULL, 0) == 1 && reads_back(p, &h[0], 2000, 500));
+    rm_packs_destroy(&p);
+}
+
+static bool stop_now(void *arg)
+{
+    (void)arg;
+    return true;
+}
+
+/*  Asked to stop (the node leaving): chunks are dropped, no pack copied;
+    the next sweep copies. */
+static void test_a_stopped_sweep_copies_nothing_yet(void)
+{
+    rm_packs_t *p = new_case();
+    if (!p)
+        return;
+    rm_hash_t h[10];
+    put_chunks(p, h, 10, 1500, 800);
+    rm_packs_sweep_stats_t st = {0};
+    rm_err_t err;
+    CHECK(rm_packs_sweep(p, keep_even, stop_now, NULL, &st, &err) == 0);
+    CHECK(st.packs_rewritten == 0 && st.deleted + st.kept == 10);
+    for (int i = 0; i < 10; i++)
+        if ((h[i].b[0] & 1) == 0)
+            CHECK(reads_back(p, &h[i], 1500, 800 + (uint64_t)i));
+    memset(&st, 0, sizeof st);
+    CHECK(rm_packs_sweep(p, keep_even, NULL, NULL, &st, &err) == 0);
+    CHECK(st.deleted == 0 && (st.packs_rewritten == 1 || st.kept == 0));
     rm_packs_destroy(&p);
 }
 
@@ -326,6 +354,7 @@ int main(int argc, char **argv)
     RM_RUN(test_unsynced_damage_is_skipped_when_verifying);
     RM_RUN(test_rotted_bytes_are_dropped_and_swept);
     RM_RUN(test_what_a_sweep_drops_never_comes_back);
+    RM_RUN(test_a_stopped_sweep_copies_nothing_yet);
     RM_RUN(test_packs_roll_over_at_their_size);
     RM_RUN(test_a_full_disk_leaves_the_pack_whole);
     char cmd[600];
