@@ -692,23 +692,23 @@ int rm_packs_sync(rm_packs_t *self, rm_err_t *err)
     pthread_mutex_lock(&self->sync_lock);
     pthread_mutex_lock(&self->lock);
     uint32_t n = self->npacks;
-    bool *todo = calloc(n ? n : 1, sizeof *todo);
+    bool *to_sync = calloc(n ? n : 1, sizeof *to_sync);
     char(*names)[NAME_LEN + 1] = calloc(n ? n : 1, sizeof *names);
-    for (uint32_t i = 0; todo && names && i < n; i++)
+    for (uint32_t i = 0; to_sync && names && i < n; i++)
         if (self->packs[i].in_use && self->packs[i].dirty) {
-            todo[i] = true;
+            to_sync[i] = true;
             memcpy(names[i], self->packs[i].name, sizeof names[i]);
             self->packs[i].dirty = false;
         }
     pthread_mutex_unlock(&self->lock);
     int rc = 0;
     uint32_t i = 0;
-    if (!todo || !names) {
+    if (!to_sync || !names) {
         rc = rm_err_set(err, RM_ENOMEM, "out of memory");
         n = 0;
     }
     for (; rc == 0 && i < n; i++) {
-        if (!todo[i])
+        if (!to_sync[i])
             continue;
         char path[PATH_MAX + 32];
         pack_path(self, names[i], path, sizeof path);
@@ -722,15 +722,15 @@ int rm_packs_sync(rm_packs_t *self, rm_err_t *err)
         }
         close(fd);
     }
-    if (rc != 0 && todo && names) {
+    if (rc != 0 && to_sync && names) {
         /* This pack and those after it: the next sync tries again. */
         pthread_mutex_lock(&self->lock);
         for (; i < n; i++)
-            if (todo[i] && self->packs[i].in_use && strcmp(self->packs[i].name, names[i]) == 0)
+            if (to_sync[i] && self->packs[i].in_use && strcmp(self->packs[i].name, names[i]) == 0)
                 self->packs[i].dirty = true;
         pthread_mutex_unlock(&self->lock);
     }
-    free(todo);
+    free(to_sync);
     free(names);
     /* New packs' names. */
     if (rc == 0)

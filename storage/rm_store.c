@@ -329,6 +329,28 @@ static int mark_unsynced(rm_store_t *self, rm_err_t *err)
     return 0;
 }
 
+/*  A write that does not wait for the disk begins: the unsynced mark is
+    made first, and the write counted until end_unsynced (rm_store_sync
+    removes the mark only when none was under way). */
+static int begin_unsynced(rm_store_t *self, rm_err_t *err)
+{
+    pthread_mutex_lock(&self->lock);
+    int rc = mark_unsynced(self, err);
+    if (rc == 0) {
+        self->writes_started++;
+        self->writing++;
+    }
+    pthread_mutex_unlock(&self->lock);
+    return rc;
+}
+
+static void end_unsynced(rm_store_t *self)
+{
+    pthread_mutex_lock(&self->lock);
+    self->writing--;
+    pthread_mutex_unlock(&self->lock);
+}
+
 /*  Writes a chunk whose hash the caller has just computed itself; `sync`:
     durable when this returns, else once rm_store_sync has run. */
 static int put_verified(rm_store_t *self, const rm_hash_t *hash, const char *hex, const void *data,
@@ -340,19 +362,10 @@ static int put_verified(rm_store_t *self, const rm_hash_t *hash, const char *hex
         return sync ? rm_store_sync(self, err) : 0;
     }
     if (!sync) {
-        pthread_mutex_lock(&self->lock);
-        int rc = mark_unsynced(self, err);
-        if (rc == 0) {
-            self->writes_started++;
-            self->writing++;
-        }
-        pthread_mutex_unlock(&self->lock);
-        if (rc != 0)
+        if (begin_unsynced(self, err) != 0)
             return rm_err_prefix(err, "chunk %s: ", hex);
-        rc = rm_packs_put(self->packs, hash, data, len, err);
-        pthread_mutex_lock(&self->lock);
-        self->writing--;
-        pthread_mutex_unlock(&self->lock);
+        int rc = rm_packs_put(self->packs, hash, data, len, err);
+        end_unsynced(self);
         if (rc == 0)
             self->bytes_added += RM_PACKS_HEADER + len;
         return rc;
@@ -414,19 +427,10 @@ int rm_store_sweep_packs(rm_store_t *self, rm_packs_keep_fn *keep, rm_packs_stop
     /* Records copied out of a pack are synced before it goes; a crash
        before that sync must find them checked at the next open, as any
        write that did not wait. */
-    pthread_mutex_lock(&self->lock);
-    int rc = mark_unsynced(self, err);
-    if (rc == 0) {
-        self->writes_started++;
-        self->writing++;
-    }
-    pthread_mutex_unlock(&self->lock);
-    if (rc != 0)
+    if (begin_unsynced(self, err) != 0)
         return -1;
-    rc = rm_packs_sweep(self->packs, keep, stop, arg, stats, err);
-    pthread_mutex_lock(&self->lock);
-    self->writing--;
-    pthread_mutex_unlock(&self->lock);
+    int rc = rm_packs_sweep(self->packs, keep, stop, arg, stats, err);
+    end_unsynced(self);
     return rc;
 }
 
